@@ -1,0 +1,36 @@
+// The kernel table: one row per kernel, i.e. per .ptx file and per cubin.
+// Rows live in kernels_<arch>.cpp. tests/ tie every row to its .ptx source (the KERNEL_*
+// macros each kernel defines, its .param block, its .maxntid) and to its cubin.
+#pragma once
+#include <cstddef>
+
+namespace ptxfmha {
+
+enum class KernelKind { Fwd, Decode, DecodeCombine };
+
+struct KernelInfo {
+  const char* name;     // entry symbol == cubin base name, e.g. "fmha_fwd_d128_sm90a"
+  const char* arch;     // cubin subdirectory and ptxas target folder: "sm90a" or "sm100a"
+  int sm;               // compute capability major*10+minor it runs on: 90 or 100
+  KernelKind kind;
+  int head_dim;
+  int block_m;          // query rows per CTA tile
+  int block_n;          // key rows per KV tile
+  int threads;          // threads per CTA (== .maxntid)
+  int smem_bytes;       // dynamic shared memory, bytes (== KERNEL_SMEM_BYTES)
+  int param_bytes;      // size of the single .param block, bytes
+};
+
+struct KernelTable {
+  const KernelInfo* rows;
+  std::size_t count;
+};
+
+// Rows per architecture and family; each lives in its own file so that kernels of one
+// family can be added without touching another's rows.
+KernelTable fwd_kernels_sm90a();      // kernels_sm90a.cpp
+KernelTable decode_kernels_sm90a();   // kernels_decode_sm90a.cpp
+KernelTable fwd_kernels_sm100a();     // kernels_sm100a.cpp
+KernelTable decode_kernels_sm100a();  // kernels_decode_sm100a.cpp
+
+}  // namespace ptxfmha

@@ -1,0 +1,24 @@
+// Kernel table rows for Hopper (sm_90a). Each row mirrors the KERNEL_* macros of its
+// ptx/sm90a/<name>.ptx; tests/ check the two agree.
+#include "kernel_table.h"
+#include "kernel_abi.h"
+
+namespace ptxfmha {
+
+namespace {
+constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
+// Shared memory of the warp-specialised forward kernel, bytes:
+//   1024 alignment slack + Q (128 rows) + 2 stages x (K + V) (128 rows each) + 256 barriers.
+constexpr int fwd_smem_bytes(int head_dim) {
+  return 1024 + 128 * head_dim * 2 + 2 * 2 * 128 * head_dim * 2 + 256;
+}
+const KernelInfo kRows[] = {
+    // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes
+    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 288, fwd_smem_bytes(64), kFwdParamBytes},
+    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 288, fwd_smem_bytes(128), kFwdParamBytes},
+};
+}  // namespace
+
+KernelTable fwd_kernels_sm90a() { return {kRows, sizeof(kRows) / sizeof(kRows[0])}; }
+
+}  // namespace ptxfmha

@@ -14,8 +14,8 @@ constexpr int fwd_smem_bytes(int head_dim) {
 }
 const KernelInfo kRows[] = {
     // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes
-    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 288, fwd_smem_bytes(64), kFwdParamBytes},
-    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 288, fwd_smem_bytes(128), kFwdParamBytes},
+    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 384, fwd_smem_bytes(64), kFwdParamBytes},
+    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128), kFwdParamBytes},
 };
 }  // namespace
 

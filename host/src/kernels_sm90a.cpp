@@ -8,14 +8,15 @@ namespace ptxfmha {
 namespace {
 constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
 // Shared memory of the warp-specialised forward kernel, bytes:
-//   1024 alignment slack + Q (128 rows) + 2 stages x (K + V) (128 rows each) + 256 barriers.
-constexpr int fwd_smem_bytes(int head_dim) {
-  return 1024 + 128 * head_dim * 2 + 2 * 2 * 128 * head_dim * 2 + 256;
+//   1024 alignment slack + Q (block_m rows) + 2 stages x (K + V) (block_n rows each) + 256 barriers.
+constexpr int fwd_smem_bytes(int head_dim, int block_m, int block_n) {
+  return 1024 + block_m * head_dim * 2 + 2 * 2 * block_n * head_dim * 2 + 256;
 }
 const KernelInfo kRows[] = {
     // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes
-    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 384, fwd_smem_bytes(64), kFwdParamBytes},
-    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128), kFwdParamBytes},
+    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 384, fwd_smem_bytes(64, 128, 128), kFwdParamBytes},
+    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128, 128, 128), kFwdParamBytes},
+    {"fmha_fwd_d256_sm90a", "sm90a", 90, KernelKind::Fwd, 256, 128, 64, 384, fwd_smem_bytes(256, 128, 64), kFwdParamBytes},
 };
 }  // namespace
 

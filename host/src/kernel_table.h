@@ -19,6 +19,14 @@ struct KernelInfo {
   int threads;          // threads per CTA (== .maxntid)
   int smem_bytes;       // dynamic shared memory, bytes (== KERNEL_SMEM_BYTES)
   int param_bytes;      // size of the single .param block, bytes
+  // Grid shape the kernel expects (forward kernels):
+  //   GridMHB   grid (num_m_blocks, heads_q, batch), one work tile per CTA
+  //   TileLoop  1-D grid; CTA c walks work tiles c, c + gridDim.x, ... in the kernel's tile
+  //             order, so any grid size from 1 to total_tiles is correct. The host launches
+  //             min(total_tiles, #SMs) CTAs (persistent) when the tiles are uniform, and
+  //             total_tiles CTAs for causal, where the hardware's in-order block dispatch
+  //             balances the heaviest-first tiles better than a static round robin.
+  enum class Grid { GridMHB, TileLoop } grid = Grid::GridMHB;
 };
 
 struct KernelTable {

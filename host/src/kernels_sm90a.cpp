@@ -14,9 +14,9 @@ constexpr int fwd_smem_bytes(int head_dim, int block_m, int block_n) {
 }
 const KernelInfo kRows[] = {
     // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes
-    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 384, fwd_smem_bytes(64, 128, 128), kFwdParamBytes},
-    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128, 128, 128), kFwdParamBytes},
-    {"fmha_fwd_d256_sm90a", "sm90a", 90, KernelKind::Fwd, 256, 128, 64, 384, fwd_smem_bytes(256, 128, 64), kFwdParamBytes},
+    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 128, 128, 384, fwd_smem_bytes(64, 128, 128), kFwdParamBytes, KernelInfo::Grid::TileLoop},
+    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128, 128, 128), kFwdParamBytes, KernelInfo::Grid::TileLoop},
+    {"fmha_fwd_d256_sm90a", "sm90a", 90, KernelKind::Fwd, 256, 128, 64, 384, fwd_smem_bytes(256, 128, 64), kFwdParamBytes, KernelInfo::Grid::TileLoop},
 };
 }  // namespace
 

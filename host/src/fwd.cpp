@@ -1,0 +1,115 @@
+// ptxfmha_fwd: validate -> context/arch -> kernel row -> module -> tensor maps -> launch.
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include "kernel_abi.h"
+#include "kernel_table.h"
+#include "ptxfmha/ptxfmha.h"
+#include "runtime.h"
+#include "validate.h"
+
+namespace ptxfmha {
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;  // log2(e)
+// Inner (head_dim) box of every tensor map: 64 bf16 = 128 bytes, the 128B-swizzle span.
+// Narrower heads (head_dim < 64) get a box as wide as the head.
+constexpr int kBoxColsElems = 64;
+// Rows of the O tensor map's box (TMA-store epilogues write O in 64-row pieces).
+constexpr int kOBoxRows = 64;
+
+ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p) {
+  ptxfmha_status st = validate_fwd_shape(p);
+  if (st != PTXFMHA_OK) return st;
+  DeviceInfo dev;
+  st = acquire_device(&dev);
+  if (st != PTXFMHA_OK) return st;
+  st = validate_fwd_head_dim(*p, dev.sm);
+  if (st != PTXFMHA_OK) return st;
+  const KernelInfo* row = find_kernel(dev.sm, KernelKind::Fwd, p->head_dim);
+  if (row->param_bytes != static_cast<int>(sizeof(FwdKernelParams)))
+    return fail(PTXFMHA_ERR_CUBIN_INVALID,
+                "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
+                row->name, row->param_bytes, sizeof(FwdKernelParams));
+
+  const TensorView views[4] = {fwd_q_view(*p), fwd_k_view(*p), fwd_v_view(*p), fwd_o_view(*p)};
+  for (const TensorView& t : views) {
+    uint64_t lo = 0, hi = 0;
+    tensor_byte_extent(t, &lo, &hi);  // validated above
+    st = check_device_range(t.name, lo, hi);
+    if (st != PTXFMHA_OK) return st;
+  }
+  const int64_t rows_q = int64_t(p->batch) * p->heads_q * p->seqlen_q;
+  if (p->lse != nullptr) {
+    const uint64_t lo = reinterpret_cast<uintptr_t>(p->lse);
+    st = check_device_range("lse", lo, lo + static_cast<uint64_t>(rows_q) * sizeof(float));
+    if (st != PTXFMHA_OK) return st;
+  }
+
+  LoadedKernel k;
+  st = get_kernel(dev, *row, &k);
+  if (st != PTXFMHA_OK) return st;
+
+  FwdKernelParams kp;
+  std::memset(&kp, 0, sizeof kp);
+  const unsigned box_cols = static_cast<unsigned>(p->head_dim < kBoxColsElems ? p->head_dim : kBoxColsElems);
+  st = encode_tensor_map(views[0], box_cols, static_cast<unsigned>(row->block_m), &kp.tma_q);
+  if (st == PTXFMHA_OK)
+    st = encode_tensor_map(views[1], box_cols, static_cast<unsigned>(row->block_n), &kp.tma_k);
+  if (st == PTXFMHA_OK)
+    st = encode_tensor_map(views[2], box_cols, static_cast<unsigned>(row->block_n), &kp.tma_v);
+  if (st == PTXFMHA_OK)
+    st = encode_tensor_map(views[3], box_cols, static_cast<unsigned>(kOBoxRows), &kp.tma_o);
+  if (st != PTXFMHA_OK) return st;
+
+  const int64_t num_m_blocks = (int64_t(p->seqlen_q) + row->block_m - 1) / row->block_m;
+  const int64_t total_tiles = num_m_blocks * p->heads_q * p->batch;  // <= rows_q < 2^31
+  kp.o_ptr = reinterpret_cast<uintptr_t>(p->o);
+  kp.lse_ptr = reinterpret_cast<uintptr_t>(p->lse);
+  kp.o_batch_stride = p->o_batch_stride;
+  kp.o_seq_stride = p->o_seq_stride;
+  kp.o_head_stride = p->o_head_stride;
+  kp.seqlen_q = p->seqlen_q;
+  kp.seqlen_k = p->seqlen_k;
+  kp.heads_q = p->heads_q;
+  kp.gqa_ratio = p->heads_q / p->heads_kv;
+  kp.causal = p->causal;
+  kp.num_m_blocks = static_cast<int32_t>(num_m_blocks);
+  kp.scale_log2 = static_cast<float>(static_cast<double>(p->softmax_scale) * kLog2e);
+  kp.batch = p->batch;
+  kp.total_tiles = static_cast<int32_t>(total_tiles);
+
+  LaunchDims dims;
+  if (row->grid == KernelInfo::Grid::TileLoop) {
+    // 1-D grid over work tiles (kernel_table.h): persistent (one CTA per SM) when every tile
+    // costs the same, one CTA per tile for causal so the hardware balances the triangle.
+    int64_t ctas = total_tiles;
+    if (!p->causal && dev.num_sms > 0 && ctas > dev.num_sms) ctas = dev.num_sms;
+    dims.grid[0] = static_cast<unsigned>(ctas);
+    dims.grid[1] = 1;
+    dims.grid[2] = 1;
+  } else {
+    dims.grid[0] = static_cast<unsigned>(num_m_blocks);
+    dims.grid[1] = static_cast<unsigned>(p->heads_q);
+    dims.grid[2] = static_cast<unsigned>(p->batch);
+  }
+  dims.block[0] = static_cast<unsigned>(row->threads);
+  dims.smem_bytes = static_cast<unsigned>(row->smem_bytes);
+  dims.stream = static_cast<CUstream>(p->stream);
+  return launch_kernel(k.function, dims, &kp, row->name);
+}
+
+}  // namespace
+}  // namespace ptxfmha
+
+extern "C" PTXFMHA_API ptxfmha_status ptxfmha_fwd(const ptxfmha_fwd_params* params) {
+  try {
+    return ptxfmha::fwd_impl(params);
+  } catch (const std::bad_alloc&) {
+    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: out of host memory");
+  } catch (const std::exception& e) {
+    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: internal error: %s", e.what());
+  }
+}

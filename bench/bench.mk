@@ -1,1 +1,106 @@
 # bench build fragment (included by the top-level Makefile)
+#
+#   $(BENCH_BIN)        ptxfmha_bench: ptx-fmha vs cuDNN SDPA (Google Benchmark), see bench/bench_fmha.cpp
+#   $(BENCH_TEST_BIN)   bench_verify_test: CPU test of the bench's correctness gate (no GPU)
+#   $(BENCH_UTIL_A)     bench helpers + cuDNN loader, also linked by tools/ (the CLI)
+#   make bench          build both;  make bench-test  build and run the CPU test
+#
+# Dependencies, found here or overridden on the command line:
+#   GBENCH_PREFIX      Google Benchmark (include/benchmark/benchmark.h + libbenchmark): system
+#                      first, else .deps/benchmark. Without it the bench is skipped with a message.
+#   CUDNN_INCLUDE      cuDNN headers (cudnn.h): $(CUDA)/include, PyTorch's nvidia/cudnn/include
+#                      (GPU machine), /usr/include.
+#   CUDNN_FE_INCLUDE   cudnn-frontend headers: .deps/cudnn-frontend/include (`make deps`).
+# Without cuDNN or cudnn-frontend headers the bench still builds and times ptx-fmha alone; it
+# says cuDNN support was not built. libcudnn itself is never linked: bench/cudnn_loader.cpp
+# opens it at run time (search order in bench/cudnn_sdpa.h).
+
+BENCH_OBJDIR   := $(BUILD)/obj/bench
+BENCH_BIN      := $(BUILD)/bin/ptxfmha_bench
+BENCH_TEST_BIN := $(BUILD)/bin/bench_verify_test
+BENCH_UTIL_A   := $(BUILD)/lib/libptxfmha_benchutil.a
+
+# ---- Google Benchmark -------------------------------------------------------------------------
+gbench_has = $(and $(wildcard $(1)/include/benchmark/benchmark.h),$(wildcard $(1)/lib/libbenchmark.* $(1)/lib/x86_64-linux-gnu/libbenchmark.* $(1)/lib64/libbenchmark.*))
+GBENCH_PREFIX ?= $(firstword $(foreach p,/usr /usr/local .deps/benchmark,$(if $(call gbench_has,$(p)),$(p))))
+ifneq ($(GBENCH_PREFIX),)
+  ifeq ($(filter /usr,$(GBENCH_PREFIX)),)
+    GBENCH_CFLAGS := -I$(GBENCH_PREFIX)/include
+    GBENCH_LIBDIR := $(dir $(firstword $(wildcard $(GBENCH_PREFIX)/lib/libbenchmark.* $(GBENCH_PREFIX)/lib64/libbenchmark.* $(GBENCH_PREFIX)/lib/x86_64-linux-gnu/libbenchmark.*)))
+    GBENCH_LIBS   := -L$(GBENCH_LIBDIR) -Wl,-rpath,$(abspath $(GBENCH_LIBDIR)) -lbenchmark
+  else
+    GBENCH_LIBS   := -lbenchmark
+  endif
+endif
+
+# ---- cuDNN + cudnn-frontend headers ----------------------------------------------------------
+# Order: the toolkit's (9.19 here), then PyTorch's nvidia-cudnn-cu13 package (9.19 on the GPU
+# machine, which also has an older 9.14 under /usr), then the system's.
+CUDNN_INCLUDE ?= $(patsubst %/cudnn.h,%,$(firstword $(wildcard $(CUDA)/include/cudnn.h /opt/torch/.venv/lib/python3*/site-packages/nvidia/cudnn/include/cudnn.h /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h)))
+CUDNN_FE_INCLUDE ?= $(patsubst %/cudnn_frontend.h,%,$(firstword $(wildcard .deps/cudnn-frontend/include/cudnn_frontend.h)))
+# The library directory that goes with those headers: the loader tries it first, so the
+# library matches the headers the frontend was compiled against.
+CUDNN_LIBDIR ?= $(firstword $(foreach d,$(CUDNN_INCLUDE)/../lib64 $(CUDNN_INCLUDE)/../lib /usr/lib/x86_64-linux-gnu,$(if $(wildcard $(d)/libcudnn.so.9 $(d)/libcudnn_graph.so.9),$(abspath $(d)))))
+
+BENCH_CPPFLAGS := -DPTXFMHA_CUDA_DIR='"$(CUDA)"' -DPTXFMHA_CUDNN_LIBDIR='"$(CUDNN_LIBDIR)"'
+ifneq ($(and $(CUDNN_INCLUDE),$(CUDNN_FE_INCLUDE)),)
+  CUDNN_SDPA_FLAGS := -DNV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING -isystem $(CUDNN_FE_INCLUDE) -isystem $(CUDNN_INCLUDE)
+else
+  CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
+endif
+
+BENCH_UTIL_OBJS := $(BENCH_OBJDIR)/bench_util.o $(BENCH_OBJDIR)/cudnn_loader.o
+
+.PHONY: bench bench-test bench-info
+bench: $(BENCH_TEST_BIN) $(if $(GBENCH_PREFIX),$(BENCH_BIN),bench-no-gbench)
+all: bench
+
+.PHONY: bench-no-gbench
+bench-no-gbench:
+	@echo "bench: Google Benchmark (benchmark/benchmark.h + libbenchmark) not found: ptxfmha_bench is not built (run 'make deps')"
+
+bench-info:
+	@echo "GBENCH_PREFIX    = $(or $(GBENCH_PREFIX),(none))"
+	@echo "CUDNN_INCLUDE    = $(or $(CUDNN_INCLUDE),(none))"
+	@echo "CUDNN_FE_INCLUDE = $(or $(CUDNN_FE_INCLUDE),(none))"
+	@echo "CUDNN_LIBDIR     = $(or $(CUDNN_LIBDIR),(none))"
+	@echo "cuDNN SDPA       = $(if $(filter -DPTXFMHA_BENCH_NO_CUDNN,$(CUDNN_SDPA_FLAGS)),not built,built with cudnn-frontend (dynamic loading))"
+
+$(BENCH_OBJDIR)/%.o: bench/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+# The frontend TU: slow to compile (header-only, ~1 min), so it is alone and rebuilt only
+# when its own inputs change. Its flags are recorded so that finding cuDNN later rebuilds it.
+$(BENCH_OBJDIR)/cudnn_sdpa.flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CUDNN_SDPA_FLAGS)' | cmp -s - $@ || echo '$(CUDNN_SDPA_FLAGS)' > $@
+$(BENCH_OBJDIR)/cudnn_sdpa.o: bench/cudnn_sdpa.cpp $(BENCH_OBJDIR)/cudnn_sdpa.flags
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CXXFLAGS) $(CUDNN_SDPA_FLAGS) -MMD -MP -c $< -o $@
+
+$(BENCH_OBJDIR)/bench_fmha.o: CXXFLAGS += $(GBENCH_CFLAGS)
+
+$(BENCH_UTIL_A): $(BENCH_UTIL_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# libptxfmha.a is linked whole: the bench references ptxfmha_decode weakly (it may not exist
+# yet), and a weak reference alone would not pull its object out of the archive.
+$(BENCH_BIN): $(BENCH_OBJDIR)/bench_fmha.o $(BENCH_OBJDIR)/cudnn_sdpa.o $(BENCH_UTIL_A) $(HOST_LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $(filter %.o,$^) $(BENCH_UTIL_A) -Wl,--whole-archive $(HOST_LIB_A) -Wl,--no-whole-archive \
+	  $(LDFLAGS) $(GBENCH_LIBS) $(LDLIBS)
+
+$(BENCH_TEST_BIN): $(BENCH_OBJDIR)/bench_verify_test.o $(BENCH_UTIL_A) $(HOST_LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bench-test: $(BENCH_TEST_BIN)
+	$(BENCH_TEST_BIN)
+
+.PHONY: FORCE
+FORCE:
+
+-include $(wildcard $(BENCH_OBJDIR)/*.d)

@@ -1,1 +1,48 @@
 # tests build fragment (included by the top-level Makefile)
+#
+#   make test                  install missing deps once, assemble the cubins, build the host
+#                              library and $(TEST_BIN) from every tests/*.cpp, run it from the
+#                              repository root
+#   make test TEST_ARGS='-tc="*table*"'   pass doctest options (filters, -s, --duration=true ...)
+#   make tests                 build the test binary only
+#
+# GPU test cases are reported as skipped (not passed) when no device of their architecture is
+# present; SASS contract tests likewise when there is no cuobjdump (tests/main.cpp says why).
+
+TEST_SRCS  := $(sort $(wildcard tests/*.cpp))
+TEST_OBJS  := $(patsubst tests/%.cpp,$(BUILD)/tests/obj/%.o,$(TEST_SRCS))
+TEST_BIN   := $(BUILD)/tests/ptxfmha_tests
+TEST_ARGS  ?=
+# tools/install-deps.sh runs once per checkout (and again when a deps step changes).
+DEPS_STAMP := .deps/install-deps.stamp
+
+.PHONY: tests
+tests: $(TEST_BIN)
+all: $(TEST_BIN)
+
+$(DEPS_STAMP): tools/install-deps.sh $(wildcard tools/deps.d/*.sh)
+	bash tools/install-deps.sh
+	@mkdir -p $(dir $@)
+	@touch $@
+
+# Every test object needs the deps (doctest) first: order-only, so a touched stamp does not
+# rebuild the tests.
+$(BUILD)/tests/obj/%.o: tests/%.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Itests -MMD -MP -c $< -o $@
+
+$(TEST_BIN): $(TEST_OBJS) $(HOST_LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(HOST_LIB_A) $(LDLIBS)
+
+# Runs from the repository root. cuobjdump is looked up again at run time because `make deps`
+# may have installed it during this very make (the Makefile's $(CUOBJDUMP) is then empty).
+test: $(TEST_BIN) cubins $(DEPS_STAMP)
+	@cuobjdump_bin='$(CUOBJDUMP)'; \
+	  if [ -z "$$cuobjdump_bin" ] && [ -x .deps/bin/cuobjdump ]; then cuobjdump_bin=.deps/bin/cuobjdump; fi; \
+	  echo "PTXFMHA_CUBIN_DIR=$(abspath $(BUILD))/cubin $(TEST_BIN) $(TEST_ARGS)"; \
+	  PTXFMHA_SOURCE_DIR='$(CURDIR)' PTXFMHA_BUILD_DIR='$(BUILD)' \
+	  PTXFMHA_CUBIN_DIR='$(abspath $(BUILD))/cubin' PTXFMHA_CUOBJDUMP="$$cuobjdump_bin" \
+	  $(TEST_BIN) $(TEST_ARGS)
+
+-include $(TEST_OBJS:.o=.d)

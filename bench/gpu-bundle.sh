@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the benchmark binaries on this (GPU-less) machine for the lent GPU machine, so that a
+# device call spends its time measuring rather than compiling (the cudnn-frontend translation
+# unit alone takes about a minute there):
+#   - Google Benchmark comes from .deps/benchmark, a copy of this machine's libbenchmark found by
+#     RUNPATH (the GPU machine has another libbenchmark version, so the system one would not load);
+#   - stripped copies of ptxfmha, ptxfmha_bench and bench_verify_test go to .deps/gpu/.
+# The cubins stay in $BUILD/cubin, the directory compiled into the binaries.
+#
+# Then one device call (the repository sits at the same path there):
+#   carry:   [".deps/gpu", ".deps/benchmark", "build-bench/cubin"]
+#   command: export PTXFMHA_CUDNN_LIB=/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib;
+#            .deps/gpu/ptxfmha info; .deps/gpu/ptxfmha check; .deps/gpu/ptxfmha bench --out $OUT/full
+# PTXFMHA_CUDNN_LIB picks PyTorch's cuDNN 9.19 (the version of the headers used here) over the
+# system's 9.14 that the loader's default search would find first there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${BUILD:-build-bench}"
+
+mkdir -p .deps/benchmark/include .deps/benchmark/lib .deps/gpu
+cp -r /usr/include/benchmark .deps/benchmark/include/
+cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so* .deps/benchmark/lib/
+rm -f "$BUILD/bin/ptxfmha_bench"  # relink against .deps/benchmark
+make -j2 BUILD="$BUILD" GBENCH_PREFIX=.deps/benchmark cubins bench tools
+for b in ptxfmha ptxfmha_bench bench_verify_test; do
+  strip -o ".deps/gpu/$b" "$BUILD/bin/$b"
+done
+du -sh .deps/gpu .deps/benchmark "$BUILD/cubin"

@@ -1,0 +1,195 @@
+// CPU tests: the decode kernels' parameter block ABI.
+//   - ptx/include/decode_params.ptxh names every DecodeKernelParams field at its offsetof(),
+//     and DECODE_PARAM_BYTES is sizeof(DecodeKernelParams);
+//   - every Decode / DecodeCombine row takes a DecodeKernelParams block, and its preprocessed
+//     .ptx declares `.param .align 64 .b8 dparams[sizeof(DecodeKernelParams)]`;
+//   - the split kernels' shared-memory budget holds the ring, the barriers and the epilogue.
+// (test_kernel_table.cpp ties every row's KERNEL_* macros and .maxntid to the table.)
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <set>
+#include <string>
+
+#include "decode.h"
+#include "decode_abi.h"
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+using ptxfmha::DecodeKernelParams;
+using ptxfmha::KernelInfo;
+using ptxfmha::KernelKind;
+
+namespace {
+
+long long eval_macro(const std::map<std::string, std::string>& macros, const std::string& name,
+                     const std::string& where) {
+  auto it = macros.find(name);
+  CHECK_MESSAGE(it != macros.end(), where << " does not #define " << name);
+  if (it == macros.end()) return -1;
+  IntExpr ev(macros);
+  long long v = -1;
+  std::string err;
+  const bool ok = ev.eval(it->second, &v, &err);
+  CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
+  return ok ? v : -1;
+}
+
+}  // namespace
+
+TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offsetof()") {
+  const std::string path = source_dir() + "/ptx/include/decode_params.ptxh";
+  bool ok = false;
+  std::string err;
+  const auto macros = cpp_macros(path, &ok, &err);
+  REQUIRE_MESSAGE(ok, err);
+
+  struct Field { const char* define; std::size_t offset, size; };
+#define PTXFMHA_FIELD(def, member) \
+  Field { def, offsetof(DecodeKernelParams, member), sizeof(DecodeKernelParams::member) }
+  const Field fields[] = {
+      PTXFMHA_FIELD("DP_TMA_K", tma_k),
+      PTXFMHA_FIELD("DP_TMA_V", tma_v),
+      PTXFMHA_FIELD("DP_Q_PTR", q_ptr),
+      PTXFMHA_FIELD("DP_O_PTR", o_ptr),
+      PTXFMHA_FIELD("DP_LSE_PTR", lse_ptr),
+      PTXFMHA_FIELD("DP_SEQLENS_PTR", seqlens_ptr),
+      PTXFMHA_FIELD("DP_BLOCK_TABLE_PTR", block_table_ptr),
+      PTXFMHA_FIELD("DP_WS_O_PTR", ws_o_ptr),
+      PTXFMHA_FIELD("DP_WS_LSE_PTR", ws_lse_ptr),
+      PTXFMHA_FIELD("DP_Q_BATCH_STRIDE", q_batch_stride),
+      PTXFMHA_FIELD("DP_Q_SEQ_STRIDE", q_seq_stride),
+      PTXFMHA_FIELD("DP_Q_HEAD_STRIDE", q_head_stride),
+      PTXFMHA_FIELD("DP_O_BATCH_STRIDE", o_batch_stride),
+      PTXFMHA_FIELD("DP_O_SEQ_STRIDE", o_seq_stride),
+      PTXFMHA_FIELD("DP_O_HEAD_STRIDE", o_head_stride),
+      PTXFMHA_FIELD("DP_BATCH", batch),
+      PTXFMHA_FIELD("DP_SEQLEN_Q", seqlen_q),
+      PTXFMHA_FIELD("DP_MAX_SEQLEN_K", max_seqlen_k),
+      PTXFMHA_FIELD("DP_HEADS_Q", heads_q),
+      PTXFMHA_FIELD("DP_HEADS_KV", heads_kv),
+      PTXFMHA_FIELD("DP_GQA_RATIO", gqa_ratio),
+      PTXFMHA_FIELD("DP_PAGE_SHIFT", page_shift),
+      PTXFMHA_FIELD("DP_MAX_BLOCKS_PER_SEQ", max_blocks_per_seq),
+      PTXFMHA_FIELD("DP_BOX_SHIFT", box_shift),
+      PTXFMHA_FIELD("DP_NUM_SPLITS", num_splits),
+      PTXFMHA_FIELD("DP_SPLIT_KEYS", split_keys),
+      PTXFMHA_FIELD("DP_CAUSAL", causal),
+      PTXFMHA_FIELD("DP_SCALE_LOG2", scale_log2),
+      PTXFMHA_FIELD("DP_M_GROUPS", m_groups),
+      PTXFMHA_FIELD("DP_PACKED_ROWS", packed_rows),
+      PTXFMHA_FIELD("DP_COMBINE_ROWS", combine_rows),
+  };
+#undef PTXFMHA_FIELD
+  std::set<std::string> listed;
+  for (const Field& f : fields) {
+    CAPTURE(f.define);
+    listed.insert(f.define);
+    CHECK(eval_macro(macros, f.define, path) == static_cast<long long>(f.offset));
+  }
+  CHECK(eval_macro(macros, "DECODE_PARAM_BYTES", path) == static_cast<long long>(sizeof(DecodeKernelParams)));
+  for (const auto& kv : macros) {
+    if (kv.first.rfind("DP_", 0) == 0)
+      CHECK_MESSAGE(listed.count(kv.first) == 1,
+                    path << " defines " << kv.first << ", which names no DecodeKernelParams field in this test");
+  }
+  // The listed fields tile the struct up to the reserved tail: a host field without a PTX
+  // offset shows up as a gap.
+  const std::size_t n = sizeof(fields) / sizeof(fields[0]);
+  for (std::size_t i = 0; i + 1 < n; ++i)
+    CHECK_MESSAGE(fields[i].offset + fields[i].size == fields[i + 1].offset,
+                  "gap or overlap between " << fields[i].define << " and " << fields[i + 1].define);
+  CHECK(fields[n - 1].offset + fields[n - 1].size == offsetof(DecodeKernelParams, reserved));
+  CHECK(offsetof(DecodeKernelParams, reserved) + sizeof(DecodeKernelParams::reserved) ==
+        sizeof(DecodeKernelParams));
+  CHECK(offsetof(DecodeKernelParams, tma_k) % 64 == 0);
+  CHECK(offsetof(DecodeKernelParams, tma_v) % 64 == 0);
+}
+
+TEST_CASE("decode kernel rows: DecodeKernelParams blocks, one split and one combine kernel per head dim") {
+  int split_rows = 0;
+  std::set<std::string> split_keys, combine_keys;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeCombine) continue;
+    CAPTURE(r->name);
+    CHECK(r->param_bytes == static_cast<int>(sizeof(DecodeKernelParams)));
+    const std::string key = std::string(r->arch) + "/d" + std::to_string(r->head_dim);
+    if (r->kind == KernelKind::Decode) {
+      ++split_rows;
+      CHECK_MESSAGE(split_keys.insert(key).second, "two decode rows for " << key);
+      CHECK(r->block_n == ptxfmha::kDecodeBlockN);
+      CHECK(r->block_m == ptxfmha::kDecodeRowsPerCta);
+    } else {
+      CHECK_MESSAGE(combine_keys.insert(key).second, "two combine rows for " << key);
+    }
+    // The preprocessed kernel's single .param block has exactly the host struct's size.
+    const std::string pre = preprocessed_path(r->arch, r->name);
+    bool ok = false;
+    const std::string text = read_text_file(pre, &ok);
+    REQUIRE_MESSAGE(ok, "missing preprocessed PTX " << pre << " (run make)");
+    const PtxEntry e = parse_entry(text, r->name);
+    REQUIRE(e.found);
+    REQUIRE(e.params.size() == 1);
+    CHECK(e.params[0].array == static_cast<long long>(sizeof(DecodeKernelParams)));
+    CHECK(e.params[0].align == 64);
+  }
+  CHECK(split_rows > 0);
+  CHECK_MESSAGE(split_keys == combine_keys, "every decode kernel needs its combine kernel (same arch and head dim)");
+}
+
+TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue scratch") {
+  for (const auto& s : ptx_sources()) {
+    const KernelInfo* row = find_row(s.name);
+    if (row == nullptr || row->kind != KernelKind::Decode) continue;
+    CAPTURE(s.path);
+    bool ok = false;
+    std::string err;
+    const auto macros = cpp_macros(s.path, &ok, &err);
+    REQUIRE_MESSAGE(ok, err);
+    const long long stages = eval_macro(macros, "KERNEL_STAGES", s.path);
+    const long long d = row->head_dim;
+    const long long ring_bytes = stages * 2 * 64 * d * 2;             // K + V tiles, bf16
+    const long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;    // O parts + (m, l)
+    CHECK(stages >= 2);
+    CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
+    CHECK(row->smem_bytes == 1024 + ring_bytes + 128);
+    CHECK(epi_bytes <= ring_bytes);
+    CHECK(row->smem_bytes <= 227 * 1024);                             // sm_90 opt-in limit
+  }
+}
+
+TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, no local memory" *
+          doctest::test_suite("sass")) {
+  const std::string tool = cuobjdump_path();
+  REQUIRE(!tool.empty());
+  int checked = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeCombine) continue;
+    CAPTURE(r->name);
+    const std::string cubin = cubin_file(r->arch, r->name);
+    REQUIRE_MESSAGE(file_exists(cubin), "missing " << cubin << " (run make)");
+    int rc = 0;
+    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
+    REQUIRE(rc == 0);
+    const auto fns = parse_sass(sass);
+    REQUIRE(fns.size() == 1);
+    auto count = [&](const char* op) {
+      auto it = fns[0].opcodes.find(op);
+      return it == fns[0].opcodes.end() ? 0LL : it->second;
+    };
+    CHECK(count("LDL") == 0);
+    CHECK(count("STL") == 0);
+    if (r->kind == KernelKind::Decode) {
+      const long long d = r->head_dim;
+      // per 16-key sub-block: D/16 k-steps x 2 mma (QK) + D/16 x 2 mma (PV), unrolled once
+      CHECK(count("HMMA") == d / 4);
+      CHECK(count("LDSM") == d / 8);      // ldmatrix.x4 of K and (.trans) of V per k-step
+      CHECK(count("UTMALDG") == 2 * (d / 64));  // K and V, one per 64-column block
+      MESSAGE(std::string(r->name) << ": HMMA " << count("HMMA") << ", LDSM " << count("LDSM") << ", UTMALDG "
+                      << count("UTMALDG") << ", LDL/STL " << count("LDL") + count("STL"));
+    }
+    ++checked;
+  }
+  CHECK(checked > 0);
+}

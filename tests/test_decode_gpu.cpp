@@ -1,0 +1,637 @@
+// GPU tests of ptxfmha_decode against the float64 reference (ptxfmha::reference_decode), in
+// test suite "gpu-decode" (skipped, not passed, without a device that has decode kernels).
+//
+// Every case: random N(0,1) bf16 Q/K/V; every cache element that no sequence may read (past
+// seqlens_k, pages no table entry names, page tails) holds NaN bit patterns, so a kernel
+// that lets an unread key leak into O fails; O and LSE are poisoned before each launch; the
+// result must be within the bounds of gpu_util.h's Tolerance (O per element, rel_l2, cosine,
+// LSE per row, -inf LSE and zero O for rows that see no key, no padding clobbered) and two
+// launches must be bitwise equal. Figures go to the worst-figures summary per kernel.
+//
+// A timing case, "decode bandwidth", is skipped unless asked for (--no-skip
+// -tc="decode bandwidth*"): it measures cuMemcpyDtoD bandwidth and ptxfmha_decode GB/s.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "decode.h"
+#include "gpu_util.h"
+
+using namespace ptxfmha_test;
+
+namespace {
+
+enum class CacheLayout {
+  TokenMajor,     // [pages, page_size, Hkv, D]   (contiguous: [B, S, Hkv, D])
+  HeadMajor,      // [pages, Hkv, page_size, D]
+  InterleavedKV,  // one buffer [pages, 2, page_size, Hkv, D]: K at +0, V at +page_size*Hkv*D
+};
+
+struct DecodeProblem {
+  int batch = 1, seqlen_q = 1, heads_q = 8, heads_kv = 8, head_dim = 128;
+  bool causal = false;
+  int max_seqlen_k = 1;
+  std::vector<int32_t> seqlens;  // empty: every sequence has max_seqlen_k keys
+  int page_size = 0;             // 0: contiguous cache
+  int extra_pages = 3;           // unreferenced pages in the pool (NaN filled)
+  CacheLayout layout = CacheLayout::TokenMajor;
+  int cache_pad = 0;             // extra elements per KV row / page (multiple of 8)
+  int num_splits = 0;
+  bool with_lse = true;
+  float scale = 0;               // 0: 1/sqrt(D)
+  Layout q, o;
+
+  float softmax_scale() const { return scale > 0 ? scale : float(1.0 / std::sqrt(double(head_dim))); }
+  int len(int b) const {
+    if (seqlens.empty()) return max_seqlen_k;
+    return std::max(0, std::min<int>(seqlens[std::size_t(b)], max_seqlen_k));
+  }
+};
+
+DecodeProblem make_problem(int batch, int seqlen_q, int heads_q, int heads_kv, int head_dim,
+                           bool causal, int max_seqlen_k, int page_size = 0) {
+  DecodeProblem p;
+  p.batch = batch; p.seqlen_q = seqlen_q; p.heads_q = heads_q; p.heads_kv = heads_kv;
+  p.head_dim = head_dim; p.causal = causal; p.max_seqlen_k = max_seqlen_k; p.page_size = page_size;
+  p.q = make_layout(batch, seqlen_q, heads_q, head_dim);
+  p.o = make_layout(batch, seqlen_q, heads_q, head_dim);
+  return p;
+}
+
+std::string describe(const DecodeProblem& p) {
+  std::ostringstream s;
+  s << "B=" << p.batch << " Sq=" << p.seqlen_q << " Hq=" << p.heads_q << " Hkv=" << p.heads_kv
+    << " D=" << p.head_dim << " causal=" << int(p.causal) << " max_k=" << p.max_seqlen_k;
+  if (!p.seqlens.empty()) {
+    s << " seqlens={";
+    for (std::size_t i = 0; i < p.seqlens.size() && i < 8; ++i) s << (i ? "," : "") << p.seqlens[i];
+    s << (p.seqlens.size() > 8 ? ",...}" : "}");
+  }
+  if (p.page_size) s << " page=" << p.page_size;
+  else s << " contiguous";
+  s << " layout=" << (p.layout == CacheLayout::TokenMajor ? "token" : p.layout == CacheLayout::HeadMajor ? "head" : "kv-interleaved");
+  if (p.cache_pad) s << " pad=" << p.cache_pad;
+  if (p.num_splits) s << " splits=" << p.num_splits;
+  if (!p.with_lse) s << " lse=none";
+  return s.str();
+}
+
+// Host data of one problem: Q, the cache (K and V in one or two buffers), table, seqlens.
+struct DecodeData {
+  std::vector<uint16_t> q, kbuf, vbuf;  // vbuf empty for InterleavedKV (V lives in kbuf)
+  int64_t k_off = 0, v_off = 0;        // element offsets of K / V inside their buffers
+  int64_t k_stride[3] = {0, 0, 0}, v_stride[3] = {0, 0, 0};
+  std::vector<int32_t> table;
+  int mbps = 0, num_pages = 0;
+};
+
+constexpr uint16_t kNaNBf16 = 0x7FC1;  // cache cells nobody may read
+
+DecodeData make_data(const DecodeProblem& p, uint64_t seed, std::vector<int32_t>* bad_entries = nullptr) {
+  std::mt19937_64 rng(seed);
+  DecodeData d;
+  const int D = p.head_dim, H = p.heads_kv;
+  const bool paged = p.page_size > 0;
+  const int rows = paged ? p.page_size : p.max_seqlen_k;  // key rows per "page"
+  int64_t page_elems = 0;
+  switch (p.layout) {
+    case CacheLayout::TokenMajor:
+      d.k_stride[2] = D + p.cache_pad; d.k_stride[1] = int64_t(H) * d.k_stride[2];
+      d.k_stride[0] = int64_t(rows) * d.k_stride[1] + p.cache_pad;
+      page_elems = d.k_stride[0];
+      break;
+    case CacheLayout::HeadMajor:
+      d.k_stride[1] = D + p.cache_pad; d.k_stride[2] = int64_t(rows) * d.k_stride[1];
+      d.k_stride[0] = int64_t(H) * d.k_stride[2] + p.cache_pad;
+      page_elems = d.k_stride[0];
+      break;
+    case CacheLayout::InterleavedKV:
+      d.k_stride[2] = D + p.cache_pad; d.k_stride[1] = int64_t(H) * d.k_stride[2];
+      d.k_stride[0] = 2 * int64_t(rows) * d.k_stride[1];  // K block then V block per page
+      page_elems = d.k_stride[0];
+      break;
+  }
+  for (int i = 0; i < 3; ++i) d.v_stride[i] = d.k_stride[i];
+  if (paged) {
+    d.mbps = (p.max_seqlen_k + p.page_size - 1) / p.page_size;
+    d.num_pages = p.batch * d.mbps + p.extra_pages;
+  } else {
+    d.num_pages = p.batch;
+  }
+  const std::size_t total = std::size_t(int64_t(d.num_pages) * page_elems);
+  d.kbuf.assign(total, kNaNBf16);
+  if (p.layout == CacheLayout::InterleavedKV) {
+    d.k_off = 0;
+    d.v_off = int64_t(rows) * d.k_stride[1];
+  } else {
+    d.vbuf.assign(total, kNaNBf16);
+  }
+  // Page table: a random permutation of the pool; entries past a sequence's pages get junk
+  // ids (never read by a correct kernel: their keys are past seqlens_k).
+  if (paged) {
+    std::vector<int32_t> perm(static_cast<std::size_t>(d.num_pages));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    d.table.assign(std::size_t(p.batch) * d.mbps, 0);
+    std::size_t next = 0;
+    for (int b = 0; b < p.batch; ++b)
+      for (int i = 0; i < d.mbps; ++i) {
+        const bool used = int64_t(i) * p.page_size < p.len(b);
+        d.table[std::size_t(b) * d.mbps + i] = used ? perm[next++] : (i % 2 ? -123456 : 0x7fffffff);
+      }
+    if (bad_entries) {  // ids just outside [0, num_pages) and far outside, both signs
+      const int32_t junk[4] = {-1, d.num_pages, 0x7fffffff, -0x7fffffff - 1};
+      for (std::size_t i = 0; i < bad_entries->size(); ++i)
+        d.table[std::size_t((*bad_entries)[i])] = junk[i % 4];
+    }
+  }
+  std::normal_distribution<double> nd(0.0, 1.0);
+  uint16_t* vbase = d.vbuf.empty() ? d.kbuf.data() : d.vbuf.data();
+  for (int b = 0; b < p.batch; ++b)
+    for (int j = 0; j < p.len(b); ++j) {
+      int64_t page = b, row = j;
+      if (paged) {
+        page = d.table[std::size_t(b) * d.mbps + j / p.page_size];
+        row = j % p.page_size;
+        if (page < 0 || page >= d.num_pages) continue;  // stays NaN: the kernel must read zeros
+      }
+      for (int h = 0; h < H; ++h) {
+        const int64_t base = page * d.k_stride[0] + row * d.k_stride[1] + int64_t(h) * d.k_stride[2];
+        for (int e = 0; e < D; ++e) {
+          d.kbuf[std::size_t(d.k_off + base + e)] = ptxfmha::float_to_bf16(float(nd(rng)));
+          vbase[std::size_t(d.v_off + base + e)] = ptxfmha::float_to_bf16(float(nd(rng)));
+        }
+      }
+    }
+  d.q = random_tensor(p.q, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, 1.0);
+  return d;
+}
+
+FwdReference reference(const DecodeProblem& p, const DecodeData& d) {
+  ptxfmha::RefDecodeShape s;
+  s.batch = p.batch; s.seqlen_q = p.seqlen_q; s.max_seqlen_k = p.max_seqlen_k;
+  s.heads_q = p.heads_q; s.heads_kv = p.heads_kv; s.head_dim = p.head_dim;
+  s.causal = p.causal; s.softmax_scale = double(p.softmax_scale());
+  for (int i = 0; i < 3; ++i) {
+    s.q_stride[i] = p.q.stride[i]; s.k_stride[i] = d.k_stride[i]; s.v_stride[i] = d.v_stride[i];
+  }
+  s.page_size = p.page_size; s.max_blocks_per_seq = d.mbps; s.num_pages = d.num_pages;
+  const uint16_t* vbase = d.vbuf.empty() ? d.kbuf.data() : d.vbuf.data();
+  FwdReference r;
+  ptxfmha::reference_decode(s, d.q.data(), d.kbuf.data() + d.k_off, vbase + d.v_off, p.seqlens,
+                            d.table, r.o, r.lse);
+  return r;
+}
+
+// The FwdProblem view of the Q/O side, for gpu_util.h's evaluate()/within_bounds().
+FwdProblem as_fwd(const DecodeProblem& p) {
+  FwdProblem f;
+  f.batch = p.batch; f.seqlen_q = p.seqlen_q; f.seqlen_k = p.max_seqlen_k;
+  f.heads_q = p.heads_q; f.heads_kv = p.heads_kv; f.head_dim = p.head_dim; f.causal = p.causal;
+  f.softmax_scale = p.softmax_scale(); f.with_lse = p.with_lse;
+  f.q = p.q; f.o = p.o; f.k = p.q; f.v = p.q;
+  return f;
+}
+
+class DecodeDeviceCase {
+ public:
+  DecodeDeviceCase(const DecodeProblem& p, const DecodeData& d) : p_(p), d_(d) {
+    q_.alloc(p.q.elems * 2);
+    kbuf_.alloc(d.kbuf.size() * 2);
+    if (!d.vbuf.empty()) vbuf_.alloc(d.vbuf.size() * 2);
+    o_.alloc(p.o.elems * 2);
+    lse_.alloc(std::max<int64_t>(lse_elems(), 1) * 4);
+    q_.upload(d.q);
+    kbuf_.upload(d.kbuf);
+    if (!d.vbuf.empty()) vbuf_.upload(d.vbuf);
+    if (!p.seqlens.empty()) { seqlens_.alloc(p.seqlens.size() * 4); seqlens_.upload(p.seqlens); }
+    if (!d.table.empty()) { table_.alloc(d.table.size() * 4); table_.upload(d.table); }
+  }
+  int64_t lse_elems() const { return int64_t(p_.batch) * p_.heads_q * p_.seqlen_q; }
+
+  ptxfmha_decode_params params(CUstream stream = nullptr) const {
+    ptxfmha_decode_params a;
+    std::memset(&a, 0, sizeof a);
+    a.q = q_.get();
+    a.k_cache = reinterpret_cast<const uint16_t*>(kbuf_.get()) + d_.k_off;
+    a.v_cache = reinterpret_cast<const uint16_t*>(d_.vbuf.empty() ? kbuf_.get() : vbuf_.get()) + d_.v_off;
+    a.o = o_.get();
+    a.lse = p_.with_lse ? reinterpret_cast<float*>(lse_.get()) : nullptr;
+    a.seqlens_k = p_.seqlens.empty() ? nullptr : reinterpret_cast<const int32_t*>(seqlens_.get());
+    a.block_table = d_.table.empty() ? nullptr : reinterpret_cast<const int32_t*>(table_.get());
+    a.q_batch_stride = p_.q.stride[0]; a.q_seq_stride = p_.q.stride[1]; a.q_head_stride = p_.q.stride[2];
+    a.k_batch_stride = d_.k_stride[0]; a.k_seq_stride = d_.k_stride[1]; a.k_head_stride = d_.k_stride[2];
+    a.v_batch_stride = d_.v_stride[0]; a.v_seq_stride = d_.v_stride[1]; a.v_head_stride = d_.v_stride[2];
+    a.o_batch_stride = p_.o.stride[0]; a.o_seq_stride = p_.o.stride[1]; a.o_head_stride = p_.o.stride[2];
+    a.batch = p_.batch; a.seqlen_q = p_.seqlen_q; a.max_seqlen_k = p_.max_seqlen_k;
+    a.heads_q = p_.heads_q; a.heads_kv = p_.heads_kv; a.head_dim = p_.head_dim;
+    a.page_size = p_.page_size; a.max_blocks_per_seq = d_.mbps; a.num_pages = d_.num_pages;
+    a.softmax_scale = p_.softmax_scale();
+    a.causal = p_.causal ? 1 : 0;
+    a.num_splits = p_.num_splits;
+    a.workspace = ws_.bytes() ? ws_.get() : nullptr;
+    a.workspace_bytes = ws_.bytes();
+    a.stream = stream;
+    return a;
+  }
+  // Sizes the workspace for the current params (REQUIREs success).
+  uint64_t prepare_workspace() {
+    ptxfmha_decode_params a = params();
+    uint64_t bytes = 0;
+    const ptxfmha_status st = ptxfmha_decode_workspace_size(&a, &bytes);
+    REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_decode_workspace_size: " << ptxfmha_status_string(st)
+                                          << ": " << ptxfmha_last_error() << " [" << describe(p_) << "]");
+    if (bytes > 0 && ws_.bytes() < bytes) ws_.alloc(bytes);
+    return bytes;
+  }
+  void poison(CUstream s = nullptr) {
+    o_.fill16(kPoisonBf16, std::size_t(p_.o.elems), s);
+    lse_.fill32(kPoisonF32, std::size_t(std::max<int64_t>(lse_elems(), 1)), s);
+  }
+  void download(FwdOutputs* out) const {
+    o_.download(out->o, std::size_t(p_.o.elems));
+    if (p_.with_lse) lse_.download(out->lse, std::size_t(lse_elems()));
+    else out->lse.clear();
+  }
+  void run(FwdOutputs* out, CUstream stream = nullptr) {
+    poison(stream);
+    ptxfmha_decode_params a = params(stream);
+    const ptxfmha_status st = ptxfmha_decode(&a);
+    REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_decode: " << ptxfmha_status_string(st) << ": "
+                                                         << ptxfmha_last_error() << " [" << describe(p_) << "]");
+    PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(stream));
+    download(out);
+  }
+  DeviceBuffer& o_buffer() { return o_; }
+  DeviceBuffer& lse_buffer() { return lse_; }
+  DeviceBuffer& workspace() { return ws_; }
+
+ private:
+  DecodeProblem p_;
+  const DecodeData& d_;
+  DeviceBuffer q_, kbuf_, vbuf_, o_, lse_, seqlens_, table_, ws_;
+};
+
+std::string kernel_key(const char* test, const DecodeProblem& p) {
+  return std::string(test) + ": fmha_decode_d" + std::to_string(p.head_dim);
+}
+
+// Runs one case end to end; returns true when every figure held and two runs were equal.
+bool check_case(const char* test, const DecodeProblem& p, uint64_t seed,
+                std::vector<int32_t>* bad_entries = nullptr) {
+  const DecodeData d = make_data(p, seed, bad_entries);
+  const FwdReference ref = reference(p, d);
+  DecodeDeviceCase dc(p, d);
+  dc.prepare_workspace();
+  FwdOutputs first, second;
+  dc.run(&first);
+  dc.run(&second);
+  const FwdProblem fp = as_fwd(p);
+  const Tolerance tol;
+  const FwdFigures f = evaluate(fp, first, ref, tol);
+  record(kernel_key(test, p), fp, f);
+  std::string why;
+  const bool ok = within_bounds(fp, f, first, ref, tol, &why);
+  const bool det = first == second;
+  CHECK_MESSAGE(ok, test << " " << describe(p) << " seed " << seed << ": " << why << " [" << describe(f) << "]");
+  CHECK_MESSAGE(det, test << " " << describe(p) << ": two launches differ bitwise");
+  return ok && det;
+}
+
+}  // namespace
+
+TEST_SUITE("gpu-decode") {
+
+TEST_CASE("decode gpu: contiguous cache, head dims x GQA x query length x causal x lengths") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 100;
+  int failures = 0, cases = 0;
+  for (int D : {64, 128, 256})
+    for (auto hh : {std::pair<int, int>{8, 8}, {16, 4}, {32, 8}, {16, 1}})
+      for (int sq : {1, 4, 8})
+        for (int causal : {0, 1})
+          for (int L : {1, 65, 1000}) {
+            DecodeProblem p = make_problem(2, sq, hh.first, hh.second, D, causal != 0, L);
+            ++cases;
+            if (!check_case("contiguous", p, ++seed)) ++failures;
+          }
+  MESSAGE("contiguous sweep: " << cases << " cases, " << failures << " failed");
+}
+
+TEST_CASE("decode gpu: every GQA ratio 1..16 with ragged lengths (1, 77, 300)") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 2000;
+  for (int r = 1; r <= 16; ++r)
+    for (int sq : {1, 8}) {
+      DecodeProblem p = make_problem(3, sq, 2 * r, 2, 128, true, 300);
+      p.seqlens = {300, 1, 77};
+      check_case("gqa", p, ++seed);
+    }
+}
+
+TEST_CASE("decode gpu: paged caches, page sizes 16..256, shuffled pages, ragged lengths, layouts") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 3000;
+  for (int D : {64, 128, 256})
+    for (int P : {16, 32, 64, 128, 256})
+      for (CacheLayout lay : {CacheLayout::TokenMajor, CacheLayout::HeadMajor, CacheLayout::InterleavedKV}) {
+        const int sq = (P / 16) % 2 ? 1 : 2;
+        DecodeProblem p = make_problem(8, sq, 8, 2, D, (P + D) % 3 != 0, 2000, P);
+        p.seqlens = {0, 1, P - 1, P + 1, 3 * P, 517, 2000, 1999};
+        p.layout = lay;
+        p.cache_pad = lay == CacheLayout::HeadMajor ? 8 : 0;
+        check_case("paged", p, ++seed);
+      }
+}
+
+TEST_CASE("decode gpu: forced split counts merge exactly (and the automatic choice)") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 4000;
+  for (int D : {64, 128, 256})
+    for (int splits : {0, 1, 2, 3, 5, 8, 13, 47}) {
+      DecodeProblem p = make_problem(2, 2, 32, 8, D, true, 3000);
+      p.seqlens = {3000, 1234};
+      p.num_splits = splits;
+      check_case("splits", p, ++seed);
+    }
+  // paged + splits whose boundaries fall inside pages
+  for (int splits : {3, 7, 31}) {
+    DecodeProblem p = make_problem(3, 3, 16, 2, 128, false, 1500, 256);
+    p.seqlens = {1500, 700, 257};
+    p.num_splits = splits;
+    check_case("splits", p, ++seed);
+  }
+}
+
+TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 5000;
+  for (int D : {64, 128, 256}) {
+    DecodeProblem p = make_problem(2, 8, 32, 2, D, true, 700);  // 8 tokens x GQA 16 = 128 rows
+    p.seqlens = {700, 9};
+    check_case("packed>64", p, ++seed);
+  }
+  DecodeProblem p = make_problem(1, 8, 64, 2, 64, true, 333);  // GQA 32: 256 rows, 4 CTAs
+  check_case("packed>64", p, ++seed);
+  p = make_problem(2, 5, 24, 2, 128, false, 400, 32);  // 5 x 12 = 60 rows: 4 m-tiles, 1 partial
+  check_case("packed>64", p, ++seed);
+}
+
+TEST_CASE("decode gpu: out-of-range page ids read as zeros; seqlens_k clamped") {
+  REQUIRE(ensure_context());
+  DecodeProblem p = make_problem(3, 2, 8, 4, 128, true, 500, 32);
+  p.seqlens = {500, 260, 33};
+  const int mbps = (500 + 31) / 32;
+  std::vector<int32_t> bad = {1, 5, mbps + 3, 2 * mbps + 1};  // pages inside the lengths
+  check_case("bad-page-ids", p, 6001, &bad);
+
+  DecodeProblem c = make_problem(3, 1, 8, 8, 64, false, 300);
+  c.seqlens = {-5, 100000, 17};  // clamped to 0, 300, 17
+  check_case("seqlens-clamp", c, 6002);
+  c.page_size = 64;
+  check_case("seqlens-clamp", c, 6003);
+}
+
+TEST_CASE("decode gpu: padded Q/O layouts, no LSE, a non-default stream, custom scale") {
+  REQUIRE(ensure_context());
+  DecodeProblem p = make_problem(3, 3, 16, 4, 128, true, 900, 64);
+  p.q = make_layout(3, 3, 16, 128, Order::BHSD, 8, 16, 32);
+  p.o = make_layout(3, 3, 16, 128, Order::BSHD, 8, 8, 64);
+  p.with_lse = false;
+  p.scale = 0.05f;
+  p.seqlens = {900, 450, 64};
+  check_case("layouts", p, 7001);
+
+  const DecodeData d = make_data(p, 7002);
+  const FwdReference ref = reference(p, d);
+  DecodeDeviceCase dc(p, d);
+  dc.prepare_workspace();
+  CUstream s = nullptr;
+  PTXFMHA_CU_CHECK(cu().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  FwdOutputs out;
+  dc.run(&out, s);
+  const FwdProblem fp = as_fwd(p);
+  std::string why;
+  const FwdFigures f = evaluate(fp, out, ref);
+  CHECK_MESSAGE(within_bounds(fp, f, out, ref, Tolerance(), &why), "stream run: " << why);
+  cu().cuStreamDestroy(s);
+}
+
+TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") {
+  REQUIRE(ensure_context());
+  DecodeProblem p = make_problem(1, 1, 32, 8, 128, false, 8192);
+  p.num_splits = 8;
+  const DecodeData d = make_data(p, 8001);
+  DecodeDeviceCase dc(p, d);
+  const uint64_t need = dc.prepare_workspace();
+  REQUIRE(need > 0);
+  auto expect = [&](ptxfmha_decode_params a, ptxfmha_status st, const char* needle) {
+    dc.poison();
+    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+    CHECK(ptxfmha_decode(&a) == st);
+    const std::string m = ptxfmha_last_error();
+    CHECK_MESSAGE(m.find(needle) != std::string::npos, "message '" << m << "' does not name " << needle);
+    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+    FwdOutputs out;
+    dc.download(&out);
+    for (uint16_t x : out.o) REQUIRE(x == kPoisonBf16);
+    for (float x : out.lse) {
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      REQUIRE(bits == kPoisonF32);
+    }
+  };
+  ptxfmha_decode_params a = dc.params();
+  a.workspace = nullptr; a.workspace_bytes = 0;
+  expect(a, PTXFMHA_ERR_NULL_POINTER, "workspace");
+  a = dc.params(); a.workspace_bytes = need - 4;
+  expect(a, PTXFMHA_ERR_INVALID_ARGUMENT, "workspace_bytes");
+  a = dc.params(); a.workspace = dc.o_buffer().get();  // overlaps o
+  expect(a, PTXFMHA_ERR_ALIASING, "workspace");
+  std::vector<uint16_t> host_q(128 * 32, 0);
+  a = dc.params(); a.q = host_q.data();  // a pageable host pointer
+  expect(a, PTXFMHA_ERR_INVALID_ARGUMENT, "q");
+  a = dc.params(); a.head_dim = 96; a.q_head_stride = a.o_head_stride = 128;
+  expect(a, PTXFMHA_ERR_UNSUPPORTED_HEAD_DIM, "head_dim = 96");
+  // and the untouched params still work
+  FwdOutputs out;
+  dc.run(&out);
+  const FwdReference ref = reference(p, d);
+  std::string why;
+  const FwdProblem fp = as_fwd(p);
+  const FwdFigures f = evaluate(fp, out, ref);
+  CHECK_MESSAGE(within_bounds(fp, f, out, ref, Tolerance(), &why), why);
+}
+
+// ---- timing (skipped unless asked for) ---------------------------------------------------------
+namespace {
+
+// Device inputs of one timing set: a cache of random finite bf16 (a 16 MiB random block,
+// tiled on the device), a shuffled page table when paged, outputs and workspace.
+struct BenchSet {
+  DeviceBuffer q, k, v, o, lse, table, ws;
+  ptxfmha_decode_params a;
+};
+
+void fill_random_bf16(DeviceBuffer& buf, std::size_t elems, const DeviceBuffer& block, std::size_t block_elems) {
+  for (std::size_t off = 0; off < elems; off += block_elems) {
+    const std::size_t n = std::min(block_elems, elems - off);
+    PTXFMHA_CU_CHECK(cu().cuMemcpyDtoD(buf.ptr() + off * 2, block.ptr(), n * 2));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("decode bandwidth: ptxfmha_decode GB/s against cuMemcpyDtoD" * doctest::skip(true)) {
+  REQUIRE(ensure_context());
+  const auto& dev = gpu();
+  CUevent e0, e1;
+  PTXFMHA_CU_CHECK(cu().cuEventCreate(&e0, CU_EVENT_DEFAULT));
+  PTXFMHA_CU_CHECK(cu().cuEventCreate(&e1, CU_EVENT_DEFAULT));
+  auto elapsed_ms = [&](auto&& body) {
+    PTXFMHA_CU_CHECK(cu().cuEventRecord(e0, nullptr));
+    body();
+    PTXFMHA_CU_CHECK(cu().cuEventRecord(e1, nullptr));
+    PTXFMHA_CU_CHECK(cu().cuEventSynchronize(e1));
+    float ms = 0;
+    cu().cuEventElapsedTime(&ms, e0, e1);
+    return double(ms);
+  };
+  // Device copy: 2 GiB read + 2 GiB written per copy. The buffers stay: their copies are
+  // also the "blocker" that keeps the GPU busy while the host enqueues the timed calls.
+  const std::size_t copy_bytes = std::size_t(2) << 30;
+  DeviceBuffer ca(copy_bytes), cb(copy_bytes);
+  PTXFMHA_CU_CHECK(cu().cuMemcpyDtoD(cb.ptr(), ca.ptr(), copy_bytes));
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  double copy_gbps = 0;
+  {
+    const int reps = 10;
+    const double ms = elapsed_ms([&] {
+      for (int i = 0; i < reps; ++i) PTXFMHA_CU_CHECK(cu().cuMemcpyDtoDAsync(cb.ptr(), ca.ptr(), copy_bytes, nullptr));
+    });
+    copy_gbps = 2.0 * double(copy_bytes) * reps / (ms * 1e-3) / 1e9;
+  }
+  const double copy_ms = 2.0 * double(copy_bytes) / (copy_gbps * 1e9) * 1e3;
+  std::printf("[decode-bench] device %s (%d SMs), cuMemcpyDtoD of 2 GiB: %.1f GB/s (bytes read + written)\n",
+              dev.name.c_str(), dev.info.num_sms, copy_gbps);
+  const std::size_t block_elems = std::size_t(8) << 20;  // 16 MiB of random bf16
+  DeviceBuffer block(block_elems * 2);
+  {
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    std::vector<uint16_t> h(block_elems);
+    for (auto& x : h) x = ptxfmha::float_to_bf16(float(nd(rng)));
+    block.upload(h);
+  }
+  // splits: 0 = the library's choice, else forced; pdl: 0 = combine launched without PDL.
+  struct Shape { int b, L, hq, hkv, D, sq, page, splits = 0, pdl = 1; };
+  const Shape shapes[] = {
+      {1, 8192, 32, 8, 128, 1, 0},   {8, 8192, 32, 8, 128, 1, 0},   {32, 8192, 32, 8, 128, 1, 0},
+      {64, 8192, 32, 8, 128, 1, 0},  {64, 4096, 32, 8, 128, 1, 0},  {16, 32768, 32, 8, 128, 1, 0},
+      {1, 32768, 32, 8, 128, 1, 0},  {1, 8192, 32, 8, 128, 1, 64},  {8, 8192, 32, 8, 128, 1, 16},
+      {32, 8192, 32, 8, 128, 1, 128}, {8, 8192, 32, 8, 128, 4, 0},  {8, 8192, 128, 8, 128, 8, 0},
+      {8, 8192, 32, 8, 64, 1, 0},    {8, 8192, 32, 8, 256, 1, 0},   {4, 8192, 32, 32, 128, 1, 0},
+      {1, 8192, 32, 8, 128, 1, 0, 0, 0},  {1, 8192, 32, 8, 128, 1, 0, 16}, {1, 8192, 32, 8, 128, 1, 0, 24},
+      {1, 8192, 32, 8, 128, 1, 0, 48},    {1, 8192, 32, 8, 128, 1, 0, 64}, {8, 8192, 32, 8, 128, 1, 0, 8},
+      {8, 8192, 32, 8, 64, 1, 0, 12},     {8, 8192, 32, 8, 64, 1, 0, 3},
+  };
+  for (const Shape& s : shapes) {
+    const bool paged = s.page > 0;
+    const int rows = paged ? s.page : s.L;
+    const int mbps = paged ? (s.L + s.page - 1) / s.page : 0;
+    const int pages = paged ? s.b * mbps : s.b;
+    const int64_t cache_elems = int64_t(pages) * rows * s.hkv * s.D;
+    const int64_t kv_bytes = int64_t(s.b) * s.L * s.hkv * s.D * 2 * 2;
+    const int64_t qo_elems = int64_t(s.b) * s.sq * s.hq * s.D;
+    const int64_t qo_bytes = qo_elems * 2 * 2;
+    // Enough input sets to exceed the 50 MB L2 several times over: every call reads HBM.
+    const int sets = int(std::max<int64_t>(2, (400ll << 20) / kv_bytes + 1));
+    std::vector<std::unique_ptr<BenchSet>> bs;
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < sets; ++i) {
+      bs.emplace_back(new BenchSet());
+      BenchSet& x = *bs.back();
+      x.q.alloc(std::size_t(qo_elems) * 2);
+      x.o.alloc(std::size_t(qo_elems) * 2);
+      x.lse.alloc(std::size_t(s.b) * s.hq * s.sq * 4);
+      x.k.alloc(std::size_t(cache_elems) * 2);
+      x.v.alloc(std::size_t(cache_elems) * 2);
+      fill_random_bf16(x.q, std::size_t(qo_elems), block, block_elems);
+      fill_random_bf16(x.k, std::size_t(cache_elems), block, block_elems);
+      fill_random_bf16(x.v, std::size_t(cache_elems), block, block_elems);
+      std::memset(&x.a, 0, sizeof x.a);
+      ptxfmha_decode_params& a = x.a;
+      if (paged) {
+        std::vector<int32_t> t(static_cast<std::size_t>(pages));
+        std::iota(t.begin(), t.end(), 0);
+        std::shuffle(t.begin(), t.end(), rng);
+        x.table.alloc(t.size() * 4);
+        x.table.upload(t);
+        a.block_table = reinterpret_cast<const int32_t*>(x.table.get());
+        a.page_size = s.page; a.max_blocks_per_seq = mbps; a.num_pages = pages;
+      }
+      a.q = x.q.get(); a.k_cache = x.k.get(); a.v_cache = x.v.get(); a.o = x.o.get();
+      a.lse = reinterpret_cast<float*>(x.lse.get());
+      a.q_head_stride = a.o_head_stride = s.D;
+      a.q_seq_stride = a.o_seq_stride = int64_t(s.hq) * s.D;
+      a.q_batch_stride = a.o_batch_stride = int64_t(s.sq) * s.hq * s.D;
+      a.k_head_stride = a.v_head_stride = s.D;
+      a.k_seq_stride = a.v_seq_stride = int64_t(s.hkv) * s.D;
+      a.k_batch_stride = a.v_batch_stride = int64_t(rows) * s.hkv * s.D;
+      a.batch = s.b; a.seqlen_q = s.sq; a.max_seqlen_k = s.L; a.heads_q = s.hq; a.heads_kv = s.hkv;
+      a.head_dim = s.D; a.softmax_scale = float(1.0 / std::sqrt(double(s.D)));
+      a.num_splits = s.splits;
+      uint64_t ws = 0;
+      REQUIRE(ptxfmha_decode_workspace_size(&a, &ws) == PTXFMHA_OK);
+      if (ws) x.ws.alloc(ws);
+      a.workspace = ws ? x.ws.get() : nullptr;
+      a.workspace_bytes = ws;
+    }
+    if (!s.pdl) setenv("PTXFMHA_DECODE_PDL", "0", 1);
+    for (auto& x : bs) REQUIRE(ptxfmha_decode(&x->a) == PTXFMHA_OK);  // warm-up: modules, clocks
+    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+    const int iters = int(std::min<int64_t>(200, std::max<int64_t>(20, 3000000000ll / kv_bytes)));
+    // Timing: blocker copies first, so that the host has enqueued every timed call before the
+    // GPU reaches the first event; the events then bracket device time only (kernels and the
+    // gaps between back-to-back launches), not the host's per-call work, printed separately.
+    const int blockers = int(std::max(2.0, std::ceil(iters * 0.1 / copy_ms)));  // >= 100 us host time per call
+    for (int i = 0; i < blockers; ++i) PTXFMHA_CU_CHECK(cu().cuMemcpyDtoDAsync(cb.ptr(), ca.ptr(), copy_bytes, nullptr));
+    PTXFMHA_CU_CHECK(cu().cuEventRecord(e0, nullptr));
+    const auto h0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) ptxfmha_decode(&bs[std::size_t(i % sets)]->a);
+    const auto h1 = std::chrono::steady_clock::now();
+    PTXFMHA_CU_CHECK(cu().cuEventRecord(e1, nullptr));
+    PTXFMHA_CU_CHECK(cu().cuEventSynchronize(e1));
+    float msf = 0;
+    cu().cuEventElapsedTime(&msf, e0, e1);
+    const double ms = double(msf);
+    const double host_us = std::chrono::duration<double, std::micro>(h1 - h0).count() / iters;
+    const bool host_bound = host_us * iters > blockers * copy_ms * 1e3;
+    if (!s.pdl) unsetenv("PTXFMHA_DECODE_PDL");
+    const double us = ms * 1e3 / iters;
+    const double gbps = double(kv_bytes + qo_bytes) / (us * 1e-6) / 1e9;
+    ptxfmha::DecodePlan plan;
+    REQUIRE(ptxfmha::decode_plan(&bs[0]->a, &plan) == PTXFMHA_OK);
+    std::printf("[decode-bench] B=%-3d L=%-6d Hq=%-3d Hkv=%-2d D=%-3d Sq=%d %-10s %9.2f us %8.1f GB/s %6.1f%% of copy"
+                "  (splits %d%s%s, %d input sets, %d calls, host %.1f us/call%s)\n",
+                s.b, s.L, s.hq, s.hkv, s.D, s.sq, paged ? ("page " + std::to_string(s.page)).c_str() : "contiguous",
+                us, gbps, 100.0 * gbps / copy_gbps, plan.num_splits, s.splits ? " forced" : "",
+                s.pdl ? "" : ", combine without PDL", sets, iters, host_us,
+                host_bound ? ", HOST-BOUND: device time includes gaps" : "");
+    std::fflush(stdout);
+  }
+  cu().cuEventDestroy(e0);
+  cu().cuEventDestroy(e1);
+}
+
+}  // TEST_SUITE

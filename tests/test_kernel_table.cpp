@@ -1,0 +1,204 @@
+// CPU tests: the host kernel table agrees with the kernels' .ptx sources.
+//   - every table row has a ptx/<arch>/<name>.ptx and every .ptx has a row;
+//   - the KERNEL_* macros of each .ptx (read with `cpp -dM`) equal the row's fields;
+//   - the preprocessed entry (what ptxas assembled) has one `.param .align 64 .b8 NAME[N]`
+//     of the row's size and a `.maxntid` equal to the row's threads;
+//   - ptx/include/fwd_params.ptxh names every field of FwdKernelParams at its offsetof().
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <set>
+#include <string>
+
+#include "gpu_util.h"
+#include "kernel_abi.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+using ptxfmha::FwdKernelParams;
+using ptxfmha::KernelInfo;
+using ptxfmha::KernelKind;
+
+namespace {
+
+long long macro_value(const std::map<std::string, std::string>& macros, const std::string& name,
+                      const std::string& where) {
+  auto it = macros.find(name);
+  CHECK_MESSAGE(it != macros.end(), where << " does not #define " << name);
+  if (it == macros.end()) return -1;
+  IntExpr ev(macros);
+  long long v = -1;
+  std::string err;
+  const bool ok = ev.eval(it->second, &v, &err);
+  CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
+  return ok ? v : -1;
+}
+
+}  // namespace
+
+TEST_CASE("kernel table: rows are unique and well formed") {
+  const auto rows = ptxfmha::all_kernels();
+  REQUIRE(!rows.empty());
+  std::set<std::string> names;
+  for (const KernelInfo* r : rows) {
+    const std::string name = r->name, arch = r->arch;
+    CAPTURE(name);
+    CHECK_MESSAGE(names.insert(name).second, "duplicate kernel name " << name);
+    CHECK_MESSAGE(sm_of_arch(arch) != 0, name << ": unknown arch " << arch);
+    CHECK_MESSAGE(r->sm == sm_of_arch(arch), name << ": sm " << r->sm << " does not match arch " << arch);
+    CHECK(r->threads > 0);
+    CHECK(r->threads % 32 == 0);
+    CHECK(r->smem_bytes >= 0);
+    CHECK(r->param_bytes > 0);
+    if (r->kind == KernelKind::Fwd) {
+      CHECK(r->head_dim > 0);
+      CHECK(r->block_m > 0);
+      CHECK(r->block_n > 0);
+      CHECK_MESSAGE(r->param_bytes == static_cast<int>(sizeof(FwdKernelParams)),
+                    name << ": forward kernels take FwdKernelParams (" << sizeof(FwdKernelParams) << " bytes)");
+      // The kernel name carries its head dim and arch: fmha_fwd_d<D>[_variant]_<arch>.
+      const std::string head = "fmha_fwd_d" + std::to_string(r->head_dim) + "_";
+      const std::string tail = std::string("_") + r->arch;
+      CHECK_MESSAGE(name.rfind(head, 0) == 0, name << " should start with " << head);
+      CHECK_MESSAGE((name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0),
+                    name << " should end with " << tail);
+    }
+  }
+  // Every forward head dim of an arch is reachable: find_kernel() returns a row of that arch.
+  for (const KernelInfo* r : rows) {
+    if (r->kind != KernelKind::Fwd) continue;
+    const KernelInfo* picked = ptxfmha::find_kernel(r->sm, KernelKind::Fwd, r->head_dim);
+    REQUIRE(picked != nullptr);
+    CHECK(std::string(picked->arch) == r->arch);
+    CHECK(picked->head_dim == r->head_dim);
+  }
+}
+
+TEST_CASE("kernel table: every row has a .ptx and every .ptx a row") {
+  const auto srcs = ptx_sources();
+  REQUIRE(!srcs.empty());
+  std::set<std::string> src_names;
+  for (const auto& s : srcs) {
+    src_names.insert(s.arch + "/" + s.name);
+    const KernelInfo* row = find_row(s.name);
+    CHECK_MESSAGE(row != nullptr, s.path << " has no row in the kernel table (host/src/kernels_*.cpp)");
+    if (row != nullptr)
+      CHECK_MESSAGE(s.arch == row->arch, s.path << " lies in ptx/" << s.arch << "/ but its row says arch " << std::string(row->arch));
+  }
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    const std::string key = std::string(r->arch) + "/" + r->name;
+    CHECK_MESSAGE(src_names.count(key) == 1, "row " << std::string(r->name) << " has no ptx/" << key << ".ptx");
+  }
+}
+
+TEST_CASE("kernel table: KERNEL_* macros of each .ptx equal its row") {
+  const auto srcs = ptx_sources();
+  REQUIRE(!srcs.empty());
+  for (const auto& s : srcs) {
+    CAPTURE(s.path);
+    const KernelInfo* row = find_row(s.name);
+    if (row == nullptr) continue;  // reported by the test above
+    bool ok = false;
+    std::string err;
+    const auto macros = cpp_macros(s.path, &ok, &err);
+    REQUIRE_MESSAGE(ok, err);
+    auto name_it = macros.find("KERNEL_NAME");
+    if (name_it != macros.end())
+      CHECK_MESSAGE(name_it->second == s.name, "KERNEL_NAME " << name_it->second << " != file name " << s.name);
+    CHECK(macro_value(macros, "KERNEL_THREADS", s.path) == row->threads);
+    CHECK(macro_value(macros, "KERNEL_SMEM_BYTES", s.path) == row->smem_bytes);
+    CHECK(macro_value(macros, "KERNEL_PARAM_BYTES", s.path) == row->param_bytes);
+    CHECK(macro_value(macros, "KERNEL_HEAD_DIM", s.path) == row->head_dim);
+    if (row->kind == KernelKind::Fwd) {
+      CHECK(macro_value(macros, "KERNEL_BLOCK_M", s.path) == row->block_m);
+      CHECK(macro_value(macros, "KERNEL_BLOCK_N", s.path) == row->block_n);
+    } else {
+      // Decode kernels may define them; when they do, they must agree too.
+      if (macros.count("KERNEL_BLOCK_M")) CHECK(macro_value(macros, "KERNEL_BLOCK_M", s.path) == row->block_m);
+      if (macros.count("KERNEL_BLOCK_N")) CHECK(macro_value(macros, "KERNEL_BLOCK_N", s.path) == row->block_n);
+    }
+  }
+}
+
+TEST_CASE("kernel table: the preprocessed entry's .param block and .maxntid equal its row") {
+  const auto srcs = ptx_sources();
+  REQUIRE(!srcs.empty());
+  for (const auto& s : srcs) {
+    CAPTURE(s.path);
+    const KernelInfo* row = find_row(s.name);
+    if (row == nullptr) continue;
+    const std::string pre = preprocessed_path(s.arch, s.name);
+    bool ok = false;
+    const std::string text = read_text_file(pre, &ok);
+    REQUIRE_MESSAGE(ok, "missing preprocessed PTX " << pre << " (run make)");
+    const PtxEntry e = parse_entry(text, s.name);
+    REQUIRE_MESSAGE(e.found, pre << " has no .entry " << s.name);
+    CHECK_MESSAGE(e.entries == 1, pre << " has " << e.entries << " entries; one kernel per file");
+    REQUIRE_MESSAGE(e.params.size() == 1, s.name << " takes " << e.params.size()
+                                                 << " parameters; kernels take one by-value .param block");
+    const PtxParam& p = e.params[0];
+    CHECK_MESSAGE(p.type == "b8", s.name << ": .param type ." << p.type << ", expected .b8");
+    CHECK_MESSAGE(p.align == 64, s.name << ": .param .align " << p.align << ", expected 64 (tensor maps)");
+    CHECK_MESSAGE(p.array == row->param_bytes, s.name << ": .param " << p.name << "[" << p.array
+                                                      << "] but the row says " << row->param_bytes << " bytes");
+    if (row->kind == KernelKind::Fwd)
+      CHECK(p.array == static_cast<long long>(sizeof(FwdKernelParams)));
+    REQUIRE_MESSAGE(e.has_maxntid, s.name << " has no .maxntid");
+    CHECK(e.maxntid[0] * e.maxntid[1] * e.maxntid[2] == row->threads);
+    if (e.has_reqntid) CHECK(e.reqntid[0] * e.reqntid[1] * e.reqntid[2] == row->threads);
+  }
+}
+
+TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()") {
+  const std::string path = source_dir() + "/ptx/include/fwd_params.ptxh";
+  bool ok = false;
+  std::string err;
+  const auto macros = cpp_macros(path, &ok, &err);
+  REQUIRE_MESSAGE(ok, err);
+
+  struct Field { const char* define; std::size_t offset, size; };
+#define PTXFMHA_FIELD(def, member) \
+  Field { def, offsetof(FwdKernelParams, member), sizeof(FwdKernelParams::member) }
+  const Field fields[] = {
+      PTXFMHA_FIELD("P_TMA_Q", tma_q),
+      PTXFMHA_FIELD("P_TMA_K", tma_k),
+      PTXFMHA_FIELD("P_TMA_V", tma_v),
+      PTXFMHA_FIELD("P_TMA_O", tma_o),
+      PTXFMHA_FIELD("P_O_PTR", o_ptr),
+      PTXFMHA_FIELD("P_LSE_PTR", lse_ptr),
+      PTXFMHA_FIELD("P_O_BATCH_STRIDE", o_batch_stride),
+      PTXFMHA_FIELD("P_O_SEQ_STRIDE", o_seq_stride),
+      PTXFMHA_FIELD("P_O_HEAD_STRIDE", o_head_stride),
+      PTXFMHA_FIELD("P_SEQLEN_Q", seqlen_q),
+      PTXFMHA_FIELD("P_SEQLEN_K", seqlen_k),
+      PTXFMHA_FIELD("P_HEADS_Q", heads_q),
+      PTXFMHA_FIELD("P_GQA_RATIO", gqa_ratio),
+      PTXFMHA_FIELD("P_CAUSAL", causal),
+      PTXFMHA_FIELD("P_NUM_M_BLOCKS", num_m_blocks),
+      PTXFMHA_FIELD("P_SCALE_LOG2", scale_log2),
+      PTXFMHA_FIELD("P_BATCH", batch),
+      PTXFMHA_FIELD("P_TOTAL_TILES", total_tiles),
+  };
+#undef PTXFMHA_FIELD
+  std::set<std::string> listed;
+  for (const Field& f : fields) {
+    CAPTURE(f.define);
+    listed.insert(f.define);
+    CHECK(macro_value(macros, f.define, path) == static_cast<long long>(f.offset));
+  }
+  CHECK(macro_value(macros, "FWD_PARAM_BYTES", path) == static_cast<long long>(sizeof(FwdKernelParams)));
+  // Every P_* define is a field listed here (a new PTX offset needs its host field) ...
+  for (const auto& kv : macros) {
+    if (kv.first.rfind("P_", 0) == 0)
+      CHECK_MESSAGE(listed.count(kv.first) == 1, path << " defines " << kv.first
+                                                      << ", which names no FwdKernelParams field in this test");
+  }
+  // ... and the listed fields tile the struct up to the reserved tail, so a new host field
+  // without a PTX offset (and an entry here) shows up as a gap.
+  for (std::size_t i = 0; i + 1 < sizeof(fields) / sizeof(fields[0]); ++i)
+    CHECK_MESSAGE(fields[i].offset + fields[i].size == fields[i + 1].offset,
+                  "gap or overlap between " << fields[i].define << " and " << fields[i + 1].define);
+  const Field& last = fields[sizeof(fields) / sizeof(fields[0]) - 1];
+  CHECK(last.offset + last.size == offsetof(FwdKernelParams, reserved));
+  CHECK(offsetof(FwdKernelParams, reserved) + sizeof(FwdKernelParams::reserved) == sizeof(FwdKernelParams));
+}

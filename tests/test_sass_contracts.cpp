@@ -1,0 +1,86 @@
+// CPU tests over `cuobjdump -sass` of every cubin (test suite "sass": reported skipped when no
+// cuobjdump is found; `make deps` installs one from PyPI).
+//
+// Contracts (what the kernels promise in machine code):
+//   every kernel          no local memory traffic: no LDL / STL
+//   sm90a forward         the matrix products run on the tensor cores as warpgroup MMA: HGMMA
+// Add a row to kContracts for new kernel families.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+using ptxfmha::KernelInfo;
+using ptxfmha::KernelKind;
+
+namespace {
+
+struct Contract {
+  const char* arch;                    // nullptr = every arch
+  bool fwd_only;                       // only KernelKind::Fwd rows
+  std::vector<const char*> required;   // base opcodes that must appear
+  std::vector<const char*> forbidden;  // base opcodes that must not appear
+  const char* why;
+};
+
+const std::vector<Contract>& contracts() {
+  static const std::vector<Contract> c = {
+      {nullptr, false, {}, {"LDL", "STL"}, "no local memory (spills or stack arrays)"},
+      {"sm90a", true, {"HGMMA"}, {}, "Hopper forward kernels use wgmma (HGMMA)"},
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("SASS contracts of every cubin (cuobjdump -sass)" * doctest::test_suite("sass")) {
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  const auto rows = ptxfmha::all_kernels();
+  REQUIRE(!rows.empty());
+  for (const KernelInfo* r : rows) {
+    const std::string name = r->name, arch = r->arch;
+    CAPTURE(name);
+    const std::string cubin = cubin_file(r->arch, r->name);
+    REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
+    int rc = 0;
+    const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
+    REQUIRE_MESSAGE(rc == 0, objdump << " -sass " << cubin << " exited " << rc << ":\n" << sass.substr(0, 2000));
+    const auto fns = parse_sass(sass);
+    const SassFunction* fn = nullptr;
+    for (const auto& f : fns)
+      if (f.name == r->name) fn = &f;
+    REQUIRE_MESSAGE(fn != nullptr, cubin << ": no function " << name << " in the SASS");
+    long long total = 0;
+    for (const auto& kv : fn->opcodes) total += kv.second;
+    CHECK_MESSAGE(total > 0, name << ": no instructions parsed from the SASS");
+
+    for (const Contract& c : contracts()) {
+      if (c.arch != nullptr && std::strcmp(c.arch, r->arch) != 0) continue;
+      if (c.fwd_only && r->kind != KernelKind::Fwd) continue;
+      for (const char* op : c.required) {
+        auto it = fn->opcodes.find(op);
+        CHECK_MESSAGE(it != fn->opcodes.end(), name << ": no " << op << " in the SASS (" << c.why << ")");
+      }
+      for (const char* op : c.forbidden) {
+        auto it = fn->opcodes.find(op);
+        CHECK_MESSAGE(it == fn->opcodes.end(),
+                      name << ": " << (it == fn->opcodes.end() ? 0 : it->second) << " x " << op << " ("
+                              << c.why << "), first: "
+                              << (it == fn->opcodes.end() ? "" : fn->first_line.at(op)));
+      }
+    }
+    auto count = [&](const char* op) {
+      auto it = fn->opcodes.find(op);
+      return it == fn->opcodes.end() ? 0LL : it->second;
+    };
+    MESSAGE(arch << "/" << name << ": " << total << " instructions, HGMMA " << count("HGMMA")
+                 << ", UTCHMMA " << count("UTCHMMA") << ", LDL " << count("LDL") << ", STL "
+                 << count("STL"));
+  }
+}

@@ -68,7 +68,8 @@ clean:
 -include $(PTX_PRE:=.d)
 
 # Component fragments, each owned by its folder.
+# (bench before tests: the test binary links the bench helpers, $(BENCH_UTIL_A))
 include host/host.mk
-include tests/tests.mk
 include bench/bench.mk
+include tests/tests.mk
 include tools/tools.mk

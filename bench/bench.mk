@@ -1,9 +1,8 @@
 # bench build fragment (included by the top-level Makefile)
 #
 #   $(BENCH_BIN)        ptxfmha_bench: ptx-fmha vs cuDNN SDPA (Google Benchmark), see bench/bench_fmha.cpp
-#   $(BENCH_TEST_BIN)   bench_verify_test: CPU test of the bench's correctness gate (no GPU)
 #   $(BENCH_UTIL_A)     bench helpers + cuDNN loader, also linked by tools/ (the CLI)
-#   make bench          build both;  make bench-test  build and run the CPU test
+#   make bench          build the bench (the gate's CPU test is tests/test_bench_gate.cpp)
 #
 # Dependencies, found here or overridden on the command line:
 #   GBENCH_PREFIX      Google Benchmark (include/benchmark/benchmark.h + libbenchmark): system
@@ -17,7 +16,6 @@
 
 BENCH_OBJDIR   := $(BUILD)/obj/bench
 BENCH_BIN      := $(BUILD)/bin/ptxfmha_bench
-BENCH_TEST_BIN := $(BUILD)/bin/bench_verify_test
 BENCH_UTIL_A   := $(BUILD)/lib/libptxfmha_benchutil.a
 
 # ---- Google Benchmark -------------------------------------------------------------------------
@@ -51,8 +49,8 @@ endif
 
 BENCH_UTIL_OBJS := $(BENCH_OBJDIR)/bench_util.o $(BENCH_OBJDIR)/cudnn_loader.o
 
-.PHONY: bench bench-test bench-info
-bench: $(BENCH_TEST_BIN) $(if $(GBENCH_PREFIX),$(BENCH_BIN),bench-no-gbench)
+.PHONY: bench bench-info
+bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN),bench-no-gbench)
 all: bench
 
 .PHONY: bench-no-gbench
@@ -93,12 +91,6 @@ $(BENCH_BIN): $(BENCH_OBJDIR)/bench_fmha.o $(BENCH_OBJDIR)/cudnn_sdpa.o $(BENCH_
 	$(CXX) -o $@ $(filter %.o,$^) $(BENCH_UTIL_A) -Wl,--whole-archive $(HOST_LIB_A) -Wl,--no-whole-archive \
 	  $(LDFLAGS) $(GBENCH_LIBS) $(LDLIBS)
 
-$(BENCH_TEST_BIN): $(BENCH_OBJDIR)/bench_verify_test.o $(BENCH_UTIL_A) $(HOST_LIB_A)
-	@mkdir -p $(dir $@)
-	$(CXX) -o $@ $^ $(LDFLAGS) $(LDLIBS)
-
-bench-test: $(BENCH_TEST_BIN)
-	$(BENCH_TEST_BIN)
 
 .PHONY: FORCE
 FORCE:

@@ -473,6 +473,27 @@ TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") 
   CHECK_MESSAGE(within_bounds(fp, f, out, ref, Tolerance(), &why), why);
 }
 
+
+// Small and odd decode shapes for compute-sanitizer (tools/gpu-check.sh runs every test case
+// named "sanitizer shapes" under memcheck, racecheck, synccheck and initcheck): forced splits
+// (split kernel + PDL combine), a paged cache with shuffled pages and ragged lengths, causal
+// GQA with several query tokens, for every head dim.
+TEST_CASE("decode gpu: sanitizer shapes (splits + combine, paged, ragged, causal GQA)" *
+          doctest::test_suite("gpu-decode")) {
+  REQUIRE(ensure_context());
+  uint64_t seed = 9000;
+  for (int D : {64, 128, 256}) {
+    DecodeProblem split = make_problem(2, 1, 8, 2, D, false, 700);
+    split.num_splits = 3;
+    check_case("sanitizer", split, ++seed);
+    DecodeProblem paged = make_problem(3, 2, 8, 4, D, true, 300, 32);
+    paged.seqlens = {1, 33, 300};
+    check_case("sanitizer", paged, ++seed);
+    DecodeProblem gqa = make_problem(1, 4, 16, 1, D, true, 129);
+    check_case("sanitizer", gqa, ++seed);
+  }
+}
+
 // ---- timing (skipped unless asked for) ---------------------------------------------------------
 namespace {
 

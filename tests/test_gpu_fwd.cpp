@@ -73,3 +73,44 @@ TEST_CASE("gpu fwd: sanitizer shapes (small, odd, residue tiles, causal, GQA)" *
     }
   }
 }
+
+// Comparison variants (rows ptxfmha_fwd never selects, e.g. sm100a's P-through-shared-memory
+// kernels) run through ptxfmha::fwd_with_row on the sanitizer shapes and a sweep of lengths.
+// Where the device's arch has no such row (sm90a today) the case checks only the refusal of a
+// row that cannot serve the call.
+TEST_CASE("gpu fwd: comparison variants via fwd_with_row (sanitizer shapes and a sweep)" *
+          doctest::test_suite("gpu-fwd")) {
+  REQUIRE(ensure_context());
+  const auto defaults = testable_fwd_rows();
+  REQUIRE(!defaults.empty());
+  // A row for another head dim is refused before anything is written.
+  {
+    const ptxfmha::KernelInfo* row = defaults.front();
+    FwdProblem p = fwd_problem(1, 64, 64, 2, 2, row->head_dim == 64 ? 128 : 64, false);
+    const ptxfmha::KernelInfo* wrong = row;
+    p.row = wrong;
+    FwdDeviceCase dc(p, random_inputs(p, 7));
+    CHECK(dc.launch() == PTXFMHA_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(ptxfmha_last_error()).find(wrong->name) != std::string::npos);
+    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+    FwdOutputs out;
+    dc.download(&out);
+    CHECK(std::all_of(out.o.begin(), out.o.end(), [](uint16_t x) { return x == kPoisonBf16; }));
+  }
+  const auto variants = variant_fwd_rows();
+  MESSAGE("comparison variants on this device: " << variants.size());
+  for (const ptxfmha::KernelInfo* row : variants) {
+    const int d = row->head_dim;
+    std::vector<FwdProblem> problems;
+    problems.push_back(fwd_problem(1, 128, 128, 2, 2, d, false));
+    problems.push_back(fwd_problem(2, 129, 200, 4, 1, d, true));
+    problems.push_back(fwd_problem(1, 200, 77, 2, 1, d, true));
+    for (int s : {1, 17, 127, 1000}) problems.push_back(fwd_problem(1, s, s + 3, 4, 2, d, s % 2 == 1));
+    uint64_t seed = 4321;
+    for (FwdProblem& p : problems) {
+      p.row = row;
+      const FwdHostInputs in = random_inputs(p, seed++);
+      run_and_check(std::string(row->name) + " (variant)", p, in, reference(p, in));
+    }
+  }
+}

@@ -29,11 +29,11 @@ $(DEPS_STAMP): tools/install-deps.sh $(wildcard tools/deps.d/*.sh)
 # rebuild the tests.
 $(BUILD)/tests/obj/%.o: tests/%.cpp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Itests -MMD -MP -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Itests -Ibench -MMD -MP -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(HOST_LIB_A)
+$(TEST_BIN): $(TEST_OBJS) $(BENCH_UTIL_A) $(HOST_LIB_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(HOST_LIB_A) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BENCH_UTIL_A) $(HOST_LIB_A) $(LDLIBS)
 
 # Runs from the repository root. cuobjdump is looked up again at run time because `make deps`
 # may have installed it during this very make (the Makefile's $(CUOBJDUMP) is then empty).

@@ -38,7 +38,7 @@ SANITIZER_TOOLS=${SANITIZER_TOOLS:-memcheck racecheck synccheck initcheck}
 BENCH_FILTER=${BENCH_FILTER-fwd/d128/.*/s4096/}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}
 CUDA=${CUDA:-/usr/local/cuda}
-SAN_FILTER='*sanitizer shapes*'
+SAN_FILTER='*sanitizer shapes*'  # forward and decode cases
 
 mkdir -p "$OUT"
 MAIN_LOG=$OUT/gpu-check.log

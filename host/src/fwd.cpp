@@ -4,6 +4,7 @@
 #include <exception>
 #include <new>
 
+#include "fwd.h"
 #include "kernel_abi.h"
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
@@ -20,7 +21,7 @@ constexpr int kBoxColsElems = 64;
 // Rows of the O tensor map's box (TMA-store epilogues write O in 64-row pieces).
 constexpr int kOBoxRows = 64;
 
-ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p) {
+ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   ptxfmha_status st = validate_fwd_shape(p);
   if (st != PTXFMHA_OK) return st;
   DeviceInfo dev;
@@ -29,6 +30,14 @@ ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p) {
   st = validate_fwd_head_dim(*p, dev.sm);
   if (st != PTXFMHA_OK) return st;
   const KernelInfo* row = find_kernel(dev.sm, KernelKind::Fwd, p->head_dim);
+  if (forced != nullptr) {
+    if (forced->kind != KernelKind::Fwd || std::strcmp(forced->arch, dev.arch) != 0 ||
+        forced->head_dim != p->head_dim)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "kernel %s (%s, head_dim %d) cannot run this call: the device is %s, head_dim %d",
+                  forced->name, forced->arch, forced->head_dim, dev.arch, p->head_dim);
+    row = forced;
+  }
   if (row->param_bytes != static_cast<int>(sizeof(FwdKernelParams)))
     return fail(PTXFMHA_ERR_CUBIN_INVALID,
                 "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
@@ -102,14 +111,19 @@ ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p) {
 }
 
 }  // namespace
+
+ptxfmha_status fwd_with_row(const ptxfmha_fwd_params* params, const KernelInfo* row) {
+  try {
+    return fwd_impl(params, row);
+  } catch (const std::bad_alloc&) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: out of host memory");
+  } catch (const std::exception& e) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: internal error: %s", e.what());
+  }
+}
+
 }  // namespace ptxfmha
 
 extern "C" PTXFMHA_API ptxfmha_status ptxfmha_fwd(const ptxfmha_fwd_params* params) {
-  try {
-    return ptxfmha::fwd_impl(params);
-  } catch (const std::bad_alloc&) {
-    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: out of host memory");
-  } catch (const std::exception& e) {
-    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_fwd: internal error: %s", e.what());
-  }
+  return ptxfmha::fwd_with_row(params, nullptr);
 }

@@ -2,7 +2,9 @@
 // The gate must accept what two correct bf16 kernels produce and refuse what a wrong kernel
 // produces, including exactly what PTXFMHA_BENCH_PERTURB_SCALE does on the GPU (a changed
 // softmax scale), computed here with the shared float64 reference.
-// Prints one line per check and "N passed, M failed"; exits 1 on any failure.
+// Part of the doctest binary (tests/tests.mk links the bench helpers in).
+#include <doctest/doctest.h>
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -14,12 +16,8 @@
 namespace pb = ptxfmha_bench;
 
 namespace {
-int g_pass = 0, g_fail = 0;
-
 void expect(bool cond, const std::string& what, const std::string& detail = "") {
-  std::printf("%s  %s%s%s\n", cond ? "PASS" : "FAIL", what.c_str(), detail.empty() ? "" : ": ",
-              detail.c_str());
-  (cond ? g_pass : g_fail)++;
+  CHECK_MESSAGE(cond, what << (detail.empty() ? "" : ": ") << detail);
 }
 
 struct Problem {
@@ -57,7 +55,7 @@ std::vector<uint16_t> with_noise(const std::vector<uint16_t>& x, double rel, uin
 }
 }  // namespace
 
-int main() {
+TEST_CASE("bench correctness gate: accepts correct bf16 outputs, refuses wrong ones (CPU)") {
   Problem p;
   std::vector<uint16_t> q(size_t(p.b) * p.s * p.h * p.d), k(size_t(p.b) * p.s * p.hkv * p.d), v(k.size());
   pb::fill_normal_bf16(q.data(), q.size(), 11);
@@ -158,6 +156,4 @@ int main() {
              pb::bf16_from_float(1.01171875f) == 0x3f82 /* tie -> even (up) */,
          "bf16 conversion rounds to nearest even");
 
-  std::printf("%d passed, %d failed\n", g_pass, g_fail);
-  return g_fail ? 1 : 0;
 }

@@ -92,20 +92,13 @@ TensorView decode_v_view(const ptxfmha_decode_params& p) {
 
 ptxfmha_status validate_decode_shape(const ptxfmha_decode_params* p) {
   if (p == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "params is NULL");
-  const struct {
-    const void* ptr;
-    const char* name;
-  } ptrs[] = {{p->q, "q"}, {p->k_cache, "k_cache"}, {p->v_cache, "v_cache"}, {p->o, "o"}};
-  for (const auto& e : ptrs)
-    if (e.ptr == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "%s is NULL", e.name);
-
-  const struct {
-    int32_t v;
-    const char* name;
-  } sizes[] = {{p->batch, "batch"},     {p->seqlen_q, "seqlen_q"}, {p->max_seqlen_k, "max_seqlen_k"},
-               {p->heads_q, "heads_q"}, {p->heads_kv, "heads_kv"}, {p->head_dim, "head_dim"}};
-  for (const auto& e : sizes)
-    if (e.v <= 0) return fail(PTXFMHA_ERR_INVALID_SIZE, "%s = %d must be > 0", e.name, e.v);
+  ptxfmha_status st = require_non_null(
+      {{p->q, "q"}, {p->k_cache, "k_cache"}, {p->v_cache, "v_cache"}, {p->o, "o"}});
+  if (st != PTXFMHA_OK) return st;
+  st = require_positive({{p->batch, "batch"}, {p->seqlen_q, "seqlen_q"},
+                         {p->max_seqlen_k, "max_seqlen_k"}, {p->heads_q, "heads_q"},
+                         {p->heads_kv, "heads_kv"}, {p->head_dim, "head_dim"}});
+  if (st != PTXFMHA_OK) return st;
   if (p->seqlen_q > kDecodeMaxSeqlenQ)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "seqlen_q = %d exceeds the decode limit of %d query tokens per sequence "
@@ -318,33 +311,6 @@ ptxfmha_status plan_decode(const ptxfmha_decode_params& p, const DeviceInfo& dev
   return PTXFMHA_OK;
 }
 
-ptxfmha_status launch_with_pdl(CUfunction f, const LaunchDims& dims, const void* param_block,
-                               const char* what) {
-  const DriverApi& d = drv();
-  CUlaunchConfig cfg;
-  std::memset(&cfg, 0, sizeof cfg);
-  cfg.gridDimX = dims.grid[0];
-  cfg.gridDimY = dims.grid[1];
-  cfg.gridDimZ = dims.grid[2];
-  cfg.blockDimX = dims.block[0];
-  cfg.blockDimY = dims.block[1];
-  cfg.blockDimZ = dims.block[2];
-  cfg.sharedMemBytes = dims.smem_bytes;
-  cfg.hStream = dims.stream;
-  CUlaunchAttribute attr[1];
-  std::memset(attr, 0, sizeof attr);
-  attr[0].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-  attr[0].value.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  void* args[1] = {const_cast<void*>(param_block)};
-  CUresult r = d.cuLaunchKernelEx(&cfg, f, args, nullptr);
-  if (r == CUDA_SUCCESS) return PTXFMHA_OK;
-  // A stream or driver that refuses programmatic serialization still gets a correct,
-  // fully serialized launch (griddepcontrol.wait is then a no-op).
-  return launch_kernel(f, dims, param_block, what);
-}
-
 // launch == false: only computes *ws_bytes (ptxfmha_decode_workspace_size).
 ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t* ws_bytes) {
   ptxfmha_status st = validate_decode_shape(p);
@@ -463,9 +429,14 @@ ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t
   // PTXFMHA_DECODE_PDL=0 launches the combine kernel without programmatic serialization (for
   // measuring what PDL saves); anything else, or unset, uses it.
   const char* pdl = std::getenv("PTXFMHA_DECODE_PDL");
-  if (pdl != nullptr && pdl[0] == '0' && pdl[1] == '\0')
-    return launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
-  return launch_with_pdl(combine_k.function, cd, &kp, plan.combine_row->name);
+  cd.programmatic_serialization = !(pdl != nullptr && pdl[0] == '0' && pdl[1] == '\0');
+  st = launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
+  if (st == PTXFMHA_OK || !cd.programmatic_serialization) return st;
+  // A stream or driver that refuses programmatic serialization still gets a correct,
+  // fully serialized launch (griddepcontrol.wait is then a no-op).
+  clear_last_error();
+  cd.programmatic_serialization = false;
+  return launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
 }
 
 }  // namespace

@@ -664,16 +664,23 @@ ptxfmha_status launch_kernel(CUfunction f, const LaunchDims& dims, const void* p
   cfg.blockDimZ = dims.block[2];
   cfg.sharedMemBytes = dims.smem_bytes;
   cfg.hStream = dims.stream;
-  CUlaunchAttribute attr[1];
+  CUlaunchAttribute attr[2];
   std::memset(attr, 0, sizeof attr);
+  unsigned n = 0;
   if (dims.cluster[0] * dims.cluster[1] * dims.cluster[2] > 1) {
-    attr[0].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attr[0].value.clusterDim.x = dims.cluster[0];
-    attr[0].value.clusterDim.y = dims.cluster[1];
-    attr[0].value.clusterDim.z = dims.cluster[2];
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    attr[n].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr[n].value.clusterDim.x = dims.cluster[0];
+    attr[n].value.clusterDim.y = dims.cluster[1];
+    attr[n].value.clusterDim.z = dims.cluster[2];
+    ++n;
   }
+  if (dims.programmatic_serialization) {
+    attr[n].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr[n].value.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
+  cfg.attrs = n ? attr : nullptr;
+  cfg.numAttrs = n;
   void* args[1] = {const_cast<void*>(param_block)};
   CUresult r = d.cuLaunchKernelEx(&cfg, f, args, nullptr);
   if (r != CUDA_SUCCESS) {

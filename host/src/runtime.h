@@ -156,9 +156,12 @@ struct LaunchDims {
   unsigned cluster[3] = {1, 1, 1};  // all 1 = no cluster attribute
   unsigned smem_bytes = 0;          // dynamic shared memory
   CUstream stream = nullptr;
+  // Programmatic dependent launch: the kernel may start before the previous kernel in the
+  // stream finishes; it waits for it with griddepcontrol.wait (decode's combine kernel).
+  bool programmatic_serialization = false;
 };
-// cuLaunchKernelEx(f, dims, kernelParams = {param_block}). `what` names the kernel in the
-// error message. Errors: CUDA.
+// cuLaunchKernelEx(f, dims, kernelParams = {param_block}) with the cluster and PDL attributes
+// that `dims` asks for. `what` names the kernel in the error message. Errors: CUDA.
 ptxfmha_status launch_kernel(CUfunction f, const LaunchDims& dims, const void* param_block,
                              const char* what);
 

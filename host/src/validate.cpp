@@ -120,22 +120,25 @@ TensorView fwd_o_view(const ptxfmha_fwd_params& p) {
           {p.o_batch_stride, p.o_seq_stride, p.o_head_stride}, 2};
 }
 
+ptxfmha_status require_non_null(std::initializer_list<NamedPtr> ptrs) {
+  for (const NamedPtr& e : ptrs)
+    if (e.ptr == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "%s is NULL", e.name);
+  return PTXFMHA_OK;
+}
+
+ptxfmha_status require_positive(std::initializer_list<NamedSize> sizes) {
+  for (const NamedSize& e : sizes)
+    if (e.value <= 0) return fail(PTXFMHA_ERR_INVALID_SIZE, "%s = %d must be > 0", e.name, e.value);
+  return PTXFMHA_OK;
+}
+
 ptxfmha_status validate_fwd_shape(const ptxfmha_fwd_params* p) {
   if (p == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "params is NULL");
-  const struct {
-    const void* ptr;
-    const char* name;
-  } ptrs[] = {{p->q, "q"}, {p->k, "k"}, {p->v, "v"}, {p->o, "o"}};
-  for (const auto& e : ptrs)
-    if (e.ptr == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "%s is NULL", e.name);
-
-  const struct {
-    int32_t v;
-    const char* name;
-  } sizes[] = {{p->batch, "batch"},       {p->seqlen_q, "seqlen_q"}, {p->seqlen_k, "seqlen_k"},
-               {p->heads_q, "heads_q"},   {p->heads_kv, "heads_kv"}, {p->head_dim, "head_dim"}};
-  for (const auto& e : sizes)
-    if (e.v <= 0) return fail(PTXFMHA_ERR_INVALID_SIZE, "%s = %d must be > 0", e.name, e.v);
+  ptxfmha_status st = require_non_null({{p->q, "q"}, {p->k, "k"}, {p->v, "v"}, {p->o, "o"}});
+  if (st != PTXFMHA_OK) return st;
+  st = require_positive({{p->batch, "batch"}, {p->seqlen_q, "seqlen_q"}, {p->seqlen_k, "seqlen_k"},
+                         {p->heads_q, "heads_q"}, {p->heads_kv, "heads_kv"}, {p->head_dim, "head_dim"}});
+  if (st != PTXFMHA_OK) return st;
 
   if (p->heads_q % p->heads_kv != 0)
     return fail(PTXFMHA_ERR_GQA_RATIO, "heads_q = %d is not a multiple of heads_kv = %d",

@@ -1,5 +1,5 @@
 // ptxfmha_decode and ptxfmha_decode_workspace_size. See decode.h for the flow and the list
-// of checks, ptx/include/decode_split_sm90.ptxh and decode_combine_sm90.ptxh for the kernels.
+// of checks, ptx/include/decode_split.ptxh and decode_combine.ptxh for the kernels.
 #include "decode.h"
 
 #include <cinttypes>

@@ -1,10 +1,10 @@
 // Kernel table rows for decode kernels on sm90a. Each row mirrors the KERNEL_* macros of its
 // ptx/sm90a/<name>.ptx; tests/ check the two agree.
 //
-// fmha_decode_d*_sm90a         split-KV decode (ptx/include/decode_split_sm90.ptxh): 160
+// fmha_decode_d*_sm90a         split-KV decode (ptx/include/decode_split.ptxh): 160
 //                              threads (4 consumer warps + 1 TMA producer warp), up to 64
 //                              packed query rows (block_m) per CTA, 64-key tiles (block_n).
-// fmha_decode_combine_d*_sm90a merge of the split partials (ptx/include/decode_combine_sm90.ptxh):
+// fmha_decode_combine_d*_sm90a merge of the split partials (ptx/include/decode_combine.ptxh):
 //                              32 threads, one warp = one CTA per output row (block_m = 1),
 //                              no shared memory, no key tiles (block_n = 0).
 #include "decode_abi.h"

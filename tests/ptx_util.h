@@ -355,4 +355,19 @@ inline std::vector<SassFunction> parse_sass(const std::string& text) {
   return fns;
 }
 
+// Value of macro `name` in a `cpp -dM` map (evaluated with IntExpr); a missing or
+// unevaluable macro fails the current test case with `where` in the message and gives -1.
+inline long long macro_value(const std::map<std::string, std::string>& macros, const std::string& name,
+                             const std::string& where) {
+  auto it = macros.find(name);
+  CHECK_MESSAGE(it != macros.end(), where << " does not #define " << name);
+  if (it == macros.end()) return -1;
+  IntExpr ev(macros);
+  long long v = -1;
+  std::string err;
+  const bool ok = ev.eval(it->second, &v, &err);
+  CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
+  return ok ? v : -1;
+}
+
 }  // namespace ptxfmha_test

@@ -21,23 +21,6 @@ using ptxfmha::DecodeKernelParams;
 using ptxfmha::KernelInfo;
 using ptxfmha::KernelKind;
 
-namespace {
-
-long long eval_macro(const std::map<std::string, std::string>& macros, const std::string& name,
-                     const std::string& where) {
-  auto it = macros.find(name);
-  CHECK_MESSAGE(it != macros.end(), where << " does not #define " << name);
-  if (it == macros.end()) return -1;
-  IntExpr ev(macros);
-  long long v = -1;
-  std::string err;
-  const bool ok = ev.eval(it->second, &v, &err);
-  CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
-  return ok ? v : -1;
-}
-
-}  // namespace
-
 TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offsetof()") {
   const std::string path = source_dir() + "/ptx/include/decode_params.ptxh";
   bool ok = false;
@@ -86,9 +69,9 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
   for (const Field& f : fields) {
     CAPTURE(f.define);
     listed.insert(f.define);
-    CHECK(eval_macro(macros, f.define, path) == static_cast<long long>(f.offset));
+    CHECK(macro_value(macros, f.define, path) == static_cast<long long>(f.offset));
   }
-  CHECK(eval_macro(macros, "DECODE_PARAM_BYTES", path) == static_cast<long long>(sizeof(DecodeKernelParams)));
+  CHECK(macro_value(macros, "DECODE_PARAM_BYTES", path) == static_cast<long long>(sizeof(DecodeKernelParams)));
   for (const auto& kv : macros) {
     if (kv.first.rfind("DP_", 0) == 0)
       CHECK_MESSAGE(listed.count(kv.first) == 1,
@@ -147,7 +130,7 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     std::string err;
     const auto macros = cpp_macros(s.path, &ok, &err);
     REQUIRE_MESSAGE(ok, err);
-    const long long stages = eval_macro(macros, "KERNEL_STAGES", s.path);
+    const long long stages = macro_value(macros, "KERNEL_STAGES", s.path);
     const long long d = row->head_dim;
     const long long ring_bytes = stages * 2 * 64 * d * 2;             // K + V tiles, bf16
     const long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;    // O parts + (m, l)

@@ -19,23 +19,6 @@ using ptxfmha::FwdKernelParams;
 using ptxfmha::KernelInfo;
 using ptxfmha::KernelKind;
 
-namespace {
-
-long long macro_value(const std::map<std::string, std::string>& macros, const std::string& name,
-                      const std::string& where) {
-  auto it = macros.find(name);
-  CHECK_MESSAGE(it != macros.end(), where << " does not #define " << name);
-  if (it == macros.end()) return -1;
-  IntExpr ev(macros);
-  long long v = -1;
-  std::string err;
-  const bool ok = ev.eval(it->second, &v, &err);
-  CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
-  return ok ? v : -1;
-}
-
-}  // namespace
-
 TEST_CASE("kernel table: rows are unique and well formed") {
   const auto rows = ptxfmha::all_kernels();
   REQUIRE(!rows.empty());

@@ -3,11 +3,14 @@
 //     and DECODE_PARAM_BYTES is sizeof(DecodeKernelParams);
 //   - every Decode / DecodeCombine row takes a DecodeKernelParams block, and its preprocessed
 //     .ptx declares `.param .align 64 .b8 dparams[sizeof(DecodeKernelParams)]`;
-//   - the split kernels' shared-memory budget holds the ring, the barriers and the epilogue.
+//   - the split kernels' shared-memory budget holds the ring, the barriers and the epilogue;
+//   - sm90a and sm100a assemble the same bodies, so their rows carry the same numbers;
+//   - the SASS of every decode cubin (both architectures) keeps the design's contract.
 // (test_kernel_table.cpp ties every row's KERNEL_* macros and .maxntid to the table.)
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <map>
 #include <set>
 #include <string>
 
@@ -15,6 +18,7 @@
 #include "decode_abi.h"
 #include "gpu_util.h"
 #include "ptx_util.h"
+#include "runtime.h"
 
 using namespace ptxfmha_test;
 using ptxfmha::DecodeKernelParams;
@@ -121,6 +125,46 @@ TEST_CASE("decode kernel rows: DecodeKernelParams blocks, one split and one comb
   CHECK_MESSAGE(split_keys == combine_keys, "every decode kernel needs its combine kernel (same arch and head dim)");
 }
 
+// The sm100a decode kernels instantiate the sm90a bodies (ptx/include/decode_split.ptxh,
+// decode_combine.ptxh) with only KERNEL_TARGET changed: each sm90a row has an sm100a twin,
+// named alike, with the same kind, head dim, tiling, threads, shared memory and parameter block.
+TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, same numbers)") {
+  int pairs = 0;
+  for (const KernelInfo* a : ptxfmha::all_kernels()) {
+    if (a->kind != KernelKind::Decode && a->kind != KernelKind::DecodeCombine) continue;
+    if (std::string(a->arch) != "sm90a") continue;
+    std::string twin = a->name;
+    const std::string suffix = "_sm90a";
+    REQUIRE(twin.size() > suffix.size());
+    REQUIRE(twin.compare(twin.size() - suffix.size(), suffix.size(), suffix) == 0);
+    twin = twin.substr(0, twin.size() - suffix.size()) + "_sm100a";
+    CAPTURE(a->name);
+    CAPTURE(twin);
+    const KernelInfo* b = find_row(twin);
+    REQUIRE_MESSAGE(b != nullptr, "no sm100a decode row " << twin);
+    CHECK(std::string(b->arch) == "sm100a");
+    CHECK(b->sm == 100);
+    CHECK(a->sm == 90);
+    CHECK(b->kind == a->kind);
+    CHECK(b->head_dim == a->head_dim);
+    CHECK(b->block_m == a->block_m);
+    CHECK(b->block_n == a->block_n);
+    CHECK(b->threads == a->threads);
+    CHECK(b->smem_bytes == a->smem_bytes);
+    CHECK(b->param_bytes == a->param_bytes);
+    // The rows select the same kernels through the public lookup.
+    CHECK(ptxfmha::find_kernel(100, a->kind, a->head_dim) == b);
+    CHECK(ptxfmha::find_kernel(90, a->kind, a->head_dim) == a);
+    ++pairs;
+  }
+  CHECK(pairs == 6);  // d64, d128, d256 x (split, combine)
+  int sm100_rows = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels())
+    if ((r->kind == KernelKind::Decode || r->kind == KernelKind::DecodeCombine) && std::string(r->arch) == "sm100a")
+      ++sm100_rows;
+  CHECK(sm100_rows == pairs);
+}
+
 TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue scratch") {
   for (const auto& s : ptx_sources()) {
     const KernelInfo* row = find_row(s.name);
@@ -138,15 +182,23 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + 128);
     CHECK(epi_bytes <= ring_bytes);
-    CHECK(row->smem_bytes <= 227 * 1024);                             // sm_90 opt-in limit
+    CHECK(row->smem_bytes <= 227 * 1024);                             // sm_90 and sm_100 opt-in limit
   }
 }
 
-TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, no local memory" *
+// Read with cuobjdump -sass (CUDA 13.0) on 2026-11-24 for both folders: the sm90a and sm100a
+// cubins of one head dim have the same counts of these opcodes. Split kernel d128: 32
+// HMMA.16816.F32.BF16 (mma.sync.m16n8k16 bf16 -> f32), 8 LDSM.16.M88.4 (ldmatrix.x4 of K)
+// + 8 LDSM.16.MT88.4 (.trans, V), 4 UTMALDG.4D (cp.async.bulk.tensor), SYNCS.* (mbarrier
+// init / arrive.expect_tx / try_wait), one PREEXIT (griddepcontrol.launch_dependents), no
+// LDL/STL. Combine kernel: one ACQBULK (griddepcontrol.wait), no HMMA, no TMA, no LDL/STL.
+// The sm100a code differs only in generic scheduling (LDCU constant loads, FMNMX3,
+// BSSY.RECONVERGENT).
+TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, no local memory" *
           doctest::test_suite("sass")) {
   const std::string tool = cuobjdump_path();
   REQUIRE(!tool.empty());
-  int checked = 0;
+  std::map<std::string, int> checked;  // arch -> decode cubins checked
   for (const KernelInfo* r : ptxfmha::all_kernels()) {
     if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeCombine) continue;
     CAPTURE(r->name);
@@ -155,8 +207,12 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, no loc
     int rc = 0;
     const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
     REQUIRE(rc == 0);
+    // SASS for the row's folder (sm_90a / sm_100a), not merely loadable there.
+    CHECK_MESSAGE(sass.find("code for " + ptxas_target(r->arch) + "\n") != std::string::npos,
+                  cubin << " holds no SASS for " << ptxas_target(r->arch));
     const auto fns = parse_sass(sass);
     REQUIRE(fns.size() == 1);
+    CHECK(fns[0].name == r->name);
     auto count = [&](const char* op) {
       auto it = fns[0].opcodes.find(op);
       return it == fns[0].opcodes.end() ? 0LL : it->second;
@@ -167,12 +223,27 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, no loc
       const long long d = r->head_dim;
       // per 16-key sub-block: D/16 k-steps x 2 mma (QK) + D/16 x 2 mma (PV), unrolled once
       CHECK(count("HMMA") == d / 4);
+      const auto hmma = fns[0].first_line.find("HMMA");
+      if (hmma != fns[0].first_line.end())  // m16n8k16, bf16 inputs, f32 accumulators
+        CHECK_MESSAGE(hmma->second.find("HMMA.16816.F32.BF16 ") != std::string::npos, hmma->second);
       CHECK(count("LDSM") == d / 8);      // ldmatrix.x4 of K and (.trans) of V per k-step
       CHECK(count("UTMALDG") == 2 * (d / 64));  // K and V, one per 64-column block
+      CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
+      CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
+      CHECK(count("ACQBULK") == 0);
       MESSAGE(std::string(r->name) << ": HMMA " << count("HMMA") << ", LDSM " << count("LDSM") << ", UTMALDG "
-                      << count("UTMALDG") << ", LDL/STL " << count("LDL") + count("STL"));
+                      << count("UTMALDG") << ", SYNCS " << count("SYNCS") << ", PREEXIT " << count("PREEXIT")
+                      << ", LDL/STL " << count("LDL") + count("STL"));
+    } else {
+      CHECK(count("ACQBULK") == 1);       // griddepcontrol.wait before reading the workspace
+      CHECK(count("HMMA") == 0);
+      CHECK(count("UTMALDG") == 0);
+      MESSAGE(std::string(r->name) << ": ACQBULK " << count("ACQBULK") << ", LDL/STL "
+                      << count("LDL") + count("STL"));
     }
-    ++checked;
+    ++checked[r->arch];
   }
-  CHECK(checked > 0);
+  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each.
+  CHECK(checked["sm90a"] == 6);
+  CHECK(checked["sm100a"] == 6);
 }

@@ -9,8 +9,9 @@
 //                          kernel), num_splits / split_keys, workspace layout
 //   device checks          workspace present and large enough, every pointer range known
 //                          to CUDA (check_device_range), workspace aliasing
-//   launch                 fmha_decode_d<D>_sm90a, grid (heads_kv * m_groups, num_splits,
-//                          batch); when num_splits > 1 fmha_decode_combine_d<D>_sm90a, grid
+//   launch                 fmha_decode_d<D>_<arch> (sm90a or sm100a, the device's row),
+//                          grid (heads_kv * m_groups, num_splits, batch); when num_splits > 1
+//                          fmha_decode_combine_d<D>_<arch>, grid
 //                          batch * heads_q * seqlen_q (one row per CTA), launched with programmatic
 //                          stream serialization (PDL) so its launch overlaps the split kernel
 //                          (environment PTXFMHA_DECODE_PDL=0 turns that off, for measurements).

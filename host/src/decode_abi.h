@@ -1,4 +1,4 @@
-// Kernel parameter block ABI of the decode kernels (split kernel and combine kernel), sm90a.
+// Kernel parameter block ABI of the decode kernels (split kernel and combine kernel), sm90a and sm100a (same bodies).
 //
 // Both kernels take exactly one by-value parameter: `.param .align 64 .b8 dparams[512]`.
 // The PTX side names the same offsets in ptx/include/decode_params.ptxh; tests/test_decode_abi.cpp

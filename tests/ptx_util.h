@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -368,6 +369,40 @@ inline long long macro_value(const std::map<std::string, std::string>& macros, c
   const bool ok = ev.eval(it->second, &v, &err);
   CHECK_MESSAGE(ok, where << ": cannot evaluate " << name << " = " << it->second << ": " << err);
   return ok ? v : -1;
+}
+
+// A field of a kernel parameter block: the PTX header's #define, and where the host struct has it.
+struct AbiField {
+  const char* define;
+  std::size_t offset, size;
+};
+
+// Ties a PTX parameter-offset header (cpp -dM `macros` of `path`) to its host struct: every
+// listed field's #define equals its offsetof(); `bytes_define` equals the struct size; every
+// #define starting with `prefix` is listed; and the listed fields tile the struct without gap
+// or overlap up to `reserved_offset`, where the reserved tail runs to `struct_bytes`. A host
+// field without a PTX offset shows up as a gap, a PTX offset without a host field as unlisted.
+inline void check_param_header(const std::map<std::string, std::string>& macros, const std::string& path,
+                               const std::string& prefix, const char* bytes_define,
+                               const std::vector<AbiField>& fields, std::size_t reserved_offset,
+                               std::size_t reserved_bytes, std::size_t struct_bytes) {
+  REQUIRE(!fields.empty());
+  std::set<std::string> listed;
+  for (const AbiField& f : fields) {
+    CAPTURE(f.define);
+    listed.insert(f.define);
+    CHECK(macro_value(macros, f.define, path) == static_cast<long long>(f.offset));
+  }
+  CHECK(macro_value(macros, bytes_define, path) == static_cast<long long>(struct_bytes));
+  for (const auto& kv : macros)
+    if (kv.first.rfind(prefix, 0) == 0)
+      CHECK_MESSAGE(listed.count(kv.first) == 1,
+                    path << " defines " << kv.first << ", which names no host struct field in this test");
+  for (std::size_t i = 0; i + 1 < fields.size(); ++i)
+    CHECK_MESSAGE(fields[i].offset + fields[i].size == fields[i + 1].offset,
+                  "gap or overlap between " << fields[i].define << " and " << fields[i + 1].define);
+  CHECK(fields.back().offset + fields.back().size == reserved_offset);
+  CHECK(reserved_offset + reserved_bytes == struct_bytes);
 }
 
 }  // namespace ptxfmha_test

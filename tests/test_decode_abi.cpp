@@ -32,10 +32,9 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
   const auto macros = cpp_macros(path, &ok, &err);
   REQUIRE_MESSAGE(ok, err);
 
-  struct Field { const char* define; std::size_t offset, size; };
 #define PTXFMHA_FIELD(def, member) \
-  Field { def, offsetof(DecodeKernelParams, member), sizeof(DecodeKernelParams::member) }
-  const Field fields[] = {
+  AbiField { def, offsetof(DecodeKernelParams, member), sizeof(DecodeKernelParams::member) }
+  const std::vector<AbiField> fields = {
       PTXFMHA_FIELD("DP_TMA_K", tma_k),
       PTXFMHA_FIELD("DP_TMA_V", tma_v),
       PTXFMHA_FIELD("DP_Q_PTR", q_ptr),
@@ -69,27 +68,8 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
       PTXFMHA_FIELD("DP_COMBINE_ROWS", combine_rows),
   };
 #undef PTXFMHA_FIELD
-  std::set<std::string> listed;
-  for (const Field& f : fields) {
-    CAPTURE(f.define);
-    listed.insert(f.define);
-    CHECK(macro_value(macros, f.define, path) == static_cast<long long>(f.offset));
-  }
-  CHECK(macro_value(macros, "DECODE_PARAM_BYTES", path) == static_cast<long long>(sizeof(DecodeKernelParams)));
-  for (const auto& kv : macros) {
-    if (kv.first.rfind("DP_", 0) == 0)
-      CHECK_MESSAGE(listed.count(kv.first) == 1,
-                    path << " defines " << kv.first << ", which names no DecodeKernelParams field in this test");
-  }
-  // The listed fields tile the struct up to the reserved tail: a host field without a PTX
-  // offset shows up as a gap.
-  const std::size_t n = sizeof(fields) / sizeof(fields[0]);
-  for (std::size_t i = 0; i + 1 < n; ++i)
-    CHECK_MESSAGE(fields[i].offset + fields[i].size == fields[i + 1].offset,
-                  "gap or overlap between " << fields[i].define << " and " << fields[i + 1].define);
-  CHECK(fields[n - 1].offset + fields[n - 1].size == offsetof(DecodeKernelParams, reserved));
-  CHECK(offsetof(DecodeKernelParams, reserved) + sizeof(DecodeKernelParams::reserved) ==
-        sizeof(DecodeKernelParams));
+  check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, offsetof(DecodeKernelParams, reserved),
+                     sizeof(DecodeKernelParams::reserved), sizeof(DecodeKernelParams));
   CHECK(offsetof(DecodeKernelParams, tma_k) % 64 == 0);
   CHECK(offsetof(DecodeKernelParams, tma_v) % 64 == 0);
 }

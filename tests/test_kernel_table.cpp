@@ -139,10 +139,9 @@ TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()")
   const auto macros = cpp_macros(path, &ok, &err);
   REQUIRE_MESSAGE(ok, err);
 
-  struct Field { const char* define; std::size_t offset, size; };
 #define PTXFMHA_FIELD(def, member) \
-  Field { def, offsetof(FwdKernelParams, member), sizeof(FwdKernelParams::member) }
-  const Field fields[] = {
+  AbiField { def, offsetof(FwdKernelParams, member), sizeof(FwdKernelParams::member) }
+  const std::vector<AbiField> fields = {
       PTXFMHA_FIELD("P_TMA_Q", tma_q),
       PTXFMHA_FIELD("P_TMA_K", tma_k),
       PTXFMHA_FIELD("P_TMA_V", tma_v),
@@ -163,25 +162,6 @@ TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()")
       PTXFMHA_FIELD("P_TOTAL_TILES", total_tiles),
   };
 #undef PTXFMHA_FIELD
-  std::set<std::string> listed;
-  for (const Field& f : fields) {
-    CAPTURE(f.define);
-    listed.insert(f.define);
-    CHECK(macro_value(macros, f.define, path) == static_cast<long long>(f.offset));
-  }
-  CHECK(macro_value(macros, "FWD_PARAM_BYTES", path) == static_cast<long long>(sizeof(FwdKernelParams)));
-  // Every P_* define is a field listed here (a new PTX offset needs its host field) ...
-  for (const auto& kv : macros) {
-    if (kv.first.rfind("P_", 0) == 0)
-      CHECK_MESSAGE(listed.count(kv.first) == 1, path << " defines " << kv.first
-                                                      << ", which names no FwdKernelParams field in this test");
-  }
-  // ... and the listed fields tile the struct up to the reserved tail, so a new host field
-  // without a PTX offset (and an entry here) shows up as a gap.
-  for (std::size_t i = 0; i + 1 < sizeof(fields) / sizeof(fields[0]); ++i)
-    CHECK_MESSAGE(fields[i].offset + fields[i].size == fields[i + 1].offset,
-                  "gap or overlap between " << fields[i].define << " and " << fields[i + 1].define);
-  const Field& last = fields[sizeof(fields) / sizeof(fields[0]) - 1];
-  CHECK(last.offset + last.size == offsetof(FwdKernelParams, reserved));
-  CHECK(offsetof(FwdKernelParams, reserved) + sizeof(FwdKernelParams::reserved) == sizeof(FwdKernelParams));
+  check_param_header(macros, path, "P_", "FWD_PARAM_BYTES", fields, offsetof(FwdKernelParams, reserved),
+                     sizeof(FwdKernelParams::reserved), sizeof(FwdKernelParams));
 }

@@ -47,7 +47,7 @@ else
   CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
 endif
 
-BENCH_UTIL_OBJS := $(BENCH_OBJDIR)/bench_util.o $(BENCH_OBJDIR)/cudnn_loader.o
+BENCH_UTIL_OBJS := $(BENCH_OBJDIR)/bench_util.o $(BENCH_OBJDIR)/cudnn_loader.o $(BENCH_OBJDIR)/gpu_monitor.o
 
 .PHONY: bench bench-info
 bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN),bench-no-gbench)

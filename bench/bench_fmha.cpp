@@ -13,11 +13,13 @@
 //     diagonal included). A side that fails is not timed: it reports the failure instead.
 //   - timing: device events around each launch, launches queued back to back (behind two
 //     untimed ones when a launch is shorter than a batch) so host overhead between launches
-//     stays hidden while the queue is full;
+//     stays hidden while the queue is full; the two sides' batches interleaved (cuDNN, ours,
+//     ours, cuDNN, ...) so both run at the same board clocks, which fall under sustained
+//     load; SM clock, power and throttle reasons sampled (NVML) during every batch;
 //     inputs rotated over enough copies to exceed twice the L2 size when one set is smaller;
 //     warm-up; median over all timed launches (the Google Benchmark time is their mean).
 //   - counters: TFLOPS (prefill: 4*B*H*Sq*Sk*D, halved for causal) or GBps (decode: bytes of
-//     K and V read plus Q and O), median_us, and on ours vs_cudnn = cuDNN median / our median
+//     K and V read plus Q and O), median_us, sm_mhz and watts (means), and on ours vs_cudnn = cuDNN median / our median
 //     (> 1: ptx-fmha is faster).
 // Missing cuDNN, a shape cuDNN refuses, or a head dim without a ptx-fmha kernel: that entry
 // says so (error_message in the JSON) and the other side is still timed.
@@ -49,6 +51,7 @@
 
 #include "bench_util.h"
 #include "cudnn_sdpa.h"
+#include "gpu_monitor.h"
 #include "driver.h"
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
@@ -290,6 +293,13 @@ void ensure_arena(const Case& c) {
 }
 
 // ---- per-case state -----------------------------------------------------------------------------
+struct SideTiming {
+  int reps = 0, fillers = 0;
+  std::vector<double> times;        // every timed launch, ms
+  std::vector<double> batch_means;  // per timed batch, ms
+  pb::GpuSampleStats gpu;           // clocks while its batches ran
+  std::string error;                // why timing stopped ("" = complete)
+};
 struct CaseState {
   bool prepared = false;
   std::string prepare_error;  // setup failed: both entries report it
@@ -306,7 +316,9 @@ struct CaseState {
   std::string cudnn_skip;
   std::string cudnn_check;
   std::string cudnn_plan;
-  // results
+  // results: timing[0] cuDNN, timing[1] ours, measured together (measure_case)
+  bool measured = false;
+  SideTiming timing[2];
   double ours_median_ms = NAN, cudnn_median_ms = NAN;
 };
 std::map<std::string, CaseState> g_states;
@@ -596,22 +608,15 @@ void prepare(const Case& c, CaseState& cs, int index, int total) {
 
 // ---- timing ------------------------------------------------------------------------------------
 pb::EventPairs g_events;
+pb::GpuMonitor g_monitor;
 
-// Times `launch` as described at the top; fills the counters. Returns "" or an error.
-template <class Launch>
-std::string time_entry(benchmark::State& state, const Case& c, CaseState& cs, Launch launch,
-                       double* median_ms) {
-  std::string e;
-  int next_set = 0;
-  auto one = [&]() {
-    std::string r = launch(next_set);
-    next_set = (next_set + 1) % cs.nsets;
-    return r;
-  };
+// Warm-up and the launches per batch of one side: returns "" or an error.
+template <class One>
+std::string warm_up(const Case& c, One one, int* reps, int* fillers) {
   // Warm-up (clocks, module load, cuDNN's first-run work), then a single-launch estimate: a
   // filler launch keeps the queue busy so the timed one does not wait on the host. Up to 3
   // estimates; one is enough for a launch longer than a batch.
-  e = one();
+  std::string e = one();
   if (e.empty()) e = sync_stream(c.name.c_str());
   if (!e.empty()) return e;
   g_events.resize(4);
@@ -627,49 +632,103 @@ std::string time_entry(benchmark::State& state, const Case& c, CaseState& cs, La
   }
   if (!e.empty()) return e;
   const double t_est = std::max(1e-3, pb::median(est));
-  const int reps = int(std::clamp(std::ceil(g_opt.batch_ms / t_est), 1.0, 2000.0));
+  *reps = int(std::clamp(std::ceil(g_opt.batch_ms / t_est), 1.0, 2000.0));
   // Untimed launches ahead of each batch hide the host's launch latency behind GPU work; a
   // launch longer than a batch dwarfs that latency, so slow kernels skip them (and the run
   // stays short when a kernel is very slow).
-  const int fillers = t_est < g_opt.batch_ms ? 2 : 0;
-  g_events.resize(reps);
+  *fillers = t_est < g_opt.batch_ms ? 2 : 0;
+  return "";
+}
 
-  std::vector<double> times;
-  times.reserve(size_t(reps) * g_opt.samples);
-  for (auto _ : state) {
-    for (int i = 0; i < fillers && e.empty(); ++i) e = one();  // untimed: fill the queue
-    for (int r = 0; r < reps && e.empty(); ++r) {
-      g_events.record_start(r, g_stream);
-      e = one();
-      g_events.record_end(r, g_stream);
+// Times both sides of a case, their batches interleaved (cuDNN, ours, ours, cuDNN, ...): the
+// board's clock falls as it heats and draws power, so two sides timed one after the other
+// would each see a different clock; interleaved, both see the same conditions. The SM
+// clock, power and throttle reasons are sampled while each batch runs.
+void measure_case(const Case& c, CaseState& cs) {
+  cs.measured = true;
+  SideTiming* sides[2] = {&cs.timing[0], &cs.timing[1]};  // 0 = cuDNN, 1 = ours
+  bool run[2] = {cs.cudnn_skip.empty() && cs.cudnn != nullptr, cs.ours_skip.empty()};
+  int next_set[2] = {0, 0};
+  auto one = [&](int side) {
+    const int s = next_set[side];
+    next_set[side] = (next_set[side] + 1) % cs.nsets;
+    return side == 1 ? launch_ours(c, cs, s) : launch_cudnn(c, cs, s);
+  };
+  for (int side = 0; side < 2; ++side) {
+    if (!run[side]) continue;
+    SideTiming& t = *sides[side];
+    try {
+      t.error = warm_up(c, [&] { return one(side); }, &t.reps, &t.fillers);
+    } catch (const std::exception& ex) {
+      t.error = ex.what();
     }
-    if (e.empty()) e = sync_stream(c.name.c_str());
-    if (!e.empty()) {
-      state.SkipWithError(e.c_str());
-      break;
-    }
-    double sum = 0;
-    for (int r = 0; r < reps; ++r) {
-      double ms = g_events.elapsed_ms(r);
-      times.push_back(ms);
-      sum += ms;
-    }
-    state.SetIterationTime(sum / reps * 1e-3);
+    if (!t.error.empty()) run[side] = false;
   }
-  if (!e.empty()) return "";  // already reported through SkipWithError
-  const double med = pb::median(times);
-  *median_ms = med;
-  const double min_ms = *std::min_element(times.begin(), times.end());
+  for (int i = 0; i < g_opt.samples && g_fatal.empty(); ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const int side = (i % 2 == 0) ? k : 1 - k;  // alternate who goes first
+      if (!run[side]) continue;
+      SideTiming& t = *sides[side];
+      std::string e;
+      try {
+        g_events.resize(t.reps);
+        for (int f = 0; f < t.fillers && e.empty(); ++f) e = one(side);  // untimed
+        for (int r = 0; r < t.reps && e.empty(); ++r) {
+          g_events.record_start(r, g_stream);
+          e = one(side);
+          g_events.record_end(r, g_stream);
+        }
+        pb::GpuSample gs;
+        if (e.empty() && g_monitor.sample(&gs)) t.gpu.add(gs);  // the batch is running
+        if (e.empty()) e = sync_stream(c.name.c_str());
+        if (e.empty()) {
+          double sum = 0;
+          for (int r = 0; r < t.reps; ++r) {
+            const double ms = g_events.elapsed_ms(r);
+            t.times.push_back(ms);
+            sum += ms;
+          }
+          t.batch_means.push_back(sum / t.reps);
+        }
+      } catch (const std::exception& ex) {
+        e = ex.what();
+      }
+      if (!e.empty()) {
+        t.error = e;
+        run[side] = false;
+      }
+    }
+  }
+  if (!cs.timing[0].times.empty()) cs.cudnn_median_ms = pb::median(cs.timing[0].times);
+  if (!cs.timing[1].times.empty()) cs.ours_median_ms = pb::median(cs.timing[1].times);
+}
+
+// Reports one side's measurement into its Google Benchmark entry.
+void report_side(benchmark::State& state, const Case& c, const CaseState& cs,
+                 const SideTiming& t) {
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if (i >= t.batch_means.size()) {
+      state.SkipWithError(t.error.empty() ? "fewer timed batches than samples" : t.error.c_str());
+      return;
+    }
+    state.SetIterationTime(t.batch_means[i++] * 1e-3);
+  }
+  const double med = pb::median(t.times);
+  const double min_ms = *std::min_element(t.times.begin(), t.times.end());
   if (c.decode)
     state.counters["GBps"] = c.bytes() / (med * 1e-3) / 1e9;
   else
     state.counters["TFLOPS"] = c.flops() / (med * 1e-3) / 1e12;
   state.counters["median_us"] = med * 1e3;
   state.counters["min_us"] = min_ms * 1e3;
-  state.counters["launches"] = double(times.size());
+  state.counters["launches"] = double(t.times.size());
   state.counters["sets"] = cs.nsets;
-  state.counters["reps"] = reps;
-  return "";
+  state.counters["reps"] = t.reps;
+  if (t.gpu.n > 0) {
+    state.counters["sm_mhz"] = t.gpu.mhz;
+    state.counters["watts"] = t.gpu.watts;
+  }
 }
 
 struct Row {
@@ -706,29 +765,19 @@ void run_entry(benchmark::State& state, const Case& c, bool ours, int total) {
     state.SkipWithError(skip.c_str());
     return;
   }
-  double med = NAN;
-  std::string e;
-  try {
-    if (ours) {
-      e = time_entry(state, c, cs, [&](int s) { return launch_ours(c, cs, s); }, &med);
-    } else {
-      e = time_entry(state, c, cs, [&](int s) { return launch_cudnn(c, cs, s); }, &med);
-    }
-  } catch (const std::exception& ex) {
-    e = ex.what();
-  }
-  if (!e.empty()) {
-    state.SkipWithError(e.c_str());
+  if (!cs.measured) measure_case(c, cs);
+  const SideTiming& t = cs.timing[ours ? 1 : 0];
+  if (t.times.empty()) {
+    state.SkipWithError(t.error.empty() ? "not timed" : t.error.c_str());
     return;
   }
-  if (std::isnan(med)) return;
+  report_side(state, c, cs, t);
   if (ours) {
-    cs.ours_median_ms = med;
-    if (!std::isnan(cs.cudnn_median_ms)) state.counters["vs_cudnn"] = cs.cudnn_median_ms / med;
+    if (!std::isnan(cs.cudnn_median_ms))
+      state.counters["vs_cudnn"] = cs.cudnn_median_ms / cs.ours_median_ms;
     state.SetLabel((cs.kernel ? std::string(cs.kernel->name) : std::string("?")) + "; " +
                    cs.ours_check);
   } else {
-    cs.cudnn_median_ms = med;
     state.SetLabel("cuDNN " + pb::cudnn_library().version_string() +
                    (cs.cudnn_plan.empty() ? "" : " " + cs.cudnn_plan) + "; " + cs.cudnn_check);
   }
@@ -754,7 +803,8 @@ void print_table(FILE* f) {
   if (g_opt.perturb_scale != 1.0)
     std::fprintf(f, "PERTURBED RUN: ptx-fmha softmax scale x%g (PTXFMHA_BENCH_PERTURB_SCALE)\n",
                  g_opt.perturb_scale);
-  std::fprintf(f, "%-44s %10s %10s %8s  %s\n", "shape", "ours", "cuDNN", "ratio", "notes");
+  std::fprintf(f, "%-44s %10s %10s %8s  %-6s  %-9s  %s\n", "shape", "ours", "cuDNN", "ratio",
+               "unit", "MHz o/c", "notes");
   for (const Row& r : g_rows) {
     const Case& c = *r.c;
     const CaseState& cs = *r.cs;
@@ -769,12 +819,22 @@ void print_table(FILE* f) {
       if (!cs.cudnn_skip.empty()) notes += std::string(notes.empty() ? "" : " | ") + "cuDNN: " + short_reason(cs.cudnn_skip);
     }
     const char* unit = c.decode ? "GB/s" : "TFLOPS";
-    std::fprintf(f, "%-44s %10s %10s %8s  %s%s\n", c.shape.c_str(),
-                 (fmt_num(ours, "%.1f") + (std::isnan(ours) ? "" : "")).c_str(),
-                 fmt_num(cud, "%.1f").c_str(), fmt_num(ratio, "%.3f").c_str(), unit,
-                 notes.empty() ? "" : ("  " + notes).c_str());
+    // mean SM clocks while each side's batches ran (NVML; "-" without it)
+    auto mhz = [](const SideTiming& t) { return t.gpu.n ? fmt_num(t.gpu.mhz, "%.0f") : "-"; };
+    const std::string clocks = mhz(cs.timing[1]) + "/" + mhz(cs.timing[0]);
+    std::fprintf(f, "%-44s %10s %10s %8s  %-6s  %-9s  %s\n", c.shape.c_str(),
+                 fmt_num(ours, "%.1f").c_str(), fmt_num(cud, "%.1f").c_str(),
+                 fmt_num(ratio, "%.3f").c_str(), unit, clocks.c_str(), notes.c_str());
   }
-  std::fprintf(f, "ratio = cuDNN time / ptx-fmha time (> 1: ptx-fmha faster)\n");
+  std::fprintf(f, "ratio = cuDNN time / ptx-fmha time (> 1: ptx-fmha faster); MHz o/c = mean SM "
+               "clock during our / cuDNN's batches (interleaved)\n");
+  unsigned long long reasons = 0;
+  for (const Row& r : g_rows) reasons |= r.cs->timing[0].gpu.reasons | r.cs->timing[1].gpu.reasons;
+  if (g_monitor.ok() || reasons)
+    std::fprintf(f, "clock limits seen while timing: %s\n",
+                 reasons ? pb::GpuMonitor::reasons_text(reasons).c_str() : "none");
+  else
+    std::fprintf(f, "clocks not sampled: %s\n", g_monitor.why().c_str());
   if (!g_fatal.empty()) std::fprintf(f, "STOPPED: %s\n", g_fatal.c_str());
 }
 
@@ -823,6 +883,8 @@ int main(int argc, char** argv) {
     int l2 = 0;
     d.cuDeviceGetAttribute(&l2, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, g_dev.device);
     g_l2_bytes = std::size_t(l2);
+    char bus[32] = {0};
+    if (d.cuDeviceGetPCIBusId(bus, sizeof bus, g_dev.device) == CUDA_SUCCESS) g_monitor.open(bus);
   }
   try {
     pb::cu_check(d.cuStreamCreate(&g_stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");

@@ -49,7 +49,8 @@ TEST_CASE("gpu fwd: kernels x causal x seqlen_q x seqlen_k x GQA {1,4} against t
 
 // Small and odd shapes for compute-sanitizer (tools/gpu-check.sh runs this test case under
 // memcheck, racecheck, synccheck and initcheck): a full tile; residue tiles with causal
-// masking and GQA 4; more queries than keys (rows that see no key); padded strides.
+// masking and GQA 4; more queries than keys (rows that see no key); padded strides; more
+// causal tiles than SMs (the dynamic tile scheduler).
 TEST_CASE("gpu fwd: sanitizer shapes (small, odd, residue tiles, causal, GQA)" * doctest::test_suite("gpu-fwd")) {
   REQUIRE(ensure_context());
   const auto rows = testable_fwd_rows();
@@ -66,6 +67,9 @@ TEST_CASE("gpu fwd: sanitizer shapes (small, odd, residue tiles, causal, GQA)" *
     padded.v = make_layout(1, 131, 2, d, Order::BSHD, 0, 8, 0);
     padded.o = make_layout(1, 65, 4, d, Order::BSHD, 8, 24, 0);
     problems.push_back(padded);
+    // More causal tiles (9 m-blocks x 20 heads) than SMs: CTAs take tiles from the stream's
+    // tile counter; rows 0..199 see no key (tiles without loads), GQA 4.
+    problems.push_back(fwd_problem(1, 1100, 900, 20, 5, d, true));
     uint64_t seed = 1234;
     for (const FwdProblem& p : problems) {
       const FwdHostInputs in = random_inputs(p, seed++);
@@ -113,4 +117,46 @@ TEST_CASE("gpu fwd: comparison variants via fwd_with_row (sanitizer shapes and a
       run_and_check(std::string(row->name) + " (variant)", p, in, reference(p, in));
     }
   }
+}
+
+// The dynamic tile scheduler of the persistent (TileLoop) kernels: causal problems with many
+// more work tiles than SMs, several launches back to back on one stream (each must find the
+// stream's counter at zero, so the previous launch must have reset it), tiles without any
+// visible key (seqlen_q > seqlen_k) and head groups of several sizes (the L2-sized tile
+// order); every result against the float64 reference, and the counter pair {next, done} read
+// back: zero after the launches.
+TEST_CASE("gpu fwd: causal dynamic tile scheduler (many tiles, back-to-back launches, counter reset)" *
+          doctest::test_suite("gpu-fwd")) {
+  REQUIRE(ensure_context());
+  const auto rows = testable_fwd_rows();
+  REQUIRE(!rows.empty());
+  ptxfmha::DeviceInfo dev;
+  REQUIRE(ptxfmha::acquire_device(&dev) == PTXFMHA_OK);
+  bool any_loop = false;
+  uint64_t seed = 777;
+  for (const ptxfmha::KernelInfo* row : rows) {
+    if (row->grid != ptxfmha::KernelInfo::Grid::TileLoop) continue;
+    any_loop = true;
+    const int d = row->head_dim;
+    // {batch, seqlen_q, seqlen_k, heads_q, heads_kv}: 2 x 16 x 8 = 256 tiles in one head
+    // group; 4 x 24 x 3 = 288 tiles of which the first m-blocks see no key; 1 x 40 x 8 = 320
+    // tiles whose 40 (head, batch) pairs split into groups of 33 / 16 / 8 pairs (d64 / 128 /
+    // 256: K and V of 3000 keys against half of a 50 MB L2), the last group partial.
+    const int shapes[][5] = {{2, 1000, 1000, 16, 4}, {4, 300, 100, 24, 8}, {1, 1024, 3000, 40, 8}};
+    for (const auto& sh : shapes) {
+      FwdProblem p = fwd_problem(sh[0], sh[1], sh[2], sh[3], sh[4], d, true);
+      const FwdHostInputs in = random_inputs(p, seed++);
+      run_and_check(std::string(row->name) + " (tile scheduler)", p, in, reference(p, in), "", Tolerance(),
+                    true);
+    }
+    REQUIRE(cu().cuCtxSynchronize() == CUDA_SUCCESS);
+    CUdeviceptr counter = 0;
+    REQUIRE(ptxfmha::tile_counter(dev, nullptr, &counter) == PTXFMHA_OK);
+    REQUIRE(counter != 0);
+    uint32_t pair[2] = {0xdeadbeefu, 0xdeadbeefu};
+    REQUIRE(cu().cuMemcpyDtoH(pair, counter, sizeof pair) == CUDA_SUCCESS);
+    CHECK_MESSAGE(pair[0] == 0u, row->name << ": tile counter 'next' left at " << pair[0]);
+    CHECK_MESSAGE(pair[1] == 0u, row->name << ": tile counter 'done' left at " << pair[1]);
+  }
+  if (!any_loop) MESSAGE("no TileLoop kernel on this device: only the static schedules ran");
 }

@@ -160,6 +160,8 @@ TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()")
       PTXFMHA_FIELD("P_SCALE_LOG2", scale_log2),
       PTXFMHA_FIELD("P_BATCH", batch),
       PTXFMHA_FIELD("P_TOTAL_TILES", total_tiles),
+      PTXFMHA_FIELD("P_HEAD_GROUP", head_group),
+      PTXFMHA_FIELD("P_TILE_COUNTER", tile_counter),
   };
 #undef PTXFMHA_FIELD
   check_param_header(macros, path, "P_", "FWD_PARAM_BYTES", fields, offsetof(FwdKernelParams, reserved),

@@ -34,6 +34,7 @@ def load(path):
             "value": None,
             "vs_cudnn": b.get("vs_cudnn"),
             "median_us": b.get("median_us"),
+            "sm_mhz": b.get("sm_mhz"),
             "error": b.get("error_message") if b.get("error_occurred") else None,
             "label": b.get("label", ""),
         }
@@ -62,6 +63,12 @@ def ratio(pair):
     if o.get("median_us") and c.get("median_us"):
         return c["median_us"] / o["median_us"]
     return None
+
+
+def clocks(pair):
+    """Mean SM clocks (MHz) while ours / cuDNN's interleaved batches ran."""
+    o, c = pair.get("ptxfmha", {}).get("sm_mhz"), pair.get("cudnn", {}).get("sm_mhz")
+    return f"{fmt(o, '{:.0f}')} / {fmt(c, '{:.0f}')}"
 
 
 def notes(pair):
@@ -94,26 +101,26 @@ def markdown(ctx, prefill, decode):
         lines.append("")
         lines.append("## Prefill (16k tokens, hidden 2048)")
         lines.append("")
-        lines.append("| head dim | mask | seqlen | batch × heads | ptx-fmha TFLOPS | cuDNN TFLOPS | ratio | notes |")
-        lines.append("|---:|:---|---:|---:|---:|---:|---:|:---|")
+        lines.append("| head dim | mask | seqlen | batch × heads | ptx-fmha TFLOPS | cuDNN TFLOPS | ratio | SM MHz ours / cuDNN | notes |")
+        lines.append("|---:|:---|---:|---:|---:|---:|---:|---:|:---|")
         for key in sorted(prefill, key=lambda k: (k[0], k[1] != "noncausal", k[2])):
             d, mask, s, b, h = key
             p = prefill[key]
             lines.append(
                 f"| {d} | {mask} | {s} | {b} × {h} | {fmt(p.get('ptxfmha', {}).get('value'))} | "
-                f"{fmt(p.get('cudnn', {}).get('value'))} | {fmt(ratio(p), '{:.3f}')} | {notes(p)} |")
+                f"{fmt(p.get('cudnn', {}).get('value'))} | {fmt(ratio(p), '{:.3f}')} | {clocks(p)} | {notes(p)} |")
     if decode:
         lines.append("")
         lines.append("## Decode (1 query token, GQA)")
         lines.append("")
-        lines.append("| head dim | batch | KV length | heads q/kv | ptx-fmha GB/s | cuDNN GB/s | ratio | notes |")
-        lines.append("|---:|---:|---:|---:|---:|---:|---:|:---|")
+        lines.append("| head dim | batch | KV length | heads q/kv | ptx-fmha GB/s | cuDNN GB/s | ratio | SM MHz ours / cuDNN | notes |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
         for key in sorted(decode):
             d, b, kv, hq, hkv = key
             p = decode[key]
             lines.append(
                 f"| {d} | {b} | {kv} | {hq}/{hkv} | {fmt(p.get('ptxfmha', {}).get('value'), '{:.0f}')} | "
-                f"{fmt(p.get('cudnn', {}).get('value'), '{:.0f}')} | {fmt(ratio(p), '{:.3f}')} | {notes(p)} |")
+                f"{fmt(p.get('cudnn', {}).get('value'), '{:.0f}')} | {fmt(ratio(p), '{:.3f}')} | {clocks(p)} | {notes(p)} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -47,6 +47,7 @@ namespace ptxfmha {
   X(cuDeviceGetName, 2000)                               \
   X(cuDeviceGetAttribute, 2000)                          \
   X(cuDeviceTotalMem, 3020)                              \
+  X(cuDeviceGetPCIBusId, 4010)                           \
   X(cuDevicePrimaryCtxRetain, 7000)                      \
   X(cuDevicePrimaryCtxRelease, 11000)                    \
   X(cuDevicePrimaryCtxGetState, 7000)                    \
@@ -82,6 +83,7 @@ namespace ptxfmha {
   X(cuStreamDestroy, 4000)                               \
   X(cuStreamSynchronize, 2000)                           \
   X(cuStreamQuery, 2000)                                 \
+  X(cuStreamIsCapturing, 10000)                          \
   X(cuStreamWaitEvent, 3020)                             \
   X(cuEventCreate, 2000)                                 \
   X(cuEventDestroy, 4000)                                \

@@ -1,4 +1,5 @@
 // ptxfmha_fwd: validate -> context/arch -> kernel row -> module -> tensor maps -> launch.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -89,13 +90,29 @@ ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   kp.scale_log2 = static_cast<float>(static_cast<double>(p->softmax_scale) * kLog2e);
   kp.batch = p->batch;
   kp.total_tiles = static_cast<int32_t>(total_tiles);
+  kp.head_group = 1;
 
   LaunchDims dims;
   if (row->grid == KernelInfo::Grid::TileLoop) {
-    // 1-D grid over work tiles (kernel_table.h): persistent (one CTA per SM) when every tile
-    // costs the same, one CTA per tile for causal so the hardware balances the triangle.
+    // 1-D persistent grid over work tiles (kernel_table.h), one CTA per SM. Causal tiles
+    // differ in cost: they are taken from the stream's tile counter, heaviest first inside
+    // groups of (head, batch) pairs whose K and V fit in half the L2 (CTAs working at the
+    // same time share them); without a counter (graph capture) causal gets one CTA per
+    // tile, which the hardware balances. Non-causal tiles cost the same: static round robin
+    // over m-block-fastest order.
+    CUdeviceptr counter = 0;
+    if (p->causal) {
+      st = tile_counter(dev, static_cast<CUstream>(p->stream), &counter);
+      if (st != PTXFMHA_OK) return st;
+      const int64_t kv_bytes_per_pair = 2 * int64_t(p->seqlen_k) * p->head_dim * 2;
+      const int64_t budget = dev.l2_bytes > 0 ? dev.l2_bytes / 2 : (int64_t(25) << 20);
+      int64_t group = budget / kv_bytes_per_pair;
+      group = std::max<int64_t>(1, std::min<int64_t>(group, int64_t(p->heads_q) * p->batch));
+      kp.head_group = static_cast<int32_t>(group);
+    }
+    kp.tile_counter = counter;
     int64_t ctas = total_tiles;
-    if (!p->causal && dev.num_sms > 0 && ctas > dev.num_sms) ctas = dev.num_sms;
+    if ((!p->causal || counter != 0) && dev.num_sms > 0 && ctas > dev.num_sms) ctas = dev.num_sms;
     dims.grid[0] = static_cast<unsigned>(ctas);
     dims.grid[1] = 1;
     dims.grid[2] = 1;

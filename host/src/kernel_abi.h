@@ -30,7 +30,10 @@ struct alignas(64) FwdKernelParams {
   float scale_log2;        // softmax_scale * log2(e), for ex2
   int32_t batch;
   int32_t total_tiles;     // num_m_blocks * heads_q * batch (persistent schedulers)
-  int32_t reserved[13];
+  int32_t head_group;      // (head, batch) pairs per tile-order group (>= 1), see fwd.cpp
+  uint64_t tile_counter;   // 2 x u32 {next tile, CTAs done} (zero between launches), or 0:
+                           // static schedule (TileLoop kernels; runtime.h tile_counter())
+  int32_t reserved[10];
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -52,6 +55,8 @@ static_assert(offsetof(FwdKernelParams, num_m_blocks) == 572, "abi");
 static_assert(offsetof(FwdKernelParams, scale_log2) == 576, "abi");
 static_assert(offsetof(FwdKernelParams, batch) == 580, "abi");
 static_assert(offsetof(FwdKernelParams, total_tiles) == 584, "abi");
+static_assert(offsetof(FwdKernelParams, head_group) == 588, "abi");
+static_assert(offsetof(FwdKernelParams, tile_counter) == 592, "abi");
 static_assert(sizeof(FwdKernelParams) == 640, "abi");
 
 }  // namespace ptxfmha

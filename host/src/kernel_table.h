@@ -21,11 +21,13 @@ struct KernelInfo {
   int param_bytes;      // size of the single .param block, bytes
   // Grid shape the kernel expects (forward kernels):
   //   GridMHB   grid (num_m_blocks, heads_q, batch), one work tile per CTA
-  //   TileLoop  1-D grid; CTA c walks work tiles c, c + gridDim.x, ... in the kernel's tile
-  //             order, so any grid size from 1 to total_tiles is correct. The host launches
-  //             min(total_tiles, #SMs) CTAs (persistent) when the tiles are uniform, and
-  //             total_tiles CTAs for causal, where the hardware's in-order block dispatch
-  //             balances the heaviest-first tiles better than a static round robin.
+  //   TileLoop  1-D grid; CTA c takes work tile c, then (FwdKernelParams::tile_counter
+  //             != 0) gridDim.x + the next value of the device counter, else c + gridDim.x,
+  //             c + 2 gridDim.x, ...; tiles in the order set by head_group. Any grid size
+  //             from 1 to total_tiles is correct. The host launches min(total_tiles, #SMs)
+  //             CTAs (persistent): static for uniform (non-causal) tiles, with the stream's
+  //             counter for causal; total_tiles CTAs for causal without a counter (graph
+  //             capture), where the hardware's in-order dispatch balances the tiles.
   enum class Grid { GridMHB, TileLoop } grid = Grid::GridMHB;
 };
 

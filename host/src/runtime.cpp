@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 #include "driver.h"
@@ -89,7 +90,7 @@ const char* arch_for_cc(int cc_major, int cc_minor) {
 namespace {
 
 struct DeviceAttrs {
-  int cc_major = 0, cc_minor = 0, num_sms = 0, max_smem_optin = 0;
+  int cc_major = 0, cc_minor = 0, num_sms = 0, max_smem_optin = 0, l2_bytes = 0;
 };
 
 // Globals are function-local statics so that calls made during other translation units'
@@ -126,6 +127,7 @@ ptxfmha_status device_attrs(CUdevice dev, DeviceAttrs* out) {
       {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &a.num_sms, "multiprocessor count"},
       {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &a.max_smem_optin,
        "max shared memory per block (opt-in)"},
+      {CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, &a.l2_bytes, "L2 cache size"},
   };
   for (const auto& e : q) {
     CUresult r = d.cuDeviceGetAttribute(e.dst, e.attr, dev);
@@ -203,6 +205,7 @@ ptxfmha_status acquire_context(DeviceInfo* out) {
   info.arch = arch_for_cc(a.cc_major, a.cc_minor);
   info.num_sms = a.num_sms;
   info.max_smem_optin_bytes = a.max_smem_optin;
+  info.l2_bytes = a.l2_bytes;
   *out = info;
   return PTXFMHA_OK;
 }
@@ -573,13 +576,91 @@ ptxfmha_status get_kernel(const DeviceInfo& info, const KernelInfo& row, LoadedK
   return PTXFMHA_OK;
 }
 
-void forget_context_modules(unsigned long long ctx_id) {
-  ModuleGlobals& g = module_globals();
+// ---- tile counters ----------------------------------------------------------------------
+namespace {
+
+// (context id, stream handle, host thread for CU_STREAM_PER_THREAD else 0)
+using CounterKey = std::tuple<unsigned long long, uintptr_t, std::size_t>;
+constexpr std::size_t kCounterBytes = 8;     // 2 x u32
+constexpr std::size_t kSlabBytes = 4096;     // one allocation serves 512 streams
+struct CounterSlab {
+  CUdeviceptr base = 0;
+  std::size_t used = 0;
+};
+struct CounterGlobals {
+  std::mutex mutex;
+  std::map<CounterKey, CUdeviceptr> counters;
+  std::map<unsigned long long, CounterSlab> slabs;  // current slab per context
+};
+CounterGlobals& counter_globals() {
+  static CounterGlobals g;
+  return g;
+}
+
+}  // namespace
+
+ptxfmha_status tile_counter(const DeviceInfo& info, CUstream stream, CUdeviceptr* out) {
+  const DriverApi& d = drv();
+  *out = 0;
+  CUstreamCaptureStatus cap = CU_STREAM_CAPTURE_STATUS_NONE;
+  const CUresult rc = d.cuStreamIsCapturing(stream, &cap);
+  // Not capturing, or the query itself says a capture is in the way (e.g. the legacy stream
+  // while another stream captures in global mode: the launch will report that itself).
+  if (rc != CUDA_SUCCESS || cap != CU_STREAM_CAPTURE_STATUS_NONE) return PTXFMHA_OK;
+  uintptr_t handle = reinterpret_cast<uintptr_t>(stream);
+  if (stream == CU_STREAM_LEGACY) handle = 0;  // the same stream as NULL
+  const std::size_t thread =
+      stream == CU_STREAM_PER_THREAD ? std::hash<std::thread::id>()(std::this_thread::get_id()) : 0;
+  const CounterKey key(info.ctx_id, handle, thread);
+  CounterGlobals& g = counter_globals();
   std::lock_guard<std::mutex> lock(g.mutex);
-  for (auto it = g.modules.begin(); it != g.modules.end();) {
-    if (std::get<0>(it->first) == ctx_id) it = g.modules.erase(it);
+  auto it = g.counters.find(key);
+  if (it != g.counters.end()) {
+    *out = it->second;
+    return PTXFMHA_OK;
+  }
+  CounterSlab& slab = g.slabs[info.ctx_id];
+  if (slab.base == 0 || slab.used + kCounterBytes > kSlabBytes) {
+    CUdeviceptr p = 0;
+    CUresult r = d.cuMemAlloc(&p, kSlabBytes);
+    if (r != CUDA_SUCCESS) return fail_cuda(r, "cuMemAlloc (tile counters)");
+    r = d.cuMemsetD32(p, 0, kSlabBytes / 4);
+    if (r != CUDA_SUCCESS) {
+      d.cuMemFree(p);
+      return fail_cuda(r, "cuMemsetD32 (tile counters)");
+    }
+    slab.base = p;
+    slab.used = 0;
+  }
+  const CUdeviceptr p = slab.base + slab.used;
+  slab.used += kCounterBytes;
+  g.counters.emplace(key, p);
+  *out = p;
+  return PTXFMHA_OK;
+}
+
+std::size_t tile_counter_count() {
+  CounterGlobals& g = counter_globals();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  return g.counters.size();
+}
+
+void forget_context_modules(unsigned long long ctx_id) {
+  {
+    ModuleGlobals& g = module_globals();
+    std::lock_guard<std::mutex> lock(g.mutex);
+    for (auto it = g.modules.begin(); it != g.modules.end();) {
+      if (std::get<0>(it->first) == ctx_id) it = g.modules.erase(it);
+      else ++it;
+    }
+  }
+  CounterGlobals& g = counter_globals();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  for (auto it = g.counters.begin(); it != g.counters.end();) {
+    if (std::get<0>(it->first) == ctx_id) it = g.counters.erase(it);
     else ++it;
   }
+  g.slabs.erase(ctx_id);
 }
 
 std::size_t module_cache_size() {

@@ -58,6 +58,7 @@ struct DeviceInfo {
   const char* arch = nullptr;     // "sm90a" / "sm100a"; nullptr if no kernels for this device
   int num_sms = 0;
   int max_smem_optin_bytes = 0;   // CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+  int l2_bytes = 0;               // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE
 };
 
 // driver_init, then the calling thread's current context, else device 0's primary context
@@ -123,12 +124,26 @@ struct LoadedKernel {
 // device), CUBIN_INVALID (not an ELF, driver rejects it, symbol missing, .param size or
 // thread limit differ from the row), CUDA (attribute calls).
 ptxfmha_status get_kernel(const DeviceInfo& info, const KernelInfo& row, LoadedKernel* out);
-// Drops the cache entries of a context (its modules die with the context; for tests that
-// destroy contexts). Entries are keyed by the unique context id, so a destroyed context's
+// Drops the cache entries of a context (its modules and tile counters die with the context;
+// for tests that destroy contexts). Entries are keyed by the unique context id, so a destroyed context's
 // entries are never reused even if a new context gets the same CUcontext handle.
 void forget_context_modules(unsigned long long ctx_id);
 // Number of cached (context, dir, kernel) entries; for tests.
 std::size_t module_cache_size();
+
+// ---- tile counters (dynamic schedulers of persistent kernels) ---------------------------
+// Device memory for a persistent kernel's work-tile counter: 2 x u32 {next tile, CTAs done},
+// one pair per (context, stream), zeroed when allocated. The kernel's last CTA puts both back
+// to zero, so the pair is zero whenever no launch using it runs; launches on one stream never
+// overlap (no programmatic serialization on these kernels), so one pair per stream suffices.
+// The legacy default stream (NULL or CU_STREAM_LEGACY) is one stream; CU_STREAM_PER_THREAD
+// gets one pair per host thread. *out = 0 (use the static schedule) while `stream` is being
+// captured into a graph: a graph may be launched on any stream, concurrently with direct
+// launches on the captured one, and would then share the pair. Pairs live until the context
+// is forgotten (forget_context_modules). Errors: CUDA (allocation).
+ptxfmha_status tile_counter(const DeviceInfo& info, CUstream stream, CUdeviceptr* out);
+// Number of (context, stream) pairs handed out; for tests.
+std::size_t tile_counter_count();
 
 // ---- device pointers --------------------------------------------------------------------
 // Checks that [lo, hi) starts and ends in memory CUDA knows (cuPointerGetAttribute

@@ -10,9 +10,12 @@ constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
 // Shared memory of the warp-specialised forward kernel, bytes:
 //   1024 alignment slack + Q (block_m rows) + 2 stages x (K + V) (block_n rows each) + 256 barriers.
 // 1024 bytes of alignment slack + Q (double-buffered up to head dim 128, where it fits) + 2
-// stages of K and V + 256 bytes of mbarriers and tile slots (fmha_fwd_sm90.ptxh, Q_BUFS).
+// stages of K and V + 256 bytes of mbarriers and tile slots, + at head dim 256 a 32 KiB O
+// staging area (8 warps x 16 rows x 128 columns of bf16; smaller head dims stage O in their
+// Q buffer). fmha_fwd_sm90.ptxh: Q_BUFS, SMEM_STAGE_OFF.
 constexpr int fwd_smem_bytes(int head_dim, int block_m, int block_n) {
-  return 1024 + (head_dim <= 128 ? 2 : 1) * block_m * head_dim * 2 + 2 * 2 * block_n * head_dim * 2 + 256;
+  return 1024 + (head_dim <= 128 ? 2 : 1) * block_m * head_dim * 2 + 2 * 2 * block_n * head_dim * 2 + 256 +
+         (head_dim == 256 ? 8 * 16 * 128 * 2 : 0);
 }
 const KernelInfo kRows[] = {
     // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes

@@ -3,7 +3,9 @@
 //
 // Contracts (what the kernels promise in machine code):
 //   every kernel          no local memory traffic: no LDL / STL
-//   sm90a forward         the matrix products run on the tensor cores as warpgroup MMA: HGMMA
+//   sm90a forward         the matrix products run on the tensor cores as warpgroup MMA: HGMMA;
+//                         O is staged through shared memory with stmatrix (STSM) so that it
+//                         leaves as 16-byte stores
 // Add a row to kContracts for new kernel families.
 #include <doctest/doctest.h>
 
@@ -32,6 +34,7 @@ const std::vector<Contract>& contracts() {
   static const std::vector<Contract> c = {
       {nullptr, false, {}, {"LDL", "STL"}, "no local memory (spills or stack arrays)"},
       {"sm90a", true, {"HGMMA"}, {}, "Hopper forward kernels use wgmma (HGMMA)"},
+      {"sm90a", true, {"STSM"}, {}, "Hopper forward kernels stage O with stmatrix (STSM)"},
   };
   return c;
 }

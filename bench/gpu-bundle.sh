@@ -4,13 +4,21 @@
 # unit alone takes about a minute there):
 #   - Google Benchmark comes from .deps/benchmark, a copy of this machine's libbenchmark found by
 #     RUNPATH (the GPU machine has another libbenchmark version, so the system one would not load);
-#   - stripped copies of ptxfmha, ptxfmha_bench and bench_verify_test go to .deps/gpu/.
+#   - stripped copies of ptxfmha, ptxfmha_bench, bench_verify_test and the test binary
+#     ptxfmha_tests go to .deps/gpu/.
 # The cubins stay in $BUILD/cubin, the directory compiled into the binaries.
 #
 # Then one device call (the repository sits at the same path there):
 #   carry:   [".deps/gpu", ".deps/benchmark", "build-bench/cubin"]
 #   command: export PTXFMHA_CUDNN_LIB=/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib;
 #            .deps/gpu/ptxfmha info; .deps/gpu/ptxfmha check; .deps/gpu/ptxfmha bench --out $OUT/full
+#   tests:   PTXFMHA_SOURCE_DIR=$PWD PTXFMHA_BUILD_DIR=build-bench .deps/gpu/ptxfmha_tests -tc='gpu fwd*'
+# A/B timing of two kernel versions in one call: build the other version's cubins from a git
+# worktree (`git worktree add /tmp/wt <rev>; make -C /tmp/wt BUILD=$PWD/build-a cubins`), carry
+# build-a/cubin too, and run the bench once per directory with PTXFMHA_CUBIN_DIR=$PWD/build-a/cubin
+# and $PWD/build-bench/cubin, alternating (A, B, A, B); compare the ratios to cuDNN, which is
+# timed in the same process each time (bench/NOTES.md, versions table). The kernels' parameter
+# block must be the same in both versions.
 # PTXFMHA_CUDNN_LIB picks PyTorch's cuDNN 9.19 (the version of the headers used here) over the
 # system's 9.14 that the loader's default search would find first there.
 set -euo pipefail
@@ -21,8 +29,9 @@ mkdir -p .deps/benchmark/include .deps/benchmark/lib .deps/gpu
 cp -r /usr/include/benchmark .deps/benchmark/include/
 cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so* .deps/benchmark/lib/
 rm -f "$BUILD/bin/ptxfmha_bench"  # relink against .deps/benchmark
-make -j2 BUILD="$BUILD" GBENCH_PREFIX=.deps/benchmark cubins bench tools
+make -j2 BUILD="$BUILD" GBENCH_PREFIX=.deps/benchmark cubins bench tools tests
 for b in ptxfmha ptxfmha_bench bench_verify_test; do
   strip -o ".deps/gpu/$b" "$BUILD/bin/$b"
 done
+strip -o .deps/gpu/ptxfmha_tests "$BUILD/tests/ptxfmha_tests"
 du -sh .deps/gpu .deps/benchmark "$BUILD/cubin"

@@ -19,7 +19,8 @@
 //     inputs rotated over enough copies to exceed twice the L2 size when one set is smaller;
 //     warm-up; median over all timed launches (the Google Benchmark time is their mean).
 //   - counters: TFLOPS (prefill: 4*B*H*Sq*Sk*D, halved for causal) or GBps (decode: bytes of
-//     K and V read plus Q and O), median_us, sm_mhz and watts (means), and on ours vs_cudnn = cuDNN median / our median
+//     K and V read plus Q and O), median_us, sm_mhz and watts (means), and on ours
+//     vs_cudnn = cuDNN median / our median
 //     (> 1: ptx-fmha is faster).
 // Missing cuDNN, a shape cuDNN refuses, or a head dim without a ptx-fmha kernel: that entry
 // says so (error_message in the JSON) and the other side is still timed.
@@ -299,6 +300,7 @@ struct SideTiming {
   std::vector<double> batch_means;  // per timed batch, ms
   pb::GpuSampleStats gpu;           // clocks while its batches ran
   std::string error;                // why timing stopped ("" = complete)
+  double median_ms = NAN;           // median of `times` (NAN: nothing timed)
 };
 struct CaseState {
   bool prepared = false;
@@ -316,10 +318,10 @@ struct CaseState {
   std::string cudnn_skip;
   std::string cudnn_check;
   std::string cudnn_plan;
-  // results: timing[0] cuDNN, timing[1] ours, measured together (measure_case)
+  // results: timing[0] cuDNN, timing[1] ours, measured together (measure_case); the table
+  // and vs_cudnn read their median_ms
   bool measured = false;
   SideTiming timing[2];
-  double ours_median_ms = NAN, cudnn_median_ms = NAN;
 };
 std::map<std::string, CaseState> g_states;
 
@@ -646,7 +648,6 @@ std::string warm_up(const Case& c, One one, int* reps, int* fillers) {
 // clock, power and throttle reasons are sampled while each batch runs.
 void measure_case(const Case& c, CaseState& cs) {
   cs.measured = true;
-  SideTiming* sides[2] = {&cs.timing[0], &cs.timing[1]};  // 0 = cuDNN, 1 = ours
   bool run[2] = {cs.cudnn_skip.empty() && cs.cudnn != nullptr, cs.ours_skip.empty()};
   int next_set[2] = {0, 0};
   auto one = [&](int side) {
@@ -656,7 +657,7 @@ void measure_case(const Case& c, CaseState& cs) {
   };
   for (int side = 0; side < 2; ++side) {
     if (!run[side]) continue;
-    SideTiming& t = *sides[side];
+    SideTiming& t = cs.timing[side];
     try {
       t.error = warm_up(c, [&] { return one(side); }, &t.reps, &t.fillers);
     } catch (const std::exception& ex) {
@@ -668,7 +669,7 @@ void measure_case(const Case& c, CaseState& cs) {
     for (int k = 0; k < 2; ++k) {
       const int side = (i % 2 == 0) ? k : 1 - k;  // alternate who goes first
       if (!run[side]) continue;
-      SideTiming& t = *sides[side];
+      SideTiming& t = cs.timing[side];
       std::string e;
       try {
         g_events.resize(t.reps);
@@ -699,8 +700,8 @@ void measure_case(const Case& c, CaseState& cs) {
       }
     }
   }
-  if (!cs.timing[0].times.empty()) cs.cudnn_median_ms = pb::median(cs.timing[0].times);
-  if (!cs.timing[1].times.empty()) cs.ours_median_ms = pb::median(cs.timing[1].times);
+  for (SideTiming& t : cs.timing)
+    if (!t.times.empty()) t.median_ms = pb::median(t.times);
 }
 
 // Reports one side's measurement into its Google Benchmark entry.
@@ -714,7 +715,7 @@ void report_side(benchmark::State& state, const Case& c, const CaseState& cs,
     }
     state.SetIterationTime(t.batch_means[i++] * 1e-3);
   }
-  const double med = pb::median(t.times);
+  const double med = t.median_ms;
   const double min_ms = *std::min_element(t.times.begin(), t.times.end());
   if (c.decode)
     state.counters["GBps"] = c.bytes() / (med * 1e-3) / 1e9;
@@ -773,8 +774,8 @@ void run_entry(benchmark::State& state, const Case& c, bool ours, int total) {
   }
   report_side(state, c, cs, t);
   if (ours) {
-    if (!std::isnan(cs.cudnn_median_ms))
-      state.counters["vs_cudnn"] = cs.cudnn_median_ms / cs.ours_median_ms;
+    if (!std::isnan(cs.timing[0].median_ms))
+      state.counters["vs_cudnn"] = cs.timing[0].median_ms / t.median_ms;
     state.SetLabel((cs.kernel ? std::string(cs.kernel->name) : std::string("?")) + "; " +
                    cs.ours_check);
   } else {
@@ -809,9 +810,9 @@ void print_table(FILE* f) {
     const Case& c = *r.c;
     const CaseState& cs = *r.cs;
     const double work = c.decode ? c.bytes() / 1e9 : c.flops() / 1e12;  // GB or TFLOP
-    const double ours = work / (cs.ours_median_ms * 1e-3);
-    const double cud = work / (cs.cudnn_median_ms * 1e-3);
-    const double ratio = cs.cudnn_median_ms / cs.ours_median_ms;
+    const double ours = work / (cs.timing[1].median_ms * 1e-3);
+    const double cud = work / (cs.timing[0].median_ms * 1e-3);
+    const double ratio = cs.timing[0].median_ms / cs.timing[1].median_ms;
     std::string notes;
     if (!cs.prepare_error.empty()) notes = short_reason(cs.prepare_error);
     else {

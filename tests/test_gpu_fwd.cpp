@@ -140,8 +140,9 @@ TEST_CASE("gpu fwd: causal dynamic tile scheduler (many tiles, back-to-back laun
     const int d = row->head_dim;
     // {batch, seqlen_q, seqlen_k, heads_q, heads_kv}: 2 x 16 x 8 = 256 tiles in one head
     // group; 4 x 24 x 3 = 288 tiles of which the first m-blocks see no key; 1 x 40 x 8 = 320
-    // tiles whose 40 (head, batch) pairs split into groups of 33 / 16 / 8 pairs (d64 / 128 /
-    // 256: K and V of 3000 keys against half of a 50 MB L2), the last group partial.
+    // tiles whose 40 (head, batch) pairs split into several groups (K and V of 3000 keys
+    // against half the L2: on a 50 MiB L2, 34 / 17 / 8 pairs per group at d64 / 128 / 256,
+    // so the last group is partial at d64 and d128).
     const int shapes[][5] = {{2, 1000, 1000, 16, 4}, {4, 300, 100, 24, 8}, {1, 1024, 3000, 40, 8}};
     for (const auto& sh : shapes) {
       FwdProblem p = fwd_problem(sh[0], sh[1], sh[2], sh[3], sh[4], d, true);

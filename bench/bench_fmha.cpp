@@ -290,6 +290,9 @@ void ensure_arena(const Case& c) {
   pb::upload_random_bf16(a.q.ptr(), a.q_elems, base + 1);
   pb::upload_random_bf16(a.k.ptr(), a.kv_elems, base + 2);
   pb::upload_random_bf16(a.v.ptr(), a.kv_elems, base + 3);
+  // The uploads ran on the legacy stream (a pageable copy may still be in flight when
+  // cuMemcpyHtoD returns), which g_stream does not wait for.
+  pb::cu_check(ptxfmha::drv().cuCtxSynchronize(), "cuCtxSynchronize");
   a.ready = true;
 }
 
@@ -478,10 +481,14 @@ void poison_set0(const Case& c) {
   const auto& d = ptxfmha::drv();
   Arena& a = arena_for(c);
   // 0xFFFF is a bf16 NaN, 0xFFFFFFFF an fp32 NaN: anything left unwritten fails the check.
-  pb::cu_check(d.cuMemsetD16(a.o_ours.ptr(), 0xFFFF, c.q_elems()), "cuMemsetD16");
-  pb::cu_check(d.cuMemsetD16(a.o_cudnn.ptr(), 0xFFFF, c.q_elems()), "cuMemsetD16");
-  pb::cu_check(d.cuMemsetD32(a.lse_ours.ptr(), 0xFFFFFFFFu, c.lse_elems()), "cuMemsetD32");
-  pb::cu_check(d.cuMemsetD32(a.lse_cudnn.ptr(), 0xFFFFFFFFu, c.lse_elems()), "cuMemsetD32");
+  // On g_stream, in order with the launches: g_stream does not wait for the legacy stream
+  // (CU_STREAM_NON_BLOCKING), and cuMemsetD32 there once ran after most of a persistent
+  // kernel's LSE stores (its memset kernel got SMs only when the kernel's CTAs left), so the
+  // gate saw ~95% of the LSE rows "unwritten" (H100, 2026-11-25).
+  pb::cu_check(d.cuMemsetD16Async(a.o_ours.ptr(), 0xFFFF, c.q_elems(), g_stream), "cuMemsetD16Async");
+  pb::cu_check(d.cuMemsetD16Async(a.o_cudnn.ptr(), 0xFFFF, c.q_elems(), g_stream), "cuMemsetD16Async");
+  pb::cu_check(d.cuMemsetD32Async(a.lse_ours.ptr(), 0xFFFFFFFFu, c.lse_elems(), g_stream), "cuMemsetD32Async");
+  pb::cu_check(d.cuMemsetD32Async(a.lse_cudnn.ptr(), 0xFFFFFFFFu, c.lse_elems(), g_stream), "cuMemsetD32Async");
 }
 
 void prepare(const Case& c, CaseState& cs, int index, int total) {

@@ -4,7 +4,7 @@
 # unit alone takes about a minute there):
 #   - Google Benchmark comes from .deps/benchmark, a copy of this machine's libbenchmark found by
 #     RUNPATH (the GPU machine has another libbenchmark version, so the system one would not load);
-#   - stripped copies of ptxfmha, ptxfmha_bench, bench_verify_test and the test binary
+#   - stripped copies of ptxfmha, ptxfmha_bench and the test binary
 #     ptxfmha_tests go to .deps/gpu/.
 # The cubins stay in $BUILD/cubin, the directory compiled into the binaries.
 #
@@ -30,7 +30,7 @@ cp -r /usr/include/benchmark .deps/benchmark/include/
 cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so* .deps/benchmark/lib/
 rm -f "$BUILD/bin/ptxfmha_bench"  # relink against .deps/benchmark
 make -j2 BUILD="$BUILD" GBENCH_PREFIX=.deps/benchmark cubins bench tools tests
-for b in ptxfmha ptxfmha_bench bench_verify_test; do
+for b in ptxfmha ptxfmha_bench; do
   strip -o ".deps/gpu/$b" "$BUILD/bin/$b"
 done
 strip -o .deps/gpu/ptxfmha_tests "$BUILD/tests/ptxfmha_tests"

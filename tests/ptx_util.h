@@ -312,7 +312,10 @@ inline PtxasReport parse_ptxas_report(const std::string& text) {
     pos = eol + 1;
     std::string low = line;
     std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (low.find("warning") != std::string::npos || low.find("error") != std::string::npos)
+    // "ptxas info : (C7513) Potential Performance Loss: wgmma.mma_async instructions are
+    // serialized ..." is printed as info, but it means every wgmma waits for the previous one.
+    if (low.find("warning") != std::string::npos || low.find("error") != std::string::npos ||
+        low.find("performance loss") != std::string::npos)
       r.problems.push_back(line);
   }
   return r;

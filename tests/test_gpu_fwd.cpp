@@ -13,7 +13,7 @@ using namespace ptxfmha_test;
 
 namespace {
 
-const int kSeqlens[] = {1, 17, 64, 127, 128, 129, 1000, 2048};
+const int kSeqlens[] = {1, 17, 64, 127, 128, 129, 193, 1000, 2048};
 
 uint64_t case_seed(int head_dim, int causal, int gqa, int sq, int sk) {
   return 0x9E3779B97F4A7C15ull ^ (uint64_t(head_dim) << 48) ^ (uint64_t(causal) << 44) ^
@@ -67,9 +67,10 @@ TEST_CASE("gpu fwd: sanitizer shapes (small, odd, residue tiles, causal, GQA)" *
     padded.v = make_layout(1, 131, 2, d, Order::BSHD, 0, 8, 0);
     padded.o = make_layout(1, 65, 4, d, Order::BSHD, 8, 24, 0);
     problems.push_back(padded);
-    // More causal tiles (9 m-blocks x 20 heads) than SMs: CTAs take tiles from the stream's
-    // tile counter; rows 0..199 see no key (tiles without loads), GQA 4.
-    problems.push_back(fwd_problem(1, 1100, 900, 20, 5, d, true));
+    // More causal tiles (9 m-blocks of 128 rows or 6 of 192 (d64) x 28 heads) than SMs: CTAs
+    // take tiles from the stream's tile counter; rows 0..199 see no key (tiles without
+    // loads), GQA 4.
+    problems.push_back(fwd_problem(1, 1100, 900, 28, 7, d, true));
     uint64_t seed = 1234;
     for (const FwdProblem& p : problems) {
       const FwdHostInputs in = random_inputs(p, seed++);
@@ -138,9 +139,10 @@ TEST_CASE("gpu fwd: causal dynamic tile scheduler (many tiles, back-to-back laun
     if (row->grid != ptxfmha::KernelInfo::Grid::TileLoop) continue;
     any_loop = true;
     const int d = row->head_dim;
-    // {batch, seqlen_q, seqlen_k, heads_q, heads_kv}: 2 x 16 x 8 = 256 tiles in one head
-    // group; 4 x 24 x 3 = 288 tiles of which the first m-blocks see no key; 1 x 40 x 8 = 320
-    // tiles whose 40 (head, batch) pairs split into several groups (K and V of 3000 keys
+    // {batch, seqlen_q, seqlen_k, heads_q, heads_kv}, tiles with 128-row m-blocks (192-row at
+    // d64): 2 x 16 x 8 = 256 (192) tiles in one head group; 4 x 24 x 3 = 288 (192) tiles of
+    // which the first m-blocks see no key; 1 x 40 x 8 = 320 (240) tiles whose 40 (head,
+    // batch) pairs split into several groups (K and V of 3000 keys
     // against half the L2: on a 50 MiB L2, 34 / 17 / 8 pairs per group at d64 / 128 / 256,
     // so the last group is partial at d64 and d128).
     const int shapes[][5] = {{2, 1000, 1000, 16, 4}, {4, 300, 100, 24, 8}, {1, 1024, 3000, 40, 8}};

@@ -78,6 +78,13 @@ TEST_CASE("helpers: parse_ptxas_report reads spills, registers, shared memory an
   CHECK(r.registers == 200);
   CHECK(r.static_smem == 1024);
   CHECK(r.problems.size() == 1);
+  const PtxasReport serialized = parse_ptxas_report(
+      "ptxas info    : (C7513) Potential Performance Loss: wgmma.mma_async instructions are serialized due to "
+      "non wgmma instructions defining input registers of a wgmma between start and end of the pipeline stage "
+      "in the function 'k'\n"
+      "ptxas info    : Used 168 registers, used 16 barriers\n");
+  CHECK(serialized.problems.size() == 1);
+  CHECK(serialized.registers == 168);
 }
 
 TEST_CASE("helpers: parse_sass counts base opcodes per function, predicates skipped") {

@@ -234,6 +234,9 @@ CheckResult run_check(const KernelInfo& k, const Shape& s, CUstream stream) {
     pb::cu_check(d.cuMemcpyHtoD(dv.ptr(), v.data(), kn * 2), "cuMemcpyHtoD");
     pb::cu_check(d.cuMemsetD16(dout.ptr(), 0xFFFF, qn), "cuMemsetD16");
     pb::cu_check(d.cuMemsetD32(dl.ptr(), 0xFFFFFFFFu, ln), "cuMemsetD32");
+    // The copies and memsets above ran on the legacy stream, which `stream`
+    // (CU_STREAM_NON_BLOCKING) does not wait for.
+    pb::cu_check(d.cuCtxSynchronize(), "cuCtxSynchronize");
     int64_t qs[3], ks[3];
     pb::dense_strides(s.sq, s.hq, D, qs);
     pb::dense_strides(s.sk, s.hkv, D, ks);

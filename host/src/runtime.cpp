@@ -625,9 +625,13 @@ ptxfmha_status tile_counter(const DeviceInfo& info, CUstream stream, CUdeviceptr
     CUresult r = d.cuMemAlloc(&p, kSlabBytes);
     if (r != CUDA_SUCCESS) return fail_cuda(r, "cuMemAlloc (tile counters)");
     r = d.cuMemsetD32(p, 0, kSlabBytes / 4);
+    // The memset is asynchronous and runs on the legacy stream, which a non-blocking stream
+    // does not wait for: without this sync a first launch there could read a counter that
+    // is not zero yet (and skip or repeat work tiles). Once per slab of 512 counters.
+    if (r == CUDA_SUCCESS) r = d.cuStreamSynchronize(CU_STREAM_LEGACY);
     if (r != CUDA_SUCCESS) {
       d.cuMemFree(p);
-      return fail_cuda(r, "cuMemsetD32 (tile counters)");
+      return fail_cuda(r, "cuMemsetD32 + cuStreamSynchronize (tile counters)");
     }
     slab.base = p;
     slab.used = 0;

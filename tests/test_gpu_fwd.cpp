@@ -163,3 +163,49 @@ TEST_CASE("gpu fwd: causal dynamic tile scheduler (many tiles, back-to-back laun
   }
   if (!any_loop) MESSAGE("no TileLoop kernel on this device: only the static schedules ran");
 }
+
+// A causal call captured into a CUDA graph: while its stream is capturing, the library uses no
+// tile counter (a graph may replay on any stream, so a per-stream counter cannot be baked in)
+// and launches one CTA per work tile in the static order. The graph is replayed twice, each
+// time on poisoned outputs, and checked against the float64 reference.
+TEST_CASE("gpu fwd: causal call captured into a CUDA graph, replayed (static tile schedule)" *
+          doctest::test_suite("gpu-fwd")) {
+  REQUIRE(ensure_context());
+  const auto rows = testable_fwd_rows();
+  REQUIRE(!rows.empty());
+  CUstream s = nullptr;
+  PTXFMHA_CU_CHECK(cu().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  uint64_t seed = 4242;
+  for (const ptxfmha::KernelInfo* row : rows) {
+    // More work tiles than SMs, rows without keys, GQA 4 (as the sanitizer shapes).
+    const FwdProblem p = fwd_problem(1, 1100, 900, 28, 7, row->head_dim, true);
+    const FwdHostInputs in = random_inputs(p, seed++);
+    const FwdReference ref = reference(p, in);
+    FwdDeviceCase dc(p, in);
+    dc.poison(s);
+    PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(s));
+    PTXFMHA_CU_CHECK(cu().cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+    ptxfmha_fwd_params a = dc.params(s);
+    const ptxfmha_status st = ptxfmha_fwd(&a);
+    const std::string msg = ptxfmha_last_error();
+    CUgraph graph = nullptr;
+    PTXFMHA_CU_CHECK(cu().cuStreamEndCapture(s, &graph));
+    REQUIRE_MESSAGE(st == PTXFMHA_OK, row->name << " under capture: " << msg);
+    CUgraphExec exec = nullptr;
+    PTXFMHA_CU_CHECK(cu().cuGraphInstantiateWithFlags(&exec, graph, 0));
+    for (int rep = 0; rep < 2; ++rep) {
+      dc.poison(s);
+      PTXFMHA_CU_CHECK(cu().cuGraphLaunch(exec, s));
+      PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(s));
+      FwdOutputs out;
+      dc.download(&out);
+      const FwdFigures f = evaluate(p, out, ref);
+      std::string why;
+      CHECK_MESSAGE(within_bounds(p, f, out, ref, Tolerance(), &why),
+                    row->name << " graph replay " << rep << ": " << why);
+    }
+    PTXFMHA_CU_CHECK(cu().cuGraphExecDestroy(exec));
+    PTXFMHA_CU_CHECK(cu().cuGraphDestroy(graph));
+  }
+  PTXFMHA_CU_CHECK(cu().cuStreamDestroy(s));
+}

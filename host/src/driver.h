@@ -84,6 +84,12 @@ namespace ptxfmha {
   X(cuStreamSynchronize, 2000)                           \
   X(cuStreamQuery, 2000)                                 \
   X(cuStreamIsCapturing, 10000)                          \
+  X(cuStreamBeginCapture, 10010)                         \
+  X(cuStreamEndCapture, 10000)                           \
+  X(cuGraphInstantiateWithFlags, 11040)                  \
+  X(cuGraphLaunch, 10000)                                \
+  X(cuGraphExecDestroy, 10000)                           \
+  X(cuGraphDestroy, 10000)                               \
   X(cuStreamWaitEvent, 3020)                             \
   X(cuEventCreate, 2000)                                 \
   X(cuEventDestroy, 4000)                                \

@@ -1,7 +1,7 @@
 // CPU tests: every ptx/<arch>/*.ptx was preprocessed and assembled by `make` for its arch,
-// with no spills, no stack frame, no ptxas warnings, registers and shared memory within the
-// hardware limits. Reads the build outputs under $PTXFMHA_BUILD_DIR (tests/tests.mk builds
-// them before running the tests).
+// with no spills, no stack frame, no ptxas warnings or "Performance Loss" notes (wgmma
+// serialisation), registers and shared memory within the hardware limits. Reads the build
+// outputs under $PTXFMHA_BUILD_DIR (tests/tests.mk builds them before running the tests).
 #include <doctest/doctest.h>
 
 #include <cstdio>

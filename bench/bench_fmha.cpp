@@ -290,9 +290,6 @@ void ensure_arena(const Case& c) {
   pb::upload_random_bf16(a.q.ptr(), a.q_elems, base + 1);
   pb::upload_random_bf16(a.k.ptr(), a.kv_elems, base + 2);
   pb::upload_random_bf16(a.v.ptr(), a.kv_elems, base + 3);
-  // The uploads ran on the legacy stream (a pageable copy may still be in flight when
-  // cuMemcpyHtoD returns), which g_stream does not wait for.
-  pb::cu_check(ptxfmha::drv().cuCtxSynchronize(), "cuCtxSynchronize");
   a.ready = true;
 }
 

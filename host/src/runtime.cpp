@@ -643,12 +643,6 @@ ptxfmha_status tile_counter(const DeviceInfo& info, CUstream stream, CUdeviceptr
   return PTXFMHA_OK;
 }
 
-std::size_t tile_counter_count() {
-  CounterGlobals& g = counter_globals();
-  std::lock_guard<std::mutex> lock(g.mutex);
-  return g.counters.size();
-}
-
 void forget_context_modules(unsigned long long ctx_id) {
   {
     ModuleGlobals& g = module_globals();

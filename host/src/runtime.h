@@ -142,8 +142,6 @@ std::size_t module_cache_size();
 // launches on the captured one, and would then share the pair. Pairs live until the context
 // is forgotten (forget_context_modules). Errors: CUDA (allocation).
 ptxfmha_status tile_counter(const DeviceInfo& info, CUstream stream, CUdeviceptr* out);
-// Number of (context, stream) pairs handed out; for tests.
-std::size_t tile_counter_count();
 
 // ---- device pointers --------------------------------------------------------------------
 // Checks that [lo, hi) starts and ends in memory CUDA knows (cuPointerGetAttribute

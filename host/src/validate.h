@@ -64,7 +64,6 @@ bool tensor_rows_disjoint(const TensorView& t, int* bad_dim);
 // (< 2^40 bytes), extent overflow, row overlap. Records the error and returns its status.
 ptxfmha_status validate_tensor(const TensorView& t);
 
-// The checks listed above that need no device. Stops at the first failure.
 // Shared argument checks of every entry point: the first NULL pointer -> NULL_POINTER, the
 // first size <= 0 -> INVALID_SIZE, each message naming the argument.
 struct NamedPtr { const void* ptr; const char* name; };
@@ -72,6 +71,7 @@ struct NamedSize { int32_t value; const char* name; };
 ptxfmha_status require_non_null(std::initializer_list<NamedPtr> ptrs);
 ptxfmha_status require_positive(std::initializer_list<NamedSize> sizes);
 
+// The checks listed above that need no device. Stops at the first failure.
 ptxfmha_status validate_fwd_shape(const ptxfmha_fwd_params* p);
 // UNSUPPORTED_HEAD_DIM unless a KernelKind::Fwd row exists for (sm, head_dim); the message
 // names head_dim, the device arch and the supported set.

@@ -19,8 +19,8 @@ constexpr double kLog2e = 1.4426950408889634;  // log2(e)
 // Inner (head_dim) box of every tensor map: 64 bf16 = 128 bytes, the 128B-swizzle span.
 // Narrower heads (head_dim < 64) get a box as wide as the head.
 constexpr int kBoxColsElems = 64;
-// Rows of the O tensor map's box (TMA-store epilogues write O in 64-row pieces).
-constexpr int kOBoxRows = 64;
+// Rows of the O tensor map's box: the sm_90a epilogue stores each warp's 16 rows with TMA.
+constexpr int kOBoxRows = 16;
 
 ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   ptxfmha_status st = validate_fwd_shape(p);

@@ -15,7 +15,7 @@ struct alignas(64) FwdKernelParams {
   CUtensorMap tma_q;  // 4-D {head_dim, seqlen_q, heads_q, batch}, box {64, BLOCK_M, 1, 1}, 128B swizzle
   CUtensorMap tma_k;  // 4-D {head_dim, seqlen_k, heads_kv, batch}, box {64, BLOCK_N, 1, 1}, 128B swizzle
   CUtensorMap tma_v;  // same as tma_k over V
-  CUtensorMap tma_o;  // 4-D over O, box {64, BLOCK_M/2 or BLOCK_M, 1, 1} (for TMA-store epilogues)
+  CUtensorMap tma_o;  // 4-D over O, box {64, 16, 1, 1}, 128B swizzle (sm_90a: TMA store per warp)
   uint64_t o_ptr;     // bf16 O base address
   uint64_t lse_ptr;   // fp32 LSE base address, 0 when LSE is not wanted
   int64_t o_batch_stride;  // elements

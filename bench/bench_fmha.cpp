@@ -32,6 +32,8 @@
 //   --ptxfmha_batch_ms=T (length of a timed batch, default 5 ms)
 //   --ptxfmha_ref_rows=N (sampled reference rows per block, default 8)
 //   --ptxfmha_table=FILE (also write the final comparison table there)   --ptxfmha_list
+//   --ptxfmha_fwd_kernel=NAME (forward cases of NAME's head dim run that kernel-table row, e.g.
+//     a comparison variant, through fwd_with_row; other head dims keep their default kernel)
 // Environment: PTXFMHA_BENCH_PERTURB_SCALE=f multiplies ptx-fmha's softmax scale by f in this
 // binary only, to show the correctness gate refusing a wrong kernel. PTXFMHA_CUDNN_LIB: see
 // cudnn_sdpa.h.
@@ -54,6 +56,7 @@
 #include "cudnn_sdpa.h"
 #include "gpu_monitor.h"
 #include "driver.h"
+#include "fwd.h"
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
 #include "runtime.h"
@@ -82,6 +85,7 @@ struct Options {
   std::vector<int> head_dims = {64, 128, 256};
   std::vector<int> seqlens = {512, 1024, 2048, 4096, 8192, 16384};
   std::string table_path;
+  std::string fwd_kernel;  // "" = ptxfmha_fwd's own choice
   double perturb_scale = 1.0;
 };
 Options g_opt;
@@ -143,8 +147,20 @@ void parse_options(int argc, char** argv) {
       g_opt.seqlens = parse_int_list(v, "--ptxfmha_seqlens");
     } else if (starts_with(a, "--ptxfmha_table=", &v)) {
       g_opt.table_path = v;
+    } else if (starts_with(a, "--ptxfmha_fwd_kernel=", &v)) {
+      g_opt.fwd_kernel = v;
     } else {
       std::fprintf(stderr, "ptxfmha_bench: unknown argument '%s'\n", a);
+      std::exit(2);
+    }
+  }
+  if (!g_opt.fwd_kernel.empty()) {
+    bool known = false;
+    for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels())
+      known = known || (r->kind == KernelKind::Fwd && g_opt.fwd_kernel == r->name);
+    if (!known) {
+      std::fprintf(stderr, "ptxfmha_bench: --ptxfmha_fwd_kernel: no forward kernel named '%s'\n",
+                   g_opt.fwd_kernel.c_str());
       std::exit(2);
     }
   }
@@ -308,6 +324,7 @@ struct CaseState {
   int nsets = 1;
   // ptx-fmha
   const ptxfmha::KernelInfo* kernel = nullptr;
+  bool kernel_forced = false;   // --ptxfmha_fwd_kernel: launched through fwd_with_row
   std::string ours_skip;      // why ours is not timed ("" = timed)
   std::string ours_check;     // agreement summary
   pb::DeviceBuffer ours_ws;   // decode workspace per set (ptxfmha_decode_workspace_size)
@@ -363,7 +380,7 @@ std::string launch_ours(const Case& c, CaseState& cs, int s) {
     f.softmax_scale = scale;
     f.causal = c.causal ? 1 : 0;
     f.stream = g_stream;
-    status = ptxfmha_fwd(&f);
+    status = cs.kernel_forced ? ptxfmha::fwd_with_row(&f, cs.kernel) : ptxfmha_fwd(&f);
   } else {
     ptxfmha_decode_params d{};
     d.q = p.q; d.k_cache = p.k; d.v_cache = p.v; d.o = p.o; d.lse = p.lse;
@@ -503,6 +520,15 @@ void prepare(const Case& c, CaseState& cs, int index, int total) {
   // ptx-fmha: is there a kernel for this head dim on this device?
   cs.kernel = ptxfmha::find_kernel(g_dev.sm, c.decode ? KernelKind::Decode : KernelKind::Fwd,
                                    int(c.head_dim));
+  if (!c.decode && !g_opt.fwd_kernel.empty()) {
+    for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+      if (g_opt.fwd_kernel == r->name && r->kind == KernelKind::Fwd && r->head_dim == c.head_dim &&
+          cs.kernel != nullptr && std::strcmp(r->arch, cs.kernel->arch) == 0) {
+        cs.kernel = r;
+        cs.kernel_forced = true;
+      }
+    }
+  }
   if (!cs.kernel) {
     cs.ours_skip = std::string("no ptx-fmha ") + (c.decode ? "decode" : "forward") +
                    " kernel for head_dim " + std::to_string(c.head_dim) + " on " +

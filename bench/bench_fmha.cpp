@@ -155,10 +155,7 @@ void parse_options(int argc, char** argv) {
     }
   }
   if (!g_opt.fwd_kernel.empty()) {
-    bool known = false;
-    for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels())
-      known = known || (r->kind == KernelKind::Fwd && g_opt.fwd_kernel == r->name);
-    if (!known) {
+    if (pb::forward_row_named(g_opt.fwd_kernel) == nullptr) {
       std::fprintf(stderr, "ptxfmha_bench: --ptxfmha_fwd_kernel: no forward kernel named '%s'\n",
                    g_opt.fwd_kernel.c_str());
       std::exit(2);
@@ -521,12 +518,11 @@ void prepare(const Case& c, CaseState& cs, int index, int total) {
   cs.kernel = ptxfmha::find_kernel(g_dev.sm, c.decode ? KernelKind::Decode : KernelKind::Fwd,
                                    int(c.head_dim));
   if (!c.decode && !g_opt.fwd_kernel.empty()) {
-    for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
-      if (g_opt.fwd_kernel == r->name && r->kind == KernelKind::Fwd && r->head_dim == c.head_dim &&
-          cs.kernel != nullptr && std::strcmp(r->arch, cs.kernel->arch) == 0) {
-        cs.kernel = r;
-        cs.kernel_forced = true;
-      }
+    const ptxfmha::KernelInfo* r = pb::forward_row_named(g_opt.fwd_kernel);
+    if (r != nullptr && r->head_dim == c.head_dim && cs.kernel != nullptr &&
+        std::strcmp(r->arch, cs.kernel->arch) == 0) {
+      cs.kernel = r;
+      cs.kernel_forced = true;
     }
   }
   if (!cs.kernel) {

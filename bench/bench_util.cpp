@@ -11,6 +11,7 @@
 
 #include "driver.h"
 #include "ptxfmha/reference.h"
+#include "runtime.h"
 
 namespace ptxfmha_bench {
 
@@ -286,6 +287,12 @@ void reference_dense(const RefProblem& p, const uint16_t* q, const uint16_t* k, 
   s.v_stride[0] = s.k_stride[0]; s.v_stride[1] = s.k_stride[1]; s.v_stride[2] = s.k_stride[2];
   // The shared reference spreads (batch, head) pairs over threads itself.
   ptxfmha::reference_fwd(s, q, k, v, *out, *lse);
+}
+
+const ptxfmha::KernelInfo* forward_row_named(const std::string& name) {
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels())
+    if (r->kind == ptxfmha::KernelKind::Fwd && name == r->name) return r;
+  return nullptr;
 }
 
 }  // namespace ptxfmha_bench

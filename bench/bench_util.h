@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
 
 namespace ptxfmha_bench {
@@ -113,5 +114,10 @@ struct RefProblem {
 // heads_q, head_dim]; lse: [batch, heads_q, seqlen_q] (natural log, -inf for rows without keys).
 void reference_dense(const RefProblem& p, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                      std::vector<double>* out, std::vector<double>* lse);
+
+// ---- --ptxfmha_fwd_kernel ------------------------------------------------------------------------
+// The forward kernel-table row called `name` (any arch), or nullptr: the bench refuses a name
+// that is not a forward kernel before running anything.
+const ptxfmha::KernelInfo* forward_row_named(const std::string& name);
 
 }  // namespace ptxfmha_bench

@@ -1,7 +1,7 @@
 // CPU tests of the command-line tools that run without a GPU: tools/ncu_stalls.py
 // summarises an Nsight Compute source-page CSV (tools/ncu-stalls.sh). A synthetic CSV with
-// the columns ncu 2025+ writes stands in for a real report. ptxfmha_bench's own option
-// --ptxfmha_fwd_kernel is checked with --ptxfmha_list (no GPU needed).
+// the columns ncu 2025+ writes stands in for a real report. ptxfmha_bench's option
+// --ptxfmha_fwd_kernel looks rows up with forward_row_named (bench_util, linked here).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -11,7 +11,10 @@
 #include <fstream>
 #include <string>
 
+#include "bench_util.h"
 #include "gpu_util.h"
+#include "kernel_table.h"
+#include "runtime.h"
 #include "ptx_util.h"
 
 using namespace ptxfmha_test;
@@ -67,18 +70,16 @@ TEST_CASE("tools/ncu_stalls.py: a file that is not a source-page CSV is an error
   CHECK(out.find("no 'Address'/'Source' header") != std::string::npos);
 }
 
-TEST_CASE("ptxfmha_bench --ptxfmha_fwd_kernel: a forward row by name, anything else refused") {
-  const std::string bench = build_dir() + "/bin/ptxfmha_bench";
-  REQUIRE_MESSAGE(file_exists(bench), bench << " missing (make bench)");
-  int rc = 0;
-  std::string out = run_command(shell_quote(bench) + " --ptxfmha_fwd_kernel=fmha_fwd_d128_sm90a --ptxfmha_list 2>&1", &rc);
-  CAPTURE(out);
-  CHECK(rc == 0);
-  CHECK(out.find("fwd/d128/causal/s1024/") != std::string::npos);
-  for (const char* bad : {"fmha_fwd_d96_sm90a", "fmha_decode_d128_sm90a"}) {
-    out = run_command(shell_quote(bench) + " --ptxfmha_fwd_kernel=" + bad + " --ptxfmha_list 2>&1", &rc);
-    CAPTURE(out);
-    CHECK(rc == 2);
-    CHECK(out.find(std::string("no forward kernel named '") + bad + "'") != std::string::npos);
+TEST_CASE("ptxfmha_bench --ptxfmha_fwd_kernel: forward rows by name, anything else refused") {
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    CAPTURE(r->name);
+    const ptxfmha::KernelInfo* found = ptxfmha_bench::forward_row_named(r->name);
+    if (r->kind == ptxfmha::KernelKind::Fwd)
+      CHECK(found == r);
+    else
+      CHECK(found == nullptr);  // decode and combine rows are not forward kernels
   }
+  CHECK(ptxfmha_bench::forward_row_named("fmha_fwd_d96_sm90a") == nullptr);
+  CHECK(ptxfmha_bench::forward_row_named("") == nullptr);
+  CHECK(ptxfmha_bench::forward_row_named("fmha_fwd_d128_sm90a") != nullptr);
 }

@@ -12,9 +12,16 @@
 #include <mutex>
 #include <new>
 
+#include "context.h"
 #include "decode_abi.h"
+#include "device_range.h"
 #include "driver.h"
-#include "runtime.h"
+#include "kernel_lookup.h"
+#include "launch.h"
+#include "module_cache.h"
+#include "status.h"
+#include "tensor_map.h"
+#include "validate.h"
 
 namespace ptxfmha {
 

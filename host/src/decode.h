@@ -32,7 +32,7 @@
 
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
-#include "validate.h"
+#include "tensor_view.h"
 
 namespace ptxfmha {
 

@@ -5,11 +5,18 @@
 #include <exception>
 #include <new>
 
+#include "context.h"
+#include "device_range.h"
 #include "fwd.h"
 #include "kernel_abi.h"
+#include "kernel_lookup.h"
 #include "kernel_table.h"
+#include "launch.h"
+#include "module_cache.h"
 #include "ptxfmha/ptxfmha.h"
-#include "runtime.h"
+#include "status.h"
+#include "tensor_map.h"
+#include "tile_counter.h"
 #include "validate.h"
 
 namespace ptxfmha {

@@ -1,6 +1,6 @@
 // Argument validation, run before anything touches the device.
 //
-// Every failure records (runtime.h fail()) a message naming the argument, e.g.
+// Every failure records (status.h fail()) a message naming the argument, e.g.
 //   "q_seq_stride = 100 is not a multiple of 8 elements (TMA needs 16-byte strides)"
 // and returns its own status. Nothing is written anywhere but the thread-local last error.
 //
@@ -22,43 +22,21 @@
 //   ALIASING              O overlaps Q, K, V or LSE; LSE overlaps Q, K or V
 // then, once the device is known (validate_fwd_head_dim):
 //   UNSUPPORTED_HEAD_DIM  no forward kernel for head_dim on this device's architecture
-// and in fwd.cpp, with the context current (runtime.h check_device_range):
+// and in fwd.cpp, with the context current (device_range.h check_device_range):
 //   INVALID_ARGUMENT      the first or last byte of q, k, v, o or lse is not memory CUDA
 //                         knows (a host pointer, or an allocation smaller than the extent)
+//
+// TensorView, tensor_byte_extent and tensor_rows_disjoint are declared in tensor_view.h
+// (included here) and defined in validate.cpp.
 #pragma once
 #include <initializer_list>
 #include <cstdint>
 
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
+#include "tensor_view.h"
 
 namespace ptxfmha {
-
-// A strided 4-D tensor [batch, seq, heads, head_dim], head_dim contiguous (stride 1).
-struct TensorView {
-  const char* name;       // "q", "k", ... used in messages as <name>_seq_stride etc.
-  const void* ptr;
-  int64_t dims[4];        // batch, seq, heads, head_dim (elements)
-  int64_t strides[3];     // batch, seq, heads (elements)
-  int elem_bytes;         // 2 for bf16
-};
-
-// Byte range [lo, hi) covered by the tensor (all strides >= 0, all dims >= 1):
-// lo = ptr, hi = ptr + elem_bytes * (sum_i (dims[i]-1)*strides[i] + head_dim).
-// Dims of extent 1 add nothing whatever their stride.
-// Returns false if that overflows uint64 / the address space.
-bool tensor_byte_extent(const TensorView& t, uint64_t* lo, uint64_t* hi);
-
-// True when no two distinct (b, s, h) rows of head_dim elements share an element.
-// Rule: drop dims of extent 1 (their stride is never used), sort the remaining
-// (batch, seq, heads) dims by stride ascending; each stride must be at least the span of
-// the faster dims, span = head_dim + sum over faster dims of (extent-1)*stride. This is
-// sufficient for disjoint rows, and it holds for every layout made from a dense tensor by
-// permuting dims, padding rows or slicing (so for every PyTorch-style view): it only
-// rejects exotic interleavings that are injective without being nested. Two dims of
-// extent > 1 with equal strides (e.g. a broadcast stride 0) always fail.
-// On failure *bad_dim is 0 (batch), 1 (seq) or 2 (heads): the stride that is too small.
-bool tensor_rows_disjoint(const TensorView& t, int* bad_dim);
 
 // Per-tensor checks shared by fwd and decode: stride sign/multiple-of-8, byte-stride limits
 // (< 2^40 bytes), extent overflow, row overlap. Records the error and returns its status.

@@ -1,6 +1,5 @@
-// ptxfmha_fwd: validate -> context/arch -> kernel row -> module -> tensor maps -> launch.
-#include <algorithm>
-#include <cmath>
+// ptxfmha_fwd: validate -> context/arch -> kernel row -> module -> tensor maps -> launch plan
+// (fwd_plan.h) -> launch.
 #include <cstring>
 #include <exception>
 #include <new>
@@ -8,6 +7,7 @@
 #include "context.h"
 #include "device_range.h"
 #include "fwd.h"
+#include "fwd_plan.h"
 #include "kernel_abi.h"
 #include "kernel_lookup.h"
 #include "kernel_table.h"
@@ -23,11 +23,6 @@ namespace ptxfmha {
 namespace {
 
 constexpr double kLog2e = 1.4426950408889634;  // log2(e)
-// Inner (head_dim) box of every tensor map: 64 bf16 = 128 bytes, the 128B-swizzle span.
-// Narrower heads (head_dim < 64) get a box as wide as the head.
-constexpr int kBoxColsElems = 64;
-// Rows of the O tensor map's box: the sm_90a epilogue stores each warp's 16 rows with TMA.
-constexpr int kOBoxRows = 16;
 
 ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   ptxfmha_status st = validate_fwd_shape(p);
@@ -69,20 +64,26 @@ ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   st = get_kernel(dev, *row, &k);
   if (st != PTXFMHA_OK) return st;
 
+  // The tensor maps, then the launch plan (fwd_plan.h): tiles, head grouping, schedule and
+  // grid. Only a causal persistent kernel asks for the stream's tile counter (0 while the
+  // stream is being captured).
+  const FwdShape shape = fwd_shape(*p);
+  const FwdTmaBoxes box = plan_fwd_tma_boxes(*row, shape);
   FwdKernelParams kp;
   std::memset(&kp, 0, sizeof kp);
-  const unsigned box_cols = static_cast<unsigned>(p->head_dim < kBoxColsElems ? p->head_dim : kBoxColsElems);
-  st = encode_tensor_map(views[0], box_cols, static_cast<unsigned>(row->block_m), &kp.tma_q);
-  if (st == PTXFMHA_OK)
-    st = encode_tensor_map(views[1], box_cols, static_cast<unsigned>(row->block_n), &kp.tma_k);
-  if (st == PTXFMHA_OK)
-    st = encode_tensor_map(views[2], box_cols, static_cast<unsigned>(row->block_n), &kp.tma_v);
-  if (st == PTXFMHA_OK)
-    st = encode_tensor_map(views[3], box_cols, static_cast<unsigned>(kOBoxRows), &kp.tma_o);
+  st = encode_tensor_map(views[0], box.cols, box.rows_q, &kp.tma_q);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[1], box.cols, box.rows_kv, &kp.tma_k);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[2], box.cols, box.rows_kv, &kp.tma_v);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[3], box.cols, box.rows_o, &kp.tma_o);
   if (st != PTXFMHA_OK) return st;
 
-  const int64_t num_m_blocks = (int64_t(p->seqlen_q) + row->block_m - 1) / row->block_m;
-  const int64_t total_tiles = num_m_blocks * p->heads_q * p->batch;  // <= rows_q < 2^31
+  CUdeviceptr counter = 0;
+  if (fwd_wants_tile_counter(*row, shape)) {
+    st = tile_counter(dev, static_cast<CUstream>(p->stream), &counter);
+    if (st != PTXFMHA_OK) return st;
+  }
+  const FwdLaunchPlan plan = plan_fwd(*row, shape, dev, counter != 0);
+
   kp.o_ptr = reinterpret_cast<uintptr_t>(p->o);
   kp.lse_ptr = reinterpret_cast<uintptr_t>(p->lse);
   kp.o_batch_stride = p->o_batch_stride;
@@ -93,43 +94,17 @@ ptxfmha_status fwd_impl(const ptxfmha_fwd_params* p, const KernelInfo* forced) {
   kp.heads_q = p->heads_q;
   kp.gqa_ratio = p->heads_q / p->heads_kv;
   kp.causal = p->causal;
-  kp.num_m_blocks = static_cast<int32_t>(num_m_blocks);
+  kp.num_m_blocks = static_cast<int32_t>(plan.num_m_blocks);
   kp.scale_log2 = static_cast<float>(static_cast<double>(p->softmax_scale) * kLog2e);
   kp.batch = p->batch;
-  kp.total_tiles = static_cast<int32_t>(total_tiles);
-  kp.head_group = 1;
+  kp.total_tiles = static_cast<int32_t>(plan.total_tiles);
+  kp.head_group = plan.head_group;
+  kp.tile_counter = plan.use_tile_counter ? counter : 0;
 
   LaunchDims dims;
-  if (row->grid == KernelInfo::Grid::TileLoop) {
-    // 1-D persistent grid over work tiles (kernel_table.h), one CTA per SM. Causal tiles
-    // differ in cost: they are taken from the stream's tile counter, heaviest first inside
-    // groups of (head, batch) pairs whose K and V fit in half the L2 (CTAs working at the
-    // same time share them); without a counter (graph capture) causal gets one CTA per
-    // tile, which the hardware balances. Non-causal tiles cost the same: static round robin
-    // over m-block-fastest order.
-    CUdeviceptr counter = 0;
-    if (p->causal) {
-      st = tile_counter(dev, static_cast<CUstream>(p->stream), &counter);
-      if (st != PTXFMHA_OK) return st;
-      const int64_t kv_bytes_per_pair = 2 * int64_t(p->seqlen_k) * p->head_dim * 2;
-      const int64_t budget = dev.l2_bytes > 0 ? dev.l2_bytes / 2 : (int64_t(25) << 20);
-      int64_t group = budget / kv_bytes_per_pair;
-      group = std::max<int64_t>(1, std::min<int64_t>(group, int64_t(p->heads_q) * p->batch));
-      kp.head_group = static_cast<int32_t>(group);
-    }
-    kp.tile_counter = counter;
-    int64_t ctas = total_tiles;
-    if ((!p->causal || counter != 0) && dev.num_sms > 0 && ctas > dev.num_sms) ctas = dev.num_sms;
-    dims.grid[0] = static_cast<unsigned>(ctas);
-    dims.grid[1] = 1;
-    dims.grid[2] = 1;
-  } else {
-    dims.grid[0] = static_cast<unsigned>(num_m_blocks);
-    dims.grid[1] = static_cast<unsigned>(p->heads_q);
-    dims.grid[2] = static_cast<unsigned>(p->batch);
-  }
-  dims.block[0] = static_cast<unsigned>(row->threads);
-  dims.smem_bytes = static_cast<unsigned>(row->smem_bytes);
+  for (int i = 0; i < 3; ++i) dims.grid[i] = plan.grid[i];
+  dims.block[0] = plan.block_threads;
+  dims.smem_bytes = plan.smem_bytes;
   dims.stream = static_cast<CUstream>(p->stream);
   return launch_kernel(k.function, dims, &kp, row->name);
 }

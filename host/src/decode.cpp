@@ -1,5 +1,6 @@
-// ptxfmha_decode and ptxfmha_decode_workspace_size. See decode.h for the flow and the list
-// of checks, ptx/include/decode_split.ptxh and decode_combine.ptxh for the kernels.
+// ptxfmha_decode and ptxfmha_decode_workspace_size: validation, device checks, launches (the
+// pure launch plan is decode_plan.cpp). See decode.h for the flow and the list of checks,
+// ptx/include/decode_split.ptxh and decode_combine.ptxh for the kernels.
 #include "decode.h"
 
 #include <cinttypes>
@@ -7,7 +8,6 @@
 #include <cstring>
 #include <exception>
 #include <cstdlib>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <new>
@@ -30,15 +30,9 @@ namespace {
 constexpr double kLog2e = 1.4426950408889634;
 constexpr int64_t kMaxGridYZ = 65535;
 constexpr int kBoxColsElems = 64;           // 128-byte swizzle span of bf16
-constexpr uint64_t kWsAlignBytes = 256;     // alignment of the partial-O region
 constexpr int64_t kMaxKeys = INT32_MAX - 64;  // 32-bit key indices in the kernels
 
 bool is_pow2(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
-int log2_int(int64_t x) {
-  int s = 0;
-  while ((int64_t(1) << s) < x) ++s;
-  return s;
-}
 bool overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi) {
   return a_lo < b_hi && b_lo < a_hi;
 }
@@ -48,13 +42,9 @@ struct Range {
   uint64_t lo, hi;  // hi == lo: absent
 };
 
-int64_t out_rows(const ptxfmha_decode_params& p) {
-  return int64_t(p.batch) * p.heads_q * p.seqlen_q;
-}
-
 Range lse_range(const ptxfmha_decode_params& p) {
   const uint64_t lo = reinterpret_cast<uintptr_t>(p.lse);
-  return {"lse", lo, p.lse ? lo + static_cast<uint64_t>(out_rows(p)) * sizeof(float) : lo};
+  return {"lse", lo, p.lse ? lo + static_cast<uint64_t>(decode_out_rows(p)) * sizeof(float) : lo};
 }
 Range seqlens_range(const ptxfmha_decode_params& p) {
   const uint64_t lo = reinterpret_cast<uintptr_t>(p.seqlens_k);
@@ -164,11 +154,11 @@ ptxfmha_status validate_decode_shape(const ptxfmha_decode_params* p) {
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
                 "max_seqlen_k = %d exceeds %" PRId64 " (the kernels index keys in 32 bits)",
                 p->max_seqlen_k, kMaxKeys);
-  if (out_rows(*p) > INT32_MAX)
+  if (decode_out_rows(*p) > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
                 "batch * heads_q * seqlen_q = %d * %d * %d = %" PRId64
                 " query rows exceed 2^31-1 (kernels index O/LSE rows in 32 bits)",
-                p->batch, p->heads_q, p->seqlen_q, out_rows(*p));
+                p->batch, p->heads_q, p->seqlen_q, decode_out_rows(*p));
   if (p->block_table != nullptr && int64_t(p->batch) * p->max_blocks_per_seq > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
                 "batch * max_blocks_per_seq = %d * %d block-table entries exceed 2^31-1",
@@ -210,56 +200,6 @@ ptxfmha_status validate_decode_shape(const ptxfmha_decode_params* p) {
   return PTXFMHA_OK;
 }
 
-int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
-  if (units < 1) units = 1;
-  if (slots < 1) slots = 1;
-  if (kv_tiles < 1) return 1;
-  constexpr double kCtaOverheadTiles = 3.0;  // prologue latency + epilogue, in tile times
-  constexpr double kCombineTiles = 2.0;      // the combine kernel, in tile times
-  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
-  int best = 1;
-  double best_cost = std::numeric_limits<double>::infinity();
-  for (int64_t s = 1; s <= max_s; ++s) {
-    const int64_t tps = (kv_tiles + s - 1) / s;
-    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
-    const int64_t waves = (units * s + slots - 1) / slots;
-    const double cost =
-        double(waves) * (double(tps) + kCtaOverheadTiles) + (s > 1 ? kCombineTiles : 0.0);
-    if (cost < best_cost - 1e-9) {
-      best_cost = cost;
-      best = static_cast<int>(s);
-    }
-  }
-  return best;
-}
-
-void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan) {
-  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
-  plan->m_groups = static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
-  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
-  int64_t s = p.num_splits > 0 ? p.num_splits : auto_splits;
-  if (s < 1) s = 1;
-  if (s > tiles) s = tiles;
-  const int64_t tps = (tiles + s - 1) / s;
-  plan->num_splits = static_cast<int>((tiles + tps - 1) / tps);
-  plan->split_keys = static_cast<int>(tps * kDecodeBlockN);
-  if (p.block_table != nullptr) {
-    const int ps = log2_int(p.page_size);
-    plan->box_shift = ps < 6 ? ps : 6;
-  } else {
-    plan->box_shift = 6;
-  }
-  plan->ws_lse_offset = 0;
-  plan->ws_o_offset = 0;
-  plan->workspace_bytes = 0;
-  if (plan->num_splits > 1) {
-    const uint64_t partials = uint64_t(out_rows(p)) * uint64_t(plan->num_splits);
-    const uint64_t lse_bytes = partials * sizeof(float);
-    plan->ws_o_offset = (lse_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
-    plan->workspace_bytes = plan->ws_o_offset + partials * uint64_t(p.head_dim) * sizeof(float);
-  }
-}
-
 namespace {
 
 // Resident split CTAs per SM (cuOccupancyMaxActiveBlocksPerMultiprocessor), cached per loaded
@@ -286,35 +226,33 @@ ptxfmha_status split_ctas_per_sm(const KernelInfo& row, CUfunction f, int* per_s
   return PTXFMHA_OK;
 }
 
-// Kernel rows, occupancy and the split plan for validated params on the current device.
-ptxfmha_status plan_decode(const ptxfmha_decode_params& p, const DeviceInfo& dev, DecodePlan* plan,
-                           LoadedKernel* split_kernel) {
-  plan->split_row = find_kernel(dev.sm, KernelKind::Decode, p.head_dim);
-  plan->combine_row = find_kernel(dev.sm, KernelKind::DecodeCombine, p.head_dim);
-  if (plan->split_row == nullptr || plan->combine_row == nullptr)
+// Kernel rows and occupancy (driver queries), then the pure plan_decode, for validated params
+// on the current device.
+ptxfmha_status plan_decode_on_device(const ptxfmha_decode_params& p, const DeviceInfo& dev,
+                                     DecodePlan* plan, LoadedKernel* split_kernel) {
+  const KernelInfo* split_row = find_kernel(dev.sm, KernelKind::Decode, p.head_dim);
+  const KernelInfo* combine_row = find_kernel(dev.sm, KernelKind::DecodeCombine, p.head_dim);
+  plan->split_row = split_row;
+  plan->combine_row = combine_row;
+  if (split_row == nullptr || combine_row == nullptr)
     return fail(PTXFMHA_ERR_UNSUPPORTED_HEAD_DIM,
                 "head_dim = %d has no decode kernel for sm_%d (%s); supported head_dim: %s",
                 p.head_dim, dev.sm, dev.arch ? dev.arch : "no kernels for this architecture",
                 head_dims_string(supported_head_dims(dev.sm, KernelKind::Decode)).c_str());
-  for (const KernelInfo* r : {plan->split_row, plan->combine_row})
+  for (const KernelInfo* r : {split_row, combine_row})
     if (r->param_bytes != static_cast<int>(sizeof(DecodeKernelParams)))
       return fail(PTXFMHA_ERR_CUBIN_INVALID,
                   "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
                   r->name, r->param_bytes, sizeof(DecodeKernelParams));
-  ptxfmha_status st = get_kernel(dev, *plan->split_row, split_kernel);
+  ptxfmha_status st = get_kernel(dev, *split_row, split_kernel);
   if (st != PTXFMHA_OK) return st;
   int per_sm = 0;
-  st = split_ctas_per_sm(*plan->split_row, split_kernel->function, &per_sm);
+  st = split_ctas_per_sm(*split_row, split_kernel->function, &per_sm);
   if (st != PTXFMHA_OK) return st;
   if (per_sm < 1)
     return fail(PTXFMHA_ERR_CUDA, "%s cannot be resident on this device (occupancy 0)",
-                plan->split_row->name);
-  DecodePlan tmp;
-  plan_decode_splits(p, 1, &tmp);  // m_groups
-  const int64_t units = int64_t(p.batch) * p.heads_kv * tmp.m_groups;
-  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
-  const int auto_splits = choose_num_splits(units, tiles, int64_t(dev.num_sms) * per_sm);
-  plan_decode_splits(p, auto_splits, plan);
+                split_row->name);
+  plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan);
   return PTXFMHA_OK;
 }
 
@@ -327,7 +265,7 @@ ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t
   if (st != PTXFMHA_OK) return st;
   DecodePlan plan;
   LoadedKernel split_k;
-  st = plan_decode(*p, dev, &plan, &split_k);
+  st = plan_decode_on_device(*p, dev, &plan, &split_k);
   if (st != PTXFMHA_OK) return st;
   if (!launch) {
     *ws_bytes = plan.workspace_bytes;
@@ -402,7 +340,7 @@ ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t
   kp.heads_q = p->heads_q;
   kp.heads_kv = p->heads_kv;
   kp.gqa_ratio = p->heads_q / p->heads_kv;
-  kp.page_shift = p->block_table ? log2_int(p->page_size) : 0;
+  kp.page_shift = plan.page_shift;
   kp.max_blocks_per_seq = p->block_table ? p->max_blocks_per_seq : 0;
   kp.box_shift = plan.box_shift;
   kp.num_splits = plan.num_splits;
@@ -411,13 +349,11 @@ ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t
   kp.scale_log2 = static_cast<float>(static_cast<double>(p->softmax_scale) * kLog2e);
   kp.m_groups = plan.m_groups;
   kp.packed_rows = p->seqlen_q * kp.gqa_ratio;
-  kp.combine_rows = static_cast<int32_t>(out_rows(*p));
+  kp.combine_rows = static_cast<int32_t>(decode_out_rows(*p));
 
   // ---- launches ----
   LaunchDims dims;
-  dims.grid[0] = static_cast<unsigned>(p->heads_kv * plan.m_groups);
-  dims.grid[1] = static_cast<unsigned>(plan.num_splits);
-  dims.grid[2] = static_cast<unsigned>(p->batch);
+  for (int i = 0; i < 3; ++i) dims.grid[i] = plan.split_grid[i];
   dims.block[0] = static_cast<unsigned>(plan.split_row->threads);
   dims.smem_bytes = static_cast<unsigned>(plan.split_row->smem_bytes);
   dims.stream = static_cast<CUstream>(p->stream);
@@ -428,8 +364,7 @@ ptxfmha_status decode_impl(const ptxfmha_decode_params* p, bool launch, uint64_t
   st = get_kernel(dev, *plan.combine_row, &combine_k);
   if (st != PTXFMHA_OK) return st;
   LaunchDims cd;
-  const int64_t rows_per_cta = plan.combine_row->block_m;
-  cd.grid[0] = static_cast<unsigned>((out_rows(*p) + rows_per_cta - 1) / rows_per_cta);
+  cd.grid[0] = plan.combine_grid;
   cd.block[0] = static_cast<unsigned>(plan.combine_row->threads);
   cd.smem_bytes = static_cast<unsigned>(plan.combine_row->smem_bytes);
   cd.stream = dims.stream;
@@ -455,7 +390,7 @@ ptxfmha_status decode_plan(const ptxfmha_decode_params* p, DecodePlan* plan) {
   st = acquire_device(&dev);
   if (st != PTXFMHA_OK) return st;
   LoadedKernel k;
-  return plan_decode(*p, dev, plan, &k);
+  return plan_decode_on_device(*p, dev, plan, &k);
 }
 
 }  // namespace ptxfmha

@@ -1,12 +1,13 @@
 // Decode attention (ptxfmha_decode), host side: validation, split planning, the float64
-// reference for paged / ragged caches. Entry points live in decode.cpp, the reference in
-// decode_reference.cpp.
+// reference for paged / ragged caches. Entry points live in decode.cpp, the pure launch plan
+// in decode_plan.cpp, the reference in decode_reference.cpp.
 //
 // Flow of ptxfmha_decode:
 //   validate_decode_shape  everything that needs no device (list below)
 //   acquire_device         context, architecture, SM count
-//   plan_decode            kernel rows for head_dim, CTAs per SM (occupancy of the split
-//                          kernel), num_splits / split_keys, workspace layout
+//   plan                   kernel rows for head_dim, CTAs per SM (occupancy of the split
+//                          kernel, a driver query), then the pure plan_decode: num_splits /
+//                          split_keys, workspace layout, grids (decode_plan.cpp)
 //   device checks          workspace present and large enough, every pointer range known
 //                          to CUDA (check_device_range), workspace aliasing
 //   launch                 fmha_decode_d<D>_<arch> (sm90a or sm100a, the device's row),
@@ -86,6 +87,11 @@ TensorView decode_v_view(const ptxfmha_decode_params& p);
 // s; a per-SM model would pick 16 here but has not been measured on the other shapes yet.
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 
+// Output rows batch * heads_q * seqlen_q: rows of O and LSE, and of each split's partials.
+inline int64_t decode_out_rows(const ptxfmha_decode_params& p) {
+  return int64_t(p.batch) * p.heads_q * p.seqlen_q;
+}
+
 struct DecodePlan {
   const KernelInfo* split_row = nullptr;
   const KernelInfo* combine_row = nullptr;
@@ -93,14 +99,26 @@ struct DecodePlan {
   int num_splits = 1;      // effective: no empty trailing split
   int split_keys = 0;      // keys per split, multiple of 64
   int box_shift = 6;       // log2(keys per TMA box)
+  int page_shift = 0;      // log2(page_size) for a paged cache, else 0
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
+  // Grids (plan_decode only): split kernel (heads_kv * m_groups, num_splits, batch); combine
+  // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
+  unsigned split_grid[3] = {0, 0, 0};
+  unsigned combine_grid = 0;
 };
 
 // Fills the plan's split sizes and workspace layout from the requested (0 = automatic) or
 // chosen split count. Pure: `auto_splits` is what choose_num_splits gave (used when
 // p.num_splits == 0). Requires a validated p.
 void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan);
+
+// The whole decode launch plan, pure (no driver call): the rows, the automatic split count
+// choose_num_splits(batch * heads_kv * m_groups, ceil(max_seqlen_k / 64), slots) with
+// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids. Requires a
+// validated p and rows for p.head_dim.
+void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
+                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan);
 
 // validate_decode_shape + acquire_device + the plan ptxfmha_decode would use for *p (kernel
 // rows, num_splits, workspace layout). For tests, benchmarks and tools.

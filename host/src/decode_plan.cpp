@@ -1,0 +1,95 @@
+// The decode launch plan, pure (no driver call): split count, split sizes, workspace layout
+// and grids. See decode.h (choose_num_splits, plan_decode_splits, plan_decode).
+#include <cstdint>
+#include <limits>
+
+#include "decode.h"
+
+namespace ptxfmha {
+
+namespace {
+
+constexpr uint64_t kWsAlignBytes = 256;     // alignment of the partial-O region
+
+int log2_int(int64_t x) {
+  int s = 0;
+  while ((int64_t(1) << s) < x) ++s;
+  return s;
+}
+
+}  // namespace
+
+int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
+  if (units < 1) units = 1;
+  if (slots < 1) slots = 1;
+  if (kv_tiles < 1) return 1;
+  constexpr double kCtaOverheadTiles = 3.0;  // prologue latency + epilogue, in tile times
+  constexpr double kCombineTiles = 2.0;      // the combine kernel, in tile times
+  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
+  int best = 1;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (int64_t s = 1; s <= max_s; ++s) {
+    const int64_t tps = (kv_tiles + s - 1) / s;
+    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
+    const int64_t waves = (units * s + slots - 1) / slots;
+    const double cost =
+        double(waves) * (double(tps) + kCtaOverheadTiles) + (s > 1 ? kCombineTiles : 0.0);
+    if (cost < best_cost - 1e-9) {
+      best_cost = cost;
+      best = static_cast<int>(s);
+    }
+  }
+  return best;
+}
+
+void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan) {
+  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+  plan->m_groups = static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
+  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
+  int64_t s = p.num_splits > 0 ? p.num_splits : auto_splits;
+  if (s < 1) s = 1;
+  if (s > tiles) s = tiles;
+  const int64_t tps = (tiles + s - 1) / s;
+  plan->num_splits = static_cast<int>((tiles + tps - 1) / tps);
+  plan->split_keys = static_cast<int>(tps * kDecodeBlockN);
+  if (p.block_table != nullptr) {
+    const int ps = log2_int(p.page_size);
+    plan->box_shift = ps < 6 ? ps : 6;
+    plan->page_shift = ps;
+  } else {
+    plan->box_shift = 6;
+    plan->page_shift = 0;
+  }
+  plan->ws_lse_offset = 0;
+  plan->ws_o_offset = 0;
+  plan->workspace_bytes = 0;
+  if (plan->num_splits > 1) {
+    const uint64_t partials = uint64_t(decode_out_rows(p)) * uint64_t(plan->num_splits);
+    const uint64_t lse_bytes = partials * sizeof(float);
+    plan->ws_o_offset = (lse_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
+    plan->workspace_bytes = plan->ws_o_offset + partials * uint64_t(p.head_dim) * sizeof(float);
+  }
+}
+
+void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
+                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan) {
+  plan->split_row = &split_row;
+  plan->combine_row = &combine_row;
+  DecodePlan tmp;
+  plan_decode_splits(p, 1, &tmp);  // m_groups
+  const int64_t units = int64_t(p.batch) * p.heads_kv * tmp.m_groups;
+  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
+  const int auto_splits = choose_num_splits(units, tiles, slots);
+  plan_decode_splits(p, auto_splits, plan);
+  plan->split_grid[0] = static_cast<unsigned>(p.heads_kv * plan->m_groups);
+  plan->split_grid[1] = static_cast<unsigned>(plan->num_splits);
+  plan->split_grid[2] = static_cast<unsigned>(p.batch);
+  plan->combine_grid = 0;
+  if (plan->num_splits > 1) {
+    const int64_t rows_per_cta = combine_row.block_m;
+    plan->combine_grid =
+        static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);
+  }
+}
+
+}  // namespace ptxfmha

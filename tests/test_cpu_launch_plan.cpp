@@ -1,0 +1,553 @@
+// CPU tests of the launch plans (no device): the forward's plan_fwd / plan_fwd_tma_boxes
+// (host/src/fwd_plan.h) and decode's plan_decode (host/src/decode.h, decode_plan.cpp).
+//   - exact values for representative shapes, worked out by hand in the comments (tiles,
+//     head grouping against the L2 size, schedule, grid, split count, workspace bytes);
+//   - edge cases: seqlen 1, a huge batch, causal vs not, graph capture (no tile counter) vs
+//     not, head_group bounds, L2 size unknown / tiny / huge, SM count unknown, GridMHB rows;
+//   - properties over random shapes, checked against an independent model of the kernels'
+//     tile order (the sm90a body's TILE_COORDS) and of the decode split layout.
+// Rows are synthetic (fixed block sizes here) so that a change of the real kernel table
+// does not move the expected numbers; one case runs every real forward row through the
+// properties.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "decode.h"
+#include "fwd_plan.h"
+#include "kernel_lookup.h"
+#include "kernel_table.h"
+#include "ptxfmha/ptxfmha.h"
+
+namespace {
+
+using ptxfmha::DecodePlan;
+using ptxfmha::DeviceInfo;
+using ptxfmha::FwdLaunchPlan;
+using ptxfmha::FwdSchedule;
+using ptxfmha::FwdShape;
+using ptxfmha::KernelInfo;
+using ptxfmha::KernelKind;
+
+constexpr int64_t kMiB = int64_t(1) << 20;
+
+// Synthetic forward rows: {name, arch, sm, kind, head_dim, block_m, block_n, threads,
+// smem_bytes, param_bytes, grid}.
+const KernelInfo kTile128 = {"test_fwd_tile_m128", "sm90a", 90, KernelKind::Fwd, 128, 128, 128,
+                             384, 200000, 640, KernelInfo::Grid::TileLoop};
+const KernelInfo kTile192 = {"test_fwd_tile_m192", "sm90a", 90, KernelKind::Fwd, 64, 192, 128,
+                             512, 190000, 640, KernelInfo::Grid::TileLoop};
+const KernelInfo kMhb128 = {"test_fwd_mhb_m128", "sm100a", 100, KernelKind::Fwd, 128, 128, 128,
+                            512, 150000, 640, KernelInfo::Grid::GridMHB};
+
+DeviceInfo device(int num_sms, int64_t l2_bytes) {
+  DeviceInfo d;
+  d.num_sms = num_sms;
+  d.l2_bytes = static_cast<int>(l2_bytes);
+  return d;
+}
+// An H100 SXM as the driver reports it: 132 SMs, 50 MiB of L2.
+const DeviceInfo kH100 = device(132, 50 * kMiB);
+
+FwdShape shape(int b, int sq, int sk, int hq, int hkv, int d, bool causal) {
+  FwdShape s;
+  s.batch = b; s.seqlen_q = sq; s.seqlen_k = sk; s.heads_q = hq; s.heads_kv = hkv;
+  s.head_dim = d; s.causal = causal;
+  return s;
+}
+
+void check_grid(const FwdLaunchPlan& p, unsigned x, unsigned y, unsigned z) {
+  CHECK(p.grid[0] == x);
+  CHECK(p.grid[1] == y);
+  CHECK(p.grid[2] == z);
+}
+
+}  // namespace
+
+// ---- forward: exact values -------------------------------------------------------------
+
+TEST_CASE("cpu launch plan fwd: non-causal persistent on 132 SMs") {
+  // Sq 1000 in m-blocks of 128: 7 * 128 = 896 < 1000 <= 1024 -> 8 m-blocks;
+  // tiles 8 * 16 heads * 2 batch = 256 > 132 SMs -> 132 CTAs, static round robin.
+  const FwdLaunchPlan p = ptxfmha::plan_fwd(kTile128, shape(2, 1000, 1000, 16, 16, 128, false),
+                                            kH100, true);
+  CHECK(p.num_m_blocks == 8);
+  CHECK(p.total_tiles == 256);
+  CHECK(p.head_group == 1);
+  CHECK(p.schedule == FwdSchedule::StaticPersistent);
+  CHECK_FALSE(p.use_tile_counter);  // a counter that exists is not used for uniform tiles
+  check_grid(p, 132, 1, 1);
+  CHECK(p.block_threads == 384u);
+  CHECK(p.smem_bytes == 200000u);
+  CHECK_FALSE(ptxfmha::fwd_wants_tile_counter(kTile128, shape(2, 1000, 1000, 16, 16, 128, false)));
+}
+
+TEST_CASE("cpu launch plan fwd: causal with and without the tile counter (graph capture)") {
+  const FwdShape s = shape(2, 1000, 4096, 16, 4, 128, true);
+  CHECK(ptxfmha::fwd_wants_tile_counter(kTile128, s));
+  // K and V of one (head, batch) pair: 2 * 4096 keys * 128 * 2 bytes = 2 MiB; half the
+  // L2 = 25 MiB -> 12 pairs per group (12.5 rounded down); 32 pairs exist.
+  const FwdLaunchPlan dyn = ptxfmha::plan_fwd(kTile128, s, kH100, true);
+  CHECK(dyn.num_m_blocks == 8);
+  CHECK(dyn.total_tiles == 256);
+  CHECK(dyn.head_group == 12);
+  CHECK(dyn.schedule == FwdSchedule::DynamicCounter);
+  CHECK(dyn.use_tile_counter);
+  check_grid(dyn, 132, 1, 1);
+  // Capturing: no counter -> one CTA per tile, same tile order (head_group unchanged).
+  const FwdLaunchPlan cap = ptxfmha::plan_fwd(kTile128, s, kH100, false);
+  CHECK(cap.head_group == 12);
+  CHECK(cap.schedule == FwdSchedule::CtaPerTile);
+  CHECK_FALSE(cap.use_tile_counter);
+  check_grid(cap, 256, 1, 1);
+}
+
+TEST_CASE("cpu launch plan fwd: head_group follows the L2 size and stays in [1, heads_q*batch]") {
+  // Per pair 2 MiB of K+V (Sk 4096, D 128); 32 (head, batch) pairs.
+  const FwdShape s = shape(2, 512, 4096, 16, 16, 128, true);
+  struct { int64_t l2; int expect; } cases[] = {
+      {50 * kMiB, 12},    // 25 MiB / 2 MiB = 12.5
+      {60 * kMiB, 15},    // 30 MiB / 2 MiB
+      {8 * kMiB, 2},      // 4 MiB / 2 MiB
+      {3 * kMiB, 1},      // 1.5 MiB holds no pair: at least 1
+      {1024 * kMiB, 32},  // 256 pairs fit, only 32 exist
+      {0, 12},            // unknown L2: a 25 MiB budget
+      {-5, 12},           // nonsense from the driver: same as unknown
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.l2);
+    CHECK(ptxfmha::plan_fwd(kTile128, s, device(132, c.l2), true).head_group == c.expect);
+  }
+  // Head dim scales the pair: D 256 -> 4 MiB -> 6 (6.25); D 64 -> 1 MiB -> 25.
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(2, 512, 4096, 16, 16, 256, true), kH100, true).head_group == 6);
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(2, 512, 4096, 16, 16, 64, true), kH100, true).head_group == 25);
+  // Non-causal never groups.
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(2, 512, 4096, 16, 16, 128, false), device(132, 8 * kMiB), true)
+            .head_group == 1);
+}
+
+TEST_CASE("cpu launch plan fwd: seqlen 1, a single tile, fewer tiles than SMs, unknown SM count") {
+  // One query row, one head, one sequence: one tile, one CTA whatever the schedule.
+  for (bool causal : {false, true})
+    for (bool counter : {false, true}) {
+      CAPTURE(causal); CAPTURE(counter);
+      const FwdLaunchPlan p = ptxfmha::plan_fwd(kTile128, shape(1, 1, 1, 1, 1, 128, causal), kH100, counter);
+      CHECK(p.num_m_blocks == 1);
+      CHECK(p.total_tiles == 1);
+      CHECK(p.head_group == 1);  // 512 bytes per pair fit 51200 times, but one pair exists
+      check_grid(p, 1, 1, 1);
+    }
+  // 2 m-blocks (Sq 256) x 4 heads = 8 tiles < 132 SMs: 8 CTAs.
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(1, 256, 256, 4, 4, 128, false), kH100, false).grid[0] == 8u);
+  // Sq 257 needs a third m-block.
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(1, 257, 256, 4, 4, 128, false), kH100, false).num_m_blocks == 3);
+  // SM count unknown (0): the grid is not limited.
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(2, 1000, 1000, 16, 16, 128, false), device(0, 50 * kMiB), true)
+            .grid[0] == 256u);
+  CHECK(ptxfmha::plan_fwd(kTile128, shape(2, 1000, 1000, 16, 16, 128, false), device(1, 50 * kMiB), true)
+            .grid[0] == 1u);
+}
+
+TEST_CASE("cpu launch plan fwd: block_m 192 m-block boundaries") {
+  struct { int sq; int64_t mb; } cases[] = {{1, 1}, {191, 1}, {192, 1}, {193, 2}, {960, 5}, {961, 6}, {1000, 6}, {1152, 6}, {1153, 7}};
+  for (const auto& c : cases) {
+    CAPTURE(c.sq);
+    const FwdLaunchPlan p = ptxfmha::plan_fwd(kTile192, shape(3, c.sq, 100, 8, 2, 64, false), kH100, false);
+    CHECK(p.num_m_blocks == c.mb);
+    CHECK(p.total_tiles == c.mb * 8 * 3);
+  }
+}
+
+TEST_CASE("cpu launch plan fwd: huge batch") {
+  // B 65535 (the largest batch validation accepts), Hq 32, Sq 1000: 2,097,120,000 query rows
+  // (< 2^31); 8 m-blocks -> 16,776,960 tiles.
+  const FwdShape s = shape(65535, 1000, 1000, 32, 8, 128, true);
+  const FwdLaunchPlan dyn = ptxfmha::plan_fwd(kTile128, s, kH100, true);
+  CHECK(dyn.total_tiles == 16776960);
+  check_grid(dyn, 132, 1, 1);
+  // K+V per pair 2 * 1000 * 128 * 2 = 512,000 bytes -> 26,214,400 / 512,000 = 51 pairs.
+  CHECK(dyn.head_group == 51);
+  const FwdLaunchPlan cap = ptxfmha::plan_fwd(kTile128, s, kH100, false);
+  check_grid(cap, 16776960, 1, 1);
+  const FwdLaunchPlan mhb = ptxfmha::plan_fwd(kMhb128, s, kH100, true);
+  check_grid(mhb, 8, 32, 65535);
+}
+
+TEST_CASE("cpu launch plan fwd: GridMHB rows get a 3-D grid, no grouping, no counter") {
+  for (bool causal : {false, true})
+    for (bool counter : {false, true}) {
+      CAPTURE(causal); CAPTURE(counter);
+      const FwdShape s = shape(2, 1000, 4096, 16, 4, 128, causal);
+      CHECK_FALSE(ptxfmha::fwd_wants_tile_counter(kMhb128, s));
+      const FwdLaunchPlan p = ptxfmha::plan_fwd(kMhb128, s, kH100, counter);
+      CHECK(p.schedule == FwdSchedule::MhbGrid);
+      CHECK(p.num_m_blocks == 8);
+      CHECK(p.total_tiles == 256);
+      CHECK(p.head_group == 1);
+      CHECK_FALSE(p.use_tile_counter);
+      check_grid(p, 8, 16, 2);
+      CHECK(p.block_threads == 512u);
+      CHECK(p.smem_bytes == 150000u);
+    }
+}
+
+TEST_CASE("cpu launch plan fwd: TMA boxes and the shape read from params") {
+  const ptxfmha::FwdTmaBoxes b128 = ptxfmha::plan_fwd_tma_boxes(kTile128, shape(1, 1, 1, 1, 1, 128, false));
+  CHECK(b128.cols == 64u);  // 128 bytes of bf16: the swizzle span
+  CHECK(b128.rows_q == 128u);
+  CHECK(b128.rows_kv == 128u);
+  CHECK(b128.rows_o == 16u);
+  CHECK(ptxfmha::plan_fwd_tma_boxes(kTile128, shape(1, 1, 1, 1, 1, 32, false)).cols == 32u);
+  CHECK(ptxfmha::plan_fwd_tma_boxes(kTile128, shape(1, 1, 1, 1, 1, 256, false)).cols == 64u);
+  const ptxfmha::FwdTmaBoxes b192 = ptxfmha::plan_fwd_tma_boxes(kTile192, shape(1, 1, 1, 1, 1, 64, false));
+  CHECK(b192.cols == 64u);
+  CHECK(b192.rows_q == 192u);
+  CHECK(b192.rows_kv == 128u);
+
+  ptxfmha_fwd_params p;
+  std::memset(&p, 0, sizeof p);
+  p.batch = 3; p.seqlen_q = 5; p.seqlen_k = 7; p.heads_q = 12; p.heads_kv = 4; p.head_dim = 64;
+  p.causal = 1;
+  FwdShape s = ptxfmha::fwd_shape(p);
+  CHECK(s.batch == 3); CHECK(s.seqlen_q == 5); CHECK(s.seqlen_k == 7);
+  CHECK(s.heads_q == 12); CHECK(s.heads_kv == 4); CHECK(s.head_dim == 64);
+  CHECK(s.causal);
+  p.causal = 0;
+  CHECK_FALSE(ptxfmha::fwd_shape(p).causal);
+  CHECK(std::string(ptxfmha::fwd_schedule_name(FwdSchedule::DynamicCounter)) == "dynamic-counter");
+}
+
+// ---- forward: properties over random shapes ----------------------------------------------
+namespace {
+
+// The sm90a kernel's tile order (TILE_COORDS in ptx/sm90a/fmha_fwd_sm90.ptxh), written
+// again here: tile -> (m_block, pair = batch * heads_q + head). Returns false when the
+// decomposition leaves the ranges.
+bool tile_coords(int64_t tile, int64_t nmb, int64_t hg, int64_t pairs, bool causal, int64_t* m_block,
+                 int64_t* pair) {
+  const int64_t full = nmb * hg;
+  const int64_t group = tile / full;
+  const int64_t in_group = tile - group * full;
+  const int64_t first = group * hg;
+  if (first >= pairs) return false;
+  const int64_t n = std::min(pairs - first, hg);
+  *m_block = in_group / n;
+  *pair = first + in_group % n;
+  if (*m_block >= nmb) return false;
+  if (causal) *m_block = nmb - 1 - *m_block;
+  return true;
+}
+
+// Checks every documented property of one plan; `cover` also walks every tile through the
+// kernel's tile order and the static schedule (small problems only).
+void check_fwd_properties(const KernelInfo& row, const FwdShape& s, const DeviceInfo& dev, bool counter,
+                          bool cover) {
+  const FwdLaunchPlan p = ptxfmha::plan_fwd(row, s, dev, counter);
+  const int64_t bm = row.block_m, pairs = int64_t(s.heads_q) * s.batch;
+  // m-blocks: enough for every query row, none without a query row.
+  REQUIRE(p.num_m_blocks >= 1);
+  CHECK(p.num_m_blocks * bm >= s.seqlen_q);
+  CHECK((p.num_m_blocks - 1) * bm < s.seqlen_q);
+  CHECK(p.total_tiles == p.num_m_blocks * pairs);
+  CHECK(p.block_threads == unsigned(row.threads));
+  CHECK(p.smem_bytes == unsigned(row.smem_bytes));
+  if (row.grid == KernelInfo::Grid::GridMHB) {
+    CHECK(p.schedule == FwdSchedule::MhbGrid);
+    CHECK(p.grid[0] == unsigned(p.num_m_blocks));
+    CHECK(p.grid[1] == unsigned(s.heads_q));
+    CHECK(p.grid[2] == unsigned(s.batch));
+    CHECK(p.head_group == 1);
+    CHECK_FALSE(p.use_tile_counter);
+    return;
+  }
+  CHECK(p.grid[1] == 1u);
+  CHECK(p.grid[2] == 1u);
+  const int64_t grid = p.grid[0];
+  CHECK(grid >= 1);
+  CHECK(grid <= p.total_tiles);  // no CTA without a tile
+  const bool persistent = !s.causal || counter;
+  CHECK(p.schedule == (!s.causal ? FwdSchedule::StaticPersistent
+                                 : counter ? FwdSchedule::DynamicCounter : FwdSchedule::CtaPerTile));
+  CHECK(p.use_tile_counter == (s.causal && counter));
+  if (persistent && dev.num_sms > 0) {
+    CHECK(grid <= dev.num_sms);
+    CHECK(grid == std::min<int64_t>(p.total_tiles, dev.num_sms));
+  } else {
+    CHECK(grid == p.total_tiles);
+  }
+  // head_group: 1 unless causal; else the most pairs whose K+V fit in half the L2, within
+  // [1, pairs].
+  REQUIRE(p.head_group >= 1);
+  CHECK(p.head_group <= pairs);
+  if (!s.causal) {
+    CHECK(p.head_group == 1);
+  } else {
+    const int64_t kv = 4 * int64_t(s.seqlen_k) * s.head_dim;  // K + V bf16 bytes per pair
+    const int64_t budget = dev.l2_bytes > 0 ? dev.l2_bytes / 2 : 25 * kMiB;
+    if (p.head_group > 1) CHECK(p.head_group * kv <= budget);
+    if (p.head_group < pairs) CHECK((p.head_group + 1) * kv > budget);
+  }
+  if (!cover) return;
+  // Every tile decodes to a distinct (m_block, head, batch), and CTA c of the static
+  // schedule (tiles c, c + grid, ...) together with the others takes each tile once.
+  std::vector<unsigned char> seen(static_cast<std::size_t>(p.total_tiles), 0);
+  std::vector<unsigned char> taken(static_cast<std::size_t>(p.total_tiles), 0);
+  bool ok = true;
+  for (int64_t t = 0; t < p.total_tiles && ok; ++t) {
+    int64_t mb = 0, pair = 0;
+    ok = tile_coords(t, p.num_m_blocks, p.head_group, pairs, s.causal, &mb, &pair);
+    if (!ok) break;
+    unsigned char& cell = seen[static_cast<std::size_t>(pair * p.num_m_blocks + mb)];
+    ok = cell == 0;
+    cell = 1;
+  }
+  CHECK(ok);
+  for (int64_t c = 0; c < grid; ++c)
+    for (int64_t t = c; t < p.total_tiles; t += grid) ++taken[static_cast<std::size_t>(t)];
+  CHECK(std::all_of(taken.begin(), taken.end(), [](unsigned char n) { return n == 1; }));
+}
+
+int log_uniform(std::mt19937_64& rng, int lo, int hi) {
+  std::uniform_real_distribution<double> u(std::log(double(lo)), std::log(double(hi) + 1));
+  return std::min(hi, std::max(lo, static_cast<int>(std::exp(u(rng)))));
+}
+
+}  // namespace
+
+TEST_CASE("cpu launch plan fwd: properties over random shapes") {
+  std::mt19937_64 rng(0x5eedf00dULL);
+  const KernelInfo* rows[] = {&kTile128, &kTile192, &kMhb128};
+  const int sms[] = {0, 1, 8, 78, 132, 148};
+  const int64_t l2s[] = {0, 1 * kMiB, 6 * kMiB, 40 * kMiB, 50 * kMiB, 60 * kMiB, 126 * kMiB};
+  const int dims[] = {32, 64, 128, 256};
+  int covered = 0;
+  for (int i = 0; i < 4000; ++i) {
+    FwdShape s;
+    do {
+      s.batch = (i % 50 == 0) ? log_uniform(rng, 1, 65535) : log_uniform(rng, 1, 64);
+      s.heads_kv = log_uniform(rng, 1, 16);
+      s.heads_q = s.heads_kv * log_uniform(rng, 1, 8);
+      s.seqlen_q = log_uniform(rng, 1, 65536);
+      s.seqlen_k = log_uniform(rng, 1, 65536);
+    } while (int64_t(s.batch) * s.heads_q * s.seqlen_q >= (int64_t(1) << 31));
+    s.head_dim = dims[rng() % 4];
+    s.causal = rng() % 2 == 0;
+    const KernelInfo& row = *rows[rng() % 3];
+    const DeviceInfo dev = device(sms[rng() % 6], l2s[rng() % 7]);
+    const bool counter = rng() % 2 == 0;
+    const int64_t tiles = (int64_t(s.seqlen_q) + row.block_m - 1) / row.block_m * s.heads_q * s.batch;
+    const bool cover = tiles <= 4096;
+    covered += cover;
+    CAPTURE(row.name); CAPTURE(s.batch); CAPTURE(s.seqlen_q); CAPTURE(s.seqlen_k);
+    CAPTURE(s.heads_q); CAPTURE(s.heads_kv); CAPTURE(s.head_dim); CAPTURE(s.causal);
+    CAPTURE(dev.num_sms); CAPTURE(dev.l2_bytes); CAPTURE(counter);
+    check_fwd_properties(row, s, dev, counter, cover);
+  }
+  CHECK(covered > 1000);  // the tile walk ran on a good share of the shapes
+}
+
+TEST_CASE("cpu launch plan fwd: every real forward row satisfies the properties") {
+  int n = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Fwd) continue;
+    ++n;
+    CAPTURE(r->name);
+    for (bool causal : {false, true})
+      for (bool counter : {false, true}) {
+        check_fwd_properties(*r, shape(3, 1000, 3000, 8, 2, r->head_dim, causal), kH100, counter, true);
+        check_fwd_properties(*r, shape(1, 1, 1, 1, 1, r->head_dim, causal), kH100, counter, true);
+      }
+    const ptxfmha::FwdTmaBoxes b = ptxfmha::plan_fwd_tma_boxes(*r, shape(1, 1, 1, 1, 1, r->head_dim, false));
+    CHECK(b.cols == unsigned(std::min(r->head_dim, 64)));
+    CHECK(b.cols * 2 <= 128u);  // within the 128-byte swizzle span
+  }
+  CHECK(n > 0);
+}
+
+// ---- decode ------------------------------------------------------------------------------
+namespace {
+
+const KernelInfo kSplit128 = {"test_decode_split_d128", "sm90a", 90, KernelKind::Decode, 128, 64, 64,
+                              128, 80000, 384, KernelInfo::Grid::GridMHB};
+const KernelInfo kCombine1 = {"test_decode_combine_d128", "sm90a", 90, KernelKind::DecodeCombine, 128,
+                              1, 64, 32, 0, 384, KernelInfo::Grid::GridMHB};
+const KernelInfo kCombine4 = {"test_decode_combine4_d128", "sm90a", 90, KernelKind::DecodeCombine, 128,
+                              4, 64, 128, 0, 384, KernelInfo::Grid::GridMHB};
+const int32_t kFakeTable[1] = {0};  // plans never read the table, only whether it exists
+
+ptxfmha_decode_params decode_params(int b, int sq, int hq, int hkv, int d, int max_k) {
+  ptxfmha_decode_params p;
+  std::memset(&p, 0, sizeof p);
+  p.batch = b; p.seqlen_q = sq; p.heads_q = hq; p.heads_kv = hkv; p.head_dim = d; p.max_seqlen_k = max_k;
+  return p;
+}
+
+DecodePlan plan_decode(const ptxfmha_decode_params& p, int64_t slots, const KernelInfo& combine = kCombine1) {
+  DecodePlan plan;
+  ptxfmha::plan_decode(p, kSplit128, combine, slots, &plan);
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("cpu launch plan decode: exact plans for representative shapes") {
+  // H100, D=128 split kernel with 2 resident CTAs per SM: 264 slots.
+  {
+    // B 1, Sq 1, Hq 32, Hkv 8, 8192 keys: 4 packed rows -> 1 m-group; 8 CTAs per split;
+    // 128 KV tiles. Cost model: s=32 (4 tiles each, 256 CTAs, one wave) 4+3+2 = 9; s=64
+    // (two waves) 2*(2+3)+2 = 12; s=26 (5 tiles) 10; s=1 131 -> 32 splits.
+    const DecodePlan p = plan_decode(decode_params(1, 1, 32, 8, 128, 8192), 264);
+    CHECK(p.split_row == &kSplit128);
+    CHECK(p.combine_row == &kCombine1);
+    CHECK(p.m_groups == 1);
+    CHECK(p.num_splits == 32);
+    CHECK(p.split_keys == 256);
+    CHECK(p.split_grid[0] == 8u); CHECK(p.split_grid[1] == 32u); CHECK(p.split_grid[2] == 1u);
+    CHECK(p.combine_grid == 32u);  // 32 output rows, one per combine CTA
+    // Partials: 32 rows x 32 splits = 1024; LSE 4096 bytes (a multiple of 256), then
+    // 1024 x 128 floats.
+    CHECK(p.ws_lse_offset == 0u);
+    CHECK(p.ws_o_offset == 4096u);
+    CHECK(p.workspace_bytes == 4096u + 1024u * 128u * 4u);
+    CHECK(p.box_shift == 6);
+    CHECK(p.page_shift == 0);
+  }
+  {
+    // B 32: 256 CTAs per split already fill the slots; s=1 costs 128+3 = 131, s=2 136.
+    const DecodePlan p = plan_decode(decode_params(32, 1, 32, 8, 128, 8192), 264);
+    CHECK(p.num_splits == 1);
+    CHECK(p.split_keys == 8192);
+    CHECK(p.split_grid[0] == 8u); CHECK(p.split_grid[1] == 1u); CHECK(p.split_grid[2] == 32u);
+    CHECK(p.combine_grid == 0u);
+    CHECK(p.workspace_bytes == 0u);
+    CHECK(p.ws_o_offset == 0u);
+  }
+  {
+    // GQA packing: Sq 8 x 16 query heads per KV head = 128 rows -> 2 m-groups; B 2, Hkv 8:
+    // 32 CTAs per split; 1000 keys = 16 tiles. s=8 (2 tiles, 256 CTAs) 2+3+2 = 7; s=6 8;
+    // s=16 (two waves) 10 -> 8 splits of 128 keys.
+    const DecodePlan p = plan_decode(decode_params(2, 8, 128, 8, 128, 1000), 264);
+    CHECK(p.m_groups == 2);
+    CHECK(p.num_splits == 8);
+    CHECK(p.split_keys == 128);
+    CHECK(p.split_grid[0] == 16u); CHECK(p.split_grid[1] == 8u); CHECK(p.split_grid[2] == 2u);
+    CHECK(p.combine_grid == 2048u);  // 2 * 128 * 8 output rows
+    // 2048 rows x 8 splits = 16384 partials: LSE 65536 bytes, O 16384 x 128 x 4.
+    CHECK(p.ws_o_offset == 65536u);
+    CHECK(p.workspace_bytes == 65536u + 16384u * 128u * 4u);
+  }
+}
+
+TEST_CASE("cpu launch plan decode: requested splits, one key, pages, combine rows per CTA") {
+  ptxfmha_decode_params p = decode_params(1, 1, 32, 8, 128, 8192);  // 128 tiles
+  p.num_splits = 5;  // ceil(128/5) = 26 tiles each -> 5 splits (4 x 26 = 104 < 128)
+  DecodePlan plan = plan_decode(p, 264);
+  CHECK(plan.num_splits == 5);
+  CHECK(plan.split_keys == 26 * 64);
+  CHECK(plan.split_grid[1] == 5u);
+  p.num_splits = 100;  // 2 tiles each -> 64 splits (no empty trailing split)
+  plan = plan_decode(p, 264);
+  CHECK(plan.num_splits == 64);
+  CHECK(plan.split_keys == 128);
+  p.num_splits = 1000;  // more than tiles: one tile each
+  plan = plan_decode(p, 264);
+  CHECK(plan.num_splits == 128);
+  CHECK(plan.split_keys == 64);
+  // One key: one tile, never split, whatever is requested.
+  p = decode_params(4, 1, 8, 8, 128, 1);
+  for (int req : {0, 1, 8, 1024}) {
+    p.num_splits = req;
+    plan = plan_decode(p, 264);
+    CHECK(plan.num_splits == 1);
+    CHECK(plan.split_keys == 64);
+    CHECK(plan.workspace_bytes == 0u);
+    CHECK(plan.combine_grid == 0u);
+  }
+  // Paged caches: TMA box min(page, 64) keys; page_shift log2(page).
+  p = decode_params(2, 1, 8, 8, 128, 1000);
+  p.block_table = kFakeTable;
+  struct { int page, box_shift, page_shift; } pages[] = {{16, 4, 4}, {32, 5, 5}, {64, 6, 6}, {128, 6, 7}, {256, 6, 8}};
+  for (const auto& c : pages) {
+    CAPTURE(c.page);
+    p.page_size = c.page;
+    plan = plan_decode(p, 264);
+    CHECK(plan.box_shift == c.box_shift);
+    CHECK(plan.page_shift == c.page_shift);
+  }
+  // Combine kernel with 4 rows per CTA: B 3 x Hq 5 x Sq 3 = 45 rows -> 12 CTAs (11 x 4 = 44).
+  p = decode_params(3, 3, 5, 1, 128, 200);  // 4 tiles
+  p.num_splits = 2;
+  plan = plan_decode(p, 264, kCombine4);
+  CHECK(plan.num_splits == 2);
+  CHECK(plan.combine_grid == 12u);
+  // A tiny device (one slot) never splits 8 CTAs' work: s=1 costs 8 waves x 131.
+  plan = plan_decode(decode_params(1, 1, 32, 8, 128, 8192), 1);
+  CHECK(plan.num_splits == 1);
+}
+
+TEST_CASE("cpu launch plan decode: properties over random shapes") {
+  std::mt19937_64 rng(0xdec0de5ULL);
+  const int64_t slot_counts[] = {1, 132, 264, 296, 528};
+  const KernelInfo* combines[] = {&kCombine1, &kCombine4};
+  for (int i = 0; i < 3000; ++i) {
+    const int hkv = log_uniform(rng, 1, 16);
+    ptxfmha_decode_params p = decode_params(log_uniform(rng, 1, 256), 1 + int(rng() % 8),
+                                            hkv * log_uniform(rng, 1, 16), hkv, 128,
+                                            log_uniform(rng, 1, 1 << 20));
+    if (rng() % 2) {
+      p.block_table = kFakeTable;
+      p.page_size = 16 << (rng() % 5);
+    }
+    p.num_splits = rng() % 3 == 0 ? 1 + int(rng() % 1024) : 0;
+    const int64_t slots = slot_counts[rng() % 5];
+    const KernelInfo& combine = *combines[rng() % 2];
+    CAPTURE(p.batch); CAPTURE(p.seqlen_q); CAPTURE(p.heads_q); CAPTURE(p.heads_kv);
+    CAPTURE(p.max_seqlen_k); CAPTURE(p.page_size); CAPTURE(p.num_splits); CAPTURE(slots);
+    const DecodePlan plan = plan_decode(p, slots, combine);
+    const int64_t tiles = (int64_t(p.max_seqlen_k) + 63) / 64;
+    const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+    const int64_t rows = int64_t(p.batch) * p.heads_q * p.seqlen_q;
+    CHECK(plan.m_groups == (packed + 63) / 64);
+    CHECK(plan.num_splits >= 1);
+    CHECK(plan.num_splits <= std::min<int64_t>(tiles, ptxfmha::kDecodeMaxSplits));
+    if (p.num_splits > 0) CHECK(plan.num_splits <= p.num_splits);
+    if (p.num_splits == 0)
+      CHECK(plan.num_splits == ptxfmha::choose_num_splits(int64_t(p.batch) * p.heads_kv * plan.m_groups,
+                                                          tiles, slots));
+    // Splits of whole 64-key tiles cover the keys, none empty.
+    CHECK(plan.split_keys % 64 == 0);
+    CHECK(int64_t(plan.num_splits) * plan.split_keys >= p.max_seqlen_k);
+    CHECK(int64_t(plan.num_splits - 1) * plan.split_keys < p.max_seqlen_k);
+    CHECK(plan.split_grid[0] == unsigned(p.heads_kv * plan.m_groups));
+    CHECK(plan.split_grid[1] == unsigned(plan.num_splits));
+    CHECK(plan.split_grid[2] == unsigned(p.batch));
+    if (plan.num_splits == 1) {
+      CHECK(plan.combine_grid == 0u);
+      CHECK(plan.workspace_bytes == 0u);
+    } else {
+      const int64_t g = plan.combine_grid;
+      CHECK(g * combine.block_m >= rows);
+      CHECK((g - 1) * combine.block_m < rows);
+      const uint64_t partials = uint64_t(rows) * uint64_t(plan.num_splits);
+      CHECK(plan.ws_lse_offset == 0u);
+      CHECK(plan.ws_o_offset >= partials * 4);
+      CHECK(plan.ws_o_offset < partials * 4 + 256);
+      CHECK(plan.ws_o_offset % 256 == 0);
+      CHECK(plan.workspace_bytes == plan.ws_o_offset + partials * 128 * 4);
+    }
+    if (p.block_table != nullptr) {
+      CHECK((1 << plan.page_shift) == p.page_size);
+      CHECK((1 << plan.box_shift) == std::min(p.page_size, 64));
+    } else {
+      CHECK(plan.page_shift == 0);
+      CHECK(plan.box_shift == 6);
+    }
+  }
+}

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import numbers
 
 from . import _abi
 from .errors import ArgumentError
@@ -94,7 +93,7 @@ def resolve_scale(fn, softmax_scale, head_dim):
     rejects NaN/inf/<= 0 (INVALID_SCALE)."""
     if softmax_scale is None:
         return 1.0 / math.sqrt(head_dim)
-    if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, numbers.Real):
+    if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, (int, float)):
         raise _fail(fn, f"softmax_scale must be a float or None, got {type(softmax_scale).__name__}", "softmax_scale")
     return float(softmax_scale)
 

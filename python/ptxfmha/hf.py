@@ -79,7 +79,7 @@ def _as_int(x):
     return int(x.item()) if isinstance(x, torch.Tensor) else int(x)
 
 
-def mask_interface(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, mask_function=None,
+def mask_interface(batch_size, q_length, kv_length, q_offset=None, kv_offset=0, mask_function=None,
                    attention_mask=None, **kwargs):
     """transformers mask function: None for the masks the kernels apply themselves, else raises."""
     from transformers import masking_utils as mu
@@ -103,7 +103,16 @@ def mask_interface(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, mas
             _refuse("padding (attention_mask with zeros)",
                     "run unpadded batches (one prompt, or prompts of equal length)")
     if kind == "causal":
-        qo, ko = _as_int(q_offset), _as_int(kv_offset)
+        # Position of the first query: q_offset (transformers 5.x), else cache_position[0]
+        # (older releases); when neither is given nothing can be checked beyond kv_offset.
+        cache_position = kwargs.get("cache_position")
+        if q_offset is not None:
+            qo = _as_int(q_offset)
+        elif isinstance(cache_position, torch.Tensor) and cache_position.numel():
+            qo = _as_int(cache_position[0])
+        else:
+            qo = kv_length - q_length
+        ko = _as_int(kv_offset)
         if ko != 0 or qo + q_length != kv_length:
             _refuse(f"a cache layout with q_offset={qo}, kv_offset={ko}, q_length={q_length}, "
                     f"kv_length={kv_length}",

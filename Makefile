@@ -6,6 +6,7 @@
 #   make run        the main job: the benchmark against cuDNN (needs a GPU; says so otherwise)
 #   make sass       dump SASS of every cubin into build/sass/
 #   make deps       install what the build needs and the machine lacks (doctest, cuobjdump)
+#   make python     the Python package and its wheel, build/python/ptxfmha-*.whl (python/python.mk)
 #
 # BUILD=dir puts every output under another directory (default: build).
 
@@ -73,3 +74,4 @@ include host/host.mk
 include bench/bench.mk
 include tests/tests.mk
 include tools/tools.mk
+include python/python.mk

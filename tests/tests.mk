@@ -44,5 +44,6 @@ test: $(TEST_BIN) cubins $(DEPS_STAMP)
 	  PTXFMHA_SOURCE_DIR='$(CURDIR)' PTXFMHA_BUILD_DIR='$(BUILD)' \
 	  PTXFMHA_CUBIN_DIR='$(abspath $(BUILD))/cubin' PTXFMHA_CUOBJDUMP="$$cuobjdump_bin" \
 	  $(TEST_BIN) $(TEST_ARGS)
+	@$(MAKE) --no-print-directory python-test
 
 -include $(TEST_OBJS:.o=.d)

@@ -244,9 +244,8 @@ ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need
   return PTXFMHA_OK;
 }
 
-int64_t bwd_debug_floats(const KernelInfo& main_row) {
-  // S^T, dP^T, P^T, dS^T as [BLOCK_N][BLOCK_M], then the CTA's dQ partial [BLOCK_M][D].
-  return 4 * int64_t(main_row.block_n) * main_row.block_m + int64_t(main_row.block_m) * main_row.head_dim;
+int64_t bwd_debug_bytes(const KernelInfo& main_row) {
+  return 2 * int64_t(main_row.block_n) * main_row.block_m * 2 + int64_t(main_row.block_m) * main_row.head_dim * 4;
 }
 
 namespace {

@@ -93,10 +93,12 @@ TensorView bwd_dv_view(const ptxfmha_bwd_params& p);
 float bwd_effective_scale(const ptxfmha_bwd_params& p);
 
 // ptxfmha_bwd with a debug scratch buffer for the main kernel (tests): when debug != 0, the
-// main kernel's CTA (0, 0, 0) writes its first m-block's intermediate tiles there (layout and
-// size: ptx/body/sm90_bwd/debug.ptxh, bwd_debug_floats()). debug == 0 is ptxfmha_bwd.
+// main kernel's CTA (0, 0, 0) copies its first m-block's dS^T tile, P^T tile (head dim 256)
+// and fp32 dQ partial there (layout: ptx/body/sm90_bwd/dq_writer.ptxh; size
+// bwd_debug_bytes()). debug == 0 is ptxfmha_bwd.
 ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug);
-// Floats of the debug scratch for a main kernel row (see debug.ptxh).
-int64_t bwd_debug_floats(const KernelInfo& main_row);
+// Bytes of the debug scratch for a main kernel row: 2 bf16 tiles of block_n x block_m, then
+// block_m x head_dim fp32.
+int64_t bwd_debug_bytes(const KernelInfo& main_row);
 
 }  // namespace ptxfmha

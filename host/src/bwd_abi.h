@@ -28,8 +28,8 @@ struct alignas(64) BwdKernelParams {
                          //   for rows without keys and padding rows
   uint64_t dsum_ptr;     // workspace: fp32 D = rowsum(dO * O) [batch, heads_q, seqlen_q_pad]
   uint64_t sem_ptr;      // workspace: u32 [batch, heads_q, num_m_blocks] dQ-order semaphores
-  uint64_t debug_ptr;    // main: 0, or fp32 scratch for the first m-block of CTA (0, 0, 0)
-                         //   (tests/test_gpu_bwd_debug.cpp; layout in ptx/body/sm90_bwd/debug.ptxh)
+  uint64_t debug_ptr;    // main: 0, or scratch for the first m-block of CTA (0, 0, 0): its dS^T
+                         //   (and P^T) tiles and dQ partial (ptx/body/sm90_bwd/dq_writer.ptxh)
   int64_t o_stride[3];   // batch, seq, head
   int64_t do_stride[3];
   int64_t dq_stride[3];

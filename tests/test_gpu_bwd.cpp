@@ -9,7 +9,7 @@
 // before each launch, dQ, dK, dV checked separately against the float64 reference (bounds in
 // bwd_test_util.h), the first bad element printed with its (b, s, h, d); deterministic mode
 // runs three times and must be bitwise identical; the fast mode's dK and dV (deterministic
-// by construction) twice. The last test case prints the worst figures per kernel.
+// by construction) twice. Test cases print the worst figures per kernel so far at their end.
 // cuDNN's backward error on the same inputs is not printed yet (bench/cudnn_sdpa wraps the
 // forward graph only; wiring the backward graph is phase 2).
 #include <doctest/doctest.h>
@@ -48,6 +48,19 @@ void record(const BwdProblem& p, const BwdFigures& f) {
     if (worse(t[i]->e.max_abs, w.max_abs[i])) w.max_abs[i] = t[i]->e.max_abs;
     if (std::isnan(t[i]->e.cosine) || t[i]->e.cosine < w.min_cos[i]) w.min_cos[i] = t[i]->e.cosine;
   }
+}
+
+// The worst figures so far per kernel (cumulative over the test cases of this file), printed
+// at the end of each test case.
+void print_worst() {
+  for (const auto& kv : worst()) {
+    const Worst& w = kv.second;
+    std::printf("[ptxfmha-tests] bwd worst so far %-22s cases=%-4lld dQ rel_l2=%.3e max_abs=%.3e cos=%.7f | dK rel_l2=%.3e "
+                "max_abs=%.3e cos=%.7f | dV rel_l2=%.3e max_abs=%.3e cos=%.7f | worst dQ case: %s\n",
+                kv.first.c_str(), w.cases, w.rel[0], w.max_abs[0], w.min_cos[0], w.rel[1], w.max_abs[1], w.min_cos[1],
+                w.rel[2], w.max_abs[2], w.min_cos[2], w.worst_case[0].c_str());
+  }
+  std::fflush(stdout);
 }
 
 // Runs one case: 3 launches (deterministic) or 2 (fast), figures of the first, bitwise
@@ -112,6 +125,7 @@ TEST_CASE("gpu bwd: tiny shapes stage by stage (workspace D, -LSE*log2e, dQ accu
       run_case(std::string(row->name) + " (tiny)", p, in, bwd_reference(p, in), true);
     }
   }
+  print_worst();
 }
 
 namespace {
@@ -273,6 +287,7 @@ TEST_CASE("gpu bwd: sweep head dims x causal x seqlen_q x seqlen_k x GQA {1,4,8}
           ++failed;
       }
   MESSAGE("gpu bwd sweep: " << cases << " cases, " << failed << " failed");
+  print_worst();
 }
 
 TEST_CASE("gpu bwd: deterministic mode bitwise identical over 3 runs on many n-blocks; fast mode within bounds" *
@@ -325,6 +340,7 @@ TEST_CASE("gpu bwd: sanitizer shapes (small, odd, residue tiles, causal, GQA, pa
       run_case(std::string(main_row(d)->name) + " (sanitizer shapes)", p, in, bwd_reference(p, in), true);
     }
   }
+  print_worst();
 }
 
 TEST_CASE("gpu bwd: a bad argument writes nothing (outputs stay poisoned)" * doctest::test_suite("gpu-sm90a")) {
@@ -378,21 +394,4 @@ TEST_CASE("gpu bwd: a call on a non-blocking stream" * doctest::test_suite("gpu-
     CHECK_MESSAGE(bwd_failure(p, f).empty(), main_row(d)->name << " on a stream: " << bwd_failure(p, f));
   }
   PTXFMHA_CU_CHECK(cu().cuStreamDestroy(s));
-}
-
-TEST_CASE("gpu bwd: worst error figures per kernel (printed)" * doctest::test_suite("gpu-sm90a")) {
-  for (const auto& kv : worst()) {
-    const Worst& w = kv.second;
-    const char* names[3] = {"dQ", "dK", "dV"};
-    for (int i = 0; i < 3; ++i)
-      MESSAGE(kv.first << " " << names[i] << ": cases=" << w.cases << " max_abs=" << w.max_abs[i]
-                       << " rel_l2=" << w.rel[i] << " min_cos=" << w.min_cos[i] << " (worst rel_l2: "
-                       << w.worst_case[i] << ")");
-  }
-  std::printf("[ptxfmha-tests] backward worst error figures:\n");
-  for (const auto& kv : worst()) {
-    const Worst& w = kv.second;
-    std::printf("[ptxfmha-tests]   %-24s cases=%-4lld dQ rel_l2=%.3e cos=%.7f | dK rel_l2=%.3e cos=%.7f | dV rel_l2=%.3e cos=%.7f\n",
-                kv.first.c_str(), w.cases, w.rel[0], w.min_cos[0], w.rel[1], w.min_cos[1], w.rel[2], w.min_cos[2]);
-  }
 }

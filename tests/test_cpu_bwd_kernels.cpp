@@ -197,4 +197,14 @@ TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (
     for (int h : hits) CHECK(h == 1);
     CHECK(offsets.size() == static_cast<std::size_t>(s.block_m) * s.head_dim);
   }
+  // Mutation: decoding head dim 64's accumulator as if its warpgroups split columns (as at
+  // 128) puts warpgroup 1's rows 64.. at columns 64.. : outside the tile, so the check above
+  // would catch a postprocess kernel built with the wrong split.
+  const DqSplit& s64 = kSplits[0];
+  bool caught = false;
+  for (int t = 0; t < 128 && !caught; ++t) {
+    const int col_wrong = 8 * 0 + 2 * (t % 4) + s64.dq_n * 1;  // warpgroup 1, float4 0
+    caught = col_wrong >= s64.head_dim;
+  }
+  CHECK(caught);
 }

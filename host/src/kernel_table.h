@@ -6,7 +6,7 @@
 
 namespace ptxfmha {
 
-enum class KernelKind { Fwd, Decode, DecodeCombine };
+enum class KernelKind { Fwd, Decode, DecodeCombine, BwdPre, Bwd, BwdPost };
 
 struct KernelInfo {
   const char* name;     // entry symbol == cubin base name, e.g. "fmha_fwd_d128_sm90a"
@@ -42,5 +42,6 @@ KernelTable fwd_kernels_sm90a();      // kernels_sm90a.cpp
 KernelTable decode_kernels_sm90a();   // kernels_decode_sm90a.cpp
 KernelTable fwd_kernels_sm100a();     // kernels_sm100a.cpp
 KernelTable decode_kernels_sm100a();  // kernels_decode_sm100a.cpp
+KernelTable bwd_kernels_sm90a();      // kernels_bwd_sm90a.cpp (BwdPre, Bwd, BwdPost)
 
 }  // namespace ptxfmha

@@ -128,6 +128,69 @@ PTXFMHA_API ptxfmha_status ptxfmha_decode(const ptxfmha_decode_params* params);
 PTXFMHA_API ptxfmha_status ptxfmha_decode_workspace_size(const ptxfmha_decode_params* params,
                                                         uint64_t* bytes);
 
+/* ---- Backward (training): dQ, dK, dV of attention --------------------------------------
+ * Inputs: Q, K, V, O, dO (bf16, layouts and strides as in ptxfmha_fwd) and the forward's
+ * LSE (fp32, contiguous [batch, heads_q, seqlen_q], natural log; -inf for a row that sees no
+ * key). Outputs: dQ [batch, seqlen_q, heads_q, head_dim], dK and dV [batch, seqlen_k,
+ * heads_kv, head_dim], bf16, each with its own element strides. With GQA, dK and dV of a KV
+ * head are the sums over the query heads that read it. Causal masking is bottom-right
+ * aligned as in the forward; rows that see no key contribute nothing.
+ * The parameter block is extensible: struct_size comes first and must be set (call
+ * ptxfmha_bwd_params_init, then fill in the fields). A caller built against a newer header
+ * may pass a larger struct_size as long as every field this library does not know is zero.
+ * workspace: device memory of at least ptxfmha_bwd_workspace_size() bytes, 16-byte aligned,
+ * not shared with a concurrent call (fp32 dQ accumulator, D = rowsum(dO * O), the LSE in the
+ * log2 domain, semaphores). Its contents need no initialisation; they are garbage after.
+ * deterministic = 1: dQ is summed in a fixed order (bitwise identical results across runs);
+ * 0: dQ partial sums are added to the fp32 accumulator in whatever order they arrive (faster;
+ * results may differ in the last bits between runs). dK and dV are deterministic either way. */
+typedef struct ptxfmha_bwd_params {
+  uint64_t struct_size;  /* sizeof(ptxfmha_bwd_params) the caller was built with */
+
+  const void* q;         /* bf16 device pointers */
+  const void* k;
+  const void* v;
+  const void* o;         /* the forward's output */
+  const void* dout;      /* dO, the gradient of the loss with respect to O */
+  const float* lse;      /* fp32 [batch, heads_q, seqlen_q], contiguous, natural log */
+  void* dq;
+  void* dk;
+  void* dv;
+
+  int64_t q_batch_stride, q_seq_stride, q_head_stride;
+  int64_t k_batch_stride, k_seq_stride, k_head_stride;
+  int64_t v_batch_stride, v_seq_stride, v_head_stride;
+  int64_t o_batch_stride, o_seq_stride, o_head_stride;
+  int64_t dout_batch_stride, dout_seq_stride, dout_head_stride;
+  int64_t dq_batch_stride, dq_seq_stride, dq_head_stride;
+  int64_t dk_batch_stride, dk_seq_stride, dk_head_stride;
+  int64_t dv_batch_stride, dv_seq_stride, dv_head_stride;
+
+  int32_t batch;
+  int32_t seqlen_q;
+  int32_t seqlen_k;
+  int32_t heads_q;
+  int32_t heads_kv;
+  int32_t head_dim;
+  float softmax_scale;   /* the forward's scale; 0 (the default) = 1/sqrt(head_dim) */
+  int32_t causal;        /* 0 or 1, bottom-right aligned */
+  int32_t deterministic; /* 0 (default) or 1 */
+  int32_t reserved0;     /* must be 0 */
+  void* workspace;       /* device scratch, see ptxfmha_bwd_workspace_size */
+  uint64_t workspace_bytes;
+  void* stream;          /* CUstream; NULL = the legacy default stream */
+} ptxfmha_bwd_params;
+
+/* Zeroes *params and sets struct_size = sizeof(ptxfmha_bwd_params) (defaults: softmax_scale
+ * 0 = 1/sqrt(head_dim), causal 0, deterministic 0, stream NULL). NULL is ignored. */
+PTXFMHA_API void ptxfmha_bwd_params_init(ptxfmha_bwd_params* params);
+PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* params);
+/* Bytes of device workspace ptxfmha_bwd needs for these params. Depends only on batch,
+ * heads_q, seqlen_q and head_dim (no device is needed to compute it); every other argument is
+ * validated as by ptxfmha_bwd, except the workspace itself and the device. */
+PTXFMHA_API ptxfmha_status ptxfmha_bwd_workspace_size(const ptxfmha_bwd_params* params,
+                                                     uint64_t* bytes);
+
 /* Short fixed description of a status. */
 PTXFMHA_API const char* ptxfmha_status_string(ptxfmha_status status);
 /* Detailed message of the last failing call on this thread ("" if none). */

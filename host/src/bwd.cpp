@@ -1,0 +1,420 @@
+// ptxfmha_bwd, ptxfmha_bwd_workspace_size, ptxfmha_bwd_params_init. See bwd.h for the flow
+// and the list of checks, ptx/body/sm90_bwd/ for the kernels.
+#include "bwd.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include "bwd_abi.h"
+#include "runtime.h"
+
+namespace ptxfmha {
+
+namespace {
+
+using u128 = unsigned __int128;
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr int64_t kMaxGridYZ = 65535;
+constexpr uint64_t kMaxStructBytes = 64 * 1024;
+constexpr unsigned kBoxColsElems = 64;  // 128-byte swizzle span of bf16
+
+struct Range {
+  const char* name;
+  uint64_t lo, hi;
+};
+
+bool overlaps(const Range& a, const Range& b) { return a.lo < b.hi && b.lo < a.hi; }
+
+Range view_range(const TensorView& t) {
+  Range r{t.name, 0, 0};
+  tensor_byte_extent(t, &r.lo, &r.hi);  // callers validated the view first
+  return r;
+}
+
+Range lse_range(const ptxfmha_bwd_params& p) {
+  const uint64_t lo = reinterpret_cast<uintptr_t>(p.lse);
+  return {"lse", lo, lo + uint64_t(p.batch) * uint64_t(p.heads_q) * uint64_t(p.seqlen_q) * sizeof(float)};
+}
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+ptxfmha_status fail_overlap(const Range& a, const Range& b) {
+  return fail(PTXFMHA_ERR_ALIASING,
+              "%s (bytes [0x%" PRIx64 ", 0x%" PRIx64 ")) overlaps %s (bytes [0x%" PRIx64 ", 0x%" PRIx64 "))",
+              a.name, a.lo, a.hi, b.name, b.lo, b.hi);
+}
+
+}  // namespace
+
+bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int64_t head_dim,
+                          BwdWorkspaceLayout* out) {
+  if (batch < 0 || heads_q < 0 || seqlen_q < 0 || head_dim < 0) return false;
+  const u128 rows = u128(batch) * u128(heads_q) * u128(round_up(seqlen_q, kBwdRowPad));
+  auto align = [](u128 x) { return (x + kBwdWsAlignBytes - 1) / kBwdWsAlignBytes * kBwdWsAlignBytes; };
+  u128 off = 0;
+  const u128 dq = 0;
+  off = align(off + rows * u128(head_dim) * 4);
+  const u128 nlse = off;
+  off = align(off + rows * 4);
+  const u128 dsum = off;
+  off = align(off + rows * 4);
+  const u128 sem = off;
+  off = align(off + rows / 64 * 4);
+  if (off > u128(INT64_MAX)) return false;
+  out->dq_acc = uint64_t(dq);
+  out->nlse = uint64_t(nlse);
+  out->dsum = uint64_t(dsum);
+  out->sem = uint64_t(sem);
+  out->bytes = uint64_t(off);
+  return true;
+}
+
+TensorView bwd_q_view(const ptxfmha_bwd_params& p) {
+  return {"q", p.q, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
+          {p.q_batch_stride, p.q_seq_stride, p.q_head_stride}, 2};
+}
+TensorView bwd_k_view(const ptxfmha_bwd_params& p) {
+  return {"k", p.k, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
+          {p.k_batch_stride, p.k_seq_stride, p.k_head_stride}, 2};
+}
+TensorView bwd_v_view(const ptxfmha_bwd_params& p) {
+  return {"v", p.v, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
+          {p.v_batch_stride, p.v_seq_stride, p.v_head_stride}, 2};
+}
+TensorView bwd_o_view(const ptxfmha_bwd_params& p) {
+  return {"o", p.o, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
+          {p.o_batch_stride, p.o_seq_stride, p.o_head_stride}, 2};
+}
+TensorView bwd_dout_view(const ptxfmha_bwd_params& p) {
+  return {"dout", p.dout, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
+          {p.dout_batch_stride, p.dout_seq_stride, p.dout_head_stride}, 2};
+}
+TensorView bwd_dq_view(const ptxfmha_bwd_params& p) {
+  return {"dq", p.dq, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
+          {p.dq_batch_stride, p.dq_seq_stride, p.dq_head_stride}, 2};
+}
+TensorView bwd_dk_view(const ptxfmha_bwd_params& p) {
+  return {"dk", p.dk, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
+          {p.dk_batch_stride, p.dk_seq_stride, p.dk_head_stride}, 2};
+}
+TensorView bwd_dv_view(const ptxfmha_bwd_params& p) {
+  return {"dv", p.dv, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
+          {p.dv_batch_stride, p.dv_seq_stride, p.dv_head_stride}, 2};
+}
+
+float bwd_effective_scale(const ptxfmha_bwd_params& p) {
+  if (p.softmax_scale != 0.0f) return p.softmax_scale;
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.head_dim)));
+}
+
+ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* out) {
+  if (p == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "params is NULL");
+  const uint64_t n = p->struct_size;
+  if (n < sizeof(ptxfmha_bwd_params))
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "struct_size = %" PRIu64 " is smaller than sizeof(ptxfmha_bwd_params) = %zu "
+                "(call ptxfmha_bwd_params_init before filling in the fields)",
+                n, sizeof(ptxfmha_bwd_params));
+  if (n > kMaxStructBytes)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "struct_size = %" PRIu64 " exceeds %" PRIu64 " bytes (not a ptxfmha_bwd_params)", n,
+                kMaxStructBytes);
+  // A caller built against a newer header: the fields this library does not know must be
+  // at their defaults (zero).
+  const unsigned char* bytes = reinterpret_cast<const unsigned char*>(p);
+  for (uint64_t i = sizeof(ptxfmha_bwd_params); i < n; ++i)
+    if (bytes[i] != 0)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "struct_size = %" PRIu64 ": byte %" PRIu64
+                  " lies past the fields this library knows (%zu bytes) and is not zero",
+                  n, i, sizeof(ptxfmha_bwd_params));
+  std::memcpy(out, p, sizeof(ptxfmha_bwd_params));
+  return PTXFMHA_OK;
+}
+
+ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
+  ptxfmha_status st = require_non_null({{p.q, "q"},
+                                        {p.k, "k"},
+                                        {p.v, "v"},
+                                        {p.o, "o"},
+                                        {p.dout, "dout"},
+                                        {p.lse, "lse"},
+                                        {p.dq, "dq"},
+                                        {p.dk, "dk"},
+                                        {p.dv, "dv"}});
+  if (st != PTXFMHA_OK) return st;
+  st = require_positive({{p.batch, "batch"}, {p.seqlen_q, "seqlen_q"}, {p.seqlen_k, "seqlen_k"},
+                         {p.heads_q, "heads_q"}, {p.heads_kv, "heads_kv"}, {p.head_dim, "head_dim"}});
+  if (st != PTXFMHA_OK) return st;
+  if (p.heads_q % p.heads_kv != 0)
+    return fail(PTXFMHA_ERR_GQA_RATIO, "heads_q = %d is not a multiple of heads_kv = %d", p.heads_q,
+                p.heads_kv);
+
+  const struct {
+    const void* ptr;
+    const char* name;
+    unsigned align;
+  } aligned[] = {{p.q, "q", 16},       {p.k, "k", 16},   {p.v, "v", 16},   {p.o, "o", 16},
+                 {p.dout, "dout", 16}, {p.dq, "dq", 16}, {p.dk, "dk", 16}, {p.dv, "dv", 16},
+                 {p.lse, "lse", 4}};
+  for (const auto& e : aligned)
+    if (reinterpret_cast<uintptr_t>(e.ptr) % e.align != 0)
+      return fail(PTXFMHA_ERR_MISALIGNED_POINTER, "%s = %p is not %u-byte aligned", e.name, e.ptr,
+                  e.align);
+
+  if (!std::isfinite(p.softmax_scale) || p.softmax_scale < 0.0f)
+    return fail(PTXFMHA_ERR_INVALID_SCALE,
+                "softmax_scale = %g must be finite and > 0 (or 0 for 1/sqrt(head_dim))",
+                static_cast<double>(p.softmax_scale));
+  if (p.causal != 0 && p.causal != 1)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "causal = %d must be 0 or 1", p.causal);
+  if (p.deterministic != 0 && p.deterministic != 1)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "deterministic = %d must be 0 or 1", p.deterministic);
+  if (p.reserved0 != 0)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "reserved0 = %d must be 0", p.reserved0);
+
+  if (p.heads_q > kMaxGridYZ)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_q = %d exceeds %d (grid y dimension)", p.heads_q,
+                static_cast<int>(kMaxGridYZ));
+  if (p.batch > kMaxGridYZ)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "batch = %d exceeds %d (grid z dimension)", p.batch,
+                static_cast<int>(kMaxGridYZ));
+  const int64_t rows_q = int64_t(p.batch) * p.heads_q * round_up(p.seqlen_q, kBwdRowPad);
+  if (rows_q > INT32_MAX)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                "batch * heads_q * round_up(seqlen_q, %d) = %d * %d * %" PRId64 " = %" PRId64
+                " query rows exceed 2^31-1 (the backward kernels index rows in 32 bits)",
+                kBwdRowPad, p.batch, p.heads_q, round_up(p.seqlen_q, kBwdRowPad), rows_q);
+  const int64_t rows_k = int64_t(p.batch) * p.heads_kv * p.seqlen_k;
+  if (rows_k > INT32_MAX)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                "batch * heads_kv * seqlen_k = %d * %d * %d = %" PRId64 " key rows exceed 2^31-1",
+                p.batch, p.heads_kv, p.seqlen_k, rows_k);
+
+  const TensorView views[8] = {bwd_q_view(p),    bwd_k_view(p),  bwd_v_view(p),  bwd_o_view(p),
+                               bwd_dout_view(p), bwd_dq_view(p), bwd_dk_view(p), bwd_dv_view(p)};
+  for (const TensorView& t : views) {
+    st = validate_tensor(t);
+    if (st != PTXFMHA_OK) return st;
+  }
+  const Range lse = lse_range(p);
+  if (lse.hi < lse.lo)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "lse = %p plus its extent overflows the address space",
+                static_cast<const void*>(p.lse));
+  // Outputs: never overlapping an input or each other (inputs may alias one another).
+  const Range inputs[6] = {view_range(views[0]), view_range(views[1]), view_range(views[2]),
+                           view_range(views[3]), view_range(views[4]), lse};
+  const Range outputs[3] = {view_range(views[5]), view_range(views[6]), view_range(views[7])};
+  for (int i = 0; i < 3; ++i) {
+    for (const Range& in : inputs)
+      if (overlaps(outputs[i], in)) return fail_overlap(outputs[i], in);
+    for (int j = 0; j < i; ++j)
+      if (overlaps(outputs[i], outputs[j])) return fail_overlap(outputs[i], outputs[j]);
+  }
+  return PTXFMHA_OK;
+}
+
+ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need) {
+  if (p.workspace == nullptr)
+    return fail(PTXFMHA_ERR_NULL_POINTER,
+                "workspace is NULL but this problem needs %" PRIu64
+                " bytes (see ptxfmha_bwd_workspace_size)",
+                need);
+  if (p.workspace_bytes < need)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "workspace_bytes = %" PRIu64 " is less than the %" PRIu64
+                " bytes this problem needs (see ptxfmha_bwd_workspace_size)",
+                p.workspace_bytes, need);
+  const uint64_t lo = reinterpret_cast<uintptr_t>(p.workspace);
+  if (lo % 16 != 0)
+    return fail(PTXFMHA_ERR_MISALIGNED_POINTER, "workspace = %p is not 16-byte aligned", p.workspace);
+  if (lo > UINT64_MAX - need)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "workspace = %p plus %" PRIu64 " bytes overflows the address space",
+                p.workspace, need);
+  const Range ws{"workspace", lo, lo + need};
+  const Range all[9] = {view_range(bwd_q_view(p)),    view_range(bwd_k_view(p)),  view_range(bwd_v_view(p)),
+                        view_range(bwd_o_view(p)),    view_range(bwd_dout_view(p)), view_range(bwd_dq_view(p)),
+                        view_range(bwd_dk_view(p)),   view_range(bwd_dv_view(p)), lse_range(p)};
+  for (const Range& r : all)
+    if (overlaps(ws, r)) return fail_overlap(ws, r);
+  return PTXFMHA_OK;
+}
+
+int64_t bwd_debug_bytes(const KernelInfo& main_row) {
+  return 2 * int64_t(main_row.block_n) * main_row.block_m * 2 + int64_t(main_row.block_m) * main_row.head_dim * 4;
+}
+
+namespace {
+
+ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool launch, uint64_t* ws_out) {
+  ptxfmha_bwd_params p;
+  ptxfmha_status st = read_bwd_params(caller, &p);
+  if (st != PTXFMHA_OK) return st;
+  st = validate_bwd_shape(p);
+  if (st != PTXFMHA_OK) return st;
+  BwdWorkspaceLayout ws;
+  if (!bwd_workspace_layout(p.batch, p.heads_q, p.seqlen_q, p.head_dim, &ws))
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "the workspace size overflows 64 bits");
+  if (!launch) {
+    *ws_out = ws.bytes;
+    return PTXFMHA_OK;
+  }
+  st = validate_bwd_workspace(p, ws.bytes);
+  if (st != PTXFMHA_OK) return st;
+
+  DeviceInfo dev;
+  st = acquire_device(&dev);
+  if (st != PTXFMHA_OK) return st;
+  const KernelInfo* pre = find_kernel(dev.sm, KernelKind::BwdPre, p.head_dim);
+  const KernelInfo* main = find_kernel(dev.sm, KernelKind::Bwd, p.head_dim);
+  const KernelInfo* post = find_kernel(dev.sm, KernelKind::BwdPost, p.head_dim);
+  if (pre == nullptr || main == nullptr || post == nullptr)
+    return fail(PTXFMHA_ERR_UNSUPPORTED_HEAD_DIM,
+                "head_dim = %d has no backward kernels for sm_%d (%s); supported head_dim: %s", p.head_dim,
+                dev.sm, dev.arch ? dev.arch : "no kernels for this architecture",
+                head_dims_string(supported_head_dims(dev.sm, KernelKind::Bwd)).c_str());
+  for (const KernelInfo* r : {pre, main, post}) {
+    if (r->param_bytes != static_cast<int>(sizeof(BwdKernelParams)))
+      return fail(PTXFMHA_ERR_CUBIN_INVALID,
+                  "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes", r->name,
+                  r->param_bytes, sizeof(BwdKernelParams));
+    if (r->block_m != main->block_m)
+      return fail(PTXFMHA_ERR_CUBIN_INVALID, "kernel table rows %s and %s disagree on block_m (%d, %d)",
+                  r->name, main->name, r->block_m, main->block_m);
+  }
+
+  const TensorView views[8] = {bwd_q_view(p),    bwd_k_view(p),  bwd_v_view(p),  bwd_o_view(p),
+                               bwd_dout_view(p), bwd_dq_view(p), bwd_dk_view(p), bwd_dv_view(p)};
+  for (const TensorView& t : views) {
+    const Range r = view_range(t);
+    st = check_device_range(t.name, r.lo, r.hi);
+    if (st != PTXFMHA_OK) return st;
+  }
+  const Range lse = lse_range(p);
+  st = check_device_range("lse", lse.lo, lse.hi);
+  if (st != PTXFMHA_OK) return st;
+  const uint64_t ws_lo = reinterpret_cast<uintptr_t>(p.workspace);
+  st = check_device_range("workspace", ws_lo, ws_lo + ws.bytes);
+  if (st != PTXFMHA_OK) return st;
+
+  // Every cubin is loaded before the first launch: a missing one fails with nothing written.
+  LoadedKernel kpre, kmain, kpost;
+  st = get_kernel(dev, *pre, &kpre);
+  if (st == PTXFMHA_OK) st = get_kernel(dev, *main, &kmain);
+  if (st == PTXFMHA_OK) st = get_kernel(dev, *post, &kpost);
+  if (st != PTXFMHA_OK) return st;
+
+  BwdKernelParams kp;
+  std::memset(&kp, 0, sizeof kp);
+  st = encode_tensor_map(views[0], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_q);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[1], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_k);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[2], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_v);
+  if (st == PTXFMHA_OK) st = encode_tensor_map(views[4], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_do);
+  if (st != PTXFMHA_OK) return st;
+
+  const int64_t num_m_blocks = (int64_t(p.seqlen_q) + main->block_m - 1) / main->block_m;
+  const float scale = bwd_effective_scale(p);
+  kp.o_ptr = reinterpret_cast<uintptr_t>(p.o);
+  kp.do_ptr = reinterpret_cast<uintptr_t>(p.dout);
+  kp.lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
+  kp.dq_ptr = reinterpret_cast<uintptr_t>(p.dq);
+  kp.dk_ptr = reinterpret_cast<uintptr_t>(p.dk);
+  kp.dv_ptr = reinterpret_cast<uintptr_t>(p.dv);
+  kp.dq_acc_ptr = ws_lo + ws.dq_acc;
+  kp.nlse_ptr = ws_lo + ws.nlse;
+  kp.dsum_ptr = ws_lo + ws.dsum;
+  kp.sem_ptr = ws_lo + ws.sem;
+  kp.debug_ptr = debug;
+  const int64_t* strides[5][3] = {
+      {&p.o_batch_stride, &p.o_seq_stride, &p.o_head_stride},
+      {&p.dout_batch_stride, &p.dout_seq_stride, &p.dout_head_stride},
+      {&p.dq_batch_stride, &p.dq_seq_stride, &p.dq_head_stride},
+      {&p.dk_batch_stride, &p.dk_seq_stride, &p.dk_head_stride},
+      {&p.dv_batch_stride, &p.dv_seq_stride, &p.dv_head_stride}};
+  int64_t* dst[5] = {kp.o_stride, kp.do_stride, kp.dq_stride, kp.dk_stride, kp.dv_stride};
+  for (int t = 0; t < 5; ++t)
+    for (int i = 0; i < 3; ++i) dst[t][i] = *strides[t][i];
+  kp.seqlen_q = p.seqlen_q;
+  kp.seqlen_k = p.seqlen_k;
+  kp.heads_q = p.heads_q;
+  kp.heads_kv = p.heads_kv;
+  kp.gqa_ratio = p.heads_q / p.heads_kv;
+  kp.batch = p.batch;
+  kp.causal = p.causal;
+  kp.num_m_blocks = static_cast<int32_t>(num_m_blocks);
+  kp.seqlen_q_pad = static_cast<int32_t>(num_m_blocks * main->block_m);
+  kp.scale_log2 = static_cast<float>(static_cast<double>(scale) * kLog2e);
+  kp.softmax_scale = scale;
+  kp.deterministic = p.deterministic;
+
+  const CUstream stream = static_cast<CUstream>(p.stream);
+  LaunchDims rows_grid;  // pre and post: one CTA per (m-block, query head, batch)
+  rows_grid.grid[0] = static_cast<unsigned>(num_m_blocks);
+  rows_grid.grid[1] = static_cast<unsigned>(p.heads_q);
+  rows_grid.grid[2] = static_cast<unsigned>(p.batch);
+  rows_grid.stream = stream;
+
+  LaunchDims d = rows_grid;
+  d.block[0] = static_cast<unsigned>(pre->threads);
+  d.smem_bytes = static_cast<unsigned>(pre->smem_bytes);
+  st = launch_kernel(kpre.function, d, &kp, pre->name);
+  if (st != PTXFMHA_OK) return st;
+
+  LaunchDims dm;  // one CTA per (n-block of keys, KV head, batch)
+  dm.grid[0] = static_cast<unsigned>((int64_t(p.seqlen_k) + main->block_n - 1) / main->block_n);
+  dm.grid[1] = static_cast<unsigned>(p.heads_kv);
+  dm.grid[2] = static_cast<unsigned>(p.batch);
+  dm.block[0] = static_cast<unsigned>(main->threads);
+  dm.smem_bytes = static_cast<unsigned>(main->smem_bytes);
+  dm.stream = stream;
+  st = launch_kernel(kmain.function, dm, &kp, main->name);
+  if (st != PTXFMHA_OK) return st;
+
+  d = rows_grid;
+  d.block[0] = static_cast<unsigned>(post->threads);
+  d.smem_bytes = static_cast<unsigned>(post->smem_bytes);
+  return launch_kernel(kpost.function, d, &kp, post->name);
+}
+
+}  // namespace
+
+ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug) {
+  try {
+    return bwd_impl(params, debug, true, nullptr);
+  } catch (const std::bad_alloc&) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd: out of host memory");
+  } catch (const std::exception& e) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd: internal error: %s", e.what());
+  }
+}
+
+}  // namespace ptxfmha
+
+extern "C" PTXFMHA_API void ptxfmha_bwd_params_init(ptxfmha_bwd_params* params) {
+  if (params == nullptr) return;
+  std::memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+}
+
+extern "C" PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* params) {
+  return ptxfmha::bwd_with_debug(params, 0);
+}
+
+extern "C" PTXFMHA_API ptxfmha_status ptxfmha_bwd_workspace_size(const ptxfmha_bwd_params* params,
+                                                                 uint64_t* bytes) {
+  try {
+    if (bytes == nullptr) return ptxfmha::fail(PTXFMHA_ERR_NULL_POINTER, "bytes is NULL");
+    uint64_t b = 0;
+    const ptxfmha_status st = ptxfmha::bwd_impl(params, 0, false, &b);
+    if (st == PTXFMHA_OK) *bytes = b;
+    return st;
+  } catch (const std::bad_alloc&) {
+    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd_workspace_size: out of host memory");
+  } catch (const std::exception& e) {
+    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd_workspace_size: internal error: %s", e.what());
+  }
+}

@@ -1,0 +1,104 @@
+// Attention backward (ptxfmha_bwd), host side: argument validation, the workspace layout and
+// the launch of the three kernels. Entry points live in bwd.cpp.
+//
+// Flow of ptxfmha_bwd:
+//   read_bwd_params        struct_size: copies the caller's block (any size >= ours whose
+//                          unknown tail is zero) into a local ptxfmha_bwd_params
+//   validate_bwd_shape     everything that needs no device (list below)
+//   workspace checks       present, large enough, aligned, not overlapping any tensor
+//   acquire_device         context, architecture
+//   rows                   fmha_bwd_pre / fmha_bwd / fmha_bwd_post for head_dim
+//                          (UNSUPPORTED_HEAD_DIM when the device's arch has none), their
+//                          cubins loaded before anything is launched
+//   device ranges          every tensor, the LSE and the workspace inside memory CUDA knows
+//   launches, in stream order:
+//     fmha_bwd_pre_d<D>_sm90a   grid (num_m_blocks, heads_q, batch): D = rowsum(dO * O),
+//                               -LSE*log2(e), zeroes the dQ accumulator tiles and semaphores
+//     fmha_bwd_d<D>_sm90a       grid (ceil(seqlen_k / BLOCK_N), heads_kv, batch): dK, dV
+//                               (bf16, written directly) and dQ partial sums into the
+//                               accumulator
+//     fmha_bwd_post_d<D>_sm90a  grid (num_m_blocks, heads_q, batch): dQ = scale * accumulator
+//                               -> bf16
+//
+// Checks that need no device, in this order (the first failure is reported):
+//   NULL_POINTER          params; q, k, v, o, dout, lse, dq, dk, dv
+//   INVALID_ARGUMENT      struct_size smaller than this library's ptxfmha_bwd_params, larger
+//                         than 64 KiB, or larger with a non-zero byte past ours
+//   INVALID_SIZE          batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim <= 0
+//   GQA_RATIO             heads_q % heads_kv != 0
+//   MISALIGNED_POINTER    q, k, v, o, dout, dq, dk, dv not 16-byte aligned; lse not 4-byte
+//                         aligned
+//   INVALID_SCALE         softmax_scale NaN, infinite or < 0 (0 = 1/sqrt(head_dim))
+//   INVALID_ARGUMENT      causal or deterministic not 0 or 1; reserved0 not 0
+//   SIZE_OVERFLOW         heads_q or batch > 65535 (grid limits); batch * heads_q *
+//                         round_up(seqlen_q, 128) >= 2^31 (rows the kernels index in 32 bits);
+//                         batch * heads_kv * seqlen_k >= 2^31
+//   per tensor q, k, v, o, dout, dq, dk, dv (validate_tensor): INVALID_STRIDE / SIZE_OVERFLOW
+//   ALIASING              dq, dk or dv overlaps another output or any input (q, k, v, o,
+//                         dout, lse)
+// and in ptxfmha_bwd only (ptxfmha_bwd_workspace_size ignores the workspace fields):
+//   NULL_POINTER          workspace is NULL
+//   INVALID_ARGUMENT      workspace_bytes < ptxfmha_bwd_workspace_size
+//   MISALIGNED_POINTER    workspace not 16-byte aligned
+//   SIZE_OVERFLOW         workspace + its size overflows the address space
+//   ALIASING              the workspace overlaps a tensor or the LSE
+#pragma once
+#include <cstdint>
+
+#include "kernel_table.h"
+#include "ptxfmha/ptxfmha.h"
+#include "validate.h"
+
+namespace ptxfmha {
+
+// Rows of the workspace's per-(batch, head) arrays are padded to a multiple of this (the
+// largest BLOCK_M of the backward kernels), so the size needs no device.
+constexpr int kBwdRowPad = 128;
+// Every workspace region starts at a multiple of this many bytes from the base.
+constexpr uint64_t kBwdWsAlignBytes = 256;
+
+// Workspace regions, byte offsets from the base (R = round_up(seqlen_q, kBwdRowPad)):
+//   dq_acc  fp32 dQ accumulator, batch * heads_q * R * head_dim floats (the kernels use
+//           num_m_blocks * BLOCK_M <= R rows of it per (batch, head), in tiles, see
+//           ptx/body/sm90_bwd/layout.ptxh)
+//   nlse    fp32 -LSE * log2(e), batch * heads_q * R
+//   dsum    fp32 D = rowsum(dO * O), batch * heads_q * R
+//   sem     u32 semaphores, batch * heads_q * (R / 64) (one per m-block of >= 64 rows)
+struct BwdWorkspaceLayout {
+  uint64_t dq_acc = 0, nlse = 0, dsum = 0, sem = 0;
+  uint64_t bytes = 0;  // total
+};
+// False when a size overflows 64 bits (validated shapes never do).
+bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int64_t head_dim,
+                          BwdWorkspaceLayout* out);
+
+// Copies the caller's block into *out (struct_size checks above; NULL params included).
+ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* out);
+// The device-free checks listed above, on a block read_bwd_params accepted.
+ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p);
+// The workspace checks (need = bwd_workspace_layout(...).bytes).
+ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need);
+
+// Tensor views of the bwd operands (elem_bytes 2), named as the fields.
+TensorView bwd_q_view(const ptxfmha_bwd_params& p);
+TensorView bwd_k_view(const ptxfmha_bwd_params& p);
+TensorView bwd_v_view(const ptxfmha_bwd_params& p);
+TensorView bwd_o_view(const ptxfmha_bwd_params& p);
+TensorView bwd_dout_view(const ptxfmha_bwd_params& p);
+TensorView bwd_dq_view(const ptxfmha_bwd_params& p);
+TensorView bwd_dk_view(const ptxfmha_bwd_params& p);
+TensorView bwd_dv_view(const ptxfmha_bwd_params& p);
+
+// The softmax scale the kernels use: p.softmax_scale, or 1/sqrt(head_dim) when it is 0.
+float bwd_effective_scale(const ptxfmha_bwd_params& p);
+
+// ptxfmha_bwd with a debug scratch buffer for the main kernel (tests): when debug != 0, the
+// main kernel's CTA (0, 0, 0) copies its first m-block's dS^T tile, P^T tile (head dim 256)
+// and fp32 dQ partial there (layout: ptx/body/sm90_bwd/dq_writer.ptxh; size
+// bwd_debug_bytes()). debug == 0 is ptxfmha_bwd.
+ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug);
+// Bytes of the debug scratch for a main kernel row: 2 bf16 tiles of block_n x block_m, then
+// block_m x head_dim fp32.
+int64_t bwd_debug_bytes(const KernelInfo& main_row);
+
+}  // namespace ptxfmha

@@ -1,0 +1,430 @@
+// Helpers of the backward GPU tests (tests/test_gpu_bwd*.cpp): problems with a strided layout
+// per tensor, inputs (Q, K, V, dO random; O and LSE from the float64 forward reference, O
+// rounded to bf16 as a forward kernel would store it), the float64 reference gradients, a
+// device case (outputs and workspace poisoned before every launch), and per-output error
+// figures with the first bad element's (b, s, h, d).
+//
+// Error bounds (documented in README's backward section; see bwd_tolerance() for why):
+//   per output (dQ, dK, dV separately): no NaN/Inf, every element written, padding untouched,
+//   rel. L2 <= 2e-2, cosine >= 0.9998, every element |got - ref| <= 4e-2 * rms(ref) + 2e-2 |ref|;
+//   dQ rows that see no key exactly 0.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bwd.h"
+#include "gpu_util.h"
+
+namespace ptxfmha_test {
+
+struct BwdProblem {
+  int batch = 1, seqlen_q = 1, seqlen_k = 1, heads_q = 1, heads_kv = 1, head_dim = 64;
+  bool causal = false;
+  bool deterministic = false;
+  float softmax_scale = 0;  // 0: 1/sqrt(head_dim) (the library's default too)
+  Layout q, k, v, o, dout, dq, dk, dv;
+  float scale() const {
+    return softmax_scale > 0 ? softmax_scale : static_cast<float>(1.0 / std::sqrt(double(head_dim)));
+  }
+  int64_t lse_elems() const { return int64_t(batch) * heads_q * seqlen_q; }
+};
+
+inline BwdProblem bwd_problem(int batch, int sq, int sk, int hq, int hkv, int d, bool causal, bool det = false) {
+  BwdProblem p;
+  p.batch = batch; p.seqlen_q = sq; p.seqlen_k = sk; p.heads_q = hq; p.heads_kv = hkv; p.head_dim = d;
+  p.causal = causal; p.deterministic = det;
+  p.q = p.o = p.dout = p.dq = make_layout(batch, sq, hq, d);
+  p.k = p.v = p.dk = p.dv = make_layout(batch, sk, hkv, d);
+  return p;
+}
+
+inline std::string describe(const BwdProblem& p) {
+  std::ostringstream s;
+  s << "B=" << p.batch << " Sq=" << p.seqlen_q << " Sk=" << p.seqlen_k << " Hq=" << p.heads_q << " Hkv=" << p.heads_kv
+    << " D=" << p.head_dim << " causal=" << int(p.causal) << " det=" << int(p.deterministic) << " scale=" << p.scale();
+  auto st = [&s](const char* n, const Layout& l) {
+    s << " " << n << "=[" << l.stride[0] << "," << l.stride[1] << "," << l.stride[2] << "]";
+  };
+  st("q", p.q); st("k", p.k); st("v", p.v); st("o", p.o); st("do", p.dout); st("dq", p.dq); st("dk", p.dk); st("dv", p.dv);
+  return s.str();
+}
+
+struct BwdHostInputs {
+  std::vector<uint16_t> q, k, v, o, dout;
+  std::vector<float> lse;  // [batch, heads_q, seqlen_q], natural log, -inf for rows without keys
+};
+
+// Q, K, V, dO ~ N(0, sigma^2) in bf16 (padding between rows random junk); O and LSE from the
+// float64 forward of the same bf16 Q, K, V (O rounded to bf16, LSE to fp32).
+inline BwdHostInputs bwd_inputs(const BwdProblem& p, uint64_t seed, double qk_sigma = 1.0) {
+  std::mt19937_64 rng(seed);
+  BwdHostInputs in;
+  in.q = random_tensor(p.q, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, qk_sigma);
+  in.k = random_tensor(p.k, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, rng, qk_sigma);
+  in.v = random_tensor(p.v, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, rng, 1.0);
+  in.dout = random_tensor(p.dout, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, 1.0);
+  in.o = random_tensor(p.o, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, 1.0);  // junk, then O
+  FwdProblem f;
+  f.batch = p.batch; f.seqlen_q = p.seqlen_q; f.seqlen_k = p.seqlen_k; f.heads_q = p.heads_q;
+  f.heads_kv = p.heads_kv; f.head_dim = p.head_dim; f.causal = p.causal; f.softmax_scale = p.scale();
+  f.q = p.q; f.k = p.k; f.v = p.v; f.o = p.o;
+  FwdHostInputs fi;
+  fi.q = in.q; fi.k = in.k; fi.v = in.v;
+  const FwdReference r = reference(f, fi);
+  const int D = p.head_dim;
+  for (int b = 0; b < p.batch; ++b)
+    for (int s = 0; s < p.seqlen_q; ++s)
+      for (int h = 0; h < p.heads_q; ++h)
+        for (int d = 0; d < D; ++d)
+          in.o[std::size_t(elem_index(p.o, b, s, h, d))] = ptxfmha::float_to_bf16(
+              static_cast<float>(r.o[((std::size_t(b) * p.seqlen_q + s) * p.heads_q + h) * D + d]));
+  in.lse.resize(r.lse.size());
+  for (std::size_t i = 0; i < r.lse.size(); ++i) in.lse[i] = static_cast<float>(r.lse[i]);
+  return in;
+}
+
+struct BwdReference {
+  std::vector<double> dq, dk, dv;  // dense [b, sq, hq, d] / [b, sk, hkv, d]
+  std::vector<double> dsum;        // D = rowsum(dO * O_bf16) [b, hq, sq] (what the kernels compute)
+};
+
+inline BwdReference bwd_reference(const BwdProblem& p, const BwdHostInputs& in) {
+  BwdReference r;
+  ptxfmha::RefBwdShape rs{};
+  rs.s.batch = p.batch; rs.s.seqlen_q = p.seqlen_q; rs.s.seqlen_k = p.seqlen_k; rs.s.heads_q = p.heads_q;
+  rs.s.heads_kv = p.heads_kv; rs.s.head_dim = p.head_dim; rs.s.causal = p.causal;
+  rs.s.softmax_scale = static_cast<double>(p.scale());
+  for (int i = 0; i < 3; ++i) {
+    rs.s.q_stride[i] = p.q.stride[i]; rs.s.k_stride[i] = p.k.stride[i]; rs.s.v_stride[i] = p.v.stride[i];
+    rs.do_stride[i] = p.dout.stride[i];
+  }
+  ptxfmha::reference_bwd(rs, in.q.data(), in.k.data(), in.v.data(), in.dout.data(), r.dq, r.dk, r.dv);
+  r.dsum.assign(std::size_t(p.lse_elems()), 0.0);
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads_q; ++h)
+      for (int s = 0; s < p.seqlen_q; ++s) {
+        double acc = 0;
+        for (int d = 0; d < p.head_dim; ++d)
+          acc += double(ptxfmha::bf16_to_float(in.dout[std::size_t(elem_index(p.dout, b, s, h, d))])) *
+                 double(ptxfmha::bf16_to_float(in.o[std::size_t(elem_index(p.o, b, s, h, d))]));
+        r.dsum[(std::size_t(b) * p.heads_q + h) * p.seqlen_q + s] = acc;
+      }
+  return r;
+}
+
+struct BwdOutputs {
+  std::vector<uint16_t> dq, dk, dv;  // raw buffers (padding included)
+  std::vector<uint8_t> ws;           // the workspace after the run (empty unless asked for)
+  bool same_bits(const BwdOutputs& b, bool with_dq = true) const {
+    return (!with_dq || dq == b.dq) && dk == b.dk && dv == b.dv;
+  }
+};
+
+// Device side of one backward case: inputs uploaded once; dQ, dK, dV and the workspace
+// poisoned (0xFFFF bf16 NaN, 0xFF bytes = fp32 NaN) before every launch.
+class BwdDeviceCase {
+ public:
+  BwdDeviceCase(const BwdProblem& p, const BwdHostInputs& in) : p_(p) {
+    q_.alloc(p.q.elems * 2); k_.alloc(p.k.elems * 2); v_.alloc(p.v.elems * 2); o_.alloc(p.o.elems * 2);
+    do_.alloc(p.dout.elems * 2); lse_.alloc(std::max<int64_t>(p.lse_elems(), 1) * 4);
+    dq_.alloc(p.dq.elems * 2); dk_.alloc(p.dk.elems * 2); dv_.alloc(p.dv.elems * 2);
+    q_.upload(in.q); k_.upload(in.k); v_.upload(in.v); o_.upload(in.o); do_.upload(in.dout); lse_.upload(in.lse);
+    ptxfmha_bwd_params a = params();
+    uint64_t bytes = 0;
+    const ptxfmha_status st = ptxfmha_bwd_workspace_size(&a, &bytes);
+    REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_bwd_workspace_size: " << str(ptxfmha_last_error()));
+    ws_bytes_ = bytes;
+    ws_.alloc(static_cast<std::size_t>(bytes));
+  }
+
+  ptxfmha_bwd_params params(CUstream stream = nullptr) const {
+    ptxfmha_bwd_params a;
+    ptxfmha_bwd_params_init(&a);
+    a.q = q_.get(); a.k = k_.get(); a.v = v_.get(); a.o = o_.get(); a.dout = do_.get();
+    a.lse = static_cast<const float*>(lse_.get());
+    a.dq = dq_.get(); a.dk = dk_.get(); a.dv = dv_.get();
+    auto set = [](int64_t* b, int64_t* s, int64_t* h, const Layout& l) { *b = l.stride[0]; *s = l.stride[1]; *h = l.stride[2]; };
+    set(&a.q_batch_stride, &a.q_seq_stride, &a.q_head_stride, p_.q);
+    set(&a.k_batch_stride, &a.k_seq_stride, &a.k_head_stride, p_.k);
+    set(&a.v_batch_stride, &a.v_seq_stride, &a.v_head_stride, p_.v);
+    set(&a.o_batch_stride, &a.o_seq_stride, &a.o_head_stride, p_.o);
+    set(&a.dout_batch_stride, &a.dout_seq_stride, &a.dout_head_stride, p_.dout);
+    set(&a.dq_batch_stride, &a.dq_seq_stride, &a.dq_head_stride, p_.dq);
+    set(&a.dk_batch_stride, &a.dk_seq_stride, &a.dk_head_stride, p_.dk);
+    set(&a.dv_batch_stride, &a.dv_seq_stride, &a.dv_head_stride, p_.dv);
+    a.batch = p_.batch; a.seqlen_q = p_.seqlen_q; a.seqlen_k = p_.seqlen_k;
+    a.heads_q = p_.heads_q; a.heads_kv = p_.heads_kv; a.head_dim = p_.head_dim;
+    a.softmax_scale = p_.softmax_scale;  // 0 = the library's default 1/sqrt(d), as scale()
+    a.causal = p_.causal ? 1 : 0;
+    a.deterministic = p_.deterministic ? 1 : 0;
+    a.workspace = ws_.get();
+    a.workspace_bytes = ws_bytes_;
+    a.stream = stream;
+    return a;
+  }
+
+  void poison(CUstream s = nullptr) {
+    dq_.fill16(kPoisonBf16, static_cast<std::size_t>(p_.dq.elems), s);
+    dk_.fill16(kPoisonBf16, static_cast<std::size_t>(p_.dk.elems), s);
+    dv_.fill16(kPoisonBf16, static_cast<std::size_t>(p_.dv.elems), s);
+    ws_.fill32(kPoisonF32, ws_.bytes() / 4, s);
+  }
+  // Poison, launch (debug scratch when debug != 0), no synchronisation.
+  ptxfmha_status launch(CUstream stream = nullptr, uint64_t debug = 0) {
+    poison(stream);
+    ptxfmha_bwd_params a = params(stream);
+    return debug ? ptxfmha::bwd_with_debug(&a, debug) : ptxfmha_bwd(&a);
+  }
+  void download(BwdOutputs* out, bool with_ws = false) const {
+    dq_.download(out->dq, static_cast<std::size_t>(p_.dq.elems));
+    dk_.download(out->dk, static_cast<std::size_t>(p_.dk.elems));
+    dv_.download(out->dv, static_cast<std::size_t>(p_.dv.elems));
+    if (with_ws) ws_.download(out->ws, static_cast<std::size_t>(ws_bytes_));
+    else out->ws.clear();
+  }
+  void run(BwdOutputs* out, bool with_ws = false, CUstream stream = nullptr, uint64_t debug = 0) {
+    const ptxfmha_status st = launch(stream, debug);
+    REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_bwd: " << str(ptxfmha_status_string(st)) << ": "
+                                                      << str(ptxfmha_last_error()) << " [" << describe(p_) << "]");
+    PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(stream));
+    download(out, with_ws);
+  }
+  const BwdProblem& problem() const { return p_; }
+  uint64_t workspace_bytes() const { return ws_bytes_; }
+
+ private:
+  BwdProblem p_;
+  DeviceBuffer q_, k_, v_, o_, do_, lse_, dq_, dk_, dv_, ws_;
+  uint64_t ws_bytes_ = 0;
+};
+
+// ---- error figures ------------------------------------------------------------------------
+// Why these bounds: the kernels round P and dS to bf16 before the dV, dK and dQ products
+// (relative 2^-9 each, accumulated in fp32) and the outputs to bf16 (2^-9): the expected rel.
+// L2 error is a few 1e-3 and elementwise errors a few 2^-9 of the tensor's rms (a gradient
+// element sums seqlen terms of both signs, so near-zero elements carry errors of the rms's
+// size, not of their own). 2e-2 rel. L2 / 0.9998 cosine / 4e-2 rms + 2e-2 |ref| leave a margin
+// of about 5x over that; a layout, masking or scaling bug moves them by far more (a wrong
+// factor of 2 gives rel. L2 ~1, a missed key block ~1e-1, cosine < 0.99).
+struct BwdTolerance {
+  double rel_l2 = 2e-2;
+  double cosine = 0.9998;
+  double rms_abs = 4e-2, elem_rel = 2e-2;
+};
+inline BwdTolerance bwd_tolerance() { return BwdTolerance(); }
+
+struct TensorFigures {
+  const char* name = "";
+  ptxfmha::ErrorStats e;
+  long long unwritten = 0, nonfinite = 0, pad_clobbered = 0, empty_row_nonzero = 0;
+  long long first_bad = -1;  // dense index
+  double got_at_bad = 0, ref_at_bad = 0, abs_tol = 0;
+};
+
+inline double rms(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v * v;
+  return x.empty() ? 0.0 : std::sqrt(s / double(x.size()));
+}
+
+// (b, s, h, d) of a dense index of a [batch, seq, heads, head_dim] tensor.
+inline std::string dense_position(long long i, int seq, int heads, int head_dim) {
+  if (i < 0) return "-";
+  const long long d = i % head_dim, r = i / head_dim, h = r % heads, r2 = r / heads, s = r2 % seq, b = r2 / seq;
+  return "(b=" + std::to_string(b) + " s=" + std::to_string(s) + " h=" + std::to_string(h) + " d=" + std::to_string(d) + ")";
+}
+
+// Figures of one bf16 output against its dense float64 reference. empty_rows (optional,
+// per (b, s, h) row of the tensor) marks rows whose result must be exactly 0.
+inline TensorFigures evaluate_tensor(const char* name, const std::vector<uint16_t>& raw, const Layout& l, int batch,
+                                     int seq, int heads, int head_dim, const std::vector<double>& ref,
+                                     const BwdTolerance& tol, const std::vector<char>* empty_rows = nullptr) {
+  TensorFigures f;
+  f.name = name;
+  std::vector<double> dense(ref.size());
+  std::vector<char> inside(raw.size(), 0);
+  std::size_t n = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int s = 0; s < seq; ++s)
+      for (int h = 0; h < heads; ++h) {
+        const bool empty = empty_rows && (*empty_rows)[(std::size_t(b) * seq + s) * heads + h];
+        for (int d = 0; d < head_dim; ++d, ++n) {
+          const std::size_t at = static_cast<std::size_t>(elem_index(l, b, s, h, d));
+          inside[at] = 1;
+          const double x = ptxfmha::bf16_to_float(raw[at]);
+          if (raw[at] == kPoisonBf16) ++f.unwritten;
+          if (!std::isfinite(x)) ++f.nonfinite;
+          if (empty && x != 0.0) ++f.empty_row_nonzero;
+          dense[n] = x;
+        }
+      }
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    if (!inside[i] && raw[i] != kPoisonBf16) ++f.pad_clobbered;
+  f.abs_tol = tol.rms_abs * rms(ref);
+  f.e = ptxfmha::compare(dense.data(), ref.data(), dense.size(), f.abs_tol, tol.elem_rel);
+  f.first_bad = f.e.first_bad;
+  if (f.first_bad >= 0) {
+    f.got_at_bad = dense[std::size_t(f.first_bad)];
+    f.ref_at_bad = ref[std::size_t(f.first_bad)];
+  }
+  return f;
+}
+
+inline std::string describe(const TensorFigures& f) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s: max_abs=%.3e rel_l2=%.3e cos=%.7f", f.name, f.e.max_abs, f.e.rel_l2, f.e.cosine);
+  std::string s = buf;
+  if (f.unwritten) s += " unwritten=" + std::to_string(f.unwritten);
+  if (f.nonfinite) s += " nonfinite=" + std::to_string(f.nonfinite);
+  if (f.pad_clobbered) s += " pad_clobbered=" + std::to_string(f.pad_clobbered);
+  if (f.empty_row_nonzero) s += " empty_row_nonzero=" + std::to_string(f.empty_row_nonzero);
+  return s;
+}
+
+// "" when within bounds, else why (first bad element with its position and values).
+inline std::string tensor_failure(const TensorFigures& f, const BwdTolerance& tol, int seq, int heads, int head_dim) {
+  std::ostringstream s;
+  if (f.unwritten) s << f.name << ": " << f.unwritten << " elements never written; ";
+  if (f.nonfinite) s << f.name << ": " << f.nonfinite << " elements NaN/Inf; ";
+  if (f.pad_clobbered) s << f.name << ": " << f.pad_clobbered << " padding elements overwritten; ";
+  if (f.empty_row_nonzero) s << f.name << ": " << f.empty_row_nonzero << " elements of rows without keys not 0; ";
+  if (!(f.e.rel_l2 <= tol.rel_l2)) s << f.name << ": rel_l2 " << f.e.rel_l2 << " > " << tol.rel_l2 << "; ";
+  if (!(f.e.cosine >= tol.cosine)) s << f.name << ": cosine " << f.e.cosine << " < " << tol.cosine << "; ";
+  if (f.first_bad >= 0)
+    s << f.name << ": first element over |err| <= " << f.abs_tol << " + " << tol.elem_rel << "|ref| at "
+      << dense_position(f.first_bad, seq, heads, head_dim) << " got " << f.got_at_bad << " ref " << f.ref_at_bad << "; ";
+  return s.str();
+}
+
+struct BwdFigures {
+  TensorFigures dq, dk, dv;
+};
+
+// Rows (b, s, h) of dQ that see no key (bottom-right causal with seqlen_q > seqlen_k).
+inline std::vector<char> empty_query_rows(const BwdProblem& p) {
+  std::vector<char> e(std::size_t(p.batch) * p.seqlen_q * p.heads_q, 0);
+  if (!p.causal) return e;
+  for (int b = 0; b < p.batch; ++b)
+    for (int s = 0; s < p.seqlen_q; ++s)
+      if (int64_t(s) + p.seqlen_k - p.seqlen_q < 0)
+        for (int h = 0; h < p.heads_q; ++h) e[(std::size_t(b) * p.seqlen_q + s) * p.heads_q + h] = 1;
+  return e;
+}
+
+inline BwdFigures evaluate_bwd(const BwdProblem& p, const BwdOutputs& got, const BwdReference& ref,
+                               const BwdTolerance& tol = bwd_tolerance()) {
+  BwdFigures f;
+  const std::vector<char> empty = empty_query_rows(p);
+  f.dq = evaluate_tensor("dQ", got.dq, p.dq, p.batch, p.seqlen_q, p.heads_q, p.head_dim, ref.dq, tol, &empty);
+  f.dk = evaluate_tensor("dK", got.dk, p.dk, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, ref.dk, tol);
+  f.dv = evaluate_tensor("dV", got.dv, p.dv, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, ref.dv, tol);
+  return f;
+}
+
+inline std::string bwd_failure(const BwdProblem& p, const BwdFigures& f, const BwdTolerance& tol = bwd_tolerance()) {
+  return tensor_failure(f.dq, tol, p.seqlen_q, p.heads_q, p.head_dim) +
+         tensor_failure(f.dk, tol, p.seqlen_k, p.heads_kv, p.head_dim) +
+         tensor_failure(f.dv, tol, p.seqlen_k, p.heads_kv, p.head_dim);
+}
+
+// ---- workspace checks (the preprocess kernel's D and -LSE*log2e, the main kernel's dQ
+// accumulator before the postprocess kernel) ---------------------------------------------------
+struct WorkspaceFigures {
+  long long dsum_bad = 0, nlse_bad = 0, acc_bad = 0, acc_pad_nonzero = 0;
+  std::string first;  // the first failure, with its position
+  double dsum_max_err = 0, nlse_max_err = 0;
+  double acc_rel_l2 = 0;
+};
+
+// Decodes the workspace after a run: the layout of host/src/bwd.h and the tile / fragment
+// order of ptx/body/sm90_bwd/layout.ptxh for the main kernel row `main`.
+inline WorkspaceFigures evaluate_workspace(const BwdProblem& p, const BwdHostInputs& in, const BwdReference& ref,
+                                           const std::vector<uint8_t>& ws, const ptxfmha::KernelInfo& main) {
+  WorkspaceFigures w;
+  ptxfmha::BwdWorkspaceLayout l;
+  REQUIRE(ptxfmha::bwd_workspace_layout(p.batch, p.heads_q, p.seqlen_q, p.head_dim, &l));
+  REQUIRE(ws.size() >= l.bytes);
+  const int bm = main.block_m, D = p.head_dim;
+  const int nm = (p.seqlen_q + bm - 1) / bm, sqp = nm * bm;
+  auto f32 = [&](uint64_t off) {
+    float x;
+    std::memcpy(&x, ws.data() + off, 4);
+    return x;
+  };
+  auto note = [&](const std::string& s) {
+    if (w.first.empty()) w.first = s;
+  };
+  const double log2e = 1.4426950408889634;
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads_q; ++h)
+      for (int r = 0; r < sqp; ++r) {
+        const uint64_t idx = (uint64_t(b) * p.heads_q + h) * sqp + r;
+        const float ds = f32(l.dsum + idx * 4), nl = f32(l.nlse + idx * 4);
+        const std::string where = "(b=" + std::to_string(b) + " h=" + std::to_string(h) + " row=" + std::to_string(r) + ")";
+        if (r >= p.seqlen_q) {
+          if (ds != 0.0f) { ++w.dsum_bad; note("D of padding row " + where + " = " + std::to_string(ds) + ", not 0"); }
+          if (!(std::isinf(nl) && nl < 0)) { ++w.nlse_bad; note("-LSE*log2e of padding row " + where + " not -inf"); }
+          continue;
+        }
+        const std::size_t ri = (std::size_t(b) * p.heads_q + h) * p.seqlen_q + r;
+        const double dref = ref.dsum[ri];
+        double mag = 0;
+        for (int d = 0; d < D; ++d)
+          mag += std::fabs(double(ptxfmha::bf16_to_float(in.dout[std::size_t(elem_index(p.dout, b, r, h, d))])) *
+                           double(ptxfmha::bf16_to_float(in.o[std::size_t(elem_index(p.o, b, r, h, d))])));
+        const double derr = std::fabs(double(ds) - dref);
+        w.dsum_max_err = std::max(w.dsum_max_err, std::isfinite(derr) ? derr : 1e30);
+        if (!(derr <= 1e-5 + 4e-5 * mag)) { ++w.dsum_bad; note("D " + where + " = " + std::to_string(ds) + ", ref " + std::to_string(dref)); }
+        const float lse = in.lse[ri];
+        if (std::isinf(lse) && lse < 0) {
+          if (!(std::isinf(nl) && nl < 0)) { ++w.nlse_bad; note("-LSE*log2e " + where + " (LSE -inf) not -inf"); }
+        } else {
+          const double nref = -double(lse) * log2e, e = std::fabs(double(nl) - nref);
+          w.nlse_max_err = std::max(w.nlse_max_err, std::isfinite(e) ? e : 1e30);
+          if (!(e <= 1e-6 * (1 + std::fabs(nref)))) { ++w.nlse_bad; note("-LSE*log2e " + where + " = " + std::to_string(nl) + ", ref " + std::to_string(nref)); }
+        }
+      }
+  // dQ accumulator: tile (b, h, m), warpgroup part wg, float4 v of thread t, element j.
+  const bool rows_by_wg = (D == 64);
+  const int dq_n = (D == 256) ? 128 : 64;
+  double num = 0, den = 0;
+  const double scale = p.scale();
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads_q; ++h)
+      for (int m = 0; m < nm; ++m) {
+        const uint64_t tile = ((uint64_t(b) * p.heads_q + h) * nm + m) * uint64_t(bm) * D;
+        for (int wg = 0; wg < 2; ++wg)
+          for (int t = 0; t < 128; ++t)
+            for (int v = 0; v < dq_n / 8; ++v)
+              for (int j = 0; j < 4; ++j) {
+                const uint64_t off = tile + uint64_t(wg) * 64 * dq_n + uint64_t(v * 128 + t) * 4 + j;
+                int row = 16 * (t / 32) + (t % 32) / 4 + (j >= 2 ? 8 : 0), col = 8 * v + 2 * (t % 4) + (j % 2);
+                if (rows_by_wg) row += 64 * wg; else col += dq_n * wg;
+                const int q = m * bm + row;
+                const float x = f32(l.dq_acc + off * 4);
+                if (q >= p.seqlen_q) {
+                  if (x != 0.0f) { ++w.acc_pad_nonzero; note("dQ accumulator of padding row " + std::to_string(q) + " not 0"); }
+                  continue;
+                }
+                const double r = ref.dq[((std::size_t(b) * p.seqlen_q + q) * p.heads_q + h) * D + col] / scale;
+                if (!std::isfinite(x)) { ++w.acc_bad; note("dQ accumulator NaN/Inf at (b=" + std::to_string(b) + " s=" + std::to_string(q) + " h=" + std::to_string(h) + " d=" + std::to_string(col) + ")"); continue; }
+                num += (x - r) * (x - r);
+                den += r * r;
+              }
+      }
+  w.acc_rel_l2 = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  if (!(w.acc_rel_l2 <= bwd_tolerance().rel_l2)) {
+    ++w.acc_bad;
+    note("dQ accumulator (before the postprocess kernel) rel_l2 " + std::to_string(w.acc_rel_l2));
+  }
+  return w;
+}
+
+}  // namespace ptxfmha_test

@@ -1,0 +1,210 @@
+// CPU tests of the backward kernels' build outputs and host ties (no device needed):
+//   - ptx/include/bwd_params.ptxh names every BwdKernelParams field at its offsetof();
+//   - per head dim, a preprocess, main and postprocess row exist for sm90a, take the
+//     BwdKernelParams block, agree on block_m, and find_kernel returns them; the main rows'
+//     KERNEL_STAGES and the layout facts the host relies on (threads, tiles);
+//   - SASS contracts of the backward kernels (suite "sass"): the main kernels run their GEMMs
+//     as HGMMA, add dQ with the bulk reduce (UBLKRED = cp.reduce.async.bulk .add.f32), load
+//     with TMA (UTMALDG) and 1-D bulk copies (UBLKCP), use setmaxnreg (USETMAXREG); no kernel
+//     touches local memory; register counts are printed;
+//   - the dQ accumulator's fragment order (layout.ptxh): the mapping the consumers stage
+//     with and the one fmha_bwd_post inverts cover every (row, column) of an m-block exactly
+//     once, for every head dim (a model of the two kernels' index arithmetic).
+// (tests/test_kernel_table.cpp and test_ptx_build.cpp tie every row, these included, to its
+// KERNEL_* macros, .param block, .maxntid and clean ptxas report.)
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bwd.h"
+#include "bwd_abi.h"
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+using ptxfmha::BwdKernelParams;
+using ptxfmha::KernelInfo;
+using ptxfmha::KernelKind;
+
+TEST_CASE("bwd_params.ptxh names every BwdKernelParams field at its offsetof()") {
+  const std::string path = source_dir() + "/ptx/include/bwd_params.ptxh";
+  bool ok = false;
+  std::string err;
+  const auto macros = cpp_macros(path, &ok, &err);
+  REQUIRE_MESSAGE(ok, err);
+#define PTXFMHA_FIELD(def, member) \
+  AbiField { def, offsetof(BwdKernelParams, member), sizeof(BwdKernelParams::member) }
+  const std::vector<AbiField> fields = {
+      PTXFMHA_FIELD("B_TMA_Q", tma_q),           PTXFMHA_FIELD("B_TMA_K", tma_k),
+      PTXFMHA_FIELD("B_TMA_V", tma_v),           PTXFMHA_FIELD("B_TMA_DO", tma_do),
+      PTXFMHA_FIELD("B_O_PTR", o_ptr),           PTXFMHA_FIELD("B_DO_PTR", do_ptr),
+      PTXFMHA_FIELD("B_LSE_PTR", lse_ptr),       PTXFMHA_FIELD("B_DQ_PTR", dq_ptr),
+      PTXFMHA_FIELD("B_DK_PTR", dk_ptr),         PTXFMHA_FIELD("B_DV_PTR", dv_ptr),
+      PTXFMHA_FIELD("B_DQ_ACC_PTR", dq_acc_ptr), PTXFMHA_FIELD("B_NLSE_PTR", nlse_ptr),
+      PTXFMHA_FIELD("B_DSUM_PTR", dsum_ptr),     PTXFMHA_FIELD("B_SEM_PTR", sem_ptr),
+      PTXFMHA_FIELD("B_DEBUG_PTR", debug_ptr),   PTXFMHA_FIELD("B_O_STRIDE", o_stride),
+      PTXFMHA_FIELD("B_DO_STRIDE", do_stride),   PTXFMHA_FIELD("B_DQ_STRIDE", dq_stride),
+      PTXFMHA_FIELD("B_DK_STRIDE", dk_stride),   PTXFMHA_FIELD("B_DV_STRIDE", dv_stride),
+      PTXFMHA_FIELD("B_SEQLEN_Q", seqlen_q),     PTXFMHA_FIELD("B_SEQLEN_K", seqlen_k),
+      PTXFMHA_FIELD("B_HEADS_Q", heads_q),       PTXFMHA_FIELD("B_HEADS_KV", heads_kv),
+      PTXFMHA_FIELD("B_GQA_RATIO", gqa_ratio),   PTXFMHA_FIELD("B_BATCH", batch),
+      PTXFMHA_FIELD("B_CAUSAL", causal),         PTXFMHA_FIELD("B_NUM_M_BLOCKS", num_m_blocks),
+      PTXFMHA_FIELD("B_SEQLEN_Q_PAD", seqlen_q_pad), PTXFMHA_FIELD("B_SCALE_LOG2", scale_log2),
+      PTXFMHA_FIELD("B_SOFTMAX_SCALE", softmax_scale), PTXFMHA_FIELD("B_DETERMINISTIC", deterministic),
+  };
+#undef PTXFMHA_FIELD
+  check_param_header(macros, path, "B_", "BWD_PARAM_BYTES", fields, offsetof(BwdKernelParams, reserved),
+                     sizeof(BwdKernelParams::reserved), sizeof(BwdKernelParams));
+}
+
+TEST_CASE("bwd kernel rows: pre, main and post per head dim, one ABI, one block_m") {
+  const std::vector<int> dims = ptxfmha::supported_head_dims(90, KernelKind::Bwd);
+  CHECK(dims == std::vector<int>({64, 128, 256}));
+  for (int d : dims) {
+    CAPTURE(d);
+    const KernelInfo* pre = ptxfmha::find_kernel(90, KernelKind::BwdPre, d);
+    const KernelInfo* main = ptxfmha::find_kernel(90, KernelKind::Bwd, d);
+    const KernelInfo* post = ptxfmha::find_kernel(90, KernelKind::BwdPost, d);
+    REQUIRE(pre != nullptr);
+    REQUIRE(main != nullptr);
+    REQUIRE(post != nullptr);
+    CHECK(std::string(main->name) == "fmha_bwd_d" + std::to_string(d) + "_sm90a");
+    CHECK(std::string(pre->name) == "fmha_bwd_pre_d" + std::to_string(d) + "_sm90a");
+    CHECK(std::string(post->name) == "fmha_bwd_post_d" + std::to_string(d) + "_sm90a");
+    for (const KernelInfo* r : {pre, main, post}) {
+      CHECK(r->param_bytes == static_cast<int>(sizeof(BwdKernelParams)));
+      CHECK(r->block_m == main->block_m);
+      CHECK(r->block_n == main->block_n);
+      CHECK(r->head_dim == d);
+    }
+    CHECK(pre->threads == 256);
+    CHECK(post->threads == 256);
+    CHECK(pre->smem_bytes == 0);
+    CHECK(post->smem_bytes == 0);
+    CHECK(main->threads == 384);
+    CHECK(main->smem_bytes <= 227 * 1024);
+    // Rows of the workspace are padded for the largest block_m (bwd.h).
+    CHECK(ptxfmha::kBwdRowPad % main->block_m == 0);
+    // The main kernel's stage count and its facts as the stub states them.
+    const std::string path = source_dir() + "/ptx/sm90a/" + main->name + ".ptx";
+    bool ok = false;
+    std::string err;
+    const auto macros = cpp_macros(path, &ok, &err);
+    REQUIRE_MESSAGE(ok, err);
+    const long long stages = macro_value(macros, "KERNEL_STAGES", path);
+    CHECK((stages == 1 || stages == 2));
+    CHECK(ptxfmha::bwd_debug_bytes(*main) ==
+          2LL * main->block_n * main->block_m * 2 + 1LL * main->block_m * d * 4);
+  }
+  // No other arch has backward rows (sm_100a backward is not part of this work).
+  CHECK(ptxfmha::supported_head_dims(100, KernelKind::Bwd).empty());
+}
+
+TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads, no local memory" *
+          doctest::test_suite("sass")) {
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  int seen = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Bwd && r->kind != KernelKind::BwdPre && r->kind != KernelKind::BwdPost) continue;
+    ++seen;
+    const std::string name = r->name;
+    CAPTURE(name);
+    const std::string cubin = cubin_file(r->arch, r->name);
+    REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
+    int rc = 0;
+    const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
+    REQUIRE(rc == 0);
+    const auto fns = parse_sass(sass);
+    const SassFunction* fn = nullptr;
+    for (const auto& f : fns)
+      if (f.name == name) fn = &f;
+    REQUIRE(fn != nullptr);
+    auto count = [&](const char* op) {
+      auto it = fn->opcodes.find(op);
+      return it == fn->opcodes.end() ? 0LL : it->second;
+    };
+    CHECK_MESSAGE(count("LDL") == 0, name << ": local loads (spills)");
+    CHECK_MESSAGE(count("STL") == 0, name << ": local stores (spills)");
+    if (r->kind == KernelKind::Bwd) {
+      CHECK_MESSAGE(count("HGMMA") > 0, name << ": no HGMMA (the GEMMs must run as wgmma)");
+      CHECK_MESSAGE(count("UBLKRED") > 0, name << ": no UBLKRED (dQ is added with cp.reduce.async.bulk)");
+      CHECK_MESSAGE(count("UTMALDG") > 0, name << ": no UTMALDG (Q, dO, K, V come by TMA)");
+      CHECK_MESSAGE(count("UBLKCP") > 0, name << ": no UBLKCP (LSE and D rows come by 1-D bulk copies)");
+      CHECK_MESSAGE(count("USETMAXREG") > 0, name << ": no USETMAXREG (registers moved to the consumers)");
+    } else {
+      CHECK_MESSAGE(count("HGMMA") == 0, name << ": the pre/post kernels do no matrix products");
+    }
+    long long total = 0;
+    for (const auto& kv : fn->opcodes) total += kv.second;
+    const std::string report = read_text_file(ptxas_report_path(r->arch, r->name));
+    const PtxasReport pr = parse_ptxas_report(report);
+    MESSAGE(name << ": " << total << " SASS instructions, HGMMA " << count("HGMMA") << ", UBLKRED "
+                 << count("UBLKRED") << ", UTMALDG " << count("UTMALDG") << ", registers " << pr.registers
+                 << " (entry cap; consumers setmaxnreg 240), spills " << pr.spill_stores);
+  }
+  CHECK(seen == 9);
+}
+
+namespace {
+// layout.ptxh's split of an m-block's dQ between the two consumer warpgroups.
+struct DqSplit {
+  int head_dim, block_m, dq_n;
+  bool rows_by_wg;
+};
+const DqSplit kSplits[] = {{64, 128, 64, true}, {128, 64, 64, false}, {256, 64, 128, false}};
+}  // namespace
+
+TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (row, col) once") {
+  for (const DqSplit& s : kSplits) {
+    CAPTURE(s.head_dim);
+    REQUIRE(2 * 64 * s.dq_n == s.block_m * s.head_dim);
+    std::vector<int> hits(static_cast<std::size_t>(s.block_m) * s.head_dim, 0);
+    std::set<long long> offsets;
+    for (int wg = 0; wg < 2; ++wg)
+      for (int t = 0; t < 128; ++t)         // thread of the warpgroup
+        for (int v = 0; v < s.dq_n / 8; ++v)  // float4 v = registers 4v .. 4v+3
+          for (int j = 0; j < 4; ++j) {
+            // Consumer side: wgmma m64nN accumulator register 4v + j of thread t.
+            const int row = 16 * (t / 32) + (t % 32) / 4 + (j >= 2 ? 8 : 0);
+            const int col = 8 * v + 2 * (t % 4) + (j % 2);
+            // Staging / accumulator offset (floats) of that register.
+            const long long off = (long long)wg * 64 * s.dq_n + (long long)(v * 128 + t) * 4 + j;
+            CHECK(offsets.insert(off).second);
+            // Post side: decode the offset as fmha_bwd_post does.
+            const long long g = off / 4;
+            const int wg2 = static_cast<int>(g / (s.dq_n / 8 * 128));
+            const int rem = static_cast<int>(g % (s.dq_n / 8 * 128));
+            const int v2 = rem >> 7, t2 = rem & 127, lane = t2 & 31;
+            int r2 = 16 * (t2 >> 5) + (lane >> 2) + ((off % 4) >= 2 ? 8 : 0);
+            int c2 = 8 * v2 + 2 * (lane & 3) + int(off % 2);
+            if (s.rows_by_wg) r2 += 64 * wg2;
+            else c2 += s.dq_n * wg2;
+            const int r1 = row + (s.rows_by_wg ? 64 * wg : 0);
+            const int c1 = col + (s.rows_by_wg ? 0 : s.dq_n * wg);
+            CHECK(r1 == r2);
+            CHECK(c1 == c2);
+            REQUIRE(r2 >= 0);
+            REQUIRE(r2 < s.block_m);
+            REQUIRE(c2 >= 0);
+            REQUIRE(c2 < s.head_dim);
+            ++hits[static_cast<std::size_t>(r2) * s.head_dim + c2];
+          }
+    for (int h : hits) CHECK(h == 1);
+    CHECK(offsets.size() == static_cast<std::size_t>(s.block_m) * s.head_dim);
+  }
+  // Mutation: decoding head dim 64's accumulator as if its warpgroups split columns (as at
+  // 128) puts warpgroup 1's rows 64.. at columns 64.. : outside the tile, so the check above
+  // would catch a postprocess kernel built with the wrong split.
+  const DqSplit& s64 = kSplits[0];
+  bool caught = false;
+  for (int t = 0; t < 128 && !caught; ++t) {
+    const int col_wrong = 8 * 0 + 2 * (t % 4) + s64.dq_n * 1;  // warpgroup 1, float4 0
+    caught = col_wrong >= s64.head_dim;
+  }
+  CHECK(caught);
+}

@@ -88,6 +88,7 @@ bool prepare_cudnn(const Case& c, CaseState& cs) {
     k.knobs = p.knobs;
     k.notes = p.notes;
     k.workspace = p.workspace;
+    k.build_s = p.build_s;
     k.excluded = p.built ? "" : p.why;
     cand.push_back(k);
   }

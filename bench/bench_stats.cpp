@@ -104,9 +104,9 @@ std::string candidates_table(const std::vector<PlanCandidate>& c, int chosen) {
   char buf[512];
   for (int i = 0; i < int(c.size()); ++i) {
     const PlanCandidate& p = c[i];
-    std::snprintf(buf, sizeof buf, "    %s #%-2d %-28s %-22s ws %8lld B  %s\n", i == chosen ? "*" : " ",
-                  p.index, p.tag.c_str(), p.notes.empty() ? "-" : p.notes.c_str(),
-                  (long long)p.workspace,
+    std::snprintf(buf, sizeof buf, "    %s #%-2d %-28s %-22s ws %8lld B  build %5.2f s  %s\n",
+                  i == chosen ? "*" : " ", p.index, p.tag.c_str(), p.notes.empty() ? "-" : p.notes.c_str(),
+                  (long long)p.workspace, p.build_s,
                   p.excluded.empty() ? (std::to_string(p.median_ms * 1e3) + " us").c_str()
                                      : p.excluded.substr(0, 200).c_str());
     out += buf;

@@ -51,6 +51,7 @@ struct PlanCandidate {
   std::string knobs;          // "TILE_SIZE=3 KERNEL_CFG=5" ("" when the engine has none)
   std::string notes;          // behaviour notes, e.g. "RUNTIME_COMPILATION"
   int64_t workspace = 0;      // bytes
+  double build_s = 0;         // seconds cuDNN took to check and build it
   std::string excluded;       // why it was not timed ("" = timed): unsupported, duplicate, check failed
   double median_ms = NAN;     // tuning median (the headline method)
 };

@@ -208,6 +208,10 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int
     if (all_modes) modes = {fe::HeurMode_t::A, fe::HeurMode_t::B, fe::HeurMode_t::FALLBACK};
     fe::error_t e = g->create_execution_plans(modes);
     if (e.is_bad()) { *why = fe_error("create_execution_plans", e); return false; }
+    // At least one configuration supports the graph (this also records the device's SM
+    // version in the graph's context, as cuDNN's own build path does).
+    e = g->check_support();
+    if (e.is_bad()) { *why = fe_error("check_support", e); return false; }
 
     // Every configuration in heuristics order: duplicates (another mode offered the same tag)
     // are listed, not built; the others are checked and built, up to max_plans of them (only

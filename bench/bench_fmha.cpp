@@ -19,6 +19,7 @@
 // PTXFMHA_BENCH_CUBIN_DIR (the read-ceiling kernel, bench_ceiling.h).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -140,6 +141,7 @@ pb::EstimateParams estimate_params() {
   p.methods = int(g_opt.methods.size());
   p.autotune = g_opt.autotune;
   p.tune_samples = g_opt.tune_samples;
+  p.plans_guess = std::min(p.plans_guess, g_opt.max_plans);
   p.ceiling = g_opt.ceiling;
   return p;
 }

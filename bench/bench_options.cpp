@@ -56,7 +56,8 @@ bool flag(const char* a, const char* name, const char** value) {
 void print_flags(FILE* f) {
   std::fprintf(f,
       "ptxfmha_bench flags (after Google Benchmark's):\n"
-      "  --ptxfmha_suite=all|prefill|decode     --ptxfmha_quick (a small subset)\n"
+      "  --ptxfmha_suite=all|prefill|decode\n"
+      "  --ptxfmha_quick (prefill seqlens 1k/4k, decode grid quick, at most 4 cuDNN plans)\n"
       "  --ptxfmha_list (cells and run-time estimate, nothing run)\n"
       "  --ptxfmha_head_dims=64,128,256         --ptxfmha_seqlens=512,...,16384 (prefill)\n"
       "  --ptxfmha_decode_grid=%s (default headline)\n"
@@ -74,6 +75,7 @@ void print_flags(FILE* f) {
 void parse_options(int argc, char** argv, const std::string& gbench_filter) {
   Options& o = g_opt;
   o.filter = gbench_filter;
+  bool max_plans_given = false;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     const char* v = nullptr;
@@ -109,6 +111,7 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       o.autotune = parse_bool(v, "--ptxfmha_cudnn_autotune");
     } else if (flag(a, "--ptxfmha_cudnn_max_plans", &v)) {
       o.max_plans = parse_int_list(v, "--ptxfmha_cudnn_max_plans").at(0);
+      max_plans_given = true;
     } else if (flag(a, "--ptxfmha_tune_samples", &v)) {
       o.tune_samples = parse_int_list(v, "--ptxfmha_tune_samples").at(0);
     } else if (flag(a, "--ptxfmha_ceiling", &v)) {
@@ -123,9 +126,10 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       usage_error(std::string("unknown argument '") + a + "'");
     }
   }
-  if (o.quick) {
+  if (o.quick) {  // a smoke run: a few cells, at most 4 cuDNN plans each unless asked
     o.seqlens = {1024, 4096};
     o.decode_grid = "quick";
+    if (!max_plans_given) o.max_plans = 4;
   }
   if (!o.fwd_kernel.empty() && forward_row_named(o.fwd_kernel) == nullptr)
     usage_error("--ptxfmha_fwd_kernel: no forward kernel named '" + o.fwd_kernel + "'");

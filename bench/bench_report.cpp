@@ -140,7 +140,7 @@ void print_block(FILE* f, const std::vector<Row>& rows, bool decode) {
   const bool two = other != hm;
   const std::string oname = std::string("ratio ") + method_name(other);
   if (decode)
-    std::fprintf(f, "\n%-52s %8s %8s %7s %-5s %-11s %8s %-15s %-9s %-10s %s\n", "decode (K+V GB/s)",
+    std::fprintf(f, "\n%-52s %8s %8s %7s %-12s %-9s %8s %-15s %-9s %-10s %s\n", "decode (K+V GB/s)",
                  "ours", "cuDNN", "ratio", two ? oname.c_str() : "", "%ceil o/c", "ceiling",
                  "b1 us o/bound", "MHz o/c", "cuDNN plan", "notes");
   else
@@ -165,7 +165,7 @@ void print_block(FILE* f, const std::vector<Row>& rows, bool decode) {
         const double fl = read_ceiling().launch_floor_ms();
         lat = fmt_num(o * 1e3, "%.1f") + "/" + fmt_num(std::max(ce, fl) * 1e3, "%.1f");
       }
-      std::fprintf(f, "%-52s %8s %8s %7s %-5s %-11s %8s %-15s %-9s %-10s %s\n", c.shape.c_str(),
+      std::fprintf(f, "%-52s %8s %8s %7s %-12s %-9s %8s %-15s %-9s %-10s %s\n", c.shape.c_str(),
                    fmt_num(rate(c, o), "%.0f").c_str(), fmt_num(rate(c, d), "%.0f").c_str(),
                    fmt_num(d / o, "%.3f").c_str(), ratio2.c_str(), pct.c_str(),
                    fmt_num(rate(c, ce), "%.0f").c_str(), lat.c_str(), clocks.c_str(),

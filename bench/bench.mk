@@ -1,8 +1,13 @@
 # bench build fragment (included by the top-level Makefile)
 #
 #   $(BENCH_BIN)        ptxfmha_bench: ptx-fmha vs cuDNN SDPA (Google Benchmark), see bench/bench_fmha.cpp
-#   $(BENCH_UTIL_A)     bench helpers + cuDNN loader, also linked by tools/ (the CLI)
-#   make bench          build the bench (the gate's CPU test is tests/test_bench_gate.cpp)
+#                       and bench/METHOD.md
+#   $(BENCH_UTIL_A)     bench helpers + cuDNN loader + the pure parts (cases, grids, statistics,
+#                       plan choice, estimate), also linked by tools/ (the CLI) and the tests
+#                       (tests/test_bench_gate.cpp, tests/test_cpu_bench_*.cpp)
+#   $(BENCH_CUBINS)     the decode read-ceiling and launch-floor kernels (bench/read_stream.ptx),
+#                       assembled like ptx/ (C preprocessor, then ptxas) into $(BENCH_CUBIN_DIR)
+#   make bench          build the bench and its cubins
 #
 # Dependencies, found here or overridden on the command line:
 #   GBENCH_PREFIX      Google Benchmark (include/benchmark/benchmark.h + libbenchmark): system
@@ -40,17 +45,26 @@ CUDNN_FE_INCLUDE ?= $(patsubst %/cudnn_frontend.h,%,$(firstword $(wildcard .deps
 # library matches the headers the frontend was compiled against.
 CUDNN_LIBDIR ?= $(firstword $(foreach d,$(CUDNN_INCLUDE)/../lib64 $(CUDNN_INCLUDE)/../lib /usr/lib/x86_64-linux-gnu,$(if $(wildcard $(d)/libcudnn.so.9 $(d)/libcudnn_graph.so.9),$(abspath $(d)))))
 
-BENCH_CPPFLAGS := -DPTXFMHA_CUDA_DIR='"$(CUDA)"' -DPTXFMHA_CUDNN_LIBDIR='"$(CUDNN_LIBDIR)"'
+BENCH_CUBIN_DIR := $(BUILD)/cubin-bench
+BENCH_CUBINS    := $(foreach a,sm90a sm100a,$(BENCH_CUBIN_DIR)/read_stream_$(a).cubin)
+BENCH_CPPFLAGS := -DPTXFMHA_CUDA_DIR='"$(CUDA)"' -DPTXFMHA_CUDNN_LIBDIR='"$(CUDNN_LIBDIR)"' \
+                  -DPTXFMHA_BENCH_CUBIN_DIR='"$(abspath $(BENCH_CUBIN_DIR))"'
 ifneq ($(and $(CUDNN_INCLUDE),$(CUDNN_FE_INCLUDE)),)
   CUDNN_SDPA_FLAGS := -DNV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING -isystem $(CUDNN_FE_INCLUDE) -isystem $(CUDNN_INCLUDE)
 else
   CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
 endif
 
-BENCH_UTIL_OBJS := $(BENCH_OBJDIR)/bench_util.o $(BENCH_OBJDIR)/cudnn_loader.o $(BENCH_OBJDIR)/gpu_monitor.o
+BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o \
+                     bench_stats.o)
+# The bench binary: main and registration, options, device state, the case families, the
+# gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.
+BENCH_BIN_OBJS  := $(addprefix $(BENCH_OBJDIR)/,bench_fmha.o bench_options.o bench_device.o \
+                     family_fwd.o family_decode.o bench_gate.o bench_cudnn_side.o bench_timing.o \
+                     bench_ceiling.o bench_report.o cudnn_sdpa.o)
 
 .PHONY: bench bench-info
-bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN),bench-no-gbench)
+bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN) $(BENCH_CUBINS),bench-no-gbench)
 all: bench
 
 .PHONY: bench-no-gbench
@@ -77,7 +91,14 @@ $(BENCH_OBJDIR)/cudnn_sdpa.o: bench/cudnn_sdpa.cpp $(BENCH_OBJDIR)/cudnn_sdpa.fl
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CXXFLAGS) $(CUDNN_SDPA_FLAGS) -MMD -MP -c $< -o $@
 
-$(BENCH_OBJDIR)/bench_fmha.o: CXXFLAGS += $(GBENCH_CFLAGS)
+$(BENCH_OBJDIR)/bench_fmha.o $(BENCH_OBJDIR)/bench_report.o: CXXFLAGS += $(GBENCH_CFLAGS)
+
+# Preprocessed like ptx/ (the C preprocessor only), then ptxas; the -v report beside the cubin.
+$(BENCH_CUBIN_DIR)/read_stream_%.cubin: bench/read_stream.ptx
+	@mkdir -p $(dir $@)
+	$(PTX_CPP) $< -o $(@:.cubin=.ptx)
+	@$(PTXAS) -arch=$(ptxas_target_$*) -v $(@:.cubin=.ptx) -o $@ > $(@:.cubin=.ptxas.txt) 2>&1 \
+	  || { cat $(@:.cubin=.ptxas.txt); rm -f $@; exit 1; }
 
 $(BENCH_UTIL_A): $(BENCH_UTIL_OBJS)
 	@mkdir -p $(dir $@)
@@ -86,7 +107,7 @@ $(BENCH_UTIL_A): $(BENCH_UTIL_OBJS)
 
 # libptxfmha.a is linked whole: the bench references ptxfmha_decode weakly (it may not exist
 # yet), and a weak reference alone would not pull its object out of the archive.
-$(BENCH_BIN): $(BENCH_OBJDIR)/bench_fmha.o $(BENCH_OBJDIR)/cudnn_sdpa.o $(BENCH_UTIL_A) $(HOST_LIB_A)
+$(BENCH_BIN): $(BENCH_BIN_OBJS) $(BENCH_UTIL_A) $(HOST_LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $(filter %.o,$^) $(BENCH_UTIL_A) -Wl,--whole-archive $(HOST_LIB_A) -Wl,--no-whole-archive \
 	  $(LDFLAGS) $(GBENCH_LIBS) $(LDLIBS)

@@ -166,3 +166,22 @@ void dense_strides(int64_t seqlen, int64_t heads, int64_t head_dim, int64_t out[
 }
 
 }  // namespace ptxfmha_bench
+
+namespace ptxfmha_bench {
+
+std::string SdpaProblem::key() const {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "b%lld sq%lld sk%lld hq%lld hkv%lld d%lld q[%lld,%lld,%lld] k[%lld,%lld,%lld] "
+                "v[%lld,%lld,%lld] o[%lld,%lld,%lld] scale%.9g causal%d lse%d page%lld/%lld/%lld",
+                (long long)batch, (long long)seqlen_q, (long long)seqlen_k, (long long)heads_q,
+                (long long)heads_kv, (long long)head_dim, (long long)q_stride[0],
+                (long long)q_stride[1], (long long)q_stride[2], (long long)k_stride[0],
+                (long long)k_stride[1], (long long)k_stride[2], (long long)v_stride[0],
+                (long long)v_stride[1], (long long)v_stride[2], (long long)o_stride[0],
+                (long long)o_stride[1], (long long)o_stride[2], double(softmax_scale), int(causal),
+                int(lse), (long long)page_size, (long long)num_pages, (long long)table_cols);
+  return buf;
+}
+
+}  // namespace ptxfmha_bench

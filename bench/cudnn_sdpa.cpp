@@ -6,7 +6,10 @@
 // ptx-fmha.
 #include "cudnn_sdpa.h"
 
+#include <algorithm>
+#include <chrono>
 #include <sstream>
+#include <unordered_map>
 
 #ifndef PTXFMHA_BENCH_NO_CUDNN
 #include <cudnn.h>
@@ -25,17 +28,26 @@ namespace ptxfmha_bench {
 std::size_t cudnn_compiled_version() { return 0; }
 std::size_t cudnn_frontend_version() { return 0; }
 
-struct CudnnSdpa::Impl {};
+struct CudnnSdpa::Impl {
+  std::vector<SdpaPlan> plans;
+};
 CudnnSdpa::CudnnSdpa() : impl_(new Impl) {}
 CudnnSdpa::~CudnnSdpa() = default;
-bool CudnnSdpa::build(const SdpaProblem&, CUstream, std::string* why) {
+bool CudnnSdpa::build(const SdpaProblem&, CUstream, bool, int, std::string* why) {
   *why = "bench was built without cuDNN support (cudnn.h or cudnn-frontend headers were not "
          "found at build time; run `make deps`)";
   return false;
 }
+const std::vector<SdpaPlan>& CudnnSdpa::plans() const { return impl_->plans; }
+bool CudnnSdpa::select(int) { return false; }
+int CudnnSdpa::selected() const { return -1; }
 std::size_t CudnnSdpa::workspace_bytes() const { return 0; }
-bool CudnnSdpa::run(const void*, const void*, const void*, void*, float*, void*,
-                    std::string* why) {
+std::size_t CudnnSdpa::max_workspace_bytes() const { return 0; }
+bool CudnnSdpa::run(const SdpaBuffers&, std::string* why) {
+  *why = "cuDNN support not built";
+  return false;
+}
+bool CudnnSdpa::run_plan(int, const SdpaBuffers&, std::string* why) {
   *why = "cuDNN support not built";
   return false;
 }
@@ -49,20 +61,33 @@ std::size_t cudnn_compiled_version() { return CUDNN_VERSION; }
 std::size_t cudnn_frontend_version() { return CUDNN_FRONTEND_VERSION; }
 
 namespace {
-constexpr int64_t kUidQ = 1, kUidK = 2, kUidV = 3, kUidO = 4, kUidStats = 5;
+constexpr int64_t kUidQ = 1, kUidK = 2, kUidV = 3, kUidO = 4, kUidStats = 5, kUidPageTableK = 6,
+                  kUidPageTableV = 7, kUidSeqLenQ = 8, kUidSeqLenKV = 9;
 
 std::string fe_error(const char* stage, fe::error_t e) {
   std::ostringstream s;
   s << "cuDNN " << stage << ": " << e.get_message();
   return s.str();
 }
+
+// Enum values as the frontend's JSON spells them ("TILE_SIZE", "RUNTIME_COMPILATION").
+template <class E>
+std::string enum_text(E e) {
+  try {
+    nlohmann::json j = e;
+    if (j.is_string()) return j.get<std::string>();
+  } catch (const std::exception&) {
+  }
+  return std::to_string(static_cast<long long>(e));
+}
 }  // namespace
 
 struct CudnnSdpa::Impl {
   cudnnHandle_t handle = nullptr;
   std::unique_ptr<fe::graph::Graph> graph;
-  int64_t workspace = 0;
-  bool lse = true;
+  std::vector<SdpaPlan> plans;
+  int selected = -1;
+  bool lse = true, paged = false;
   ~Impl() {
     graph.reset();
     if (handle) fe::detail::destroy_handle(handle);
@@ -72,7 +97,81 @@ struct CudnnSdpa::Impl {
 CudnnSdpa::CudnnSdpa() : impl_(new Impl) {}
 CudnnSdpa::~CudnnSdpa() = default;
 
-bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, std::string* why) {
+namespace {
+// The SDPA graph of a problem (validated, operation graph built, no plans yet).
+bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::graph::Graph>* out,
+                std::string* why) {
+  auto g = std::make_unique<fe::graph::Graph>();
+  g->set_io_data_type(fe::DataType_t::BFLOAT16)
+      .set_intermediate_data_type(fe::DataType_t::FLOAT)
+      .set_compute_data_type(fe::DataType_t::FLOAT);
+
+  // cuDNN's logical order is [b, h, s, d]; our memory order [b, s, h, d] is expressed by the
+  // strides, so no data moves. A paged pool is [pages, h, page_size, d] the same way.
+  auto tensor = [&](const char* name, int64_t uid, int64_t b, int64_t s, int64_t h,
+                    const int64_t st3[3]) {
+    return g->tensor(fe::graph::Tensor_attributes()
+                         .set_name(name)
+                         .set_uid(uid)
+                         .set_dim({b, h, s, p.head_dim})
+                         .set_stride({st3[0], st3[2], st3[1], 1}));
+  };
+  const bool paged = p.page_size > 0;
+  auto Q = tensor("Q", kUidQ, p.batch, p.seqlen_q, p.heads_q, p.q_stride);
+  auto K = paged ? tensor("K_pool", kUidK, p.num_pages, p.page_size, p.heads_kv, p.k_stride)
+                 : tensor("K", kUidK, p.batch, p.seqlen_k, p.heads_kv, p.k_stride);
+  auto V = paged ? tensor("V_pool", kUidV, p.num_pages, p.page_size, p.heads_kv, p.v_stride)
+                 : tensor("V", kUidV, p.batch, p.seqlen_k, p.heads_kv, p.v_stride);
+
+  auto opts = fe::graph::SDPA_attributes()
+                  .set_name("sdpa")
+                  .set_generate_stats(p.lse)
+                  .set_attn_scale(p.softmax_scale);
+  if (p.causal) {
+    // ptx-fmha: query row i sees keys j <= i + seqlen_k - seqlen_q.
+    opts.set_diagonal_alignment(fe::DiagonalAlignment_t::BOTTOM_RIGHT)
+        .set_diagonal_band_right_bound(0);
+  }
+  if (paged) {
+    auto i32 = [&](const char* name, int64_t uid, int64_t cols) {
+      return g->tensor(fe::graph::Tensor_attributes()
+                           .set_name(name)
+                           .set_uid(uid)
+                           .set_dim({p.batch, 1, cols, 1})
+                           .set_stride({cols, cols, 1, 1})
+                           .set_data_type(fe::DataType_t::INT32));
+    };
+    opts.set_padding_mask(true)
+        .set_seq_len_q(i32("seq_len_q", kUidSeqLenQ, 1))
+        .set_seq_len_kv(i32("seq_len_kv", kUidSeqLenKV, 1))
+        .set_paged_attention_k_table(i32("page_table_k", kUidPageTableK, p.table_cols))
+        .set_paged_attention_v_table(i32("page_table_v", kUidPageTableV, p.table_cols))
+        .set_paged_attention_max_seq_len_kv(static_cast<int>(p.seqlen_k));
+  }
+  auto [O, Stats] = g->sdpa(Q, K, V, opts);
+  O->set_output(true)
+      .set_uid(kUidO)
+      .set_dim({p.batch, p.heads_q, p.seqlen_q, p.head_dim})
+      .set_stride({p.o_stride[0], p.o_stride[2], p.o_stride[1], 1});
+  if (p.lse) {
+    // Same layout as ptx-fmha's LSE: fp32 [batch, heads_q, seqlen_q], natural log.
+    Stats->set_output(true)
+        .set_uid(kUidStats)
+        .set_data_type(fe::DataType_t::FLOAT)
+        .set_dim({p.batch, p.heads_q, p.seqlen_q, 1})
+        .set_stride({p.heads_q * p.seqlen_q, p.seqlen_q, 1, 1});
+  }
+  fe::error_t e = g->validate();
+  if (e.is_bad()) { *why = fe_error("validate", e); return false; }
+  e = g->build_operation_graph(handle);
+  if (e.is_bad()) { *why = fe_error("build_operation_graph", e); return false; }
+  *out = std::move(g);
+  return true;
+}
+}  // namespace
+
+bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int max_plans,
+                      std::string* why) {
   const CudnnLibrary& lib = cudnn_library();
   if (!lib.loaded) {
     *why = lib.why;
@@ -103,64 +202,83 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, std::string* why) {
       *why = std::string("cudnnSetStream failed: ") + fe::detail::get_error_string(st);
       return false;
     }
-
-    auto g = std::make_unique<fe::graph::Graph>();
-    g->set_io_data_type(fe::DataType_t::BFLOAT16)
-        .set_intermediate_data_type(fe::DataType_t::FLOAT)
-        .set_compute_data_type(fe::DataType_t::FLOAT);
-
-    // cuDNN's logical order is [b, h, s, d]; our memory order [b, s, h, d] is expressed by
-    // the strides, so no data moves.
-    auto tensor = [&](const char* name, int64_t uid, int64_t s, int64_t h, const int64_t st3[3]) {
-      return g->tensor(fe::graph::Tensor_attributes()
-                           .set_name(name)
-                           .set_uid(uid)
-                           .set_dim({p.batch, h, s, p.head_dim})
-                           .set_stride({st3[0], st3[2], st3[1], 1}));
-    };
-    auto Q = tensor("Q", kUidQ, p.seqlen_q, p.heads_q, p.q_stride);
-    auto K = tensor("K", kUidK, p.seqlen_k, p.heads_kv, p.k_stride);
-    auto V = tensor("V", kUidV, p.seqlen_k, p.heads_kv, p.v_stride);
-
-    auto opts = fe::graph::SDPA_attributes()
-                    .set_name("sdpa")
-                    .set_generate_stats(p.lse)
-                    .set_attn_scale(p.softmax_scale);
-    if (p.causal) {
-      // ptx-fmha: query row i sees keys j <= i + seqlen_k - seqlen_q.
-      opts.set_diagonal_alignment(fe::DiagonalAlignment_t::BOTTOM_RIGHT)
-          .set_diagonal_band_right_bound(0);
-    }
-    auto [O, Stats] = g->sdpa(Q, K, V, opts);
-    O->set_output(true)
-        .set_uid(kUidO)
-        .set_dim({p.batch, p.heads_q, p.seqlen_q, p.head_dim})
-        .set_stride({p.o_stride[0], p.o_stride[2], p.o_stride[1], 1});
-    if (p.lse) {
-      // Same layout as ptx-fmha's LSE: fp32 [batch, heads_q, seqlen_q], natural log.
-      Stats->set_output(true)
-          .set_uid(kUidStats)
-          .set_data_type(fe::DataType_t::FLOAT)
-          .set_dim({p.batch, p.heads_q, p.seqlen_q, 1})
-          .set_stride({p.heads_q * p.seqlen_q, p.seqlen_q, 1, 1});
-    }
-
-    fe::error_t e = g->validate();
-    if (e.is_bad()) { *why = fe_error("validate", e); return false; }
-    e = g->build_operation_graph(impl_->handle);
-    if (e.is_bad()) { *why = fe_error("build_operation_graph", e); return false; }
-    e = g->create_execution_plans({fe::HeurMode_t::A});
+    std::unique_ptr<fe::graph::Graph> g;
+    if (!make_graph(p, impl_->handle, &g, why)) return false;
+    std::vector<fe::HeurMode_t> modes = {fe::HeurMode_t::A};
+    if (all_modes) modes = {fe::HeurMode_t::A, fe::HeurMode_t::B, fe::HeurMode_t::FALLBACK};
+    fe::error_t e = g->create_execution_plans(modes);
     if (e.is_bad()) { *why = fe_error("create_execution_plans", e); return false; }
-    e = g->check_support(impl_->handle);
+    // At least one configuration supports the graph (this also records the device's SM
+    // version in the graph's context, as cuDNN's own build path does).
+    e = g->check_support();
     if (e.is_bad()) { *why = fe_error("check_support", e); return false; }
-    e = g->build_plans(fe::BuildPlanPolicy_t::HEURISTICS_CHOICE);
-    if (e.is_bad()) { *why = fe_error("build_plans", e); return false; }
-    int64_t ws = 0;
-    e = g->get_workspace_size(ws);
-    if (e.is_bad()) { *why = fe_error("get_workspace_size", e); return false; }
-    impl_->workspace = ws;
+
+    // Every configuration in heuristics order: duplicates (another mode offered the same tag)
+    // are listed, not built; the others are checked and built, up to max_plans of them (only
+    // the first that builds without all_modes: cuDNN's own choice).
+    impl_->plans.clear();
+    const int64_t count = g->get_execution_plan_count();
+    int built = 0;
+    std::string failures;
+    for (int64_t i = 0; i < count; ++i) {
+      SdpaPlan plan;
+      plan.index = int(i);
+      if (g->get_plan_name_at_index(i, plan.tag).is_bad()) plan.tag.clear();
+      int64_t eng = -1;
+      std::unordered_map<fe::KnobType_t, int64_t> knobs;
+      if (g->get_engine_and_knobs_at_index(i, eng, knobs).is_good()) {
+        plan.engine_id = eng;
+        std::vector<std::pair<std::string, int64_t>> sorted;
+        for (auto& kv : knobs) sorted.push_back({enum_text(kv.first), kv.second});
+        std::sort(sorted.begin(), sorted.end());
+        for (auto& kv : sorted)
+          plan.knobs += (plan.knobs.empty() ? "" : " ") + kv.first + "=" + std::to_string(kv.second);
+      }
+      std::vector<fe::BehaviorNote_t> notes;
+      if (g->get_behavior_notes_for_plan_at_index(i, notes).is_good())
+        for (auto n : notes) plan.notes += (plan.notes.empty() ? "" : ",") + enum_text(n);
+      for (const SdpaPlan& q : impl_->plans)
+        if (q.tag == plan.tag && !plan.tag.empty()) {
+          plan.why = "duplicate of #" + std::to_string(q.index);
+          break;
+        }
+      const bool want = plan.why.empty() && built < (all_modes ? max_plans : 1);
+      if (want) {
+        const auto t0 = std::chrono::steady_clock::now();
+        e = g->build_plan_at_index(i);
+        plan.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (e.is_good()) {
+          int64_t ws = 0;
+          e = g->get_workspace_size_plan_at_index(i, ws);
+          if (e.is_good()) {
+            plan.workspace = ws;
+            plan.built = true;
+            ++built;
+          }
+        }
+        if (!plan.built) {
+          plan.why = "not supported: " + e.get_message();
+          failures += "\n  #" + std::to_string(i) + " " + plan.tag + ": " + e.get_message();
+        }
+      } else if (plan.why.empty()) {
+        plan.why = all_modes ? "over --ptxfmha_cudnn_max_plans" : "not tried (heuristics' choice found)";
+      }
+      impl_->plans.push_back(plan);
+    }
+    if (built == 0) {
+      *why = "cuDNN: no engine configuration supports the graph (" + std::to_string(count) +
+             " offered)" + failures;
+      return false;
+    }
     impl_->lse = p.lse;
+    impl_->paged = p.page_size > 0;
     impl_->graph = std::move(g);
+    impl_->selected = -1;
+    for (const SdpaPlan& q : impl_->plans)
+      if (q.built) {
+        impl_->selected = q.index;
+        break;
+      }
     return true;
   } catch (const std::exception& ex) {
     *why = std::string("cuDNN frontend threw: ") + ex.what();
@@ -168,21 +286,48 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, std::string* why) {
   }
 }
 
-std::size_t CudnnSdpa::workspace_bytes() const {
-  return static_cast<std::size_t>(impl_->workspace);
+const std::vector<SdpaPlan>& CudnnSdpa::plans() const { return impl_->plans; }
+
+bool CudnnSdpa::select(int i) {
+  if (i < 0 || i >= int(impl_->plans.size()) || !impl_->plans[i].built) return false;
+  impl_->selected = i;
+  return true;
 }
 
-bool CudnnSdpa::run(const void* q, const void* k, const void* v, void* o, float* lse,
-                    void* workspace, std::string* why) {
-  if (!impl_->graph) {
-    *why = "CudnnSdpa::run before a successful build";
+int CudnnSdpa::selected() const { return impl_->selected; }
+
+std::size_t CudnnSdpa::workspace_bytes() const {
+  const int i = impl_->selected;
+  return i < 0 ? 0 : static_cast<std::size_t>(impl_->plans[i].workspace);
+}
+
+std::size_t CudnnSdpa::max_workspace_bytes() const {
+  int64_t m = 0;
+  for (const SdpaPlan& p : impl_->plans)
+    if (p.built) m = std::max(m, p.workspace);
+  return static_cast<std::size_t>(m);
+}
+
+bool CudnnSdpa::run(const SdpaBuffers& b, std::string* why) {
+  return run_plan(impl_->selected, b, why);
+}
+
+bool CudnnSdpa::run_plan(int i, const SdpaBuffers& b, std::string* why) {
+  if (!impl_->graph || i < 0 || i >= int(impl_->plans.size()) || !impl_->plans[i].built) {
+    *why = "CudnnSdpa::run_plan: plan " + std::to_string(i) + " is not built";
     return false;
   }
   std::unordered_map<int64_t, void*> pack = {
-      {kUidQ, const_cast<void*>(q)}, {kUidK, const_cast<void*>(k)},
-      {kUidV, const_cast<void*>(v)}, {kUidO, o}};
-  if (impl_->lse) pack[kUidStats] = lse;
-  fe::error_t e = impl_->graph->execute(impl_->handle, pack, workspace);
+      {kUidQ, const_cast<void*>(b.q)}, {kUidK, const_cast<void*>(b.k)},
+      {kUidV, const_cast<void*>(b.v)}, {kUidO, b.o}};
+  if (impl_->lse) pack[kUidStats] = b.lse;
+  if (impl_->paged) {
+    pack[kUidPageTableK] = const_cast<int32_t*>(b.page_table);
+    pack[kUidPageTableV] = const_cast<int32_t*>(b.page_table);
+    pack[kUidSeqLenQ] = const_cast<int32_t*>(b.seq_len_q);
+    pack[kUidSeqLenKV] = const_cast<int32_t*>(b.seq_len_kv);
+  }
+  fe::error_t e = impl_->graph->execute_plan_at_index(impl_->handle, pack, b.workspace, i);
   if (e.is_bad()) {
     *why = fe_error("execute", e);
     return false;
@@ -191,10 +336,8 @@ bool CudnnSdpa::run(const void* q, const void* k, const void* v, void* o, float*
 }
 
 std::string CudnnSdpa::plan_name() const {
-  if (!impl_->graph) return "";
-  std::string name;
-  if (impl_->graph->get_plan_name(name).is_bad()) return "";
-  return name;
+  const int i = impl_->selected;
+  return i < 0 ? "" : impl_->plans[i].tag;
 }
 
 #endif  // PTXFMHA_BENCH_NO_CUDNN

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ptxfmha_bench {
 
@@ -48,19 +49,56 @@ std::size_t cudnn_frontend_version();
 // One attention problem, in ptx-fmha's convention: bf16 [batch, seq, heads, head_dim] with
 // element strides (head_dim contiguous), fp32 LSE [batch, heads_q, seqlen_q] (natural log),
 // causal = bottom-right aligned (cuDNN DiagonalAlignment_t::BOTTOM_RIGHT, right bound 0).
+// A new attention feature (window, softcap, sinks, ragged offsets, ...) is one field here, the
+// matching graph attribute in CudnnSdpa::build, and its pointer in SdpaBuffers if it has one.
 struct SdpaProblem {
   int64_t batch = 0, seqlen_q = 0, seqlen_k = 0, heads_q = 0, heads_kv = 0, head_dim = 0;
   int64_t q_stride[3] = {0, 0, 0};  // batch, seq, head (elements)
-  int64_t k_stride[3] = {0, 0, 0};
+  int64_t k_stride[3] = {0, 0, 0};  // paged: page, token in page, head
   int64_t v_stride[3] = {0, 0, 0};
   int64_t o_stride[3] = {0, 0, 0};
   float softmax_scale = 0.f;
   bool causal = false;
   bool lse = true;  // generate the softmax statistics (LSE) as ptx-fmha does
+  // Paged K/V (cuDNN's paged SDPA): K and V live in a pool [num_pages, page_size, heads_kv,
+  // head_dim] and an int32 page table [batch, table_cols] (the same one for K and V) maps each
+  // sequence's blocks of page_size tokens to pages. The padding mask then takes per-sequence
+  // lengths (SdpaBuffers::seq_len_q/kv). page_size 0 = dense K/V.
+  int64_t page_size = 0, num_pages = 0, table_cols = 0;
+
+  // Everything that defines the graph, as text: the key of the run's plan-choice cache.
+  std::string key() const;
+};
+
+// Device pointers of one call.
+struct SdpaBuffers {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  float* lse = nullptr;                 // may be null only when the problem has lse=false
+  const int32_t* page_table = nullptr;  // paged problems
+  const int32_t* seq_len_q = nullptr;   // paged problems: int32 [batch]
+  const int32_t* seq_len_kv = nullptr;
+  void* workspace = nullptr;            // workspace_bytes() of the plan that runs
 };
 
 // Dense [batch, seq, heads, head_dim] strides.
 void dense_strides(int64_t seqlen, int64_t heads, int64_t head_dim, int64_t out[3]);
+
+// One engine configuration of the graph, in the heuristics' order (modes A, B, fallback;
+// configurations another mode already offered are listed as duplicates and not built).
+struct SdpaPlan {
+  int index = -1;          // the graph's plan index
+  std::string tag;         // cuDNN's engine tag, e.g. "eng8_k2=3"
+  int64_t engine_id = -1;
+  std::string knobs;       // "TILE_SIZE=3 KERNEL_CFG=5"
+  std::string notes;       // behaviour notes, e.g. "RUNTIME_COMPILATION"
+  int64_t workspace = 0;
+  bool built = false;      // supported and built: can run
+  std::string why;         // not built: what cuDNN said (or "duplicate of #i")
+  double build_s = 0;      // seconds check_support + build took
+};
 
 class CudnnSdpa {
  public:
@@ -69,16 +107,24 @@ class CudnnSdpa {
   CudnnSdpa(const CudnnSdpa&) = delete;
   CudnnSdpa& operator=(const CudnnSdpa&) = delete;
 
-  // Creates the handle (on the calling thread's current CUDA context) bound to `stream`,
-  // builds the graph and picks the heuristics' first plan that supports it.
-  // False with *why = what cuDNN said (absent library, unsupported shape, ...).
-  bool build(const SdpaProblem& p, CUstream stream, std::string* why);
-  // Bytes of device workspace run() needs (valid after build()).
+  // Creates the handle (on the calling thread's current CUDA context) bound to `stream` and
+  // builds the graph. all_modes: every configuration of heuristics modes A, B and fallback
+  // is checked and built (at most max_plans of them), for a tuner to time; otherwise the
+  // heuristics' first supported configuration of mode A only (cuDNN's own choice). The first
+  // built plan is selected. False with *why = what cuDNN said (absent library, unsupported
+  // shape, no plan built, ...).
+  bool build(const SdpaProblem& p, CUstream stream, bool all_modes, int max_plans, std::string* why);
+  const std::vector<SdpaPlan>& plans() const;
+  // Runs plan `i` (of plans(), built) from now on; false if it cannot run.
+  bool select(int i);
+  int selected() const;
+  // Bytes of device workspace the selected plan needs / the largest any built plan needs.
   std::size_t workspace_bytes() const;
-  // Enqueues one forward on the stream. lse may be null only when the problem has lse=false.
-  bool run(const void* q, const void* k, const void* v, void* o, float* lse, void* workspace,
-           std::string* why);
-  // Name of the engine/plan cuDNN picked, for the report ("" before build()).
+  std::size_t max_workspace_bytes() const;
+  // Enqueues one forward with the selected plan, or with plan i.
+  bool run(const SdpaBuffers& b, std::string* why);
+  bool run_plan(int i, const SdpaBuffers& b, std::string* why);
+  // Tag of the selected plan ("" before build()).
   std::string plan_name() const;
 
  private:

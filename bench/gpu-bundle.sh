@@ -9,15 +9,19 @@
 # The cubins stay in $BUILD/cubin, the directory compiled into the binaries.
 #
 # Then one device call (the repository sits at the same path there):
-#   carry:   [".deps/gpu", ".deps/benchmark", "build-bench/cubin"]
+#   carry:   [".deps/gpu", ".deps/benchmark", "build-bench/cubin", "build-bench/cubin-bench"]
 #   command: export PTXFMHA_CUDNN_LIB=/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib;
 #            .deps/gpu/ptxfmha info; .deps/gpu/ptxfmha check; .deps/gpu/ptxfmha bench --out $OUT/full
 #   tests:   PTXFMHA_SOURCE_DIR=$PWD PTXFMHA_BUILD_DIR=build-bench .deps/gpu/ptxfmha_tests -tc='gpu fwd*'
+# build-bench/cubin-bench holds the decode read-ceiling kernel (bench/read_stream.ptx); without
+# it the decode cells report no ceiling (PTXFMHA_BENCH_CUBIN_DIR points elsewhere). The bench's
+# own commands (prefill with the tuned cuDNN, timing methods, the decode grids, the PyTorch
+# cross-check) are in bench/METHOD.md, "GPU workflow".
 # A/B timing of two kernel versions in one call: build the other version's cubins from a git
 # worktree (`git worktree add /tmp/wt <rev>; make -C /tmp/wt BUILD=$PWD/build-a cubins`), carry
 # build-a/cubin too, and run the bench once per directory with PTXFMHA_CUBIN_DIR=$PWD/build-a/cubin
 # and $PWD/build-bench/cubin, alternating (A, B, A, B); compare the ratios to cuDNN, which is
-# timed in the same process each time (bench/NOTES.md, versions table). The kernels' parameter
+# timed in the same process each time (bench/VERSIONS.md). The kernels' parameter
 # block must be the same in both versions.
 # PTXFMHA_CUDNN_LIB picks PyTorch's cuDNN 9.19 (the version of the headers used here) over the
 # system's 9.14 that the loader's default search would find first there.
@@ -34,4 +38,4 @@ for b in ptxfmha ptxfmha_bench; do
   strip -o ".deps/gpu/$b" "$BUILD/bin/$b"
 done
 strip -o .deps/gpu/ptxfmha_tests "$BUILD/tests/ptxfmha_tests"
-du -sh .deps/gpu .deps/benchmark "$BUILD/cubin"
+du -sh .deps/gpu .deps/benchmark "$BUILD/cubin" "$BUILD/cubin-bench"

@@ -5,7 +5,9 @@
 
 Prefill plot: TFLOPS against sequence length, one column per head dim, one row per mask
 (non-causal, causal), ptx-fmha (solid) against cuDNN (dashed). Decode results, when present,
-go to <png stem>_decode.png (GB/s against KV length, one line per batch size).
+go to <png stem>_decode.png (GB/s of K+V read against KV length, one line per batch size, for
+head dim 128, 32/8 heads, one query token, contiguous cache; the read ceiling dotted).
+Decode names of runs before 2026-12 (no query-token and cache parts) are read too.
 The Markdown table needs only the standard library; the PNG needs matplotlib (without it the
 script says so, writes the table and exits 0).
 Entries that were not timed (no kernel, cuDNN refused the shape, failed correctness check)
@@ -19,7 +21,8 @@ import re
 import sys
 
 PREFILL = re.compile(r"^fwd/d(?P<d>\d+)/(?P<mask>causal|noncausal)/s(?P<s>\d+)/b(?P<b>\d+)h(?P<h>\d+)/(?P<impl>ptxfmha|cudnn)")
-DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)/(?P<impl>ptxfmha|cudnn)")
+DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)"
+                    r"(?:/q(?P<q>\d+)/(?P<cache>contig|page\d+))?/(?P<impl>ptxfmha|cudnn)")
 
 
 def load(path):
@@ -37,6 +40,12 @@ def load(path):
             "sm_mhz": b.get("sm_mhz"),
             "error": b.get("error_message") if b.get("error_occurred") else None,
             "label": b.get("label", ""),
+            "vs_cudnn_launch": b.get("vs_cudnn_launch"),
+            "cudnn_engine": b.get("cudnn_engine"),
+            "cudnn_plans_timed": b.get("cudnn_plans_timed"),
+            "ceiling": b.get("ceiling_GBps"),
+            "pct_ceiling": b.get("pct_ceiling"),
+            "bound_us": b.get("bound_us"),
         }
         m = PREFILL.match(name)
         if m:
@@ -46,8 +55,10 @@ def load(path):
             continue
         m = DECODE.match(name)
         if m:
-            entry["value"] = b.get("GBps")
-            key = (int(m["d"]), int(m["b"]), int(m["kv"]), int(m["hq"]), int(m["hkv"]))
+            # GB/s of K+V read; runs before 2026-12 only have GBps (K+V+Q+O, within 1% of it)
+            entry["value"] = b.get("KV_GBps", b.get("GBps"))
+            key = (int(m["d"]), int(m["b"]), int(m["kv"]), int(m["hq"]), int(m["hkv"]),
+                   int(m["q"] or 1), m["cache"] or "contig")
             decode.setdefault(key, {})[m["impl"]] = entry
     return data.get("context", {}), prefill, decode
 
@@ -69,6 +80,20 @@ def clocks(pair):
     """Mean SM clocks (MHz) while ours / cuDNN's interleaved batches ran."""
     o, c = pair.get("ptxfmha", {}).get("sm_mhz"), pair.get("cudnn", {}).get("sm_mhz")
     return f"{fmt(o, '{:.0f}')} / {fmt(c, '{:.0f}')}"
+
+
+def plan(pair):
+    """cuDNN's engine and how many plans the tuner timed ("eng8 of 3")."""
+    c = pair.get("cudnn", {})
+    if c.get("cudnn_engine") is None:
+        return "—"
+    timed = c.get("cudnn_plans_timed") or 0
+    return f"eng{int(c['cudnn_engine'])}" + (f" of {int(timed)}" if timed > 1 else "")
+
+
+def launch_ratio(pair):
+    v = pair.get("ptxfmha", {}).get("vs_cudnn_launch")
+    return None if v is None else v
 
 
 def notes(pair):
@@ -94,6 +119,8 @@ def markdown(ctx, prefill, decode):
     lines.append("bf16, layout [batch, seq, heads, head_dim], LSE written, causal = bottom-right. "
                  "Median over timed launches (" + ctx.get("timing", "") + "). "
                  "Ratio = cuDNN time / ptx-fmha time (> 1: ptx-fmha faster).")
+    lines.append("")
+    lines.append("cuDNN baseline: " + ctx.get("cudnn_baseline", "the heuristics' first plan (runs before 2026-12)") + ".")
     if ctx.get("perturb_scale", "1") not in ("1", "-"):
         lines.append("")
         lines.append(f"**PERTURBED RUN** (softmax scale ×{ctx['perturb_scale']} in ptx-fmha): numbers are not valid.")
@@ -101,26 +128,38 @@ def markdown(ctx, prefill, decode):
         lines.append("")
         lines.append("## Prefill (16k tokens, hidden 2048)")
         lines.append("")
-        lines.append("| head dim | mask | seqlen | batch × heads | ptx-fmha TFLOPS | cuDNN TFLOPS | ratio | SM MHz ours / cuDNN | notes |")
-        lines.append("|---:|:---|---:|---:|---:|---:|---:|---:|:---|")
+        lines.append("| head dim | mask | seqlen | batch × heads | ptx-fmha TFLOPS | cuDNN TFLOPS | ratio | ratio (per-launch events) | cuDNN plan | SM MHz ours / cuDNN | notes |")
+        lines.append("|---:|:---|---:|---:|---:|---:|---:|---:|:---|---:|:---|")
         for key in sorted(prefill, key=lambda k: (k[0], k[1] != "noncausal", k[2])):
             d, mask, s, b, h = key
             p = prefill[key]
             lines.append(
                 f"| {d} | {mask} | {s} | {b} × {h} | {fmt(p.get('ptxfmha', {}).get('value'))} | "
-                f"{fmt(p.get('cudnn', {}).get('value'))} | {fmt(ratio(p), '{:.3f}')} | {clocks(p)} | {notes(p)} |")
+                f"{fmt(p.get('cudnn', {}).get('value'))} | {fmt(ratio(p), '{:.3f}')} | "
+                f"{fmt(launch_ratio(p), '{:.3f}')} | {plan(p)} | {clocks(p)} | {notes(p)} |")
     if decode:
         lines.append("")
-        lines.append("## Decode (1 query token, GQA)")
+        lines.append("## Decode (GB/s of K+V read)")
         lines.append("")
-        lines.append("| head dim | batch | KV length | heads q/kv | ptx-fmha GB/s | cuDNN GB/s | ratio | SM MHz ours / cuDNN | notes |")
-        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
+        lines.append("Ceiling: a read-only streaming kernel over the same K+V bytes, timed beside both sides; "
+                     "% ceiling = ceiling time / side time. Batch 1: our latency next to "
+                     "max(read time at the ceiling, empty-kernel launch floor).")
+        lines.append("")
+        lines.append("| head dim | batch | KV length | heads q/kv | q tokens | cache | ptx-fmha GB/s | cuDNN GB/s | ratio | ceiling GB/s | % ceiling ours / cuDNN | b1 µs ours / bound | cuDNN plan | SM MHz ours / cuDNN | notes |")
+        lines.append("|---:|---:|---:|---:|---:|:---|---:|---:|---:|---:|---:|---:|:---|---:|:---|")
         for key in sorted(decode):
-            d, b, kv, hq, hkv = key
+            d, b, kv, hq, hkv, q, cache = key
             p = decode[key]
+            o, c = p.get("ptxfmha", {}), p.get("cudnn", {})
+            ceil = o.get("ceiling") or c.get("ceiling")
+            pct = f"{fmt(o.get('pct_ceiling'), '{:.0f}')} / {fmt(c.get('pct_ceiling'), '{:.0f}')}"
+            lat = "—"
+            if b == 1 and o.get("median_us") is not None:
+                lat = f"{fmt(o.get('median_us'), '{:.1f}')} / {fmt(o.get('bound_us'), '{:.1f}')}"
             lines.append(
-                f"| {d} | {b} | {kv} | {hq}/{hkv} | {fmt(p.get('ptxfmha', {}).get('value'), '{:.0f}')} | "
-                f"{fmt(p.get('cudnn', {}).get('value'), '{:.0f}')} | {fmt(ratio(p), '{:.3f}')} | {clocks(p)} | {notes(p)} |")
+                f"| {d} | {b} | {kv} | {hq}/{hkv} | {q} | {cache} | {fmt(o.get('value'), '{:.0f}')} | "
+                f"{fmt(c.get('value'), '{:.0f}')} | {fmt(ratio(p), '{:.3f}')} | {fmt(ceil, '{:.0f}')} | {pct} | "
+                f"{lat} | {plan(p)} | {clocks(p)} | {notes(p)} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -175,18 +214,21 @@ def plot(ctx, prefill, decode, png):
     if decode:
         out = os.path.splitext(png)[0] + "_decode.png"
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        batches = sorted({k[1] for k in decode})
+        base = [k for k in decode if k[0] == 128 and k[3:] == (32, 8, 1, "contig")]
+        batches = sorted({k[1] for k in base})
         for i, b in enumerate(batches):
-            keys = sorted(k for k in decode if k[1] == b)
-            for impl, style, who in (("ptxfmha", "-o", "ptx-fmha"), ("cudnn", "--s", "cuDNN")):
-                pts = [(k[2], decode[k][impl]["value"]) for k in keys
-                       if decode[k].get(impl, {}).get("value") is not None]
+            keys = sorted(k for k in base if k[1] == b)
+            for impl, style, who in (("ptxfmha", "-o", "ptx-fmha"), ("cudnn", "--s", "cuDNN"),
+                                     ("ceiling", ":", "read ceiling")):
+                get = (lambda k: decode[k].get("ptxfmha", {}).get("ceiling")) if impl == "ceiling" \
+                    else (lambda k, impl=impl: decode[k].get(impl, {}).get("value"))
+                pts = [(k[2], get(k)) for k in keys if get(k) is not None]
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=f"C{i}",
                             label=f"{who} b={b}")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("KV length")
-        ax.set_ylabel("GB/s (K+V+Q+O bytes / time)")
+        ax.set_ylabel("GB/s (K+V bytes / time)")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, ncol=2)

@@ -1,0 +1,210 @@
+#include "bench_case.h"
+
+#include <regex.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace ptxfmha_bench {
+
+double Case::flops() const {
+  const double f = 4.0 * double(batch) * heads_q * double(seqlen_q) * double(seqlen_k) * head_dim;
+  return causal ? f / 2 : f;
+}
+
+// ---- grids ----------------------------------------------------------------------------------
+Case prefill_case(int d, bool causal, int s) {
+  Case c;
+  c.family = "fwd";
+  c.batch = std::max(1, kTotalTokens / s);
+  c.seqlen_q = c.seqlen_k = s;
+  c.heads_q = c.heads_kv = std::max(1, kHidden / d);
+  c.head_dim = d;
+  c.causal = causal;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "fwd/d%d/%s/s%d/b%lldh%lld", d, causal ? "causal" : "noncausal", s,
+                (long long)c.batch, (long long)c.heads_q);
+  c.name = buf;
+  std::snprintf(buf, sizeof buf, "fwd d=%d %-9s s=%-5d b=%-2lld h=%lld", d,
+                causal ? "causal" : "noncausal", s, (long long)c.batch, (long long)c.heads_q);
+  c.shape = buf;
+  return c;
+}
+
+std::vector<Case> prefill_grid(const std::vector<int>& dims, const std::vector<int>& seqlens) {
+  std::vector<Case> out;
+  for (int d : dims)
+    for (int causal = 0; causal < 2; ++causal)
+      for (int s : seqlens) out.push_back(prefill_case(d, causal != 0, s));
+  return out;
+}
+
+Case decode_case(const DecodePoint& p) {
+  Case c;
+  c.family = "decode";
+  c.batch = p.batch;
+  c.seqlen_q = p.q_tokens;
+  c.seqlen_k = p.kv;
+  c.heads_q = p.heads_q;
+  c.heads_kv = p.heads_kv;
+  c.head_dim = p.head_dim;
+  // Several new tokens (speculative decoding) are causal among themselves: bottom-right.
+  c.causal = p.q_tokens > 1;
+  c.page_size = p.page_size;
+  const std::string cache = p.page_size ? "page" + std::to_string(p.page_size) : "contig";
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "decode/d%d/b%d/kv%d/hq%dhkv%d/q%d/%s", p.head_dim, p.batch, p.kv,
+                p.heads_q, p.heads_kv, p.q_tokens, cache.c_str());
+  c.name = buf;
+  std::snprintf(buf, sizeof buf, "decode d=%-3d b=%-3d kv=%-6d hq=%-3d hkv=%-2d q=%d %s", p.head_dim,
+                p.batch, p.kv, p.heads_q, p.heads_kv, p.q_tokens, cache.c_str());
+  c.shape = buf;
+  return c;
+}
+
+const DecodeAxes& decode_axes() {
+  static const DecodeAxes axes;
+  return axes;
+}
+
+const char* decode_grid_names() { return "classic|headline|full|quick"; }
+
+bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* why) {
+  out->clear();
+  const DecodeAxes& ax = decode_axes();
+  std::vector<std::string> seen;
+  auto add = [&](const DecodePoint& p) {
+    Case c = decode_case(p);
+    if (std::find(seen.begin(), seen.end(), c.name) != seen.end()) return;
+    seen.push_back(c.name);
+    out->push_back(std::move(c));
+  };
+  if (which == "classic") {
+    for (int b : {1, 8, 32, 64})
+      for (int kv : {4096, 8192, 32768}) {
+        DecodePoint p;
+        p.batch = b;
+        p.kv = kv;
+        add(p);
+      }
+  } else if (which == "quick") {
+    DecodePoint p;
+    p.batch = 8;
+    add(p);
+    p.page_size = 16;
+    add(p);
+  } else if (which == "headline") {
+    // The base (d128, 32/8, one token, contiguous) at every batch x kv ...
+    for (int b : ax.batches)
+      for (int kv : ax.kvs) {
+        DecodePoint p;
+        p.batch = b;
+        p.kv = kv;
+        add(p);
+      }
+    // ... then one axis at a time at batch 1 (latency), 8 and 64 (bandwidth), kv 8k.
+    auto sweep = [&](auto set) {
+      for (int b : {1, 8, 64}) {
+        DecodePoint p;
+        p.batch = b;
+        set(p);
+        add(p);
+      }
+    };
+    for (int d : ax.head_dims) sweep([d](DecodePoint& p) { p.head_dim = d; });
+    for (auto hh : ax.heads)
+      sweep([hh](DecodePoint& p) { p.heads_q = hh.first; p.heads_kv = hh.second; });
+    for (int q : ax.q_tokens) sweep([q](DecodePoint& p) { p.q_tokens = q; });
+    for (int ps : ax.page_sizes) sweep([ps](DecodePoint& p) { p.page_size = ps; });
+  } else if (which == "full") {
+    for (int d : ax.head_dims)
+      for (auto hh : ax.heads)
+        for (int q : ax.q_tokens)
+          for (int ps : ax.page_sizes)
+            for (int b : ax.batches)
+              for (int kv : ax.kvs) {
+                DecodePoint p;
+                p.head_dim = d;
+                p.heads_q = hh.first;
+                p.heads_kv = hh.second;
+                p.q_tokens = q;
+                p.page_size = ps;
+                p.batch = b;
+                p.kv = kv;
+                add(p);
+              }
+  } else {
+    if (why) *why = "unknown decode grid '" + which + "' (" + decode_grid_names() + ")";
+    return false;
+  }
+  return true;
+}
+
+bool name_matches(const std::string& name, const std::string& filter, std::string* why) {
+  if (filter.empty() || filter == "all" || filter == ".") return true;
+  const bool negate = filter[0] == '-';
+  const std::string expr = negate ? filter.substr(1) : filter;
+  regex_t re;
+  if (regcomp(&re, expr.c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+    if (why) *why = "malformed filter '" + filter + "'";
+    return false;
+  }
+  const bool hit = regexec(&re, name.c_str(), 0, nullptr, 0) == 0;
+  regfree(&re);
+  return negate ? !hit : hit;
+}
+
+// ---- device memory ---------------------------------------------------------------------------
+int wanted_sets(const Case& c, std::size_t l2_bytes) {
+  const double want = std::ceil(2.0 * double(l2_bytes) / c.set_bytes());
+  return int(std::clamp(want, 1.0, double(kMaxSets)));
+}
+
+double case_bytes(const Case& c, int sets) {
+  const double per_set = 2.0 * (3.0 * c.q_elems() + 2.0 * c.kv_elems()) + 8.0 * c.lse_elems();
+  const double tables = 4.0 * (c.batch * c.blocks_per_seq() + 2 * c.batch);  // page table, seqlens
+  return per_set * sets + tables;
+}
+
+const ArenaSize* MemoryPlan::arena(const std::string& family) const {
+  for (std::size_t i = 0; i < families.size(); ++i)
+    if (families[i] == family) return &arenas[i];
+  return nullptr;
+}
+
+MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, double budget) {
+  MemoryPlan plan;
+  plan.skip.assign(cases.size(), "");
+  for (const Case& c : cases)
+    if (std::find(plan.families.begin(), plan.families.end(), c.family) == plan.families.end())
+      plan.families.push_back(c.family);
+  plan.arenas.resize(plan.families.size());
+  double used = 0;
+  for (std::size_t f = 0; f < plan.families.size(); ++f) {
+    ArenaSize& a = plan.arenas[f];
+    const double left = budget - used;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const Case& c = cases[i];
+      if (c.family != plan.families[f]) continue;
+      const double one = case_bytes(c, 1);
+      if (one > left) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "does not fit in device memory: needs %.1f GiB, %.1f GiB available to it",
+                      one / double(1 << 30), std::max(0.0, left) / double(1 << 30));
+        plan.skip[i] = buf;
+        continue;
+      }
+      const int sets = std::max(1, std::min(wanted_sets(c, l2_bytes), int(left / one)));
+      a.q_elems = std::max(a.q_elems, c.q_elems() * sets);
+      a.o_elems = std::max(a.o_elems, c.q_elems() * sets);
+      a.lse_elems = std::max(a.lse_elems, c.lse_elems() * sets);
+      a.kv_elems = std::max(a.kv_elems, c.kv_elems() * sets);
+    }
+    used += a.bytes();
+  }
+  return plan;
+}
+
+}  // namespace ptxfmha_bench

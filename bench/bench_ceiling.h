@@ -1,0 +1,44 @@
+// The decode benchmark's yardsticks, measured in the same process as the kernels
+// (bench/read_stream.ptx, assembled by bench.mk, loaded through the Driver API):
+//   - the read ceiling: a read-only streaming kernel over a decode cell's K and V (the same
+//     bytes, rotation sets included) is timed as a third side of every decode cell; its GB/s is
+//     the ceiling the cell's two sides are reported against (pct_ceiling);
+//   - the launch floor: an empty kernel launched back to back (us per launch), measured once.
+// Without the cubin (a build without ptxas, another architecture) both are reported absent.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstddef>
+#include <string>
+
+namespace ptxfmha_bench {
+
+class ReadCeiling {
+ public:
+  // Loads the cubin for this device (once); false with why() when it cannot.
+  bool load();
+  bool ok() const { return read_ != nullptr; }
+  const std::string& why() const { return why_; }
+  // Reads `bytes_each` bytes at a and at b (16-byte multiples). "" or the error.
+  std::string launch_read(const void* a, const void* b, std::size_t bytes_each, CUstream s);
+  std::string launch_empty(CUstream s);
+  // The launch floor: ms per empty launch, back to back (median of batches); NAN until
+  // measured or when it cannot be.
+  double launch_floor_ms();
+  const std::string& floor_error() const { return why_floor_; }
+  std::string config() const;  // "grid 792 x 256 threads, cubin <path>"
+
+ private:
+  CUmodule module_ = nullptr;
+  CUfunction read_ = nullptr, empty_ = nullptr;
+  CUdeviceptr sink_ = 0;
+  int grid_ = 0, block_ = 256;
+  bool tried_ = false, floor_done_ = false;
+  double floor_ms_ = 0;
+  std::string why_ = "not loaded", path_, why_floor_;
+};
+
+ReadCeiling& read_ceiling();
+
+}  // namespace ptxfmha_bench

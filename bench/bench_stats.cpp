@@ -1,0 +1,132 @@
+#include "bench_stats.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ptxfmha_bench {
+
+const char* method_name(TimingMethod m) { return m == TimingMethod::BackToBack ? "b2b" : "launch"; }
+
+const char* method_caption(TimingMethod m) {
+  return m == TimingMethod::BackToBack
+             ? "back-to-back: N launches between two events, per-launch time = elapsed / N"
+             : "one event pair around every launch";
+}
+
+bool parse_methods(const std::string& s, std::vector<TimingMethod>* out) {
+  out->clear();
+  if (s == "b2b") out->push_back(TimingMethod::BackToBack);
+  else if (s == "launch") out->push_back(TimingMethod::PerLaunch);
+  else if (s == "both") *out = {TimingMethod::BackToBack, TimingMethod::PerLaunch};
+  else return false;
+  return true;
+}
+
+int reps_for(double est_ms, double batch_ms) {
+  const double t = std::max(1e-3, est_ms);
+  return int(std::clamp(std::ceil(batch_ms / t), 1.0, 2000.0));
+}
+
+int fillers_for(double est_ms, double batch_ms) { return est_ms < batch_ms ? 2 : 0; }
+
+std::vector<int> interleave_order(int round, int n) {
+  std::vector<int> order(std::max(0, n));
+  for (int i = 0; i < n; ++i) order[i] = (round % 2 == 0) ? i : n - 1 - i;
+  return order;
+}
+
+SeriesStats series_stats(const std::vector<double>& v) {
+  SeriesStats s;
+  s.n = int(v.size());
+  if (v.empty()) return s;
+  std::vector<double> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t n = sorted.size();
+  s.median_ms = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  s.min_ms = sorted.front();
+  // Nearest-rank percentiles.
+  auto rank = [&](double q) {
+    const double r = std::ceil(q * double(n)) - 1.0;
+    return sorted[std::size_t(std::clamp(r, 0.0, double(n - 1)))];
+  };
+  s.p10_ms = rank(0.10);
+  s.p90_ms = rank(0.90);
+  return s;
+}
+
+// ---- cuDNN plan choice -------------------------------------------------------------------------
+int pick_fastest(const std::vector<PlanCandidate>& c) {
+  int best = -1;
+  for (int i = 0; i < int(c.size()); ++i) {
+    if (!c[i].excluded.empty() || !(c[i].median_ms > 0)) continue;
+    if (best < 0 || c[i].median_ms < c[best].median_ms) best = i;
+  }
+  return best;
+}
+
+namespace {
+std::string short_name(const PlanCandidate& p) {
+  std::string s = p.engine_id >= 0 ? "eng" + std::to_string(p.engine_id) : p.tag;
+  if (!p.knobs.empty()) s += " k[" + p.knobs + "]";
+  return s;
+}
+std::string pct(double a, double b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * (a / b - 1.0));
+  return buf;
+}
+}  // namespace
+
+std::string describe_choice(const std::vector<PlanCandidate>& c, int chosen) {
+  if (chosen < 0 || chosen >= int(c.size())) return "no plan";
+  const PlanCandidate& w = c[chosen];
+  int timed = 0, first = -1, next = -1;
+  for (int i = 0; i < int(c.size()); ++i) {
+    if (!c[i].excluded.empty() || !(c[i].median_ms > 0)) continue;
+    ++timed;
+    if (first < 0) first = i;
+    if (i != chosen && (next < 0 || c[i].median_ms < c[next].median_ms)) next = i;
+  }
+  std::string s = short_name(w);
+  if (!w.notes.empty()) s += " {" + w.notes + "}";
+  if (timed <= 1) return s + (timed == 1 ? " (the only plan timed)" : " (not tuned)");
+  s += " (fastest of " + std::to_string(timed) + " timed";
+  if (first >= 0 && first != chosen)
+    s += "; heuristics' first " + short_name(c[first]) + " " + pct(c[first].median_ms, w.median_ms);
+  else
+    s += "; = heuristics' first";
+  if (next >= 0) s += "; next " + short_name(c[next]) + " " + pct(c[next].median_ms, w.median_ms);
+  return s + ")";
+}
+
+std::string candidates_table(const std::vector<PlanCandidate>& c, int chosen) {
+  std::string out;
+  char buf[512];
+  for (int i = 0; i < int(c.size()); ++i) {
+    const PlanCandidate& p = c[i];
+    std::snprintf(buf, sizeof buf, "    %s #%-2d %-28s %-22s ws %8lld B  build %5.2f s  %s\n",
+                  i == chosen ? "*" : " ", p.index, p.tag.c_str(), p.notes.empty() ? "-" : p.notes.c_str(),
+                  (long long)p.workspace, p.build_s,
+                  p.excluded.empty() ? (std::to_string(p.median_ms * 1e3) + " us").c_str()
+                                     : p.excluded.substr(0, 200).c_str());
+    out += buf;
+  }
+  return out;
+}
+
+// ---- run-time estimate ---------------------------------------------------------------------------
+double estimate_seconds(const std::vector<Case>& cases, const std::vector<std::string>& skip,
+                        double arena_bytes, const EstimateParams& p) {
+  double s = arena_bytes / (p.fill_gib_per_s * double(1 << 30));
+  const double batch_s = p.batch_ms * 1e-3;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (i < skip.size() && !skip[i].empty()) continue;
+    const int runners = 2 * p.methods + ((p.ceiling && cases[i].decode()) ? p.methods : 0);
+    // warm-up: about 4 launches of each runner, at most a batch each
+    s += p.case_fixed_s + runners * (p.samples + 4) * batch_s;
+    if (p.autotune) s += p.plans_guess * (p.plan_build_s + (p.tune_samples + 4) * batch_s);
+  }
+  return s;
+}
+
+}  // namespace ptxfmha_bench

@@ -7,14 +7,19 @@
 #      errors; accuracy table at the end), the transformers tests (CPU with reference kernels,
 #      GPU with the real ones)
 #   4. python/tests/model_check.py: the random Llama with sdpa vs ptxfmha (logits, greedy
-#      generation, teacher-forced decode, 8k prefill time); one summary block
-# Logs go to $OUT (or $BUILD/python-check): build.log, install.log, pytest.log, model_check.log. Prints a
-# summary last; exits non-zero if any step failed.
+#      generation, teacher-forced decode, routing of every forward pass, 8k prefill time);
+#      one summary block; a check that raises is reported and the others still run
+# Logs go to $OUT (or $BUILD/python-check): build.log, install.log, pytest.log, model_check.log.
+# Every step that can run runs: a failing pytest does not stop model_check, and a step that
+# cannot run (nothing built or installed) is listed as not run. The summary, printed last,
+# has every step's result, pytest's counts and the ids of its failing tests, the model
+# check's block (or the end of its log when it ended without one). Exits non-zero if any step
+# failed or did not run.
 #
 #   bash python/gpu-check.sh                  # from the repository root, on the GPU machine
 #   PYTEST_ARGS='-k kvcache' bash python/gpu-check.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 BUILD=${BUILD:-build-gpu}
 OUT=${OUT:-$BUILD/python-check}
@@ -22,39 +27,65 @@ PY=${PYTHON:-python3}
 PYTEST_ARGS=${PYTEST_ARGS:-}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
+rm -f "$OUT/build.log" "$OUT/install.log" "$OUT/pytest.log" "$OUT/model_check.log"  # no stale results
 declare -a results
 status=0
 
 run_step() {  # name, log, command...
   local name=$1 log=$2; shift 2
   local t0=$SECONDS
-  "$@" > >(tee "$log") 2>&1
-  local rc=$?
-  results+=("$(printf '%-14s %s (%ds, %s)' "$name" "$([ $rc -eq 0 ] && echo ok || echo "FAILED rc=$rc")" \
+  # A pipeline, not a process substitution: bash waits for tee, so the log is complete when
+  # the summary reads it.
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  results+=("$(printf '%-14s %s (%ds, %s)' "$name" "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED rc=$rc")" \
               $((SECONDS - t0)) "$log")")
-  [ $rc -eq 0 ] || status=1
-  return $rc
+  [ "$rc" -eq 0 ] || status=1
+  return "$rc"
+}
+
+not_run() {  # name, reason
+  results+=("$(printf '%-14s NOT RUN (%s)' "$1" "$2")")
+  status=1
 }
 
 echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -n 1); $($PY -c \
   'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__)' 2>&1)"
 
+site="$BUILD/python/site"
 if run_step build "$OUT/build.log" make -j"$(nproc)" BUILD="$BUILD" python; then
-  site="$BUILD/python/site"
   rm -rf "$site"
   if run_step install "$OUT/install.log" "$PY" -m pip install -q --no-index --no-deps --no-compile \
       --disable-pip-version-check --target "$site" "$BUILD"/python/ptxfmha-*.whl; then
     export PYTHONPATH="$PWD/$site${PYTHONPATH:+:$PYTHONPATH}"
+    # -rfEs: failures, errors and skips listed at the end of the log (the summary shows them).
     # shellcheck disable=SC2086
     run_step pytest "$OUT/pytest.log" env PTXFMHA_SOURCE_DIR="$PWD" PTXFMHA_BUILD_DIR="$PWD/$BUILD" \
-      "$PY" -m pytest -p no:cacheprovider -rs -v python/tests $PYTEST_ARGS
+      "$PY" -m pytest -p no:cacheprovider -rfEs -v python/tests $PYTEST_ARGS
     run_step model_check "$OUT/model_check.log" "$PY" python/tests/model_check.py
+  else
+    not_run pytest "install failed"
+    not_run model_check "install failed"
   fi
+else
+  not_run install "build failed"
+  not_run pytest "build failed"
+  not_run model_check "build failed"
 fi
 
 echo
 echo "== python gpu-check summary"
 for r in "${results[@]}"; do echo "$r"; done
-grep -hE '^=+ .* in [0-9.]+s' "$OUT/pytest.log" 2>/dev/null | tail -n 1
-sed -n '/^ptxfmha model check/,/^verdict/p' "$OUT/model_check.log" 2>/dev/null
+if [ -f "$OUT/pytest.log" ]; then
+  grep -hE '^=+ .* in [0-9.]+s' "$OUT/pytest.log" | tail -n 1
+  grep -hE '^(FAILED|ERROR) ' "$OUT/pytest.log" | head -n 30
+fi
+if [ -f "$OUT/model_check.log" ]; then
+  if grep -q '^ptxfmha model check' "$OUT/model_check.log"; then
+    sed -n '/^ptxfmha model check/,/^verdict/p' "$OUT/model_check.log"
+  else
+    echo "model_check printed no summary block; the end of $OUT/model_check.log:"
+    tail -n 8 "$OUT/model_check.log"
+  fi
+fi
 exit $status

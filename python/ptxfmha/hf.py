@@ -25,6 +25,18 @@ past + i sees keys j <= past + i) is exactly the kernels' bottom-right alignment
 Queries of 1..8 tokens (decode steps) go to the KV-cache kernel (ptxfmha_decode, split over the
 keys: the fast path for one token against a long cache) unless register(decode_kernel=False);
 longer ones to the prefill kernel (ptxfmha_fwd). Both read the cache in place.
+
+Model dtype: the kernels take bfloat16 only. A model in another dtype (transformers builds
+float32 unless told otherwise) is refused at its first forward with ValueError saying to load
+it with dtype=torch.bfloat16 (or model.to(torch.bfloat16)), or to use attn_implementation="sdpa"
+for it. There is deliberately no fallback to sdpa: a model that asked for ptxfmha and silently
+ran something else would make every comparison and timing against it meaningless.
+
+One config per model: transformers 5.x from_config(cfg, attn_implementation=NAME) writes NAME
+into cfg itself (cfg._attn_implementation; it is not copied), and the attention layers read
+it at every forward. Two models built from one config object therefore both run the
+implementation named last. Give each model its own config (copy.deepcopy(cfg)) when comparing
+ptxfmha with sdpa.
 """
 
 import torch
@@ -35,6 +47,9 @@ from .ops import attention, attention_with_kvcache
 
 NAME = "ptxfmha"
 _settings = {"decode_kernel": True}
+# The query dtypes attention_forward accepts: the kernels' (the CPU tests, whose stand-in
+# kernels compute in float32, widen it).
+KERNEL_DTYPES = _checks.ACCEPTED_DTYPES
 
 
 def _refuse(what, detail):
@@ -45,6 +60,12 @@ def _refuse(what, detail):
 def attention_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
                       sliding_window=None, softcap=None, is_causal=None, **kwargs):
     """transformers attention function (sdpa_attention_forward's signature)."""
+    dt = _checks.dtype_name(query)
+    if dt not in KERNEL_DTYPES:
+        _refuse(f"a {dt} model (query dtype {dt})",
+                f"the kernels take {', '.join(KERNEL_DTYPES)}; load the model with dtype=torch.bfloat16 "
+                f"(from_pretrained / from_config) or call model.to(torch.bfloat16), or use "
+                f"attn_implementation=\"sdpa\" for a {dt} model")
     if attention_mask is not None:
         _refuse("an attention mask tensor",
                 f"got {tuple(attention_mask.shape)}; ptxfmha computes plain causal / bidirectional attention "

@@ -3,10 +3,20 @@
 
     PYTHONPATH=build/python/pkg python3 python/tests/model_check.py     # GPU, PyTorch, transformers
 
+(--device cpu --tiny is for test_torch_model_check.py only: this script on the CPU, a small
+model, the kernels replaced by a reference; it checks the script, not the kernels.)
+
 Model: LlamaConfig with 4 layers, hidden 1024, 16 query / 4 KV heads, head dim 64, intermediate
 2816, vocabulary 32000, bf16, weights from torch.manual_seed(seed) (no download), the same
-weights in both models (and in a float32 copy run with sdpa as the reference). Offline; about a
-minute on an H200. Prints one summary block and exits 0 when every criterion holds, 1 if not.
+weights in both models (and in a float32 copy run with sdpa as the reference). Each model has
+its own config object: transformers 5.x from_config writes attn_implementation into the config
+it is given, so models sharing one would all run the implementation named last. Offline; about
+a minute on an H200. Prints one summary block and exits 0 when every criterion holds, 1 if not.
+
+Routing (judged too): every forward pass is recorded with the ptxfmha kernel calls made in it.
+The sdpa and float32 models never call ptxfmha; each pass of the ptxfmha model calls one
+kernel once per layer: the prefill kernel (ptxfmha_fwd) for the prompt, the decode kernel
+(ptxfmha_decode) for each decode step, the prefill kernel for those too with decode_kernel=False.
 
 Checks, with the tolerances (bf16 attention against bf16 attention, both rounding O to bf16):
   1. logits of a 2048-token prompt, ptxfmha vs sdpa: rel. L2 <= 2e-2 and argmax agreement
@@ -30,6 +40,11 @@ import copy
 import statistics
 import sys
 import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hf_harness import KernelLog, routing_errors, routing_summary  # noqa: E402
 
 
 def rel_l2(a, b):
@@ -43,6 +58,8 @@ def main(argv=None):
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--prefill", type=int, default=8192)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--device", default="cuda", help="cpu: only with the kernels replaced (the script's CPU test)")
+    ap.add_argument("--tiny", action="store_true", help="2 layers, hidden 256, vocabulary 512 (the script's CPU test)")
     args = ap.parse_args(argv)
     t_start = time.time()
 
@@ -54,49 +71,88 @@ def main(argv=None):
     import ptxfmha.hf
 
     ptxfmha.hf.register()
-    dev = torch.device("cuda")
-    cfg = LlamaConfig(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=4,
-                      num_attention_heads=16, num_key_value_heads=4, head_dim=64,
-                      max_position_embeddings=16384, attention_dropout=0.0)
+    dev = torch.device(args.device)
+    if args.tiny:
+        cfg = LlamaConfig(vocab_size=512, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+                          max_position_embeddings=4096, attention_dropout=0.0)
+    else:
+        cfg = LlamaConfig(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=4,
+                          num_attention_heads=16, num_key_value_heads=4, head_dim=64,
+                          max_position_embeddings=16384, attention_dropout=0.0)
     torch.manual_seed(args.seed)
     with dev:
-        sdpa = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16).eval()
-        ptx = AutoModelForCausalLM.from_config(cfg, attn_implementation="ptxfmha", dtype=torch.bfloat16).eval()
+        sdpa = AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="sdpa",
+                                                dtype=torch.bfloat16).eval()
+        ptx = AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha",
+                                               dtype=torch.bfloat16).eval()
     ptx.load_state_dict(sdpa.state_dict())
-    fp32 = copy.deepcopy(sdpa).float().eval()
-    assert ptx.config._attn_implementation == "ptxfmha", ptx.config._attn_implementation
+    fp32 = copy.deepcopy(sdpa).float().eval()  # deep-copies sdpa's config too: still "sdpa"
+    impls = tuple(m.config._attn_implementation for m in (sdpa, ptx, fp32))
+    assert impls == ("sdpa", "ptxfmha", "sdpa"), impls
+    layers = cfg.num_hidden_layers
+    log = KernelLog()
+    for model, name in ((sdpa, "sdpa"), (ptx, "ptxfmha"), (fp32, "float32")):
+        log.watch(model, name)
+    ptxfmha.hf.attention = log.wrap("prefill", ptxfmha.hf.attention)
+    ptxfmha.hf.attention_with_kvcache = log.wrap("decode", ptxfmha.hf.attention_with_kvcache)
 
     g = torch.Generator(device=dev).manual_seed(args.seed + 1)
     prompt = torch.randint(3, cfg.vocab_size, (1, args.prompt), generator=g, device=dev)
+    long_prompt = torch.randint(3, cfg.vocab_size, (1, args.prefill), generator=g, device=dev)
+    n = args.new_tokens
     lines, failures = [], []
+    routing = []  # (what, [errors]) for every group of forward passes
+    state = {}    # results later sections build on
 
     def judge(ok, what):
         if not ok:
             failures.append(what)
         return "ok" if ok else "FAIL"
 
-    # ---- 1. logits of the prompt ----------------------------------------------------------
-    with torch.inference_mode():
-        l_sdpa = sdpa(prompt, use_cache=False).logits.float()[0]
-        l_ptx = ptx(prompt, use_cache=False).logits.float()[0]
-        l_32 = fp32(prompt, use_cache=False).logits.float()[0]
-    finite = bool(torch.isfinite(l_ptx).all())
-    r = rel_l2(l_ptx, l_sdpa)
-    mx = (l_ptx - l_sdpa).abs().max().item()
-    agree = (l_ptx.argmax(-1) == l_sdpa.argmax(-1)).float().mean().item()
-    r_ptx32, r_sdpa32 = rel_l2(l_ptx, l_32), rel_l2(l_sdpa, l_32)
-    a_ptx32 = (l_ptx.argmax(-1) == l_32.argmax(-1)).float().mean().item()
-    a_sdpa32 = (l_sdpa.argmax(-1) == l_32.argmax(-1)).float().mean().item()
-    ok1 = finite and r <= 2e-2 and agree >= 0.97 and r_ptx32 <= 1.25 * r_sdpa32 + 1e-3 and a_ptx32 >= a_sdpa32 - 0.01
-    lines.append(f"logits, {args.prompt}-token prompt [{judge(ok1, 'logits')}]")
-    lines.append(f"  ptxfmha vs sdpa:     max|diff| {mx:.3e}, rel.L2 {r:.3e}, argmax agreement "
-                 f"{agree * 100:.2f}% of {args.prompt} positions (bounds: rel.L2 <= 2e-2, >= 97%)")
-    lines.append(f"  vs float32 model:    rel.L2 ptxfmha {r_ptx32:.3e}, sdpa {r_sdpa32:.3e} (ratio "
-                 f"{r_ptx32 / max(r_sdpa32, 1e-30):.3f}, bound 1.25); argmax agreement ptxfmha "
-                 f"{a_ptx32 * 100:.2f}%, sdpa {a_sdpa32 * 100:.2f}%")
+    def section(name, fn, *needs):
+        """Runs one check; an exception is reported as that check's ERROR (traceback on stderr)
+        and the later checks still run, unless they need what it was to produce."""
+        missing = [k for k in needs if k not in state]
+        if missing:
+            failures.append(name)
+            lines.append(f"{name} [NOT RUN]: needs {', '.join(missing)} from a check that failed")
+            return
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - reported, counted as a failure
+            traceback.print_exc()
+            failures.append(name)
+            lines.append(f"{name} [ERROR]: {type(e).__name__}: {str(e)[:300]}")
+        finally:
+            passes = log.take()
+            routing.append((name, passes))
 
-    # ---- 2. greedy generation ------------------------------------------------------------
-    n = args.new_tokens
+    # ---- 1. logits of the prompt ----------------------------------------------------------
+    def logits():
+        with torch.inference_mode():
+            l_sdpa = sdpa(prompt, use_cache=False).logits.float()[0]
+            l_ptx = ptx(prompt, use_cache=False).logits.float()[0]
+            l_32 = fp32(prompt, use_cache=False).logits.float()[0]
+        finite = bool(torch.isfinite(l_ptx).all())
+        r = rel_l2(l_ptx, l_sdpa)
+        mx = (l_ptx - l_sdpa).abs().max().item()
+        agree = (l_ptx.argmax(-1) == l_sdpa.argmax(-1)).float().mean().item()
+        r_ptx32, r_sdpa32 = rel_l2(l_ptx, l_32), rel_l2(l_sdpa, l_32)
+        a_ptx32 = (l_ptx.argmax(-1) == l_32.argmax(-1)).float().mean().item()
+        a_sdpa32 = (l_sdpa.argmax(-1) == l_32.argmax(-1)).float().mean().item()
+        ok1 = (finite and r <= 2e-2 and agree >= 0.97 and r_ptx32 <= 1.25 * r_sdpa32 + 1e-3
+               and a_ptx32 >= a_sdpa32 - 0.01)
+        lines.append(f"logits, {args.prompt}-token prompt [{judge(ok1, 'logits')}]")
+        lines.append(f"  ptxfmha vs sdpa:     max|diff| {mx:.3e}, rel.L2 {r:.3e}, argmax agreement "
+                     f"{agree * 100:.2f}% of {args.prompt} positions (bounds: rel.L2 <= 2e-2, >= 97%)")
+        lines.append(f"  vs float32 model:    rel.L2 ptxfmha {r_ptx32:.3e}, sdpa {r_sdpa32:.3e} (ratio "
+                     f"{r_ptx32 / max(r_sdpa32, 1e-30):.3f}, bound 1.25); argmax agreement ptxfmha "
+                     f"{a_ptx32 * 100:.2f}%, sdpa {a_sdpa32 * 100:.2f}%")
+
+    section("logits", logits)
+
+    # ---- 2. greedy generation (sdpa first: 2 and 3 compare with its tokens) -----------------
     gen_kw = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0,
                   attention_mask=torch.ones_like(prompt), return_dict_in_generate=True, output_logits=True)
 
@@ -105,7 +161,10 @@ def main(argv=None):
             out = model.generate(prompt, **gen_kw)
         return out.sequences[0, args.prompt:], torch.stack([x[0].float() for x in out.logits])
 
-    tok_sdpa, lg_sdpa = generate(sdpa)
+    def sdpa_generate():
+        state["tok_sdpa"], state["lg_sdpa"] = generate(sdpa)
+
+    section("sdpa generate", sdpa_generate)
 
     # ---- 3. teacher-forced decode (needed by 2's near-tie rule) ---------------------------
     def teacher_forced(model, tokens):
@@ -119,15 +178,30 @@ def main(argv=None):
                 steps.append(out.logits[0, -1].float())
         return torch.stack(steps)
 
-    tf_sdpa = teacher_forced(sdpa, tok_sdpa)
-    tf_ptx = teacher_forced(ptx, tok_sdpa)
-    step_rel = [rel_l2(tf_ptx[i], tf_sdpa[i]) for i in range(n)]
-    tf_agree = int((tf_ptx.argmax(-1) == tf_sdpa.argmax(-1)).sum().item())
-    ok3 = max(step_rel) <= 2e-2 and tf_agree >= n - 2 and bool(torch.isfinite(tf_ptx).all())
+    def teacher():
+        tok_sdpa = state["tok_sdpa"]
+        tf_sdpa = teacher_forced(sdpa, tok_sdpa)
+        tf_ptx = teacher_forced(ptx, tok_sdpa)
+        step_rel = [rel_l2(tf_ptx[i], tf_sdpa[i]) for i in range(n)]
+        tf_agree = int((tf_ptx.argmax(-1) == tf_sdpa.argmax(-1)).sum().item())
+        ok3 = max(step_rel) <= 2e-2 and tf_agree >= n - 2 and bool(torch.isfinite(tf_ptx).all())
+        state["ok3"] = ok3
+        lines.append(f"teacher-forced decode, {n} steps [{judge(ok3, 'teacher-forced decode')}]: per-step logits "
+                     f"rel.L2 max {max(step_rel):.3e}, median {statistics.median(step_rel):.3e}; argmax agreement "
+                     f"{tf_agree}/{n} (bounds: <= 2e-2, >= {n - 2})")
+        gen_vs_tf = rel_l2(state["lg_sdpa"], tf_sdpa)
+        lines.append(f"  (sdpa generate() logits vs its teacher-forced logits: rel.L2 {gen_vs_tf:.1e}, "
+                     f"same computation)")
 
-    for label, decode_kernel in (("decode kernel (ptxfmha_decode)", True), ("prefill kernel for decode steps", False)):
+    section("teacher-forced decode", teacher, "tok_sdpa")
+
+    def greedy(label, decode_kernel):
+        tok_sdpa, lg_sdpa = state["tok_sdpa"], state["lg_sdpa"]
         ptxfmha.hf.register(decode_kernel=decode_kernel)
-        tok, lg = generate(ptx)
+        try:
+            tok, lg = generate(ptx)
+        finally:
+            ptxfmha.hf.register()
         same = int((tok == tok_sdpa).long().cumprod(0).sum().item())
         if same == n:
             ok2, detail = True, f"identical {n}/{n} tokens"
@@ -136,47 +210,66 @@ def main(argv=None):
             top2 = lg_sdpa[i].topk(2)
             margin = (top2.values[0] - top2.values[1]).item()
             diff = (lg[i] - lg_sdpa[i]).abs().max().item()
-            tie = margin < 2 * diff and ok3
+            tie = margin < 2 * diff and state.get("ok3", False)
             ok2 = tie
             detail = (f"first {same}/{n} tokens identical; step {i}: sdpa picks {int(tok_sdpa[i])} over "
                       f"{int(top2.indices[1])} by {margin:.3e}, ptxfmha picks {int(tok[i])}; logits differ by "
                       f"{diff:.3e} there -> {'near-tie (margin < 2 x diff)' if tie else 'NOT a near-tie'}")
         lines.append(f"greedy {n} tokens, {label} [{judge(ok2, 'generation ' + label)}]: {detail}")
-    ptxfmha.hf.register()
-    lines.append(f"teacher-forced decode, {n} steps [{judge(ok3, 'teacher-forced decode')}]: per-step logits "
-                 f"rel.L2 max {max(step_rel):.3e}, median {statistics.median(step_rel):.3e}; argmax agreement "
-                 f"{tf_agree}/{n} (bounds: <= 2e-2, >= {n - 2})")
-    gen_vs_tf = rel_l2(lg_sdpa, tf_sdpa)
-    lines.append(f"  (sdpa generate() logits vs its teacher-forced logits: rel.L2 {gen_vs_tf:.1e}, same computation)")
+
+    for label, decode_kernel in (("decode kernel (ptxfmha_decode)", True),
+                                 ("prefill kernel for decode steps", False)):
+        section(f"greedy {n} tokens, {label}", lambda: greedy(label, decode_kernel), "tok_sdpa")
 
     # ---- 4. prefill time ------------------------------------------------------------------
-    long_prompt = torch.randint(3, cfg.vocab_size, (1, args.prefill), generator=g, device=dev)
-
     def prefill_ms(model):
         with torch.inference_mode():
             for _ in range(3):
                 model(long_prompt, use_cache=False, logits_to_keep=1)
             times = []
             for _ in range(args.iters):
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                a.record()
-                model(long_prompt, use_cache=False, logits_to_keep=1)
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b))
+                if dev.type == "cuda":
+                    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    a.record()
+                    model(long_prompt, use_cache=False, logits_to_keep=1)
+                    b.record()
+                    b.synchronize()
+                    times.append(a.elapsed_time(b))
+                else:
+                    t0 = time.perf_counter()
+                    model(long_prompt, use_cache=False, logits_to_keep=1)
+                    times.append((time.perf_counter() - t0) * 1e3)
         return statistics.median(times), min(times), max(times)
 
-    t_sdpa = prefill_ms(sdpa)
-    t_ptx = prefill_ms(ptx)
-    t_sdpa2 = prefill_ms(sdpa)  # again, after ptxfmha: clocks drift under load
-    lines.append(f"prefill {args.prefill} tokens (batch 1, median of {args.iters}; min-max): sdpa {t_sdpa[0]:.2f} ms "
-                 f"({t_sdpa[1]:.2f}-{t_sdpa[2]:.2f}; again after: {t_sdpa2[0]:.2f}), ptxfmha {t_ptx[0]:.2f} ms "
-                 f"({t_ptx[1]:.2f}-{t_ptx[2]:.2f}); sdpa/ptxfmha = {min(t_sdpa[0], t_sdpa2[0]) / t_ptx[0]:.3f}")
+    def timing():
+        t_sdpa = prefill_ms(sdpa)
+        t_ptx = prefill_ms(ptx)
+        t_sdpa2 = prefill_ms(sdpa)  # again, after ptxfmha: clocks drift under load
+        lines.append(f"prefill {args.prefill} tokens (batch 1, median of {args.iters}; min-max): sdpa "
+                     f"{t_sdpa[0]:.2f} ms ({t_sdpa[1]:.2f}-{t_sdpa[2]:.2f}; again after: {t_sdpa2[0]:.2f}), ptxfmha "
+                     f"{t_ptx[0]:.2f} ms ({t_ptx[1]:.2f}-{t_ptx[2]:.2f}); sdpa/ptxfmha = "
+                     f"{min(t_sdpa[0], t_sdpa2[0]) / t_ptx[0]:.3f} (reported, not judged)")
 
-    backend = "PyTorch's own choice for bf16 with is_causal (flash / cuDNN / efficient)"
+    section("prefill timing", timing)
+
+    # ---- routing of every forward pass above ------------------------------------------------
+    bad = []
+    for name, passes in routing:
+        decode_kernel = "prefill kernel for decode steps" not in name
+        bad += [f"{name}: {e}" for e in routing_errors(passes, layers, decode_kernel)[:3]]
+        lines.append(f"  passes, {name}: {routing_summary(passes) or 'no ptxfmha pass'}")
+    lines.append(f"routing [{judge(not bad, 'routing')}]: " + ("; ".join(bad) if bad else
+                 f"the sdpa and float32 models made no ptxfmha call; every ptxfmha pass called one "
+                 f"kernel once per layer ({layers}): prefill for the prompts, decode for the decode steps "
+                 f"(prefill with decode_kernel=False)"))
+
+    backend = ("PyTorch's own choice for bf16 with is_causal (flash / cuDNN / efficient)" if dev.type == "cuda"
+               else "math (CPU)")
     print("=" * 100)
-    print(f"ptxfmha model check: Llama 4 layers, hidden 1024, 16 query / 4 KV heads, head dim 64, bf16, seed {args.seed}")
-    print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, transformers {transformers.__version__}, "
+    print(f"ptxfmha model check: Llama {layers} layers, hidden {cfg.hidden_size}, {cfg.num_attention_heads} query / "
+          f"{cfg.num_key_value_heads} KV heads, head dim {cfg.head_dim}, bf16, seed {args.seed}")
+    device_name = torch.cuda.get_device_name() if dev.type == "cuda" else str(dev)
+    print(f"device {device_name}, torch {torch.__version__}, transformers {transformers.__version__}, "
           f"ptxfmha {ptxfmha.__version__} ({ptxfmha.library_path()}); sdpa backend: {backend}")
     for line in lines:
         print(line)

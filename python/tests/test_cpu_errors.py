@@ -6,7 +6,13 @@ ops use, from integer addresses: the library validates every argument before it 
 device, so each bad argument comes back as its status and message, mapped to ArgumentError
 (ValueError) or DeviceError (RuntimeError) naming the argument. A call whose arguments are all
 valid gets past validation and stops at the device: DeviceError where there is no driver or GPU
-(CI), or ArgumentError "not memory known to CUDA" for the made-up addresses on a GPU machine."""
+(CI), or ArgumentError "not memory known to CUDA" for the made-up addresses on a GPU machine.
+
+ptxfmha_decode checks its workspace only after planning on the device (host/src/decode.h,
+"Flow"): the split count, and so the workspace size, depends on the SM count and occupancy. A
+valid decode call therefore sizes its workspace first with ptxfmha_decode_workspace_size, as
+every caller must, and passes a made-up address of that many bytes; the workspace checks
+themselves are tested on their own (test_decode_workspace_checks_follow_planning)."""
 
 import ctypes
 import math
@@ -36,14 +42,17 @@ def call_fwd(q, k, v, out=None, lse=None, scale=0.125, causal=True):
     _lib.call("ptxfmha_fwd", ctypes.byref(p))
 
 
+# Where a call with valid arguments stops without a usable GPU (CI: no driver).
+NO_DEVICE = (Status.ERR_NO_DRIVER, Status.ERR_NO_DEVICE, Status.ERR_UNSUPPORTED_ARCH, Status.ERR_CUDA)
+
+
 def assert_past_validation(call):
     """The arguments passed every check that needs no device: the call stopped at the device."""
     with pytest.raises(PtxfmhaError) as ei:
         call()
     e = ei.value
     if isinstance(e, DeviceError):
-        assert e.status in (Status.ERR_NO_DRIVER, Status.ERR_NO_DEVICE, Status.ERR_UNSUPPORTED_ARCH,
-                            Status.ERR_CUDA), e
+        assert e.status in NO_DEVICE, e
     else:  # a GPU is there: the made-up addresses are not CUDA memory
         assert e.status == Status.ERR_INVALID_ARGUMENT and "not memory known to CUDA" in str(e), e
 
@@ -141,7 +150,12 @@ def test_noncontiguous_views_pass_validation():
     assert_past_validation(lambda: call_fwd(q, k, v))
 
 
-def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=7 * GiB, nbytes_only=False):
+# A made-up workspace address: 16-byte aligned and clear of every other made-up range, so that
+# a sized workspace passes the workspace checks and the call stops at the device-range check.
+WORKSPACE_PTR = 8 * GiB
+
+
+def decode_params(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=7 * GiB):
     q = T((B, sq, HQ, D), ptr=1 * GiB)
     if paged:
         pages = 16
@@ -152,12 +166,27 @@ def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=
         bt = None
     sl = T((B,), ptr=seqlens_ptr, dtype="int32")
     prob = _checks.decode_problem(FN, q, kc, vc, sl, bt)
-    p = _checks.decode_params(prob, q, kc, vc, T(q.shape, ptr=4 * GiB), None, sl, bt, True, 0.125, 0, 0, 0, 0)
-    if nbytes_only:
-        n = ctypes.c_uint64()
-        _lib.call("ptxfmha_decode_workspace_size", ctypes.byref(p), ctypes.byref(n))
-    else:
-        _lib.call("ptxfmha_decode", ctypes.byref(p))
+    return _checks.decode_params(prob, q, kc, vc, T(q.shape, ptr=4 * GiB), None, sl, bt, True, 0.125, 0, 0, 0, 0)
+
+
+def workspace_size(p):
+    n = ctypes.c_uint64(0)
+    _lib.call("ptxfmha_decode_workspace_size", ctypes.byref(p), ctypes.byref(n))
+    return n.value
+
+
+def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=7 * GiB):
+    """ptxfmha_decode with the workspace sized as a caller must (ptxfmha_decode_workspace_size)."""
+    p = decode_params(sq, paged, page_size, table_ptr, seqlens_ptr)
+    try:
+        n = workspace_size(p)
+    except PtxfmhaError:
+        # No device to plan on (then ptxfmha_decode stops at the same place), or a bad argument
+        # (then ptxfmha_decode must report it itself: that is what the tests below check).
+        n = 0
+    if n:
+        p.workspace, p.workspace_bytes = WORKSPACE_PTR, n
+    _lib.call("ptxfmha_decode", ctypes.byref(p))
 
 
 def test_decode_query_limit_matches_the_library():
@@ -183,13 +212,44 @@ def test_decode_misaligned_block_table():
 
 def test_decode_seqlens_named_cache_seqlens():
     with pytest.raises(ArgumentError) as ei:
-        decode_call(seqlens_ptr=7 * GiB + 1, nbytes_only=True)
+        workspace_size(decode_params(seqlens_ptr=7 * GiB + 1))
     assert ei.value.argument == "cache_seqlens" and ei.value.function == "ptxfmha_decode_workspace_size"
 
 
 def test_valid_paged_decode_passes_validation():
     assert_past_validation(lambda: decode_call(sq=4, paged=True, page_size=64))
-    assert_past_validation(lambda: decode_call(sq=1, nbytes_only=True))
+
+
+def test_decode_workspace_checks_follow_planning():
+    """The documented order (host/src/decode.h): validation, device, plan, then the workspace
+    (present, large enough), then the device ranges. Without a device both entry points stop
+    at the device; with one, ptxfmha_decode_workspace_size returns the plan's bytes and
+    ptxfmha_decode refuses a NULL or short workspace for them before looking at any range."""
+    def params():
+        return decode_params(sq=_checks.DECODE_MAX_SEQLEN_Q)  # 4 KV splits, 133120 bytes on an H200
+
+    try:
+        n = workspace_size(params())
+    except DeviceError as e:
+        assert e.status in NO_DEVICE, e
+        assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(params())))
+        return
+    if n == 0:  # one split on this device: no workspace needed, NULL is fine
+        assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(params())))
+        return
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_decode", ctypes.byref(params()))
+    assert ei.value.status == Status.ERR_NULL_POINTER and ei.value.argument == "workspace", ei.value
+    assert f"needs {n} bytes" in str(ei.value), ei.value
+    short = params()
+    short.workspace, short.workspace_bytes = WORKSPACE_PTR, n - 1
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_decode", ctypes.byref(short))
+    assert ei.value.status == Status.ERR_INVALID_ARGUMENT and ei.value.argument == "workspace_bytes", ei.value
+    assert f"less than the {n} bytes" in str(ei.value), ei.value
+    sized = params()
+    sized.workspace, sized.workspace_bytes = WORKSPACE_PTR, n
+    assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(sized)))
 
 
 # ---- Python checks --------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """attn_implementation="ptxfmha" with the real kernels on a small random Llama (needs a GPU,
 PyTorch and transformers): prefill logits and teacher-forced decode logits against sdpa, and
-greedy tokens. model_check.py is the full-size version with the float32 reference and timing."""
+greedy tokens; every forward pass checked to reach the kernel it should (the sdpa model none,
+the ptxfmha model one kernel per layer). model_check.py is the full-size version with the
+float32 reference and timing."""
+
+import copy
+import re
 
 import pytest
 
@@ -13,20 +18,41 @@ if torch is not None and have_module("transformers"):
     import transformers
 
     import ptxfmha.hf
+    from hf_harness import KernelLog, routing_errors, routing_summary
+
+
+LAYERS = 2
 
 
 @pytest.fixture(scope="module")
 def models():
+    """sdpa and ptxfmha models with the same weights, each from its own config (transformers 5.x
+    from_config writes attn_implementation into the config it is given)."""
     ptxfmha.hf.register()
-    cfg = transformers.LlamaConfig(vocab_size=1000, hidden_size=512, intermediate_size=1024, num_hidden_layers=2,
+    cfg = transformers.LlamaConfig(vocab_size=1000, hidden_size=512, intermediate_size=1024, num_hidden_layers=LAYERS,
                                    num_attention_heads=8, num_key_value_heads=2, head_dim=64,
                                    max_position_embeddings=4096)
     torch.manual_seed(0)
     with torch.device("cuda"):
-        ref = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16)
-        ours = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="ptxfmha", dtype=torch.bfloat16)
+        ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="sdpa",
+                                                            dtype=torch.bfloat16)
+        ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha",
+                                                             dtype=torch.bfloat16)
     ours.load_state_dict(ref.state_dict())
+    assert (ref.config._attn_implementation, ours.config._attn_implementation) == ("sdpa", "ptxfmha")
     return ref.eval(), ours.eval()
+
+
+@pytest.fixture()
+def log(models, monkeypatch):
+    """The real kernels behind a KernelLog watching both models."""
+    log = KernelLog()
+    monkeypatch.setattr(ptxfmha.hf, "attention", log.wrap("prefill", ptxfmha.hf.attention))
+    monkeypatch.setattr(ptxfmha.hf, "attention_with_kvcache", log.wrap("decode", ptxfmha.hf.attention_with_kvcache))
+    log.watch(models[0], "sdpa")
+    log.watch(models[1], "ptxfmha")
+    yield log
+    log.close()
 
 
 def _rel(a, b):
@@ -34,13 +60,16 @@ def _rel(a, b):
 
 
 @pytest.mark.parametrize("decode_kernel", [True, False])
-def test_llama_prefill_and_decode_logits(models, decode_kernel):
+def test_llama_prefill_and_decode_logits(models, log, decode_kernel):
     ref, ours = models
+    step_kernel = "decode" if decode_kernel else "prefill"
     ptxfmha.hf.register(decode_kernel=decode_kernel)
     try:
         ids = torch.randint(3, 1000, (2, 333), device="cuda", generator=torch.Generator("cuda").manual_seed(1))
         with torch.inference_mode():
             a, b = ref(ids, use_cache=False).logits, ours(ids, use_cache=False).logits
+            passes = log.take()
+            assert routing_errors(passes, LAYERS, decode_kernel) == [] and len(passes) == 2, passes
             assert torch.isfinite(b).all()
             assert _rel(b, a) <= 2e-2
             assert (a.argmax(-1) == b.argmax(-1)).float().mean().item() >= 0.95
@@ -51,16 +80,23 @@ def test_llama_prefill_and_decode_logits(models, decode_kernel):
                 nxt = torch.randint(3, 1000, (2, 1), device="cuda")
                 la = ref(nxt, past_key_values=caches[0]).logits
                 lb = ours(nxt, past_key_values=caches[1]).logits
+                assert torch.isfinite(lb).all(), step
                 assert _rel(lb, la) <= 2e-2, step
+        passes = log.take()
+        assert routing_errors(passes, LAYERS, decode_kernel) == [], passes
+        assert routing_summary(passes) == f"1 x 333 tokens -> prefill, 8 x 1 token -> {step_kernel}"
     finally:
         ptxfmha.hf.register()
 
 
-def test_llama_greedy_generation(models):
+def test_llama_greedy_generation(models, log):
     ref, ours = models
     ids = torch.randint(3, 1000, (1, 500), device="cuda", generator=torch.Generator("cuda").manual_seed(2))
     kw = dict(max_new_tokens=16, min_new_tokens=16, do_sample=False, pad_token_id=0, attention_mask=torch.ones_like(ids))
     with torch.inference_mode():
         a, b = ref.generate(ids, **kw), ours.generate(ids, **kw)
+    passes = log.take()
+    assert routing_errors(passes, LAYERS) == [], passes
+    assert re.fullmatch(r"1 x 500 tokens -> prefill, \d+ x 1 token -> decode", routing_summary(passes)), passes
     same = int((a[0] == b[0]).long().cumprod(0).sum().item())
     assert same >= 500 + 8, f"only {same - 500} of 16 generated tokens agree (model_check.py explains near-ties)"

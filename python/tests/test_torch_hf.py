@@ -5,9 +5,14 @@ This pins down what the integration relies on, independent of the kernels: trans
 our mask function and our attention function with the layouts and lengths we expect; with a
 DynamicCache every call is bottom-right causal attention of the new queries over all keys so
 far (so a reference that knows nothing of the cache reproduces sdpa's logits and greedy tokens
-exactly); decode steps go to the KV-cache entry point; what is not supported (padding,
-dropout, windows, attention masks, static caches) raises ValueError instead of being
-ignored."""
+exactly); decode steps go to the KV-cache entry point, every forward pass calling one kernel
+once per layer; what is not supported (padding, dropout, windows, attention masks, static
+caches, models not in bfloat16) raises ValueError instead of being ignored.
+
+The stand-in kernels also take float32 (the models here are float32, so the comparisons with
+sdpa are exact); test_float32_model_is_refused_with_the_fix checks the real dtype contract."""
+
+import copy
 
 import pytest
 
@@ -21,51 +26,59 @@ if not _missing:
     import transformers
 
     import ptxfmha.hf as hf
+    from hf_harness import KernelLog, ref_attention, routing_errors
 
 
-def ref_attention(q, k, v, causal=False, softmax_scale=None, **_):
-    """[b, s, h, d] in, [b, s, h, d] out; bottom-right causal; GQA by repetition; float32."""
-    b, sq, hq, d = q.shape
-    sk, hkv = k.shape[1], k.shape[2]
-    qt = q.transpose(1, 2).float()
-    kt = k.transpose(1, 2).float().repeat_interleave(hq // hkv, dim=1)
-    vt = v.transpose(1, 2).float().repeat_interleave(hq // hkv, dim=1)
-    mask = None
-    if causal:
-        i = torch.arange(sq).view(sq, 1)
-        j = torch.arange(sk).view(1, sk)
-        mask = j <= i + sk - sq
-    o = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask, scale=softmax_scale)
-    return o.transpose(1, 2).contiguous().to(q.dtype)
-
-
-class Spy:
-    def __init__(self, fn):
-        self.fn, self.calls = fn, []
-
-    def __call__(self, q, k, v, **kw):
-        self.calls.append((tuple(q.shape), tuple(k.shape), k.is_contiguous(), kw.get("causal")))
-        return self.fn(q, k, v, **kw)
+LAYERS = 2
 
 
 @pytest.fixture()
 def patched(monkeypatch):
-    prefill, decode = Spy(ref_attention), Spy(ref_attention)
-    monkeypatch.setattr(hf, "attention", prefill)
-    monkeypatch.setattr(hf, "attention_with_kvcache", decode)
+    """The kernels replaced by the float32 reference, which also takes float32 models, behind a
+    KernelLog (tiny_models(log) watches the models' forward passes)."""
+    log = KernelLog()
+    monkeypatch.setattr(hf, "attention", log.wrap("prefill", ref_attention))
+    monkeypatch.setattr(hf, "attention_with_kvcache", log.wrap("decode", ref_attention))
+    monkeypatch.setattr(hf, "KERNEL_DTYPES", hf.KERNEL_DTYPES + ("float32",))
     hf.register()
-    return prefill, decode
+    return log
 
 
-def tiny_models(**extra):
-    cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+def tiny_models(log=None, **extra):
+    """An sdpa and a ptxfmha model with the same weights, each built from its own config:
+    transformers 5.x from_config writes attn_implementation into the config it is given, so
+    one shared config would make both models run the implementation named last."""
+    cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=256, num_hidden_layers=LAYERS,
                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32,
                                    max_position_embeddings=256, **extra)
     torch.manual_seed(0)
-    ref = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
-    ours = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="ptxfmha").eval()
+    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="sdpa").eval()
+    ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha").eval()
     ours.load_state_dict(ref.state_dict())
+    assert (ref.config._attn_implementation, ours.config._attn_implementation) == ("sdpa", "ptxfmha")
+    if log is not None:
+        log.watch(ref, "sdpa")
+        log.watch(ours, "ptxfmha")
     return ref, ours
+
+
+def check_cached_passes(passes, batch, prompt, new_tokens, decode_kernel=True):
+    """The contract under generate() with a DynamicCache: the routing of every pass
+    (hf_harness.routing_errors: the sdpa model never reaches ptxfmha, each ptxfmha pass calls
+    the right kernel once per layer), each pass's new queries against every key so far, the
+    prompt first, at least one decode step, and every token but the last generated one through
+    attention exactly once - whatever number of passes generate() makes."""
+    errors = routing_errors(passes, LAYERS, decode_kernel)
+    assert not errors, errors
+    ours = [calls[0] for name, calls in passes if name == "ptxfmha"]
+    assert ours, "the ptxfmha model made no forward pass"
+    keys = 0
+    for i, (_, qs, ks, _) in enumerate(ours):
+        assert qs[0] == ks[0] == batch and ks[1] == keys + qs[1], f"pass {i}: q {qs}, k {ks}, {keys} keys before"
+        keys = ks[1]
+    assert ours[0][1][1] == prompt, f"the first pass is not the prompt: {ours[0]}"
+    assert any(qs[1] == 1 for _, qs, _, _ in ours), "no decode step (one new token) was seen"
+    assert keys == prompt + new_tokens - 1, f"{keys} tokens went through attention, expected {prompt} + {new_tokens} - 1"
 
 
 def test_register_makes_the_name_valid():
@@ -75,41 +88,84 @@ def test_register_makes_the_name_valid():
 
 
 def test_prefill_logits_and_greedy_generation_match_sdpa(patched):
-    prefill, decode = patched
-    ref, ours = tiny_models()
+    ref, ours = tiny_models(patched)
     ids = torch.randint(3, 128, (2, 24), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want, got = ref(ids).logits, ours(ids).logits
         assert torch.allclose(want, got, atol=1e-5, rtol=1e-4), (want - got).abs().max()
-        assert prefill.calls and all(c[0][1] == c[1][1] == 24 and c[3] for c in prefill.calls)
-        prefill.calls.clear()
+        assert patched.take() == [("sdpa", []), ("ptxfmha", [("prefill", (2, 24, 4, 32), (2, 24, 2, 32), True)] * LAYERS)]
         kw = dict(max_new_tokens=12, min_new_tokens=12, do_sample=False, pad_token_id=0,
                   attention_mask=torch.ones_like(ids))
         t_ref = ref.generate(ids, **kw)
         t_ours = ours.generate(ids, **kw)
     assert torch.equal(t_ref, t_ours)
-    assert len(prefill.calls) == 2 and len(decode.calls) == 2 * 11  # 2 layers: 1 prefill + 11 decode steps
-    for step, (qs, ks, _, causal) in enumerate(decode.calls[::2]):
-        assert qs[1] == 1 and ks[1] == 24 + 1 + step and causal
+    check_cached_passes(patched.take(), batch=2, prompt=24, new_tokens=12)
 
 
 def test_decode_kernel_off_sends_decode_steps_to_prefill(patched):
-    prefill, decode = patched
     hf.register(decode_kernel=False)
     try:
-        ref, ours = tiny_models()
+        ref, ours = tiny_models(patched)
         ids = torch.randint(3, 128, (1, 10), generator=torch.Generator().manual_seed(2))
         with torch.no_grad():
             kw = dict(max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=0,
                       attention_mask=torch.ones_like(ids))
             assert torch.equal(ref.generate(ids, **kw), ours.generate(ids, **kw))
-        assert not decode.calls and len(prefill.calls) == 2 * 5
+        check_cached_passes(patched.take(), batch=1, prompt=10, new_tokens=5, decode_kernel=False)
     finally:
         hf.register()
 
 
+def test_pass_checker_catches_wrong_routing():
+    """check_cached_passes fails for each way the routing or the cache could be wrong."""
+    p = (2, 24, 4, 32)
+    prompt = [("prefill", p, (2, 24, 2, 32), True)] * LAYERS
+
+    def step(kernel, keys):
+        return [(kernel, (2, 1, 4, 32), (2, keys, 2, 32), True)] * LAYERS
+
+    good = [("sdpa", []), ("ptxfmha", prompt), ("ptxfmha", step("decode", 25)), ("ptxfmha", step("decode", 26))]
+    check_cached_passes(good, batch=2, prompt=24, new_tokens=3)
+    bad = {
+        "decode step to prefill": [good[0], good[1], ("ptxfmha", step("prefill", 25)), good[3]],
+        "prompt to decode": [good[0], ("ptxfmha", [("decode",) + c[1:] for c in prompt]), good[2], good[3]],
+        "sdpa model reached ptxfmha": [("sdpa", prompt)] + good[1:],
+        "a layer missing": [good[0], good[1], ("ptxfmha", step("decode", 25)[:1]), good[3]],
+        "a pass twice": good + [("ptxfmha", step("decode", 26))],
+        "a token missing": good[:3],
+        "not causal": [good[0], good[1], ("ptxfmha", [c[:3] + (False,) for c in step("decode", 25)]), good[3]],
+        "layers disagree": [good[0], good[1], ("ptxfmha", step("decode", 25)[:1] + step("decode", 26)[:1]), good[3]],
+        "keys not growing": [good[0], good[1], ("ptxfmha", step("decode", 24)), good[3]],
+    }
+    for what, passes in bad.items():
+        with pytest.raises(AssertionError):
+            check_cached_passes(passes, batch=2, prompt=24, new_tokens=3)
+            pytest.fail(f"not caught: {what}")
+    check_cached_passes(good[:1] + [("ptxfmha", prompt)] + [("ptxfmha", step("prefill", k)) for k in (25, 26)],
+                        batch=2, prompt=24, new_tokens=3, decode_kernel=False)
+
+
+def test_float32_model_is_refused_with_the_fix(monkeypatch):
+    """The real dtype contract (no float32 stand-in): a float32 model fails at its first forward
+    with a ValueError that says what to do, before any kernel is called; the same model in
+    bfloat16 runs."""
+    log = KernelLog()
+    monkeypatch.setattr(hf, "attention", log.wrap("prefill", ref_attention))
+    monkeypatch.setattr(hf, "attention_with_kvcache", log.wrap("decode", ref_attention))
+    hf.register()
+    _, ours = tiny_models(log)
+    ids = torch.randint(3, 128, (1, 12))
+    with torch.no_grad(), pytest.raises(ValueError, match=r"float32 model .*dtype=torch\.bfloat16"):
+        ours(ids)
+    assert log.take() == [("ptxfmha", [])]
+    with torch.no_grad():
+        logits = ours.to(torch.bfloat16)(ids).logits
+    assert torch.isfinite(logits).all()
+    assert routing_errors(log.take(), LAYERS) == []
+
+
 def test_padding_mask_is_refused(patched):
-    _, ours = tiny_models()
+    _, ours = tiny_models(patched)
     ids = torch.randint(0, 128, (2, 8))
     mask = torch.ones(2, 8, dtype=torch.long)
     mask[1, :3] = 0
@@ -120,14 +176,17 @@ def test_padding_mask_is_refused(patched):
 
 
 def test_dropout_in_training_is_refused(patched):
-    _, ours = tiny_models(attention_dropout=0.1)
+    _, ours = tiny_models(patched, attention_dropout=0.1)
     ours.train()
     with pytest.raises(ValueError, match="dropout"):
         ours(torch.randint(0, 128, (1, 8)))
 
 
 def test_direct_refusals():
-    q = torch.zeros(1, 2, 4, 8)
+    q = torch.zeros(1, 2, 4, 8, dtype=torch.bfloat16)
+    for dt in (torch.float32, torch.float16):
+        with pytest.raises(ValueError, match=f"{str(dt)[6:]} model .*dtype=torch.bfloat16"):
+            hf.attention_forward(torch.nn.Module(), q.to(dt), q.to(dt), q.to(dt), None)
     for kw, text in (({"attention_mask": torch.ones(1, 1, 4, 4, dtype=torch.bool)}, "attention mask"),
                      ({"attention_mask": None, "sliding_window": 16}, "sliding_window"),
                      ({"attention_mask": None, "softcap": 30.0}, "softcap"),

@@ -118,7 +118,8 @@ class Worker {
     const bool varlen = !p_.cu_seqlens_q.empty();
     const bool has_sink = !p_.sink_logits.empty();
     const double sink = has_sink ? double(p_.sink_logits[static_cast<std::size_t>(t.h)]) : 0.0;
-    const double slope = p_.alibi_slopes.empty() ? 0.0 : double(p_.alibi_slopes[static_cast<std::size_t>(t.h)]);
+    const bool has_alibi = !p_.alibi_slopes.empty();
+    const double slope = has_alibi ? double(p_.alibi_slopes[static_cast<std::size_t>(t.h)]) : 0.0;
     const int D = p_.head_dim;
     for (int i = t.i0; i < t.i1; ++i) {
       const int64_t row = s.q_row0 + i;
@@ -130,6 +131,7 @@ class Worker {
                                            : (static_cast<std::size_t>(t.b) * p_.heads_q + t.h) * p_.seqlen_q + i);
       int64_t lo = 0, hi = 0;
       window(s, i, &lo, &hi);
+      if (t.h == 0) r_->visible[static_cast<std::size_t>(row)] = static_cast<int32_t>(hi > lo ? hi - lo : 0);
       if (lo >= hi) {  // no visible key
         std::fill(o, o + D, 0.0);
         *l = has_sink ? sink : -kInf;
@@ -144,7 +146,7 @@ class Worker {
         for (int d = 0; d < D; ++d) dot += qd_[d] * kdr[d];
         double x = dot * p_.softmax_scale;
         if (p_.softcap > 0) x = p_.softcap * std::tanh(x / p_.softcap);
-        if (slope != 0.0) x -= slope * double(std::llabs(diag - j));
+        if (has_alibi) x -= slope * double(std::llabs(diag - j));
         sc_[static_cast<std::size_t>(j - glo)] = x;
         m = std::max(m, x);
       }
@@ -218,6 +220,7 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   out->o.assign(rows * H * D, kNaN);
   out->lse.assign(rows * H, kNaN);
   out->writers.assign(rows, 0);
+  out->visible.assign(rows, 0);
   const std::vector<Seq> seqs = resolve(p);
   bool overlapping = false;
   double work = 0;

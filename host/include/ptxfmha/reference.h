@@ -66,6 +66,9 @@ struct RefAttnResult {
   // here; 1: normal; >= 2 only with overlapping offsets, where the kernels' result is
   // unspecified and the reference keeps the last sequence's).
   std::vector<uint8_t> writers;
+  // Per query row: how many keys it sees (0: O = 0 and LSE = -inf or the sink). Of the last
+  // writer where several write the row; 0 where none does.
+  std::vector<int32_t> visible;
 };
 
 // Throws std::invalid_argument for shapes ptxfmha_attn would reject on the host (negative

@@ -94,6 +94,16 @@ std::vector<Seq> resolve(const RefAttnProblem& p) {
   return seqs;
 }
 
+std::vector<uint8_t> writers_of(const std::vector<Seq>& seqs, std::size_t rows) {
+  std::vector<uint8_t> w(rows, 0);
+  for (const Seq& s : seqs)
+    for (int i = 0; i < s.len_q; ++i) {
+      uint8_t& x = w[static_cast<std::size_t>(s.q_row0 + i)];
+      if (x < 255) ++x;
+    }
+  return w;
+}
+
 struct Task {
   int b, h, i0, i1;
 };
@@ -219,18 +229,13 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   const std::size_t H = static_cast<std::size_t>(p.heads_q), D = static_cast<std::size_t>(p.head_dim);
   out->o.assign(rows * H * D, kNaN);
   out->lse.assign(rows * H, kNaN);
-  out->writers.assign(rows, 0);
   out->visible.assign(rows, 0);
   const std::vector<Seq> seqs = resolve(p);
-  bool overlapping = false;
+  out->writers = writers_of(seqs, rows);
+  const bool overlapping = std::any_of(out->writers.begin(), out->writers.end(), [](uint8_t w) { return w > 1; });
   double work = 0;
   int64_t all_rows = 0;
   for (const Seq& s : seqs) {
-    for (int i = 0; i < s.len_q; ++i) {
-      uint8_t& w = out->writers[static_cast<std::size_t>(s.q_row0 + i)];
-      if (w > 0) overlapping = true;
-      if (w < 255) ++w;
-    }
     work += double(s.len_q) * std::max(s.len_k, 1) * std::max(p.head_dim, 1) * p.heads_q;
     all_rows += s.len_q;
   }
@@ -262,6 +267,13 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   for (int i = 0; i < nthreads - 1; ++i) pool.emplace_back(body);
   body();
   for (auto& t : pool) t.join();
+}
+
+std::vector<uint8_t> attn_row_writers(const RefAttnProblem& p) {
+  check_problem(p, "attn_row_writers");
+  const std::size_t rows = !p.cu_seqlens_q.empty() ? static_cast<std::size_t>(p.total_q)
+                                                   : static_cast<std::size_t>(p.batch) * p.seqlen_q;
+  return writers_of(resolve(p), rows);
 }
 
 void reference_attn(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k, const uint16_t* v,

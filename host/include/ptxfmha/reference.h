@@ -78,6 +78,9 @@ struct RefAttnResult {
 void reference_attn(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k,
                     const uint16_t* v, RefAttnResult* out);
 
+// RefAttnResult::writers of reference_attn without computing anything (cheap).
+std::vector<uint8_t> attn_row_writers(const RefAttnProblem& p);
+
 // Error figures of a result against the reference (both dense, same length).
 struct ErrorStats {
   double max_abs = 0, rel_l2 = 0, cosine = 0;

@@ -697,6 +697,32 @@ class AttnDevice {
 
 enum class CaseResult { Passed, Failed, Skipped };
 
+// The common end of a case whose first launch returned `st` (not a missing-kernel answer):
+// the first result, a second launch (`relaunch`), the reference, the bounds, determinism.
+template <class Relaunch>
+CaseResult finish_case(const std::string& key, const std::string& what, const AttnCase& c, const AttnHost& h,
+                       AttnDevice& dev, ptxfmha_status st, Relaunch relaunch, const Tolerance& tol, bool quiet) {
+  CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << str(ptxfmha_status_string(st)) << ": " << str(ptxfmha_last_error()));
+  if (st != PTXFMHA_OK) return CaseResult::Failed;
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  AttnOutputs first, second;
+  dev.download(&first);
+  st = relaunch();
+  REQUIRE_MESSAGE(st == PTXFMHA_OK, what << ": second launch: " << str(ptxfmha_last_error()));
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  dev.download(&second);
+  const ptxfmha::RefAttnResult ref = attn_reference(h);
+  const AttnFigures f = evaluate_attn(c, h, ref, first, tol);
+  record_attn(key, describe(c), f);
+  std::string why;
+  const bool ok = attn_within_bounds(c, h, f, first, ref, tol, &why);
+  const bool det = first == second;
+  if (!quiet || !ok || !det) MESSAGE(what << ": " << describe(f) << (det ? "" : " NOT bitwise deterministic"));
+  CHECK_MESSAGE(ok, what << ": " << why);
+  CHECK_MESSAGE(det, what << ": two launches on the same inputs differ bitwise");
+  return ok && det ? CaseResult::Passed : CaseResult::Failed;
+}
+
 // One case end to end: host data, reference, two launches (poisoned outputs each time),
 // bitwise determinism, bounds. `key` groups the worst figures; `context` (seed, index) is
 // printed with every failure. Skips only through skip_for_missing_kernel.
@@ -714,26 +740,7 @@ inline CaseResult run_attn_case(const std::string& key, const AttnCase& c, uint6
   ptxfmha_status st = dev.launch();
   const MissingKernel mk = skip_for_missing_kernel(st, attn_case_features(c), false, gpu().info.sm, what);
   if (mk != MissingKernel::No) return mk == MissingKernel::Skipped ? CaseResult::Skipped : CaseResult::Failed;
-  CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << str(ptxfmha_status_string(st)) << ": " << str(ptxfmha_last_error()));
-  if (st != PTXFMHA_OK) return CaseResult::Failed;
-  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-  AttnOutputs first, second;
-  dev.download(&first);
-  st = dev.launch();
-  REQUIRE_MESSAGE(st == PTXFMHA_OK, what << ": second launch: " << str(ptxfmha_last_error()));
-  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-  dev.download(&second);
-  const ptxfmha::RefAttnResult ref = attn_reference(h);
-  const AttnFigures f = evaluate_attn(c, h, ref, first, tol);
-  record_attn(key, describe(c), f);
-  std::string why;
-  const bool ok = attn_within_bounds(c, h, f, first, ref, tol, &why);
-  const bool det = first == second;
-  if (!quiet || !ok || !det)
-    MESSAGE(what << ": " << describe(f) << (det ? "" : " NOT bitwise deterministic"));
-  CHECK_MESSAGE(ok, what << ": " << why);
-  CHECK_MESSAGE(det, what << ": two launches on the same inputs differ bitwise");
-  return ok && det ? CaseResult::Passed : CaseResult::Failed;
+  return finish_case(key, what, c, h, dev, st, [&dev] { return dev.launch(); }, tol, quiet);
 }
 
 // Decode counterpart of run_attn_case (ptxfmha_decode_attn with `num_splits`, 0 = library's
@@ -748,24 +755,8 @@ inline CaseResult run_decode_attn_case(const std::string& key, const AttnCase& c
   const MissingKernel mk = skip_for_missing_kernel(st, attn_case_features(c) & ptxfmha::kDecodeAttnFeatures, true,
                                                    gpu().info.sm, what);
   if (mk != MissingKernel::No) return mk == MissingKernel::Skipped ? CaseResult::Skipped : CaseResult::Failed;
-  CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << str(ptxfmha_status_string(st)) << ": " << str(ptxfmha_last_error()));
-  if (st != PTXFMHA_OK) return CaseResult::Failed;
-  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-  AttnOutputs first, second;
-  dev.download(&first);
-  REQUIRE(dev.launch_decode(num_splits) == PTXFMHA_OK);
-  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-  dev.download(&second);
-  const ptxfmha::RefAttnResult ref = attn_reference(h);
-  const AttnFigures f = evaluate_attn(c, h, ref, first, tol);
-  record_attn(key, describe(c), f);
-  std::string why;
-  const bool ok = attn_within_bounds(c, h, f, first, ref, tol, &why);
-  const bool det = first == second;
-  MESSAGE(what << ": " << describe(f) << (det ? "" : " NOT bitwise deterministic"));
-  CHECK_MESSAGE(ok, what << ": " << why);
-  CHECK_MESSAGE(det, what << ": two launches on the same inputs differ bitwise");
-  return ok && det ? CaseResult::Passed : CaseResult::Failed;
+  return finish_case(key, what, c, h, dev, st, [&dev, num_splits] { return dev.launch_decode(num_splits); }, tol,
+                     /*quiet=*/false);
 }
 
 // Per-test-case tally, printed as one MESSAGE line.

@@ -20,20 +20,11 @@ using namespace ptxfmha_test;
 
 namespace {
 
-// ptxfmha_fwd_params with the same buffers as an attn block (fixed layouts, no features).
+// ptxfmha_fwd_params with the same buffers as an attn block (fixed layouts, no features) and
+// the causal flag the test expects (set here, not derived from the window).
 ptxfmha_fwd_params as_fwd(const ptxfmha_attn_params& a, int causal) {
-  ptxfmha_fwd_params f;
-  std::memset(&f, 0, sizeof f);
-  f.q = a.q; f.k = a.k; f.v = a.v; f.o = a.o; f.lse = a.lse;
-  f.q_batch_stride = a.q_batch_stride; f.q_seq_stride = a.q_seq_stride; f.q_head_stride = a.q_head_stride;
-  f.k_batch_stride = a.k_batch_stride; f.k_seq_stride = a.k_seq_stride; f.k_head_stride = a.k_head_stride;
-  f.v_batch_stride = a.v_batch_stride; f.v_seq_stride = a.v_seq_stride; f.v_head_stride = a.v_head_stride;
-  f.o_batch_stride = a.o_batch_stride; f.o_seq_stride = a.o_seq_stride; f.o_head_stride = a.o_head_stride;
-  f.batch = a.batch; f.seqlen_q = a.seqlen_q; f.seqlen_k = a.seqlen_k;
-  f.heads_q = a.heads_q; f.heads_kv = a.heads_kv; f.head_dim = a.head_dim;
-  f.softmax_scale = a.softmax_scale;
+  ptxfmha_fwd_params f = ptxfmha::attn_as_fwd(a);
   f.causal = causal;
-  f.stream = a.stream;
   return f;
 }
 

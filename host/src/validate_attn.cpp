@@ -219,35 +219,37 @@ int64_t attn_query_rows(const ptxfmha_attn_params& p) {
   return attn_varlen_q(p) ? int64_t(p.total_q) : int64_t(p.batch) * p.seqlen_q;
 }
 
+namespace {
+
+// Q / O: fixed [batch, seqlen_q] or packed [1, total_q]; strides {batch, seq, head}.
+TensorView q_side_view(const ptxfmha_attn_params& p, const char* name, const void* ptr, const int64_t* s) {
+  if (attn_varlen_q(p)) return {name, ptr, {1, p.total_q, p.heads_q, p.head_dim}, {0, s[1], s[2]}, 2};
+  return {name, ptr, {p.batch, p.seqlen_q, p.heads_q, p.head_dim}, {s[0], s[1], s[2]}, 2};
+}
+// K / V: paged [num_pages, page_size], packed [1, total_k] or fixed [batch, seqlen_k].
+TensorView k_side_view(const ptxfmha_attn_params& p, const char* name, const void* ptr, const int64_t* s) {
+  if (attn_paged(p)) return {name, ptr, {p.num_pages, p.page_size, p.heads_kv, p.head_dim}, {s[0], s[1], s[2]}, 2};
+  if (attn_varlen_k(p)) return {name, ptr, {1, p.total_k, p.heads_kv, p.head_dim}, {0, s[1], s[2]}, 2};
+  return {name, ptr, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim}, {s[0], s[1], s[2]}, 2};
+}
+
+}  // namespace
+
 TensorView attn_q_view(const ptxfmha_attn_params& p) {
-  if (attn_varlen_q(p))
-    return {"q", p.q, {1, p.total_q, p.heads_q, p.head_dim}, {0, p.q_seq_stride, p.q_head_stride}, 2};
-  return {"q", p.q, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.q_batch_stride, p.q_seq_stride, p.q_head_stride}, 2};
+  const int64_t s[3] = {p.q_batch_stride, p.q_seq_stride, p.q_head_stride};
+  return q_side_view(p, "q", p.q, s);
 }
 TensorView attn_o_view(const ptxfmha_attn_params& p) {
-  if (attn_varlen_q(p))
-    return {"o", p.o, {1, p.total_q, p.heads_q, p.head_dim}, {0, p.o_seq_stride, p.o_head_stride}, 2};
-  return {"o", p.o, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.o_batch_stride, p.o_seq_stride, p.o_head_stride}, 2};
+  const int64_t s[3] = {p.o_batch_stride, p.o_seq_stride, p.o_head_stride};
+  return q_side_view(p, "o", p.o, s);
 }
 TensorView attn_k_view(const ptxfmha_attn_params& p) {
-  if (attn_paged(p))
-    return {"k", p.k, {p.num_pages, p.page_size, p.heads_kv, p.head_dim},
-            {p.k_batch_stride, p.k_seq_stride, p.k_head_stride}, 2};
-  if (attn_varlen_k(p))
-    return {"k", p.k, {1, p.total_k, p.heads_kv, p.head_dim}, {0, p.k_seq_stride, p.k_head_stride}, 2};
-  return {"k", p.k, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.k_batch_stride, p.k_seq_stride, p.k_head_stride}, 2};
+  const int64_t s[3] = {p.k_batch_stride, p.k_seq_stride, p.k_head_stride};
+  return k_side_view(p, "k", p.k, s);
 }
 TensorView attn_v_view(const ptxfmha_attn_params& p) {
-  if (attn_paged(p))
-    return {"v", p.v, {p.num_pages, p.page_size, p.heads_kv, p.head_dim},
-            {p.v_batch_stride, p.v_seq_stride, p.v_head_stride}, 2};
-  if (attn_varlen_k(p))
-    return {"v", p.v, {1, p.total_k, p.heads_kv, p.head_dim}, {0, p.v_seq_stride, p.v_head_stride}, 2};
-  return {"v", p.v, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.v_batch_stride, p.v_seq_stride, p.v_head_stride}, 2};
+  const int64_t s[3] = {p.v_batch_stride, p.v_seq_stride, p.v_head_stride};
+  return k_side_view(p, "v", p.v, s);
 }
 
 std::vector<ByteRange> attn_byte_ranges(const ptxfmha_attn_params& p) {

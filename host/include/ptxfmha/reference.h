@@ -22,6 +22,65 @@ struct RefShape {
 void reference_fwd(const RefShape& s, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                    std::vector<double>& out, std::vector<double>& lse);
 
+// ---- every feature of ptxfmha_attn / ptxfmha_decode_attn ---------------------------------
+// The semantics are those of host/include/ptxfmha/ptxfmha.h ("Sequences and lengths",
+// "Visibility", "Scores and softmax", and the clamping of device metadata), computed in
+// float64 from bf16 inputs. reference_fwd is this function on fixed layouts; decode is it
+// with fixed Q [batch, seqlen_q], K contiguous [batch, max_seqlen_k] or paged, and
+// seqused_k = seqlens_k (clamped to [0, max_seqlen_k] like every seqused_k).
+struct RefAttnProblem {
+  int batch = 0, heads_q = 0, heads_kv = 0, head_dim = 0;
+  double softmax_scale = 0;
+  bool causal = false;            // == window_right 0 (window_right must then be -1 or 0)
+  int window_left = -1, window_right = -1;
+  double softcap = 0;             // 0 = off
+  std::vector<float> sink_logits;   // empty = none, else [heads_q]
+  std::vector<float> alibi_slopes;  // empty = none, else [heads_q]
+
+  // Q / O / LSE: fixed [batch, seqlen_q] when cu_seqlens_q is empty, else packed
+  // [total_q] rows with sequence b at [cu_seqlens_q[b], cu_seqlens_q[b + 1]).
+  int seqlen_q = 0;
+  std::vector<int32_t> cu_seqlens_q;  // empty or batch + 1 entries (any values: clamped)
+  int max_seqlen_q = 0, total_q = 0;
+  int64_t q_stride[3] = {0, 0, 0};    // batch (unused when packed), seq, head; elements
+
+  // K / V: fixed [batch, seqlen_k], packed (cu_seqlens_k) [total_k], or paged
+  // (page_size > 0) [num_pages, page_size] with block_table [batch, max_blocks_per_seq]
+  // (ids outside [0, num_pages) read as zeros). seqused_k optional.
+  int seqlen_k = 0;
+  std::vector<int32_t> cu_seqlens_k;
+  int max_seqlen_k = 0, total_k = 0;
+  std::vector<int32_t> seqused_k;     // empty or batch entries
+  std::vector<int32_t> block_table;
+  int page_size = 0, max_blocks_per_seq = 0, num_pages = 0;
+  int64_t k_stride[3] = {0, 0, 0};    // paged: k_stride[0] is the page stride
+  int64_t v_stride[3] = {0, 0, 0};
+};
+
+struct RefAttnResult {
+  // Fixed Q: o dense [batch, seqlen_q, heads_q, head_dim], lse [batch, heads_q, seqlen_q].
+  // Packed Q: o dense [total_q, heads_q, head_dim], lse [heads_q, total_q].
+  std::vector<double> o, lse;
+  // Per query row (fixed: b * seqlen_q + i; packed: the packed row): how many sequences
+  // write it (0: no sequence covers it, the kernels leave it as it was, o and lse are NaN
+  // here; 1: normal; >= 2 only with overlapping offsets, where the kernels' result is
+  // unspecified and the reference keeps the last sequence's).
+  std::vector<uint8_t> writers;
+  // Per query row: how many keys it sees (0: O = 0 and LSE = -inf or the sink). Of the last
+  // writer where several write the row; 0 where none does.
+  std::vector<int32_t> visible;
+};
+
+// Throws std::invalid_argument for shapes ptxfmha_attn would reject on the host (negative
+// sizes, head counts, array sizes that do not match batch / heads_q, a window < -1, causal
+// with window_right > 0, softcap < 0, a paged table too short for seqlen_k). Threads over
+// (sequence, head, block of rows) when the problem is large.
+void reference_attn(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k,
+                    const uint16_t* v, RefAttnResult* out);
+
+// RefAttnResult::writers of reference_attn without computing anything (cheap).
+std::vector<uint8_t> attn_row_writers(const RefAttnProblem& p);
+
 // Error figures of a result against the reference (both dense, same length).
 struct ErrorStats {
   double max_abs = 0, rel_l2 = 0, cosine = 0;

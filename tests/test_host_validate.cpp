@@ -259,7 +259,7 @@ TEST_CASE("validate: every invalid fwd argument has its own status and names the
 
 TEST_CASE("validate: status strings are distinct and non-empty") {
   std::vector<std::string> seen;
-  for (int s = PTXFMHA_OK; s <= PTXFMHA_ERR_INVALID_ARGUMENT; ++s) {
+  for (int s = PTXFMHA_OK; s <= PTXFMHA_ERR_INVALID_METADATA; ++s) {
     std::string t = ptxfmha_status_string(static_cast<ptxfmha_status>(s));
     CHECK(!t.empty());
     for (const auto& o : seen) CHECK(o != t);

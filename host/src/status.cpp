@@ -56,6 +56,8 @@ const char* status_name(ptxfmha_status status) {
     case PTXFMHA_ERR_CUDA: return "CUDA driver call failed";
     case PTXFMHA_ERR_INVALID_PAGE_TABLE: return "invalid page size or block table";
     case PTXFMHA_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case PTXFMHA_ERR_UNSUPPORTED_FEATURE: return "no kernel for this feature combination on this device";
+    case PTXFMHA_ERR_INVALID_METADATA: return "invalid device metadata (cu_seqlens, seqused_k, block table)";
   }
   return "unknown status";
 }

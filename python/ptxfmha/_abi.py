@@ -50,6 +50,8 @@ class Status(enum.IntEnum):
     ERR_CUDA = 16
     ERR_INVALID_PAGE_TABLE = 17
     ERR_INVALID_ARGUMENT = 18
+    ERR_UNSUPPORTED_FEATURE = 19
+    ERR_INVALID_METADATA = 20
 
 
 # Tensor pointers are plain addresses (c_void_p); the float LSE and int32 metadata pointers are

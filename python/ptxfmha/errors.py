@@ -61,6 +61,10 @@ STATUS_CLASS = {
     Status.ERR_CUDA: DeviceError,
     Status.ERR_INVALID_PAGE_TABLE: ArgumentError,
     Status.ERR_INVALID_ARGUMENT: ArgumentError,
+    # a feature (window, softcap, varlen, ...) this device's kernels do not have: an argument
+    # this device cannot take, like an unsupported head_dim
+    Status.ERR_UNSUPPORTED_FEATURE: ArgumentError,
+    Status.ERR_INVALID_METADATA: ArgumentError,
 }
 
 # C parameter-struct names -> the Python argument they come from, per entry point, so that a

@@ -22,6 +22,7 @@ reports then point at that line. This step writes the same token stream with
 Nothing else changes: the statements and their order are those of cpp's output (the SASS of
 a kernel is identical with and without this step; tools/sass-diff.sh checks it).
 """
+import os
 import re
 import sys
 
@@ -58,7 +59,9 @@ def split_statements(lines):
     for raw in lines:
         m = MARKER_RE.match(raw)
         if m:
-            cur_file, cur_line = m.group(2), int(m.group(1))
+            # relative includes give paths like ptx/sm90a/../body/x.ptxh: name the file plainly
+            cur_file = m.group(2) if m.group(2).startswith("<") else os.path.normpath(m.group(2))
+            cur_line = int(m.group(1))
             continue
         line = raw.rstrip("\n")
         pos = (cur_file, cur_line)

@@ -80,6 +80,19 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+// The lines of a text (without their '\n'; a last line without one counts).
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    lines.push_back(text.substr(pos, eol - pos));
+    pos = eol + 1;
+  }
+  return lines;
+}
+
 // ---- C preprocessor macros of a .ptx (the Makefile's preprocessor flags) -----------------------
 // The flags of the Makefile's PTX_CPP (without the output options).
 inline std::string ptx_cpp_flags() {
@@ -104,12 +117,7 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
   }
   static const std::regex def(R"(^#define\s+([A-Za-z_][A-Za-z0-9_]*)(\s+(.*))?$)");
   std::vector<std::string> names;
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    std::size_t eol = out.find('\n', pos);
-    if (eol == std::string::npos) eol = out.size();
-    const std::string line = out.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (const std::string& line : split_lines(out)) {
     std::smatch mm;
     if (std::regex_match(line, mm, def) && mm[1].str().rfind("__", 0) != 0) names.push_back(mm[1].str());
   }
@@ -126,12 +134,7 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
     return m;
   }
   static const std::regex fact(R"re(^@@ptxfmha_fact "([A-Za-z_][A-Za-z0-9_]*)" = ?(.*)$)re");
-  pos = 0;
-  while (pos < out2.size()) {
-    std::size_t eol = out2.find('\n', pos);
-    if (eol == std::string::npos) eol = out2.size();
-    const std::string line = out2.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (const std::string& line : split_lines(out2)) {
     std::smatch mm;
     if (std::regex_match(line, mm, fact)) m[mm[1].str()] = mm[2].str();
   }

@@ -114,12 +114,7 @@ TEST_CASE("generated PTX: one statement per line, no line over 300 characters, .
     std::size_t longest = 0, longest_at = 0, lineno = 0, locs = 0;
     std::set<std::string> files, loc_files;
     std::string first_two;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-      std::size_t eol = text.find('\n', pos);
-      if (eol == std::string::npos) eol = text.size();
-      const std::string line = text.substr(pos, eol - pos);
-      pos = eol + 1;
+    for (const std::string& line : split_lines(text)) {
       ++lineno;
       if (line.size() > longest) longest = line.size(), longest_at = lineno;
       if (first_two.empty() && two_statements(line)) first_two = std::to_string(lineno) + ": " + line;

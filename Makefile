@@ -15,8 +15,14 @@ BUILD    ?= build
 CXX      ?= g++
 PYTHON   ?= python3
 PTXAS    := $(CUDA)/bin/ptxas
-# .ptx sources may use the C preprocessor (#define/#include) and nothing else.
-PTX_CPP  := cpp -x assembler-with-cpp -P -undef -nostdinc -Iptx/include
+# .ptx sources may use the C preprocessor (#define/#include) and nothing else. Linemarkers are
+# kept (no -P): tools/ptx_lines.py turns them into .file/.loc directives while it puts each
+# statement on its own line (ptx/STYLE.md, "Generated PTX").
+PTX_CPP  := cpp -x assembler-with-cpp -undef -nostdinc -Iptx/include
+PTX_LINES := tools/ptx_lines.py
+# -lineinfo: the .loc positions go into the cubin (Nsight Compute and compute-sanitizer show
+# source lines); the SASS is the same with and without it (tools/sass-diff.sh).
+PTXAS_FLAGS ?= -lineinfo
 
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -Wall -Wextra -fPIC -Ihost/include -Ihost/src -I$(CUDA)/include
@@ -42,15 +48,17 @@ all: cubins
 
 cubins: $(CUBINS)
 
-# Preprocess (only the C preprocessor), keeping include dependencies.
-$(BUILD)/ptx/%.ptx: ptx/%.ptx
+# Preprocess (only the C preprocessor), keeping include dependencies; then one statement per
+# line with source positions (the intermediate cpp output is removed).
+$(BUILD)/ptx/%.ptx: ptx/%.ptx $(PTX_LINES)
 	@mkdir -p $(dir $@)
-	$(PTX_CPP) -MMD -MP -MF $@.d -MT $@ $< -o $@
+	$(PTX_CPP) -MMD -MP -MF $@.d -MT $@ $< -o $@.cpp
+	@$(PYTHON) $(PTX_LINES) --loc $@.cpp $@ && rm -f $@.cpp
 
 # Assemble; the -v resource report (registers, shared memory, spills) lands beside the cubin.
 $(BUILD)/cubin/%.cubin: $(BUILD)/ptx/%.ptx
 	@mkdir -p $(dir $@)
-	@$(PTXAS) -arch=$(ptxas_target_$(firstword $(subst /, ,$*))) -v $< -o $@ > $(@:.cubin=.ptxas.txt) 2>&1 \
+	@$(PTXAS) -arch=$(ptxas_target_$(firstword $(subst /, ,$*))) $(PTXAS_FLAGS) -v $< -o $@ > $(@:.cubin=.ptxas.txt) 2>&1 \
 	  || { cat $(@:.cubin=.ptxas.txt); rm -f $@; exit 1; }
 	@echo "ptxas $* : $$(grep -h -o 'Used [0-9]* registers' $(@:.cubin=.ptxas.txt)), $$(grep -h -o '[0-9]* bytes spill stores' $(@:.cubin=.ptxas.txt))"
 

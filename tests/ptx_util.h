@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -79,13 +80,34 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
-// ---- C preprocessor macros of a .ptx (cpp -dM, the Makefile's preprocessor flags) --------------
-// Object-like macros only: name -> replacement text. *ok false when cpp failed (*err has why).
+// The lines of a text (without their '\n'; a last line without one counts).
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    lines.push_back(text.substr(pos, eol - pos));
+    pos = eol + 1;
+  }
+  return lines;
+}
+
+// ---- C preprocessor macros of a .ptx (the Makefile's preprocessor flags) -----------------------
+// The flags of the Makefile's PTX_CPP (without the output options).
+inline std::string ptx_cpp_flags() {
+  return "-x assembler-with-cpp -undef -nostdinc -I" + shell_quote(source_dir() + "/ptx/include");
+}
+
+// Object-like macros defined at the end of a .ptx, each with its value *as the preprocessor
+// expands it there*: name -> expansion text. The KERNEL_* facts come out of a manifest row through
+// function-like macros (ptx/manifest/), so their definitions (`cpp -dM`) are not numbers; cpp
+// itself expands every name here (a second pass over the file with one stringised line per
+// macro appended). *ok false when cpp failed (*err has why).
 inline std::map<std::string, std::string> cpp_macros(const std::string& path, bool* ok, std::string* err) {
   std::map<std::string, std::string> m;
-  const std::string cmd = "cpp -x assembler-with-cpp -undef -nostdinc -I" +
-                          shell_quote(source_dir() + "/ptx/include") + " -dM " + shell_quote(path) +
-                          " 2>&1";
+  const std::string flags = ptx_cpp_flags();
+  const std::string cmd = "cpp " + flags + " -dM " + shell_quote(path) + " 2>&1";
   int rc = 0;
   const std::string out = run_command(cmd, &rc);
   *ok = (rc == 0);
@@ -94,20 +116,39 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
     return m;
   }
   static const std::regex def(R"(^#define\s+([A-Za-z_][A-Za-z0-9_]*)(\s+(.*))?$)");
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    std::size_t eol = out.find('\n', pos);
-    if (eol == std::string::npos) eol = out.size();
-    const std::string line = out.substr(pos, eol - pos);
-    pos = eol + 1;
+  std::vector<std::string> names;
+  for (const std::string& line : split_lines(out)) {
     std::smatch mm;
-    if (std::regex_match(line, mm, def)) m[mm[1].str()] = mm[3].matched ? mm[3].str() : "";
+    if (std::regex_match(line, mm, def) && mm[1].str().rfind("__", 0) != 0) names.push_back(mm[1].str());
+  }
+  // Second pass: the file, then `@@ptxfmha_fact "NAME" = <expansion of NAME>` for every name.
+  std::string tail = "#define PTXFMHA_TEST_FACT(n) @@ptxfmha_fact #n = n\n";
+  for (const std::string& n : names) tail += "PTXFMHA_TEST_FACT(" + n + ")\n";
+  const std::string cmd2 = "printf '%s' " + shell_quote(tail) + " | cpp " + flags + " -P -include " +
+                           shell_quote(path) + " - 2>&1";
+  const std::string out2 = run_command(cmd2, &rc);
+  if (rc != 0) {
+    *ok = false;
+    *err = "`cpp -include " + path + "` (macro expansion pass) exited " + std::to_string(rc) + ": " +
+           out2.substr(0, 2000);
+    return m;
+  }
+  static const std::regex fact(R"re(^@@ptxfmha_fact "([A-Za-z_][A-Za-z0-9_]*)" = ?(.*)$)re");
+  for (const std::string& line : split_lines(out2)) {
+    std::smatch mm;
+    if (std::regex_match(line, mm, fact)) m[mm[1].str()] = mm[2].str();
+  }
+  if (m.size() != names.size()) {
+    *ok = false;
+    *err = path + ": " + std::to_string(names.size()) + " macros defined but " + std::to_string(m.size()) +
+           " expanded";
   }
   return m;
 }
 
 // Integer constant expression evaluator for macro values: decimal/hex literals (u/l suffixes),
-// identifiers expanded through `macros`, + - * / % << >> & | ^ ~ and parentheses.
+// identifiers expanded through `macros`, the C operators of the layout headers (+ - * / % << >>
+// & | ^ ~ ! == != < <= > >= && || ?:) with C precedence, and parentheses.
 class IntExpr {
  public:
   IntExpr(const std::map<std::string, std::string>& macros) : macros_(macros) {}
@@ -124,7 +165,7 @@ class IntExpr {
     const std::size_t saved_i = i_;
     s_ = expr;
     i_ = 0;
-    bool ok = parse_or(out, err);
+    bool ok = parse_cond(out, err);
     skip_ws();
     if (ok && i_ != s_.size()) { *err = "unexpected '" + s_.substr(i_) + "' in '" + expr + "'"; ok = false; }
     s_ = saved_s;
@@ -133,18 +174,45 @@ class IntExpr {
     return ok;
   }
   void skip_ws() { while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_; }
+  bool peek(const char* tok) {
+    skip_ws();
+    return s_.compare(i_, std::strlen(tok), tok) == 0;
+  }
   bool eat(const char* tok) {
     skip_ws();
     const std::size_t n = std::strlen(tok);
     if (s_.compare(i_, n, tok) != 0) return false;
-    // do not take "<" of "<<" etc.
-    if (n == 1 && (tok[0] == '<' || tok[0] == '>') && i_ + 1 < s_.size() && s_[i_ + 1] == tok[0]) return false;
+    // do not take "<" of "<<" or "<=", "!" of "!=" etc.
+    if (n == 1 && (tok[0] == '<' || tok[0] == '>') && i_ + 1 < s_.size() && (s_[i_ + 1] == tok[0] || s_[i_ + 1] == '='))
+      return false;
+    if (n == 1 && tok[0] == '!' && i_ + 1 < s_.size() && s_[i_ + 1] == '=') return false;
     i_ += n;
+    return true;
+  }
+  // c ? a : b (both branches are parsed; only the chosen one is the value)
+  bool parse_cond(long long* v, std::string* e) {
+    if (!parse_lor(v, e)) return false;
+    if (!eat("?")) return true;
+    long long a = 0, b = 0;
+    if (!parse_cond(&a, e)) return false;
+    if (!eat(":")) { *e = "missing ':' in '" + s_ + "'"; return false; }
+    if (!parse_cond(&b, e)) return false;
+    *v = *v ? a : b;
+    return true;
+  }
+  bool parse_lor(long long* v, std::string* e) {
+    if (!parse_land(v, e)) return false;
+    for (long long r; eat("||");) { if (!parse_land(&r, e)) return false; *v = (*v || r); }
+    return true;
+  }
+  bool parse_land(long long* v, std::string* e) {
+    if (!parse_or(v, e)) return false;
+    for (long long r; eat("&&");) { if (!parse_or(&r, e)) return false; *v = (*v && r); }
     return true;
   }
   bool parse_or(long long* v, std::string* e) {
     if (!parse_xor(v, e)) return false;
-    for (long long r; eat("|");) { if (!parse_xor(&r, e)) return false; *v |= r; }
+    for (long long r; !peek("||") && eat("|");) { if (!parse_xor(&r, e)) return false; *v |= r; }
     return true;
   }
   bool parse_xor(long long* v, std::string* e) {
@@ -153,9 +221,27 @@ class IntExpr {
     return true;
   }
   bool parse_and(long long* v, std::string* e) {
-    if (!parse_shift(v, e)) return false;
-    for (long long r; eat("&");) { if (!parse_shift(&r, e)) return false; *v &= r; }
+    if (!parse_eq(v, e)) return false;
+    for (long long r; !peek("&&") && eat("&");) { if (!parse_eq(&r, e)) return false; *v &= r; }
     return true;
+  }
+  bool parse_eq(long long* v, std::string* e) {
+    if (!parse_rel(v, e)) return false;
+    for (long long r;;) {
+      if (eat("==")) { if (!parse_rel(&r, e)) return false; *v = (*v == r); }
+      else if (eat("!=")) { if (!parse_rel(&r, e)) return false; *v = (*v != r); }
+      else return true;
+    }
+  }
+  bool parse_rel(long long* v, std::string* e) {
+    if (!parse_shift(v, e)) return false;
+    for (long long r;;) {
+      if (eat("<=")) { if (!parse_shift(&r, e)) return false; *v = (*v <= r); }
+      else if (eat(">=")) { if (!parse_shift(&r, e)) return false; *v = (*v >= r); }
+      else if (!peek("<<") && eat("<")) { if (!parse_shift(&r, e)) return false; *v = (*v < r); }
+      else if (!peek(">>") && eat(">")) { if (!parse_shift(&r, e)) return false; *v = (*v > r); }
+      else return true;
+    }
   }
   bool parse_shift(long long* v, std::string* e) {
     if (!parse_add(v, e)) return false;
@@ -189,8 +275,9 @@ class IntExpr {
     if (eat("-")) { if (!parse_unary(v, e)) return false; *v = -*v; return true; }
     if (eat("+")) return parse_unary(v, e);
     if (eat("~")) { if (!parse_unary(v, e)) return false; *v = ~*v; return true; }
+    if (eat("!")) { if (!parse_unary(v, e)) return false; *v = !*v; return true; }
     if (eat("(")) {
-      if (!parse_or(v, e)) return false;
+      if (!parse_cond(v, e)) return false;
       if (!eat(")")) { *e = "missing ')'"; return false; }
       return true;
     }

@@ -105,8 +105,8 @@ TEST_CASE("decode kernel rows: DecodeKernelParams blocks, one split and one comb
   CHECK_MESSAGE(split_keys == combine_keys, "every decode kernel needs its combine kernel (same arch and head dim)");
 }
 
-// The sm100a decode kernels instantiate the sm90a bodies (ptx/include/decode_split.ptxh,
-// decode_combine.ptxh) with only KERNEL_TARGET changed: each sm90a row has an sm100a twin,
+// The sm100a decode kernels instantiate the sm90a bodies (ptx/body/sm90_decode/kernel.ptxh,
+// combine.ptxh) with only KERNEL_TARGET changed: each sm90a row has an sm100a twin,
 // named alike, with the same kind, head dim, tiling, threads, shared memory and parameter block.
 TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, same numbers)") {
   int pairs = 0;

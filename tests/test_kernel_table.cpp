@@ -3,7 +3,12 @@
 //   - the KERNEL_* macros of each .ptx (read with `cpp -dM`) equal the row's fields;
 //   - the preprocessed entry (what ptxas assembled) has one `.param .align 64 .b8 NAME[N]`
 //     of the row's size and a `.maxntid` equal to the row's threads;
+//   - every row's shared memory equals its family's map written out here independently
+//     (the rows take theirs from the layout headers the PTX uses);
 //   - ptx/include/fwd_params.ptxh names every field of FwdKernelParams at its offsetof().
+// The rows and the KERNEL_* facts both come from the kernel manifests (ptx/manifest/): these
+// tests check the two expansions (C++ rows, preprocessed PTX) agree and the PTX's own view
+// (.param, .maxntid) matches.
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -130,6 +135,70 @@ TEST_CASE("kernel table: the preprocessed entry's .param block and .maxntid equa
     CHECK(e.maxntid[0] * e.maxntid[1] * e.maxntid[2] == row->threads);
     if (e.has_reqntid) CHECK(e.reqntid[0] * e.reqntid[1] * e.reqntid[2] == row->threads);
   }
+}
+
+// The shared memory of every row, recomputed here from each family's documented map
+// (independently of the layout headers in ptx/body/<family>/layout.ptxh, which both the PTX and
+// the kernel table use), and the byte counts of the design notes.
+namespace {
+// sm90_fwd: 1024 alignment slack + Q (block_m rows; double-buffered up to head dim 128) +
+// kv_stages x (K + V) (block_n rows each) + 256 bytes of mbarriers and tile slots, + at head dim
+// 256 a 32 KiB O staging area (8 warps x 16 rows x 128 columns of bf16).
+constexpr int sm90_fwd_smem(int d, int bm, int bn, int stages) {
+  return 1024 + (d <= 128 ? 2 : 1) * bm * d * 2 + stages * 2 * bn * d * 2 + 256 + (d == 256 ? 8 * 16 * 128 * 2 : 0);
+}
+// sm100_fwd_serial: 1024 + Q (128 rows) + stages x (K + V) + P buffers (pss: 2 x 128 rows x
+// block_n keys) + 256 barrier block.
+constexpr int sm100_serial_smem(int d, int bn, int stages, bool p_in_smem) {
+  return 1024 + 128 * d * 2 + stages * 2 * bn * d * 2 + (p_in_smem ? 2 * 128 * bn * 2 : 0) + 256;
+}
+// sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys) + 128 bytes of mbarriers.
+constexpr int sm90_decode_smem(int d, int stages) { return 1024 + stages * 2 * 64 * d * 2 + 128; }
+
+struct SmemCase {
+  const char* name;
+  int formula;  // the family's formula above, with the kernel's facts
+  int bytes;    // the figure of the kernel's design note (layout.ptxh)
+};
+const SmemCase kSmemCases[] = {
+    {"fmha_fwd_d64_sm90a", sm90_fwd_smem(64, 192, 128, 4), 181504},
+    {"fmha_fwd_d128_sm90a", sm90_fwd_smem(128, 128, 128, 2), 197888},
+    {"fmha_fwd_d256_sm90a", sm90_fwd_smem(256, 128, 64, 2), 230656},
+    {"fmha_fwd_d64_sm100a", sm100_serial_smem(64, 128, 3, false), 115968},
+    {"fmha_fwd_d128_sm100a", sm100_serial_smem(128, 128, 2, false), 165120},
+    {"fmha_fwd_d256_sm100a", sm100_serial_smem(256, 64, 2, false), 197888},
+    {"fmha_fwd_d64_pss_sm100a", sm100_serial_smem(64, 128, 3, true), 181504},
+    {"fmha_fwd_d128_pss_sm100a", sm100_serial_smem(128, 128, 2, true), 230656},
+    {"fmha_decode_d64_sm90a", sm90_decode_smem(64, 4), 66688},
+    {"fmha_decode_d128_sm90a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d256_sm90a", sm90_decode_smem(256, 3), 197760},
+    {"fmha_decode_d64_sm100a", sm90_decode_smem(64, 4), 66688},
+    {"fmha_decode_d128_sm100a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d256_sm100a", sm90_decode_smem(256, 3), 197760},
+    {"fmha_decode_combine_d64_sm90a", 0, 0},
+    {"fmha_decode_combine_d128_sm90a", 0, 0},
+    {"fmha_decode_combine_d256_sm90a", 0, 0},
+    {"fmha_decode_combine_d64_sm100a", 0, 0},
+    {"fmha_decode_combine_d128_sm100a", 0, 0},
+    {"fmha_decode_combine_d256_sm100a", 0, 0},
+};
+}  // namespace
+
+TEST_CASE("kernel table: every row's shared memory equals its family's map, recomputed independently") {
+  std::set<std::string> covered;
+  for (const SmemCase& c : kSmemCases) {
+    const std::string name = c.name;  // std::string: doctest prints a const char* as a pointer
+    CAPTURE(name);
+    CHECK(c.formula == c.bytes);
+    const KernelInfo* row = find_row(c.name);
+    REQUIRE_MESSAGE(row != nullptr, "no kernel-table row " << c.name);
+    CHECK(row->smem_bytes == c.bytes);
+    covered.insert(c.name);
+  }
+  // A new kernel needs its line here: its map, written twice, by two hands.
+  for (const KernelInfo* r : ptxfmha::all_kernels())
+    CHECK_MESSAGE(covered.count(r->name) == 1, "row " << std::string(r->name) << " has no shared-memory case in "
+                                                      << "tests/test_kernel_table.cpp (kSmemCases)");
 }
 
 TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()") {

@@ -2,9 +2,12 @@
 // with no spills, no stack frame, no ptxas warnings or "Performance Loss" notes (wgmma
 // serialisation), registers and shared memory within the hardware limits. Reads the build
 // outputs under $PTXFMHA_BUILD_DIR (tests/tests.mk builds them before running the tests).
+// Also: the generated PTX has one statement per line (no line over 300 characters) and keeps
+// source positions (.file/.loc), and tools/ptx_lines.py passes its self-test.
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 
 #include "gpu_util.h"
@@ -81,4 +84,59 @@ TEST_CASE("every .ptx assembles: cubin present, ptxas report clean, no spills, w
                    << (row ? row->smem_bytes : -1) << " + " << r.static_smem
                    << " bytes shared memory (dynamic + static), 0 spills");
   }
+}
+
+// ---- generated PTX (build/ptx/<arch>/<name>.ptx, after tools/ptx_lines.py) -------------------
+// The C preprocessor puts a macro's expansion on one line; the post-preprocessor step puts every
+// statement on its own line and keeps source positions as .file/.loc directives, so that ptxas
+// errors, Nsight Compute and compute-sanitizer point at lines, not at blobs of instructions.
+namespace {
+constexpr std::size_t kMaxGeneratedLineChars = 300;
+
+// A line holding a statement after another one: text after a ';' other than a // comment.
+bool two_statements(const std::string& line) {
+  const std::size_t semi = line.find(';');
+  if (semi == std::string::npos) return false;
+  const std::size_t next = line.find_first_not_of(" \t", semi + 1);
+  return next != std::string::npos && line.compare(next, 2, "//") != 0;
+}
+}  // namespace
+
+TEST_CASE("generated PTX: one statement per line, no line over 300 characters, .loc positions") {
+  const auto srcs = ptx_sources();
+  REQUIRE(!srcs.empty());
+  for (const auto& s : srcs) {
+    const std::string pre = preprocessed_path(s.arch, s.name);
+    CAPTURE(pre);
+    bool ok = false;
+    const std::string text = read_text_file(pre, &ok);
+    REQUIRE_MESSAGE(ok, "missing preprocessed PTX " << pre << " (run make)");
+    std::size_t longest = 0, longest_at = 0, lineno = 0, locs = 0;
+    std::set<std::string> files, loc_files;
+    std::string first_two;
+    for (const std::string& line : split_lines(text)) {
+      ++lineno;
+      if (line.size() > longest) longest = line.size(), longest_at = lineno;
+      if (first_two.empty() && two_statements(line)) first_two = std::to_string(lineno) + ": " + line;
+      std::size_t k = line.find_first_not_of(' ');
+      if (k == std::string::npos) continue;
+      if (line.compare(k, 6, ".file ") == 0) files.insert(line.substr(k + 6, line.find(' ', k + 6) - k - 6));
+      if (line.compare(k, 5, ".loc ") == 0) {
+        ++locs;
+        loc_files.insert(line.substr(k + 5, line.find(' ', k + 5) - k - 5));
+      }
+    }
+    CHECK_MESSAGE(longest <= kMaxGeneratedLineChars,
+                  pre << ":" << longest_at << " is " << longest << " characters long (limit " << kMaxGeneratedLineChars << ")");
+    CHECK_MESSAGE(first_two.empty(), pre << " has two statements on line " << first_two);
+    CHECK_MESSAGE(locs > 0, pre << " has no .loc directive: source positions are lost");
+    for (const std::string& f : loc_files) CHECK_MESSAGE(files.count(f) == 1, pre << ": .loc names file " << f << " without a .file");
+  }
+}
+
+TEST_CASE("tools/ptx_lines.py self-test: labels, '::', vector operands, wrapping, .file/.loc") {
+  int rc = 0;
+  const std::string out =
+      run_command("python3 " + shell_quote(source_dir() + "/tools/ptx_lines.py") + " --self-test 2>&1", &rc);
+  CHECK_MESSAGE(rc == 0, out);
 }

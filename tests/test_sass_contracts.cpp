@@ -7,6 +7,9 @@
 //                         O is staged through shared memory with stmatrix (STSM) and leaves
 //                         through TMA stores (UTMASTG, cp.async.bulk.tensor global <- shared)
 // Add a row to kContracts for new kernel families.
+// Also: tools/sass_diff.py (tools/sass-diff.sh, the "no machine-code change" check of refactors)
+// passes its self-test: it reports a changed instruction, control bits, resources or a missing
+// kernel, and ignores line-info comments.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -90,4 +93,11 @@ TEST_CASE("SASS contracts of every cubin (cuobjdump -sass)" * doctest::test_suit
                  << ", UTCHMMA " << count("UTCHMMA") << ", LDL " << count("LDL") << ", STL "
                  << count("STL"));
   }
+}
+
+TEST_CASE("tools/sass_diff.py self-test: a changed instruction or a missing kernel is reported") {
+  int rc = 0;
+  const std::string out =
+      run_command("python3 " + shell_quote(source_dir() + "/tools/sass_diff.py") + " --self-test 2>&1", &rc);
+  CHECK_MESSAGE(rc == 0, out);
 }

@@ -1,6 +1,9 @@
 // The kernel table: one row per kernel, i.e. per .ptx file and per cubin.
-// Rows live in kernels_<arch>.cpp. tests/ tie every row to its .ptx source (the KERNEL_*
-// macros each kernel defines, its .param block, its .maxntid) and to its cubin.
+// Rows come from the kernel manifests (ptx/manifest/<family>.h: one row per kernel, the same row
+// the kernel's .ptx stub takes its KERNEL_* facts from), expanded in kernels_<arch>.cpp, with the
+// shared-memory size from the family's layout header. tests/ tie every row to its .ptx source
+// (the KERNEL_* facts as the preprocessor sees them, its .param block, its .maxntid), to its
+// cubin and to independent shared-memory formulas.
 #pragma once
 #include <cstddef>
 

@@ -1,43 +1,44 @@
-// Kernel table rows for Blackwell (sm_100a). Each row mirrors the KERNEL_* macros of its
-// ptx/sm100a/<name>.ptx; tests/test_sm100a_kernels.cpp checks the two agree (and the
-// shared-memory and TMEM maps of each kernel's header).
+// Kernel table rows for Blackwell (sm_100a) forward kernels: the rows of
+// ptx/manifest/sm100_fwd_serial.h, the same rows the kernels' .ptx stubs take their KERNEL_*
+// facts from, with the dynamic shared memory of the body's own layout
+// (ptx/body/sm100_fwd_serial/layout.ptxh). tests/test_sm100a_kernels.cpp checks the rows
+// against the .ptx (and the shared-memory and TMEM maps against their budgets).
 //
 // Selection: find_kernel() takes the first row of (arch, kind, head_dim), so each head dim's
 // default kernel (P in Tensor Memory, TS MMA for O += P V) comes before its "_pss_" comparison
-// variant (P through shared memory, SS MMA). The _pss_ rows are there to be run and compared
-// (GPU tests iterate every row), never to be picked by ptxfmha_fwd.
+// variant (P through shared memory, SS MMA): the manifest lists them in that order. The _pss_
+// rows are there to be run and compared (GPU tests iterate every row), never to be picked by
+// ptxfmha_fwd.
 #include "kernel_table.h"
 #include "kernel_abi.h"
+#include "../../ptx/manifest/sm100_fwd_serial.h"
 
 namespace ptxfmha {
 
 namespace {
 constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
 
-// Dynamic shared memory of an sm100a forward kernel, bytes:
-//   1024 alignment slack + Q (128 rows) + stages x (K + V) (block_n rows each)
-//   + P buffers (pss only: 2 x 128 rows x block_n keys) + 256 barrier block.
-constexpr int sm100_fwd_smem_bytes(int head_dim, int block_n, int stages, bool p_in_smem) {
-  return 1024 + 128 * head_dim * 2 + stages * 2 * block_n * head_dim * 2 +
-         (p_in_smem ? 2 * 128 * block_n * 2 : 0) + 256;
-}
+// One KernelInfo per manifest row; grid (num_m_blocks, heads_q, batch) (Grid::GridMHB).
+#define PTXFMHA_SM100_SERIAL_ROW(name)                                                          \
+  {#name,                                                                                       \
+   PTXFMHA_STR(PTXFMHA_FIELD(SM100_SERIAL_ARCH_, name)),                                        \
+   PTXFMHA_SM(PTXFMHA_FIELD(SM100_SERIAL_ARCH_, name)),                                         \
+   KernelKind::Fwd,                                                                             \
+   PTXFMHA_FIELD(SM100_SERIAL_HEAD_DIM_, name),                                                 \
+   SM100_SERIAL_BLOCK_M,                                                                        \
+   PTXFMHA_FIELD(SM100_SERIAL_BLOCK_N_, name),                                                  \
+   SM100_SERIAL_THREADS,                                                                        \
+   PTXFMHA_FIELD(SM100_SERIAL_SMEM_, name),                                                     \
+   kFwdParamBytes,                                                                              \
+   KernelInfo::Grid::GridMHB},
+const KernelInfo kRows[] = {SM100_FWD_SERIAL_KERNELS(PTXFMHA_SM100_SERIAL_ROW)};
+#undef PTXFMHA_SM100_SERIAL_ROW
 
-const KernelInfo kRows[] = {
-    // name                        arch      sm   kind             D   BM   BN  thr  smem bytes                              param bytes
-    {"fmha_fwd_d64_sm100a", "sm100a", 100, KernelKind::Fwd, 64, 128, 128, 192, sm100_fwd_smem_bytes(64, 128, 3, false), kFwdParamBytes},
-    {"fmha_fwd_d128_sm100a", "sm100a", 100, KernelKind::Fwd, 128, 128, 128, 192, sm100_fwd_smem_bytes(128, 128, 2, false), kFwdParamBytes},
-    {"fmha_fwd_d256_sm100a", "sm100a", 100, KernelKind::Fwd, 256, 128, 64, 192, sm100_fwd_smem_bytes(256, 64, 2, false), kFwdParamBytes},
-    // Comparison variants (P through shared memory); after the defaults on purpose.
-    {"fmha_fwd_d64_pss_sm100a", "sm100a", 100, KernelKind::Fwd, 64, 128, 128, 192, sm100_fwd_smem_bytes(64, 128, 3, true), kFwdParamBytes},
-    {"fmha_fwd_d128_pss_sm100a", "sm100a", 100, KernelKind::Fwd, 128, 128, 128, 192, sm100_fwd_smem_bytes(128, 128, 2, true), kFwdParamBytes},
-};
-
-static_assert(sm100_fwd_smem_bytes(64, 128, 3, false) == 115968, "fmha_fwd_d64_sm100a smem map");
-static_assert(sm100_fwd_smem_bytes(128, 128, 2, false) == 165120, "fmha_fwd_d128_sm100a smem map");
-static_assert(sm100_fwd_smem_bytes(256, 64, 2, false) == 197888, "fmha_fwd_d256_sm100a smem map");
-static_assert(sm100_fwd_smem_bytes(64, 128, 3, true) == 181504, "fmha_fwd_d64_pss_sm100a smem map");
-static_assert(sm100_fwd_smem_bytes(128, 128, 2, true) == 230656, "fmha_fwd_d128_pss_sm100a smem map");
-static_assert(sm100_fwd_smem_bytes(128, 128, 2, true) <= 232448, "227 KiB opt-in limit of sm_100");
+// Every row fits the 227 KiB (232448 bytes) of dynamic shared memory an sm_100 CTA may opt into.
+#define PTXFMHA_SM100_SERIAL_FITS(name)                                                         \
+  static_assert(PTXFMHA_FIELD(SM100_SERIAL_SMEM_, name) <= 232448, #name ": shared memory > 227 KiB");
+SM100_FWD_SERIAL_KERNELS(PTXFMHA_SM100_SERIAL_FITS)
+#undef PTXFMHA_SM100_SERIAL_FITS
 }  // namespace
 
 KernelTable fwd_kernels_sm100a() { return {kRows, sizeof(kRows) / sizeof(kRows[0])}; }

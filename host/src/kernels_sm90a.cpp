@@ -1,28 +1,37 @@
-// Kernel table rows for Hopper (sm_90a). Each row mirrors the KERNEL_* macros of its
-// ptx/sm90a/<name>.ptx; tests/ check the two agree.
+// Kernel table rows for Hopper (sm_90a): the rows of ptx/manifest/sm90_fwd.h, the same rows the
+// kernels' .ptx stubs take their KERNEL_* facts from, with the dynamic shared memory of the
+// body's own layout (ptx/body/sm90_fwd/layout.ptxh). tests/ tie every row to its .ptx (facts,
+// .param block, .maxntid), to its cubin and to an independent shared-memory formula.
 #include "kernel_table.h"
 #include "kernel_abi.h"
+#include "../../ptx/manifest/sm90_fwd.h"
 
 namespace ptxfmha {
 
 namespace {
 constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
-// Shared memory of the warp-specialised forward kernel, bytes (fmha_fwd_sm90.ptxh: Q_BUFS,
-// KV_STAGES, SMEM_STAGE_OFF): 1024 bytes of alignment slack + Q (block_m rows; double-buffered
-// up to head dim 128, where it fits) + kv_stages x (K + V) (block_n rows each) + 256 bytes of
-// mbarriers and tile slots, + at head dim 256 a 32 KiB O staging area (8 warps x 16 rows x
-// 128 columns of bf16; smaller head dims stage O in their Q buffer).
-constexpr int fwd_smem_bytes(int head_dim, int block_m, int block_n, int kv_stages) {
-  return 1024 + (head_dim <= 128 ? 2 : 1) * block_m * head_dim * 2 + kv_stages * 2 * block_n * head_dim * 2 +
-         256 + (head_dim == 256 ? 8 * 16 * 128 * 2 : 0);
-}
-// head dim 64: 3 consumer warpgroups (BLOCK_M 192) and a 4-stage K/V ring
-const KernelInfo kRows[] = {
-    // name                  arch     sm  kind             D   BM   BN  thr  smem bytes           param bytes
-    {"fmha_fwd_d64_sm90a", "sm90a", 90, KernelKind::Fwd, 64, 192, 128, 512, fwd_smem_bytes(64, 192, 128, 4), kFwdParamBytes, KernelInfo::Grid::TileLoop},
-    {"fmha_fwd_d128_sm90a", "sm90a", 90, KernelKind::Fwd, 128, 128, 128, 384, fwd_smem_bytes(128, 128, 128, 2), kFwdParamBytes, KernelInfo::Grid::TileLoop},
-    {"fmha_fwd_d256_sm90a", "sm90a", 90, KernelKind::Fwd, 256, 128, 64, 384, fwd_smem_bytes(256, 128, 64, 2), kFwdParamBytes, KernelInfo::Grid::TileLoop},
-};
+
+// One KernelInfo per manifest row; persistent tile loop (kernel_table.h, Grid::TileLoop).
+#define PTXFMHA_SM90_FWD_ROW(name)                                                              \
+  {#name,                                                                                       \
+   PTXFMHA_STR(PTXFMHA_FIELD(SM90_FWD_ARCH_, name)),                                            \
+   PTXFMHA_SM(PTXFMHA_FIELD(SM90_FWD_ARCH_, name)),                                             \
+   KernelKind::Fwd,                                                                             \
+   PTXFMHA_FIELD(SM90_FWD_HEAD_DIM_, name),                                                     \
+   PTXFMHA_FIELD(SM90_FWD_BLOCK_M_, name),                                                      \
+   PTXFMHA_FIELD(SM90_FWD_BLOCK_N_, name),                                                      \
+   PTXFMHA_FIELD(SM90_FWD_THREADS_, name),                                                      \
+   PTXFMHA_FIELD(SM90_FWD_SMEM_, name),                                                         \
+   kFwdParamBytes,                                                                              \
+   KernelInfo::Grid::TileLoop},
+const KernelInfo kRows[] = {SM90_FWD_KERNELS(PTXFMHA_SM90_FWD_ROW)};
+#undef PTXFMHA_SM90_FWD_ROW
+
+// Every row fits the 227 KiB of dynamic shared memory a Hopper CTA may opt into.
+#define PTXFMHA_SM90_FWD_FITS(name)                                                             \
+  static_assert(PTXFMHA_FIELD(SM90_FWD_SMEM_, name) <= 227 * 1024, #name ": shared memory > 227 KiB");
+SM90_FWD_KERNELS(PTXFMHA_SM90_FWD_FITS)
+#undef PTXFMHA_SM90_FWD_FITS
 }  // namespace
 
 KernelTable fwd_kernels_sm90a() { return {kRows, sizeof(kRows) / sizeof(kRows[0])}; }

@@ -1,6 +1,6 @@
 // ptxfmha_decode and ptxfmha_decode_workspace_size: validation, device checks, launches (the
 // pure launch plan is decode_plan.cpp). See decode.h for the flow and the list of checks,
-// ptx/include/decode_split.ptxh and decode_combine.ptxh for the kernels.
+// ptx/body/sm90_decode/kernel.ptxh and combine.ptxh for the kernels.
 #include "decode.h"
 
 #include <cinttypes>

@@ -37,7 +37,9 @@ struct FwdDesign {
   int smem_stats_off, stats_bytes;    // SMEM_STATS_OFF, STATS_BYTES (row statistics, per Q tile)
   int smem_bar_off, bar_bytes;        // SMEM_BAR_OFF, SMEM_BAR_BYTES
   int smem_bytes;                     // KERNEL_SMEM_BYTES = 1024 slack + SMEM_BAR_OFF + SMEM_BAR_BYTES
-  // exp2 split: of each 32-column fragment, these columns use the FMA-pipe polynomial
+  // exp2 split: of each 32-column fragment, the last EX2_POLY_COLS_PER_32 columns use the FMA-pipe
+  // polynomial (chosen by tools/perf_model.py: 4 of 32 at every head dim; the optimum is shallow,
+  // 0..8 within 1% of it: retune on hardware)
   int ex2_poly_cols_per_32;
 };
 
@@ -50,19 +52,19 @@ constexpr FwdDesign kD64 = {
     200, 64, 48,
     512, 0, 128, 384, 64, 256, 64, false, 128,
     0, 16384, 32768, 8, 16384, 163840, 16384, 180224, 1024, 181248, 512, 1024 + 181248 + 512,
-    12};
+    4};
 constexpr FwdDesign kD128 = {
     128, 2, 256, 128, 512, 8, 12, 13,
     192, 80, 48,
     512, 0, 128, 64, 128, 256, 128, true, 64,
     0, 32768, 65536, 4, 32768, 196608, 32768, 229376, 1024, 230400, 512, 1024 + 230400 + 512,
-    8};
+    4};
 constexpr FwdDesign kD256 = {
     256, 1, 128, 64, 384, 4, 8, 9,
     192, 160, 56,
     512, 0, 64, 128, 32, 256, 256, false, 64,
     0, 65536, 65536, 3, 32768, 163840, 65536, 229376, 1024, 230400, 512, 1024 + 230400 + 512,
-    0};
+    4};
 
 constexpr const FwdDesign* kDesigns[] = {&kD64, &kD128, &kD256};
 

@@ -13,6 +13,15 @@ TEST_SRCS  := $(sort $(wildcard tests/*.cpp))
 TEST_OBJS  := $(patsubst tests/%.cpp,$(BUILD)/tests/obj/%.o,$(TEST_SRCS))
 TEST_BIN   := $(BUILD)/tests/ptxfmha_tests
 TEST_ARGS  ?=
+# CUTLASS headers for the "sm100a cutlass cross-check" (tests/test_cpu_sm100a_cutlass.cpp): PyPI
+# nvidia-cutlass 4.2.0.0, put into .deps/cutlass by tools/deps.d/40-cutlass.sh (`make deps`).
+# Checked when that one object is compiled (after the deps step ran): present, it gets the include
+# paths (CUTLASS, and the toolkit's CCCL libcu++ that CUTLASS includes) and PTXFMHA_HAVE_CUTLASS=1;
+# absent, the test case reports itself skipped. Rebuilt when the install appears or changes.
+CUTLASS_INCLUDE ?= .deps/cutlass/cutlass_library/source/include
+CCCL_INCLUDE    ?= $(firstword $(wildcard $(CUDA)/include/cccl) $(CUDA)/include)
+$(BUILD)/tests/obj/test_cpu_sm100a_cutlass.o: CPPFLAGS += $(if $(wildcard $(CUTLASS_INCLUDE)/cute/arch/mma_sm100_desc.hpp),-DPTXFMHA_HAVE_CUTLASS=1 -isystem $(CUTLASS_INCLUDE) -isystem $(CCCL_INCLUDE))
+$(BUILD)/tests/obj/test_cpu_sm100a_cutlass.o: $(wildcard .deps/cutlass/VERSION)
 # tools/install-deps.sh runs once per checkout (and again when a deps step changes).
 DEPS_STAMP := .deps/install-deps.stamp
 

@@ -1,0 +1,512 @@
+// Protocol model of the new sm100a forward design (docs/sm100_fwd_design.md): a persistent CTA
+// runs a list of work tiles; per work tile, Q tile(s) of 128 rows share each K/V tile.
+//
+// Roles (warps own their roles; setmaxnreg per warpgroup):
+//   tma          warp 13 (9 at q_tiles 1), one lane: Q once per work tile, K_j and V_j through a
+//                unified ring of kv_slots slots (ring order K_0, [Q_1,] V_0, K_1, V_1, ... at
+//                q_tiles 2; K_0, K_1, V_0, K_2, V_1, ... at q_tiles 1)
+//   mma          warp 12 (8), one lane: every tcgen05.mma and tcgen05.commit
+//   softmax{t}   warpgroup t: S_t -> row max -> statistics -> P_t (TMEM, packed bf16x2)
+//   correction   one warpgroup: lazy O rescale, then the epilogue (O / l, bf16, smem, TMA store)
+//   (idle)       the rest of the MMA/TMA warpgroup: bar.sync 0 only, counted with the TMA warp
+// MMA order per KV tile j (q_tiles 2): PV_0(j), S_0(j+1), PV_1(j), S_1(j+1): the S of one tile is
+// queued behind the PV of the same tile, and the other tile's softmax runs meanwhile. When P
+// aliases S (head dim 128: P_t over the upper half of S_t), S_t(j+1) is issued as two N/2 halves:
+// the lower half right behind PV_t(j) (disjoint columns), the upper half after o_full[t] says
+// PV_t(j) has read P_t(j) (the PTX ISA orders tcgen05.mma only for the same accumulator).
+// At q_tiles 1 (head dim 256) S and P are double-buffered over KV tiles (b = j % 2), P apart from
+// S; order S(0), S(1), PV(0), S(2), PV(1), ...
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "design.h"
+#include "model.h"
+
+namespace sm100_model {
+
+struct TwoTileParams {
+  int q_tiles = 2;
+  bool p_aliases_s = true;
+  int kv_slots = 4;
+  int q_boxes = 2, q_box_bytes = 16384;     // per Q tile
+  int kv_boxes = 2, kv_box_bytes = 16384;   // per ring slot
+  std::vector<int> work;                    // KV tiles of each work tile of this CTA (0 allowed)
+  int warps_per_wg = 4;                     // 1: each warpgroup one role (exhaustive runs)
+  int threads = 512;
+  // Data-dependent: does correction warp `w` rescale O_t at KV tile j of work tile `wk`?
+  std::function<bool(int wk, int j, int t, int w)> rescale = [](int, int j, int, int) { return j % 2 == 1; };
+  std::string mutation;  // injected bug (mutation tests)
+};
+
+inline TwoTileParams twotile_params(const sm100_design::FwdDesign& d, std::vector<int> work, int slots = -1) {
+  TwoTileParams p;
+  p.q_tiles = d.q_tiles;
+  p.p_aliases_s = d.p_aliases_s;
+  p.kv_slots = slots > 0 ? slots : d.kv_slots;
+  p.q_boxes = d.head_dim / 64;
+  p.q_box_bytes = 128 * 128;
+  p.kv_boxes = d.head_dim / 64;
+  p.kv_box_bytes = d.block_n * 128;
+  p.threads = d.threads;
+  p.work = std::move(work);
+  return p;
+}
+
+inline Model twotile_model(const TwoTileParams& p) {
+  Model m;
+  m.name = "two-tile";
+  const int T = p.q_tiles, R = p.kv_slots, W = p.warps_per_wg;
+  const int NB = 2;  // S/P buffers: one per Q tile (T = 2) or per KV tile parity (T = 1)
+  const std::string& mu = p.mutation;
+  auto mut = [&](const char* name) { return mu == name; };
+
+  // ---- barriers ----
+  int q_full[2], q_empty[2], s_full[2], p_full[2], o_ready[2], o_full[2], st_full[2], st_empty[2];
+  for (int t = 0; t < T; ++t) {
+    q_full[t] = m.add_bar("q_full[" + std::to_string(t) + "]", 1);
+    q_empty[t] = m.add_bar("q_empty[" + std::to_string(t) + "]", 1);
+  }
+  std::vector<int> kv_full, kv_empty;
+  for (int r = 0; r < R; ++r) {
+    kv_full.push_back(m.add_bar("kv_full[" + std::to_string(r) + "]", 1));
+    kv_empty.push_back(m.add_bar("kv_empty[" + std::to_string(r) + "]", 1));
+  }
+  for (int b = 0; b < NB; ++b) {
+    s_full[b] = m.add_bar("s_full[" + std::to_string(b) + "]", 1);
+    p_full[b] = m.add_bar("p_full[" + std::to_string(b) + "]", 128);
+  }
+  for (int t = 0; t < T; ++t) {
+    o_ready[t] = m.add_bar("o_ready[" + std::to_string(t) + "]", 128);
+    o_full[t] = m.add_bar("o_full[" + std::to_string(t) + "]", 1);
+    st_full[t] = m.add_bar("stats_full[" + std::to_string(t) + "]", 128);
+    st_empty[t] = m.add_bar("stats_empty[" + std::to_string(t) + "]", 128);
+  }
+  // ---- regions ----
+  std::vector<int> q_box[2];
+  for (int t = 0; t < T; ++t)
+    for (int b = 0; b < p.q_boxes; ++b) q_box[t].push_back(m.add_region("Q" + std::to_string(t) + ".box" + std::to_string(b), false, true));
+  std::vector<int> slot_box;  // [slot * kv_boxes + box]
+  for (int r = 0; r < R; ++r)
+    for (int b = 0; b < p.kv_boxes; ++b) slot_box.push_back(m.add_region("KV slot " + std::to_string(r) + ".box" + std::to_string(b), false, true));
+  // TMEM, the row statistics and the O staging rows are split by lane quarter (warp w of a
+  // warpgroup owns lanes / rows 32w..32w+31); the MMA and the TMA store touch every quarter.
+  auto quarters = [&](const std::string& n, bool tmem, bool async) {
+    std::vector<int> q;
+    for (int w = 0; w < W; ++w) q.push_back(m.add_region(W == 1 ? n : n + ".lanes" + std::to_string(32 * 4 / W * w), tmem, async));
+    return q;
+  };
+  std::vector<int> s_lo[2], s_hi[2], p_reg[2], o_reg[2], stats[2];
+  for (int b = 0; b < NB; ++b) {
+    if (p.p_aliases_s) {
+      s_lo[b] = quarters("S" + std::to_string(b) + ".cols[0,BN/2)", true, false);
+      s_hi[b] = quarters("S" + std::to_string(b) + ".cols[BN/2,BN) = P" + std::to_string(b), true, false);
+      p_reg[b] = s_hi[b];
+    } else {
+      s_lo[b] = quarters("S" + std::to_string(b), true, false);
+      p_reg[b] = quarters("P" + std::to_string(b), true, false);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    o_reg[t] = quarters("O" + std::to_string(t), true, false);
+    stats[t] = quarters("stats" + std::to_string(t) + " (smem)", false, false);
+  }
+  const std::vector<int> ostage = quarters("O staging (smem)", false, true);
+  auto all = [&](const std::vector<int>& rs, int64_t tg) {
+    std::vector<Access> a;
+    for (int r : rs) a.push_back({r, tg});
+    return a;
+  };
+  // accumulator ids: S_b lo 2b, S_b hi 2b + 1, O_t 4 + t
+  auto acc_s = [](int b, int half) { return 2 * b + half; };
+  auto acc_o = [](int t) { return 4 + t; };
+
+  auto s_writes = [&](int b, int half, int64_t tg) { return all(half == 0 ? s_lo[b] : s_hi[b], tg); };
+  auto s_reads = [&](int b, int w, int64_t tg) {  // warp w's lanes
+    std::vector<Access> r = {{s_lo[b][w], tg}};
+    if (p.p_aliases_s) r.push_back({s_hi[b][w], tg});
+    return r;
+  };
+  auto slot_acc = [&](int slot, int64_t tg) {
+    std::vector<Access> r;
+    for (int b = 0; b < p.kv_boxes; ++b) r.push_back({slot_box[slot * p.kv_boxes + b], tg});
+    return r;
+  };
+  auto q_acc = [&](int t, int64_t tg) {
+    std::vector<Access> r;
+    for (int b = 0; b < p.q_boxes; ++b) r.push_back({q_box[t][b], tg});
+    return r;
+  };
+
+  auto setup = [&](Emitter& e, bool inits, bool alloc, int threads) {
+    e.section = "setup";
+    if (inits) {
+      for (int t = 0; t < T; ++t) {
+        e.init(q_full[t], 1, "q_full");
+        e.init(q_empty[t], 1, "q_empty");
+      }
+      for (int r = 0; r < R; ++r) {
+        e.init(kv_full[r], 1, "kv_full");
+        e.init(kv_empty[r], 1, "kv_empty");
+      }
+      for (int b = 0; b < NB; ++b) {
+        e.init(s_full[b], 1, "s_full");
+        e.init(p_full[b], 128, "p_full");
+      }
+      for (int t = 0; t < T; ++t) {
+        e.init(o_ready[t], 128, "o_ready");
+        e.init(o_full[t], 1, "o_full");
+        e.init(st_full[t], 128, "stats_full");
+        e.init(st_empty[t], 128, "stats_empty");
+      }
+    }
+    if (alloc) e.alloc("alloc");
+    e.fence_before("before");
+    e.bar_sync(0, threads, p.threads, "bar0");
+    e.fence_after("after");
+  };
+  auto teardown = [&](Emitter& e, bool dealloc, int threads) {
+    e.section = "teardown";
+    e.fence_before("before");
+    e.bar_sync(0, threads, p.threads, "bar0");
+    e.fence_after("after");
+    if (dealloc) e.dealloc("dealloc");
+  };
+
+  // Ring order of one work tile: the sequence of (is_v, j) slot uses.
+  auto ring_order = [&](int n) {
+    std::vector<std::pair<bool, int>> o;
+    if (T == 2) {
+      for (int j = 0; j < n; ++j) {
+        o.push_back({false, j});
+        o.push_back({true, j});
+      }
+    } else {
+      if (n > 0) o.push_back({false, 0});
+      if (n > 1) o.push_back({false, 1});
+      for (int j = 0; j < n; ++j) {
+        o.push_back({true, j});
+        if (j + 2 < n) o.push_back({false, j + 2});
+      }
+    }
+    return o;
+  };
+
+  // The idle warps of the MMA/TMA warpgroup only meet bar.sync 0: their threads are counted with
+  // the TMA warp's (fewer interleavings, same barrier counts).
+  const int idle_threads = p.threads - 128 * T - 128 - 64;
+  // ================= TMA =================
+  {
+    Program pr{"tma", {}};
+    Emitter e{&pr};
+    setup(e, false, false, 32 + idle_threads);
+    int g = 0, wq = 0;
+    for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
+      const int n = p.work[wk];
+      if (n == 0) continue;
+      e.section = "L1";
+      auto load_q = [&](int t) {
+        const bool skip = mut("TMA skips the q_empty wait of the next work tile") && wq == 1;
+        if (!skip) e.wait(q_empty[t], (wq & 1) ^ 1, wq, "wait_q_empty", "Q" + std::to_string(t));
+        e.expect_tx(q_full[t], p.q_boxes * p.q_box_bytes, "expect_q");
+        for (int b = 0; b < p.q_boxes; ++b) e.tma_load(q_full[t], p.q_box_bytes, {{q_box[t][b], tag(T_Q, wk, t)}}, "tma_q", "Q" + std::to_string(t));
+      };
+      auto load_slot = [&](bool is_v, int j) {
+        const int slot = g % R;
+        int ghost = g / R;
+        int par = ((g / R) & 1) ^ 1;
+        if (mut("TMA reuses a ring slot one tile early") && g >= R) {  // waits for one completion fewer
+          ghost = g / R - 1;
+          par = ((g / R - 1) & 1) ^ 1;
+        }
+        e.wait(kv_empty[slot], par, ghost, "wait_kv_empty", (is_v ? "V_" : "K_") + std::to_string(j));
+        const int bytes = p.kv_boxes * p.kv_box_bytes - (mut("expect_tx counts one box too few") ? p.kv_box_bytes : 0);
+        e.expect_tx(kv_full[slot], bytes, "expect_kv");
+        for (int b = 0; b < p.kv_boxes; ++b)
+          e.tma_load(kv_full[slot], p.kv_box_bytes, {{slot_box[slot * p.kv_boxes + b], tag(is_v ? T_V : T_K, wk, j)}}, "tma_kv",
+                     (is_v ? "V_" : "K_") + std::to_string(j));
+        ++g;
+      };
+      const auto order = ring_order(n);
+      load_q(0);
+      load_slot(order[0].first, order[0].second);
+      if (T == 2) load_q(1);
+      for (std::size_t i = 1; i < order.size(); ++i) load_slot(order[i].first, order[i].second);
+      ++wq;
+    }
+    e.section = "L2";  // drain: the last commit arrivals on every slot and Q buffer
+    for (int i = 0; i < R && g > 0; ++i) {
+      const int gg = g + i;
+      e.wait(kv_empty[gg % R], ((gg / R) & 1) ^ 1, gg / R, "drain_kv", "drain");
+    }
+    if (wq > 0 && !mut("TMA skips the drain"))
+      for (int t = 0; t < T; ++t) e.wait(q_empty[t], (wq & 1) ^ 1, wq, "drain_q", "drain");
+    teardown(e, false, 32 + idle_threads);
+    m.roles.push_back(std::move(pr));
+  }
+
+  // ================= MMA =================
+  {
+    Program pr{"mma", {}};
+    Emitter e{&pr};
+    setup(e, false, true, 32);
+    int g = 0, wq = 0;
+    int sc[2] = {0, 0};   // S issued per buffer (global)
+    int pcnt[2] = {0, 0}; // P consumed per buffer (global)
+    int pv[2] = {0, 0};   // PV issued per O tile (global)
+    int oready[2] = {0, 0};
+    for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
+      const int n = p.work[wk];
+      if (n == 0) continue;
+      e.section = "L1";
+      // Slots of this work tile in ring order.
+      const auto order = ring_order(n);
+      std::vector<int> k_slot(n), v_slot(n), k_g(n), v_g(n);
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        const int gi = g + static_cast<int>(i);
+        (order[i].first ? v_slot : k_slot)[order[i].second] = gi % R;
+        (order[i].first ? v_g : k_g)[order[i].second] = gi;
+      }
+      g += static_cast<int>(order.size());
+      auto wait_slot = [&](bool is_v, int j) {
+        const int gi = is_v ? v_g[j] : k_g[j];
+        e.wait(kv_full[gi % R], (gi / R) & 1, gi / R + 1, "wait_kv", (is_v ? "V_" : "K_") + std::to_string(j));
+      };
+      // S = Q_t K_j^T into buffer b.
+      auto issue_s = [&](int t, int b, int j) {
+        const int64_t ts = tag(T_S, wk, j * 2 + t);
+        std::vector<Access> r = q_acc(t, tag(T_Q, wk, t));
+        for (const Access& a : slot_acc(k_slot[j], tag(T_K, wk, j))) r.push_back(a);
+        if (p.p_aliases_s) {
+          e.mma(acc_s(b, 0), r, s_writes(b, 0, ts), "mma_qk_lo", "S" + std::to_string(t) + "_" + std::to_string(j) + " lower half");
+          if (pv[t] > 0 && !mut("S upper half issued without waiting for PV (FA4 order)")) {
+            e.wait(o_full[t], (pv[t] - 1) & 1, pv[t], "wait_o_full", "PV" + std::to_string(t) + " read P");
+            e.fence_after("after_o_full");
+          }
+          e.mma(acc_s(b, 1), r, s_writes(b, 1, ts), "mma_qk_hi", "S" + std::to_string(t) + "_" + std::to_string(j) + " upper half");
+        } else {
+          e.mma(acc_s(b, 0), r, s_writes(b, 0, ts), "mma_qk", "S" + std::to_string(t) + "_" + std::to_string(j));
+        }
+        const int sb = (mut("commit of S1 to s_full[0]") && b == 1) ? s_full[0] : s_full[b];
+        e.commit(sb, "commit_s");
+        ++sc[b];
+        if (j == n - 1) e.commit(q_empty[t], "commit_q");
+      };
+      auto issue_pv = [&](int t, int b, int j) {
+        e.wait(p_full[b], pcnt[b] & 1, pcnt[b] + 1, "wait_p", "P" + std::to_string(b) + " of tile " + std::to_string(j));
+        ++pcnt[b];
+        if (!(mut("MMA skips the o_ready wait") && j == 1)) e.wait(o_ready[t], oready[t] & 1, oready[t] + 1, "wait_o_ready", "O" + std::to_string(t));
+        ++oready[t];
+        e.fence_after("after_p");
+        std::vector<Access> r = all(p_reg[b], tag(T_P, wk, j * 2 + t));
+        for (const Access& a : slot_acc(v_slot[j], tag(T_V, wk, j))) r.push_back(a);
+        std::vector<Access> w = all(o_reg[t], tag(T_O, wk, j * 2 + t));
+        if (j > 0)
+          for (Access& a : w) a.prior = tag(T_O, wk, (j - 1) * 2 + t);
+        e.mma(acc_o(t), r, w, "mma_pv", "PV" + std::to_string(t) + "_" + std::to_string(j));
+        e.commit(o_full[t], "commit_o");
+        ++pv[t];
+      };
+      if (T == 2) {
+        for (int t = 0; t < 2; ++t) {
+          e.wait(q_full[t], wq & 1, wq + 1, "wait_q", "Q" + std::to_string(t));
+          if (t == 0) wait_slot(false, 0);
+          e.fence_after("after_q");
+          issue_s(t, t, 0);
+        }
+        e.commit(kv_empty[k_slot[0]], "commit_k");
+        e.section = "L2";
+        for (int j = 0; j < n; ++j) {
+          wait_slot(true, j);
+          for (int t = 0; t < 2; ++t) {
+            issue_pv(t, t, j);
+            if (t == 1) e.commit(kv_empty[v_slot[j]], "commit_v");
+            if (j + 1 < n) {
+              if (t == 0) {
+                wait_slot(false, j + 1);
+                e.fence_after("after_k");
+              }
+              issue_s(t, t, j + 1);
+              if (t == 1) e.commit(kv_empty[k_slot[j + 1]], "commit_k");
+            }
+          }
+        }
+      } else {
+        e.wait(q_full[0], wq & 1, wq + 1, "wait_q", "Q");
+        const int base = sc[0] + sc[1];  // S tiles issued before this work tile: S(j) -> buffer (base + j) % 2
+        for (int j = 0; j < std::min(n, 2); ++j) {
+          wait_slot(false, j);
+          e.fence_after("after_k");
+          issue_s(0, (base + j) % 2, j);
+          e.commit(kv_empty[k_slot[j]], "commit_k");
+        }
+        e.section = "L2";
+        for (int j = 0; j < n; ++j) {
+          const int b = (base + j) % 2;
+          wait_slot(true, j);
+          issue_pv(0, b, j);
+          e.commit(kv_empty[v_slot[j]], "commit_v");
+          if (j + 2 < n) {
+            wait_slot(false, j + 2);
+            e.fence_after("after_k");
+            issue_s(0, b, j + 2);
+            e.commit(kv_empty[k_slot[j + 2]], "commit_k");
+          }
+        }
+      }
+      ++wq;
+    }
+    teardown(e, true, 32);
+    m.roles.push_back(std::move(pr));
+  }
+
+  // ================= softmax warpgroup(s) =================
+  for (int t = 0; t < T; ++t) {
+    int sc[2] = {0, 0}, stc = 0;
+    std::vector<Program> warps(W);
+    for (int w = 0; w < W; ++w) {
+      warps[w].role = (T == 2 ? "softmax" + std::to_string(t) : std::string("softmax")) + (W == 1 ? "" : ".w" + std::to_string(w));
+    }
+    for (int w = 0; w < W; ++w) {
+      Emitter e{&warps[w]};
+      setup(e, t == 0 && w == 0, false, 128 / W);
+    }
+    int gs = 0;  // S tiles seen by this warpgroup (buffer parity at T = 1)
+    for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
+      const int n = p.work[wk];
+      if (n == 0) continue;
+      for (int j = 0; j < n; ++j) {
+        const int b = T == 2 ? t : gs % 2;
+        const int64_t ts = tag(T_S, wk, j * 2 + t), tp = tag(T_P, wk, j * 2 + t);
+        for (int w = 0; w < W; ++w) {
+          Emitter e{&warps[w]};
+          e.section = "L1";
+          const bool wrong_parity = mut("softmax waits s_full with the wrong parity") && j == 1;
+          e.wait(s_full[b], (sc[b] & 1) ^ (wrong_parity ? 1 : 0), sc[b] + 1, "wait_s", "S of tile " + std::to_string(j));
+          if (!(mut("softmax omits tcgen05.fence::after_thread_sync") && j == 1)) e.fence_after("after_s");
+          e.tc_ld(s_reads(b, w, ts), "ld_s", "S of tile " + std::to_string(j));
+          e.fence_before("before_stats");
+          e.wait(st_empty[t], (stc & 1) ^ 1, stc, "wait_stats_empty", "stats slot");
+          e.smem_write({{stats[t][w], tag(T_STATS, wk, j)}}, "st_stats");
+          e.arrive(st_full[t], 128 / W, "arrive_stats", "alpha of tile " + std::to_string(j));
+          e.fence_after("after_stats");
+          const bool early = mut("softmax arrives p_full before storing P") && j == 1;
+          if (early) {
+            e.fence_before("before_p");
+            e.arrive(p_full[b], 128 / W, "arrive_p", "P (early)");
+          }
+          e.tc_st({{p_reg[b][w], tp}}, "st_p", "P of tile " + std::to_string(j));
+          if (!early) {
+            if (!(mut("softmax omits tcgen05.fence::before_thread_sync before p_full") && j == 0)) e.fence_before("before_p");
+            const bool skip = mut("one softmax warp misses its p_full arrival") && j == 1 && w == W - 1;
+            if (!skip) e.arrive(p_full[b], 128 / W, "arrive_p", "P of tile " + std::to_string(j));
+          }
+        }
+        ++sc[b];
+        ++stc;
+        ++gs;
+      }
+      // Final statistics (row sum l) for the epilogue; LSE is written by the softmax itself.
+      for (int w = 0; w < W; ++w) {
+        Emitter e{&warps[w]};
+        e.section = "mid1";
+        e.wait(st_empty[t], (stc & 1) ^ 1, stc, "wait_stats_empty_fin", "stats slot");
+        e.smem_write({{stats[t][w], tag(T_STATS, wk, n)}}, "st_stats_fin");
+        e.arrive(st_full[t], 128 / W, "arrive_stats_fin", "final l");
+      }
+      ++stc;
+    }
+    for (int w = 0; w < W; ++w) {
+      Emitter e{&warps[w]};
+      teardown(e, false, 128 / W);
+      m.roles.push_back(std::move(warps[w]));
+    }
+  }
+
+  // ================= correction warpgroup =================
+  {
+    std::vector<Program> warps(W);
+    for (int w = 0; w < W; ++w) warps[w].role = std::string("correction") + (W == 1 ? "" : ".w" + std::to_string(w));
+    for (int w = 0; w < W; ++w) {
+      Emitter e{&warps[w]};
+      setup(e, false, false, 128 / W);
+    }
+    int sf[2] = {0, 0}, pvdone[2] = {0, 0};
+    const int EPI = sm100_design::kNamedBarEpilogue;
+    int stores = 0;
+    for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
+      const int n = p.work[wk];
+      for (int j = 0; j < n; ++j)
+        for (int t = 0; t < T; ++t) {
+          for (int w = 0; w < W; ++w) {
+            Emitter e{&warps[w]};
+            e.section = "L1";
+            e.wait(st_full[t], sf[t] & 1, sf[t] + 1, "wait_stats", "alpha of tile " + std::to_string(j));
+            e.smem_read({{stats[t][w], tag(T_STATS, wk, j)}}, "ld_stats");
+            e.arrive(st_empty[t], 128 / W, "arrive_stats_empty", "stats slot");
+            // Every tile j >= 1 waits for PV_t(j-1), also when no row needs a rescale: at one Q
+            // tile per CTA (S double-buffered over KV tiles) the softmax runs a tile ahead of the
+            // MMA, and a skipped wait would let o_full / o_ready run two phases apart (parity
+            // aliasing; the model found it).
+            if (j > 0) {
+              if (!(mut("correction rescales O without waiting for PV") && p.rescale(wk, j, t, w)))
+                e.wait(o_full[t], (pvdone[t] - 1) & 1, pvdone[t], "wait_o_full", "PV of tile " + std::to_string(j - 1));
+              e.fence_after("after_o");
+            }
+            if (j > 0 && p.rescale(wk, j, t, w)) {
+              if (mut("correction releases O before rescaling it")) {
+                e.fence_before("before_o");
+                e.arrive(o_ready[t], 128 / W, "arrive_o_ready", "O (early)");
+              }
+              e.tc_ld({{o_reg[t][w], tag(T_O, wk, (j - 1) * 2 + t)}}, "ld_o", "O rescale");
+              e.tc_st({{o_reg[t][w], tag(T_O, wk, (j - 1) * 2 + t)}}, "st_o", "O rescale");
+            }
+            e.fence_before("before_o");
+            if (!(mut("correction releases O before rescaling it") && j > 0 && p.rescale(wk, j, t, w)))
+              e.arrive(o_ready[t], 128 / W, "arrive_o_ready", "O of tile " + std::to_string(j));
+          }
+          ++sf[t];
+          ++pvdone[t];
+        }
+      // Epilogue per Q tile: O / l -> bf16 -> staging -> TMA store (warp 0 lane 0).
+      for (int t = 0; t < T; ++t) {
+        for (int w = 0; w < W; ++w) {
+          Emitter e{&warps[w]};
+          e.section = "mid1";
+          if (n > 0) {
+            e.wait(st_full[t], sf[t] & 1, sf[t] + 1, "wait_stats_fin", "final l");
+            e.smem_read({{stats[t][w], tag(T_STATS, wk, n)}}, "ld_stats_fin");
+            e.arrive(st_empty[t], 128 / W, "arrive_stats_empty_fin", "stats slot");
+            e.wait(o_full[t], (pvdone[t] - 1) & 1, pvdone[t], "wait_o_full_epi", "last PV");
+            e.fence_after("after_o_epi");
+          }
+          if (w == 0 && stores > 0 && !mut("correction rewrites the O staging before the TMA store read it")) e.bulk_wait_read("wait_store");
+          e.bar_sync(EPI, 128 / W, 128, "bar_epi_free");
+          if (n > 0) {
+            e.fence_after("after_bar");
+            e.tc_ld({{o_reg[t][w], tag(T_O, wk, (n - 1) * 2 + t)}}, "ld_o_epi", "O epilogue");
+          }
+          e.smem_write({{ostage[w], tag(T_OSTG, wk, t)}}, "st_o_stage");
+          e.fence_proxy("proxy");
+          e.fence_before("before_bar");
+          e.bar_sync(EPI, 128 / W, 128, "bar_epi_full");
+          if (w == 0) e.tma_store(all(ostage, tag(T_OSTG, wk, t)), "tma_store");
+        }
+        if (n > 0) ++sf[t];
+        ++stores;
+      }
+    }
+    for (int w = 0; w < W; ++w) {
+      Emitter e{&warps[w]};
+      e.section = "L2";
+      if (w == 0 && stores > 0) e.bulk_wait_read("wait_store_exit");
+      teardown(e, false, 128 / W);
+      m.roles.push_back(std::move(warps[w]));
+    }
+  }
+
+  return m;
+}
+
+}  // namespace sm100_model

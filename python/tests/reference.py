@@ -9,6 +9,25 @@ PyTorch."""
 import torch
 
 
+def visibility(sq, sk, *, causal=False, window=(-1, -1), len_k=None, batch=1, device=None):
+    """The bool mask [batch, 1, sq, sk] of the keys each query row sees (ptxfmha.h
+    "Visibility"): j < len_k(b), j >= d - left, j <= d + right with d = i + len_k(b) - sq,
+    right = 0 when causal, -1 = unbounded. Also the explicit mask the GPU tests hand to SDPA."""
+    lens = (torch.full((batch,), sk, dtype=torch.int64, device=device) if len_k is None
+            else len_k.to(device=device, dtype=torch.int64).clamp(0, sk)).view(batch, 1, 1, 1)
+    i = torch.arange(sq, device=device).view(1, 1, sq, 1)
+    j = torch.arange(sk, device=device).view(1, 1, 1, sk)
+    d = i + lens - sq
+    left, right = window
+    right = 0 if causal else right
+    allowed = j < lens
+    if left >= 0:
+        allowed = allowed & (j >= d - left)
+    if right >= 0:
+        allowed = allowed & (j <= d + right)
+    return allowed
+
+
 def attention_ref(q, k, v, *, causal=False, scale=None, window=(-1, -1), softcap=0.0, sinks=None, alibi=None,
                   len_k=None, dtype=torch.float64):
     """q [b, sq, hq, d], k/v [b, sk, hkv, d]; len_k: optional int tensor [b], keys j < len_k[b]
@@ -24,21 +43,13 @@ def attention_ref(q, k, v, *, causal=False, scale=None, window=(-1, -1), softcap
     s = (qd @ kd.transpose(-1, -2)) * scale                                   # [b, hq, sq, sk]
     if softcap and softcap > 0:
         s = softcap * torch.tanh(s / softcap)
-    lens = (torch.full((b,), sk, dtype=torch.int64, device=dev) if len_k is None
-            else len_k.to(device=dev, dtype=torch.int64).clamp(0, sk)).view(b, 1, 1, 1)
-    i = torch.arange(sq, device=dev).view(1, 1, sq, 1)
-    j = torch.arange(sk, device=dev).view(1, 1, 1, sk)
-    diag = i + lens - sq
     if alibi is not None:
+        lens = (torch.full((b,), sk, dtype=torch.int64, device=dev) if len_k is None
+                else len_k.to(device=dev, dtype=torch.int64).clamp(0, sk)).view(b, 1, 1, 1)
+        diag = torch.arange(sq, device=dev).view(1, 1, sq, 1) + lens - sq
+        j = torch.arange(sk, device=dev).view(1, 1, 1, sk)
         s = s - alibi.to(device=dev, dtype=dtype).view(1, hq, 1, 1) * (diag - j).abs().to(dtype)
-    left, right = window
-    right = 0 if causal else right
-    allowed = j < lens
-    if left >= 0:
-        allowed = allowed & (j >= diag - left)
-    if right >= 0:
-        allowed = allowed & (j <= diag + right)
-    allowed = allowed.expand(b, hq, sq, sk)
+    allowed = visibility(sq, sk, causal=causal, window=window, len_k=len_k, batch=b, device=dev).expand(b, hq, sq, sk)
     live = allowed.any(-1, keepdim=True)                                      # rows that see a key
     if sinks is not None:
         live = torch.ones_like(live)
@@ -116,10 +127,7 @@ def attention_bwd_ref(dout, q, k, v, *, causal=False, scale=None, dtype=torch.fl
     vd = v.to(dtype).transpose(1, 2).repeat_interleave(g, dim=1)
     do = dout.to(dtype).transpose(1, 2)
     s = (qd @ kd.transpose(-1, -2)) * scale
-    if causal:
-        i = torch.arange(sq, device=q.device).view(sq, 1)
-        j = torch.arange(sk, device=q.device).view(1, sk)
-        s = s.masked_fill(j > i + sk - sq, float("-inf"))
+    s = s.masked_fill(~visibility(sq, sk, causal=causal, device=q.device), float("-inf"))
     live = torch.isfinite(lse).unsqueeze(-1)
     p = torch.where(live, torch.exp(s - torch.where(live, lse.unsqueeze(-1), 0)), 0)
     dv = p.transpose(-1, -2) @ do

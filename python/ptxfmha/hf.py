@@ -104,8 +104,10 @@ _unpad_cache = {"key": None, "value": None}
 
 def _unpadded(mask, q_len, kv_len):
     """_Unpadded for this mask, computed once per mask object (every layer of a forward pass
-    gets the same one)."""
-    key = (mask, mask._version, q_len, kv_len)
+    gets the same one; mask_interface makes a new one per forward). The cache holds the mask,
+    so its identity cannot be reused while cached; in-place changes are caught by the version
+    counter (inference tensors have none)."""
+    key = (mask, None if mask.is_inference() else mask._version, q_len, kv_len)
     cached = _unpad_cache["key"]
     if cached is not None and cached[0] is mask and cached[1:] == key[1:]:
         return _unpad_cache["value"]

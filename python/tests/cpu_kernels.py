@@ -82,7 +82,7 @@ def bwd_cpu(dout, q, k, v, out, lse, causal, softmax_scale, deterministic):
     _log("bwd", causal=causal, scale=softmax_scale, deterministic=deterministic, q_shape=tuple(q.shape),
          k_shape=tuple(k.shape), dout_contiguous=dout.is_contiguous())
     dq, dk, dv = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale)
-    return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
+    return dq.to(q.dtype).contiguous(), dk.to(k.dtype).contiguous(), dv.to(v.dtype).contiguous()
 
 
 def install(monkeypatch, dtypes=("bfloat16",)):

@@ -181,7 +181,9 @@ def test_padded_prefill_runs_varlen_and_matches_sdpa_on_real_tokens(patched):
         want, got = ref(ids, attention_mask=mask).logits, ours(ids, attention_mask=mask).logits
     real = mask.bool()
     assert torch.allclose(want[real], got[real], atol=1e-5, rtol=1e-4), (want[real] - got[real]).abs().max()
-    passes = patched.take()
+    with torch.inference_mode():  # inference tensors: no version counter for the unpadding cache
+        assert torch.equal(ours(ids, attention_mask=mask).logits, got)
+    passes = patched.take()[:2]
     assert routing_errors(passes, LAYERS, padded=True) == [], passes
     c = [kw for op, kw in cpu_kernels.CALLS if op == "attn"][-1]
     assert c["varlen_q"] and c["varlen_k"] and c["causal"] and c["q_shape"] == (int(real.sum()), 4, 32)

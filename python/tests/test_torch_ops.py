@@ -309,3 +309,45 @@ def test_compile_varlen_and_kvcache_forward(calls):
         want = f(q, kc, lens)
         got = torch.compile(f, fullgraph=True, backend="aot_eager")(q, kc, lens)
     assert torch.equal(want, got)
+
+
+# ---- opcheck: schema, fake vs real (shapes, strides, dtypes), autograd registration -----------
+
+def _opcheck(op, args):
+    """torch.library.opcheck, plus the outputs' strides of the fake against the real ones
+    (inductor asserts them; opcheck compares shapes and dtypes only)."""
+    torch.library.opcheck(op, args, test_utils=("test_schema", "test_autograd_registration", "test_faketensor",
+                                                "test_aot_dispatch_dynamic"))
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    real = op(*args)
+    with FakeTensorMode() as mode:
+        fake = op(*[mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args])
+    for r, f in zip(real, fake):
+        assert (tuple(r.shape), r.stride(), r.dtype) == (tuple(f.shape), f.stride(), f.dtype), (op, r.stride(), f.stride())
+
+
+def test_opcheck_attn(calls):
+    q, k, v = bf16(2, 20, 4, 32, seed=1).requires_grad_(), bf16(2, 30, 2, 32, seed=2), bf16(2, 30, 2, 32, seed=3)
+    _opcheck(torch.ops.ptxfmha.attn.default,
+             (q, k, v, None, None, None, None, 0, 0, True, 0.2, -1, -1, 0.0, None, None, True, False))
+    cu_q, cu_k = torch.tensor([0, 5, 12], dtype=torch.int32), torch.tensor([0, 9, 30], dtype=torch.int32)
+    _opcheck(torch.ops.ptxfmha.attn.default,
+             (bf16(12, 4, 32), bf16(30, 2, 32), bf16(30, 2, 32), cu_q, cu_k, None, None, 7, 21, True, 0.2, 3, 0,
+              5.0, torch.zeros(4), torch.ones(4), True, False))
+    table = torch.tensor([[0, 2], [1, 3]], dtype=torch.int32)
+    _opcheck(torch.ops.ptxfmha.attn.default,
+             (bf16(2, 20, 4, 32), bf16(4, 16, 2, 32), bf16(4, 16, 2, 32), None, None,
+              torch.tensor([20, 31], dtype=torch.int32), table, 0, 0, True, 0.2, -1, -1, 0.0, None, None, False,
+              False))
+
+
+def test_opcheck_decode_and_bwd(calls):
+    q = bf16(2, 3, 4, 32)
+    _opcheck(torch.ops.ptxfmha.decode_attn.default,
+             (q, bf16(2, 40, 2, 32), bf16(2, 40, 2, 32), torch.tensor([40, 17], dtype=torch.int32), None, True, 0.2,
+              8, 0, 0.0, torch.zeros(4), None, 0, True))
+    q, k, v = bf16(2, 20, 4, 32, seed=1), bf16(2, 30, 2, 32, seed=2), bf16(2, 30, 2, 32, seed=3)
+    out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, True, 0.2, -1, -1, 0.0, None, None,
+                                      True, False)
+    _opcheck(torch.ops.ptxfmha.bwd.default, (bf16(2, 20, 4, 32, seed=4), q, k, v, out, lse, True, 0.2, False))

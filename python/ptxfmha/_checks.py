@@ -7,11 +7,17 @@ with real and fake tensors alike (the fake, meta-only implementations run the sa
 checks, so torch.compile reports a bad shape while tracing).
 
 What Python checks (the C library cannot see it): dtype, device, number of dims, that the
-last dim (head_dim) is contiguous, that the shapes of q, k, v (or the cache, cache_seqlens,
-block_table) agree, and the FlashAttention arguments that have no C counterpart yet. What the
-C library checks and reports by status (errors.STATUS_CLASS): NULL / misaligned pointers,
-sizes, GQA ratio, strides (multiples of 8 elements, non-overlapping rows), aliasing, the scale,
-head_dim against this device's kernels, page tables, decode limits.
+last dim (head_dim) is contiguous, that the shapes of q, k, v (or the cache, cu_seqlens,
+seqused_k, cache_seqlens, block_table, sinks, ALiBi slopes) agree, the types of window_size /
+softcap, and the FlashAttention arguments that have no C counterpart. What the C library
+checks and reports by status (errors.STATUS_CLASS): NULL / misaligned pointers, sizes, GQA
+ratio, strides (multiples of 8 elements, non-overlapping rows), aliasing, the scale, window /
+softcap values, variable-length bounds, head_dim against this device's kernels, page tables,
+decode limits, features without a kernel (UNSUPPORTED_FEATURE).
+
+The parameter blocks are built here from the checked sizes: attn_params (ptxfmha_attn: fixed,
+packed or paged), decode_attn_params (ptxfmha_decode_attn) and bwd_params (ptxfmha_bwd), each
+starting from the library's defaults (_lib.new_params) and filled by C field name (fill).
 """
 
 from __future__ import annotations

@@ -458,7 +458,7 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     against the contiguous or paged cache, cache_seqlens as seqused_k). Appending k/v to the
     cache, rotary, cache_batch_idx and cache_leftpad are refused (update the cache first, then
     call this). Returns out [b, sq, hq, d] (and lse [b, hq, sq] with return_lse=True). No
-    backward (inference).
+    backward for the decode kernel (inference); the prefill route has attention()'s.
     """
     fn = "ptxfmha.attention_with_kvcache"
     for name, value in (("k", k), ("v", v), ("rotary_cos", rotary_cos), ("rotary_sin", rotary_sin),
@@ -472,7 +472,7 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
         out, lse = torch.ops.ptxfmha.attn(q, k_cache, v_cache, None, None, cache_seqlens, block_table, 0, 0,
                                           bool(causal), scale, left, right, cap, sinks, alibi_slopes,
-                                          bool(return_lse), False)
+                                          bool(return_lse) or _needs_grad(q, k_cache, v_cache), False)
     else:
         out, lse = torch.ops.ptxfmha.decode_attn(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal), scale,
                                                  left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse))

@@ -4,9 +4,12 @@ and softmax"): bottom-right causal / window per sequence, softcap after the scal
 O = 0 and LSE = -inf (or the sink logit). Computed in float64 by default from the given
 (bf16) inputs; differentiable, so float64 autograd of it is the backward's reference. Used by
 the GPU tests (against the kernels) and by the CPU stand-in kernels (cpu_kernels.py). Needs
-PyTorch."""
+PyTorch to run; importable without it (the GPU tests are then reported skipped)."""
 
-import torch
+try:
+    import torch
+except ImportError:
+    torch = None
 
 
 def visibility(sq, sk, *, causal=False, window=(-1, -1), len_k=None, batch=1, device=None):
@@ -29,10 +32,11 @@ def visibility(sq, sk, *, causal=False, window=(-1, -1), len_k=None, batch=1, de
 
 
 def attention_ref(q, k, v, *, causal=False, scale=None, window=(-1, -1), softcap=0.0, sinks=None, alibi=None,
-                  len_k=None, dtype=torch.float64):
+                  len_k=None, dtype=None):
     """q [b, sq, hq, d], k/v [b, sk, hkv, d]; len_k: optional int tensor [b], keys j < len_k[b]
     are present (and the diagonal is i + len_k[b] - sq). Returns O [b, sq, hq, d] and
-    LSE [b, hq, sq] in `dtype`."""
+    LSE [b, hq, sq] in `dtype` (default float64)."""
+    dtype = dtype or torch.float64
     b, sq, hq, d = q.shape
     sk, hkv = k.shape[1], k.shape[2]
     scale = d ** -0.5 if scale is None else scale
@@ -91,7 +95,7 @@ def varlen_ref(q, k, v, cu_q, cu_k=None, *, seqused_k=None, block_table=None, se
     cq = [int(x) for x in cu_q.tolist()]
     ck = [int(x) for x in cu_k.tolist()] if cu_k is not None else None
     used = [int(x) for x in seqused_k.tolist()] if seqused_k is not None else None
-    dtype = kw.get("dtype", torch.float64)
+    dtype = kw.get("dtype") or torch.float64
     hq, d = q.shape[1], q.shape[2]
     o = torch.zeros(q.shape[0], hq, d, dtype=dtype, device=q.device)
     lse = torch.full((hq, q.shape[0]), float("-inf"), dtype=dtype, device=q.device)
@@ -112,11 +116,12 @@ def varlen_ref(q, k, v, cu_q, cu_k=None, *, seqused_k=None, block_table=None, se
     return o, lse
 
 
-def attention_bwd_ref(dout, q, k, v, *, causal=False, scale=None, dtype=torch.float64):
+def attention_bwd_ref(dout, q, k, v, *, causal=False, scale=None, dtype=None):
     """dQ, dK, dV of fixed-length attention (causal bottom-right or full, GQA: dK / dV summed
     over the query heads of a KV head) by the textbook formulas, in `dtype`, without autograd
     (usable inside a custom op's kernel): P = softmax(S), dV = P^T dO, dS = P * (dO V^T - D),
     D = rowsum(dO * O), dQ = scale dS K, dK = scale dS^T Q."""
+    dtype = dtype or torch.float64
     b, sq, hq, d = q.shape
     sk, hkv = k.shape[1], k.shape[2]
     g = hq // hkv

@@ -116,8 +116,8 @@ def argument_of(message):
     """The argument a C message starts with ("q_seq_stride = 100 ..." -> "q_seq_stride"), or
     None when the message does not start with a name (e.g. "o (bytes [...]) overlaps q")."""
     m = _LEADING_NAME.match(message or "")
-    if not m:
-        return None
+    if not m or m.group(1).startswith("ptxfmha_"):
+        return None  # no name, or an entry point's ("ptxfmha_attn: no sm90a kernel implements ...")
     return m.group(1)
 
 

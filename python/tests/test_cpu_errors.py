@@ -90,6 +90,10 @@ def test_unknown_status_is_a_runtime_error():
     ("ptxfmha_decode", "page_size = 24 must be a power of two", "k_cache.shape[1] (page_size)"),
     ("ptxfmha_fwd", "o (bytes [0x1, 0x2)) overlaps q", "out"),
     ("ptxfmha_fwd", "(no name first)", None),
+    ("ptxfmha_attn", "ptxfmha_attn: no sm90a kernel (device sm_90) implements softcap yet", None),
+    ("ptxfmha_attn", "sink_logits = 0x2 is not 4-byte aligned", "sinks"),
+    ("ptxfmha_decode_attn", "window_left = -2 must be >= -1", "window_size"),
+    ("ptxfmha_bwd", "dout_seq_stride = 3 ...", "grad of out (dout)"),
 ])
 def test_argument_names(function, message, arg):
     assert python_name(function, argument_of(message)) == arg

@@ -236,3 +236,36 @@ def test_check_kvcache_metadata_pages():
     with pytest.raises(ArgumentError) as ei:                                # the attn-side check for > 8 tokens
         ptxfmha.check_kvcache_metadata(q16, kc, kc, lens, table)
     assert ei.value.function == "ptxfmha_check_metadata", ei.value
+
+
+def test_cuda_graph_capture_of_decode_with_features():
+    """Decode with a window and sinks captured into a CUDA graph; replays read the new
+    cache_seqlens, sinks and cache as they are then (equal to eager calls)."""
+    b, hq, hkv, d, n = 2, 16, 2, 128, 2048
+    kc, vc = randn(b, n, hkv, d, seed=40), randn(b, n, hkv, d, seed=41)
+    q = randn(b, 1, hq, d, seed=42)
+    lens = torch.tensor([2048, 999], dtype=torch.int32, device="cuda")
+    sinks = _vectors(hq, 43)[0]
+
+    def run():
+        return ptxfmha.attention_with_kvcache(q, kc, vc, cache_seqlens=lens, causal=True, window_size=(512, 0),
+                                              sinks=sinks)
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        run_or_skip(run)
+        run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = run()
+    for seed in (44, 45):
+        q.copy_(randn(b, 1, hq, d, seed=seed))
+        kc.copy_(randn(b, n, hkv, d, seed=seed + 1))
+        lens.copy_(torch.tensor([1500 + seed, 7], dtype=torch.int32, device="cuda"))
+        sinks.copy_(_vectors(hq, seed)[0] * 0.5)
+        graph.replay()
+        torch.cuda.synchronize()
+        want = run()
+        assert torch.equal(want, out), f"replay differs from eager by {(want - out).abs().max().item()}"

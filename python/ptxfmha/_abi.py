@@ -69,6 +69,19 @@ _STRIDES = [
 ]
 
 
+# batch .. causal: the same in ptxfmha_fwd_params and ptxfmha_bwd_params.
+_PROBLEM = [
+    ("batch", c_int32),
+    ("seqlen_q", c_int32),
+    ("seqlen_k", c_int32),
+    ("heads_q", c_int32),
+    ("heads_kv", c_int32),
+    ("head_dim", c_int32),
+    ("softmax_scale", c_float),
+    ("causal", c_int32),
+]
+
+
 class FwdParams(ctypes.Structure):
     """ptxfmha_fwd_params."""
 
@@ -79,14 +92,7 @@ class FwdParams(ctypes.Structure):
         ("o", c_void_p),
         ("lse", ctypes.POINTER(c_float)),
         *_STRIDES,
-        ("batch", c_int32),
-        ("seqlen_q", c_int32),
-        ("seqlen_k", c_int32),
-        ("heads_q", c_int32),
-        ("heads_kv", c_int32),
-        ("head_dim", c_int32),
-        ("softmax_scale", c_float),
-        ("causal", c_int32),
+        *_PROBLEM,
         ("stream", c_void_p),
     ]
 
@@ -130,21 +136,7 @@ class AttnParams(ctypes.Structure):
 
     _fields_ = [
         ("struct_size", c_uint64),
-        ("q", c_void_p),
-        ("k", c_void_p),
-        ("v", c_void_p),
-        ("o", c_void_p),
-        ("lse", _F32P),
-        *_STRIDES,
-        ("batch", c_int32),
-        ("seqlen_q", c_int32),
-        ("seqlen_k", c_int32),
-        ("heads_q", c_int32),
-        ("heads_kv", c_int32),
-        ("head_dim", c_int32),
-        ("softmax_scale", c_float),
-        ("causal", c_int32),
-        ("stream", c_void_p),
+        *FwdParams._fields_,                  # q .. stream, as ptxfmha_fwd_params
         # variable length
         ("cu_seqlens_q", _I32P),
         ("cu_seqlens_k", _I32P),
@@ -202,14 +194,7 @@ class BwdParams(ctypes.Structure):
         ("dv", c_void_p),
         *[(f"{t}_{d}_stride", c_int64) for t in ("q", "k", "v", "o", "dout", "dq", "dk", "dv")
           for d in ("batch", "seq", "head")],
-        ("batch", c_int32),
-        ("seqlen_q", c_int32),
-        ("seqlen_k", c_int32),
-        ("heads_q", c_int32),
-        ("heads_kv", c_int32),
-        ("head_dim", c_int32),
-        ("softmax_scale", c_float),
-        ("causal", c_int32),
+        *_PROBLEM,
         ("deterministic", c_int32),
         ("reserved0", c_int32),
         ("workspace", c_void_p),

@@ -329,9 +329,10 @@ def _needs_grad(*tensors):
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-def _features(fn, window_size, softcap, alibi_slopes, sinks, s_aux=None):
+def _features(fn, window_size, softcap, alibi_slopes, sinks):
+    """(window_left, window_right, softcap, sinks, alibi_slopes) as the ops take them."""
     left, right = _checks.resolve_window(fn, window_size)
-    return (left, right, _checks.resolve_softcap(fn, softcap), _head_vector(fn, "sinks", sinks, s_aux, "s_aux"),
+    return (left, right, _checks.resolve_softcap(fn, softcap), _head_vector(fn, "sinks", sinks),
             _head_vector(fn, "alibi_slopes", alibi_slopes))
 
 

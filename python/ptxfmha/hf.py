@@ -194,8 +194,9 @@ def attention_forward(module, query, key, value, attention_mask, dropout=0.0, sc
                     f"got {getattr(attention_mask, 'shape', type(attention_mask).__name__)}; register() installs the "
                     "mask function that builds what ptxfmha takes")
         return _padded_attention(q, k, v, attention_mask, **features), None
-    if _settings["decode_kernel"] and q.shape[1] <= _checks.DECODE_MAX_SEQLEN_Q:
-        out = attention_with_kvcache(q, k, v, **features)
+    training = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+    if _settings["decode_kernel"] and q.shape[1] <= _checks.DECODE_MAX_SEQLEN_Q and not training:
+        out = attention_with_kvcache(q, k, v, **features)   # (the decode kernel has no backward)
     else:
         out = attention(q, k, v, **features)
     return out, None

@@ -308,3 +308,17 @@ def test_gpt_oss_sinks_match_eager(patched):
                           num_experts_per_tok=2)
     assert calls and all(c["sinks"] for c in calls)
     assert {c["window"] for c in calls} == {(7, -1), (-1, -1)}
+
+
+def test_short_sequences_that_need_gradients_take_the_prefill_kernel(patched):
+    """A forward of <= 8 tokens that autograd will differentiate goes to ptxfmha_attn (the
+    decode kernel has no backward); the gradients reach the attention projections."""
+    _, ours = tiny_models(patched)
+    ids = torch.randint(3, 128, (2, 6), generator=torch.Generator().manual_seed(6))
+    ours(ids, labels=ids).loss.backward()
+    ops = [op for op, _ in cpu_kernels.CALLS]
+    assert ops == ["attn"] * LAYERS + ["bwd"] * LAYERS, ops
+    assert ours.model.layers[0].self_attn.q_proj.weight.grad is not None
+    with torch.no_grad():
+        ours(ids)
+    assert [op for op, _ in cpu_kernels.CALLS][-LAYERS:] == ["decode_attn"] * LAYERS

@@ -2,12 +2,16 @@
 # Everything the GPU machine should confirm about the Python package, in one call:
 #   1. build the wheel (make BUILD=$BUILD python: host library + every cubin + wheel)
 #   2. pip-install it, offline, into $BUILD/python/site (exactly what a user gets)
-#   3. pytest over python/tests against the installed package: CPU tests, the GPU tests of the
-#      torch ops (float64 SDPA references, strided inputs, torch.compile, CUDA graphs, streams,
-#      errors; accuracy table at the end), the transformers tests (CPU with reference kernels,
-#      GPU with the real ones)
+#   3. pytest over python/tests against the installed package: CPU tests (ABI, errors, wheel;
+#      the torch layer and transformers models on CPU stand-in kernels), the GPU tests of the
+#      torch ops (float64 SDPA / reference for every entry point and feature, the backward
+#      against float64 SDPA autograd, deterministic gradients, strided inputs, torch.compile
+#      fwd+bwd, CUDA graphs of decode and of a training step, streams, errors; accuracy table at
+#      the end), the transformers tests on the GPU. Features without a kernel on the device are
+#      SKIPPED with the library's UNSUPPORTED_FEATURE message (counted in the summary).
 #   4. python/tests/model_check.py: the random Llama with sdpa vs ptxfmha (logits, greedy
-#      generation, teacher-forced decode, routing of every forward pass, 8k prefill time);
+#      generation, teacher-forced decode, routing of every forward pass, 8k prefill time, a
+#      training step's gradients);
 #      one summary block; a check that raises is reported and the others still run
 # Logs go to $OUT (or $BUILD/python-check): build.log, install.log, pytest.log, model_check.log.
 # Every step that can run runs: a failing pytest does not stop model_check, and a step that
@@ -79,6 +83,11 @@ for r in "${results[@]}"; do echo "$r"; done
 if [ -f "$OUT/pytest.log" ]; then
   grep -hE '^=+ .* in [0-9.]+s' "$OUT/pytest.log" | tail -n 1
   grep -hE '^(FAILED|ERROR) ' "$OUT/pytest.log" | head -n 30
+  # short summary lines: "SKIPPED [N] file:line: UNSUPPORTED_FEATURE: <the library's message>"
+  echo "skipped for UNSUPPORTED_FEATURE (no kernel on this device yet): $(grep -hE '^SKIPPED \[[0-9]+\] .*UNSUPPORTED_FEATURE' \
+    "$OUT/pytest.log" | sed -E 's/^SKIPPED \[([0-9]+)\].*/\1/' | awk '{n += $1} END {print n + 0}') tests"
+  grep -hE '^SKIPPED \[[0-9]+\] .*UNSUPPORTED_FEATURE' "$OUT/pytest.log" | sed -E 's/.*UNSUPPORTED_FEATURE: //' \
+    | cut -c1-150 | sort | uniq -c | head -n 12
 fi
 if [ -f "$OUT/model_check.log" ]; then
   if grep -q '^ptxfmha model check' "$OUT/model_check.log"; then

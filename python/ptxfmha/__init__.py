@@ -2,12 +2,15 @@
 
     import torch, ptxfmha
     out = ptxfmha.attention(q, k, v, causal=True)                 # q/k/v [b, s, h, d] bf16 CUDA
+    out.float().sum().backward()                                  # dq, dk, dv through ptxfmha_bwd
+    out = ptxfmha.attention_varlen(q, k, v, cu_q, cu_k, max_q, max_k, causal=True)   # packed [total, h, d]
     out = ptxfmha.attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=lens, block_table=bt)
 
 Importing loads libptxfmha.so through ctypes and points it at the cubins shipped in the package
 (_lib.py says where each comes from); it needs neither PyTorch nor a GPU. The torch entry points
-(attention, attention_with_kvcache, flash_attn_func, flash_attn_with_kvcache, custom ops
-torch.ops.ptxfmha.fwd / .decode) exist when PyTorch imports; ptxfmha.hf registers
+(attention, attention_varlen, attention_with_kvcache, the flash_attn_* spellings, check_metadata,
+check_kvcache_metadata; custom ops torch.ops.ptxfmha.attn / .decode_attn / .bwd) exist when
+PyTorch imports; ptxfmha.hf registers
 attn_implementation="ptxfmha" with transformers.
 """
 
@@ -19,7 +22,8 @@ from .errors import ArgumentError, DeviceError, PtxfmhaError
 _lib.load()
 __version__ = _lib.version()
 
-_TORCH_NAMES = ("attention", "attention_with_kvcache", "flash_attn_func", "flash_attn_with_kvcache")
+_TORCH_NAMES = ("attention", "attention_varlen", "attention_with_kvcache", "check_kvcache_metadata",
+                "check_metadata", "flash_attn_func", "flash_attn_varlen_func", "flash_attn_with_kvcache")
 
 try:
     import torch as _torch  # noqa: F401
@@ -27,7 +31,8 @@ except ImportError as _e:  # no PyTorch: the C ABI layer still works
     _torch_error = _e
 else:
     _torch_error = None
-    from .ops import attention, attention_with_kvcache, flash_attn_func, flash_attn_with_kvcache
+    from .ops import (attention, attention_varlen, attention_with_kvcache, check_kvcache_metadata,
+                      check_metadata, flash_attn_func, flash_attn_varlen_func, flash_attn_with_kvcache)
 
 
 def torch_available():

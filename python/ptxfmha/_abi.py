@@ -8,11 +8,19 @@ compiler and compare every struct's size, alignment and each field's offset and 
 ctypes layout below, every enumerator's value with `Status`, and every prototype's C types
 with `FUNCTIONS`.
 
-Adding an entry point (e.g. ptxfmha_attn_params / ptxfmha_bwd when they land in the header):
-declare its struct here with the header's field names in the header's order, add it to
-`STRUCTS`, add its prototypes to `FUNCTIONS` (C type spellings as in the header) and, for new
-status codes, the enumerator to `Status` and its exception class to errors.STATUS_CLASS. The
-tests then check the new declarations like the old ones.
+Adding an entry point: declare its struct here with the header's field names in the header's
+order, add it to `STRUCTS`, add its prototypes to `FUNCTIONS` (C type spellings as in the
+header) and, for new status codes, the enumerator to `Status` and its exception class to
+errors.STATUS_CLASS. The tests then check the new declarations like the old ones.
+
+Versioned blocks (ptxfmha_attn_params, ptxfmha_decode_attn_params, ptxfmha_bwd_params) start
+with struct_size and only ever grow at the end, 0 meaning "off" for every appended field. Their
+mirrors here may be a prefix of the header's block: the package fills struct_size with
+ctypes.sizeof of its own mirror (through the library's init function, _lib.new_params), and the
+library reads that prefix and defaults the rest. So a field appended to the header (e.g. the
+FP8 KV cache's dtype and scales of ptxfmha_decode_attn_params) is bound by appending one
+(name, ctype) line to the mirror's list below and setting it where the block is filled
+(_checks.decode_attn_params); until then the CPU tests report it as not bound (skipped).
 """
 
 from __future__ import annotations
@@ -61,6 +69,19 @@ _STRIDES = [
 ]
 
 
+# batch .. causal: the same in ptxfmha_fwd_params and ptxfmha_bwd_params.
+_PROBLEM = [
+    ("batch", c_int32),
+    ("seqlen_q", c_int32),
+    ("seqlen_k", c_int32),
+    ("heads_q", c_int32),
+    ("heads_kv", c_int32),
+    ("head_dim", c_int32),
+    ("softmax_scale", c_float),
+    ("causal", c_int32),
+]
+
+
 class FwdParams(ctypes.Structure):
     """ptxfmha_fwd_params."""
 
@@ -71,14 +92,7 @@ class FwdParams(ctypes.Structure):
         ("o", c_void_p),
         ("lse", ctypes.POINTER(c_float)),
         *_STRIDES,
-        ("batch", c_int32),
-        ("seqlen_q", c_int32),
-        ("seqlen_k", c_int32),
-        ("heads_q", c_int32),
-        ("heads_kv", c_int32),
-        ("head_dim", c_int32),
-        ("softmax_scale", c_float),
-        ("causal", c_int32),
+        *_PROBLEM,
         ("stream", c_void_p),
     ]
 
@@ -113,10 +127,98 @@ class DecodeParams(ctypes.Structure):
     ]
 
 
+_I32P = ctypes.POINTER(c_int32)
+_F32P = ctypes.POINTER(c_float)
+
+
+class AttnParams(ctypes.Structure):
+    """ptxfmha_attn_params (versioned: struct_size first)."""
+
+    _fields_ = [
+        ("struct_size", c_uint64),
+        *FwdParams._fields_,                  # q .. stream, as ptxfmha_fwd_params
+        # variable length
+        ("cu_seqlens_q", _I32P),
+        ("cu_seqlens_k", _I32P),
+        ("seqused_k", _I32P),
+        ("max_seqlen_q", c_int32),
+        ("max_seqlen_k", c_int32),
+        ("total_q", c_int32),
+        ("total_k", c_int32),
+        # paged K / V
+        ("block_table", _I32P),
+        ("page_size", c_int32),
+        ("max_blocks_per_seq", c_int32),
+        ("num_pages", c_int32),
+        # masking and score modifiers
+        ("window_left", c_int32),
+        ("window_right", c_int32),
+        ("softcap", c_float),
+        ("sink_logits", _F32P),
+        ("alibi_slopes", _F32P),
+    ]
+
+
+class DecodeAttnParams(ctypes.Structure):
+    """ptxfmha_decode_attn_params (versioned). Fields appended to the header after `reserved`
+    (FP8 KV cache) are bound by appending them here."""
+
+    _fields_ = [
+        ("struct_size", c_uint64),
+        *DecodeParams._fields_[:-3],          # q .. num_splits, as ptxfmha_decode_params
+        ("workspace", c_void_p),
+        ("workspace_bytes", c_uint64),
+        ("stream", c_void_p),
+        ("sink_logits", _F32P),
+        ("alibi_slopes", _F32P),
+        ("window_left", c_int32),
+        ("window_right", c_int32),
+        ("softcap", c_float),
+        ("reserved", c_int32),
+    ]
+
+
+class BwdParams(ctypes.Structure):
+    """ptxfmha_bwd_params (versioned)."""
+
+    _fields_ = [
+        ("struct_size", c_uint64),
+        ("q", c_void_p),
+        ("k", c_void_p),
+        ("v", c_void_p),
+        ("o", c_void_p),
+        ("dout", c_void_p),
+        ("lse", _F32P),
+        ("dq", c_void_p),
+        ("dk", c_void_p),
+        ("dv", c_void_p),
+        *[(f"{t}_{d}_stride", c_int64) for t in ("q", "k", "v", "o", "dout", "dq", "dk", "dv")
+          for d in ("batch", "seq", "head")],
+        *_PROBLEM,
+        ("deterministic", c_int32),
+        ("reserved0", c_int32),
+        ("workspace", c_void_p),
+        ("workspace_bytes", c_uint64),
+        ("stream", c_void_p),
+    ]
+
+
 # C struct name -> ctypes class. Every struct of the header that crosses the ABI is listed.
 STRUCTS = {
     "ptxfmha_fwd_params": FwdParams,
     "ptxfmha_decode_params": DecodeParams,
+    "ptxfmha_attn_params": AttnParams,
+    "ptxfmha_decode_attn_params": DecodeAttnParams,
+    "ptxfmha_bwd_params": BwdParams,
+}
+
+# Versioned blocks -> the library function that fills one with its defaults:
+# (name, sized): sized = takes the caller's struct_size (ptxfmha_*_params_init_sized), else it
+# writes the library's own sizeof (ptxfmha_bwd_params_init). _lib.new_params uses these.
+PARAMS_INIT = {
+    AttnParams: ("ptxfmha_attn_params_init_sized", True),
+    DecodeAttnParams: ("ptxfmha_decode_attn_params_init_sized", True),
+    BwdParams: ("ptxfmha_bwd_params_init", False),
 }
 
 
@@ -150,6 +252,27 @@ FUNCTIONS = [
             ("uint64_t*", ctypes.POINTER(c_uint64)),
         ],
     ),
+    # Extensible attention API and the backward: optional, so that the package still loads
+    # (and says which entry point is missing) with an older libptxfmha.so.
+    *[Function(name, *_status, args, required=False) for name, args in (
+        ("ptxfmha_attn", [("const ptxfmha_attn_params*", ctypes.POINTER(AttnParams))]),
+        ("ptxfmha_attn_params_init_sized", [("ptxfmha_attn_params*", ctypes.POINTER(AttnParams)),
+                                            ("uint64_t", c_uint64)]),
+        ("ptxfmha_check_metadata", [("const ptxfmha_attn_params*", ctypes.POINTER(AttnParams))]),
+        ("ptxfmha_decode_attn", [("const ptxfmha_decode_attn_params*", ctypes.POINTER(DecodeAttnParams))]),
+        ("ptxfmha_decode_attn_params_init_sized",
+         [("ptxfmha_decode_attn_params*", ctypes.POINTER(DecodeAttnParams)), ("uint64_t", c_uint64)]),
+        ("ptxfmha_decode_attn_workspace_size",
+         [("const ptxfmha_decode_attn_params*", ctypes.POINTER(DecodeAttnParams)),
+          ("uint64_t*", ctypes.POINTER(c_uint64))]),
+        ("ptxfmha_check_decode_metadata",
+         [("const ptxfmha_decode_attn_params*", ctypes.POINTER(DecodeAttnParams))]),
+        ("ptxfmha_bwd", [("const ptxfmha_bwd_params*", ctypes.POINTER(BwdParams))]),
+        ("ptxfmha_bwd_workspace_size", [("const ptxfmha_bwd_params*", ctypes.POINTER(BwdParams)),
+                                        ("uint64_t*", ctypes.POINTER(c_uint64))]),
+    )],
+    Function("ptxfmha_bwd_params_init", "void", None, [("ptxfmha_bwd_params*", ctypes.POINTER(BwdParams))],
+             required=False),
     Function("ptxfmha_status_string", "const char*", c_char_p, [("ptxfmha_status", c_int32)]),
     Function("ptxfmha_last_error", "const char*", c_char_p, [("void", None)]),
     Function("ptxfmha_set_cubin_dir", *_status, [("const char*", c_char_p)]),

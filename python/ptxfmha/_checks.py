@@ -7,11 +7,17 @@ with real and fake tensors alike (the fake, meta-only implementations run the sa
 checks, so torch.compile reports a bad shape while tracing).
 
 What Python checks (the C library cannot see it): dtype, device, number of dims, that the
-last dim (head_dim) is contiguous, that the shapes of q, k, v (or the cache, cache_seqlens,
-block_table) agree, and the FlashAttention arguments that have no C counterpart yet. What the
-C library checks and reports by status (errors.STATUS_CLASS): NULL / misaligned pointers,
-sizes, GQA ratio, strides (multiples of 8 elements, non-overlapping rows), aliasing, the scale,
-head_dim against this device's kernels, page tables, decode limits.
+last dim (head_dim) is contiguous, that the shapes of q, k, v (or the cache, cu_seqlens,
+seqused_k, cache_seqlens, block_table, sinks, ALiBi slopes) agree, the types of window_size /
+softcap, and the FlashAttention arguments that have no C counterpart. What the C library
+checks and reports by status (errors.STATUS_CLASS): NULL / misaligned pointers, sizes, GQA
+ratio, strides (multiples of 8 elements, non-overlapping rows), aliasing, the scale, window /
+softcap values, variable-length bounds, head_dim against this device's kernels, page tables,
+decode limits, features without a kernel (UNSUPPORTED_FEATURE).
+
+The parameter blocks are built here from the checked sizes: attn_params (ptxfmha_attn: fixed,
+packed or paged), decode_attn_params (ptxfmha_decode_attn) and bwd_params (ptxfmha_bwd), each
+starting from the library's defaults (_lib.new_params) and filled by C field name (fill).
 """
 
 from __future__ import annotations
@@ -19,14 +25,20 @@ from __future__ import annotations
 import ctypes
 import math
 
-from . import _abi
+from . import _abi, _lib
 from .errors import ArgumentError
 
 ACCEPTED_DTYPES = ("bfloat16",)
 INDEX_DTYPE = "int32"
+# Per-head vectors (sinks, ALiBi slopes) cross the ABI as fp32.
+VECTOR_DTYPE = "float32"
+# The device types whose tensors reach the kernels. The CPU tests widen it to run the torch
+# layer against stand-in kernels registered for "cpu" (tests/cpu_kernels.py); nothing else does.
+ACCEPTED_DEVICES = ("cuda",)
 # ptxfmha_decode takes 1..8 query tokens per sequence (host/src/decode.h kDecodeMaxSeqlenQ);
-# attention_with_kvcache sends longer queries on a plain cache to ptxfmha_fwd instead. The C
-# library keeps its own check (test_cpu_errors ties the two).
+# attention_with_kvcache sends longer queries to ptxfmha_attn (fixed Q against the contiguous
+# or paged cache, seqused_k = cache_seqlens) instead. The C library keeps its own check
+# (test_cpu_errors ties the two).
 DECODE_MAX_SEQLEN_Q = 8
 
 
@@ -39,18 +51,20 @@ def _fail(fn, text, argument):
     return ArgumentError(f"{fn}: {text}", function=fn, argument=argument)
 
 
-def check_tensor(fn, name, t, ndim, dtypes=ACCEPTED_DTYPES, what="[batch, seqlen, heads, head_dim]"):
-    """A CUDA tensor of `ndim` dims and one of `dtypes`."""
+def check_tensor(fn, name, t, ndim, dtypes=None, what="[batch, seqlen, heads, head_dim]", empty_dim0=False):
+    """A CUDA tensor of `ndim` dims and one of `dtypes` (default ACCEPTED_DTYPES); no empty dim
+    (but the first one when empty_dim0: a packed tensor of no rows)."""
+    dtypes = dtypes or ACCEPTED_DTYPES
     if t is None or not hasattr(t, "data_ptr") or not hasattr(t, "dtype"):
         raise _fail(fn, f"{name} must be a CUDA tensor {what}, got {type(t).__name__}", name)
     dev = t.device
-    if getattr(dev, "type", None) != "cuda":
+    if getattr(dev, "type", None) not in ACCEPTED_DEVICES:
         raise _fail(
             fn, f"{name} is on device {dev}; ptxfmha runs on CUDA tensors only (move it with {name}.cuda())", name
         )
     if t.dim() != ndim:
         raise _fail(fn, f"{name} has {t.dim()} dims {tuple(t.shape)}; expected {ndim} dims {what}", name)
-    if any(n == 0 for n in t.shape):
+    if any(n == 0 for n in t.shape[1 if empty_dim0 else 0:]):
         raise _fail(fn, f"{name} has an empty dim {tuple(t.shape)}; every size must be >= 1", name)
     dt = dtype_name(t)
     if dt not in dtypes:
@@ -103,74 +117,223 @@ def refuse(fn, name, value, supported):
     raise _fail(fn, f"{name}={value!r} is not supported by this build of ptxfmha (supported: {supported})", name)
 
 
-def check_flash_extras(fn, dropout_p=0.0, window_size=(-1, -1), softcap=0.0, alibi_slopes=None,
-                       return_attn_probs=False):
-    """FlashAttention arguments without a C counterpart yet: only their neutral values pass."""
+def check_flash_extras(fn, dropout_p=0.0, return_attn_probs=False):
+    """FlashAttention arguments without a C counterpart: only their neutral values pass."""
     if dropout_p not in (0, 0.0, None):
         refuse(fn, "dropout_p", dropout_p, "0.0")
-    if window_size is not None and tuple(window_size) != (-1, -1):
-        refuse(fn, "window_size", window_size, "(-1, -1), no sliding window")
-    if softcap not in (0, 0.0, None):
-        refuse(fn, "softcap", softcap, "0.0")
-    if alibi_slopes is not None:
-        refuse(fn, "alibi_slopes", "<tensor>", "None")
     if return_attn_probs:
         refuse(fn, "return_attn_probs", return_attn_probs, "False; use return_lse=True for the log-sum-exp")
 
 
-# ---- ptxfmha_fwd ------------------------------------------------------------------------
-
-def fwd_problem(fn, q, k, v):
-    """Checks q [b, sq, hq, d], k/v [b, sk, hkv, d]; returns (batch, seqlen_q, seqlen_k,
-    heads_q, heads_kv, head_dim)."""
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        check_tensor(fn, name, t, 4)
-    check_same_device(fn, [("q", q), ("k", k), ("v", v)])
-    if tuple(k.shape) != tuple(v.shape):
-        raise _fail(fn, f"k {tuple(k.shape)} and v {tuple(v.shape)} must have the same shape", "v")
-    b, sq, hq, d = tuple(q.shape)
-    kb, sk, hkv, kd = tuple(k.shape)
-    if kb != b:
-        raise _fail(fn, f"k has batch {kb} but q has batch {b}", "k")
-    if kd != d:
-        raise _fail(fn, f"k has head_dim {kd} but q has head_dim {d} (separate value head dims are not supported)", "k")
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        check_head_dim_contiguous(fn, name, t)
-    return b, sq, sk, hq, hkv, d
+def check_int(fn, name, value, minimum=None):
+    """A Python int (not bool), >= minimum when given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(fn, f"{name} must be an int, got {type(value).__name__}", name)
+    if minimum is not None and value < minimum:
+        raise _fail(fn, f"{name} = {value} must be >= {minimum}", name)
+    return int(value)
 
 
-def out_shapes(batch, seqlen_q, heads_q, head_dim, return_lse):
-    """Shapes of the outputs every entry point allocates: O [b, sq, hq, d] (contiguous, the
-    flash_attn layout) and LSE [b, hq, sq] fp32, or an empty LSE when not asked for."""
-    return (batch, seqlen_q, heads_q, head_dim), ((batch, heads_q, seqlen_q) if return_lse else (0,))
+def resolve_window(fn, window_size):
+    """window_size (left, right) as FlashAttention spells it: keys i - left .. i + right of the
+    diagonal, -1 = unbounded; None = (-1, -1). Returns two ints; the C library checks the values
+    (>= -1, right against causal)."""
+    if window_size is None:
+        return -1, -1
+    try:
+        left, right = window_size
+    except (TypeError, ValueError):
+        raise _fail(fn, f"window_size must be a pair (left, right), got {window_size!r}", "window_size") from None
+    for x in (left, right):
+        if isinstance(x, bool) or not isinstance(x, int):
+            raise _fail(fn, f"window_size must be a pair of ints (-1 = unbounded), got {window_size!r}",
+                        "window_size")
+    return int(left), int(right)
 
+
+def resolve_softcap(fn, softcap):
+    """softcap as a float (None or 0 = off); the C library rejects negative / non-finite ones."""
+    if softcap is None:
+        return 0.0
+    if isinstance(softcap, bool) or not isinstance(softcap, (int, float)):
+        raise _fail(fn, f"softcap must be a float (0 = off), got {type(softcap).__name__}", "softcap")
+    return float(softcap)
+
+
+def check_head_vector(fn, name, t, heads_q, like):
+    """sinks / alibi_slopes: fp32 [heads_q], contiguous, on q's device (None passes)."""
+    if t is None:
+        return
+    what = f"[heads_q] = [{heads_q}] float32"
+    check_tensor(fn, name, t, 1, (VECTOR_DTYPE,), what=what)
+    if t.shape[0] != heads_q:
+        hint = " (one slope per query head; per-batch slopes [batch, heads] are not supported)" \
+            if name == "alibi_slopes" else ""
+        raise _fail(fn, f"{name} has shape {tuple(t.shape)}; expected {what}{hint}", name)
+    if not t.is_contiguous():
+        raise _fail(fn, f"{name} must be contiguous (call {name}.contiguous())", name)
+    check_same_device(fn, [("q", like), (name, t)])
+
+
+# ---- shared -------------------------------------------------------------------------------
 
 def _ptr(t):
     return None if t is None else int(t.data_ptr())
 
 
-def _strides(t):
+def _strides(t, packed=False):
+    """{batch, seq, head} element strides: a [b, s, h, d] tensor's first three, or (0, row,
+    head) for a packed [total, h, d] one."""
+    if packed:
+        return (0, int(t.stride(0)), int(t.stride(1)))
     return tuple(int(s) for s in t.stride()[:3])
 
 
-def fwd_params(q, k, v, out, lse, causal, softmax_scale, stream):
-    """The ptxfmha_fwd_params block for checked tensors (lse None = not written)."""
-    p = _abi.FwdParams()
-    p.q, p.k, p.v, p.o = _ptr(q), _ptr(k), _ptr(v), _ptr(out)
-    p.lse = ctypes.cast(_ptr(lse) or 0, ctypes.POINTER(ctypes.c_float))
-    (p.q_batch_stride, p.q_seq_stride, p.q_head_stride) = _strides(q)
-    (p.k_batch_stride, p.k_seq_stride, p.k_head_stride) = _strides(k)
-    (p.v_batch_stride, p.v_seq_stride, p.v_head_stride) = _strides(v)
-    (p.o_batch_stride, p.o_seq_stride, p.o_head_stride) = _strides(out)
-    p.batch, p.seqlen_q, p.heads_q, p.head_dim = (int(x) for x in q.shape)
-    p.seqlen_k, p.heads_kv = int(k.shape[1]), int(k.shape[2])
-    p.softmax_scale = softmax_scale
-    p.causal = 1 if causal else 0
-    p.stream = stream or None
+def fill(p, **fields):
+    """Sets fields of a ctypes parameter block by name; integer addresses (or None) go into
+    pointer fields, whatever their pointer type."""
+    types = dict(type(p)._fields_)
+    for name, value in fields.items():
+        t = types[name]
+        if isinstance(t, type) and issubclass(t, ctypes._Pointer):
+            value = ctypes.cast(value or 0, t)
+        elif t is ctypes.c_void_p:
+            value = value or None
+        setattr(p, name, value)
     return p
 
 
-# ---- ptxfmha_decode ---------------------------------------------------------------------
+def _set_strides(fields, c_name, t, packed=False):
+    b, s, h = _strides(t, packed)
+    fields[f"{c_name}_batch_stride"], fields[f"{c_name}_seq_stride"], fields[f"{c_name}_head_stride"] = b, s, h
+
+
+# ---- ptxfmha_attn -----------------------------------------------------------------------
+
+class AttnProblem:
+    """Sizes of a checked ptxfmha_attn call. Q is fixed [b, sq, hq, d] or packed [total_q, hq, d]
+    (cu_seqlens_q); K/V fixed [b, sk, hkv, d], packed [total_k, hkv, d] (cu_seqlens_k) or paged
+    [num_pages, page_size, hkv, d] (block_table)."""
+
+    def __init__(self, **kw):
+        self.batch = self.seqlen_q = self.seqlen_k = self.heads_q = self.heads_kv = self.head_dim = 0
+        self.varlen_q = self.varlen_k = self.paged = False
+        self.total_q = self.total_k = self.max_seqlen_q = self.max_seqlen_k = 0
+        self.page_size = self.num_pages = self.max_blocks_per_seq = 0
+        self.__dict__.update(kw)
+
+    @property
+    def query_rows(self):
+        return self.total_q if self.varlen_q else self.batch * self.seqlen_q
+
+    def out_shapes(self, return_lse):
+        """O like q (contiguous); LSE [b, hq, sq] (fixed Q) or [hq, total_q] (varlen Q), fp32,
+        or an empty one when not asked for."""
+        if self.varlen_q:
+            o = (self.total_q, self.heads_q, self.head_dim)
+            lse = (self.heads_q, self.total_q)
+        else:
+            o = (self.batch, self.seqlen_q, self.heads_q, self.head_dim)
+            lse = (self.batch, self.heads_q, self.seqlen_q)
+        return o, (lse if return_lse else (0,))
+
+
+def _check_kv_pair(fn, k, v, ndim, what, k_name="k", v_name="v", empty_dim0=False):
+    check_tensor(fn, k_name, k, ndim, what=what, empty_dim0=empty_dim0)
+    check_tensor(fn, v_name, v, ndim, what=what, empty_dim0=empty_dim0)
+    if tuple(k.shape) != tuple(v.shape):
+        raise _fail(fn, f"{k_name} {tuple(k.shape)} and {v_name} {tuple(v.shape)} must have the same shape", v_name)
+
+
+def attn_problem(fn, q, k, v, cu_seqlens_q=None, cu_seqlens_k=None, seqused_k=None, block_table=None,
+                 max_seqlen_q=0, max_seqlen_k=0, sinks=None, alibi_slopes=None):
+    """Checks a ptxfmha_attn call's tensors and sizes (everything Python can see; the C library
+    checks the rest) and returns its AttnProblem. max_seqlen_q / max_seqlen_k: the bounds of the
+    packed sides (host ints); with block_table, max_seqlen_k > 0 bounds the keys of a sequence
+    (the C seqlen_k), 0 = max_blocks_per_seq * page_size."""
+    pr = AttnProblem()
+    if cu_seqlens_q is not None:
+        check_tensor(fn, "q", q, 3, what="[total_q, heads_q, head_dim] (packed, with cu_seqlens_q)", empty_dim0=True)
+        check_index_tensor(fn, "cu_seqlens_q", cu_seqlens_q, (None,), q)
+        if cu_seqlens_q.shape[0] < 2:
+            raise _fail(fn, f"cu_seqlens_q has {cu_seqlens_q.shape[0]} entries; expected batch + 1 >= 2", "cu_seqlens_q")
+        pr.varlen_q, pr.batch = True, cu_seqlens_q.shape[0] - 1
+        pr.total_q, pr.heads_q, pr.head_dim = (int(x) for x in q.shape)
+        pr.max_seqlen_q = check_int(fn, "max_seqlen_q", max_seqlen_q, 0)
+    else:
+        check_tensor(fn, "q", q, 4)
+        pr.batch, pr.seqlen_q, pr.heads_q, pr.head_dim = (int(x) for x in q.shape)
+    tensors = [("q", q)]
+    if block_table is not None:
+        if cu_seqlens_k is not None:
+            raise _fail(fn, "cu_seqlens_k and block_table are both given: paged K/V takes its lengths from "
+                            "seqused_k (flash_attn_varlen_func converts cu_seqlens_k to seqused_k)", "cu_seqlens_k")
+        _check_kv_pair(fn, k, v, 4, "[num_pages, page_size, heads_kv, head_dim] (paged, with block_table)")
+        check_index_tensor(fn, "block_table", block_table, (pr.batch, None), q)
+        pr.paged = True
+        pr.num_pages, pr.page_size, pr.heads_kv, kd = (int(x) for x in k.shape)
+        pr.max_blocks_per_seq = int(block_table.shape[1])
+        cap = check_int(fn, "max_seqlen_k", max_seqlen_k, 0)
+        pr.seqlen_k = cap if cap > 0 else pr.max_blocks_per_seq * pr.page_size
+    elif cu_seqlens_k is not None:
+        _check_kv_pair(fn, k, v, 3, "[total_k, heads_kv, head_dim] (packed, with cu_seqlens_k)")
+        check_index_tensor(fn, "cu_seqlens_k", cu_seqlens_k, (pr.batch + 1,), q)
+        pr.varlen_k = True
+        pr.total_k, pr.heads_kv, kd = (int(x) for x in k.shape)
+        pr.max_seqlen_k = check_int(fn, "max_seqlen_k", max_seqlen_k, 0)
+    else:
+        _check_kv_pair(fn, k, v, 4, "[batch, seqlen_k, heads_kv, head_dim]")
+        kb, pr.seqlen_k, pr.heads_kv, kd = (int(x) for x in k.shape)
+        if kb != pr.batch:
+            raise _fail(fn, f"k has batch {kb} but q has batch {pr.batch}"
+                        + (" (cu_seqlens_q has batch + 1 entries)" if pr.varlen_q else ""), "k")
+    if kd != pr.head_dim:
+        raise _fail(fn, f"k has head_dim {kd} but q has head_dim {pr.head_dim} (separate value head dims are "
+                        "not supported)", "k")
+    tensors += [("k", k), ("v", v)]
+    check_same_device(fn, tensors)
+    for name, t in tensors:
+        check_head_dim_contiguous(fn, name, t)
+    if seqused_k is not None:
+        check_index_tensor(fn, "seqused_k", seqused_k, (pr.batch,), q)
+    check_head_vector(fn, "sinks", sinks, pr.heads_q, q)
+    check_head_vector(fn, "alibi_slopes", alibi_slopes, pr.heads_q, q)
+    return pr
+
+
+def attn_params(pr, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal,
+                softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, stream):
+    """The ptxfmha_attn_params block (library defaults from its init function) for a checked
+    AttnProblem; lse None = not written."""
+    f = dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), lse=_ptr(lse),
+             batch=pr.batch, seqlen_q=pr.seqlen_q, seqlen_k=pr.seqlen_k, heads_q=pr.heads_q,
+             heads_kv=pr.heads_kv, head_dim=pr.head_dim, softmax_scale=softmax_scale,
+             causal=1 if causal else 0, stream=stream,
+             cu_seqlens_q=_ptr(cu_seqlens_q), cu_seqlens_k=_ptr(cu_seqlens_k), seqused_k=_ptr(seqused_k),
+             max_seqlen_q=pr.max_seqlen_q, max_seqlen_k=pr.max_seqlen_k, total_q=pr.total_q, total_k=pr.total_k,
+             block_table=_ptr(block_table), page_size=pr.page_size, max_blocks_per_seq=pr.max_blocks_per_seq,
+             num_pages=pr.num_pages, window_left=int(window_left), window_right=int(window_right),
+             softcap=float(softcap), sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes))
+    _set_strides(f, "q", q, pr.varlen_q)
+    _set_strides(f, "o", out, pr.varlen_q)
+    _set_strides(f, "k", k, pr.varlen_k)
+    _set_strides(f, "v", v, pr.varlen_k)
+    return fill(_lib.new_params(_abi.AttnParams), **f)
+
+
+def effective_window(causal, window_left, window_right, len_q, len_k):
+    """(left, right) after causal (right = 0) and with a bound that covers the whole sequence
+    dropped (-1), as the C library's canonical_window (host/src/attn.cpp) reads it; len_q /
+    len_k are the longest query / key sequences. (-1, -1) is full attention, (-1, 0) causal."""
+    left, right = int(window_left), (0 if causal else int(window_right))
+    if left >= 0 and left >= len_k - 1:
+        left = -1
+    if right >= 1 and right >= len_q - 1:
+        right = -1
+    return left, right
+
+
+# ---- ptxfmha_decode_attn ----------------------------------------------------------------
 
 class DecodeProblem:
     """Sizes of a checked decode call (paged when block_table is given)."""
@@ -182,18 +345,19 @@ class DecodeProblem:
         self.paged, self.page_size, self.num_pages = paged, page_size, num_pages
         self.max_blocks_per_seq = max_blocks_per_seq
 
+    def out_shapes(self, return_lse):
+        o = (self.batch, self.seqlen_q, self.heads_q, self.head_dim)
+        return o, ((self.batch, self.heads_q, self.seqlen_q) if return_lse else (0,))
 
-def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None):
+
+def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None, sinks=None, alibi_slopes=None):
     """Checks q [b, sq, hq, d] against a contiguous cache [b, max_seqlen_k, hkv, d] or a paged
     one [num_pages, page_size, hkv, d] with block_table int32 [b, max_blocks_per_seq];
     cache_seqlens int32 [b] (keys of each sequence; None = all)."""
     what_cache = "[batch, seqlen_cache, heads_kv, head_dim] or paged [num_pages, page_size, heads_kv, head_dim]"
     check_tensor(fn, "q", q, 4)
-    check_tensor(fn, "k_cache", k_cache, 4, what=what_cache)
-    check_tensor(fn, "v_cache", v_cache, 4, what=what_cache)
+    _check_kv_pair(fn, k_cache, v_cache, 4, what_cache, "k_cache", "v_cache")
     check_same_device(fn, [("q", q), ("k_cache", k_cache), ("v_cache", v_cache)])
-    if tuple(k_cache.shape) != tuple(v_cache.shape):
-        raise _fail(fn, f"k_cache {tuple(k_cache.shape)} and v_cache {tuple(v_cache.shape)} must have the same shape", "v_cache")
     b, sq, hq, d = tuple(q.shape)
     n0, n1, hkv, kd = tuple(k_cache.shape)
     if kd != d:
@@ -211,30 +375,66 @@ def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None
         prob = DecodeProblem(b, sq, hq, hkv, d, n1, False)
     if cache_seqlens is not None:
         check_index_tensor(fn, "cache_seqlens", cache_seqlens, (b,), q)
+    check_head_vector(fn, "sinks", sinks, hq, q)
+    check_head_vector(fn, "alibi_slopes", alibi_slopes, hq, q)
     return prob
 
 
-def decode_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block_table, causal,
-                  softmax_scale, num_splits, workspace_ptr, workspace_bytes, stream):
-    """The ptxfmha_decode_params block for a checked DecodeProblem."""
-    p = _abi.DecodeParams()
-    p.q, p.k_cache, p.v_cache, p.o = _ptr(q), _ptr(k_cache), _ptr(v_cache), _ptr(out)
-    p.lse = ctypes.cast(_ptr(lse) or 0, ctypes.POINTER(ctypes.c_float))
-    p.seqlens_k = ctypes.cast(_ptr(cache_seqlens) or 0, ctypes.POINTER(ctypes.c_int32))
-    p.block_table = ctypes.cast(_ptr(block_table) or 0, ctypes.POINTER(ctypes.c_int32))
-    (p.q_batch_stride, p.q_seq_stride, p.q_head_stride) = _strides(q)
-    (p.k_batch_stride, p.k_seq_stride, p.k_head_stride) = _strides(k_cache)
-    (p.v_batch_stride, p.v_seq_stride, p.v_head_stride) = _strides(v_cache)
-    (p.o_batch_stride, p.o_seq_stride, p.o_head_stride) = _strides(out)
-    p.batch, p.seqlen_q, p.max_seqlen_k = prob.batch, prob.seqlen_q, prob.max_seqlen_k
-    p.heads_q, p.heads_kv, p.head_dim = prob.heads_q, prob.heads_kv, prob.head_dim
-    p.page_size = prob.page_size
-    p.max_blocks_per_seq = prob.max_blocks_per_seq
-    p.num_pages = prob.num_pages
-    p.softmax_scale = softmax_scale
-    p.causal = 1 if causal else 0
-    p.num_splits = int(num_splits)
-    p.workspace = workspace_ptr or None
-    p.workspace_bytes = int(workspace_bytes)
-    p.stream = stream or None
-    return p
+def decode_attn_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block_table, causal,
+                       softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, num_splits,
+                       workspace_ptr, workspace_bytes, stream, **extra):
+    """The ptxfmha_decode_attn_params block for a checked DecodeProblem. `extra`: fields appended
+    to the block after these (e.g. the FP8 KV cache's), by their C names."""
+    f = dict(q=_ptr(q), k_cache=_ptr(k_cache), v_cache=_ptr(v_cache), o=_ptr(out), lse=_ptr(lse),
+             seqlens_k=_ptr(cache_seqlens), block_table=_ptr(block_table),
+             batch=prob.batch, seqlen_q=prob.seqlen_q, max_seqlen_k=prob.max_seqlen_k, heads_q=prob.heads_q,
+             heads_kv=prob.heads_kv, head_dim=prob.head_dim, page_size=prob.page_size,
+             max_blocks_per_seq=prob.max_blocks_per_seq, num_pages=prob.num_pages,
+             softmax_scale=softmax_scale, causal=1 if causal else 0, num_splits=int(num_splits),
+             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream,
+             sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes), window_left=int(window_left),
+             window_right=int(window_right), softcap=float(softcap), **extra)
+    for c_name, t in (("q", q), ("k", k_cache), ("v", v_cache), ("o", out)):
+        _set_strides(f, c_name, t)
+    return fill(_lib.new_params(_abi.DecodeAttnParams), **f)
+
+
+# ---- ptxfmha_bwd ------------------------------------------------------------------------
+
+def bwd_problem(fn, dout, q, k, v, out, lse):
+    """Checks the backward's tensors: q/k/v fixed-length as the forward's, out and dout like q,
+    lse fp32 [b, hq, sq] contiguous. Returns (batch, seqlen_q, seqlen_k, heads_q, heads_kv,
+    head_dim)."""
+    for name, t in (("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout)):
+        check_tensor(fn, name, t, 4)
+    check_same_device(fn, [("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout), ("lse", lse)])
+    if tuple(k.shape) != tuple(v.shape):
+        raise _fail(fn, f"k {tuple(k.shape)} and v {tuple(v.shape)} must have the same shape", "v")
+    b, sq, hq, d = (int(x) for x in q.shape)
+    kb, sk, hkv, kd = (int(x) for x in k.shape)
+    if kb != b or kd != d:
+        raise _fail(fn, f"k {tuple(k.shape)} does not fit q {tuple(q.shape)} (batch, head_dim)", "k")
+    for name, t in (("out", out), ("dout", dout)):
+        if tuple(t.shape) != tuple(q.shape):
+            raise _fail(fn, f"{name} has shape {tuple(t.shape)}; expected q's {tuple(q.shape)}", name)
+    for name, t in (("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout)):
+        check_head_dim_contiguous(fn, name, t)
+    what = f"[batch, heads_q, seqlen_q] = [{b}, {hq}, {sq}] float32 (the forward's LSE)"
+    check_tensor(fn, "lse", lse, 3, ("float32",), what=what)
+    if tuple(lse.shape) != (b, hq, sq) or not lse.is_contiguous():
+        raise _fail(fn, f"lse has shape {tuple(lse.shape)}; expected contiguous {what}", "lse")
+    return b, sq, sk, hq, hkv, d
+
+
+def bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
+               workspace_ptr, workspace_bytes, stream):
+    """The ptxfmha_bwd_params block (library defaults from ptxfmha_bwd_params_init)."""
+    b, sq, hq, d = (int(x) for x in q.shape)
+    f = dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), dout=_ptr(dout), lse=_ptr(lse),
+             dq=_ptr(dq), dk=_ptr(dk), dv=_ptr(dv), batch=b, seqlen_q=sq, seqlen_k=int(k.shape[1]),
+             heads_q=hq, heads_kv=int(k.shape[2]), head_dim=d, softmax_scale=softmax_scale,
+             causal=1 if causal else 0, deterministic=1 if deterministic else 0,
+             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream)
+    for c_name, t in (("q", q), ("k", k), ("v", v), ("o", out), ("dout", dout), ("dq", dq), ("dk", dk), ("dv", dv)):
+        _set_strides(f, c_name, t)
+    return fill(_lib.new_params(_abi.BwdParams), **f)

@@ -108,6 +108,47 @@ def check(function, status):
         raise status_error(status, function, last_error())
 
 
+# Versioned parameter blocks: the defaults the library wrote once per class (see new_params).
+_templates = {}
+# ptxfmha_bwd_params_init writes the library's own sizeof(ptxfmha_bwd_params) bytes; the
+# library never accepts a block larger than this (its struct_size limit), so a buffer of this
+# size cannot be overrun whatever library is loaded.
+_MAX_STRUCT_BYTES = 65536
+
+
+def _template(cls):
+    name, sized = _abi.PARAMS_INIT[cls]
+    lib = load()
+    if not has_function(name):
+        raise NotImplementedError(f"ptxfmha: {_lib_path} has no C entry point {name} (a newer libptxfmha.so has it)")
+    size = ctypes.sizeof(cls)
+    if sized:
+        p = cls()
+        check(name, getattr(lib, name)(ctypes.byref(p), ctypes.c_uint64(size)))
+        return bytes(p)
+    buf = ctypes.create_string_buffer(_MAX_STRUCT_BYTES)
+    getattr(lib, name)(ctypes.cast(buf, ctypes.POINTER(cls)))
+    written = ctypes.c_uint64.from_buffer(buf).value
+    if not size <= written <= _MAX_STRUCT_BYTES:
+        # The library's block is smaller than this package's mirror: the fields past its end
+        # stay 0, which the library accepts ("off"); a garbage size is a broken library.
+        if not 8 <= written < size:
+            raise ImportError(f"ptxfmha: {name} wrote struct_size = {written}; {_lib_path} is not a "
+                              f"libptxfmha.so this package can use")
+    p = cls.from_buffer_copy(buf.raw[:size])
+    p.struct_size = size  # the library refuses a block smaller than its own (a newer library)
+    return bytes(p)
+
+
+def new_params(cls):
+    """A versioned parameter block (_abi.PARAMS_INIT) holding the library's defaults, filled by
+    its init function, with struct_size = sizeof of this package's mirror."""
+    t = _templates.get(cls)
+    if t is None:
+        t = _templates[cls] = _template(cls)
+    return cls.from_buffer_copy(t)
+
+
 def call(function, *args):
     """Calls the C entry point `function` and checks its status."""
     lib = load()

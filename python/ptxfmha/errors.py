@@ -69,21 +69,44 @@ STATUS_CLASS = {
 
 # C parameter-struct names -> the Python argument they come from, per entry point, so that a
 # message about e.g. `seqlens_k` also names `cache_seqlens`. Strides name the tensor.
+_DECODE_NAMES = {
+    "k": "k_cache",
+    "v": "v_cache",
+    "seqlens_k": "cache_seqlens",
+    "max_seqlen_k": "k_cache / block_table (max_seqlen_k)",
+    "page_size": "k_cache.shape[1] (page_size)",
+    "num_pages": "k_cache.shape[0] (num_pages)",
+    "max_blocks_per_seq": "block_table.shape[1] (max_blocks_per_seq)",
+    "o": "out",
+    "lse": "lse (return_lse=True)",
+    "sink_logits": "sinks",
+    "window_left": "window_size",
+    "window_right": "window_size",
+}
+_ATTN_NAMES = {
+    "o": "out",
+    "lse": "lse (return_lse=True)",
+    "sink_logits": "sinks",
+    "window_left": "window_size",
+    "window_right": "window_size",
+    "page_size": "k.shape[1] (page_size)",
+    "num_pages": "k.shape[0] (num_pages)",
+    "max_blocks_per_seq": "block_table.shape[1] (max_blocks_per_seq)",
+    "total_q": "q.shape[0] (total_q)",
+    "total_k": "k.shape[0] (total_k)",
+}
 C_TO_PYTHON_NAMES = {
     "ptxfmha_fwd": {"o": "out", "lse": "lse (return_lse=True)"},
-    "ptxfmha_decode": {
-        "k": "k_cache",
-        "v": "v_cache",
-        "seqlens_k": "cache_seqlens",
-        "max_seqlen_k": "k_cache / block_table (max_seqlen_k)",
-        "page_size": "k_cache.shape[1] (page_size)",
-        "num_pages": "k_cache.shape[0] (num_pages)",
-        "max_blocks_per_seq": "block_table.shape[1] (max_blocks_per_seq)",
-        "o": "out",
-        "lse": "lse (return_lse=True)",
-    },
+    "ptxfmha_decode": _DECODE_NAMES,
+    "ptxfmha_decode_workspace_size": _DECODE_NAMES,
+    "ptxfmha_decode_attn": _DECODE_NAMES,
+    "ptxfmha_decode_attn_workspace_size": _DECODE_NAMES,
+    "ptxfmha_check_decode_metadata": _DECODE_NAMES,
+    "ptxfmha_attn": _ATTN_NAMES,
+    "ptxfmha_check_metadata": _ATTN_NAMES,
+    "ptxfmha_bwd": {"o": "out", "dout": "grad of out (dout)", "lse": "lse (saved by the forward)"},
 }
-C_TO_PYTHON_NAMES["ptxfmha_decode_workspace_size"] = C_TO_PYTHON_NAMES["ptxfmha_decode"]
+C_TO_PYTHON_NAMES["ptxfmha_bwd_workspace_size"] = C_TO_PYTHON_NAMES["ptxfmha_bwd"]
 
 _LEADING_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b")
 _STRIDE_NAME = re.compile(r"^([a-z]+(?:_cache)?)_(?:batch|seq|head)_stride$")
@@ -93,8 +116,8 @@ def argument_of(message):
     """The argument a C message starts with ("q_seq_stride = 100 ..." -> "q_seq_stride"), or
     None when the message does not start with a name (e.g. "o (bytes [...]) overlaps q")."""
     m = _LEADING_NAME.match(message or "")
-    if not m:
-        return None
+    if not m or m.group(1).startswith("ptxfmha_"):
+        return None  # no name, or an entry point's ("ptxfmha_attn: no sm90a kernel implements ...")
     return m.group(1)
 
 

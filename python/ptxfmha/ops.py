@@ -1,16 +1,28 @@
 """PyTorch entry points: one torch.library custom op per C entry point, and the
 FlashAttention-shaped Python functions over them.
 
-  ptxfmha::fwd     -> ptxfmha_fwd     (prefill; attention(), flash_attn_func())
-  ptxfmha::decode  -> ptxfmha_decode  (KV cache; attention_with_kvcache(),
-                                       flash_attn_with_kvcache())
+  ptxfmha::attn         -> ptxfmha_attn         prefill: fixed-length, variable-length (cu_seqlens),
+                                                paged K/V, window, softcap, sinks, ALiBi
+                                                (attention(), flash_attn_func(), attention_varlen(),
+                                                flash_attn_varlen_func(), and attention_with_kvcache()
+                                                for more than 8 query tokens)
+  ptxfmha::decode_attn  -> ptxfmha_decode_attn  1..8 query tokens against a KV cache, with the same
+                                                score features (attention_with_kvcache(),
+                                                flash_attn_with_kvcache())
+  ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV (autograd of ptxfmha::attn)
 
 Each op has a fake (meta) implementation that runs the same shape checks (_checks.py) and
 returns empty tensors of the output shapes, so torch.compile(fullgraph=True) traces through
-it; the real implementation allocates its outputs (and the decode workspace) with PyTorch's
-allocator and launches on the caller's current CUDA stream, which is what CUDA-graph capture
-records. Autograd is registered: backward raises NotImplementedError naming the missing C
-entry point (ptxfmha_bwd) until the library has one.
+it, backward included (AOT autograd traces ptxfmha::bwd's fake); the real implementation
+allocates its outputs (and workspaces) with PyTorch's allocator and launches on the caller's
+current CUDA stream, which is what CUDA-graph capture records.
+
+Autograd: ptxfmha::attn saves q, k, v, out and the LSE; its backward calls ptxfmha::bwd. The
+public functions ask the forward for the LSE whenever a gradient will be needed (grad mode on
+and an input that requires grad), so the caller need not. The LSE output itself is not
+differentiable (as in FlashAttention). Features the C backward does not have (variable length,
+paged K/V, seqused_k, a window, softcap, sinks, ALiBi) make backward raise NotImplementedError
+naming them; the decode op has no backward (inference only).
 
 Adding an entry point: a params builder in _checks.py, a custom op here (impl + fake +
 autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C names.
@@ -27,10 +39,16 @@ from .errors import ArgumentError
 
 __all__ = [
     "attention",
+    "attention_varlen",
     "attention_with_kvcache",
+    "check_kvcache_metadata",
+    "check_metadata",
     "flash_attn_func",
+    "flash_attn_varlen_func",
     "flash_attn_with_kvcache",
 ]
+
+Tensor = torch.Tensor
 
 
 def _ordinal(device):
@@ -41,146 +59,394 @@ def _stream(device):
     return torch.cuda.current_stream(device).cuda_stream
 
 
-def _empty_outputs(q, batch, seqlen_q, heads_q, head_dim, return_lse):
-    o_shape, lse_shape = _checks.out_shapes(batch, seqlen_q, heads_q, head_dim, return_lse)
+def _workspace(size_entry, params, device):
+    """Sizes the workspace with `size_entry` and allocates it from PyTorch's allocator on the
+    current stream (freed when the caller drops it: the block is stream-ordered on the stream
+    the kernels run on, so PyTorch reuses it only for work queued after them)."""
+    nbytes = ctypes.c_uint64(0)
+    _lib.call(size_entry, ctypes.byref(params), ctypes.byref(nbytes))
+    if not nbytes.value:
+        return None
+    ws = torch.empty(nbytes.value, dtype=torch.uint8, device=device)
+    params.workspace = ws.data_ptr()
+    params.workspace_bytes = nbytes.value
+    return ws
+
+
+# ---- ptxfmha::attn ------------------------------------------------------------------------
+
+def _attn_problem(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k,
+                  sinks, alibi_slopes):
+    return _checks.attn_problem("ptxfmha::attn", q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+                                max_seqlen_q, max_seqlen_k, sinks, alibi_slopes)
+
+
+def _attn_outputs(q, pr, return_lse):
+    o_shape, lse_shape = pr.out_shapes(return_lse)
     return q.new_empty(o_shape, dtype=q.dtype), q.new_empty(lse_shape, dtype=torch.float32)
 
 
-# ---- ptxfmha::fwd -----------------------------------------------------------------------
+def _attn_params(pr, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal,
+                 softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes):
+    return _checks.attn_params(pr, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+                               causal, softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes,
+                               _stream(q.device))
 
-@torch.library.custom_op("ptxfmha::fwd", mutates_args=())
-def fwd(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
+
+@torch.library.custom_op("ptxfmha::attn", mutates_args=())
+def attn(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    cu_seqlens_q: Optional[Tensor],
+    cu_seqlens_k: Optional[Tensor],
+    seqused_k: Optional[Tensor],
+    block_table: Optional[Tensor],
+    max_seqlen_q: int,
+    max_seqlen_k: int,
     causal: bool,
     softmax_scale: float,
+    window_left: int,
+    window_right: int,
+    softcap: float,
+    sinks: Optional[Tensor],
+    alibi_slopes: Optional[Tensor],
     return_lse: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """ptxfmha_fwd: out [b, sq, hq, d] bf16 and lse [b, hq, sq] fp32 (empty unless return_lse)."""
-    fn = "ptxfmha::fwd"
-    b, sq, _, hq, _, d = _checks.fwd_problem(fn, q, k, v)
-    out, lse = _empty_outputs(q, b, sq, hq, d, return_lse)
+    deterministic: bool,
+) -> tuple[Tensor, Tensor]:
+    """ptxfmha_attn: out like q (bf16) and lse [b, hq, sq] / [hq, total_q] fp32 (empty unless
+    return_lse). `deterministic` is for the backward only (ptxfmha_bwd's flag)."""
+    pr = _attn_problem(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k,
+                       sinks, alibi_slopes)
+    out, lse = _attn_outputs(q, pr, return_lse)
+    if pr.query_rows == 0:  # varlen with no query rows: nothing to compute (empty tensors have no address)
+        return out, lse
+    if pr.varlen_k and pr.total_k == 0:
+        raise ArgumentError("ptxfmha::attn: k has no rows (total_k = 0); every sequence needs its keys",
+                            function="ptxfmha::attn", argument="k")
     with device_context(_ordinal(q.device)):
-        params = _checks.fwd_params(q, k, v, out, lse if return_lse else None, causal, softmax_scale,
-                                    _stream(q.device))
-        _lib.call("ptxfmha_fwd", ctypes.byref(params))
+        params = _attn_params(pr, q, k, v, out, lse if return_lse else None, cu_seqlens_q, cu_seqlens_k, seqused_k,
+                              block_table, causal, softmax_scale, window_left, window_right, softcap, sinks,
+                              alibi_slopes)
+        _lib.call("ptxfmha_attn", ctypes.byref(params))
     return out, lse
 
 
-@fwd.register_fake
-def _fwd_fake(q, k, v, causal, softmax_scale, return_lse):
-    b, sq, _, hq, _, d = _checks.fwd_problem("ptxfmha::fwd", q, k, v)
-    return _empty_outputs(q, b, sq, hq, d, return_lse)
+@attn.register_fake
+def _attn_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k, causal,
+               softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, return_lse, deterministic):
+    pr = _attn_problem(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k,
+                       sinks, alibi_slopes)
+    return _attn_outputs(q, pr, return_lse)
 
 
-# ---- ptxfmha::decode --------------------------------------------------------------------
+# ---- ptxfmha::bwd -------------------------------------------------------------------------
 
-@torch.library.custom_op("ptxfmha::decode", mutates_args=())
-def decode(
-    q: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    cache_seqlens: Optional[torch.Tensor],
-    block_table: Optional[torch.Tensor],
+@torch.library.custom_op("ptxfmha::bwd", mutates_args=())
+def bwd(
+    dout: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    out: Tensor,
+    lse: Tensor,
     causal: bool,
     softmax_scale: float,
-    num_splits: int,
-    return_lse: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """ptxfmha_decode: 1..8 query tokens per sequence against a contiguous or paged KV cache."""
-    fn = "ptxfmha::decode"
-    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table)
-    out, lse = _empty_outputs(q, prob.batch, prob.seqlen_q, prob.heads_q, prob.head_dim, return_lse)
+    deterministic: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """ptxfmha_bwd: dq, dk, dv (bf16, contiguous, shaped like q, k, v) of fixed-length attention
+    from the forward's out and lse [b, hq, sq]; GQA's dk / dv are summed over the query heads."""
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
+    dq, dk, dv = torch.empty_like(q, memory_format=torch.contiguous_format), \
+        torch.empty_like(k, memory_format=torch.contiguous_format), \
+        torch.empty_like(v, memory_format=torch.contiguous_format)
     with device_context(_ordinal(q.device)):
-        params = _checks.decode_params(prob, q, k_cache, v_cache, out, lse if return_lse else None,
-                                       cache_seqlens, block_table, causal, softmax_scale, num_splits,
-                                       0, 0, _stream(q.device))
-        nbytes = ctypes.c_uint64(0)
-        _lib.call("ptxfmha_decode_workspace_size", ctypes.byref(params), ctypes.byref(nbytes))
-        workspace = None
-        if nbytes.value:
-            # Freed when this returns: the block is stream-ordered on the current stream, the
-            # one the kernels run on, so PyTorch reuses it only for work queued after them.
-            workspace = torch.empty(nbytes.value, dtype=torch.uint8, device=q.device)
-            params.workspace = workspace.data_ptr()
-            params.workspace_bytes = nbytes.value
-        _lib.call("ptxfmha_decode", ctypes.byref(params))
-    return out, lse
+        params = _checks.bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
+                                    0, 0, _stream(q.device))
+        ws = _workspace("ptxfmha_bwd_workspace_size", params, q.device)  # noqa: F841 (kept alive)
+        _lib.call("ptxfmha_bwd", ctypes.byref(params))
+    return dq, dk, dv
 
 
-@decode.register_fake
-def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, softmax_scale, num_splits,
-                 return_lse):
-    prob = _checks.decode_problem("ptxfmha::decode", q, k_cache, v_cache, cache_seqlens, block_table)
-    return _empty_outputs(q, prob.batch, prob.seqlen_q, prob.heads_q, prob.head_dim, return_lse)
+@bwd.register_fake
+def _bwd_fake(dout, q, k, v, out, lse, causal, softmax_scale, deterministic):
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
+    return (torch.empty_like(q, memory_format=torch.contiguous_format),
+            torch.empty_like(k, memory_format=torch.contiguous_format),
+            torch.empty_like(v, memory_format=torch.contiguous_format))
 
 
-# ---- autograd -----------------------------------------------------------------------------
+# ---- autograd of ptxfmha::attn ------------------------------------------------------------
 
 BACKWARD_ENTRY_POINT = "ptxfmha_bwd"
+
+
+def backward_missing(q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal, window_left, window_right,
+                     softcap, sinks, alibi_slopes):
+    """The features of a ptxfmha::attn call that ptxfmha_bwd does not have, by name ([] = the
+    backward can run). A window that covers the whole sequence is none (as in the C library)."""
+    missing = []
+    for name, x in (("variable-length Q (cu_seqlens_q)", cu_seqlens_q), ("variable-length K (cu_seqlens_k)", cu_seqlens_k),
+                    ("paged K/V (block_table)", block_table), ("seqused_k", seqused_k)):
+        if x is not None:
+            missing.append(name)
+    if cu_seqlens_q is None and cu_seqlens_k is None and block_table is None:
+        left, right = _checks.effective_window(causal, window_left, window_right, q.shape[1], k.shape[1])
+        if (left, right) not in ((-1, -1), (-1, 0)):
+            missing.append(f"window_size=({window_left}, {window_right})")
+    elif (window_left, window_right) != (-1, -1):
+        missing.append(f"window_size=({window_left}, {window_right})")
+    if softcap > 0:
+        missing.append(f"softcap={softcap}")
+    if sinks is not None:
+        missing.append("sinks")
+    if alibi_slopes is not None:
+        missing.append("alibi_slopes")
+    return missing
+
+
+def _attn_setup_context(ctx, inputs, output):
+    (q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, _mq, _mk, causal, softmax_scale, window_left,
+     window_right, softcap, sinks, alibi_slopes, return_lse, deterministic) = inputs
+    out, lse = output
+    ctx.mark_non_differentiable(lse)
+    ctx.missing = backward_missing(q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal, window_left,
+                                   window_right, softcap, sinks, alibi_slopes)
+    ctx.have_lse = bool(return_lse)
+    if not ctx.missing:
+        left, right = _checks.effective_window(causal, window_left, window_right, q.shape[1], k.shape[1])
+        ctx.causal = right == 0
+    ctx.softmax_scale, ctx.deterministic = softmax_scale, deterministic
+    ctx.save_for_backward(q, k, v, out, lse)
+
+
+def _attn_backward(ctx, grad_out, grad_lse):
+    if ctx.missing:
+        raise NotImplementedError(
+            f"ptxfmha: the backward pass ({BACKWARD_ENTRY_POINT}) has no {', '.join(ctx.missing)} yet; it "
+            "computes fixed-length attention (causal or full, GQA) only. Run such a forward under "
+            "torch.no_grad() / inference_mode(), or train with another attention")
+    if not ctx.have_lse:
+        raise RuntimeError(
+            "ptxfmha::attn ran with return_lse=False, but its backward needs the forward's LSE: call "
+            "ptxfmha.attention() (it asks for the LSE whenever a gradient is needed) or the op with return_lse=True")
+    q, k, v, out, lse = ctx.saved_tensors
+    grads = [None] * 18
+    if grad_out is not None:
+        # .contiguous(): a gradient may be an expanded view (stride 0, e.g. of out.sum()).
+        grads[0:3] = torch.ops.ptxfmha.bwd(grad_out.contiguous(), q, k, v, out, lse, ctx.causal,
+                                           ctx.softmax_scale, ctx.deterministic)
+    return tuple(grads)
+
+
+attn.register_autograd(_attn_backward, setup_context=_attn_setup_context)
+
+
+# ---- ptxfmha::decode_attn -----------------------------------------------------------------
+
+@torch.library.custom_op("ptxfmha::decode_attn", mutates_args=())
+def decode_attn(
+    q: Tensor,
+    k_cache: Tensor,
+    v_cache: Tensor,
+    cache_seqlens: Optional[Tensor],
+    block_table: Optional[Tensor],
+    causal: bool,
+    softmax_scale: float,
+    window_left: int,
+    window_right: int,
+    softcap: float,
+    sinks: Optional[Tensor],
+    alibi_slopes: Optional[Tensor],
+    num_splits: int,
+    return_lse: bool,
+) -> tuple[Tensor, Tensor]:
+    """ptxfmha_decode_attn: 1..8 query tokens per sequence against a contiguous or paged KV cache."""
+    fn = "ptxfmha::decode_attn"
+    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes)
+    o_shape, lse_shape = prob.out_shapes(return_lse)
+    out, lse = q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+    with device_context(_ordinal(q.device)):
+        params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, lse if return_lse else None,
+                                            cache_seqlens, block_table, causal, softmax_scale, window_left,
+                                            window_right, softcap, sinks, alibi_slopes, num_splits, 0, 0,
+                                            _stream(q.device))
+        ws = _workspace("ptxfmha_decode_attn_workspace_size", params, q.device)  # noqa: F841 (kept alive)
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(params))
+    return out, lse
+
+
+@decode_attn.register_fake
+def _decode_attn_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, softmax_scale, window_left,
+                      window_right, softcap, sinks, alibi_slopes, num_splits, return_lse):
+    prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
+                                  alibi_slopes)
+    o_shape, lse_shape = prob.out_shapes(return_lse)
+    return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
 
 
 def _no_saved_state(ctx, inputs, output):
     pass
 
 
-def _fwd_backward(ctx, grad_out, grad_lse):
-    have = _lib.has_function(BACKWARD_ENTRY_POINT)
-    raise NotImplementedError(
-        "ptxfmha.attention: backward needs the C entry point "
-        f"{BACKWARD_ENTRY_POINT}, which "
-        + ("the Python package does not use yet" if have else f"{_lib.library_path()} does not export")
-        + "; use torch.no_grad()/inference_mode() for inference, or another attention for training"
-    )
-
-
 def _decode_backward(ctx, grad_out, grad_lse):
     raise NotImplementedError(
-        "ptxfmha.attention_with_kvcache (ptxfmha_decode) has no backward: the KV-cache path is for "
+        "ptxfmha.attention_with_kvcache (ptxfmha_decode_attn) has no backward: the KV-cache path is for "
         "inference, as flash_attn_with_kvcache"
     )
 
 
-fwd.register_autograd(_fwd_backward, setup_context=_no_saved_state)
-decode.register_autograd(_decode_backward, setup_context=_no_saved_state)
+decode_attn.register_autograd(_decode_backward, setup_context=_no_saved_state)
 
 
-# ---- public functions -------------------------------------------------------------------
+# ---- public functions -----------------------------------------------------------------------
 
-def _check_q(fn, q):
+def _check_q(fn, q, ndim=4, what="[batch, seqlen, heads, head_dim]"):
     """q checked before its shape is used for defaults. Skipped while torch.compile traces
     (the op's fake implementation runs the full checks then, outside Dynamo's bytecode
     analysis)."""
     if not torch.compiler.is_compiling():
-        _checks.check_tensor(fn, "q", q, 4)
+        _checks.check_tensor(fn, "q", q, ndim, what=what, empty_dim0=ndim == 3)
+
+
+def _head_vector(fn, name, x, alias=None, alias_name=None):
+    """sinks / alibi_slopes as the fp32 contiguous vector the ABI takes (None passes); `alias`
+    is another spelling of the same argument (s_aux for sinks, as transformers' gpt-oss passes)."""
+    if alias is not None:
+        if x is not None:
+            raise ArgumentError(f"{fn}: {name} and {alias_name} are the same argument; give one",
+                                function=fn, argument=alias_name)
+        x = alias
+    if x is None:
+        return None
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentError(f"{fn}: {name} must be a float tensor [heads_q], got {type(x).__name__}",
+                            function=fn, argument=name)
+    return x.to(torch.float32).contiguous()
+
+
+def _needs_grad(*tensors):
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _features(fn, window_size, softcap, alibi_slopes, sinks):
+    """(window_left, window_right, softcap, sinks, alibi_slopes) as the ops take them."""
+    left, right = _checks.resolve_window(fn, window_size)
+    return (left, right, _checks.resolve_softcap(fn, softcap), _head_vector(fn, "sinks", sinks),
+            _head_vector(fn, "alibi_slopes", alibi_slopes))
 
 
 def attention(q, k, v, causal=False, softmax_scale=None, return_lse=False, *, dropout_p=0.0,
-              window_size=(-1, -1), softcap=0.0, alibi_slopes=None, deterministic=False):
+              window_size=(-1, -1), softcap=0.0, alibi_slopes=None, sinks=None, deterministic=False):
     """Attention over [batch, seqlen, heads, head_dim] bf16 CUDA tensors (flash_attn_func's layout).
 
     q [b, sq, hq, d], k and v [b, sk, hkv, d] with hq % hkv == 0 (GQA/MQA); any strides whose
     batch/seq/head steps are multiples of 8 elements, head_dim contiguous. `causal` is bottom-right
     aligned: query i sees keys j <= i + sk - sq (a row that sees no key gets 0 and lse -inf).
-    softmax_scale defaults to 1/sqrt(d). Returns out [b, sq, hq, d] bf16, and with
-    return_lse=True also lse [b, hq, sq] fp32 (natural log). `deterministic` is accepted and
-    ignored (the kernels are deterministic); dropout, windows, softcap and ALiBi are refused
-    until the C library has them. Raises ArgumentError (ValueError) for bad arguments and
-    DeviceError (RuntimeError) for driver/device/cubin problems.
+    softmax_scale defaults to 1/sqrt(d). window_size=(left, right): keys d-left .. d+right of the
+    diagonal d = i + sk - sq (-1 = unbounded; causal means right = 0). softcap > 0: scores ->
+    softcap * tanh(scores / softcap). alibi_slopes [hq]: -slope * |d - j| added to the scores.
+    sinks [hq]: one extra logit per head in the softmax denominator (gpt-oss). Sinks and slopes
+    are taken as float32. Returns out [b, sq, hq, d] bf16, and with return_lse=True also lse
+    [b, hq, sq] fp32 (natural log; not differentiable).
+
+    Differentiable in q, k, v (ptxfmha_bwd) for fixed-length causal or full attention;
+    deterministic=True sums dQ in a fixed order (bitwise reproducible gradients). A feature
+    without a kernel on this device raises ArgumentError with status ERR_UNSUPPORTED_FEATURE
+    naming it. Raises ArgumentError (ValueError) for bad arguments and DeviceError
+    (RuntimeError) for driver/device/cubin problems.
     """
     fn = "ptxfmha.attention"
-    _checks.check_flash_extras(fn, dropout_p, window_size, softcap, alibi_slopes)
+    _checks.check_flash_extras(fn, dropout_p)
     _check_q(fn, q)
     scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
-    out, lse = torch.ops.ptxfmha.fwd(q, k, v, bool(causal), scale, bool(return_lse))
+    left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
+    want_lse = bool(return_lse) or _needs_grad(q, k, v)
+    out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, bool(causal), scale, left, right, cap,
+                                      sinks, alibi_slopes, want_lse, bool(deterministic))
     return (out, lse) if return_lse else out
+
+
+def attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, causal=False,
+                     softmax_scale=None, return_lse=False, *, seqused_k=None, block_table=None,
+                     dropout_p=0.0, window_size=(-1, -1), softcap=0.0, alibi_slopes=None, sinks=None,
+                     deterministic=False):
+    """Variable-length attention over packed sequences (flash_attn_varlen_func's layout).
+
+    q [total_q, hq, d] packs the queries of `batch` sequences, sequence b owning rows
+    cu_seqlens_q[b] .. cu_seqlens_q[b+1] (cu_seqlens_q int32 [batch + 1], on the GPU);
+    max_seqlen_q (a host int) bounds every length. K/V either packed the same way,
+    k/v [total_k, hkv, d] with cu_seqlens_k / max_seqlen_k, or paged, k/v [num_pages, page_size,
+    hkv, d] with block_table int32 [batch, max_blocks_per_seq] (cu_seqlens_k None; the keys per
+    sequence from seqused_k, or max_seqlen_k for all, 0 = every page of the row). seqused_k int32
+    [batch]: keys actually present per sequence (at most its cu_seqlens_k length). Masking,
+    softcap, ALiBi and sinks as attention(), per sequence (causal is bottom-right per sequence).
+    Returns out [total_q, hq, d] (rows of no sequence are not written) and with return_lse=True
+    lse [hq, total_q] fp32. Metadata is read on the GPU: the kernels clamp whatever it holds (no
+    out-of-bounds access); check_metadata() reports entries that would need clamping.
+    Backward: not yet (NotImplementedError naming variable length).
+    """
+    fn = "ptxfmha.attention_varlen"
+    _checks.check_flash_extras(fn, dropout_p)
+    _check_q(fn, q, 3, "[total_q, heads_q, head_dim] (packed)")
+    if cu_seqlens_q is None:
+        raise ArgumentError(f"{fn}: cu_seqlens_q is required (use attention() for fixed-length batches)",
+                            function=fn, argument="cu_seqlens_q")
+    if cu_seqlens_k is None and block_table is None:
+        raise ArgumentError(f"{fn}: give cu_seqlens_k (packed K/V) or block_table (paged K/V)",
+                            function=fn, argument="cu_seqlens_k")
+    scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
+    left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
+    want_lse = bool(return_lse) or _needs_grad(q, k, v)
+    out, lse = torch.ops.ptxfmha.attn(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+                                      _checks.check_int(fn, "max_seqlen_q", max_seqlen_q, 0),
+                                      _checks.check_int(fn, "max_seqlen_k", max_seqlen_k, 0), bool(causal), scale,
+                                      left, right, cap, sinks, alibi_slopes, want_lse, bool(deterministic))
+    return (out, lse) if return_lse else out
+
+
+def _paged_seqused(fn, cu_seqlens_k, seqused_k):
+    """flash_attn_varlen_func's paged form passes cu_seqlens_k (the key lengths); the C ABI
+    takes those lengths as seqused_k."""
+    if cu_seqlens_k is None:
+        return seqused_k
+    if seqused_k is not None:
+        raise ArgumentError(f"{fn}: with block_table give the key lengths once: cu_seqlens_k or seqused_k",
+                            function=fn, argument="seqused_k")
+    return (cu_seqlens_k[1:] - cu_seqlens_k[:-1]).to(torch.int32)
+
+
+def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p=0.0,
+                           softmax_scale=None, causal=False, window_size=(-1, -1), softcap=0.0, alibi_slopes=None,
+                           deterministic=False, return_attn_probs=False, block_table=None, *, seqused_k=None,
+                           sinks=None, s_aux=None, return_lse=False):
+    """flash_attn.flash_attn_varlen_func's signature over attention_varlen(); with block_table,
+    cu_seqlens_k holds the key lengths as in FlashAttention (passed on as seqused_k).
+    return_attn_probs is refused (return_lse=True gives the LSE); s_aux is sinks."""
+    fn = "ptxfmha.flash_attn_varlen_func"
+    _checks.check_flash_extras(fn, dropout_p, return_attn_probs)
+    if block_table is not None:
+        seqused_k, cu_seqlens_k = _paged_seqused(fn, cu_seqlens_k, seqused_k), None
+    sinks = _head_vector(fn, "sinks", sinks, s_aux, "s_aux")
+    return attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, causal=causal,
+                            softmax_scale=softmax_scale, return_lse=return_lse, seqused_k=seqused_k,
+                            block_table=block_table, window_size=window_size, softcap=softcap,
+                            alibi_slopes=alibi_slopes, sinks=sinks, deterministic=deterministic)
+
+
+def _kvcache_args(fn, q, cache_seqlens, num_splits):
+    if isinstance(cache_seqlens, int) and not isinstance(cache_seqlens, bool):
+        cache_seqlens = torch.full((q.shape[0],), cache_seqlens, dtype=torch.int32, device=q.device)
+    if isinstance(num_splits, bool) or not isinstance(num_splits, int):
+        raise ArgumentError(f"{fn}: num_splits must be an int (0 = chosen by the library)",
+                            function=fn, argument="num_splits")
+    return cache_seqlens
 
 
 def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=None, causal=False,
                            softmax_scale=None, return_lse=False, num_splits=0, *, k=None, v=None,
                            rotary_cos=None, rotary_sin=None, cache_batch_idx=None, cache_leftpad=None,
-                           window_size=(-1, -1), softcap=0.0, alibi_slopes=None):
+                           window_size=(-1, -1), softcap=0.0, alibi_slopes=None, sinks=None):
     """Attention of new query tokens against a KV cache (flash_attn_with_kvcache's core).
 
     q [b, sq, hq, d]; the cache is either contiguous, k_cache/v_cache [b, seqlen_cache, hkv, d],
@@ -188,57 +454,99 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     (page_size a power of two in 16..256); cache_seqlens int32 [b] (or an int) is the number of
     keys of each sequence (None: all of seqlen_cache, or max_blocks_per_seq * page_size).
     causal is bottom-right: new query i of sequence b sees keys j <= i + cache_seqlens[b] - sq.
-    1..8 query tokens run ptxfmha_decode (split-KV); more tokens on a contiguous cache without
-    cache_seqlens run ptxfmha_fwd, which has the same semantics. Appending k/v to the cache,
-    rotary, cache_batch_idx, cache_leftpad, windows, softcap and ALiBi are refused (update the
-    cache first, then call this). Returns out [b, sq, hq, d] (and lse [b, hq, sq] with
-    return_lse=True).
+    window_size, softcap, alibi_slopes and sinks as attention(). 1..8 query tokens run
+    ptxfmha_decode_attn (split-KV); more run ptxfmha_attn with the same semantics (fixed Q
+    against the contiguous or paged cache, cache_seqlens as seqused_k). Appending k/v to the
+    cache, rotary, cache_batch_idx and cache_leftpad are refused (update the cache first, then
+    call this). Returns out [b, sq, hq, d] (and lse [b, hq, sq] with return_lse=True). No
+    backward for the decode kernel (inference); the prefill route has attention()'s.
     """
     fn = "ptxfmha.attention_with_kvcache"
     for name, value in (("k", k), ("v", v), ("rotary_cos", rotary_cos), ("rotary_sin", rotary_sin),
                         ("cache_batch_idx", cache_batch_idx), ("cache_leftpad", cache_leftpad)):
         if value is not None:
             _checks.refuse(fn, name, "<tensor>", "None (append new keys/values to the cache before the call)")
-    _checks.check_flash_extras(fn, 0.0, window_size, softcap, alibi_slopes)
     _check_q(fn, q)
-    if isinstance(cache_seqlens, int) and not isinstance(cache_seqlens, bool):
-        cache_seqlens = torch.full((q.shape[0],), cache_seqlens, dtype=torch.int32, device=q.device)
-    if isinstance(num_splits, bool) or not isinstance(num_splits, int):
-        raise ArgumentError(f"{fn}: num_splits must be an int (0 = chosen by the library)",
-                            function=fn, argument="num_splits")
+    cache_seqlens = _kvcache_args(fn, q, cache_seqlens, num_splits)
     scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
+    left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
     if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
-        if block_table is not None or cache_seqlens is not None:
-            raise ArgumentError(
-                f"{fn}: q has {q.shape[1]} tokens per sequence; with cache_seqlens or block_table "
-                f"the KV-cache kernel takes 1..{_checks.DECODE_MAX_SEQLEN_Q} (longer queries against "
-                "a ragged or paged cache need the variable-length entry point, not in this build)",
-                function=fn, argument="q")
-        out, lse = torch.ops.ptxfmha.fwd(q, k_cache, v_cache, bool(causal), scale, bool(return_lse))
+        out, lse = torch.ops.ptxfmha.attn(q, k_cache, v_cache, None, None, cache_seqlens, block_table, 0, 0,
+                                          bool(causal), scale, left, right, cap, sinks, alibi_slopes,
+                                          bool(return_lse) or _needs_grad(q, k_cache, v_cache), False)
     else:
-        out, lse = torch.ops.ptxfmha.decode(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal),
-                                            scale, num_splits, bool(return_lse))
+        out, lse = torch.ops.ptxfmha.decode_attn(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal), scale,
+                                                 left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse))
     return (out, lse) if return_lse else out
 
 
 def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, window_size=(-1, -1),
-                    softcap=0.0, alibi_slopes=None, deterministic=False, return_attn_probs=False):
-    """flash_attn.flash_attn_func's signature over attention() (return_attn_probs refused)."""
-    _checks.check_flash_extras("ptxfmha.flash_attn_func", return_attn_probs=return_attn_probs)
+                    softcap=0.0, alibi_slopes=None, deterministic=False, return_attn_probs=False, *,
+                    sinks=None, s_aux=None):
+    """flash_attn.flash_attn_func's signature over attention() (return_attn_probs refused;
+    s_aux is sinks)."""
+    fn = "ptxfmha.flash_attn_func"
+    _checks.check_flash_extras(fn, return_attn_probs=return_attn_probs)
     return attention(q, k, v, causal=causal, softmax_scale=softmax_scale, dropout_p=dropout_p,
                      window_size=window_size, softcap=softcap, alibi_slopes=alibi_slopes,
-                     deterministic=deterministic)
+                     sinks=_head_vector(fn, "sinks", sinks, s_aux, "s_aux"), deterministic=deterministic)
 
 
 def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, rotary_cos=None, rotary_sin=None,
                             cache_seqlens=None, cache_batch_idx=None, cache_leftpad=None, block_table=None,
                             softmax_scale=None, causal=False, window_size=(-1, -1), softcap=0.0,
                             rotary_interleaved=True, alibi_slopes=None, num_splits=0,
-                            return_softmax_lse=False):
-    """flash_attn.flash_attn_with_kvcache's signature over attention_with_kvcache()."""
+                            return_softmax_lse=False, *, sinks=None, s_aux=None):
+    """flash_attn.flash_attn_with_kvcache's signature over attention_with_kvcache() (s_aux is
+    sinks)."""
+    fn = "ptxfmha.flash_attn_with_kvcache"
     return attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=cache_seqlens, block_table=block_table,
                                   causal=causal, softmax_scale=softmax_scale, return_lse=return_softmax_lse,
                                   num_splits=num_splits, k=k, v=v, rotary_cos=rotary_cos,
                                   rotary_sin=rotary_sin, cache_batch_idx=cache_batch_idx,
                                   cache_leftpad=cache_leftpad, window_size=window_size, softcap=softcap,
-                                  alibi_slopes=alibi_slopes)
+                                  alibi_slopes=alibi_slopes, sinks=_head_vector(fn, "sinks", sinks, s_aux, "s_aux"))
+
+
+# ---- metadata checks (synchronous, not for torch.compile) -----------------------------------
+
+def check_metadata(q, k, v, cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=0, max_seqlen_k=0, *,
+                   seqused_k=None, block_table=None):
+    """ptxfmha_check_metadata on the arguments of attention_varlen() (or attention() with
+    seqused_k / block_table): waits for the current stream, reads cu_seqlens_q, cu_seqlens_k,
+    seqused_k and block_table back and raises ArgumentError (status ERR_INVALID_METADATA or
+    ERR_INVALID_PAGE_TABLE) naming the first entry the kernels would have to clamp (offsets not
+    starting at 0 / decreasing / past the packed rows / longer than max_seqlen, seqused_k past
+    its sequence, page ids outside the pool). Returns None when every entry is valid. Allocates
+    an output-sized scratch (the parameter block is checked exactly as the call would be)."""
+    fn = "ptxfmha.check_metadata"
+    _check_q(fn, q, 3 if cu_seqlens_q is not None else 4)
+    pr = _checks.attn_problem(fn, q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q,
+                              max_seqlen_k)
+    out, _ = _attn_outputs(q, pr, False)
+    if pr.query_rows == 0:
+        return None
+    with device_context(_ordinal(q.device)):
+        params = _attn_params(pr, q, k, v, out, None, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, False,
+                              1.0, -1, -1, 0.0, None, None)
+        _lib.call("ptxfmha_check_metadata", ctypes.byref(params))
+    return None
+
+
+def check_kvcache_metadata(q, k_cache, v_cache, cache_seqlens=None, block_table=None):
+    """check_metadata() for attention_with_kvcache()'s arguments: the check of the entry point
+    the call would take (ptxfmha_check_decode_metadata for 1..8 query tokens, else
+    ptxfmha_check_metadata): cache_seqlens within the cache, the pages each sequence needs
+    inside the pool."""
+    fn = "ptxfmha.check_kvcache_metadata"
+    _check_q(fn, q)
+    cache_seqlens = _kvcache_args(fn, q, cache_seqlens, 0)
+    if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
+        return check_metadata(q, k_cache, v_cache, seqused_k=cache_seqlens, block_table=block_table)
+    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table)
+    out = q.new_empty(prob.out_shapes(False)[0])
+    with device_context(_ordinal(q.device)):
+        params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, None, cache_seqlens, block_table, False,
+                                            1.0, -1, -1, 0.0, None, None, 0, 0, 0, _stream(q.device))
+        _lib.call("ptxfmha_check_decode_metadata", ctypes.byref(params))
+    return None

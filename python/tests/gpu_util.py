@@ -99,6 +99,43 @@ def check(name, path, out, ref_o, lse=None, ref_lse=None):
     assert cos >= COSINE_MIN, f"{name}: cosine {cos:.7f} < {COSINE_MIN}"
 
 
+# Backward (README "Backward", tests/test_gpu_bwd.cpp): dQ / dK / dV rel. L2 <= 2e-2 and
+# cosine >= 0.9998 against float64 autograd.
+GRAD_REL_L2_MAX = 2e-2
+GRAD_COSINE_MIN = 0.9998
+
+
+def check_grad(name, what, got, want):
+    """A gradient against its float64 reference: finite, rel. L2 and cosine bounds; figures
+    recorded under path "bwd"; the message names the worst index."""
+    assert tuple(got.shape) == tuple(want.shape), f"{name} {what}: shape {tuple(got.shape)} vs {tuple(want.shape)}"
+    g = got.double()
+    assert torch.isfinite(g).all(), f"{name} {what}: non-finite at {torch.nonzero(~torch.isfinite(g))[0].tolist()}"
+    err = (g - want).abs()
+    rel = ((g - want).norm() / want.norm().clamp_min(1e-300)).item()
+    cos = (torch.dot(g.flatten(), want.flatten()) / (g.norm() * want.norm()).clamp_min(1e-300)).item()
+    record_figures(f"{name} {what}", "bwd", rel, cos, err.max().item())
+    worst = torch.nonzero(err == err.max())[0].tolist()
+    detail = f"worst |err| {err.max().item():.3e} at {worst} (got {g[tuple(worst)].item():.5f}, ref " \
+             f"{want[tuple(worst)].item():.5f})"
+    assert rel <= GRAD_REL_L2_MAX, f"{name} {what}: rel.L2 {rel:.3e} > {GRAD_REL_L2_MAX}; {detail}"
+    assert cos >= GRAD_COSINE_MIN, f"{name} {what}: cosine {cos:.7f} < {GRAD_COSINE_MIN}; {detail}"
+
+
+def run_or_skip(fn, *args, **kwargs):
+    """Calls fn; a feature without a kernel on this device (ERR_UNSUPPORTED_FEATURE) makes the
+    test SKIPPED with the library's message, so such tests turn on by themselves when the
+    kernels land. Every other error propagates."""
+    from ptxfmha import ArgumentError, Status
+
+    try:
+        return fn(*args, **kwargs)
+    except ArgumentError as e:
+        if e.status == Status.ERR_UNSUPPORTED_FEATURE:
+            pytest.skip(f"UNSUPPORTED_FEATURE: {e.message}")
+        raise
+
+
 def randn(*shape, seed=None, device="cuda"):
     g = torch.Generator(device=device)
     g.manual_seed(seed if seed is not None else 0)

@@ -17,10 +17,12 @@ class KernelLog:
         self._handles.append(model.register_forward_pre_hook(lambda *_: self.passes.append((name, []))))
 
     def wrap(self, kernel, fn):
-        def run(q, k, v, **kw):
+        """ptxfmha.hf.attention -> "prefill", .attention_with_kvcache -> "decode",
+        .attention_varlen -> "varlen" (padded batches)."""
+        def run(q, k, v, *args, **kw):
             assert self.passes, f"a {kernel} kernel call outside any watched forward pass"
             self.passes[-1][1].append((kernel, tuple(q.shape), tuple(k.shape), kw.get("causal")))
-            return fn(q, k, v, **kw)
+            return fn(q, k, v, *args, **kw)
         return run
 
     def take(self):
@@ -33,12 +35,14 @@ class KernelLog:
         self._handles.clear()
 
 
-def routing_errors(passes, layers, decode_kernel=True):
+def routing_errors(passes, layers, decode_kernel=True, padded=False, hybrid=False):
     """What in `passes` breaks the routing contract of attn_implementation="ptxfmha": models
     other than "ptxfmha" make no kernel call; each pass of the ptxfmha model calls one kernel
     once per layer, every layer with the same shapes, causal; the decode kernel for passes of
     up to DECODE_MAX_SEQLEN_Q (8) new tokens (unless decode_kernel=False), the prefill kernel
-    otherwise."""
+    otherwise; the varlen kernel for every pass of a padded batch (padded=True). hybrid=True:
+    models with sliding and full layers, whose caches hold different numbers of keys (only the
+    key shapes may differ between layers)."""
     from ptxfmha._checks import DECODE_MAX_SEQLEN_Q as max_decode_tokens
 
     errors = []
@@ -51,8 +55,10 @@ def routing_errors(passes, layers, decode_kernel=True):
             errors.append(f"pass {i} of the ptxfmha model made no ptxfmha call")
             continue
         sq = calls[0][1][1]
-        want = "decode" if decode_kernel and sq <= max_decode_tokens else "prefill"
-        if len(calls) != layers or any(c != calls[0] for c in calls) or calls[0][0] != want or not calls[0][3]:
+        want = "varlen" if padded else "decode" if decode_kernel and sq <= max_decode_tokens else "prefill"
+        same = (lambda c: c[:2] + c[3:]) if hybrid else (lambda c: c)
+        if len(calls) != layers or any(same(c) != same(calls[0]) for c in calls) or calls[0][0] != want \
+                or not calls[0][3]:
             errors.append(f"pass {i}: {calls}; expected {layers} identical causal calls to the {want} kernel")
     return errors
 
@@ -71,20 +77,15 @@ def routing_summary(passes):
     return ", ".join(f"{n} x {t} token{'s' if t > 1 else ''} -> {k}" for (t, k), n in runs)
 
 
-def ref_attention(q, k, v, causal=False, softmax_scale=None, **_):
-    """The kernels' contract in float32: [b, s, h, d] in, [b, s, h, d] out in q's dtype;
-    bottom-right causal; GQA by repetition. Needs PyTorch."""
+def ref_attention(q, k, v, causal=False, softmax_scale=None, window_size=(-1, -1), softcap=0.0, sinks=None,
+                  alibi_slopes=None, **_):
+    """The kernels' contract in float32 (reference.attention_ref): [b, s, h, d] in, [b, s, h, d]
+    out in q's dtype; bottom-right causal, window, softcap, sinks, ALiBi; GQA by repetition.
+    Needs PyTorch."""
     import torch
 
-    b, sq, hq, d = q.shape
-    sk, hkv = k.shape[1], k.shape[2]
-    qt = q.transpose(1, 2).float()
-    kt = k.transpose(1, 2).float().repeat_interleave(hq // hkv, dim=1)
-    vt = v.transpose(1, 2).float().repeat_interleave(hq // hkv, dim=1)
-    mask = None
-    if causal:
-        i = torch.arange(sq).view(sq, 1)
-        j = torch.arange(sk).view(1, sk)
-        mask = j <= i + sk - sq
-    o = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask, scale=softmax_scale)
-    return o.transpose(1, 2).contiguous().to(q.dtype)
+    from reference import attention_ref
+
+    o, _ = attention_ref(q, k, v, causal=causal, scale=softmax_scale, window=window_size or (-1, -1),
+                         softcap=softcap or 0.0, sinks=sinks, alibi=alibi_slopes, dtype=torch.float32)
+    return o.contiguous().to(q.dtype)

@@ -33,6 +33,12 @@ Checks, with the tolerances (bf16 attention against bf16 attention, both roundin
      DynamicCache: per-step logits rel. L2 <= 2e-2, argmax agreement >= 62 of 64 steps.
   4. prefill time of an 8192-token prompt (batch 1, use_cache=False, last-token logits), both
      implementations: CUDA events, 3 warm-ups, median of 10 (reported, not judged).
+  5. a training step: next-token cross-entropy of 2 x 512 random tokens, loss.backward() through
+     each model (ptxfmha: ptxfmha_bwd). The gradients of the attention projections (q_proj,
+     k_proj, v_proj, o_proj weights of every layer: dW = X^T dQ etc., so they carry the
+     attention inputs' gradients) concatenated: finite; ptxfmha vs sdpa rel. L2 <= 3e-2; against
+     the float32 model ptxfmha's rel. L2 at most 1.25x sdpa's + 1e-3; the losses agree to 1e-2
+     relative. Per projection kind the worst rel. L2 vs sdpa is reported.
 """
 
 import argparse
@@ -58,6 +64,7 @@ def main(argv=None):
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--prefill", type=int, default=8192)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--train-tokens", type=int, default=512, help="tokens per sequence of the training step (batch 2)")
     ap.add_argument("--device", default="cuda", help="cpu: only with the kernels replaced (the script's CPU test)")
     ap.add_argument("--tiny", action="store_true", help="2 layers, hidden 256, vocabulary 512 (the script's CPU test)")
     args = ap.parse_args(argv)
@@ -251,6 +258,40 @@ def main(argv=None):
                      f"{min(t_sdpa[0], t_sdpa2[0]) / t_ptx[0]:.3f} (reported, not judged)")
 
     section("prefill timing", timing)
+
+    # ---- 5. training step ---------------------------------------------------------------------
+    kinds = ("q_proj", "k_proj", "v_proj", "o_proj")
+    train_ids = torch.randint(3, cfg.vocab_size, (2, args.train_tokens), generator=g, device=dev)
+
+    def train_grads(model):
+        model.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            loss = model(train_ids, labels=train_ids, use_cache=False).loss
+            loss.backward()
+        grads = {n: p.grad.detach().float().flatten() for n, p in model.named_parameters()
+                 if p.grad is not None and any(f".{kd}." in n for kd in kinds)}
+        model.zero_grad(set_to_none=True)
+        return loss.item(), grads
+
+    def training():
+        (l_sdpa, g_sdpa), (l_ptx, g_ptx), (l_32, g_32) = (train_grads(m) for m in (sdpa, ptx, fp32))
+        assert set(g_ptx) == set(g_sdpa) == set(g_32) and len(g_ptx) == 4 * layers, sorted(g_ptx)[:8]
+        names = sorted(g_ptx)
+        cat = {k: torch.cat([g[n] for n in names]) for k, g in (("sdpa", g_sdpa), ("ptx", g_ptx), ("32", g_32))}
+        finite = bool(torch.isfinite(cat["ptx"]).all())
+        r = rel_l2(cat["ptx"], cat["sdpa"])
+        r_ptx32, r_sdpa32 = rel_l2(cat["ptx"], cat["32"]), rel_l2(cat["sdpa"], cat["32"])
+        loss_rel = abs(l_ptx - l_sdpa) / abs(l_sdpa)
+        worst = {kd: max(rel_l2(g_ptx[n], g_sdpa[n]) for n in names if f".{kd}." in n) for kd in kinds}
+        ok5 = finite and r <= 3e-2 and r_ptx32 <= 1.25 * r_sdpa32 + 1e-3 and loss_rel <= 1e-2
+        lines.append(f"training step, 2 x {args.train_tokens} tokens, loss.backward() [{judge(ok5, 'training step')}]")
+        lines.append(f"  loss: sdpa {l_sdpa:.5f}, ptxfmha {l_ptx:.5f}, float32 {l_32:.5f}; attention-projection "
+                     f"grads ({len(names)} tensors) ptxfmha vs sdpa rel.L2 {r:.3e} (bound 3e-2)")
+        lines.append(f"  vs float32 model:    grads rel.L2 ptxfmha {r_ptx32:.3e}, sdpa {r_sdpa32:.3e} (ratio "
+                     f"{r_ptx32 / max(r_sdpa32, 1e-30):.3f}, bound 1.25); worst per kind vs sdpa: "
+                     + ", ".join(f"{kd} {v:.2e}" for kd, v in worst.items()))
+
+    section("training step", training)
 
     # ---- routing of every forward pass above ------------------------------------------------
     bad = []

@@ -3,8 +3,12 @@
 Offsets, sizes and alignments come from a C program compiled against
 host/include/ptxfmha/ptxfmha.h with the system C compiler; member names/types, enumerators and
 prototypes from parsing the header. Header structs and functions the package does not bind yet
-are reported as skipped (with their names), never passed. The comparator is shown to catch
-broken mirrors (reordered, resized, missing and mistyped members)."""
+are reported as skipped (with their names), never passed. A versioned block (struct_size
+first: ptxfmha_attn_params, ptxfmha_decode_attn_params, ptxfmha_bwd_params) may be bound as a
+prefix of the header's - a valid older caller, since the library reads struct_size bytes -
+with the fields past it reported as not bound (skipped) until their line is appended. The
+comparator is shown to catch broken mirrors (reordered, resized, missing and mistyped members,
+a versioned prefix that is not a prefix)."""
 
 import ctypes
 
@@ -50,15 +54,22 @@ def ctype_matches(c_type, ctype):
     return SCALARS.get(c_type) is ctype
 
 
+def versioned(members):
+    return members[0] == ("uint64_t", "struct_size")
+
+
 def compare_struct(c_name, members, sizes, fields, cls):
-    """Every difference between the C layout of `c_name` and the ctypes class, as text."""
+    """Every difference between the C layout of `c_name` and the ctypes class, as text. A
+    versioned block may be a prefix: its size is then where the next header member starts."""
     problems = []
     c_names = [n for _, n in members]
     py_fields = list(cls._fields_)
     py_names = [n for n, _ in py_fields]
-    if c_names != py_names:
-        problems.append(f"{c_name}: members differ: C {c_names} vs ctypes {py_names}")
     size, align = sizes[c_name]
+    if versioned(members) and len(py_names) < len(c_names) and c_names[:len(py_names)] == py_names:
+        size = fields[(c_name, c_names[len(py_names)])][0]  # a prefix: the header's next member starts here
+    elif c_names != py_names:
+        problems.append(f"{c_name}: members differ: C {c_names} vs ctypes {py_names}")
     if ctypes.sizeof(cls) != size:
         problems.append(f"{c_name}: sizeof C {size} vs ctypes {ctypes.sizeof(cls)}")
     if ctypes.alignment(cls) != align:
@@ -77,7 +88,9 @@ def compare_struct(c_name, members, sizes, fields, cls):
 
 
 def test_header_parses_the_abi():
-    assert {"ptxfmha_fwd_params", "ptxfmha_decode_params"} <= set(H_STRUCTS)
+    assert {"ptxfmha_fwd_params", "ptxfmha_decode_params", "ptxfmha_attn_params", "ptxfmha_decode_attn_params",
+            "ptxfmha_bwd_params"} <= set(H_STRUCTS)
+    assert H_ENUMS["PTXFMHA_ERR_UNSUPPORTED_FEATURE"] == 19 and H_ENUMS["PTXFMHA_ERR_INVALID_METADATA"] == 20
     assert H_ENUMS["PTXFMHA_OK"] == 0 and len(H_ENUMS) >= 19
     assert {"ptxfmha_fwd", "ptxfmha_decode", "ptxfmha_last_error"} <= set(H_PROTOS)
     assert ("int64_t", "q_seq_stride") in H_STRUCTS["ptxfmha_fwd_params"]
@@ -90,6 +103,34 @@ def test_struct_layout_matches_header(c_name, layout):
         pytest.skip(f"{c_name} is in ptxfmha.h but not bound in ptxfmha/_abi.py yet")
     sizes, fields, _ = layout
     assert compare_struct(c_name, H_STRUCTS[c_name], sizes, fields, cls) == []
+
+
+@pytest.mark.parametrize("c_name", sorted(n for n, m in H_STRUCTS.items() if versioned(m)))
+def test_versioned_block_binds_every_header_field(c_name):
+    cls = _abi.STRUCTS.get(c_name)
+    if cls is None:
+        pytest.skip(f"{c_name} is not bound")
+    missing = [n for _, n in H_STRUCTS[c_name][len(cls._fields_):]]
+    if missing:
+        pytest.skip(f"{c_name}: fields {', '.join(missing)} of ptxfmha.h are not bound in ptxfmha/_abi.py yet "
+                    f"(valid: the package sends struct_size = {ctypes.sizeof(cls)} and the library defaults them)")
+    assert [n for n, _ in cls._fields_] == [n for _, n in H_STRUCTS[c_name]]
+
+
+def test_versioned_prefix_rules(layout):
+    """A prefix of a versioned block passes (an older caller); a block missing a member in the
+    middle, or one whose last member is cut, does not."""
+    sizes, fields, _ = layout
+    members = H_STRUCTS["ptxfmha_decode_attn_params"]
+    full = _abi.DecodeAttnParams
+    prefix = _broken(full, lambda f: f[:-2])                     # as if softcap, reserved were appended later
+    assert compare_struct("ptxfmha_decode_attn_params", members, sizes, fields, prefix) == []
+    gap = _broken(full, lambda f: [x for x in f if x[0] != "window_left"])
+    assert compare_struct("ptxfmha_decode_attn_params", members, sizes, fields, gap) != []
+    extra = _broken(full, lambda f: f + [("kv_dtype", ctypes.c_int32)])  # not in the header
+    assert compare_struct("ptxfmha_decode_attn_params", members, sizes, fields, extra) != []
+    assert compare_struct("ptxfmha_fwd_params", H_STRUCTS["ptxfmha_fwd_params"], sizes, fields,
+                          _broken(_abi.FwdParams, lambda f: f[:-1])) != []   # not versioned: no prefix
 
 
 def test_every_bound_struct_is_in_the_header():
@@ -154,6 +195,8 @@ def test_prototype_matches_header(name):
     assert [c_header.norm_type(t) for t in f.c_argtypes] == params
     if ret != "void":
         assert ctype_matches(ret, f.restype) or (ret == "const char*" and f.restype is ctypes.c_char_p)
+    else:
+        assert f.restype is None
     for c_type, t in zip(f.c_argtypes, f.argtypes):
         if c_type == "void":
             assert t is None

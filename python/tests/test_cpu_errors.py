@@ -23,7 +23,7 @@ import pytest
 
 from fake_tensor import Device, T
 
-from ptxfmha import _checks, _lib
+from ptxfmha import _abi, _checks, _lib
 from ptxfmha._abi import Status
 from ptxfmha.errors import ArgumentError, DeviceError, PtxfmhaError, argument_of, python_name, status_error
 
@@ -36,10 +36,18 @@ def qkv(sq=SQ, sk=SK, hq=HQ, hkv=HKV, d=D, b=B):
     return (T((b, sq, hq, d), ptr=1 * GiB), T((b, sk, hkv, d), ptr=2 * GiB), T((b, sk, hkv, d), ptr=3 * GiB))
 
 
-def call_fwd(q, k, v, out=None, lse=None, scale=0.125, causal=True):
-    out = out or T(q.shape, ptr=4 * GiB)
-    p = _checks.fwd_params(q, k, v, out, lse, causal, scale, 0)
-    _lib.call("ptxfmha_fwd", ctypes.byref(p))
+def attn_params(q, k, v, out=None, lse=None, scale=0.125, causal=True, cu_q=None, cu_k=None, seqused=None,
+                table=None, max_q=0, max_k=0, window=(-1, -1), softcap=0.0, sinks=None, alibi=None):
+    """The block the torch op builds (same _checks code), from duck-typed tensors."""
+    pr = _checks.attn_problem(FN, q, k, v, cu_q, cu_k, seqused, table, max_q, max_k, sinks, alibi)
+    out = out or T(pr.out_shapes(False)[0], ptr=4 * GiB)
+    return _checks.attn_params(pr, q, k, v, out, lse, cu_q, cu_k, seqused, table, causal, scale, window[0],
+                               window[1], softcap, sinks, alibi, 0)
+
+
+def call_fwd(q, k, v, **kw):
+    """ptxfmha_attn, the entry point of every prefill op (fixed-length here unless kw says)."""
+    _lib.call("ptxfmha_attn", ctypes.byref(attn_params(q, k, v, **kw)))
 
 
 # Where a call with valid arguments stops without a usable GPU (CI: no driver).
@@ -82,6 +90,10 @@ def test_unknown_status_is_a_runtime_error():
     ("ptxfmha_decode", "page_size = 24 must be a power of two", "k_cache.shape[1] (page_size)"),
     ("ptxfmha_fwd", "o (bytes [0x1, 0x2)) overlaps q", "out"),
     ("ptxfmha_fwd", "(no name first)", None),
+    ("ptxfmha_attn", "ptxfmha_attn: no sm90a kernel (device sm_90) implements softcap yet", None),
+    ("ptxfmha_attn", "sink_logits = 0x2 is not 4-byte aligned", "sinks"),
+    ("ptxfmha_decode_attn", "window_left = -2 must be >= -1", "window_size"),
+    ("ptxfmha_bwd", "dout_seq_stride = 3 ...", "grad of out (dout)"),
 ])
 def test_argument_names(function, message, arg):
     assert python_name(function, argument_of(message)) == arg
@@ -95,7 +107,7 @@ def test_null_pointer_is_value_error_naming_q():
     with pytest.raises(ValueError) as ei:
         call_fwd(q, k, v)
     assert ei.value.status == Status.ERR_NULL_POINTER and ei.value.argument == "q"
-    assert "q is NULL" in str(ei.value) and "ptxfmha_fwd" in str(ei.value)
+    assert "q is NULL" in str(ei.value) and "ptxfmha_attn" in str(ei.value)
 
 
 def test_misaligned_pointer_names_k():
@@ -166,17 +178,18 @@ def decode_params(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_pt
         bt = None
     sl = T((B,), ptr=seqlens_ptr, dtype="int32")
     prob = _checks.decode_problem(FN, q, kc, vc, sl, bt)
-    return _checks.decode_params(prob, q, kc, vc, T(q.shape, ptr=4 * GiB), None, sl, bt, True, 0.125, 0, 0, 0, 0)
+    return _checks.decode_attn_params(prob, q, kc, vc, T(q.shape, ptr=4 * GiB), None, sl, bt, True, 0.125, -1, -1,
+                                      0.0, None, None, 0, 0, 0, 0)
 
 
 def workspace_size(p):
     n = ctypes.c_uint64(0)
-    _lib.call("ptxfmha_decode_workspace_size", ctypes.byref(p), ctypes.byref(n))
+    _lib.call("ptxfmha_decode_attn_workspace_size", ctypes.byref(p), ctypes.byref(n))
     return n.value
 
 
 def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=7 * GiB):
-    """ptxfmha_decode with the workspace sized as a caller must (ptxfmha_decode_workspace_size)."""
+    """ptxfmha_decode_attn with the workspace sized as a caller must."""
     p = decode_params(sq, paged, page_size, table_ptr, seqlens_ptr)
     try:
         n = workspace_size(p)
@@ -186,7 +199,7 @@ def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=
         n = 0
     if n:
         p.workspace, p.workspace_bytes = WORKSPACE_PTR, n
-    _lib.call("ptxfmha_decode", ctypes.byref(p))
+    _lib.call("ptxfmha_decode_attn", ctypes.byref(p))
 
 
 def test_decode_query_limit_matches_the_library():
@@ -213,7 +226,7 @@ def test_decode_misaligned_block_table():
 def test_decode_seqlens_named_cache_seqlens():
     with pytest.raises(ArgumentError) as ei:
         workspace_size(decode_params(seqlens_ptr=7 * GiB + 1))
-    assert ei.value.argument == "cache_seqlens" and ei.value.function == "ptxfmha_decode_workspace_size"
+    assert ei.value.argument == "cache_seqlens" and ei.value.function == "ptxfmha_decode_attn_workspace_size"
 
 
 def test_valid_paged_decode_passes_validation():
@@ -232,30 +245,32 @@ def test_decode_workspace_checks_follow_planning():
         n = workspace_size(params())
     except DeviceError as e:
         assert e.status in NO_DEVICE, e
-        assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(params())))
+        assert_past_validation(lambda: _lib.call("ptxfmha_decode_attn", ctypes.byref(params())))
         return
     if n == 0:  # one split on this device: no workspace needed, NULL is fine
-        assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(params())))
+        assert_past_validation(lambda: _lib.call("ptxfmha_decode_attn", ctypes.byref(params())))
         return
     with pytest.raises(ArgumentError) as ei:
-        _lib.call("ptxfmha_decode", ctypes.byref(params()))
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(params()))
     assert ei.value.status == Status.ERR_NULL_POINTER and ei.value.argument == "workspace", ei.value
     assert f"needs {n} bytes" in str(ei.value), ei.value
     short = params()
     short.workspace, short.workspace_bytes = WORKSPACE_PTR, n - 1
     with pytest.raises(ArgumentError) as ei:
-        _lib.call("ptxfmha_decode", ctypes.byref(short))
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(short))
     assert ei.value.status == Status.ERR_INVALID_ARGUMENT and ei.value.argument == "workspace_bytes", ei.value
     assert f"less than the {n} bytes" in str(ei.value), ei.value
     sized = params()
     sized.workspace, sized.workspace_bytes = WORKSPACE_PTR, n
-    assert_past_validation(lambda: _lib.call("ptxfmha_decode", ctypes.byref(sized)))
+    assert_past_validation(lambda: _lib.call("ptxfmha_decode_attn", ctypes.byref(sized)))
 
 
 # ---- Python checks --------------------------------------------------------------------------
 
 def test_valid_shapes_pass_python_checks():
-    assert _checks.fwd_problem(FN, *qkv()) == (B, SQ, SK, HQ, HKV, D)
+    pr = _checks.attn_problem(FN, *qkv())
+    assert (pr.batch, pr.seqlen_q, pr.seqlen_k, pr.heads_q, pr.heads_kv, pr.head_dim) == (B, SQ, SK, HQ, HKV, D)
+    assert not (pr.varlen_q or pr.varlen_k or pr.paged) and pr.out_shapes(True) == ((B, SQ, HQ, D), (B, HQ, SQ))
 
 
 @pytest.mark.parametrize("mutate,arg,text", [
@@ -275,13 +290,13 @@ def test_python_checks_raise_value_error(mutate, arg, text):
     q, k, v = qkv()
     mutate(q, k, v)
     with pytest.raises(ValueError) as ei:
-        _checks.fwd_problem(FN, q, k, v)
+        _checks.attn_problem(FN, q, k, v)
     assert ei.value.argument == arg and text in str(ei.value), str(ei.value)
 
 
 def test_python_checks_reject_non_tensors():
     with pytest.raises(ArgumentError) as ei:
-        _checks.fwd_problem(FN, [1, 2], *qkv()[1:])
+        _checks.attn_problem(FN, [1, 2], *qkv()[1:])
     assert "must be a CUDA tensor" in str(ei.value)
 
 
@@ -322,9 +337,6 @@ def test_paged_problem_sizes():
 
 @pytest.mark.parametrize("kw,arg", [
     ({"dropout_p": 0.1}, "dropout_p"),
-    ({"window_size": (128, 0)}, "window_size"),
-    ({"softcap": 30.0}, "softcap"),
-    ({"alibi_slopes": object()}, "alibi_slopes"),
     ({"return_attn_probs": True}, "return_attn_probs"),
 ])
 def test_flash_arguments_without_c_counterpart_are_refused(kw, arg):
@@ -334,7 +346,7 @@ def test_flash_arguments_without_c_counterpart_are_refused(kw, arg):
 
 
 def test_flash_arguments_neutral_values_pass():
-    _checks.check_flash_extras(FN, 0.0, (-1, -1), 0.0, None, False)
+    _checks.check_flash_extras(FN, 0.0, False)
 
 
 def test_softmax_scale_default_and_type():
@@ -359,3 +371,281 @@ def test_package_imports_without_torch(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "ImportError: ptxfmha.attention needs PyTorch" in r.stdout
     assert f"version {_lib.version()}" in r.stdout
+
+
+# ---- ptxfmha_attn features through the real library ----------------------------------------
+
+def varlen_qkv(total_q=300, total_k=500, batch=3):
+    q = T((total_q, HQ, D), ptr=1 * GiB)
+    k, v = T((total_k, HKV, D), ptr=2 * GiB), T((total_k, HKV, D), ptr=3 * GiB)
+    cu_q = T((batch + 1,), ptr=6 * GiB, dtype="int32")
+    cu_k = T((batch + 1,), ptr=6 * GiB + 256, dtype="int32")
+    return q, k, v, cu_q, cu_k
+
+
+def call_varlen(max_q=200, max_k=300, **kw):
+    q, k, v, cu_q, cu_k = varlen_qkv()
+    kw.setdefault("cu_q", cu_q)
+    kw.setdefault("cu_k", cu_k)
+    call_fwd(q, k, v, max_q=max_q, max_k=max_k, **kw)
+
+
+def head_vector(ptr=7 * GiB, n=HQ):
+    return T((n,), ptr=ptr, dtype="float32")
+
+
+def test_valid_feature_calls_pass_validation():
+    """Every feature with valid arguments: validation passes, the call stops at the device
+    (without one) or at the made-up addresses (with one) - never at a check of its own."""
+    assert_past_validation(lambda: call_varlen(causal=True, window=(64, 0), softcap=30.0, sinks=head_vector(),
+                                               alibi=head_vector(7 * GiB + 256)))
+    q, k, v = qkv()
+    assert_past_validation(lambda: call_fwd(q, k, v, causal=False, window=(16, 16)))
+    kc, vc = T((16, 64, HKV, D), ptr=2 * GiB), T((16, 64, HKV, D), ptr=3 * GiB)
+    table, used = T((B, 4), ptr=6 * GiB, dtype="int32"), T((B,), ptr=6 * GiB + 256, dtype="int32")
+    assert_past_validation(lambda: call_fwd(q, kc, vc, table=table, seqused=used))
+
+
+@pytest.mark.parametrize("case,status,arg", [
+    ("cu_q misaligned", Status.ERR_MISALIGNED_POINTER, "cu_seqlens_q"),
+    ("max_q > total_q", Status.ERR_INVALID_ARGUMENT, "max_seqlen_q"),
+    ("total_k > batch * max_k", Status.ERR_INVALID_ARGUMENT, "k.shape[0] (total_k)"),
+    ("window right with causal", Status.ERR_INVALID_ARGUMENT, "window_size"),
+    ("window left < -1", Status.ERR_INVALID_ARGUMENT, "window_size"),
+    ("negative softcap", Status.ERR_INVALID_ARGUMENT, "softcap"),
+    ("sinks misaligned", Status.ERR_MISALIGNED_POINTER, "sinks"),
+    ("out overlaps sinks", Status.ERR_ALIASING, "out"),
+])
+def test_attn_feature_checks_name_the_python_argument(case, status, arg):
+    q, k, v, cu_q, cu_k = varlen_qkv()
+    kw = dict(max_q=200, max_k=300)
+    if case == "cu_q misaligned":
+        kw["cu_q"] = T((4,), ptr=6 * GiB + 2, dtype="int32")
+    elif case == "max_q > total_q":
+        kw["max_q"] = 301
+    elif case == "total_k > batch * max_k":
+        kw["max_k"] = 100
+    elif case == "window right with causal":
+        kw.update(causal=True, window=(-1, 5))
+    elif case == "window left < -1":
+        kw["window"] = (-2, -1)
+    elif case == "negative softcap":
+        kw["softcap"] = -1.0
+    elif case == "sinks misaligned":
+        kw["sinks"] = head_vector(7 * GiB + 2)
+    elif case == "out overlaps sinks":
+        kw["sinks"] = head_vector(4 * GiB + 64)
+    kw.setdefault("cu_q", cu_q)
+    kw.setdefault("cu_k", cu_k)
+    with pytest.raises(ArgumentError) as ei:
+        call_fwd(q, k, v, **kw)
+    assert ei.value.status == status and ei.value.argument == arg, str(ei.value)
+    assert ei.value.function == "ptxfmha_attn"
+
+
+def test_paged_prefill_checks_name_the_cache():
+    q = T((B, 64, HQ, D), ptr=1 * GiB)
+    kc, vc = T((16, 24, HKV, D), ptr=2 * GiB), T((16, 24, HKV, D), ptr=3 * GiB)
+    with pytest.raises(ArgumentError) as ei:
+        call_fwd(q, kc, vc, table=T((B, 4), ptr=6 * GiB, dtype="int32"))
+    assert ei.value.status == Status.ERR_INVALID_PAGE_TABLE and ei.value.argument == "k.shape[1] (page_size)"
+
+
+def test_decode_attn_feature_checks():
+    p = decode_params()
+    p.window_left = -3
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(p))
+    assert ei.value.argument == "window_size" and ei.value.function == "ptxfmha_decode_attn"
+    p = decode_params()
+    p.reserved = 1
+    with pytest.raises(ArgumentError, match="reserved = 1 must be 0"):
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(p))
+    p = decode_params()
+    p.sink_logits = ctypes.cast(7 * GiB + 256 + 1, p.sink_logits.__class__)
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_decode_attn", ctypes.byref(p))
+    assert ei.value.status == Status.ERR_MISALIGNED_POINTER and ei.value.argument == "sinks"
+
+
+def test_check_metadata_validates_the_block_first():
+    q, k, v, cu_q, cu_k = varlen_qkv()
+    p = attn_params(q, k, v, cu_q=cu_q, cu_k=cu_k, max_q=200, max_k=300)
+    assert_past_validation(lambda: _lib.call("ptxfmha_check_metadata", ctypes.byref(p)))
+    p.max_seqlen_q = 301
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_check_metadata", ctypes.byref(p))
+    assert ei.value.argument == "max_seqlen_q" and ei.value.function == "ptxfmha_check_metadata"
+    assert_past_validation(lambda: _lib.call("ptxfmha_check_decode_metadata", ctypes.byref(decode_params())))
+
+
+# ---- versioned blocks ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [_abi.AttnParams, _abi.DecodeAttnParams, _abi.BwdParams], ids=lambda c: c.__name__)
+def test_blocks_come_from_the_library_init(cls):
+    """new_params: the library's defaults (window -1 = unbounded, everything else 0) with
+    struct_size = sizeof of the mirror; a fresh copy each time."""
+    p = _lib.new_params(cls)
+    assert p.struct_size == ctypes.sizeof(cls)
+    for name, _ in cls._fields_[1:]:
+        want = -1 if name in ("window_left", "window_right") else 0
+        got = getattr(p, name)
+        got = ctypes.cast(got, ctypes.c_void_p).value or 0 if isinstance(got, ctypes._Pointer) else (got or 0)
+        assert got == want, (name, got)
+    p.batch = 7
+    assert _lib.new_params(cls).batch == 0
+
+
+def test_a_shorter_mirror_is_a_valid_older_caller():
+    """struct_size versioning: a block the size of the first version is read as a prefix (what
+    a mirror without a newly appended field sends); one byte short is refused."""
+    q, k, v = qkv()
+    p = attn_params(q, k, v)
+    assert ctypes.sizeof(p) >= 272  # PTXFMHA_ATTN_PARAMS_SIZE_V1
+    p.struct_size = 272
+    assert_past_validation(lambda: _lib.call("ptxfmha_attn", ctypes.byref(p)))
+    p.struct_size = 271
+    with pytest.raises(ArgumentError, match="struct_size = 271"):
+        _lib.call("ptxfmha_attn", ctypes.byref(p))
+
+
+# ---- ptxfmha_bwd ----------------------------------------------------------------------------
+
+def bwd_block(sq=SQ, sk=SK, **kw):
+    q, k, v = qkv(sq=sq, sk=sk)
+    t = dict(out=T(q.shape, ptr=4 * GiB), dout=T(q.shape, ptr=5 * GiB),
+             dq=T(q.shape, ptr=9 * GiB), dk=T(k.shape, ptr=10 * GiB), dv=T(v.shape, ptr=11 * GiB),
+             lse=T((B, HQ, sq), ptr=12 * GiB, dtype="float32"))
+    t.update(kw)
+    return _checks.bwd_params(t["dout"], q, k, v, t["out"], t["lse"], t["dq"], t["dk"], t["dv"], True, 0.125,
+                              False, 0, 0, 0)
+
+
+def bwd_workspace(p):
+    n = ctypes.c_uint64(0)
+    _lib.call("ptxfmha_bwd_workspace_size", ctypes.byref(p), ctypes.byref(n))
+    return n.value
+
+
+def test_bwd_workspace_needs_no_device_and_depends_on_the_query_side():
+    n = bwd_workspace(bwd_block())
+    assert n > 0 and n % 256 == 0
+    assert bwd_workspace(bwd_block(sk=2 * SK)) == n
+    assert bwd_workspace(bwd_block(sq=4 * SQ)) > 3 * n
+
+
+def test_bwd_checks_name_the_python_argument():
+    p = bwd_block(dout=T((B, SQ, HQ, D), ptr=0))
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+    assert ei.value.status == Status.ERR_NULL_POINTER and ei.value.argument == "grad of out (dout)"
+    p = bwd_block()
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+    assert ei.value.status == Status.ERR_NULL_POINTER and ei.value.argument == "workspace", str(ei.value)
+    p = bwd_block(dq=T((B, SQ, HQ, D), ptr=1 * GiB))          # dq over q
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+    assert ei.value.status == Status.ERR_ALIASING
+    p = bwd_block()
+    p.deterministic = 2
+    with pytest.raises(ArgumentError, match="deterministic = 2"):
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+
+
+def test_valid_bwd_passes_validation():
+    for det in (False, True):
+        p = bwd_block()
+        p.deterministic = int(det)
+        p.workspace, p.workspace_bytes = 16 * GiB, bwd_workspace(p)
+        assert_past_validation(lambda: _lib.call("ptxfmha_bwd", ctypes.byref(p)))
+
+
+# ---- Python checks of the new arguments ------------------------------------------------------
+
+@pytest.mark.parametrize("case,arg,text", [
+    ("varlen q 4-D", "q", "expected 3 dims"),
+    ("cu_seqlens int64", "cu_seqlens_q", "accepted: int32"),
+    ("cu_seqlens_k length", "cu_seqlens_k", "expected (4,)"),
+    ("table and cu_seqlens_k", "cu_seqlens_k", "both given"),
+    ("seqused_k shape", "seqused_k", "expected (3,)"),
+    ("sinks shape", "sinks", "[heads_q] = [8] float32"),
+    ("sinks bf16", "sinks", "accepted: float32"),
+    ("alibi per batch", "alibi_slopes", "per-batch slopes"),
+    ("max_seqlen_q negative", "max_seqlen_q", ">= 0"),
+])
+def test_attn_python_checks(case, arg, text):
+    q, k, v, cu_q, cu_k = varlen_qkv()
+    kw = dict(cu_seqlens_q=cu_q, cu_seqlens_k=cu_k, max_seqlen_q=200, max_seqlen_k=300)
+    if case == "varlen q 4-D":
+        q = T((1, 300, HQ, D), ptr=1 * GiB)
+    elif case == "cu_seqlens int64":
+        kw["cu_seqlens_q"] = T((4,), ptr=6 * GiB, dtype="int64")
+    elif case == "cu_seqlens_k length":
+        kw["cu_seqlens_k"] = T((5,), ptr=6 * GiB, dtype="int32")
+    elif case == "table and cu_seqlens_k":
+        k, v = T((16, 64, HKV, D), ptr=2 * GiB), T((16, 64, HKV, D), ptr=3 * GiB)
+        kw["block_table"] = T((3, 4), ptr=7 * GiB, dtype="int32")
+    elif case == "seqused_k shape":
+        kw["seqused_k"] = T((4,), ptr=7 * GiB, dtype="int32")
+    elif case == "sinks shape":
+        kw["sinks"] = T((HQ + 1,), ptr=7 * GiB, dtype="float32")
+    elif case == "sinks bf16":
+        kw["sinks"] = T((HQ,), ptr=7 * GiB)
+    elif case == "alibi per batch":
+        kw["alibi_slopes"] = T((HQ * 3,), ptr=7 * GiB, dtype="float32")
+    elif case == "max_seqlen_q negative":
+        kw["max_seqlen_q"] = -1
+    with pytest.raises(ArgumentError) as ei:
+        _checks.attn_problem(FN, q, k, v, **kw)
+    assert ei.value.argument == arg and text in str(ei.value), str(ei.value)
+
+
+def test_paged_problem_sizes_for_prefill():
+    q = T((B, 40, HQ, D), ptr=1 * GiB)
+    kc, vc = T((16, 64, HKV, D), ptr=2 * GiB), T((16, 64, HKV, D), ptr=3 * GiB)
+    bt = T((B, 5), ptr=6 * GiB, dtype="int32")
+    pr = _checks.attn_problem(FN, q, kc, vc, block_table=bt)
+    assert (pr.paged, pr.page_size, pr.num_pages, pr.max_blocks_per_seq, pr.seqlen_k) == (True, 64, 16, 5, 320)
+    assert _checks.attn_problem(FN, q, kc, vc, block_table=bt, max_seqlen_k=100).seqlen_k == 100
+
+
+def test_varlen_problem_sizes_and_outputs():
+    q, k, v, cu_q, cu_k = varlen_qkv()
+    pr = _checks.attn_problem(FN, q, k, v, cu_q, cu_k, max_seqlen_q=200, max_seqlen_k=300)
+    assert (pr.batch, pr.total_q, pr.total_k, pr.seqlen_q, pr.seqlen_k) == (3, 300, 500, 0, 0)
+    assert pr.out_shapes(True) == ((300, HQ, D), (HQ, 300)) and pr.query_rows == 300
+    p = attn_params(q, k, v, cu_q=cu_q, cu_k=cu_k, max_q=200, max_k=300)
+    assert (p.q_batch_stride, p.q_seq_stride, p.q_head_stride) == (0, HQ * D, D)
+    assert (p.k_batch_stride, p.k_seq_stride) == (0, HKV * D) and (p.total_q, p.total_k) == (300, 500)
+    assert ctypes.cast(p.cu_seqlens_q, ctypes.c_void_p).value == 6 * GiB
+    empty = _checks.attn_problem(FN, T((0, HQ, D), ptr=0), k, v, cu_q, cu_k, max_seqlen_q=0, max_seqlen_k=300)
+    assert empty.query_rows == 0
+
+
+@pytest.mark.parametrize("ws,arg", [((1, 2, 3), "window_size"), (5, "window_size"), ((1.5, 0), "window_size"),
+                                    ((True, 0), "window_size")])
+def test_window_size_must_be_a_pair_of_ints(ws, arg):
+    with pytest.raises(ArgumentError) as ei:
+        _checks.resolve_window(FN, ws)
+    assert ei.value.argument == arg
+    assert _checks.resolve_window(FN, None) == (-1, -1) and _checks.resolve_window(FN, [4, 0]) == (4, 0)
+
+
+def test_softcap_type():
+    assert _checks.resolve_softcap(FN, None) == 0.0 and _checks.resolve_softcap(FN, 30) == 30.0
+    with pytest.raises(ArgumentError):
+        _checks.resolve_softcap(FN, "30")
+
+
+@pytest.mark.parametrize("causal,window,lq,lk,want", [
+    (True, (-1, -1), 100, 100, (-1, 0)),         # causal
+    (False, (-1, -1), 100, 100, (-1, -1)),       # full
+    (True, (99, 0), 100, 100, (-1, 0)),          # a window of the whole sequence is none
+    (True, (98, 0), 100, 100, (98, 0)),
+    (False, (10, 99), 100, 100, (10, -1)),
+    (False, (10, 98), 100, 100, (10, 98)),
+    (False, (-1, 0), 50, 100, (-1, 0)),          # window_right 0 is causal
+])
+def test_effective_window_matches_the_library(causal, window, lq, lk, want):
+    assert _checks.effective_window(causal, *window, lq, lk) == want

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from gpu_util import check, needs_gpu, poison_allocator, randn, reference, torch
+from gpu_util import check, needs_gpu, poison_allocator, randn, reference, run_or_skip, torch
 
 import ptxfmha
 from ptxfmha import ArgumentError, DeviceError
@@ -166,10 +166,17 @@ def test_kvcache_long_query_uses_prefill_kernel():
     check("kvcache sq=16 -> fwd", "fwd", out, ref_o)
 
 
-def test_kvcache_long_query_with_seqlens_is_refused():
-    _, _, kc, vc, _ = _make_cache(1, 64, 1, 64, None, seed=62)
-    with pytest.raises(ValueError, match="1..8"):
-        ptxfmha.attention_with_kvcache(randn(1, 9, 1, 64, seed=63), kc, vc, cache_seqlens=10)
+def test_kvcache_long_query_with_seqlens_runs_paged_prefill():
+    """More than 8 new tokens against a ragged paged cache: ptxfmha_attn (paged K/V,
+    seqused_k = cache_seqlens), skipped while this device has no kernel for that."""
+    k, v, kc, vc, table = _make_cache(2, 700, 2, 128, 64, seed=62)
+    q = randn(2, 40, 8, 128, seed=63)
+    lens = torch.tensor([700, 333], dtype=torch.int32, device="cuda")
+    poison_allocator(2 * 40 * 8 * 128 * 2)
+    out, lse = run_or_skip(ptxfmha.attention_with_kvcache, q, kc, vc, cache_seqlens=lens, block_table=table,
+                           causal=True, return_lse=True)
+    ref_o, ref_lse = reference(q, k, v, True, 128 ** -0.5, seqlens=lens)
+    check("kvcache sq=40 paged ragged -> attn", "attn", out, ref_o, lse, ref_lse)
 
 
 # ---- torch.compile, CUDA graphs, streams --------------------------------------------------------
@@ -303,10 +310,10 @@ def test_python_side_errors(what):
         ptxfmha.attention(q, k, k)
 
 
-def test_backward_raises_not_implemented_naming_ptxfmha_bwd():
+def test_backward_of_a_feature_names_what_ptxfmha_bwd_lacks():
     q = randn(1, 32, 2, 64, seed=340).requires_grad_()
-    out = ptxfmha.attention(q, q.detach(), q.detach(), causal=True)
-    with pytest.raises(NotImplementedError, match="ptxfmha_bwd"):
+    out = run_or_skip(ptxfmha.attention, q, q.detach(), q.detach(), causal=True, window_size=(8, 0))
+    with pytest.raises(NotImplementedError, match=r"ptxfmha_bwd.*window_size=\(8, 0\)"):
         out.float().sum().backward()
 
 

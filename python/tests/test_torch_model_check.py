@@ -20,7 +20,8 @@ if not _missing:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import model_check
 
-ARGS = ["--device", "cpu", "--tiny", "--prompt", "40", "--new-tokens", "6", "--prefill", "64", "--iters", "2"]
+ARGS = ["--device", "cpu", "--tiny", "--prompt", "40", "--new-tokens", "6", "--prefill", "64", "--iters", "2",
+        "--train-tokens", "24"]
 
 
 def test_model_check_passes_with_reference_kernels(monkeypatch, capsys):
@@ -35,6 +36,8 @@ def test_model_check_passes_with_reference_kernels(monkeypatch, capsys):
     assert "passes, greedy 6 tokens, prefill kernel for decode steps: 1 x 40 tokens -> prefill, " \
            "5 x 1 token -> prefill" in out, out
     assert "passes, logits: 1 x 40 tokens -> prefill" in out, out
+    assert "training step, 2 x 24 tokens, loss.backward() [ok]" in out, out
+    assert "passes, training step: 1 x 24 tokens -> prefill" in out, out
 
 
 def test_model_check_reports_every_section_when_one_fails(monkeypatch, capsys):
@@ -51,6 +54,7 @@ def test_model_check_reports_every_section_when_one_fails(monkeypatch, capsys):
     assert "greedy 6 tokens, decode kernel (ptxfmha_decode) [ERROR]" in out, out
     assert "greedy 6 tokens, prefill kernel for decode steps [ok]" in out, out  # never calls the decode kernel
     assert "prefill 64 tokens" in out and "verdict: FAIL" in out, out
+    assert "training step, 2 x 24 tokens, loss.backward() [ok]" in out, out  # prefill kernel only
 
 
 def test_model_check_fails_when_decode_steps_take_the_wrong_kernel(monkeypatch, capsys):

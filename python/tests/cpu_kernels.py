@@ -1,0 +1,99 @@
+"""Stand-in kernels for the CPU tests of the torch layer (no GPU): CPU implementations of the
+custom ops ptxfmha::attn, ptxfmha::decode_attn and ptxfmha::bwd computed by reference.py, and
+a log of every call with its arguments.
+
+They let the CPU tests run everything the package does in Python - argument handling, routing
+to the ops, autograd (saved tensors, the LSE asked for, the backward's arguments, GQA shapes),
+torch.compile tracing of forward and backward through the fake implementations, the
+transformers integration including padding -> varlen - with the kernels' numerics replaced by
+float64 math. install() widens _checks.ACCEPTED_DEVICES (and the dtypes, for float32 models)
+for the test only; the package itself refuses CPU tensors. The GPU tests check the kernels."""
+
+import torch
+
+import ptxfmha
+from ptxfmha import _checks
+from reference import attention_bwd_ref, attention_ref, gather_pages, varlen_ref
+
+CALLS = []  # (op, {argument: value}) of every stand-in call, appended in call order
+_registered = []
+
+
+def _log(op, **kw):
+    CALLS.append((op, kw))
+
+
+def attn_cpu(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k, causal,
+             softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, return_lse, deterministic):
+    pr = _checks.attn_problem("ptxfmha::attn", q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+                              max_seqlen_q, max_seqlen_k, sinks, alibi_slopes)
+    _log("attn", varlen_q=pr.varlen_q, varlen_k=pr.varlen_k, paged=pr.paged, seqused_k=seqused_k is not None,
+         causal=causal, scale=softmax_scale, window=(window_left, window_right), softcap=softcap,
+         sinks=sinks is not None, alibi=alibi_slopes is not None, return_lse=return_lse,
+         deterministic=deterministic, q_shape=tuple(q.shape))
+    kw = dict(causal=causal, scale=softmax_scale, window=(window_left, window_right), softcap=softcap, sinks=sinks,
+              alibi=alibi_slopes)
+    if pr.varlen_q:
+        cu_k = cu_seqlens_k
+        kk, vv = k, v
+        if cu_k is None and block_table is None:  # fixed K with varlen Q: sequence b is k[b]
+            kk, vv = k.reshape(-1, *k.shape[2:]), v.reshape(-1, *v.shape[2:])
+            cu_k = torch.arange(0, (pr.batch + 1) * pr.seqlen_k, pr.seqlen_k, dtype=torch.int32)
+        o, lse = varlen_ref(q, kk, vv, cu_seqlens_q, cu_k, seqused_k=seqused_k, block_table=block_table,
+                            seqlen_k=pr.seqlen_k, **kw)
+    else:
+        if block_table is not None:
+            kk, vv = gather_pages(k, block_table, pr.seqlen_k), gather_pages(v, block_table, pr.seqlen_k)
+        elif cu_seqlens_k is not None:
+            ck = cu_seqlens_k.tolist()
+            n = max(ck[b + 1] - ck[b] for b in range(pr.batch))
+            kk = k.new_zeros(pr.batch, n, *k.shape[1:])
+            vv = v.new_zeros(pr.batch, n, *v.shape[1:])
+            lens = torch.tensor([ck[b + 1] - ck[b] for b in range(pr.batch)])
+            for b in range(pr.batch):
+                kk[b, :lens[b]], vv[b, :lens[b]] = k[ck[b]:ck[b + 1]], v[ck[b]:ck[b + 1]]
+            seqused_k = lens if seqused_k is None else torch.minimum(seqused_k.long(), lens)
+        else:
+            kk, vv = k, v
+        o, lse = attention_ref(q, kk, vv, len_k=seqused_k, **kw)
+    out = o.to(q.dtype).contiguous()
+    return out, (lse.to(torch.float32).contiguous() if return_lse else q.new_empty((0,), dtype=torch.float32))
+
+
+def decode_attn_cpu(q, k_cache, v_cache, cache_seqlens, block_table, causal, softmax_scale, window_left,
+                    window_right, softcap, sinks, alibi_slopes, num_splits, return_lse):
+    prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
+                                  alibi_slopes)
+    _log("decode_attn", paged=prob.paged, seqlens=cache_seqlens is not None, causal=causal, scale=softmax_scale,
+         window=(window_left, window_right), softcap=softcap, sinks=sinks is not None,
+         alibi=alibi_slopes is not None, num_splits=num_splits, return_lse=return_lse, q_shape=tuple(q.shape))
+    if block_table is not None:
+        kk, vv = gather_pages(k_cache, block_table, prob.max_seqlen_k), gather_pages(v_cache, block_table,
+                                                                                   prob.max_seqlen_k)
+    else:
+        kk, vv = k_cache, v_cache
+    o, lse = attention_ref(q, kk, vv, causal=causal, scale=softmax_scale, window=(window_left, window_right),
+                           softcap=softcap, sinks=sinks, alibi=alibi_slopes, len_k=cache_seqlens)
+    return o.to(q.dtype).contiguous(), (lse.to(torch.float32) if return_lse else q.new_empty((0,), dtype=torch.float32))
+
+
+def bwd_cpu(dout, q, k, v, out, lse, causal, softmax_scale, deterministic):
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
+    _log("bwd", causal=causal, scale=softmax_scale, deterministic=deterministic, q_shape=tuple(q.shape),
+         k_shape=tuple(k.shape), dout_contiguous=dout.is_contiguous())
+    dq, dk, dv = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale)
+    return dq.to(q.dtype).contiguous(), dk.to(k.dtype).contiguous(), dv.to(v.dtype).contiguous()
+
+
+def install(monkeypatch, dtypes=("bfloat16",)):
+    """Registers the stand-ins for "cpu" (once per process) and lets CPU tensors of `dtypes`
+    through the package's checks for this test; clears CALLS."""
+    if not _registered:
+        ptxfmha.ops.attn.register_kernel("cpu")(attn_cpu)
+        ptxfmha.ops.decode_attn.register_kernel("cpu")(decode_attn_cpu)
+        ptxfmha.ops.bwd.register_kernel("cpu")(bwd_cpu)
+        _registered.append(True)
+    monkeypatch.setattr(_checks, "ACCEPTED_DEVICES", ("cuda", "cpu"))
+    monkeypatch.setattr(_checks, "ACCEPTED_DTYPES", tuple(dtypes))
+    CALLS.clear()
+    return CALLS

@@ -24,6 +24,7 @@
 
 #include "bwd.h"
 #include "gpu_util.h"
+#include "../ptx/manifest/sm90_bwd.h"
 
 namespace ptxfmha_test {
 
@@ -179,10 +180,12 @@ class BwdDeviceCase {
     dv_.fill16(kPoisonBf16, static_cast<std::size_t>(p_.dv.elems), s);
     ws_.fill32(kPoisonF32, ws_.bytes() / 4, s);
   }
-  // Poison, launch (debug scratch when debug != 0), no synchronisation.
-  ptxfmha_status launch(CUstream stream = nullptr, uint64_t debug = 0) {
+  // Poison, launch (debug scratch when debug != 0; `main`: a main-kernel row, e.g. a variant,
+  // instead of the head dim's default), no synchronisation.
+  ptxfmha_status launch(CUstream stream = nullptr, uint64_t debug = 0, const ptxfmha::KernelInfo* main = nullptr) {
     poison(stream);
     ptxfmha_bwd_params a = params(stream);
+    if (main != nullptr) return ptxfmha::bwd_with_main_row(&a, main, debug);
     return debug ? ptxfmha::bwd_with_debug(&a, debug) : ptxfmha_bwd(&a);
   }
   void download(BwdOutputs* out, bool with_ws = false) const {
@@ -192,8 +195,9 @@ class BwdDeviceCase {
     if (with_ws) ws_.download(out->ws, static_cast<std::size_t>(ws_bytes_));
     else out->ws.clear();
   }
-  void run(BwdOutputs* out, bool with_ws = false, CUstream stream = nullptr, uint64_t debug = 0) {
-    const ptxfmha_status st = launch(stream, debug);
+  void run(BwdOutputs* out, bool with_ws = false, CUstream stream = nullptr, uint64_t debug = 0,
+           const ptxfmha::KernelInfo* main = nullptr) {
+    const ptxfmha_status st = launch(stream, debug, main);
     if (st != PTXFMHA_OK)
       FAIL("ptxfmha_bwd: " << str(ptxfmha_status_string(st)) << ": " << str(ptxfmha_last_error()) << " ["
                            << describe(p_) << "]");
@@ -441,8 +445,8 @@ inline WorkspaceFigures evaluate_workspace(const BwdProblem& p, const BwdHostInp
         }
       }
   // dQ accumulator: tile (b, h, m), warpgroup part wg, float4 v of thread t, element j.
-  const bool rows_by_wg = (D == 64);
-  const int dq_n = (D == 256) ? 128 : 64;
+  const bool rows_by_wg = SM90_BWD_DQ_ROWS_BY_WG(bm);
+  const int dq_n = SM90_BWD_DQ_N(D, bm);
   double num = 0, den = 0;
   const double scale = p.scale();
   for (int b = 0; b < p.batch; ++b)

@@ -10,8 +10,8 @@
 // bwd_test_util.h), the first bad element printed with its (b, s, h, d); deterministic mode
 // runs three times and must be bitwise identical; the fast mode's dK and dV (deterministic
 // by construction) twice. Test cases print the worst figures per kernel so far at their end.
-// cuDNN's backward error on the same inputs is not printed yet (bench/cudnn_sdpa wraps the
-// forward graph only; wiring the backward graph is phase 2).
+// cuDNN's backward error on the same inputs, and the main-kernel variants of the kernel table:
+// tests/test_gpu_bwd_cudnn.cpp.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -215,8 +215,8 @@ TEST_CASE("gpu bwd: debug dump of CTA (0,0,0)'s first m-block: dS^T, P^T, dQ par
       }
       // dQ partial of this CTA = (the kernel's own bf16 dS) K over the n-block's keys: checks
       // the dQ GEMM (transposed dS^T A operand, K^T B operand) and the staging order alone.
-      const bool rows_by_wg = (d == 64);
-      const int dq_n = (d == 256) ? 128 : 64;
+      const bool rows_by_wg = SM90_BWD_DQ_ROWS_BY_WG(bm);
+      const int dq_n = SM90_BWD_DQ_N(d, bm);
       double num = 0, den = 0;
       long long bad_q = 0;
       std::string first_q;

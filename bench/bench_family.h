@@ -64,5 +64,7 @@ float ours_scale(const Case& c);
 std::string no_kernel_message(const Case& c, ptxfmha::KernelKind kind, const char* what);
 // "<call>: <status>: <last error>" for a failed ptx-fmha call, "" for PTXFMHA_OK.
 std::string status_message(const char* call, ptxfmha_status st);
+// ptxfmha_fwd's parameters for a dense case on a SetView (Q, K, V in; O, LSE out), on g_stream.
+ptxfmha_fwd_params dense_fwd_params(const Case& c, const SetView& v, float softmax_scale);
 
 }  // namespace ptxfmha_bench

@@ -3,8 +3,10 @@
 #   $(BENCH_BIN)        ptxfmha_bench: ptx-fmha vs cuDNN SDPA (Google Benchmark), see bench/bench_fmha.cpp
 #                       and bench/METHOD.md
 #   $(BENCH_UTIL_A)     bench helpers + cuDNN loader + the pure parts (cases, grids, statistics,
-#                       plan choice, estimate), also linked by tools/ (the CLI) and the tests
-#                       (tests/test_bench_gate.cpp, tests/test_cpu_bench_*.cpp)
+#                       plan choice, estimate, the backward's sampled reference) + the cuDNN
+#                       SDPA graphs, also linked by tools/ (the CLI) and the tests
+#                       (tests/test_bench_gate.cpp, tests/test_cpu_bench_*.cpp, the backward
+#                       GPU tests print cuDNN's backward error through CudnnSdpa)
 #   $(BENCH_CUBINS)     the decode read-ceiling and launch-floor kernels (bench/read_stream.ptx),
 #                       assembled like ptx/ (C preprocessor, then ptxas) into $(BENCH_CUBIN_DIR)
 #   make bench          build the bench and its cubins
@@ -56,12 +58,12 @@ else
 endif
 
 BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o \
-                     bench_stats.o)
+                     bench_stats.o bench_bwd_ref.o cudnn_sdpa.o)
 # The bench binary: main and registration, options, device state, the case families, the
 # gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.
 BENCH_BIN_OBJS  := $(addprefix $(BENCH_OBJDIR)/,bench_fmha.o bench_options.o bench_device.o \
-                     family_fwd.o family_decode.o bench_gate.o bench_cudnn_side.o bench_timing.o \
-                     bench_ceiling.o bench_report.o cudnn_sdpa.o)
+                     family_fwd.o family_decode.o family_bwd.o bench_gate.o bench_cudnn_side.o \
+                     bench_timing.o bench_ceiling.o bench_report.o)
 
 .PHONY: bench bench-info
 bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN) $(BENCH_CUBINS),bench-no-gbench)

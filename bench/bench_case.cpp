@@ -10,7 +10,7 @@ namespace ptxfmha_bench {
 
 double Case::flops() const {
   const double f = 4.0 * double(batch) * heads_q * double(seqlen_q) * double(seqlen_k) * head_dim;
-  return causal ? f / 2 : f;
+  return (causal ? f / 2 : f) * (grads ? 2.5 : 1.0);
 }
 
 // ---- grids ----------------------------------------------------------------------------------
@@ -37,6 +37,25 @@ std::vector<Case> prefill_grid(const std::vector<int>& dims, const std::vector<i
   for (int d : dims)
     for (int causal = 0; causal < 2; ++causal)
       for (int s : seqlens) out.push_back(prefill_case(d, causal != 0, s));
+  return out;
+}
+
+Case backward_case(int d, bool causal, int s, bool det) {
+  Case c = prefill_case(d, causal, s);
+  c.family = "bwd";
+  c.grads = true;
+  c.deterministic = det;
+  c.name = "bwd" + c.name.substr(3) + (det ? "/det" : "");
+  c.shape = "bwd" + c.shape.substr(3) + (det ? " det" : "");
+  return c;
+}
+
+std::vector<Case> backward_grid(const std::vector<int>& dims, const std::vector<int>& seqlens) {
+  std::vector<Case> out;
+  for (int d : dims)
+    for (int causal = 0; causal < 2; ++causal)
+      for (int s : seqlens)
+        for (int det = 0; det < 2; ++det) out.push_back(backward_case(d, causal != 0, s, det != 0));
   return out;
 }
 
@@ -162,7 +181,8 @@ int wanted_sets(const Case& c, std::size_t l2_bytes) {
 }
 
 double case_bytes(const Case& c, int sets) {
-  const double per_set = 2.0 * (3.0 * c.q_elems() + 2.0 * c.kv_elems()) + 8.0 * c.lse_elems();
+  const double grads = c.grads ? 2.0 * (3.0 * c.q_elems() + 4.0 * c.kv_elems()) : 0.0;
+  const double per_set = 2.0 * (3.0 * c.q_elems() + 2.0 * c.kv_elems()) + 8.0 * c.lse_elems() + grads;
   const double tables = 4.0 * (c.batch * c.blocks_per_seq() + 2 * c.batch);  // page table, seqlens
   return per_set * sets + tables;
 }
@@ -201,6 +221,10 @@ MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, dou
       a.o_elems = std::max(a.o_elems, c.q_elems() * sets);
       a.lse_elems = std::max(a.lse_elems, c.lse_elems() * sets);
       a.kv_elems = std::max(a.kv_elems, c.kv_elems() * sets);
+      if (c.grads) {
+        a.grad_q_elems = std::max(a.grad_q_elems, c.q_elems() * sets);
+        a.grad_kv_elems = std::max(a.grad_kv_elems, c.kv_elems() * sets);
+      }
     }
     used += a.bytes();
   }

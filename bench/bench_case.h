@@ -14,10 +14,15 @@
 namespace ptxfmha_bench {
 
 struct Case {
-  std::string family;  // "fwd" (prefill) or "decode": the Family that runs it
+  std::string family;  // "fwd" (prefill), "decode" or "bwd": the Family that runs it
   int64_t batch = 0, seqlen_q = 0, seqlen_k = 0, heads_q = 0, heads_kv = 0, head_dim = 0;
   bool causal = false;   // bottom-right aligned
   int64_t page_size = 0; // decode: tokens per page of a paged K/V cache; 0 = contiguous cache
+  // Backward (family "bwd", bench/family_bwd.cpp): each launch reads Q, K, V, O, dO, LSE and
+  // writes dQ, dK, dV (its arena holds dO and both sides' gradients); deterministic: both
+  // sides' deterministic algorithms.
+  bool grads = false;
+  bool deterministic = false;
   std::string name;      // Google Benchmark name prefix, e.g. "fwd/d128/causal/s4096/b4h16"
   std::string shape;     // the table's first column
 
@@ -33,14 +38,19 @@ struct Case {
     return (paged() ? num_pages() * page_size : batch * seqlen_k) * heads_kv * head_dim;
   }
   int64_t lse_elems() const { return batch * heads_q * seqlen_q; }
-  // 4*B*H*Sq*Sk*D, halved for causal (the convention of FlashAttention's papers).
+  // 4*B*H*Sq*Sk*D, halved for causal (the convention of FlashAttention's papers); a backward
+  // case counts 2.5 times that (FlashAttention's convention: 5 GEMMs of the forward's 2).
   double flops() const;
   // Bytes of K and V one call must read (bf16, the logical tokens: batch * seqlen_k).
   double kv_bytes() const { return 4.0 * double(batch) * seqlen_k * heads_kv * head_dim; }
   // Bytes of Q, K, V and O (the decode GBps counter of the earlier runs).
   double bytes() const { return kv_bytes() + 4.0 * double(q_elems()); }
-  // Bytes one launch touches in device memory (inputs + outputs + LSE): the rotation unit.
-  double set_bytes() const { return 2.0 * (2 * q_elems() + 2 * kv_elems()) + 4.0 * lse_elems(); }
+  // Bytes one launch touches in device memory (inputs + outputs + LSE): the rotation unit
+  // (backward: + dO, dQ, dK, dV and the fp32 dQ accumulator).
+  double set_bytes() const {
+    return 2.0 * (2 * q_elems() + 2 * kv_elems()) + 4.0 * lse_elems() +
+           (grads ? 2.0 * (2 * q_elems() + 2 * kv_elems()) + 4.0 * q_elems() : 0.0);
+  }
 };
 
 // ---- grids ----------------------------------------------------------------------------------
@@ -50,6 +60,10 @@ constexpr int kTotalTokens = 16384;
 constexpr int kHidden = 2048;
 Case prefill_case(int head_dim, bool causal, int seqlen);
 std::vector<Case> prefill_grid(const std::vector<int>& head_dims, const std::vector<int>& seqlens);
+// Backward cells on the prefill grid (same batch, heads, lengths; family "bwd"), fast and
+// deterministic: "bwd/d128/causal/s4096/b4h16" and ".../det".
+Case backward_case(int head_dim, bool causal, int seqlen, bool deterministic);
+std::vector<Case> backward_grid(const std::vector<int>& head_dims, const std::vector<int>& seqlens);
 
 // Decode: query tokens per sequence against a KV cache of seqlen_k tokens.
 struct DecodePoint {
@@ -91,8 +105,12 @@ bool name_matches(const std::string& name, const std::string& filter, std::strin
 // `sets` disjoint slices when it rotates its inputs.
 struct ArenaSize {
   int64_t q_elems = 0, kv_elems = 0, o_elems = 0, lse_elems = 0;
-  // Device bytes: Q, K, V, two outputs (ours, cuDNN) and two LSE.
-  double bytes() const { return 2.0 * (q_elems + 2 * kv_elems + 2 * o_elems) + 8.0 * lse_elems; }
+  int64_t grad_q_elems = 0, grad_kv_elems = 0;  // backward: dO, and dQ, dK, dV of both sides
+  // Device bytes: Q, K, V, two outputs (ours, cuDNN) and two LSE (+ dO and two sets of dQ, dK, dV).
+  double bytes() const {
+    return 2.0 * (q_elems + 2 * kv_elems + 2 * o_elems) + 8.0 * lse_elems +
+           2.0 * (3 * grad_q_elems + 4 * grad_kv_elems);
+  }
 };
 constexpr int kMaxSets = 64;
 // Disjoint input sets a case rotates over so that its working set exceeds twice the L2.

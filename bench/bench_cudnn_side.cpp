@@ -22,6 +22,7 @@ SdpaBuffers buffers(const Case& c, const CaseState& cs, int s) {
   SdpaBuffers b;
   b.q = v.q; b.k = v.k; b.v = v.v; b.o = v.o; b.lse = v.lse;
   b.page_table = v.page_table; b.seq_len_q = v.seqlens_q; b.seq_len_kv = v.seqlens_k;
+  b.dout = v.dout; b.dq = v.dq; b.dk = v.dk; b.dv = v.dv;  // backward
   b.workspace = cs.cudnn_ws.bytes() ? cs.cudnn_ws.get() : nullptr;
   return b;
 }

@@ -76,13 +76,20 @@ void ensure_arena(const Case& c) {
   fill_random(a.q, a.cap.q_elems, base + 1);
   fill_random(a.k, a.cap.kv_elems, base + 2);
   fill_random(a.v, a.cap.kv_elems, base + 3);
+  if (a.cap.grad_q_elems > 0) {  // backward
+    a.dout.alloc(a.cap.grad_q_elems * 2);
+    for (DeviceBuffer* b : {&a.dq_ours, &a.dq_cudnn}) b->alloc(a.cap.grad_q_elems * 2);
+    for (DeviceBuffer* b : {&a.dk_ours, &a.dk_cudnn, &a.dv_ours, &a.dv_cudnn}) b->alloc(a.cap.grad_kv_elems * 2);
+    fill_random(a.dout, a.cap.grad_q_elems, base + 4);
+  }
   a.ready = true;
 }
 
 void release_arenas() {
   for (auto& kv : arenas()) {
     Arena& a = kv.second;
-    for (DeviceBuffer* b : {&a.q, &a.k, &a.v, &a.o_ours, &a.o_cudnn, &a.lse_ours, &a.lse_cudnn})
+    for (DeviceBuffer* b : {&a.q, &a.k, &a.v, &a.o_ours, &a.o_cudnn, &a.lse_ours, &a.lse_cudnn, &a.dout,
+                            &a.dq_ours, &a.dq_cudnn, &a.dk_ours, &a.dk_cudnn, &a.dv_ours, &a.dv_cudnn})
       b->release();
     a.ready = false;
   }
@@ -104,8 +111,15 @@ SetView set_view(const Case& c, const CaseState& cs, int s, int side) {
   v.k = a.k.get(std::size_t(s) * c.kv_elems() * 2);
   v.v = a.v.get(std::size_t(s) * c.kv_elems() * 2);
   const bool ours = side == kOurs;
-  v.o = (ours ? a.o_ours : a.o_cudnn).get(std::size_t(s) * c.q_elems() * 2);
-  v.lse = static_cast<float*>((ours ? a.lse_ours : a.lse_cudnn).get(std::size_t(s) * c.lse_elems() * 4));
+  const bool o_ours = ours || c.grads;  // backward: the forward's O and LSE, inputs of both sides
+  v.o = (o_ours ? a.o_ours : a.o_cudnn).get(std::size_t(s) * c.q_elems() * 2);
+  v.lse = static_cast<float*>((o_ours ? a.lse_ours : a.lse_cudnn).get(std::size_t(s) * c.lse_elems() * 4));
+  if (c.grads) {
+    v.dout = a.dout.get(std::size_t(s) * c.q_elems() * 2);
+    v.dq = (ours ? a.dq_ours : a.dq_cudnn).get(std::size_t(s) * c.q_elems() * 2);
+    v.dk = (ours ? a.dk_ours : a.dk_cudnn).get(std::size_t(s) * c.kv_elems() * 2);
+    v.dv = (ours ? a.dv_ours : a.dv_cudnn).get(std::size_t(s) * c.kv_elems() * 2);
+  }
   if (c.paged()) {
     v.page_table = static_cast<const int32_t*>(cs.page_table.get());
     v.seqlens_q = static_cast<const int32_t*>(cs.seqlens_q.get());
@@ -146,6 +160,15 @@ void poison_set0(const Case& c, int side) {
   // (CU_STREAM_NON_BLOCKING), and cuMemsetD32 there once ran after most of a persistent
   // kernel's LSE stores (its memset kernel got SMs only when the kernel's CTAs left), so the
   // gate saw ~95% of the LSE rows "unwritten" (H100, 2026-11-25).
+  if (c.grads) {  // backward: the gradients are the outputs; O and LSE are inputs
+    cu_check(d.cuMemsetD16Async((ours ? a.dq_ours : a.dq_cudnn).ptr(), 0xFFFF, c.q_elems(), g_stream),
+             "cuMemsetD16Async");
+    cu_check(d.cuMemsetD16Async((ours ? a.dk_ours : a.dk_cudnn).ptr(), 0xFFFF, c.kv_elems(), g_stream),
+             "cuMemsetD16Async");
+    cu_check(d.cuMemsetD16Async((ours ? a.dv_ours : a.dv_cudnn).ptr(), 0xFFFF, c.kv_elems(), g_stream),
+             "cuMemsetD16Async");
+    return;
+  }
   cu_check(d.cuMemsetD16Async((ours ? a.o_ours : a.o_cudnn).ptr(), 0xFFFF, c.q_elems(), g_stream),
            "cuMemsetD16Async");
   cu_check(d.cuMemsetD32Async((ours ? a.lse_ours : a.lse_cudnn).ptr(), 0xFFFFFFFFu, c.lse_elems(),

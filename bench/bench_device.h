@@ -37,6 +37,9 @@ struct Arena {
   bool ready = false;
   ArenaSize cap;  // elements per buffer
   DeviceBuffer q, k, v, o_ours, o_cudnn, lse_ours, lse_cudnn;
+  // Backward families (cap.grad_*): dO (random, an input) and each side's dQ, dK, dV. O and
+  // LSE are then inputs too: the forward's, in o_ours / lse_ours (bench/family_bwd.cpp).
+  DeviceBuffer dout, dq_ours, dq_cudnn, dk_ours, dk_cudnn, dv_ours, dv_cudnn;
 };
 Arena& arena_for(const Case& c);
 // Allocates and fills the case's family arena on first use (random N(0,1) bf16 inputs).
@@ -60,7 +63,7 @@ struct MethodTiming {
 // ptx-fmha's launch plan for a case (bench_family.h fills it).
 struct OursPlan {
   const ptxfmha::KernelInfo* kernel = nullptr;
-  bool forced = false;          // --ptxfmha_fwd_kernel: launched through fwd_with_row
+  bool forced = false;          // a variant row: --ptxfmha_fwd_kernel (fwd_with_row), --ptxfmha_bwd_kernel (bwd_with_main_row)
   uint64_t ws_bytes = 0;        // library workspace per rotation set
 };
 
@@ -110,8 +113,12 @@ struct SetView {
   void* q = nullptr;
   void* k = nullptr;
   void* v = nullptr;
-  void* o = nullptr;      // the side's own output
-  float* lse = nullptr;
+  void* o = nullptr;      // the side's own output (backward: the forward's O, an input of both)
+  float* lse = nullptr;   // (backward: the forward's LSE, an input of both)
+  const void* dout = nullptr;  // backward: dO, and the side's own dQ, dK, dV
+  void* dq = nullptr;
+  void* dk = nullptr;
+  void* dv = nullptr;
   const int32_t* page_table = nullptr;  // paged: [batch, blocks_per_seq], pages of this set's pool
   const int32_t* seqlens_q = nullptr;   // paged: device [batch]
   const int32_t* seqlens_k = nullptr;
@@ -122,7 +129,8 @@ SetView set_view(const Case& c, const CaseState& cs, int s, int side);
 // Writes the page table (a random permutation of the pool's pages, fixed seed) and the
 // sequence lengths of a paged case.
 void make_case_tables(const Case& c, CaseState& cs);
-// Poisons set 0's output and LSE of one side with NaN, on g_stream (in order with launches).
+// Poisons set 0's output and LSE (backward: dQ, dK, dV) of one side with NaN, on g_stream (in
+// order with launches).
 void poison_set0(const Case& c, int side);
 // Logical rows [0, kn) of batch b's K and V in set 0 (a paged cache is gathered through the
 // page table), into dense [kn, heads_kv, head_dim] bf16.

@@ -38,6 +38,16 @@ class Family {
   virtual std::string ours_launch(const Case& c, const OursPlan& plan, const SetView& v) const = 0;
   // The same problem for cuDNN (CudnnSdpa::build). The default: dense Q/K/V/O/LSE of the case.
   virtual SdpaProblem cudnn_problem(const Case& c) const;
+
+  // The gate's view of the outputs (bench_gate.h). The defaults (bench_gate.cpp) are the
+  // forward's: O and LSE. A family with other outputs overrides them (family_bwd.cpp: the
+  // gradients, from inputs it makes in prepare_inputs).
+  // Inputs beyond the arena's random ones, every rotation set, before the gate: "" or the error.
+  virtual std::string prepare_inputs(const Case& c, CaseState& cs) const;
+  // Set 0's outputs of `side` against the float64 reference on sampled rows.
+  virtual Agreement check_vs_reference(const Case& c, CaseState& cs, int side) const;
+  // Set 0's outputs, ours against cuDNN's (its chosen plan), whole tensors.
+  virtual Agreement compare_sides(const Case& c, CaseState& cs) const;
 };
 
 // Registers a family at static-initialisation time (one object per family file).
@@ -54,5 +64,7 @@ float ours_scale(const Case& c);
 std::string no_kernel_message(const Case& c, ptxfmha::KernelKind kind, const char* what);
 // "<call>: <status>: <last error>" for a failed ptx-fmha call, "" for PTXFMHA_OK.
 std::string status_message(const char* call, ptxfmha_status st);
+// ptxfmha_fwd's parameters for a dense case on a SetView (Q, K, V in; O, LSE out), on g_stream.
+ptxfmha_fwd_params dense_fwd_params(const Case& c, const SetView& v, float softmax_scale);
 
 }  // namespace ptxfmha_bench

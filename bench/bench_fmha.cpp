@@ -1,4 +1,5 @@
-// ptxfmha_bench: ptx-fmha against cuDNN's fused SDPA forward, same process, same inputs.
+// ptxfmha_bench: ptx-fmha against cuDNN's fused SDPA forward (and, --ptxfmha_suite=bwd, its
+// backward), same process, same inputs.
 //
 // Cases (bench_case.h): prefill on the FlashAttention-3 paper's grid (16k tokens, hidden 2048,
 // seqlen 512 ... 16k, head dims 64/128/256, causal and not) and decode grids
@@ -44,7 +45,11 @@ using pb::g_opt;
 std::vector<pb::Case> make_cases() {
   std::vector<pb::Case> all, out;
   if (g_opt.suite != "decode") all = pb::prefill_grid(g_opt.head_dims, g_opt.seqlens);
-  if (g_opt.suite != "prefill") {
+  if (g_opt.suite == "bwd") {  // the forward cells too: the table adds forward + backward
+    const std::vector<pb::Case> b = pb::backward_grid(g_opt.head_dims, g_opt.seqlens);
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  if (g_opt.suite != "prefill" && g_opt.suite != "bwd") {
     std::vector<pb::Case> d;
     std::string why;
     pb::decode_grid(g_opt.decode_grid, &d, &why);

@@ -66,6 +66,13 @@ std::string run_once(const Case& c, CaseState& cs, int side, const char* what) {
 }  // namespace
 
 Agreement check_vs_reference(const Case& c, CaseState& cs, int side) {
+  return family_for(c.family)->check_vs_reference(c, cs, side);
+}
+
+// ---- the forward's gate (Family defaults) -----------------------------------------------------
+std::string Family::prepare_inputs(const Case&, CaseState&) const { return ""; }
+
+Agreement Family::check_vs_reference(const Case& c, CaseState& cs, int side) const {
   if (!cs.ref.ready) build_reference(c, cs);
   const Arena& a = arena_for(c);
   const bool ours = side == kOurs;
@@ -89,6 +96,19 @@ Agreement check_vs_reference(const Case& c, CaseState& cs, int side) {
   return ag;
 }
 
+Agreement Family::compare_sides(const Case& c, CaseState&) const {
+  const Arena& a = arena_for(c);
+  std::vector<uint16_t> o1(c.q_elems()), o2(c.q_elems());
+  std::vector<float> l1(c.lse_elems()), l2(c.lse_elems());
+  download(o1.data(), a.o_ours.ptr(), o1.size() * 2);
+  download(o2.data(), a.o_cudnn.ptr(), o2.size() * 2);
+  download(l1.data(), a.lse_ours.ptr(), l1.size() * 4);
+  download(l2.data(), a.lse_cudnn.ptr(), l2.size() * 4);
+  Agreement ag = compare_bf16(o1.data(), o2.data(), o1.size());
+  compare_lse(l1.data(), l2.data(), l1.size(), &ag);
+  return ag;
+}
+
 void prepare_case(const Case& c, CaseState& cs, int index, int total) {
   cs.prepared = true;
   const auto t0 = std::chrono::steady_clock::now();
@@ -107,6 +127,12 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
   const Family* fam = family_for(c.family);
   cs.ours_skip = fam->ours_prepare(c, set_view(c, cs, 0, kOurs), &cs.ours);
   if (cs.ours_skip.empty() && cs.ours.ws_bytes) cs.ours_ws.alloc(cs.ours.ws_bytes * cs.nsets);
+  const std::string inputs = fam->prepare_inputs(c, cs);
+  if (!inputs.empty()) {
+    cs.prepare_error = "inputs: " + inputs;
+    std::fprintf(stderr, "[%d/%d] %s: %s\n", index, total, c.name.c_str(), cs.prepare_error.c_str());
+    return;
+  }
 
   // Correctness gate, on set 0 with poisoned outputs: ours first, then every cuDNN plan that
   // may be timed (each against the reference), tuning, and cuDNN's chosen plan again.
@@ -126,14 +152,7 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
   const bool cudnn_ran = prepare_cudnn(c, cs);
   if (!g_fatal.empty()) return;
   if (ours_ran && cudnn_ran) {
-    std::vector<uint16_t> o1(c.q_elems()), o2(c.q_elems());
-    std::vector<float> l1(c.lse_elems()), l2(c.lse_elems());
-    download(o1.data(), a.o_ours.ptr(), o1.size() * 2);
-    download(o2.data(), a.o_cudnn.ptr(), o2.size() * 2);
-    download(l1.data(), a.lse_ours.ptr(), l1.size() * 4);
-    download(l2.data(), a.lse_cudnn.ptr(), l2.size() * 4);
-    Agreement ag = compare_bf16(o1.data(), o2.data(), o1.size());
-    compare_lse(l1.data(), l2.data(), l1.size(), &ag);
+    const Agreement ag = fam->compare_sides(c, cs);
     cs.ours_check = "vs cuDNN " + ag.summary() + "; " + cs.ours_check;
     if (!ag.ok())
       fails = "vs cuDNN: " + ag.failure() + " (" + ag.summary() + ")" + (fails.empty() ? "" : "; " + fails);

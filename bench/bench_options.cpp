@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "bench_util.h"
+#include "bwd.h"
 
 namespace ptxfmha_bench {
 
@@ -56,7 +57,7 @@ bool flag(const char* a, const char* name, const char** value) {
 void print_flags(FILE* f) {
   std::fprintf(f,
       "ptxfmha_bench flags (after Google Benchmark's):\n"
-      "  --ptxfmha_suite=all|prefill|decode\n"
+      "  --ptxfmha_suite=all|prefill|decode|bwd (bwd: forward, backward, deterministic backward)\n"
       "  --ptxfmha_quick (prefill seqlens 1k/4k, decode grid quick, at most 4 cuDNN plans)\n"
       "  --ptxfmha_list (cells and run-time estimate, nothing run)\n"
       "  --ptxfmha_head_dims=64,128,256         --ptxfmha_seqlens=512,...,16384 (prefill)\n"
@@ -68,6 +69,7 @@ void print_flags(FILE* f) {
       "  --ptxfmha_samples=N (20)  --ptxfmha_batch_ms=T (5)  --ptxfmha_ref_rows=N (8)\n"
       "  --ptxfmha_mem_margin_gib=G (device memory kept free, 4)\n"
       "  --ptxfmha_table=FILE   --ptxfmha_fwd_kernel=NAME (a kernel-table forward variant)\n"
+      "  --ptxfmha_bwd_kernel=NAME (a kernel-table backward main-kernel variant)\n"
       "  --benchmark_filter=REGEX also selects the cells before any memory is sized\n",
       decode_grid_names());
 }
@@ -81,8 +83,8 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
     const char* v = nullptr;
     if (flag(a, "--ptxfmha_suite", &v)) {
       o.suite = v;
-      if (o.suite != "all" && o.suite != "prefill" && o.suite != "decode")
-        usage_error("--ptxfmha_suite must be all, prefill or decode");
+      if (o.suite != "all" && o.suite != "prefill" && o.suite != "decode" && o.suite != "bwd")
+        usage_error("--ptxfmha_suite must be all, prefill, decode or bwd");
     } else if (!std::strcmp(a, "--ptxfmha_quick")) {
       o.quick = true;
     } else if (!std::strcmp(a, "--ptxfmha_list")) {
@@ -122,6 +124,8 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       o.table_path = v;
     } else if (flag(a, "--ptxfmha_fwd_kernel", &v)) {
       o.fwd_kernel = v;
+    } else if (flag(a, "--ptxfmha_bwd_kernel", &v)) {
+      o.bwd_kernel = v;
     } else {
       usage_error(std::string("unknown argument '") + a + "'");
     }
@@ -133,6 +137,8 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
   }
   if (!o.fwd_kernel.empty() && forward_row_named(o.fwd_kernel) == nullptr)
     usage_error("--ptxfmha_fwd_kernel: no forward kernel named '" + o.fwd_kernel + "'");
+  if (!o.bwd_kernel.empty() && ptxfmha::find_bwd_main_row(o.bwd_kernel.c_str()) == nullptr)
+    usage_error("--ptxfmha_bwd_kernel: no backward main kernel named '" + o.bwd_kernel + "'");
   if (const char* p = std::getenv("PTXFMHA_BENCH_PERTURB_SCALE")) {
     char* end = nullptr;
     o.perturb_scale = std::strtod(p, &end);

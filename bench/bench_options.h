@@ -10,7 +10,9 @@
 namespace ptxfmha_bench {
 
 struct Options {
-  std::string suite = "all";            // all | prefill | decode
+  std::string suite = "all";            // all (prefill + decode) | prefill | decode | bwd
+                                        //   (bwd: the prefill grid's forward, backward and
+                                        //   deterministic backward cells)
   bool quick = false;                   // a small subset (make run QUICK=1)
   bool list = false;                    // print the cells and the estimate, run nothing
   int samples = 20;                     // timed batches per runner
@@ -28,6 +30,7 @@ struct Options {
   std::string filter;                   // --benchmark_filter, applied to the cells before sizing
   std::string table_path;
   std::string fwd_kernel;               // "" = ptxfmha_fwd's own choice
+  std::string bwd_kernel;               // "" = ptxfmha_bwd's own main kernel
   double perturb_scale = 1.0;           // PTXFMHA_BENCH_PERTURB_SCALE
 
   TimingMethod headline() const { return methods.front(); }

@@ -144,7 +144,7 @@ void print_block(FILE* f, const std::vector<Row>& rows, bool decode) {
                  "ours", "cuDNN", "ratio", two ? oname.c_str() : "", "%ceil o/c", "ceiling",
                  "b1 us o/bound", "MHz o/c", "cuDNN plan", "notes");
   else
-    std::fprintf(f, "\n%-44s %8s %8s %7s %-12s %-9s %-10s %s\n", "prefill (TFLOPS)", "ours", "cuDNN",
+    std::fprintf(f, "\n%-44s %8s %8s %7s %-12s %-9s %-10s %s\n", "prefill, backward (TFLOPS; bwd 2.5x fwd)", "ours", "cuDNN",
                  "ratio", two ? oname.c_str() : "", "MHz o/c", "cuDNN plan", "notes");
   for (const Row& r : rows) {
     const Case& c = *r.c;
@@ -179,6 +179,35 @@ void print_block(FILE* f, const std::vector<Row>& rows, bool decode) {
   }
 }
 
+// Forward + backward (a training step's attention): for each backward cell whose forward cell
+// ran in the same run, the sum of the two medians per side (each interleaved with cuDNN's);
+// FLOPs 3.5 x the forward's.
+void print_fwd_bwd_block(FILE* f, const std::vector<Row>& rows) {
+  const TimingMethod hm = g_opt.headline();
+  bool header = false;
+  for (const Row& r : rows) {
+    const Case& b = *r.c;
+    if (!b.grads) continue;
+    const std::string fwd_name = "fwd" + b.name.substr(3, b.name.size() - 3 - (b.deterministic ? 4 : 0));
+    const Row* fr = nullptr;
+    for (const Row& x : rows)
+      if (x.c->name == fwd_name) fr = &x;
+    if (!fr) continue;
+    if (!header) {
+      std::fprintf(f, "\n%-44s %8s %8s %7s %9s %9s\n", "forward + backward (TFLOPS, 3.5 x fwd FLOPs)",
+                   "ours", "cuDNN", "ratio", "ours ms", "cuDNN ms");
+      header = true;
+    }
+    const double o = median_of(*fr->cs, kOurs, hm) + median_of(*r.cs, kOurs, hm);
+    const double d = median_of(*fr->cs, kCudnn, hm) + median_of(*r.cs, kCudnn, hm);
+    const double tflop = fr->c->flops() * 3.5 / 1e12;
+    const std::string shape = "fwd+bwd" + b.shape.substr(3);
+    std::fprintf(f, "%-44s %8s %8s %7s %9s %9s\n", shape.c_str(), fmt_num(tflop / (o * 1e-3), "%.1f").c_str(),
+                 fmt_num(tflop / (d * 1e-3), "%.1f").c_str(), fmt_num(d / o, "%.3f").c_str(),
+                 fmt_num(o, "%.3f").c_str(), fmt_num(d, "%.3f").c_str());
+  }
+}
+
 }  // namespace
 
 void print_table(FILE* f, const std::vector<Row>& rows) {
@@ -193,6 +222,7 @@ void print_table(FILE* f, const std::vector<Row>& rows) {
     std::fprintf(f, "PERTURBED RUN: ptx-fmha softmax scale x%g (PTXFMHA_BENCH_PERTURB_SCALE)\n",
                  g_opt.perturb_scale);
   print_block(f, rows, false);
+  print_fwd_bwd_block(f, rows);
   print_block(f, rows, true);
   std::fprintf(f, "\nratio = cuDNN time / ptx-fmha time (> 1: ptx-fmha faster); MHz o/c = mean SM "
                "clock during our / cuDNN's batches (interleaved)\n");

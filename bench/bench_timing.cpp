@@ -122,6 +122,7 @@ std::string launch_side(const Case& c, CaseState& cs, int side, int s) {
   SdpaBuffers b;
   b.q = v.q; b.k = v.k; b.v = v.v; b.o = v.o; b.lse = v.lse;
   b.page_table = v.page_table; b.seq_len_q = v.seqlens_q; b.seq_len_kv = v.seqlens_k;
+  b.dout = v.dout; b.dq = v.dq; b.dk = v.dk; b.dv = v.dv;  // backward
   b.workspace = cs.cudnn_ws.bytes() ? cs.cudnn_ws.get() : nullptr;
   std::string why;
   return cs.cudnn->run(b, &why) ? "" : why;

@@ -181,6 +181,7 @@ std::string SdpaProblem::key() const {
                 (long long)v_stride[1], (long long)v_stride[2], (long long)o_stride[0],
                 (long long)o_stride[1], (long long)o_stride[2], double(softmax_scale), int(causal),
                 int(lse), (long long)page_size, (long long)num_pages, (long long)table_cols);
+  if (backward) return std::string(buf) + " backward det" + std::to_string(int(deterministic));
   return buf;
 }
 

@@ -63,6 +63,8 @@ std::size_t cudnn_frontend_version() { return CUDNN_FRONTEND_VERSION; }
 namespace {
 constexpr int64_t kUidQ = 1, kUidK = 2, kUidV = 3, kUidO = 4, kUidStats = 5, kUidPageTableK = 6,
                   kUidPageTableV = 7, kUidSeqLenQ = 8, kUidSeqLenKV = 9;
+// backward (section at the end)
+constexpr int64_t kUidDO = 10, kUidDQ = 11, kUidDK = 12, kUidDV = 13;
 
 std::string fe_error(const char* stage, fe::error_t e) {
   std::ostringstream s;
@@ -87,7 +89,7 @@ struct CudnnSdpa::Impl {
   std::unique_ptr<fe::graph::Graph> graph;
   std::vector<SdpaPlan> plans;
   int selected = -1;
-  bool lse = true, paged = false;
+  bool lse = true, paged = false, backward = false;
   ~Impl() {
     graph.reset();
     if (handle) fe::detail::destroy_handle(handle);
@@ -98,6 +100,10 @@ CudnnSdpa::CudnnSdpa() : impl_(new Impl) {}
 CudnnSdpa::~CudnnSdpa() = default;
 
 namespace {
+// The SDPA backward graph of a problem (section "backward" below).
+bool make_bwd_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::graph::Graph>* out,
+                    std::string* why);
+
 // The SDPA graph of a problem (validated, operation graph built, no plans yet).
 bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::graph::Graph>* out,
                 std::string* why) {
@@ -203,7 +209,8 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int
       return false;
     }
     std::unique_ptr<fe::graph::Graph> g;
-    if (!make_graph(p, impl_->handle, &g, why)) return false;
+    if (!(p.backward ? make_bwd_graph(p, impl_->handle, &g, why) : make_graph(p, impl_->handle, &g, why)))
+      return false;
     std::vector<fe::HeurMode_t> modes = {fe::HeurMode_t::A};
     if (all_modes) modes = {fe::HeurMode_t::A, fe::HeurMode_t::B, fe::HeurMode_t::FALLBACK};
     fe::error_t e = g->create_execution_plans(modes);
@@ -272,6 +279,7 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int
     }
     impl_->lse = p.lse;
     impl_->paged = p.page_size > 0;
+    impl_->backward = p.backward;
     impl_->graph = std::move(g);
     impl_->selected = -1;
     for (const SdpaPlan& q : impl_->plans)
@@ -321,6 +329,12 @@ bool CudnnSdpa::run_plan(int i, const SdpaBuffers& b, std::string* why) {
       {kUidQ, const_cast<void*>(b.q)}, {kUidK, const_cast<void*>(b.k)},
       {kUidV, const_cast<void*>(b.v)}, {kUidO, b.o}};
   if (impl_->lse) pack[kUidStats] = b.lse;
+  if (impl_->backward) {  // O and the stats are inputs then
+    pack[kUidDO] = const_cast<void*>(b.dout);
+    pack[kUidDQ] = b.dq;
+    pack[kUidDK] = b.dk;
+    pack[kUidDV] = b.dv;
+  }
   if (impl_->paged) {
     pack[kUidPageTableK] = const_cast<int32_t*>(b.page_table);
     pack[kUidPageTableV] = const_cast<int32_t*>(b.page_table);
@@ -339,6 +353,61 @@ std::string CudnnSdpa::plan_name() const {
   const int i = impl_->selected;
   return i < 0 ? "" : impl_->plans[i].tag;
 }
+
+// ---- backward (bench/family_bwd.cpp, tests/test_gpu_bwd.cpp) -------------------------------------
+// cuDNN's SDPA backward: dQ, dK, dV from Q, K, V, O, dO and the forward's softmax statistics
+// (natural-log LSE, fp32 [batch, heads_q, seqlen_q]: what ptx-fmha's forward writes), the same
+// scale and bottom-right causal mask as the forward graph; optionally cuDNN's deterministic
+// algorithm. Tensors in ptx-fmha's [b, s, h, d] memory order through strides, as above.
+namespace {
+bool make_bwd_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::graph::Graph>* out,
+                    std::string* why) {
+  if (p.page_size > 0 || !p.lse) {
+    *why = "SDPA backward: paged K/V or a problem without the forward's LSE is not set up";
+    return false;
+  }
+  auto g = std::make_unique<fe::graph::Graph>();
+  g->set_io_data_type(fe::DataType_t::BFLOAT16)
+      .set_intermediate_data_type(fe::DataType_t::FLOAT)
+      .set_compute_data_type(fe::DataType_t::FLOAT);
+  auto tensor = [&](const char* name, int64_t uid, int64_t s, int64_t h, const int64_t st3[3]) {
+    return g->tensor(fe::graph::Tensor_attributes()
+                         .set_name(name)
+                         .set_uid(uid)
+                         .set_dim({p.batch, h, s, p.head_dim})
+                         .set_stride({st3[0], st3[2], st3[1], 1}));
+  };
+  auto Q = tensor("Q", kUidQ, p.seqlen_q, p.heads_q, p.q_stride);
+  auto K = tensor("K", kUidK, p.seqlen_k, p.heads_kv, p.k_stride);
+  auto V = tensor("V", kUidV, p.seqlen_k, p.heads_kv, p.v_stride);
+  auto O = tensor("O", kUidO, p.seqlen_q, p.heads_q, p.o_stride);
+  auto dO = tensor("dO", kUidDO, p.seqlen_q, p.heads_q, p.o_stride);
+  auto Stats = g->tensor(fe::graph::Tensor_attributes()
+                             .set_name("Stats")
+                             .set_uid(kUidStats)
+                             .set_dim({p.batch, p.heads_q, p.seqlen_q, 1})
+                             .set_stride({p.heads_q * p.seqlen_q, p.seqlen_q, 1, 1})
+                             .set_data_type(fe::DataType_t::FLOAT));
+  auto opts = fe::graph::SDPA_backward_attributes().set_name("sdpa_backward").set_attn_scale(p.softmax_scale);
+  if (p.causal)
+    opts.set_diagonal_alignment(fe::DiagonalAlignment_t::BOTTOM_RIGHT).set_diagonal_band_right_bound(0);
+  if (p.deterministic) opts.set_deterministic_algorithm(true);
+  auto [dQ, dK, dV] = g->sdpa_backward(Q, K, V, O, dO, Stats, opts);
+  auto output = [](std::shared_ptr<fe::graph::Tensor_attributes> t, int64_t uid, int64_t b, int64_t h, int64_t s,
+                   int64_t d, const int64_t st3[3]) {
+    t->set_output(true).set_uid(uid).set_dim({b, h, s, d}).set_stride({st3[0], st3[2], st3[1], 1});
+  };
+  output(dQ, kUidDQ, p.batch, p.heads_q, p.seqlen_q, p.head_dim, p.q_stride);
+  output(dK, kUidDK, p.batch, p.heads_kv, p.seqlen_k, p.head_dim, p.k_stride);
+  output(dV, kUidDV, p.batch, p.heads_kv, p.seqlen_k, p.head_dim, p.v_stride);
+  fe::error_t e = g->validate();
+  if (e.is_bad()) { *why = fe_error("validate (backward)", e); return false; }
+  e = g->build_operation_graph(handle);
+  if (e.is_bad()) { *why = fe_error("build_operation_graph (backward)", e); return false; }
+  *out = std::move(g);
+  return true;
+}
+}  // namespace
 
 #endif  // PTXFMHA_BENCH_NO_CUDNN
 

@@ -1,4 +1,5 @@
-// cuDNN's fused scaled-dot-product attention (SDPA) forward, for the benchmark and the CLI.
+// cuDNN's fused scaled-dot-product attention (SDPA) forward and backward, for the benchmark,
+// the CLI and the backward GPU tests.
 //
 // Two layers, so that code that only wants to know whether cuDNN is there does not compile
 // the cudnn-frontend headers:
@@ -65,6 +66,12 @@ struct SdpaProblem {
   // sequence's blocks of page_size tokens to pages. The padding mask then takes per-sequence
   // lengths (SdpaBuffers::seq_len_q/kv). page_size 0 = dense K/V.
   int64_t page_size = 0, num_pages = 0, table_cols = 0;
+  // Backward (bench/family_bwd.cpp; the graph: cuDNN's SDPA backward, section "backward" of
+  // cudnn_sdpa.cpp): inputs Q, K, V, O and dO (dO laid out as O, o_stride) and the forward's LSE
+  // as cuDNN's stats (lse must be true); outputs dQ (q_stride), dK (k_stride), dV (v_stride)
+  // into SdpaBuffers::dq, dk, dv.
+  bool backward = false;
+  bool deterministic = false;  // cuDNN's deterministic backward algorithm
 
   // Everything that defines the graph, as text: the key of the run's plan-choice cache.
   std::string key() const;
@@ -81,6 +88,10 @@ struct SdpaBuffers {
   const int32_t* seq_len_q = nullptr;   // paged problems: int32 [batch]
   const int32_t* seq_len_kv = nullptr;
   void* workspace = nullptr;            // workspace_bytes() of the plan that runs
+  const void* dout = nullptr;           // backward problems: dO in, dQ, dK, dV out
+  void* dq = nullptr;
+  void* dk = nullptr;
+  void* dv = nullptr;
 };
 
 // Dense [batch, seq, heads, head_dim] strides.

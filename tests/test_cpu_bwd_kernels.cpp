@@ -22,6 +22,7 @@
 
 #include "bwd.h"
 #include "bwd_abi.h"
+#include "../ptx/manifest/sm90_bwd.h"
 #include "gpu_util.h"
 #include "ptx_util.h"
 
@@ -36,27 +37,27 @@ TEST_CASE("bwd_params.ptxh names every BwdKernelParams field at its offsetof()")
   std::string err;
   const auto macros = cpp_macros(path, &ok, &err);
   REQUIRE_MESSAGE(ok, err);
-#define PTXFMHA_FIELD(def, member) \
+#define BWD_ABI_FIELD(def, member) \
   AbiField { def, offsetof(BwdKernelParams, member), sizeof(BwdKernelParams::member) }
   const std::vector<AbiField> fields = {
-      PTXFMHA_FIELD("B_TMA_Q", tma_q),           PTXFMHA_FIELD("B_TMA_K", tma_k),
-      PTXFMHA_FIELD("B_TMA_V", tma_v),           PTXFMHA_FIELD("B_TMA_DO", tma_do),
-      PTXFMHA_FIELD("B_O_PTR", o_ptr),           PTXFMHA_FIELD("B_DO_PTR", do_ptr),
-      PTXFMHA_FIELD("B_LSE_PTR", lse_ptr),       PTXFMHA_FIELD("B_DQ_PTR", dq_ptr),
-      PTXFMHA_FIELD("B_DK_PTR", dk_ptr),         PTXFMHA_FIELD("B_DV_PTR", dv_ptr),
-      PTXFMHA_FIELD("B_DQ_ACC_PTR", dq_acc_ptr), PTXFMHA_FIELD("B_NLSE_PTR", nlse_ptr),
-      PTXFMHA_FIELD("B_DSUM_PTR", dsum_ptr),     PTXFMHA_FIELD("B_SEM_PTR", sem_ptr),
-      PTXFMHA_FIELD("B_DEBUG_PTR", debug_ptr),   PTXFMHA_FIELD("B_O_STRIDE", o_stride),
-      PTXFMHA_FIELD("B_DO_STRIDE", do_stride),   PTXFMHA_FIELD("B_DQ_STRIDE", dq_stride),
-      PTXFMHA_FIELD("B_DK_STRIDE", dk_stride),   PTXFMHA_FIELD("B_DV_STRIDE", dv_stride),
-      PTXFMHA_FIELD("B_SEQLEN_Q", seqlen_q),     PTXFMHA_FIELD("B_SEQLEN_K", seqlen_k),
-      PTXFMHA_FIELD("B_HEADS_Q", heads_q),       PTXFMHA_FIELD("B_HEADS_KV", heads_kv),
-      PTXFMHA_FIELD("B_GQA_RATIO", gqa_ratio),   PTXFMHA_FIELD("B_BATCH", batch),
-      PTXFMHA_FIELD("B_CAUSAL", causal),         PTXFMHA_FIELD("B_NUM_M_BLOCKS", num_m_blocks),
-      PTXFMHA_FIELD("B_SEQLEN_Q_PAD", seqlen_q_pad), PTXFMHA_FIELD("B_SCALE_LOG2", scale_log2),
-      PTXFMHA_FIELD("B_SOFTMAX_SCALE", softmax_scale), PTXFMHA_FIELD("B_DETERMINISTIC", deterministic),
+      BWD_ABI_FIELD("B_TMA_Q", tma_q),           BWD_ABI_FIELD("B_TMA_K", tma_k),
+      BWD_ABI_FIELD("B_TMA_V", tma_v),           BWD_ABI_FIELD("B_TMA_DO", tma_do),
+      BWD_ABI_FIELD("B_O_PTR", o_ptr),           BWD_ABI_FIELD("B_DO_PTR", do_ptr),
+      BWD_ABI_FIELD("B_LSE_PTR", lse_ptr),       BWD_ABI_FIELD("B_DQ_PTR", dq_ptr),
+      BWD_ABI_FIELD("B_DK_PTR", dk_ptr),         BWD_ABI_FIELD("B_DV_PTR", dv_ptr),
+      BWD_ABI_FIELD("B_DQ_ACC_PTR", dq_acc_ptr), BWD_ABI_FIELD("B_NLSE_PTR", nlse_ptr),
+      BWD_ABI_FIELD("B_DSUM_PTR", dsum_ptr),     BWD_ABI_FIELD("B_SEM_PTR", sem_ptr),
+      BWD_ABI_FIELD("B_DEBUG_PTR", debug_ptr),   BWD_ABI_FIELD("B_O_STRIDE", o_stride),
+      BWD_ABI_FIELD("B_DO_STRIDE", do_stride),   BWD_ABI_FIELD("B_DQ_STRIDE", dq_stride),
+      BWD_ABI_FIELD("B_DK_STRIDE", dk_stride),   BWD_ABI_FIELD("B_DV_STRIDE", dv_stride),
+      BWD_ABI_FIELD("B_SEQLEN_Q", seqlen_q),     BWD_ABI_FIELD("B_SEQLEN_K", seqlen_k),
+      BWD_ABI_FIELD("B_HEADS_Q", heads_q),       BWD_ABI_FIELD("B_HEADS_KV", heads_kv),
+      BWD_ABI_FIELD("B_GQA_RATIO", gqa_ratio),   BWD_ABI_FIELD("B_BATCH", batch),
+      BWD_ABI_FIELD("B_CAUSAL", causal),         BWD_ABI_FIELD("B_NUM_M_BLOCKS", num_m_blocks),
+      BWD_ABI_FIELD("B_SEQLEN_Q_PAD", seqlen_q_pad), BWD_ABI_FIELD("B_SCALE_LOG2", scale_log2),
+      BWD_ABI_FIELD("B_SOFTMAX_SCALE", softmax_scale), BWD_ABI_FIELD("B_DETERMINISTIC", deterministic),
   };
-#undef PTXFMHA_FIELD
+#undef BWD_ABI_FIELD
   check_param_header(macros, path, "B_", "BWD_PARAM_BYTES", fields, offsetof(BwdKernelParams, reserved),
                      sizeof(BwdKernelParams::reserved), sizeof(BwdKernelParams));
 }
@@ -96,12 +97,39 @@ TEST_CASE("bwd kernel rows: pre, main and post per head dim, one ABI, one block_
     const auto macros = cpp_macros(path, &ok, &err);
     REQUIRE_MESSAGE(ok, err);
     const long long stages = macro_value(macros, "KERNEL_STAGES", path);
-    CHECK((stages == 1 || stages == 2));
+    CHECK((stages == 1 || stages == 2 || stages == 3));
     CHECK(ptxfmha::bwd_debug_bytes(*main) ==
           2LL * main->block_n * main->block_m * 2 + 1LL * main->block_m * d * 4);
   }
   // No other arch has backward rows (sm_100a backward is not part of this work).
   CHECK(ptxfmha::supported_head_dims(100, KernelKind::Bwd).empty());
+}
+
+TEST_CASE("bwd kernel rows: every main variant runs with its head dim's pre and post rows") {
+  int variants = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Bwd) continue;
+    const std::string name = r->name;
+    CAPTURE(name);
+    const KernelInfo* def = ptxfmha::find_kernel(r->sm, KernelKind::Bwd, r->head_dim);
+    const KernelInfo* pre = ptxfmha::find_kernel(r->sm, KernelKind::BwdPre, r->head_dim);
+    const KernelInfo* post = ptxfmha::find_kernel(r->sm, KernelKind::BwdPost, r->head_dim);
+    REQUIRE(def != nullptr);
+    REQUIRE(pre != nullptr);
+    REQUIRE(post != nullptr);
+    if (def != r) ++variants;
+    // The pre and post kernels work on the m-blocks and the dQ fragment order of the default:
+    // a variant must keep block_m (and with it the dQ split, layout.ptxh).
+    CHECK(r->block_m == pre->block_m);
+    CHECK(r->block_m == post->block_m);
+    CHECK(SM90_BWD_DQ_N(r->head_dim, r->block_m) == SM90_BWD_DQ_N(def->head_dim, def->block_m));
+    CHECK(SM90_BWD_DQ_ROWS_BY_WG(r->block_m) == SM90_BWD_DQ_ROWS_BY_WG(def->block_m));
+    CHECK(r->threads == 384);
+    CHECK(ptxfmha::find_bwd_main_row(name.c_str()) == r);
+  }
+  CHECK(variants == 2);
+  CHECK(ptxfmha::find_bwd_main_row("fmha_bwd_pre_d64_sm90a") == nullptr);
+  CHECK(ptxfmha::find_bwd_main_row("no_such_kernel") == nullptr);
 }
 
 TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads, no local memory" *
@@ -147,7 +175,7 @@ TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads
                  << count("UBLKRED") << ", UTMALDG " << count("UTMALDG") << ", registers " << pr.registers
                  << " (entry cap; consumers setmaxnreg 240), spills " << pr.spill_stores);
   }
-  CHECK(seen == 9);
+  CHECK(seen == 11);  // 3 x (pre, main, post) + the main variants fmha_bwd_d128_n64, _s3
 }
 
 namespace {
@@ -162,6 +190,9 @@ const DqSplit kSplits[] = {{64, 128, 64, true}, {128, 64, 64, false}, {256, 64, 
 TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (row, col) once") {
   for (const DqSplit& s : kSplits) {
     CAPTURE(s.head_dim);
+    // layout.ptxh's functions (which the kernels and the GPU tests use) agree with this table.
+    CHECK(SM90_BWD_DQ_N(s.head_dim, s.block_m) == s.dq_n);
+    CHECK(SM90_BWD_DQ_ROWS_BY_WG(s.block_m) == s.rows_by_wg);
     REQUIRE(2 * 64 * s.dq_n == s.block_m * s.head_dim);
     std::vector<int> hits(static_cast<std::size_t>(s.block_m) * s.head_dim, 0);
     std::set<long long> offsets;

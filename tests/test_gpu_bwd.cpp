@@ -10,8 +10,8 @@
 // bwd_test_util.h), the first bad element printed with its (b, s, h, d); deterministic mode
 // runs three times and must be bitwise identical; the fast mode's dK and dV (deterministic
 // by construction) twice. Test cases print the worst figures per kernel so far at their end.
-// cuDNN's backward error on the same inputs is not printed yet (bench/cudnn_sdpa wraps the
-// forward graph only; wiring the backward graph is phase 2).
+// cuDNN's backward error on the same inputs, and the main-kernel variants of the kernel table:
+// tests/test_gpu_bwd_cudnn.cpp.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -90,8 +90,8 @@ bool run_case(const std::string& key, const BwdProblem& p, const BwdHostInputs& 
   const bool ok = why.empty() && same;
   if (!quiet || !ok)
     MESSAGE(key << " " << describe(p) << ": " << describe(f.dq) << " | " << describe(f.dk) << " | " << describe(f.dv)
-                << (same ? "" : (p.deterministic ? " | NOT bitwise identical over 3 deterministic runs"
-                                                 : " | dK/dV differ between two runs")));
+                << std::string(same ? "" : (p.deterministic ? " | NOT bitwise identical over 3 deterministic runs"
+                                                             : " | dK/dV differ between two runs")));
   CHECK_MESSAGE(why.empty(), key << " " << context << " " << describe(p) << ": " << why);
   CHECK_MESSAGE(same, key << " " << context << " " << describe(p) << ": runs differ bitwise");
   return ok;
@@ -198,7 +198,7 @@ TEST_CASE("gpu bwd: debug dump of CTA (0,0,0)'s first m-block: dS^T, P^T, dQ par
                          std::to_string(got) + " ref " + std::to_string(want);
           }
         }
-      CHECK_MESSAGE(bad_ds == 0, row->name << ": dS^T tile of the first m-block: " << bad_ds
+      CHECK_MESSAGE(bad_ds == 0, str(row->name) << ": dS^T tile of the first m-block: " << bad_ds
                                            << " wrong elements, first " << first_ds
                                            << " (S^T/dP^T GEMMs, LSE/D rows, mask or the tile's layout)");
       if (d == 256) {  // P^T goes through shared memory only at head dim 256
@@ -211,12 +211,12 @@ TEST_CASE("gpu bwd: debug dump of CTA (0,0,0)'s first m-block: dS^T, P^T, dQ par
               first_p = "key " + std::to_string(j) + " query " + std::to_string(m_first * bm + c) + ": got " +
                         std::to_string(got) + " ref " + std::to_string(want);
           }
-        CHECK_MESSAGE(bad_p == 0, row->name << ": P^T tile: " << bad_p << " wrong, first " << first_p);
+        CHECK_MESSAGE(bad_p == 0, str(row->name) << ": P^T tile: " << bad_p << " wrong, first " << first_p);
       }
       // dQ partial of this CTA = (the kernel's own bf16 dS) K over the n-block's keys: checks
       // the dQ GEMM (transposed dS^T A operand, K^T B operand) and the staging order alone.
-      const bool rows_by_wg = (d == 64);
-      const int dq_n = (d == 256) ? 128 : 64;
+      const bool rows_by_wg = SM90_BWD_DQ_ROWS_BY_WG(bm);
+      const int dq_n = SM90_BWD_DQ_N(d, bm);
       double num = 0, den = 0;
       long long bad_q = 0;
       std::string first_q;
@@ -246,10 +246,10 @@ TEST_CASE("gpu bwd: debug dump of CTA (0,0,0)'s first m-block: dS^T, P^T, dQ par
                 first_q = "row " + std::to_string(m_first * bm + r) + " col " + std::to_string(col) + ": got " +
                           std::to_string(x) + " ref " + std::to_string(w);
             }
-      CHECK_MESSAGE(bad_q == 0, row->name << ": dQ partial of the first m-block: " << bad_q << " wrong, first "
+      CHECK_MESSAGE(bad_q == 0, str(row->name) << ": dQ partial of the first m-block: " << bad_q << " wrong, first "
                                           << first_q << ", rel_l2 " << std::sqrt(num / std::max(den, 1e-300))
                                           << " (dQ GEMM operands or the staging order)");
-      MESSAGE(row->name << " debug dump " << (causal ? "causal" : "non-causal") << ": dS^T wrong " << bad_ds
+      MESSAGE(str(row->name) << " debug dump " << std::string(causal ? "causal" : "non-causal") << ": dS^T wrong " << bad_ds
                         << ", dQ partial wrong " << bad_q);
     }
   }
@@ -307,9 +307,9 @@ TEST_CASE("gpu bwd: deterministic mode bitwise identical over 3 runs on many n-b
       dc.run(&a);
       dc.run(&b);
       const BwdFigures f = evaluate_bwd(p, a, ref);
-      CHECK_MESSAGE(bwd_failure(p, f).empty(), main_row(d)->name << " fast mode " << describe(p) << ": " << bwd_failure(p, f));
-      MESSAGE(main_row(d)->name << " fast mode, causal=" << causal << ": dQ bitwise equal over 2 runs: "
-                                << (a.dq == b.dq ? "yes" : "no (unordered fp32 adds, expected)"));
+      CHECK_MESSAGE(bwd_failure(p, f).empty(), str(main_row(d)->name) << " fast mode " << describe(p) << ": " << bwd_failure(p, f));
+      MESSAGE(str(main_row(d)->name) << " fast mode, causal=" << causal << ": dQ bitwise equal over 2 runs: "
+                                << std::string(a.dq == b.dq ? "yes" : "no (unordered fp32 adds, expected)"));
     }
 }
 
@@ -391,7 +391,7 @@ TEST_CASE("gpu bwd: a call on a non-blocking stream" * doctest::test_suite("gpu-
     BwdOutputs out;
     dc.run(&out, false, s);
     const BwdFigures f = evaluate_bwd(p, out, ref);
-    CHECK_MESSAGE(bwd_failure(p, f).empty(), main_row(d)->name << " on a stream: " << bwd_failure(p, f));
+    CHECK_MESSAGE(bwd_failure(p, f).empty(), str(main_row(d)->name) << " on a stream: " << bwd_failure(p, f));
   }
   PTXFMHA_CU_CHECK(cu().cuStreamDestroy(s));
 }

@@ -154,6 +154,14 @@ constexpr int sm100_serial_smem(int d, int bn, int stages, bool p_in_smem) {
 }
 // sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys) + 128 bytes of mbarriers.
 constexpr int sm90_decode_smem(int d, int stages) { return 1024 + stages * 2 * 64 * d * 2 + 128; }
+// sm90_bwd main kernel: 1024 + K and V tiles (block_n x d bf16 each) + stages x (Q and dO
+// tiles, block_m x d bf16 each) + dS^T tiles (block_n x block_m bf16: 2, and 2 P^T tiles
+// more with the query split) + the fp32 dQ staging (block_m x d) + stages x (-LSE*log2e and
+// D rows, block_m fp32 each) + 64 bytes of mbarriers. The pre and post kernels use none.
+constexpr int sm90_bwd_smem(int d, int bm, int bn, int stages, bool query_split) {
+  return 1024 + 2 * bn * d * 2 + stages * 2 * bm * d * 2 + (query_split ? 4 : 2) * bn * bm * 2 + bm * d * 4 +
+         stages * 2 * bm * 4 + 64;
+}
 
 struct SmemCase {
   const char* name;
@@ -181,6 +189,17 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_combine_d64_sm100a", 0, 0},
     {"fmha_decode_combine_d128_sm100a", 0, 0},
     {"fmha_decode_combine_d256_sm100a", 0, 0},
+    {"fmha_bwd_d64_sm90a", sm90_bwd_smem(64, 128, 128, 2, false), 199744},
+    {"fmha_bwd_d128_sm90a", sm90_bwd_smem(128, 64, 128, 2, false), 198720},
+    {"fmha_bwd_d256_sm90a", sm90_bwd_smem(256, 64, 64, 1, true), 230976},
+    {"fmha_bwd_d128_n64_sm90a", sm90_bwd_smem(128, 64, 64, 2, true), 165952},
+    {"fmha_bwd_d128_s3_sm90a", sm90_bwd_smem(128, 64, 128, 3, false), 232000},
+    {"fmha_bwd_pre_d64_sm90a", 0, 0},
+    {"fmha_bwd_pre_d128_sm90a", 0, 0},
+    {"fmha_bwd_pre_d256_sm90a", 0, 0},
+    {"fmha_bwd_post_d64_sm90a", 0, 0},
+    {"fmha_bwd_post_d128_sm90a", 0, 0},
+    {"fmha_bwd_post_d256_sm90a", 0, 0},
 };
 }  // namespace
 

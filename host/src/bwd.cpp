@@ -248,9 +248,17 @@ int64_t bwd_debug_bytes(const KernelInfo& main_row) {
   return 2 * int64_t(main_row.block_n) * main_row.block_m * 2 + int64_t(main_row.block_m) * main_row.head_dim * 4;
 }
 
+const KernelInfo* find_bwd_main_row(const char* name) {
+  if (name == nullptr) return nullptr;
+  for (const KernelInfo* r : all_kernels())
+    if (r->kind == KernelKind::Bwd && std::strcmp(r->name, name) == 0) return r;
+  return nullptr;
+}
+
 namespace {
 
-ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool launch, uint64_t* ws_out) {
+ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool launch, uint64_t* ws_out,
+                        const KernelInfo* forced_main = nullptr) {
   ptxfmha_bwd_params p;
   ptxfmha_status st = read_bwd_params(caller, &p);
   if (st != PTXFMHA_OK) return st;
@@ -272,6 +280,15 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   const KernelInfo* pre = find_kernel(dev.sm, KernelKind::BwdPre, p.head_dim);
   const KernelInfo* main = find_kernel(dev.sm, KernelKind::Bwd, p.head_dim);
   const KernelInfo* post = find_kernel(dev.sm, KernelKind::BwdPost, p.head_dim);
+  if (forced_main != nullptr) {  // bwd_with_main_row: a variant of this head dim
+    if (forced_main->kind != KernelKind::Bwd || forced_main->head_dim != p.head_dim)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "kernel %s is not a backward main kernel of head_dim = %d",
+                  forced_main->name, p.head_dim);
+    if (forced_main->sm != dev.sm)
+      return fail(PTXFMHA_ERR_UNSUPPORTED_ARCH, "kernel %s is for sm_%d, the device is sm_%d", forced_main->name,
+                  forced_main->sm, dev.sm);
+    main = forced_main;
+  }
   if (pre == nullptr || main == nullptr || post == nullptr)
     return fail(PTXFMHA_ERR_UNSUPPORTED_HEAD_DIM,
                 "head_dim = %d has no backward kernels for sm_%d (%s); supported head_dim: %s", p.head_dim,
@@ -380,16 +397,36 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   return launch_kernel(kpost.function, d, &kp, post->name);
 }
 
+// Runs f() with the host-side exceptions (allocation, internal errors) turned into statuses.
+template <class F>
+ptxfmha_status guarded(const char* what, F f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "%s: out of host memory", what);
+  } catch (const std::exception& e) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "%s: internal error: %s", what, e.what());
+  }
+}
+
+ptxfmha_status guarded_workspace_size(const ptxfmha_bwd_params* params, uint64_t* bytes) {
+  return guarded("ptxfmha_bwd_workspace_size", [&] {
+    uint64_t b = 0;
+    const ptxfmha_status st = bwd_impl(params, 0, false, &b);
+    if (st == PTXFMHA_OK) *bytes = b;
+    return st;
+  });
+}
+
 }  // namespace
 
+ptxfmha_status bwd_with_main_row(const ptxfmha_bwd_params* params, const KernelInfo* main, uint64_t debug) {
+  if (main == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "bwd_with_main_row: main row is NULL");
+  return guarded("ptxfmha_bwd", [&] { return bwd_impl(params, debug, true, nullptr, main); });
+}
+
 ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug) {
-  try {
-    return bwd_impl(params, debug, true, nullptr);
-  } catch (const std::bad_alloc&) {
-    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd: out of host memory");
-  } catch (const std::exception& e) {
-    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd: internal error: %s", e.what());
-  }
+  return guarded("ptxfmha_bwd", [&] { return bwd_impl(params, debug, true, nullptr); });
 }
 
 }  // namespace ptxfmha
@@ -406,15 +443,6 @@ extern "C" PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* para
 
 extern "C" PTXFMHA_API ptxfmha_status ptxfmha_bwd_workspace_size(const ptxfmha_bwd_params* params,
                                                                  uint64_t* bytes) {
-  try {
-    if (bytes == nullptr) return ptxfmha::fail(PTXFMHA_ERR_NULL_POINTER, "bytes is NULL");
-    uint64_t b = 0;
-    const ptxfmha_status st = ptxfmha::bwd_impl(params, 0, false, &b);
-    if (st == PTXFMHA_OK) *bytes = b;
-    return st;
-  } catch (const std::bad_alloc&) {
-    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd_workspace_size: out of host memory");
-  } catch (const std::exception& e) {
-    return ptxfmha::fail(PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd_workspace_size: internal error: %s", e.what());
-  }
+  if (bytes == nullptr) return ptxfmha::fail(PTXFMHA_ERR_NULL_POINTER, "bytes is NULL");
+  return ptxfmha::guarded_workspace_size(params, bytes);
 }

@@ -101,4 +101,13 @@ ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug);
 // block_m x head_dim fp32.
 int64_t bwd_debug_bytes(const KernelInfo& main_row);
 
+// The main-kernel row (KernelKind::Bwd, default or variant) named `name`, or nullptr.
+const KernelInfo* find_bwd_main_row(const char* name);
+// ptxfmha_bwd with `main` (a row find_bwd_main_row returned, e.g. a variant of the manifest)
+// instead of the head dim's default main kernel, with the head dim's pre and post kernels
+// (tests, ptxfmha_bench --ptxfmha_bwd_kernel). INVALID_ARGUMENT when main is not a main row of
+// params->head_dim, UNSUPPORTED_ARCH when it is not for the device's architecture. debug as
+// bwd_with_debug.
+ptxfmha_status bwd_with_main_row(const ptxfmha_bwd_params* params, const KernelInfo* main, uint64_t debug);
+
 }  // namespace ptxfmha

@@ -1,21 +1,27 @@
 // Float64 reference of the attention backward pass (and a float64-input forward for the
 // finite-difference test). See host/include/ptxfmha/reference.h.
 //
-// Work is split per (batch, KV head): the head's K and V rows are widened to float64 once,
-// its dK and dV accumulate in local buffers over every query head of its GQA group and every
-// query row, and are written once at the end, so no two workers touch the same output.
-// Per query row i (of query head h):
+// Per query row i of query head h (KV head g = h / ratio):
 //   s_j  = scale * q_i . k_j            for the visible keys j < limit(i)
-//   p_j  = exp(s_j - m) / l             exact softmax (m = max s_j, l = sum exp(s_j - m))
-//   o    = sum_j p_j v_j
+//   p_j  = exp(s_j - lse_i)             exact softmax, lse_i = m + log(sum_j exp(s_j - m))
+//   o    = sum_j p_j v_j                (or the given O, RefBwdShape::o)
 //   dp_j = dO_i . v_j
-//   D_i  = dO_i . o                     (= sum_j p_j dp_j)
+//   D_i  = dO_i . o                     (= sum_j p_j dp_j for the exact O)
 //   ds_j = p_j (dp_j - D_i)             gradient of the logits s_j
 //   dq_i = scale sum_j ds_j k_j;  dk_j += scale ds_j q_i;  dv_j += p_j dO_i
-// Rows without a visible key (bottom-right causal with seqlen_q > seqlen_k) skip all of it.
+// Rows without a visible key (bottom-right causal with seqlen_q > seqlen_k) contribute
+// nothing. Two passes, each split into independent tasks over all threads, so that no two
+// tasks write the same output and the result does not depend on the thread count:
+//   pass 1, tasks (batch, query head, block of rows): per row lse_i, D_i and the dq row;
+//   pass 2, tasks (batch, KV head, block of keys): per key the dk and dv rows, summed over
+//           every row of every query head of the group in (head, row) order, with p and ds
+//           recomputed from lse_i and D_i.
+// With RefBwdTerms, the same loops also sum the squares of the products (dq_l2 ...) and the
+// fp32-noise sizes of ds (dq_floor, dk_floor), see reference.h.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -38,159 +44,259 @@ inline double widen(uint16_t x) { return bf16_to_float(x); }
 inline double widen(double x) { return x; }
 
 // Keys visible to query row i: j < limit (bottom-right causal: j <= i + Sk - Sq).
-inline int64_t key_limit(const RefShape& s, int i) {
+inline int64_t key_limit(const RefShape& s, int64_t i) {
   if (!s.causal) return s.seqlen_k;
-  return std::max<int64_t>(0, std::min<int64_t>(s.seqlen_k, int64_t(i) + s.seqlen_k - s.seqlen_q + 1));
+  return std::max<int64_t>(0, std::min<int64_t>(s.seqlen_k, i + s.seqlen_k - s.seqlen_q + 1));
+}
+// The first query row that sees key j (rows i >= first_row see it).
+inline int64_t first_row(const RefShape& s, int64_t j) {
+  return s.causal ? std::max<int64_t>(0, j - (int64_t(s.seqlen_k) - s.seqlen_q)) : 0;
+}
+
+// Runs task(t) for t = 0 .. tasks - 1 on up to 16 threads (one when the work is small).
+void parallel_for(int tasks, double work, const std::function<void(int)>& task) {
+  if (tasks <= 0) return;
+  const unsigned hw = std::thread::hardware_concurrency();
+  int nthreads = static_cast<int>(std::min<unsigned>(hw == 0 ? 1 : hw, 16u));
+  nthreads = std::min(nthreads, tasks);
+  if (work < 4e6) nthreads = 1;
+  std::atomic<int> next{0};
+  auto body = [&]() {
+    for (int t = next.fetch_add(1); t < tasks; t = next.fetch_add(1)) task(t);
+  };
+  std::vector<std::thread> pool;
+  for (int i = 0; i + 1 < nthreads; ++i) pool.emplace_back(body);
+  body();
+  for (auto& th : pool) th.join();
+}
+
+// Blocks of `n` items such that about 4 x 16 tasks exist in all (`outer` independent groups).
+int block_of(int n, int outer) {
+  const int want = std::max(1, (64 + outer - 1) / std::max(outer, 1));
+  return std::max(8, (n + want - 1) / want);
 }
 
 template <class T>
-struct BwdWorker {
+struct BwdRef {
   const RefBwdShape& rs;
   const T *q, *k, *v, *dout;
-  double *dq, *dk, *dv, *dsum;
-  std::vector<double> kd, vd, dkd, dvd, qd, dod, sc, dp, o, dqr;
+  const uint16_t* o_given;
+  std::vector<double>&dq, &dk, &dv;
+  std::vector<double>* dsum;
+  RefBwdTerms* terms;
+  std::vector<double> lse, dsum_row, od_abs;  // [b, hq, sq]: pass 1 -> pass 2
 
-  BwdWorker(const RefBwdShape& rs_, const T* q_, const T* k_, const T* v_, const T* do_, double* dq_,
-            double* dk_, double* dv_, double* dsum_)
-      : rs(rs_), q(q_), k(k_), v(v_), dout(do_), dq(dq_), dk(dk_), dv(dv_), dsum(dsum_) {
-    const std::size_t D = static_cast<std::size_t>(rs.s.head_dim), Sk = static_cast<std::size_t>(rs.s.seqlen_k);
-    kd.resize(Sk * D); vd.resize(Sk * D); dkd.resize(Sk * D); dvd.resize(Sk * D);
-    qd.resize(D); dod.resize(D); o.resize(D); dqr.resize(D);
-    sc.resize(Sk); dp.resize(Sk);
+  const RefShape& s() const { return rs.s; }
+  int ratio() const { return s().heads_q / s().heads_kv; }
+  std::size_t row_index(int b, int h, int i) const { return (std::size_t(b) * s().heads_q + h) * s().seqlen_q + i; }
+  const T* q_row(int b, int i, int h) const { return q + b * s().q_stride[0] + i * s().q_stride[1] + h * s().q_stride[2]; }
+  const T* do_row(int b, int i, int h) const { return dout + b * rs.do_stride[0] + i * rs.do_stride[1] + h * rs.do_stride[2]; }
+  const T* k_row(int b, int j, int g) const { return k + b * s().k_stride[0] + j * s().k_stride[1] + g * s().k_stride[2]; }
+  const T* v_row(int b, int j, int g) const { return v + b * s().v_stride[0] + j * s().v_stride[1] + g * s().v_stride[2]; }
+
+  // Pass 1: rows [i0, i1) of query head h of batch b.
+  void rows(int b, int h, int i0, int i1) {
+    const int D = s().head_dim, g = h / ratio();
+    const double scale = s().softmax_scale;
+    const int64_t jmax = key_limit(s(), i1 - 1);  // the block's widest row
+    std::vector<double> kd(std::size_t(std::max<int64_t>(jmax, 1)) * D), vd(kd.size());
+    for (int64_t j = 0; j < jmax; ++j)
+      for (int d = 0; d < D; ++d) {
+        kd[std::size_t(j) * D + d] = widen(k_row(b, int(j), g)[d]);
+        vd[std::size_t(j) * D + d] = widen(v_row(b, int(j), g)[d]);
+      }
+    std::vector<double> qd(D), dod(D), o(D), dqr(D), dq2(D), dqf(D), sc(std::max<int64_t>(jmax, 1)), dp(sc.size());
+    for (int i = i0; i < i1; ++i) {
+      const std::size_t dense = (std::size_t(b) * s().seqlen_q + i) * s().heads_q + h;
+      double* dqo = &dq[dense * D];
+      const int64_t limit = key_limit(s(), i);
+      const std::size_t ri = row_index(b, h, i);
+      if (limit <= 0) {  // no key: dq = 0, D = 0 (the outputs are zero-initialised)
+        lse[ri] = -std::numeric_limits<double>::infinity();
+        continue;
+      }
+      for (int d = 0; d < D; ++d) {
+        qd[d] = widen(q_row(b, i, h)[d]);
+        dod[d] = widen(do_row(b, i, h)[d]);
+      }
+      double m = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < limit; ++j) {
+        double dot = 0;
+        for (int d = 0; d < D; ++d) dot += qd[d] * kd[std::size_t(j) * D + d];
+        sc[j] = dot * scale;
+        m = std::max(m, sc[j]);
+      }
+      double l = 0;
+      for (int64_t j = 0; j < limit; ++j) l += std::exp(sc[j] - m);
+      const double lse_i = m + std::log(l);
+      std::fill(o.begin(), o.end(), 0.0);
+      for (int64_t j = 0; j < limit; ++j) {
+        sc[j] = std::exp(sc[j] - lse_i);  // p_j
+        double dot = 0;
+        for (int d = 0; d < D; ++d) {
+          o[d] += sc[j] * vd[std::size_t(j) * D + d];
+          dot += dod[d] * vd[std::size_t(j) * D + d];
+        }
+        dp[j] = dot;
+      }
+      if (o_given) {  // D from the O the caller gives (reference.h)
+        const uint16_t* orow = o_given + b * rs.o_stride[0] + i * rs.o_stride[1] + h * rs.o_stride[2];
+        for (int d = 0; d < D; ++d) o[d] = bf16_to_float(orow[d]);
+      }
+      double dsum_i = 0, oa = 0;
+      for (int d = 0; d < D; ++d) {
+        dsum_i += dod[d] * o[d];
+        oa += std::fabs(dod[d] * o[d]);
+      }
+      lse[ri] = lse_i;
+      dsum_row[ri] = dsum_i;
+      od_abs[ri] = oa;
+      if (dsum) (*dsum)[ri] = dsum_i;
+      std::fill(dqr.begin(), dqr.end(), 0.0);
+      std::fill(dq2.begin(), dq2.end(), 0.0);
+      std::fill(dqf.begin(), dqf.end(), 0.0);
+      for (int64_t j = 0; j < limit; ++j) {
+        const double ds = sc[j] * (dp[j] - dsum_i);
+        const double* kr = &kd[std::size_t(j) * D];
+        for (int d = 0; d < D; ++d) dqr[d] += ds * kr[d];
+        if (!terms) continue;
+        double a = 0;  // |dO_i|.|v_j|
+        for (int d = 0; d < D; ++d) a += std::fabs(dod[d] * vd[std::size_t(j) * D + d]);
+        const double pw = sc[j] * (a + oa);
+        for (int d = 0; d < D; ++d) {
+          const double t = scale * ds * kr[d];
+          dq2[d] += t * t;
+          dqf[d] += scale * pw * std::fabs(kr[d]);
+        }
+      }
+      for (int d = 0; d < D; ++d) dqo[d] = scale * dqr[d];
+      if (terms)
+        for (int d = 0; d < D; ++d) {
+          terms->dq_l2[dense * D + d] = std::sqrt(dq2[d]);
+          terms->dq_floor[dense * D + d] = dqf[d];
+        }
+    }
   }
 
-  // One (batch b, KV head g) pair: every query head of the group, every query row.
-  void run(int b, int g) {
-    const RefShape& s = rs.s;
-    const int D = s.head_dim, Sq = s.seqlen_q, Sk = s.seqlen_k;
-    const int ratio = s.heads_q / s.heads_kv;
-    const double scale = s.softmax_scale;
-    for (int j = 0; j < Sk; ++j) {
-      const T* kr = k + b * s.k_stride[0] + j * s.k_stride[1] + g * s.k_stride[2];
-      const T* vr = v + b * s.v_stride[0] + j * s.v_stride[1] + g * s.v_stride[2];
-      for (int d = 0; d < D; ++d) {
-        kd[std::size_t(j) * D + d] = widen(kr[d]);
-        vd[std::size_t(j) * D + d] = widen(vr[d]);
-      }
+  // Pass 2: keys [j0, j1) of KV head g of batch b, over every query head of the group.
+  void keys(int b, int g, int j0, int j1) {
+    const int D = s().head_dim, Sq = s().seqlen_q;
+    const double scale = s().softmax_scale;
+    const int nk = j1 - j0;
+    std::vector<double> kd(std::size_t(nk) * D), vd(kd.size()), dkd(kd.size(), 0.0), dvd(kd.size(), 0.0);
+    std::vector<double> dk2, dv2, dkf, va;
+    if (terms) {
+      dk2.assign(kd.size(), 0.0); dv2.assign(kd.size(), 0.0); dkf.assign(kd.size(), 0.0);
     }
-    std::fill(dkd.begin(), dkd.end(), 0.0);
-    std::fill(dvd.begin(), dvd.end(), 0.0);
-    for (int hh = 0; hh < ratio; ++hh) {
-      const int h = g * ratio + hh;
-      for (int i = 0; i < Sq; ++i) {
-        double* dqo = dq + ((std::size_t(b) * Sq + i) * s.heads_q + h) * D;
-        double* dso = dsum ? dsum + (std::size_t(b) * s.heads_q + h) * Sq + i : nullptr;
-        const int64_t limit = key_limit(s, i);
-        if (limit <= 0) {
-          std::fill(dqo, dqo + D, 0.0);
-          if (dso) *dso = 0.0;
-          continue;
-        }
-        const T* qr = q + b * s.q_stride[0] + i * s.q_stride[1] + h * s.q_stride[2];
-        const T* dr = dout + b * rs.do_stride[0] + i * rs.do_stride[1] + h * rs.do_stride[2];
+    for (int j = j0; j < j1; ++j)
+      for (int d = 0; d < D; ++d) {
+        kd[std::size_t(j - j0) * D + d] = widen(k_row(b, j, g)[d]);
+        vd[std::size_t(j - j0) * D + d] = widen(v_row(b, j, g)[d]);
+      }
+    std::vector<double> qd(D), dod(D);
+    const int64_t i_lo = first_row(s(), j0);
+    for (int hh = 0; hh < ratio(); ++hh) {
+      const int h = g * ratio() + hh;
+      for (int64_t i = i_lo; i < Sq; ++i) {
+        const std::size_t ri = row_index(b, h, int(i));
+        if (std::isinf(lse[ri])) continue;  // no key
         for (int d = 0; d < D; ++d) {
-          qd[d] = widen(qr[d]);
-          dod[d] = widen(dr[d]);
+          qd[d] = widen(q_row(b, int(i), h)[d]);
+          dod[d] = widen(do_row(b, int(i), h)[d]);
         }
-        double m = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < limit; ++j) {
-          const double* kr = &kd[std::size_t(j) * D];
-          double dot = 0;
-          for (int d = 0; d < D; ++d) dot += qd[d] * kr[d];
-          sc[j] = dot * scale;
-          m = std::max(m, sc[j]);
-        }
-        double l = 0;
-        for (int64_t j = 0; j < limit; ++j) {
-          sc[j] = std::exp(sc[j] - m);
-          l += sc[j];
-        }
-        std::fill(o.begin(), o.end(), 0.0);
-        for (int64_t j = 0; j < limit; ++j) {
-          sc[j] /= l;  // p_j
-          const double* vr = &vd[std::size_t(j) * D];
-          double dot = 0;
+        const int64_t limit = std::min<int64_t>(key_limit(s(), i), j1);
+        for (int64_t j = j0; j < limit; ++j) {
+          const double* kr = &kd[std::size_t(j - j0) * D];
+          const double* vr = &vd[std::size_t(j - j0) * D];
+          double sdot = 0, dp = 0;
           for (int d = 0; d < D; ++d) {
-            o[d] += sc[j] * vr[d];
-            dot += dod[d] * vr[d];
+            sdot += qd[d] * kr[d];
+            dp += dod[d] * vr[d];
           }
-          dp[j] = dot;
-        }
-        double dsum_i = 0;
-        for (int d = 0; d < D; ++d) dsum_i += dod[d] * o[d];
-        if (dso) *dso = dsum_i;
-        std::fill(dqr.begin(), dqr.end(), 0.0);
-        for (int64_t j = 0; j < limit; ++j) {
-          const double p = sc[j];
-          const double ds = p * (dp[j] - dsum_i);
-          const double* kr = &kd[std::size_t(j) * D];
-          double* dkr = &dkd[std::size_t(j) * D];
-          double* dvr = &dvd[std::size_t(j) * D];
+          const double p = std::exp(sdot * scale - lse[ri]);
+          const double ds = p * (dp - dsum_row[ri]);
+          const std::size_t jo = std::size_t(j - j0) * D;
           for (int d = 0; d < D; ++d) {
-            dqr[d] += ds * kr[d];
-            dkr[d] += ds * qd[d];
-            dvr[d] += p * dod[d];
+            dkd[jo + d] += ds * qd[d];
+            dvd[jo + d] += p * dod[d];
+          }
+          if (!terms) continue;
+          double a = 0;
+          for (int d = 0; d < D; ++d) a += std::fabs(dod[d] * vr[d]);
+          const double pw = p * (a + od_abs[ri]);
+          for (int d = 0; d < D; ++d) {
+            const double tk = scale * ds * qd[d], tv = p * dod[d];
+            dk2[jo + d] += tk * tk;
+            dv2[jo + d] += tv * tv;
+            dkf[jo + d] += scale * pw * std::fabs(qd[d]);
           }
         }
-        for (int d = 0; d < D; ++d) dqo[d] = scale * dqr[d];
       }
     }
-    for (int j = 0; j < Sk; ++j) {
-      double* dko = dk + ((std::size_t(b) * Sk + j) * s.heads_kv + g) * D;
-      double* dvo = dv + ((std::size_t(b) * Sk + j) * s.heads_kv + g) * D;
+    for (int j = j0; j < j1; ++j) {
+      const std::size_t at = ((std::size_t(b) * s().seqlen_k + j) * s().heads_kv + g) * D;
+      const std::size_t jo = std::size_t(j - j0) * D;
       for (int d = 0; d < D; ++d) {
-        dko[d] = scale * dkd[std::size_t(j) * D + d];
-        dvo[d] = dvd[std::size_t(j) * D + d];
+        dk[at + d] = scale * dkd[jo + d];
+        dv[at + d] = dvd[jo + d];
+        if (terms) {
+          terms->dk_l2[at + d] = std::sqrt(dk2[jo + d]);
+          terms->dv_l2[at + d] = std::sqrt(dv2[jo + d]);
+          terms->dk_floor[at + d] = dkf[jo + d];
+        }
       }
     }
   }
 };
 
 template <class T>
-void bwd_impl(const RefBwdShape& rs, const T* q, const T* k, const T* v, const T* dout,
+void bwd_impl(const RefBwdShape& rs, const T* q, const T* k, const T* v, const T* dout, const uint16_t* o_given,
               std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv,
-              std::vector<double>* dsum) {
+              std::vector<double>* dsum, RefBwdTerms* terms) {
   const RefShape& s = rs.s;
   check_bwd_shape(s);
   dq.assign(std::size_t(s.batch) * s.seqlen_q * s.heads_q * s.head_dim, 0.0);
   dk.assign(std::size_t(s.batch) * s.seqlen_k * s.heads_kv * s.head_dim, 0.0);
   dv.assign(dk.size(), 0.0);
-  if (dsum) dsum->assign(std::size_t(s.batch) * s.heads_q * s.seqlen_q, 0.0);
-  const int tasks = s.batch * s.heads_kv;
-  if (tasks == 0) return;
-  const double work = double(s.batch) * s.heads_q * std::max(s.seqlen_q, 1) * std::max(s.seqlen_k, 1) *
-                      std::max(s.head_dim, 1);
-  unsigned hw = std::thread::hardware_concurrency();
-  int nthreads = static_cast<int>(std::min<unsigned>(hw == 0 ? 1 : hw, 16u));
-  nthreads = std::min(nthreads, tasks);
-  if (work < 4e6) nthreads = 1;
-  std::atomic<int> next{0};
-  auto body = [&]() {
-    BwdWorker<T> w(rs, q, k, v, dout, dq.data(), dk.data(), dv.data(), dsum ? dsum->data() : nullptr);
-    for (int t = next.fetch_add(1); t < tasks; t = next.fetch_add(1)) w.run(t / s.heads_kv, t % s.heads_kv);
-  };
-  if (nthreads <= 1) {
-    body();
-    return;
+  const std::size_t rows = std::size_t(s.batch) * s.heads_q * s.seqlen_q;
+  if (dsum) dsum->assign(rows, 0.0);
+  if (terms) {
+    terms->dq_l2.assign(dq.size(), 0.0);
+    terms->dq_floor.assign(dq.size(), 0.0);
+    terms->dk_l2.assign(dk.size(), 0.0);
+    terms->dk_floor.assign(dk.size(), 0.0);
+    terms->dv_l2.assign(dk.size(), 0.0);
   }
-  std::vector<std::thread> pool;
-  for (int i = 0; i < nthreads - 1; ++i) pool.emplace_back(body);
-  body();
-  for (auto& t : pool) t.join();
+  if (s.batch == 0 || s.seqlen_q == 0 || s.seqlen_k == 0) return;
+  BwdRef<T> r{rs, q, k, v, dout, o_given, dq, dk, dv, dsum, terms, {}, {}, {}};
+  r.lse.assign(rows, -std::numeric_limits<double>::infinity());
+  r.dsum_row.assign(rows, 0.0);
+  r.od_abs.assign(rows, 0.0);
+  const double work = double(s.batch) * s.heads_q * double(s.seqlen_q) * s.seqlen_k * std::max(s.head_dim, 1);
+  const int rb = block_of(s.seqlen_q, s.batch * s.heads_q), nrb = (s.seqlen_q + rb - 1) / rb;
+  parallel_for(s.batch * s.heads_q * nrb, work, [&](int t) {
+    const int blk = t % nrb, bh = t / nrb;
+    r.rows(bh / s.heads_q, bh % s.heads_q, blk * rb, std::min(s.seqlen_q, (blk + 1) * rb));
+  });
+  const int kb = block_of(s.seqlen_k, s.batch * s.heads_kv), nkb = (s.seqlen_k + kb - 1) / kb;
+  parallel_for(s.batch * s.heads_kv * nkb, work, [&](int t) {
+    const int blk = t % nkb, bg = t / nkb;
+    r.keys(bg / s.heads_kv, bg % s.heads_kv, blk * kb, std::min(s.seqlen_k, (blk + 1) * kb));
+  });
 }
 
 }  // namespace
 
 void reference_bwd(const RefBwdShape& s, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                    const uint16_t* dout, std::vector<double>& dq, std::vector<double>& dk,
-                   std::vector<double>& dv, std::vector<double>* dsum) {
-  bwd_impl(s, q, k, v, dout, dq, dk, dv, dsum);
+                   std::vector<double>& dv, std::vector<double>* dsum, RefBwdTerms* terms) {
+  bwd_impl(s, q, k, v, dout, s.o, dq, dk, dv, dsum, terms);
 }
 
 void reference_bwd_f64(const RefBwdShape& s, const double* q, const double* k, const double* v,
                        const double* dout, std::vector<double>& dq, std::vector<double>& dk,
                        std::vector<double>& dv, std::vector<double>* dsum) {
-  bwd_impl(s, q, k, v, dout, dq, dk, dv, dsum);
+  bwd_impl(s, q, k, v, dout, static_cast<const uint16_t*>(nullptr), dq, dk, dv, dsum, nullptr);
 }
 
 void reference_fwd_f64(const RefShape& s, const double* q, const double* k, const double* v,

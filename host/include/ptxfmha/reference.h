@@ -94,20 +94,42 @@ ErrorStats compare(const double* got, const double* ref, std::size_t n,
 // Attention gradients in float64: dQ, dK, dV of L = sum(dO * O), O = softmax(scale Q K^T) V,
 // with the forward's conventions (bottom-right causal, GQA: kv head = q head / (heads_q /
 // heads_kv)). dK and dV of a KV head sum over its query heads; a query row that sees no key
-// contributes nothing (its dQ row is 0). P is the exact softmax (its own row max and sum),
-// D = rowsum(dO * O) with the exact O, so the result is the true gradient at the given inputs.
+// contributes nothing (its dQ row is 0). P is the exact softmax (its own row max and sum).
+// D = rowsum(dO * O): with the exact O by default (the true gradient at the given Q, K, V, dO),
+// or with the O the caller gives (RefBwdShape::o), as every backward kernel does with the O
+// its forward stored (ptxfmha_bwd, FlashAttention, cuDNN): the gradient *of those inputs*,
+// which the GPU tests compare with. The two differ by dS_ij = -P_ij dO_i . (O_i - O_given_i)
+// (the given O's bf16 rounding), which is large next to the kernels' own rounding on rows that
+// see few keys (tests/test_cpu_bwd_numerics.cpp).
 struct RefBwdShape {
   RefShape s;                // sizes, causal, scale, q/k/v strides
   int64_t do_stride[3];      // dO element strides (batch, seq, head)
+  const uint16_t* o = nullptr;        // optional given O (bf16), strides o_stride; reference_bwd only
+  int64_t o_stride[3] = {0, 0, 0};
+};
+// Per output element, the sizes an error bound of a bf16 backward is made of (dense, as the
+// gradients; tests/bwd_test_util.h says how they are used):
+//   dq_l2, dk_l2, dv_l2   sqrt of the sum of the squares of the products the element sums:
+//                         dq[i,d]: scale ds_ij k_jd over keys j; dk[j,d]: scale ds_ij q_id over
+//                         rows i (of every query head of the group); dv[j,d]: p_ij dO_id
+//   dq_floor, dk_floor    the fp32 noise of ds: ds_ij = p_ij (dp_ij - D_i) cancels, so a kernel's
+//                         ds carries an absolute error ~ eps32 * p_ij * w_ij with
+//                         w_ij = sum_d |dO_id v_jd| + sum_d |dO_id o_id| (the two dot products'
+//                         magnitudes); dq_floor[i,d] = scale sum_j p_ij w_ij |k_jd|,
+//                         dk_floor[j,d] = scale sum_i p_ij w_ij |q_id|
+struct RefBwdTerms {
+  std::vector<double> dq_l2, dk_l2, dv_l2, dq_floor, dk_floor;
 };
 // Inputs as bf16 bit patterns in their strided layouts. Outputs dense:
 //   dq [batch, seqlen_q, heads_q, head_dim], dk / dv [batch, seqlen_k, heads_kv, head_dim];
-//   dsum (optional) [batch, heads_q, seqlen_q]: D = rowsum(dO * O) (0 for rows without keys).
+//   dsum (optional) [batch, heads_q, seqlen_q]: D = rowsum(dO * O) (0 for rows without keys);
+//   terms (optional): as above.
 void reference_bwd(const RefBwdShape& s, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                    const uint16_t* dout, std::vector<double>& dq, std::vector<double>& dk,
-                   std::vector<double>& dv, std::vector<double>* dsum = nullptr);
+                   std::vector<double>& dv, std::vector<double>* dsum = nullptr,
+                   RefBwdTerms* terms = nullptr);
 // The same from float64 inputs in the same strided layouts (the finite-difference test
-// perturbs these).
+// perturbs these); always the exact O (RefBwdShape::o is ignored).
 void reference_bwd_f64(const RefBwdShape& s, const double* q, const double* k, const double* v,
                        const double* dout, std::vector<double>& dq, std::vector<double>& dk,
                        std::vector<double>& dv, std::vector<double>* dsum = nullptr);

@@ -1,0 +1,76 @@
+// Kernel manifest of the Hopper backward family (bodies: ptx/body/sm90_bwd/). C preprocessor
+// only, valid for PTX and C++. One row per kernel; everything about a kernel comes from its row:
+//   - its stub ptx/<arch>/<name>.ptx defines KERNEL_NAME and includes this file, which turns the
+//     row into the KERNEL_* facts (bottom of this file) that the body's config.ptxh names once
+//     and that tests/ read (test_kernel_table.cpp);
+//   - host/src/kernels_bwd_sm90a.cpp expands SM90_BWD_KERNELS into its kernel-table rows, with
+//     the main kernels' dynamic shared memory from the body's own layout (SM90_BWD_SMEM_BYTES,
+//     layout.ptxh).
+// One ptxfmha_bwd call runs a PRE, a MAIN and a POST row of its head dim in stream order
+// (host/src/bwd.h); they share block_m (the m-blocks of the dQ accumulator).
+// Adding a variant: ptx/STYLE.md, "Adding a kernel variant".
+#ifndef PTXFMHA_MANIFEST_SM90_BWD_H
+#define PTXFMHA_MANIFEST_SM90_BWD_H
+#include "manifest.h"
+#include "../body/sm90_bwd/layout.ptxh"
+
+// Columns: arch folder; role (PRE: fmha_bwd_pre, pre.ptxh; MAIN: the main kernel, kernel.ptxh;
+// POST: fmha_bwd_post, post.ptxh); head dim; block_m (query rows per m-block); block_n (keys
+// per main-kernel CTA; the split of layout.ptxh follows from it); stages (Q/dO ring of the main
+// kernel, 0 for PRE and POST); threads. The body checks threads and the tile combination
+// against its role table and config.ptxh (#error). Variants (a suffix after the head dim) come
+// after the defaults: find_kernel takes the first row of a head dim; the bench and the tests
+// pick a variant by name (ptxfmha_bench --ptxfmha_bwd_kernel=NAME). A MAIN variant keeps its
+// head dim's block_m and dQ split (layout.ptxh), so the head dim's PRE and POST rows serve it.
+//                                    arch    role   D    BM   BN  ST  THR
+#define ROW_fmha_bwd_pre_d64_sm90a    (sm90a, PRE,   64, 128, 128, 0, 256)
+#define ROW_fmha_bwd_pre_d128_sm90a   (sm90a, PRE,  128,  64, 128, 0, 256)
+#define ROW_fmha_bwd_pre_d256_sm90a   (sm90a, PRE,  256,  64,  64, 0, 256)
+#define ROW_fmha_bwd_d64_sm90a        (sm90a, MAIN,  64, 128, 128, 2, 384)
+#define ROW_fmha_bwd_d128_sm90a       (sm90a, MAIN, 128,  64, 128, 2, 384)
+#define ROW_fmha_bwd_d256_sm90a       (sm90a, MAIN, 256,  64,  64, 1, 384)
+#define ROW_fmha_bwd_post_d64_sm90a   (sm90a, POST,  64, 128, 128, 0, 256)
+#define ROW_fmha_bwd_post_d128_sm90a  (sm90a, POST, 128,  64, 128, 0, 256)
+#define ROW_fmha_bwd_post_d256_sm90a  (sm90a, POST, 256,  64,  64, 0, 256)
+// Variant (timing decides; not picked by default): head dim 128 with the query split, 64 keys
+// per CTA (twice the CTAs, P^T through shared memory, 165952 bytes of shared memory).
+#define ROW_fmha_bwd_d128_n64_sm90a   (sm90a, MAIN, 128,  64,  64, 2, 384)
+// Variant: head dim 128 with a 3-stage Q/dO ring (232000 bytes: 448 under the 227 KiB limit);
+// 3 stages do not fit at head dims 64 (233536) and 256.
+#define ROW_fmha_bwd_d128_s3_sm90a    (sm90a, MAIN, 128,  64, 128, 3, 384)
+
+// The family's kernels in kernel-table order.
+#define SM90_BWD_KERNELS(X)                                                                    \
+    X(fmha_bwd_pre_d64_sm90a) X(fmha_bwd_pre_d128_sm90a) X(fmha_bwd_pre_d256_sm90a)            \
+    X(fmha_bwd_d64_sm90a) X(fmha_bwd_d128_sm90a) X(fmha_bwd_d256_sm90a)                        \
+    X(fmha_bwd_post_d64_sm90a) X(fmha_bwd_post_d128_sm90a) X(fmha_bwd_post_d256_sm90a)         \
+    X(fmha_bwd_d128_n64_sm90a) X(fmha_bwd_d128_s3_sm90a)
+
+// Column pickers (PTXFMHA_FIELD(SM90_BWD_<COLUMN>_, name)); SMEM_ is derived: the layout's
+// total for MAIN rows, none for PRE and POST.
+#define SM90_BWD_ARCH_(arch, role, d, bm, bn, st, thr)          arch
+#define SM90_BWD_ROLE_(arch, role, d, bm, bn, st, thr)          role
+#define SM90_BWD_HEAD_DIM_(arch, role, d, bm, bn, st, thr)      d
+#define SM90_BWD_BLOCK_M_(arch, role, d, bm, bn, st, thr)       bm
+#define SM90_BWD_BLOCK_N_(arch, role, d, bm, bn, st, thr)       bn
+#define SM90_BWD_STAGES_(arch, role, d, bm, bn, st, thr)        st
+#define SM90_BWD_THREADS_(arch, role, d, bm, bn, st, thr)       thr
+#define SM90_BWD_SMEM_(arch, role, d, bm, bn, st, thr)          SM90_BWD_SMEM_##role(d, bm, bn, st)
+#define SM90_BWD_SMEM_PRE(d, bm, bn, st)                        0
+#define SM90_BWD_SMEM_POST(d, bm, bn, st)                       0
+#define SM90_BWD_SMEM_MAIN(d, bm, bn, st)                       SM90_BWD_SMEM_BYTES(d, bm, bn, st)
+#endif
+
+// The facts of the including stub's kernel, once (tests/ read them with cpp).
+#if defined(KERNEL_NAME) && !defined(KERNEL_HEAD_DIM)
+#include "../include/bwd_params.ptxh"
+#define KERNEL_ARCH          PTXFMHA_FIELD(SM90_BWD_ARCH_, KERNEL_NAME)
+#define KERNEL_TARGET        PTXFMHA_TARGET(KERNEL_ARCH)
+#define KERNEL_HEAD_DIM      PTXFMHA_FIELD(SM90_BWD_HEAD_DIM_, KERNEL_NAME)
+#define KERNEL_BLOCK_M       PTXFMHA_FIELD(SM90_BWD_BLOCK_M_, KERNEL_NAME)
+#define KERNEL_BLOCK_N       PTXFMHA_FIELD(SM90_BWD_BLOCK_N_, KERNEL_NAME)
+#define KERNEL_STAGES        PTXFMHA_FIELD(SM90_BWD_STAGES_, KERNEL_NAME)
+#define KERNEL_THREADS       PTXFMHA_FIELD(SM90_BWD_THREADS_, KERNEL_NAME)
+#define KERNEL_SMEM_BYTES    PTXFMHA_FIELD(SM90_BWD_SMEM_, KERNEL_NAME)
+#define KERNEL_PARAM_BYTES   BWD_PARAM_BYTES
+#endif

@@ -7,8 +7,9 @@
 // tests/test_cpu_attn_util.cpp runs them on the CPU, so the evaluator is itself tested.
 //
 // ---- Missing-kernel switch (cannot silently stay on) --------------------------------------
-// Until the phase-2 kernels exist, a valid call with a feature returns
-// PTXFMHA_ERR_UNSUPPORTED_FEATURE. A GPU case reports "skipped: no kernel for <features>"
+// Where no kernel implements a feature (sm_100a until the two-tile kernels of issue 13; decode
+// until decode17's kernels), a valid call with it returns PTXFMHA_ERR_UNSUPPORTED_FEATURE.
+// A GPU case reports "skipped: no kernel for <features>"
 // (counted per reason, printed per test case and at exit) only when
 //   - the status is exactly UNSUPPORTED_FEATURE, and
 //   - none of the case's features is in expected_attn_features(sm) (decode: the decode
@@ -39,10 +40,10 @@ namespace ptxfmha_test {
 
 // ---- expectations ---------------------------------------------------------------------------
 // Feature bits (host/src/attn_kernel_abi.h) the kernel table implements per architecture.
-// Phase 1: none. Raise together with the kernels (see the header comment).
+// sm_90a: every feature (fmha_fwd_d*_{ext,paged}_sm90a); sm_100a: none until the two-tile
+// kernels of issue 13 have them. Raise together with the kernels (see the header comment).
 inline uint32_t expected_attn_features(int sm) {
-  (void)sm;
-  return 0u;
+  return sm == 90 ? ptxfmha::kAttnAllFeatures : 0u;
 }
 inline uint32_t expected_decode_attn_features(int sm) {
   (void)sm;

@@ -62,6 +62,7 @@ struct OursPlan {
   const ptxfmha::KernelInfo* kernel = nullptr;
   bool forced = false;          // --ptxfmha_fwd_kernel: launched through fwd_with_row
   uint64_t ws_bytes = 0;        // library workspace per rotation set
+  std::shared_ptr<void> family_state;  // a family's own per-case data (family_attn.cpp: metadata)
 };
 
 // Sampled float64 reference of one case (set 0), computed once and used for every check.

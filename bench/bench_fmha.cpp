@@ -44,7 +44,11 @@ using pb::g_opt;
 std::vector<pb::Case> make_cases() {
   std::vector<pb::Case> all, out;
   if (g_opt.suite != "decode") all = pb::prefill_grid(g_opt.head_dims, g_opt.seqlens);
-  if (g_opt.suite != "prefill") {
+  if (g_opt.suite == "attn") {  // serving features + the plain grid's EXT-row twins (family_attn.cpp)
+    const std::vector<pb::Case> a = pb::attn_grid(g_opt.head_dims, g_opt.seqlens);
+    all.insert(all.end(), a.begin(), a.end());
+  }
+  if (g_opt.suite != "prefill" && g_opt.suite != "attn") {
     std::vector<pb::Case> d;
     std::string why;
     pb::decode_grid(g_opt.decode_grid, &d, &why);

@@ -101,37 +101,29 @@ std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector
     set_flops(&c);
     out.push_back(c);
   }
-  {
-    Case c = attn_case("window", 128, 1, 32768, 32768, 32, 8);
-    c.window_left = 4096;
+  // Each feature cell, with (for window, softcap, sinks) the same shape without the feature.
+  struct Cell {
+    const char* what;
+    const char* without;  // nullptr: no twin
+    int d;
+    int64_t b, sq, sk, hq, hkv, page, window;
+    float cap;
+    bool sinks;
+  };
+  const Cell cells[] = {{"window", "nowindow", 128, 1, 32768, 32768, 32, 8, 0, 4096, 0.0f, false},
+                        {"paged", nullptr, 128, 2, 2048, 32768, 32, 8, 64, -1, 0.0f, false},
+                        {"softcap", "nosoftcap", 256, 2, 8192, 8192, 16, 8, 0, -1, 50.0f, false},
+                        {"sinks", "nosinks", 64, 2, 8192, 8192, 64, 8, 0, 128, 0.0f, true}};
+  for (const Cell& x : cells) {
+    Case c = attn_case(x.what, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
+    c.page_size = x.page;
+    c.window_left = x.window;
+    c.softcap = x.cap;
+    c.sinks = x.sinks;
     set_flops(&c);
     out.push_back(c);
-    Case n = attn_case("nowindow", 128, 1, 32768, 32768, 32, 8);
-    set_flops(&n);
-    out.push_back(n);
-  }
-  {
-    Case c = attn_case("paged", 128, 2, 2048, 32768, 32, 8);
-    c.page_size = 64;
-    set_flops(&c);
-    out.push_back(c);
-  }
-  {
-    Case c = attn_case("softcap", 256, 2, 8192, 8192, 16, 8);
-    c.softcap = 50.0f;
-    set_flops(&c);
-    out.push_back(c);
-    Case n = attn_case("nosoftcap", 256, 2, 8192, 8192, 16, 8);
-    set_flops(&n);
-    out.push_back(n);
-  }
-  {
-    Case c = attn_case("sinks", 64, 2, 8192, 8192, 64, 8);
-    c.window_left = 128;
-    c.sinks = true;
-    set_flops(&c);
-    out.push_back(c);
-    Case n = attn_case("nosinks", 64, 2, 8192, 8192, 64, 8);
+    if (x.without == nullptr) continue;
+    Case n = attn_case(x.without, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
     set_flops(&n);
     out.push_back(n);
   }

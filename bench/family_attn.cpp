@@ -201,23 +201,8 @@ class AttnFamily final : public Family {
   }
 
   std::string ours_launch(const Case& c, const OursPlan& plan, const SetView& v) const override {
-    if (c.features_off) {
-      int64_t st[3], kst[3];
-      dense_strides(c.seqlen_q, c.heads_q, c.head_dim, st);
-      dense_strides(c.seqlen_k, c.heads_kv, c.head_dim, kst);
-      ptxfmha_fwd_params f{};
-      f.q = v.q; f.k = v.k; f.v = v.v; f.o = v.o; f.lse = v.lse;
-      f.q_batch_stride = st[0]; f.q_seq_stride = st[1]; f.q_head_stride = st[2];
-      f.o_batch_stride = st[0]; f.o_seq_stride = st[1]; f.o_head_stride = st[2];
-      f.k_batch_stride = kst[0]; f.k_seq_stride = kst[1]; f.k_head_stride = kst[2];
-      f.v_batch_stride = kst[0]; f.v_seq_stride = kst[1]; f.v_head_stride = kst[2];
-      f.batch = int32_t(c.batch); f.seqlen_q = int32_t(c.seqlen_q); f.seqlen_k = int32_t(c.seqlen_k);
-      f.heads_q = int32_t(c.heads_q); f.heads_kv = int32_t(c.heads_kv); f.head_dim = int32_t(c.head_dim);
-      f.softmax_scale = ours_scale(c);
-      f.causal = c.causal ? 1 : 0;
-      f.stream = g_stream;
-      return status_message("fwd_with_row", ptxfmha::fwd_with_row(&f, plan.kernel));
-    }
+    // features off: the fwd family's call on the forced EXT row (fwd_with_row)
+    if (c.features_off) return family_for("fwd")->ours_launch(c, plan, v);
     const AttnState& s = *static_cast<const AttnState*>(plan.family_state.get());
     const ptxfmha_attn_params a = attn_params(c, s, v);
     return status_message("ptxfmha_attn", ptxfmha_attn(&a));

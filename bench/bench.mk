@@ -62,8 +62,8 @@ BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_
 # The bench binary: main and registration, options, device state, the case families, the
 # gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.
 BENCH_BIN_OBJS  := $(addprefix $(BENCH_OBJDIR)/,bench_fmha.o bench_options.o bench_device.o \
-                     family_fwd.o family_decode.o family_bwd.o bench_gate.o bench_cudnn_side.o \
-                     bench_timing.o bench_ceiling.o bench_report.o)
+                     family_fwd.o family_decode.o family_bwd.o family_attn.o bench_gate.o \
+                     bench_cudnn_side.o bench_timing.o bench_ceiling.o bench_report.o)
 
 .PHONY: bench bench-info
 bench: $(BENCH_UTIL_A) $(if $(GBENCH_PREFIX),$(BENCH_BIN) $(BENCH_CUBINS),bench-no-gbench)

@@ -9,6 +9,7 @@
 namespace ptxfmha_bench {
 
 double Case::flops() const {
+  if (flops_override > 0) return flops_override;
   const double f = 4.0 * double(batch) * heads_q * double(seqlen_q) * double(seqlen_k) * head_dim;
   return (causal ? f / 2 : f) * (grads ? 2.5 : 1.0);
 }
@@ -56,6 +57,102 @@ std::vector<Case> backward_grid(const std::vector<int>& dims, const std::vector<
     for (int causal = 0; causal < 2; ++causal)
       for (int s : seqlens)
         for (int det = 0; det < 2; ++det) out.push_back(backward_case(d, causal != 0, s, det != 0));
+  return out;
+}
+
+double attn_visible_pairs(int64_t len_q, int64_t len_k, int64_t left) {
+  double n = 0;
+  for (int64_t i = 0; i < len_q; ++i) {
+    const int64_t d = i + len_k - len_q;  // the row's diagonal: keys <= d
+    const int64_t hi = std::min(len_k, d + 1), lo = left >= 0 ? std::max<int64_t>(0, d - left) : 0;
+    if (hi > lo) n += double(hi - lo);
+  }
+  return n;
+}
+
+namespace {
+Case attn_case(const char* what, int d, int64_t b, int64_t sq, int64_t sk, int64_t hq, int64_t hkv) {
+  Case c;
+  c.family = "attn";
+  c.batch = b; c.seqlen_q = sq; c.seqlen_k = sk; c.heads_q = hq; c.heads_kv = hkv; c.head_dim = d;
+  c.causal = true;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "attn/%s/d%d/b%lld/q%lld/k%lld/h%lldkv%lld", what, d, (long long)b,
+                (long long)sq, (long long)sk, (long long)hq, (long long)hkv);
+  c.name = buf;
+  std::snprintf(buf, sizeof buf, "attn %-9s d=%-3d b=%-2lld q=%-6lld k=%-6lld h=%lld/%lld", what, d,
+                (long long)b, (long long)sq, (long long)sk, (long long)hq, (long long)hkv);
+  c.shape = buf;
+  return c;
+}
+// 4 * H * D * visible pairs of every sequence.
+void set_flops(Case* c) {
+  double pairs = 0;
+  if (c->varlen())
+    for (int32_t l : c->seqlens) pairs += attn_visible_pairs(l, l, c->window_left);
+  else
+    pairs = double(c->batch) * attn_visible_pairs(c->seqlen_q, c->seqlen_k, c->window_left);
+  c->flops_override = 4.0 * pairs * double(c->heads_q) * double(c->head_dim);
+}
+}  // namespace
+
+std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector<int>& seqlens) {
+  std::vector<Case> out;
+  {  // 32 sequences, log-uniform in [128, 8192] (fixed seed), scaled to ~64k tokens
+    std::vector<int32_t> lens;
+    uint64_t x = 0x5EED14ull;
+    double sum = 0;
+    std::vector<double> raw;
+    for (int i = 0; i < 32; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const double u = double(x >> 11) / double(1ull << 53);
+      raw.push_back(std::exp(std::log(128.0) + u * (std::log(8192.0) - std::log(128.0))));
+      sum += raw.back();
+    }
+    int32_t longest = 0;
+    for (double r : raw) {
+      const int32_t l = int32_t(std::clamp(std::lround(r * 65536.0 / sum), 128L, 8192L));
+      lens.push_back(l);
+      longest = std::max(longest, l);
+    }
+    Case c = attn_case("varlen", 128, 32, longest, longest, 32, 8);
+    c.seqlens = lens;
+    set_flops(&c);
+    out.push_back(c);
+  }
+  // Each feature cell, with (for window, softcap, sinks) the same shape without the feature.
+  struct Cell {
+    const char* what;
+    const char* without;  // nullptr: no twin
+    int d;
+    int64_t b, sq, sk, hq, hkv, page, window;
+    float cap;
+    bool sinks;
+  };
+  const Cell cells[] = {{"window", "nowindow", 128, 1, 32768, 32768, 32, 8, 0, 4096, 0.0f, false},
+                        {"paged", nullptr, 128, 2, 2048, 32768, 32, 8, 64, -1, 0.0f, false},
+                        {"softcap", "nosoftcap", 256, 2, 8192, 8192, 16, 8, 0, -1, 50.0f, false},
+                        {"sinks", "nosinks", 64, 2, 8192, 8192, 64, 8, 0, 128, 0.0f, true}};
+  for (const Cell& x : cells) {
+    Case c = attn_case(x.what, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
+    c.page_size = x.page;
+    c.window_left = x.window;
+    c.softcap = x.cap;
+    c.sinks = x.sinks;
+    set_flops(&c);
+    out.push_back(c);
+    if (x.without == nullptr) continue;
+    Case n = attn_case(x.without, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
+    set_flops(&n);
+    out.push_back(n);
+  }
+  for (Case c : prefill_grid(head_dims, seqlens)) {  // the A/B twins of the plain grid
+    c.family = "attn";
+    c.features_off = true;
+    c.name = "fwdoff" + c.name.substr(3);
+    c.shape = "fwdoff" + c.shape.substr(3);
+    out.push_back(c);
+  }
   return out;
 }
 

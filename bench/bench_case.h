@@ -25,19 +25,36 @@ struct Case {
   bool deterministic = false;
   std::string name;      // Google Benchmark name prefix, e.g. "fwd/d128/causal/s4096/b4h16"
   std::string shape;     // the table's first column
+  // Family "attn" (serving features, bench/family_attn.cpp; attn_grid below):
+  std::vector<int32_t> seqlens;  // variable length: per-sequence lengths, Q = K (packed
+                                 //   [total, heads, d]; batch = sequences, seqlen_* = the longest)
+  int64_t window_left = -1;      // sliding window: keys left of the diagonal a row sees, -1 = none
+  float softcap = 0;             // logit softcap (ours only: cuDNN's SDPA has none), 0 = off
+  bool sinks = false;            // one sink logit per query head
+  bool features_off = false;     // the EXT feature row with every feature off (the A/B of the grid)
+  double flops_override = 0;     // FLOPs when 4*B*H*Sq*Sk*D does not apply (ragged, window)
 
   bool decode() const { return family == "decode"; }
   bool paged() const { return page_size > 0; }
+  bool varlen() const { return !seqlens.empty(); }
+  // Query (and key) rows of Q and O as stored: batch * seqlen_q, or the packed total.
+  int64_t q_rows() const {
+    if (!varlen()) return batch * seqlen_q;
+    int64_t n = 0;
+    for (int32_t l : seqlens) n += l;
+    return n;
+  }
   // Paged caches: pages per sequence (columns of the page table) and pages in the pool.
   int64_t blocks_per_seq() const { return paged() ? (seqlen_k + page_size - 1) / page_size : 0; }
   int64_t num_pages() const { return batch * blocks_per_seq(); }
 
-  int64_t q_elems() const { return batch * seqlen_q * heads_q * head_dim; }
-  // Elements of K (or V) as stored: a dense [batch, seqlen_k, ...] tensor or the page pool.
+  int64_t q_elems() const { return q_rows() * heads_q * head_dim; }
+  // Elements of K (or V) as stored: a dense [batch, seqlen_k, ...] tensor, the packed keys of
+  // a variable-length case, or the page pool.
   int64_t kv_elems() const {
-    return (paged() ? num_pages() * page_size : batch * seqlen_k) * heads_kv * head_dim;
+    return (paged() ? num_pages() * page_size : varlen() ? q_rows() : batch * seqlen_k) * heads_kv * head_dim;
   }
-  int64_t lse_elems() const { return batch * heads_q * seqlen_q; }
+  int64_t lse_elems() const { return q_rows() * heads_q; }
   // 4*B*H*Sq*Sk*D, halved for causal (the convention of FlashAttention's papers); a backward
   // case counts 2.5 times that (FlashAttention's convention: 5 GEMMs of the forward's 2).
   double flops() const;
@@ -71,6 +88,26 @@ struct DecodePoint {
   int page_size = 0;  // 0 = contiguous
 };
 Case decode_case(const DecodePoint& p);
+
+// Serving-feature cases (family "attn", issue 14), each gated against the feature-aware
+// float64 reference:
+//   varlen    32 sequences of 128 .. 8k tokens (fixed seed, ~64k tokens), hd128, 32/8 heads,
+//             causal (cuDNN: ragged THD SDPA)
+//   window    32k tokens, sliding window 4096, hd128, 32/8, causal (cuDNN: diagonal band left
+//             bound); beside it the same call without the window ("nowindow")
+//   paged     2k new tokens on a 30k-token paged cache (page 64), 2 sequences, hd128, 32/8,
+//             causal (cuDNN: paged SDPA)
+//   softcap   cap 50, hd256, 16/8 heads, 2 x 8k causal (cuDNN has no softcap: its side runs
+//             without one, so ours with and without the cap compare through it)
+//   sinks     sinks + window 128, hd64, 64/8 heads, 2 x 8k causal (cuDNN: sink token + band),
+//             beside it the same shape without either ("nosinks")
+// plus, with features_off, a twin of every cell of prefill_grid(head_dims, seqlens) run on
+// the EXT row with every feature off ("fwdoff/..."): timed in the same run as the plain
+// rows' cells, both against the same cuDNN plan (the "features off within 2%" A/B).
+std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector<int>& seqlens);
+// The number of (query, key) pairs a causal (bottom-right) query of len_q rows over len_k keys
+// with a sliding window of `left` keys (-1 = none) sees; exact.
+double attn_visible_pairs(int64_t len_q, int64_t len_k, int64_t left);
 
 // Every value of each decode axis (issue 17, part 1); "full" is their cross product.
 struct DecodeAxes {

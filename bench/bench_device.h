@@ -65,6 +65,7 @@ struct OursPlan {
   const ptxfmha::KernelInfo* kernel = nullptr;
   bool forced = false;          // a variant row: --ptxfmha_fwd_kernel (fwd_with_row), --ptxfmha_bwd_kernel (bwd_with_main_row)
   uint64_t ws_bytes = 0;        // library workspace per rotation set
+  std::shared_ptr<void> family_state;  // a family's own per-case data (family_attn.cpp: metadata)
 };
 
 // Sampled float64 reference of one case (set 0), computed once and used for every check.

@@ -48,6 +48,13 @@ class Family {
   virtual Agreement check_vs_reference(const Case& c, CaseState& cs, int side) const;
   // Set 0's outputs, ours against cuDNN's (its chosen plan), whole tensors.
   virtual Agreement compare_sides(const Case& c, CaseState& cs) const;
+  // The correctness gate of one side against the float64 reference (set 0's outputs). A family
+  // whose cases the dense reference cannot describe (ragged, window, softcap, sinks) fills *out
+  // and returns true; the default (false) leaves it to the dense sampled reference.
+  virtual bool reference_check(const Case&, CaseState&, int /*side*/, Agreement* /*out*/) const { return false; }
+  // Whether both sides compute the same problem, so their whole outputs must agree (false
+  // where cuDNN runs without a feature it lacks: the softcap cells).
+  virtual bool same_problem_as_cudnn(const Case&) const { return true; }
 };
 
 // Registers a family at static-initialisation time (one object per family file).

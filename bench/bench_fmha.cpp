@@ -49,7 +49,11 @@ std::vector<pb::Case> make_cases() {
     const std::vector<pb::Case> b = pb::backward_grid(g_opt.head_dims, g_opt.seqlens);
     all.insert(all.end(), b.begin(), b.end());
   }
-  if (g_opt.suite != "prefill" && g_opt.suite != "bwd") {
+  if (g_opt.suite == "attn") {  // serving features + the plain grid's EXT-row twins (family_attn.cpp)
+    const std::vector<pb::Case> a = pb::attn_grid(g_opt.head_dims, g_opt.seqlens);
+    all.insert(all.end(), a.begin(), a.end());
+  }
+  if (g_opt.suite != "prefill" && g_opt.suite != "bwd" && g_opt.suite != "attn") {
     std::vector<pb::Case> d;
     std::string why;
     pb::decode_grid(g_opt.decode_grid, &d, &why);

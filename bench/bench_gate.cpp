@@ -66,6 +66,8 @@ std::string run_once(const Case& c, CaseState& cs, int side, const char* what) {
 }  // namespace
 
 Agreement check_vs_reference(const Case& c, CaseState& cs, int side) {
+  Agreement own;
+  if (family_for(c.family)->reference_check(c, cs, side, &own)) return own;  // e.g. family_attn.cpp
   return family_for(c.family)->check_vs_reference(c, cs, side);
 }
 
@@ -105,7 +107,7 @@ Agreement Family::compare_sides(const Case& c, CaseState&) const {
   download(l1.data(), a.lse_ours.ptr(), l1.size() * 4);
   download(l2.data(), a.lse_cudnn.ptr(), l2.size() * 4);
   Agreement ag = compare_bf16(o1.data(), o2.data(), o1.size());
-  compare_lse(l1.data(), l2.data(), l1.size(), &ag);
+  if (cudnn_problem(c).lse) compare_lse(l1.data(), l2.data(), l1.size(), &ag);  // ragged: no LSE
   return ag;
 }
 
@@ -151,7 +153,7 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
   }
   const bool cudnn_ran = prepare_cudnn(c, cs);
   if (!g_fatal.empty()) return;
-  if (ours_ran && cudnn_ran) {
+  if (ours_ran && cudnn_ran && fam->same_problem_as_cudnn(c)) {
     const Agreement ag = fam->compare_sides(c, cs);
     cs.ours_check = "vs cuDNN " + ag.summary() + "; " + cs.ours_check;
     if (!ag.ok())

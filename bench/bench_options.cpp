@@ -57,7 +57,9 @@ bool flag(const char* a, const char* name, const char** value) {
 void print_flags(FILE* f) {
   std::fprintf(f,
       "ptxfmha_bench flags (after Google Benchmark's):\n"
-      "  --ptxfmha_suite=all|prefill|decode|bwd (bwd: forward, backward, deterministic backward)\n"
+      "  --ptxfmha_suite=all|prefill|decode|bwd|attn (bwd: forward, backward, deterministic\n"
+      "                             backward; attn: the serving-feature cells and the prefill grid\n"
+      "                             twice, plain rows and EXT rows with features off)\n"
       "  --ptxfmha_quick (prefill seqlens 1k/4k, decode grid quick, at most 4 cuDNN plans)\n"
       "  --ptxfmha_list (cells and run-time estimate, nothing run)\n"
       "  --ptxfmha_head_dims=64,128,256         --ptxfmha_seqlens=512,...,16384 (prefill)\n"
@@ -83,8 +85,9 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
     const char* v = nullptr;
     if (flag(a, "--ptxfmha_suite", &v)) {
       o.suite = v;
-      if (o.suite != "all" && o.suite != "prefill" && o.suite != "decode" && o.suite != "bwd")
-        usage_error("--ptxfmha_suite must be all, prefill, decode or bwd");
+      if (o.suite != "all" && o.suite != "prefill" && o.suite != "decode" && o.suite != "bwd" &&
+          o.suite != "attn")
+        usage_error("--ptxfmha_suite must be all, prefill, decode, bwd or attn");
     } else if (!std::strcmp(a, "--ptxfmha_quick")) {
       o.quick = true;
     } else if (!std::strcmp(a, "--ptxfmha_list")) {

@@ -181,8 +181,12 @@ std::string SdpaProblem::key() const {
                 (long long)v_stride[1], (long long)v_stride[2], (long long)o_stride[0],
                 (long long)o_stride[1], (long long)o_stride[2], double(softmax_scale), int(causal),
                 int(lse), (long long)page_size, (long long)num_pages, (long long)table_cols);
-  if (backward) return std::string(buf) + " backward det" + std::to_string(int(deterministic));
-  return buf;
+  std::string k = buf;
+  if (backward) k += " backward det" + std::to_string(int(deterministic));
+  if (ragged || window_left >= 0 || sink)  // the serving features (family_attn.cpp)
+    k += " ragged" + std::to_string(int(ragged)) + " window" + std::to_string(window_left) + " sink" +
+         std::to_string(int(sink));
+  return k;
 }
 
 }  // namespace ptxfmha_bench

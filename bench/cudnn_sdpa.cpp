@@ -63,8 +63,10 @@ std::size_t cudnn_frontend_version() { return CUDNN_FRONTEND_VERSION; }
 namespace {
 constexpr int64_t kUidQ = 1, kUidK = 2, kUidV = 3, kUidO = 4, kUidStats = 5, kUidPageTableK = 6,
                   kUidPageTableV = 7, kUidSeqLenQ = 8, kUidSeqLenKV = 9;
+// The serving features' tensors (family_attn.cpp): ragged offsets, the sink logits.
+constexpr int64_t kUidRaggedQ = 10, kUidRaggedK = 11, kUidRaggedV = 12, kUidRaggedO = 13, kUidSink = 14;
 // backward (section at the end)
-constexpr int64_t kUidDO = 10, kUidDQ = 11, kUidDK = 12, kUidDV = 13;
+constexpr int64_t kUidDO = 20, kUidDQ = 21, kUidDK = 22, kUidDV = 23;
 
 std::string fe_error(const char* stage, fe::error_t e) {
   std::ostringstream s;
@@ -90,6 +92,7 @@ struct CudnnSdpa::Impl {
   std::vector<SdpaPlan> plans;
   int selected = -1;
   bool lse = true, paged = false, backward = false;
+  SdpaProblem problem;  // the serving features' device arrays are bound from it at every run
   ~Impl() {
     graph.reset();
     if (handle) fe::detail::destroy_handle(handle);
@@ -128,6 +131,22 @@ bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::
                  : tensor("K", kUidK, p.batch, p.seqlen_k, p.heads_kv, p.k_stride);
   auto V = paged ? tensor("V_pool", kUidV, p.num_pages, p.page_size, p.heads_kv, p.v_stride)
                  : tensor("V", kUidV, p.batch, p.seqlen_k, p.heads_kv, p.v_stride);
+  // int32 [rows, 1, cols, 1] metadata (page tables, sequence lengths, ragged offsets)
+  auto i32 = [&](const char* name, int64_t uid, int64_t rows, int64_t cols) {
+    return g->tensor(fe::graph::Tensor_attributes()
+                         .set_name(name)
+                         .set_uid(uid)
+                         .set_dim({rows, 1, cols, 1})
+                         .set_stride({cols, cols, 1, 1})
+                         .set_data_type(fe::DataType_t::INT32));
+  };
+  std::shared_ptr<fe::graph::Tensor_attributes> ragged_o;
+  if (p.ragged) {  // THD: each sequence starts at its element offset
+    Q->set_ragged_offset(i32("ragged_q", kUidRaggedQ, p.batch + 1, 1));
+    K->set_ragged_offset(i32("ragged_k", kUidRaggedK, p.batch + 1, 1));
+    V->set_ragged_offset(i32("ragged_v", kUidRaggedV, p.batch + 1, 1));
+    ragged_o = i32("ragged_o", kUidRaggedO, p.batch + 1, 1);
+  }
 
   auto opts = fe::graph::SDPA_attributes()
                   .set_name("sdpa")
@@ -139,26 +158,33 @@ bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::
         .set_diagonal_band_right_bound(0);
   }
   if (paged) {
-    auto i32 = [&](const char* name, int64_t uid, int64_t cols) {
-      return g->tensor(fe::graph::Tensor_attributes()
-                           .set_name(name)
-                           .set_uid(uid)
-                           .set_dim({p.batch, 1, cols, 1})
-                           .set_stride({cols, cols, 1, 1})
-                           .set_data_type(fe::DataType_t::INT32));
-    };
     opts.set_padding_mask(true)
-        .set_seq_len_q(i32("seq_len_q", kUidSeqLenQ, 1))
-        .set_seq_len_kv(i32("seq_len_kv", kUidSeqLenKV, 1))
-        .set_paged_attention_k_table(i32("page_table_k", kUidPageTableK, p.table_cols))
-        .set_paged_attention_v_table(i32("page_table_v", kUidPageTableV, p.table_cols))
+        .set_seq_len_q(i32("seq_len_q", kUidSeqLenQ, p.batch, 1))
+        .set_seq_len_kv(i32("seq_len_kv", kUidSeqLenKV, p.batch, 1))
+        .set_paged_attention_k_table(i32("page_table_k", kUidPageTableK, p.batch, p.table_cols))
+        .set_paged_attention_v_table(i32("page_table_v", kUidPageTableV, p.batch, p.table_cols))
         .set_paged_attention_max_seq_len_kv(static_cast<int>(p.seqlen_k));
+  } else if (p.ragged) {
+    opts.set_padding_mask(true)
+        .set_seq_len_q(i32("seq_len_q", kUidSeqLenQ, p.batch, 1))
+        .set_seq_len_kv(i32("seq_len_kv", kUidSeqLenKV, p.batch, 1));
   }
+  // FlashAttention's window_size_left w (keys j >= i - w) is cuDNN's left bound w + 1 (keys
+  // j > i - bound), both relative to the bottom-right diagonal.
+  if (p.window_left >= 0) opts.set_diagonal_band_left_bound(static_cast<int>(p.window_left + 1));
+  if (p.sink)
+    opts.set_sink_token(g->tensor(fe::graph::Tensor_attributes()
+                                      .set_name("sink")
+                                      .set_uid(kUidSink)
+                                      .set_dim({1, p.heads_q, 1, 1})
+                                      .set_stride({p.heads_q, 1, 1, 1})
+                                      .set_data_type(fe::DataType_t::FLOAT)));
   auto [O, Stats] = g->sdpa(Q, K, V, opts);
   O->set_output(true)
       .set_uid(kUidO)
       .set_dim({p.batch, p.heads_q, p.seqlen_q, p.head_dim})
       .set_stride({p.o_stride[0], p.o_stride[2], p.o_stride[1], 1});
+  if (ragged_o) O->set_ragged_offset(ragged_o);
   if (p.lse) {
     // Same layout as ptx-fmha's LSE: fp32 [batch, heads_q, seqlen_q], natural log.
     Stats->set_output(true)
@@ -280,6 +306,7 @@ bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int
     impl_->lse = p.lse;
     impl_->paged = p.page_size > 0;
     impl_->backward = p.backward;
+    impl_->problem = p;
     impl_->graph = std::move(g);
     impl_->selected = -1;
     for (const SdpaPlan& q : impl_->plans)
@@ -341,6 +368,18 @@ bool CudnnSdpa::run_plan(int i, const SdpaBuffers& b, std::string* why) {
     pack[kUidSeqLenQ] = const_cast<int32_t*>(b.seq_len_q);
     pack[kUidSeqLenKV] = const_cast<int32_t*>(b.seq_len_kv);
   }
+  const SdpaProblem& pr = impl_->problem;
+  if (pr.ragged) {
+    pack[kUidRaggedQ] = const_cast<int32_t*>(pr.ragged_q);
+    pack[kUidRaggedO] = const_cast<int32_t*>(pr.ragged_q);
+    pack[kUidRaggedK] = const_cast<int32_t*>(pr.ragged_kv);
+    pack[kUidRaggedV] = const_cast<int32_t*>(pr.ragged_kv);
+    if (!impl_->paged) {
+      pack[kUidSeqLenQ] = const_cast<int32_t*>(pr.seq_len_q);
+      pack[kUidSeqLenKV] = const_cast<int32_t*>(pr.seq_len_kv);
+    }
+  }
+  if (pr.sink) pack[kUidSink] = const_cast<float*>(pr.sink_logits);
   fe::error_t e = impl_->graph->execute_plan_at_index(impl_->handle, pack, b.workspace, i);
   if (e.is_bad()) {
     *why = fe_error("execute", e);

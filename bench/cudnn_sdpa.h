@@ -72,6 +72,25 @@ struct SdpaProblem {
   // into SdpaBuffers::dq, dk, dv.
   bool backward = false;
   bool deterministic = false;  // cuDNN's deterministic backward algorithm
+  // Serving features (bench/family_attn.cpp):
+  //   ragged      variable length in cuDNN's ragged ("THD") layout: Q/O and K/V packed
+  //               [total, heads, d]; the graph's tensors are [batch, heads, seqlen (the
+  //               longest), d] with the packed strides, ragged offsets (element offset of each
+  //               sequence, int32 [batch + 1]) and a padding mask with per-sequence lengths;
+  //               no LSE (set lse = false)
+  //   window_left sliding window of FlashAttention's window_size_left (keys >= diagonal - w);
+  //               cuDNN: diagonal band left bound w + 1. -1 = none
+  //   sink        one fp32 logit per query head in the softmax denominator (cuDNN's sink token)
+  // Their device arrays are bound at every run and are not part of key() (the same for every
+  // rotation set).
+  bool ragged = false;
+  int64_t window_left = -1;
+  bool sink = false;
+  const int32_t* ragged_q = nullptr;   // int32 [batch + 1]: Q / O element offsets
+  const int32_t* ragged_kv = nullptr;  // int32 [batch + 1]: K / V element offsets
+  const int32_t* seq_len_q = nullptr;  // int32 [batch]
+  const int32_t* seq_len_kv = nullptr;
+  const float* sink_logits = nullptr;  // fp32 [heads_q]
 
   // Everything that defines the graph, as text: the key of the run's plan-choice cache.
   std::string key() const;

@@ -190,6 +190,76 @@ TEST_CASE("attn util: evaluate_attn catches each kind of wrong result, with its 
   CHECK(why.find("no sequence owns") != std::string::npos);
 }
 
+TEST_CASE("attn util: sampled reference rows: the skipped rows are still checked, the sampled ones fully") {
+  // 2 sequences of 700 rows, 2 heads, head dim 32: work 1400 x 700 x 2 x 32 = 6.3e7; a budget
+  // of 1e7 samples the first and last 160 rows of each and every 7th row in between.
+  AttnCase c = attn_case({700, 700}, {700, 700}, 2, 1, 32);
+  c.varlen_q = c.varlen_k = true;
+  c.causal = true;
+  c.lq[1] = 650;  // row 700 + 649 is the last
+  c.lk[1] = 640;  // rows 0..9 of sequence 1 see no key (causal, bottom-right)
+  AttnHost h = make_attn_host(c, 21);
+  const ptxfmha::RefAttnResult full = attn_reference(h);
+  sample_reference_rows(c, &h, 21, 1e7);
+  REQUIRE(h.ref.row_mask.size() == std::size_t(h.q_rows));
+  const long long kept = std::count(h.ref.row_mask.begin(), h.ref.row_mask.end(), uint8_t(1));
+  CHECK(kept <= 4 * 160 + h.q_rows / 7 + 2);  // the edges and every 7th row
+  CHECK(h.ref.row_mask[0] == 1);
+  CHECK(h.ref.row_mask[699] == 1);   // last row of sequence 0
+  CHECK(h.ref.row_mask[700] == 1);   // first of sequence 1
+  CHECK(h.ref.row_mask[1349] == 1);  // last of sequence 1
+  const ptxfmha::RefAttnResult ref = attn_reference(h);
+  long long skipped_nan = 0;
+  for (int64_t r = 0; r < h.q_rows; ++r) {
+    if (h.ref.row_mask[std::size_t(r)]) {
+      CHECK(ref.o[std::size_t(r) * c.heads_q * c.head_dim] == full.o[std::size_t(r) * c.heads_q * c.head_dim]);
+    } else {
+      skipped_nan += std::isnan(ref.o[std::size_t(r) * c.heads_q * c.head_dim]);
+    }
+    CHECK(ref.visible[std::size_t(r)] == full.visible[std::size_t(r)]);
+  }
+  CHECK(skipped_nan == h.q_rows - kept);
+  // A perfect result (from the full reference) passes the sampled evaluation.
+  const AttnOutputs good = perfect(c, h, full);
+  std::string why;
+  AttnFigures f = evaluate_attn(c, h, ref, good);
+  CHECK_MESSAGE(attn_within_bounds(c, h, f, good, ref, Tolerance(), &why), why);
+  // Find a skipped row with keys, and a sampled one.
+  int64_t skipped = -1;
+  for (int64_t r = 200; r < 500; ++r)
+    if (!h.ref.row_mask[std::size_t(r)]) { skipped = r; break; }
+  REQUIRE(skipped >= 0);
+  REQUIRE(full.visible[std::size_t(skipped)] > 0);
+  // skipped row: unwritten, NaN and a -inf LSE where keys are visible are still caught
+  AttnOutputs bad = good;
+  bad.o[std::size_t(attn_o_elem(c, h, (skipped * c.heads_q + 1) * c.head_dim + 3))] = kPoisonBf16;
+  f = evaluate_attn(c, h, ref, bad);
+  CHECK(f.unwritten == 1);
+  bad = good;
+  bad.lse[std::size_t(1) * h.total_q + skipped] = -INFINITY;
+  f = evaluate_attn(c, h, ref, bad);
+  CHECK(f.lse_nonfinite == 1);
+  // a skipped row of sequence 1 without keys must keep LSE -inf
+  REQUIRE(full.visible[700] == 0);
+  REQUIRE(h.ref.row_mask[705] == 1);  // edge rows are sampled; force the check on a skipped one:
+  h.ref.row_mask[705] = 0;
+  const ptxfmha::RefAttnResult ref2 = attn_reference(h);
+  bad = good;
+  bad.lse[705] = -50.0f;
+  f = evaluate_attn(c, h, ref2, bad);
+  CHECK(f.lse_inf_mismatch == 1);
+  // a wrong value in a sampled row is found with its position
+  bad = good;
+  int64_t inner = -1;  // a sampled row between the edges
+  for (int64_t r = 200; r < 500; ++r)
+    if (h.ref.row_mask[std::size_t(r)]) { inner = r; break; }
+  REQUIRE(inner >= 0);
+  const long long di = (inner * c.heads_q + 0) * c.head_dim + 0;
+  bad.o[std::size_t(attn_o_elem(c, h, di))] = ptxfmha::float_to_bf16(float(full.o[std::size_t(di)]) + 1.0f);
+  f = evaluate_attn(c, h, ref, bad);
+  CHECK(f.o_first_bad == di);
+}
+
 TEST_CASE("attn util: LSE -inf of a row without keys and without a sink must stay -inf") {
   AttnCase c = attn_case({6}, {2}, 1, 1, 8);
   c.causal = true;  // rows 0..3 see no key

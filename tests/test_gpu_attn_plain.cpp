@@ -2,8 +2,9 @@
 // "gpu-decode"): without features the new entry points run the existing kernels, so their
 // results must equal ptxfmha_fwd / ptxfmha_decode bitwise on the same buffers, including the
 // window spellings of causal and of full attention; and a call with features is checked
-// completely (device ranges of the metadata, sinks and slopes included) before it answers
-// UNSUPPORTED_FEATURE with nothing written.
+// completely (device ranges of the metadata, sinks and slopes included) before it runs on a
+// feature row (sm_90a: checked against the reference) or answers UNSUPPORTED_FEATURE with
+// nothing written.
 //
 // Run: build/tests/ptxfmha_tests -ts="gpu-fwd,gpu-decode" -tc="gpu attn plain*"
 #include <doctest/doctest.h>
@@ -95,7 +96,7 @@ TEST_CASE("gpu attn plain: ptxfmha_attn without features == ptxfmha_fwd bitwise 
   MESSAGE("ptxfmha_attn plain == ptxfmha_fwd: " << cases << " cases");
 }
 
-TEST_CASE("gpu attn plain: a call with features is checked on the device, then UNSUPPORTED_FEATURE, nothing written" *
+TEST_CASE("gpu attn plain: a call with features is checked on the device, then runs (or UNSUPPORTED_FEATURE, nothing written)" *
           doctest::test_suite("gpu-fwd")) {
   REQUIRE(ensure_context());
   const auto rows = testable_fwd_rows();
@@ -148,8 +149,14 @@ TEST_CASE("gpu attn plain: a call with features is checked on the device, then U
     const MissingKernel mk =
         skip_for_missing_kernel(st, attn_case_features(c), false, gpu().info.sm, "features-path check");
     CHECK(mk == MissingKernel::Skipped);
-  } else {
+  } else {  // a feature row ran it (sm_90a): the result against the float64 reference
     CHECK_MESSAGE(st == PTXFMHA_OK, msg);
+    AttnOutputs out;
+    dev.download(&out);
+    const ptxfmha::RefAttnResult ref = attn_reference(h);
+    const AttnFigures f = evaluate_attn(c, h, ref, out);
+    std::string why;
+    CHECK_MESSAGE(attn_within_bounds(c, h, f, out, ref, Tolerance(), &why), describe(c) << ": " << why);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "gpu_util.h"
+#include "attn_kernel_abi.h"
 #include "kernel_abi.h"
 #include "ptx_util.h"
 
@@ -42,8 +43,10 @@ TEST_CASE("kernel table: rows are unique and well formed") {
       CHECK(r->head_dim > 0);
       CHECK(r->block_m > 0);
       CHECK(r->block_n > 0);
-      CHECK_MESSAGE(r->param_bytes == static_cast<int>(sizeof(FwdKernelParams)),
-                    name << ": forward kernels take FwdKernelParams (" << sizeof(FwdKernelParams) << " bytes)");
+      // Plain forward rows take FwdKernelParams; feature rows (features != 0) AttnKernelParams.
+      const std::size_t want = r->features != 0 ? sizeof(ptxfmha::AttnKernelParams) : sizeof(FwdKernelParams);
+      CHECK_MESSAGE(r->param_bytes == static_cast<int>(want),
+                    name << ": a forward row with features " << r->features << " takes a " << want << "-byte block");
       // The kernel name carries its head dim and arch: fmha_fwd_d<D>[_variant]_<arch>.
       const std::string head = "fmha_fwd_d" + std::to_string(r->head_dim) + "_";
       const std::string tail = std::string("_") + r->arch;
@@ -130,7 +133,8 @@ TEST_CASE("kernel table: the preprocessed entry's .param block and .maxntid equa
     CHECK_MESSAGE(p.array == row->param_bytes, s.name << ": .param " << p.name << "[" << p.array
                                                       << "] but the row says " << row->param_bytes << " bytes");
     if (row->kind == KernelKind::Fwd)
-      CHECK(p.array == static_cast<long long>(sizeof(FwdKernelParams)));
+      CHECK(p.array == static_cast<long long>(row->features != 0 ? sizeof(ptxfmha::AttnKernelParams)
+                                                                 : sizeof(FwdKernelParams)));
     REQUIRE_MESSAGE(e.has_maxntid, s.name << " has no .maxntid");
     CHECK(e.maxntid[0] * e.maxntid[1] * e.maxntid[2] == row->threads);
     if (e.has_reqntid) CHECK(e.reqntid[0] * e.reqntid[1] * e.reqntid[2] == row->threads);
@@ -142,10 +146,12 @@ TEST_CASE("kernel table: the preprocessed entry's .param block and .maxntid equa
 // the kernel table use), and the byte counts of the design notes.
 namespace {
 // sm90_fwd: 1024 alignment slack + Q (block_m rows; double-buffered up to head dim 128) +
-// kv_stages x (K + V) (block_n rows each) + 256 bytes of mbarriers and tile slots, + at head dim
+// kv_stages x (K + V) (block_n rows each) + 256 bytes of mbarriers and tile slots (512 in the
+// feature variants: 64-byte slots, v_land barriers, the producers' cursors), + at head dim
 // 256 a 32 KiB O staging area (8 warps x 16 rows x 128 columns of bf16).
-constexpr int sm90_fwd_smem(int d, int bm, int bn, int stages) {
-  return 1024 + (d <= 128 ? 2 : 1) * bm * d * 2 + stages * 2 * bn * d * 2 + 256 + (d == 256 ? 8 * 16 * 128 * 2 : 0);
+constexpr int sm90_fwd_smem(int d, int bm, int bn, int stages, bool features = false) {
+  return 1024 + (d <= 128 ? 2 : 1) * bm * d * 2 + stages * 2 * bn * d * 2 + (features ? 512 : 256) +
+         (d == 256 ? 8 * 16 * 128 * 2 : 0);
 }
 // sm100_fwd_serial: 1024 + Q (128 rows) + stages x (K + V) + P buffers (pss: 2 x 128 rows x
 // block_n keys) + 256 barrier block.
@@ -172,6 +178,12 @@ const SmemCase kSmemCases[] = {
     {"fmha_fwd_d64_sm90a", sm90_fwd_smem(64, 192, 128, 4), 181504},
     {"fmha_fwd_d128_sm90a", sm90_fwd_smem(128, 128, 128, 2), 197888},
     {"fmha_fwd_d256_sm90a", sm90_fwd_smem(256, 128, 64, 2), 230656},
+    {"fmha_fwd_d64_ext_sm90a", sm90_fwd_smem(64, 192, 128, 4, true), 181760},
+    {"fmha_fwd_d128_ext_sm90a", sm90_fwd_smem(128, 128, 128, 2, true), 198144},
+    {"fmha_fwd_d256_ext_sm90a", sm90_fwd_smem(256, 128, 64, 2, true), 230912},
+    {"fmha_fwd_d64_paged_sm90a", sm90_fwd_smem(64, 192, 128, 4, true), 181760},
+    {"fmha_fwd_d128_paged_sm90a", sm90_fwd_smem(128, 128, 128, 2, true), 198144},
+    {"fmha_fwd_d256_paged_sm90a", sm90_fwd_smem(256, 128, 64, 2, true), 230912},
     {"fmha_fwd_d64_sm100a", sm100_serial_smem(64, 128, 3, false), 115968},
     {"fmha_fwd_d128_sm100a", sm100_serial_smem(128, 128, 2, false), 165120},
     {"fmha_fwd_d256_sm100a", sm100_serial_smem(256, 64, 2, false), 197888},
@@ -254,4 +266,75 @@ TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()")
 #undef PTXFMHA_FIELD
   check_param_header(macros, path, "P_", "FWD_PARAM_BYTES", fields, offsetof(FwdKernelParams, reserved),
                      sizeof(FwdKernelParams::reserved), sizeof(FwdKernelParams));
+}
+
+TEST_CASE("fwd_params.ptxh names every AttnKernelParams extension field at its offsetof() (PA_)") {
+  using ptxfmha::AttnKernelParams;
+  const std::string path = source_dir() + "/ptx/include/fwd_params.ptxh";
+  bool ok = false;
+  std::string err;
+  const auto macros = cpp_macros(path, &ok, &err);
+  REQUIRE_MESSAGE(ok, err);
+#define PTXFMHA_FIELD(def, member) \
+  AbiField { def, offsetof(AttnKernelParams, member), sizeof(AttnKernelParams::member) }
+  const std::vector<AbiField> fields = {
+      PTXFMHA_FIELD("PA_CU_SEQLENS_Q", cu_seqlens_q_ptr),
+      PTXFMHA_FIELD("PA_CU_SEQLENS_K", cu_seqlens_k_ptr),
+      PTXFMHA_FIELD("PA_SEQUSED_K", seqused_k_ptr),
+      PTXFMHA_FIELD("PA_BLOCK_TABLE", block_table_ptr),
+      PTXFMHA_FIELD("PA_SINK_LOGITS", sink_logits_ptr),
+      PTXFMHA_FIELD("PA_ALIBI_SLOPES", alibi_slopes_ptr),
+      PTXFMHA_FIELD("PA_FEATURES", features),
+      PTXFMHA_FIELD("PA_TOTAL_Q", total_q),
+      PTXFMHA_FIELD("PA_TOTAL_K", total_k),
+      PTXFMHA_FIELD("PA_WINDOW_LEFT", window_left),
+      PTXFMHA_FIELD("PA_WINDOW_RIGHT1", window_right1),
+      PTXFMHA_FIELD("PA_SOFTCAP_PRE", softcap_pre),
+      PTXFMHA_FIELD("PA_SOFTCAP_POST", softcap_post),
+      PTXFMHA_FIELD("PA_PAGE_SHIFT", page_shift),
+      PTXFMHA_FIELD("PA_MAX_BLOCKS_PER_SEQ", max_blocks_per_seq),
+      PTXFMHA_FIELD("PA_NUM_PAGES", num_pages),
+      PTXFMHA_FIELD("PA_LSE_HEAD_STRIDE", lse_head_stride),
+      PTXFMHA_FIELD("PA_LSE_BATCH_STRIDE", lse_batch_stride),
+      PTXFMHA_FIELD("PA_BOX_SHIFT", box_shift),
+      PTXFMHA_FIELD("PA_ALIBI_MUL", alibi_mul),
+      PTXFMHA_FIELD("PA_O_SEQBASE_STRIDE", o_seqbase_stride),
+  };
+#undef PTXFMHA_FIELD
+  CHECK(fields.front().offset == sizeof(FwdKernelParams));  // the extension follows the plain block
+  check_param_header(macros, path, "PA_", "ATTN_PARAM_BYTES", fields, offsetof(AttnKernelParams, reserved),
+                     sizeof(AttnKernelParams::reserved), sizeof(AttnKernelParams));
+  // The feature bits the kernels test (FEAT_*) are the host's AttnFeature bits.
+  const std::pair<const char*, uint32_t> bits[] = {
+      {"FEAT_VARLEN_Q", ptxfmha::kAttnVarlenQ}, {"FEAT_VARLEN_K", ptxfmha::kAttnVarlenK},
+      {"FEAT_PAGED", ptxfmha::kAttnPagedKV},    {"FEAT_SEQUSED_K", ptxfmha::kAttnSequsedK},
+      {"FEAT_WINDOW", ptxfmha::kAttnWindow},    {"FEAT_SOFTCAP", ptxfmha::kAttnSoftcap},
+      {"FEAT_SINKS", ptxfmha::kAttnSinks},      {"FEAT_ALIBI", ptxfmha::kAttnAlibi}};
+  for (const auto& b : bits) {
+    CAPTURE(b.first);
+    CHECK(macro_value(macros, b.first, path) == static_cast<long long>(b.second));
+  }
+}
+
+TEST_CASE("kernel table: sm90a feature rows cover every feature; ptxfmha_attn's row choice") {
+  // Every sm90a forward head dim has a plain row (ptxfmha_fwd's), an EXT row (every feature
+  // but paged K/V) and a PAGED row (every feature), the feature rows after the plain ones.
+  for (int d : {64, 128, 256}) {
+    CAPTURE(d);
+    const KernelInfo* plain = ptxfmha::find_kernel(90, KernelKind::Fwd, d);
+    REQUIRE(plain != nullptr);
+    CHECK(plain->features == 0u);
+    const KernelInfo* ext = find_row("fmha_fwd_d" + std::to_string(d) + "_ext_sm90a");
+    const KernelInfo* paged = find_row("fmha_fwd_d" + std::to_string(d) + "_paged_sm90a");
+    REQUIRE(ext != nullptr);
+    REQUIRE(paged != nullptr);
+    CHECK(ext->features == (ptxfmha::kAttnAllFeatures & ~uint32_t(ptxfmha::kAttnPagedKV)));
+    CHECK(paged->features == ptxfmha::kAttnAllFeatures);
+    for (const KernelInfo* r : {ext, paged}) {
+      CHECK(r->block_m == plain->block_m);
+      CHECK(r->block_n == plain->block_n);
+      CHECK(r->threads == plain->threads);
+      CHECK(r->grid == plain->grid);
+    }
+  }
 }

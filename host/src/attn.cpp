@@ -6,6 +6,7 @@
 
 #include "decode.h"
 #include "fwd.h"
+#include "kernel_lookup.h"
 #include "runtime.h"
 #include "validate_attn.h"
 
@@ -61,9 +62,15 @@ std::string attn_feature_names(uint32_t bits) {
   return s.empty() ? "none" : s;
 }
 
-// The kernel table declares no feature rows yet (KernelInfo has no `features` field until
-// phase 2), so no architecture implements any feature.
-uint32_t attn_supported_features(int /*sm*/) { return 0; }
+uint32_t attn_supported_features(int sm) {
+  const char* arch = sm >= 10 ? arch_for_cc(sm / 10, sm % 10) : nullptr;
+  uint32_t f = 0;
+  if (arch == nullptr) return f;
+  for (const KernelInfo* r : all_kernels())
+    if (r->kind == KernelKind::Fwd && std::strcmp(r->arch, arch) == 0) f |= r->features;
+  return f;
+}
+// The decode kernels implement no feature yet (their rows are decode17's, phase 2).
 uint32_t decode_attn_supported_features(int /*sm*/) { return 0; }
 
 ptxfmha_fwd_params attn_as_fwd(const ptxfmha_attn_params& p) {
@@ -127,10 +134,12 @@ ptxfmha_status attn_impl(const ptxfmha_attn_params* user) {
   if (st != PTXFMHA_OK) return st;
   st = check_attn_device_ranges(p);
   if (st != PTXFMHA_OK) return st;
-  const uint32_t missing = features & ~attn_supported_features(dev.sm);
-  if (missing != 0) return fail_unsupported("ptxfmha_attn", missing, dev);
-  // Phase 2: build AttnKernelParams (attn_kernel_abi.h) and launch the feature row here.
-  return fail_unsupported("ptxfmha_attn", features, dev);
+  const KernelInfo* row = find_attn_row(dev.sm, p.head_dim, features);
+  if (row == nullptr) {
+    const uint32_t missing = features & ~attn_supported_features(dev.sm);
+    return fail_unsupported("ptxfmha_attn", missing != 0 ? missing : features, dev);
+  }
+  return attn_launch(p, dev, *row);
 }
 
 // launch == false: only *ws_bytes (ptxfmha_decode_attn_workspace_size).

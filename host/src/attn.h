@@ -7,8 +7,10 @@
 //   attn_canonical        window folded with causal and with the sequence bounds; feature bits
 //   no feature            attn_as_fwd -> fwd_with_row (the plain ptxfmha_fwd path, its kernels)
 //   features              acquire_device, head_dim support (validate_fwd_head_dim),
-//                         check_attn_device_ranges, then UNSUPPORTED_FEATURE for the bits
-//                         attn_supported_features() lacks, naming them and the arch.
+//                         check_attn_device_ranges, the feature row (fwd.h find_attn_row:
+//                         the fewest extra features covering the call), or
+//                         UNSUPPORTED_FEATURE for the bits no row of the arch has, naming
+//                         them and the arch; then fwd.h attn_launch (the forward's launch path).
 // ptxfmha_decode_attn is the same over decode: no feature -> ptxfmha_decode on the embedded
 // decode fields (causal folded in); features -> decode_plan (validation, device, head dim,
 // splits) + workspace and device-range checks, then UNSUPPORTED_FEATURE.
@@ -46,8 +48,8 @@ uint32_t decode_attn_features(const ptxfmha_decode_attn_params& p);
 // "varlen_q (cu_seqlens_q), softcap, ..." in bit order; "none" for 0.
 std::string attn_feature_names(uint32_t bits);
 // Feature bits some forward (decode) kernel of the architecture of compute capability sm
-// implements. The kernel table has no feature rows yet (phase 1): 0 for every arch. Phase 2
-// returns the union of the rows' KernelInfo::features.
+// implements: the union of its rows' KernelInfo::features (sm90a: every feature through the
+// EXT and PAGED rows; sm100a: none until the two-tile kernels; decode: none yet).
 uint32_t attn_supported_features(int sm);
 uint32_t decode_attn_supported_features(int sm);
 

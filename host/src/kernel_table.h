@@ -6,6 +6,7 @@
 // cubin and to independent shared-memory formulas.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace ptxfmha {
 
@@ -32,6 +33,10 @@ struct KernelInfo {
   //             counter for causal; total_tiles CTAs for causal without a counter (graph
   //             capture), where the hardware's in-order dispatch balances the tiles.
   enum class Grid { GridMHB, TileLoop } grid = Grid::GridMHB;
+  // Serving features (AttnFeature bits, attn_kernel_abi.h) the kernel implements; 0 for the
+  // plain kernels. ptxfmha_attn picks the row of the device's arch and head dim with the
+  // fewest extra bits that covers a call's features (attn.cpp).
+  uint32_t features = 0;
 };
 
 struct KernelTable {

@@ -64,6 +64,11 @@ void check_problem(const RefAttnProblem& p, const char* who) {
   }
   if (p.window_left < -1 || p.window_right < -1) bad("window bounds must be >= -1");
   if (p.causal && p.window_right > 0) bad("causal with window_right > 0");
+  if (!p.row_mask.empty()) {
+    const std::size_t rows = !p.cu_seqlens_q.empty() ? static_cast<std::size_t>(p.total_q)
+                                                     : B * static_cast<std::size_t>(p.seqlen_q);
+    if (p.row_mask.size() != rows) bad("row_mask must hold one entry per output row");
+  }
   if (!(p.softcap >= 0) || !std::isfinite(p.softcap)) bad("softcap must be finite and >= 0");
 }
 
@@ -142,6 +147,7 @@ class Worker {
       int64_t lo = 0, hi = 0;
       window(s, i, &lo, &hi);
       if (t.h == 0) r_->visible[static_cast<std::size_t>(row)] = static_cast<int32_t>(hi > lo ? hi - lo : 0);
+      if (!p_.row_mask.empty() && p_.row_mask[static_cast<std::size_t>(row)] == 0) continue;  // not sampled
       if (lo >= hi) {  // no visible key
         std::fill(o, o + D, 0.0);
         *l = has_sink ? sink : -kInf;
@@ -235,8 +241,11 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   const bool overlapping = std::any_of(out->writers.begin(), out->writers.end(), [](uint8_t w) { return w > 1; });
   double work = 0;
   int64_t all_rows = 0;
+  const double sampled = p.row_mask.empty() ? 1.0
+                         : double(std::count_if(p.row_mask.begin(), p.row_mask.end(), [](uint8_t x) { return x != 0; })) /
+                               double(std::max<std::size_t>(p.row_mask.size(), 1));
   for (const Seq& s : seqs) {
-    work += double(s.len_q) * std::max(s.len_k, 1) * std::max(p.head_dim, 1) * p.heads_q;
+    work += sampled * double(s.len_q) * std::max(s.len_k, 1) * std::max(p.head_dim, 1) * p.heads_q;
     all_rows += s.len_q;
   }
 

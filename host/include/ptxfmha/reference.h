@@ -55,6 +55,11 @@ struct RefAttnProblem {
   int page_size = 0, max_blocks_per_seq = 0, num_pages = 0;
   int64_t k_stride[3] = {0, 0, 0};    // paged: k_stride[0] is the page stride
   int64_t v_stride[3] = {0, 0, 0};
+
+  // Optional: the query rows to compute (the GPU suites sample rows of large problems). Empty:
+  // every row; else one entry per output row (fixed: b * seqlen_q + i; packed: the packed row),
+  // 0 = skipped: its o and lse stay NaN (writers and visible are still filled).
+  std::vector<uint8_t> row_mask;
 };
 
 struct RefAttnResult {

@@ -9,9 +9,8 @@
 //   features              acquire_device, head_dim support (validate_fwd_head_dim),
 //                         check_attn_device_ranges, then UNSUPPORTED_FEATURE for the bits
 //                         attn_supported_features() lacks, naming them and the arch.
-// ptxfmha_decode_attn is the same over decode: no feature -> ptxfmha_decode on the embedded
-// decode fields (causal folded in); features -> decode_plan (validation, device, head dim,
-// splits) + workspace and device-range checks, then UNSUPPORTED_FEATURE.
+// ptxfmha_decode_attn: decode_attn.cpp (decode.h): validation, the canonical window, then the
+// decode launch path ptxfmha_decode shares, with the feature and e4m3 kernel rows.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -46,8 +45,8 @@ uint32_t decode_attn_features(const ptxfmha_decode_attn_params& p);
 // "varlen_q (cu_seqlens_q), softcap, ..." in bit order; "none" for 0.
 std::string attn_feature_names(uint32_t bits);
 // Feature bits some forward (decode) kernel of the architecture of compute capability sm
-// implements. The kernel table has no feature rows yet (phase 1): 0 for every arch. Phase 2
-// returns the union of the rows' KernelInfo::features.
+// implements. Forward: no feature rows yet, 0 for every arch. Decode (decode_attn.cpp):
+// kDecodeAttnFeatures where the arch has the _attn split and _sink combine rows.
 uint32_t attn_supported_features(int sm);
 uint32_t decode_attn_supported_features(int sm);
 

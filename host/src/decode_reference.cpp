@@ -96,17 +96,22 @@ uint8_t float_to_e4m3(float f) {
   const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
   const double a = std::fabs(double(f));
   if (a >= 448.0) return uint8_t(sign | 0x7E);  // saturate to the largest finite value
-  // The nearest of the 127 non-negative finite values (ties to the even mantissa).
-  uint8_t best = 0;
-  double best_err = a;
-  for (int code = 1; code <= 0x7E; ++code) {
-    const double err = std::fabs(double(e4m3_to_float(uint8_t(code))) - a);
-    if (err < best_err || (err == best_err && (code & 1) == 0)) {
-      best = uint8_t(code);
-      best_err = err;
+  int code;
+  if (a < std::ldexp(1.0, -6)) {  // subnormal range: multiples of 2^-9 (8 rounds up to 2^-6)
+    code = int(std::nearbyint(a * 512.0));
+  } else {
+    int e = 0;
+    const double m = std::frexp(a, &e);             // a = m 2^e, m in [0.5, 1)
+    int mant = int(std::nearbyint((m * 2.0 - 1.0) * 8.0));  // 3 mantissa bits, ties to even
+    int exp = e - 1 + 7;                             // biased exponent of 2^(e-1)
+    if (mant == 8) {
+      mant = 0;
+      ++exp;
     }
+    code = (exp << 3) | mant;
+    if (code > 0x7E) code = 0x7E;                    // (448 < a < 464 rounds to 448 anyway)
   }
-  return uint8_t(sign | best);
+  return uint8_t(sign | code);
 }
 
 void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8_t* k_cache,

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -417,4 +418,52 @@ TEST_CASE("decode plan: the min-waves split policy (more, shorter CTAs)") {
   ptxfmha::plan_decode(p, kSplit, kCombine, 264, &plan, o);
   CHECK(plan.num_splits == 5);
   CHECK(plan.workspace_bytes > 0);
+}
+
+// ---- the bench's decode A/B variants (bench/bench_case.h) -----------------------------------------
+#include "bench_case.h"
+
+TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in their own family") {
+  namespace pb = ptxfmha_bench;
+  pb::DecodeVariant v;
+  std::string why;
+  CHECK(pb::parse_decode_variant("default", &v, &why));
+  CHECK(!v.e4m3);
+  CHECK(v.kernel_stem.empty());
+  CHECK(pb::parse_decode_variant("e4m3+k=d128_e4m3_ef+w8", &v, &why));
+  CHECK(v.e4m3);
+  CHECK(v.kernel_stem == "d128_e4m3_ef");
+  CHECK(v.min_waves == 8);
+  for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3"}) {
+    CAPTURE(std::string(bad));
+    CHECK(!pb::parse_decode_variant(bad, &v, &why));
+    CHECK(!why.empty());
+  }
+  std::vector<pb::Case> ab;
+  REQUIRE(pb::decode_grid("ab", &ab, &why));
+  CHECK(ab.size() == 12);
+  for (const pb::Case& c : ab) {
+    CHECK(c.head_dim == 128);
+    CHECK(c.seqlen_q == 1);
+    CHECK((c.heads_q == 32 || c.heads_q == 64));
+    CHECK(c.heads_kv == 8);
+    CHECK((c.batch == 8 || c.batch == 32 || c.batch == 64));
+    CHECK((c.seqlen_k == 8192 || c.seqlen_k == 32768));
+  }
+  const std::vector<pb::Case> cells = pb::decode_variant_cells(ab, {"default", "k=d128_ef", "e4m3", "w8"});
+  REQUIRE(cells.size() == 4 * ab.size());
+  std::set<std::string> names;
+  for (const pb::Case& c : cells) names.insert(c.name);
+  CHECK(names.size() == cells.size());  // distinct benchmark names
+  CHECK(cells[0].name == ab[0].name);   // "default" is the cell itself
+  CHECK(cells[0].variant.empty());
+  CHECK(cells[1].variant == "k=d128_ef");
+  CHECK(cells[1].family == "decode");
+  CHECK(cells[2].family == "decode_e4m3");
+  CHECK(cells[2].kv_elem_bytes == 1);
+  CHECK(cells[2].decode());
+  CHECK(cells[2].kv_bytes() == cells[0].kv_bytes() / 2);  // GB/s count the bytes read
+  CHECK(pb::decode_e4m3_scale(false, 0) == 0.0625f);
+  CHECK(pb::decode_e4m3_scale(true, 0) == 0.03125f);
+  CHECK(pb::decode_e4m3_scale(false, 1) == 0.03125f);
 }

@@ -420,6 +420,22 @@ TEST_CASE("decode plan: the min-waves split policy (more, shorter CTAs)") {
   CHECK(plan.workspace_bytes > 0);
 }
 
+TEST_CASE("decode plan: two KV heads per CTA halve the split grid's x and the CTAs per split") {
+  const ptxfmha_decode_params p = plan_params(8, 1, 32, 8, 8192);
+  ptxfmha::DecodePlanOptions o;
+  ptxfmha::DecodePlan one, two;
+  ptxfmha::plan_decode(p, kSplit, kCombine, 264, &one, o);
+  o.heads_per_cta = 2;
+  ptxfmha::plan_decode(p, kSplit, kCombine, 264, &two, o);
+  CHECK(one.split_grid[0] == 8u);
+  CHECK(two.split_grid[0] == 4u);
+  CHECK(two.heads_per_cta == 2);
+  CHECK(one.heads_per_cta == 1);
+  // 32 CTAs per split instead of 64: the cost model may pick more splits, never fewer
+  CHECK(two.num_splits >= one.num_splits);
+  CHECK(two.num_splits == ptxfmha::choose_num_splits(32, 128, 264));
+}
+
 // ---- the bench's decode A/B variants (bench/bench_case.h) -----------------------------------------
 #include "bench_case.h"
 

@@ -161,6 +161,7 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     CHECK(fa->features == fb->features);
     CHECK(fa->l2_hint == fb->l2_hint);
     CHECK(fa->sink == fb->sink);
+    CHECK(fa->heads == fb->heads);
     // The rows select the same kernels through the public lookup.
     if (a->kind == KernelKind::Decode || a->kind == KernelKind::DecodeCombine) {
       CHECK(ptxfmha::find_kernel(100, a->kind, a->head_dim) == b);
@@ -168,9 +169,9 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     }
     ++pairs;
   }
-  // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 3 A/B levers + 3
+  // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 5 A/B levers + 3
   // sink combine kernels
-  CHECK(pairs == 6 + 9 + 3 + 3);
+  CHECK(pairs == 6 + 9 + 5 + 3);
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
@@ -202,13 +203,15 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       CHECK(macro_value(macros, "KERNEL_KV_BYTES", s.path) == f->kv_bytes);
       CHECK(macro_value(macros, "KERNEL_FEATURES", s.path) == f->features);
       CHECK(macro_value(macros, "KERNEL_L2_HINT", s.path) == f->l2_hint);
+      CHECK(macro_value(macros, "KERNEL_HEADS", s.path) == f->heads);
+      CHECK(ptxfmha::decode_row_heads(row) == f->heads);
       // the default rows are the plain bf16 ones
       CHECK((row->kind == KernelKind::Decode) == (f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 &&
-                                                  f->stages == (row->head_dim == 64 ? 4 : 3)));
+                                                  f->heads == 1 && f->stages == (row->head_dim == 64 ? 4 : 3)));
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 3 + 3));
+  CHECK(n == 2 * (6 + 9 + 5 + 3));
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : {64, 128, 256}) {
@@ -224,6 +227,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(f->kv_bytes == kv);
           CHECK(f->features == int(feat));
           CHECK(f->l2_hint == 0);  // the A/B levers run only when named
+          CHECK(f->heads == 1);
         }
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));
       const KernelInfo* sink = ptxfmha::find_decode_combine(sm, d, true);
@@ -254,9 +258,11 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     REQUIRE_MESSAGE(ok, err);
     const long long stages = macro_value(macros, "KERNEL_STAGES", s.path);
     const long long kv = macro_value(macros, "KERNEL_KV_BYTES", s.path);
+    const long long heads = macro_value(macros, "KERNEL_HEADS", s.path);
     const long long d = row->head_dim;
     CHECK((kv == 1 || kv == 2));
-    const long long ring_bytes = stages * 2 * 64 * d * kv;            // K + V tiles
+    CHECK((heads == 1 || heads == 2));
+    const long long ring_bytes = stages * 2 * heads * 64 * d * kv;    // K + V tiles of every head
     const long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;    // O parts + (m, l)
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
@@ -325,7 +331,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? d / 2 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
-      CHECK(count("UTMALDG") == 2 * col_blocks);
+      CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
       CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
@@ -343,8 +349,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     }
     ++checked[r->arch];
   }
-  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 12 split
+  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 14 split
   // variants, 3 sink combine kernels.
-  CHECK(checked["sm90a"] == 6 + 12 + 3);
-  CHECK(checked["sm100a"] == 6 + 12 + 3);
+  CHECK(checked["sm90a"] == 6 + 14 + 3);
+  CHECK(checked["sm100a"] == 6 + 14 + 3);
 }

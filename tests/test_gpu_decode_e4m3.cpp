@@ -9,7 +9,7 @@
 //                                 captured into a CUDA graph with a fixed workspace (split kernel
 //                                 + PDL combine), replayed after the cache contents, the lengths,
 //                                 the page table and the scales changed;
-//   - "gpu decode variants: ..."  every A/B lever (the _ef / _s6 rows, the min-waves split policy)
+//   - "gpu decode variants: ..."  every A/B lever (the _ef / _s6 / _h2 rows, the min-waves split policy)
 //                                 computes the same attention as the default;
 //   - "gpu decode e4m3: sanitizer shapes ..." small shapes for tools/gpu-check.sh's sanitizers.
 // Every case: NaN (e4m3 0x7F, bf16 0x7FC1) in every cache cell no call may read, outputs
@@ -263,7 +263,8 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
     AttnCase b = dcase(1, 4, 4, d, 0, {130, 1}, 130);
     run_case("e4m3 sanitizer", b, seed++, 0, true, false);
   }
-  for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef"}) {
+  for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
+                           "fmha_decode_d128_h2", "fmha_decode_d128_e4m3_h2"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     if (ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) == nullptr) continue;
     ptxfmha::DecodeOverrides ov;
@@ -299,6 +300,18 @@ TEST_CASE("gpu decode variants: every A/B lever computes the same attention (nam
     if (!run_case("variant min_waves", c, seed++, 0, false, true, ov)) ++failed;
     ++cases;
     if (!run_case("variant min_waves e4m3", c, seed++, 0, true, true, ov)) ++failed;
+  }
+  // _h2 rows take one m-tile per head: a call with more packed rows is refused, naming the row.
+  {
+    const std::string h2 = std::string("fmha_decode_d128_h2_") + gpu().info.arch;
+    ptxfmha::DecodeOverrides o2;
+    o2.split_kernel = h2.c_str();
+    AttnCase big = dcase(8, 16, 4, 128, 0, {100}, 100);  // 8 tokens x GQA 4 = 32 rows per head
+    const AttnHost hb = make_attn_host(big, 2);
+    DecodeBufs bb;
+    bb.upload(big, hb, nullptr);
+    CHECK(bb.run(bb.params(big, hb, nullptr, 0, nullptr), o2, nullptr) == PTXFMHA_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(ptxfmha_last_error()).find(h2) != std::string::npos);
   }
   // A named row that does not fit the call is refused, naming it (nothing runs).
   const std::string e4m3_row = std::string("fmha_decode_d128_e4m3_") + gpu().info.arch;

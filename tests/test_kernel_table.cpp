@@ -154,7 +154,8 @@ constexpr int sm100_serial_smem(int d, int bn, int stages, bool p_in_smem) {
 }
 // sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys, e bytes per element: 2 bf16,
 // 1 e4m3) + 128 bytes of mbarriers.
-constexpr int sm90_decode_smem(int d, int stages, int e = 2) { return 1024 + stages * 2 * 64 * d * e + 128; }
+// (h KV heads per CTA: h K tiles + h V tiles per stage.)
+constexpr int sm90_decode_smem(int d, int stages, int e = 2, int h = 1) { return 1024 + stages * 2 * h * 64 * d * e + 128; }
 
 struct SmemCase {
   const char* name;
@@ -188,6 +189,8 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_ef_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d128_s6_sm90a", sm90_decode_smem(128, 6), 197760},
     {"fmha_decode_d128_e4m3_ef_sm90a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d128_h2_sm90a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d128_e4m3_h2_sm90a", sm90_decode_smem(128, 3, 1, 2), 99456},
     {"fmha_decode_d64_attn_sm100a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_sm100a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d256_attn_sm100a", sm90_decode_smem(256, 3), 197760},
@@ -200,6 +203,8 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_ef_sm100a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d128_s6_sm100a", sm90_decode_smem(128, 6), 197760},
     {"fmha_decode_d128_e4m3_ef_sm100a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d128_h2_sm100a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d128_e4m3_h2_sm100a", sm90_decode_smem(128, 3, 1, 2), 99456},
     {"fmha_decode_combine_d64_sink_sm90a", 0, 0},
     {"fmha_decode_combine_d128_sink_sm90a", 0, 0},
     {"fmha_decode_combine_d256_sink_sm90a", 0, 0},

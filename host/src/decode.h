@@ -118,7 +118,9 @@ struct DecodePlan {
   int page_shift = 0;      // log2(page_size) for a paged cache, else 0
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
-  // Grids (plan_decode only): split kernel (heads_kv * m_groups, num_splits, batch); combine
+  int heads_per_cta = 1;   // KV heads per split CTA (DecodePlanOptions)
+  // Grids (plan_decode only): split kernel (heads_kv / heads_per_cta * m_groups, num_splits,
+  // batch); combine
   // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
   unsigned split_grid[3] = {0, 0, 0};
   unsigned combine_grid = 0;
@@ -131,6 +133,7 @@ struct DecodePlanOptions {
   // splits then cover min(max_seqlen_k, band_keys) keys in tiles instead of max_seqlen_k.
   int64_t band_keys = 0;
   int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of choose_num_splits
+  int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
 };
 // KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).
 int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o);

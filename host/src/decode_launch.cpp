@@ -76,6 +76,12 @@ ptxfmha_status pick_rows(const DecodeCall& c, const DeviceInfo& dev, const Kerne
       return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "no decode split kernel named %s for sm_%d (%s)",
                   c.overrides.split_kernel, dev.sm, dev.arch ? dev.arch : "no kernels");
     const DecodeRowFacts* f = decode_row_facts(*split);
+    const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+    if (f->heads > 1 && (p.heads_kv % f->heads != 0 || packed > 16))
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "decode split kernel %s takes %d KV heads per CTA with at most 16 packed rows each; "
+                  "this call has heads_kv = %d and seqlen_q * heads_q / heads_kv = %" PRId64 " rows",
+                  (*split)->name, f->heads, p.heads_kv, packed);
     if ((*split)->head_dim != p.head_dim || f->kv_bytes != c.kv_bytes || (feat && f->features == 0))
       return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                   "decode split kernel %s (head dim %d, %s cache%s) does not fit this call (head_dim "
@@ -122,6 +128,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
                 split_row->name);
   DecodePlanOptions o;
   o.min_waves = c.overrides.min_waves;
+  o.heads_per_cta = decode_row_heads(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan, o);
   return PTXFMHA_OK;

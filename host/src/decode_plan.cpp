@@ -101,12 +101,14 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   plan->combine_row = &combine_row;
   DecodePlan tmp;
   plan_decode_splits(p, 1, &tmp, o);  // m_groups
-  const int64_t units = int64_t(p.batch) * p.heads_kv * tmp.m_groups;
+  const int hpc = o.heads_per_cta > 1 ? o.heads_per_cta : 1;
+  plan->heads_per_cta = hpc;
+  const int64_t units = int64_t(p.batch) * (p.heads_kv / hpc) * tmp.m_groups;
   const int64_t tiles = decode_kv_tiles(p, o);
   const int auto_splits = o.min_waves > 0 ? choose_num_splits_min_waves(units, tiles, slots, o.min_waves)
                                           : choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);
-  plan->split_grid[0] = static_cast<unsigned>(p.heads_kv * plan->m_groups);
+  plan->split_grid[0] = static_cast<unsigned>(p.heads_kv / hpc * plan->m_groups);
   plan->split_grid[1] = static_cast<unsigned>(plan->num_splits);
   plan->split_grid[2] = static_cast<unsigned>(p.batch);
   plan->combine_grid = 0;

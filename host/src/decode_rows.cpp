@@ -34,6 +34,11 @@ const DecodeRowFacts* decode_row_facts(const KernelInfo* row) {
   return nullptr;
 }
 
+int decode_row_heads(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->heads > 1 ? f->heads : 1;
+}
+
 const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
     return !f.combine && r.head_dim == head_dim && f.kv_bytes == kv_bytes && (f.features != 0) == features;

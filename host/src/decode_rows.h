@@ -26,6 +26,7 @@ struct DecodeRowFacts {
   int features;      // split: 1 = window / softcap / ALiBi / sinks as run-time switches
   int l2_hint;       // split: 1 = K/V loads with an L2 evict_first policy
   int sink;          // combine: 1 = the sinks join here
+  int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
 };
 struct DecodeFactsTable {
   const DecodeRowFacts* rows;
@@ -40,6 +41,8 @@ const DecodeRowFacts* decode_row_facts(const KernelInfo* row);
 const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features);
 // The combine kernel of head dim `head_dim`, with or without sinks, or nullptr.
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
+// KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).
+int decode_row_heads(const KernelInfo* row);
 // A decode split row by name on the device's arch folder (the A/B hook), or nullptr.
 const KernelInfo* find_decode_split_named(int sm, const char* name);
 

@@ -30,39 +30,46 @@
 //   FT      1 = the serving features (sliding window, softcap, ALiBi, attention sinks in the
 //           direct epilogue) as run-time switches of the parameter block; 0 = plain
 //   L2      1 = K/V loads with an L2 evict_first cache policy (read-once streams); 0 = none
+//   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
+//           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
+//           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
 // The first row of each (arch, D, KV, FT) is the one the host runs; rows after it
-// (_ef, _s6: the part-1 levers) run only when named (tests, the bench's A/B).
-//                                            arch      D  STAGES KV  FT  L2
-#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0)
-#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0)
-#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0)
-#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0)
-#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0)
-#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0)
-#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0)
-#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0)
-#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1)
-#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1)
-#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0)
-#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0)
-#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0)
-#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0)
-#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0)
-#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0)
-#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0)
-#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0)
-#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1)
-#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1)
+// (_ef, _s6, _h2: the part-1 levers) run only when named (tests, the bench's A/B).
+//                                            arch      D  STAGES KV  FT  L2  HPC
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2)
+#define ROW_fmha_decode_d128_e4m3_h2_sm90a   (sm90a,   128,  3,  1,  0,  0,  2)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2)
+#define ROW_fmha_decode_d128_e4m3_h2_sm100a  (sm100a,  128,  3,  1,  0,  0,  2)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -89,13 +96,15 @@
     X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_sm90a) X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
-    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)
+    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
+    X(fmha_decode_d128_h2_sm90a) X(fmha_decode_d128_e4m3_h2_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a) X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
-    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a)
+    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
+    X(fmha_decode_d128_h2_sm100a) X(fmha_decode_d128_e4m3_h2_sm100a)
 #define SM90_DECODE_COMBINE_KERNELS_sm90a(X)                                                 \
     X(fmha_decode_combine_d64_sm90a) X(fmha_decode_combine_d128_sm90a) X(fmha_decode_combine_d256_sm90a)
 #define SM90_DECODE_COMBINE_KERNELS_sm100a(X)                                                \
@@ -108,13 +117,14 @@
     X(fmha_decode_combine_d256_sink_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2)          arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2)      d
-#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2)        st
-#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2)      kv
-#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2)      ft
-#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2)       l2
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2)          SM90_DECODE_SMEM_BYTES(d, st, kv)
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h)      h
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
@@ -132,6 +142,7 @@
 #define KERNEL_KV_BYTES      PTXFMHA_FIELD(SM90_DECODE_KV_BYTES_, KERNEL_NAME)
 #define KERNEL_FEATURES      PTXFMHA_FIELD(SM90_DECODE_FEATURES_, KERNEL_NAME)
 #define KERNEL_L2_HINT       PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, KERNEL_NAME)
+#define KERNEL_HEADS         PTXFMHA_FIELD(SM90_DECODE_HEADS_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_THREADS

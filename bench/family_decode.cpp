@@ -143,7 +143,8 @@ class DecodeFamily final : public Family {
                          ptxfmha::decode_attn_with_overrides(&v.a, v.ov, false, &ws));
       const ptxfmha::KernelInfo* row =
           v.ov.split_kernel ? ptxfmha::find_decode_split_named(g_dev.sm, v.ov.split_kernel)
-                            : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false);
+                            : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,
+                                                         int(c.heads_kv), c.seqlen_q * (c.heads_q / c.heads_kv));
       if (row != nullptr) plan->kernel = row;
       plan->forced = true;
     }

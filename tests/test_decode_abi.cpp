@@ -229,6 +229,17 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(f->l2_hint == 0);  // the A/B levers run only when named
           CHECK(f->heads == 1);
         }
+      // With the call's heads: bf16 keeps its plain row; e4m3 d128 prefers two heads per CTA
+      // where they fit (even heads_kv, <= 16 packed rows per head).
+      CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 4) == plain);
+      const KernelInfo* e_fit = ptxfmha::find_decode_split(sm, d, 1, false, 8, 4);
+      const KernelInfo* e_one = ptxfmha::find_decode_split(sm, d, 1, false);
+      REQUIRE(e_fit != nullptr);
+      CHECK(ptxfmha::decode_row_heads(e_one) == 1);
+      CHECK(ptxfmha::decode_row_heads(e_fit) == (d == 128 ? 2 : 1));
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) == e_one);  // too many rows per head
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));
       const KernelInfo* sink = ptxfmha::find_decode_combine(sm, d, true);
       REQUIRE(sink != nullptr);

@@ -90,7 +90,8 @@ ptxfmha_status pick_rows(const DecodeCall& c, const DeviceInfo& dev, const Kerne
                   f->features ? ", features" : "", p.head_dim, c.kv_bytes == 1 ? "e4m3" : "bf16",
                   call_needs(c).c_str());
   } else {
-    *split = find_decode_split(dev.sm, p.head_dim, c.kv_bytes, feat);
+    *split = find_decode_split(dev.sm, p.head_dim, c.kv_bytes, feat, p.heads_kv,
+                               int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv));
   }
   if (*split != nullptr && *combine != nullptr) return PTXFMHA_OK;
   if (find_kernel(dev.sm, KernelKind::Decode, p.head_dim) == nullptr)

@@ -39,9 +39,12 @@ int decode_row_heads(const KernelInfo* row) {
   return f != nullptr && !f->combine && f->heads > 1 ? f->heads : 1;
 }
 
-const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features) {
+const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv,
+                                    int64_t packed_rows) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
-    return !f.combine && r.head_dim == head_dim && f.kv_bytes == kv_bytes && (f.features != 0) == features;
+    if (f.combine || r.head_dim != head_dim || f.kv_bytes != kv_bytes || (f.features != 0) != features) return false;
+    if (f.heads <= 1) return true;
+    return heads_kv > 0 && heads_kv % f.heads == 0 && packed_rows >= 1 && packed_rows <= 16;
   });
 }
 

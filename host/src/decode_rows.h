@@ -6,12 +6,17 @@
 // picks:
 //   split kernel    the first row of the device's arch folder with its head dim, its cache
 //                   type (kv_bytes 2 = bf16, 1 = e4m3) and features == (the call has window,
-//                   softcap, ALiBi or sinks); the rows after the first of each such key (the
-//                   A/B levers _ef, _s6) run only when named;
+//                   softcap, ALiBi or sinks) that fits the call: a row of HPC > 1 KV heads
+//                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The e4m3
+//                   d128 list puts _e4m3_h2 first (the predicted faster one: 256-byte instead
+//                   of 128-byte contiguous reads; no measured baseline to keep), the bf16 lists
+//                   keep the measured plain rows first; other rows (_ef, _s6, bf16 _h2) run
+//                   only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 // Invariants: pure lookups over static tables, thread-safe, no driver call.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "kernel_table.h"
 
@@ -38,7 +43,10 @@ DecodeFactsTable decode_facts_sm100a();  // kernels_decode_sm100a.cpp
 // The facts of a decode row (by name), or nullptr for another family's row.
 const DecodeRowFacts* decode_row_facts(const KernelInfo* row);
 // The split kernel a call runs on a device of compute capability sm (see above), or nullptr.
-const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features);
+// heads_kv / packed_rows (seqlen_q * gqa) decide whether a multi-head row fits; 0 (the
+// defaults): only one-head rows.
+const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv = 0,
+                                    int64_t packed_rows = 0);
 // The combine kernel of head dim `head_dim`, with or without sinks, or nullptr.
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
 // KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).

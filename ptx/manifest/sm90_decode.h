@@ -33,8 +33,10 @@
 //   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
 //           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
-// The first row of each (arch, D, KV, FT) is the one the host runs; rows after it
-// (_ef, _s6, _h2: the part-1 levers) run only when named (tests, the bench's A/B).
+// The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h:
+// _e4m3_h2 comes first for e4m3 d128 and fits when heads_kv is even and seqlen_q * gqa <= 16,
+// else _e4m3); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
+// the bench's A/B).
 //                                            arch      D  STAGES KV  FT  L2  HPC
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1)
@@ -93,18 +95,20 @@
 #define SM90_DECODE_KERNELS_sm100a(X) X(fmha_decode_d64_sm100a) X(fmha_decode_d128_sm100a) X(fmha_decode_d256_sm100a)
 #define SM90_DECODE_VARIANTS_sm90a(X)                                                        \
     X(fmha_decode_d64_attn_sm90a) X(fmha_decode_d128_attn_sm90a) X(fmha_decode_d256_attn_sm90a) \
-    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_sm90a) X(fmha_decode_d256_e4m3_sm90a) \
+    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_h2_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
+    X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
     X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
-    X(fmha_decode_d128_h2_sm90a) X(fmha_decode_d128_e4m3_h2_sm90a)
+    X(fmha_decode_d128_h2_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
-    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a) X(fmha_decode_d256_e4m3_sm100a) \
+    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_h2_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
+    X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
     X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
-    X(fmha_decode_d128_h2_sm100a) X(fmha_decode_d128_e4m3_h2_sm100a)
+    X(fmha_decode_d128_h2_sm100a)
 #define SM90_DECODE_COMBINE_KERNELS_sm90a(X)                                                 \
     X(fmha_decode_combine_d64_sm90a) X(fmha_decode_combine_d128_sm90a) X(fmha_decode_combine_d256_sm90a)
 #define SM90_DECODE_COMBINE_KERNELS_sm100a(X)                                                \

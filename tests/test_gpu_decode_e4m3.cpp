@@ -295,7 +295,7 @@ TEST_CASE("gpu decode variants: every A/B lever computes the same attention (nam
   for (int w : {4, 16}) {  // the split policy: more, shorter CTAs
     ptxfmha::DecodeOverrides ov;
     ov.min_waves = w;
-    AttnCase c = dcase(1, 32, 8, 128, 0, {4096, 4096, 100, 4096}, 4096);
+    AttnCase c = dcase(1, 16, 4, 128, 0, {4096, 4096, 100, 4096}, 4096);
     ++cases;
     if (!run_case("variant min_waves", c, seed++, 0, false, true, ov)) ++failed;
     ++cases;

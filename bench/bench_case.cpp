@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ptxfmha_bench {
 
@@ -184,7 +185,7 @@ const DecodeAxes& decode_axes() {
   return axes;
 }
 
-const char* decode_grid_names() { return "classic|headline|full|quick"; }
+const char* decode_grid_names() { return "classic|headline|full|quick|ab"; }
 
 bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* why) {
   out->clear();
@@ -204,6 +205,17 @@ bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* 
         p.kv = kv;
         add(p);
       }
+  } else if (which == "ab") {
+    for (auto hh : {std::pair<int, int>{32, 8}, {64, 8}})
+      for (int b : {8, 32, 64})
+        for (int kv : {8192, 32768}) {
+          DecodePoint p;
+          p.heads_q = hh.first;
+          p.heads_kv = hh.second;
+          p.batch = b;
+          p.kv = kv;
+          add(p);
+        }
   } else if (which == "quick") {
     DecodePoint p;
     p.batch = 8;
@@ -257,6 +269,61 @@ bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* 
   return true;
 }
 
+bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why) {
+  *v = DecodeVariant();
+  if (item == "default") return true;
+  std::size_t start = 0;
+  while (start <= item.size()) {
+    const std::size_t end = std::min(item.find('+', start), item.size());
+    const std::string tok = item.substr(start, end - start);
+    if (tok == "e4m3") {
+      v->e4m3 = true;
+    } else if (tok.rfind("k=", 0) == 0 && tok.size() > 2) {
+      v->kernel_stem = tok.substr(2);
+    } else if (tok.size() > 1 && tok[0] == 'w' && tok.find_first_not_of("0123456789", 1) == std::string::npos &&
+               tok.size() < 6) {
+      v->min_waves = std::atoi(tok.c_str() + 1);
+      if (v->min_waves < 1) {
+        if (why) *why = "'" + tok + "': the number of waves must be >= 1";
+        return false;
+      }
+    } else {
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM or wN";
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std::vector<std::string>& items) {
+  std::vector<Case> out;
+  for (const Case& c : base) {
+    if (!c.decode()) {
+      out.push_back(c);
+      continue;
+    }
+    for (const std::string& item : items) {
+      DecodeVariant v;
+      if (!parse_decode_variant(item, &v, nullptr)) continue;
+      Case x = c;
+      if (item != "default") {
+        x.variant = item;
+        if (v.e4m3) {
+          x.family = "decode_e4m3";
+          x.kv_elem_bytes = 1;
+        }
+        x.name += "/v=" + item;
+        x.shape += " [" + item + "]";
+      }
+      out.push_back(std::move(x));
+    }
+  }
+  return out;
+}
+
+float decode_e4m3_scale(bool v, int64_t h) { return std::ldexp(1.0f, -(4 + int((h + (v ? 1 : 0)) % 2))); }
+
 bool name_matches(const std::string& name, const std::string& filter, std::string* why) {
   if (filter.empty() || filter == "all" || filter == ".") return true;
   const bool negate = filter[0] == '-';
@@ -279,7 +346,7 @@ int wanted_sets(const Case& c, std::size_t l2_bytes) {
 
 double case_bytes(const Case& c, int sets) {
   const double grads = c.grads ? 2.0 * (3.0 * c.q_elems() + 4.0 * c.kv_elems()) : 0.0;
-  const double per_set = 2.0 * (3.0 * c.q_elems() + 2.0 * c.kv_elems()) + 8.0 * c.lse_elems() + grads;
+  const double per_set = 2.0 * (3.0 * c.q_elems() + 2.0 * c.kv_elems()) + 8.0 * c.lse_elems() + grads;  // (e4m3: 2 bytes allotted)
   const double tables = 4.0 * (c.batch * c.blocks_per_seq() + 2 * c.batch);  // page table, seqlens
   return per_set * sets + tables;
 }

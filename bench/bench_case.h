@@ -23,6 +23,8 @@ struct Case {
   // sides' deterministic algorithms.
   bool grads = false;
   bool deterministic = false;
+  int kv_elem_bytes = 2; // decode: bytes per K/V cache element (2 bf16; 1 e4m3: family decode_e4m3)
+  std::string variant;   // decode: an A/B variant (parse_decode_variant); "" = the library's choice
   std::string name;      // Google Benchmark name prefix, e.g. "fwd/d128/causal/s4096/b4h16"
   std::string shape;     // the table's first column
   // Family "attn" (serving features, bench/family_attn.cpp; attn_grid below):
@@ -34,7 +36,7 @@ struct Case {
   bool features_off = false;     // the EXT feature row with every feature off (the A/B of the grid)
   double flops_override = 0;     // FLOPs when 4*B*H*Sq*Sk*D does not apply (ragged, window)
 
-  bool decode() const { return family == "decode"; }
+  bool decode() const { return family == "decode" || family == "decode_e4m3"; }
   bool paged() const { return page_size > 0; }
   bool varlen() const { return !seqlens.empty(); }
   // Query (and key) rows of Q and O as stored: batch * seqlen_q, or the packed total.
@@ -58,14 +60,14 @@ struct Case {
   // 4*B*H*Sq*Sk*D, halved for causal (the convention of FlashAttention's papers); a backward
   // case counts 2.5 times that (FlashAttention's convention: 5 GEMMs of the forward's 2).
   double flops() const;
-  // Bytes of K and V one call must read (bf16, the logical tokens: batch * seqlen_k).
-  double kv_bytes() const { return 4.0 * double(batch) * seqlen_k * heads_kv * head_dim; }
+  // Bytes of K and V one call must read (the logical tokens: batch * seqlen_k; bf16 or e4m3).
+  double kv_bytes() const { return 2.0 * kv_elem_bytes * double(batch) * seqlen_k * heads_kv * head_dim; }
   // Bytes of Q, K, V and O (the decode GBps counter of the earlier runs).
   double bytes() const { return kv_bytes() + 4.0 * double(q_elems()); }
   // Bytes one launch touches in device memory (inputs + outputs + LSE): the rotation unit
   // (backward: + dO, dQ, dK, dV and the fp32 dQ accumulator).
   double set_bytes() const {
-    return 2.0 * (2 * q_elems() + 2 * kv_elems()) + 4.0 * lse_elems() +
+    return 2.0 * 2 * q_elems() + 2.0 * kv_elem_bytes * kv_elems() + 4.0 * lse_elems() +
            (grads ? 2.0 * (2 * q_elems() + 2 * kv_elems()) + 4.0 * q_elems() : 0.0);
   }
 };
@@ -128,9 +130,30 @@ const DecodeAxes& decode_axes();
 //             paged 16/64) at batch 1/8/64 x kv 8k
 //   full      the whole cross product (2160 cells: run it in slices with --benchmark_filter)
 //   quick     two cells (b8 kv8k, contiguous and paged 16)
+//   ab        the part-1 A/B cells: d128, 32/8 and 64/8 heads (GQA 4, 8), 1 token, contiguous,
+//             batch 8/32/64 x kv 8k/32k (12 cells; with --ptxfmha_decode_variants)
 // Returns false (and *why) for an unknown name.
 bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* why);
 const char* decode_grid_names();  // "classic|headline|full|quick"
+
+// Decode A/B variants (--ptxfmha_decode_variants=ITEM[,ITEM...], issue 17): every decode cell is
+// run once per item. An item is "default" (the cell as it is) or tokens joined by '+':
+//   e4m3      the cell with an e4m3 (FP8) K/V cache (family decode_e4m3: bf16 Q/O, per-KV-head
+//             power-of-two scales decode_e4m3_scale, so the gate's dequantised cache is exact bf16)
+//   k=STEM    the split kernel fmha_decode_<STEM>_<arch> (a kernel-table row, e.g. d128_ef)
+//   wN        the min-waves split policy with N waves (more, shorter CTAs)
+// e.g. "default,k=d128_ef,k=d128_s6,w8,e4m3,e4m3+k=d128_e4m3_ef".
+struct DecodeVariant {
+  bool e4m3 = false;
+  std::string kernel_stem;  // "" = the library's row
+  int min_waves = 0;
+};
+bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
+// The cells of `items` for each decode cell of `base` (other cells pass through), in base order.
+std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std::vector<std::string>& items);
+// The scales of the e4m3 cells' KV head h: K = 2^-(4 + h % 2) e4m3, V = 2^-(4 + (h + 1) % 2) e4m3
+// (the arena holds e4m3 codes of N(0, 1) x 16).
+float decode_e4m3_scale(bool v, int64_t h);
 
 // Google Benchmark's --benchmark_filter rule: empty or "all" matches everything, a leading '-'
 // negates, otherwise a POSIX extended regular expression searched in the name. A malformed

@@ -4,9 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <vector>
 
 #include "bench_options.h"
+#include "decode.h"
 #include "driver.h"
+#include "ptxfmha/reference.h"
 
 namespace ptxfmha_bench {
 
@@ -53,6 +56,29 @@ void fill_random(const DeviceBuffer& buf, std::size_t elems, uint64_t seed) {
   // The copies run on the legacy stream, which g_stream (non-blocking) does not wait for.
   if (elems > first) cu_check(d.cuCtxSynchronize(), "cuCtxSynchronize");
 }
+// e4m3 caches (family decode_e4m3): the e4m3 codes of N(0, 1) x 16 (every finite code is valid;
+// no NaN byte 0x7F / 0xFF), `bytes` of them; a larger buffer repeats the first 128 MiB (twice
+// the H200's L2; the codes are drawn on the host, ~1 s).
+void fill_random_e4m3(const DeviceBuffer& buf, std::size_t bytes, uint64_t seed) {
+  const std::size_t first = std::min(bytes, std::size_t(128) << 20);
+  std::vector<uint16_t> normal((first + 1) / 2);
+  fill_normal_bf16(normal.data(), normal.size(), seed);
+  std::vector<uint16_t> more((first + 1) / 2);
+  fill_normal_bf16(more.data(), more.size(), seed ^ 0x9e3779b97f4a7c15ull);
+  std::vector<uint8_t> codes(first);
+  for (std::size_t i = 0; i < first; ++i) {
+    const uint16_t b = (i % 2 ? more : normal)[i / 2];
+    codes[i] = ptxfmha::float_to_e4m3(ptxfmha::bf16_to_float(b) * 16.0f);
+  }
+  const auto& d = ptxfmha::drv();
+  cu_check(d.cuMemcpyHtoD(buf.ptr(), codes.data(), first), "cuMemcpyHtoD");
+  for (std::size_t done = first; done < bytes;) {
+    const std::size_t n = std::min(done, bytes - done);
+    cu_check(d.cuMemcpyDtoD(buf.ptr() + done, buf.ptr(), n), "cuMemcpyDtoD");
+    done += n;
+  }
+  cu_check(d.cuCtxSynchronize(), "cuCtxSynchronize");
+}
 }  // namespace
 
 Arena& arena_for(const Case& c) { return arenas()[c.family]; }
@@ -74,8 +100,13 @@ void ensure_arena(const Case& c) {
   a.lse_cudnn.alloc(a.cap.lse_elems * 4);
   const uint64_t base = c.decode() ? 0xdec0de : 0x5eed;
   fill_random(a.q, a.cap.q_elems, base + 1);
-  fill_random(a.k, a.cap.kv_elems, base + 2);
-  fill_random(a.v, a.cap.kv_elems, base + 3);
+  if (c.kv_elem_bytes == 1) {  // e4m3 cache: one byte per element (the arena allots two)
+    fill_random_e4m3(a.k, a.cap.kv_elems * 2, base + 2);  // every set's slice (2 bytes each)
+    fill_random_e4m3(a.v, a.cap.kv_elems * 2, base + 3);
+  } else {
+    fill_random(a.k, a.cap.kv_elems, base + 2);
+    fill_random(a.v, a.cap.kv_elems, base + 3);
+  }
   if (a.cap.grad_q_elems > 0) {  // backward
     a.dout.alloc(a.cap.grad_q_elems * 2);
     for (DeviceBuffer* b : {&a.dq_ours, &a.dq_cudnn}) b->alloc(a.cap.grad_q_elems * 2);
@@ -179,6 +210,23 @@ void poison_set0(const Case& c, int side) {
 void download_kv(const Case& c, const CaseState& cs, int64_t b, int64_t kn, uint16_t* k, uint16_t* v) {
   const Arena& a = arenas().at(c.family);
   const std::size_t row = std::size_t(c.heads_kv * c.head_dim);  // elements per token
+  if (c.kv_elem_bytes == 1) {  // e4m3: the dequantised cache, exact in bf16 (power-of-two scales)
+    std::vector<uint8_t> kb(std::size_t(kn) * row), vb(kb.size());
+    const int64_t ps = c.paged() ? c.page_size : kn, bps = c.blocks_per_seq();
+    for (int64_t blk = 0; blk * ps < kn; ++blk) {
+      const int64_t page = c.paged() ? cs.page_table_host.at(std::size_t(b * bps + blk)) : 0;
+      const int64_t rows = std::min(ps, kn - blk * ps);
+      const std::size_t src = c.paged() ? std::size_t(page * ps) * row : std::size_t(b * c.seqlen_k) * row;
+      download(kb.data() + std::size_t(blk * ps) * row, a.k.ptr() + src, std::size_t(rows) * row);
+      download(vb.data() + std::size_t(blk * ps) * row, a.v.ptr() + src, std::size_t(rows) * row);
+    }
+    for (std::size_t i = 0; i < kb.size(); ++i) {
+      const int64_t h = int64_t(i % row) / c.head_dim;
+      k[i] = ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(kb[i]) * decode_e4m3_scale(false, h));
+      v[i] = ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(vb[i]) * decode_e4m3_scale(true, h));
+    }
+    return;
+  }
   if (!c.paged()) {
     const std::size_t off = std::size_t(b * c.seqlen_k) * row * 2;
     download(k, a.k.ptr() + off, std::size_t(kn) * row * 2);

@@ -57,6 +57,7 @@ std::vector<pb::Case> make_cases() {
     std::vector<pb::Case> d;
     std::string why;
     pb::decode_grid(g_opt.decode_grid, &d, &why);
+    if (!g_opt.decode_variants.empty()) d = pb::decode_variant_cells(d, g_opt.decode_variants);
     all.insert(all.end(), d.begin(), d.end());
   }
   for (pb::Case& c : all) {

@@ -72,6 +72,8 @@ void print_flags(FILE* f) {
       "  --ptxfmha_mem_margin_gib=G (device memory kept free, 4)\n"
       "  --ptxfmha_table=FILE   --ptxfmha_fwd_kernel=NAME (a kernel-table forward variant)\n"
       "  --ptxfmha_bwd_kernel=NAME (a kernel-table backward main-kernel variant)\n"
+      "  --ptxfmha_decode_variants=ITEM,...  each decode cell once per item: default, or e4m3 / k=STEM /\n"
+      "                         wN joined by '+' (e4m3 cache, kernel fmha_decode_STEM_<arch>, N waves)\n"
       "  --benchmark_filter=REGEX also selects the cells before any memory is sized\n",
       decode_grid_names());
 }
@@ -129,6 +131,19 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       o.fwd_kernel = v;
     } else if (flag(a, "--ptxfmha_bwd_kernel", &v)) {
       o.bwd_kernel = v;
+    } else if (flag(a, "--ptxfmha_decode_variants", &v)) {
+      o.decode_variants.clear();
+      const std::string list = v;
+      std::size_t start = 0;
+      while (start <= list.size()) {
+        const std::size_t end = std::min(list.find(',', start), list.size());
+        const std::string item = list.substr(start, end - start);
+        DecodeVariant dv;
+        std::string why;
+        if (!parse_decode_variant(item, &dv, &why)) usage_error("--ptxfmha_decode_variants: " + why);
+        o.decode_variants.push_back(item);
+        start = end + 1;
+      }
     } else {
       usage_error(std::string("unknown argument '") + a + "'");
     }

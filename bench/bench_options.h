@@ -31,6 +31,7 @@ struct Options {
   std::string table_path;
   std::string fwd_kernel;               // "" = ptxfmha_fwd's own choice
   std::string bwd_kernel;               // "" = ptxfmha_bwd's own main kernel
+  std::vector<std::string> decode_variants;  // --ptxfmha_decode_variants (bench_case.h); empty = none
   double perturb_scale = 1.0;           // PTXFMHA_BENCH_PERTURB_SCALE
 
   TimingMethod headline() const { return methods.front(); }

@@ -204,6 +204,12 @@ bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::
 
 bool CudnnSdpa::build(const SdpaProblem& p, CUstream stream, bool all_modes, int max_plans,
                       std::string* why) {
+  if (p.kv_e4m3) {  // see SdpaProblem::kv_e4m3
+    *why = "cuDNN 9.19 cannot express bf16 Q/O with an e4m3 K/V cache and per-head scales on Hopper "
+           "(sdpa_fp8 needs Q, K, V in FP8 with per-tensor descales and writes FP8 O; bf16 O only "
+           "on Blackwell); ptx-fmha side only";
+    return false;
+  }
   const CudnnLibrary& lib = cudnn_library();
   if (!lib.loaded) {
     *why = lib.why;

@@ -91,6 +91,12 @@ struct SdpaProblem {
   const int32_t* seq_len_q = nullptr;  // int32 [batch]
   const int32_t* seq_len_kv = nullptr;
   const float* sink_logits = nullptr;  // fp32 [heads_q]
+  // Decode over an e4m3 (FP8) K/V cache with bf16 Q and O and per-KV-head scales (ptx-fmha's
+  // kv_dtype PTXFMHA_KV_E4M3). cuDNN 9.19 / cudnn-frontend 1.32 cannot express it on Hopper:
+  // its FP8 SDPA (sdpa_fp8) takes Q, K and V all in FP8 with per-tensor descales, writes FP8
+  // O (bf16 O only on Blackwell, cuDNN >= 9.13) and has no bottom-right causal mask on Hopper;
+  // build() refuses such a problem with that reason (the cell is timed on our side only).
+  bool kv_e4m3 = false;
 
   // Everything that defines the graph, as text: the key of the run's plan-choice cache.
   std::string key() const;

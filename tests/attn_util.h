@@ -45,9 +45,9 @@ namespace ptxfmha_test {
 inline uint32_t expected_attn_features(int sm) {
   return sm == 90 ? ptxfmha::kAttnAllFeatures : 0u;
 }
+// Decode (issue 14, phase 2): the _attn split and _sink combine kernels of sm90a and sm100a.
 inline uint32_t expected_decode_attn_features(int sm) {
-  (void)sm;
-  return 0u;
+  return sm == 90 || (sm >= 100 && sm < 110) ? ptxfmha::kDecodeAttnFeatures : 0u;
 }
 
 // ---- skip registry --------------------------------------------------------------------------

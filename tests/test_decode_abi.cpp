@@ -16,6 +16,7 @@
 
 #include "decode.h"
 #include "decode_abi.h"
+#include "decode_rows.h"
 #include "gpu_util.h"
 #include "ptx_util.h"
 #include "runtime.h"
@@ -66,6 +67,16 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
       PTXFMHA_FIELD("DP_M_GROUPS", m_groups),
       PTXFMHA_FIELD("DP_PACKED_ROWS", packed_rows),
       PTXFMHA_FIELD("DP_COMBINE_ROWS", combine_rows),
+      PTXFMHA_FIELD("DP_SINK_PTR", sink_logits_ptr),
+      PTXFMHA_FIELD("DP_ALIBI_PTR", alibi_slopes_ptr),
+      PTXFMHA_FIELD("DP_FEATURES", features),
+      PTXFMHA_FIELD("DP_WINDOW_LEFT", window_left),
+      PTXFMHA_FIELD("DP_WINDOW_RIGHT", window_right),
+      PTXFMHA_FIELD("DP_SOFTCAP_PRE", softcap_pre),
+      PTXFMHA_FIELD("DP_SOFTCAP_POST_LOG2", softcap_post_log2),
+      PTXFMHA_FIELD("DP_KV_SCALE_STRIDE", kv_scale_stride),
+      PTXFMHA_FIELD("DP_K_SCALE_PTR", k_scale_ptr),
+      PTXFMHA_FIELD("DP_V_SCALE_PTR", v_scale_ptr),
   };
 #undef PTXFMHA_FIELD
   check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, offsetof(DecodeKernelParams, reserved),
@@ -108,10 +119,17 @@ TEST_CASE("decode kernel rows: DecodeKernelParams blocks, one split and one comb
 // The sm100a decode kernels instantiate the sm90a bodies (ptx/body/sm90_decode/kernel.ptxh,
 // combine.ptxh) with only KERNEL_TARGET changed: each sm90a row has an sm100a twin,
 // named alike, with the same kind, head dim, tiling, threads, shared memory and parameter block.
+namespace {
+bool decode_kind(KernelKind k) {
+  return k == KernelKind::Decode || k == KernelKind::DecodeCombine || k == KernelKind::DecodeVariant ||
+         k == KernelKind::DecodeCombineVariant;
+}
+}  // namespace
+
 TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, same numbers)") {
   int pairs = 0;
   for (const KernelInfo* a : ptxfmha::all_kernels()) {
-    if (a->kind != KernelKind::Decode && a->kind != KernelKind::DecodeCombine) continue;
+    if (!decode_kind(a->kind)) continue;
     if (std::string(a->arch) != "sm90a") continue;
     std::string twin = a->name;
     const std::string suffix = "_sm90a";
@@ -132,31 +150,130 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     CHECK(b->threads == a->threads);
     CHECK(b->smem_bytes == a->smem_bytes);
     CHECK(b->param_bytes == a->param_bytes);
+    // The same decode facts (cache type, features, L2 hint, stages, sink).
+    const ptxfmha::DecodeRowFacts* fa = ptxfmha::decode_row_facts(a);
+    const ptxfmha::DecodeRowFacts* fb = ptxfmha::decode_row_facts(b);
+    REQUIRE(fa != nullptr);
+    REQUIRE(fb != nullptr);
+    CHECK(fa->combine == fb->combine);
+    CHECK(fa->stages == fb->stages);
+    CHECK(fa->kv_bytes == fb->kv_bytes);
+    CHECK(fa->features == fb->features);
+    CHECK(fa->l2_hint == fb->l2_hint);
+    CHECK(fa->sink == fb->sink);
+    CHECK(fa->heads == fb->heads);
     // The rows select the same kernels through the public lookup.
-    CHECK(ptxfmha::find_kernel(100, a->kind, a->head_dim) == b);
-    CHECK(ptxfmha::find_kernel(90, a->kind, a->head_dim) == a);
+    if (a->kind == KernelKind::Decode || a->kind == KernelKind::DecodeCombine) {
+      CHECK(ptxfmha::find_kernel(100, a->kind, a->head_dim) == b);
+      CHECK(ptxfmha::find_kernel(90, a->kind, a->head_dim) == a);
+    }
     ++pairs;
   }
-  CHECK(pairs == 6);  // d64, d128, d256 x (split, combine)
+  // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 5 A/B levers + 3
+  // sink combine kernels
+  CHECK(pairs == 6 + 9 + 5 + 3);
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
-    if ((r->kind == KernelKind::Decode || r->kind == KernelKind::DecodeCombine) && std::string(r->arch) == "sm100a")
-      ++sm100_rows;
+    if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
   CHECK(sm100_rows == pairs);
+}
+
+// The decode facts the host picks rows by come from the same manifest rows as the PTX's
+// KERNEL_* facts: compare them for every decode stub; and the picks.
+TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host's picks") {
+  int n = 0;
+  for (const auto& s : ptx_sources()) {
+    const KernelInfo* row = find_row(s.name);
+    if (row == nullptr || !decode_kind(row->kind)) continue;
+    CAPTURE(s.path);
+    const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(row);
+    REQUIRE(f != nullptr);
+    bool ok = false;
+    std::string err;
+    const auto macros = cpp_macros(s.path, &ok, &err);
+    REQUIRE_MESSAGE(ok, err);
+    CHECK(f->head_dim == row->head_dim);
+    if (f->combine) {
+      CHECK((row->kind == KernelKind::DecodeCombine || row->kind == KernelKind::DecodeCombineVariant));
+      CHECK(macro_value(macros, "KERNEL_SINK", s.path) == f->sink);
+      CHECK((row->kind == KernelKind::DecodeCombineVariant) == (f->sink != 0));
+    } else {
+      CHECK((row->kind == KernelKind::Decode || row->kind == KernelKind::DecodeVariant));
+      CHECK(macro_value(macros, "KERNEL_STAGES", s.path) == f->stages);
+      CHECK(macro_value(macros, "KERNEL_KV_BYTES", s.path) == f->kv_bytes);
+      CHECK(macro_value(macros, "KERNEL_FEATURES", s.path) == f->features);
+      CHECK(macro_value(macros, "KERNEL_L2_HINT", s.path) == f->l2_hint);
+      CHECK(macro_value(macros, "KERNEL_HEADS", s.path) == f->heads);
+      CHECK(ptxfmha::decode_row_heads(row) == f->heads);
+      // the default rows are the plain bf16 ones
+      CHECK((row->kind == KernelKind::Decode) == (f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 &&
+                                                  f->heads == 1 && f->stages == (row->head_dim == 64 ? 4 : 3)));
+    }
+    ++n;
+  }
+  CHECK(n == 2 * (6 + 9 + 5 + 3));
+  for (int sm : {90, 100}) {
+    CAPTURE(sm);
+    for (int d : {64, 128, 256}) {
+      CAPTURE(d);
+      const KernelInfo* plain = ptxfmha::find_decode_split(sm, d, 2, false);
+      REQUIRE(plain != nullptr);
+      CHECK(plain == ptxfmha::find_kernel(sm, KernelKind::Decode, d));  // ptxfmha_decode's row
+      for (int kv : {2, 1})
+        for (bool feat : {false, true}) {
+          const KernelInfo* r = ptxfmha::find_decode_split(sm, d, kv, feat);
+          REQUIRE(r != nullptr);
+          const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+          CHECK(f->kv_bytes == kv);
+          CHECK(f->features == int(feat));
+          CHECK(f->l2_hint == 0);  // the A/B levers run only when named
+          CHECK(f->heads == 1);
+        }
+      // With the call's heads: bf16 keeps its plain row; e4m3 d128 prefers two heads per CTA
+      // where they fit (even heads_kv, <= 16 packed rows per head).
+      CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 4) == plain);
+      const KernelInfo* e_fit = ptxfmha::find_decode_split(sm, d, 1, false, 8, 4);
+      const KernelInfo* e_one = ptxfmha::find_decode_split(sm, d, 1, false);
+      REQUIRE(e_fit != nullptr);
+      CHECK(ptxfmha::decode_row_heads(e_one) == 1);
+      CHECK(ptxfmha::decode_row_heads(e_fit) == (d == 128 ? 2 : 1));
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) == e_one);  // too many rows per head
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
+      CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));
+      const KernelInfo* sink = ptxfmha::find_decode_combine(sm, d, true);
+      REQUIRE(sink != nullptr);
+      CHECK(ptxfmha::decode_row_facts(sink)->sink == 1);
+    }
+    const std::string ef = sm == 90 ? "fmha_decode_d128_ef_sm90a" : "fmha_decode_d128_ef_sm100a";
+    const KernelInfo* r = ptxfmha::find_decode_split_named(sm, ef.c_str());
+    REQUIRE(r != nullptr);
+    CHECK(ptxfmha::decode_row_facts(r)->l2_hint == 1);
+    CHECK(ptxfmha::find_decode_split_named(sm, "fmha_decode_d128_nonexistent") == nullptr);
+    // a combine row is not a split row, another arch's row is not this device's
+    CHECK(ptxfmha::find_decode_split_named(sm, sm == 90 ? "fmha_decode_combine_d128_sm90a" : "x") == nullptr);
+    CHECK(ptxfmha::find_decode_split_named(sm, sm == 90 ? "fmha_decode_d128_sm100a" : "fmha_decode_d128_sm90a") ==
+          nullptr);
+  }
+  CHECK(ptxfmha::find_decode_split(80, 128, 2, false) == nullptr);
 }
 
 TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue scratch") {
   for (const auto& s : ptx_sources()) {
     const KernelInfo* row = find_row(s.name);
-    if (row == nullptr || row->kind != KernelKind::Decode) continue;
+    if (row == nullptr || (row->kind != KernelKind::Decode && row->kind != KernelKind::DecodeVariant)) continue;
     CAPTURE(s.path);
     bool ok = false;
     std::string err;
     const auto macros = cpp_macros(s.path, &ok, &err);
     REQUIRE_MESSAGE(ok, err);
     const long long stages = macro_value(macros, "KERNEL_STAGES", s.path);
+    const long long kv = macro_value(macros, "KERNEL_KV_BYTES", s.path);
+    const long long heads = macro_value(macros, "KERNEL_HEADS", s.path);
     const long long d = row->head_dim;
-    const long long ring_bytes = stages * 2 * 64 * d * 2;             // K + V tiles, bf16
+    CHECK((kv == 1 || kv == 2));
+    CHECK((heads == 1 || heads == 2));
+    const long long ring_bytes = stages * 2 * heads * 64 * d * kv;    // K + V tiles of every head
     const long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;    // O parts + (m, l)
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
@@ -174,14 +291,20 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
 // LDL/STL. Combine kernel: one ACQBULK (griddepcontrol.wait), no HMMA, no TMA, no LDL/STL.
 // The sm100a code differs only in generic scheduling (LDCU constant loads, FMNMX3,
 // BSSY.RECONVERGENT).
+// The e4m3 variants (read 2026-12-01, CUDA 13.0), d128: 32 HMMA.16816.F32 (f16 inputs), 4 + 4
+// LDSM (one ldmatrix.x4 covers 32 columns of bytes), 64 F2FP.F16.E4M3.UNPACK_B (the
+// dequantisation: D/2 per sub-block), 2 UTMALDG (one 128-column box each of K and V); the _ef
+// variants carry the L2 policy on every UTMALDG (desc[...] operand).
 TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, no local memory" *
           doctest::test_suite("sass")) {
   const std::string tool = cuobjdump_path();
   REQUIRE(!tool.empty());
   std::map<std::string, int> checked;  // arch -> decode cubins checked
   for (const KernelInfo* r : ptxfmha::all_kernels()) {
-    if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeCombine) continue;
+    if (!decode_kind(r->kind)) continue;
     CAPTURE(r->name);
+    const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+    REQUIRE(f != nullptr);
     const std::string cubin = cubin_file(r->arch, r->name);
     REQUIRE_MESSAGE(file_exists(cubin), "missing " << cubin << " (run make)");
     int rc = 0;
@@ -197,23 +320,37 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       auto it = fns[0].opcodes.find(op);
       return it == fns[0].opcodes.end() ? 0LL : it->second;
     };
+    auto occurrences = [&](const std::string& needle) {
+      long long n = 0;
+      for (std::size_t at = sass.find(needle); at != std::string::npos; at = sass.find(needle, at + 1)) ++n;
+      return n;
+    };
     CHECK(count("LDL") == 0);
     CHECK(count("STL") == 0);
-    if (r->kind == KernelKind::Decode) {
+    if (!f->combine) {
       const long long d = r->head_dim;
+      const bool e4m3 = f->kv_bytes == 1;
       // per 16-key sub-block: D/16 k-steps x 2 mma (QK) + D/16 x 2 mma (PV), unrolled once
       CHECK(count("HMMA") == d / 4);
       const auto hmma = fns[0].first_line.find("HMMA");
-      if (hmma != fns[0].first_line.end())  // m16n8k16, bf16 inputs, f32 accumulators
-        CHECK_MESSAGE(hmma->second.find("HMMA.16816.F32.BF16 ") != std::string::npos, hmma->second);
-      CHECK(count("LDSM") == d / 8);      // ldmatrix.x4 of K and (.trans) of V per k-step
-      CHECK(count("UTMALDG") == 2 * (d / 64));  // K and V, one per 64-column block
+      if (hmma != fns[0].first_line.end())  // m16n8k16, bf16 (e4m3: f16) inputs, f32 accumulators
+        CHECK_MESSAGE(hmma->second.find(e4m3 ? "HMMA.16816.F32 " : "HMMA.16816.F32.BF16 ") != std::string::npos,
+                      hmma->second);
+      // ldmatrix.x4 of K and (.trans) of V: per 16 columns (bf16) or 32 columns (e4m3)
+      CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
+      // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16)
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? d / 2 : 0));
+      // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
+      const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
+      CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
+      CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
       CHECK(count("ACQBULK") == 0);
-      MESSAGE(std::string(r->name) << ": HMMA " << count("HMMA") << ", LDSM " << count("LDSM") << ", UTMALDG "
-                      << count("UTMALDG") << ", SYNCS " << count("SYNCS") << ", PREEXIT " << count("PREEXIT")
-                      << ", LDL/STL " << count("LDL") + count("STL"));
+      MESSAGE(std::string(r->name) << ": HMMA " << count("HMMA") << ", LDSM " << count("LDSM") << ", UNPACK "
+                      << occurrences("F2FP.F16.E4M3.UNPACK_B") << ", UTMALDG " << count("UTMALDG") << ", SYNCS "
+                      << count("SYNCS") << ", PREEXIT " << count("PREEXIT") << ", LDL/STL "
+                      << count("LDL") + count("STL"));
     } else {
       CHECK(count("ACQBULK") == 1);       // griddepcontrol.wait before reading the workspace
       CHECK(count("HMMA") == 0);
@@ -223,7 +360,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     }
     ++checked[r->arch];
   }
-  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each.
-  CHECK(checked["sm90a"] == 6);
-  CHECK(checked["sm100a"] == 6);
+  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 14 split
+  // variants, 3 sink combine kernels.
+  CHECK(checked["sm90a"] == 6 + 14 + 3);
+  CHECK(checked["sm100a"] == 6 + 14 + 3);
 }

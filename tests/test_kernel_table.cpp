@@ -158,8 +158,10 @@ constexpr int sm90_fwd_smem(int d, int bm, int bn, int stages, bool features = f
 constexpr int sm100_serial_smem(int d, int bn, int stages, bool p_in_smem) {
   return 1024 + 128 * d * 2 + stages * 2 * bn * d * 2 + (p_in_smem ? 2 * 128 * bn * 2 : 0) + 256;
 }
-// sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys) + 128 bytes of mbarriers.
-constexpr int sm90_decode_smem(int d, int stages) { return 1024 + stages * 2 * 64 * d * 2 + 128; }
+// sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys, e bytes per element: 2 bf16,
+// 1 e4m3) + 128 bytes of mbarriers.
+// (h KV heads per CTA: h K tiles + h V tiles per stage.)
+constexpr int sm90_decode_smem(int d, int stages, int e = 2, int h = 1) { return 1024 + stages * 2 * h * 64 * d * e + 128; }
 // sm90_bwd main kernel: 1024 + K and V tiles (block_n x d bf16 each) + stages x (Q and dO
 // tiles, block_m x d bf16 each) + dS^T tiles (block_n x block_m bf16: 2, and 2 P^T tiles
 // more with the query split) + the fp32 dQ staging (block_m x d) + stages x (-LSE*log2e and
@@ -195,6 +197,40 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d64_sm100a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_sm100a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d256_sm100a", sm90_decode_smem(256, 3), 197760},
+    {"fmha_decode_d64_attn_sm90a", sm90_decode_smem(64, 4), 66688},
+    {"fmha_decode_d128_attn_sm90a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d256_attn_sm90a", sm90_decode_smem(256, 3), 197760},
+    {"fmha_decode_d64_e4m3_sm90a", sm90_decode_smem(64, 8, 1), 66688},
+    {"fmha_decode_d128_e4m3_sm90a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d256_e4m3_sm90a", sm90_decode_smem(256, 6, 1), 197760},
+    {"fmha_decode_d64_e4m3_attn_sm90a", sm90_decode_smem(64, 8, 1), 66688},
+    {"fmha_decode_d128_e4m3_attn_sm90a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d256_e4m3_attn_sm90a", sm90_decode_smem(256, 6, 1), 197760},
+    {"fmha_decode_d128_ef_sm90a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d128_s6_sm90a", sm90_decode_smem(128, 6), 197760},
+    {"fmha_decode_d128_e4m3_ef_sm90a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d128_h2_sm90a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d128_e4m3_h2_sm90a", sm90_decode_smem(128, 3, 1, 2), 99456},
+    {"fmha_decode_d64_attn_sm100a", sm90_decode_smem(64, 4), 66688},
+    {"fmha_decode_d128_attn_sm100a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d256_attn_sm100a", sm90_decode_smem(256, 3), 197760},
+    {"fmha_decode_d64_e4m3_sm100a", sm90_decode_smem(64, 8, 1), 66688},
+    {"fmha_decode_d128_e4m3_sm100a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d256_e4m3_sm100a", sm90_decode_smem(256, 6, 1), 197760},
+    {"fmha_decode_d64_e4m3_attn_sm100a", sm90_decode_smem(64, 8, 1), 66688},
+    {"fmha_decode_d128_e4m3_attn_sm100a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d256_e4m3_attn_sm100a", sm90_decode_smem(256, 6, 1), 197760},
+    {"fmha_decode_d128_ef_sm100a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d128_s6_sm100a", sm90_decode_smem(128, 6), 197760},
+    {"fmha_decode_d128_e4m3_ef_sm100a", sm90_decode_smem(128, 6, 1), 99456},
+    {"fmha_decode_d128_h2_sm100a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d128_e4m3_h2_sm100a", sm90_decode_smem(128, 3, 1, 2), 99456},
+    {"fmha_decode_combine_d64_sink_sm90a", 0, 0},
+    {"fmha_decode_combine_d128_sink_sm90a", 0, 0},
+    {"fmha_decode_combine_d256_sink_sm90a", 0, 0},
+    {"fmha_decode_combine_d64_sink_sm100a", 0, 0},
+    {"fmha_decode_combine_d128_sink_sm100a", 0, 0},
+    {"fmha_decode_combine_d256_sink_sm100a", 0, 0},
     {"fmha_decode_combine_d64_sm90a", 0, 0},
     {"fmha_decode_combine_d128_sm90a", 0, 0},
     {"fmha_decode_combine_d256_sm90a", 0, 0},

@@ -59,6 +59,8 @@ const char* kind_name(KernelKind k) {
     case KernelKind::BwdPre: return "bwd-pre";
     case KernelKind::Bwd: return "bwd";
     case KernelKind::BwdPost: return "bwd-post";
+    case KernelKind::DecodeVariant: return "decode-variant";
+    case KernelKind::DecodeCombineVariant: return "combine-variant";
   }
   return "?";
 }

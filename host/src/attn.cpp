@@ -70,8 +70,7 @@ uint32_t attn_supported_features(int sm) {
     if (r->kind == KernelKind::Fwd && std::strcmp(r->arch, arch) == 0) f |= r->features;
   return f;
 }
-// The decode kernels implement no feature yet (their rows are decode17's, phase 2).
-uint32_t decode_attn_supported_features(int /*sm*/) { return 0; }
+// Decode's: decode_attn.cpp (the _attn rows of ptx/manifest/sm90_decode.h).
 
 ptxfmha_fwd_params attn_as_fwd(const ptxfmha_attn_params& p) {
   ptxfmha_fwd_params f;
@@ -142,56 +141,11 @@ ptxfmha_status attn_impl(const ptxfmha_attn_params* user) {
   return attn_launch(p, dev, *row);
 }
 
-// launch == false: only *ws_bytes (ptxfmha_decode_attn_workspace_size).
+// launch == false: only *ws_bytes (ptxfmha_decode_attn_workspace_size). The decode launch path
+// with the features and the e4m3 cache: decode_attn.cpp.
 ptxfmha_status decode_attn_impl(const ptxfmha_decode_attn_params* user, bool launch,
                                 uint64_t* ws_bytes) {
-  ptxfmha_decode_attn_params p;
-  ptxfmha_status st = load_decode_attn_params(user, &p);
-  if (st != PTXFMHA_OK) return st;
-  st = validate_decode_attn_shape(p);
-  if (st != PTXFMHA_OK) return st;
-  ptxfmha_decode_params base = decode_attn_base(p);
-  const uint32_t features = decode_attn_features(p);
-  if (features == 0) {
-    base.causal = canonical_window(p.causal, p.window_left, p.window_right, p.seqlen_q,
-                                   p.max_seqlen_k).causal() ? 1 : 0;
-    return launch ? ptxfmha_decode(&base) : ptxfmha_decode_workspace_size(&base, ws_bytes);
-  }
-  DecodePlan plan;
-  st = decode_plan(&base, &plan);  // device, head dim, splits
-  if (st != PTXFMHA_OK) return st;
-  DeviceInfo dev;
-  st = acquire_device(&dev);
-  if (st != PTXFMHA_OK) return st;
-  if (launch) {
-    if (plan.workspace_bytes > 0 && p.workspace == nullptr)
-      return fail(PTXFMHA_ERR_NULL_POINTER,
-                  "workspace is NULL but this problem needs %" PRIu64
-                  " bytes (%d KV splits; see ptxfmha_decode_attn_workspace_size)",
-                  plan.workspace_bytes, plan.num_splits);
-    if (plan.workspace_bytes > 0 && p.workspace_bytes < plan.workspace_bytes)
-      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
-                  "workspace_bytes = %" PRIu64 " is less than the %" PRIu64
-                  " bytes this problem needs (%d KV splits; see ptxfmha_decode_attn_workspace_size)",
-                  p.workspace_bytes, plan.workspace_bytes, plan.num_splits);
-    const uint64_t ws_lo = reinterpret_cast<uintptr_t>(p.workspace);
-    if (ws_lo > UINT64_MAX - plan.workspace_bytes)
-      return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "workspace plus %" PRIu64 " bytes overflows the address space",
-                  plan.workspace_bytes);
-    std::vector<ByteRange> ranges = decode_attn_byte_ranges(p);
-    ranges.push_back({"workspace", ws_lo, ws_lo + plan.workspace_bytes});
-    for (const ByteRange& r : ranges) {
-      if (r.hi <= r.lo) continue;
-      st = check_device_range(r.name, r.lo, r.hi);
-      if (st != PTXFMHA_OK) return st;
-    }
-  }
-  const uint32_t missing = features & ~decode_attn_supported_features(dev.sm);
-  if (missing != 0)
-    return fail_unsupported(launch ? "ptxfmha_decode_attn" : "ptxfmha_decode_attn_workspace_size",
-                            missing, dev);
-  // Phase 2: the decode launch with the features (decode.cpp decode_impl on this block).
-  return fail_unsupported("ptxfmha_decode_attn", features, dev);
+  return decode_attn_run(user, launch, ws_bytes);
 }
 
 template <class P>

@@ -11,9 +11,8 @@
 //                         the fewest extra features covering the call), or
 //                         UNSUPPORTED_FEATURE for the bits no row of the arch has, naming
 //                         them and the arch; then fwd.h attn_launch (the forward's launch path).
-// ptxfmha_decode_attn is the same over decode: no feature -> ptxfmha_decode on the embedded
-// decode fields (causal folded in); features -> decode_plan (validation, device, head dim,
-// splits) + workspace and device-range checks, then UNSUPPORTED_FEATURE.
+// ptxfmha_decode_attn: decode_attn.cpp (decode.h): validation, the canonical window, then the
+// decode launch path ptxfmha_decode shares, with the feature and e4m3 kernel rows.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -48,8 +47,9 @@ uint32_t decode_attn_features(const ptxfmha_decode_attn_params& p);
 // "varlen_q (cu_seqlens_q), softcap, ..." in bit order; "none" for 0.
 std::string attn_feature_names(uint32_t bits);
 // Feature bits some forward (decode) kernel of the architecture of compute capability sm
-// implements: the union of its rows' KernelInfo::features (sm90a: every feature through the
-// EXT and PAGED rows; sm100a: none until the two-tile kernels; decode: none yet).
+// implements. Forward: the union of its rows' KernelInfo::features (sm90a: every feature
+// through the EXT and PAGED rows; sm100a: none until the two-tile kernels). Decode
+// (decode_attn.cpp): kDecodeAttnFeatures where the arch has the _attn split and _sink combine rows.
 uint32_t attn_supported_features(int sm);
 uint32_t decode_attn_supported_features(int sm);
 

@@ -175,17 +175,15 @@ static_assert(offsetof(AttnKernelParams, alibi_mul) == 740, "abi");
 static_assert(offsetof(AttnKernelParams, o_seqbase_stride) == 744, "abi");
 static_assert(sizeof(AttnKernelParams) == 768, "abi");
 
-// Decode: DecodeKernelParams (512 bytes) has 22 reserved int32 at 424..512; the four decode
-// features fit there without growing the block (phase 2 renames reserved[0..7]):
-//   424 uint64 sink_logits_ptr, 432 uint64 alibi_slopes_ptr, 440 uint32 features,
-//   444 int32 window_left, 448 int32 window_right, 452 float softcap_pre,
-//   456 float softcap_post_log2
-// The split kernel applies window / softcap / ALiBi per 16-key sub-block (MASK gets the
-// band; a split whose key range misses the band of all its rows exits after writing an
-// empty partial: LSE -inf); the sink joins once, in the combine kernel (or the split
-// kernel's direct epilogue when num_splits == 1), so partials stay sink-free.
+// Decode: DecodeKernelParams (512 bytes, decode_abi.h) carries the four decode features from
+// byte 424 on (sink_logits_ptr, alibi_slopes_ptr, features, window_left, window_right,
+// softcap_pre, softcap_post_log2), then the e4m3 cache's scales. The _attn split kernels
+// apply window / softcap / ALiBi per 16-key sub-block (a split whose key range misses the band
+// of all its rows writes an empty partial: LSE -inf); the sink joins once, in the _sink combine
+// kernel (or the split kernel's direct epilogue when num_splits == 1), so partials stay
+// sink-free.
 constexpr std::size_t kDecodeAttnExtOffset = 424;
-static_assert(offsetof(DecodeKernelParams, reserved) == kDecodeAttnExtOffset, "abi");
-static_assert(sizeof(DecodeKernelParams) - kDecodeAttnExtOffset >= 36, "abi: room for the decode features");
+static_assert(offsetof(DecodeKernelParams, sink_logits_ptr) == kDecodeAttnExtOffset, "abi");
+static_assert(offsetof(DecodeKernelParams, softcap_post_log2) == kDecodeAttnExtOffset + 32, "abi");
 
 }  // namespace ptxfmha

@@ -1,13 +1,17 @@
-// Decode attention (ptxfmha_decode), host side: validation, split planning, the float64
-// reference for paged / ragged caches. Entry points live in decode.cpp, the pure launch plan
-// in decode_plan.cpp, the reference in decode_reference.cpp.
+// Decode attention (ptxfmha_decode, ptxfmha_decode_attn), host side: validation, split
+// planning, the float64 reference for paged / ragged caches. Files: decode.cpp (views,
+// validation, the ptxfmha_decode entry points), decode_launch.cpp (the one launch path both
+// entry points share: rows, plan, parameter block, launches), decode_attn.cpp
+// (ptxfmha_decode_attn: the features and the e4m3 cache), decode_plan.cpp (the pure launch
+// plan), decode_rows.cpp (which kernel row a call runs), decode_reference.cpp (references).
 //
-// Flow of ptxfmha_decode:
+// Flow of ptxfmha_decode (ptxfmha_decode_attn: decode_attn.cpp, then the same launch path):
 //   validate_decode_shape  everything that needs no device (list below)
 //   acquire_device         context, architecture, SM count
-//   plan                   kernel rows for head_dim, CTAs per SM (occupancy of the split
-//                          kernel, a driver query), then the pure plan_decode: num_splits /
-//                          split_keys, workspace layout, grids (decode_plan.cpp)
+//   plan                   kernel rows for head_dim (decode_rows.h: cache type, features,
+//                          sinks), CTAs per SM (occupancy of the split kernel, a driver
+//                          query), then the pure plan_decode: num_splits / split_keys,
+//                          workspace layout, grids (decode_plan.cpp)
 //   device checks          workspace present and large enough, every pointer range known
 //                          to CUDA (check_device_range), workspace aliasing
 //   launch                 fmha_decode_d<D>_<arch> (sm90a or sm100a, the device's row),
@@ -33,6 +37,7 @@
 
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
+#include "ptxfmha/reference.h"
 #include "tensor_view.h"
 
 namespace ptxfmha {
@@ -64,14 +69,18 @@ constexpr int kDecodeMaxSplits = 1024;    // accepted num_splits (grid.y <= 6553
 //                         page stride), contiguous [batch, max_seqlen_k, heads_kv, D]
 //   ALIASING              o overlaps q, k_cache, v_cache, seqlens_k or block_table; lse
 //                         overlaps any of those or o
-ptxfmha_status validate_decode_shape(const ptxfmha_decode_params* p);
+// kv_bytes: bytes per K/V cache element (2 bf16, 1 e4m3: ptxfmha_decode_attn's kv_dtype), for
+// the cache views' strides and extents.
+ptxfmha_status validate_decode_shape(const ptxfmha_decode_params* p, int kv_bytes = 2);
 
-// Tensor views of the decode operands (elem_bytes 2). k/v follow the paged or contiguous
-// layout as above.
+// Tensor views of the decode operands (q/o elem_bytes 2; k/v kv_bytes). k/v follow the paged
+// or contiguous layout as above.
 TensorView decode_q_view(const ptxfmha_decode_params& p);
 TensorView decode_o_view(const ptxfmha_decode_params& p);
-TensorView decode_k_view(const ptxfmha_decode_params& p);
-TensorView decode_v_view(const ptxfmha_decode_params& p);
+TensorView decode_k_view(const ptxfmha_decode_params& p, int kv_bytes = 2);
+TensorView decode_v_view(const ptxfmha_decode_params& p, int kv_bytes = 2);
+// Bytes per cache element of a decode_attn block: 1 for kv_dtype PTXFMHA_KV_E4M3, else 2.
+int decode_attn_kv_bytes(const ptxfmha_decode_attn_params& p);
 
 // Split heuristic (pure, testable without a device). `units` = CTAs per split
 // (batch * heads_kv * m_groups), `kv_tiles` = ceil(max_seqlen_k / 64), `slots` = SMs x
@@ -86,6 +95,13 @@ TensorView decode_v_view(const ptxfmha_decode_params& p);
 // 22.95 us. The ordering follows tiles per SM (not per CTA) plus a combine cost growing with
 // s; a per-SM model would pick 16 here but has not been measured on the other shapes yet.
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
+// The "more, shorter CTAs" policy (an A/B lever of issue 17, DecodeOverrides::min_waves): the
+// smallest s (no empty trailing split, s <= kv_tiles, s <= kDecodeMaxSplits) whose
+// units * s CTAs fill at least min_waves waves of `slots`, else the largest such s; the
+// choose_num_splits answer when that is larger. Rationale: split CTAs that all stream at the
+// same rate end together only when the memory system serves them evenly; a late CTA holds the
+// grid open while the others' slots idle, and the shorter the CTAs the shorter that tail.
+int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, int min_waves);
 
 // Output rows batch * heads_q * seqlen_q: rows of O and LSE, and of each split's partials.
 inline int64_t decode_out_rows(const ptxfmha_decode_params& p) {
@@ -102,27 +118,103 @@ struct DecodePlan {
   int page_shift = 0;      // log2(page_size) for a paged cache, else 0
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
-  // Grids (plan_decode only): split kernel (heads_kv * m_groups, num_splits, batch); combine
+  int heads_per_cta = 1;   // KV heads per split CTA (DecodePlanOptions)
+  // Grids (plan_decode only): split kernel (heads_kv / heads_per_cta * m_groups, num_splits,
+  // batch); combine
   // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
   unsigned split_grid[3] = {0, 0, 0};
   unsigned combine_grid = 0;
 };
 
+// What else shapes a plan (all 0: the plain ptxfmha_decode plan).
+struct DecodePlanOptions {
+  // > 0: the keys a split range must cover, counted from the band's start (a sliding window:
+  // window_left + seqlen_q + 63, the 63 for the tile-aligned start; decode_attn.cpp). The
+  // splits then cover min(max_seqlen_k, band_keys) keys in tiles instead of max_seqlen_k.
+  int64_t band_keys = 0;
+  int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of choose_num_splits
+  int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
+};
+// KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).
+int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o);
+
 // Fills the plan's split sizes and workspace layout from the requested (0 = automatic) or
 // chosen split count. Pure: `auto_splits` is what choose_num_splits gave (used when
 // p.num_splits == 0). Requires a validated p.
-void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan);
+void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
+                        const DecodePlanOptions& o = DecodePlanOptions());
 
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
-// choose_num_splits(batch * heads_kv * m_groups, ceil(max_seqlen_k / 64), slots) with
+// choose_num_splits(batch * heads_kv * m_groups, decode_kv_tiles, slots) with
 // slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids. Requires a
 // validated p and rows for p.head_dim.
 void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
-                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan);
+                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan,
+                 const DecodePlanOptions& o = DecodePlanOptions());
 
 // validate_decode_shape + acquire_device + the plan ptxfmha_decode would use for *p (kernel
 // rows, num_splits, workspace layout). For tests, benchmarks and tools.
 ptxfmha_status decode_plan(const ptxfmha_decode_params* p, DecodePlan* plan);
+
+// ---- the launch path both entry points share (decode_launch.cpp) ---------------------------
+// Internal options no public block exposes: the A/B levers of the benchmark and tests.
+struct DecodeOverrides {
+  const char* split_kernel = nullptr;  // a split row by name (it must fit the call: head dim,
+                                       // cache type; a feature call needs a feature row)
+  int min_waves = 0;                   // DecodePlanOptions::min_waves
+};
+
+// One decode call after validation: the embedded ptxfmha_decode fields (causal canonical),
+// then what ptxfmha_decode_attn adds.
+struct DecodeCall {
+  ptxfmha_decode_params base;
+  int kv_bytes = 2;                 // 2 bf16, 1 e4m3
+  uint32_t features = 0;            // kAttn* bits among kDecodeAttnFeatures (attn_kernel_abi.h)
+  int32_t window_left = -1;         // canonical (attn.h canonical_window)
+  int32_t window_right = -1;        // canonical, causal folded in
+  float softcap = 0;
+  const float* sink_logits = nullptr;
+  const float* alibi_slopes = nullptr;
+  const float* k_scale = nullptr;   // e4m3
+  const float* v_scale = nullptr;
+  int kv_scale_count = 0;
+  DecodeOverrides overrides;
+};
+// The DecodeCall of a validated ptxfmha_decode block (no features, bf16).
+DecodeCall decode_call_plain(const ptxfmha_decode_params& p);
+// A named byte range [lo, hi) of one operand (hi == lo: absent).
+struct DecodeRange {
+  const char* name;
+  uint64_t lo, hi;
+};
+// Every operand's byte range except the workspace, in the order q, k_cache, v_cache, o, lse,
+// seqlens_k, block_table, sink_logits, alibi_slopes, k_scale, v_scale. Requires a validated
+// call (the extents fit).
+std::vector<DecodeRange> decode_call_ranges(const DecodeCall& c);
+// Device, rows, plan, device checks, parameter block, launches (launch == false: only the
+// workspace size into *ws_bytes). Requires a validated call.
+ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, DecodePlan* plan_out = nullptr);
+
+// ptxfmha_decode / ptxfmha_decode_attn (and their workspace sizes) with overrides: the bench's
+// --ptxfmha_decode_kernels A/B and the tests of the levers.
+ptxfmha_status decode_with_overrides(const ptxfmha_decode_params* p, const DecodeOverrides& o,
+                                     bool launch, uint64_t* ws_bytes);
+ptxfmha_status decode_attn_with_overrides(const ptxfmha_decode_attn_params* p, const DecodeOverrides& o,
+                                          bool launch, uint64_t* ws_bytes);
+// Body of ptxfmha_decode_attn / ptxfmha_decode_attn_workspace_size (decode_attn.cpp).
+ptxfmha_status decode_attn_run(const ptxfmha_decode_attn_params* user, bool launch, uint64_t* ws_bytes);
+// Checks of the version-2 fields (the e4m3 cache) of a block that passed
+// validate_decode_attn_shape, in this order:
+//   INVALID_ARGUMENT      kv_dtype not PTXFMHA_KV_BF16 or PTXFMHA_KV_E4M3
+//   bf16:  INVALID_ARGUMENT  k_scale or v_scale set, kv_scale_count != 0
+//   e4m3:  NULL_POINTER      k_scale, v_scale
+//          INVALID_ARGUMENT  kv_scale_count not 1 or heads_kv
+//          MISALIGNED_POINTER k_scale, v_scale not 4-byte aligned
+//          SIZE_OVERFLOW     a scale array's byte range wraps the address space
+//          ALIASING          o or lse overlapping k_scale or v_scale
+//   SIZE_OVERFLOW         window_left >= 0 and max_seqlen_k > 2^31 - 257 (the band's
+//                         tiles index keys in 32 bits)
+ptxfmha_status validate_decode_attn_kv(const ptxfmha_decode_attn_params& p);
 
 // ---- float64 reference ------------------------------------------------------------------
 // Host copies of the decode operands (bf16 bit patterns), in the layouts of
@@ -149,5 +241,22 @@ void reference_decode(const RefDecodeShape& s, const uint16_t* q, const uint16_t
                       const uint16_t* v_cache, const std::vector<int32_t>& seqlens,
                       const std::vector<int32_t>& block_table, std::vector<double>& out,
                       std::vector<double>& lse);
+
+// ---- the e4m3 (OCP FP8 E4M3) cache --------------------------------------------------------
+// Exact value of an e4m3 byte (NaN for 0x7F / 0xFF; subnormals m * 2^-9).
+float e4m3_to_float(uint8_t x);
+// Round to nearest even, saturating to +-448 (the largest finite e4m3); NaN -> 0x7F.
+uint8_t float_to_e4m3(float f);
+// The float64 reference of ptxfmha_decode_attn over an e4m3 cache: the problem p as for
+// reference_attn (k / v strides in elements = bytes), the caches as e4m3 bytes, K = k_scale[s]
+// * e4m3, V = v_scale[s] * e4m3 with s = 0 (one scale) or the KV head (heads_kv scales).
+// Computed per KV head as reference_attn on the cache's values (every e4m3 value is a bf16
+// value, so the copy is exact) with softmax_scale * k_scale[s] (the scores, softcap, ALiBi
+// and sinks are those of the dequantised K), and O times v_scale[s]: float64 from the
+// dequantised cache. Throws std::invalid_argument as reference_attn does, and for a scale
+// count other than 1 or heads_kv.
+void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8_t* k_cache,
+                         const uint8_t* v_cache, const std::vector<float>& k_scale,
+                         const std::vector<float>& v_scale, RefAttnResult* out);
 
 }  // namespace ptxfmha

@@ -47,7 +47,20 @@ struct alignas(64) DecodeKernelParams {
   int32_t m_groups;          // ceil(seqlen_q * gqa_ratio / 64): CTAs per (kv head, split, batch)
   int32_t packed_rows;       // seqlen_q * gqa_ratio: query rows that share one KV head
   int32_t combine_rows;      // batch * heads_q * seqlen_q (rows the combine kernel merges)
-  int32_t reserved[22];    // pads to 512 bytes (CUtensorMap is 128-byte aligned)
+  // Serving features: read by the _attn split kernels (window, softcap, ALiBi, sinks in the
+  // direct epilogue) and the _sink combine kernels; 0 / -1 in every other launch.
+  uint64_t sink_logits_ptr;  // fp32 [heads_q] sink logits (natural-log units), 0 = none
+  uint64_t alibi_slopes_ptr; // fp32 [heads_q] ALiBi slopes, 0 = none
+  uint32_t features;         // kAttn* bits of the call (attn_kernel_abi.h)
+  int32_t window_left;       // canonical window (attn.h canonical_window): -1 = unbounded
+  int32_t window_right;      // causal folded in (0 = diagonal), -1 = unbounded
+  float softcap_pre;         // softmax_scale / softcap (the tanh argument per unit score), 0 = off
+  float softcap_post_log2;   // softcap * log2(e): tanh value -> log2-domain score
+  // e4m3 cache (the _e4m3 split kernels): K = k_scale * e4m3, V = v_scale * e4m3.
+  int32_t kv_scale_stride;   // 0: one scale for the tensor; 1: one per KV head (index kv head)
+  uint64_t k_scale_ptr;      // fp32 device array, 0 for a bf16 cache
+  uint64_t v_scale_ptr;      // fp32 device array, 0 for a bf16 cache
+  int32_t reserved[8];       // pads to 512 bytes (CUtensorMap is 128-byte aligned)
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -82,6 +95,17 @@ static_assert(offsetof(DecodeKernelParams, scale_log2) == 408, "abi");
 static_assert(offsetof(DecodeKernelParams, m_groups) == 412, "abi");
 static_assert(offsetof(DecodeKernelParams, packed_rows) == 416, "abi");
 static_assert(offsetof(DecodeKernelParams, combine_rows) == 420, "abi");
+static_assert(offsetof(DecodeKernelParams, sink_logits_ptr) == 424, "abi");
+static_assert(offsetof(DecodeKernelParams, alibi_slopes_ptr) == 432, "abi");
+static_assert(offsetof(DecodeKernelParams, features) == 440, "abi");
+static_assert(offsetof(DecodeKernelParams, window_left) == 444, "abi");
+static_assert(offsetof(DecodeKernelParams, window_right) == 448, "abi");
+static_assert(offsetof(DecodeKernelParams, softcap_pre) == 452, "abi");
+static_assert(offsetof(DecodeKernelParams, softcap_post_log2) == 456, "abi");
+static_assert(offsetof(DecodeKernelParams, kv_scale_stride) == 460, "abi");
+static_assert(offsetof(DecodeKernelParams, k_scale_ptr) == 464, "abi");
+static_assert(offsetof(DecodeKernelParams, v_scale_ptr) == 472, "abi");
+static_assert(offsetof(DecodeKernelParams, reserved) == 480, "abi");
 static_assert(sizeof(DecodeKernelParams) == 512, "abi");
 
 }  // namespace ptxfmha

@@ -42,10 +42,33 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
   return best;
 }
 
-void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan) {
+int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, int min_waves) {
+  if (units < 1) units = 1;
+  if (slots < 1) slots = 1;
+  if (kv_tiles < 1) return 1;
+  const int base = choose_num_splits(units, kv_tiles, slots);
+  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
+  int64_t pick = 1;
+  for (int64_t s = 1; s <= max_s; ++s) {
+    const int64_t tps = (kv_tiles + s - 1) / s;
+    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
+    pick = s;
+    if (units * s >= int64_t(min_waves) * slots) break;
+  }
+  return static_cast<int>(pick > base ? pick : base);
+}
+
+int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o) {
+  int64_t keys = p.max_seqlen_k;
+  if (o.band_keys > 0 && o.band_keys < keys) keys = o.band_keys;
+  return (keys + kDecodeBlockN - 1) / kDecodeBlockN;
+}
+
+void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
+                        const DecodePlanOptions& o) {
   const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
   plan->m_groups = static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
-  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
+  const int64_t tiles = decode_kv_tiles(p, o);
   int64_t s = p.num_splits > 0 ? p.num_splits : auto_splits;
   if (s < 1) s = 1;
   if (s > tiles) s = tiles;
@@ -72,16 +95,20 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
 }
 
 void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
-                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan) {
+                 const KernelInfo& combine_row, int64_t slots, DecodePlan* plan,
+                 const DecodePlanOptions& o) {
   plan->split_row = &split_row;
   plan->combine_row = &combine_row;
   DecodePlan tmp;
-  plan_decode_splits(p, 1, &tmp);  // m_groups
-  const int64_t units = int64_t(p.batch) * p.heads_kv * tmp.m_groups;
-  const int64_t tiles = (int64_t(p.max_seqlen_k) + kDecodeBlockN - 1) / kDecodeBlockN;
-  const int auto_splits = choose_num_splits(units, tiles, slots);
-  plan_decode_splits(p, auto_splits, plan);
-  plan->split_grid[0] = static_cast<unsigned>(p.heads_kv * plan->m_groups);
+  plan_decode_splits(p, 1, &tmp, o);  // m_groups
+  const int hpc = o.heads_per_cta > 1 ? o.heads_per_cta : 1;
+  plan->heads_per_cta = hpc;
+  const int64_t units = int64_t(p.batch) * (p.heads_kv / hpc) * tmp.m_groups;
+  const int64_t tiles = decode_kv_tiles(p, o);
+  const int auto_splits = o.min_waves > 0 ? choose_num_splits_min_waves(units, tiles, slots, o.min_waves)
+                                          : choose_num_splits(units, tiles, slots);
+  plan_decode_splits(p, auto_splits, plan, o);
+  plan->split_grid[0] = static_cast<unsigned>(p.heads_kv / hpc * plan->m_groups);
   plan->split_grid[1] = static_cast<unsigned>(plan->num_splits);
   plan->split_grid[2] = static_cast<unsigned>(p.batch);
   plan->combine_grid = 0;

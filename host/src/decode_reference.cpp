@@ -5,7 +5,9 @@
 // on that copy with batch 1, so masking, GQA and the LSE follow exactly the prefill
 // reference.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -74,6 +76,96 @@ void reference_decode(const RefDecodeShape& s, const uint16_t* q, const uint16_t
     reference_fwd(r, q + int64_t(b) * s.q_stride[0], kd.data(), vd.data(), o1, l1);
     std::copy(o1.begin(), o1.end(), out.begin() + static_cast<std::ptrdiff_t>(b) * Sq * Hq * D);
     std::copy(l1.begin(), l1.end(), lse.begin() + static_cast<std::ptrdiff_t>(b) * Hq * Sq);
+  }
+}
+
+}  // namespace ptxfmha
+
+// ---- the e4m3 cache ------------------------------------------------------------------------
+namespace ptxfmha {
+
+float e4m3_to_float(uint8_t x) {
+  const int e = (x >> 3) & 15, m = x & 7;
+  if (e == 15 && m == 7) return std::numeric_limits<float>::quiet_NaN();
+  const float v = e == 0 ? std::ldexp(float(m), -9) : std::ldexp(float(8 + m), e - 10);
+  return (x & 0x80) ? -v : v;
+}
+
+uint8_t float_to_e4m3(float f) {
+  if (std::isnan(f)) return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
+  const double a = std::fabs(double(f));
+  if (a >= 448.0) return uint8_t(sign | 0x7E);  // saturate to the largest finite value
+  int code;
+  if (a < std::ldexp(1.0, -6)) {  // subnormal range: multiples of 2^-9 (8 rounds up to 2^-6)
+    code = int(std::nearbyint(a * 512.0));
+  } else {
+    int e = 0;
+    const double m = std::frexp(a, &e);             // a = m 2^e, m in [0.5, 1)
+    int mant = int(std::nearbyint((m * 2.0 - 1.0) * 8.0));  // 3 mantissa bits, ties to even
+    int exp = e - 1 + 7;                             // biased exponent of 2^(e-1)
+    if (mant == 8) {
+      mant = 0;
+      ++exp;
+    }
+    code = (exp << 3) | mant;
+    if (code > 0x7E) code = 0x7E;                    // (448 < a < 464 rounds to 448 anyway)
+  }
+  return uint8_t(sign | code);
+}
+
+void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8_t* k_cache,
+                         const uint8_t* v_cache, const std::vector<float>& k_scale,
+                         const std::vector<float>& v_scale, RefAttnResult* out) {
+  auto bad = [](const std::string& m) { throw std::invalid_argument("reference_attn_e4m3: " + m); };
+  if (p.heads_kv <= 0 || p.heads_q <= 0 || p.heads_q % p.heads_kv != 0) bad("bad head counts");
+  if (!p.cu_seqlens_k.empty() || !p.cu_seqlens_q.empty()) bad("decode layouts only (fixed Q, fixed or paged K/V)");
+  const std::size_t nscale = k_scale.size();
+  if (nscale != v_scale.size() || (nscale != 1 && nscale != std::size_t(p.heads_kv)))
+    bad("k_scale and v_scale must both hold 1 or heads_kv entries");
+  const bool paged = p.page_size > 0;
+  const int64_t outer = paged ? p.num_pages : p.batch, rows = paged ? p.page_size : p.seqlen_k;
+  auto extent = [&](const int64_t* st) {
+    if (outer <= 0 || rows <= 0) return int64_t(0);
+    return (outer - 1) * st[0] + (rows - 1) * st[1] + int64_t(p.heads_kv - 1) * st[2] + p.head_dim;
+  };
+  // Every e4m3 value is a bf16 value: the copies are exact (NaN stays NaN).
+  auto widen = [](const uint8_t* src, int64_t n) {
+    std::vector<uint16_t> w(std::size_t(std::max<int64_t>(n, 1)));
+    for (int64_t i = 0; i < n; ++i) w[std::size_t(i)] = float_to_bf16(e4m3_to_float(src[i]));
+    return w;
+  };
+  const std::vector<uint16_t> k16 = widen(k_cache, extent(p.k_stride));
+  const std::vector<uint16_t> v16 = widen(v_cache, extent(p.v_stride));
+  const int gqa = p.heads_q / p.heads_kv, D = p.head_dim, Sq = p.seqlen_q;
+  out->o.assign(std::size_t(p.batch) * Sq * p.heads_q * D, 0.0);
+  out->lse.assign(std::size_t(p.batch) * p.heads_q * Sq, 0.0);
+  for (int h = 0; h < p.heads_kv; ++h) {
+    const std::size_t s = nscale == 1 ? 0 : std::size_t(h);
+    RefAttnProblem ph = p;
+    ph.heads_q = gqa;
+    ph.heads_kv = 1;
+    ph.softmax_scale = p.softmax_scale * double(k_scale[s]);
+    if (!p.sink_logits.empty())
+      ph.sink_logits.assign(p.sink_logits.begin() + h * gqa, p.sink_logits.begin() + (h + 1) * gqa);
+    if (!p.alibi_slopes.empty())
+      ph.alibi_slopes.assign(p.alibi_slopes.begin() + h * gqa, p.alibi_slopes.begin() + (h + 1) * gqa);
+    RefAttnResult r;
+    reference_attn(ph, q + int64_t(h) * gqa * p.q_stride[2], k16.data() + int64_t(h) * p.k_stride[2],
+                   v16.data() + int64_t(h) * p.v_stride[2], &r);
+    if (h == 0) {
+      out->writers = r.writers;
+      out->visible = r.visible;
+    }
+    const double vs = double(v_scale[s]);
+    for (int b = 0; b < p.batch; ++b)
+      for (int i = 0; i < Sq; ++i)
+        for (int g = 0; g < gqa; ++g) {
+          const std::size_t src = ((std::size_t(b) * Sq + i) * gqa + g) * D;
+          const std::size_t dst = ((std::size_t(b) * Sq + i) * p.heads_q + h * gqa + g) * D;
+          for (int d = 0; d < D; ++d) out->o[dst + d] = r.o[src + d] * vs;
+          out->lse[(std::size_t(b) * p.heads_q + h * gqa + g) * Sq + i] = r.lse[(std::size_t(b) * gqa + g) * Sq + i];
+        }
   }
 }
 

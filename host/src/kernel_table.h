@@ -10,7 +10,12 @@
 
 namespace ptxfmha {
 
-enum class KernelKind { Fwd, Decode, DecodeCombine, BwdPre, Bwd, BwdPost };
+enum class KernelKind {
+  Fwd, Decode, DecodeCombine, BwdPre, Bwd, BwdPost,
+  // Decode kernels other than the default of their head dim (e4m3 cache, serving features,
+  // A/B levers; combine with sinks): picked by their facts (decode_rows.h), never by find_kernel.
+  DecodeVariant, DecodeCombineVariant
+};
 
 struct KernelInfo {
   const char* name;     // entry symbol == cubin base name, e.g. "fmha_fwd_d128_sm90a"

@@ -1,13 +1,17 @@
 // Kernel table rows for the decode kernels on sm100a: the sm100a rows of ptx/manifest/sm90_decode.h
-// (expanded by kernels_decode_rows.h).
+// (expanded by kernels_decode_rows.h), and their decode facts (decode_rows.h).
 #include "kernels_decode_rows.h"
 
 namespace ptxfmha {
 
 namespace {
 const KernelInfo kRows[] = {PTXFMHA_DECODE_ROWS(sm100a)};
+const DecodeRowFacts kFacts[] = {PTXFMHA_DECODE_FACT_ROWS(sm100a)};
+static_assert(sizeof(kRows) / sizeof(kRows[0]) == sizeof(kFacts) / sizeof(kFacts[0]),
+              "one fact row per kernel row");
 }  // namespace
 
 KernelTable decode_kernels_sm100a() { return {kRows, sizeof(kRows) / sizeof(kRows[0])}; }
+DecodeFactsTable decode_facts_sm100a() { return {kFacts, sizeof(kFacts) / sizeof(kFacts[0])}; }
 
 }  // namespace ptxfmha

@@ -10,9 +10,15 @@ namespace ptxfmha {
 
 ptxfmha_status encode_tensor_map(const TensorView& t, unsigned box_cols, unsigned box_rows,
                                  CUtensorMap* out) {
-  if (t.elem_bytes != 2)
-    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "%s: only 2-byte (bf16) tensors have tensor maps",
-                t.name);
+  if (t.elem_bytes != 2 && t.elem_bytes != 1)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "%s: only 2-byte (bf16) and 1-byte (e4m3) tensors have tensor maps", t.name);
+  // bf16: the 128-byte swizzle (every caller's box rows are 128 bytes); bytes (e4m3 caches):
+  // the swizzle of the box row's width, 128 or 64 bytes.
+  const CUtensorMapDataType type =
+      t.elem_bytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
+  const CUtensorMapSwizzle swizzle = t.elem_bytes == 2 || box_cols >= 128 ? CU_TENSOR_MAP_SWIZZLE_128B
+                                                                          : CU_TENSOR_MAP_SWIZZLE_64B;
   const DriverApi& d = drv();
   const cuuint64_t elem = static_cast<cuuint64_t>(t.elem_bytes);
   cuuint64_t dims[4] = {static_cast<cuuint64_t>(t.dims[3]), static_cast<cuuint64_t>(t.dims[1]),
@@ -28,8 +34,8 @@ ptxfmha_status encode_tensor_map(const TensorView& t, unsigned box_cols, unsigne
   cuuint32_t box[4] = {box_cols, box_rows, 1, 1};
   cuuint32_t estr[4] = {1, 1, 1, 1};
   CUresult r = d.cuTensorMapEncodeTiled(
-      out, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void*>(t.ptr), dims, strides, box,
-      estr, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      out, type, 4, const_cast<void*>(t.ptr), dims, strides, box,
+      estr, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     char what[400];

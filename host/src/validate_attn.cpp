@@ -13,8 +13,10 @@ namespace ptxfmha {
 
 static_assert(sizeof(ptxfmha_attn_params) == PTXFMHA_ATTN_PARAMS_SIZE_V1,
               "ptxfmha_attn_params grew: append fields after the V1 ones and keep the V1 macro");
-static_assert(sizeof(ptxfmha_decode_attn_params) == PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V1,
-              "ptxfmha_decode_attn_params grew: append fields after the V1 ones and keep the V1 macro");
+static_assert(sizeof(ptxfmha_decode_attn_params) == PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V2,
+              "ptxfmha_decode_attn_params grew: append fields after the V2 ones and add a V3 macro");
+static_assert(offsetof(ptxfmha_decode_attn_params, kv_dtype) == PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V1,
+              "the V2 fields start where V1 ended");
 // The V1 layouts are ABI: a field moved is a silent break for every caller.
 static_assert(offsetof(ptxfmha_attn_params, q) == 8, "abi");
 static_assert(offsetof(ptxfmha_attn_params, q_batch_stride) == 48, "abi");
@@ -483,8 +485,9 @@ std::vector<ByteRange> decode_attn_feature_ranges(const ptxfmha_decode_attn_para
 
 std::vector<ByteRange> decode_attn_byte_ranges(const ptxfmha_decode_attn_params& p) {
   const ptxfmha_decode_params base = decode_attn_base(p);
-  const TensorView views[4] = {decode_q_view(base), decode_k_view(base), decode_v_view(base),
-                               decode_o_view(base)};
+  const int kv_bytes = decode_attn_kv_bytes(p);
+  const TensorView views[4] = {decode_q_view(base), decode_k_view(base, kv_bytes),
+                               decode_v_view(base, kv_bytes), decode_o_view(base)};
   const char* names[4] = {"q", "k_cache", "v_cache", "o"};
   std::vector<ByteRange> r;
   for (int i = 0; i < 4; ++i) {
@@ -506,7 +509,7 @@ std::vector<ByteRange> decode_attn_byte_ranges(const ptxfmha_decode_attn_params&
 
 ptxfmha_status validate_decode_attn_shape(const ptxfmha_decode_attn_params& p) {
   const ptxfmha_decode_params base = decode_attn_base(p);
-  ptxfmha_status st = validate_decode_shape(&base);
+  ptxfmha_status st = validate_decode_shape(&base, decode_attn_kv_bytes(p));
   if (st != PTXFMHA_OK) return st;
   if (p.reserved != 0)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "reserved = %d must be 0", p.reserved);

@@ -5,7 +5,8 @@
 //     row into the KERNEL_* facts (bottom of this file) the body and tests/ read;
 //   - host/src/kernels_decode_rows.h expands the lists below into the kernel-table rows of each
 //     architecture, with the split kernels' shared memory from the body's own layout
-//     (SM90_DECODE_SMEM_BYTES, layout.ptxh).
+//     (SM90_DECODE_SMEM_BYTES, layout.ptxh), and into the decode facts the host picks a row by
+//     (cache type, features, L2 hint: host/src/decode_rows.cpp).
 // Adding a variant: ptx/STYLE.md, "Adding a kernel variant".
 #ifndef PTXFMHA_MANIFEST_SM90_DECODE_H
 #define PTXFMHA_MANIFEST_SM90_DECODE_H
@@ -19,38 +20,118 @@
 #define SM90_DECODE_COMBINE_BLOCK_M 1       // one output row per CTA
 #define SM90_DECODE_COMBINE_BLOCK_N 0       // no key tiles
 
-// Split kernels. Columns: arch folder; head dim; K/V ring stages (the shared memory that fits
-// more tiles in flight at head dim 64).
-//                                      arch      D   STAGES
-#define ROW_fmha_decode_d64_sm90a      (sm90a,    64,  4)
-#define ROW_fmha_decode_d128_sm90a     (sm90a,   128,  3)
-#define ROW_fmha_decode_d256_sm90a     (sm90a,   256,  3)
-#define ROW_fmha_decode_d64_sm100a     (sm100a,   64,  4)
-#define ROW_fmha_decode_d128_sm100a    (sm100a,  128,  3)
-#define ROW_fmha_decode_d256_sm100a    (sm100a,  256,  3)
-// Combine kernels. Columns: arch folder; head dim.
-#define ROW_fmha_decode_combine_d64_sm90a    (sm90a,   64)
-#define ROW_fmha_decode_combine_d128_sm90a   (sm90a,  128)
-#define ROW_fmha_decode_combine_d256_sm90a   (sm90a,  256)
-#define ROW_fmha_decode_combine_d64_sm100a   (sm100a,  64)
-#define ROW_fmha_decode_combine_d128_sm100a  (sm100a, 128)
-#define ROW_fmha_decode_combine_d256_sm100a  (sm100a, 256)
+// Split kernels. Columns:
+//   arch    architecture folder
+//   D       head dim
+//   STAGES  K/V ring stages (the shared memory that fits: more tiles in flight at head dim 64;
+//           e4m3 tiles are half the bytes, so twice the stages keep the bytes in flight)
+//   KV      bytes per cache element: 2 = bf16 K/V, 1 = e4m3 K/V dequantised after the load
+//           (fp32 scales per KV head or per tensor; the QK and PV products in f16 mma.sync)
+//   FT      1 = the serving features (sliding window, softcap, ALiBi, attention sinks in the
+//           direct epilogue) as run-time switches of the parameter block; 0 = plain
+//   L2      1 = K/V loads with an L2 evict_first cache policy (read-once streams); 0 = none
+//   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
+//           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
+//           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
+// The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h:
+// _e4m3_h2 comes first for e4m3 d128 and fits when heads_kv is even and seqlen_q * gqa <= 16,
+// else _e4m3); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
+// the bench's A/B).
+//                                            arch      D  STAGES KV  FT  L2  HPC
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2)
+#define ROW_fmha_decode_d128_e4m3_h2_sm90a   (sm90a,   128,  3,  1,  0,  0,  2)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2)
+#define ROW_fmha_decode_d128_e4m3_h2_sm100a  (sm100a,  128,  3,  1,  0,  0,  2)
+// Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
+// row's softmax here: fp32 sink logits [heads_q] of the parameter block).
+#define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
+#define ROW_fmha_decode_combine_d128_sm90a        (sm90a,  128, 0)
+#define ROW_fmha_decode_combine_d256_sm90a        (sm90a,  256, 0)
+#define ROW_fmha_decode_combine_d64_sink_sm90a    (sm90a,   64, 1)
+#define ROW_fmha_decode_combine_d128_sink_sm90a   (sm90a,  128, 1)
+#define ROW_fmha_decode_combine_d256_sink_sm90a   (sm90a,  256, 1)
+#define ROW_fmha_decode_combine_d64_sm100a        (sm100a,  64, 0)
+#define ROW_fmha_decode_combine_d128_sm100a       (sm100a, 128, 0)
+#define ROW_fmha_decode_combine_d256_sm100a       (sm100a, 256, 0)
+#define ROW_fmha_decode_combine_d64_sink_sm100a   (sm100a,  64, 1)
+#define ROW_fmha_decode_combine_d128_sink_sm100a  (sm100a, 128, 1)
+#define ROW_fmha_decode_combine_d256_sink_sm100a  (sm100a, 256, 1)
 
-// The kernels of each architecture folder, in kernel-table order.
+// The kernels of each architecture folder, in kernel-table order: the default split kernel of
+// each head dim (the plain bf16 rows: KernelKind::Decode), then the variants
+// (KernelKind::DecodeVariant); the plain combine kernels (DecodeCombine), then the sink
+// variants (DecodeCombineVariant).
 #define SM90_DECODE_KERNELS_sm90a(X)  X(fmha_decode_d64_sm90a) X(fmha_decode_d128_sm90a) X(fmha_decode_d256_sm90a)
 #define SM90_DECODE_KERNELS_sm100a(X) X(fmha_decode_d64_sm100a) X(fmha_decode_d128_sm100a) X(fmha_decode_d256_sm100a)
+#define SM90_DECODE_VARIANTS_sm90a(X)                                                        \
+    X(fmha_decode_d64_attn_sm90a) X(fmha_decode_d128_attn_sm90a) X(fmha_decode_d256_attn_sm90a) \
+    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_h2_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
+    X(fmha_decode_d256_e4m3_sm90a) \
+    X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
+    X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
+    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
+    X(fmha_decode_d128_h2_sm90a)
+#define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
+    X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
+    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_h2_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
+    X(fmha_decode_d256_e4m3_sm100a) \
+    X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
+    X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
+    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
+    X(fmha_decode_d128_h2_sm100a)
 #define SM90_DECODE_COMBINE_KERNELS_sm90a(X)                                                 \
     X(fmha_decode_combine_d64_sm90a) X(fmha_decode_combine_d128_sm90a) X(fmha_decode_combine_d256_sm90a)
 #define SM90_DECODE_COMBINE_KERNELS_sm100a(X)                                                \
     X(fmha_decode_combine_d64_sm100a) X(fmha_decode_combine_d128_sm100a) X(fmha_decode_combine_d256_sm100a)
+#define SM90_DECODE_COMBINE_VARIANTS_sm90a(X)                                                \
+    X(fmha_decode_combine_d64_sink_sm90a) X(fmha_decode_combine_d128_sink_sm90a)             \
+    X(fmha_decode_combine_d256_sink_sm90a)
+#define SM90_DECODE_COMBINE_VARIANTS_sm100a(X)                                               \
+    X(fmha_decode_combine_d64_sink_sm100a) X(fmha_decode_combine_d128_sink_sm100a)           \
+    X(fmha_decode_combine_d256_sink_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st)              arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st)          d
-#define SM90_DECODE_STAGES_(arch, d, st)            st
-#define SM90_DECODE_SMEM_(arch, d, st)              SM90_DECODE_SMEM_BYTES(d, st)
-#define SM90_DECODE_COMBINE_ARCH_(arch, d)          arch
-#define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d)      d
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h)      h
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
+#define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
+#define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
+#define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
 #endif
 
 // The facts of the including stub's kernel, once (tests/ read them with cpp). A split stub
@@ -62,6 +143,10 @@
 #define KERNEL_ARCH          PTXFMHA_FIELD(SM90_DECODE_ARCH_, KERNEL_NAME)
 #define KERNEL_HEAD_DIM      PTXFMHA_FIELD(SM90_DECODE_HEAD_DIM_, KERNEL_NAME)
 #define KERNEL_STAGES        PTXFMHA_FIELD(SM90_DECODE_STAGES_, KERNEL_NAME)
+#define KERNEL_KV_BYTES      PTXFMHA_FIELD(SM90_DECODE_KV_BYTES_, KERNEL_NAME)
+#define KERNEL_FEATURES      PTXFMHA_FIELD(SM90_DECODE_FEATURES_, KERNEL_NAME)
+#define KERNEL_L2_HINT       PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, KERNEL_NAME)
+#define KERNEL_HEADS         PTXFMHA_FIELD(SM90_DECODE_HEADS_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_THREADS
@@ -69,6 +154,7 @@
 #else
 #define KERNEL_ARCH          PTXFMHA_FIELD(SM90_DECODE_COMBINE_ARCH_, KERNEL_NAME)
 #define KERNEL_HEAD_DIM      PTXFMHA_FIELD(SM90_DECODE_COMBINE_HEAD_DIM_, KERNEL_NAME)
+#define KERNEL_SINK          PTXFMHA_FIELD(SM90_DECODE_COMBINE_SINK_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_COMBINE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_COMBINE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_COMBINE_THREADS

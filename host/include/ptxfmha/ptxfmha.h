@@ -275,6 +275,8 @@ PTXFMHA_API const char* ptxfmha_version(void);
 /* struct_size of the first version of each block (the library's minimum). */
 #define PTXFMHA_ATTN_PARAMS_SIZE_V1 272u
 #define PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V1 264u
+/* ... and of the version with the FP8 cache fields (kv_dtype .. v_scale). */
+#define PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V2 288u
 
 /* Forward (prefill) attention with every feature. Strides in elements, head_dim contiguous.
  *
@@ -370,8 +372,11 @@ typedef struct ptxfmha_attn_params {
  * the same meaning (seqlen_q 1..8, seqlens_k clamped to [0, max_seqlen_k] as today, the
  * decode page layout), then the window / softcap / sink / ALiBi fields defined above with
  * len_q = seqlen_q and len_k(b) = seqlens_k[b] (or max_seqlen_k). Causal and window_right
- * combine as in ptxfmha_attn_params. Later fields (e.g. an FP8 KV cache's dtype and scales)
- * are appended after `reserved`, with 0 meaning off. */
+ * combine as in ptxfmha_attn_params. Version 2 appends the FP8 (e4m3) cache's dtype and
+ * scales after `reserved`, with 0 meaning off (a bf16 cache).
+ * A call with a fixed workspace (sized once by ptxfmha_decode_attn_workspace_size for the
+ * largest max_seqlen_k) is capturable in a CUDA graph: the replay reads seqlens_k,
+ * block_table, the cache, the sink / slope / scale arrays as they are then. */
 typedef struct ptxfmha_decode_attn_params {
   uint64_t struct_size;          /* sizeof(ptxfmha_decode_attn_params); set by the init function */
   const void* q;
@@ -407,7 +412,26 @@ typedef struct ptxfmha_decode_attn_params {
   int32_t window_right;          /* -1 = unbounded */
   float softcap;                 /* 0 = off */
   int32_t reserved;              /* must be 0 */
+
+  /* ---- version 2 (PTXFMHA_DECODE_ATTN_PARAMS_SIZE_V2): an FP8 (e4m3) K/V cache ----------
+   * kv_dtype PTXFMHA_KV_E4M3: k_cache and v_cache hold e4m3 bytes (OCP FP8 E4M3, the
+   * __nv_fp8_e4m3 encoding; NaN = 0x7F / 0xFF) in the same layouts, strides in elements
+   * (= bytes, multiples of 16), and K = k_scale[s] * k_e4m3, V = v_scale[s] * v_e4m3 with
+   * s = 0 (kv_scale_count 1: one scale per tensor) or s = the KV head (kv_scale_count ==
+   * heads_kv). The scales are fp32 device arrays read on the stream (a captured graph replays
+   * with new values); they must be finite and > 0 (not checked on the host: other values
+   * give unspecified results, never an out-of-bounds access). Q and O stay bf16. Every
+   * feature above works with either cache type. Off (0): a bf16 cache, scales NULL and
+   * kv_scale_count 0. */
+  int32_t kv_dtype;              /* PTXFMHA_KV_BF16 (0) or PTXFMHA_KV_E4M3 (1) */
+  int32_t kv_scale_count;        /* e4m3: 1 or heads_kv; bf16: 0 */
+  const float* k_scale;          /* e4m3: fp32 device [kv_scale_count]; bf16: NULL */
+  const float* v_scale;          /* e4m3: fp32 device [kv_scale_count]; bf16: NULL */
 } ptxfmha_decode_attn_params;
+
+/* kv_dtype values of ptxfmha_decode_attn_params. */
+#define PTXFMHA_KV_BF16 0
+#define PTXFMHA_KV_E4M3 1
 
 /* Fills *params with the defaults for a block of struct_size bytes (the caller's
  * sizeof): zeros, struct_size, window_left = window_right = -1. struct_size below the V1

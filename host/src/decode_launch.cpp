@@ -1,0 +1,293 @@
+// The decode launch path ptxfmha_decode and ptxfmha_decode_attn share: device, kernel rows
+// (decode_rows.h), occupancy, the pure plan (decode_plan.cpp), the checks that need the plan or
+// a context (workspace, device ranges, aliasing with the workspace), the parameter block
+// (decode_abi.h) and the two launches. See decode.h.
+#include <cinttypes>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "attn.h"
+#include "context.h"
+#include "decode.h"
+#include "decode_abi.h"
+#include "decode_rows.h"
+#include "device_range.h"
+#include "driver.h"
+#include "kernel_lookup.h"
+#include "launch.h"
+#include "module_cache.h"
+#include "status.h"
+#include "tensor_map.h"
+
+namespace ptxfmha {
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+
+bool overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi) {
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
+// Resident split CTAs per SM (cuOccupancyMaxActiveBlocksPerMultiprocessor), cached per loaded
+// function: the module cache keeps every CUfunction alive for its context's lifetime, and the
+// answer depends only on the function and the row's threads / shared memory.
+ptxfmha_status split_ctas_per_sm(const KernelInfo& row, CUfunction f, int* per_sm) {
+  static std::mutex mutex;
+  static std::map<CUfunction, int> cache;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(f);
+    if (it != cache.end()) {
+      *per_sm = it->second;
+      return PTXFMHA_OK;
+    }
+  }
+  int n = 0;
+  CUresult r = drv().cuOccupancyMaxActiveBlocksPerMultiprocessor(&n, f, row.threads,
+                                                                  static_cast<size_t>(row.smem_bytes));
+  if (r != CUDA_SUCCESS) return fail_cuda(r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  std::lock_guard<std::mutex> lock(mutex);
+  cache[f] = n;
+  *per_sm = n;
+  return PTXFMHA_OK;
+}
+
+// What a call needs beyond the plain kernel, for messages: "window, e4m3 cache".
+std::string call_needs(const DecodeCall& c) {
+  std::string s = c.features ? attn_feature_names(c.features) : std::string();
+  if (c.kv_bytes == 1) s += (s.empty() ? "" : ", ") + std::string("e4m3 cache (kv_dtype)");
+  return s.empty() ? "nothing beyond the plain kernel" : s;
+}
+
+// The split and combine rows of a call on this device (decode_rows.h), or why not.
+ptxfmha_status pick_rows(const DecodeCall& c, const DeviceInfo& dev, const KernelInfo** split,
+                         const KernelInfo** combine) {
+  const ptxfmha_decode_params& p = c.base;
+  const bool feat = c.features != 0;
+  *combine = find_decode_combine(dev.sm, p.head_dim, c.sink_logits != nullptr);
+  if (c.overrides.split_kernel != nullptr) {
+    *split = find_decode_split_named(dev.sm, c.overrides.split_kernel);
+    if (*split == nullptr)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "no decode split kernel named %s for sm_%d (%s)",
+                  c.overrides.split_kernel, dev.sm, dev.arch ? dev.arch : "no kernels");
+    const DecodeRowFacts* f = decode_row_facts(*split);
+    const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+    if (f->heads > 1 && (p.heads_kv % f->heads != 0 || packed > 16))
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "decode split kernel %s takes %d KV heads per CTA with at most 16 packed rows each; "
+                  "this call has heads_kv = %d and seqlen_q * heads_q / heads_kv = %" PRId64 " rows",
+                  (*split)->name, f->heads, p.heads_kv, packed);
+    if ((*split)->head_dim != p.head_dim || f->kv_bytes != c.kv_bytes || (feat && f->features == 0))
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "decode split kernel %s (head dim %d, %s cache%s) does not fit this call (head_dim "
+                  "%d, %s cache, needs %s)",
+                  (*split)->name, (*split)->head_dim, f->kv_bytes == 1 ? "e4m3" : "bf16",
+                  f->features ? ", features" : "", p.head_dim, c.kv_bytes == 1 ? "e4m3" : "bf16",
+                  call_needs(c).c_str());
+  } else {
+    *split = find_decode_split(dev.sm, p.head_dim, c.kv_bytes, feat, p.heads_kv,
+                               int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv));
+  }
+  if (*split != nullptr && *combine != nullptr) return PTXFMHA_OK;
+  if (find_kernel(dev.sm, KernelKind::Decode, p.head_dim) == nullptr)
+    return fail(PTXFMHA_ERR_UNSUPPORTED_HEAD_DIM,
+                "head_dim = %d has no decode kernel for sm_%d (%s); supported head_dim: %s",
+                p.head_dim, dev.sm, dev.arch ? dev.arch : "no kernels for this architecture",
+                head_dims_string(supported_head_dims(dev.sm, KernelKind::Decode)).c_str());
+  return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+              "ptxfmha_decode_attn: no %s decode kernel (device sm_%d) of head_dim %d implements %s",
+              dev.arch ? dev.arch : "(no kernels)", dev.sm, p.head_dim, call_needs(c).c_str());
+}
+
+// Rows, occupancy (driver queries), then the pure plan_decode, for a validated call.
+ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan* plan,
+                         LoadedKernel* split_kernel) {
+  const ptxfmha_decode_params& p = c.base;
+  const KernelInfo* split_row = nullptr;
+  const KernelInfo* combine_row = nullptr;
+  ptxfmha_status st = pick_rows(c, dev, &split_row, &combine_row);
+  plan->split_row = split_row;
+  plan->combine_row = combine_row;
+  if (st != PTXFMHA_OK) return st;
+  for (const KernelInfo* r : {split_row, combine_row})
+    if (r->param_bytes != static_cast<int>(sizeof(DecodeKernelParams)))
+      return fail(PTXFMHA_ERR_CUBIN_INVALID,
+                  "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
+                  r->name, r->param_bytes, sizeof(DecodeKernelParams));
+  st = get_kernel(dev, *split_row, split_kernel);
+  if (st != PTXFMHA_OK) return st;
+  int per_sm = 0;
+  st = split_ctas_per_sm(*split_row, split_kernel->function, &per_sm);
+  if (st != PTXFMHA_OK) return st;
+  if (per_sm < 1)
+    return fail(PTXFMHA_ERR_CUDA, "%s cannot be resident on this device (occupancy 0)",
+                split_row->name);
+  DecodePlanOptions o;
+  o.min_waves = c.overrides.min_waves;
+  o.heads_per_cta = decode_row_heads(split_row);
+  if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
+  plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan, o);
+  return PTXFMHA_OK;
+}
+
+// The parameter block of a planned call (tensor maps included).
+ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t ws_lo,
+                           DecodeKernelParams* kp) {
+  const ptxfmha_decode_params& p = c.base;
+  std::memset(kp, 0, sizeof *kp);
+  // A box row is one 128-byte swizzle span (bf16: 64 columns; e4m3: 128, or 64 at head dim 64).
+  const unsigned box_cols = c.kv_bytes == 2 ? 64u : (p.head_dim < 128 ? unsigned(p.head_dim) : 128u);
+  const unsigned box_rows = 1u << plan.box_shift;
+  ptxfmha_status st = encode_tensor_map(decode_k_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_k);
+  if (st != PTXFMHA_OK) return st;
+  st = encode_tensor_map(decode_v_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_v);
+  if (st != PTXFMHA_OK) return st;
+  kp->q_ptr = reinterpret_cast<uintptr_t>(p.q);
+  kp->o_ptr = reinterpret_cast<uintptr_t>(p.o);
+  kp->lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
+  kp->seqlens_ptr = reinterpret_cast<uintptr_t>(p.seqlens_k);
+  kp->block_table_ptr = reinterpret_cast<uintptr_t>(p.block_table);
+  if (plan.num_splits > 1) {
+    kp->ws_lse_ptr = ws_lo + plan.ws_lse_offset;
+    kp->ws_o_ptr = ws_lo + plan.ws_o_offset;
+  }
+  kp->q_batch_stride = p.q_batch_stride;
+  kp->q_seq_stride = p.q_seq_stride;
+  kp->q_head_stride = p.q_head_stride;
+  kp->o_batch_stride = p.o_batch_stride;
+  kp->o_seq_stride = p.o_seq_stride;
+  kp->o_head_stride = p.o_head_stride;
+  kp->batch = p.batch;
+  kp->seqlen_q = p.seqlen_q;
+  kp->max_seqlen_k = p.max_seqlen_k;
+  kp->heads_q = p.heads_q;
+  kp->heads_kv = p.heads_kv;
+  kp->gqa_ratio = p.heads_q / p.heads_kv;
+  kp->page_shift = plan.page_shift;
+  kp->max_blocks_per_seq = p.block_table ? p.max_blocks_per_seq : 0;
+  kp->box_shift = plan.box_shift;
+  kp->num_splits = plan.num_splits;
+  kp->split_keys = plan.split_keys;
+  kp->causal = p.causal;
+  kp->scale_log2 = static_cast<float>(static_cast<double>(p.softmax_scale) * kLog2e);
+  kp->m_groups = plan.m_groups;
+  kp->packed_rows = p.seqlen_q * kp->gqa_ratio;
+  kp->combine_rows = static_cast<int32_t>(decode_out_rows(p));
+  // Features (read by the _attn split kernels and the _sink combine kernels only).
+  kp->sink_logits_ptr = reinterpret_cast<uintptr_t>(c.sink_logits);
+  kp->alibi_slopes_ptr = reinterpret_cast<uintptr_t>(c.alibi_slopes);
+  kp->features = c.features;
+  kp->window_left = c.window_left;
+  kp->window_right = c.window_right;
+  if (c.softcap > 0.0f) {
+    kp->softcap_pre = static_cast<float>(double(p.softmax_scale) / double(c.softcap));
+    kp->softcap_post_log2 = static_cast<float>(double(c.softcap) * kLog2e);
+  }
+  // The e4m3 cache's scales: index kv head * stride.
+  kp->kv_scale_stride = c.kv_scale_count > 1 ? 1 : 0;
+  kp->k_scale_ptr = reinterpret_cast<uintptr_t>(c.k_scale);
+  kp->v_scale_ptr = reinterpret_cast<uintptr_t>(c.v_scale);
+  return PTXFMHA_OK;
+}
+
+}  // namespace
+
+ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, DecodePlan* plan_out) {
+  const ptxfmha_decode_params& p = c.base;
+  DeviceInfo dev;
+  ptxfmha_status st = acquire_device(&dev);
+  if (st != PTXFMHA_OK) return st;
+  DecodePlan plan;
+  LoadedKernel split_k;
+  st = plan_call(c, dev, &plan, &split_k);
+  if (plan_out != nullptr) *plan_out = plan;
+  if (st != PTXFMHA_OK) return st;
+  if (!launch) {
+    *ws_bytes = plan.workspace_bytes;
+    return PTXFMHA_OK;
+  }
+
+  // ---- workspace and device-side ranges ----
+  if (plan.workspace_bytes > 0) {
+    if (p.workspace == nullptr)
+      return fail(PTXFMHA_ERR_NULL_POINTER,
+                  "workspace is NULL but this problem needs %" PRIu64
+                  " bytes (%d KV splits; see ptxfmha_decode_workspace_size)",
+                  plan.workspace_bytes, plan.num_splits);
+    if (p.workspace_bytes < plan.workspace_bytes)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "workspace_bytes = %" PRIu64 " is less than the %" PRIu64
+                  " bytes this problem needs (%d KV splits; see ptxfmha_decode_workspace_size)",
+                  p.workspace_bytes, plan.workspace_bytes, plan.num_splits);
+  }
+  const uint64_t ws_lo = reinterpret_cast<uintptr_t>(p.workspace);
+  if (ws_lo > UINT64_MAX - plan.workspace_bytes)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "workspace plus %" PRIu64 " bytes overflows the address space",
+                plan.workspace_bytes);
+  const DecodeRange ws = {"workspace", ws_lo, ws_lo + plan.workspace_bytes};
+  std::vector<DecodeRange> all = decode_call_ranges(c);
+  if (ws.hi > ws.lo) {
+    for (const DecodeRange& r : all) {
+      if (r.hi > r.lo && overlaps(ws.lo, ws.hi, r.lo, r.hi))
+        return fail(PTXFMHA_ERR_ALIASING,
+                    "workspace (bytes [0x%" PRIx64 ", 0x%" PRIx64 ")) overlaps %s (bytes [0x%" PRIx64
+                    ", 0x%" PRIx64 "))",
+                    ws.lo, ws.hi, r.name, r.lo, r.hi);
+    }
+  }
+  all.push_back(ws);
+  for (const DecodeRange& r : all) {
+    if (r.hi <= r.lo) continue;
+    st = check_device_range(r.name, r.lo, r.hi);
+    if (st != PTXFMHA_OK) return st;
+  }
+
+  // ---- parameter block, launches ----
+  DecodeKernelParams kp;
+  st = fill_params(c, plan, ws_lo, &kp);
+  if (st != PTXFMHA_OK) return st;
+  LaunchDims dims;
+  for (int i = 0; i < 3; ++i) dims.grid[i] = plan.split_grid[i];
+  dims.block[0] = static_cast<unsigned>(plan.split_row->threads);
+  dims.smem_bytes = static_cast<unsigned>(plan.split_row->smem_bytes);
+  dims.stream = static_cast<CUstream>(p.stream);
+  st = launch_kernel(split_k.function, dims, &kp, plan.split_row->name);
+  if (st != PTXFMHA_OK || plan.num_splits == 1) return st;
+
+  LoadedKernel combine_k;
+  st = get_kernel(dev, *plan.combine_row, &combine_k);
+  if (st != PTXFMHA_OK) return st;
+  LaunchDims cd;
+  cd.grid[0] = plan.combine_grid;
+  cd.block[0] = static_cast<unsigned>(plan.combine_row->threads);
+  cd.smem_bytes = static_cast<unsigned>(plan.combine_row->smem_bytes);
+  cd.stream = dims.stream;
+  // PTXFMHA_DECODE_PDL=0 launches the combine kernel without programmatic serialization (for
+  // measuring what PDL saves); anything else, or unset, uses it.
+  const char* pdl = std::getenv("PTXFMHA_DECODE_PDL");
+  cd.programmatic_serialization = !(pdl != nullptr && pdl[0] == '0' && pdl[1] == '\0');
+  st = launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
+  if (st == PTXFMHA_OK || !cd.programmatic_serialization) return st;
+  // A stream or driver that refuses programmatic serialization still gets a correct,
+  // fully serialized launch (griddepcontrol.wait is then a no-op).
+  clear_last_error();
+  cd.programmatic_serialization = false;
+  return launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
+}
+
+ptxfmha_status decode_plan(const ptxfmha_decode_params* p, DecodePlan* plan) {
+  ptxfmha_status st = validate_decode_shape(p);
+  if (st != PTXFMHA_OK) return st;
+  DeviceInfo dev;
+  st = acquire_device(&dev);
+  if (st != PTXFMHA_OK) return st;
+  LoadedKernel k;
+  return plan_call(decode_call_plain(*p), dev, plan, &k);
+}
+
+}  // namespace ptxfmha

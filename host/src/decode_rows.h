@@ -1,0 +1,57 @@
+// The decode kernels' facts and the host's choice of row (decode.cpp, bench, tests).
+//
+// Every decode row of the kernel table (kernels_decode_<arch>.cpp) has a DecodeRowFacts in the
+// same order, from the same manifest row (ptx/manifest/sm90_decode.h): the split kernels' cache
+// element size, feature switch, L2 hint and stages, the combine kernels' sink switch. A call
+// picks:
+//   split kernel    the first row of the device's arch folder with its head dim, its cache
+//                   type (kv_bytes 2 = bf16, 1 = e4m3) and features == (the call has window,
+//                   softcap, ALiBi or sinks) that fits the call: a row of HPC > 1 KV heads
+//                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The e4m3
+//                   d128 list puts _e4m3_h2 first (the predicted faster one: 256-byte instead
+//                   of 128-byte contiguous reads; no measured baseline to keep), the bf16 lists
+//                   keep the measured plain rows first; other rows (_ef, _s6, bf16 _h2) run
+//                   only when named;
+//   combine kernel  the plain one, or the _sink one when the call has sinks.
+// Invariants: pure lookups over static tables, thread-safe, no driver call.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel_table.h"
+
+namespace ptxfmha {
+
+struct DecodeRowFacts {
+  const char* name;
+  bool combine;      // a combine kernel (sink) or a split kernel (the rest)
+  int head_dim;
+  int stages;        // split: K/V ring stages
+  int kv_bytes;      // split: 2 = bf16 cache, 1 = e4m3 cache
+  int features;      // split: 1 = window / softcap / ALiBi / sinks as run-time switches
+  int l2_hint;       // split: 1 = K/V loads with an L2 evict_first policy
+  int sink;          // combine: 1 = the sinks join here
+  int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
+};
+struct DecodeFactsTable {
+  const DecodeRowFacts* rows;
+  std::size_t count;
+};
+DecodeFactsTable decode_facts_sm90a();   // kernels_decode_sm90a.cpp
+DecodeFactsTable decode_facts_sm100a();  // kernels_decode_sm100a.cpp
+
+// The facts of a decode row (by name), or nullptr for another family's row.
+const DecodeRowFacts* decode_row_facts(const KernelInfo* row);
+// The split kernel a call runs on a device of compute capability sm (see above), or nullptr.
+// heads_kv / packed_rows (seqlen_q * gqa) decide whether a multi-head row fits; 0 (the
+// defaults): only one-head rows.
+const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv = 0,
+                                    int64_t packed_rows = 0);
+// The combine kernel of head dim `head_dim`, with or without sinks, or nullptr.
+const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
+// KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).
+int decode_row_heads(const KernelInfo* row);
+// A decode split row by name on the device's arch folder (the A/B hook), or nullptr.
+const KernelInfo* find_decode_split_named(int sm, const char* name);
+
+}  // namespace ptxfmha

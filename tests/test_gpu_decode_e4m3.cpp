@@ -1,0 +1,424 @@
+// GPU suites of the decode kernels added by issue 17 (suite "gpu-decode"; skipped, not passed,
+// without a device that has decode kernels):
+//   - "gpu decode e4m3: ..."      the e4m3 (FP8) cache through ptxfmha_decode_attn: contiguous and
+//                                 paged (16 / 64 / 256), per-KV-head and per-tensor scales, every
+//                                 head dim, GQA 1 / 4 / 8 / 16, 1..8 query tokens, forced and
+//                                 automatic splits, every feature together; against
+//                                 reference_attn_e4m3 (float64 from the dequantised cache);
+//   - "gpu decode graph: ..."     ptxfmha_decode and ptxfmha_decode_attn (e4m3 + features)
+//                                 captured into a CUDA graph with a fixed workspace (split kernel
+//                                 + PDL combine), replayed after the cache contents, the lengths,
+//                                 the page table and the scales changed;
+//   - "gpu decode variants: ..."  every A/B lever (the _ef / _s6 / _h2 rows, the min-waves split policy)
+//                                 computes the same attention as the default;
+//   - "gpu decode e4m3: sanitizer shapes ..." small shapes for tools/gpu-check.sh's sanitizers.
+// Every case: NaN (e4m3 0x7F, bf16 0x7FC1) in every cache cell no call may read, outputs
+// poisoned before each launch, two launches bitwise equal, the bounds of tests/attn_util.h
+// (rel_l2 <= 2e-2, cosine >= 0.9999, per element |err| <= 2e-2 + 2e-2 |ref|, LSE per row),
+// the first wrong element named. About 15 s on an H200 (estimate: ~90 small cases).
+//
+// Run: build/tests/ptxfmha_tests -ts=gpu-decode -tc="gpu decode e4m3*,gpu decode graph*,gpu decode variants*"
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attn_util.h"
+#include "decode.h"
+#include "decode_rows.h"
+#include "validate_attn.h"
+
+using namespace ptxfmha_test;
+
+namespace {
+
+std::vector<int> decode_dims() {
+  std::vector<int> d;
+  for (const ptxfmha::KernelInfo* r : rows_for(gpu().info.arch, ptxfmha::KernelKind::Decode)) d.push_back(r->head_dim);
+  std::sort(d.begin(), d.end());
+  d.erase(std::unique(d.begin(), d.end()), d.end());
+  return d;
+}
+
+// B sequences of sq tokens over a cache of max_k keys, ragged lengths (seqlens_k).
+AttnCase dcase(int sq, int hq, int hkv, int d, int page, std::vector<int> lens, int max_k) {
+  AttnCase c = attn_case(std::vector<int>(lens.size(), sq), std::vector<int>(lens.size(), max_k), hq, hkv, d);
+  c.page_size = page;
+  c.used = std::move(lens);
+  return c;
+}
+
+// An e4m3 cache from the host data's bf16 cache (x 16: codes across the exponent range; NaN
+// cells stay NaN) and its scales.
+struct E4m3Data {
+  std::vector<uint8_t> k, v;
+  std::vector<float> ks, vs;  // 1 or heads_kv entries
+};
+E4m3Data to_e4m3(const AttnCase& c, const AttnHost& h, bool per_head, uint64_t seed) {
+  E4m3Data e;
+  auto conv = [](const std::vector<uint16_t>& x) {
+    std::vector<uint8_t> out(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) out[i] = ptxfmha::float_to_e4m3(ptxfmha::bf16_to_float(x[i]) * 16.0f);
+    return out;
+  };
+  e.k = conv(h.hk);
+  e.v = conv(h.hv);
+  const int n = per_head ? c.heads_kv : 1;
+  for (int i = 0; i < n; ++i) {  // not powers of two, different per head and per tensor
+    e.ks.push_back(float((0.7 + 0.13 * double((seed + i) % 5)) / 16.0));
+    e.vs.push_back(float((1.3 - 0.11 * double((seed + 2 * i) % 7)) / 16.0));
+  }
+  return e;
+}
+
+// Device buffers of one decode case; contents can be replaced by another host build of the same
+// shape (the graph test).
+struct DecodeBufs {
+  DeviceBuffer q, k, v, o, lse, seqused, table, sinks, slopes, ks, vs, ws;
+  int64_t o_elems = 0, lse_elems = 0;
+
+  template <class T> static void put(DeviceBuffer& b, const std::vector<T>& x) {
+    if (x.empty()) return;
+    if (b.bytes() < x.size() * sizeof(T)) b.alloc(x.size() * sizeof(T));
+    b.upload(x);
+  }
+  void upload(const AttnCase& c, const AttnHost& h, const E4m3Data* e) {
+    put(q, h.hq);
+    if (e != nullptr) {
+      put(k, e->k);
+      put(v, e->v);
+      put(ks, e->ks);
+      put(vs, e->vs);
+    } else {
+      put(k, h.hk);
+      put(v, h.hv);
+    }
+    put(seqused, h.seqused);
+    put(table, h.table);
+    put(sinks, c.sinks);
+    put(slopes, c.slopes);
+    o_elems = std::max<int64_t>(h.o.elems, 1);
+    lse_elems = std::max<int64_t>(h.q_rows * c.heads_q, 1);
+    if (o.bytes() < std::size_t(o_elems) * 2) o.alloc(std::size_t(o_elems) * 2);
+    if (lse.bytes() < std::size_t(lse_elems) * 4) lse.alloc(std::size_t(lse_elems) * 4);
+  }
+  ptxfmha_decode_attn_params params(const AttnCase& c, const AttnHost& h, const E4m3Data* e, int splits,
+                                    CUstream s) const {
+    AttnPointers p;
+    p.q = q.get(); p.k = k.get(); p.v = v.get(); p.o = o.get();
+    p.lse = static_cast<float*>(lse.get());
+    p.seqused = static_cast<const int32_t*>(seqused.get());
+    p.table = static_cast<const int32_t*>(table.get());
+    p.sinks = static_cast<const float*>(sinks.get());
+    p.slopes = static_cast<const float*>(slopes.get());
+    ptxfmha_decode_attn_params d = make_decode_attn_params(make_attn_params(c, h, p, s), splits);
+    if (e != nullptr) {
+      d.kv_dtype = PTXFMHA_KV_E4M3;
+      d.kv_scale_count = int32_t(e->ks.size());
+      d.k_scale = static_cast<const float*>(ks.get());
+      d.v_scale = static_cast<const float*>(vs.get());
+    }
+    return d;
+  }
+  void poison(CUstream s) {
+    o.fill16(kPoisonBf16, std::size_t(o_elems), s);
+    lse.fill32(kPoisonF32, std::size_t(lse_elems), s);
+  }
+  // Workspace for d (allocated once, large enough), then the call (with the overrides).
+  ptxfmha_status run(ptxfmha_decode_attn_params d, const ptxfmha::DecodeOverrides& ov, CUstream s) {
+    poison(s);
+    uint64_t bytes = 0;
+    ptxfmha_status st = ptxfmha::decode_attn_with_overrides(&d, ov, false, &bytes);
+    if (st != PTXFMHA_OK) return st;
+    if (bytes > ws.bytes()) ws.alloc(std::size_t(bytes));
+    d.workspace = bytes ? ws.get() : nullptr;
+    d.workspace_bytes = bytes ? ws.bytes() : 0;
+    return ptxfmha::decode_attn_with_overrides(&d, ov, true, nullptr);
+  }
+  void download(const AttnCase& c, const AttnHost& h, AttnOutputs* out) const {
+    o.download(out->o, std::size_t(std::max<int64_t>(h.o.elems, 0)));
+    if (c.with_lse) lse.download(out->lse, std::size_t(h.q_rows * c.heads_q));
+    else out->lse.clear();
+  }
+};
+
+ptxfmha::RefAttnResult reference(const AttnHost& h, const E4m3Data* e) {
+  if (e == nullptr) return attn_reference(h);
+  ptxfmha::RefAttnResult r;
+  ptxfmha::reference_attn_e4m3(h.ref, h.hq.data(), e->k.data(), e->v.data(), e->ks, e->vs, &r);
+  return r;
+}
+
+// The result in bufs against the reference: bounds, worst figures under `key`.
+bool check_result(const std::string& key, const std::string& what, const AttnCase& c, const AttnHost& h,
+                  const ptxfmha::RefAttnResult& ref, const AttnOutputs& got) {
+  const Tolerance tol;
+  const AttnFigures f = evaluate_attn(c, h, ref, got, tol);
+  record_attn(key, describe(c), f);
+  std::string why;
+  const bool ok = attn_within_bounds(c, h, f, got, ref, tol, &why);
+  CHECK_MESSAGE(ok, what << ": " << why << " [" << describe(f) << "]");
+  return ok;
+}
+
+// One case end to end: two launches (bitwise equal), the reference, the bounds.
+bool run_case(const std::string& key, const AttnCase& c, uint64_t seed, int splits, bool e4m3, bool per_head,
+              const ptxfmha::DecodeOverrides& ov = ptxfmha::DecodeOverrides()) {
+  const AttnHost h = make_attn_host(c, seed);
+  E4m3Data e;
+  if (e4m3) e = to_e4m3(c, h, per_head, seed);
+  const E4m3Data* ep = e4m3 ? &e : nullptr;
+  DecodeBufs b;
+  b.upload(c, h, ep);
+  const std::string what = key + " seed " + std::to_string(seed) + " " + describe(c) + " splits=" +
+                           std::to_string(splits) + (e4m3 ? (per_head ? " e4m3 per-head" : " e4m3 per-tensor") : "") +
+                           (ov.split_kernel ? std::string(" kernel=") + ov.split_kernel : "") +
+                           (ov.min_waves ? " min_waves=" + std::to_string(ov.min_waves) : "");
+  ptxfmha_status st = b.run(b.params(c, h, ep, splits, nullptr), ov, nullptr);
+  CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << ptxfmha_status_string(st) << ": " << ptxfmha_last_error());
+  if (st != PTXFMHA_OK) return false;
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  AttnOutputs first, second;
+  b.download(c, h, &first);
+  st = b.run(b.params(c, h, ep, splits, nullptr), ov, nullptr);
+  REQUIRE_MESSAGE(st == PTXFMHA_OK, what << ": second launch: " << ptxfmha_last_error());
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  b.download(c, h, &second);
+  const bool ok = check_result(key, what, c, h, reference(h, ep), first);
+  const bool det = first == second;
+  CHECK_MESSAGE(det, what << ": two launches on the same inputs differ bitwise");
+  return ok && det;
+}
+
+void set_all_features(AttnCase& c) {
+  c.causal = true;
+  c.window_left = 128;
+  c.softcap = 30;
+  c.sinks.assign(std::size_t(c.heads_q), 0.5f);
+  c.slopes = alibi_slopes(c.heads_q);
+}
+
+}  // namespace
+
+TEST_SUITE("gpu-decode") {
+
+TEST_CASE("gpu decode e4m3: contiguous, per-KV-head scales, GQA 1/4/8/16 x query tokens 1..8") {
+  REQUIRE(ensure_context());
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xE4A000;
+  for (int d : decode_dims())
+    for (auto gs : {std::pair<int, int>{1, 1}, {4, 1}, {4, 4}, {8, 2}, {8, 5}, {16, 8}}) {
+      AttnCase c = dcase(gs.second, 2 * gs.first, 2, d, 0, {700, 1, 0, 65}, 700);
+      c.causal = gs.second > 1;
+      ++cases;
+      if (!run_case("e4m3 d" + std::to_string(d) + " (contiguous)", c, seed++, 0, true, true)) ++failed;
+    }
+  MESSAGE("gpu decode e4m3 contiguous: " << cases << " cases, " << failed << " failed");
+}
+
+TEST_CASE("gpu decode e4m3: paged 16/64/256, per-tensor and per-head scales, forced and automatic splits") {
+  REQUIRE(ensure_context());
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xE4B000;
+  for (int d : decode_dims())
+    for (int page : {16, 64, 256})
+      for (int splits : {0, 3}) {
+        AttnCase c = dcase(2, 16, 2, d, page, {1000, 300, 17, 0}, 1000);
+        c.causal = true;
+        c.kv_order = page == 64 ? Order::BHSD : Order::BSHD;
+        ++cases;
+        if (!run_case("e4m3 d" + std::to_string(d) + " (paged)", c, seed++, splits, true, splits == 0)) ++failed;
+      }
+  MESSAGE("gpu decode e4m3 paged: " << cases << " cases, " << failed << " failed");
+}
+
+TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged and contiguous, splits") {
+  REQUIRE(ensure_context());
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xE4C000;
+  for (int d : decode_dims())
+    for (int page : {0, 64})
+      for (int splits : {0, 1, 4}) {
+        AttnCase c = dcase(4, 8, 2, d, page, {1100, 5, 0}, 1100);
+        set_all_features(c);
+        ++cases;
+        if (!run_case("e4m3 d" + std::to_string(d) + " (features)", c, seed++, splits, true, page == 0)) ++failed;
+      }
+  MESSAGE("gpu decode e4m3 features: " << cases << " cases, " << failed << " failed");
+}
+
+// Small shapes for compute-sanitizer (tools/gpu-check.sh runs every test case named
+// "sanitizer shapes"): e4m3 + every feature, page 16, splits + the sink combine kernel, a
+// sequence without keys; e4m3 contiguous per tensor; the A/B rows of head dim 128.
+TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink combine, A/B rows)") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 0xE4D000;
+  for (int d : decode_dims()) {
+    AttnCase a = dcase(3, 8, 2, d, 16, {70, 0, 17}, 70);
+    set_all_features(a);
+    a.window_left = 5;
+    run_case("e4m3 sanitizer", a, seed++, 3, true, true);
+    AttnCase b = dcase(1, 4, 4, d, 0, {130, 1}, 130);
+    run_case("e4m3 sanitizer", b, seed++, 0, true, false);
+  }
+  for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
+                           "fmha_decode_d128_h2", "fmha_decode_d128_e4m3_h2"}) {
+    const std::string row = std::string(name) + "_" + gpu().info.arch;
+    if (ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) == nullptr) continue;
+    ptxfmha::DecodeOverrides ov;
+    ov.split_kernel = row.c_str();
+    AttnCase c = dcase(2, 8, 2, 128, 32, {200, 3}, 200);
+    c.causal = true;
+    run_case("variant sanitizer", c, seed++, 3, std::string(name).find("e4m3") != std::string::npos, true, ov);
+  }
+}
+
+TEST_CASE("gpu decode variants: every A/B lever computes the same attention (named rows, min-waves splits)") {
+  REQUIRE(ensure_context());
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xE4E000;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != ptxfmha::KernelKind::DecodeVariant || std::string(r->arch) != gpu().info.arch) continue;
+    const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+    REQUIRE(f != nullptr);
+    ptxfmha::DecodeOverrides ov;
+    ov.split_kernel = r->name;
+    for (int page : {0, 16}) {
+      AttnCase c = dcase(1, 16, 4, r->head_dim, page, {1500, 777, 64, 1}, 1500);
+      if (f->features) set_all_features(c);
+      ++cases;
+      if (!run_case(std::string("variant ") + r->name, c, seed++, 0, f->kv_bytes == 1, true, ov)) ++failed;
+    }
+  }
+  for (int w : {4, 16}) {  // the split policy: more, shorter CTAs
+    ptxfmha::DecodeOverrides ov;
+    ov.min_waves = w;
+    AttnCase c = dcase(1, 16, 4, 128, 0, {4096, 4096, 100, 4096}, 4096);
+    ++cases;
+    if (!run_case("variant min_waves", c, seed++, 0, false, true, ov)) ++failed;
+    ++cases;
+    if (!run_case("variant min_waves e4m3", c, seed++, 0, true, true, ov)) ++failed;
+  }
+  // _h2 rows take one m-tile per head: a call with more packed rows is refused, naming the row.
+  {
+    const std::string h2 = std::string("fmha_decode_d128_h2_") + gpu().info.arch;
+    ptxfmha::DecodeOverrides o2;
+    o2.split_kernel = h2.c_str();
+    AttnCase big = dcase(8, 16, 4, 128, 0, {100}, 100);  // 8 tokens x GQA 4 = 32 rows per head
+    const AttnHost hb = make_attn_host(big, 2);
+    DecodeBufs bb;
+    bb.upload(big, hb, nullptr);
+    CHECK(bb.run(bb.params(big, hb, nullptr, 0, nullptr), o2, nullptr) == PTXFMHA_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(ptxfmha_last_error()).find(h2) != std::string::npos);
+  }
+  // A named row that does not fit the call is refused, naming it (nothing runs).
+  const std::string e4m3_row = std::string("fmha_decode_d128_e4m3_") + gpu().info.arch;
+  ptxfmha::DecodeOverrides ov;
+  ov.split_kernel = e4m3_row.c_str();
+  AttnCase c = dcase(1, 8, 2, 128, 0, {100}, 100);
+  const AttnHost h = make_attn_host(c, 1);
+  DecodeBufs b;
+  b.upload(c, h, nullptr);
+  CHECK(b.run(b.params(c, h, nullptr, 0, nullptr), ov, nullptr) == PTXFMHA_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(ptxfmha_last_error()).find(e4m3_row) != std::string::npos);
+  MESSAGE("gpu decode variants: " << cases << " cases, " << failed << " failed");
+}
+
+// Serving engines replay decode steps as CUDA graphs. A call with a fixed workspace (sized once
+// for max_seqlen_k) is captured (split kernel + PDL combine: num_splits 4), replayed, then the
+// cache contents, seqlens_k (shorter and longer), the page table and (e4m3) the scales change in
+// place and the same graph is replayed again: every replay must match the reference of what
+// the buffers hold at that moment.
+TEST_CASE("gpu decode graph: captured with a fixed workspace, replayed after cache, lengths, table and scales change") {
+  REQUIRE(ensure_context());
+  CUstream s = nullptr;
+  PTXFMHA_CU_CHECK(cu().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  uint64_t seed = 0xE4F000;
+  struct Mode {
+    const char* name;
+    bool e4m3, features, plain_api;
+    CUstreamCaptureMode capture;
+  };
+  const Mode modes[] = {
+      {"ptxfmha_decode bf16 (thread-local capture)", false, false, true, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL},
+      {"ptxfmha_decode_attn e4m3 + features (global capture)", true, true, false, CU_STREAM_CAPTURE_MODE_GLOBAL},
+  };
+  for (int d : decode_dims())
+    for (const Mode& m : modes) {
+      CAPTURE(m.name);
+      CAPTURE(d);
+      // Three builds of one shape: the page pool keeps its size (extra pages make up for the
+      // pages shorter sequences do not need), so the captured tensor maps stay valid.
+      AttnCase c1 = dcase(1, 16, 4, d, 64, {900, 333, 0}, 1000);
+      AttnCase c2 = dcase(1, 16, 4, d, 64, {500, 333, 1}, 1000);  // 8 + 6 + 1 pages
+      AttnCase c3 = dcase(1, 16, 4, d, 64, {1000, 10, 64}, 1000);  // 16 + 1 + 1 pages
+      c1.extra_pages = 3;   // 15 + 6 + 0 + 3 = 24 pages
+      c2.extra_pages = 9;
+      c3.extra_pages = 6;
+      for (AttnCase* c : {&c1, &c2, &c3}) {
+        c->causal = !m.features;
+        if (m.features) set_all_features(*c);
+        if (m.features && c == &c3) c->sinks.assign(std::size_t(c->heads_q), -2.0f);  // new sink values
+      }
+      const AttnHost h1 = make_attn_host(c1, seed++), h2 = make_attn_host(c2, seed++), h3 = make_attn_host(c3, seed++);
+      REQUIRE(h1.k.elems == h2.k.elems);
+      REQUIRE(h1.k.elems == h3.k.elems);
+      REQUIRE(h1.num_pages == h3.num_pages);
+      E4m3Data e1, e2, e3;
+      if (m.e4m3) {
+        e1 = to_e4m3(c1, h1, true, 1);
+        e2 = to_e4m3(c2, h2, true, 2);
+        e3 = to_e4m3(c3, h3, true, 3);
+      }
+      const E4m3Data* ep[3] = {m.e4m3 ? &e1 : nullptr, m.e4m3 ? &e2 : nullptr, m.e4m3 ? &e3 : nullptr};
+      const AttnCase* cs[3] = {&c1, &c2, &c3};
+      const AttnHost* hs[3] = {&h1, &h2, &h3};
+      DecodeBufs b;
+      b.upload(c1, h1, ep[0]);
+      const ptxfmha_decode_attn_params da = b.params(c1, h1, ep[0], 4, s);
+      ptxfmha_decode_params dp = ptxfmha::decode_attn_base(da);
+      uint64_t ws_bytes = 0;
+      if (m.plain_api) REQUIRE(ptxfmha_decode_workspace_size(&dp, &ws_bytes) == PTXFMHA_OK);
+      else REQUIRE(ptxfmha_decode_attn_workspace_size(&da, &ws_bytes) == PTXFMHA_OK);
+      REQUIRE(ws_bytes > 0);  // 4 splits: the combine kernel runs (PDL)
+      b.ws.alloc(std::size_t(ws_bytes));
+      ptxfmha_decode_attn_params call = da;
+      call.workspace = b.ws.get();
+      call.workspace_bytes = ws_bytes;
+      dp.workspace = b.ws.get();
+      dp.workspace_bytes = ws_bytes;
+      auto issue = [&]() { return m.plain_api ? ptxfmha_decode(&dp) : ptxfmha_decode_attn(&call); };
+      // uncaptured once (modules loaded, occupancy cached): the same answer as the replays
+      b.poison(s);
+      REQUIRE_MESSAGE(issue() == PTXFMHA_OK, ptxfmha_last_error());
+      PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(s));
+      PTXFMHA_CU_CHECK(cu().cuStreamBeginCapture(s, m.capture));
+      const ptxfmha_status st = issue();
+      const std::string msg = ptxfmha_last_error();
+      CUgraph graph = nullptr;
+      const CUresult end = cu().cuStreamEndCapture(s, &graph);
+      REQUIRE_MESSAGE(st == PTXFMHA_OK, m.name << " under capture: " << msg);
+      PTXFMHA_CU_CHECK(end);
+      CUgraphExec exec = nullptr;
+      PTXFMHA_CU_CHECK(cu().cuGraphInstantiateWithFlags(&exec, graph, 0));
+      for (int rep = 0; rep < 3; ++rep) {
+        CAPTURE(rep);
+        b.upload(*cs[rep], *hs[rep], ep[rep]);  // new contents in the same buffers
+        b.poison(s);
+        PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(s));
+        PTXFMHA_CU_CHECK(cu().cuGraphLaunch(exec, s));
+        PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(s));
+        AttnOutputs out;
+        b.download(*cs[rep], *hs[rep], &out);
+        check_result(std::string("graph d") + std::to_string(d), std::string(m.name) + " replay " + std::to_string(rep),
+                     *cs[rep], *hs[rep], reference(*hs[rep], ep[rep]), out);
+      }
+      PTXFMHA_CU_CHECK(cu().cuGraphExecDestroy(exec));
+      PTXFMHA_CU_CHECK(cu().cuGraphDestroy(graph));
+    }
+  PTXFMHA_CU_CHECK(cu().cuStreamDestroy(s));
+}
+
+}  // TEST_SUITE

@@ -175,6 +175,10 @@ class DecodeAttnParams(ctypes.Structure):
         ("window_right", c_int32),
         ("softcap", c_float),
         ("reserved", c_int32),
+        ("kv_dtype", c_int32),                # version 2: the FP8 (e4m3) KV cache
+        ("kv_scale_count", c_int32),
+        ("k_scale", _F32P),
+        ("v_scale", _F32P),
     ]
 
 

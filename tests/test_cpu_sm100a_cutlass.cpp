@@ -794,7 +794,7 @@ TEST_CASE("sm100a cutlass cross-check: a flipped bit in one kernel macro is caug
   REQUIRE(!ks.empty());
   const KernelSrc* k = &ks.front();
   for (const KernelSrc& x : ks)
-    if (x.name == "fmha_fwd_d128_sm100a") k = &x;
+    if (x.name == "fmha_fwd_d128_serial_sm100a") k = &x;
   const std::vector<sm100_ptx::Stmt> ptx = sm100_ptx::parse_statements(preprocessed(*k));
   {
     Tally t;

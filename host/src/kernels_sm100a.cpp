@@ -4,11 +4,10 @@
 // (ptx/body/sm100_fwd_serial/layout.ptxh). tests/test_sm100a_kernels.cpp checks the rows
 // against the .ptx (and the shared-memory and TMEM maps against their budgets).
 //
-// Selection: find_kernel() takes the first row of (arch, kind, head_dim), so each head dim's
-// default kernel (P in Tensor Memory, TS MMA for O += P V) comes before its "_pss_" comparison
-// variant (P through shared memory, SS MMA): the manifest lists them in that order. The _pss_
-// rows are there to be run and compared (GPU tests iterate every row), never to be picked by
-// ptxfmha_fwd.
+// Selection: find_kernel() takes the first row of (arch, kind, head_dim): the _serial kernels
+// (P in Tensor Memory) come before their "_serial_pss_" comparison variants (P through shared
+// memory, SS MMA), which are there to be run and compared (GPU tests iterate every row), never to
+// be picked by ptxfmha_fwd.
 #include "kernel_table.h"
 #include "kernel_abi.h"
 #include "../../ptx/manifest/sm100_fwd_serial.h"

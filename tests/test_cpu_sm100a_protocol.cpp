@@ -45,19 +45,64 @@ struct SerialKernel {
   long long mv(const char* m) const { return ptxfmha_test::macro_value(macros, m, name); }
 };
 
-// Today's kernels: sm100a forward kernels without KERNEL_Q_TILES (the serial protocol).
+// The sm100a forward kernels with their macros, once: the serial family (no KERNEL_Q_TILES:
+// serial.h) and the two-tile family (KERNEL_Q_TILES: twotile.h).
+const std::vector<SerialKernel>& sm100_fwd_kernels() {
+  static const std::vector<SerialKernel> ks = [] {
+    std::vector<SerialKernel> out;
+    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
+      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
+      bool ok = false;
+      std::string err;
+      SerialKernel k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
+      REQUIRE_MESSAGE(ok, err);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }();
+  return ks;
+}
 std::vector<SerialKernel> serial_kernels() {
   std::vector<SerialKernel> out;
-  for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
-    if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
-    bool ok = false;
-    std::string err;
-    SerialKernel k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-    REQUIRE_MESSAGE(ok, err);
-    if (k.macros.count("KERNEL_Q_TILES")) continue;  // the new design: its own model (twotile.h)
-    out.push_back(std::move(k));
-  }
+  for (const SerialKernel& k : sm100_fwd_kernels())
+    if (!k.macros.count("KERNEL_Q_TILES")) out.push_back(k);
   return out;
+}
+std::vector<SerialKernel> twotile_kernels() {
+  std::vector<SerialKernel> out;
+  for (const SerialKernel& k : sm100_fwd_kernels())
+    if (k.macros.count("KERNEL_Q_TILES")) out.push_back(k);
+  return out;
+}
+
+// The two-tile model of a kernel, from its own macros (Q tiles, P placement, ring slots, TMA
+// boxes); the arrival counts and transaction bytes it hard-wires are checked against the
+// kernel's by twotile_kernel_facts_match.
+md::TwoTileParams twotile_kernel_params(const SerialKernel& k, std::vector<int> work) {
+  md::TwoTileParams p;
+  p.q_tiles = static_cast<int>(k.mv("KERNEL_Q_TILES"));
+  p.p_aliases_s = k.mv("P_ALIAS_S") != 0;
+  p.kv_slots = static_cast<int>(k.mv("KERNEL_KV_SLOTS"));
+  const int d = static_cast<int>(k.mv("KERNEL_HEAD_DIM"));
+  p.q_boxes = d / 64;
+  p.q_box_bytes = static_cast<int>(k.mv("Q_BOX_BYTES"));
+  p.kv_boxes = d / 64;
+  p.kv_box_bytes = static_cast<int>(k.mv("KV_BOX_BYTES"));
+  p.threads = static_cast<int>(k.mv("KERNEL_THREADS"));
+  p.work = std::move(work);
+  return p;
+}
+void twotile_kernel_facts_match(const SerialKernel& k) {
+  INFO(k.name);
+  const int d = static_cast<int>(k.mv("KERNEL_HEAD_DIM"));
+  CHECK(k.mv("P_FULL_ARRIVALS") == 128);   // twotile.h: p_full 128
+  CHECK(k.mv("O_READY_ARRIVALS") == 128);  // o_ready 128
+  CHECK(k.mv("STATS_ARRIVALS") == 128);    // stats_full / stats_empty 128
+  CHECK(k.mv("EPI_THREADS") == 128);       // named barrier 1: the correction warpgroup
+  CHECK(k.mv("BAR_EPI") == sm100_design::kNamedBarEpilogue);
+  CHECK(k.mv("BAR_CTA") == 0);
+  CHECK(k.mv("SMEM_Q_TILE_BYTES") == (d / 64) * k.mv("Q_BOX_BYTES"));  // expect_tx of q_full
+  CHECK(k.mv("KV_SLOT_BYTES") == (d / 64) * k.mv("KV_BOX_BYTES"));     // expect_tx of kv_full
 }
 
 md::SerialParams serial_params(const SerialKernel& k, int n, int stages) {
@@ -205,8 +250,8 @@ struct ExtractorEdit {
   const char* what, *region, *section, *kind;
   enum Op { Remove, Double, MoveToStart } op;
 };
-const std::vector<ExtractorEdit>& extractor_edits() {
-  static const std::vector<ExtractorEdit> e = {
+const std::vector<ExtractorEdit>& extractor_edits(bool two_tile) {
+  static const std::vector<ExtractorEdit> serial = {
       {"the MMA's fence::after_thread_sync of the main loop removed", "mma", "L2", "fence_after", ExtractorEdit::Remove},
       {"a commit of the MMA's main loop removed", "mma", "L2", "commit", ExtractorEdit::Remove},
       {"a softmax arrive doubled", "softmax", "L1", "arrive", ExtractorEdit::Double},
@@ -215,7 +260,20 @@ const std::vector<ExtractorEdit>& extractor_edits() {
       {"the teardown's bar.sync doubled", "teardown", "teardown", "bar_sync", ExtractorEdit::Double},
       {"the MMA's first commit moved out of the prologue loop", "mma", "L1", "commit", ExtractorEdit::MoveToStart},
   };
-  return e;
+  static const std::vector<ExtractorEdit> two = {
+      {"the MMA's fence::after_thread_sync of the main loop removed", "mma", "L1.L2", "fence_after", ExtractorEdit::Remove},
+      {"a commit of the MMA's main loop removed", "mma", "L1.L2", "commit", ExtractorEdit::Remove},
+      {"the MMA's first commit moved out of the prologue loop", "mma", "L1.L1", "commit", ExtractorEdit::MoveToStart},
+      {"a softmax arrive doubled", "softmax", "L1.L1", "arrive", ExtractorEdit::Double},
+      {"the softmax's first fence::before_thread_sync removed", "softmax", "L1.L1", "fence_before", ExtractorEdit::Remove},
+      {"the correction's o_full wait moved out of its loop", "correction", "L1.L1", "try_wait", ExtractorEdit::MoveToStart},
+      {"the epilogue's second named barrier removed", "correction", "L1.L2", "bar_sync", ExtractorEdit::Remove},
+      {"the TMA's ring wait moved out of its loop", "tma", "L1.L1", "try_wait", ExtractorEdit::MoveToStart},
+      {"the TMA's drain wait removed", "tma", "L2", "try_wait", ExtractorEdit::Remove},
+      {"the setup's fence::before_thread_sync removed", "setup", "setup", "fence_before", ExtractorEdit::Remove},
+      {"the teardown's bar.sync doubled", "teardown", "teardown", "bar_sync", ExtractorEdit::Double},
+  };
+  return two_tile ? two : serial;
 }
 
 // Empty when every region's counts equal the model's, else the first difference.
@@ -354,17 +412,29 @@ TEST_CASE("sm100a protocol model: the two-tile design (random and exhaustive int
 }
 
 TEST_CASE("sm100a protocol model: extractor, each role's synchronisation in the preprocessed PTX equals the model's") {
-  const auto ks = serial_kernels();
+  const auto& ks = sm100_fwd_kernels();
   REQUIRE(!ks.empty());
-  int compared = 0;
+  int compared = 0, serial = 0, twotile = 0;
   for (const SerialKernel& k : ks) {
     INFO(k.name);
+    const bool two = k.macros.count("KERNEL_Q_TILES") != 0;
     const std::string text = read_preprocessed(k.name, k.path);
     const sm100_ptx::Layout L = sm100_ptx::split_roles(text, k.macros);
     REQUIRE_MESSAGE(L.error.empty(), L.error);
-    // The model with every site present: 4 KV tiles, each correction branch taken.
-    md::SerialParams p = serial_params(k, 4, static_cast<int>(k.mv("KERNEL_STAGES")));
-    const md::Model m = md::serial_model(p);
+    // The model with every site present. Serial: 4 KV tiles, each correction branch taken.
+    // Two-tile: work tiles of 3, 0, 1 and 2 KV tiles (the main loop's S, a tile without KV tiles,
+    // the prologue as the last S), every rescale taken.
+    md::Model m;
+    if (two) {
+      twotile_kernel_facts_match(k);
+      md::TwoTileParams p = twotile_kernel_params(k, {3, 0, 1, 2});
+      p.rescale = [](int, int, int, int) { return true; };
+      m = md::twotile_model(p);
+      ++twotile;
+    } else {
+      m = md::serial_model(serial_params(k, 4, static_cast<int>(k.mv("KERNEL_STAGES"))));
+      ++serial;
+    }
     std::set<std::string> roles_seen;
     for (const sm100_ptx::Region& r : L.regions) {
       INFO("region " << r.role << " at '" << r.label << "'");
@@ -375,35 +445,61 @@ TEST_CASE("sm100a protocol model: extractor, each role's synchronisation in the 
       for (const auto& s : ptx)
         for (const auto& kk : s.second) compared += kk.second;
     }
-    for (const char* want : {"setup", "mma", "load", "softmax", "teardown"}) CHECK_MESSAGE(roles_seen.count(want), "no " << std::string(want) << " region found");
+    const std::vector<const char*> want = two ? std::vector<const char*>{"setup", "mma", "tma", "softmax", "correction", "teardown"}
+                                              : std::vector<const char*>{"setup", "mma", "load", "softmax", "teardown"};
+    for (const char* w : want) CHECK_MESSAGE(roles_seen.count(w), "no " << std::string(w) << " region found");
+    CHECK(roles_seen.size() == want.size());
+    if (two) {
+      // Both softmax warpgroups run the one softmax region: their model programs have equal counts.
+      md::Model only;
+      for (const md::Program& pr : m.roles) {
+        const std::string role = pr.role.substr(0, pr.role.find('.'));
+        if (role == "softmax0" || (role == "softmax" && k.mv("KERNEL_Q_TILES") == 1)) only.roles.push_back(pr);
+      }
+      CHECK(model_counts(only, "softmax") == model_counts(m, "softmax"));
+    }
   }
-  MESSAGE("extractor: " << compared << " synchronisation instructions of " << ks.size()
-                        << " serial kernels matched the model's event list per role and section");
+  CHECK(serial > 0);
+  CHECK(twotile == 3);
+  MESSAGE("extractor: " << compared << " synchronisation instructions of " << serial << " serial and " << twotile
+                        << " two-tile kernels matched the model's event list per role and section");
 }
 
 TEST_CASE("sm100a protocol model: the extractor notices a changed PTX (mutation of the counted text)") {
-  const auto ks = serial_kernels();
-  REQUIRE(!ks.empty());
-  const SerialKernel& k = ks.front();
-  const std::string text = read_preprocessed(k.name, k.path);
-  md::SerialParams p = serial_params(k, 4, static_cast<int>(k.mv("KERNEL_STAGES")));
-  const md::Model m = md::serial_model(p);
-  const auto entries = sm100_ptx::role_entries(k.macros);
-  int caught = 0, tried = 0;
-  for (const ExtractorEdit& e : extractor_edits()) {
-    INFO(e.what);
-    bool applied = false;
-    const std::string why = extractor_mutant_differs(text, entries, m, e, &applied);
-    if (!applied) {
-      MESSAGE(k.name << ": no instruction for the edit '" << e.what << "' (" << e.region << " " << e.section << " " << e.kind << ")");
-      continue;
+  const auto ser = serial_kernels(), two = twotile_kernels();
+  REQUIRE(!ser.empty());
+  REQUIRE(!two.empty());
+  std::vector<const SerialKernel*> which = {&ser.front()};
+  for (const SerialKernel& k : two) which.push_back(&k);
+  for (const SerialKernel* kp : which) {
+    const SerialKernel& k = *kp;
+    const bool is_two = k.macros.count("KERNEL_Q_TILES") != 0;
+    const std::string text = read_preprocessed(k.name, k.path);
+    md::Model m;
+    if (is_two) {
+      md::TwoTileParams p = twotile_kernel_params(k, {3, 0, 1, 2});
+      p.rescale = [](int, int, int, int) { return true; };
+      m = md::twotile_model(p);
+    } else {
+      m = md::serial_model(serial_params(k, 4, static_cast<int>(k.mv("KERNEL_STAGES"))));
     }
-    ++tried;
-    CHECK_MESSAGE(!why.empty(), "the edit '" << e.what << "' left the extractor comparison equal");
-    if (!why.empty()) ++caught;
+    const auto entries = sm100_ptx::role_entries(k.macros);
+    int caught = 0, tried = 0;
+    for (const ExtractorEdit& e : extractor_edits(is_two)) {
+      INFO(k.name << ": " << e.what);
+      bool applied = false;
+      const std::string why = extractor_mutant_differs(text, entries, m, e, &applied);
+      if (!applied) {
+        FAIL_CHECK(k.name << ": no instruction for the edit '" << e.what << "' (" << e.region << " " << e.section << " " << e.kind << ")");
+        continue;
+      }
+      ++tried;
+      CHECK_MESSAGE(!why.empty(), "the edit '" << e.what << "' left the extractor comparison equal");
+      if (!why.empty()) ++caught;
+    }
+    CHECK(tried >= 7);
+    MESSAGE("extractor mutations on " << k.name << ": " << caught << " of " << tried << " edits of the PTX caught");
   }
-  CHECK(tried >= 5);
-  MESSAGE("extractor mutations on " << k.name << ": " << caught << " of " << tried << " edits of the PTX caught");
 }
 
 TEST_CASE("sm100a protocol mutations: every injected bug is caught") {

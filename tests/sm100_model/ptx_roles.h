@@ -274,15 +274,18 @@ inline bool is_sync_kind(const std::string& k) {
 namespace detail {
 using Loop = std::pair<std::size_t, std::size_t>;  // [label statement, last backward branch]
 
+// Names the statements of [b, e) (a region, or the body of the loop `self`, which then spans all
+// of [b, e) and is not one of its own sections).
 inline void name_sections(const std::vector<Loop>& loops, std::size_t b, std::size_t e, const std::string& prefix,
-                          std::vector<std::string>& sec) {
+                          std::vector<std::string>& sec, const Loop* self = nullptr) {
+  auto inside = [&](const Loop& lp) { return lp.first >= b && lp.second < e && !(self && lp == *self); };
   // Top-level loops inside [b, e).
   std::vector<Loop> top;
   for (const Loop& lp : loops) {
-    if (lp.first < b || lp.second >= e) continue;
+    if (!inside(lp)) continue;
     bool nested = false;
     for (const Loop& o : loops)
-      if (o != lp && o.first >= b && o.second < e && o.first <= lp.first && lp.second <= o.second) nested = true;
+      if (o != lp && inside(o) && o.first <= lp.first && lp.second <= o.second) nested = true;
     if (!nested) top.push_back(lp);
   }
   std::sort(top.begin(), top.end());
@@ -303,7 +306,7 @@ inline void name_sections(const std::vector<Loop>& loops, std::size_t b, std::si
       for (std::size_t i = top[k].first; i <= top[k].second; ++i) sec[i] = name;
     } else {
       // The loop's own label statement and its back-branch belong to its body.
-      name_sections(loops, top[k].first, top[k].second + 1, name + ".", sec);
+      name_sections(loops, top[k].first, top[k].second + 1, name + ".", sec, &top[k]);
     }
   }
 }

@@ -22,11 +22,11 @@
 // this file supplies one (cvta_shim): addresses are offsets into a host arena standing for the
 // 1024-aligned dynamic shared memory window.
 //
-// Table-driven: each kernel family (today's serial kernels; the two-tile design of
-// docs/sm100_fwd_design.md, whose phase-2 kernels define KERNEL_Q_TILES) turns a kernel's macros
-// into rows (GEMM, operand, K-step, the kernel's value); new kernels add rows, not code paths.
-// "Design rows" run the same comparison on the design's numbers (tests/sm100_model/design.h)
-// before any phase-2 PTX exists.
+// Table-driven: each kernel family (the serial kernels; the two-tile kernels of
+// docs/sm100_fwd_design.md, which define KERNEL_Q_TILES) turns a kernel's macros into rows (GEMM,
+// operand, K-step, the kernel's value); new kernels add rows, not code paths. The two-tile
+// kernels replaced phase 1's "design rows" (the design's numbers, tests/sm100_model/design.h, are
+// tied to their macros by tests/test_sm100a_twotile.cpp; design_macros() stays for reference).
 #include <cstddef>
 #include <cstdint>
 
@@ -47,6 +47,7 @@ static inline size_t __cvta_generic_to_shared(const void* p) {
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -774,17 +775,11 @@ TEST_CASE("sm100a cutlass cross-check: every descriptor, K-step and TMEM column 
                                "BLOCK_N * 128, CUTLASS 0)" : std::string());
     total.compared += t.compared;
   }
-  // Design rows: the two-tile design's numbers (docs/sm100_fwd_design.md) before its PTX exists.
-  for (const sm100_design::FwdDesign* d : sm100_design::kDesigns) {
-    Tally t;
-    const Macros m = design_macros(*d);
-    const std::string name = "design hd" + std::to_string(d->head_dim);
-    compare_plan(two_tile_plan(name, m), t, nullptr);
-    for (const std::string& b : t.bad)
-      if (!b.empty()) FAIL_CHECK(b);
-    per += "\n  " + name + ": " + std::to_string(t.compared);
-    total.compared += t.compared;
-  }
+  // The two-tile family must be here: its kernels replaced phase 1's "design rows" (the design's
+  // numbers are tied to these kernels' macros by tests/test_sm100a_twotile.cpp).
+  int two = 0;
+  for (const KernelSrc& k : ks) two += k.macros.count("KERNEL_Q_TILES") ? 1 : 0;
+  CHECK(two == 3);
   MESSAGE("sm100a cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH << "): "
                                                  << total.compared << " values compared, all equal" << per);
 }
@@ -792,66 +787,100 @@ TEST_CASE("sm100a cutlass cross-check: every descriptor, K-step and TMEM column 
 TEST_CASE("sm100a cutlass cross-check: a flipped bit in one kernel macro is caught") {
   const auto ks = sm100_fwd_kernels();
   REQUIRE(!ks.empty());
-  const KernelSrc* k = &ks.front();
-  for (const KernelSrc& x : ks)
-    if (x.name == "fmha_fwd_d128_serial_sm100a") k = &x;
-  const std::vector<sm100_ptx::Stmt> ptx = sm100_ptx::parse_statements(preprocessed(*k));
-  {
-    Tally t;
-    compare_plan(plan_of(*k), t, &ptx);
-    REQUIRE(t.bad.empty());
-  }
   struct Flip { const char* macro; long long bit; };
-  const Flip flips[] = {{"IDESC_QK", 1ll << 4}, {"IDESC_PV", 1ll << 16}, {"IDESC_PV", 1ll << 17}, {"SDESC_KMAJ_HI", 1ll << 14},
-                        {"SDESC_V_LO", 1ll << 26}, {"Q_BOX_ENC", 1ll << 3}, {"KV_STAGE_ENC", 1ll << 11}, {"PV_KSTEP_ENC", 1ll << 6},
-                        {"TMEM_COL_O", 1ll << 8}, {"P_KSTEP_COLS", 1ll << 0}, {"S_BUF_COLS", 1ll << 5}};
-  for (const Flip& f : flips) {
-    std::ostringstream fl;
-    fl << k->name << " " << f.macro << " ^ 0x" << std::hex << f.bit;
-    const std::string flip = fl.str();
-    INFO(flip);
-    KernelSrc mk = *k;
-    if (!mk.macros.count(f.macro)) continue;
-    mk.macros[f.macro] = std::to_string(mval(mk.macros, f.macro, mk.name) ^ f.bit);
-    Tally t;
-    try {
-      compare_plan(plan_of(mk), t, &ptx);
-    } catch (const std::exception& e) {
-      t.truth(e.what(), false);
+  const Flip serial_flips[] = {{"IDESC_QK", 1ll << 4}, {"IDESC_PV", 1ll << 16}, {"IDESC_PV", 1ll << 17}, {"SDESC_KMAJ_HI", 1ll << 14},
+                               {"SDESC_V_LO", 1ll << 26}, {"Q_BOX_ENC", 1ll << 3}, {"KV_STAGE_ENC", 1ll << 11}, {"PV_KSTEP_ENC", 1ll << 6},
+                               {"TMEM_COL_O", 1ll << 8}, {"P_KSTEP_COLS", 1ll << 0}, {"S_BUF_COLS", 1ll << 5}};
+  const Flip two_flips[] = {{"IDESC_QK", 1ll << 4},       {"IDESC_PV", 1ll << 17},      {"SDESC_KMAJ_LO", 1ll << 17},
+                            {"SDESC_V_LO", 1ll << 26},    {"Q_BOX_ENC", 1ll << 3},      {"Q_TILE_ENC", 1ll << 10},
+                            {"KV_BOX_ENC", 1ll << 9},     {"KV_SLOT_ENC", 1ll << 12},   {"QK_HALF_ENC", 1ll << 8},
+                            {"PV_KSTEP_ENC", 1ll << 6},   {"TMEM_COL_S0", 1ll << 0},    {"S_BUF_COLS", 1ll << 4},
+                            {"TMEM_COL_P0", 1ll << 0},    {"P_BUF_COLS", 1ll << 3},     {"P_KSTEP_COLS", 1ll << 0},
+                            {"TMEM_COL_O0", 1ll << 6},    {"O_BUF_COLS", 1ll << 5},     {"SMEM_Q_TILE_BYTES", 1ll << 10},
+                            {"KV_SLOT_BYTES", 1ll << 10}, {"SDESC_V_HI", 1ll << 0}};
+  int checked = 0;
+  for (const char* want : {"fmha_fwd_d128_serial_sm100a", "fmha_fwd_d128_sm100a", "fmha_fwd_d64_sm100a", "fmha_fwd_d256_sm100a"}) {
+    const KernelSrc* k = nullptr;
+    for (const KernelSrc& x : ks)
+      if (x.name == want) k = &x;
+    REQUIRE_MESSAGE(k != nullptr, want);
+    ++checked;
+    const bool two = k->macros.count("KERNEL_Q_TILES") != 0;
+    const std::vector<sm100_ptx::Stmt> ptx = sm100_ptx::parse_statements(preprocessed(*k));
+    {
+      Tally t;
+      compare_plan(plan_of(*k), t, &ptx);
+      REQUIRE(t.bad.empty());
     }
-    CHECK_MESSAGE(!t.bad.empty(), "flipping " << flip << " went unnoticed");
-    if (!t.bad.empty()) MESSAGE(flip << ": " << t.bad.size() << " mismatches, first: " << t.bad.front());
+    std::vector<Flip> flips(two ? std::begin(two_flips) : std::begin(serial_flips), two ? std::end(two_flips) : std::end(serial_flips));
+    // Macros a kernel does not use are no mutation of it: box strides at D = 64 (one box; the V
+    // descriptor's LBO is then unused too), the upper-half stride without halves, the second Q/O
+    // tile's strides at one Q tile. A P buffer beside S and O may sit at any free columns: its
+    // place is the design's (tests/test_sm100a_twotile.cpp), so P moves are tried only where P
+    // aliases S.
+    const long long d = mval(k->macros, "KERNEL_HEAD_DIM", k->name);
+    auto unused = [&](const std::string& m) {
+      if (!two) return false;
+      if (d == 64 && (m == "Q_BOX_ENC" || m == "KV_BOX_ENC" || m == "SDESC_V_LO")) return true;
+      if (mval(k->macros, "QK_HALVES", k->name) == 1 && m == "QK_HALF_ENC") return true;
+      if (mval(k->macros, "KERNEL_Q_TILES", k->name) == 1 && (m == "Q_TILE_ENC" || m == "SMEM_Q_TILE_BYTES" || m == "O_BUF_COLS")) return true;
+      if (mval(k->macros, "P_ALIAS_S", k->name) == 0 && (m == "TMEM_COL_P0" || m == "P_BUF_COLS")) return true;
+      return false;
+    };
+    flips.erase(std::remove_if(flips.begin(), flips.end(), [&](const Flip& f) { return unused(f.macro); }), flips.end());
+    int caught = 0;
+    for (const Flip& f : flips) {
+      std::ostringstream fl;
+      fl << k->name << " " << f.macro << " ^ 0x" << std::hex << f.bit;
+      const std::string flip = fl.str();
+      INFO(flip);
+      KernelSrc mk = *k;
+      REQUIRE_MESSAGE(mk.macros.count(f.macro), k->name << " defines no " << f.macro);
+      mk.macros[f.macro] = std::to_string(mval(mk.macros, f.macro, mk.name) ^ f.bit);
+      Tally t;
+      try {
+        compare_plan(plan_of(mk), t, &ptx);
+      } catch (const std::exception& e) {
+        t.truth(e.what(), false);
+      }
+      CHECK_MESSAGE(!t.bad.empty(), "flipping " << flip << " went unnoticed");
+      caught += t.bad.empty() ? 0 : 1;
+    }
+    // A P store moved by one TMEM column in the PTX: the second P store the placement finds.
+    const PPlacement pp = p_placement(ptx, [](int n, bool load, int r) { return tmem_32x32b(n, load, 7, r).second; });
+    REQUIRE(pp.store_stmts.size() >= 2);
+    std::vector<sm100_ptx::Stmt> moved = ptx;
+    std::string& text = moved[pp.store_stmts[1]].text;
+    const std::size_t close = text.find(']');
+    REQUIRE(close != std::string::npos);
+    text.insert(close, "+1");
+    {
+      Tally t;
+      compare_plan(plan_of(*k), t, &moved);
+      CHECK_MESSAGE(!t.bad.empty(), "a P store moved by one TMEM column went unnoticed: " << text);
+      caught += t.bad.empty() ? 0 : 1;
+    }
+    // ...and a P pair packed the other way round (cvt.rn.bf16x2.f32 d, lo, hi).
+    std::vector<sm100_ptx::Stmt> swapped = ptx;
+    bool did = false;
+    for (sm100_ptx::Stmt& s : swapped) {
+      static const std::regex cvt(R"(^(cvt\.rn\.bf16x2\.f32 %\w+, ?)(%\w+), ?(%\w+)$)");
+      std::smatch m;
+      if (!std::regex_match(s.text, m, cvt)) continue;
+      s.text = m[1].str() + m[3].str() + ", " + m[2].str();
+      did = true;
+      break;
+    }
+    REQUIRE(did);
+    {
+      Tally t;
+      compare_plan(plan_of(*k), t, &swapped);
+      CHECK_MESSAGE(!t.bad.empty(), "a P pair packed with its halves swapped went unnoticed");
+      caught += t.bad.empty() ? 0 : 1;
+    }
+    MESSAGE(k->name << ": " << caught << " of " << flips.size() + 2 << " mutations (flipped macro bits, a P store moved, a P pair swapped) caught");
   }
-  // And a P store moved by one column in the PTX: the second P store the placement finds.
-  const PPlacement pp = p_placement(ptx, [](int n, bool load, int r) { return tmem_32x32b(n, load, 7, r).second; });
-  REQUIRE(pp.store_stmts.size() >= 2);
-  std::vector<sm100_ptx::Stmt> moved = ptx;
-  std::string& text = moved[pp.store_stmts[1]].text;
-  const std::size_t close = text.find(']');
-  REQUIRE(close != std::string::npos);
-  text.insert(close, "+1");
-  {
-    Tally t;
-    compare_plan(plan_of(*k), t, &moved);
-    CHECK_MESSAGE(!t.bad.empty(), "a P store moved by one TMEM column went unnoticed: " << text);
-  }
-  // ...and a P pair packed the other way round (cvt.rn.bf16x2.f32 d, lo, hi).
-  std::vector<sm100_ptx::Stmt> swapped = ptx;
-  bool did = false;
-  for (sm100_ptx::Stmt& s : swapped) {
-    static const std::regex cvt(R"(^(cvt\.rn\.bf16x2\.f32 %\w+, ?)(%\w+), ?(%\w+)$)");
-    std::smatch m;
-    if (!std::regex_match(s.text, m, cvt)) continue;
-    s.text = m[1].str() + m[3].str() + ", " + m[2].str();
-    did = true;
-    break;
-  }
-  REQUIRE(did);
-  {
-    Tally t;
-    compare_plan(plan_of(*k), t, &swapped);
-    CHECK_MESSAGE(!t.bad.empty(), "a P pair packed with its halves swapped went unnoticed");
-  }
+  CHECK(checked == 4);
 }
 
 #else

@@ -522,3 +522,44 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
                    << "; registers used/granted per region (setup, then in code order):" << per);
   }
 }
+
+// ptxfmha_fwd on a compute capability 10.x device: 10.0 runs the two-tile kernels; any other 10.x
+// (10.1, 10.3, ...) cannot run sm_100a code and gets PTXFMHA_ERR_UNSUPPORTED_ARCH with a message
+// naming its compute capability and what to do, from require_arch (fwd.cpp calls it right after
+// acquiring the device, before any kernel row, module or launch).
+TEST_CASE("sm100a arch selection: cc 10.0 picks the two-tile kernels, other 10.x are refused before any launch") {
+  CHECK(std::string(ptxfmha::arch_for_cc(10, 0)) == "sm100a");
+  for (int d : {64, 128, 256}) {
+    const ptxfmha::KernelInfo* r = ptxfmha::find_kernel(100, ptxfmha::KernelKind::Fwd, d);
+    REQUIRE(r != nullptr);
+    CHECK(std::string(r->name) == "fmha_fwd_d" + std::to_string(d) + "_sm100a");
+  }
+  ptxfmha::DeviceInfo ok;
+  ok.cc_major = 10;
+  ok.cc_minor = 0;
+  ok.sm = 100;
+  ok.arch = ptxfmha::arch_for_cc(10, 0);
+  CHECK(ptxfmha::require_arch(ok) == PTXFMHA_OK);
+  for (int minor : {1, 2, 3, 7}) {
+    CAPTURE(minor);
+    CHECK(ptxfmha::arch_for_cc(10, minor) == nullptr);
+    CHECK(ptxfmha::find_kernel(100 + minor, ptxfmha::KernelKind::Fwd, 128) == nullptr);
+    ptxfmha::DeviceInfo dev;
+    dev.device = 1;
+    dev.cc_major = 10;
+    dev.cc_minor = minor;
+    dev.sm = 100 + minor;
+    dev.arch = ptxfmha::arch_for_cc(10, minor);
+    ptxfmha::clear_last_error();
+    CHECK(ptxfmha::require_arch(dev) == PTXFMHA_ERR_UNSUPPORTED_ARCH);
+    const std::string msg = ptxfmha::last_error_message();
+    CHECK_MESSAGE(msg.find("10." + std::to_string(minor)) != std::string::npos, msg);  // names the cc
+    CHECK_MESSAGE(msg.find("sm_100a") != std::string::npos, msg);                       // what it lacks
+    CHECK_MESSAGE(msg.find("10.0") != std::string::npos, msg);                          // and what to do
+    CHECK_MESSAGE(msg.find("sm_10" + std::to_string(minor) + "a") != std::string::npos, msg);
+  }
+  // Hopper and the unsupported majors are unchanged.
+  CHECK(std::string(ptxfmha::arch_for_cc(9, 0)) == "sm90a");
+  CHECK(ptxfmha::arch_for_cc(11, 0) == nullptr);
+  CHECK(ptxfmha::arch_for_cc(12, 0) == nullptr);
+}

@@ -141,10 +141,14 @@ inline Model twotile_model(const TwoTileParams& p) {
 
   auto setup = [&](Emitter& e, bool inits, bool alloc, int threads) {
     e.section = "setup";
-    if (inits) {
+    if (inits) {  // in the PTX's order (setup.ptxh BARRIER_INIT: per Q tile, per slot, per buffer)
       for (int t = 0; t < T; ++t) {
         e.init(q_full[t], 1, "q_full");
         e.init(q_empty[t], 1, "q_empty");
+        e.init(o_ready[t], 128, "o_ready");
+        e.init(o_full[t], 1, "o_full");
+        e.init(st_full[t], 128, "stats_full");
+        e.init(st_empty[t], 128, "stats_empty");
       }
       for (int r = 0; r < R; ++r) {
         e.init(kv_full[r], 1, "kv_full");
@@ -153,12 +157,6 @@ inline Model twotile_model(const TwoTileParams& p) {
       for (int b = 0; b < NB; ++b) {
         e.init(s_full[b], 1, "s_full");
         e.init(p_full[b], 128, "p_full");
-      }
-      for (int t = 0; t < T; ++t) {
-        e.init(o_ready[t], 128, "o_ready");
-        e.init(o_full[t], 1, "o_full");
-        e.init(st_full[t], 128, "stats_full");
-        e.init(st_empty[t], 128, "stats_empty");
       }
     }
     if (alloc) e.alloc("alloc");

@@ -25,6 +25,8 @@
 #include "sm100_desc.h"
 #include "sm100_model/design.h"
 #include "sm100_model/numerics.h"
+#include "sm100_model/ptx_exec.h"
+#include "sm100_model/ptx_roles.h"
 
 namespace {
 
@@ -404,6 +406,103 @@ TEST_CASE("sm100a two-tile kernels: every MMA K-step reads exactly the bytes TMA
           }
       }
     }
+    CHECK(bad == 0);
+  }
+}
+
+// The MMA warp's own arithmetic: its thread executed on the CPU (tests/sm100_model/ptx_exec.h)
+// over work tiles of several KV tiles issues, for every S and PV, exactly the descriptors the
+// previous test showed to read the bytes TMA wrote (and the CUTLASS cross-check shows equal to
+// CUTLASS's), K-step by K-step: Q tile t, K ring slot r and S half h; P buffer b (TMEM) and V
+// slot r; the instruction descriptors; accumulate off exactly at each GEMM's first K-step (PV: of
+// the work tile's first KV tile).
+TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descriptor and K-step of the maps") {
+  for (const TwoTile& k : twotile()) {
+    INFO(k.name);
+    bool ok = false;
+    const std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm100a", k.name), &ok);
+    REQUIRE_MESSAGE(ok, "build/ptx/sm100a/" << k.name << ".ptx is missing (`make cubins` writes it)");
+    const std::vector<sm100_ptx::Stmt> st = sm100_ptx::parse_statements(text);
+    const uint32_t base = 0x400;
+    const int T = static_cast<int>(mv(k, "KERNEL_Q_TILES")), R = static_cast<int>(mv(k, "KERNEL_KV_SLOTS"));
+    const int d = static_cast<int>(mv(k, "KERNEL_HEAD_DIM")), bn = static_cast<int>(mv(k, "KERNEL_BLOCK_N"));
+    const int qn = static_cast<int>(mv(k, "KERNEL_QK_N")), bm = static_cast<int>(mv(k, "KERNEL_BLOCK_M"));
+    // Non-causal, 5 KV tiles per work tile, 3 work tiles on one CTA.
+    const int sq = 3 * bm - 5, sk = 5 * bn - 3;
+    sm100_exec::Thread th(st, k.macros);
+    th.tid = static_cast<uint32_t>(32 * mv(k, "WARP_MMA"));
+    th.smem_symbol = base;
+    const int n_m = (sq + bm - 1) / bm;
+    auto at = [&](const char* m) { return mv(k, m); };
+    th.params = {{at("P_SEQLEN_Q"), static_cast<uint64_t>(sq)}, {at("P_SEQLEN_K"), static_cast<uint64_t>(sk)}, {at("P_HEADS_Q"), 1},
+                 {at("P_GQA_RATIO"), 1}, {at("P_CAUSAL"), 0}, {at("P_NUM_M_BLOCKS"), static_cast<uint64_t>(n_m)}, {at("P_BATCH"), 1},
+                 {at("P_TOTAL_TILES"), static_cast<uint64_t>(n_m)}, {at("P_HEAD_GROUP"), 1}};
+    REQUIRE_MESSAGE(th.run(), th.error);
+    // The maps' descriptors (lo words; hi words constant).
+    const uint32_t kmaj_lo = static_cast<uint32_t>(mv(k, "SDESC_KMAJ_LO")), v_lo = static_cast<uint32_t>(mv(k, "SDESC_V_LO"));
+    const uint64_t kmaj_hi = static_cast<uint64_t>(mv(k, "SDESC_KMAJ_HI")) << 32, v_hi = static_cast<uint64_t>(mv(k, "SDESC_V_HI")) << 32;
+    const uint32_t dq0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_Q_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dk0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dv0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | v_lo;
+    auto q_desc = [&](int t, int kk) {
+      return kmaj_hi | (dq0 + t * mv(k, "Q_TILE_ENC") + (kk & 3) * 2 + (kk >> 2) * mv(k, "Q_BOX_ENC"));
+    };
+    auto k_desc = [&](int r, int h, int kk) {
+      return kmaj_hi | (dk0 + r * mv(k, "KV_SLOT_ENC") + h * mv(k, "QK_HALF_ENC") + (kk & 3) * 2 + (kk >> 2) * mv(k, "KV_BOX_ENC"));
+    };
+    auto v_desc = [&](int r, int kk) { return v_hi | (dv0 + r * mv(k, "KV_SLOT_ENC") + kk * mv(k, "PV_KSTEP_ENC")); };
+    // Group the k-steps into GEMMs (consecutive MMAs into one accumulator address).
+    std::vector<std::vector<sm100_exec::TraceEv>> gemms;
+    uint64_t last = ~0ull;
+    for (const sm100_exec::TraceEv& e : th.trace) {
+      if (e.kind != "mma") { last = ~0ull; continue; }
+      if (e.addr != last) gemms.emplace_back();
+      gemms.back().push_back(e);
+      last = e.addr;
+    }
+    int s_gemms = 0, pv_gemms = 0, bad = 0;
+    for (const auto& g : gemms) {
+      const sm100_exec::TraceEv& e0 = g.front();
+      bool matched = false;
+      if (!e0.a_tmem) {  // S = Q K^T: find (t, slot, half) for its first k-step, then check every k-step
+        for (int b = 0; b < 2 && !matched; ++b)
+          for (int h = 0; h < bn / qn && !matched; ++h) {
+            if (e0.addr != static_cast<uint64_t>(mv(k, "TMEM_COL_S0") + b * mv(k, "S_BUF_COLS") + h * qn)) continue;
+            for (int t = 0; t < T && !matched; ++t)
+              for (int r = 0; r < R && !matched; ++r) {
+                bool all = static_cast<int>(g.size()) == d / 16;
+                for (int kk = 0; all && kk < static_cast<int>(g.size()); ++kk)
+                  all = g[kk].a == static_cast<uint64_t>(q_desc(t, kk)) && g[kk].b == static_cast<uint64_t>(k_desc(r, h, kk)) &&
+                        g[kk].idesc == static_cast<uint64_t>(mv(k, "IDESC_QK")) && g[kk].acc == (kk > 0);
+                matched = all;
+              }
+          }
+        ++s_gemms;
+      } else {  // O_t += P_b V
+        for (int t = 0; t < T && !matched; ++t) {
+          if (e0.addr != static_cast<uint64_t>(mv(k, "TMEM_COL_O0") + t * mv(k, "O_BUF_COLS"))) continue;
+          for (int b = 0; b < 2 && !matched; ++b)
+            for (int r = 0; r < R && !matched; ++r) {
+              bool all = static_cast<int>(g.size()) == bn / 16;
+              for (int kk = 0; all && kk < static_cast<int>(g.size()); ++kk)
+                all = g[kk].a == static_cast<uint64_t>(mv(k, "TMEM_COL_P0") + b * mv(k, "P_BUF_COLS") + kk * mv(k, "P_KSTEP_COLS")) &&
+                      g[kk].b == static_cast<uint64_t>(v_desc(r, kk)) && g[kk].idesc == static_cast<uint64_t>(mv(k, "IDESC_PV")) &&
+                      (kk == 0 || g[kk].acc);
+              matched = all;
+            }
+        }
+        ++pv_gemms;
+      }
+      if (!matched && bad++ < 3) FAIL_CHECK("GEMM #" << s_gemms + pv_gemms << " (accumulator at column " << e0.addr << ") matches no Q/K/V/P placement of the maps");
+    }
+    // 3 work tiles x 5 KV tiles x Q_TILES: that many PVs, and S in QK_HALVES groups each; each
+    // work tile's first PV of a Q tile overwrites O, every other accumulates.
+    CHECK(pv_gemms == 3 * 5 * T);
+    CHECK(s_gemms == 3 * 5 * T * static_cast<int>(mv(k, "QK_HALVES")));
+    int overwrites = 0;
+    for (const auto& g : gemms)
+      if (g.front().a_tmem && !g.front().acc) ++overwrites;
+    CHECK(overwrites == 3 * T);
     CHECK(bad == 0);
   }
 }

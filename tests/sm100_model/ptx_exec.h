@@ -34,6 +34,10 @@ struct TraceEv {
   uint64_t addr = 0; // barrier address (mma: accumulator TMEM address)
   long long arg = 0; // wait: parity; init: count; expect_tx: bytes; bar_sync: id; tma: barrier address
   std::size_t stmt = 0;
+  // mma only: A (shared-memory descriptor, or the TMEM address when a_tmem), B descriptor,
+  // instruction descriptor, enable-input-d (accumulate)
+  uint64_t a = 0, b = 0, idesc = 0;
+  bool a_tmem = false, acc = false;
 };
 
 struct Val {
@@ -239,7 +243,16 @@ class Thread {
     if (op.rfind("tcgen05.mma", 0) == 0) {
       const Val d = addr(o.at(0));
       if (!d.known) return fail("unknown MMA accumulator address");
-      ev("mma", d.v, 0, pc);
+      TraceEv e{"mma", d.v, 0, pc};
+      e.a_tmem = o.at(1)[0] == '[';
+      const Val a = e.a_tmem ? addr(o.at(1)) : get(o.at(1)), b = get(o.at(2)), id = get(o.at(3));
+      const int acc = getp(o.at(4));
+      if (!a.known || !b.known || !id.known || acc < 0) return fail("unknown MMA operand");
+      e.a = a.v;
+      e.b = b.v;
+      e.idesc = id.v;
+      e.acc = acc == 1;
+      trace.push_back(e);
       return true;
     }
     if (op.rfind("cp.async.bulk.tensor", 0) == 0) {

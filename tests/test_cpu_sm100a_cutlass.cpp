@@ -284,35 +284,8 @@ struct PPlacement {
 };
 
 namespace pp_detail {
-// Operands of an instruction body "op a, {b, c}, [d+8]" -> {"a", "{b, c}", "[d+8]"}.
-inline std::vector<std::string> operands(const std::string& b, std::string* op) {
-  std::vector<std::string> out;
-  const std::size_t sp = b.find(' ');
-  *op = b.substr(0, sp);
-  if (sp == std::string::npos) return out;
-  std::string cur;
-  int depth = 0;
-  for (std::size_t i = sp + 1; i < b.size(); ++i) {
-    const char c = b[i];
-    if (c == '{' || c == '[') ++depth;
-    if (c == '}' || c == ']') --depth;
-    if (c == ',' && depth == 0) {
-      out.push_back(sm100_ptx::trim(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!sm100_ptx::trim(cur).empty()) out.push_back(sm100_ptx::trim(cur));
-  return out;
-}
-inline std::vector<std::string> reg_list(const std::string& braced) {
-  std::vector<std::string> r;
-  std::stringstream ss(braced.substr(1, braced.size() - 2));
-  std::string x;
-  while (std::getline(ss, x, ',')) r.push_back(sm100_ptx::trim(x));
-  return r;
-}
+using sm100_ptx::operands;
+using sm100_ptx::reg_list;
 // An integer expression of the generated PTX ("16", "(64 + 16)"); false if it is none.
 inline bool int_value(const std::string& e, int* v) {
   static const std::map<std::string, std::string> none;

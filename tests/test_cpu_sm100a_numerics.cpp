@@ -163,36 +163,8 @@ nu::Config new_design(const sm100_design::FwdDesign& d) {
 struct Interp {
   std::map<std::string, uint32_t> r;
   std::string error;
-  static std::vector<std::string> operands(const std::string& b, std::string* op) {
-    std::vector<std::string> out;
-    const std::size_t sp = b.find(' ');
-    *op = b.substr(0, sp);
-    if (sp == std::string::npos) return out;
-    std::string cur;
-    int depth = 0;
-    for (std::size_t i = sp + 1; i < b.size(); ++i) {
-      const char c = b[i];
-      if (c == '{') ++depth;
-      if (c == '}') --depth;
-      if (c == ',' && depth == 0) {
-        out.push_back(sm100_ptx::trim(cur));
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-    if (!sm100_ptx::trim(cur).empty()) out.push_back(sm100_ptx::trim(cur));
-    return out;
-  }
-  static std::vector<std::string> list(const std::string& braced) {
-    std::vector<std::string> v;
-    std::string x;
-    for (char c : braced.substr(1, braced.size() - 2)) {
-      if (c == ',') { v.push_back(sm100_ptx::trim(x)); x.clear(); } else { x += c; }
-    }
-    v.push_back(sm100_ptx::trim(x));
-    return v;
-  }
+  static std::vector<std::string> operands(const std::string& b, std::string* op) { return sm100_ptx::operands(b, op); }
+  static std::vector<std::string> list(const std::string& braced) { return sm100_ptx::reg_list(braced); }
   uint32_t word(const std::string& o) {
     if (o.rfind("0f", 0) == 0) return static_cast<uint32_t>(std::stoul(o.substr(2), nullptr, 16));
     if (!o.empty() && (std::isdigit(static_cast<unsigned char>(o[0])) || o[0] == '-')) return static_cast<uint32_t>(std::stol(o, nullptr, 0));

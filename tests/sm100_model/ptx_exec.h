@@ -85,36 +85,8 @@ class Thread {
   std::map<std::string, int> pred_;  // -1 unknown
   std::map<uint64_t, Val> smem_;     // 32-bit words written by this thread (and tcgen05.alloc)
 
-  static std::vector<std::string> operands(const std::string& b, std::string* op) {
-    std::vector<std::string> out;
-    const std::size_t sp = b.find(' ');
-    *op = b.substr(0, sp);
-    if (sp == std::string::npos) return out;
-    std::string cur;
-    int depth = 0;
-    for (std::size_t i = sp + 1; i < b.size(); ++i) {
-      const char c = b[i];
-      if (c == '{' || c == '[' || c == '(') ++depth;
-      if (c == '}' || c == ']' || c == ')') --depth;
-      if (c == ',' && depth == 0) {
-        out.push_back(sm100_ptx::trim(cur));
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-    if (!sm100_ptx::trim(cur).empty()) out.push_back(sm100_ptx::trim(cur));
-    return out;
-  }
-  static std::vector<std::string> list(const std::string& braced) {
-    std::vector<std::string> v;
-    std::string x;
-    for (char c : braced.substr(1, braced.size() - 2)) {
-      if (c == ',') { v.push_back(sm100_ptx::trim(x)); x.clear(); } else { x += c; }
-    }
-    v.push_back(sm100_ptx::trim(x));
-    return v;
-  }
+  static std::vector<std::string> operands(const std::string& b, std::string* op) { return sm100_ptx::operands(b, op); }
+  static std::vector<std::string> list(const std::string& braced) { return sm100_ptx::reg_list(braced); }
   static int width(const std::string& op) {
     if (op.find(".u64") != std::string::npos || op.find(".s64") != std::string::npos || op.find(".b64") != std::string::npos) return 64;
     return 32;

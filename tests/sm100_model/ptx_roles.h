@@ -100,6 +100,45 @@ inline std::vector<Stmt> parse_statements(const std::string& src) {
   return out;
 }
 
+// Operands of an instruction body: "op a, {b, c}, [d+(8 + 4)]" -> op, {"a", "{b, c}", "[d+(8 + 4)]"}
+// (commas inside braces, brackets and parentheses do not split).
+inline std::vector<std::string> operands(const std::string& b, std::string* op) {
+  std::vector<std::string> out;
+  const std::size_t sp = b.find(' ');
+  *op = b.substr(0, sp);
+  if (sp == std::string::npos) return out;
+  std::string cur;
+  int depth = 0;
+  for (std::size_t i = sp + 1; i < b.size(); ++i) {
+    const char c = b[i];
+    if (c == '{' || c == '[' || c == '(') ++depth;
+    if (c == '}' || c == ']' || c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      out.push_back(trim(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!trim(cur).empty()) out.push_back(trim(cur));
+  return out;
+}
+// The registers of a vector operand: "{%a, %b}" -> {"%a", "%b"}.
+inline std::vector<std::string> reg_list(const std::string& braced) {
+  std::vector<std::string> v;
+  std::string x;
+  for (char c : braced.substr(1, braced.size() - 2)) {
+    if (c == ',') {
+      v.push_back(trim(x));
+      x.clear();
+    } else {
+      x += c;
+    }
+  }
+  v.push_back(trim(x));
+  return v;
+}
+
 // Mnemonic without predicate: "@%p bra L" -> "bra L".
 inline std::string body(const std::string& s) {
   if (!s.empty() && s[0] == '@') {

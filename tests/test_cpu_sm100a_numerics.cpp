@@ -12,14 +12,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "ptx_util.h"
 #include "ptxfmha/reference.h"
 #include "sm100_model/design.h"
 #include "sm100_model/numerics.h"
+#include "sm100_model/ptx_roles.h"
 
 namespace {
 
@@ -91,14 +94,177 @@ bool check(const Problem& p, const std::vector<double>& ref_o, const std::vector
   return ok;
 }
 
-nu::Config new_design(const sm100_design::FwdDesign& d) {
+// ---- the two-tile kernels' own numbers (their macros, cpp -dM) ------------------------------------
+struct Kernel {
+  std::string name, path;
+  std::map<std::string, std::string> macros;
+};
+const std::vector<Kernel>& twotile_kernels() {
+  static const std::vector<Kernel> ks = [] {
+    std::vector<Kernel> out;
+    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
+      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
+      bool ok = false;
+      std::string err;
+      Kernel k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
+      REQUIRE_MESSAGE(ok, err);
+      if (k.macros.count("KERNEL_Q_TILES")) out.push_back(std::move(k));
+    }
+    return out;
+  }();
+  return ks;
+}
+const Kernel* kernel_of(int head_dim) {
+  for (const Kernel& k : twotile_kernels())
+    if (ptxfmha_test::macro_value(k.macros, "KERNEL_HEAD_DIM", k.name) == head_dim) return &k;
+  return nullptr;
+}
+// An fp32 immediate macro of the PTX (0fXXXXXXXX) as a float.
+float f32_macro(const Kernel& k, const char* m) {
+  auto it = k.macros.find(m);
+  REQUIRE_MESSAGE(it != k.macros.end(), k.name << " does not define " << m);
+  std::string v = it->second;
+  v.erase(0, v.find_first_not_of(" \t"));
+  const bool imm = v.size() == 10 && v.rfind("0f", 0) == 0;
+  REQUIRE_MESSAGE(imm, k.name << ": " << m << " = '" << v << "'");
+  return nu::bits_f(static_cast<uint32_t>(std::stoul(v.substr(2), nullptr, 16)));
+}
+
+// The emulation of a two-tile kernel: every number from its macros (tile sizes, the exp2 split,
+// the polynomial's coefficients, the rescale threshold), none copied.
+nu::Config kernel_config(const Kernel& k) {
   nu::Config c;
+  c.lazy_rescale = true;
+  c.threshold_log2 = f32_macro(k, "RESCALE_THRESHOLD");
+  c.block_n = static_cast<int>(ptxfmha_test::macro_value(k.macros, "KERNEL_BLOCK_N", k.name));
+  c.block_m = static_cast<int>(ptxfmha_test::macro_value(k.macros, "KERNEL_BLOCK_M", k.name));
+  c.poly_cols_per_32 = static_cast<int>(ptxfmha_test::macro_value(k.macros, "EX2_POLY_COLS_PER_32", k.name));
+  c.poly.c1 = f32_macro(k, "EX2_POLY_C1");
+  c.poly.c2 = f32_macro(k, "EX2_POLY_C2");
+  c.poly.c3 = f32_macro(k, "EX2_POLY_C3");
+  return c;
+}
+
+nu::Config new_design(const sm100_design::FwdDesign& d) {
+  if (const Kernel* k = kernel_of(d.head_dim)) return kernel_config(*k);
+  nu::Config c;  // no kernel for this head dim: the design's numbers
   c.lazy_rescale = true;
   c.threshold_log2 = sm100_design::kRescaleThresholdLog2;
   c.block_n = d.block_n;
   c.block_m = d.block_m;
   c.poly_cols_per_32 = d.ex2_poly_cols_per_32;
   return c;
+}
+
+// ---- a small interpreter of the softmax's exp2 instructions (the preprocessed PTX) ----------------
+// Registers hold 32-bit words (pairs as two words: "%r.lo" / "%r.hi"); the instructions the exp2
+// paths use are executed with the fp32 semantics of the PTX ISA (fma/add/sub rounded to nearest
+// unless .rm, max, shl, add.s32, ex2.approx by the emulator's MUFU model).
+struct Interp {
+  std::map<std::string, uint32_t> r;
+  std::string error;
+  static std::vector<std::string> operands(const std::string& b, std::string* op) { return sm100_ptx::operands(b, op); }
+  static std::vector<std::string> list(const std::string& braced) { return sm100_ptx::reg_list(braced); }
+  uint32_t word(const std::string& o) {
+    if (o.rfind("0f", 0) == 0) return static_cast<uint32_t>(std::stoul(o.substr(2), nullptr, 16));
+    if (!o.empty() && (std::isdigit(static_cast<unsigned char>(o[0])) || o[0] == '-')) return static_cast<uint32_t>(std::stol(o, nullptr, 0));
+    auto it = r.find(o);
+    if (it == r.end()) { error = "read of unset register " + o; return 0; }
+    return it->second;
+  }
+  float f(const std::string& o) { return nu::bits_f(word(o)); }
+  void pair(const std::string& o, float* lo, float* hi) {
+    *lo = nu::bits_f(word(o + ".lo"));
+    *hi = nu::bits_f(word(o + ".hi"));
+  }
+  void set2(const std::string& d, float lo, float hi) {
+    r[d + ".lo"] = nu::f_bits(lo);
+    r[d + ".hi"] = nu::f_bits(hi);
+  }
+  // Round-toward-minus-infinity fp32 add (add.rm): exact sum in double, then rounded down.
+  static float add_rm(float a, float b) {
+    const double e = static_cast<double>(a) + static_cast<double>(b);
+    float x = static_cast<float>(e);
+    if (static_cast<double>(x) > e) x = std::nextafter(x, -std::numeric_limits<float>::infinity());
+    return x;
+  }
+  bool step(const std::string& text) {
+    std::string op;
+    const std::vector<std::string> o = operands(sm100_ptx::body(text), &op);
+    float a0, a1, b0, b1, c0, c1;
+    if (op == "mov.b64" && o.size() == 2 && o[1][0] == '{') {
+      const auto v = list(o[1]);
+      r[o[0] + ".lo"] = word(v[0]);
+      r[o[0] + ".hi"] = word(v[1]);
+    } else if (op == "mov.b64" && o.size() == 2 && o[0][0] == '{') {
+      const auto v = list(o[0]);
+      r[v[0]] = word(o[1] + ".lo");
+      r[v[1]] = word(o[1] + ".hi");
+    } else if (op == "mov.f32" || op == "mov.b32") {
+      r[o[0]] = word(o[1]);
+    } else if (op == "fma.rn.f32x2") {
+      pair(o[1], &a0, &a1); pair(o[2], &b0, &b1); pair(o[3], &c0, &c1);
+      set2(o[0], std::fmaf(a0, b0, c0), std::fmaf(a1, b1, c1));
+    } else if (op == "add.rm.f32x2") {
+      pair(o[1], &a0, &a1); pair(o[2], &b0, &b1);
+      set2(o[0], add_rm(a0, b0), add_rm(a1, b1));
+    } else if (op == "sub.f32x2") {
+      pair(o[1], &a0, &a1); pair(o[2], &b0, &b1);
+      set2(o[0], a0 - b0, a1 - b1);
+    } else if (op == "add.f32x2") {
+      pair(o[1], &a0, &a1); pair(o[2], &b0, &b1);
+      set2(o[0], a0 + b0, a1 + b1);
+    } else if (op == "max.f32") {
+      r[o[0]] = nu::f_bits(std::fmax(f(o[1]), f(o[2])));
+    } else if (op == "shl.b32") {
+      r[o[0]] = word(o[1]) << word(o[2]);
+    } else if (op == "add.s32") {
+      r[o[0]] = word(o[1]) + word(o[2]);
+    } else if (op == "ex2.approx.ftz.f32") {
+      r[o[0]] = nu::f_bits(nu::ex2_mufu(f(o[1])));
+    } else {
+      error = "no interpretation for '" + text + "'";
+    }
+    return error.empty();
+  }
+};
+
+// The softmax region's statements of one kernel.
+std::vector<sm100_ptx::Stmt> softmax_statements(const Kernel& k) {
+  bool ok = false;
+  std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm100a", k.name), &ok);
+  REQUIRE_MESSAGE(ok, "build/ptx/sm100a/" << k.name << ".ptx is missing (`make cubins` writes it)");
+  const sm100_ptx::Layout L = sm100_ptx::split_roles(text, k.macros);
+  REQUIRE_MESSAGE(L.error.empty(), L.error);
+  for (const sm100_ptx::Region& rg : L.regions)
+    if (rg.role == "softmax") return std::vector<sm100_ptx::Stmt>(L.st.begin() + static_cast<std::ptrdiff_t>(rg.begin),
+                                                                  L.st.begin() + static_cast<std::ptrdiff_t>(rg.end));
+  FAIL("no softmax region");
+  return {};
+}
+
+// The instruction sequence of the first exp2 pair of `kind` (a pair whose code holds add.rm: the
+// polynomial; else MUFU) of the first chunk: from the pack before its fma.rn.f32x2 of the scores to
+// the last instruction before the next pair's pack (or the row sum).
+std::vector<std::string> exp2_pair_code(const std::vector<sm100_ptx::Stmt>& st, bool poly) {
+  for (std::size_t i = 0; i + 1 < st.size(); ++i) {
+    if (sm100_ptx::body(st[i + 1].text).rfind("fma.rn.f32x2 %x2, %x2, %scale2, %nm2", 0) != 0) continue;
+    std::vector<std::string> code = {st[i].text, st[i + 1].text};
+    bool has_rm = false;
+    for (std::size_t j = i + 2; j < st.size(); ++j) {
+      const std::string b = sm100_ptx::body(st[j].text);
+      if (b.rfind("mov.b64 %x2, {", 0) == 0 && j + 1 < st.size() &&
+          sm100_ptx::body(st[j + 1].text).rfind("fma.rn.f32x2 %x2, %x2, %scale2, %nm2", 0) == 0)
+        break;
+      if (b.rfind("mov.b64 %acc", 0) == 0 || b.rfind("add.f32x2", 0) == 0 || b.rfind("setp", 0) == 0 || b.rfind("@", 0) == 0 ||
+          !st[j].labels.empty())
+        break;
+      if (b.rfind("add.rm.f32x2", 0) == 0) has_rm = true;
+      code.push_back(st[j].text);
+    }
+    if (has_rm == poly) return code;
+  }
+  return {};
 }
 nu::Config serial_kernel(int head_dim) {
   nu::Config c;
@@ -205,6 +371,81 @@ TEST_CASE("sm100a numerics emulator: new design and serial kernels vs the float6
     table += b;
   }
   MESSAGE("sm100a numerics emulator vs float64 reference (bounds: rel L2 2e-2, cosine 0.9999, 2e-2 + 2e-2|ref|, LSE 1e-3 + 2e-5|ref|):" << table);
+}
+
+TEST_CASE("sm100a numerics emulator: the kernels' exp2 instructions, interpreted, equal the emulator bit for bit") {
+  const auto& ks = twotile_kernels();
+  REQUIRE(ks.size() == 3);
+  for (const Kernel& k : ks) {
+    INFO(k.name);
+    const std::vector<sm100_ptx::Stmt> st = softmax_statements(k);
+    // The constants as the softmax sets them up (its mov.f32 / mov.b64 pairs), from the PTX.
+    Interp base;
+    for (const sm100_ptx::Stmt& s : st) {
+      const std::string b = sm100_ptx::body(s.text);
+      if (b.rfind("mov.f32 %tf, 0f", 0) == 0 || (b.rfind("mov.b64 %", 0) == 0 && b.find("{%tf, %tf}") != std::string::npos)) {
+        REQUIRE_MESSAGE(base.step(s.text), base.error);
+      }
+    }
+    for (const char* c : {"%magic2.lo", "%c1_2.lo", "%c2_2.lo", "%c3_2.lo", "%one2.lo"}) REQUIRE_MESSAGE(base.r.count(c), c);
+    const nu::Config cfg = kernel_config(k);
+    CHECK(base.r["%c1_2.lo"] == nu::f_bits(cfg.poly.c1));
+    CHECK(base.r["%c2_2.lo"] == nu::f_bits(cfg.poly.c2));
+    CHECK(base.r["%c3_2.lo"] == nu::f_bits(cfg.poly.c3));
+    const std::vector<std::string> poly = exp2_pair_code(st, true), mufu = exp2_pair_code(st, false);
+    REQUIRE_MESSAGE(poly.size() >= 10, "no polynomial exp2 pair found in the softmax");
+    REQUIRE_MESSAGE(mufu.size() >= 4, "no MUFU exp2 pair found in the softmax");
+    // Its score registers: the pack of the pair's first instruction.
+    std::string op;
+    const auto regs = Interp::list(Interp::operands(sm100_ptx::body(poly[0]), &op)[1]);
+    const auto mregs = Interp::list(Interp::operands(sm100_ptx::body(mufu[0]), &op)[1]);
+    REQUIRE(regs.size() == 2);
+    REQUIRE(mregs.size() == 2);
+    // Scores s with scale_log2 and m chosen so that x = s * scale - m covers [-140, 8] (the clamp,
+    // every integer, the fractions between) at fp32 resolution steps of 2^-10.
+    long mismatches = 0, n = 0;
+    const float scale = 1.4426950408889634f * 0.125f, m = 3.0f;
+    for (int i = -140 * 1024; i <= 8 * 1024; i += 7) {
+      const float x_target = static_cast<float>(i) / 1024.0f;
+      const float s = (x_target + m) / scale;
+      const float s2 = -s * 0.5f;
+      Interp in = base;
+      in.set2("%scale2", scale, scale);
+      in.set2("%nm2", -m, -m);
+      in.r[regs[0]] = nu::f_bits(s);
+      in.r[regs[1]] = nu::f_bits(s2);
+      for (const std::string& t : poly) REQUIRE_MESSAGE(in.step(t), in.error);
+      const float want0 = nu::ex2_poly(std::fmaf(s, scale, -m), cfg.poly), want1 = nu::ex2_poly(std::fmaf(s2, scale, -m), cfg.poly);
+      mismatches += (in.r[regs[0]] != nu::f_bits(want0)) + (in.r[regs[1]] != nu::f_bits(want1));
+      Interp mi = base;
+      mi.set2("%scale2", scale, scale);
+      mi.set2("%nm2", -m, -m);
+      mi.r[mregs[0]] = nu::f_bits(s);
+      mi.r[mregs[1]] = nu::f_bits(s2);
+      for (const std::string& t : mufu) REQUIRE_MESSAGE(mi.step(t), mi.error);
+      mismatches += (mi.r[mregs[0]] != nu::f_bits(nu::ex2_mufu(std::fmaf(s, scale, -m)))) +
+                    (mi.r[mregs[1]] != nu::f_bits(nu::ex2_mufu(std::fmaf(s2, scale, -m))));
+      n += 4;
+    }
+    CHECK_MESSAGE(mismatches == 0, mismatches << " of " << n << " exp2 results of the interpreted PTX differ from the emulator");
+    // The interpretation can fail: a coefficient of the PTX changed by one ulp changes results.
+    Interp bad = base;
+    bad.r["%c2_2.lo"] += 1;
+    bad.set2("%scale2", 1.0f, 1.0f);
+    bad.set2("%nm2", 0.0f, 0.0f);
+    long diff = 0;
+    for (int i = 0; i < 1024; ++i) {
+      Interp in = bad;
+      const float x = -3.0f + static_cast<float>(i) / 1024.0f;
+      in.r[regs[0]] = nu::f_bits(x);
+      in.r[regs[1]] = nu::f_bits(x);
+      for (const std::string& t : poly) REQUIRE(in.step(t));
+      diff += in.r[regs[0]] != nu::f_bits(nu::ex2_poly(x, cfg.poly));
+    }
+    CHECK(diff > 0);
+    MESSAGE(k.name << ": the polynomial exp2 pair (" << poly.size() << " instructions) and the MUFU pair (" << mufu.size()
+                   << " instructions) of the PTX interpreted on " << n << " scores: bit-exact with the emulator");
+  }
 }
 
 TEST_CASE("sm100a numerics emulator: a broken rescale or exponent is caught by the same comparison") {

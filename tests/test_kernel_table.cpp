@@ -158,6 +158,11 @@ constexpr int sm90_fwd_smem(int d, int bm, int bn, int stages, bool features = f
 constexpr int sm100_serial_smem(int d, int bn, int stages, bool p_in_smem) {
   return 1024 + 128 * d * 2 + stages * 2 * bn * d * 2 + (p_in_smem ? 2 * 128 * bn * 2 : 0) + 256;
 }
+// sm100_fwd (two-tile): 1024 + Q tiles (128 rows each) + ring slots (one K or V tile of block_n
+// rows each) + a bf16 O staging tile (128 rows) + 1024 of row statistics + 512 barrier block.
+constexpr int sm100_fwd_smem(int d, int q_tiles, int bn, int slots) {
+  return 1024 + q_tiles * 128 * d * 2 + slots * bn * d * 2 + 128 * d * 2 + 1024 + 512;
+}
 // sm90_decode split kernel: 1024 + stages x (K + V tile of 64 keys, e bytes per element: 2 bf16,
 // 1 e4m3) + 128 bytes of mbarriers.
 // (h KV heads per CTA: h K tiles + h V tiles per stage.)
@@ -186,11 +191,14 @@ const SmemCase kSmemCases[] = {
     {"fmha_fwd_d64_paged_sm90a", sm90_fwd_smem(64, 192, 128, 4, true), 181760},
     {"fmha_fwd_d128_paged_sm90a", sm90_fwd_smem(128, 128, 128, 2, true), 198144},
     {"fmha_fwd_d256_paged_sm90a", sm90_fwd_smem(256, 128, 64, 2, true), 230912},
-    {"fmha_fwd_d64_sm100a", sm100_serial_smem(64, 128, 3, false), 115968},
-    {"fmha_fwd_d128_sm100a", sm100_serial_smem(128, 128, 2, false), 165120},
-    {"fmha_fwd_d256_sm100a", sm100_serial_smem(256, 64, 2, false), 197888},
-    {"fmha_fwd_d64_pss_sm100a", sm100_serial_smem(64, 128, 3, true), 181504},
-    {"fmha_fwd_d128_pss_sm100a", sm100_serial_smem(128, 128, 2, true), 230656},
+    {"fmha_fwd_d64_sm100a", sm100_fwd_smem(64, 2, 128, 8), 182784},
+    {"fmha_fwd_d128_sm100a", sm100_fwd_smem(128, 2, 128, 4), 231936},
+    {"fmha_fwd_d256_sm100a", sm100_fwd_smem(256, 1, 64, 3), 231936},
+    {"fmha_fwd_d64_serial_sm100a", sm100_serial_smem(64, 128, 3, false), 115968},
+    {"fmha_fwd_d128_serial_sm100a", sm100_serial_smem(128, 128, 2, false), 165120},
+    {"fmha_fwd_d256_serial_sm100a", sm100_serial_smem(256, 64, 2, false), 197888},
+    {"fmha_fwd_d64_serial_pss_sm100a", sm100_serial_smem(64, 128, 3, true), 181504},
+    {"fmha_fwd_d128_serial_pss_sm100a", sm100_serial_smem(128, 128, 2, true), 230656},
     {"fmha_decode_d64_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d256_sm90a", sm90_decode_smem(256, 3), 197760},

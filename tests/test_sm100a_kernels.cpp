@@ -1,4 +1,5 @@
-// CPU tests of the Blackwell (sm_100a) forward kernels in ptx/sm100a/: they tie each .ptx to its
+// CPU tests of the serial Blackwell (sm_100a) forward kernels in ptx/sm100a/ (fmha_fwd_*_serial*;
+// the two-tile family: tests/test_sm100a_twotile.cpp): they tie each .ptx to its
 // kernel-table row (host/src/kernels_sm100a.cpp), its descriptor immediates to the host encoders
 // (host/src/sm100_desc.h), its shared-memory and TMEM maps to their budgets, its descriptor
 // arithmetic to the bytes TMA writes, its ptxas report (no spills) and its SASS (the tcgen05
@@ -33,9 +34,10 @@ struct Sm100Kernel {
   std::string error;
 };
 
-// Every tcgen05 forward kernel in ptx/sm100a/ (fmha_fwd_*) with its macros (cpp -dM), parsed
-// once. The sm100a decode kernels (fmha_decode*, the mma.sync design shared with sm90a) are
-// covered by tests/test_decode_abi.cpp.
+// Every tcgen05 forward kernel of the serial family in ptx/sm100a/ (fmha_fwd_*_serial*: no
+// KERNEL_Q_TILES) with its macros (cpp -dM), parsed once. The two-tile family has its own tests
+// (tests/test_sm100a_twotile.cpp); the sm100a decode kernels (fmha_decode*, the mma.sync design
+// shared with sm90a) are covered by tests/test_decode_abi.cpp.
 const std::vector<Sm100Kernel>& sm100_kernels() {
   static const std::vector<Sm100Kernel> ks = [] {
     std::vector<Sm100Kernel> out;
@@ -45,6 +47,7 @@ const std::vector<Sm100Kernel>& sm100_kernels() {
       k.name = src.name;
       k.path = src.path;
       k.macros = ptxfmha_test::cpp_macros(src.path, &k.macros_ok, &k.error);
+      if (k.macros_ok && k.macros.count("KERNEL_Q_TILES")) continue;  // the two-tile family
       out.push_back(std::move(k));
     }
     return out;
@@ -114,9 +117,10 @@ TEST_CASE("sm100a kernels: every .ptx has its table row and the same numbers") {
   const auto ks = parsed_kernels();
   std::vector<std::string> names;
   for (const Sm100Kernel* k : ks) names.push_back(k->name);
-  // The kernels issue 5 asks for: d64, d128, d256 and the P-through-smem comparison variant.
-  for (const char* want : {"fmha_fwd_d64_sm100a", "fmha_fwd_d128_sm100a", "fmha_fwd_d256_sm100a",
-                           "fmha_fwd_d128_pss_sm100a"}) {
+  // The serial kernels (kept for A/B against the two-tile defaults, issue 13) and the
+  // P-through-smem comparison variant.
+  for (const char* want : {"fmha_fwd_d64_serial_sm100a", "fmha_fwd_d128_serial_sm100a", "fmha_fwd_d256_serial_sm100a",
+                           "fmha_fwd_d128_serial_pss_sm100a"}) {
     INFO(want);
     CHECK(std::find(names.begin(), names.end(), want) != names.end());
   }
@@ -140,11 +144,18 @@ TEST_CASE("sm100a kernels: every .ptx has its table row and the same numbers") {
     // The _pss_ naming rule and KERNEL_P_IN_SMEM say the same thing.
     CHECK((k->name.find("_pss_") != std::string::npos) == (mv(*k, "KERNEL_P_IN_SMEM") != 0));
   }
-  // ...and every sm100a row has its .ptx.
+  // ...and every sm100a forward row has its .ptx (either family).
+  std::vector<std::string> all_names;
+  for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources())
+    if (src.arch == "sm100a") all_names.push_back(src.name);
   for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
     if (std::strcmp(r->arch, "sm100a") != 0 || r->kind != ptxfmha::KernelKind::Fwd) continue;
     INFO(r->name);
-    CHECK(std::find(names.begin(), names.end(), r->name) != names.end());
+    CHECK(std::find(all_names.begin(), all_names.end(), r->name) != all_names.end());
+    if (std::find(names.begin(), names.end(), r->name) != names.end()) {
+      CHECK(r->grid == ptxfmha::KernelInfo::Grid::GridMHB);  // serial: one CTA per m-block
+      CHECK(r->q_tiles == 1);
+    }
   }
 }
 
@@ -412,12 +423,13 @@ TEST_CASE("sm100a kernels: ptxas -v reports zero spills (registers and shared me
   }
 }
 
-TEST_CASE("sm100a kernels: default selection takes the TMEM-P kernel, never a _pss_ variant") {
+TEST_CASE("sm100a kernels: default selection takes the two-tile kernel, never a _serial variant") {
   for (int d : {64, 128, 256}) {
     INFO("head_dim " << d);
     const ptxfmha::KernelInfo* r = ptxfmha::find_kernel(100, ptxfmha::KernelKind::Fwd, d);
     REQUIRE(r != nullptr);
     CHECK(std::string(r->name) == "fmha_fwd_d" + std::to_string(d) + "_sm100a");
+    CHECK(std::string(r->name).find("_serial") == std::string::npos);
     CHECK(std::string(r->name).find("_pss_") == std::string::npos);
   }
 }

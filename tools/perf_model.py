@@ -198,9 +198,12 @@ def work_tile_cycles(k, hw, P, n_kv, n_masked, clock_hz):
     softmax) and epilogue (O / l, store). Epilogue exposure per structure: sm90a overlaps it with
     the next tile's first GEMMs when Q is double-buffered (D <= 128), not at D = 256; the new
     sm100a design runs it in the correction warpgroup while the MMA warp starts the next work
-    tile (persistent), the serial sm100a kernels run it in the softmax warps after the last PV."""
+    tile (persistent), the serial sm100a kernels run it in the softmax warps after the last PV. As
+    built, the new kernels run causal problems with one CTA per work tile (no tile counter,
+    ptx/body/sm100_fwd/scheduler.ptxh): the next tile's CTA starts on the SM only when this one
+    exits (TMEM and shared memory), so the epilogue is exposed there as in the serial kernels."""
     fixed = P["work_tile_cycles"] * (k["d"] / 128.0)
-    if (k["family"] == "sm90a" and k["d"] == 256) or k["family"] == "serial":
+    if (k["family"] == "sm90a" and k["d"] == 256) or k["family"] == "serial" or k.get("cta_per_tile"):
         fixed += P["serial_epilogue_cycles"] * (k["d"] / 128.0)
     if n_kv == 0:
         return fixed * 0.25
@@ -224,6 +227,8 @@ def schedule(costs, sms, lpt):
 def predict(k, hw_name, P, d, causal, s, b, h, clock_hz):
     hw = HW[hw_name]
     bm, bn = k["block_m"], k["block_n"]
+    if k["family"] == "new" and causal:
+        k = dict(k, cta_per_tile=True)
     n_m = math.ceil(s / bm)
     n_tot = math.ceil(s / bn)
     costs = []
@@ -237,6 +242,7 @@ def predict(k, hw_name, P, d, causal, s, b, h, clock_hz):
             n_kv, n_masked = n_tot, (1 if s % bn else 0)
         costs.append(work_tile_cycles(k, hw, P, n_kv, n_masked, clock_hz))
     all_costs = costs * (b * h)
+    # (work_tile_cycles reads k["cta_per_tile"]: the new kernels' causal schedule, see there)
     # One CTA per SM everywhere (TMEM 512 columns on sm100a; shared memory on sm90a).
     if not k["lpt"]:
         # launch order: m-block fastest, lightest causal tiles first

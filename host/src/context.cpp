@@ -13,7 +13,9 @@ namespace ptxfmha {
 
 const char* arch_for_cc(int cc_major, int cc_minor) {
   if (cc_major == 9 && cc_minor == 0) return "sm90a";
-  if (cc_major == 10) return "sm100a";
+  // sm_100a code (tcgen05, the 'a' feature set) runs on compute capability 10.0 only: 10.1, 10.3,
+  // ... get no kernel folder, so require_arch refuses them before anything is loaded or launched.
+  if (cc_major == 10 && cc_minor == 0) return "sm100a";
   return nullptr;
 }
 
@@ -142,9 +144,16 @@ ptxfmha_status acquire_context(DeviceInfo* out) {
 
 ptxfmha_status require_arch(const DeviceInfo& info) {
   if (info.arch != nullptr) return PTXFMHA_OK;
+  if (info.cc_major == 10)
+    return fail(PTXFMHA_ERR_UNSUPPORTED_ARCH,
+                "device %d has compute capability %d.%d (sm_%d); ptx-fmha's Blackwell kernels are built "
+                "for sm_100a, which runs on compute capability 10.0 only (B200, GB200): use a cc 10.0 "
+                "device, or assemble the ptx/sm100a kernels for this device's target (sm_%da, or sm_100f "
+                "for the 10.x family) and add its folder to arch_for_cc (host/src/context.cpp)",
+                static_cast<int>(info.device), info.cc_major, info.cc_minor, info.sm, info.sm);
   return fail(PTXFMHA_ERR_UNSUPPORTED_ARCH,
               "device %d has compute capability %d.%d (sm_%d); ptx-fmha has kernels for sm_90a "
-              "(cc 9.0) and sm_100a (cc 10.x) only",
+              "(cc 9.0) and sm_100a (cc 10.0) only",
               static_cast<int>(info.device), info.cc_major, info.cc_minor, info.sm);
 }
 

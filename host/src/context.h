@@ -2,7 +2,8 @@
 //
 //   context    acquire_context(): the calling thread's current CUDA context if it has one,
 //              else device 0's primary context (retained once per process, made current).
-//   arch       compute capability -> kernel folder: 9.0 -> "sm90a", 10.x -> "sm100a".
+//   arch       compute capability -> kernel folder: 9.0 -> "sm90a", 10.0 -> "sm100a"; other
+//              10.x (10.1, 10.3, ...) have none: sm_100a code runs on 10.0 only.
 //
 // Invariants: thread-safe (one mutex guards the primary context and the per-device attribute
 // cache); device 0's primary context is retained once and never released; device attributes
@@ -32,9 +33,10 @@ struct DeviceInfo {
 // CUDA. Does NOT fail for an unsupported architecture (out->arch == nullptr then):
 // call require_arch() when kernels are needed.
 ptxfmha_status acquire_context(DeviceInfo* out);
-// PTXFMHA_ERR_UNSUPPORTED_ARCH naming the device's compute capability when info.arch is null.
+// PTXFMHA_ERR_UNSUPPORTED_ARCH naming the device's compute capability when info.arch is null
+// (for 10.x, also what to do: a cc 10.0 device, or the kernels assembled for the device's target).
 ptxfmha_status require_arch(const DeviceInfo& info);
-// Kernel folder for a compute capability: (9,0) -> "sm90a", (10,x) -> "sm100a", else nullptr.
+// Kernel folder for a compute capability: (9,0) -> "sm90a", (10,0) -> "sm100a", else nullptr.
 const char* arch_for_cc(int cc_major, int cc_minor);
 // acquire_context + require_arch.
 ptxfmha_status acquire_device(DeviceInfo* out);

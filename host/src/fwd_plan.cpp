@@ -38,13 +38,13 @@ const char* fwd_schedule_name(FwdSchedule s) {
 }
 
 bool fwd_wants_tile_counter(const KernelInfo& row, const FwdShape& s) {
-  return row.grid == KernelInfo::Grid::TileLoop && (s.causal || s.uneven);
+  return row.grid == KernelInfo::Grid::TileLoop && row.tile_counter && (s.causal || s.uneven);
 }
 
 FwdTmaBoxes plan_fwd_tma_boxes(const KernelInfo& row, const FwdShape& s) {
   FwdTmaBoxes b;
   b.cols = static_cast<unsigned>(s.head_dim < kBoxColsElems ? s.head_dim : kBoxColsElems);
-  b.rows_q = static_cast<unsigned>(row.block_m);
+  b.rows_q = static_cast<unsigned>(row.block_m / (row.q_tiles > 1 ? row.q_tiles : 1));
   b.rows_kv = static_cast<unsigned>(row.block_n);
   b.rows_o = static_cast<unsigned>(kOBoxRows);
   return b;

@@ -68,15 +68,16 @@ struct FwdLaunchPlan {
 };
 
 // The boxes of the four tensor maps (elements): inner box min(head_dim, 64), at most the
-// 128-byte swizzle span; rows: Q block_m, K and V block_n, O 16 (the sm_90a epilogue stores
-// each warp's 16 rows with TMA).
+// 128-byte swizzle span; rows: Q block_m / q_tiles (one box per Q tile), K and V block_n, O 16
+// (the epilogues store 16-row groups with TMA).
 struct FwdTmaBoxes {
   unsigned cols = 0, rows_q = 0, rows_kv = 0, rows_o = 0;
 };
 FwdTmaBoxes plan_fwd_tma_boxes(const KernelInfo& row, const FwdShape& s);
 
 // True when the plan for (row, s) would use the stream's tile counter if one exists (a
-// TileLoop kernel whose tiles differ in cost: causal or uneven): the forward asks
+// TileLoop kernel whose tiles differ in cost (causal or uneven) and whose row takes one,
+// KernelInfo::tile_counter): the forward asks
 // tile_counter() only then.
 bool fwd_wants_tile_counter(const KernelInfo& row, const FwdShape& s);
 

@@ -42,6 +42,13 @@ struct KernelInfo {
   // plain kernels. ptxfmha_attn picks the row of the device's arch and head dim with the
   // fewest extra bits that covers a call's features (attn.cpp).
   uint32_t features = 0;
+  // 128-row Q tiles per CTA tile (sm100a two-tile forward: 2): the Q tensor map's box is
+  // block_m / q_tiles rows, one box per Q tile and 64 columns (fwd_plan.cpp).
+  int q_tiles = 1;
+  // TileLoop kernels that take causal tiles from the stream's tile counter (sm90a). false: the
+  // kernel walks the static order only, and causal problems get one CTA per tile (heaviest
+  // first), never a counter (sm100a two-tile forward).
+  bool tile_counter = true;
 };
 
 struct KernelTable {

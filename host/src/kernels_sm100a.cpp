@@ -1,16 +1,16 @@
-// Kernel table rows for Blackwell (sm_100a) forward kernels: the rows of
-// ptx/manifest/sm100_fwd_serial.h, the same rows the kernels' .ptx stubs take their KERNEL_*
-// facts from, with the dynamic shared memory of the body's own layout
-// (ptx/body/sm100_fwd_serial/layout.ptxh). tests/test_sm100a_kernels.cpp checks the rows
-// against the .ptx (and the shared-memory and TMEM maps against their budgets).
+// Kernel table rows for Blackwell (sm_100a) forward kernels: the rows of ptx/manifest/sm100_fwd.h
+// (the two-tile family, ptx/body/sm100_fwd/) and of ptx/manifest/sm100_fwd_serial.h (the serial
+// family, ptx/body/sm100_fwd_serial/), the same rows the kernels' .ptx stubs take their KERNEL_*
+// facts from, with the dynamic shared memory of each body's own layout. tests/test_sm100a_kernels.cpp
+// checks the rows against the .ptx (and the shared-memory and TMEM maps against their budgets).
 //
-// Selection: find_kernel() takes the first row of (arch, kind, head_dim), so each head dim's
-// default kernel (P in Tensor Memory, TS MMA for O += P V) comes before its "_pss_" comparison
-// variant (P through shared memory, SS MMA): the manifest lists them in that order. The _pss_
-// rows are there to be run and compared (GPU tests iterate every row), never to be picked by
-// ptxfmha_fwd.
+// Selection: find_kernel() takes the first row of (arch, kind, head_dim). The two-tile kernels
+// come first: ptxfmha_fwd runs them. The _serial kernels and their "_serial_pss_" comparison
+// variants follow, to be run by name (--ptxfmha_fwd_kernel=NAME in the bench, fwd_with_row; the
+// GPU suites run every row), never picked by ptxfmha_fwd.
 #include "kernel_table.h"
 #include "kernel_abi.h"
+#include "../../ptx/manifest/sm100_fwd.h"
 #include "../../ptx/manifest/sm100_fwd_serial.h"
 
 namespace ptxfmha {
@@ -18,7 +18,24 @@ namespace ptxfmha {
 namespace {
 constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
 
-// One KernelInfo per manifest row; grid (num_m_blocks, heads_q, batch) (Grid::GridMHB).
+// Two-tile rows: a 1-D persistent grid over work tiles (Grid::TileLoop) in the static order only
+// (tile_counter false: causal problems get one CTA per tile, heaviest first), Q_TILES Q boxes of
+// 128 rows per work tile.
+#define PTXFMHA_SM100_FWD_ROW(name)                                                             \
+  {#name,                                                                                       \
+   PTXFMHA_STR(PTXFMHA_FIELD(SM100_FWD_ARCH_, name)),                                           \
+   PTXFMHA_SM(PTXFMHA_FIELD(SM100_FWD_ARCH_, name)),                                            \
+   KernelKind::Fwd,                                                                             \
+   PTXFMHA_FIELD(SM100_FWD_HEAD_DIM_, name),                                                    \
+   PTXFMHA_FIELD(SM100_FWD_BLOCK_M_, name),                                                     \
+   PTXFMHA_FIELD(SM100_FWD_BLOCK_N_, name),                                                     \
+   PTXFMHA_FIELD(SM100_FWD_THREADS_, name),                                                     \
+   PTXFMHA_FIELD(SM100_FWD_SMEM_, name),                                                        \
+   kFwdParamBytes,                                                                              \
+   KernelInfo::Grid::TileLoop,                                                                  \
+   PTXFMHA_FIELD(SM100_FWD_Q_TILES_, name),                                                     \
+   false},
+// Serial rows: grid (num_m_blocks, heads_q, batch) (Grid::GridMHB).
 #define PTXFMHA_SM100_SERIAL_ROW(name)                                                          \
   {#name,                                                                                       \
    PTXFMHA_STR(PTXFMHA_FIELD(SM100_SERIAL_ARCH_, name)),                                        \
@@ -31,10 +48,16 @@ constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
    PTXFMHA_FIELD(SM100_SERIAL_SMEM_, name),                                                     \
    kFwdParamBytes,                                                                              \
    KernelInfo::Grid::GridMHB},
-const KernelInfo kRows[] = {SM100_FWD_SERIAL_KERNELS(PTXFMHA_SM100_SERIAL_ROW)};
+const KernelInfo kRows[] = {SM100_FWD_KERNELS(PTXFMHA_SM100_FWD_ROW)
+                                SM100_FWD_SERIAL_KERNELS(PTXFMHA_SM100_SERIAL_ROW)};
+#undef PTXFMHA_SM100_FWD_ROW
 #undef PTXFMHA_SM100_SERIAL_ROW
 
 // Every row fits the 227 KiB (232448 bytes) of dynamic shared memory an sm_100 CTA may opt into.
+#define PTXFMHA_SM100_FWD_FITS(name)                                                            \
+  static_assert(PTXFMHA_FIELD(SM100_FWD_SMEM_, name) <= 232448, #name ": shared memory > 227 KiB");
+SM100_FWD_KERNELS(PTXFMHA_SM100_FWD_FITS)
+#undef PTXFMHA_SM100_FWD_FITS
 #define PTXFMHA_SM100_SERIAL_FITS(name)                                                         \
   static_assert(PTXFMHA_FIELD(SM100_SERIAL_SMEM_, name) <= 232448, #name ": shared memory > 227 KiB");
 SM100_FWD_SERIAL_KERNELS(PTXFMHA_SM100_SERIAL_FITS)

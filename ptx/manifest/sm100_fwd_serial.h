@@ -15,18 +15,19 @@
 
 // Columns: arch folder; head dim; block_n (keys per KV tile); K/V ring stages; P in shared
 // memory (1: the "_pss_" comparison variants, SS MMA for O += P V) or in TMEM (0, TS MMA).
-//                                      arch     D    BN  STAGES  P_IN_SMEM
-#define ROW_fmha_fwd_d64_sm100a        (sm100a,  64,  128,     3,         0)
-#define ROW_fmha_fwd_d128_sm100a       (sm100a, 128,  128,     2,         0)
-#define ROW_fmha_fwd_d256_sm100a       (sm100a, 256,   64,     2,         0)
-#define ROW_fmha_fwd_d64_pss_sm100a    (sm100a,  64,  128,     3,         1)
-#define ROW_fmha_fwd_d128_pss_sm100a   (sm100a, 128,  128,     2,         1)
+//                                             arch     D    BN  STAGES  P_IN_SMEM
+#define ROW_fmha_fwd_d64_serial_sm100a        (sm100a,  64,  128,     3,         0)
+#define ROW_fmha_fwd_d128_serial_sm100a       (sm100a, 128,  128,     2,         0)
+#define ROW_fmha_fwd_d256_serial_sm100a       (sm100a, 256,   64,     2,         0)
+#define ROW_fmha_fwd_d64_serial_pss_sm100a    (sm100a,  64,  128,     3,         1)
+#define ROW_fmha_fwd_d128_serial_pss_sm100a   (sm100a, 128,  128,     2,         1)
 
-// Kernel-table order: find_kernel() takes the first row of (arch, kind, head dim), so each head
-// dim's default (P in TMEM) comes before its _pss_ variant, which is there to be run and compared.
+// Kernel-table order: find_kernel() takes the first row of (arch, kind, head dim). These rows are
+// A/B variants of the two-tile defaults (ptx/manifest/sm100_fwd.h, whose rows the kernel table
+// lists first): never selected by ptxfmha_fwd, run by name (--ptxfmha_fwd_kernel, fwd_with_row).
 #define SM100_FWD_SERIAL_KERNELS(X)                                                          \
-    X(fmha_fwd_d64_sm100a) X(fmha_fwd_d128_sm100a) X(fmha_fwd_d256_sm100a)                  \
-    X(fmha_fwd_d64_pss_sm100a) X(fmha_fwd_d128_pss_sm100a)
+    X(fmha_fwd_d64_serial_sm100a) X(fmha_fwd_d128_serial_sm100a) X(fmha_fwd_d256_serial_sm100a) \
+    X(fmha_fwd_d64_serial_pss_sm100a) X(fmha_fwd_d128_serial_pss_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM100_SERIAL_<COLUMN>_, name)); SMEM_ is the layout's total.
 #define SM100_SERIAL_ARCH_(arch, d, bn, st, p)          arch

@@ -1,12 +1,16 @@
 // Reads a preprocessed sm100a forward kernel (build/ptx/sm100a/<name>.ptx): statements, the role
-// regions the warp-role dispatch branches to, the top-level loops inside each region, and per
-// (region, section) the number of synchronisation instructions of each kind, for comparison with
-// the protocol model's event list (model.h: sections "pre", "L1", "mid1", "L2", ...).
+// regions of the kernel, and per (region, section) the number of synchronisation instructions of
+// each kind, for comparison with the protocol model's event list (model.h: sections "pre", "L1",
+// "L1.L1", "mid1", "post", ...).
 //
-// Robust to label renames: regions are found from the structure (the conditional branches right
-// after the setup bar.sync, the region holding tcgen05.dealloc is the teardown) and classified by
-// what they contain (kRoleSignatures); the label names of today's kernels are kept in one table
-// (kRoleLabels) only to print a note when the structure and the names disagree.
+// Keyed on the kernel's role table, not on incidental names: each family's roles.ptxh defines
+// ROLE_ENTRY_<ROLE> <label> for every role (and TEARDOWN), read with the stub's other macros
+// (tests/ptx_util.h cpp_macros). The regions are the code from each entry label to the next one;
+// the setup region is everything before the first. The structure must agree with the table:
+// every role entry is a branch target of the setup region's dispatch (or the code the dispatch
+// falls through to), the setup branches to no other label outside itself, the teardown region
+// holds tcgen05.dealloc, and every role region contains what its role does (role_signatures:
+// a softmax region that loses its ex2, or two swapped table entries, is reported).
 #pragma once
 #include <algorithm>
 #include <cctype>
@@ -36,6 +40,16 @@ inline std::vector<Stmt> parse_statements(const std::string& src) {
   std::string t;
   t.reserve(src.size());
   for (std::size_t i = 0; i < src.size(); ++i) {
+    // Debug directives without a ';' (.loc / .file lines of the generated PTX): dropped whole.
+    if (i == 0 || src[i - 1] == '\n') {
+      std::size_t k = i;
+      while (k < src.size() && (src[k] == ' ' || src[k] == '\t')) ++k;
+      if (src.compare(k, 5, ".loc ") == 0 || src.compare(k, 6, ".file ") == 0) {
+        while (i < src.size() && src[i] != '\n') ++i;
+        t += '\n';
+        continue;
+      }
+    }
     if (src.compare(i, 2, "//") == 0) {
       while (i < src.size() && src[i] != '\n') ++i;
       t += '\n';
@@ -86,6 +100,45 @@ inline std::vector<Stmt> parse_statements(const std::string& src) {
   return out;
 }
 
+// Operands of an instruction body: "op a, {b, c}, [d+(8 + 4)]" -> op, {"a", "{b, c}", "[d+(8 + 4)]"}
+// (commas inside braces, brackets and parentheses do not split).
+inline std::vector<std::string> operands(const std::string& b, std::string* op) {
+  std::vector<std::string> out;
+  const std::size_t sp = b.find(' ');
+  *op = b.substr(0, sp);
+  if (sp == std::string::npos) return out;
+  std::string cur;
+  int depth = 0;
+  for (std::size_t i = sp + 1; i < b.size(); ++i) {
+    const char c = b[i];
+    if (c == '{' || c == '[' || c == '(') ++depth;
+    if (c == '}' || c == ']' || c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      out.push_back(trim(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!trim(cur).empty()) out.push_back(trim(cur));
+  return out;
+}
+// The registers of a vector operand: "{%a, %b}" -> {"%a", "%b"}.
+inline std::vector<std::string> reg_list(const std::string& braced) {
+  std::vector<std::string> v;
+  std::string x;
+  for (char c : braced.substr(1, braced.size() - 2)) {
+    if (c == ',') {
+      v.push_back(trim(x));
+      x.clear();
+    } else {
+      x += c;
+    }
+  }
+  v.push_back(trim(x));
+  return v;
+}
+
 // Mnemonic without predicate: "@%p bra L" -> "bra L".
 inline std::string body(const std::string& s) {
   if (!s.empty() && s[0] == '@') {
@@ -122,37 +175,33 @@ inline std::string kind_of(const std::string& s) {
 }
 
 struct Region {
-  std::string role;       // "setup", "teardown", or a role of kRoleSignatures
-  std::string label;      // the label it starts at ("" for the fall-through region)
+  std::string role;       // "setup", "teardown", or a role of the kernel's ROLE_ENTRY_ table
+  std::string label;      // the label it starts at ("" for setup)
   std::size_t begin = 0, end = 0;
 };
 
-// Role signatures: a region is that role when it contains every needle of `all`.
+// Role signatures: a region of role `role` contains every needle of `all` (the content check of
+// the role table; "load" and "tma" are the TMA warp of the serial and the two-tile family).
 struct RoleSignature {
   const char* role;
   std::vector<const char*> all;
 };
 inline const std::vector<RoleSignature>& role_signatures() {
   static const std::vector<RoleSignature> sigs = {
-      {"mma", {"tcgen05.mma"}},
+      {"mma", {"tcgen05.mma", "tcgen05.commit"}},
       {"load", {"cp.async.bulk.tensor", "mbarrier::complete_tx"}},
-      {"correction", {"tcgen05.ld", "cp.async.bulk.tensor", ".global.shared"}},
-      {"softmax", {"tcgen05.ld", "ex2"}},
+      {"tma", {"cp.async.bulk.tensor", "mbarrier::complete_tx"}},
+      {"correction", {"tcgen05.ld", "cp.async.bulk.tensor", ".global.shared", "bar.sync"}},
+      {"softmax", {"tcgen05.ld", "ex2", "tcgen05.st"}},
+      {"teardown", {"tcgen05.dealloc", "bar.sync"}},
   };
   return sigs;
-}
-// Today's label names (diagnostics only): role -> label ("" = the fall-through region).
-inline const std::map<std::string, std::string>& role_labels() {
-  static const std::map<std::string, std::string> l = {
-      {"mma", ""}, {"load", "$L_load"}, {"softmax", "$L_softmax"}, {"teardown", "$L_role_end"}};
-  return l;
 }
 
 struct Layout {
   std::vector<Stmt> st;
-  std::vector<Region> regions;  // setup first, then role regions in text order
+  std::vector<Region> regions;  // setup first, then the role regions in text order
   std::string error;
-  std::vector<std::string> notes;
 };
 
 inline bool region_has(const std::vector<Stmt>& st, const Region& r, const char* needle) {
@@ -161,121 +210,189 @@ inline bool region_has(const std::vector<Stmt>& st, const Region& r, const char*
   return false;
 }
 
-inline Layout split_roles(const std::string& ptx) {
-  Layout L;
-  L.st = parse_statements(ptx);
-  const auto& st = L.st;
-  std::size_t i0 = st.size();
-  for (std::size_t i = 0; i < st.size(); ++i)
-    if (kind_of(st[i].text) == "bar_sync") { i0 = i; break; }
-  if (i0 == st.size()) { L.error = "no bar.sync (end of setup) found"; return L; }
-  // The dispatch block: setp / conditional branches / moves / loads / fences after the setup barrier.
-  std::vector<std::string> targets;
-  std::size_t fall = i0 + 1, last_branch = i0;
-  for (std::size_t i = i0 + 1; i < st.size(); ++i) {
-    const std::string b = body(st[i].text);
-    std::string tgt;
-    if (st[i].text[0] == '@' && is_branch(st[i].text, &tgt)) {
-      targets.push_back(tgt);
-      last_branch = i;
-      continue;
-    }
-    if (!st[i].labels.empty()) break;
-    if (starts(b, "setp") || starts(b, "mov") || starts(b, "ld.shared") || starts(b, "tcgen05.fence") ||
-        starts(b, "and.") || starts(b, "shr.") || starts(b, "add.")) {
-      if (starts(b, "add.") && last_branch > i0) break;  // first instruction of the fall-through role
-      continue;
-    }
-    break;
+// The role table of a kernel: ROLE_ENTRY_<ROLE> -> label, from its macros (role names lower case).
+inline std::map<std::string, std::string> role_entries(const std::map<std::string, std::string>& macros) {
+  std::map<std::string, std::string> out;
+  const std::string pre = "ROLE_ENTRY_";
+  for (const auto& kv : macros) {
+    if (kv.first.rfind(pre, 0) != 0) continue;
+    std::string role = kv.first.substr(pre.size());
+    for (char& ch : role) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out[role] = trim(kv.second);
   }
-  fall = last_branch + 1;
+  return out;
+}
+
+// Splits statements into the setup region and one region per role-table entry (see the file
+// header), checking the structure against the table.
+inline Layout split_roles_stmts(std::vector<Stmt> stmts, const std::map<std::string, std::string>& entries) {
+  Layout L;
+  L.st = std::move(stmts);
+  const auto& st = L.st;
+  if (entries.empty()) { L.error = "no ROLE_ENTRY_* role table (roles.ptxh)"; return L; }
+  if (!entries.count("teardown")) { L.error = "the role table has no ROLE_ENTRY_TEARDOWN"; return L; }
   std::map<std::string, std::size_t> label_at;
   for (std::size_t i = 0; i < st.size(); ++i)
-    for (const std::string& l : st[i].labels) label_at[l] = i;
-  std::vector<std::pair<std::size_t, std::string>> starts_v = {{fall, ""}};
-  std::set<std::string> seen;
-  for (const std::string& t : targets) {
-    if (!label_at.count(t)) { L.error = "dispatch target " + t + " not defined"; return L; }
-    if (seen.insert(t).second) starts_v.push_back({label_at[t], t});
+    for (const std::string& l : st[i].labels) {
+      if (label_at.count(l)) { L.error = "label " + l + " defined twice"; return L; }
+      label_at[l] = i;
+    }
+  std::vector<std::pair<std::size_t, std::string>> starts_v;  // (statement, role)
+  std::map<std::string, std::string> role_of_label;
+  for (const auto& e : entries) {
+    auto it = label_at.find(e.second);
+    if (it == label_at.end()) { L.error = "role " + e.first + ": entry label " + e.second + " not found"; return L; }
+    starts_v.push_back({it->second, e.first});
+    role_of_label[e.second] = e.first;
   }
   std::sort(starts_v.begin(), starts_v.end());
-  L.regions.push_back({"setup", "", 0, fall});
+  const std::size_t setup_end = starts_v.front().first;
+  L.regions.push_back({"setup", "", 0, setup_end});
   for (std::size_t k = 0; k < starts_v.size(); ++k) {
     Region r;
-    r.label = starts_v[k].second;
+    r.role = starts_v[k].second;
+    r.label = entries.at(r.role);
     r.begin = starts_v[k].first;
     r.end = k + 1 < starts_v.size() ? starts_v[k + 1].first : st.size();
     L.regions.push_back(r);
   }
-  for (std::size_t k = 1; k < L.regions.size(); ++k) {
-    Region& r = L.regions[k];
-    if (region_has(st, r, "tcgen05.dealloc")) { r.role = "teardown"; continue; }
-    for (const RoleSignature& s : role_signatures()) {
-      bool all = true;
-      for (const char* n : s.all) all = all && region_has(st, r, n);
-      if (all) { r.role = s.role; break; }
+  // The setup region: ends the CTA-wide setup barrier, dispatches to the role entries only.
+  bool setup_bar = false;
+  std::set<std::string> dispatched;
+  for (std::size_t i = 0; i < setup_end; ++i) {
+    if (kind_of(st[i].text) == "bar_sync") setup_bar = true;
+    std::string tgt;
+    if (!is_branch(st[i].text, &tgt)) continue;
+    auto it = label_at.find(tgt);
+    if (it == label_at.end()) { L.error = "setup branches to undefined label " + tgt; return L; }
+    if (it->second < setup_end) continue;  // a local label of the setup code
+    if (!role_of_label.count(tgt)) { L.error = "the setup dispatch branches to " + tgt + ", which is no role entry of the table"; return L; }
+    dispatched.insert(role_of_label[tgt]);
+  }
+  if (!setup_bar) { L.error = "no bar.sync in the setup region (before the first role entry)"; return L; }
+  dispatched.insert(starts_v.front().second);  // the fall-through of the dispatch
+  for (const auto& e : entries)
+    if (e.first != "teardown" && !dispatched.count(e.first)) {
+      L.error = "role " + e.first + " (" + e.second + ") is neither a dispatch target nor the dispatch's fall-through";
+      return L;
     }
-    if (r.role.empty()) r.role = "unknown@" + (r.label.empty() ? std::string("fall-through") : r.label);
-    auto it = role_labels().find(r.role);
-    if (it != role_labels().end() && it->second != r.label)
-      L.notes.push_back("role " + r.role + " starts at '" + r.label + "', the label table says '" + it->second + "'");
+  // Content: every region holds what its role does.
+  for (std::size_t k = 1; k < L.regions.size(); ++k) {
+    const Region& r = L.regions[k];
+    bool known = false;
+    for (const RoleSignature& sg : role_signatures()) {
+      if (r.role != sg.role) continue;
+      known = true;
+      for (const char* n : sg.all)
+        if (!region_has(st, r, n)) { L.error = "region " + r.role + " (" + r.label + ") lacks '" + n + "'"; return L; }
+    }
+    if (!known) { L.error = "role " + r.role + " has no signature (ptx_roles.h role_signatures)"; return L; }
   }
   return L;
 }
 
-// Static instruction counts per section of one region: sections are the top-level loops of the
-// region (a label with a later backward branch to it; retry loops of a single try_wait do not
-// count as loops) and the code before, between and after them: "pre", "L1", "mid1", "L2", ...,
-// "post" (the code after the last loop). Setup and teardown regions are one section each.
+inline Layout split_roles(const std::string& ptx, const std::map<std::string, std::string>& macros) {
+  return split_roles_stmts(parse_statements(ptx), role_entries(macros));
+}
+
+// Static instruction counts per section of one region. Sections are formed by the region's
+// synchronisation loops: a label with a later backward branch to it whose range holds a
+// synchronisation instruction (mbarrier, commit, fence, named barrier), other than the retry loop
+// of a single try_wait. Loops that only issue MMAs, TMA boxes or TMEM loads (K-steps, boxes,
+// chunks) do not form sections. The code before, inside, between and after the top-level ones
+// is "pre", "L1", "mid1", "L2", ..., "post"; a loop holding synchronisation loops of its own is
+// split the same way under its name ("L1.pre", "L1.L1", "L1.post", ...). Setup and teardown are
+// one section each.
 using Counts = std::map<std::string, std::map<std::string, int>>;  // section -> kind -> count
 
-inline Counts count_sections(const Layout& L, const Region& r) {
-  const auto& st = L.st;
-  Counts c;
-  if (r.role == "setup" || r.role == "teardown") {
-    for (std::size_t i = r.begin; i < r.end; ++i) {
-      const std::string k = kind_of(st[i].text);
-      if (!k.empty()) ++c[r.role][k];
+inline bool is_sync_kind(const std::string& k) {
+  return k == "init" || k == "expect_tx" || k == "arrive" || k == "try_wait" || k == "commit" || k == "fence_before" ||
+         k == "fence_after" || k == "bar_sync" || k == "bar_arrive";
+}
+
+namespace detail {
+using Loop = std::pair<std::size_t, std::size_t>;  // [label statement, last backward branch]
+
+// Names the statements of [b, e) (a region, or the body of the loop `self`, which then spans all
+// of [b, e) and is not one of its own sections).
+inline void name_sections(const std::vector<Loop>& loops, std::size_t b, std::size_t e, const std::string& prefix,
+                          std::vector<std::string>& sec, const Loop* self = nullptr) {
+  auto inside = [&](const Loop& lp) { return lp.first >= b && lp.second < e && !(self && lp == *self); };
+  // Top-level loops inside [b, e).
+  std::vector<Loop> top;
+  for (const Loop& lp : loops) {
+    if (!inside(lp)) continue;
+    bool nested = false;
+    for (const Loop& o : loops)
+      if (o != lp && inside(o) && o.first <= lp.first && lp.second <= o.second) nested = true;
+    if (!nested) top.push_back(lp);
+  }
+  std::sort(top.begin(), top.end());
+  for (std::size_t i = b; i < e; ++i) {
+    std::string s = "pre";
+    for (std::size_t k = 0; k < top.size(); ++k) {
+      if (i >= top[k].first && i <= top[k].second) { s = ""; break; }
+      if (i > top[k].second) s = k + 1 == top.size() ? "post" : "mid" + std::to_string(k + 1);
     }
-    return c;
+    if (!s.empty()) sec[i] = prefix + s;
+  }
+  for (std::size_t k = 0; k < top.size(); ++k) {
+    const std::string name = prefix + "L" + std::to_string(k + 1);
+    bool inner = false;
+    for (const Loop& o : loops)
+      if (o != top[k] && o.first >= top[k].first && o.second <= top[k].second) inner = true;
+    if (!inner) {
+      for (std::size_t i = top[k].first; i <= top[k].second; ++i) sec[i] = name;
+    } else {
+      // The loop's own label statement and its back-branch belong to its body.
+      name_sections(loops, top[k].first, top[k].second + 1, name + ".", sec, &top[k]);
+    }
+  }
+}
+}  // namespace detail
+
+// The section of every statement of region r (indexed like L.st; empty outside r).
+inline std::vector<std::string> section_names(const Layout& L, const Region& r) {
+  const auto& st = L.st;
+  std::vector<std::string> sec(st.size());
+  if (r.role == "setup" || r.role == "teardown") {
+    for (std::size_t i = r.begin; i < r.end; ++i) sec[i] = r.role;
+    return sec;
   }
   std::map<std::string, std::size_t> label_at;
   for (std::size_t i = r.begin; i < r.end; ++i)
     for (const std::string& l : st[i].labels) label_at[l] = i;
-  std::map<std::size_t, std::size_t> loops;  // label index -> last back-branch index
+  std::map<std::size_t, std::size_t> back;  // label index -> last back-branch index
   for (std::size_t i = r.begin; i < r.end; ++i) {
     std::string tgt;
     if (!is_branch(st[i].text, &tgt)) continue;
     auto it = label_at.find(tgt);
     if (it == label_at.end() || it->second > i) continue;
-    loops[it->second] = std::max(loops[it->second], i);
+    back[it->second] = std::max(back[it->second], i);
   }
-  std::vector<std::pair<std::size_t, std::size_t>> top;
-  for (const auto& lp : loops) {
-    int waits = 0, others = 0;
+  std::vector<detail::Loop> loops;
+  for (const auto& lp : back) {
+    int waits = 0, others = 0, sync = 0;
     for (std::size_t i = lp.first; i <= lp.second; ++i) {
       const std::string k = kind_of(st[i].text), b = body(st[i].text);
       if (k == "try_wait") ++waits;
       else if (!starts(b, "bra") && !starts(b, "setp")) ++others;
+      if (is_sync_kind(k)) ++sync;
     }
     if (waits == 1 && others == 0) continue;  // retry loop of one wait
-    bool nested = false;
-    for (const auto& o : top)
-      if (o.first <= lp.first && lp.second <= o.second) nested = true;
-    if (!nested) top.push_back(lp);
+    if (sync == 0) continue;                  // K-steps, boxes, chunks: no synchronisation
+    loops.push_back(lp);
   }
-  std::sort(top.begin(), top.end());
+  detail::name_sections(loops, r.begin, r.end, "", sec);
+  return sec;
+}
+
+inline Counts count_sections(const Layout& L, const Region& r) {
+  const std::vector<std::string> sec = section_names(L, r);
+  Counts c;
   for (std::size_t i = r.begin; i < r.end; ++i) {
-    std::string sec = "pre";
-    int k = 0;
-    for (const auto& lp : top) {
-      ++k;
-      if (i >= lp.first && i <= lp.second) { sec = "L" + std::to_string(k); break; }
-      if (i > lp.second) sec = "mid" + std::to_string(k);
-    }
-    if (sec == "mid" + std::to_string(top.size()) && !top.empty()) sec = "post";
-    const std::string kind = kind_of(st[i].text);
-    if (!kind.empty()) ++c[sec][kind];
+    const std::string kind = kind_of(L.st[i].text);
+    if (!kind.empty()) ++c[sec[i]][kind];
   }
   return c;
 }

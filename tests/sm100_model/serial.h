@@ -1,5 +1,5 @@
-// Protocol model of today's sm100a forward kernels (the "_serial" design):
-// ptx/include/sm100_fwd_body.ptxh, protocol in the header of ptx/sm100a/fmha_fwd_d128_sm100a.ptx.
+// Protocol model of the serial sm100a forward kernels (the "_serial" family):
+// ptx/body/sm100_fwd_serial/, protocol in its roles.ptxh.
 //
 // Roles: softmax warps 0-3 (softmax + O correction + epilogue; warp 0 thread 0 also initialises
 // the mbarriers), warp 4 (TMA loads, lane 0), warp 5 (TMEM alloc/dealloc, lane 0 issues every
@@ -7,9 +7,9 @@
 // double-buffered in TMEM (P over the first half of S, or in shared memory for the _pss_
 // variants), O in TMEM.
 //
-// Sections ("pre", "L1", "mid1", "L2", ...) name the code between and inside the top-level loops
-// of each role's region of the PTX, as the extractor test finds them; sites name the distinct
-// instructions inside a section.
+// Sections ("pre", "L1", "mid1", "L2", ..., "post") name the code between and inside the
+// synchronisation loops of each role's region of the PTX, as the extractor finds them
+// (ptx_roles.h count_sections); sites name the distinct instructions inside a section.
 #pragma once
 #include <functional>
 #include <string>
@@ -181,9 +181,8 @@ inline Model serial_model(const SerialParams& p) {
     if (n > 0) {
       e.section = "pre";
       e.expect_tx(q_full, p.q_tx_bytes, "expect_q");
-      e.section = "L1";
       for (int b = 0; b < p.q_boxes; ++b) e.tma_load(q_full, p.q_box_bytes, {{q_box[b], tag(T_Q, 0, 0)}}, "tma_q", "Q box");
-      e.section = "L2";
+      e.section = "L1";
       for (int j = 0; j < n; ++j) {
         const int st = j % S, ph = (j / S) & 1;
         e.wait(k_empty[st], ph ^ 1, j / S, "wait_k_empty", "K stage for tile " + std::to_string(j));
@@ -195,7 +194,7 @@ inline Model serial_model(const SerialParams& p) {
         for (int b = 0; b < p.kv_boxes; ++b)
           e.tma_load(v_full[st], p.kv_box_bytes, {{v_box[st * p.kv_boxes + b], tag(T_V, 0, j)}}, "tma_v", "V_" + std::to_string(j));
       }
-      e.section = "L3";  // drain: every stage once more
+      e.section = "L2";  // drain: every stage once more
       for (int i = 0; i < S; ++i) {
         const int j = n + i, st = j % S;
         e.wait(k_empty[st], ((j / S) & 1) ^ 1, j / S, "drain_k", "drain");
@@ -232,10 +231,9 @@ inline Model serial_model(const SerialParams& p) {
         e.fence_before("before_p");
         e.arrive(p_full[b], arr, "arrive_p", "P_" + std::to_string(j));
       }
-      e.section = "mid1";
+      e.section = "post";  // the epilogue (its chunk loop holds no synchronisation)
       e.wait(o_done, (n + 1) & 1, n, "wait_o_epi", "PV_" + std::to_string(n - 1));
       e.fence_after("after_o_epi");
-      e.section = "L2";
       e.tc_ld({{o_reg[w], tag(T_O, 0, n - 1)}}, "ld_o_epi", "O epilogue");
     }
     teardown(e, false, 128 / W);

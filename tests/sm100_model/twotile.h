@@ -141,10 +141,14 @@ inline Model twotile_model(const TwoTileParams& p) {
 
   auto setup = [&](Emitter& e, bool inits, bool alloc, int threads) {
     e.section = "setup";
-    if (inits) {
+    if (inits) {  // in the PTX's order (setup.ptxh BARRIER_INIT: per Q tile, per slot, per buffer)
       for (int t = 0; t < T; ++t) {
         e.init(q_full[t], 1, "q_full");
         e.init(q_empty[t], 1, "q_empty");
+        e.init(o_ready[t], 128, "o_ready");
+        e.init(o_full[t], 1, "o_full");
+        e.init(st_full[t], 128, "stats_full");
+        e.init(st_empty[t], 128, "stats_empty");
       }
       for (int r = 0; r < R; ++r) {
         e.init(kv_full[r], 1, "kv_full");
@@ -153,12 +157,6 @@ inline Model twotile_model(const TwoTileParams& p) {
       for (int b = 0; b < NB; ++b) {
         e.init(s_full[b], 1, "s_full");
         e.init(p_full[b], 128, "p_full");
-      }
-      for (int t = 0; t < T; ++t) {
-        e.init(o_ready[t], 128, "o_ready");
-        e.init(o_full[t], 1, "o_full");
-        e.init(st_full[t], 128, "stats_full");
-        e.init(st_empty[t], 128, "stats_empty");
       }
     }
     if (alloc) e.alloc("alloc");
@@ -197,6 +195,9 @@ inline Model twotile_model(const TwoTileParams& p) {
   // the TMA warp's (fewer interleavings, same barrier counts).
   const int idle_threads = p.threads - 128 * T - 128 - 64;
   // ================= TMA =================
+  // PTX (tma_loader.ptxh): per work tile Q_0 ("L1.pre"), then the ring items in one loop with Q_1
+  // behind item 0 ("L1.L1"); at exit one drain loop over the ring slots that also waits each Q
+  // buffer ("L2").
   {
     Program pr{"tma", {}};
     Emitter e{&pr};
@@ -205,12 +206,11 @@ inline Model twotile_model(const TwoTileParams& p) {
     for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
       const int n = p.work[wk];
       if (n == 0) continue;
-      e.section = "L1";
-      auto load_q = [&](int t) {
+      auto load_q = [&](int t, const char* sw, const char* sx, const char* st) {
         const bool skip = mut("TMA skips the q_empty wait of the next work tile") && wq == 1;
-        if (!skip) e.wait(q_empty[t], (wq & 1) ^ 1, wq, "wait_q_empty", "Q" + std::to_string(t));
-        e.expect_tx(q_full[t], p.q_boxes * p.q_box_bytes, "expect_q");
-        for (int b = 0; b < p.q_boxes; ++b) e.tma_load(q_full[t], p.q_box_bytes, {{q_box[t][b], tag(T_Q, wk, t)}}, "tma_q", "Q" + std::to_string(t));
+        if (!skip) e.wait(q_empty[t], (wq & 1) ^ 1, wq, sw, "Q" + std::to_string(t));
+        e.expect_tx(q_full[t], p.q_boxes * p.q_box_bytes, sx);
+        for (int b = 0; b < p.q_boxes; ++b) e.tma_load(q_full[t], p.q_box_bytes, {{q_box[t][b], tag(T_Q, wk, t)}}, st, "Q" + std::to_string(t));
       };
       auto load_slot = [&](bool is_v, int j) {
         const int slot = g % R;
@@ -229,37 +229,42 @@ inline Model twotile_model(const TwoTileParams& p) {
         ++g;
       };
       const auto order = ring_order(n);
-      load_q(0);
-      load_slot(order[0].first, order[0].second);
-      if (T == 2) load_q(1);
-      for (std::size_t i = 1; i < order.size(); ++i) load_slot(order[i].first, order[i].second);
+      e.section = "L1.pre";
+      load_q(0, "wait_q_empty0", "expect_q0", "tma_q0");
+      e.section = "L1.L1";
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        load_slot(order[i].first, order[i].second);
+        if (i == 0 && T == 2) load_q(1, "wait_q_empty1", "expect_q1", "tma_q1");
+      }
       ++wq;
     }
     e.section = "L2";  // drain: the last commit arrivals on every slot and Q buffer
     for (int i = 0; i < R && g > 0; ++i) {
       const int gg = g + i;
       e.wait(kv_empty[gg % R], ((gg / R) & 1) ^ 1, gg / R, "drain_kv", "drain");
+      if (i < T && wq > 0 && !mut("TMA skips the drain")) e.wait(q_empty[i], (wq & 1) ^ 1, wq, "drain_q", "drain");
     }
-    if (wq > 0 && !mut("TMA skips the drain"))
-      for (int t = 0; t < T; ++t) e.wait(q_empty[t], (wq & 1) ^ 1, wq, "drain_q", "drain");
     teardown(e, false, 32 + idle_threads);
     m.roles.push_back(std::move(pr));
   }
 
   // ================= MMA =================
+  // PTX (mma.ptxh): per work tile the prologue loop over the first S of both buffers ("L1.L1"),
+  // then one loop over (KV tile j, Q tile t) items: PV_t(j) and the S KV_LEAD tiles ahead
+  // ("L1.L2"). One ISSUE_S code path per loop (sites per section).
   {
     Program pr{"mma", {}};
     Emitter e{&pr};
     setup(e, false, true, 32);
     int g = 0, wq = 0;
-    int sc[2] = {0, 0};   // S issued per buffer (global)
     int pcnt[2] = {0, 0}; // P consumed per buffer (global)
     int pv[2] = {0, 0};   // PV issued per O tile (global)
     int oready[2] = {0, 0};
+    int c0 = 0;           // KV tiles of earlier work tiles (S buffer parity at T = 1)
+    const int lead = T == 2 ? 1 : 2;
     for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
       const int n = p.work[wk];
       if (n == 0) continue;
-      e.section = "L1";
       // Slots of this work tile in ring order.
       const auto order = ring_order(n);
       std::vector<int> k_slot(n), v_slot(n), k_g(n), v_g(n);
@@ -269,20 +274,20 @@ inline Model twotile_model(const TwoTileParams& p) {
         (order[i].first ? v_g : k_g)[order[i].second] = gi;
       }
       g += static_cast<int>(order.size());
-      auto wait_slot = [&](bool is_v, int j) {
+      auto wait_slot = [&](bool is_v, int j, const char* site) {
         const int gi = is_v ? v_g[j] : k_g[j];
-        e.wait(kv_full[gi % R], (gi / R) & 1, gi / R + 1, "wait_kv", (is_v ? "V_" : "K_") + std::to_string(j));
+        e.wait(kv_full[gi % R], (gi / R) & 1, gi / R + 1, site, (is_v ? "V_" : "K_") + std::to_string(j));
       };
-      // S = Q_t K_j^T into buffer b.
-      auto issue_s = [&](int t, int b, int j) {
+      // S = Q_t K_j^T into buffer b, then its commits (ISSUE_S).
+      auto issue_s = [&](int t, int b, int j, const char* wpv, const char* fpv) {
         const int64_t ts = tag(T_S, wk, j * 2 + t);
         std::vector<Access> r = q_acc(t, tag(T_Q, wk, t));
         for (const Access& a : slot_acc(k_slot[j], tag(T_K, wk, j))) r.push_back(a);
         if (p.p_aliases_s) {
           e.mma(acc_s(b, 0), r, s_writes(b, 0, ts), "mma_qk_lo", "S" + std::to_string(t) + "_" + std::to_string(j) + " lower half");
           if (pv[t] > 0 && !mut("S upper half issued without waiting for PV (FA4 order)")) {
-            e.wait(o_full[t], (pv[t] - 1) & 1, pv[t], "wait_o_full", "PV" + std::to_string(t) + " read P");
-            e.fence_after("after_o_full");
+            e.wait(o_full[t], (pv[t] - 1) & 1, pv[t], wpv, "PV" + std::to_string(t) + " read P");
+            e.fence_after(fpv);
           }
           e.mma(acc_s(b, 1), r, s_writes(b, 1, ts), "mma_qk_hi", "S" + std::to_string(t) + "_" + std::to_string(j) + " upper half");
         } else {
@@ -290,8 +295,8 @@ inline Model twotile_model(const TwoTileParams& p) {
         }
         const int sb = (mut("commit of S1 to s_full[0]") && b == 1) ? s_full[0] : s_full[b];
         e.commit(sb, "commit_s");
-        ++sc[b];
         if (j == n - 1) e.commit(q_empty[t], "commit_q");
+        if (t == T - 1) e.commit(kv_empty[k_slot[j]], "commit_k");
       };
       auto issue_pv = [&](int t, int b, int j) {
         e.wait(p_full[b], pcnt[b] & 1, pcnt[b] + 1, "wait_p", "P" + std::to_string(b) + " of tile " + std::to_string(j));
@@ -308,53 +313,32 @@ inline Model twotile_model(const TwoTileParams& p) {
         e.commit(o_full[t], "commit_o");
         ++pv[t];
       };
-      if (T == 2) {
-        for (int t = 0; t < 2; ++t) {
-          e.wait(q_full[t], wq & 1, wq + 1, "wait_q", "Q" + std::to_string(t));
-          if (t == 0) wait_slot(false, 0);
-          e.fence_after("after_q");
-          issue_s(t, t, 0);
-        }
-        e.commit(kv_empty[k_slot[0]], "commit_k");
-        e.section = "L2";
-        for (int j = 0; j < n; ++j) {
-          wait_slot(true, j);
-          for (int t = 0; t < 2; ++t) {
-            issue_pv(t, t, j);
-            if (t == 1) e.commit(kv_empty[v_slot[j]], "commit_v");
-            if (j + 1 < n) {
-              if (t == 0) {
-                wait_slot(false, j + 1);
-                e.fence_after("after_k");
-              }
-              issue_s(t, t, j + 1);
-              if (t == 1) e.commit(kv_empty[k_slot[j + 1]], "commit_k");
-            }
-          }
-        }
-      } else {
-        e.wait(q_full[0], wq & 1, wq + 1, "wait_q", "Q");
-        const int base = sc[0] + sc[1];  // S tiles issued before this work tile: S(j) -> buffer (base + j) % 2
-        for (int j = 0; j < std::min(n, 2); ++j) {
-          wait_slot(false, j);
-          e.fence_after("after_k");
-          issue_s(0, (base + j) % 2, j);
-          e.commit(kv_empty[k_slot[j]], "commit_k");
-        }
-        e.section = "L2";
-        for (int j = 0; j < n; ++j) {
-          const int b = (base + j) % 2;
-          wait_slot(true, j);
-          issue_pv(0, b, j);
-          e.commit(kv_empty[v_slot[j]], "commit_v");
-          if (j + 2 < n) {
-            wait_slot(false, j + 2);
+      // S/P buffer of Q tile t's KV tile j: t (two Q tiles), or the global KV tile parity.
+      auto buf = [&](int t, int j) { return T == 2 ? t : (c0 + j) % 2; };
+      e.section = "L1.L1";  // MMA_PROLOGUE
+      const int pro = std::min(n * T, 2);
+      for (int i = 0; i < pro; ++i) {
+        const int t = i % T, j = i / T;
+        if (i < T) e.wait(q_full[i], wq & 1, wq + 1, "wait_q", "Q" + std::to_string(i));
+        if (t == 0) wait_slot(false, j, "wait_k_pro");
+        e.fence_after("after_qk");
+        issue_s(t, buf(t, j), j, "wait_pv_pro", "after_pv_pro");
+      }
+      e.section = "L1.L2";  // MMA_LOOP
+      for (int i = 0; i < n * T; ++i) {
+        const int t = i % T, j = i / T;
+        if (t == 0) wait_slot(true, j, "wait_v");
+        issue_pv(t, buf(t, j), j);
+        if (t == T - 1) e.commit(kv_empty[v_slot[j]], "commit_v");
+        if (j + lead < n) {
+          if (t == 0) {
+            wait_slot(false, j + lead, "wait_k_loop");
             e.fence_after("after_k");
-            issue_s(0, b, j + 2);
-            e.commit(kv_empty[k_slot[j + 2]], "commit_k");
           }
+          issue_s(t, buf(t, j + lead), j + lead, "wait_pv_loop", "after_pv_loop");
         }
       }
+      c0 += n;
       ++wq;
     }
     teardown(e, true, 32);
@@ -381,7 +365,7 @@ inline Model twotile_model(const TwoTileParams& p) {
         const int64_t ts = tag(T_S, wk, j * 2 + t), tp = tag(T_P, wk, j * 2 + t);
         for (int w = 0; w < W; ++w) {
           Emitter e{&warps[w]};
-          e.section = "L1";
+          e.section = "L1.L1";  // SOFTMAX_LOOP
           const bool wrong_parity = mut("softmax waits s_full with the wrong parity") && j == 1;
           e.wait(s_full[b], (sc[b] & 1) ^ (wrong_parity ? 1 : 0), sc[b] + 1, "wait_s", "S of tile " + std::to_string(j));
           if (!(mut("softmax omits tcgen05.fence::after_thread_sync") && j == 1)) e.fence_after("after_s");
@@ -410,7 +394,7 @@ inline Model twotile_model(const TwoTileParams& p) {
       // Final statistics (row sum l) for the epilogue; LSE is written by the softmax itself.
       for (int w = 0; w < W; ++w) {
         Emitter e{&warps[w]};
-        e.section = "mid1";
+        e.section = "L1.post";  // SOFTMAX_LSE
         e.wait(st_empty[t], (stc & 1) ^ 1, stc, "wait_stats_empty_fin", "stats slot");
         e.smem_write({{stats[t][w], tag(T_STATS, wk, n)}}, "st_stats_fin");
         e.arrive(st_full[t], 128 / W, "arrive_stats_fin", "final l");
@@ -441,7 +425,7 @@ inline Model twotile_model(const TwoTileParams& p) {
         for (int t = 0; t < T; ++t) {
           for (int w = 0; w < W; ++w) {
             Emitter e{&warps[w]};
-            e.section = "L1";
+            e.section = "L1.L1";  // CORRECT_LOOP
             e.wait(st_full[t], sf[t] & 1, sf[t] + 1, "wait_stats", "alpha of tile " + std::to_string(j));
             e.smem_read({{stats[t][w], tag(T_STATS, wk, j)}}, "ld_stats");
             e.arrive(st_empty[t], 128 / W, "arrive_stats_empty", "stats slot");
@@ -473,7 +457,7 @@ inline Model twotile_model(const TwoTileParams& p) {
       for (int t = 0; t < T; ++t) {
         for (int w = 0; w < W; ++w) {
           Emitter e{&warps[w]};
-          e.section = "mid1";
+          e.section = "L1.L2";  // EPILOGUE, per Q tile
           if (n > 0) {
             e.wait(st_full[t], sf[t] & 1, sf[t] + 1, "wait_stats_fin", "final l");
             e.smem_read({{stats[t][w], tag(T_STATS, wk, n)}}, "ld_stats_fin");
@@ -499,7 +483,7 @@ inline Model twotile_model(const TwoTileParams& p) {
     }
     for (int w = 0; w < W; ++w) {
       Emitter e{&warps[w]};
-      e.section = "L2";
+      e.section = "post";  // CORRECT_EXIT
       if (w == 0 && stores > 0) e.bulk_wait_read("wait_store_exit");
       teardown(e, false, 128 / W);
       m.roles.push_back(std::move(warps[w]));

@@ -1,0 +1,401 @@
+// Executes one thread of a preprocessed sm100a forward kernel on the CPU (tests/sm100_model/
+// ptx_roles.h parses it) and records its synchronisation: every mbarrier init / try_wait (with
+// the parity it waits for) / arrive / arrive.expect_tx (bytes), tcgen05.commit, tcgen05.fence,
+// named barrier, tcgen05.mma (its accumulator's TMEM address) and TMA load, in program order,
+// with the barriers' shared-memory addresses. tests/test_cpu_sm100a_protocol.cpp compares these
+// traces with the protocol model's programs of the same roles for the same work tiles: the
+// parities, counts and orders the model was explored with are the ones the PTX computes.
+//
+// What it executes: the integer, predicate and address arithmetic of the PTX (b32/u32/s32/b64/
+// u64/s64 add, sub, mul.lo, mad.lo, div, rem, min, max, and, or, xor, shl, shr, neg, selp, setp,
+// cvt, mov incl. 64-bit packs), ld.param from a given parameter block, ld/st.shared of words
+// (tcgen05.alloc writes the TMEM base address), branches. Data is not executed: fp32 results,
+// TMEM loads and shared-memory data other than the words written here are "unknown"; a waited
+// mbarrier passes at once (the trace is the thread's own sequence, not a schedule); vote.sync
+// of a known predicate is that lane's value (the warp agrees where the kernel's vote is
+// warp-uniform by construction: masking counts, which the roles' lanes share per warp quarter
+// only approximately, see unknown_branches). A branch on an unknown predicate is not taken and
+// counted.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ptx_roles.h"
+#include "ptx_util.h"
+
+namespace sm100_exec {
+
+struct TraceEv {
+  std::string kind;  // init, wait, arrive, expect_tx, commit, fence_before, fence_after, bar_sync, mma, tma
+  uint64_t addr = 0; // barrier address (mma: accumulator TMEM address)
+  long long arg = 0; // wait: parity; init: count; expect_tx: bytes; bar_sync: id; tma: barrier address
+  std::size_t stmt = 0;
+  // mma only: A (shared-memory descriptor, or the TMEM address when a_tmem), B descriptor,
+  // instruction descriptor, enable-input-d (accumulate)
+  uint64_t a = 0, b = 0, idesc = 0;
+  bool a_tmem = false, acc = false;
+};
+
+struct Val {
+  uint64_t v = 0;
+  bool known = false;
+};
+
+class Thread {
+ public:
+  Thread(const std::vector<sm100_ptx::Stmt>& st, const std::map<std::string, std::string>& macros) : st_(st), macros_(macros) {
+    for (std::size_t i = 0; i < st_.size(); ++i)
+      for (const std::string& l : st_[i].labels) label_[l] = i;
+  }
+  // Special registers and symbols.
+  uint32_t tid = 0, ctaid[3] = {0, 0, 0}, nctaid[3] = {1, 1, 1};
+  uint64_t smem_symbol = 0x400, param_symbol = 0x10000;
+  std::map<long long, uint64_t> params;  // .param byte offset -> value (32-bit fields as is)
+  std::vector<TraceEv> trace;
+  std::string error;
+  int unknown_branches = 0;
+  long max_steps = 20000000;
+
+  // Runs from the first statement of the entry to ret/exit.
+  bool run() {
+    std::size_t pc = 0;
+    // Skip declarations (.reg ...) and anything before the first instruction.
+    long steps = 0;
+    while (pc < st_.size()) {
+      if (++steps > max_steps) { error = "step limit (an endless loop?)"; return false; }
+      const std::string& t = st_[pc].text;
+      if (t.empty() || t[0] == '.') { ++pc; continue; }
+      std::size_t next = pc + 1;
+      if (!exec(pc, &next)) return false;
+      if (next == static_cast<std::size_t>(-1)) return true;
+      pc = next;
+    }
+    return true;
+  }
+
+ private:
+  const std::vector<sm100_ptx::Stmt>& st_;
+  const std::map<std::string, std::string>& macros_;
+  std::map<std::string, std::size_t> label_;
+  std::map<std::string, Val> r_;
+  std::map<std::string, int> pred_;  // -1 unknown
+  std::map<uint64_t, Val> smem_;     // 32-bit words written by this thread (and tcgen05.alloc)
+
+  static std::vector<std::string> operands(const std::string& b, std::string* op) { return sm100_ptx::operands(b, op); }
+  static std::vector<std::string> list(const std::string& braced) { return sm100_ptx::reg_list(braced); }
+  static int width(const std::string& op) {
+    if (op.find(".u64") != std::string::npos || op.find(".s64") != std::string::npos || op.find(".b64") != std::string::npos) return 64;
+    return 32;
+  }
+  static bool is_signed(const std::string& op) { return op.find(".s32") != std::string::npos || op.find(".s64") != std::string::npos; }
+  static uint64_t trunc(uint64_t v, int w) { return w == 64 ? v : (v & 0xFFFFFFFFull); }
+  static int64_t sext(uint64_t v, int w) { return w == 64 ? static_cast<int64_t>(v) : static_cast<int64_t>(static_cast<int32_t>(v & 0xFFFFFFFFu)); }
+
+  // Value of an operand: register, special register, symbol, or integer expression.
+  Val get(const std::string& o) {
+    if (o.empty()) return {};
+    if (o[0] == '%') {
+      if (o == "%tid.x") return {tid, true};
+      if (o == "%ctaid.x") return {ctaid[0], true};
+      if (o == "%ctaid.y") return {ctaid[1], true};
+      if (o == "%ctaid.z") return {ctaid[2], true};
+      if (o == "%nctaid.x") return {nctaid[0], true};
+      if (o == "%nctaid.y") return {nctaid[1], true};
+      if (o == "%nctaid.z") return {nctaid[2], true};
+      auto it = r_.find(o);
+      return it == r_.end() ? Val{} : it->second;
+    }
+    if (o == "fmha_dyn_smem") return {smem_symbol, true};
+    if (macros_.count("KERNEL_PARAM") && o == macros_.at("KERNEL_PARAM")) return {param_symbol, true};
+    if (o.rfind("0f", 0) == 0 || o.rfind("0d", 0) == 0) return {};  // fp immediates: data
+    long long x = 0;
+    std::string err;
+    static const std::map<std::string, std::string> none;
+    ptxfmha_test::IntExpr ev(none);
+    if (ev.eval(o, &x, &err)) return {static_cast<uint64_t>(x), true};
+    return {};
+  }
+  // [base+expr] -> address
+  Val addr(const std::string& a) {
+    std::string in = a.substr(1, a.size() - 2);
+    const std::size_t plus = in.find('+');
+    Val b = get(sm100_ptx::trim(in.substr(0, plus)));
+    if (plus == std::string::npos) return b;
+    Val off = get(sm100_ptx::trim(in.substr(plus + 1)));
+    if (!b.known || !off.known) return {};
+    return {b.v + off.v, true};
+  }
+  int getp(const std::string& p) {
+    std::string n = p;
+    bool neg = false;
+    if (!n.empty() && n[0] == '!') { neg = true; n = n.substr(1); }
+    auto it = pred_.find(n);
+    const int v = it == pred_.end() ? -1 : it->second;
+    return v < 0 ? -1 : (neg ? 1 - v : v);
+  }
+  void set(const std::string& d, Val v) { r_[d] = v; }
+  void ev(const char* kind, uint64_t a, long long arg, std::size_t pc) { trace.push_back({kind, a, arg, pc}); }
+
+  bool exec(std::size_t pc, std::size_t* next) {
+    std::string text = st_[pc].text;
+    // Guard.
+    if (text[0] == '@') {
+      const std::size_t sp = text.find(' ');
+      const int g = getp(text.substr(1, sp - 1));
+      text = sm100_ptx::trim(text.substr(sp + 1));
+      std::string op0;
+      operands(text, &op0);
+      if (g < 0) {
+        ++unknown_branches;
+        return true;  // not executed
+      }
+      if (g == 0) return true;
+    }
+    std::string op;
+    const std::vector<std::string> o = operands(text, &op);
+    auto fail = [&](const std::string& why) {
+      error = "statement " + std::to_string(pc) + " '" + st_[pc].text + "': " + why;
+      return false;
+    };
+    // ---- control flow -----------------------------------------------------------------------
+    if (op == "bra" || op == "bra.uni") {
+      auto it = label_.find(o.at(0));
+      if (it == label_.end()) return fail("unknown label");
+      *next = it->second;
+      return true;
+    }
+    if (op == "ret" || op == "exit") {
+      *next = static_cast<std::size_t>(-1);
+      return true;
+    }
+    // ---- synchronisation (recorded) ---------------------------------------------------------
+    if (op.rfind("mbarrier.init", 0) == 0) {
+      const Val a = addr(o.at(0)), c = get(o.at(1));
+      if (!a.known || !c.known) return fail("unknown mbarrier.init operand");
+      ev("init", a.v, static_cast<long long>(c.v), pc);
+      return true;
+    }
+    if (op.rfind("mbarrier.try_wait", 0) == 0 || op.rfind("mbarrier.test_wait", 0) == 0) {
+      const Val a = addr(o.at(1)), par = get(o.at(2));
+      if (!a.known || !par.known) return fail("unknown try_wait operand");
+      ev("wait", a.v, static_cast<long long>(par.v & 1), pc);
+      pred_[o.at(0)] = 1;
+      return true;
+    }
+    if (op.rfind("mbarrier.arrive.expect_tx", 0) == 0) {
+      const Val a = addr(o.at(1)), b = get(o.at(2));
+      if (!a.known || !b.known) return fail("unknown expect_tx operand");
+      ev("expect_tx", a.v, static_cast<long long>(b.v), pc);
+      return true;
+    }
+    if (op.rfind("mbarrier.arrive", 0) == 0) {
+      const Val a = addr(o.at(1));
+      if (!a.known) return fail("unknown arrive address");
+      ev("arrive", a.v, 0, pc);
+      return true;
+    }
+    if (op.rfind("tcgen05.commit", 0) == 0) {
+      const Val a = addr(o.at(0));
+      if (!a.known) return fail("unknown commit address");
+      ev("commit", a.v, 0, pc);
+      return true;
+    }
+    if (op == "tcgen05.fence::before_thread_sync") { ev("fence_before", 0, 0, pc); return true; }
+    if (op == "tcgen05.fence::after_thread_sync") { ev("fence_after", 0, 0, pc); return true; }
+    if (op == "bar.sync" || op == "barrier.sync" || op == "barrier.cta.sync") {
+      const Val id = get(o.at(0));
+      if (!id.known) return fail("unknown barrier id");
+      ev("bar_sync", 0, static_cast<long long>(id.v), pc);
+      return true;
+    }
+    if (op.rfind("tcgen05.mma", 0) == 0) {
+      const Val d = addr(o.at(0));
+      if (!d.known) return fail("unknown MMA accumulator address");
+      TraceEv e{"mma", d.v, 0, pc};
+      e.a_tmem = o.at(1)[0] == '[';
+      const Val a = e.a_tmem ? addr(o.at(1)) : get(o.at(1)), b = get(o.at(2)), id = get(o.at(3));
+      const int acc = getp(o.at(4));
+      if (!a.known || !b.known || !id.known || acc < 0) return fail("unknown MMA operand");
+      e.a = a.v;
+      e.b = b.v;
+      e.idesc = id.v;
+      e.acc = acc == 1;
+      trace.push_back(e);
+      return true;
+    }
+    if (op.rfind("cp.async.bulk.tensor", 0) == 0) {
+      if (op.find("global.shared") != std::string::npos) return true;  // TMA store: not traced
+      const Val b = addr(o.at(2));
+      if (!b.known) return fail("unknown TMA barrier");
+      ev("tma", b.v, 0, pc);
+      return true;
+    }
+    if (op.rfind("tcgen05.alloc", 0) == 0) {
+      const Val a = addr(o.at(0));
+      if (!a.known) return fail("unknown TMEM slot");
+      smem_[a.v] = {0, true};  // TMEM base address 0: lane 0, column 0
+      return true;
+    }
+    if (op.rfind("tcgen05.ld", 0) == 0) {
+      for (const std::string& x : list(o.at(0))) r_[x] = {};
+      return true;
+    }
+    // Everything else without a register result: no effect here.
+    if (op.rfind("tcgen05", 0) == 0 || op.rfind("fence", 0) == 0 || op.rfind("bar.", 0) == 0 || op.rfind("setmaxnreg", 0) == 0 ||
+        op.rfind("cp.async", 0) == 0 || op.rfind("st.global", 0) == 0 || op.rfind("prefetch", 0) == 0)
+      return true;
+    // ---- memory -----------------------------------------------------------------------------
+    if (op.rfind("ld.param", 0) == 0) {
+      const Val a = addr(o.at(1));
+      if (!a.known) return fail("unknown param address");
+      auto it = params.find(static_cast<long long>(a.v - param_symbol));
+      set(o.at(0), it == params.end() ? Val{} : Val{it->second, true});
+      return true;
+    }
+    if (op.rfind("ld.shared", 0) == 0) {
+      const Val a = addr(o.at(1));
+      auto it = a.known ? smem_.find(a.v) : smem_.end();
+      set(o.at(0), it == smem_.end() ? Val{} : it->second);
+      return true;
+    }
+    if (op.rfind("st.shared", 0) == 0) {
+      const Val a = addr(o.at(0));
+      if (a.known && o.at(1)[0] != '{') smem_[a.v] = get(o.at(1));
+      return true;
+    }
+    // ---- predicates -------------------------------------------------------------------------
+    if (op.rfind("setp.", 0) == 0) {
+      const Val a = get(o.at(1)), b = get(o.at(2));
+      const bool f = op.find(".f32") != std::string::npos || op.find(".f64") != std::string::npos;
+      if (f || !a.known || !b.known) { pred_[o.at(0)] = -1; return true; }
+      const int w = width(op);
+      const bool s = is_signed(op);
+      const int64_t x = s ? sext(a.v, w) : static_cast<int64_t>(trunc(a.v, w)), y = s ? sext(b.v, w) : static_cast<int64_t>(trunc(b.v, w));
+      const uint64_t ux = trunc(a.v, w), uy = trunc(b.v, w);
+      bool res = false;
+      const std::string cmp = op.substr(5, op.find('.', 5) - 5);
+      if (cmp == "eq") res = ux == uy;
+      else if (cmp == "ne") res = ux != uy;
+      else if (cmp == "lt") res = s ? x < y : ux < uy;
+      else if (cmp == "le") res = s ? x <= y : ux <= uy;
+      else if (cmp == "gt") res = s ? x > y : ux > uy;
+      else if (cmp == "ge") res = s ? x >= y : ux >= uy;
+      else return fail("comparison " + cmp);
+      pred_[o.at(0)] = res ? 1 : 0;
+      return true;
+    }
+    if (op == "and.pred" || op == "or.pred") {
+      const int a = getp(o.at(1)), b = getp(o.at(2));
+      if (a < 0 || b < 0) pred_[o.at(0)] = -1;
+      else pred_[o.at(0)] = op == "and.pred" ? (a && b) : (a || b);
+      return true;
+    }
+    if (op.rfind("vote.sync.any.pred", 0) == 0) {
+      pred_[o.at(0)] = getp(o.at(1));
+      return true;
+    }
+    if (op.rfind("selp.", 0) == 0) {
+      const int p = getp(o.at(3));
+      if (p < 0) set(o.at(0), {});
+      else set(o.at(0), get(p ? o.at(1) : o.at(2)));
+      return true;
+    }
+    // ---- moves and conversions --------------------------------------------------------------
+    if (op.rfind("mov.", 0) == 0) {
+      if (o.at(0)[0] == '{') {  // unpack
+        const Val x = get(o.at(1));
+        const auto v = list(o.at(0));
+        set(v.at(0), x.known ? Val{x.v & 0xFFFFFFFFull, true} : Val{});
+        set(v.at(1), x.known ? Val{x.v >> 32, true} : Val{});
+        return true;
+      }
+      if (o.at(1)[0] == '{') {  // pack
+        const auto v = list(o.at(1));
+        const Val lo = get(v.at(0)), hi = get(v.at(1));
+        set(o.at(0), lo.known && hi.known ? Val{(lo.v & 0xFFFFFFFFull) | (hi.v << 32), true} : Val{});
+        return true;
+      }
+      if (op.find(".f32") != std::string::npos || op.find(".f64") != std::string::npos) { set(o.at(0), {}); return true; }
+      set(o.at(0), get(o.at(1)));
+      return true;
+    }
+    if (op.rfind("cvta", 0) == 0) {
+      set(o.at(0), get(o.at(1)));
+      return true;
+    }
+    if (op.rfind("cvt.", 0) == 0) {
+      const Val a = get(o.at(1));
+      if (!a.known || op.find("f32") != std::string::npos || op.find("bf16") != std::string::npos) { set(o.at(0), {}); return true; }
+      // cvt.dtype.stype
+      const std::size_t d1 = op.find('.', 4);
+      const std::string dt = op.substr(4, d1 - 4), stp = op.substr(d1 + 1);
+      uint64_t v = a.v;
+      if (stp == "s32") v = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(a.v & 0xFFFFFFFFu)));
+      else if (stp == "u32" || stp == "b32") v = a.v & 0xFFFFFFFFull;
+      if (dt == "u32" || dt == "s32" || dt == "b32") v &= 0xFFFFFFFFull;
+      set(o.at(0), {v, true});
+      return true;
+    }
+    // ---- arithmetic -------------------------------------------------------------------------
+    const bool is_float = op.find(".f32") != std::string::npos || op.find(".f64") != std::string::npos ||
+                          op.find(".f16") != std::string::npos || op.find(".bf16") != std::string::npos ||
+                          op.rfind("ex2", 0) == 0 || op.rfind("lg2", 0) == 0 || op.rfind("rcp", 0) == 0;
+    if (is_float) {
+      if (o.at(0)[0] == '{') {
+        for (const std::string& x : list(o.at(0))) set(x, {});
+      } else {
+        set(o.at(0), {});
+      }
+      return true;
+    }
+    const int w = width(op);
+    std::vector<Val> s;
+    for (std::size_t k = 1; k < o.size(); ++k) s.push_back(get(o[k]));
+    for (const Val& x : s)
+      if (!x.known) { set(o.at(0), {}); return true; }
+    const std::string base = op.substr(0, op.find('.'));
+    const bool sg = is_signed(op);
+    uint64_t v = 0;
+    auto A = [&](int i) { return s.at(static_cast<std::size_t>(i)).v; };
+    if (base == "add") v = A(0) + A(1);
+    else if (base == "sub") v = A(0) - A(1);
+    else if (base == "mul") v = A(0) * A(1);
+    else if (base == "mad") v = A(0) * A(1) + A(2);
+    else if (base == "and") v = A(0) & A(1);
+    else if (base == "or") v = A(0) | A(1);
+    else if (base == "xor") v = A(0) ^ A(1);
+    else if (base == "not") v = ~A(0);
+    else if (base == "neg") v = static_cast<uint64_t>(-static_cast<int64_t>(A(0)));
+    else if (base == "shl") v = A(1) >= static_cast<uint64_t>(w) ? 0 : trunc(A(0), w) << A(1);
+    else if (base == "shr") {
+      v = sg ? static_cast<uint64_t>(sext(A(0), w) >> std::min<uint64_t>(A(1), static_cast<uint64_t>(w - 1)))
+             : (A(1) >= static_cast<uint64_t>(w) ? 0 : trunc(A(0), w) >> A(1));
+    } else if (base == "div" || base == "rem") {
+      if (trunc(A(1), w) == 0) return fail("division by zero");
+      if (sg) {
+        const int64_t x = sext(A(0), w), y = sext(A(1), w);
+        v = static_cast<uint64_t>(base == "div" ? x / y : x % y);
+      } else {
+        v = base == "div" ? trunc(A(0), w) / trunc(A(1), w) : trunc(A(0), w) % trunc(A(1), w);
+      }
+    } else if (base == "min" || base == "max") {
+      const bool mn = base == "min";
+      if (sg) {
+        const int64_t x = sext(A(0), w), y = sext(A(1), w);
+        v = static_cast<uint64_t>(mn ? std::min(x, y) : std::max(x, y));
+      } else {
+        v = mn ? std::min(trunc(A(0), w), trunc(A(1), w)) : std::max(trunc(A(0), w), trunc(A(1), w));
+      }
+    } else {
+      return fail("no interpretation of " + op);
+    }
+    set(o.at(0), {trunc(v, w), true});
+    return true;
+  }
+};
+
+}  // namespace sm100_exec

@@ -47,7 +47,8 @@ inline uint32_t expected_attn_features(int sm) {
 }
 // Decode (issue 14, phase 2): the _attn split and _sink combine kernels of sm90a and sm100a.
 inline uint32_t expected_decode_attn_features(int sm) {
-  return sm == 90 || (sm >= 100 && sm < 110) ? ptxfmha::kDecodeAttnFeatures : 0u;
+  // sm_90a and sm_100a (cc 10.0 only: other 10.x get UNSUPPORTED_ARCH, context.h arch_for_cc)
+  return sm == 90 || sm == 100 ? ptxfmha::kDecodeAttnFeatures : 0u;
 }
 
 // ---- skip registry --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
    PTXFMHA_FIELD(SM100_FWD_SMEM_, name),                                                        \
    kFwdParamBytes,                                                                              \
    KernelInfo::Grid::TileLoop,                                                                  \
+   0u, /* features: none until the two-tile kernels learn them (issue 14) */                    \
    PTXFMHA_FIELD(SM100_FWD_Q_TILES_, name),                                                     \
    false},
 // Serial rows: grid (num_m_blocks, heads_q, batch) (Grid::GridMHB).

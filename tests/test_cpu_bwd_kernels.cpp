@@ -127,7 +127,7 @@ TEST_CASE("bwd kernel rows: every main variant runs with its head dim's pre and 
     CHECK(r->threads == 384);
     CHECK(ptxfmha::find_bwd_main_row(name.c_str()) == r);
   }
-  CHECK(variants == 2);
+  CHECK(variants == 1);  // fmha_bwd_d128_n64 (the 3-stage _s3 row was removed)
   CHECK(ptxfmha::find_bwd_main_row("fmha_bwd_pre_d64_sm90a") == nullptr);
   CHECK(ptxfmha::find_bwd_main_row("no_such_kernel") == nullptr);
 }
@@ -175,7 +175,7 @@ TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads
                  << count("UBLKRED") << ", UTMALDG " << count("UTMALDG") << ", registers " << pr.registers
                  << " (entry cap; consumers setmaxnreg 240), spills " << pr.spill_stores);
   }
-  CHECK(seen == 11);  // 3 x (pre, main, post) + the main variants fmha_bwd_d128_n64, _s3
+  CHECK(seen == 10);  // 3 x (pre, main, post) + the main variant fmha_bwd_d128_n64
 }
 
 namespace {

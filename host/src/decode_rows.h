@@ -7,10 +7,9 @@
 //   split kernel    the first row of the device's arch folder with its head dim, its cache
 //                   type (kv_bytes 2 = bf16, 1 = e4m3) and features == (the call has window,
 //                   softcap, ALiBi or sinks) that fits the call: a row of HPC > 1 KV heads
-//                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The e4m3
-//                   d128 list puts _e4m3_h2 first (the predicted faster one: 256-byte instead
-//                   of 128-byte contiguous reads; no measured baseline to keep), the bf16 lists
-//                   keep the measured plain rows first; other rows (_ef, _s6, bf16 _h2) run
+//                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The bf16
+//                   lists keep the measured plain rows first (an e4m3 two-heads-per-CTA row was
+//                   removed: wrong on the H200, 2026-12-02); other rows (_ef, _s6, bf16 _h2) run
 //                   only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 // Invariants: pure lookups over static tables, thread-safe, no driver call.

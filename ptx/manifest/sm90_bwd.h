@@ -37,14 +37,13 @@
 #define ROW_fmha_bwd_d128_n64_sm90a   (sm90a, MAIN, 128,  64,  64, 2, 384)
 // Variant: head dim 128 with a 3-stage Q/dO ring (232000 bytes: 448 under the 227 KiB limit);
 // 3 stages do not fit at head dims 64 (233536) and 256.
-#define ROW_fmha_bwd_d128_s3_sm90a    (sm90a, MAIN, 128,  64, 128, 3, 384)
 
 // The family's kernels in kernel-table order.
 #define SM90_BWD_KERNELS(X)                                                                    \
     X(fmha_bwd_pre_d64_sm90a) X(fmha_bwd_pre_d128_sm90a) X(fmha_bwd_pre_d256_sm90a)            \
     X(fmha_bwd_d64_sm90a) X(fmha_bwd_d128_sm90a) X(fmha_bwd_d256_sm90a)                        \
     X(fmha_bwd_post_d64_sm90a) X(fmha_bwd_post_d128_sm90a) X(fmha_bwd_post_d256_sm90a)         \
-    X(fmha_bwd_d128_n64_sm90a) X(fmha_bwd_d128_s3_sm90a)
+    X(fmha_bwd_d128_n64_sm90a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_BWD_<COLUMN>_, name)); SMEM_ is derived: the layout's
 // total for MAIN rows, none for PRE and POST.

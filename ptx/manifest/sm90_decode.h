@@ -34,8 +34,9 @@
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
 //           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
 // The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h:
-// _e4m3_h2 comes first for e4m3 d128 and fits when heads_kv is even and seqlen_q * gqa <= 16,
-// else _e4m3); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
+// one row per (D, cache type) for e4m3: the _e4m3_h2 row (two KV heads per CTA over an e4m3
+// cache) was removed after the H200 run of 2026-12-02 found it wrong (rel. L2 0.14-0.41 at d128;
+// the bf16 _h2 and the one-head e4m3 rows passed); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
 // the bench's A/B).
 //                                            arch      D  STAGES KV  FT  L2  HPC
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1)
@@ -54,7 +55,6 @@
 #define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1)
 #define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1)
 #define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2)
-#define ROW_fmha_decode_d128_e4m3_h2_sm90a   (sm90a,   128,  3,  1,  0,  0,  2)
 #define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1)
 #define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1)
 #define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1)
@@ -71,7 +71,6 @@
 #define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1)
 #define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1)
 #define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2)
-#define ROW_fmha_decode_d128_e4m3_h2_sm100a  (sm100a,  128,  3,  1,  0,  0,  2)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -95,7 +94,7 @@
 #define SM90_DECODE_KERNELS_sm100a(X) X(fmha_decode_d64_sm100a) X(fmha_decode_d128_sm100a) X(fmha_decode_d256_sm100a)
 #define SM90_DECODE_VARIANTS_sm90a(X)                                                        \
     X(fmha_decode_d64_attn_sm90a) X(fmha_decode_d128_attn_sm90a) X(fmha_decode_d256_attn_sm90a) \
-    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_h2_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
+    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
     X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
@@ -103,7 +102,7 @@
     X(fmha_decode_d128_h2_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
-    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_h2_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
+    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
     X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \

@@ -5,7 +5,7 @@
 #   $(BENCH_UTIL_A)     bench helpers + cuDNN loader + the pure parts (cases, grids, statistics,
 #                       plan choice, estimate, the backward's sampled reference) + the cuDNN
 #                       SDPA graphs, also linked by tools/ (the CLI) and the tests
-#                       (tests/test_bench_gate.cpp, tests/test_cpu_bench_*.cpp, the backward
+#                       (tests/test_cpu_bench_gate.cpp, tests/test_cpu_bench_*.cpp, the backward
 #                       GPU tests print cuDNN's backward error through CudnnSdpa)
 #   $(BENCH_CUBINS)     the decode read-ceiling and launch-floor kernels (bench/read_stream.ptx),
 #                       assembled like ptx/ (C preprocessor, then ptxas) into $(BENCH_CUBIN_DIR)

@@ -23,6 +23,7 @@
 #include "fwd_plan.h"
 #include "kernel_lookup.h"
 #include "validate_attn.h"
+#include "shapes.h"
 
 namespace {
 
@@ -239,7 +240,7 @@ TEST_CASE("cpu attn launch plan: the feature block's fields for each layout") {
     p.num_pages = 200;
     const KernelInfo* paged = ptxfmha::find_attn_row(90, 128, ptxfmha::kAttnPagedKV);
     REQUIRE(paged != nullptr);
-    for (int ps : {16, 32, 64, 128, 256}) {
+    for (int ps : ptxfmha_test::kPageSizes) {
       CAPTURE(ps);
       p.page_size = ps;
       const ptxfmha::AttnExtFields e = ptxfmha::attn_ext_fields(p, ptxfmha::attn_features(p), *paged);
@@ -255,7 +256,7 @@ TEST_CASE("cpu attn launch plan: the feature block's fields for each layout") {
 
 TEST_CASE("cpu attn launch plan: ptxfmha_attn's row choice and the architectures' features") {
   using namespace ptxfmha;
-  for (int d : {64, 128, 256}) {
+  for (int d : ptxfmha_test::kHeadDims) {
     CAPTURE(d);
     const KernelInfo* plain = find_attn_row(90, d, 0);
     REQUIRE(plain != nullptr);

@@ -10,7 +10,7 @@
 //   - the dQ accumulator's fragment order (layout.ptxh): the mapping the consumers stage
 //     with and the one fmha_bwd_post inverts cover every (row, column) of an m-block exactly
 //     once, for every head dim (a model of the two kernels' index arithmetic).
-// (tests/test_kernel_table.cpp and test_ptx_build.cpp tie every row, these included, to its
+// (tests/test_cpu_kernel_table.cpp and test_cpu_ptx_build.cpp tie every row, these included, to its
 // KERNEL_* macros, .param block, .maxntid and clean ptxas report.)
 #include <doctest/doctest.h>
 

@@ -17,6 +17,7 @@
 
 #include "bwd.h"
 #include "ptxfmha/ptxfmha.h"
+#include "shapes.h"
 
 namespace {
 
@@ -306,7 +307,7 @@ TEST_CASE("bwd workspace layout: aligned, disjoint, enough for every BLOCK_M, de
   for (int b : {1, 3}) {
     for (int h : {1, 5, 16}) {
       for (int sq : {1, 63, 64, 65, 127, 128, 129, 1000, 4097}) {
-        for (int d : {64, 128, 256}) {
+        for (int d : ptxfmha_test::kHeadDims) {
           CAPTURE(b); CAPTURE(h); CAPTURE(sq); CAPTURE(d);
           ptxfmha::BwdWorkspaceLayout l;
           REQUIRE(ptxfmha::bwd_workspace_layout(b, h, sq, d, &l));

@@ -26,7 +26,7 @@
 // docs/sm100_fwd_design.md, which define KERNEL_Q_TILES) turns a kernel's macros into rows (GEMM,
 // operand, K-step, the kernel's value); new kernels add rows, not code paths. The two-tile
 // kernels replaced phase 1's "design rows" (the design's numbers, tests/sm100_model/design.h, are
-// tied to their macros by tests/test_sm100a_twotile.cpp; design_macros() stays for reference).
+// tied to their macros by tests/test_cpu_sm100a_twotile.cpp; design_macros() stays for reference).
 #include <cstddef>
 #include <cstdint>
 
@@ -749,7 +749,7 @@ TEST_CASE("sm100a cutlass cross-check: every descriptor, K-step and TMEM column 
     total.compared += t.compared;
   }
   // The two-tile family must be here: its kernels replaced phase 1's "design rows" (the design's
-  // numbers are tied to these kernels' macros by tests/test_sm100a_twotile.cpp).
+  // numbers are tied to these kernels' macros by tests/test_cpu_sm100a_twotile.cpp).
   int two = 0;
   for (const KernelSrc& k : ks) two += k.macros.count("KERNEL_Q_TILES") ? 1 : 0;
   CHECK(two == 3);
@@ -789,7 +789,7 @@ TEST_CASE("sm100a cutlass cross-check: a flipped bit in one kernel macro is caug
     // Macros a kernel does not use are no mutation of it: box strides at D = 64 (one box; the V
     // descriptor's LBO is then unused too), the upper-half stride without halves, the second Q/O
     // tile's strides at one Q tile. A P buffer beside S and O may sit at any free columns: its
-    // place is the design's (tests/test_sm100a_twotile.cpp), so P moves are tried only where P
+    // place is the design's (tests/test_cpu_sm100a_twotile.cpp), so P moves are tried only where P
     // aliases S.
     const long long d = mval(k->macros, "KERNEL_HEAD_DIM", k->name);
     auto unused = [&](const std::string& m) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "attn_util.h"
+#include "shapes.h"
 
 using namespace ptxfmha_test;
 
@@ -111,7 +112,7 @@ std::vector<NamedCase> decode_attn_cases_features(int d) {
 std::vector<NamedCase> decode_attn_cases_grid(int d) {
   std::vector<NamedCase> out;
   uint64_t seed = 0xDECA2000 + uint64_t(d) * 1000;
-  for (int gqa : {1, 4, 8})
+  for (int gqa : ptxfmha_test::kGqaRatios)
     for (int sq : {1, 2, 8})
       for (int splits : {0, 1, 5}) {
         if (d != 128 && splits == 1) continue;  // d64 / d256: auto and forced splits only

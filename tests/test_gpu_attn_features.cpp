@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "attn_util.h"
+#include "shapes.h"
 
 using namespace ptxfmha_test;
 
@@ -130,7 +131,7 @@ std::vector<NamedCase> attn_cases_alone(int d) {
 std::vector<NamedCase> attn_cases_combinations(int d) {
   std::vector<NamedCase> out;
   uint64_t seed = 0x5EED2000 + uint64_t(d) * 1000;
-  for (int gqa : {1, 4, 8})
+  for (int gqa : ptxfmha_test::kGqaRatios)
     for (Order order : {Order::BSHD, Order::BHSD}) {
       const int hkv = 2, hq = 2 * gqa;
       std::vector<AttnCase> combos;

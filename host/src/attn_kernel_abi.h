@@ -1,7 +1,7 @@
 // Kernel ABI of the feature-carrying forward kernels (issue 14): the parameter block, the
 // feature bits and the rules the sm_90a feature rows fmha_fwd_d{64,128,256}_{ext,paged}_sm90a
 // follow (body: ptx/body/sm90_fwd/, "Serving features" in its kernel.ptxh; offsets:
-// ptx/include/fwd_params.ptxh, tied to this struct by tests/test_kernel_table.cpp).
+// ptx/include/fwd_params.ptxh, tied to this struct by tests/test_cpu_kernel_table.cpp).
 //
 // ---- Variants (the plain case keeps its instructions) -----------------------------------
 // The plain kernels fmha_fwd_d{64,128,256}_sm90a keep FwdKernelParams (640 bytes) and their

@@ -1,7 +1,7 @@
 // Kernel parameter block ABI of the decode kernels (split kernel and combine kernel), sm90a and sm100a (same bodies).
 //
 // Both kernels take exactly one by-value parameter: `.param .align 64 .b8 dparams[512]`.
-// The PTX side names the same offsets in ptx/include/decode_params.ptxh; tests/test_decode_abi.cpp
+// The PTX side names the same offsets in ptx/include/decode_params.ptxh; tests/test_cpu_decode_abi.cpp
 // parses that file and checks each #define against offsetof() here, and checks the .param
 // size of every decode kernel against sizeof(DecodeKernelParams). Offsets and sizes in bytes.
 #pragma once

@@ -1,7 +1,7 @@
 // Kernel table rows for Blackwell (sm_100a) forward kernels: the rows of ptx/manifest/sm100_fwd.h
 // (the two-tile family, ptx/body/sm100_fwd/) and of ptx/manifest/sm100_fwd_serial.h (the serial
 // family, ptx/body/sm100_fwd_serial/), the same rows the kernels' .ptx stubs take their KERNEL_*
-// facts from, with the dynamic shared memory of each body's own layout. tests/test_sm100a_kernels.cpp
+// facts from, with the dynamic shared memory of each body's own layout. tests/test_cpu_sm100a_kernels.cpp
 // checks the rows against the .ptx (and the shared-memory and TMEM maps against their budgets).
 //
 // Selection: find_kernel() takes the first row of (arch, kind, head_dim). The two-tile kernels

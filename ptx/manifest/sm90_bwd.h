@@ -2,7 +2,7 @@
 // only, valid for PTX and C++. One row per kernel; everything about a kernel comes from its row:
 //   - its stub ptx/<arch>/<name>.ptx defines KERNEL_NAME and includes this file, which turns the
 //     row into the KERNEL_* facts (bottom of this file) that the body's config.ptxh names once
-//     and that tests/ read (test_kernel_table.cpp);
+//     and that tests/ read (test_cpu_kernel_table.cpp);
 //   - host/src/kernels_bwd_sm90a.cpp expands SM90_BWD_KERNELS into its kernel-table rows, with
 //     the main kernels' dynamic shared memory from the body's own layout (SM90_BWD_SMEM_BYTES,
 //     layout.ptxh).

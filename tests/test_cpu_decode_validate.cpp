@@ -20,6 +20,7 @@
 #include "decode.h"
 #include "ptxfmha/ptxfmha.h"
 #include "ptxfmha/reference.h"
+#include "shapes.h"
 
 namespace {
 
@@ -139,7 +140,7 @@ TEST_CASE("decode validation: page table parameters the host can check") {
     p.max_blocks_per_seq = 1000;  // keep the coverage check out of the way
     expect_error(p, PTXFMHA_ERR_INVALID_PAGE_TABLE, "page_size");
   }
-  for (int ps : {16, 32, 64, 128, 256}) {
+  for (int ps : ptxfmha_test::kPageSizes) {
     CAPTURE(ps);
     ptxfmha_decode_params p = valid_paged(); p.page_size = ps;
     p.max_blocks_per_seq = (1000 + ps - 1) / ps;
@@ -241,7 +242,7 @@ TEST_CASE("decode split plan: sizes and workspace layout") {
   CHECK(plan.m_groups == 2);
   // paged: the TMA box is min(page, 64) keys
   ptxfmha_decode_params q = valid_paged();
-  for (int ps : {16, 32, 64, 128, 256}) {
+  for (int ps : ptxfmha_test::kPageSizes) {
     q.page_size = ps;
     ptxfmha::plan_decode_splits(q, 1, &plan);
     CHECK((1 << plan.box_shift) == std::min(ps, 64));

@@ -1,10 +1,10 @@
 // CPU tests of the serial Blackwell (sm_100a) forward kernels in ptx/sm100a/ (fmha_fwd_*_serial*;
-// the two-tile family: tests/test_sm100a_twotile.cpp): they tie each .ptx to its
+// the two-tile family: tests/test_cpu_sm100a_twotile.cpp): they tie each .ptx to its
 // kernel-table row (host/src/kernels_sm100a.cpp), its descriptor immediates to the host encoders
 // (host/src/sm100_desc.h), its shared-memory and TMEM maps to their budgets, its descriptor
 // arithmetic to the bytes TMA writes, its ptxas report (no spills) and its SASS (the tcgen05
 // instructions it must contain). Nothing here runs a kernel: there is no Blackwell GPU here; the
-// generic forward GPU tests (tests/test_host_gpu.cpp) run every sm100a row on an sm_100 device.
+// generic forward GPU tests (tests/test_gpu_host.cpp) run every sm100a row on an sm_100 device.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "ptx_util.h"
 #include "runtime.h"
 #include "sm100_desc.h"
+#include "shapes.h"
 
 namespace {
 
@@ -36,8 +37,8 @@ struct Sm100Kernel {
 
 // Every tcgen05 forward kernel of the serial family in ptx/sm100a/ (fmha_fwd_*_serial*: no
 // KERNEL_Q_TILES) with its macros (cpp -dM), parsed once. The two-tile family has its own tests
-// (tests/test_sm100a_twotile.cpp); the sm100a decode kernels (fmha_decode*, the mma.sync design
-// shared with sm90a) are covered by tests/test_decode_abi.cpp.
+// (tests/test_cpu_sm100a_twotile.cpp); the sm100a decode kernels (fmha_decode*, the mma.sync design
+// shared with sm90a) are covered by tests/test_cpu_decode_abi.cpp.
 const std::vector<Sm100Kernel>& sm100_kernels() {
   static const std::vector<Sm100Kernel> ks = [] {
     std::vector<Sm100Kernel> out;
@@ -424,7 +425,7 @@ TEST_CASE("sm100a kernels: ptxas -v reports zero spills (registers and shared me
 }
 
 TEST_CASE("sm100a kernels: default selection takes the two-tile kernel, never a _serial variant") {
-  for (int d : {64, 128, 256}) {
+  for (int d : ptxfmha_test::kHeadDims) {
     INFO("head_dim " << d);
     const ptxfmha::KernelInfo* r = ptxfmha::find_kernel(100, ptxfmha::KernelKind::Fwd, d);
     REQUIRE(r != nullptr);

@@ -5,8 +5,8 @@
 // unchanged afterwards (nothing is written on failure).
 //
 // Checks that need a device (head_dim support for the device's arch, device pointers, cubins)
-// are covered by validate_fwd_head_dim with an explicit sm here, by test_host_cubin.cpp
-// without a device, and by test_host_gpu.cpp on a GPU.
+// are covered by validate_fwd_head_dim with an explicit sm here, by test_cpu_host_cubin.cpp
+// without a device, and by test_gpu_host.cpp on a GPU.
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -6,7 +6,7 @@
 //   - the split kernels' shared-memory budget holds the ring, the barriers and the epilogue;
 //   - sm90a and sm100a assemble the same bodies, so their rows carry the same numbers;
 //   - the SASS of every decode cubin (both architectures) keeps the design's contract.
-// (test_kernel_table.cpp ties every row's KERNEL_* macros and .maxntid to the table.)
+// (test_cpu_kernel_table.cpp ties every row's KERNEL_* macros and .maxntid to the table.)
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -20,6 +20,7 @@
 #include "gpu_util.h"
 #include "ptx_util.h"
 #include "runtime.h"
+#include "shapes.h"
 
 using namespace ptxfmha_test;
 using ptxfmha::DecodeKernelParams;
@@ -214,7 +215,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
   CHECK(n == 2 * (6 + 9 + 4 + 3));
   for (int sm : {90, 100}) {
     CAPTURE(sm);
-    for (int d : {64, 128, 256}) {
+    for (int d : ptxfmha_test::kHeadDims) {
       CAPTURE(d);
       const KernelInfo* plain = ptxfmha::find_decode_split(sm, d, 2, false);
       REQUIRE(plain != nullptr);

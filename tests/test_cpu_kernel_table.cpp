@@ -19,6 +19,7 @@
 #include "attn_kernel_abi.h"
 #include "kernel_abi.h"
 #include "ptx_util.h"
+#include "shapes.h"
 
 using namespace ptxfmha_test;
 using ptxfmha::FwdKernelParams;
@@ -270,7 +271,7 @@ TEST_CASE("kernel table: every row's shared memory equals its family's map, reco
   // A new kernel needs its line here: its map, written twice, by two hands.
   for (const KernelInfo* r : ptxfmha::all_kernels())
     CHECK_MESSAGE(covered.count(r->name) == 1, "row " << std::string(r->name) << " has no shared-memory case in "
-                                                      << "tests/test_kernel_table.cpp (kSmemCases)");
+                                                      << "tests/test_cpu_kernel_table.cpp (kSmemCases)");
 }
 
 TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()") {
@@ -360,7 +361,7 @@ TEST_CASE("fwd_params.ptxh names every AttnKernelParams extension field at its o
 TEST_CASE("kernel table: sm90a feature rows cover every feature; ptxfmha_attn's row choice") {
   // Every sm90a forward head dim has a plain row (ptxfmha_fwd's), an EXT row (every feature
   // but paged K/V) and a PAGED row (every feature), the feature rows after the plain ones.
-  for (int d : {64, 128, 256}) {
+  for (int d : ptxfmha_test::kHeadDims) {
     CAPTURE(d);
     const KernelInfo* plain = ptxfmha::find_kernel(90, KernelKind::Fwd, d);
     REQUIRE(plain != nullptr);

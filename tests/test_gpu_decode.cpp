@@ -26,6 +26,7 @@
 
 #include "decode.h"
 #include "gpu_util.h"
+#include "shapes.h"
 
 using namespace ptxfmha_test;
 
@@ -316,7 +317,7 @@ TEST_CASE("decode gpu: contiguous cache, head dims x GQA x query length x causal
   REQUIRE(ensure_context());
   uint64_t seed = 100;
   int failures = 0, cases = 0;
-  for (int D : {64, 128, 256})
+  for (int D : ptxfmha_test::kHeadDims)
     for (auto hh : {std::pair<int, int>{8, 8}, {16, 4}, {32, 8}, {16, 1}})
       for (int sq : {1, 4, 8})
         for (int causal : {0, 1})
@@ -342,8 +343,8 @@ TEST_CASE("decode gpu: every GQA ratio 1..16 with ragged lengths (1, 77, 300)") 
 TEST_CASE("decode gpu: paged caches, page sizes 16..256, shuffled pages, ragged lengths, layouts") {
   REQUIRE(ensure_context());
   uint64_t seed = 3000;
-  for (int D : {64, 128, 256})
-    for (int P : {16, 32, 64, 128, 256})
+  for (int D : ptxfmha_test::kHeadDims)
+    for (int P : ptxfmha_test::kPageSizes)
       for (CacheLayout lay : {CacheLayout::TokenMajor, CacheLayout::HeadMajor, CacheLayout::InterleavedKV}) {
         const int sq = (P / 16) % 2 ? 1 : 2;
         DecodeProblem p = make_problem(8, sq, 8, 2, D, (P + D) % 3 != 0, 2000, P);
@@ -357,7 +358,7 @@ TEST_CASE("decode gpu: paged caches, page sizes 16..256, shuffled pages, ragged 
 TEST_CASE("decode gpu: forced split counts merge exactly (and the automatic choice)") {
   REQUIRE(ensure_context());
   uint64_t seed = 4000;
-  for (int D : {64, 128, 256})
+  for (int D : ptxfmha_test::kHeadDims)
     for (int splits : {0, 1, 2, 3, 5, 8, 13, 47}) {
       DecodeProblem p = make_problem(2, 2, 32, 8, D, true, 3000);
       p.seqlens = {3000, 1234};
@@ -376,7 +377,7 @@ TEST_CASE("decode gpu: forced split counts merge exactly (and the automatic choi
 TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
   REQUIRE(ensure_context());
   uint64_t seed = 5000;
-  for (int D : {64, 128, 256}) {
+  for (int D : ptxfmha_test::kHeadDims) {
     DecodeProblem p = make_problem(2, 8, 32, 2, D, true, 700);  // 8 tokens x GQA 16 = 128 rows
     p.seqlens = {700, 9};
     check_case("packed>64", p, ++seed);
@@ -482,7 +483,7 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, paged, ragged, causal
           doctest::test_suite("gpu-decode")) {
   REQUIRE(ensure_context());
   uint64_t seed = 9000;
-  for (int D : {64, 128, 256}) {
+  for (int D : ptxfmha_test::kHeadDims) {
     DecodeProblem split = make_problem(2, 1, 8, 2, D, false, 700);
     split.num_splits = 3;
     check_case("sanitizer", split, ++seed);

@@ -27,6 +27,7 @@
 #include "sm100_model/numerics.h"
 #include "sm100_model/ptx_exec.h"
 #include "sm100_model/ptx_roles.h"
+#include "shapes.h"
 
 namespace {
 
@@ -628,7 +629,7 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
 // acquiring the device, before any kernel row, module or launch).
 TEST_CASE("sm100a arch selection: cc 10.0 picks the two-tile kernels, other 10.x are refused before any launch") {
   CHECK(std::string(ptxfmha::arch_for_cc(10, 0)) == "sm100a");
-  for (int d : {64, 128, 256}) {
+  for (int d : ptxfmha_test::kHeadDims) {
     const ptxfmha::KernelInfo* r = ptxfmha::find_kernel(100, ptxfmha::KernelKind::Fwd, d);
     REQUIRE(r != nullptr);
     CHECK(std::string(r->name) == "fmha_fwd_d" + std::to_string(d) + "_sm100a");

@@ -18,7 +18,6 @@ namespace {
 using u128 = unsigned __int128;
 
 constexpr double kLog2e = 1.4426950408889634;
-constexpr int64_t kMaxGridYZ = 65535;
 constexpr uint64_t kMaxStructBytes = 64 * 1024;
 constexpr unsigned kBoxColsElems = 64;  // 128-byte swizzle span of bf16
 
@@ -177,12 +176,10 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
   if (p.reserved0 != 0)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "reserved0 = %d must be 0", p.reserved0);
 
-  if (p.heads_q > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_q = %d exceeds %d (grid y dimension)", p.heads_q,
-                static_cast<int>(kMaxGridYZ));
-  if (p.batch > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "batch = %d exceeds %d (grid z dimension)", p.batch,
-                static_cast<int>(kMaxGridYZ));
+  {
+    const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
+    if (g != PTXFMHA_OK) return g;
+  }
   const int64_t rows_q = int64_t(p.batch) * p.heads_q * round_up(p.seqlen_q, kBwdRowPad);
   if (rows_q > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,

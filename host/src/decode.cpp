@@ -29,7 +29,6 @@ namespace ptxfmha {
 namespace {
 
 constexpr double kLog2e = 1.4426950408889634;
-constexpr int64_t kMaxGridYZ = 65535;
 constexpr int kBoxColsElems = 64;           // 128-byte swizzle span of bf16
 constexpr int64_t kMaxKeys = INT32_MAX - 64;  // 32-bit key indices in the kernels
 

@@ -15,7 +15,6 @@ namespace {
 using u128 = unsigned __int128;
 
 constexpr uint64_t kTmaMaxStrideBytes = uint64_t(1) << 40;  // globalStrides[i] < 2^40
-constexpr int64_t kMaxGridYZ = 65535;                       // gridDim.y / gridDim.z limit
 constexpr int kStrideAlignBytes = 16;                       // TMA: strides multiple of 16 B
 
 const char* const kDimName[3] = {"batch", "seq", "head"};
@@ -132,6 +131,16 @@ ptxfmha_status require_positive(std::initializer_list<NamedSize> sizes) {
   return PTXFMHA_OK;
 }
 
+ptxfmha_status require_grid_yz(int32_t heads_q, int32_t batch) {
+  if (heads_q > kMaxGridYZ)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_q = %d exceeds %d (grid y dimension)", heads_q,
+                static_cast<int>(kMaxGridYZ));
+  if (batch > kMaxGridYZ)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "batch = %d exceeds %d (grid z dimension)", batch,
+                static_cast<int>(kMaxGridYZ));
+  return PTXFMHA_OK;
+}
+
 ptxfmha_status validate_fwd_shape(const ptxfmha_fwd_params* p) {
   if (p == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "params is NULL");
   ptxfmha_status st = require_non_null({{p->q, "q"}, {p->k, "k"}, {p->v, "v"}, {p->o, "o"}});
@@ -158,12 +167,8 @@ ptxfmha_status validate_fwd_shape(const ptxfmha_fwd_params* p) {
   if (p->causal != 0 && p->causal != 1)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "causal = %d must be 0 or 1", p->causal);
 
-  if (p->heads_q > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_q = %d exceeds %d (grid y dimension)",
-                p->heads_q, static_cast<int>(kMaxGridYZ));
-  if (p->batch > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "batch = %d exceeds %d (grid z dimension)", p->batch,
-                static_cast<int>(kMaxGridYZ));
+  st = require_grid_yz(p->heads_q, p->batch);
+  if (st != PTXFMHA_OK) return st;
   const int64_t rows_q = int64_t(p->batch) * p->heads_q * p->seqlen_q;
   if (rows_q > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,

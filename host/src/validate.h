@@ -48,6 +48,10 @@ struct NamedPtr { const void* ptr; const char* name; };
 struct NamedSize { int32_t value; const char* name; };
 ptxfmha_status require_non_null(std::initializer_list<NamedPtr> ptrs);
 ptxfmha_status require_positive(std::initializer_list<NamedSize> sizes);
+// SIZE_OVERFLOW when heads_q or batch exceeds 65535 (the grids put them in y and z, or the
+// kernels index them in 16 bits of a launch dimension), naming the argument.
+constexpr int64_t kMaxGridYZ = 65535;  // gridDim.y / gridDim.z limit
+ptxfmha_status require_grid_yz(int32_t heads_q, int32_t batch);
 
 // The checks listed above that need no device. Stops at the first failure.
 ptxfmha_status validate_fwd_shape(const ptxfmha_fwd_params* p);

@@ -43,7 +43,6 @@ namespace {
 
 using u128 = unsigned __int128;
 
-constexpr int64_t kMaxGridYZ = 65535;
 constexpr uint64_t kMaxStructBytes = 65536;  // a larger struct_size is garbage, not a version
 constexpr int kMinPageSize = 16, kMaxPageSize = 256;
 
@@ -359,12 +358,10 @@ ptxfmha_status validate_attn_shape(const ptxfmha_attn_params& p) {
   st = validate_window_softcap(p.causal, p.window_left, p.window_right, p.softcap);
   if (st != PTXFMHA_OK) return st;
 
-  if (p.heads_q > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_q = %d exceeds %d (grid y dimension)", p.heads_q,
-                static_cast<int>(kMaxGridYZ));
-  if (p.batch > kMaxGridYZ)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "batch = %d exceeds %d (grid z dimension)", p.batch,
-                static_cast<int>(kMaxGridYZ));
+  {
+    const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
+    if (g != PTXFMHA_OK) return g;
+  }
   const NamedSize lens[] = {{p.seqlen_q, "seqlen_q"},         {p.seqlen_k, "seqlen_k"},
                             {p.max_seqlen_q, "max_seqlen_q"}, {p.max_seqlen_k, "max_seqlen_k"},
                             {p.total_q, "total_q"},           {p.total_k, "total_k"}};

@@ -12,6 +12,12 @@
 # barrier offset in the TRYWAIT to tell which one (the kernel header's shared memory map).
 # Environment: PTXFMHA_CUBIN_DIR (which cubins), PTXFMHA_CUDNN_LIB (as for the bench),
 # BENCH (default .deps/gpu/ptxfmha_bench, else build*/bin/ptxfmha_bench), NCU, LAUNCH_SKIP=3.
+# Other kernels than the forward (the arguments are then ignored): KERNEL_RE (an ncu
+# --kernel-name regex) and BENCH_ARGS (the bench's suite/filter arguments that launch it), e.g.
+#   KERNEL_RE='regex:fmha_decode_d128_sm90a' BENCH_ARGS="--ptxfmha_suite=decode \
+#     --ptxfmha_decode_grid=ab --benchmark_filter=decode/d128/b64/kv32768/hq32hkv8/" bash tools/ncu-stalls.sh
+#   KERNEL_RE='regex:fmha_bwd_d128_sm90a' BENCH_ARGS="--ptxfmha_suite=bwd --ptxfmha_head_dims=128 \
+#     --ptxfmha_seqlens=4096 --benchmark_filter=bwd/d128/noncausal/s4096/b4h16\$" bash tools/ncu-stalls.sh
 # ncu times the kernel under its own clock control and replays it once per metric pass: its
 # durations are not the benchmark's; compare the sample shares, not the times.
 set -uo pipefail
@@ -27,10 +33,14 @@ fi
 [ -x "$NCU" ] || { echo "ncu not found ($NCU)" >&2; exit 1; }
 [ -n "$BENCH" ] && [ -x "$BENCH" ] || { echo "no ptxfmha_bench (make bench, or bench/gpu-bundle.sh)" >&2; exit 1; }
 rep=$(mktemp -d)/prof
-"$NCU" --kernel-name "regex:fmha_fwd_d${HD}_" --launch-skip "${LAUNCH_SKIP:-3}" --launch-count 1 \
+KERNEL_RE=${KERNEL_RE:-regex:fmha_fwd_d${HD}_}
+if [ -z "${BENCH_ARGS:-}" ]; then
+  BENCH_ARGS="--ptxfmha_suite=prefill --ptxfmha_head_dims=$HD --ptxfmha_seqlens=$SEQ --benchmark_filter=fwd/d$HD/$MODE/s$SEQ/"
+fi
+# shellcheck disable=SC2086  # BENCH_ARGS is a list of arguments
+"$NCU" --kernel-name "$KERNEL_RE" --launch-skip "${LAUNCH_SKIP:-3}" --launch-count 1 \
   --section SpeedOfLight --section WarpStateStats --section SourceCounters --section LaunchStats \
-  -o "$rep" -f "$BENCH" --ptxfmha_suite=prefill --ptxfmha_head_dims="$HD" --ptxfmha_seqlens="$SEQ" \
-  --benchmark_filter="fwd/d$HD/$MODE/s$SEQ/" --ptxfmha_samples=3 >"$OUT/ncu.log" 2>&1
+  -o "$rep" -f "$BENCH" $BENCH_ARGS --ptxfmha_samples=3 >"$OUT/ncu.log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || [ ! -f "$rep.ncu-rep" ]; then echo "ncu failed ($rc), see $OUT/ncu.log" >&2; tail -5 "$OUT/ncu.log" >&2; exit 1; fi
 "$NCU" --import "$rep.ncu-rep" --page details >"$OUT/details.txt" 2>&1

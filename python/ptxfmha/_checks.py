@@ -238,9 +238,9 @@ class AttnProblem:
         return o, (lse if return_lse else (0,))
 
 
-def _check_kv_pair(fn, k, v, ndim, what, k_name="k", v_name="v", empty_dim0=False):
-    check_tensor(fn, k_name, k, ndim, what=what, empty_dim0=empty_dim0)
-    check_tensor(fn, v_name, v, ndim, what=what, empty_dim0=empty_dim0)
+def _check_kv_pair(fn, k, v, ndim, what, k_name="k", v_name="v", empty_dim0=False, dtypes=None):
+    check_tensor(fn, k_name, k, ndim, dtypes, what=what, empty_dim0=empty_dim0)
+    check_tensor(fn, v_name, v, ndim, dtypes, what=what, empty_dim0=empty_dim0)
     if tuple(k.shape) != tuple(v.shape):
         raise _fail(fn, f"{k_name} {tuple(k.shape)} and {v_name} {tuple(v.shape)} must have the same shape", v_name)
 
@@ -335,31 +335,93 @@ def effective_window(causal, window_left, window_right, len_q, len_k):
 
 # ---- ptxfmha_decode_attn ----------------------------------------------------------------
 
+# The FP8 KV cache (ptxfmha_decode_attn_params version 2): e4m3 bytes (torch.float8_e4m3fn,
+# the OCP E4M3 encoding the kernels decode) with fp32 dequantisation scales, K = k_scale[s] *
+# k_e4m3, s = 0 (one scale) or the KV head (heads_kv scales). Its constants in the C header:
+KV_DTYPE_BF16, KV_DTYPE_E4M3 = 0, 1  # PTXFMHA_KV_BF16, PTXFMHA_KV_E4M3
+FP8_DTYPE = "float8_e4m3fn"
+SCALE_DTYPE = "float32"
+
+
 class DecodeProblem:
-    """Sizes of a checked decode call (paged when block_table is given)."""
+    """Sizes of a checked decode call (paged when block_table is given); kv_dtype /
+    kv_scale_count as the C block takes them (bf16: 0 / 0; e4m3: 1 / 1 or heads_kv)."""
 
     def __init__(self, batch, seqlen_q, heads_q, heads_kv, head_dim, max_seqlen_k,
-                 paged, page_size=0, num_pages=0, max_blocks_per_seq=0):
+                 paged, page_size=0, num_pages=0, max_blocks_per_seq=0, kv_dtype=KV_DTYPE_BF16, kv_scale_count=0):
         self.batch, self.seqlen_q, self.heads_q = batch, seqlen_q, heads_q
         self.heads_kv, self.head_dim, self.max_seqlen_k = heads_kv, head_dim, max_seqlen_k
         self.paged, self.page_size, self.num_pages = paged, page_size, num_pages
         self.max_blocks_per_seq = max_blocks_per_seq
+        self.kv_dtype, self.kv_scale_count = kv_dtype, kv_scale_count
 
     def out_shapes(self, return_lse):
         o = (self.batch, self.seqlen_q, self.heads_q, self.head_dim)
         return o, ((self.batch, self.heads_q, self.seqlen_q) if return_lse else (0,))
 
 
-def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None, sinks=None, alibi_slopes=None):
+def check_kv_scale(fn, name, t, heads_kv, like):
+    """k_scale / v_scale of an e4m3 cache: an fp32 tensor on q's device of shape [] or [1] (one
+    scale) or [heads_kv] (one per KV head), contiguous. Returns its count (1 or heads_kv). The
+    values are read on the GPU (finite and > 0 required, not checked: no host sync)."""
+    what = f"float32 of shape [], [1] or [heads_kv] = [{heads_kv}]"
+    if t is None:
+        raise _fail(fn, f"{name} is required with a {FP8_DTYPE} cache (the dequantisation scale: "
+                        f"K = k_scale * k_cache, V = v_scale * v_cache); give a float or a tensor {what}", name)
+    if not hasattr(t, "data_ptr") or not hasattr(t, "dtype"):
+        raise _fail(fn, f"{name} must be a float or a CUDA tensor {what}, got {type(t).__name__}", name)
+    if getattr(t.device, "type", None) not in ACCEPTED_DEVICES:
+        raise _fail(fn, f"{name} is on device {t.device}; the scales are read on the GPU: give a CUDA tensor "
+                        f"{what} on q's device (or a Python float)", name)
+    if dtype_name(t) != SCALE_DTYPE:
+        raise _fail(fn, f"{name} has dtype {dtype_name(t)}; accepted: {what} (convert with "
+                        f"{name}.to(torch.float32))", name)
+    count = 1 if t.dim() == 0 else (int(t.shape[0]) if t.dim() == 1 else -1)
+    if count not in (1, heads_kv):
+        raise _fail(fn, f"{name} has shape {tuple(t.shape)}; expected {what} (per-tensor or per-KV-head)", name)
+    if t.dim() == 1 and count > 1 and t.stride(0) != 1:
+        raise _fail(fn, f"{name} must be contiguous (call {name}.contiguous())", name)
+    check_same_device(fn, [("q", like), (name, t)])
+    return count
+
+
+def _decode_kv_dtype(fn, q, k_cache, v_cache, k_scale, v_scale, heads_kv):
+    """(kv_dtype, kv_scale_count) of a decode call whose caches passed check_tensor: both caches
+    bf16 without scales, or both float8_e4m3fn with k_scale and v_scale of one count."""
+    kt, vt = dtype_name(k_cache), dtype_name(v_cache)
+    if kt != vt:
+        raise _fail(fn, f"k_cache has dtype {kt} but v_cache has dtype {vt}; both must be bfloat16 or both "
+                        f"{FP8_DTYPE}", "v_cache")
+    if kt != FP8_DTYPE:
+        for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
+            if t is not None:
+                raise _fail(fn, f"{name} is given but the cache has dtype {kt}; the scales are for a "
+                                f"{FP8_DTYPE} cache", name)
+        return KV_DTYPE_BF16, 0
+    if dtype_name(q) != "bfloat16":
+        raise _fail(fn, f"q has dtype {dtype_name(q)}; with a {FP8_DTYPE} cache q (and the output) are bfloat16",
+                    "q")
+    nk = check_kv_scale(fn, "k_scale", k_scale, heads_kv, q)
+    nv = check_kv_scale(fn, "v_scale", v_scale, heads_kv, q)
+    if nk != nv:
+        raise _fail(fn, f"k_scale has {nk} entries but v_scale has {nv}; the C ABI takes one count for both "
+                        "(1 per tensor or heads_kv per KV head)", "v_scale")
+    return KV_DTYPE_E4M3, nk
+
+
+def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None, sinks=None, alibi_slopes=None,
+                   k_scale=None, v_scale=None):
     """Checks q [b, sq, hq, d] against a contiguous cache [b, max_seqlen_k, hkv, d] or a paged
     one [num_pages, page_size, hkv, d] with block_table int32 [b, max_blocks_per_seq];
-    cache_seqlens int32 [b] (keys of each sequence; None = all)."""
+    cache_seqlens int32 [b] (keys of each sequence; None = all). The cache is bf16 or
+    float8_e4m3fn (then k_scale / v_scale: check_kv_scale)."""
     what_cache = "[batch, seqlen_cache, heads_kv, head_dim] or paged [num_pages, page_size, heads_kv, head_dim]"
     check_tensor(fn, "q", q, 4)
-    _check_kv_pair(fn, k_cache, v_cache, 4, what_cache, "k_cache", "v_cache")
+    _check_kv_pair(fn, k_cache, v_cache, 4, what_cache, "k_cache", "v_cache", dtypes=ACCEPTED_DTYPES + (FP8_DTYPE,))
     check_same_device(fn, [("q", q), ("k_cache", k_cache), ("v_cache", v_cache)])
     b, sq, hq, d = tuple(q.shape)
     n0, n1, hkv, kd = tuple(k_cache.shape)
+    kv_dtype, kv_scale_count = _decode_kv_dtype(fn, q, k_cache, v_cache, k_scale, v_scale, hkv)
     if kd != d:
         raise _fail(fn, f"k_cache has head_dim {kd} but q has head_dim {d}", "k_cache")
     for name, t in (("q", q), ("k_cache", k_cache), ("v_cache", v_cache)):
@@ -368,11 +430,11 @@ def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None
         check_index_tensor(fn, "block_table", block_table, (b, None), q)
         max_blocks = block_table.shape[1]
         prob = DecodeProblem(b, sq, hq, hkv, d, max_blocks * n1, True, page_size=n1, num_pages=n0,
-                             max_blocks_per_seq=max_blocks)
+                             max_blocks_per_seq=max_blocks, kv_dtype=kv_dtype, kv_scale_count=kv_scale_count)
     else:
         if n0 != b:
             raise _fail(fn, f"k_cache has batch {n0} but q has batch {b} (a paged cache needs block_table)", "k_cache")
-        prob = DecodeProblem(b, sq, hq, hkv, d, n1, False)
+        prob = DecodeProblem(b, sq, hq, hkv, d, n1, False, kv_dtype=kv_dtype, kv_scale_count=kv_scale_count)
     if cache_seqlens is not None:
         check_index_tensor(fn, "cache_seqlens", cache_seqlens, (b,), q)
     check_head_vector(fn, "sinks", sinks, hq, q)
@@ -382,9 +444,10 @@ def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None
 
 def decode_attn_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block_table, causal,
                        softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, num_splits,
-                       workspace_ptr, workspace_bytes, stream, **extra):
-    """The ptxfmha_decode_attn_params block for a checked DecodeProblem. `extra`: fields appended
-    to the block after these (e.g. the FP8 KV cache's), by their C names."""
+                       workspace_ptr, workspace_bytes, stream, k_scale=None, v_scale=None, **extra):
+    """The ptxfmha_decode_attn_params block for a checked DecodeProblem (its kv_dtype and
+    kv_scale_count; k_scale / v_scale the checked scale tensors of an e4m3 cache, else None).
+    `extra`: fields appended to the block after these, by their C names."""
     f = dict(q=_ptr(q), k_cache=_ptr(k_cache), v_cache=_ptr(v_cache), o=_ptr(out), lse=_ptr(lse),
              seqlens_k=_ptr(cache_seqlens), block_table=_ptr(block_table),
              batch=prob.batch, seqlen_q=prob.seqlen_q, max_seqlen_k=prob.max_seqlen_k, heads_q=prob.heads_q,
@@ -393,7 +456,8 @@ def decode_attn_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block
              softmax_scale=softmax_scale, causal=1 if causal else 0, num_splits=int(num_splits),
              workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream,
              sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes), window_left=int(window_left),
-             window_right=int(window_right), softcap=float(softcap), **extra)
+             window_right=int(window_right), softcap=float(softcap), kv_dtype=prob.kv_dtype,
+             kv_scale_count=prob.kv_scale_count, k_scale=_ptr(k_scale), v_scale=_ptr(v_scale), **extra)
     for c_name, t in (("q", q), ("k", k_cache), ("v", v_cache), ("o", out)):
         _set_strides(f, c_name, t)
     return fill(_lib.new_params(_abi.DecodeAttnParams), **f)

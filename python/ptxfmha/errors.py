@@ -82,6 +82,8 @@ _DECODE_NAMES = {
     "sink_logits": "sinks",
     "window_left": "window_size",
     "window_right": "window_size",
+    "kv_dtype": "k_cache.dtype (kv_dtype)",
+    "kv_scale_count": "k_scale / v_scale (kv_scale_count)",
 }
 _ATTN_NAMES = {
     "o": "out",

@@ -6,7 +6,7 @@ FlashAttention-shaped Python functions over them.
                                                 (attention(), flash_attn_func(), attention_varlen(),
                                                 flash_attn_varlen_func(), and attention_with_kvcache()
                                                 for more than 8 query tokens)
-  ptxfmha::decode_attn  -> ptxfmha_decode_attn  1..8 query tokens against a KV cache, with the same
+  ptxfmha::decode_attn  -> ptxfmha_decode_attn  1..8 query tokens against a bf16 or FP8 (e4m3) KV cache, with the same
                                                 score features (attention_with_kvcache(),
                                                 flash_attn_with_kvcache())
   ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV (autograd of ptxfmha::attn)
@@ -29,6 +29,7 @@ autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C na
 """
 
 import ctypes
+import math
 from typing import Optional
 
 import torch
@@ -260,17 +261,21 @@ def decode_attn(
     alibi_slopes: Optional[Tensor],
     num_splits: int,
     return_lse: bool,
+    k_scale: Optional[Tensor],
+    v_scale: Optional[Tensor],
 ) -> tuple[Tensor, Tensor]:
-    """ptxfmha_decode_attn: 1..8 query tokens per sequence against a contiguous or paged KV cache."""
+    """ptxfmha_decode_attn: 1..8 query tokens per sequence against a contiguous or paged KV cache,
+    bf16 or float8_e4m3fn (then k_scale / v_scale fp32 [1] or [heads_kv]; q and out bf16)."""
     fn = "ptxfmha::decode_attn"
-    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes)
+    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes,
+                                  k_scale, v_scale)
     o_shape, lse_shape = prob.out_shapes(return_lse)
     out, lse = q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
     with device_context(_ordinal(q.device)):
         params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, lse if return_lse else None,
                                             cache_seqlens, block_table, causal, softmax_scale, window_left,
                                             window_right, softcap, sinks, alibi_slopes, num_splits, 0, 0,
-                                            _stream(q.device))
+                                            _stream(q.device), k_scale, v_scale)
         ws = _workspace("ptxfmha_decode_attn_workspace_size", params, q.device)  # noqa: F841 (kept alive)
         _lib.call("ptxfmha_decode_attn", ctypes.byref(params))
     return out, lse
@@ -278,9 +283,9 @@ def decode_attn(
 
 @decode_attn.register_fake
 def _decode_attn_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, softmax_scale, window_left,
-                      window_right, softcap, sinks, alibi_slopes, num_splits, return_lse):
+                      window_right, softcap, sinks, alibi_slopes, num_splits, return_lse, k_scale, v_scale):
     prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
-                                  alibi_slopes)
+                                  alibi_slopes, k_scale, v_scale)
     o_shape, lse_shape = prob.out_shapes(return_lse)
     return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
 
@@ -443,10 +448,60 @@ def _kvcache_args(fn, q, cache_seqlens, num_splits):
     return cache_seqlens
 
 
+def _is_fp8(t):
+    return isinstance(t, torch.Tensor) and t.dtype == torch.float8_e4m3fn
+
+
+def _kv_scale(fn, name, x, alias, alias_name, q, k_cache):
+    """k_scale / v_scale as the decode op takes them: None, or an fp32 tensor [] / [1] /
+    [heads_kv] (checked by the op). A Python float becomes a one-element tensor on q's device
+    (a fill kernel: capturable in a CUDA graph, traced by torch.compile). `alias` is
+    FlashAttention-3's k_descale / v_descale: the same multiplier (K = k_descale * k_fp8),
+    shaped [batch, heads_kv] there; a [batch, heads_kv] tensor is taken when its rows are one
+    row by construction (batch 1, or batch stride 0, e.g. scale.expand(batch, -1)), since the
+    C ABI has one scale per tensor or per KV head, not per sequence."""
+    if alias is not None:
+        if x is not None:
+            raise ArgumentError(f"{fn}: {name} and {alias_name} are the same argument (the dequantisation "
+                                "multiplier); give one", function=fn, argument=alias_name)
+        x, name = alias, alias_name
+        if isinstance(x, torch.Tensor) and x.dim() == 2:
+            b, h = q.shape[0], k_cache.shape[2] if isinstance(k_cache, torch.Tensor) and k_cache.dim() == 4 else -1
+            if tuple(x.shape) != (b, h):
+                raise ArgumentError(f"{fn}: {name} has shape {tuple(x.shape)}; FlashAttention-3's form is "
+                                    f"[batch, heads_kv] = [{b}, {h}] (or give [], [1] or [heads_kv])",
+                                    function=fn, argument=name)
+            if b > 1 and x.stride(0) != 0:
+                raise ArgumentError(f"{fn}: {name} [batch, heads_kv] must be the same for every sequence (batch 1 or "
+                                    f"a stride-0 batch dim, e.g. scale.expand({b}, -1)): the C ABI takes one scale "
+                                    "per tensor or per KV head, not per sequence", function=fn, argument=name)
+            x = x[0]
+            if h > 1 and x.stride(0) == 0:
+                x = x[:1]
+    if x is None or isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ArgumentError(f"{fn}: {name} must be a float or a float32 tensor [], [1] or [heads_kv], got "
+                            f"{type(x).__name__}", function=fn, argument=name)
+    if not (math.isfinite(x) and x > 0):
+        raise ArgumentError(f"{fn}: {name} = {x!r} must be finite and > 0", function=fn, argument=name)
+    return torch.full((1,), float(x), dtype=torch.float32, device=q.device)
+
+
+def _kv_scales(fn, q, k_cache, k_scale, v_scale, k_descale, v_descale, q_descale):
+    """(k_scale, v_scale) of attention_with_kvcache() (_kv_scale); q_descale is refused (q stays
+    bf16: only the cache is FP8)."""
+    if q_descale is not None:
+        _checks.refuse(fn, "q_descale", "<tensor>", "None (q is bfloat16; only the KV cache may be float8_e4m3fn)")
+    return (_kv_scale(fn, "k_scale", k_scale, k_descale, "k_descale", q, k_cache),
+            _kv_scale(fn, "v_scale", v_scale, v_descale, "v_descale", q, k_cache))
+
+
 def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=None, causal=False,
                            softmax_scale=None, return_lse=False, num_splits=0, *, k=None, v=None,
                            rotary_cos=None, rotary_sin=None, cache_batch_idx=None, cache_leftpad=None,
-                           window_size=(-1, -1), softcap=0.0, alibi_slopes=None, sinks=None):
+                           window_size=(-1, -1), softcap=0.0, alibi_slopes=None, sinks=None, k_scale=None,
+                           v_scale=None, k_descale=None, v_descale=None, q_descale=None):
     """Attention of new query tokens against a KV cache (flash_attn_with_kvcache's core).
 
     q [b, sq, hq, d]; the cache is either contiguous, k_cache/v_cache [b, seqlen_cache, hkv, d],
@@ -460,6 +515,16 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     cache, rotary, cache_batch_idx and cache_leftpad are refused (update the cache first, then
     call this). Returns out [b, sq, hq, d] (and lse [b, hq, sq] with return_lse=True). No
     backward for the decode kernel (inference); the prefill route has attention()'s.
+
+    FP8 cache: k_cache and v_cache both torch.float8_e4m3fn (q and out stay bf16), with k_scale
+    and v_scale the dequantisation multipliers, K = k_scale * k_cache, V = v_scale * v_cache:
+    a Python float or an fp32 tensor on q's device of shape [] / [1] (per tensor) or [heads_kv]
+    (per KV head), read on the GPU at launch (a replayed CUDA graph reads its current values;
+    they must be finite and > 0, not checked). k_descale / v_descale are FlashAttention-3's
+    names for the same multipliers (its shape [batch, heads_kv] is taken when every row is the
+    same by construction: batch 1 or a stride-0 batch dim). Every layout and feature above works
+    with an FP8 cache on the decode kernels (1..8 query tokens); more query tokens with an FP8
+    cache are refused (ptxfmha_attn reads bf16 K/V only).
     """
     fn = "ptxfmha.attention_with_kvcache"
     for name, value in (("k", k), ("v", v), ("rotary_cos", rotary_cos), ("rotary_sin", rotary_sin),
@@ -470,14 +535,30 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     cache_seqlens = _kvcache_args(fn, q, cache_seqlens, num_splits)
     scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
     left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
+    k_scale, v_scale = _kv_scales(fn, q, k_cache, k_scale, v_scale, k_descale, v_descale, q_descale)
     if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
+        _refuse_prefill_fp8(fn, q, k_cache, v_cache, k_scale, v_scale)
         out, lse = torch.ops.ptxfmha.attn(q, k_cache, v_cache, None, None, cache_seqlens, block_table, 0, 0,
                                           bool(causal), scale, left, right, cap, sinks, alibi_slopes,
                                           bool(return_lse) or _needs_grad(q, k_cache, v_cache), False)
     else:
         out, lse = torch.ops.ptxfmha.decode_attn(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal), scale,
-                                                 left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse))
+                                                 left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse),
+                                                 k_scale, v_scale)
     return (out, lse) if return_lse else out
+
+
+def _refuse_prefill_fp8(fn, q, k_cache, v_cache, k_scale, v_scale):
+    """More than 8 query tokens go to ptxfmha_attn, whose K/V are bf16 only."""
+    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
+        if _is_fp8(t):
+            raise ArgumentError(f"{fn}: {name} is float8_e4m3fn, which only the decode kernels read (1..8 query "
+                                f"tokens); q has {q.shape[1]} (dequantise the cache to bf16 for a longer query)",
+                                function=fn, argument=name)
+    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
+        if t is not None:
+            raise ArgumentError(f"{fn}: {name} is given but the cache is not float8_e4m3fn", function=fn,
+                                argument=name)
 
 
 def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, window_size=(-1, -1),
@@ -496,16 +577,19 @@ def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, rotary_cos=None
                             cache_seqlens=None, cache_batch_idx=None, cache_leftpad=None, block_table=None,
                             softmax_scale=None, causal=False, window_size=(-1, -1), softcap=0.0,
                             rotary_interleaved=True, alibi_slopes=None, num_splits=0,
-                            return_softmax_lse=False, *, sinks=None, s_aux=None):
+                            return_softmax_lse=False, *, sinks=None, s_aux=None, k_scale=None, v_scale=None,
+                            q_descale=None, k_descale=None, v_descale=None):
     """flash_attn.flash_attn_with_kvcache's signature over attention_with_kvcache() (s_aux is
-    sinks)."""
+    sinks; k_descale / v_descale, FlashAttention-3's names, are k_scale / v_scale)."""
     fn = "ptxfmha.flash_attn_with_kvcache"
     return attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=cache_seqlens, block_table=block_table,
                                   causal=causal, softmax_scale=softmax_scale, return_lse=return_softmax_lse,
                                   num_splits=num_splits, k=k, v=v, rotary_cos=rotary_cos,
                                   rotary_sin=rotary_sin, cache_batch_idx=cache_batch_idx,
                                   cache_leftpad=cache_leftpad, window_size=window_size, softcap=softcap,
-                                  alibi_slopes=alibi_slopes, sinks=_head_vector(fn, "sinks", sinks, s_aux, "s_aux"))
+                                  alibi_slopes=alibi_slopes, sinks=_head_vector(fn, "sinks", sinks, s_aux, "s_aux"),
+                                  k_scale=k_scale, v_scale=v_scale, k_descale=k_descale, v_descale=v_descale,
+                                  q_descale=q_descale)
 
 
 # ---- metadata checks (synchronous, not for torch.compile) -----------------------------------
@@ -533,20 +617,26 @@ def check_metadata(q, k, v, cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=0
     return None
 
 
-def check_kvcache_metadata(q, k_cache, v_cache, cache_seqlens=None, block_table=None):
+def check_kvcache_metadata(q, k_cache, v_cache, cache_seqlens=None, block_table=None, *, k_scale=None,
+                           v_scale=None):
     """check_metadata() for attention_with_kvcache()'s arguments: the check of the entry point
     the call would take (ptxfmha_check_decode_metadata for 1..8 query tokens, else
     ptxfmha_check_metadata): cache_seqlens within the cache, the pages each sequence needs
-    inside the pool."""
+    inside the pool. An FP8 cache needs its k_scale / v_scale (the block is validated as the
+    call's)."""
     fn = "ptxfmha.check_kvcache_metadata"
     _check_q(fn, q)
     cache_seqlens = _kvcache_args(fn, q, cache_seqlens, 0)
+    k_scale, v_scale = _kv_scales(fn, q, k_cache, k_scale, v_scale, None, None, None)
     if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
+        _refuse_prefill_fp8(fn, q, k_cache, v_cache, k_scale, v_scale)
         return check_metadata(q, k_cache, v_cache, seqused_k=cache_seqlens, block_table=block_table)
-    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table)
+    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table, k_scale=k_scale,
+                                  v_scale=v_scale)
     out = q.new_empty(prob.out_shapes(False)[0])
     with device_context(_ordinal(q.device)):
         params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, None, cache_seqlens, block_table, False,
-                                            1.0, -1, -1, 0.0, None, None, 0, 0, 0, _stream(q.device))
+                                            1.0, -1, -1, 0.0, None, None, 0, 0, 0, _stream(q.device), k_scale,
+                                            v_scale)
         _lib.call("ptxfmha_check_decode_metadata", ctypes.byref(params))
     return None

@@ -13,7 +13,7 @@ import torch
 
 import ptxfmha
 from ptxfmha import _checks
-from reference import attention_bwd_ref, attention_ref, gather_pages, varlen_ref
+from reference import attention_bwd_ref, attention_ref, dequantize, gather_pages, varlen_ref
 
 CALLS = []  # (op, {argument: value}) of every stand-in call, appended in call order
 _registered = []
@@ -61,12 +61,17 @@ def attn_cpu(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_se
 
 
 def decode_attn_cpu(q, k_cache, v_cache, cache_seqlens, block_table, causal, softmax_scale, window_left,
-                    window_right, softcap, sinks, alibi_slopes, num_splits, return_lse):
+                    window_right, softcap, sinks, alibi_slopes, num_splits, return_lse, k_scale, v_scale):
     prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
-                                  alibi_slopes)
+                                  alibi_slopes, k_scale, v_scale)
     _log("decode_attn", paged=prob.paged, seqlens=cache_seqlens is not None, causal=causal, scale=softmax_scale,
          window=(window_left, window_right), softcap=softcap, sinks=sinks is not None,
-         alibi=alibi_slopes is not None, num_splits=num_splits, return_lse=return_lse, q_shape=tuple(q.shape))
+         alibi=alibi_slopes is not None, num_splits=num_splits, return_lse=return_lse, q_shape=tuple(q.shape),
+         kv_dtype=prob.kv_dtype, kv_scale_count=prob.kv_scale_count,
+         k_scale=None if k_scale is None else k_scale.reshape(-1).tolist(),
+         v_scale=None if v_scale is None else v_scale.reshape(-1).tolist())
+    if prob.kv_dtype == _checks.KV_DTYPE_E4M3:  # the kernels' K = k_scale[s] * e4m3, in float64
+        k_cache, v_cache = dequantize(k_cache, k_scale), dequantize(v_cache, v_scale)
     if block_table is not None:
         kk, vv = gather_pages(k_cache, block_table, prob.max_seqlen_k), gather_pages(v_cache, block_table,
                                                                                    prob.max_seqlen_k)

@@ -144,3 +144,11 @@ def attention_bwd_ref(dout, q, k, v, *, causal=False, scale=None, dtype=None):
     dk = dk.view(b, hkv, g, sk, d).sum(2)
     dv = dv.view(b, hkv, g, sk, d).sum(2)
     return dq.transpose(1, 2), dk.transpose(1, 2), dv.transpose(1, 2)
+
+
+def dequantize(cache, scale):
+    """An FP8 (e4m3) cache [n, s, heads_kv, d] (contiguous or paged) in float64 as ptxfmha.h
+    defines it: K = scale[s] * k_e4m3 with one scale ([] / [1]) or one per KV head
+    ([heads_kv], along dim 2)."""
+    s = scale.to(device=cache.device, dtype=torch.float64).reshape(-1)
+    return cache.to(torch.float64) * (s.view(1, 1, -1, 1) if s.numel() > 1 else s.view(()))

@@ -346,7 +346,7 @@ def test_opcheck_decode_and_bwd(calls):
     q = bf16(2, 3, 4, 32)
     _opcheck(torch.ops.ptxfmha.decode_attn.default,
              (q, bf16(2, 40, 2, 32), bf16(2, 40, 2, 32), torch.tensor([40, 17], dtype=torch.int32), None, True, 0.2,
-              8, 0, 0.0, torch.zeros(4), None, 0, True))
+              8, 0, 0.0, torch.zeros(4), None, 0, True, None, None))
     q, k, v = bf16(2, 20, 4, 32, seed=1), bf16(2, 30, 2, 32, seed=2), bf16(2, 30, 2, 32, seed=3)
     out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, True, 0.2, -1, -1, 0.0, None, None,
                                       True, False)

@@ -1,0 +1,170 @@
+// SASS contract of the sm90a forward kernels' lazy-rescale branch (test suite "sass").
+//
+// The rescale vote (vote.sync.any, VOTE.ANY) is per warp, so the warps of a warpgroup may take
+// different arms of the branch on it; wgmma instructions are .aligned (every warp of the
+// warpgroup executes the same instance), so no warpgroup instruction (WARPGROUP.DEPBAR,
+// WARPGROUP.ARRIVE, HGMMA) may sit between the vote and the point where the warps join again.
+// synccheck found the old layout on the H200 (2026-12-02): a WARPGROUP.DEPBAR in each arm.
+// The kernels now wait for PV_{j-1} at the head of the main loop (ptx/body/sm90_fwd/
+// mainloop.ptxh, MAIN_LOOP); for D >= 128 that wait must be the back edge's target, after the
+// softmax, or the softmax stops overlapping the PV GEMM (ptxas hoists a wait that shares a
+// basic block with the softmax to the block's top).
+// Checked on the SASS laid out by ptxas: from the VOTE.ANY to the loop's back edge (the first
+// unconditional BRA after it), and from the back edge's target to the next section's BAR.SYNC.
+// Mutation on the real artefacts: PTXFMHA_BUILD_DIR=<a build of d1a8aad> fails it for every kernel.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+
+namespace {
+
+struct SassIns {
+  long addr;
+  std::string text;  // "@!P0 BRA 0x2ec0", "WARPGROUP.DEPBAR.LE gsb0, 0x0", ...
+};
+
+// The instructions of function `fn` in cuobjdump -sass output, in address order.
+std::vector<SassIns> function_instructions(const std::string& sass, const std::string& fn) {
+  std::vector<SassIns> out;
+  static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
+  static const std::regex ins_re(R"(^\s*/\*([0-9a-fA-F]+)\*/\s+([^;]*);)");
+  std::istringstream in(sass);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, fn_re)) {
+      inside = m[1].str() == fn;
+      continue;
+    }
+    if (inside && std::regex_search(line, m, ins_re)) {
+      std::string t = m[2].str();
+      while (!t.empty() && t.back() == ' ') t.pop_back();
+      out.push_back(SassIns{std::strtol(m[1].str().c_str(), nullptr, 16), t});
+    }
+  }
+  return out;
+}
+
+bool is_warpgroup_op(const std::string& t) {
+  return t.find("WARPGROUP.") != std::string::npos || t.find("HGMMA") != std::string::npos;
+}
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// "" when the rescale branch of `ins` keeps the contract, else what breaks it.
+// wait_heads_loop: D >= 128 (the PV wait must be the back edge's target).
+std::string check_rescale_branch(const std::vector<SassIns>& ins, bool wait_heads_loop) {
+  std::size_t vote = ins.size();
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].text.find("VOTE.ANY") != std::string::npos) {
+      vote = i;
+      break;
+    }
+  if (vote == ins.size()) return "no VOTE.ANY (the rescale vote) found";
+  std::size_t back = ins.size();
+  for (std::size_t i = vote + 1; i < ins.size(); ++i) {
+    if (is_warpgroup_op(ins[i].text))
+      return "warpgroup instruction between the rescale vote and the loop's back edge: " + ins[i].text;
+    if (starts_with(ins[i].text, "BRA ")) {
+      back = i;
+      break;
+    }
+  }
+  if (back == ins.size()) return "no unconditional BRA (the loop's back edge) after the vote";
+  const long target = std::strtol(ins[back].text.c_str() + 4, nullptr, 16);
+  std::size_t head = ins.size();
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].addr == target) head = i;
+  if (head == ins.size()) return "the back edge's target is not an instruction";
+  if (wait_heads_loop && !starts_with(ins[head].text, "WARPGROUP.DEPBAR.LE gsb0, 0x0"))
+    return "the loop head (back edge target) is not the PV wait: " + ins[head].text;
+  for (std::size_t i = head + (wait_heads_loop ? 1 : 0); i < ins.size(); ++i) {
+    if (starts_with(ins[i].text, "BAR.SYNC")) return "";
+    if (is_warpgroup_op(ins[i].text))
+      return "warpgroup instruction in the loop head's rescale branch: " + ins[i].text;
+  }
+  return "no BAR.SYNC (the next GEMM section) after the loop head";
+}
+
+}  // namespace
+
+TEST_CASE("SASS: sm90a forward rescale branch holds no warpgroup instruction; D >= 128 the PV wait heads the loop" *
+          doctest::test_suite("sass")) {
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  int checked = 0;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    if (std::string(r->arch) != "sm90a" || r->kind != ptxfmha::KernelKind::Fwd) continue;
+    const std::string name = r->name;
+    CAPTURE(name);
+    const std::string cubin = cubin_file(r->arch, r->name);
+    REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
+    int rc = 0;
+    const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
+    REQUIRE(rc == 0);
+    const auto ins = function_instructions(sass, name);
+    REQUIRE(!ins.empty());
+    const std::string why = check_rescale_branch(ins, r->head_dim >= 128);
+    CHECK_MESSAGE(why.empty(), name << ": " << why);
+    ++checked;
+  }
+  MESSAGE(checked << " sm90a forward kernels checked");
+  CHECK(checked >= 9);
+}
+
+TEST_CASE("SASS rescale-branch check: the old layout (a wait in each arm) and a hoisted wait are caught") {
+  // The loop as ptxas laid it out on 2026-12-02 before the fix (fmha_fwd_d128_sm90a, abridged).
+  const std::string old_layout =
+      "        Function : k\n"
+      "        /*3280*/                   BAR.SYNC.DEFER_BLOCKING R14, 0x100 ;\n"
+      "        /*3320*/                   WARPGROUP.ARRIVE ;\n"
+      "        /*36b0*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n"
+      "        /*4c60*/                   VOTE.ANY P0, P0 ;\n"
+      "        /*4c70*/               @P0 BRA 0x5140 ;\n"
+      "        /*5120*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*5130*/                   BRA 0x5160 ;\n"
+      "        /*5140*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*5150*/                   FMUL R88, R88, R3 ;\n"
+      "        /*5160*/                   BRA 0x3280 ;\n";
+  const std::string fixed =
+      "        Function : k\n"
+      "        /*2ec0*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*2ed0*/               @P0 SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR13], RZ ;\n"
+      "        /*2f00*/              @!P1 BRA 0x3310 ;\n"
+      "        /*2f10*/                   FMUL R88, R88, R3 ;\n"
+      "        /*3310*/                   F2FP.BF16.F32.PACK_AB R152, R25, R24 ;\n"
+      "        /*3690*/                   BAR.SYNC.DEFER_BLOCKING R6, 0x100 ;\n"
+      "        /*3740*/                   WARPGROUP.ARRIVE ;\n"
+      "        /*3a90*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n"
+      "        /*4fd0*/                   VOTE.ANY P1, P1 ;\n"
+      "        /*5540*/                   BRA 0x2ec0 ;\n";
+  // ptxas merging the head into the body hoists the wait to the softmax's start.
+  const std::string hoisted =
+      "        Function : k\n"
+      "        /*30d0*/                   UISETP.GE.U32.AND UP1, UPT, UR10, UR17, UPT ;\n"
+      "        /*3280*/                   BAR.SYNC.DEFER_BLOCKING R14, 0x100 ;\n"
+      "        /*3320*/                   WARPGROUP.ARRIVE ;\n"
+      "        /*36b0*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n"
+      "        /*3f40*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*4c90*/                   VOTE.ANY P0, P0 ;\n"
+      "        /*5750*/                   BRA 0x30d0 ;\n";
+  CHECK(check_rescale_branch(function_instructions(fixed, "k"), true).empty());
+  const std::string o = check_rescale_branch(function_instructions(old_layout, "k"), true);
+  CHECK(o.find("between the rescale vote and the loop's back edge") != std::string::npos);
+  const std::string h = check_rescale_branch(function_instructions(hoisted, "k"), true);
+  CHECK(h.find("loop head (back edge target) is not the PV wait") != std::string::npos);
+  // A wait moved into the head's rescale arm.
+  std::string arm = fixed;
+  arm.replace(arm.find("FMUL R88, R88, R3"), 17, "WARPGROUP.DEPBAR.LE gsb0, 0x0");
+  const std::string a = check_rescale_branch(function_instructions(arm, "k"), true);
+  CHECK(a.find("in the loop head's rescale branch") != std::string::npos);
+}

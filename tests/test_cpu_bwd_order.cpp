@@ -1,0 +1,352 @@
+// CPU model of the backward main kernel's deterministic dQ add order (ptx/body/sm90_bwd/:
+// SETUP's n-block mapping in setup.ptxh, ORDER_PLACE and WRITER_SPIN in dq_writer.ptxh), in
+// the kernel's u32 arithmetic, for every main row of the kernel table (each (block_m, block_n))
+// over many (seqlen_q, seqlen_k), causal (bottom-right) or not:
+//   n_block   ctaid.x, or num_n_blocks - 1 - ctaid.x in deterministic causal mode
+//   m_first   causal ? max(n0 - shift, 0) >> LOG2_BLOCK_M : 0 (the m-blocks the CTA visits:
+//             m_first .. num_m_blocks - 1, for each query head of its GQA group)
+//   place     n, or with causal min(num_n_blocks - 1, ((m + 1) BLOCK_M - 1 + shift) >>
+//             LOG2_BLOCK_N) - n: the semaphore value the CTA waits for before adding
+// Checked:
+//   - the places of the CTAs that visit an m-block are 0 .. k-1, once each (k contributors;
+//     m-blocks no key is visible to have none);
+//   - with causal the places follow arrival: a CTA that reaches the m-block after fewer of
+//     its own m-blocks has the lower place; in a lockstep run (every CTA resident, one m-block
+//     per tick) no causal CTA ever waits;
+//   - the semaphore protocol (wait for place, add, increment) completes with 1, 2, 3 or 5
+//     CTA slots filled in launch order (no deadlock: every CTA waits only on CTAs launched
+//     before it), and every contributor adds once.
+// Mutations that must be caught: ascending order with causal, n_last one block too high or
+// too low, no reversed n-block mapping in deterministic causal mode.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpu_util.h"
+
+namespace {
+
+enum class OrderMutation { None, AscendingCausal, NLastPlusOne, NLastMinusOne, NoReversedLaunch, NLoPlusOne, MEndMinusOne };
+
+int log2_of(int x) {
+  int l = 0;
+  while ((1 << l) < x) ++l;
+  return l;
+}
+
+constexpr int32_t kUnbounded = INT32_MAX;  // a window side without a bound (host-normalised)
+
+// A problem through the plain kernel (ext false: causal or not) or the ext kernel (window
+// sides wl / wr as the host normalises them: kUnbounded, or a bound; causal = wr 0).
+struct Problem {
+  int bm, bn, sq, sk;
+  bool causal;
+  int ratio = 1, groups = 1;  // query heads per KV head; (KV head, batch) groups
+  OrderMutation mut = OrderMutation::None;
+  bool ext = false;
+  int32_t wl = kUnbounded, wr = kUnbounded;
+  int nm() const { return (sq + bm - 1) / bm; }
+  int nn() const { return (sk + bn - 1) / bn; }
+  bool right_bounded() const { return ext ? wr != kUnbounded : causal; }
+};
+
+int32_t sat(int64_t x) { return int32_t(std::max<int64_t>(INT32_MIN, std::min<int64_t>(INT32_MAX, x))); }
+
+// SETUP (setup.ptxh), deterministic mode.
+uint32_t n_block_of(const Problem& p, uint32_t ctaid_x) {
+  const bool reverse = p.right_bounded() && p.mut != OrderMutation::NoReversedLaunch;
+  return reverse ? uint32_t(p.nn()) - 1 - ctaid_x : ctaid_x;
+}
+
+// SETUP (plain) / SETUP_RANGE_EXT (features.ptxh): the CTA's m-blocks m_first .. m_end - 1.
+uint32_t m_first_of(const Problem& p, uint32_t n) {
+  const uint32_t shift = uint32_t(p.sk) - uint32_t(p.sq);
+  const uint32_t n0 = n << log2_of(p.bn);
+  if (p.ext) {
+    const int32_t t0 = std::max(sat(int64_t(int32_t(n0 - shift)) - p.wr), 0);
+    return uint32_t(t0) >> log2_of(p.bm);
+  }
+  if (!p.causal) return 0;
+  const uint32_t t0 = uint32_t(std::max(int32_t(n0 - shift), int32_t(0)));  // max.s32
+  return t0 >> log2_of(p.bm);
+}
+uint32_t m_end_of(const Problem& p, uint32_t n) {
+  if (!p.ext) return uint32_t(p.nm());
+  const uint32_t shift = uint32_t(p.sk) - uint32_t(p.sq);
+  const uint32_t n0 = n << log2_of(p.bn);
+  const int32_t t0 = sat(int64_t(int32_t(n0 + uint32_t(p.bn) - 1 - shift)) + p.wl);
+  if (t0 < 0) return 0;
+  const int end = (t0 >> log2_of(p.bm)) + (p.mut == OrderMutation::MEndMinusOne ? 0 : 1);
+  return uint32_t(std::min(end, p.nm()));
+}
+bool visits(const Problem& p, uint32_t n, uint32_t m) { return m_first_of(p, n) <= m && m < m_end_of(p, n); }
+
+// ORDER_PLACE / ORDER_PLACE_EXT (dq_writer.ptxh, features.ptxh).
+uint32_t place_of(const Problem& p, uint32_t m, uint32_t n) {
+  const uint32_t shift = uint32_t(p.sk) - uint32_t(p.sq);
+  if (!p.right_bounded() || p.mut == OrderMutation::AscendingCausal) {
+    if (!p.ext) return n;
+    const int32_t lo = std::max(sat(int64_t(int32_t((m << log2_of(p.bm)) + shift)) - p.wl), 0);
+    return n - (uint32_t(lo) >> log2_of(p.bn)) - (p.mut == OrderMutation::NLoPlusOne ? 1u : 0u);
+  }
+  uint32_t t1 = ((m + 1) << log2_of(p.bm)) + shift - 1;
+  if (p.ext) t1 += uint32_t(p.wr);
+  t1 >>= log2_of(p.bn);
+  if (p.mut == OrderMutation::NLastPlusOne) t1 += 1;
+  if (p.mut == OrderMutation::NLastMinusOne) t1 -= 1;
+  t1 = std::min(t1, uint32_t(p.nn()) - 1);
+  return t1 - n;
+}
+
+std::string describe(const Problem& p) {
+  return "BM=" + std::to_string(p.bm) + " BN=" + std::to_string(p.bn) + " Sq=" + std::to_string(p.sq) +
+         " Sk=" + std::to_string(p.sk) + " causal=" + std::to_string(int(p.causal)) + " ratio=" +
+         std::to_string(p.ratio) + " groups=" + std::to_string(p.groups) +
+         (p.ext ? " ext wl=" + std::to_string(p.wl) + " wr=" + std::to_string(p.wr) : std::string());
+}
+
+// Places of every m-block's contributors are 0 .. k-1 once each; with causal, arrival order.
+std::string check_places(const Problem& p) {
+  const int nm = p.nm(), nn = p.nn();
+  for (int m = 0; m < nm; ++m) {
+    std::vector<int> seen(std::size_t(nn) + 2, 0);
+    int k = 0;
+    for (int n = 0; n < nn; ++n) {
+      if (!visits(p, uint32_t(n), uint32_t(m))) continue;
+      ++k;
+      const uint32_t pl = place_of(p, uint32_t(m), uint32_t(n));
+      if (pl >= uint32_t(nn)) return describe(p) + ": m-block " + std::to_string(m) + " n-block " + std::to_string(n) + " place " + std::to_string(int32_t(pl)) + " out of range";
+      ++seen[pl];
+      if (!p.right_bounded()) continue;
+      for (int n2 = 0; n2 < nn; ++n2) {  // arrival: fewer own m-blocks before m -> lower place
+        if (n2 == n || !visits(p, uint32_t(n2), uint32_t(m))) continue;
+        const uint32_t s1 = uint32_t(m) - m_first_of(p, uint32_t(n)), s2 = uint32_t(m) - m_first_of(p, uint32_t(n2));
+        if (s1 < s2 && !(pl < place_of(p, uint32_t(m), uint32_t(n2))))
+          return describe(p) + ": m-block " + std::to_string(m) + ": n-block " + std::to_string(n) +
+                 " arrives before n-block " + std::to_string(n2) + " but adds after it";
+      }
+    }
+    for (int i = 0; i < k; ++i)
+      if (seen[std::size_t(i)] != 1)
+        return describe(p) + ": m-block " + std::to_string(m) + " has " + std::to_string(k) + " contributors but place " +
+               std::to_string(i) + " is taken " + std::to_string(seen[std::size_t(i)]) + " times";
+  }
+  return "";
+}
+
+struct SimResult {
+  bool deadlock = false, order_error = false;
+  long long ticks = 0, waits = 0;
+  std::string what;
+};
+
+// The semaphore protocol with `slots` resident CTAs (0: all), filled in launch order (linear
+// index ctaid.x + nn * group). Per tick every resident CTA tries its next m-block against the
+// semaphores of the previous tick: place == semaphore -> add, semaphore + 1, advance; else it
+// waits. A tick without progress is a deadlock; at the end every tile's semaphore must equal
+// its contributor count (each contributor added once).
+SimResult simulate(const Problem& p, int slots) {
+  SimResult r;
+  const int nm = p.nm(), nn = p.nn();
+  const int ctas = nn * p.groups;
+  struct Cta {
+    uint32_t n;
+    int group, hh = 0;
+    uint32_t m;
+    bool done = false;
+  };
+  std::vector<Cta> cta;
+  for (int i = 0; i < ctas; ++i) {
+    Cta c;
+    c.group = i / nn;
+    c.n = n_block_of(p, uint32_t(i % nn));
+    c.m = m_first_of(p, c.n);
+    c.done = c.m >= m_end_of(p, c.n);  // no m-block: dK = dV = 0 only (EMPTY_SKIP)
+    cta.push_back(c);
+  }
+  std::vector<uint32_t> sem(std::size_t(p.groups) * p.ratio * nm, 0);
+  auto tile = [&](const Cta& c) { return (std::size_t(c.group) * p.ratio + c.hh) * nm + c.m; };
+  int next = 0, finished = 0;
+  std::vector<int> resident;
+  const int cap = slots == 0 ? ctas : slots;
+  while (finished < ctas) {
+    bool progress = false;
+    while (int(resident.size()) < cap && next < ctas) {
+      if (cta[std::size_t(next)].done)
+        ++finished;
+      else
+        resident.push_back(next);
+      ++next;
+      progress = true;
+    }
+    const std::vector<uint32_t> before = sem;
+    std::vector<int> still;
+    for (int i : resident) {
+      Cta& c = cta[std::size_t(i)];
+      const std::size_t t = tile(c);
+      const uint32_t pl = place_of(p, c.m, c.n);
+      if (before[t] != pl) {
+        ++r.waits;
+        still.push_back(i);
+        continue;
+      }
+      // The tile's adds so far were places 0 .. pl-1; this one must be the n-block of place pl.
+      ++sem[t];
+      progress = true;
+      if (++c.m >= m_end_of(p, c.n)) {
+        c.m = m_first_of(p, c.n);
+        if (++c.hh >= p.ratio) {
+          c.done = true;
+          ++finished;
+          continue;
+        }
+      }
+      still.push_back(i);
+    }
+    resident.swap(still);
+    ++r.ticks;
+    if (!progress) {
+      r.deadlock = true;
+      r.what = describe(p) + ": deadlock with " + std::to_string(slots) + " slots after " + std::to_string(r.ticks) +
+               " ticks (" + std::to_string(finished) + " of " + std::to_string(ctas) + " CTAs done)";
+      return r;
+    }
+  }
+  // Every tile's semaphore ends at its contributor count.
+  for (int g = 0; g < p.groups; ++g)
+    for (int hh = 0; hh < p.ratio; ++hh)
+      for (int m = 0; m < nm; ++m) {
+        uint32_t k = 0;
+        for (int n = 0; n < nn; ++n) k += visits(p, uint32_t(n), uint32_t(m)) ? 1 : 0;
+        if (sem[(std::size_t(g) * p.ratio + hh) * nm + m] != k) {
+          r.order_error = true;
+          r.what = describe(p) + ": m-block " + std::to_string(m) + " got " +
+                   std::to_string(sem[(std::size_t(g) * p.ratio + hh) * nm + m]) + " adds, " + std::to_string(k) + " contributors";
+        }
+      }
+  return r;
+}
+
+// Every visible (query, key) pair's n-block visits the query's m-block (window semantics of
+// ptxfmha.h; the plain kernel: causal or full).
+std::string check_cover(const Problem& p) {
+  const int64_t shift = int64_t(p.sk) - p.sq;
+  const int64_t wl = p.ext ? p.wl : kUnbounded, wr = p.ext ? p.wr : (p.causal ? 0 : kUnbounded);
+  for (int64_t i = 0; i < p.sq; ++i) {
+    const int64_t lo = std::max<int64_t>(0, wl == kUnbounded ? 0 : i + shift - wl);
+    const int64_t hi = std::min<int64_t>(p.sk - 1, wr == kUnbounded ? p.sk - 1 : i + shift + wr);
+    if (lo > hi) continue;
+    for (int64_t n = lo / p.bn; n <= hi / p.bn; ++n)
+      if (!visits(p, uint32_t(n), uint32_t(i / p.bm)))
+        return describe(p) + ": query " + std::to_string(i) + " sees keys of n-block " + std::to_string(n) +
+               " but that CTA skips m-block " + std::to_string(i / p.bm);
+  }
+  return "";
+}
+
+// Everything for one problem; "" when it all holds.
+std::string check_problem(const Problem& p) {
+  std::string why = check_cover(p);
+  if (!why.empty()) return why;
+  why = check_places(p);
+  if (!why.empty()) return why;
+  for (int slots : {1, 2, 3, 5}) {
+    const SimResult r = simulate(p, slots);
+    if (r.deadlock || r.order_error) return r.what;
+  }
+  const SimResult all = simulate(p, 0);
+  if (all.deadlock || all.order_error) return all.what;
+  // Lockstep, seqlen_q == seqlen_k: right-bounded CTAs reach an m-block strictly in place
+  // order (m_first grows with n), so none waits (with seqlen_k > seqlen_q the first m-blocks
+  // are every CTA's first, a tie any order serialises; with a left bound and GQA a later
+  // head's walk can reverse the order: correct, not wait-free).
+  if (p.sq == p.sk && p.right_bounded() && (p.ratio == 1 || p.wl == kUnbounded) && all.waits != 0)
+    return describe(p) + ": " + std::to_string(all.waits) + " waits in the lockstep run (causal CTAs should never wait)";
+  return "";
+}
+
+const int kLens[] = {1, 2, 63, 64, 65, 127, 128, 129, 200, 255, 256, 257, 383, 700, 1000};
+
+std::vector<std::pair<int, int>> main_tiles() {
+  std::vector<std::pair<int, int>> t;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels())
+    if (r->kind == ptxfmha::KernelKind::Bwd) {
+      const std::pair<int, int> bmn{r->block_m, r->block_n};
+      if (std::find(t.begin(), t.end(), bmn) == t.end()) t.push_back(bmn);
+    }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("bwd order model: deterministic dQ places are 0..k-1 per m-block, follow arrival, never deadlock") {
+  const auto tiles = main_tiles();
+  REQUIRE(tiles.size() >= 3);
+  long long problems = 0, failures = 0;
+  for (const auto& bmn : tiles)
+    for (int causal = 0; causal <= 1; ++causal)
+      for (int sq : kLens)
+        for (int sk : kLens)
+          for (const auto& rg : {std::pair<int, int>{1, 1}, std::pair<int, int>{2, 2}}) {
+            Problem p{bmn.first, bmn.second, sq, sk, causal != 0};
+            p.ratio = rg.first;
+            p.groups = rg.second;
+            const std::string why = check_problem(p);
+            ++problems;
+            if (!why.empty()) ++failures;
+            CHECK_MESSAGE(why.empty(), why);
+          }
+  MESSAGE("bwd order model: " << tiles.size() << " (block_m, block_n) tilings, " << problems << " problems, " << failures
+                              << " failed");
+}
+
+TEST_CASE("bwd order model: mutations of the order (ascending causal, n_last off by one, no reversed launch) are caught") {
+  const auto tiles = main_tiles();
+  struct Mut {
+    OrderMutation m;
+    const char* what;
+  };
+  const Mut muts[] = {
+      {OrderMutation::AscendingCausal, "ascending n-block order with causal"},
+      {OrderMutation::NLastPlusOne, "n_last one n-block too high"},
+      {OrderMutation::NLastMinusOne, "n_last one n-block too low"},
+      {OrderMutation::NoReversedLaunch, "deterministic causal without the reversed n-block mapping"},
+  };
+  for (const auto& bmn : tiles)
+    for (const Mut& mu : muts) {
+      std::string first;
+      for (int sq : kLens)
+        for (int sk : kLens) {
+          if (!first.empty()) break;
+          Problem p{bmn.first, bmn.second, sq, sk, true};
+          p.mut = mu.m;
+          first = check_problem(p);
+        }
+      CHECK_MESSAGE(!first.empty(), "BM=" << bmn.first << " BN=" << bmn.second << ": mutation not caught: " << mu.what);
+      MESSAGE("BM=" << bmn.first << " BN=" << bmn.second << " mutation '" << std::string(mu.what) << "' caught: " << first);
+    }
+}
+
+
+TEST_CASE("bwd order model: lockstep ticks at 4k causal, descending vs ascending (a model, not a timing)") {
+  // Every CTA resident, one m-block per tick: the descending order needs as many ticks as the
+  // longest CTA walks (no waits); the ascending order (the kernel before 2026-12-02) is a
+  // wavefront through the diagonal CTAs.
+  for (const auto& bmn : main_tiles()) {
+    Problem p{bmn.first, bmn.second, 4096, 4096, true};
+    const SimResult desc = simulate(p, 0);
+    p.mut = OrderMutation::AscendingCausal;
+    const SimResult asc = simulate(p, 0);
+    REQUIRE(!desc.deadlock);
+    REQUIRE(!asc.deadlock);
+    CHECK(desc.ticks == p.nm());
+    CHECK(desc.waits == 0);
+    CHECK(asc.ticks > desc.ticks);
+    CHECK(asc.waits > 0);
+    MESSAGE("BM=" << bmn.first << " BN=" << bmn.second << " 4k causal lockstep: descending " << desc.ticks
+                  << " ticks, ascending " << asc.ticks << " ticks (" << asc.waits << " waits)");
+  }
+}

@@ -22,6 +22,7 @@
 #
 #   bash python/gpu-check.sh                  # from the repository root, on the GPU machine
 #   PYTEST_ARGS='-k kvcache' bash python/gpu-check.sh
+#   MODEL_CHECK_ARGS='--breakdown' bash python/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -29,6 +30,7 @@ BUILD=${BUILD:-build-gpu}
 OUT=${OUT:-$BUILD/python-check}
 PY=${PYTHON:-python3}
 PYTEST_ARGS=${PYTEST_ARGS:-}
+MODEL_CHECK_ARGS=${MODEL_CHECK_ARGS:-}   # e.g. '--breakdown' or '--peaked 10' (model_check.py --help)
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 rm -f "$OUT/build.log" "$OUT/install.log" "$OUT/pytest.log" "$OUT/model_check.log"  # no stale results
@@ -66,7 +68,8 @@ if run_step build "$OUT/build.log" make -j"$(nproc)" BUILD="$BUILD" python; then
     # shellcheck disable=SC2086
     run_step pytest "$OUT/pytest.log" env PTXFMHA_SOURCE_DIR="$PWD" PTXFMHA_BUILD_DIR="$PWD/$BUILD" \
       "$PY" -m pytest -p no:cacheprovider -rfEs -v python/tests $PYTEST_ARGS
-    run_step model_check "$OUT/model_check.log" "$PY" python/tests/model_check.py
+    # shellcheck disable=SC2086
+    run_step model_check "$OUT/model_check.log" "$PY" python/tests/model_check.py $MODEL_CHECK_ARGS
   else
     not_run pytest "install failed"
     not_run model_check "install failed"

@@ -17,10 +17,10 @@ Versioned blocks (ptxfmha_attn_params, ptxfmha_decode_attn_params, ptxfmha_bwd_p
 with struct_size and only ever grow at the end, 0 meaning "off" for every appended field. Their
 mirrors here may be a prefix of the header's block: the package fills struct_size with
 ctypes.sizeof of its own mirror (through the library's init function, _lib.new_params), and the
-library reads that prefix and defaults the rest. So a field appended to the header (e.g. the
-FP8 KV cache's dtype and scales of ptxfmha_decode_attn_params) is bound by appending one
-(name, ctype) line to the mirror's list below and setting it where the block is filled
-(_checks.decode_attn_params); until then the CPU tests report it as not bound (skipped).
+library reads that prefix and defaults the rest. So a field appended to the header is bound by
+appending one (name, ctype) line to the mirror's list below and setting it where the block is
+filled (as the FP8 KV cache's dtype and scales of ptxfmha_decode_attn_params are, in
+_checks.decode_attn_params); until then the CPU tests report it as not bound (skipped).
 """
 
 from __future__ import annotations

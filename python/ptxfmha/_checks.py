@@ -189,16 +189,22 @@ def _strides(t, packed=False):
     return tuple(int(s) for s in t.stride()[:3])
 
 
+_FIELDS = {}  # block class -> ({field name: its pointer type or None}, computed once per class)
+
+
 def fill(p, **fields):
     """Sets fields of a ctypes parameter block by name; integer addresses (or None) go into
-    pointer fields, whatever their pointer type."""
-    types = dict(type(p)._fields_)
+    pointer fields, whatever their pointer type. An unknown name raises KeyError. (Runs on
+    every call: the field kinds are computed once per block class.)"""
+    kinds = _FIELDS.get(type(p))
+    if kinds is None:
+        kinds = _FIELDS[type(p)] = {
+            name: t if t is ctypes.c_void_p or (isinstance(t, type) and issubclass(t, ctypes._Pointer)) else None
+            for name, t in type(p)._fields_}
     for name, value in fields.items():
-        t = types[name]
-        if isinstance(t, type) and issubclass(t, ctypes._Pointer):
-            value = ctypes.cast(value or 0, t)
-        elif t is ctypes.c_void_p:
-            value = value or None
+        t = kinds[name]
+        if t is not None:
+            value = None if not value else (value if t is ctypes.c_void_p else ctypes.cast(value, t))
         setattr(p, name, value)
     return p
 

@@ -190,7 +190,11 @@ def workspace_size(p):
 
 def decode_call(sq=1, paged=False, page_size=64, table_ptr=6 * GiB, seqlens_ptr=7 * GiB):
     """ptxfmha_decode_attn with the workspace sized as a caller must."""
-    p = decode_params(sq, paged, page_size, table_ptr, seqlens_ptr)
+    call_decode_sized(decode_params(sq, paged, page_size, table_ptr, seqlens_ptr))
+
+
+def call_decode_sized(p):
+    """ptxfmha_decode_attn on block p with its workspace sized first (made-up address)."""
     try:
         n = workspace_size(p)
     except PtxfmhaError:

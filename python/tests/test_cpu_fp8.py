@@ -13,11 +13,11 @@ import ctypes
 import pytest
 
 from fake_tensor import Device, T
-from test_cpu_errors import WORKSPACE_PTR, assert_past_validation, workspace_size
+from test_cpu_errors import assert_past_validation, call_decode_sized as call
 
-from ptxfmha import _checks, _lib
+from ptxfmha import _checks
 from ptxfmha._abi import Status
-from ptxfmha.errors import ArgumentError, PtxfmhaError
+from ptxfmha.errors import ArgumentError
 
 GiB = 1 << 30
 B, HQ, HKV, D, SK = 2, 8, 2, 64, 256
@@ -49,17 +49,6 @@ def fp8_block(kc=None, vc=None, ks=None, vs=None, paged=False, sq=1, d=D, out_pt
     prob = _checks.decode_problem(FN, q, kc, vc, sl, bt, k_scale=ks, v_scale=vs)
     return _checks.decode_attn_params(prob, q, kc, vc, T(q.shape, ptr=out_ptr), None, sl, bt, True, 0.125, -1, -1,
                                       0.0, None, None, 0, 0, 0, 0, ks, vs)
-
-
-def call(p):
-    """ptxfmha_decode_attn with the workspace sized first, as a caller must (test_cpu_errors)."""
-    try:
-        n = workspace_size(p)
-    except PtxfmhaError:
-        n = 0
-    if n:
-        p.workspace, p.workspace_bytes = WORKSPACE_PTR, n
-    _lib.call("ptxfmha_decode_attn", ctypes.byref(p))
 
 
 # ---- Python refusals ---------------------------------------------------------------------------

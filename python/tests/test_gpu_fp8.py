@@ -38,12 +38,13 @@ def paged_copy(cache, ps, seed):
     blocks = (n + ps - 1) // ps
     g = torch.Generator(device="cuda").manual_seed(seed)
     table = torch.randperm(b * blocks + 3, generator=g, device="cuda")[:b * blocks].view(b, blocks).to(torch.int32)
-    pool = torch.zeros((b * blocks + 3, ps) + tuple(cache.shape[2:]), dtype=cache.dtype, device="cuda")
+    pool = torch.zeros((b * blocks + 3, ps) + tuple(cache.shape[2:]), dtype=torch.uint8, device="cuda")
+    src = cache.view(torch.uint8)  # the e4m3 bytes, copied as they are
     for bi in range(b):
         for j0 in range(0, n, ps):
             m = min(ps, n - j0)
-            pool[table[bi, j0 // ps], :m] = cache[bi, j0:j0 + m]
-    return pool, table
+            pool[table[bi, j0 // ps], :m] = src[bi, j0:j0 + m]
+    return pool.view(cache.dtype), table
 
 
 # b, sq, hq, hkv, d, n, lens
@@ -136,7 +137,7 @@ def test_fp8_compile_and_cuda_graph_replay_reads_new_scales():
 
 
 def test_fp8_check_kvcache_metadata_and_library_refusals():
-    k8 = torch.zeros(8, 16, 2, 64, device="cuda").to(torch.float8_e4m3fn)
+    k8 = torch.zeros(8, 16, 2, 64, dtype=torch.uint8, device="cuda").view(torch.float8_e4m3fn)
     q = randn(2, 1, 4, 64, seed=31)
     table = torch.tensor([[0, 1, 2], [3, 4, 9]], dtype=torch.int32, device="cuda")
     lens = torch.tensor([48, 40], dtype=torch.int32, device="cuda")
@@ -146,7 +147,7 @@ def test_fp8_check_kvcache_metadata_and_library_refusals():
     lens[1] = 32
     assert ptxfmha.check_kvcache_metadata(q, k8, k8, lens, table, k_scale=1.0, v_scale=1.0) is None
     # a head stride of 72 bytes: a multiple of 8 (enough for bf16) but not of 16 (e4m3)
-    base = torch.zeros(2, 100, 2, 72, device="cuda").to(torch.float8_e4m3fn)
+    base = torch.zeros(2, 100, 2, 72, dtype=torch.uint8, device="cuda").view(torch.float8_e4m3fn)
     view = base[..., :64]
     with pytest.raises(ArgumentError) as ei:
         ptxfmha.attention_with_kvcache(q, view, view, k_scale=1.0, v_scale=1.0)

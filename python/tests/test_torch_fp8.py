@@ -15,30 +15,16 @@ if have_module("torch"):
     import torch
 
     import ptxfmha
-    import cpu_kernels
     from reference import attention_ref, dequantize, gather_pages
+    from test_torch_ops import bf16, calls, rel  # noqa: F401 (calls: the stand-in kernels' fixture)
 
 B, HQ, HKV, D, N = 2, 8, 2, 32, 70
-
-
-@pytest.fixture()
-def calls(monkeypatch):
-    return cpu_kernels.install(monkeypatch)
-
-
-def bf16(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g).to(torch.bfloat16)
 
 
 def fp8_cache(seed, amax=200.0):
     """e4m3 bytes spread over the format's range (up to 448)."""
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(B, N, HKV, D, generator=g) * amax / 4).clamp(-448, 448).to(torch.float8_e4m3fn)
-
-
-def rel(a, b):
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
 def _scale_arg(kind, value):

@@ -67,3 +67,39 @@ def test_model_check_fails_when_decode_steps_take_the_wrong_kernel(monkeypatch, 
     rc = model_check.main(ARGS)
     out = capsys.readouterr().out
     assert rc == 1 and "routing [FAIL]" in out and "calls to the decode kernel" in out, out
+
+
+def test_model_check_fails_a_divergence_above_the_bf16_noise(monkeypatch, capsys):
+    """A decode kernel that is wrong (V x 3) diverges at a step whose margin is far above the
+    measured bf16 noise: judged NOT a near-tie (the rule can fail)."""
+    monkeypatch.setattr(hf, "attention", ref_attention)
+    monkeypatch.setattr(hf, "attention_with_kvcache", lambda q, k, v, *a, **kw: ref_attention(q, k, v * 3, *a, **kw))
+    rc = model_check.main(ARGS)
+    out = capsys.readouterr().out
+    assert rc == 1, out
+    line = next(x for x in out.splitlines() if x.startswith("greedy 6 tokens, decode kernel"))
+    assert "[FAIL]" in line and "NOT a near-tie: margin > 3 x bf16 noise" in line and "float32 picks" in line, line
+    assert "sdpa top-2 margin / bf16 noise" in out, out
+
+
+def test_divergence_rule():
+    assert model_check.divergence_verdict(1e-3, 1e-3, True)[0]
+    assert model_check.divergence_verdict(2.9e-3, 1e-3, True)[0]
+    assert not model_check.divergence_verdict(3.1e-3, 1e-3, True)[0]
+    ok, words = model_check.divergence_verdict(1e-3, 1e-3, False)
+    assert not ok and "teacher-forced check failed" in words
+
+
+def test_model_check_peaked_and_breakdown_report(monkeypatch, capsys):
+    """--peaked and --breakdown on the CPU: the peakedness line, the per-implementation
+    breakdown (attention calls timed against the forward, the profiler's view)."""
+    monkeypatch.setattr(hf, "attention", ref_attention)
+    monkeypatch.setattr(hf, "attention_with_kvcache", ref_attention)
+    rc = model_check.main(ARGS + ["--peaked", "10", "--breakdown"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "peaked logits (--peaked 10" in out and "attention decides the argmax at" in out, out
+    for impl in ("sdpa", "ptxfmha"):
+        assert f"breakdown {impl} (attn_implementation='{impl}'" in out and "inside the 2 attention calls" in out, out
+    assert "attention alone, q (1, 4, 64, 64) k (1, 2, 64, 64) causal: ptxfmha, contiguous" in out, out
+    assert "passes, prefill timing:" in out and "routing [ok]" in out, out

@@ -415,6 +415,17 @@ struct SassFunction {
   std::map<std::string, std::string> first_line;  // base opcode -> first instruction line
 };
 
+// `cuobjdump -sass` of the cubin of kernel `name` (folder `arch`); fails the current test case
+// when the cubin is missing (run make) or the tool fails.
+inline std::string cubin_sass(const std::string& objdump, const std::string& arch, const std::string& name) {
+  const std::string cubin = cubin_file(arch, name);
+  REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
+  int rc = 0;
+  const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
+  REQUIRE_MESSAGE(rc == 0, objdump << " -sass " << cubin << " exited " << rc << ":\n" << sass.substr(0, 2000));
+  return sass;
+}
+
 // Splits cuobjdump -sass output into functions and counts base opcodes (the mnemonic before
 // the first '.', after an optional @predicate).
 inline std::vector<SassFunction> parse_sass(const std::string& text) {

@@ -53,16 +53,11 @@ TEST_CASE("SASS contracts of every cubin (cuobjdump -sass)" * doctest::test_suit
   for (const KernelInfo* r : rows) {
     const std::string name = r->name, arch = r->arch;
     CAPTURE(name);
-    const std::string cubin = cubin_file(r->arch, r->name);
-    REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
-    int rc = 0;
-    const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
-    REQUIRE_MESSAGE(rc == 0, objdump << " -sass " << cubin << " exited " << rc << ":\n" << sass.substr(0, 2000));
-    const auto fns = parse_sass(sass);
+    const auto fns = parse_sass(cubin_sass(objdump, arch, name));
     const SassFunction* fn = nullptr;
     for (const auto& f : fns)
       if (f.name == r->name) fn = &f;
-    REQUIRE_MESSAGE(fn != nullptr, cubin << ": no function " << name << " in the SASS");
+    REQUIRE_MESSAGE(fn != nullptr, arch << "/" << name << ": no function " << name << " in the SASS");
     long long total = 0;
     for (const auto& kv : fn->opcodes) total += kv.second;
     CHECK_MESSAGE(total > 0, name << ": no instructions parsed from the SASS");

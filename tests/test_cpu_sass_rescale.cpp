@@ -106,12 +106,7 @@ TEST_CASE("SASS: sm90a forward rescale branch holds no warpgroup instruction; D 
     if (std::string(r->arch) != "sm90a" || r->kind != ptxfmha::KernelKind::Fwd) continue;
     const std::string name = r->name;
     CAPTURE(name);
-    const std::string cubin = cubin_file(r->arch, r->name);
-    REQUIRE_MESSAGE(file_exists(cubin), "missing cubin " << cubin << " (run make)");
-    int rc = 0;
-    const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(cubin) + " 2>&1", &rc);
-    REQUIRE(rc == 0);
-    const auto ins = function_instructions(sass, name);
+    const auto ins = function_instructions(cubin_sass(objdump, r->arch, name), name);
     REQUIRE(!ins.empty());
     const std::string why = check_rescale_branch(ins, r->head_dim >= 128);
     CHECK_MESSAGE(why.empty(), name << ": " << why);

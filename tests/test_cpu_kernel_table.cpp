@@ -16,7 +16,9 @@
 #include <string>
 
 #include "gpu_util.h"
+#include "attn.h"
 #include "attn_kernel_abi.h"
+#include "fwd.h"
 #include "kernel_abi.h"
 #include "ptx_util.h"
 #include "shapes.h"
@@ -195,6 +197,9 @@ const SmemCase kSmemCases[] = {
     {"fmha_fwd_d64_sm100a", sm100_fwd_smem(64, 2, 128, 8), 182784},
     {"fmha_fwd_d128_sm100a", sm100_fwd_smem(128, 2, 128, 4), 231936},
     {"fmha_fwd_d256_sm100a", sm100_fwd_smem(256, 1, 64, 3), 231936},
+    {"fmha_fwd_d64_ext_sm100a", sm100_fwd_smem(64, 2, 128, 8), 182784},
+    {"fmha_fwd_d128_ext_sm100a", sm100_fwd_smem(128, 2, 128, 4), 231936},
+    {"fmha_fwd_d256_ext_sm100a", sm100_fwd_smem(256, 1, 64, 3), 231936},
     {"fmha_fwd_d64_serial_sm100a", sm100_serial_smem(64, 128, 3, false), 115968},
     {"fmha_fwd_d128_serial_sm100a", sm100_serial_smem(128, 128, 2, false), 165120},
     {"fmha_fwd_d256_serial_sm100a", sm100_serial_smem(256, 64, 2, false), 197888},
@@ -379,4 +384,50 @@ TEST_CASE("kernel table: sm90a feature rows cover every feature; ptxfmha_attn's 
       CHECK(r->grid == plain->grid);
     }
   }
+}
+
+TEST_CASE("kernel table: sm100a feature rows (issue 14) and ptxfmha_attn's row choice on compute capability 10.0") {
+  // Every sm100a head dim has its plain two-tile row (ptxfmha_fwd's) and an EXT row with the
+  // features the two-tile body implements: all but seqused_k and paged K/V, which ptxfmha_attn
+  // then refuses on a B200 (UNSUPPORTED_FEATURE, naming them).
+  const uint32_t want = ptxfmha::kAttnVarlenQ | ptxfmha::kAttnVarlenK | ptxfmha::kAttnWindow | ptxfmha::kAttnSoftcap |
+                        ptxfmha::kAttnSinks | ptxfmha::kAttnAlibi;
+  CHECK(ptxfmha::attn_supported_features(100) == want);
+  for (int d : ptxfmha_test::kHeadDims) {
+    CAPTURE(d);
+    const KernelInfo* plain = ptxfmha::find_kernel(100, KernelKind::Fwd, d);
+    REQUIRE(plain != nullptr);
+    CHECK(std::string(plain->name) == "fmha_fwd_d" + std::to_string(d) + "_sm100a");
+    CHECK(plain->features == 0u);
+    const KernelInfo* ext = find_row("fmha_fwd_d" + std::to_string(d) + "_ext_sm100a");
+    REQUIRE(ext != nullptr);
+    CHECK(ext->features == want);
+    CHECK(ext->param_bytes == static_cast<int>(sizeof(ptxfmha::AttnKernelParams)));
+    CHECK(plain->param_bytes == static_cast<int>(sizeof(ptxfmha::FwdKernelParams)));
+    CHECK(ext->block_m == plain->block_m);
+    CHECK(ext->block_n == plain->block_n);
+    CHECK(ext->threads == plain->threads);
+    CHECK(ext->q_tiles == plain->q_tiles);
+    CHECK(ext->grid == plain->grid);
+    CHECK(ext->tile_counter == plain->tile_counter);
+    // ptxfmha_attn's choice: each supported feature alone and all of them together -> the EXT row.
+    for (uint32_t f = 1; f <= 0x80u; f <<= 1) {
+      CAPTURE(f);
+      const KernelInfo* r = ptxfmha::find_attn_row(100, d, f);
+      if (want & f) {
+        REQUIRE(r != nullptr);
+        CHECK(std::string(r->name) == ext->name);
+      } else {
+        CHECK(r == nullptr);  // seqused_k, paged K/V: no sm100a row
+      }
+    }
+    const KernelInfo* all = ptxfmha::find_attn_row(100, d, want);
+    REQUIRE(all != nullptr);
+    CHECK(std::string(all->name) == ext->name);
+    CHECK(ptxfmha::find_attn_row(100, d, want | ptxfmha::kAttnSequsedK) == nullptr);
+    // Other 10.x have no rows at all.
+    CHECK(ptxfmha::find_attn_row(103, d, ptxfmha::kAttnWindow) == nullptr);
+  }
+  CHECK(ptxfmha::attn_feature_names(ptxfmha::kAttnAllFeatures & ~ptxfmha::attn_supported_features(100)) ==
+        "paged_kv (block_table), seqused_k");
 }

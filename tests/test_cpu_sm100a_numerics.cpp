@@ -13,11 +13,13 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "attn.h"
 #include "ptx_util.h"
 #include "ptxfmha/reference.h"
 #include "sm100_model/design.h"
@@ -375,7 +377,7 @@ TEST_CASE("sm100a numerics emulator: new design and serial kernels vs the float6
 
 TEST_CASE("sm100a numerics emulator: the kernels' exp2 instructions, interpreted, equal the emulator bit for bit") {
   const auto& ks = twotile_kernels();
-  REQUIRE(ks.size() == 3);
+  REQUIRE(ks.size() == 6);  // plain and EXT rows: the same exp2 code
   for (const Kernel& k : ks) {
     INFO(k.name);
     const std::vector<sm100_ptx::Stmt> st = softmax_statements(k);
@@ -464,4 +466,121 @@ TEST_CASE("sm100a numerics emulator: a broken rescale or exponent is caught by t
   badpoly.poly_cols_per_32 = 32;
   badpoly.poly.c1 *= 1.05f;
   CHECK_FALSE(check(p, ro, rl, badpoly, w, "wrong c1"));
+}
+
+// ---- the EXT variant (issue 14): softcap, ALiBi, sinks and the window's band ----------------------
+namespace {
+struct FeatCase {
+  const char* what;
+  int sq, sk, causal, left, right;
+  float softcap;
+  bool alibi;
+  std::vector<float> sinks;  // per query head (2 heads); empty: none
+};
+// One EXT emulation of kernel config cfg against reference_attn, bounds as check() but the LSE's
+// widened by the softcap's tanh.approx (|d LSE| <= cap x 2^-11, natural units) where it is on.
+bool check_feat(const sm100_design::FwdDesign& d, const FeatCase& f, nu::Config cfg, Worst& w, std::string* why,
+                const std::function<void(nu::Config&)>& tamper = {}) {
+  Problem p = make_problem(d.head_dim, f.sq, f.sk, 2, 1, f.causal != 0, 0xFEA7ull ^ (uint64_t(d.head_dim) << 20) ^ uint64_t(f.sq * 7 + f.sk));
+  ptxfmha::RefAttnProblem rp;
+  rp.batch = 1, rp.heads_q = 2, rp.heads_kv = 1, rp.head_dim = d.head_dim;
+  rp.softmax_scale = p.s.softmax_scale;
+  rp.causal = f.causal != 0;
+  rp.window_left = f.left, rp.window_right = f.right;
+  rp.softcap = f.softcap;
+  if (f.alibi) rp.alibi_slopes = {0.25f, 0.0625f};
+  rp.sink_logits = f.sinks;
+  rp.seqlen_q = f.sq, rp.seqlen_k = f.sk;
+  for (int i = 0; i < 3; ++i) {
+    rp.q_stride[i] = p.s.q_stride[i];
+    rp.k_stride[i] = p.s.k_stride[i];
+    rp.v_stride[i] = p.s.v_stride[i];
+  }
+  ptxfmha::RefAttnResult ref;
+  ptxfmha::reference_attn(rp, p.q.data(), p.k.data(), p.v.data(), &ref);
+  // The kernel's block (host/src/fwd.cpp attn_ext_fields): canonical window, score constants.
+  const ptxfmha::AttnWindow win = ptxfmha::canonical_window(f.causal, f.left, f.right, f.sq, f.sk);
+  cfg.feat.enabled = true;
+  cfg.feat.window_left = win.left;
+  cfg.feat.window_right = win.right;
+  const double scale = p.s.softmax_scale;
+  if (f.softcap > 0) {
+    cfg.feat.softcap_pre = static_cast<float>(scale / f.softcap);
+    cfg.feat.softcap_post = static_cast<float>(f.softcap / scale);
+  }
+  for (float a : rp.alibi_slopes) cfg.feat.alibi.push_back(a * static_cast<float>(-1.0 / scale));
+  cfg.feat.sinks = f.sinks;
+  p.s.causal = false;  // the band carries causal (window_right 0)
+  if (tamper) tamper(cfg);  // an injected bug (the test shows the comparison catches it)
+  std::vector<double> o, lse;
+  nu::emulate_fwd(p.s, p.q.data(), p.k.data(), p.v.data(), cfg, o, lse);
+  const double lse_abs = 1e-3 + (f.softcap > 0 ? f.softcap * std::ldexp(1.0, -11) : 0.0);
+  const ptxfmha::ErrorStats e = ptxfmha::compare(o.data(), ref.o.data(), o.size(), 2e-2, 2e-2);
+  const ptxfmha::ErrorStats el = ptxfmha::compare(lse.data(), ref.lse.data(), lse.size(), lse_abs, 2e-5);
+  const bool ok = e.nan_count == 0 && e.first_bad < 0 && e.rel_l2 <= 2e-2 && e.cosine >= 0.9999 && el.nan_count == 0 && el.first_bad < 0;
+  ++w.cases;
+  w.max_abs = std::max(w.max_abs, e.max_abs);
+  w.rel_l2 = std::max(w.rel_l2, e.rel_l2);
+  w.cos = std::min(w.cos, e.cosine);
+  w.lse = std::max(w.lse, el.max_abs);
+  char b[256];
+  std::snprintf(b, sizeof b, "hd%d %s: max_abs %.3g rel_l2 %.3g cos %.7f lse %.3g (first bad O %lld, LSE %lld)", d.head_dim, f.what,
+                e.max_abs, e.rel_l2, e.cosine, el.max_abs, e.first_bad, el.first_bad);
+  *why = b;
+  if (!ok) ++w.failed;
+  return ok;
+}
+const std::vector<FeatCase>& feat_cases() {
+  static const std::vector<FeatCase> v = {
+      {"window 64 left, causal (band skips tiles)", 700, 900, 1, 64, -1, 0, false, {}},
+      {"two-sided window 100 / 37", 513, 1000, 0, 100, 37, 0, false, {}},
+      {"window 1 (rows without keys)", 300, 129, 0, 1, 1, 0, false, {}},
+      {"softcap 5", 257, 300, 0, -1, -1, 5.0f, false, {}},
+      {"softcap 50, causal", 129, 500, 1, -1, -1, 50.0f, false, {}},
+      {"ALiBi", 200, 333, 0, -1, -1, 0, true, {}},
+      {"sinks -10 / 0", 65, 129, 0, -1, -1, 0, false, {-10.0f, 0.0f}},
+      {"sinks 10, window 1 (sink-only rows)", 300, 129, 0, 1, 1, 0, false, {10.0f, 10.0f}},
+      {"everything: window 128 causal, softcap 30, ALiBi, sinks", 600, 700, 1, 128, -1, 30.0f, true, {0.5f, -2.0f}},
+  };
+  return v;
+}
+}  // namespace
+
+TEST_CASE("sm100a numerics emulator: the EXT variant's window, softcap, ALiBi and sinks vs the float64 reference") {
+  std::map<std::string, Worst> worst;
+  for (const sm100_design::FwdDesign* d : sm100_design::kDesigns) {
+    const nu::Config cfg = new_design(*d);
+    for (const FeatCase& f : feat_cases()) {
+      std::string why;
+      CHECK_MESSAGE(check_feat(*d, f, cfg, worst[std::string("hd") + std::to_string(d->head_dim) + " " + f.what], &why), why);
+    }
+  }
+  std::string table = "\n  EXT emulation | max abs (O) | rel. L2 (O) | min cosine | max abs (LSE) | failed";
+  for (const auto& kv : worst) {
+    char b[256];
+    std::snprintf(b, sizeof b, "\n  %s | %.3g | %.3g | %.7f | %.3g | %d", kv.first.c_str(), kv.second.max_abs, kv.second.rel_l2,
+                  kv.second.cos, kv.second.lse, kv.second.failed);
+    table += b;
+  }
+  MESSAGE("sm100a EXT numerics emulator vs reference_attn (LSE bound 1e-3 + cap 2^-11 with softcap):" << table);
+  // The comparison can fail: a sink left out of O's normaliser, ALiBi with the wrong sign, the
+  // softcap's argument on the wrong scale, the band's left edge ignored.
+  const sm100_design::FwdDesign& d = *sm100_design::kDesigns[1];
+  struct Bug {
+    const char* what;
+    std::size_t feat_case;
+    std::function<void(nu::Config&)> inject;
+  };
+  const std::vector<Bug> bugs = {
+      {"sink not in O's normaliser", 7, [](nu::Config& c) { c.feat.bug_sink_not_in_o = true; }},
+      {"ALiBi sign flipped", 5, [](nu::Config& c) { for (float& a : c.feat.alibi) a = -a; }},
+      {"softcap's tanh argument off by 10x (the cap on the wrong scale)", 4, [](nu::Config& c) { c.feat.softcap_pre *= 10.0f; }},
+      {"the band's left edge ignored", 0, [](nu::Config& c) { c.feat.window_left = -1; }},
+  };
+  for (const Bug& b : bugs) {
+    Worst w;
+    std::string why;
+    const bool ok = check_feat(d, feat_cases()[b.feat_case], new_design(d), w, &why, b.inject);
+    CHECK_MESSAGE(!ok, "the injected bug '" << b.what << "' went unnoticed: " << why);
+  }
 }

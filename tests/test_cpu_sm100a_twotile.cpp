@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fwd_plan.h"
+#include "attn_kernel_abi.h"
 #include "kernel_abi.h"
 #include "kernel_table.h"
 #include "ptx_util.h"
@@ -147,7 +148,8 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
   const auto& ks = twotile();
   std::vector<std::string> names;
   for (const TwoTile& k : ks) names.push_back(k.name);
-  for (const char* want : {"fmha_fwd_d64_sm100a", "fmha_fwd_d128_sm100a", "fmha_fwd_d256_sm100a"})
+  for (const char* want : {"fmha_fwd_d64_sm100a", "fmha_fwd_d128_sm100a", "fmha_fwd_d256_sm100a", "fmha_fwd_d64_ext_sm100a",
+                           "fmha_fwd_d128_ext_sm100a", "fmha_fwd_d256_ext_sm100a"})
     CHECK_MESSAGE(std::find(names.begin(), names.end(), want) != names.end(), want);
   for (const TwoTile& k : ks) {
     INFO(k.name);
@@ -165,7 +167,11 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
     CHECK(mv(k, "KERNEL_HEAD_DIM") == row->head_dim);
     CHECK(mv(k, "KERNEL_Q_TILES") == row->q_tiles);
     CHECK(mv(k, "KERNEL_PARAM_BYTES") == row->param_bytes);
-    CHECK(mv(k, "KERNEL_PARAM_BYTES") == static_cast<long long>(sizeof(ptxfmha::FwdKernelParams)));
+    // The plain rows take FwdKernelParams, the EXT rows (issue 14) AttnKernelParams.
+    const long long param_bytes = mv(k, "KERNEL_VARIANT") == 0 ? static_cast<long long>(sizeof(ptxfmha::FwdKernelParams))
+                                                               : static_cast<long long>(sizeof(ptxfmha::AttnKernelParams));
+    CHECK(mv(k, "KERNEL_VARIANT") == (k.name.find("_ext_") != std::string::npos ? 1 : 0));
+    CHECK(mv(k, "KERNEL_PARAM_BYTES") == param_bytes);
     CHECK(row->grid == ptxfmha::KernelInfo::Grid::TileLoop);
     CHECK_FALSE(row->tile_counter);  // static order; causal: one CTA per tile (scheduler.ptxh)
     // The host's tensor maps: one Q box per 128-row Q tile (TMA_LOADER loads Q_t with it), K and
@@ -192,11 +198,11 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
     REQUIRE(e.params.size() == 1);
     CHECK(e.params[0].align == 64);
     CHECK(e.params[0].name == k.name + "_param");
-    CHECK(e.params[0].array == static_cast<long long>(sizeof(ptxfmha::FwdKernelParams)));
+    CHECK(e.params[0].array == param_bytes);
     CHECK(e.has_maxntid);
     CHECK(e.maxntid[0] == mv(k, "KERNEL_THREADS"));
   }
-  CHECK(ks.size() == 3);
+  CHECK(ks.size() == 6);
 }
 
 TEST_CASE("sm100a two-tile kernels: every macro of the design equals design.h (and a changed design is noticed)") {
@@ -437,7 +443,9 @@ TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descripto
     auto at = [&](const char* m) { return mv(k, m); };
     th.params = {{at("P_SEQLEN_Q"), static_cast<uint64_t>(sq)}, {at("P_SEQLEN_K"), static_cast<uint64_t>(sk)}, {at("P_HEADS_Q"), 1},
                  {at("P_GQA_RATIO"), 1}, {at("P_CAUSAL"), 0}, {at("P_NUM_M_BLOCKS"), static_cast<uint64_t>(n_m)}, {at("P_BATCH"), 1},
-                 {at("P_TOTAL_TILES"), static_cast<uint64_t>(n_m)}, {at("P_HEAD_GROUP"), 1}};
+                 {at("P_TOTAL_TILES"), static_cast<uint64_t>(n_m)}, {at("P_HEAD_GROUP"), 1},
+                 // the EXT variant with every feature off (what a plain call on it passes)
+                 {at("PA_FEATURES"), 0}, {at("PA_WINDOW_LEFT"), 0x7FFFFFFF}, {at("PA_WINDOW_RIGHT1"), 0x7FFFFFFF}};
     REQUIRE_MESSAGE(th.run(), th.error);
     // The maps' descriptors (lo words; hi words constant).
     const uint32_t kmaj_lo = static_cast<uint32_t>(mv(k, "SDESC_KMAJ_LO")), v_lo = static_cast<uint32_t>(mv(k, "SDESC_V_LO"));
@@ -574,7 +582,11 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
     CHECK(count("UTMALDG") == (T + 1) * (d / 64));
     CHECK(count("UTMASTG") == 8 * (d / 64));
     CHECK(count("MUFU") >= 1);
-    CHECK(count_of(text, "MUFU.EX2") == (bn / 32) * (32 - mv(k, "EX2_POLY_COLS_PER_32")) + 1);
+    // EXT (issue 14): two more for the sink (alpha and the sink's term), and softcap's MUFU.TANH
+    // once per column of S; the plain kernels have no tanh.
+    const long long ext = mv(k, "KERNEL_VARIANT") == 1 ? 1 : 0;
+    CHECK(count_of(text, "MUFU.EX2") == (bn / 32) * (32 - mv(k, "EX2_POLY_COLS_PER_32")) + 1 + 2 * ext);
+    CHECK(count_of(text, "MUFU.TANH") == ext * bn);
     CHECK(count("FFMA2") > 0);
     CHECK(count("FADD2") > 0);
     CHECK(count_of(text, "UTCATOMSWS.FIND_AND_SET") >= 1);  // tcgen05.alloc

@@ -48,7 +48,7 @@ uint32_t decode_attn_features(const ptxfmha_decode_attn_params& p);
 std::string attn_feature_names(uint32_t bits);
 // Feature bits some forward (decode) kernel of the architecture of compute capability sm
 // implements. Forward: the union of its rows' KernelInfo::features (sm90a: every feature
-// through the EXT and PAGED rows; sm100a: none until the two-tile kernels). Decode
+// through the EXT and PAGED rows; sm100a: the _ext rows of the two-tile kernels). Decode
 // (decode_attn.cpp): kDecodeAttnFeatures where the arch has the _attn split and _sink combine rows.
 uint32_t attn_supported_features(int sm);
 uint32_t decode_attn_supported_features(int sm);

@@ -23,7 +23,8 @@
 // KernelInfo::features says what a row implements; ptxfmha_attn takes the row with the fewest
 // extra features that covers the call (attn.cpp). The same rows run a plain call (features 0)
 // through fwd_with_row: the "features off" path that the tests and the bench A/B compare.
-// sm_100a gets the same pair of variants on the two-tile kernels of issue 13 (not yet).
+// sm_100a: fmha_fwd_d<D>_ext_sm100a on the two-tile kernels of issue 13 (ptx/body/sm100_fwd/
+// features.ptxh): the EXT features but seqused_k; no paged row yet.
 //
 // ---- Work tiles for variable length -----------------------------------------------------
 // Tile = (m-block, query head, sequence), m-block size BLOCK_M of the row. The host cannot

@@ -4,10 +4,12 @@
 // facts from, with the dynamic shared memory of each body's own layout. tests/test_cpu_sm100a_kernels.cpp
 // checks the rows against the .ptx (and the shared-memory and TMEM maps against their budgets).
 //
-// Selection: find_kernel() takes the first row of (arch, kind, head_dim). The two-tile kernels
-// come first: ptxfmha_fwd runs them. The _serial kernels and their "_serial_pss_" comparison
+// Selection: find_kernel() takes the first row of (arch, kind, head_dim). The plain two-tile
+// kernels come first: ptxfmha_fwd runs them; ptxfmha_attn picks the _ext rows (the serving
+// features, issue 14) by their features (fwd.cpp find_attn_row). The _serial kernels and their "_serial_pss_" comparison
 // variants follow, to be run by name (--ptxfmha_fwd_kernel=NAME in the bench, fwd_with_row; the
 // GPU suites run every row), never picked by ptxfmha_fwd.
+#include "attn_kernel_abi.h"
 #include "kernel_table.h"
 #include "kernel_abi.h"
 #include "../../ptx/manifest/sm100_fwd.h"
@@ -17,6 +19,18 @@ namespace ptxfmha {
 
 namespace {
 constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
+static_assert(FWD_PARAM_BYTES == sizeof(FwdKernelParams), "fwd_params.ptxh: FWD_PARAM_BYTES");
+static_assert(ATTN_PARAM_BYTES == sizeof(AttnKernelParams), "fwd_params.ptxh: ATTN_PARAM_BYTES");
+
+// The features of a manifest variant (the VARIANT column): PLAIN none; EXT (issue 14) variable
+// length Q and K, the window, softcap, sinks and ALiBi; not seqused_k nor paged K/V (rows past
+// len_k of those may hold NaN that P = 0 does not cancel: ptx/body/sm100_fwd/features.ptxh), so
+// ptxfmha_attn refuses those two on compute capability 10.0 with UNSUPPORTED_FEATURE.
+constexpr uint32_t kSm100ExtFeatures =
+    kAttnVarlenQ | kAttnVarlenK | kAttnWindow | kAttnSoftcap | kAttnSinks | kAttnAlibi;
+constexpr uint32_t sm100_variant_features(int v) {
+  return v == SM100_FWD_VARIANT_EXT ? kSm100ExtFeatures : 0u;
+}
 
 // Two-tile rows: a 1-D persistent grid over work tiles (Grid::TileLoop) in the static order only
 // (tile_counter false: causal problems get one CTA per tile, heaviest first), Q_TILES Q boxes of
@@ -31,9 +45,9 @@ constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
    PTXFMHA_FIELD(SM100_FWD_BLOCK_N_, name),                                                     \
    PTXFMHA_FIELD(SM100_FWD_THREADS_, name),                                                     \
    PTXFMHA_FIELD(SM100_FWD_SMEM_, name),                                                        \
-   kFwdParamBytes,                                                                              \
+   PTXFMHA_FIELD(SM100_FWD_PARAM_BYTES_, name),                                                 \
    KernelInfo::Grid::TileLoop,                                                                  \
-   0u, /* features: none until the two-tile kernels learn them (issue 14) */                    \
+   sm100_variant_features(PTXFMHA_FIELD(SM100_FWD_VARIANT_, name)),                             \
    PTXFMHA_FIELD(SM100_FWD_Q_TILES_, name),                                                     \
    false},
 // Serial rows: grid (num_m_blocks, heads_q, batch) (Grid::GridMHB).

@@ -19,6 +19,16 @@
 //   epilogue       O * rcp.rn(l) -> bf16; LSE = (m + lg2(l)) * ln 2 (lg2.approx: correctly rounded
 //                  log2 plus the same error model as ex2); a row without keys: O = 0, LSE = -inf.
 //
+// The serving features of the EXT variant (Config::feat, ptx/body/sm100_fwd/features.ptxh):
+//   band           the CTA tile's KV tiles [j0, j0 + n) of fwd_plan.h attn_kv_tile_range (the
+//                  window with causal as right bound 0), keys in [lo, hi) per row, the rest -inf
+//   softcap        s = post * tanh.approx(s * pre) (fp32 multiplies; tanh.approx modelled as tanh
+//                  rounded to fp32 with a deterministic relative perturbation of up to 2^-11)
+//   ALiBi          e = (d - key of the tile's column 0) as fp32, per chunk e - c0, per column
+//                  minus the column, |.|, s = fma(|.|, slope', s) (slope' = slope x alibi_mul)
+//   sinks          after the last tile: t2 = t * log2e, m' = max(m, t2), alpha = ex2(m - m'),
+//                  l = fma(l, alpha, ex2(t2 - m')); O normalised by l / alpha (div.full)
+//
 // ex2 on the FMA pipe (FlashAttention-4's idea, our own coefficients): x clamped at -127,
 // floor(x) by an add with round-toward-minus-infinity of 1.5 * 2^23 (the integer lands in the
 // low mantissa bits), f = x - floor(x) in [0, 1), 2^f by a degree-3 polynomial with p(0) = 1,
@@ -28,12 +38,14 @@
 // MUFU ex2.approx.ftz.f32 is modelled as exp2 rounded to fp32 with a deterministic relative
 // perturbation of up to 2^-22 (two units in the last place).
 #pragma once
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "fwd_plan.h"
 #include "ptxfmha/reference.h"
 
 namespace sm100_numerics {
@@ -109,7 +121,26 @@ struct Config {
   Poly poly;
   // Injected bugs (the test shows the comparison catches them).
   bool bug_no_o_rescale = false;  // l rescaled, O not
+  // The EXT variant's features (issue 14); enabled == false: the plain kernels' arithmetic.
+  struct Features {
+    bool enabled = false;
+    int window_left = -1, window_right = -1;  // canonical (causal folded in as right 0); -1 unbounded
+    float softcap_pre = 0, softcap_post = 0;  // 0: off (units of Q K^T, as the kernel's block)
+    std::vector<float> alibi;                 // slope x alibi_mul per query head; empty: off
+    std::vector<float> sinks;                 // natural-log sink logit per query head; empty: off
+    bool bug_sink_not_in_o = false;           // injected: O normalised by l instead of l / alpha
+  } feat;
 };
+
+// tanh.approx.f32 model: tanh rounded to fp32 with a deterministic relative perturbation of up
+// to 2^-11 (the ISA's bound: maximum relative error 2^-10.987).
+inline float tanh_approx(float x) {
+  const double e = std::tanh(static_cast<double>(x));
+  uint32_t h = f_bits(x) * 0x27D4EB2Du;
+  h ^= h >> 15;
+  const double pert = (static_cast<double>(h & 0xFFFF) / 32768.0 - 1.0) * std::ldexp(1.0, -11);
+  return static_cast<float>(e * (1.0 + pert));
+}
 
 // Does column c (0..block_n-1) of a KV tile take the polynomial path?
 inline bool poly_col(int c, int cols_per_32) { return cols_per_32 > 0 && (c % 32) >= 32 - cols_per_32; }
@@ -140,21 +171,32 @@ inline void emulate_fwd(const ptxfmha::RefShape& s, const uint16_t* q, const uin
         // KV tiles the row's CTA tile visits (causal: up to the last row of the CTA tile).
         const int blk = i / cfg.block_m;
         int ntiles = ntot;
-        const int lim = s.causal ? std::min(Sk, i + Sk - Sq + 1) : Sk;  // keys [0, lim)
+        int lim = s.causal ? std::min(Sk, i + Sk - Sq + 1) : Sk;  // keys [lo, lim)
+        int lo = 0, j0 = 0;
         if (s.causal) {
           const int last_row = std::min((blk + 1) * cfg.block_m, Sq) - 1;
           const int last_key = last_row + Sk - Sq;
           ntiles = last_key < 0 ? 0 : std::min(ntot, last_key / BN + 1);
         }
+        const Config::Features& F = cfg.feat;
+        const int dgl = i + Sk - Sq;  // the row's diagonal key
+        if (F.enabled) {  // the band (features.ptxh WINDOW_TILES, ROW_LIMITS_EXT)
+          const ptxfmha::AttnTileRange r =
+              ptxfmha::attn_kv_tile_range(int64_t(blk) * cfg.block_m, Sq, Sk, cfg.block_m, BN, F.window_left, F.window_right);
+          j0 = static_cast<int>(r.j0);
+          ntiles = static_cast<int>(r.n);
+          lo = F.window_left >= 0 ? dgl - F.window_left : INT32_MIN;
+          lim = F.window_right >= 0 ? std::min(Sk, dgl + F.window_right + 1) : Sk;
+        }
         float m = neg_inf, l = 0.0f;
         std::fill(o.begin(), o.end(), 0.0f);
         for (int t = 0; t < ntiles; ++t) {
-          const int k0 = t * BN;
+          const int k0 = (j0 + t) * BN;
           // S = Q K^T, fp32 per K-step of 16.
           float mx = neg_inf;
           for (int c = 0; c < BN; ++c) {
             const int key = k0 + c;
-            if (key >= lim || key >= Sk) {
+            if (key >= lim || key >= Sk || key < lo) {
               sc[c] = neg_inf;
               continue;
             }
@@ -164,6 +206,13 @@ inline void emulate_fwd(const ptxfmha::RefShape& s, const uint16_t* q, const uin
               double part = 0;
               for (int d = kk; d < kk + 16; ++d) part += static_cast<double>(qf[d]) * kr[d];
               acc = kk == 0 ? static_cast<float>(part) : acc + static_cast<float>(part);
+            }
+            if (F.enabled && F.softcap_pre != 0.0f) acc = tanh_approx(acc * F.softcap_pre) * F.softcap_post;
+            if (F.enabled && !F.alibi.empty()) {
+              const float e = static_cast<float>(dgl - k0);            // cvt.rn.f32.s32
+              const float ec = e - static_cast<float>(c - c % 32);     // the chunk's column 0
+              const float ft = std::fabs(ec - static_cast<float>(c % 32));
+              acc = std::fmaf(ft, F.alibi[static_cast<std::size_t>(h)], acc);
             }
             sc[c] = acc;
             mx = std::fmax(mx, acc);
@@ -209,8 +258,19 @@ inline void emulate_fwd(const ptxfmha::RefShape& s, const uint16_t* q, const uin
           }
           m = mnew;
         }
+        float lv = l;  // O's normaliser
+        if (F.enabled && !F.sinks.empty()) {  // features.ptxh SINK_MERGE_EXT, FINAL_L_STORE_EXT
+          const float t2 = F.sinks[static_cast<std::size_t>(h)] * bits_f(0x3FB8AA3Bu);
+          const float mx = std::fmax(m, t2);
+          const float mu = mx == neg_inf ? 0.0f : mx;
+          const float alpha = ex2_mufu(m - mu);
+          l = std::fmaf(l, alpha, ex2_mufu(t2 - mu));
+          m = mx;
+          lv = alpha != 1.0f && !F.bug_sink_not_in_o ? l / alpha : l;
+          if (!(l > 0.0f)) lv = 0.0f;
+        }
         const std::size_t orow = ((static_cast<std::size_t>(b) * Sq + i) * s.heads_q + h) * D;
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // rcp.rn.f32
+        const float inv = lv > 0.0f ? 1.0f / lv : 0.0f;  // rcp.rn.f32
         for (int d = 0; d < D; ++d) out[orow + d] = ptxfmha::bf16_to_float(ptxfmha::float_to_bf16(o[d] * inv));
         const std::size_t li = (static_cast<std::size_t>(b) * s.heads_q + h) * Sq + i;
         lse[li] = l > 0.0f ? static_cast<double>((lg2_approx(l) + (m == neg_inf ? 0.0f : m)) * 0.6931471805599453f)

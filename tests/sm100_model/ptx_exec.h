@@ -8,8 +8,12 @@
 //
 // What it executes: the integer, predicate and address arithmetic of the PTX (b32/u32/s32/b64/
 // u64/s64 add, sub, mul.lo, mad.lo, div, rem, min, max, and, or, xor, shl, shr, neg, selp, setp,
-// cvt, mov incl. 64-bit packs), ld.param from a given parameter block, ld/st.shared of words
-// (tcgen05.alloc writes the TMEM base address), branches. Data is not executed: fp32 results,
+// cvt, mov incl. 64-bit packs; add/sub .sat of s32; mul.wide; setp with .and/.or of a second
+// predicate), ld.param from a given parameter block, ld/st.shared of words (tcgen05.alloc writes
+// the TMEM base address), ld.global of the 32-bit words given in `global` (device metadata such
+// as cu_seqlens: the feature variants' tests), branches. TMA loads and stores are traced with
+// their coordinates, st.global with its address (when known), so the tests can bound every
+// access a thread makes. Data is not executed: fp32 results,
 // TMEM loads and shared-memory data other than the words written here are "unknown"; a waited
 // mbarrier passes at once (the trace is the thread's own sequence, not a schedule); vote.sync
 // of a known predicate is that lane's value (the warp agrees where the kernel's vote is
@@ -17,6 +21,8 @@
 // only approximately, see unknown_branches). A branch on an unknown predicate is not taken and
 // counted.
 #pragma once
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,14 +36,17 @@
 namespace sm100_exec {
 
 struct TraceEv {
-  std::string kind;  // init, wait, arrive, expect_tx, commit, fence_before, fence_after, bar_sync, mma, tma
-  uint64_t addr = 0; // barrier address (mma: accumulator TMEM address)
+  std::string kind;  // init, wait, arrive, expect_tx, commit, fence_before, fence_after, bar_sync, mma, tma,
+                     // tma_store, st_global
+  uint64_t addr = 0; // barrier address (mma: accumulator TMEM address; st_global: the address, ~0 unknown)
   long long arg = 0; // wait: parity; init: count; expect_tx: bytes; bar_sync: id; tma: barrier address
   std::size_t stmt = 0;
   // mma only: A (shared-memory descriptor, or the TMEM address when a_tmem), B descriptor,
   // instruction descriptor, enable-input-d (accumulate)
   uint64_t a = 0, b = 0, idesc = 0;
   bool a_tmem = false, acc = false;
+  // tma / tma_store: the box coordinates {c0, c1, c2, c3} (-1: unknown); tma_store: addr 0
+  std::vector<long long> coords;
 };
 
 struct Val {
@@ -55,6 +64,7 @@ class Thread {
   uint32_t tid = 0, ctaid[3] = {0, 0, 0}, nctaid[3] = {1, 1, 1};
   uint64_t smem_symbol = 0x400, param_symbol = 0x10000;
   std::map<long long, uint64_t> params;  // .param byte offset -> value (32-bit fields as is)
+  std::map<uint64_t, uint32_t> global;   // global memory words (address -> value) ld.global reads
   std::vector<TraceEv> trace;
   std::string error;
   int unknown_branches = 0;
@@ -138,7 +148,15 @@ class Thread {
     return v < 0 ? -1 : (neg ? 1 - v : v);
   }
   void set(const std::string& d, Val v) { r_[d] = v; }
-  void ev(const char* kind, uint64_t a, long long arg, std::size_t pc) { trace.push_back({kind, a, arg, pc}); }
+  static TraceEv mk(const char* kind, uint64_t a, long long arg, std::size_t pc) {
+    TraceEv e;
+    e.kind = kind;
+    e.addr = a;
+    e.arg = arg;
+    e.stmt = pc;
+    return e;
+  }
+  void ev(const char* kind, uint64_t a, long long arg, std::size_t pc) { trace.push_back(mk(kind, a, arg, pc)); }
 
   bool exec(std::size_t pc, std::size_t* next) {
     std::string text = st_[pc].text;
@@ -215,7 +233,7 @@ class Thread {
     if (op.rfind("tcgen05.mma", 0) == 0) {
       const Val d = addr(o.at(0));
       if (!d.known) return fail("unknown MMA accumulator address");
-      TraceEv e{"mma", d.v, 0, pc};
+      TraceEv e = mk("mma", d.v, 0, pc);
       e.a_tmem = o.at(1)[0] == '[';
       const Val a = e.a_tmem ? addr(o.at(1)) : get(o.at(1)), b = get(o.at(2)), id = get(o.at(3));
       const int acc = getp(o.at(4));
@@ -228,10 +246,43 @@ class Thread {
       return true;
     }
     if (op.rfind("cp.async.bulk.tensor", 0) == 0) {
-      if (op.find("global.shared") != std::string::npos) return true;  // TMA store: not traced
+      const bool store = op.find("global.shared") != std::string::npos;
+      // [tmap, {c0, c1, c2, c3}]: the coordinates
+      const std::string& tm = o.at(store ? 0 : 1);
+      std::vector<long long> coords;
+      const std::size_t lb = tm.find('{'), rb = tm.find('}');
+      if (lb != std::string::npos && rb != std::string::npos)
+        for (const std::string& c : list(tm.substr(lb, rb - lb + 1))) {
+          const Val x = get(c);
+          coords.push_back(x.known ? static_cast<long long>(sext(x.v, 32)) : -1);
+        }
+      if (store) {
+        TraceEv e = mk("tma_store", 0, 0, pc);
+        e.coords = coords;
+        trace.push_back(e);
+        return true;
+      }
       const Val b = addr(o.at(2));
       if (!b.known) return fail("unknown TMA barrier");
-      ev("tma", b.v, 0, pc);
+      TraceEv e = mk("tma", b.v, 0, pc);
+      e.coords = coords;
+      trace.push_back(e);
+      return true;
+    }
+    if (op.rfind("st.global", 0) == 0) {
+      const Val a = addr(o.at(0));
+      ev("st_global", a.known ? a.v : ~0ull, 0, pc);
+      return true;
+    }
+    if (op.rfind("ld.global", 0) == 0) {
+      const Val a = addr(o.at(1));
+      const bool word = op.find(".u32") != std::string::npos || op.find(".s32") != std::string::npos || op.find(".b32") != std::string::npos;
+      auto it = a.known && word ? global.find(a.v) : global.end();
+      if (o.at(0)[0] == '{') {
+        for (const std::string& x : list(o.at(0))) set(x, {});
+      } else {
+        set(o.at(0), it == global.end() ? Val{} : Val{it->second, true});
+      }
       return true;
     }
     if (op.rfind("tcgen05.alloc", 0) == 0) {
@@ -271,7 +322,11 @@ class Thread {
     if (op.rfind("setp.", 0) == 0) {
       const Val a = get(o.at(1)), b = get(o.at(2));
       const bool f = op.find(".f32") != std::string::npos || op.find(".f64") != std::string::npos;
-      if (f || !a.known || !b.known) { pred_[o.at(0)] = -1; return true; }
+      // setp.CMP.BOOLOP.TYPE p, a, b, q: p = (a CMP b) BOOLOP q
+      const bool band = op.find(".and.") != std::string::npos, bor = op.find(".or.") != std::string::npos;
+      const int q = (band || bor) && o.size() > 3 ? getp(o.at(3)) : 1;
+      if ((band || bor) && q >= 0 && ((band && q == 0) || (bor && q == 1))) { pred_[o.at(0)] = bor ? 1 : 0; return true; }
+      if (f || !a.known || !b.known || q < 0) { pred_[o.at(0)] = -1; return true; }
       const int w = width(op);
       const bool s = is_signed(op);
       const int64_t x = s ? sext(a.v, w) : static_cast<int64_t>(trunc(a.v, w)), y = s ? sext(b.v, w) : static_cast<int64_t>(trunc(b.v, w));
@@ -352,7 +407,8 @@ class Thread {
       }
       return true;
     }
-    const int w = width(op);
+    int w = width(op);
+    const bool wide = op.find(".wide.") != std::string::npos;  // mul.wide: 32 x 32 -> 64
     std::vector<Val> s;
     for (std::size_t k = 1; k < o.size(); ++k) s.push_back(get(o[k]));
     for (const Val& x : s)
@@ -360,8 +416,16 @@ class Thread {
     const std::string base = op.substr(0, op.find('.'));
     const bool sg = is_signed(op);
     uint64_t v = 0;
+    if (wide) {
+      for (Val& x : s) x.v = sg ? static_cast<uint64_t>(sext(x.v, 32)) : trunc(x.v, 32);
+      w = 64;
+    }
     auto A = [&](int i) { return s.at(static_cast<std::size_t>(i)).v; };
-    if (base == "add") v = A(0) + A(1);
+    if ((base == "add" || base == "sub") && op.find(".sat") != std::string::npos) {  // s32 only
+      const int64_t x = sext(A(0), 32), y = sext(A(1), 32);
+      const int64_t r = std::max<int64_t>(INT32_MIN, std::min<int64_t>(INT32_MAX, base == "add" ? x + y : x - y));
+      v = static_cast<uint64_t>(r);
+    } else if (base == "add") v = A(0) + A(1);
     else if (base == "sub") v = A(0) - A(1);
     else if (base == "mul") v = A(0) * A(1);
     else if (base == "mad") v = A(0) * A(1) + A(2);

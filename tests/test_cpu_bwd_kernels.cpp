@@ -134,6 +134,14 @@ TEST_CASE("bwd kernel rows: every main variant runs with its head dim's pre and 
   CHECK(variants == 4);  // fmha_bwd_d128_n64 (the 3-stage _s3 row was removed), the 3 _ext rows
   CHECK(ptxfmha::find_bwd_main_row("fmha_bwd_pre_d64_sm90a") == nullptr);
   CHECK(ptxfmha::find_bwd_main_row("no_such_kernel") == nullptr);
+  // fmha_bwd_dsink: the one head-dim-0 post-phase row, never a head dim's post kernel.
+  const KernelInfo* ds = ptxfmha::find_bwd_dsink_row(90);
+  REQUIRE(ds != nullptr);
+  CHECK(std::string(ds->name) == "fmha_bwd_dsink_sm90a");
+  CHECK(ds->param_bytes == static_cast<int>(sizeof(BwdKernelParams)));
+  CHECK(ds->threads == 256);
+  for (int d : ptxfmha::supported_head_dims(90, KernelKind::Bwd)) CHECK(ptxfmha::find_kernel(90, KernelKind::BwdPost, d) != ds);
+  CHECK(ptxfmha::find_bwd_dsink_row(100) == nullptr);
 }
 
 TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads, no local memory" *
@@ -179,7 +187,7 @@ TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads
                  << count("UBLKRED") << ", UTMALDG " << count("UTMALDG") << ", registers " << pr.registers
                  << " (entry cap; consumers setmaxnreg 240), spills " << pr.spill_stores);
   }
-  CHECK(seen == 13);  // 3 x (pre, main, post) + the main variants fmha_bwd_d128_n64, d*_ext
+  CHECK(seen == 14);  // 3 x (pre, main, post) + the main variants fmha_bwd_d128_n64, d*_ext, + dsink
 }
 
 namespace {

@@ -196,6 +196,14 @@ TEST_CASE("bwd validation: the serving features (window, softcap, arrays, d_sink
        [](ptxfmha_bwd_params& x) { x.d_sink = reinterpret_cast<float*>(static_cast<char*>(fake(22)) + 2); }},
       {"sink_logits is NULL", PTXFMHA_ERR_INVALID_ARGUMENT,
        [](ptxfmha_bwd_params& x) { x.d_sink = static_cast<float*>(fake(22)); }},
+      {"d_sink", PTXFMHA_ERR_ALIASING, [](ptxfmha_bwd_params& x) {
+         x.sink_logits = static_cast<const float*>(fake(21));
+         x.d_sink = static_cast<float*>(const_cast<void*>(x.dq));
+       }},
+      {"d_sink", PTXFMHA_ERR_ALIASING, [](ptxfmha_bwd_params& x) {
+         x.sink_logits = static_cast<const float*>(fake(21));
+         x.d_sink = const_cast<float*>(x.sink_logits) + 1;
+       }},
       {"cu_seqlens_q", PTXFMHA_ERR_UNSUPPORTED_FEATURE,
        [](ptxfmha_bwd_params& x) { x.cu_seqlens_q = static_cast<const int32_t*>(fake(23)); }},
       {"cu_seqlens_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE,

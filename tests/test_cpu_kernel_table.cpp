@@ -251,6 +251,7 @@ const SmemCase kSmemCases[] = {
     {"fmha_bwd_d64_ext_sm90a", sm90_bwd_smem(64, 128, 128, 2, false), 199744},
     {"fmha_bwd_d128_ext_sm90a", sm90_bwd_smem(128, 64, 128, 2, false), 198720},
     {"fmha_bwd_d256_ext_sm90a", sm90_bwd_smem(256, 64, 64, 1, true), 230976},
+    {"fmha_bwd_dsink_sm90a", 0, 0},
     {"fmha_bwd_pre_d64_sm90a", 0, 0},
     {"fmha_bwd_pre_d128_sm90a", 0, 0},
     {"fmha_bwd_pre_d256_sm90a", 0, 0},

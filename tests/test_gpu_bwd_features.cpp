@@ -3,7 +3,8 @@
 // kernels) and sink logits (the LSE of the forward holds them; any main kernel), each alone
 // and combined, per head dim, with odd lengths (1 included), seqlen_q != seqlen_k, GQA 1 / 4 /
 // 8, rows that see no key and CTAs whose keys no query sees (dK = dV = 0), both modes; the
-// deterministic mode bitwise over 3 runs. Inputs: Q, K, V, dO random; O and LSE from the
+// deterministic mode bitwise over 3 runs; d_sink (fmha_bwd_dsink) against its formula and the
+// reference; variable length refused. Inputs: Q, K, V, dO random; O and LSE from the
 // forward's float64 feature reference (ptxfmha::reference_attn; O rounded to bf16); expected
 // gradients from ptxfmha::reference_bwd with the same features (tests/test_cpu_bwd_features.cpp
 // checks it by finite differences); bounds as every backward GPU test (bwd_test_util.h).
@@ -11,6 +12,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -120,29 +123,78 @@ TEST_CASE("gpu bwd features: the ext kernel without a feature equals the plain k
   }
 }
 
-TEST_CASE("gpu bwd features: d_sink and variable length are refused before anything is written" *
+TEST_CASE("gpu bwd features: variable length is refused before anything is written" *
           doctest::test_suite("gpu-sm90a")) {
   REQUIRE(ensure_context());
   const int d = bwd_head_dims().front();
-  BwdProblem p = bwd_problem(1, 70, 90, 2, 1, d, true);
-  p.sinks = {0.5f, -0.5f};
+  const BwdProblem p = bwd_problem(1, 70, 90, 2, 1, d, true);
   const BwdHostInputs in = bwd_inputs(p, 8200);
   BwdDeviceCase dc(p, in);
-  DeviceBuffer dsink, cus;
-  dsink.alloc(2 * 4);
+  DeviceBuffer cus;
   cus.alloc(2 * 4);
-  for (int c = 0; c < 2; ++c) {
-    dc.poison();
-    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-    ptxfmha_bwd_params a = dc.params();
-    if (c == 0) a.d_sink = static_cast<float*>(dsink.get());
-    else a.cu_seqlens_q = static_cast<const int32_t*>(cus.get());
-    CHECK(ptxfmha_bwd(&a) == PTXFMHA_ERR_UNSUPPORTED_FEATURE);
-    CHECK(std::string(ptxfmha_last_error()).find(c == 0 ? "d_sink" : "cu_seqlens_q") != std::string::npos);
-    PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
-    BwdOutputs out;
-    dc.download(&out);
-    for (const auto* x : {&out.dq, &out.dk, &out.dv})
-      CHECK(std::all_of(x->begin(), x->end(), [](uint16_t v) { return v == kPoisonBf16; }));
-  }
+  dc.poison();
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  ptxfmha_bwd_params a = dc.params();
+  a.cu_seqlens_q = static_cast<const int32_t*>(cus.get());
+  CHECK(ptxfmha_bwd(&a) == PTXFMHA_ERR_UNSUPPORTED_FEATURE);
+  CHECK(std::string(ptxfmha_last_error()).find("cu_seqlens_q") != std::string::npos);
+  PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+  BwdOutputs out;
+  dc.download(&out);
+  for (const auto* x : {&out.dq, &out.dk, &out.dv})
+    CHECK(std::all_of(x->begin(), x->end(), [](uint16_t v) { return v == kPoisonBf16; }));
+}
+
+TEST_CASE("gpu bwd features: d_sink (fmha_bwd_dsink) against -sum exp(t - LSE) D, both modes" *
+          doctest::test_suite("gpu-sm90a")) {
+  // Expected from the kernels' own inputs (the fp32 LSE given, D of the given bf16 O), within
+  // 1e-4 of the sum of the terms' magnitudes (fp32 sums of up to a few thousand terms), and
+  // against the float64 reference's d_sink (exact LSE) within 1e-3; bitwise equal over runs.
+  REQUIRE(ensure_context());
+  uint64_t seed = 8300;
+  for (int d : bwd_head_dims())
+    for (int det = 0; det <= 1; ++det) {
+      BwdProblem p = bwd_problem(2, 190, 64, 4, 2, d, true, det != 0);  // rows without keys: LSE = t
+      p.sinks = {0.5f, -1.0f, 2.0f, 0.0f};
+      if (det) { p.window_left = 20; p.softcap = 3.0f; p.alibi = {0.5f, 0.25f, 0.125f, 0.0625f}; }
+      const BwdHostInputs in = bwd_inputs(p, seed++);
+      const BwdReference ref = bwd_reference(p, in);
+      BwdDeviceCase dc(p, in);
+      DeviceBuffer dsink;
+      dsink.alloc(std::size_t(p.heads_q) * 4);
+      std::vector<float> got[2];
+      for (int run = 0; run < 2; ++run) {
+        dsink.fill32(kPoisonF32, std::size_t(p.heads_q));
+        dc.poison();
+        ptxfmha_bwd_params a = dc.params();
+        a.d_sink = static_cast<float*>(dsink.get());
+        const ptxfmha_status st = ptxfmha_bwd(&a);
+        REQUIRE_MESSAGE(st == PTXFMHA_OK, ptxfmha_last_error());
+        PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
+        dsink.download(got[run], std::size_t(p.heads_q));
+        BwdOutputs out;
+        dc.download(&out);
+        const BwdFigures f = evaluate_bwd(p, out, ref);
+        CHECK_MESSAGE(bwd_failure(p, f).empty(), "with d_sink: " << bwd_failure(p, f) << " [" << describe(p) << "]");
+      }
+      CHECK(std::memcmp(got[0].data(), got[1].data(), got[0].size() * 4) == 0);
+      for (int h = 0; h < p.heads_q; ++h) {
+        double want = 0, mag = 0;
+        for (int b = 0; b < p.batch; ++b)
+          for (int i = 0; i < p.seqlen_q; ++i) {
+            const std::size_t ri = (std::size_t(b) * p.heads_q + h) * p.seqlen_q + i;
+            const double t = std::exp(double(p.sinks[std::size_t(h)]) - double(in.lse[ri])) * ref.dsum[ri];
+            want -= t;
+            mag += std::fabs(t);
+          }
+        const double g = got[0][std::size_t(h)];
+        CHECK_MESSAGE(std::fabs(g - want) <= 1e-4 * mag + 1e-6,
+                      "d_sink[" << h << "] = " << g << ", expected " << want << " (terms' magnitude " << mag << ") ["
+                                << describe(p) << "]");
+        CHECK_MESSAGE(std::fabs(g - ref.d_sink[std::size_t(h)]) <= 1e-3 * mag + 1e-6,
+                      "d_sink[" << h << "] = " << g << ", float64 reference " << ref.d_sink[std::size_t(h)]);
+        std::printf("[ptxfmha-tests] bwd d_sink d%d det=%d h=%d: got %.6e want %.6e ref %.6e\n", d, det, h, g, want,
+                    ref.d_sink[std::size_t(h)]);
+      }
+    }
 }

@@ -221,10 +221,6 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
   if (p.d_sink != nullptr && p.sink_logits == nullptr)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "d_sink is set but sink_logits is NULL (d_sink is the gradient of the sink logits)");
-  if (p.d_sink != nullptr)
-    return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
-                "d_sink is set: the sink logits' gradient is not implemented in ptxfmha_bwd yet "
-                "(sink_logits alone is: the LSE the forward wrote holds the sinks)");
   {
     const struct {
       bool set;
@@ -237,7 +233,7 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
       if (v.set)
         return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
                     "%s is set: variable-length batches (cu_seqlens_q / cu_seqlens_k / seqused_k) are "
-                    "not implemented in ptxfmha_bwd yet (window, softcap, ALiBi and sinks are)",
+                    "not implemented in ptxfmha_bwd yet (window, softcap, ALiBi, sinks and d_sink are)",
                     v.name);
   }
 
@@ -327,6 +323,12 @@ const KernelInfo* find_bwd_ext_row(int sm, int head_dim, uint32_t features) {
     if (r->kind == KernelKind::Bwd && r->sm == sm && r->head_dim == head_dim && r->features != 0 &&
         (r->features & features) == features)
       return r;
+  return nullptr;
+}
+
+const KernelInfo* find_bwd_dsink_row(int sm) {
+  for (const KernelInfo* r : all_kernels())
+    if (r->kind == KernelKind::BwdPost && r->sm == sm && r->head_dim == 0) return r;
   return nullptr;
 }
 
@@ -420,11 +422,23 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   st = check_device_range("workspace", ws_lo, ws_lo + ws.bytes);
   if (st != PTXFMHA_OK) return st;
 
+  const KernelInfo* dsink = nullptr;  // d_sink: fmha_bwd_dsink after fmha_bwd_pre
+  if (p.d_sink != nullptr) {
+    dsink = find_bwd_dsink_row(dev.sm);
+    if (dsink == nullptr)
+      return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE, "ptxfmha_bwd: d_sink has no kernel for sm_%d (%s)", dev.sm,
+                  dev.arch ? dev.arch : "no kernels for this architecture");
+    if (dsink->param_bytes != static_cast<int>(sizeof(BwdKernelParams)))
+      return fail(PTXFMHA_ERR_CUBIN_INVALID, "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
+                  dsink->name, dsink->param_bytes, sizeof(BwdKernelParams));
+  }
+
   // Every cubin is loaded before the first launch: a missing one fails with nothing written.
-  LoadedKernel kpre, kmain, kpost;
+  LoadedKernel kpre, kmain, kpost, kdsink;
   st = get_kernel(dev, *pre, &kpre);
   if (st == PTXFMHA_OK) st = get_kernel(dev, *main, &kmain);
   if (st == PTXFMHA_OK) st = get_kernel(dev, *post, &kpost);
+  if (st == PTXFMHA_OK && dsink != nullptr) st = get_kernel(dev, *dsink, &kdsink);
   if (st != PTXFMHA_OK) return st;
 
   BwdKernelParams kp;
@@ -494,6 +508,14 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   d.smem_bytes = static_cast<unsigned>(pre->smem_bytes);
   st = launch_kernel(kpre.function, d, &kp, pre->name);
   if (st != PTXFMHA_OK) return st;
+  if (dsink != nullptr) {  // reads the rows fmha_bwd_pre wrote; one CTA per query head
+    LaunchDims ds;
+    ds.grid[0] = static_cast<unsigned>(p.heads_q);
+    ds.block[0] = static_cast<unsigned>(dsink->threads);
+    ds.stream = stream;
+    st = launch_kernel(kdsink.function, ds, &kp, dsink->name);
+    if (st != PTXFMHA_OK) return st;
+  }
 
   LaunchDims dm;  // one CTA per (n-block of keys, KV head, batch)
   dm.grid[0] = static_cast<unsigned>((int64_t(p.seqlen_k) + main->block_n - 1) / main->block_n);

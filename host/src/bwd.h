@@ -15,6 +15,7 @@
 //   launches, in stream order:
 //     fmha_bwd_pre_d<D>_sm90a   grid (num_m_blocks, heads_q, batch): D = rowsum(dO * O),
 //                               -LSE*log2(e), zeroes the dQ accumulator tiles and semaphores
+//     fmha_bwd_dsink_sm90a      (d_sink only) grid (heads_q): d_sink from the rows pre wrote
 //     fmha_bwd_d<D>_sm90a       grid (ceil(seqlen_k / BLOCK_N), heads_kv, batch): dK, dV
 //                               (bf16, written directly) and dQ partial sums into the
 //                               accumulator
@@ -36,7 +37,7 @@
 //                         not 0
 //   MISALIGNED_POINTER    alibi_slopes, sink_logits, d_sink not 4-byte aligned
 //   INVALID_ARGUMENT      d_sink without sink_logits
-//   UNSUPPORTED_FEATURE   d_sink (not implemented yet); any variable-length field
+//   UNSUPPORTED_FEATURE   any variable-length field
 //                         (cu_seqlens_q, cu_seqlens_k, seqused_k, max_seqlen_q / _k,
 //                         total_q / _k: not implemented yet)
 //   SIZE_OVERFLOW         heads_q or batch > 65535 (grid limits); batch * heads_q *
@@ -90,6 +91,8 @@ void bwd_params_defaults(ptxfmha_bwd_params* p);
 // AttnFeature bits (attn_kernel_abi.h) a validated call uses: window (after canonical_window),
 // softcap, ALiBi, sinks.
 uint32_t bwd_features(const ptxfmha_bwd_params& p);
+// The fmha_bwd_dsink row of sm (kind BwdPost, head dim 0), or nullptr.
+const KernelInfo* find_bwd_dsink_row(int sm);
 // The first EXT main row of (sm, head_dim) whose features cover `features`, or nullptr.
 const KernelInfo* find_bwd_ext_row(int sm, int head_dim, uint32_t features);
 // The device-free checks listed above, on a block read_bwd_params accepted.

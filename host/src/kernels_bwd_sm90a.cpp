@@ -10,6 +10,8 @@
 //   fmha_bwd_post_d*  256 threads, grid (num_m_blocks, heads_q, batch), no shared memory
 //   fmha_bwd_d*_ext   as fmha_bwd_d* with the serving features (KernelInfo::features: window,
 //                     softcap, ALiBi); chosen by bwd.cpp when a call uses one
+//   fmha_bwd_dsink    256 threads, grid (heads_q), d_sink when a call asks for it; kind
+//                     BwdPost with head dim 0
 // block_m (query rows per m-block) is the main kernel's for all three: the pre and post
 // kernels work on the same m-blocks of the dQ accumulator.
 #include "attn_kernel_abi.h"
@@ -29,6 +31,7 @@ constexpr uint32_t kBwdExtFeatures = kAttnWindow | kAttnSoftcap | kAttnAlibi;
 #define PTXFMHA_SM90_BWD_KIND_PRE   KernelKind::BwdPre
 #define PTXFMHA_SM90_BWD_KIND_MAIN  KernelKind::Bwd
 #define PTXFMHA_SM90_BWD_KIND_POST  KernelKind::BwdPost
+#define PTXFMHA_SM90_BWD_KIND_DSINK KernelKind::BwdPost  // head dim 0 (bwd.cpp: find_bwd_dsink_row)
 #define PTXFMHA_SM90_BWD_KIND(name) PTXFMHA_CAT(PTXFMHA_SM90_BWD_KIND_, PTXFMHA_FIELD(SM90_BWD_ROLE_, name))
 
 // One KernelInfo per manifest row (grid: host/src/bwd.cpp).

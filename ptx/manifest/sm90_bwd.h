@@ -15,7 +15,7 @@
 #include "../body/sm90_bwd/layout.ptxh"
 
 // Columns: arch folder; role (PRE: fmha_bwd_pre, pre.ptxh; MAIN: the main kernel, kernel.ptxh;
-// POST: fmha_bwd_post, post.ptxh); head dim; block_m (query rows per m-block); block_n (keys
+// POST: fmha_bwd_post, post.ptxh; DSINK: fmha_bwd_dsink, dsink.ptxh); head dim; block_m (query rows per m-block); block_n (keys
 // per main-kernel CTA; the split of layout.ptxh follows from it); stages (Q/dO ring of the main
 // kernel, 0 for PRE and POST); threads; variant (PLAIN, or EXT: a main kernel with the serving
 // features window / softcap / ALiBi, ptx/body/sm90_bwd/features.ptxh, picked by ptxfmha_bwd
@@ -42,6 +42,10 @@
 #define ROW_fmha_bwd_d64_ext_sm90a    (sm90a, MAIN,  64, 128, 128, 2, 384, EXT)
 #define ROW_fmha_bwd_d128_ext_sm90a   (sm90a, MAIN, 128,  64, 128, 2, 384, EXT)
 #define ROW_fmha_bwd_d256_ext_sm90a   (sm90a, MAIN, 256,  64,  64, 1, 384, EXT)
+// d_sink (ptx/body/sm90_bwd/dsink.ptxh): one CTA per query head over the workspace's rows; no
+// head dim, no tiles (0 in those columns). A post-phase row of the kernel table (kind BwdPost,
+// head dim 0: find_kernel of a head dim never returns it).
+#define ROW_fmha_bwd_dsink_sm90a      (sm90a, DSINK,  0,   0,   0, 0, 256, PLAIN)
 
 // The family's kernels in kernel-table order.
 #define SM90_BWD_KERNELS(X)                                                                    \
@@ -49,7 +53,8 @@
     X(fmha_bwd_d64_sm90a) X(fmha_bwd_d128_sm90a) X(fmha_bwd_d256_sm90a)                        \
     X(fmha_bwd_post_d64_sm90a) X(fmha_bwd_post_d128_sm90a) X(fmha_bwd_post_d256_sm90a)         \
     X(fmha_bwd_d128_n64_sm90a)                                                                  \
-    X(fmha_bwd_d64_ext_sm90a) X(fmha_bwd_d128_ext_sm90a) X(fmha_bwd_d256_ext_sm90a)
+    X(fmha_bwd_d64_ext_sm90a) X(fmha_bwd_d128_ext_sm90a) X(fmha_bwd_d256_ext_sm90a)         \
+    X(fmha_bwd_dsink_sm90a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_BWD_<COLUMN>_, name)); SMEM_ is derived: the layout's
 // total for MAIN rows, none for PRE and POST.
@@ -66,6 +71,7 @@
 #define SM90_BWD_VARIANT_EXT                                    1
 #define SM90_BWD_SMEM_PRE(d, bm, bn, st)                        0
 #define SM90_BWD_SMEM_POST(d, bm, bn, st)                       0
+#define SM90_BWD_SMEM_DSINK(d, bm, bn, st)                      0
 #define SM90_BWD_SMEM_MAIN(d, bm, bn, st)                       SM90_BWD_SMEM_BYTES(d, bm, bn, st)
 #endif
 

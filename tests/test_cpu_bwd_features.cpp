@@ -18,7 +18,10 @@
 #include <vector>
 
 #include "gpu_util.h"
+#include "bwd_ref_util.h"
 #include "ptxfmha/reference.h"
+
+using namespace ptxfmha_test;
 
 namespace {
 
@@ -49,21 +52,6 @@ ptxfmha::RefBwdShape feat_shape(const FeatCase& t) {
   return r;
 }
 
-std::vector<double> normal(std::size_t n, std::mt19937_64& rng) {
-  std::normal_distribution<double> nd(0.0, 1.0);
-  std::vector<double> x(n);
-  for (double& v : x) v = nd(rng);
-  return x;
-}
-
-double loss(const ptxfmha::RefBwdShape& rs, const std::vector<double>& q, const std::vector<double>& k,
-            const std::vector<double>& v, const std::vector<double>& dout) {
-  std::vector<double> o, lse;
-  ptxfmha::reference_fwd_f64(rs, q.data(), k.data(), v.data(), o, lse);
-  double l = 0;
-  for (std::size_t i = 0; i < o.size(); ++i) l += o[i] * dout[i];  // dense layouts
-  return l;
-}
 
 struct FdResult {
   int bad = 0, checked = 0;
@@ -74,10 +62,10 @@ struct FdResult {
 FdResult fd_check(const FeatCase& t, const ptxfmha::RefBwdShape& truth, const ptxfmha::RefBwdShape& analytic,
                   uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<double> q = normal(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
-  std::vector<double> k = normal(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
-  std::vector<double> v = normal(k.size(), rng);
-  std::vector<double> dout = normal(q.size(), rng);
+  std::vector<double> q = normal_f64(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
+  std::vector<double> k = normal_f64(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
+  std::vector<double> v = normal_f64(k.size(), rng);
+  std::vector<double> dout = normal_f64(q.size(), rng);
   std::vector<double> dq, dk, dv, dsink;
   ptxfmha::reference_bwd_f64(analytic, q.data(), k.data(), v.data(), dout.data(), dq, dk, dv, nullptr, &dsink);
   FdResult r;
@@ -89,15 +77,8 @@ FdResult fd_check(const FeatCase& t, const ptxfmha::RefBwdShape& truth, const pt
   };
   const double h = 1e-5;
   auto check = [&](std::vector<double>& x, const std::vector<double>& grad) {
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      const double x0 = x[i];
-      x[i] = x0 + h;
-      const double lp = loss(truth, q, k, v, dout);
-      x[i] = x0 - h;
-      const double lm = loss(truth, q, k, v, dout);
-      x[i] = x0;
-      judge((lp - lm) / (2 * h), grad[i], 1e-7, 1e-6);
-    }
+    for (std::size_t i = 0; i < x.size(); ++i)
+      judge(central_diff(x, i, h, [&] { return fd_loss(truth, q, k, v, dout); }), grad[i], 1e-7, 1e-6);
   };
   check(q, dq);
   check(k, dk);
@@ -108,7 +89,7 @@ FdResult fd_check(const FeatCase& t, const ptxfmha::RefBwdShape& truth, const pt
       ptxfmha::RefBwdShape p = truth, m = truth;
       p.sink_logits[std::size_t(hh)] += hs;
       m.sink_logits[std::size_t(hh)] -= hs;
-      judge((loss(p, q, k, v, dout) - loss(m, q, k, v, dout)) / (2.0 * double(hs)), dsink[std::size_t(hh)], 1e-6, 1e-5);
+      judge((fd_loss(p, q, k, v, dout) - fd_loss(m, q, k, v, dout)) / (2.0 * double(hs)), dsink[std::size_t(hh)], 1e-6, 1e-5);
     }
   }
   return r;
@@ -172,9 +153,9 @@ TEST_CASE("bwd reference features: d_sink equals -sum exp(t - LSE) D and its sig
   const FeatCase t = kCases[8];
   const ptxfmha::RefBwdShape rs = feat_shape(t);
   std::mt19937_64 rng(5);
-  std::vector<double> q = normal(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
-  std::vector<double> k = normal(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
-  std::vector<double> v = normal(k.size(), rng), dout = normal(q.size(), rng);
+  std::vector<double> q = normal_f64(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
+  std::vector<double> k = normal_f64(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
+  std::vector<double> v = normal_f64(k.size(), rng), dout = normal_f64(q.size(), rng);
   std::vector<double> dq, dk, dv, dsum, dsink, o, lse;
   ptxfmha::reference_bwd_f64(rs, q.data(), k.data(), v.data(), dout.data(), dq, dk, dv, &dsum, &dsink);
   ptxfmha::reference_fwd_f64(rs, q.data(), k.data(), v.data(), o, lse);
@@ -198,9 +179,9 @@ TEST_CASE("bwd reference features: the forward part equals reference_attn (LSE, 
     CAPTURE(std::string(t.what));
     const ptxfmha::RefBwdShape rs = feat_shape(t);
     std::mt19937_64 rng(seed++);
-    std::vector<double> qd = normal(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
-    std::vector<double> kd = normal(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
-    std::vector<double> vd = normal(kd.size(), rng);
+    std::vector<double> qd = normal_f64(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
+    std::vector<double> kd = normal_f64(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
+    std::vector<double> vd = normal_f64(kd.size(), rng);
     std::vector<uint16_t> q(qd.size()), k(kd.size()), v(vd.size());
     for (std::size_t i = 0; i < qd.size(); ++i) { q[i] = ptxfmha::float_to_bf16(float(qd[i])); qd[i] = ptxfmha::bf16_to_float(q[i]); }
     for (std::size_t i = 0; i < kd.size(); ++i) {
@@ -244,8 +225,8 @@ TEST_CASE("bwd reference features: an unbounded window and softcap 0 are the pla
   ptxfmha::RefBwdShape plain = feat_shape(t), wide = plain;
   wide.window_left = 100;  // wider than the sequence
   std::mt19937_64 rng(3);
-  std::vector<double> q = normal(std::size_t(t.sq) * t.hq * t.d, rng), k = normal(std::size_t(t.sk) * t.hkv * t.d, rng);
-  std::vector<double> v = normal(k.size(), rng), dout = normal(q.size(), rng);
+  std::vector<double> q = normal_f64(std::size_t(t.sq) * t.hq * t.d, rng), k = normal_f64(std::size_t(t.sk) * t.hkv * t.d, rng);
+  std::vector<double> v = normal_f64(k.size(), rng), dout = normal_f64(q.size(), rng);
   std::vector<double> a[3], b[3];
   ptxfmha::reference_bwd_f64(plain, q.data(), k.data(), v.data(), dout.data(), a[0], a[1], a[2]);
   ptxfmha::reference_bwd_f64(wide, q.data(), k.data(), v.data(), dout.data(), b[0], b[1], b[2]);

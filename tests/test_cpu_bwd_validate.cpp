@@ -75,6 +75,22 @@ void expect_error(const ptxfmha_bwd_params& p, ptxfmha_status status, const char
   }
 }
 
+// One bad argument: `mutate` applied to the valid problem gives status `st` naming `needle`.
+struct BadCase {
+  const char* needle;
+  ptxfmha_status st;
+  void (*mutate)(ptxfmha_bwd_params&);
+};
+template <std::size_t N>
+void expect_bad_cases(const BadCase (&cases)[N]) {
+  for (const BadCase& c : cases) {
+    CAPTURE(c.needle);
+    ptxfmha_bwd_params p = valid();
+    c.mutate(p);
+    expect_error(p, c.st, c.needle);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("bwd validation: the valid problem passes every device-free check") {
@@ -180,8 +196,7 @@ TEST_CASE("bwd validation: struct_size and ptxfmha_bwd_params_init") {
 }
 
 TEST_CASE("bwd validation: the serving features (window, softcap, arrays, d_sink, variable length)") {
-  struct Case { const char* needle; ptxfmha_status st; void (*mutate)(ptxfmha_bwd_params&); };
-  const Case cases[] = {
+  const BadCase cases[] = {
       {"window_left", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.window_left = -2; }},
       {"window_right", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.window_right = -5; }},
       {"window_right = 3", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.causal = 1; x.window_right = 3; }},
@@ -215,12 +230,7 @@ TEST_CASE("bwd validation: the serving features (window, softcap, arrays, d_sink
       {"total_q", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.total_q = 5; }},
       {"total_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.total_k = 5; }},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.needle);
-    ptxfmha_bwd_params p = valid();
-    c.mutate(p);
-    expect_error(p, c.st, c.needle);
-  }
+  expect_bad_cases(cases);
   // Valid feature settings pass every device-free check (the kernels are chosen with a device).
   ptxfmha_bwd_params p = valid();
   p.window_left = 64;
@@ -239,8 +249,7 @@ TEST_CASE("bwd validation: the serving features (window, softcap, arrays, d_sink
 }
 
 TEST_CASE("bwd validation: sizes, GQA, scale, flags") {
-  struct Case { const char* needle; ptxfmha_status st; void (*mutate)(ptxfmha_bwd_params&); };
-  const Case cases[] = {
+  const BadCase cases[] = {
       {"batch", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.batch = 0; }},
       {"seqlen_q", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.seqlen_q = -3; }},
       {"seqlen_k", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.seqlen_k = 0; }},
@@ -255,12 +264,7 @@ TEST_CASE("bwd validation: sizes, GQA, scale, flags") {
       {"deterministic", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.deterministic = -1; }},
       {"reserved0", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.reserved0 = 1; }},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.needle);
-    ptxfmha_bwd_params p = valid();
-    c.mutate(p);
-    expect_error(p, c.st, c.needle);
-  }
+  expect_bad_cases(cases);
   // softmax_scale 0 is the default 1/sqrt(head_dim).
   ptxfmha_bwd_params p = valid();
   p.softmax_scale = 0.0f;
@@ -319,8 +323,7 @@ TEST_CASE("bwd validation: size limits") {
 }
 
 TEST_CASE("bwd validation: strides of every tensor, each named") {
-  struct Case { const char* needle; ptxfmha_status st; void (*mutate)(ptxfmha_bwd_params&); };
-  const Case cases[] = {
+  const BadCase cases[] = {
       {"q_seq_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.q_seq_stride = 1028; }},
       {"k_head_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.k_head_stride = -128; }},
       {"v_batch_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.v_batch_stride = 3; }},
@@ -331,12 +334,7 @@ TEST_CASE("bwd validation: strides of every tensor, each named") {
       {"dv_head_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.dv_head_stride = 6; }},
       {"dq_batch_stride", PTXFMHA_ERR_SIZE_OVERFLOW, [](ptxfmha_bwd_params& x) { x.dq_batch_stride = int64_t(1) << 40; }},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.needle);
-    ptxfmha_bwd_params p = valid();
-    c.mutate(p);
-    expect_error(p, c.st, c.needle);
-  }
+  expect_bad_cases(cases);
 }
 
 TEST_CASE("bwd validation: outputs never overlap inputs or each other; the workspace overlaps nothing") {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "attn_kernel_abi.h"
 #include "bwd.h"
 #include "gpu_util.h"
 #include "../ptx/manifest/sm90_bwd.h"
@@ -34,6 +35,14 @@ struct BwdProblem {
   bool deterministic = false;
   float softmax_scale = 0;  // 0: 1/sqrt(head_dim) (the library's default too)
   Layout q, k, v, o, dout, dq, dk, dv;
+  // The serving features (ptxfmha_bwd_params version 2): window sides (-1 unbounded),
+  // softcap (0 off), ALiBi slopes and sink logits ([heads_q], empty = none).
+  int window_left = -1, window_right = -1;
+  float softcap = 0;
+  std::vector<float> alibi, sinks;
+  bool has_features() const {
+    return window_left >= 0 || window_right >= 0 || softcap > 0 || !alibi.empty() || !sinks.empty();
+  }
   float scale() const {
     return softmax_scale > 0 ? softmax_scale : static_cast<float>(1.0 / std::sqrt(double(head_dim)));
   }
@@ -57,6 +66,9 @@ inline std::string describe(const BwdProblem& p) {
     s << " " << n << "=[" << l.stride[0] << "," << l.stride[1] << "," << l.stride[2] << "]";
   };
   st("q", p.q); st("k", p.k); st("v", p.v); st("o", p.o); st("do", p.dout); st("dq", p.dq); st("dk", p.dk); st("dv", p.dv);
+  if (p.has_features())
+    s << " window=(" << p.window_left << "," << p.window_right << ") softcap=" << p.softcap
+      << " alibi=" << int(!p.alibi.empty()) << " sinks=" << int(!p.sinks.empty());
   return s.str();
 }
 
@@ -75,6 +87,25 @@ inline BwdHostInputs bwd_inputs(const BwdProblem& p, uint64_t seed, double qk_si
   in.v = random_tensor(p.v, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, rng, 1.0);
   in.dout = random_tensor(p.dout, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, 1.0);
   in.o = random_tensor(p.o, p.batch, p.seqlen_q, p.heads_q, p.head_dim, rng, 1.0);  // junk, then O
+  if (p.has_features()) {  // O and LSE from the forward's own feature reference
+    ptxfmha::RefAttnProblem ap;
+    ap.batch = p.batch; ap.heads_q = p.heads_q; ap.heads_kv = p.heads_kv; ap.head_dim = p.head_dim;
+    ap.softmax_scale = p.scale(); ap.causal = p.causal; ap.window_left = p.window_left;
+    ap.window_right = p.window_right; ap.softcap = p.softcap; ap.sink_logits = p.sinks; ap.alibi_slopes = p.alibi;
+    ap.seqlen_q = p.seqlen_q; ap.seqlen_k = p.seqlen_k;
+    for (int i = 0; i < 3; ++i) { ap.q_stride[i] = p.q.stride[i]; ap.k_stride[i] = p.k.stride[i]; ap.v_stride[i] = p.v.stride[i]; }
+    ptxfmha::RefAttnResult ar;
+    ptxfmha::reference_attn(ap, in.q.data(), in.k.data(), in.v.data(), &ar);
+    for (int b = 0; b < p.batch; ++b)
+      for (int s = 0; s < p.seqlen_q; ++s)
+        for (int h = 0; h < p.heads_q; ++h)
+          for (int d = 0; d < p.head_dim; ++d)
+            in.o[std::size_t(elem_index(p.o, b, s, h, d))] = ptxfmha::float_to_bf16(
+                static_cast<float>(ar.o[((std::size_t(b) * p.seqlen_q + s) * p.heads_q + h) * p.head_dim + d]));
+    in.lse.resize(ar.lse.size());
+    for (std::size_t i = 0; i < ar.lse.size(); ++i) in.lse[i] = static_cast<float>(ar.lse[i]);
+    return in;
+  }
   FwdProblem f;
   f.batch = p.batch; f.seqlen_q = p.seqlen_q; f.seqlen_k = p.seqlen_k; f.heads_q = p.heads_q;
   f.heads_kv = p.heads_kv; f.head_dim = p.head_dim; f.causal = p.causal; f.softmax_scale = p.scale();
@@ -94,10 +125,16 @@ inline BwdHostInputs bwd_inputs(const BwdProblem& p, uint64_t seed, double qk_si
   return in;
 }
 
+// The head dims the device's backward kernels cover (the GPU suites loop over them).
+inline std::vector<int> bwd_head_dims() {
+  return ptxfmha::supported_head_dims(gpu().info.sm, ptxfmha::KernelKind::Bwd);
+}
+
 struct BwdReference {
   std::vector<double> dq, dk, dv;  // dense [b, sq, hq, d] / [b, sk, hkv, d]
   std::vector<double> dsum;        // D = rowsum(dO * O_bf16) [b, hq, sq] (what the kernels compute)
   ptxfmha::RefBwdTerms terms;      // per element: l2 of the products, fp32-noise floor
+  std::vector<double> d_sink;      // [heads_q] with sinks
 };
 
 inline ptxfmha::RefBwdShape ref_bwd_shape(const BwdProblem& p, const uint16_t* o) {
@@ -111,6 +148,11 @@ inline ptxfmha::RefBwdShape ref_bwd_shape(const BwdProblem& p, const uint16_t* o
     rs.o_stride[i] = p.o.stride[i];
   }
   rs.o = o;
+  rs.window_left = p.window_left;
+  rs.window_right = p.window_right;
+  rs.softcap = p.softcap;
+  rs.alibi_slopes = p.alibi;
+  rs.sink_logits = p.sinks;
   return rs;
 }
 
@@ -118,7 +160,7 @@ inline ptxfmha::RefBwdShape ref_bwd_shape(const BwdProblem& p, const uint16_t* o
 inline BwdReference bwd_reference(const BwdProblem& p, const BwdHostInputs& in) {
   BwdReference r;
   ptxfmha::reference_bwd(ref_bwd_shape(p, in.o.data()), in.q.data(), in.k.data(), in.v.data(), in.dout.data(), r.dq,
-                         r.dk, r.dv, &r.dsum, &r.terms);
+                         r.dk, r.dv, &r.dsum, &r.terms, &r.d_sink);
   return r;
 }
 
@@ -139,6 +181,8 @@ class BwdDeviceCase {
     do_.alloc(p.dout.elems * 2); lse_.alloc(std::max<int64_t>(p.lse_elems(), 1) * 4);
     dq_.alloc(p.dq.elems * 2); dk_.alloc(p.dk.elems * 2); dv_.alloc(p.dv.elems * 2);
     q_.upload(in.q); k_.upload(in.k); v_.upload(in.v); o_.upload(in.o); do_.upload(in.dout); lse_.upload(in.lse);
+    if (!p.alibi.empty()) { alibi_.alloc(p.alibi.size() * 4); alibi_.upload(p.alibi); }
+    if (!p.sinks.empty()) { sinks_.alloc(p.sinks.size() * 4); sinks_.upload(p.sinks); }
     ptxfmha_bwd_params a = params();
     uint64_t bytes = 0;
     const ptxfmha_status st = ptxfmha_bwd_workspace_size(&a, &bytes);
@@ -168,6 +212,11 @@ class BwdDeviceCase {
     a.softmax_scale = p_.softmax_scale;  // 0 = the library's default 1/sqrt(d), as scale()
     a.causal = p_.causal ? 1 : 0;
     a.deterministic = p_.deterministic ? 1 : 0;
+    a.window_left = p_.window_left;
+    a.window_right = p_.window_right;
+    a.softcap = p_.softcap;
+    a.alibi_slopes = p_.alibi.empty() ? nullptr : static_cast<const float*>(alibi_.get());
+    a.sink_logits = p_.sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
     a.workspace = ws_.get();
     a.workspace_bytes = ws_bytes_;
     a.stream = stream;
@@ -209,7 +258,7 @@ class BwdDeviceCase {
 
  private:
   BwdProblem p_;
-  DeviceBuffer q_, k_, v_, o_, do_, lse_, dq_, dk_, dv_, ws_;
+  DeviceBuffer q_, k_, v_, o_, do_, lse_, dq_, dk_, dv_, ws_, alibi_, sinks_;
   uint64_t ws_bytes_ = 0;
 };
 
@@ -357,14 +406,19 @@ struct BwdFigures {
   TensorFigures dq, dk, dv;
 };
 
-// Rows (b, s, h) of dQ that see no key (bottom-right causal with seqlen_q > seqlen_k).
+// Rows (b, s, h) of dQ that see no key (bottom-right causal with seqlen_q > seqlen_k, or a
+// window's band outside [0, seqlen_k)).
 inline std::vector<char> empty_query_rows(const BwdProblem& p) {
   std::vector<char> e(std::size_t(p.batch) * p.seqlen_q * p.heads_q, 0);
-  if (!p.causal) return e;
+  const int right = p.causal ? 0 : p.window_right;
   for (int b = 0; b < p.batch; ++b)
-    for (int s = 0; s < p.seqlen_q; ++s)
-      if (int64_t(s) + p.seqlen_k - p.seqlen_q < 0)
+    for (int s = 0; s < p.seqlen_q; ++s) {
+      const int64_t d = int64_t(s) + p.seqlen_k - p.seqlen_q;
+      const int64_t hi = right < 0 ? p.seqlen_k : std::min<int64_t>(p.seqlen_k, d + right + 1);
+      const int64_t lo = p.window_left < 0 ? 0 : std::max<int64_t>(0, d - p.window_left);
+      if (lo >= hi)
         for (int h = 0; h < p.heads_q; ++h) e[(std::size_t(b) * p.seqlen_q + s) * p.heads_q + h] = 1;
+    }
   return e;
 }
 

@@ -56,6 +56,10 @@ TEST_CASE("bwd_params.ptxh names every BwdKernelParams field at its offsetof()")
       BWD_ABI_FIELD("B_CAUSAL", causal),         BWD_ABI_FIELD("B_NUM_M_BLOCKS", num_m_blocks),
       BWD_ABI_FIELD("B_SEQLEN_Q_PAD", seqlen_q_pad), BWD_ABI_FIELD("B_SCALE_LOG2", scale_log2),
       BWD_ABI_FIELD("B_SOFTMAX_SCALE", softmax_scale), BWD_ABI_FIELD("B_DETERMINISTIC", deterministic),
+      BWD_ABI_FIELD("B_WINDOW_LEFT", window_left), BWD_ABI_FIELD("B_WINDOW_RIGHT", window_right),
+      BWD_ABI_FIELD("B_SOFTCAP_IN", softcap_in), BWD_ABI_FIELD("B_SOFTCAP_OUT", softcap_out),
+      BWD_ABI_FIELD("B_ALIBI_PTR", alibi_ptr), BWD_ABI_FIELD("B_SINK_PTR", sink_ptr),
+      BWD_ABI_FIELD("B_DSINK_PTR", dsink_ptr),
   };
 #undef BWD_ABI_FIELD
   check_param_header(macros, path, "B_", "BWD_PARAM_BYTES", fields, offsetof(BwdKernelParams, reserved),
@@ -127,9 +131,17 @@ TEST_CASE("bwd kernel rows: every main variant runs with its head dim's pre and 
     CHECK(r->threads == 384);
     CHECK(ptxfmha::find_bwd_main_row(name.c_str()) == r);
   }
-  CHECK(variants == 1);  // fmha_bwd_d128_n64 (the 3-stage _s3 row was removed)
+  CHECK(variants == 4);  // fmha_bwd_d128_n64 (the 3-stage _s3 row was removed), the 3 _ext rows
   CHECK(ptxfmha::find_bwd_main_row("fmha_bwd_pre_d64_sm90a") == nullptr);
   CHECK(ptxfmha::find_bwd_main_row("no_such_kernel") == nullptr);
+  // fmha_bwd_dsink: the one head-dim-0 post-phase row, never a head dim's post kernel.
+  const KernelInfo* ds = ptxfmha::find_bwd_dsink_row(90);
+  REQUIRE(ds != nullptr);
+  CHECK(std::string(ds->name) == "fmha_bwd_dsink_sm90a");
+  CHECK(ds->param_bytes == static_cast<int>(sizeof(BwdKernelParams)));
+  CHECK(ds->threads == 256);
+  for (int d : ptxfmha::supported_head_dims(90, KernelKind::Bwd)) CHECK(ptxfmha::find_kernel(90, KernelKind::BwdPost, d) != ds);
+  CHECK(ptxfmha::find_bwd_dsink_row(100) == nullptr);
 }
 
 TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads, no local memory" *
@@ -175,7 +187,7 @@ TEST_CASE("bwd SASS contracts: HGMMA, UBLKRED (bulk reduce-add of dQ), TMA loads
                  << count("UBLKRED") << ", UTMALDG " << count("UTMALDG") << ", registers " << pr.registers
                  << " (entry cap; consumers setmaxnreg 240), spills " << pr.spill_stores);
   }
-  CHECK(seen == 10);  // 3 x (pre, main, post) + the main variant fmha_bwd_d128_n64
+  CHECK(seen == 14);  // 3 x (pre, main, post) + the main variants fmha_bwd_d128_n64, d*_ext, + dsink
 }
 
 namespace {

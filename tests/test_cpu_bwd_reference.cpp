@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "gpu_util.h"
+#include "bwd_ref_util.h"
 #include "ptxfmha/reference.h"
 
 using namespace ptxfmha_test;
@@ -44,31 +45,16 @@ ptxfmha::RefBwdShape dense_shape(const Tiny& t) {
   return r;
 }
 
-std::vector<double> normal(std::size_t n, std::mt19937_64& rng, double sigma = 1.0) {
-  std::normal_distribution<double> nd(0.0, sigma);
-  std::vector<double> x(n);
-  for (double& v : x) v = nd(rng);
-  return x;
-}
-
-double loss(const ptxfmha::RefBwdShape& rs, const std::vector<double>& q, const std::vector<double>& k,
-            const std::vector<double>& v, const std::vector<double>& dout) {
-  std::vector<double> o, lse;
-  ptxfmha::reference_fwd_f64(rs.s, q.data(), k.data(), v.data(), o, lse);
-  double l = 0;
-  for (std::size_t i = 0; i < o.size(); ++i) l += o[i] * dout[i];  // dense layouts: same indexing
-  return l;
-}
 
 // max over elements of |fd - an| / (1e-7 + |an|) style check; returns the number of
 // elements off by more than abs_tol + rel_tol * |an|.
 int fd_mismatches(const Tiny& t, const ptxfmha::RefBwdShape& analytic_shape, uint64_t seed, double* worst) {
   std::mt19937_64 rng(seed);
   const ptxfmha::RefBwdShape rs = dense_shape(t);
-  std::vector<double> q = normal(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
-  std::vector<double> k = normal(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
-  std::vector<double> v = normal(k.size(), rng);
-  std::vector<double> dout = normal(q.size(), rng);
+  std::vector<double> q = normal_f64(std::size_t(t.b) * t.sq * t.hq * t.d, rng);
+  std::vector<double> k = normal_f64(std::size_t(t.b) * t.sk * t.hkv * t.d, rng);
+  std::vector<double> v = normal_f64(k.size(), rng);
+  std::vector<double> dout = normal_f64(q.size(), rng);
   std::vector<double> dq, dk, dv;
   ptxfmha::reference_bwd_f64(analytic_shape, q.data(), k.data(), v.data(), dout.data(), dq, dk, dv);
   const double h = 1e-5, abs_tol = 1e-7, rel_tol = 1e-6;
@@ -76,13 +62,7 @@ int fd_mismatches(const Tiny& t, const ptxfmha::RefBwdShape& analytic_shape, uin
   *worst = 0;
   auto check = [&](std::vector<double>& x, const std::vector<double>& grad) {
     for (std::size_t i = 0; i < x.size(); ++i) {
-      const double x0 = x[i];
-      x[i] = x0 + h;
-      const double lp = loss(rs, q, k, v, dout);
-      x[i] = x0 - h;
-      const double lm = loss(rs, q, k, v, dout);
-      x[i] = x0;
-      const double fd = (lp - lm) / (2 * h);
+      const double fd = central_diff(x, i, h, [&] { return fd_loss(rs, q, k, v, dout); });
       const double err = std::fabs(fd - grad[i]);
       *worst = std::max(*worst, err / (abs_tol + rel_tol * std::fabs(grad[i])));
       if (!(err <= abs_tol + rel_tol * std::fabs(grad[i]))) ++bad;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "attn_kernel_abi.h"
 #include "bwd.h"
 #include "ptxfmha/ptxfmha.h"
 #include "shapes.h"
@@ -71,6 +72,22 @@ void expect_error(const ptxfmha_bwd_params& p, ptxfmha_status status, const char
     CHECK(bytes == 12345);  // not written on failure
     const std::string m2 = ptxfmha_last_error();
     CHECK_MESSAGE(m2.find(needle) != std::string::npos, "message '" << m2 << "' does not name " << needle);
+  }
+}
+
+// One bad argument: `mutate` applied to the valid problem gives status `st` naming `needle`.
+struct BadCase {
+  const char* needle;
+  ptxfmha_status st;
+  void (*mutate)(ptxfmha_bwd_params&);
+};
+template <std::size_t N>
+void expect_bad_cases(const BadCase (&cases)[N]) {
+  for (const BadCase& c : cases) {
+    CAPTURE(c.needle);
+    ptxfmha_bwd_params p = valid();
+    c.mutate(p);
+    expect_error(p, c.st, c.needle);
   }
 }
 
@@ -136,8 +153,15 @@ TEST_CASE("bwd validation: struct_size and ptxfmha_bwd_params_init") {
   CHECK(p.stream == nullptr);
   ptxfmha_bwd_params_init(nullptr);  // ignored
 
+  CHECK(p.window_left == -1);
+  CHECK(p.window_right == -1);
+  CHECK(p.softcap == 0.0f);
+  CHECK(p.sink_logits == nullptr);
+  CHECK(p.d_sink == nullptr);
+  CHECK(p.cu_seqlens_q == nullptr);
+
   p = valid();
-  p.struct_size = sizeof(ptxfmha_bwd_params) - 8;
+  p.struct_size = PTXFMHA_BWD_PARAMS_SIZE_V1 - 8;
   expect_error(p, PTXFMHA_ERR_INVALID_ARGUMENT, "struct_size");
   p.struct_size = 0;
   expect_error(p, PTXFMHA_ERR_INVALID_ARGUMENT, "ptxfmha_bwd_params_init");
@@ -159,11 +183,73 @@ TEST_CASE("bwd validation: struct_size and ptxfmha_bwd_params_init") {
   CHECK(a == b);
   n.future[2] = 7;
   expect_error(n.base, PTXFMHA_ERR_INVALID_ARGUMENT, "not zero");
+
+  // A version-1 caller: its block ends before the feature fields; whatever lies there is not
+  // read (the defaults apply: window -1, no softcap, no arrays).
+  ptxfmha_bwd_params v1 = valid();
+  std::memset(reinterpret_cast<unsigned char*>(&v1) + PTXFMHA_BWD_PARAMS_SIZE_V1, 0xAB,
+              sizeof v1 - PTXFMHA_BWD_PARAMS_SIZE_V1);
+  v1.struct_size = PTXFMHA_BWD_PARAMS_SIZE_V1;
+  uint64_t c = 0;
+  CHECK(ptxfmha_bwd_workspace_size(&v1, &c) == PTXFMHA_OK);
+  CHECK(c == b);
+}
+
+TEST_CASE("bwd validation: the serving features (window, softcap, arrays, d_sink, variable length)") {
+  const BadCase cases[] = {
+      {"window_left", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.window_left = -2; }},
+      {"window_right", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.window_right = -5; }},
+      {"window_right = 3", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.causal = 1; x.window_right = 3; }},
+      {"softcap", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.softcap = -1.0f; }},
+      {"softcap", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.softcap = std::nanf(""); }},
+      {"reserved1", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.reserved1 = 1; }},
+      {"alibi_slopes", PTXFMHA_ERR_MISALIGNED_POINTER,
+       [](ptxfmha_bwd_params& x) { x.alibi_slopes = reinterpret_cast<const float*>(static_cast<char*>(fake(20)) + 2); }},
+      {"sink_logits", PTXFMHA_ERR_MISALIGNED_POINTER,
+       [](ptxfmha_bwd_params& x) { x.sink_logits = reinterpret_cast<const float*>(static_cast<char*>(fake(21)) + 1); }},
+      {"d_sink", PTXFMHA_ERR_MISALIGNED_POINTER,
+       [](ptxfmha_bwd_params& x) { x.d_sink = reinterpret_cast<float*>(static_cast<char*>(fake(22)) + 2); }},
+      {"sink_logits is NULL", PTXFMHA_ERR_INVALID_ARGUMENT,
+       [](ptxfmha_bwd_params& x) { x.d_sink = static_cast<float*>(fake(22)); }},
+      {"d_sink", PTXFMHA_ERR_ALIASING, [](ptxfmha_bwd_params& x) {
+         x.sink_logits = static_cast<const float*>(fake(21));
+         x.d_sink = static_cast<float*>(const_cast<void*>(x.dq));
+       }},
+      {"d_sink", PTXFMHA_ERR_ALIASING, [](ptxfmha_bwd_params& x) {
+         x.sink_logits = static_cast<const float*>(fake(21));
+         x.d_sink = const_cast<float*>(x.sink_logits) + 1;
+       }},
+      {"cu_seqlens_q", PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+       [](ptxfmha_bwd_params& x) { x.cu_seqlens_q = static_cast<const int32_t*>(fake(23)); }},
+      {"cu_seqlens_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+       [](ptxfmha_bwd_params& x) { x.cu_seqlens_k = static_cast<const int32_t*>(fake(23)); }},
+      {"seqused_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+       [](ptxfmha_bwd_params& x) { x.seqused_k = static_cast<const int32_t*>(fake(23)); }},
+      {"max_seqlen_q", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.max_seqlen_q = 5; }},
+      {"max_seqlen_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.max_seqlen_k = 5; }},
+      {"total_q", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.total_q = 5; }},
+      {"total_k", PTXFMHA_ERR_UNSUPPORTED_FEATURE, [](ptxfmha_bwd_params& x) { x.total_k = 5; }},
+  };
+  expect_bad_cases(cases);
+  // Valid feature settings pass every device-free check (the kernels are chosen with a device).
+  ptxfmha_bwd_params p = valid();
+  p.window_left = 64;
+  p.window_right = 0;
+  p.softcap = 30.0f;
+  p.alibi_slopes = static_cast<const float*>(fake(20));
+  p.sink_logits = static_cast<const float*>(fake(21));
+  uint64_t bytes = 0;
+  CHECK(ptxfmha_bwd_workspace_size(&p, &bytes) == PTXFMHA_OK);
+  CHECK(ptxfmha::bwd_features(p) == (ptxfmha::kAttnWindow | ptxfmha::kAttnSoftcap | ptxfmha::kAttnAlibi | ptxfmha::kAttnSinks));
+  // A window wider than the sequences is none: causal alone is the plain kernels' causal.
+  p = valid();
+  p.window_left = 100000;
+  p.window_right = 0;
+  CHECK(ptxfmha::bwd_features(p) == 0);
 }
 
 TEST_CASE("bwd validation: sizes, GQA, scale, flags") {
-  struct Case { const char* needle; ptxfmha_status st; void (*mutate)(ptxfmha_bwd_params&); };
-  const Case cases[] = {
+  const BadCase cases[] = {
       {"batch", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.batch = 0; }},
       {"seqlen_q", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.seqlen_q = -3; }},
       {"seqlen_k", PTXFMHA_ERR_INVALID_SIZE, [](ptxfmha_bwd_params& x) { x.seqlen_k = 0; }},
@@ -178,12 +264,7 @@ TEST_CASE("bwd validation: sizes, GQA, scale, flags") {
       {"deterministic", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.deterministic = -1; }},
       {"reserved0", PTXFMHA_ERR_INVALID_ARGUMENT, [](ptxfmha_bwd_params& x) { x.reserved0 = 1; }},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.needle);
-    ptxfmha_bwd_params p = valid();
-    c.mutate(p);
-    expect_error(p, c.st, c.needle);
-  }
+  expect_bad_cases(cases);
   // softmax_scale 0 is the default 1/sqrt(head_dim).
   ptxfmha_bwd_params p = valid();
   p.softmax_scale = 0.0f;
@@ -242,8 +323,7 @@ TEST_CASE("bwd validation: size limits") {
 }
 
 TEST_CASE("bwd validation: strides of every tensor, each named") {
-  struct Case { const char* needle; ptxfmha_status st; void (*mutate)(ptxfmha_bwd_params&); };
-  const Case cases[] = {
+  const BadCase cases[] = {
       {"q_seq_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.q_seq_stride = 1028; }},
       {"k_head_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.k_head_stride = -128; }},
       {"v_batch_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.v_batch_stride = 3; }},
@@ -254,12 +334,7 @@ TEST_CASE("bwd validation: strides of every tensor, each named") {
       {"dv_head_stride", PTXFMHA_ERR_INVALID_STRIDE, [](ptxfmha_bwd_params& x) { x.dv_head_stride = 6; }},
       {"dq_batch_stride", PTXFMHA_ERR_SIZE_OVERFLOW, [](ptxfmha_bwd_params& x) { x.dq_batch_stride = int64_t(1) << 40; }},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.needle);
-    ptxfmha_bwd_params p = valid();
-    c.mutate(p);
-    expect_error(p, c.st, c.needle);
-  }
+  expect_bad_cases(cases);
 }
 
 TEST_CASE("bwd validation: outputs never overlap inputs or each other; the workspace overlaps nothing") {

@@ -22,7 +22,6 @@ namespace pb = ptxfmha_bench;
 
 namespace {
 
-std::vector<int> bwd_dims() { return ptxfmha::supported_head_dims(gpu().info.sm, ptxfmha::KernelKind::Bwd); }
 
 // One line of figures per tensor: ours | cuDNN.
 std::string side_by_side(const BwdFigures& ours, const BwdFigures* cud) {
@@ -56,7 +55,7 @@ TEST_CASE("gpu bwd: cuDNN's SDPA backward on the same inputs, its error beside o
   // non-causal MHA at 128.
   struct S { int d, b, sq, sk, hq, hkv; bool causal; };
   std::vector<S> shapes;
-  for (int d : bwd_dims()) shapes.push_back({d, 1, 700, 1000, 8, 2, true});
+  for (int d : bwd_head_dims()) shapes.push_back({d, 1, 700, 1000, 8, 2, true});
   shapes.push_back({128, 2, 512, 512, 4, 4, false});
   for (const S& sh : shapes) {
     const int d = sh.d;

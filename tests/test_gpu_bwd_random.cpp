@@ -38,7 +38,7 @@ Layout draw_layout(std::mt19937_64& rng, int batch, int seq, int heads, int d) {
 
 TEST_CASE("gpu bwd: randomized shapes, strides and layouts (seeded)" * doctest::test_suite("gpu-sm90a")) {
   REQUIRE(ensure_context());
-  const auto dims = ptxfmha::supported_head_dims(gpu().info.sm, ptxfmha::KernelKind::Bwd);
+  const auto dims = bwd_head_dims();
   REQUIRE(!dims.empty());
   uint64_t seed = 0;
   const std::string seed_env = env_or("PTXFMHA_TEST_SEED", "");

@@ -8,8 +8,11 @@
 #include <exception>
 #include <new>
 
+#include "attn.h"
+#include "attn_kernel_abi.h"
 #include "bwd_abi.h"
 #include "runtime.h"
+#include "validate_attn.h"
 
 namespace ptxfmha {
 
@@ -32,6 +35,12 @@ Range view_range(const TensorView& t) {
   Range r{t.name, 0, 0};
   tensor_byte_extent(t, &r.lo, &r.hi);  // callers validated the view first
   return r;
+}
+
+// A per-head fp32 array (ALiBi slopes, sink logits, d_sink): heads_q floats.
+Range heads_range(const char* name, const float* a, const ptxfmha_bwd_params& p) {
+  const uint64_t lo = reinterpret_cast<uintptr_t>(a);
+  return {name, lo, lo + uint64_t(p.heads_q) * sizeof(float)};
 }
 
 Range lse_range(const ptxfmha_bwd_params& p) {
@@ -110,14 +119,21 @@ float bwd_effective_scale(const ptxfmha_bwd_params& p) {
   return static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.head_dim)));
 }
 
+void bwd_params_defaults(ptxfmha_bwd_params* p) {
+  std::memset(p, 0, sizeof *p);
+  p->struct_size = sizeof *p;
+  p->window_left = -1;
+  p->window_right = -1;
+}
+
 ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* out) {
   if (p == nullptr) return fail(PTXFMHA_ERR_NULL_POINTER, "params is NULL");
   const uint64_t n = p->struct_size;
-  if (n < sizeof(ptxfmha_bwd_params))
+  if (n < PTXFMHA_BWD_PARAMS_SIZE_V1)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
-                "struct_size = %" PRIu64 " is smaller than sizeof(ptxfmha_bwd_params) = %zu "
-                "(call ptxfmha_bwd_params_init before filling in the fields)",
-                n, sizeof(ptxfmha_bwd_params));
+                "struct_size = %" PRIu64 " is smaller than %u, the size of the first version of "
+                "ptxfmha_bwd_params (call ptxfmha_bwd_params_init before filling in the fields)",
+                n, PTXFMHA_BWD_PARAMS_SIZE_V1);
   if (n > kMaxStructBytes)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "struct_size = %" PRIu64 " exceeds %" PRIu64 " bytes (not a ptxfmha_bwd_params)", n,
@@ -131,8 +147,21 @@ ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* 
                   "struct_size = %" PRIu64 ": byte %" PRIu64
                   " lies past the fields this library knows (%zu bytes) and is not zero",
                   n, i, sizeof(ptxfmha_bwd_params));
-  std::memcpy(out, p, sizeof(ptxfmha_bwd_params));
+  // An older (smaller) block: its prefix, the defaults for the rest.
+  bwd_params_defaults(out);
+  std::memcpy(out, p, n < sizeof(ptxfmha_bwd_params) ? std::size_t(n) : sizeof(ptxfmha_bwd_params));
+  out->struct_size = sizeof(ptxfmha_bwd_params);
   return PTXFMHA_OK;
+}
+
+uint32_t bwd_features(const ptxfmha_bwd_params& p) {
+  uint32_t f = 0;
+  if (canonical_window(p.causal, p.window_left, p.window_right, p.seqlen_q, p.seqlen_k).is_feature())
+    f |= kAttnWindow;
+  if (p.softcap > 0.0f) f |= kAttnSoftcap;
+  if (p.alibi_slopes != nullptr) f |= kAttnAlibi;
+  if (p.sink_logits != nullptr) f |= kAttnSinks;
+  return f;
 }
 
 ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
@@ -175,6 +204,38 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "deterministic = %d must be 0 or 1", p.deterministic);
   if (p.reserved0 != 0)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "reserved0 = %d must be 0", p.reserved0);
+  // The serving features (version 2 of the block).
+  st = validate_window_softcap(p.causal, p.window_left, p.window_right, p.softcap);
+  if (st != PTXFMHA_OK) return st;
+  if (p.reserved1 != 0)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "reserved1 = %d must be 0", p.reserved1);
+  {
+    const struct {
+      const void* ptr;
+      const char* name;
+    } arrays[] = {{p.alibi_slopes, "alibi_slopes"}, {p.sink_logits, "sink_logits"}, {p.d_sink, "d_sink"}};
+    for (const auto& a : arrays)
+      if (reinterpret_cast<uintptr_t>(a.ptr) % 4 != 0)
+        return fail(PTXFMHA_ERR_MISALIGNED_POINTER, "%s = %p is not 4-byte aligned", a.name, a.ptr);
+  }
+  if (p.d_sink != nullptr && p.sink_logits == nullptr)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "d_sink is set but sink_logits is NULL (d_sink is the gradient of the sink logits)");
+  {
+    const struct {
+      bool set;
+      const char* name;
+    } varlen[] = {{p.cu_seqlens_q != nullptr, "cu_seqlens_q"}, {p.cu_seqlens_k != nullptr, "cu_seqlens_k"},
+                  {p.seqused_k != nullptr, "seqused_k"},       {p.max_seqlen_q != 0, "max_seqlen_q"},
+                  {p.max_seqlen_k != 0, "max_seqlen_k"},       {p.total_q != 0, "total_q"},
+                  {p.total_k != 0, "total_k"}};
+    for (const auto& v : varlen)
+      if (v.set)
+        return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+                    "%s is set: variable-length batches (cu_seqlens_q / cu_seqlens_k / seqused_k) are "
+                    "not implemented in ptxfmha_bwd yet (window, softcap, ALiBi, sinks and d_sink are)",
+                    v.name);
+  }
 
   {
     const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
@@ -212,6 +273,16 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
     for (int j = 0; j < i; ++j)
       if (overlaps(outputs[i], outputs[j])) return fail_overlap(outputs[i], outputs[j]);
   }
+  // d_sink (an output too) overlaps no tensor, the LSE or the per-head inputs.
+  if (p.d_sink != nullptr) {
+    const Range ds = heads_range("d_sink", p.d_sink, p);
+    for (const Range& r : inputs)
+      if (overlaps(ds, r)) return fail_overlap(ds, r);
+    for (const Range& r : outputs)
+      if (overlaps(ds, r)) return fail_overlap(ds, r);
+    for (const Range& r : {heads_range("sink_logits", p.sink_logits, p), heads_range("alibi_slopes", p.alibi_slopes, p)})
+      if (r.lo != 0 && overlaps(ds, r)) return fail_overlap(ds, r);
+  }
   return PTXFMHA_OK;
 }
 
@@ -238,11 +309,27 @@ ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need
                         view_range(bwd_dk_view(p)),   view_range(bwd_dv_view(p)), lse_range(p)};
   for (const Range& r : all)
     if (overlaps(ws, r)) return fail_overlap(ws, r);
+  if (p.d_sink != nullptr && overlaps(ws, heads_range("d_sink", p.d_sink, p)))
+    return fail_overlap(ws, heads_range("d_sink", p.d_sink, p));
   return PTXFMHA_OK;
 }
 
 int64_t bwd_debug_bytes(const KernelInfo& main_row) {
   return 2 * int64_t(main_row.block_n) * main_row.block_m * 2 + int64_t(main_row.block_m) * main_row.head_dim * 4;
+}
+
+const KernelInfo* find_bwd_ext_row(int sm, int head_dim, uint32_t features) {
+  for (const KernelInfo* r : all_kernels())
+    if (r->kind == KernelKind::Bwd && r->sm == sm && r->head_dim == head_dim && r->features != 0 &&
+        (r->features & features) == features)
+      return r;
+  return nullptr;
+}
+
+const KernelInfo* find_bwd_dsink_row(int sm) {
+  for (const KernelInfo* r : all_kernels())
+    if (r->kind == KernelKind::BwdPost && r->sm == sm && r->head_dim == 0) return r;
+  return nullptr;
 }
 
 const KernelInfo* find_bwd_main_row(const char* name) {
@@ -277,6 +364,17 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   const KernelInfo* pre = find_kernel(dev.sm, KernelKind::BwdPre, p.head_dim);
   const KernelInfo* main = find_kernel(dev.sm, KernelKind::Bwd, p.head_dim);
   const KernelInfo* post = find_kernel(dev.sm, KernelKind::BwdPost, p.head_dim);
+  // The main kernel's features: window, softcap, ALiBi (sinks only change the LSE the
+  // forward wrote; d_sink is the pre kernel's, see below).
+  const uint32_t kernel_features = bwd_features(p) & (kAttnWindow | kAttnSoftcap | kAttnAlibi);
+  if (kernel_features != 0 && pre != nullptr) {
+    main = find_bwd_ext_row(dev.sm, p.head_dim, kernel_features);
+    if (main == nullptr)
+      return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
+                  "ptxfmha_bwd: %s at head_dim = %d has no backward kernel for sm_%d (%s)",
+                  attn_feature_names(kernel_features).c_str(), p.head_dim, dev.sm,
+                  dev.arch ? dev.arch : "no kernels for this architecture");
+  }
   if (forced_main != nullptr) {  // bwd_with_main_row: a variant of this head dim
     if (forced_main->kind != KernelKind::Bwd || forced_main->head_dim != p.head_dim)
       return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "kernel %s is not a backward main kernel of head_dim = %d",
@@ -284,6 +382,9 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
     if (forced_main->sm != dev.sm)
       return fail(PTXFMHA_ERR_UNSUPPORTED_ARCH, "kernel %s is for sm_%d, the device is sm_%d", forced_main->name,
                   forced_main->sm, dev.sm);
+    if ((forced_main->features & kernel_features) != kernel_features)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "kernel %s does not implement %s, which this call uses",
+                  forced_main->name, attn_feature_names(kernel_features & ~forced_main->features).c_str());
     main = forced_main;
   }
   if (pre == nullptr || main == nullptr || post == nullptr)
@@ -311,15 +412,33 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   const Range lse = lse_range(p);
   st = check_device_range("lse", lse.lo, lse.hi);
   if (st != PTXFMHA_OK) return st;
+  for (const Range& r : {heads_range("alibi_slopes", p.alibi_slopes, p), heads_range("sink_logits", p.sink_logits, p),
+                         heads_range("d_sink", p.d_sink, p)})
+    if (r.lo != 0) {
+      st = check_device_range(r.name, r.lo, r.hi);
+      if (st != PTXFMHA_OK) return st;
+    }
   const uint64_t ws_lo = reinterpret_cast<uintptr_t>(p.workspace);
   st = check_device_range("workspace", ws_lo, ws_lo + ws.bytes);
   if (st != PTXFMHA_OK) return st;
 
+  const KernelInfo* dsink = nullptr;  // d_sink: fmha_bwd_dsink after fmha_bwd_pre
+  if (p.d_sink != nullptr) {
+    dsink = find_bwd_dsink_row(dev.sm);
+    if (dsink == nullptr)
+      return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE, "ptxfmha_bwd: d_sink has no kernel for sm_%d (%s)", dev.sm,
+                  dev.arch ? dev.arch : "no kernels for this architecture");
+    if (dsink->param_bytes != static_cast<int>(sizeof(BwdKernelParams)))
+      return fail(PTXFMHA_ERR_CUBIN_INVALID, "kernel table row %s declares a %d-byte parameter block, the host ABI is %zu bytes",
+                  dsink->name, dsink->param_bytes, sizeof(BwdKernelParams));
+  }
+
   // Every cubin is loaded before the first launch: a missing one fails with nothing written.
-  LoadedKernel kpre, kmain, kpost;
+  LoadedKernel kpre, kmain, kpost, kdsink;
   st = get_kernel(dev, *pre, &kpre);
   if (st == PTXFMHA_OK) st = get_kernel(dev, *main, &kmain);
   if (st == PTXFMHA_OK) st = get_kernel(dev, *post, &kpost);
+  if (st == PTXFMHA_OK && dsink != nullptr) st = get_kernel(dev, *dsink, &kdsink);
   if (st != PTXFMHA_OK) return st;
 
   BwdKernelParams kp;
@@ -364,6 +483,18 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   kp.scale_log2 = static_cast<float>(static_cast<double>(scale) * kLog2e);
   kp.softmax_scale = scale;
   kp.deterministic = p.deterministic;
+  {  // the ext main kernel's features (bwd_abi.h); plain kernels ignore these fields
+    const AttnWindow w = canonical_window(p.causal, p.window_left, p.window_right, p.seqlen_q, p.seqlen_k);
+    kp.window_left = w.left < 0 ? INT32_MAX : w.left;
+    kp.window_right = w.right < 0 ? INT32_MAX : w.right;
+    if (p.softcap > 0.0f) {
+      kp.softcap_in = static_cast<float>(double(scale) / double(p.softcap));
+      kp.softcap_out = static_cast<float>(double(p.softcap) * kLog2e);
+    }
+    kp.alibi_ptr = reinterpret_cast<uintptr_t>(p.alibi_slopes);
+    kp.sink_ptr = reinterpret_cast<uintptr_t>(p.sink_logits);
+    kp.dsink_ptr = reinterpret_cast<uintptr_t>(p.d_sink);
+  }
 
   const CUstream stream = static_cast<CUstream>(p.stream);
   LaunchDims rows_grid;  // pre and post: one CTA per (m-block, query head, batch)
@@ -377,6 +508,14 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   d.smem_bytes = static_cast<unsigned>(pre->smem_bytes);
   st = launch_kernel(kpre.function, d, &kp, pre->name);
   if (st != PTXFMHA_OK) return st;
+  if (dsink != nullptr) {  // reads the rows fmha_bwd_pre wrote; one CTA per query head
+    LaunchDims ds;
+    ds.grid[0] = static_cast<unsigned>(p.heads_q);
+    ds.block[0] = static_cast<unsigned>(dsink->threads);
+    ds.stream = stream;
+    st = launch_kernel(kdsink.function, ds, &kp, dsink->name);
+    if (st != PTXFMHA_OK) return st;
+  }
 
   LaunchDims dm;  // one CTA per (n-block of keys, KV head, batch)
   dm.grid[0] = static_cast<unsigned>((int64_t(p.seqlen_k) + main->block_n - 1) / main->block_n);
@@ -430,8 +569,7 @@ ptxfmha_status bwd_with_debug(const ptxfmha_bwd_params* params, uint64_t debug) 
 
 extern "C" PTXFMHA_API void ptxfmha_bwd_params_init(ptxfmha_bwd_params* params) {
   if (params == nullptr) return;
-  std::memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
+  ptxfmha::bwd_params_defaults(params);
 }
 
 extern "C" PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* params) {

@@ -7,13 +7,15 @@
 //   validate_bwd_shape     everything that needs no device (list below)
 //   workspace checks       present, large enough, aligned, not overlapping any tensor
 //   acquire_device         context, architecture
-//   rows                   fmha_bwd_pre / fmha_bwd / fmha_bwd_post for head_dim
+//   rows                   fmha_bwd_pre / fmha_bwd (fmha_bwd_d*_ext when the call uses a
+//                          window, softcap or ALiBi: bwd_features) / fmha_bwd_post for head_dim
 //                          (UNSUPPORTED_HEAD_DIM when the device's arch has none), their
 //                          cubins loaded before anything is launched
 //   device ranges          every tensor, the LSE and the workspace inside memory CUDA knows
 //   launches, in stream order:
 //     fmha_bwd_pre_d<D>_sm90a   grid (num_m_blocks, heads_q, batch): D = rowsum(dO * O),
 //                               -LSE*log2(e), zeroes the dQ accumulator tiles and semaphores
+//     fmha_bwd_dsink_sm90a      (d_sink only) grid (heads_q): d_sink from the rows pre wrote
 //     fmha_bwd_d<D>_sm90a       grid (ceil(seqlen_k / BLOCK_N), heads_kv, batch): dK, dV
 //                               (bf16, written directly) and dQ partial sums into the
 //                               accumulator
@@ -30,12 +32,20 @@
 //                         aligned
 //   INVALID_SCALE         softmax_scale NaN, infinite or < 0 (0 = 1/sqrt(head_dim))
 //   INVALID_ARGUMENT      causal or deterministic not 0 or 1; reserved0 not 0
+//   INVALID_ARGUMENT      window_left / window_right < -1, causal with window_right > 0,
+//                         softcap NaN, infinite or < 0 (validate_window_softcap); reserved1
+//                         not 0
+//   MISALIGNED_POINTER    alibi_slopes, sink_logits, d_sink not 4-byte aligned
+//   INVALID_ARGUMENT      d_sink without sink_logits
+//   UNSUPPORTED_FEATURE   any variable-length field
+//                         (cu_seqlens_q, cu_seqlens_k, seqused_k, max_seqlen_q / _k,
+//                         total_q / _k: not implemented yet)
 //   SIZE_OVERFLOW         heads_q or batch > 65535 (grid limits); batch * heads_q *
 //                         round_up(seqlen_q, 128) >= 2^31 (rows the kernels index in 32 bits);
 //                         batch * heads_kv * seqlen_k >= 2^31
 //   per tensor q, k, v, o, dout, dq, dk, dv (validate_tensor): INVALID_STRIDE / SIZE_OVERFLOW
 //   ALIASING              dq, dk or dv overlaps another output or any input (q, k, v, o,
-//                         dout, lse)
+//                         dout, lse); d_sink overlaps any of those or the per-head arrays
 // and in ptxfmha_bwd only (ptxfmha_bwd_workspace_size ignores the workspace fields):
 //   NULL_POINTER          workspace is NULL
 //   INVALID_ARGUMENT      workspace_bytes < ptxfmha_bwd_workspace_size
@@ -72,8 +82,19 @@ struct BwdWorkspaceLayout {
 bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int64_t head_dim,
                           BwdWorkspaceLayout* out);
 
-// Copies the caller's block into *out (struct_size checks above; NULL params included).
+// Copies the caller's block into *out (struct_size checks above; NULL params included); a
+// block of an older version (struct_size >= PTXFMHA_BWD_PARAMS_SIZE_V1) gets the defaults of
+// bwd_params_defaults for the fields it lacks.
 ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* out);
+// ptxfmha_bwd_params_init's block: zeros, struct_size, window_left = window_right = -1.
+void bwd_params_defaults(ptxfmha_bwd_params* p);
+// AttnFeature bits (attn_kernel_abi.h) a validated call uses: window (after canonical_window),
+// softcap, ALiBi, sinks.
+uint32_t bwd_features(const ptxfmha_bwd_params& p);
+// The fmha_bwd_dsink row of sm (kind BwdPost, head dim 0), or nullptr.
+const KernelInfo* find_bwd_dsink_row(int sm);
+// The first EXT main row of (sm, head_dim) whose features cover `features`, or nullptr.
+const KernelInfo* find_bwd_ext_row(int sm, int head_dim, uint32_t features);
 // The device-free checks listed above, on a block read_bwd_params accepted.
 ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p);
 // The workspace checks (need = bwd_workspace_layout(...).bytes).

@@ -47,7 +47,17 @@ struct alignas(64) BwdKernelParams {
   float scale_log2;      // softmax_scale * log2(e)
   float softmax_scale;   // dK (main) and dQ (post) are multiplied by it
   int32_t deterministic; // 0 or 1: dQ partial sums added in n-block order (semaphores)
-  int32_t reserved[32];
+  // The serving features (ext main kernels, ptx/body/sm90_bwd/features.ptxh; the plain
+  // kernels ignore them). Window sides after canonical_window (attn.cpp), INT32_MAX for an
+  // unbounded side (causal: window_right 0).
+  int32_t window_left;
+  int32_t window_right;
+  float softcap_in;      // softmax_scale / softcap; 0 = softcap off
+  float softcap_out;     // softcap * log2(e)
+  uint64_t alibi_ptr;    // fp32 [heads_q] ALiBi slopes or 0
+  uint64_t sink_ptr;     // fp32 [heads_q] sink logits or 0 (d_sink)
+  uint64_t dsink_ptr;    // fp32 [heads_q] d_sink output or 0
+  int32_t reserved[22];
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -83,7 +93,14 @@ static_assert(offsetof(BwdKernelParams, seqlen_q_pad) == 752, "abi");
 static_assert(offsetof(BwdKernelParams, scale_log2) == 756, "abi");
 static_assert(offsetof(BwdKernelParams, softmax_scale) == 760, "abi");
 static_assert(offsetof(BwdKernelParams, deterministic) == 764, "abi");
-static_assert(offsetof(BwdKernelParams, reserved) == 768, "abi");
+static_assert(offsetof(BwdKernelParams, window_left) == 768, "abi");
+static_assert(offsetof(BwdKernelParams, window_right) == 772, "abi");
+static_assert(offsetof(BwdKernelParams, softcap_in) == 776, "abi");
+static_assert(offsetof(BwdKernelParams, softcap_out) == 780, "abi");
+static_assert(offsetof(BwdKernelParams, alibi_ptr) == 784, "abi");
+static_assert(offsetof(BwdKernelParams, sink_ptr) == 792, "abi");
+static_assert(offsetof(BwdKernelParams, dsink_ptr) == 800, "abi");
+static_assert(offsetof(BwdKernelParams, reserved) == 808, "abi");
 static_assert(sizeof(BwdKernelParams) == 896, "abi");
 
 }  // namespace ptxfmha

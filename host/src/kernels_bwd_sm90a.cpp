@@ -8,8 +8,13 @@
 //   fmha_bwd_d*       384 threads (producer warpgroup + two consumer warpgroups), grid
 //                     (ceil(seqlen_k / block_n), heads_kv, batch)
 //   fmha_bwd_post_d*  256 threads, grid (num_m_blocks, heads_q, batch), no shared memory
+//   fmha_bwd_d*_ext   as fmha_bwd_d* with the serving features (KernelInfo::features: window,
+//                     softcap, ALiBi); chosen by bwd.cpp when a call uses one
+//   fmha_bwd_dsink    256 threads, grid (heads_q), d_sink when a call asks for it; kind
+//                     BwdPost with head dim 0
 // block_m (query rows per m-block) is the main kernel's for all three: the pre and post
 // kernels work on the same m-blocks of the dQ accumulator.
+#include "attn_kernel_abi.h"
 #include "bwd_abi.h"
 #include "kernel_table.h"
 #include "../../ptx/manifest/sm90_bwd.h"
@@ -18,11 +23,15 @@ namespace ptxfmha {
 
 namespace {
 constexpr int kBwdParamBytes = static_cast<int>(sizeof(BwdKernelParams));
+// The features of the EXT main rows (ptx/body/sm90_bwd/features.ptxh); sinks need no kernel
+// feature (the forward's LSE holds them), d_sink is fmha_bwd_pre's (bwd.cpp).
+constexpr uint32_t kBwdExtFeatures = kAttnWindow | kAttnSoftcap | kAttnAlibi;
 
 // The manifest's role column -> the row's kind.
 #define PTXFMHA_SM90_BWD_KIND_PRE   KernelKind::BwdPre
 #define PTXFMHA_SM90_BWD_KIND_MAIN  KernelKind::Bwd
 #define PTXFMHA_SM90_BWD_KIND_POST  KernelKind::BwdPost
+#define PTXFMHA_SM90_BWD_KIND_DSINK KernelKind::BwdPost  // head dim 0 (bwd.cpp: find_bwd_dsink_row)
 #define PTXFMHA_SM90_BWD_KIND(name) PTXFMHA_CAT(PTXFMHA_SM90_BWD_KIND_, PTXFMHA_FIELD(SM90_BWD_ROLE_, name))
 
 // One KernelInfo per manifest row (grid: host/src/bwd.cpp).
@@ -37,7 +46,8 @@ constexpr int kBwdParamBytes = static_cast<int>(sizeof(BwdKernelParams));
    PTXFMHA_FIELD(SM90_BWD_THREADS_, name),                                                      \
    PTXFMHA_FIELD(SM90_BWD_SMEM_, name),                                                         \
    kBwdParamBytes,                                                                              \
-   KernelInfo::Grid::GridMHB},
+   KernelInfo::Grid::GridMHB,                                                                   \
+   PTXFMHA_FIELD(SM90_BWD_VARIANT_, name) == SM90_BWD_VARIANT_EXT ? kBwdExtFeatures : 0u},
 const KernelInfo kRows[] = {SM90_BWD_KERNELS(PTXFMHA_SM90_BWD_ROW)};
 #undef PTXFMHA_SM90_BWD_ROW
 

@@ -181,10 +181,43 @@ typedef struct ptxfmha_bwd_params {
   void* workspace;       /* device scratch, see ptxfmha_bwd_workspace_size */
   uint64_t workspace_bytes;
   void* stream;          /* CUstream; NULL = the legacy default stream */
+
+  /* ---- version 2 (PTXFMHA_BWD_PARAMS_SIZE_V2): the serving features of ptxfmha_attn_params,
+   * with the meanings of "Visibility" and "Scores and softmax" below (lse is the LSE the
+   * forward wrote with the same features; with sinks it includes the sink term). A block of
+   * version 1 (struct_size PTXFMHA_BWD_PARAMS_SIZE_V1) gets the defaults: no window, no
+   * softcap, no ALiBi, no sinks, fixed lengths. Checked before any launch: window sides >= -1,
+   * causal 1 with window_right -1 or 0, softcap finite >= 0, reserved1 0, the arrays 4-byte
+   * aligned, d_sink only with sink_logits and overlapping no other argument. */
+  int32_t window_left;           /* -1 = unbounded (ptxfmha_bwd_params_init's default) */
+  int32_t window_right;          /* -1 = unbounded (default); causal = window_right 0 */
+  float softcap;                 /* 0 = off */
+  int32_t reserved1;             /* must be 0 */
+  const float* alibi_slopes;     /* optional fp32 device [heads_q] */
+  const float* sink_logits;      /* optional fp32 device [heads_q]: as the forward's */
+  float* d_sink;                 /* optional fp32 device [heads_q] output: dL / d sink_logits
+                                    = -sum over the rows of head h of exp(sink_h - LSE) D, with
+                                    D = rowsum(dO * O); needs sink_logits */
+  /* variable length, as ptxfmha_attn_params (packed Q / O / dO / dQ, K / V / dK / dV, LSE
+   * [heads_q, total_q]): not implemented in the backward yet; a call that sets any of these
+   * returns PTXFMHA_ERR_UNSUPPORTED_FEATURE before anything is written. */
+  const int32_t* cu_seqlens_q;
+  const int32_t* cu_seqlens_k;
+  const int32_t* seqused_k;
+  int32_t max_seqlen_q;
+  int32_t max_seqlen_k;
+  int32_t total_q;
+  int32_t total_k;
 } ptxfmha_bwd_params;
 
+/* struct_size of each version of ptxfmha_bwd_params (the library accepts any of them, and a
+ * larger block whose bytes past its own are 0). */
+#define PTXFMHA_BWD_PARAMS_SIZE_V1 336u
+#define PTXFMHA_BWD_PARAMS_SIZE_V2 416u
+
 /* Zeroes *params and sets struct_size = sizeof(ptxfmha_bwd_params) (defaults: softmax_scale
- * 0 = 1/sqrt(head_dim), causal 0, deterministic 0, stream NULL). NULL is ignored. */
+ * 0 = 1/sqrt(head_dim), causal 0, deterministic 0, stream NULL, window_left = window_right =
+ * -1, every other feature off). NULL is ignored. */
 PTXFMHA_API void ptxfmha_bwd_params_init(ptxfmha_bwd_params* params);
 PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* params);
 /* Bytes of device workspace ptxfmha_bwd needs for these params. Depends only on batch,

@@ -106,11 +106,18 @@ ErrorStats compare(const double* got, const double* ref, std::size_t n,
 // which the GPU tests compare with. The two differ by dS_ij = -P_ij dO_i . (O_i - O_given_i)
 // (the given O's bf16 rounding), which is large next to the kernels' own rounding on rows that
 // see few keys (tests/test_cpu_bwd_numerics.cpp).
+// The serving features (ptxfmha.h "Visibility", "Scores and softmax", as ptxfmha_bwd_params
+// takes them): a window (bottom-right, -1 = unbounded side; causal = window_right 0, which must
+// then be -1 or 0), softcap (0 = off), ALiBi slopes and sink logits ([heads_q], empty = none).
+// With sinks, reference_bwd also gives d_sink [heads_q] = dL/d sink_logits.
 struct RefBwdShape {
   RefShape s;                // sizes, causal, scale, q/k/v strides
   int64_t do_stride[3];      // dO element strides (batch, seq, head)
   const uint16_t* o = nullptr;        // optional given O (bf16), strides o_stride; reference_bwd only
   int64_t o_stride[3] = {0, 0, 0};
+  int window_left = -1, window_right = -1;
+  double softcap = 0;
+  std::vector<float> alibi_slopes, sink_logits;
 };
 // Per output element, the sizes an error bound of a bf16 backward is made of (dense, as the
 // gradients; tests/bwd_test_util.h says how they are used):
@@ -127,20 +134,27 @@ struct RefBwdTerms {
 };
 // Inputs as bf16 bit patterns in their strided layouts. Outputs dense:
 //   dq [batch, seqlen_q, heads_q, head_dim], dk / dv [batch, seqlen_k, heads_kv, head_dim];
-//   dsum (optional) [batch, heads_q, seqlen_q]: D = rowsum(dO * O) (0 for rows without keys);
-//   terms (optional): as above.
+//   dsum (optional) [batch, heads_q, seqlen_q]: D = rowsum(dO * O) (0 for rows without keys
+//   and no sink);
+//   terms (optional): as above;
+//   d_sink (optional) [heads_q]: the sink logits' gradient (0 without sinks).
 void reference_bwd(const RefBwdShape& s, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                    const uint16_t* dout, std::vector<double>& dq, std::vector<double>& dk,
                    std::vector<double>& dv, std::vector<double>* dsum = nullptr,
-                   RefBwdTerms* terms = nullptr);
+                   RefBwdTerms* terms = nullptr, std::vector<double>* d_sink = nullptr);
 // The same from float64 inputs in the same strided layouts (the finite-difference test
 // perturbs these); always the exact O (RefBwdShape::o is ignored).
 void reference_bwd_f64(const RefBwdShape& s, const double* q, const double* k, const double* v,
                        const double* dout, std::vector<double>& dq, std::vector<double>& dk,
-                       std::vector<double>& dv, std::vector<double>* dsum = nullptr);
+                       std::vector<double>& dv, std::vector<double>* dsum = nullptr,
+                       std::vector<double>* d_sink = nullptr);
 // Forward from float64 inputs (strided as RefShape says): out dense [batch, seqlen_q, heads_q,
 // head_dim], lse [batch, heads_q, seqlen_q] (-inf for rows without keys, whose out is 0).
 void reference_fwd_f64(const RefShape& s, const double* q, const double* k, const double* v,
+                       std::vector<double>& out, std::vector<double>& lse);
+// The same with RefBwdShape's features (a row without keys but with a sink: out 0, lse = the
+// sink logit).
+void reference_fwd_f64(const RefBwdShape& s, const double* q, const double* k, const double* v,
                        std::vector<double>& out, std::vector<double>& lse);
 
 }  // namespace ptxfmha

@@ -22,6 +22,7 @@
 // counted.
 #pragma once
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <functional>
@@ -355,6 +356,13 @@ class Thread {
     }
     if (op.rfind("selp.", 0) == 0) {
       const int p = getp(o.at(3));
+      // The softmax's mask: selp.f32 %sX, %sX, -inf, p on a register of S: traced with the S
+      // column (%sa0..%sa31 columns 0..31, %sb 32.., %sc 64.., %sd 96..) and p (1 = kept).
+      if (o.at(2) == "0fFF800000" && o.at(0).size() >= 4 && o.at(0).rfind("%s", 0) == 0 && o.at(0)[2] >= 'a' && o.at(0)[2] <= 'd' &&
+          std::isdigit(static_cast<unsigned char>(o.at(0)[3]))) {
+        TraceEv e = mk("mask", static_cast<uint64_t>(32 * (o.at(0)[2] - 'a') + std::stoi(o.at(0).substr(3))), p, pc);
+        trace.push_back(e);
+      }
       if (p < 0) set(o.at(0), {});
       else set(o.at(0), get(p ? o.at(1) : o.at(2)));
       return true;

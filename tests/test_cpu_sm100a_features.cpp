@@ -489,6 +489,18 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
         }
         for (const sm100_exec::TraceEv& e : th.trace)
           if (e.kind == "mask") got_m.push_back(e.arg);
+        // the score modifiers run on every KV tile when their flag is on, never when it is off:
+        // softcap one tanh.approx per column, ALiBi one |.| per column; a sink one pair of ex2
+        long long tiles = 0;
+        for (const Tile& t : mine) tiles += t.n;
+        auto ran = [&](const char* op) { auto it = th.executed.find(op); return it == th.executed.end() ? 0L : it->second; };
+        if (ran("tanh.approx.f32") != (c.softcap > 0 ? tiles * bn : 0) || ran("abs.f32") != (c.alibi ? tiles * bn : 0)) {
+          std::ostringstream m_;
+          m_ << k.name << " " << c.what << " " << r.program << " thread " << r.tid << ": tanh.approx " << ran("tanh.approx.f32")
+             << ", abs " << ran("abs.f32") << " for " << tiles << " KV tiles of " << bn << " columns";
+          fail(m_);
+          ok = false;
+        }
         tally->masked += static_cast<long>(got_m.size());
         if (!bad_metadata && got_m != want_m) {
           std::ostringstream m_;
@@ -628,6 +640,7 @@ TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature cod
       {"K/V rows not offset by the band's first tile", "add.u32 %kv_row, %t1, %k_j0", 0, 2},
       {"the window's right edge dropped from the row's keys", "add.sat.s32 %lim, %t0, %t2", 0, 2},
       {"the left edge's test dropped from the mask", "setp.le.and.s32 %p, %clo_chunk,", 0, 2},
+      {"softcap run with its flag off (the flag's branch gone)", "@%p bra SOFTMAX_SOFTCAP_DONE", 0, 2},
       {"cu_seqlens_q[b] not clamped to total_q", "min.s32 %vs_start, %t0, %t2", 0, -1},
       {"O stored by TMA for a group that crosses len_q", "setp.gt.s32 %p, %t2, %lim", 0, 0},
       {"the varlen sequence cursor not advanced", "mov.u32 %vs_t0, %vs_end", 0, 0},

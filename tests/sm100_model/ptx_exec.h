@@ -67,6 +67,7 @@ class Thread {
   std::map<long long, uint64_t> params;  // .param byte offset -> value (32-bit fields as is)
   std::map<uint64_t, uint32_t> global;   // global memory words (address -> value) ld.global reads
   std::vector<TraceEv> trace;
+  std::map<std::string, long> executed;  // opcode -> instructions executed (guard true)
   std::string error;
   int unknown_branches = 0;
   long max_steps = 20000000;
@@ -176,6 +177,7 @@ class Thread {
     }
     std::string op;
     const std::vector<std::string> o = operands(text, &op);
+    ++executed[op];
     auto fail = [&](const std::string& why) {
       error = "statement " + std::to_string(pc) + " '" + st_[pc].text + "': " + why;
       return false;

@@ -12,12 +12,16 @@
 //     independently (sequences, m-blocks, and fwd_plan.h attn_kv_tile_range, itself checked
 //     against the reference's visibility in test_cpu_launch_plan.cpp); every TMA load's
 //     coordinates are the tile's rows of Q / K / V; the O stores (TMA boxes and the per-row
-//     copies) and LSE stores hit exactly the rows < len_q of the tile's sequence.
+//     copies) and LSE stores hit exactly the rows < len_q of the tile's sequence; the softmax
+//     masks exactly the keys outside the row's band, on the tiles where the row needs a mask.
 //   "sm100a protocol model: feature variants never leave the tensors (bad metadata)" -- cu_seqlens
 //     that decrease, overlap, run past the totals or are negative: every coordinate and address
 //     stays inside the tensors the host validated.
 //   "sm100a protocol mutations: feature variants" -- edits of one instruction of the feature
-//     code (a clamp, the empty-band test, the left edge, the TMA-store group test) are caught.
+//     code (a clamp, the empty-band test, the band's edges in the mask, the TMA-store group test)
+//     are caught.
+// The softmax's mask is traced too (ptx_exec.h "mask": each selp of -inf into a register of S with
+// its predicate), so the band's per-element mask is checked on the PTX itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -326,7 +330,7 @@ std::vector<Case> cases() {
 }
 
 struct Tally {
-  long events = 0, tma = 0, stores = 0, rows = 0;
+  long events = 0, tma = 0, stores = 0, rows = 0, masked = 0;
 };
 
 // Runs every role (and several threads of softmax and correction) of kernel k on case c with
@@ -465,6 +469,47 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
           }
         }
       }
+      // 4. the softmax's mask, per KV tile that needs one for this row (cnt < BLOCK_N or clo > 0:
+      //    the executor's vote is the thread's own predicate): column c of tile j kept iff its key
+      //    is in the row's band [lo, hi) (keys from kbase = j0 BLOCK_N; hi also <= len_k)
+      if (std::string(r.program).rfind("softmax", 0) == 0) {
+        const ptxfmha::AttnWindow w = ptxfmha::canonical_window(s.p.causal, s.p.window_left, s.p.window_right,
+                                                                ptxfmha::attn_max_len_q(s.p), ptxfmha::attn_max_len_k(s.p));
+        const int qt = std::string(r.program).find('1') != std::string::npos ? 1 : 0;
+        std::vector<long long> want_m, got_m;
+        for (const Tile& t : mine) {
+          const long long i = t.first_row + 128LL * qt + row, dgl = i + t.len_k - t.len_q, kbase = int64_t(t.j0) * bn;
+          const long long lo = w.left >= 0 ? dgl - w.left - kbase : LLONG_MIN / 2;
+          const long long hi = std::min<long long>(t.len_k, w.right >= 0 ? dgl + w.right + 1 : LLONG_MAX / 2) - kbase;
+          for (int j = 0; j < t.n; ++j) {
+            const long long cnt = hi - int64_t(j) * bn, clo = lo - int64_t(j) * bn;
+            if (!(cnt < bn || clo > 0)) continue;
+            for (int col = 0; col < bn; ++col) want_m.push_back(col >= clo && col < cnt ? 1 : 0);
+          }
+        }
+        for (const sm100_exec::TraceEv& e : th.trace)
+          if (e.kind == "mask") got_m.push_back(e.arg);
+        // the score modifiers run on every KV tile when their flag is on, never when it is off:
+        // softcap one tanh.approx per column, ALiBi one |.| per column; a sink one pair of ex2
+        long long tiles = 0;
+        for (const Tile& t : mine) tiles += t.n;
+        auto ran = [&](const char* op) { auto it = th.executed.find(op); return it == th.executed.end() ? 0L : it->second; };
+        if (ran("tanh.approx.f32") != (c.softcap > 0 ? tiles * bn : 0) || ran("abs.f32") != (c.alibi ? tiles * bn : 0)) {
+          std::ostringstream m_;
+          m_ << k.name << " " << c.what << " " << r.program << " thread " << r.tid << ": tanh.approx " << ran("tanh.approx.f32")
+             << ", abs " << ran("abs.f32") << " for " << tiles << " KV tiles of " << bn << " columns";
+          fail(m_);
+          ok = false;
+        }
+        tally->masked += static_cast<long>(got_m.size());
+        if (!bad_metadata && got_m != want_m) {
+          std::ostringstream m_;
+          m_ << k.name << " " << c.what << " CTA " << cta << " " << r.program << " thread " << r.tid << ": the mask differs from the band ("
+             << got_m.size() << " masked columns, " << want_m.size() << " expected)";
+          fail(m_);
+          ok = false;
+        }
+      }
       for (const sm100_exec::TraceEv& e : th.trace) {
         if (e.kind == "tma_store") got_st.insert(e.coords);
         if (e.kind == "st_global") got_g.insert(e.addr);
@@ -532,7 +577,8 @@ TEST_CASE("sm100a protocol model: feature variants (executed PTX vs model, TMA c
   CHECK(tally.stores > 0);
   MESSAGE("feature variants: " << runs << " (kernel, case, grid) runs over " << tally.rows << " work tiles: " << tally.events
                                << " synchronisation events equal to the model's, " << tally.tma
-                               << " TMA loads at the tiles' rows, " << tally.stores << " stores inside rows < len_q");
+                               << " TMA loads at the tiles' rows, " << tally.stores << " stores inside rows < len_q, "
+                               << tally.masked << " mask decisions of the band");
 }
 
 TEST_CASE("sm100a protocol model: feature variants never leave the tensors (bad metadata)") {
@@ -592,6 +638,9 @@ TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature cod
       {"the band's first key not clamped at 0 (kb = max(.., 0))", "max.s32 %k_j0, %k_j0, 0", 0, 0},
       {"an empty band not emptied (n = 0 when kb >= ke)", "@%p mov.u32 %n_tiles, 0", 0, 3},
       {"K/V rows not offset by the band's first tile", "add.u32 %kv_row, %t1, %k_j0", 0, 2},
+      {"the window's right edge dropped from the row's keys", "add.sat.s32 %lim, %t0, %t2", 0, 2},
+      {"the left edge's test dropped from the mask", "setp.le.and.s32 %p, %clo_chunk,", 0, 2},
+      {"softcap run with its flag off (the flag's branch gone)", "@%p bra SOFTMAX_SOFTCAP_DONE", 0, 2},
       {"cu_seqlens_q[b] not clamped to total_q", "min.s32 %vs_start, %t0, %t2", 0, -1},
       {"O stored by TMA for a group that crosses len_q", "setp.gt.s32 %p, %t2, %lim", 0, 0},
       {"the varlen sequence cursor not advanced", "mov.u32 %vs_t0, %vs_end", 0, 0},

@@ -22,6 +22,7 @@
 // counted.
 #pragma once
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <functional>
@@ -66,6 +67,7 @@ class Thread {
   std::map<long long, uint64_t> params;  // .param byte offset -> value (32-bit fields as is)
   std::map<uint64_t, uint32_t> global;   // global memory words (address -> value) ld.global reads
   std::vector<TraceEv> trace;
+  std::map<std::string, long> executed;  // opcode -> instructions executed (guard true)
   std::string error;
   int unknown_branches = 0;
   long max_steps = 20000000;
@@ -175,6 +177,7 @@ class Thread {
     }
     std::string op;
     const std::vector<std::string> o = operands(text, &op);
+    ++executed[op];
     auto fail = [&](const std::string& why) {
       error = "statement " + std::to_string(pc) + " '" + st_[pc].text + "': " + why;
       return false;
@@ -355,6 +358,13 @@ class Thread {
     }
     if (op.rfind("selp.", 0) == 0) {
       const int p = getp(o.at(3));
+      // The softmax's mask: selp.f32 %sX, %sX, -inf, p on a register of S: traced with the S
+      // column (%sa0..%sa31 columns 0..31, %sb 32.., %sc 64.., %sd 96..) and p (1 = kept).
+      if (o.at(2) == "0fFF800000" && o.at(0).size() >= 4 && o.at(0).rfind("%s", 0) == 0 && o.at(0)[2] >= 'a' && o.at(0)[2] <= 'd' &&
+          std::isdigit(static_cast<unsigned char>(o.at(0)[3]))) {
+        TraceEv e = mk("mask", static_cast<uint64_t>(32 * (o.at(0)[2] - 'a') + std::stoi(o.at(0).substr(3))), p, pc);
+        trace.push_back(e);
+      }
       if (p < 0) set(o.at(0), {});
       else set(o.at(0), get(p ? o.at(1) : o.at(2)));
       return true;

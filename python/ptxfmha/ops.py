@@ -9,7 +9,7 @@ FlashAttention-shaped Python functions over them.
   ptxfmha::decode_attn  -> ptxfmha_decode_attn  1..8 query tokens against a bf16 or FP8 (e4m3) KV cache, with the same
                                                 score features (attention_with_kvcache(),
                                                 flash_attn_with_kvcache())
-  ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV (autograd of ptxfmha::attn)
+  ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV and d_sink (autograd of ptxfmha::attn)
 
 Each op has a fake (meta) implementation that runs the same shape checks (_checks.py) and
 returns empty tensors of the output shapes, so torch.compile(fullgraph=True) traces through
@@ -17,12 +17,13 @@ it, backward included (AOT autograd traces ptxfmha::bwd's fake); the real implem
 allocates its outputs (and workspaces) with PyTorch's allocator and launches on the caller's
 current CUDA stream, which is what CUDA-graph capture records.
 
-Autograd: ptxfmha::attn saves q, k, v, out and the LSE; its backward calls ptxfmha::bwd. The
-public functions ask the forward for the LSE whenever a gradient will be needed (grad mode on
-and an input that requires grad), so the caller need not. The LSE output itself is not
-differentiable (as in FlashAttention). Features the C backward does not have (variable length,
-paged K/V, seqused_k, a window, softcap, sinks, ALiBi) make backward raise NotImplementedError
-naming them; the decode op has no backward (inference only).
+Autograd: ptxfmha::attn saves q, k, v, out, the LSE, sinks and alibi_slopes; its backward calls
+ptxfmha::bwd with the forward's window (as the forward read it), softcap, sinks and ALiBi, and
+gives sinks the gradient ptxfmha_bwd writes to d_sink. The public functions ask the forward for
+the LSE whenever a gradient will be needed (grad mode on and an input that requires grad), so
+the caller need not. The LSE output itself is not differentiable (as in FlashAttention). What
+the C backward does not have (variable length, paged K/V, seqused_k) makes backward raise
+NotImplementedError naming it; the decode op has no backward (inference only).
 
 Adding an entry point: a params builder in _checks.py, a custom op here (impl + fake +
 autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C names.
@@ -356,7 +357,7 @@ def attention(q, k, v, causal=False, softmax_scale=None, return_lse=False, *, dr
     are taken as float32. Returns out [b, sq, hq, d] bf16, and with return_lse=True also lse
     [b, hq, sq] fp32 (natural log; not differentiable).
 
-    Differentiable in q, k, v (ptxfmha_bwd) for fixed-length causal or full attention;
+    Differentiable in q, k, v and sinks (ptxfmha_bwd), with every feature above;
     deterministic=True sums dQ in a fixed order (bitwise reproducible gradients). A feature
     without a kernel on this device raises ArgumentError with status ERR_UNSUPPORTED_FEATURE
     naming it. Raises ArgumentError (ValueError) for bad arguments and DeviceError

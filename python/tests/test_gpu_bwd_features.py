@@ -25,9 +25,12 @@ CASES = [
 ]
 
 
+_SHORT = dict(causal="c", window_size="w", softcap="cap", alibi="alibi", sinks="sinks")
+
+
 def _id(c):
-    kw = "_".join(f"{k}{v}".replace(" ", "") for k, v in c[6].items())
-    return "b{}_sq{}_sk{}_h{}x{}_d{}_".format(*c[:6]) + kw
+    kw = "_".join(_SHORT[k] + ("" if v is True else str(v).replace(" ", "")) for k, v in c[6].items())
+    return "{}x{}x{}_h{}:{}_d{}_".format(*c[:6]) + kw
 
 
 def _per_head(hq, seed, lo, hi):

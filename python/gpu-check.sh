@@ -5,7 +5,8 @@
 #   3. pytest over python/tests against the installed package: CPU tests (ABI, errors, wheel;
 #      the torch layer and transformers models on CPU stand-in kernels), the GPU tests of the
 #      torch ops (float64 SDPA / reference for every entry point and feature, the backward
-#      against float64 SDPA autograd, deterministic gradients, strided inputs, torch.compile
+#      against float64 SDPA autograd, the feature backward (window / softcap / ALiBi / sinks,
+#      d_sinks) against float64 autograd of the reference, deterministic gradients, strided inputs, torch.compile
 #      fwd+bwd, CUDA graphs of decode and of a training step, streams, errors; accuracy table at
 #      the end), the transformers tests on the GPU. Features without a kernel on the device are
 #      SKIPPED with the library's UNSUPPORTED_FEATURE message (counted in the summary).

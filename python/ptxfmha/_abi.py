@@ -204,6 +204,21 @@ class BwdParams(ctypes.Structure):
         ("workspace", c_void_p),
         ("workspace_bytes", c_uint64),
         ("stream", c_void_p),
+        # version 2: the serving features (varlen still refused by the library's backward)
+        ("window_left", c_int32),
+        ("window_right", c_int32),
+        ("softcap", c_float),
+        ("reserved1", c_int32),
+        ("alibi_slopes", _F32P),
+        ("sink_logits", _F32P),
+        ("d_sink", _F32P),
+        ("cu_seqlens_q", _I32P),
+        ("cu_seqlens_k", _I32P),
+        ("seqused_k", _I32P),
+        ("max_seqlen_q", c_int32),
+        ("max_seqlen_k", c_int32),
+        ("total_q", c_int32),
+        ("total_k", c_int32),
     ]
 
 

@@ -471,10 +471,10 @@ def decode_attn_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block
 
 # ---- ptxfmha_bwd ------------------------------------------------------------------------
 
-def bwd_problem(fn, dout, q, k, v, out, lse):
+def bwd_problem(fn, dout, q, k, v, out, lse, sinks=None, alibi_slopes=None):
     """Checks the backward's tensors: q/k/v fixed-length as the forward's, out and dout like q,
-    lse fp32 [b, hq, sq] contiguous. Returns (batch, seqlen_q, seqlen_k, heads_q, heads_kv,
-    head_dim)."""
+    lse fp32 [b, hq, sq] contiguous, sinks / alibi_slopes fp32 [hq] (None passes). Returns
+    (batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim)."""
     for name, t in (("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout)):
         check_tensor(fn, name, t, 4)
     check_same_device(fn, [("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout), ("lse", lse)])
@@ -493,18 +493,24 @@ def bwd_problem(fn, dout, q, k, v, out, lse):
     check_tensor(fn, "lse", lse, 3, ("float32",), what=what)
     if tuple(lse.shape) != (b, hq, sq) or not lse.is_contiguous():
         raise _fail(fn, f"lse has shape {tuple(lse.shape)}; expected contiguous {what}", "lse")
+    check_head_vector(fn, "sinks", sinks, hq, q)
+    check_head_vector(fn, "alibi_slopes", alibi_slopes, hq, q)
     return b, sq, sk, hq, hkv, d
 
 
 def bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
-               workspace_ptr, workspace_bytes, stream):
-    """The ptxfmha_bwd_params block (library defaults from ptxfmha_bwd_params_init)."""
+               workspace_ptr, workspace_bytes, stream, window_left=-1, window_right=-1, softcap=0.0,
+               sinks=None, alibi_slopes=None, d_sink=None):
+    """The ptxfmha_bwd_params block (library defaults from ptxfmha_bwd_params_init); version 2's
+    window / softcap / ALiBi / sinks as ptxfmha_attn's, d_sink (fp32 [hq] output) only with sinks."""
     b, sq, hq, d = (int(x) for x in q.shape)
     f = dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), dout=_ptr(dout), lse=_ptr(lse),
              dq=_ptr(dq), dk=_ptr(dk), dv=_ptr(dv), batch=b, seqlen_q=sq, seqlen_k=int(k.shape[1]),
              heads_q=hq, heads_kv=int(k.shape[2]), head_dim=d, softmax_scale=softmax_scale,
              causal=1 if causal else 0, deterministic=1 if deterministic else 0,
-             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream)
+             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream,
+             window_left=int(window_left), window_right=int(window_right), softcap=float(softcap),
+             alibi_slopes=_ptr(alibi_slopes), sink_logits=_ptr(sinks), d_sink=_ptr(d_sink))
     for c_name, t in (("q", q), ("k", k), ("v", v), ("o", out), ("dout", dout), ("dq", dq), ("dk", dk), ("dv", dv)):
         _set_strides(f, c_name, t)
     return fill(_lib.new_params(_abi.BwdParams), **f)

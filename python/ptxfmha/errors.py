@@ -106,7 +106,9 @@ C_TO_PYTHON_NAMES = {
     "ptxfmha_check_decode_metadata": _DECODE_NAMES,
     "ptxfmha_attn": _ATTN_NAMES,
     "ptxfmha_check_metadata": _ATTN_NAMES,
-    "ptxfmha_bwd": {"o": "out", "dout": "grad of out (dout)", "lse": "lse (saved by the forward)"},
+    "ptxfmha_bwd": {"o": "out", "dout": "grad of out (dout)", "lse": "lse (saved by the forward)",
+                    "sink_logits": "sinks", "d_sink": "grad of sinks (d_sink)", "window_left": "window_size",
+                    "window_right": "window_size"},
 }
 C_TO_PYTHON_NAMES["ptxfmha_bwd_workspace_size"] = C_TO_PYTHON_NAMES["ptxfmha_bwd"]
 

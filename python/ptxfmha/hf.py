@@ -41,9 +41,9 @@ query, so the same holds.
 Queries of 1..8 tokens (decode steps, unpadded) go to the KV-cache kernel (ptxfmha_decode_attn,
 split over the keys: the fast path for one token against a long cache) unless
 register(decode_kernel=False); longer ones to the prefill kernel (ptxfmha_attn). Both read the
-cache in place. Training: the prefill path is differentiable (ptxfmha_bwd) for plain causal /
-bidirectional layers; a layer with a window, softcap or sinks, or a padded batch, raises
-NotImplementedError in backward naming what the backward lacks.
+cache in place. Training: the prefill path is differentiable (ptxfmha_bwd) for causal /
+bidirectional layers, with a sliding window, softcap or sinks (s_aux gets its gradient); a
+padded batch (variable length) raises NotImplementedError in backward naming what it lacks.
 
 Model dtype: the kernels take bfloat16 only. A model in another dtype (transformers builds
 float32 unless told otherwise) is refused at its first forward with ValueError saying to load

@@ -9,7 +9,7 @@ FlashAttention-shaped Python functions over them.
   ptxfmha::decode_attn  -> ptxfmha_decode_attn  1..8 query tokens against a bf16 or FP8 (e4m3) KV cache, with the same
                                                 score features (attention_with_kvcache(),
                                                 flash_attn_with_kvcache())
-  ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV (autograd of ptxfmha::attn)
+  ptxfmha::bwd          -> ptxfmha_bwd          dQ, dK, dV and d_sink (autograd of ptxfmha::attn)
 
 Each op has a fake (meta) implementation that runs the same shape checks (_checks.py) and
 returns empty tensors of the output shapes, so torch.compile(fullgraph=True) traces through
@@ -17,12 +17,13 @@ it, backward included (AOT autograd traces ptxfmha::bwd's fake); the real implem
 allocates its outputs (and workspaces) with PyTorch's allocator and launches on the caller's
 current CUDA stream, which is what CUDA-graph capture records.
 
-Autograd: ptxfmha::attn saves q, k, v, out and the LSE; its backward calls ptxfmha::bwd. The
-public functions ask the forward for the LSE whenever a gradient will be needed (grad mode on
-and an input that requires grad), so the caller need not. The LSE output itself is not
-differentiable (as in FlashAttention). Features the C backward does not have (variable length,
-paged K/V, seqused_k, a window, softcap, sinks, ALiBi) make backward raise NotImplementedError
-naming them; the decode op has no backward (inference only).
+Autograd: ptxfmha::attn saves q, k, v, out, the LSE, sinks and alibi_slopes; its backward calls
+ptxfmha::bwd with the forward's window (as the forward read it), softcap, sinks and ALiBi, and
+gives sinks the gradient ptxfmha_bwd writes to d_sink. The public functions ask the forward for
+the LSE whenever a gradient will be needed (grad mode on and an input that requires grad), so
+the caller need not. The LSE output itself is not differentiable (as in FlashAttention). What
+the C backward does not have (variable length, paged K/V, seqused_k) makes backward raise
+NotImplementedError naming it; the decode op has no backward (inference only).
 
 Adding an entry point: a params builder in _checks.py, a custom op here (impl + fake +
 autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C names.
@@ -143,6 +144,12 @@ def _attn_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_
 
 # ---- ptxfmha::bwd -------------------------------------------------------------------------
 
+def _bwd_outputs(q, k, v, sinks):
+    """dq, dk, dv (contiguous, like q, k, v) and d_sink (fp32 [hq] with sinks, else [0])."""
+    dq, dk, dv = (torch.empty_like(t, memory_format=torch.contiguous_format) for t in (q, k, v))
+    return dq, dk, dv, q.new_empty((int(q.shape[2]) if sinks is not None else 0,), dtype=torch.float32)
+
+
 @torch.library.custom_op("ptxfmha::bwd", mutates_args=())
 def bwd(
     dout: Tensor,
@@ -154,56 +161,47 @@ def bwd(
     causal: bool,
     softmax_scale: float,
     deterministic: bool,
-) -> tuple[Tensor, Tensor, Tensor]:
+    window_left: int = -1,
+    window_right: int = -1,
+    softcap: float = 0.0,
+    sinks: Optional[Tensor] = None,
+    alibi_slopes: Optional[Tensor] = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """ptxfmha_bwd: dq, dk, dv (bf16, contiguous, shaped like q, k, v) of fixed-length attention
-    from the forward's out and lse [b, hq, sq]; GQA's dk / dv are summed over the query heads."""
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
-    dq, dk, dv = torch.empty_like(q, memory_format=torch.contiguous_format), \
-        torch.empty_like(k, memory_format=torch.contiguous_format), \
-        torch.empty_like(v, memory_format=torch.contiguous_format)
+    from the forward's out and lse [b, hq, sq]; GQA's dk / dv are summed over the query heads.
+    window / softcap / sinks / alibi_slopes as the forward's (ptxfmha::attn); the 4th output is
+    d_sink = dL/d sinks (fp32 [hq]) when sinks is given, else an empty [0] tensor."""
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
+    dq, dk, dv, d_sink = _bwd_outputs(q, k, v, sinks)
     with device_context(_ordinal(q.device)):
         params = _checks.bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
-                                    0, 0, _stream(q.device))
+                                    0, 0, _stream(q.device), window_left, window_right, softcap, sinks,
+                                    alibi_slopes, d_sink if sinks is not None else None)
         ws = _workspace("ptxfmha_bwd_workspace_size", params, q.device)  # noqa: F841 (kept alive)
         _lib.call("ptxfmha_bwd", ctypes.byref(params))
-    return dq, dk, dv
+    return dq, dk, dv, d_sink
 
 
 @bwd.register_fake
-def _bwd_fake(dout, q, k, v, out, lse, causal, softmax_scale, deterministic):
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
-    return (torch.empty_like(q, memory_format=torch.contiguous_format),
-            torch.empty_like(k, memory_format=torch.contiguous_format),
-            torch.empty_like(v, memory_format=torch.contiguous_format))
+def _bwd_fake(dout, q, k, v, out, lse, causal, softmax_scale, deterministic, window_left=-1, window_right=-1,
+              softcap=0.0, sinks=None, alibi_slopes=None):
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
+    return _bwd_outputs(q, k, v, sinks)
 
 
 # ---- autograd of ptxfmha::attn ------------------------------------------------------------
 
 BACKWARD_ENTRY_POINT = "ptxfmha_bwd"
+_SINKS_INPUT = 14  # index of `sinks` among ptxfmha::attn's inputs
 
 
-def backward_missing(q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal, window_left, window_right,
-                     softcap, sinks, alibi_slopes):
+def backward_missing(cu_seqlens_q, cu_seqlens_k, seqused_k, block_table):
     """The features of a ptxfmha::attn call that ptxfmha_bwd does not have, by name ([] = the
-    backward can run). A window that covers the whole sequence is none (as in the C library)."""
-    missing = []
-    for name, x in (("variable-length Q (cu_seqlens_q)", cu_seqlens_q), ("variable-length K (cu_seqlens_k)", cu_seqlens_k),
-                    ("paged K/V (block_table)", block_table), ("seqused_k", seqused_k)):
-        if x is not None:
-            missing.append(name)
-    if cu_seqlens_q is None and cu_seqlens_k is None and block_table is None:
-        left, right = _checks.effective_window(causal, window_left, window_right, q.shape[1], k.shape[1])
-        if (left, right) not in ((-1, -1), (-1, 0)):
-            missing.append(f"window_size=({window_left}, {window_right})")
-    elif (window_left, window_right) != (-1, -1):
-        missing.append(f"window_size=({window_left}, {window_right})")
-    if softcap > 0:
-        missing.append(f"softcap={softcap}")
-    if sinks is not None:
-        missing.append("sinks")
-    if alibi_slopes is not None:
-        missing.append("alibi_slopes")
-    return missing
+    backward can run): the C backward refuses variable length (and so paged K/V, seqused_k)."""
+    return [name for name, x in (("variable-length Q (cu_seqlens_q)", cu_seqlens_q),
+                                 ("variable-length K (cu_seqlens_k)", cu_seqlens_k),
+                                 ("paged K/V (block_table)", block_table), ("seqused_k", seqused_k))
+            if x is not None]
 
 
 def _attn_setup_context(ctx, inputs, output):
@@ -211,32 +209,36 @@ def _attn_setup_context(ctx, inputs, output):
      window_right, softcap, sinks, alibi_slopes, return_lse, deterministic) = inputs
     out, lse = output
     ctx.mark_non_differentiable(lse)
-    ctx.missing = backward_missing(q, k, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal, window_left,
-                                   window_right, softcap, sinks, alibi_slopes)
+    ctx.missing = backward_missing(cu_seqlens_q, cu_seqlens_k, seqused_k, block_table)
     ctx.have_lse = bool(return_lse)
     if not ctx.missing:
+        # The window as the forward read it (causal = right 0; a bound covering the sequence dropped).
         left, right = _checks.effective_window(causal, window_left, window_right, q.shape[1], k.shape[1])
-        ctx.causal = right == 0
-    ctx.softmax_scale, ctx.deterministic = softmax_scale, deterministic
-    ctx.save_for_backward(q, k, v, out, lse)
+        ctx.causal, ctx.window = right == 0, (left, right)
+    ctx.softmax_scale, ctx.deterministic, ctx.softcap = softmax_scale, deterministic, softcap
+    ctx.save_for_backward(q, k, v, out, lse, sinks, alibi_slopes)
 
 
 def _attn_backward(ctx, grad_out, grad_lse):
     if ctx.missing:
         raise NotImplementedError(
             f"ptxfmha: the backward pass ({BACKWARD_ENTRY_POINT}) has no {', '.join(ctx.missing)} yet; it "
-            "computes fixed-length attention (causal or full, GQA) only. Run such a forward under "
-            "torch.no_grad() / inference_mode(), or train with another attention")
+            "computes fixed-length attention (causal, full or windowed, softcap, ALiBi, sinks, GQA) only. "
+            "Run such a forward under torch.no_grad() / inference_mode(), or train with another attention")
     if not ctx.have_lse:
         raise RuntimeError(
             "ptxfmha::attn ran with return_lse=False, but its backward needs the forward's LSE: call "
             "ptxfmha.attention() (it asks for the LSE whenever a gradient is needed) or the op with return_lse=True")
-    q, k, v, out, lse = ctx.saved_tensors
+    q, k, v, out, lse, sinks, alibi_slopes = ctx.saved_tensors
     grads = [None] * 18
     if grad_out is not None:
         # .contiguous(): a gradient may be an expanded view (stride 0, e.g. of out.sum()).
-        grads[0:3] = torch.ops.ptxfmha.bwd(grad_out.contiguous(), q, k, v, out, lse, ctx.causal,
-                                           ctx.softmax_scale, ctx.deterministic)
+        dq, dk, dv, d_sink = torch.ops.ptxfmha.bwd(grad_out.contiguous(), q, k, v, out, lse, ctx.causal,
+                                                   ctx.softmax_scale, ctx.deterministic, ctx.window[0],
+                                                   ctx.window[1], ctx.softcap, sinks, alibi_slopes)
+        grads[0:3] = dq, dk, dv
+        if ctx.needs_input_grad[_SINKS_INPUT]:
+            grads[_SINKS_INPUT] = d_sink
     return tuple(grads)
 
 
@@ -355,7 +357,7 @@ def attention(q, k, v, causal=False, softmax_scale=None, return_lse=False, *, dr
     are taken as float32. Returns out [b, sq, hq, d] bf16, and with return_lse=True also lse
     [b, hq, sq] fp32 (natural log; not differentiable).
 
-    Differentiable in q, k, v (ptxfmha_bwd) for fixed-length causal or full attention;
+    Differentiable in q, k, v and sinks (ptxfmha_bwd), with every feature above;
     deterministic=True sums dQ in a fixed order (bitwise reproducible gradients). A feature
     without a kernel on this device raises ArgumentError with status ERR_UNSUPPORTED_FEATURE
     naming it. Raises ArgumentError (ValueError) for bad arguments and DeviceError

@@ -13,7 +13,7 @@ import torch
 
 import ptxfmha
 from ptxfmha import _checks
-from reference import attention_bwd_ref, attention_ref, dequantize, gather_pages, varlen_ref
+from reference import attention_bwd_ref, attention_grads_ref, attention_ref, dequantize, gather_pages, varlen_ref
 
 CALLS = []  # (op, {argument: value}) of every stand-in call, appended in call order
 _registered = []
@@ -82,12 +82,22 @@ def decode_attn_cpu(q, k_cache, v_cache, cache_seqlens, block_table, causal, sof
     return o.to(q.dtype).contiguous(), (lse.to(torch.float32) if return_lse else q.new_empty((0,), dtype=torch.float32))
 
 
-def bwd_cpu(dout, q, k, v, out, lse, causal, softmax_scale, deterministic):
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse)
+def bwd_cpu(dout, q, k, v, out, lse, causal, softmax_scale, deterministic, window_left=-1, window_right=-1,
+            softcap=0.0, sinks=None, alibi_slopes=None):
+    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
     _log("bwd", causal=causal, scale=softmax_scale, deterministic=deterministic, q_shape=tuple(q.shape),
-         k_shape=tuple(k.shape), dout_contiguous=dout.is_contiguous())
-    dq, dk, dv = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale)
-    return dq.to(q.dtype).contiguous(), dk.to(k.dtype).contiguous(), dv.to(v.dtype).contiguous()
+         k_shape=tuple(k.shape), dout_contiguous=dout.is_contiguous(), window=(window_left, window_right),
+         softcap=softcap, sinks=sinks is not None, alibi=alibi_slopes is not None)
+    d_sink = q.new_empty((0,), dtype=torch.float32)
+    if (window_left, window_right) in ((-1, -1), (-1, 0)) and softcap == 0 and sinks is None and alibi_slopes is None:
+        dq, dk, dv = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale)
+    else:
+        dq, dk, dv, ds = attention_grads_ref(dout, q, k, v, causal=causal, scale=softmax_scale,
+                                             window=(window_left, window_right), softcap=softcap, sinks=sinks,
+                                             alibi=alibi_slopes)
+        if ds is not None:
+            d_sink = ds.to(torch.float32)
+    return dq.to(q.dtype).contiguous(), dk.to(k.dtype).contiguous(), dv.to(v.dtype).contiguous(), d_sink
 
 
 def install(monkeypatch, dtypes=("bfloat16",)):

@@ -6,6 +6,8 @@ O = 0 and LSE = -inf (or the sink logit). Computed in float64 by default from th
 the GPU tests (against the kernels) and by the CPU stand-in kernels (cpu_kernels.py). Needs
 PyTorch to run; importable without it (the GPU tests are then reported skipped)."""
 
+import concurrent.futures
+
 try:
     import torch
 except ImportError:
@@ -144,6 +146,25 @@ def attention_bwd_ref(dout, q, k, v, *, causal=False, scale=None, dtype=None):
     dk = dk.view(b, hkv, g, sk, d).sum(2)
     dv = dv.view(b, hkv, g, sk, d).sum(2)
     return dq.transpose(1, 2), dk.transpose(1, 2), dv.transpose(1, 2)
+
+
+def attention_grads_ref(dout, q, k, v, *, sinks=None, dtype=None, **kw):
+    """dQ, dK, dV and d sinks (None without sinks) of attention_ref (window / softcap / ALiBi /
+    sinks as its keywords) by autograd in `dtype` (default float64) on copies of the inputs;
+    usable inside a custom op's kernel: it runs on a fresh thread, whose dispatcher state has
+    autograd on (a custom op's kernel runs with the autograd keys excluded on its own thread)."""
+    dtype = dtype or torch.float64
+
+    def grads():
+        with torch.enable_grad():
+            xs = [t.detach().to(dtype).requires_grad_() for t in (q, k, v)]
+            s = None if sinks is None else sinks.detach().to(dtype).requires_grad_()
+            o, _ = attention_ref(*xs, sinks=s, dtype=dtype, **kw)
+            g = torch.autograd.grad(o, xs + ([s] if s is not None else []), dout.to(dtype))
+        return (*g[:3], g[3] if s is not None else None)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(grads).result()
 
 
 def dequantize(cache, scale):

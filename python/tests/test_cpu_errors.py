@@ -515,14 +515,20 @@ def test_a_shorter_mirror_is_a_valid_older_caller():
 
 # ---- ptxfmha_bwd ----------------------------------------------------------------------------
 
-def bwd_block(sq=SQ, sk=SK, **kw):
+def bwd_block(sq=SQ, sk=SK, causal=True, features=None, **kw):
+    """The block ptxfmha::bwd builds (same _checks code); `features`: bwd_params' version-2
+    keywords (window_left, window_right, softcap, sinks, alibi_slopes, d_sink)."""
     q, k, v = qkv(sq=sq, sk=sk)
     t = dict(out=T(q.shape, ptr=4 * GiB), dout=T(q.shape, ptr=5 * GiB),
              dq=T(q.shape, ptr=9 * GiB), dk=T(k.shape, ptr=10 * GiB), dv=T(v.shape, ptr=11 * GiB),
              lse=T((B, HQ, sq), ptr=12 * GiB, dtype="float32"))
     t.update(kw)
-    return _checks.bwd_params(t["dout"], q, k, v, t["out"], t["lse"], t["dq"], t["dk"], t["dv"], True, 0.125,
-                              False, 0, 0, 0)
+    return _checks.bwd_params(t["dout"], q, k, v, t["out"], t["lse"], t["dq"], t["dk"], t["dv"], causal, 0.125,
+                              False, 0, 0, 0, **(features or {}))
+
+
+ALL_FEATURES = dict(window_left=5, window_right=0, softcap=30.0, sinks=head_vector(13 * GiB),
+                    alibi_slopes=head_vector(14 * GiB), d_sink=head_vector(15 * GiB))
 
 
 def bwd_workspace(p):
@@ -563,6 +569,61 @@ def test_valid_bwd_passes_validation():
         p.deterministic = int(det)
         p.workspace, p.workspace_bytes = 16 * GiB, bwd_workspace(p)
         assert_past_validation(lambda: _lib.call("ptxfmha_bwd", ctypes.byref(p)))
+
+
+def test_bwd_features_fill_the_version_2_fields():
+    """bwd_params puts window / softcap / ALiBi / sinks / d_sink in their C fields (and nothing
+    in the variable-length ones, which ptxfmha_bwd refuses)."""
+    p = bwd_block(features=ALL_FEATURES)
+    assert (p.window_left, p.window_right, p.softcap, p.reserved1) == (5, 0, 30.0, 0)
+    addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+    assert (addr(p.sink_logits), addr(p.alibi_slopes), addr(p.d_sink)) == (13 * GiB, 14 * GiB, 15 * GiB)
+    assert not any(addr(getattr(p, f)) for f in ("cu_seqlens_q", "cu_seqlens_k", "seqused_k"))
+    assert (p.max_seqlen_q, p.max_seqlen_k, p.total_q, p.total_k) == (0, 0, 0, 0)
+    d = bwd_block()
+    assert (d.window_left, d.window_right, d.softcap, addr(d.sink_logits), addr(d.d_sink)) == (-1, -1, 0.0, None, None)
+
+
+@pytest.mark.parametrize("causal,features", [
+    (True, ALL_FEATURES),
+    (False, dict(window_left=3, window_right=7, softcap=1.5)),
+    (False, dict(sinks=head_vector(13 * GiB))),                       # sinks without their gradient
+], ids=["all", "window-softcap", "sinks-no-dsink"])
+def test_valid_bwd_features_pass_validation(causal, features):
+    p = bwd_block(causal=causal, features=features)
+    p.workspace, p.workspace_bytes = 16 * GiB, bwd_workspace(p)
+    assert_past_validation(lambda: _lib.call("ptxfmha_bwd", ctypes.byref(p)))
+
+
+@pytest.mark.parametrize("features,status,argument,text", [
+    (dict(softcap=-1.0), Status.ERR_INVALID_ARGUMENT, "softcap", "softcap"),
+    (dict(softcap=math.nan), Status.ERR_INVALID_ARGUMENT, "softcap", "softcap"),
+    (dict(window_left=-2), Status.ERR_INVALID_ARGUMENT, "window_size", "window_left"),
+    (dict(window_right=3), Status.ERR_INVALID_ARGUMENT, "window_size", "window_right"),   # with causal
+    (dict(d_sink=head_vector(15 * GiB)), None, "grad of sinks (d_sink)", "sink_logits is NULL"),
+    (dict(sinks=head_vector(13 * GiB), d_sink=head_vector(13 * GiB)), Status.ERR_ALIASING, None, "d_sink"),
+    (dict(sinks=head_vector(13 * GiB + 2)), None, "sinks", "align"),
+], ids=["softcap<0", "softcap-nan", "left<-1", "causal-right", "dsink-alone", "dsink-over-sinks", "sinks-misaligned"])
+def test_bwd_feature_checks_of_the_library(features, status, argument, text):
+    """The library's checks of the version-2 fields, reached through the block ptxfmha::bwd builds
+    (a valid workspace, so that the feature check is the one that fails), before any device."""
+    p = bwd_block(features=features)
+    p.workspace, p.workspace_bytes = 16 * GiB, 1 << 30
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+    e = ei.value
+    assert status is None or e.status == status, str(e)
+    assert argument is None or e.argument == argument, (e.argument, str(e))
+    assert text in str(e), str(e)
+
+
+def test_bwd_refuses_variable_length_as_unsupported():
+    p = bwd_block()
+    p.workspace, p.workspace_bytes = 16 * GiB, 1 << 30
+    p.cu_seqlens_q = ctypes.cast(20 * GiB, _abi._I32P)
+    with pytest.raises(ArgumentError) as ei:
+        _lib.call("ptxfmha_bwd", ctypes.byref(p))
+    assert ei.value.status == Status.ERR_UNSUPPORTED_FEATURE, str(ei.value)
 
 
 # ---- Python checks of the new arguments ------------------------------------------------------

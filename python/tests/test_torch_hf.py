@@ -310,6 +310,39 @@ def test_gpt_oss_sinks_match_eager(patched):
     assert {c["window"] for c in calls} == {(7, -1), (-1, -1)}
 
 
+@pytest.mark.parametrize("ref_impl,cfg_name,cfg_kw", [
+    ("sdpa", "MistralConfig", dict(sliding_window=8)),
+    ("eager", "Gemma2Config", dict(attn_logit_softcapping=20.0, final_logit_softcapping=None, sliding_window=8,
+                                   query_pre_attn_scalar=16)),
+    ("eager", "GptOssConfig", dict(sliding_window=8, num_local_experts=4, num_experts_per_tok=2)),
+], ids=["mistral-window", "gemma2-softcap", "gpt-oss-sinks"])
+def test_training_with_window_softcap_and_sinks_matches_the_reference(patched, ref_impl, cfg_name, cfg_kw):
+    """loss.backward() through layers with a sliding window, softcap or sinks (ptxfmha::bwd with
+    the features): every parameter's gradient (gpt-oss's sinks included, from d_sink) as the
+    reference implementation's."""
+    cfg = getattr(transformers, cfg_name)(vocab_size=128, hidden_size=64, intermediate_size=128,
+                                          num_hidden_layers=LAYERS, num_attention_heads=4, num_key_value_heads=2,
+                                          head_dim=16, max_position_embeddings=256, **cfg_kw)
+    torch.manual_seed(0)
+    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation=ref_impl).eval()
+    ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha").eval()
+    ours.load_state_dict(ref.state_dict())
+    patched.watch(ref, ref_impl)
+    patched.watch(ours, "ptxfmha")
+    ids = torch.randint(3, 128, (2, 24), generator=torch.Generator().manual_seed(2))
+    for m in (ref, ours):
+        m(ids, labels=ids, use_cache=False).loss.backward()
+    assert [op for op, _ in cpu_kernels.CALLS].count("bwd") == LAYERS
+    names = {n for n, _ in ours.named_parameters()}
+    assert cfg_name != "GptOssConfig" or any(n.endswith("self_attn.sinks") for n in names)
+    for (name, want), (_, got) in zip(ref.named_parameters(), ours.named_parameters()):
+        if want.grad is None:
+            assert got.grad is None, name
+            continue
+        err = (got.grad - want.grad).abs().max().item()
+        assert err <= 1e-4 * max(1.0, want.grad.abs().max().item()), (name, err)
+
+
 def test_short_sequences_that_need_gradients_take_the_prefill_kernel(patched):
     """A forward of <= 8 tokens that autograd will differentiate goes to ptxfmha_attn (the
     decode kernel has no backward); the gradients reach the attention projections."""

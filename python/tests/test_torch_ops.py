@@ -17,7 +17,7 @@ if have_module("torch"):
 
     import ptxfmha
     import cpu_kernels
-    from reference import attention_bwd_ref, attention_ref, gather_pages, varlen_ref
+    from reference import attention_bwd_ref, attention_grads_ref, attention_ref, gather_pages, varlen_ref
 
 
 @pytest.fixture()
@@ -196,7 +196,8 @@ def test_backward_matches_float64_sdpa(calls, causal, sq, sk, hq, hkv):
     fwd_call, bwd_call = calls
     assert fwd_call[1]["return_lse"], "the LSE must be asked for when a gradient is needed"
     assert bwd_call[1] == dict(causal=causal, scale=0.15, deterministic=False, q_shape=(2, sq, hq, 32),
-                               k_shape=(2, sk, hkv, 32), dout_contiguous=True)
+                               k_shape=(2, sk, hkv, 32), dout_contiguous=True, window=(-1, 0 if causal else -1),
+                               softcap=0.0, sinks=False, alibi=False)
     _, dq, dk, dv = sdpa_grads(q, k, v, dout, causal, 0.15)
     assert (k.grad.shape, v.grad.shape) == (k.shape, v.shape)
     for got, want in ((q.grad, dq), (k.grad, dk), (v.grad, dv)):
@@ -222,28 +223,63 @@ def test_no_lse_without_grad_and_lse_is_not_differentiable(calls):
     assert out.requires_grad and not lse.requires_grad
 
 
-@pytest.mark.parametrize("kw,names", [
-    ({"window_size": (4, 0), "causal": True}, ["window_size=(4, 0)"]),
-    ({"softcap": 10.0}, ["softcap=10.0"]),
-    ({"sinks": torch.zeros(2) if have_module("torch") else None}, ["sinks"]),
-    ({"alibi_slopes": torch.ones(2) if have_module("torch") else None}, ["alibi_slopes"]),
-    ({"window_size": (3, 3), "softcap": 1.0}, ["window_size=(3, 3)", "softcap=1.0"]),
-])
-def test_backward_of_features_names_what_is_missing(calls, kw, names):
-    q = bf16(1, 16, 2, 32, seed=1).requires_grad_()
-    out = ptxfmha.attention(q, q, q, **kw)
-    with pytest.raises(NotImplementedError) as ei:
-        out.float().sum().backward()
-    for n in names:
-        assert n in str(ei.value)
-    assert "ptxfmha_bwd" in str(ei.value)
+# (attention() keywords, the window ptxfmha::bwd gets: causal = right 0, a bound covering the sequence dropped)
+FEATURE_CASES = [
+    (dict(causal=True, window_size=(5, 0)), (5, 0)),
+    (dict(window_size=(4, 3)), (4, 3)),
+    (dict(window_size=(40, 2)), (-1, 2)),
+    (dict(softcap=3.0), (-1, -1)),
+    (dict(causal=True, alibi=True), (-1, 0)),
+    (dict(sinks=True), (-1, -1)),
+    (dict(causal=True, window_size=(6, -1), softcap=2.5, alibi=True, sinks=True), (6, 0)),
+]
+
+
+@pytest.mark.parametrize("kw,window", FEATURE_CASES, ids=lambda x: str(x))
+def test_backward_of_features_matches_float64_autograd(calls, kw, window):
+    """window / softcap / ALiBi / sinks reach ptxfmha::bwd as the forward read them, and the
+    gradients (dq, dk, dv, and sinks' from d_sink) equal float64 autograd of attention_ref
+    with the caller's arguments (GQA 4:2, sq < sk: bottom-right diagonal)."""
+    kw = dict(kw)
+    sq, sk = 12, 17
+    q, k, v = (bf16(2, s, h, 32, seed=i).requires_grad_() for i, (s, h) in enumerate([(sq, 4), (sk, 2), (sk, 2)]))
+    dout = bf16(2, sq, 4, 32, seed=9)
+    sinks = torch.tensor([0.5, -1.0, 2.0, 0.0], requires_grad=True) if kw.pop("sinks", False) else None
+    alibi = torch.tensor([0.3, 0.1, 0.05, 0.2]) if kw.pop("alibi", False) else None
+    ptxfmha.attention(q, k, v, softmax_scale=0.2, sinks=sinks, alibi_slopes=alibi, **kw).backward(dout)
+    op, args = calls[-1]
+    assert op == "bwd" and args["window"] == window and args["causal"] == (window[1] == 0)
+    assert (args["softcap"], args["sinks"], args["alibi"]) == (kw.get("softcap", 0.0), sinks is not None,
+                                                               alibi is not None)
+    want = attention_grads_ref(dout, q, k, v, causal=kw.get("causal", False), scale=0.2,
+                               window=kw.get("window_size", (-1, -1)), softcap=kw.get("softcap", 0.0), sinks=sinks,
+                               alibi=alibi)
+    for got, w in zip((q.grad, k.grad, v.grad), want):
+        assert rel(got, w) < 1e-2
+    if sinks is not None:
+        assert sinks.grad.dtype == torch.float32 and rel(sinks.grad, want[3]) < 1e-5
+
+
+def test_sinks_without_grad_get_none_and_a_frozen_q_still_trains_k(calls):
+    q, k = bf16(1, 16, 2, 32, seed=1), bf16(1, 16, 2, 32, seed=2).requires_grad_()
+    sinks = torch.zeros(2)
+    ptxfmha.attention(q, k, k, sinks=sinks, softcap=5.0).float().sum().backward()
+    assert sinks.grad is None and k.grad is not None and torch.isfinite(k.grad.float()).all()
+    assert calls[-1][1]["sinks"] and calls[-1][1]["softcap"] == 5.0
 
 
 def test_backward_of_varlen_and_paged_names_them(calls):
     q = bf16(10, 2, 32).requires_grad_()
     cu = torch.tensor([0, 4, 10], dtype=torch.int32)
     out = ptxfmha.attention_varlen(q, q, q, cu, cu, 6, 6, causal=True)
-    with pytest.raises(NotImplementedError, match=r"variable-length Q \(cu_seqlens_q\), variable-length K"):
+    with pytest.raises(NotImplementedError, match=r"ptxfmha_bwd.*variable-length Q \(cu_seqlens_q\), variable-length K"):
+        out.float().sum().backward()
+    table = torch.tensor([[0, 1]], dtype=torch.int32)
+    kc = bf16(2, 16, 2, 32, seed=3).requires_grad_()
+    out = ptxfmha.attention_with_kvcache(bf16(1, 20, 2, 32, seed=4).requires_grad_(), kc, kc,
+                                         cache_seqlens=torch.tensor([30], dtype=torch.int32), block_table=table,
+                                         causal=True)
+    with pytest.raises(NotImplementedError, match=r"paged K/V \(block_table\), seqused_k"):
         out.float().sum().backward()
 
 
@@ -351,3 +387,8 @@ def test_opcheck_decode_and_bwd(calls):
     out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, True, 0.2, -1, -1, 0.0, None, None,
                                       True, False)
     _opcheck(torch.ops.ptxfmha.bwd.default, (bf16(2, 20, 4, 32, seed=4), q, k, v, out, lse, True, 0.2, False))
+    sinks, alibi = torch.tensor([0.5, -1.0, 2.0, 0.0]), torch.tensor([0.3, 0.1, 0.05, 0.2])
+    out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, False, 0.2, 7, 2, 4.0, sinks, alibi,
+                                      True, False)
+    _opcheck(torch.ops.ptxfmha.bwd.default,
+             (bf16(2, 20, 4, 32, seed=4), q, k, v, out, lse, False, 0.2, False, 7, 2, 4.0, sinks, alibi))

@@ -69,6 +69,18 @@ struct Worst {
   double max_abs = 0, rel_l2 = 0, cos = 1, lse = 0;
   int cases = 0, failed = 0;
   std::string first_fail;
+  // Counts one case (O error e, LSE error el) into the worst figures; returns whether the
+  // documented bounds hold (no NaN, every element within its bound, rel. L2 <= 2e-2, cosine >=
+  // 0.9999). The caller counts a failure.
+  bool add(const ptxfmha::ErrorStats& e, const ptxfmha::ErrorStats& el) {
+    ++cases;
+    max_abs = std::max(max_abs, e.max_abs);
+    rel_l2 = std::max(rel_l2, e.rel_l2);
+    cos = std::min(cos, e.cosine);
+    lse = std::max(lse, el.max_abs);
+    return e.nan_count == 0 && e.first_bad < 0 && e.rel_l2 <= 2e-2 && e.cosine >= 0.9999 && el.nan_count == 0 &&
+           el.first_bad < 0;
+  }
 };
 
 // Compares one emulation with the reference; returns whether the documented bounds hold.
@@ -78,12 +90,7 @@ bool check(const Problem& p, const std::vector<double>& ref_o, const std::vector
   nu::emulate_fwd(p.s, p.q.data(), p.k.data(), p.v.data(), cfg, o, lse);
   const ptxfmha::ErrorStats e = ptxfmha::compare(o.data(), ref_o.data(), o.size(), 2e-2, 2e-2);
   const ptxfmha::ErrorStats el = ptxfmha::compare(lse.data(), ref_lse.data(), lse.size(), 1e-3, 2e-5);
-  const bool ok = e.nan_count == 0 && e.first_bad < 0 && e.rel_l2 <= 2e-2 && e.cosine >= 0.9999 && el.nan_count == 0 && el.first_bad < 0;
-  ++w.cases;
-  w.max_abs = std::max(w.max_abs, e.max_abs);
-  w.rel_l2 = std::max(w.rel_l2, e.rel_l2);
-  w.cos = std::min(w.cos, e.cosine);
-  w.lse = std::max(w.lse, el.max_abs);
+  const bool ok = w.add(e, el);
   if (!ok) {
     ++w.failed;
     if (w.first_fail.empty()) {
@@ -517,12 +524,7 @@ bool check_feat(const sm100_design::FwdDesign& d, const FeatCase& f, nu::Config 
   const double lse_abs = 1e-3 + (f.softcap > 0 ? f.softcap * std::ldexp(1.0, -11) : 0.0);
   const ptxfmha::ErrorStats e = ptxfmha::compare(o.data(), ref.o.data(), o.size(), 2e-2, 2e-2);
   const ptxfmha::ErrorStats el = ptxfmha::compare(lse.data(), ref.lse.data(), lse.size(), lse_abs, 2e-5);
-  const bool ok = e.nan_count == 0 && e.first_bad < 0 && e.rel_l2 <= 2e-2 && e.cosine >= 0.9999 && el.nan_count == 0 && el.first_bad < 0;
-  ++w.cases;
-  w.max_abs = std::max(w.max_abs, e.max_abs);
-  w.rel_l2 = std::max(w.rel_l2, e.rel_l2);
-  w.cos = std::min(w.cos, e.cosine);
-  w.lse = std::max(w.lse, el.max_abs);
+  const bool ok = w.add(e, el);
   char b[256];
   std::snprintf(b, sizeof b, "hd%d %s: max_abs %.3g rel_l2 %.3g cos %.7f lse %.3g (first bad O %lld, LSE %lld)", d.head_dim, f.what,
                 e.max_abs, e.rel_l2, e.cosine, el.max_abs, e.first_bad, el.first_bad);

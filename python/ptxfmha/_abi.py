@@ -130,6 +130,16 @@ class DecodeParams(ctypes.Structure):
 _I32P = ctypes.POINTER(c_int32)
 _F32P = ctypes.POINTER(c_float)
 
+# The variable-length fields, in this order in ptxfmha_attn_params and ptxfmha_bwd_params (v2).
+_VARLEN_FIELDS = [
+    ("cu_seqlens_q", _I32P),
+    ("cu_seqlens_k", _I32P),
+    ("seqused_k", _I32P),
+    ("max_seqlen_q", c_int32),
+    ("max_seqlen_k", c_int32),
+    ("total_q", c_int32),
+    ("total_k", c_int32),
+]
 
 class AttnParams(ctypes.Structure):
     """ptxfmha_attn_params (versioned: struct_size first)."""
@@ -138,13 +148,7 @@ class AttnParams(ctypes.Structure):
         ("struct_size", c_uint64),
         *FwdParams._fields_,                  # q .. stream, as ptxfmha_fwd_params
         # variable length
-        ("cu_seqlens_q", _I32P),
-        ("cu_seqlens_k", _I32P),
-        ("seqused_k", _I32P),
-        ("max_seqlen_q", c_int32),
-        ("max_seqlen_k", c_int32),
-        ("total_q", c_int32),
-        ("total_k", c_int32),
+        *_VARLEN_FIELDS,
         # paged K / V
         ("block_table", _I32P),
         ("page_size", c_int32),
@@ -212,13 +216,7 @@ class BwdParams(ctypes.Structure):
         ("alibi_slopes", _F32P),
         ("sink_logits", _F32P),
         ("d_sink", _F32P),
-        ("cu_seqlens_q", _I32P),
-        ("cu_seqlens_k", _I32P),
-        ("seqused_k", _I32P),
-        ("max_seqlen_q", c_int32),
-        ("max_seqlen_k", c_int32),
-        ("total_q", c_int32),
-        ("total_k", c_int32),
+        *_VARLEN_FIELDS,
     ]
 
 

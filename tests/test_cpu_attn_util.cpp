@@ -18,6 +18,7 @@
 
 #include "attn_util.h"
 #include "validate_attn.h"
+#include "validate_fixtures.h"
 
 using namespace ptxfmha_test;
 
@@ -275,7 +276,7 @@ TEST_CASE("attn util: LSE -inf of a row without keys and without a sink must sta
 
 namespace {
 
-void* fake(uint64_t slot) { return reinterpret_cast<void*>(uint64_t(0x7f0000000000) + slot * (uint64_t(1) << 36)); }
+using ptxfmha_test::fake;  // validate_fixtures.h
 
 AttnPointers fake_pointers() {
   AttnPointers p;

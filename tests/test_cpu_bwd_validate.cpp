@@ -19,11 +19,12 @@
 #include "bwd.h"
 #include "ptxfmha/ptxfmha.h"
 #include "shapes.h"
+#include "validate_fixtures.h"
 
 namespace {
 
 // Distinct, 16-byte aligned, far-apart fake device addresses.
-void* fake(uint64_t slot) { return reinterpret_cast<void*>(uint64_t(0x7f0000000000) + slot * (uint64_t(1) << 36)); }
+using ptxfmha_test::fake;  // validate_fixtures.h
 
 void dense(int64_t* bs, int64_t* ss, int64_t* hs, int seq, int heads, int d) {
   *hs = d;

@@ -287,8 +287,15 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
         if (why) *why = "'" + tok + "': the number of waves must be >= 1";
         return false;
       }
+    } else if (tok.size() > 1 && tok[0] == 's' && tok.find_first_not_of("0123456789", 1) == std::string::npos &&
+               tok.size() < 6) {
+      v->num_splits = std::atoi(tok.c_str() + 1);
+      if (v->num_splits < 1) {
+        if (why) *why = "'" + tok + "': the number of splits must be >= 1";
+        return false;
+      }
     } else {
-      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM or wN";
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN or sN";
       return false;
     }
     start = end + 1;

@@ -147,6 +147,7 @@ struct DecodeVariant {
   bool e4m3 = false;
   std::string kernel_stem;  // "" = the library's row
   int min_waves = 0;
+  int num_splits = 0;       // sN: the call's num_splits (0 = the library's plan)
 };
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
 // The cells of `items` for each decode cell of `base` (other cells pass through), in base order.

@@ -440,7 +440,11 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(v.e4m3);
   CHECK(v.kernel_stem == "d128_e4m3_ef");
   CHECK(v.min_waves == 8);
-  for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3"}) {
+  CHECK(v.num_splits == 0);
+  CHECK(pb::parse_decode_variant("s16", &v, &why));
+  CHECK(v.num_splits == 16);
+  CHECK(v.min_waves == 0);
+  for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x"}) {
     CAPTURE(std::string(bad));
     CHECK(!pb::parse_decode_variant(bad, &v, &why));
     CHECK(!why.empty());

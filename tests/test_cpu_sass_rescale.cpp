@@ -1,4 +1,5 @@
-// SASS contract of the sm90a forward kernels' lazy-rescale branch (test suite "sass").
+// SASS contracts of the sm90a forward kernels' main loop (test suite "sass"): the lazy-rescale
+// branch, and the loop's control on the uniform datapath (check_uniform_loop, below).
 //
 // The rescale vote (vote.sync.any, VOTE.ANY) is per warp, so the warps of a warpgroup may take
 // different arms of the branch on it; wgmma instructions are .aligned (every warp of the
@@ -95,7 +96,94 @@ std::string check_rescale_branch(const std::vector<SassIns>& ins, bool wait_head
   return "no BAR.SYNC (the next GEMM section) after the loop head";
 }
 
+// "" when the main loop (the rescale vote's back edge and its target, as above) runs its
+// control on the uniform datapath: the loop's exit compare is a UISETP and every K/V ring
+// wait (SYNCS.PHASECHK.TRANS64.TRYWAIT) addresses its mbarrier through a uniform register.
+// ptxas keeps j, the ring's stage and parity and the K/V descriptors in uniform registers
+// only when it can prove the consumers' tile loop convergent; a branch on a predicate it
+// takes for per-thread (the EXT epilogue's per-row store branch before its vote) moved them
+// to per-thread registers, with an R2UR before every HGMMA (6.9% slower, H200 2026-12-02).
+// Mutation on the real artefacts: the sm90a forward cubins of 8071e38 (before the vote) fail
+// it for the four EXT / PAGED kernels of head dims 64 and 128 (PTXFMHA_BUILD_DIR).
+std::string check_uniform_loop(const std::vector<SassIns>& ins) {
+  std::size_t vote = ins.size();
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].text.find("VOTE.ANY") != std::string::npos) {
+      vote = i;
+      break;
+    }
+  if (vote == ins.size()) return "no VOTE.ANY (the rescale vote) found";
+  std::size_t back = ins.size();
+  for (std::size_t i = vote + 1; i < ins.size() && back == ins.size(); ++i)
+    if (starts_with(ins[i].text, "BRA ")) back = i;
+  if (back == ins.size()) return "no unconditional BRA (the loop's back edge) after the vote";
+  const long target = std::strtol(ins[back].text.c_str() + 4, nullptr, 16);
+  std::size_t head = ins.size();
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].addr == target) head = i;
+  if (head == ins.size() || head > back) return "the back edge's target is not an earlier instruction";
+  int uisetp = 0, waits = 0;
+  for (std::size_t i = head; i <= back; ++i) {
+    const std::string& t = ins[i].text;
+    if (t.find("UISETP") != std::string::npos) ++uisetp;
+    if (t.find("SYNCS.PHASECHK.TRANS64.TRYWAIT") != std::string::npos) {
+      ++waits;
+      const std::size_t b = t.find('[');
+      if (b == std::string::npos || t.compare(b + 1, 2, "UR") != 0)
+        return "a K/V ring wait in the main loop on a per-thread register: " + t;
+    }
+  }
+  if (waits == 0) return "no K/V ring wait (SYNCS.PHASECHK.TRANS64.TRYWAIT) in the main loop";
+  if (uisetp == 0) return "the main loop's exit compare is not on the uniform datapath (no UISETP)";
+  return "";
+}
+
 }  // namespace
+
+TEST_CASE("SASS: sm90a forward main loop on the uniform datapath" * doctest::test_suite("sass")) {
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  int checked = 0;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    if (std::string(r->arch) != "sm90a" || r->kind != ptxfmha::KernelKind::Fwd) continue;
+    const std::string name = r->name;
+    CAPTURE(name);
+    const auto ins = function_instructions(cubin_sass(objdump, r->arch, name), name);
+    REQUIRE(!ins.empty());
+    const std::string why = check_uniform_loop(ins);
+    CHECK_MESSAGE(why.empty(), name << ": " << why);
+    ++checked;
+  }
+  MESSAGE(checked << " sm90a forward kernels checked");
+  CHECK(checked >= 9);
+}
+
+TEST_CASE("SASS uniform-loop check: per-thread loop control (the EXT rows before the epilogue vote) is caught") {
+  // fmha_fwd_d128_sm90a's main loop (abridged) and fmha_fwd_d128_ext_sm90a's before the vote.
+  const std::string uniform =
+      "        Function : k\n"
+      "        /*2ec0*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*34f0*/                   UISETP.GE.U32.AND UP1, UPT, UR9, UR28, UPT ;\n"
+      "        /*35f0*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR8], R20 ;\n"
+      "        /*3660*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR20], R21 ;\n"
+      "        /*4fd0*/                   VOTE.ANY P1, P1 ;\n"
+      "        /*5540*/                   BRA 0x2ec0 ;\n";
+  const std::string per_thread =
+      "        Function : k\n"
+      "        /*4db0*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+      "        /*53e0*/                   ISETP.GE.U32.AND P0, PT, R186, R17, PT ;\n"
+      "        /*54b0*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [R22+URZ], R21 ;\n"
+      "        /*5520*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [R19+URZ], R24 ;\n"
+      "        /*9030*/                   VOTE.ANY P1, P1 ;\n"
+      "        /*9540*/                   BRA 0x4db0 ;\n";
+  CHECK(check_uniform_loop(function_instructions(uniform, "k")).empty());
+  const std::string w = check_uniform_loop(function_instructions(per_thread, "k"));
+  CHECK(w.find("per-thread register") != std::string::npos);
+  // Uniform waits but a per-thread exit compare.
+  std::string c = uniform;
+  c.replace(c.find("UISETP.GE.U32.AND UP1, UPT, UR9, UR28, UPT"), 42, "ISETP.GE.U32.AND P0, PT, R186, R17, PT");
+  CHECK(check_uniform_loop(function_instructions(c, "k")).find("no UISETP") != std::string::npos);
+}
 
 TEST_CASE("SASS: sm90a forward rescale branch holds no warpgroup instruction; D >= 128 the PV wait heads the loop" *
           doctest::test_suite("sass")) {

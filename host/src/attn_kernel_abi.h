@@ -14,7 +14,9 @@
 // a predicated branch per KV tile or work tile, never per element:
 //   window  -> the KV tile range of each m-block (tiles outside are never loaded) and the
 //              mask of the tiles that cross a band edge
-//   softcap -> FMUL, MUFU.TANH, FMUL per score (s x softcap_pre, tanh, x softcap_post)
+//   softcap -> FMUL, MUFU.TANH, FMUL per score (s x softcap_pre, tanh, x softcap_post); the
+//              sm90a rows skip the last FMUL: they keep S in units of tanh and fold
+//              softcap_post into the softmax's scale (and the ALiBi slope: x softcap_pre)
 //   alibi   -> FADD + FFMA per score: s += (-slope / scale) |d - j|
 //   sinks   -> only in the epilogue (m, l merged with the sink once), never in the loop
 //   varlen  -> per-work-tile loads of the sequence's offsets (clamped), packed TMA rows,

@@ -69,7 +69,7 @@ double ReadCeiling::launch_floor_ms() {
   std::vector<Runner> one(1);
   one[0].what = "empty kernel (launch floor)";
   one[0].launch = [this](int) { return launch_empty(g_stream); };
-  one[0].method = TimingMethod::BackToBack;
+  one[0].method = g_opt.headline();  // the floor of the headline method (graph: no host cost)
   one[0].out = &t;
   measure_interleaved(one, g_opt.samples, g_opt.batch_ms);
   if (!t.error.empty()) why_floor_ = t.error;

@@ -5,21 +5,50 @@
 
 namespace ptxfmha_bench {
 
-const char* method_name(TimingMethod m) { return m == TimingMethod::BackToBack ? "b2b" : "launch"; }
+const char* method_name(TimingMethod m) {
+  switch (m) {
+    case TimingMethod::BackToBack: return "b2b";
+    case TimingMethod::PerLaunch: return "launch";
+    case TimingMethod::Graph: return "graph";
+  }
+  return "?";
+}
 
 const char* method_caption(TimingMethod m) {
-  return m == TimingMethod::BackToBack
-             ? "back-to-back: N launches between two events, per-launch time = elapsed / N"
-             : "one event pair around every launch";
+  switch (m) {
+    case TimingMethod::BackToBack:
+      return "back-to-back: N launches between two events, per-launch time = elapsed / N";
+    case TimingMethod::PerLaunch: return "one event pair around every launch";
+    case TimingMethod::Graph:
+      return "CUDA graph: N launches captured once, replayed between two events, per-launch time = elapsed / N";
+  }
+  return "?";
 }
 
 bool parse_methods(const std::string& s, std::vector<TimingMethod>* out) {
   out->clear();
-  if (s == "b2b") out->push_back(TimingMethod::BackToBack);
-  else if (s == "launch") out->push_back(TimingMethod::PerLaunch);
-  else if (s == "both") *out = {TimingMethod::BackToBack, TimingMethod::PerLaunch};
-  else return false;
-  return true;
+  if (s == "both") {
+    *out = {TimingMethod::BackToBack, TimingMethod::PerLaunch};
+    return true;
+  }
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t end = std::min(s.find(',', start), s.size());
+    const std::string tok = s.substr(start, end - start);
+    TimingMethod m = TimingMethod::BackToBack;
+    bool known = true;
+    if (tok == "b2b") m = TimingMethod::BackToBack;
+    else if (tok == "launch") m = TimingMethod::PerLaunch;
+    else if (tok == "graph") m = TimingMethod::Graph;
+    else known = false;
+    if (!known || std::find(out->begin(), out->end(), m) != out->end()) {
+      out->clear();
+      return false;
+    }
+    out->push_back(m);
+    start = end + 1;
+  }
+  return !out->empty();
 }
 
 int reps_for(double est_ms, double batch_ms) {

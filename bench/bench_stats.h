@@ -18,11 +18,17 @@ namespace ptxfmha_bench {
 //               runs: kernels queued back to back, one launch's tail overlapping the next's head)
 //   PerLaunch   an event pair around every launch: a sample = one launch (the method of every run
 //               up to 2026-11-25; the events themselves separate consecutive launches)
-enum class TimingMethod { BackToBack = 0, PerLaunch = 1 };
-constexpr int kNumMethods = 2;
-const char* method_name(TimingMethod m);     // "b2b", "launch"
+//   Graph       the reps launches captured once into a CUDA graph, replayed between one event
+//               pair: a sample = elapsed / reps without the host's cost per launch (how serving
+//               engines replay decode steps; on the device tool's gVisor machine one driver
+//               launch costs the host about 4 us, so back-to-back launches of a kernel shorter
+//               than that measure the host, not the GPU)
+enum class TimingMethod { BackToBack = 0, PerLaunch = 1, Graph = 2 };
+constexpr int kNumMethods = 3;
+const char* method_name(TimingMethod m);     // "b2b", "launch", "graph"
 const char* method_caption(TimingMethod m);  // a sentence for the table's header
-// "b2b", "launch" or "both" (b2b first: the headline). False for anything else.
+// A comma-separated list of "b2b", "launch", "graph" (the first is the headline; no repeats),
+// or "both" (= "b2b,launch"). False for anything else.
 bool parse_methods(const std::string& s, std::vector<TimingMethod>* out);
 
 // Launches per timed batch so that a batch lasts about batch_ms, from a single-launch estimate.

@@ -6,6 +6,7 @@
 #include "bench_ceiling.h"
 #include "bench_family.h"
 #include "bench_options.h"
+#include "driver.h"
 
 namespace ptxfmha_bench {
 
@@ -15,6 +16,32 @@ std::string one(Runner& r) {
   const int s = r.next_set;
   r.next_set = (r.next_set + 1) % std::max(1, r.nsets);
   return r.launch(s);
+}
+
+// TimingMethod::Graph: the runner's reps launches captured into one CUDA graph (relaxed
+// capture mode: a side's library may query the driver while capturing), instantiated once.
+// A launch that cannot be captured (or fails) ends the capture and is the runner's error.
+std::string capture(Runner& r) {
+  const auto& d = ptxfmha::drv();
+  CUresult cr = d.cuStreamBeginCapture(g_stream, CU_STREAM_CAPTURE_MODE_RELAXED);
+  if (cr != CUDA_SUCCESS) return ptxfmha::cu_error_message(cr, "cuStreamBeginCapture");
+  std::string e;
+  for (int i = 0; i < r.out->reps && e.empty(); ++i) e = one(r);
+  CUgraph g = nullptr;
+  cr = d.cuStreamEndCapture(g_stream, &g);
+  if (e.empty() && cr != CUDA_SUCCESS) e = ptxfmha::cu_error_message(cr, "cuStreamEndCapture");
+  if (e.empty() && g != nullptr) {
+    cr = d.cuGraphInstantiateWithFlags(&r.graph, g, 0);
+    if (cr != CUDA_SUCCESS) e = ptxfmha::cu_error_message(cr, "cuGraphInstantiateWithFlags");
+  }
+  if (g != nullptr) d.cuGraphDestroy(g);
+  if (!e.empty()) return "CUDA graph capture: " + e;
+  return "";
+}
+
+std::string graph_launch(Runner& r) {
+  const CUresult cr = ptxfmha::drv().cuGraphLaunch(r.graph, g_stream);
+  return cr == CUDA_SUCCESS ? "" : ptxfmha::cu_error_message(cr, "cuGraphLaunch");
 }
 
 // Warm-up (clocks, module load, cuDNN's first-run work), then a single-launch estimate: a
@@ -42,21 +69,27 @@ std::string warm_up(Runner& r, double batch_ms) {
   // launch longer than a batch dwarfs that latency, so slow kernels skip them (and the run
   // stays short when a kernel is very slow).
   r.out->fillers = fillers_for(t, batch_ms);
-  return "";
+  return r.method == TimingMethod::Graph ? capture(r) : "";
 }
 
 // One timed batch of a runner: "" or the error.
 std::string batch(Runner& r) {
   MethodTiming& t = *r.out;
   std::string e;
-  const bool b2b = r.method == TimingMethod::BackToBack;
+  const bool b2b = r.method != TimingMethod::PerLaunch;  // b2b and graph: one event pair
   g_events.resize(b2b ? 1 : std::size_t(t.reps));
-  for (int f = 0; f < t.fillers && e.empty(); ++f) e = one(r);  // untimed
-  if (b2b) {
+  if (r.method == TimingMethod::Graph) {
+    e = graph_launch(r);  // untimed: the timed replay is queued while the GPU runs this one
+    g_events.record_start(0, g_stream);
+    if (e.empty()) e = graph_launch(r);
+    g_events.record_end(0, g_stream);
+  } else if (b2b) {
+    for (int f = 0; f < t.fillers && e.empty(); ++f) e = one(r);  // untimed
     g_events.record_start(0, g_stream);
     for (int i = 0; i < t.reps && e.empty(); ++i) e = one(r);
     g_events.record_end(0, g_stream);
   } else {
+    for (int f = 0; f < t.fillers && e.empty(); ++f) e = one(r);  // untimed
     for (int i = 0; i < t.reps && e.empty(); ++i) {
       g_events.record_start(i, g_stream);
       e = one(r);
@@ -112,7 +145,11 @@ void measure_interleaved(std::vector<Runner>& runners, int samples, double batch
       }
     }
   }
-  for (Runner& r : runners) r.out->stats = series_stats(r.out->samples);
+  for (Runner& r : runners) {
+    r.out->stats = series_stats(r.out->samples);
+    if (r.graph != nullptr) ptxfmha::drv().cuGraphExecDestroy(r.graph);
+    r.graph = nullptr;
+  }
 }
 
 std::string launch_side(const Case& c, CaseState& cs, int side, int s) {

@@ -20,6 +20,7 @@ struct Runner {
   TimingMethod method = TimingMethod::BackToBack;
   MethodTiming* out = nullptr;               // results (reps, samples, clocks, stats, error)
   int next_set = 0;
+  CUgraphExec graph = nullptr;               // TimingMethod::Graph: the reps launches, captured
 };
 
 // Warm-up of every runner (a first launch, then up to three single-launch estimates that

@@ -17,9 +17,18 @@ TEST_CASE("bench timing: --ptxfmha_timing methods, b2b is the headline (CPU)") {
   CHECK(m == std::vector<pb::TimingMethod>{pb::TimingMethod::PerLaunch});
   REQUIRE(pb::parse_methods("both", &m));
   CHECK(m == std::vector<pb::TimingMethod>{pb::TimingMethod::BackToBack, pb::TimingMethod::PerLaunch});
-  CHECK(!pb::parse_methods("events", &m));
+  REQUIRE(pb::parse_methods("graph,b2b", &m));
+  CHECK(m == std::vector<pb::TimingMethod>{pb::TimingMethod::Graph, pb::TimingMethod::BackToBack});
+  REQUIRE(pb::parse_methods("graph", &m));
+  CHECK(m == std::vector<pb::TimingMethod>{pb::TimingMethod::Graph});
+  for (const char* bad : {"events", "", "b2b,", ",graph", "graph,graph", "b2b,both", "graph;b2b"}) {
+    CAPTURE(std::string(bad));
+    CHECK(!pb::parse_methods(bad, &m));
+    CHECK(m.empty());
+  }
   CHECK(std::string(pb::method_name(pb::TimingMethod::BackToBack)) == "b2b");
   CHECK(std::string(pb::method_name(pb::TimingMethod::PerLaunch)) == "launch");
+  CHECK(std::string(pb::method_name(pb::TimingMethod::Graph)) == "graph");
 }
 
 TEST_CASE("bench timing: launches per batch and untimed fillers (CPU)") {

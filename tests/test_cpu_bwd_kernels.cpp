@@ -60,6 +60,11 @@ TEST_CASE("bwd_params.ptxh names every BwdKernelParams field at its offsetof()")
       BWD_ABI_FIELD("B_SOFTCAP_IN", softcap_in), BWD_ABI_FIELD("B_SOFTCAP_OUT", softcap_out),
       BWD_ABI_FIELD("B_ALIBI_PTR", alibi_ptr), BWD_ABI_FIELD("B_SINK_PTR", sink_ptr),
       BWD_ABI_FIELD("B_DSINK_PTR", dsink_ptr),
+      BWD_ABI_FIELD("B_CU_Q_PTR", cu_q_ptr), BWD_ABI_FIELD("B_CU_K_PTR", cu_k_ptr),
+      BWD_ABI_FIELD("B_SEQUSED_PTR", seqused_ptr), BWD_ABI_FIELD("B_TOTAL_Q", total_q),
+      BWD_ABI_FIELD("B_TOTAL_K", total_k), BWD_ABI_FIELD("B_MAX_SEQLEN_Q", max_seqlen_q),
+      BWD_ABI_FIELD("B_MAX_SEQLEN_K", max_seqlen_k), BWD_ABI_FIELD("B_WS_TILES", ws_tiles),
+      BWD_ABI_FIELD("B_WS_BLOCK_M", ws_block_m),
   };
 #undef BWD_ABI_FIELD
   check_param_header(macros, path, "B_", "BWD_PARAM_BYTES", fields, offsetof(BwdKernelParams, reserved),

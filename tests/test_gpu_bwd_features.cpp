@@ -123,7 +123,7 @@ TEST_CASE("gpu bwd features: the ext kernel without a feature equals the plain k
   }
 }
 
-TEST_CASE("gpu bwd features: variable length is refused before anything is written" *
+TEST_CASE("gpu bwd features: a bad variable-length argument is refused before anything is written" *
           doctest::test_suite("gpu-sm90a")) {
   REQUIRE(ensure_context());
   const int d = bwd_head_dims().front();
@@ -135,9 +135,9 @@ TEST_CASE("gpu bwd features: variable length is refused before anything is writt
   dc.poison();
   PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
   ptxfmha_bwd_params a = dc.params();
-  a.cu_seqlens_q = static_cast<const int32_t*>(cus.get());
-  CHECK(ptxfmha_bwd(&a) == PTXFMHA_ERR_UNSUPPORTED_FEATURE);
-  CHECK(std::string(ptxfmha_last_error()).find("cu_seqlens_q") != std::string::npos);
+  a.cu_seqlens_q = static_cast<const int32_t*>(cus.get());  // with seqlen_q = 70: must be 0
+  CHECK(ptxfmha_bwd(&a) == PTXFMHA_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(ptxfmha_last_error()).find("seqlen_q = 70 must be 0 with cu_seqlens_q") != std::string::npos);
   PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
   BwdOutputs out;
   dc.download(&out);

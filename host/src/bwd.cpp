@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <vector>
 
 #include "attn.h"
 #include "attn_kernel_abi.h"
@@ -24,18 +25,31 @@ constexpr double kLog2e = 1.4426950408889634;
 constexpr uint64_t kMaxStructBytes = 64 * 1024;
 constexpr unsigned kBoxColsElems = 64;  // 128-byte swizzle span of bf16
 
-struct Range {
-  const char* name;
-  uint64_t lo, hi;
-};
+using Range = ByteRange;  // validate_attn.h
 
-bool overlaps(const Range& a, const Range& b) { return a.lo < b.hi && b.lo < a.hi; }
+// Empty ranges (absent arrays, packed tensors of 0 rows) overlap nothing.
+bool overlaps(const Range& a, const Range& b) { return a.lo < a.hi && b.lo < b.hi && a.lo < b.hi && b.lo < a.hi; }
+
+// A packed tensor with no rows (varlen, total 0) covers no bytes.
+bool empty_view(const TensorView& t) { return t.dims[1] == 0; }
 
 Range view_range(const TensorView& t) {
   Range r{t.name, 0, 0};
+  if (empty_view(t)) {
+    r.lo = r.hi = reinterpret_cast<uintptr_t>(t.ptr);
+    return r;
+  }
   tensor_byte_extent(t, &r.lo, &r.hi);  // callers validated the view first
   return r;
 }
+
+// An int32 metadata array of n entries (cu_seqlens_*: batch + 1, seqused_k: batch); NULL: none.
+Range meta_range(const char* name, const int32_t* a, int64_t n) {
+  const uint64_t lo = reinterpret_cast<uintptr_t>(a);
+  return {name, lo, a == nullptr ? lo : lo + uint64_t(n) * sizeof(int32_t)};
+}
+
+
 
 // A per-head fp32 array (ALiBi slopes, sink logits, d_sink): heads_q floats.
 Range heads_range(const char* name, const float* a, const ptxfmha_bwd_params& p) {
@@ -43,9 +57,11 @@ Range heads_range(const char* name, const float* a, const ptxfmha_bwd_params& p)
   return {name, lo, lo + uint64_t(p.heads_q) * sizeof(float)};
 }
 
+// LSE: [batch, heads_q, seqlen_q], or [heads_q, total_q] with packed Q.
 Range lse_range(const ptxfmha_bwd_params& p) {
   const uint64_t lo = reinterpret_cast<uintptr_t>(p.lse);
-  return {"lse", lo, lo + uint64_t(p.batch) * uint64_t(p.heads_q) * uint64_t(p.seqlen_q) * sizeof(float)};
+  const uint64_t rows = bwd_varlen_q(p) ? uint64_t(p.total_q) : uint64_t(p.batch) * uint64_t(p.seqlen_q);
+  return {"lse", lo, lo + rows * uint64_t(p.heads_q) * sizeof(float)};
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -61,7 +77,19 @@ ptxfmha_status fail_overlap(const Range& a, const Range& b) {
 bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int64_t head_dim,
                           BwdWorkspaceLayout* out) {
   if (batch < 0 || heads_q < 0 || seqlen_q < 0 || head_dim < 0) return false;
-  const u128 rows = u128(batch) * u128(heads_q) * u128(round_up(seqlen_q, kBwdRowPad));
+  return bwd_workspace_layout_rows(u128(batch) * u128(heads_q) * u128(round_up(seqlen_q, kBwdRowPad)),
+                                   head_dim, out);
+}
+
+bool bwd_workspace_layout_varlen(int64_t batch, int64_t heads_q, int64_t total_q, int64_t head_dim,
+                                 BwdWorkspaceLayout* out) {
+  if (batch < 0 || heads_q < 0 || total_q < 0 || head_dim < 0) return false;
+  return bwd_workspace_layout_rows(u128(heads_q) * u128(round_up(total_q + kBwdRowPad * batch, kBwdRowPad)),
+                                   head_dim, out);
+}
+
+bool bwd_workspace_layout_rows(unsigned __int128 rows, int64_t head_dim, BwdWorkspaceLayout* out) {
+  if (head_dim < 0 || rows > u128(INT64_MAX)) return false;
   auto align = [](u128 x) { return (x + kBwdWsAlignBytes - 1) / kBwdWsAlignBytes * kBwdWsAlignBytes; };
   u128 off = 0;
   const u128 dq = 0;
@@ -81,37 +109,60 @@ bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int6
   return true;
 }
 
+std::vector<ByteRange> bwd_meta_ranges(const ptxfmha_bwd_params& p) {
+  return {meta_range("cu_seqlens_q", p.cu_seqlens_q, int64_t(p.batch) + 1),
+          meta_range("cu_seqlens_k", p.cu_seqlens_k, int64_t(p.batch) + 1),
+          meta_range("seqused_k", p.seqused_k, p.batch)};
+}
+
+bool bwd_varlen_q(const ptxfmha_bwd_params& p) { return p.cu_seqlens_q != nullptr; }
+bool bwd_varlen_k(const ptxfmha_bwd_params& p) { return p.cu_seqlens_k != nullptr; }
+int32_t bwd_max_len_q(const ptxfmha_bwd_params& p) { return bwd_varlen_q(p) ? p.max_seqlen_q : p.seqlen_q; }
+int32_t bwd_max_len_k(const ptxfmha_bwd_params& p) { return bwd_varlen_k(p) ? p.max_seqlen_k : p.seqlen_k; }
+
+namespace {
+// Q-side tensors (Q, O, dO, dQ): [batch, seqlen_q, heads_q, D], or packed [1, total_q,
+// heads_q, D] (batch stride 0); K-side (K, V, dK, dV) the same with seqlen_k / total_k.
+TensorView q_side(const ptxfmha_bwd_params& p, const char* name, const void* ptr, int64_t bs, int64_t ss,
+                  int64_t hs) {
+  if (bwd_varlen_q(p)) return {name, ptr, {1, p.total_q, p.heads_q, p.head_dim}, {0, ss, hs}, 2};
+  return {name, ptr, {p.batch, p.seqlen_q, p.heads_q, p.head_dim}, {bs, ss, hs}, 2};
+}
+TensorView k_side(const ptxfmha_bwd_params& p, const char* name, const void* ptr, int64_t bs, int64_t ss,
+                  int64_t hs) {
+  if (bwd_varlen_k(p)) return {name, ptr, {1, p.total_k, p.heads_kv, p.head_dim}, {0, ss, hs}, 2};
+  return {name, ptr, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim}, {bs, ss, hs}, 2};
+}
+}  // namespace
+
 TensorView bwd_q_view(const ptxfmha_bwd_params& p) {
-  return {"q", p.q, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.q_batch_stride, p.q_seq_stride, p.q_head_stride}, 2};
+  return q_side(p, "q", p.q, p.q_batch_stride, p.q_seq_stride, p.q_head_stride);
 }
 TensorView bwd_k_view(const ptxfmha_bwd_params& p) {
-  return {"k", p.k, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.k_batch_stride, p.k_seq_stride, p.k_head_stride}, 2};
+  return k_side(p, "k", p.k, p.k_batch_stride, p.k_seq_stride, p.k_head_stride);
 }
 TensorView bwd_v_view(const ptxfmha_bwd_params& p) {
-  return {"v", p.v, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.v_batch_stride, p.v_seq_stride, p.v_head_stride}, 2};
+  return k_side(p, "v", p.v, p.v_batch_stride, p.v_seq_stride, p.v_head_stride);
 }
 TensorView bwd_o_view(const ptxfmha_bwd_params& p) {
-  return {"o", p.o, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.o_batch_stride, p.o_seq_stride, p.o_head_stride}, 2};
+  return q_side(p, "o", p.o, p.o_batch_stride, p.o_seq_stride, p.o_head_stride);
 }
 TensorView bwd_dout_view(const ptxfmha_bwd_params& p) {
-  return {"dout", p.dout, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.dout_batch_stride, p.dout_seq_stride, p.dout_head_stride}, 2};
+  return q_side(p, "dout", p.dout, p.dout_batch_stride, p.dout_seq_stride, p.dout_head_stride);
 }
 TensorView bwd_dq_view(const ptxfmha_bwd_params& p) {
-  return {"dq", p.dq, {p.batch, p.seqlen_q, p.heads_q, p.head_dim},
-          {p.dq_batch_stride, p.dq_seq_stride, p.dq_head_stride}, 2};
+  return q_side(p, "dq", p.dq, p.dq_batch_stride, p.dq_seq_stride, p.dq_head_stride);
 }
 TensorView bwd_dk_view(const ptxfmha_bwd_params& p) {
-  return {"dk", p.dk, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.dk_batch_stride, p.dk_seq_stride, p.dk_head_stride}, 2};
+  return k_side(p, "dk", p.dk, p.dk_batch_stride, p.dk_seq_stride, p.dk_head_stride);
 }
 TensorView bwd_dv_view(const ptxfmha_bwd_params& p) {
-  return {"dv", p.dv, {p.batch, p.seqlen_k, p.heads_kv, p.head_dim},
-          {p.dv_batch_stride, p.dv_seq_stride, p.dv_head_stride}, 2};
+  return k_side(p, "dv", p.dv, p.dv_batch_stride, p.dv_seq_stride, p.dv_head_stride);
+}
+
+bool bwd_workspace_layout(const ptxfmha_bwd_params& p, BwdWorkspaceLayout* out) {
+  if (bwd_varlen_q(p)) return bwd_workspace_layout_varlen(p.batch, p.heads_q, p.total_q, p.head_dim, out);
+  return bwd_workspace_layout(p.batch, p.heads_q, p.seqlen_q, p.head_dim, out);
 }
 
 float bwd_effective_scale(const ptxfmha_bwd_params& p) {
@@ -156,7 +207,10 @@ ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* 
 
 uint32_t bwd_features(const ptxfmha_bwd_params& p) {
   uint32_t f = 0;
-  if (canonical_window(p.causal, p.window_left, p.window_right, p.seqlen_q, p.seqlen_k).is_feature())
+  if (bwd_varlen_q(p)) f |= kAttnVarlenQ;
+  if (bwd_varlen_k(p)) f |= kAttnVarlenK;
+  if (p.seqused_k != nullptr) f |= kAttnSequsedK;
+  if (canonical_window(p.causal, p.window_left, p.window_right, bwd_max_len_q(p), bwd_max_len_k(p)).is_feature())
     f |= kAttnWindow;
   if (p.softcap > 0.0f) f |= kAttnSoftcap;
   if (p.alibi_slopes != nullptr) f |= kAttnAlibi;
@@ -175,8 +229,16 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
                                         {p.dk, "dk"},
                                         {p.dv, "dv"}});
   if (st != PTXFMHA_OK) return st;
-  st = require_positive({{p.batch, "batch"}, {p.seqlen_q, "seqlen_q"}, {p.seqlen_k, "seqlen_k"},
-                         {p.heads_q, "heads_q"}, {p.heads_kv, "heads_kv"}, {p.head_dim, "head_dim"}});
+  st = require_positive({{p.batch, "batch"}, {p.heads_q, "heads_q"}, {p.heads_kv, "heads_kv"},
+                         {p.head_dim, "head_dim"}});
+  if (st != PTXFMHA_OK) return st;
+  // Lengths, fixed or packed (validate_attn.h: ptxfmha_attn_params' rules).
+  const bool vq = bwd_varlen_q(p), vk = bwd_varlen_k(p);
+  st = check_lengths(vq, "cu_seqlens_q", p.batch, p.seqlen_q, "seqlen_q", p.max_seqlen_q, "max_seqlen_q",
+                     p.total_q, "total_q");
+  if (st != PTXFMHA_OK) return st;
+  st = check_lengths(vk, "cu_seqlens_k", p.batch, p.seqlen_k, "seqlen_k", p.max_seqlen_k, "max_seqlen_k",
+                     p.total_k, "total_k");
   if (st != PTXFMHA_OK) return st;
   if (p.heads_q % p.heads_kv != 0)
     return fail(PTXFMHA_ERR_GQA_RATIO, "heads_q = %d is not a multiple of heads_kv = %d", p.heads_q,
@@ -213,7 +275,8 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
     const struct {
       const void* ptr;
       const char* name;
-    } arrays[] = {{p.alibi_slopes, "alibi_slopes"}, {p.sink_logits, "sink_logits"}, {p.d_sink, "d_sink"}};
+    } arrays[] = {{p.alibi_slopes, "alibi_slopes"}, {p.sink_logits, "sink_logits"}, {p.d_sink, "d_sink"},
+                  {p.cu_seqlens_q, "cu_seqlens_q"},   {p.cu_seqlens_k, "cu_seqlens_k"}, {p.seqused_k, "seqused_k"}};
     for (const auto& a : arrays)
       if (reinterpret_cast<uintptr_t>(a.ptr) % 4 != 0)
         return fail(PTXFMHA_ERR_MISALIGNED_POINTER, "%s = %p is not 4-byte aligned", a.name, a.ptr);
@@ -221,51 +284,84 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
   if (p.d_sink != nullptr && p.sink_logits == nullptr)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "d_sink is set but sink_logits is NULL (d_sink is the gradient of the sink logits)");
-  {
-    const struct {
-      bool set;
-      const char* name;
-    } varlen[] = {{p.cu_seqlens_q != nullptr, "cu_seqlens_q"}, {p.cu_seqlens_k != nullptr, "cu_seqlens_k"},
-                  {p.seqused_k != nullptr, "seqused_k"},       {p.max_seqlen_q != 0, "max_seqlen_q"},
-                  {p.max_seqlen_k != 0, "max_seqlen_k"},       {p.total_q != 0, "total_q"},
-                  {p.total_k != 0, "total_k"}};
-    for (const auto& v : varlen)
-      if (v.set)
-        return fail(PTXFMHA_ERR_UNSUPPORTED_FEATURE,
-                    "%s is set: variable-length batches (cu_seqlens_q / cu_seqlens_k / seqused_k) are "
-                    "not implemented in ptxfmha_bwd yet (window, softcap, ALiBi, sinks and d_sink are)",
-                    v.name);
-  }
 
   {
     const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
     if (g != PTXFMHA_OK) return g;
   }
-  const int64_t rows_q = int64_t(p.batch) * p.heads_q * round_up(p.seqlen_q, kBwdRowPad);
-  if (rows_q > INT32_MAX)
-    return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
-                "batch * heads_q * round_up(seqlen_q, %d) = %d * %d * %" PRId64 " = %" PRId64
-                " query rows exceed 2^31-1 (the backward kernels index rows in 32 bits)",
-                kBwdRowPad, p.batch, p.heads_q, round_up(p.seqlen_q, kBwdRowPad), rows_q);
-  const int64_t rows_k = int64_t(p.batch) * p.heads_kv * p.seqlen_k;
+  {
+    const NamedSize lens[] = {{p.max_seqlen_q, "max_seqlen_q"}, {p.max_seqlen_k, "max_seqlen_k"},
+                              {p.total_q, "total_q"},           {p.total_k, "total_k"}};
+    for (const NamedSize& l : lens)
+      if (l.value > kAttnMaxLen)
+        return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                    "%s = %d exceeds %d (the kernels index rows and keys in 32 bits, rounded up to tiles)",
+                    l.name, l.value, kAttnMaxLen);
+  }
+  if (vq) {  // workspace rows and packed LSE rows, indexed in 32 bits
+    const int64_t rows_q = int64_t(p.heads_q) * round_up(int64_t(p.total_q) + int64_t(kBwdRowPad) * p.batch, kBwdRowPad);
+    if (rows_q > INT32_MAX)
+      return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                  "heads_q * round_up(total_q + %d * batch, %d) = %d * %" PRId64 " = %" PRId64
+                  " workspace rows exceed 2^31-1 (the backward kernels index rows in 32 bits)",
+                  kBwdRowPad, kBwdRowPad, p.heads_q, rows_q / p.heads_q, rows_q);
+  } else {
+    const int64_t rows_q = int64_t(p.batch) * p.heads_q * round_up(p.seqlen_q, kBwdRowPad);
+    if (rows_q > INT32_MAX)
+      return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                  "batch * heads_q * round_up(seqlen_q, %d) = %d * %d * %" PRId64 " = %" PRId64
+                  " query rows exceed 2^31-1 (the backward kernels index rows in 32 bits)",
+                  kBwdRowPad, p.batch, p.heads_q, round_up(p.seqlen_q, kBwdRowPad), rows_q);
+  }
+  const int64_t rows_k = vk ? int64_t(p.heads_kv) * p.total_k : int64_t(p.batch) * p.heads_kv * p.seqlen_k;
+  if (rows_k > INT32_MAX && vk)
+    return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "heads_kv * total_k = %d * %d = %" PRId64 " key rows exceed 2^31-1",
+                p.heads_kv, p.total_k, rows_k);
   if (rows_k > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
-                "batch * heads_kv * seqlen_k = %d * %d * %d = %" PRId64 " key rows exceed 2^31-1",
-                p.batch, p.heads_kv, p.seqlen_k, rows_k);
+                "batch * heads_kv * seqlen_k = %d * %d * %d = %" PRId64 " key rows exceed 2^31-1", p.batch,
+                p.heads_kv, p.seqlen_k, rows_k);
+  {  // a packed tensor has no batch dimension
+    const struct {
+      bool packed;
+      int64_t stride;
+      const char* name;
+      const char* cu;
+    } batch_strides[] = {{vq, p.q_batch_stride, "q_batch_stride", "cu_seqlens_q"},
+                         {vk, p.k_batch_stride, "k_batch_stride", "cu_seqlens_k"},
+                         {vk, p.v_batch_stride, "v_batch_stride", "cu_seqlens_k"},
+                         {vq, p.o_batch_stride, "o_batch_stride", "cu_seqlens_q"},
+                         {vq, p.dout_batch_stride, "dout_batch_stride", "cu_seqlens_q"},
+                         {vq, p.dq_batch_stride, "dq_batch_stride", "cu_seqlens_q"},
+                         {vk, p.dk_batch_stride, "dk_batch_stride", "cu_seqlens_k"},
+                         {vk, p.dv_batch_stride, "dv_batch_stride", "cu_seqlens_k"}};
+    for (const auto& b : batch_strides)
+      if (b.packed && b.stride != 0)
+        return fail(PTXFMHA_ERR_INVALID_STRIDE,
+                    "%s = %" PRId64 " must be 0 with %s (the packed layout has no batch dimension)", b.name,
+                    b.stride, b.cu);
+  }
 
   const TensorView views[8] = {bwd_q_view(p),    bwd_k_view(p),  bwd_v_view(p),  bwd_o_view(p),
                                bwd_dout_view(p), bwd_dq_view(p), bwd_dk_view(p), bwd_dv_view(p)};
   for (const TensorView& t : views) {
+    if (empty_view(t)) continue;  // packed with 0 rows: nothing is read or written
     st = validate_tensor(t);
     if (st != PTXFMHA_OK) return st;
   }
+  for (const Range& m : bwd_meta_ranges(p))
+    if (m.hi < m.lo)
+      return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "%s = 0x%" PRIx64 " plus its extent overflows the address space",
+                  m.name, m.lo);
   const Range lse = lse_range(p);
   if (lse.hi < lse.lo)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "lse = %p plus its extent overflows the address space",
                 static_cast<const void*>(p.lse));
-  // Outputs: never overlapping an input or each other (inputs may alias one another).
-  const Range inputs[6] = {view_range(views[0]), view_range(views[1]), view_range(views[2]),
-                           view_range(views[3]), view_range(views[4]), lse};
+  // Outputs: never overlapping an input or each other (inputs may alias one another); the
+  // metadata arrays are inputs too.
+  const std::vector<Range> meta = bwd_meta_ranges(p);
+  const Range inputs[9] = {view_range(views[0]), view_range(views[1]), view_range(views[2]),
+                           view_range(views[3]), view_range(views[4]), lse, meta[0], meta[1], meta[2]};
   const Range outputs[3] = {view_range(views[5]), view_range(views[6]), view_range(views[7])};
   for (int i = 0; i < 3; ++i) {
     for (const Range& in : inputs)
@@ -309,6 +405,8 @@ ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need
                         view_range(bwd_dk_view(p)),   view_range(bwd_dv_view(p)), lse_range(p)};
   for (const Range& r : all)
     if (overlaps(ws, r)) return fail_overlap(ws, r);
+  for (const Range& r : bwd_meta_ranges(p))
+    if (overlaps(ws, r)) return fail_overlap(ws, r);
   if (p.d_sink != nullptr && overlaps(ws, heads_range("d_sink", p.d_sink, p)))
     return fail_overlap(ws, heads_range("d_sink", p.d_sink, p));
   return PTXFMHA_OK;
@@ -349,7 +447,7 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   st = validate_bwd_shape(p);
   if (st != PTXFMHA_OK) return st;
   BwdWorkspaceLayout ws;
-  if (!bwd_workspace_layout(p.batch, p.heads_q, p.seqlen_q, p.head_dim, &ws))
+  if (!bwd_workspace_layout(p, &ws))
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW, "the workspace size overflows 64 bits");
   if (!launch) {
     *ws_out = ws.bytes;
@@ -366,7 +464,8 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   const KernelInfo* post = find_kernel(dev.sm, KernelKind::BwdPost, p.head_dim);
   // The main kernel's features: window, softcap, ALiBi (sinks only change the LSE the
   // forward wrote; d_sink is the pre kernel's, see below).
-  const uint32_t kernel_features = bwd_features(p) & (kAttnWindow | kAttnSoftcap | kAttnAlibi);
+  const uint32_t kernel_features =
+      bwd_features(p) & (kAttnWindow | kAttnSoftcap | kAttnAlibi | kAttnVarlenQ | kAttnVarlenK | kAttnSequsedK);
   if (kernel_features != 0 && pre != nullptr) {
     main = find_bwd_ext_row(dev.sm, p.head_dim, kernel_features);
     if (main == nullptr)
@@ -406,12 +505,20 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
                                bwd_dout_view(p), bwd_dq_view(p), bwd_dk_view(p), bwd_dv_view(p)};
   for (const TensorView& t : views) {
     const Range r = view_range(t);
+    if (r.hi == r.lo) continue;  // a packed tensor of 0 rows
     st = check_device_range(t.name, r.lo, r.hi);
     if (st != PTXFMHA_OK) return st;
   }
+  for (const Range& r : bwd_meta_ranges(p))
+    if (r.hi > r.lo) {
+      st = check_device_range(r.name, r.lo, r.hi);
+      if (st != PTXFMHA_OK) return st;
+    }
   const Range lse = lse_range(p);
-  st = check_device_range("lse", lse.lo, lse.hi);
-  if (st != PTXFMHA_OK) return st;
+  if (lse.hi > lse.lo) {
+    st = check_device_range("lse", lse.lo, lse.hi);
+    if (st != PTXFMHA_OK) return st;
+  }
   for (const Range& r : {heads_range("alibi_slopes", p.alibi_slopes, p), heads_range("sink_logits", p.sink_logits, p),
                          heads_range("d_sink", p.d_sink, p)})
     if (r.lo != 0) {
@@ -443,13 +550,22 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
 
   BwdKernelParams kp;
   std::memset(&kp, 0, sizeof kp);
-  st = encode_tensor_map(views[0], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_q);
-  if (st == PTXFMHA_OK) st = encode_tensor_map(views[1], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_k);
-  if (st == PTXFMHA_OK) st = encode_tensor_map(views[2], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_v);
-  if (st == PTXFMHA_OK) st = encode_tensor_map(views[4], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_do);
-  if (st != PTXFMHA_OK) return st;
+  {
+    // A packed tensor of 0 rows gets a map of one row: the main kernel never loads from it
+    // (no sequence has a query, or a key, so every CTA writes zeros or nothing).
+    TensorView tv[4] = {views[0], views[1], views[2], views[4]};
+    for (TensorView& t : tv)
+      if (empty_view(t)) t.dims[1] = 1;
+    st = encode_tensor_map(tv[0], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_q);
+    if (st == PTXFMHA_OK) st = encode_tensor_map(tv[1], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_k);
+    if (st == PTXFMHA_OK) st = encode_tensor_map(tv[2], kBoxColsElems, static_cast<unsigned>(main->block_n), &kp.tma_v);
+    if (st == PTXFMHA_OK) st = encode_tensor_map(tv[3], kBoxColsElems, static_cast<unsigned>(main->block_m), &kp.tma_do);
+    if (st != PTXFMHA_OK) return st;
+  }
 
-  const int64_t num_m_blocks = (int64_t(p.seqlen_q) + main->block_m - 1) / main->block_m;
+  // Grids over the longest sequence (seqlen_q / seqlen_k, or max_seqlen_q / max_seqlen_k).
+  const int64_t num_m_blocks = (int64_t(bwd_max_len_q(p)) + main->block_m - 1) / main->block_m;
+  const int64_t num_n_blocks = (int64_t(bwd_max_len_k(p)) + main->block_n - 1) / main->block_n;
   const float scale = bwd_effective_scale(p);
   kp.o_ptr = reinterpret_cast<uintptr_t>(p.o);
   kp.do_ptr = reinterpret_cast<uintptr_t>(p.dout);
@@ -483,8 +599,19 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   kp.scale_log2 = static_cast<float>(static_cast<double>(scale) * kLog2e);
   kp.softmax_scale = scale;
   kp.deterministic = p.deterministic;
+  {  // variable length (varlen.ptxh)
+    kp.cu_q_ptr = reinterpret_cast<uintptr_t>(p.cu_seqlens_q);
+    kp.cu_k_ptr = reinterpret_cast<uintptr_t>(p.cu_seqlens_k);
+    kp.seqused_ptr = reinterpret_cast<uintptr_t>(p.seqused_k);
+    kp.total_q = p.total_q;
+    kp.total_k = p.total_k;
+    kp.max_seqlen_q = bwd_max_len_q(p);
+    kp.max_seqlen_k = bwd_max_len_k(p);
+    kp.ws_tiles = bwd_varlen_q(p) ? p.total_q / main->block_m + p.batch : 0;
+    kp.ws_block_m = main->block_m;
+  }
   {  // the ext main kernel's features (bwd_abi.h); plain kernels ignore these fields
-    const AttnWindow w = canonical_window(p.causal, p.window_left, p.window_right, p.seqlen_q, p.seqlen_k);
+    const AttnWindow w = canonical_window(p.causal, p.window_left, p.window_right, bwd_max_len_q(p), bwd_max_len_k(p));
     kp.window_left = w.left < 0 ? INT32_MAX : w.left;
     kp.window_right = w.right < 0 ? INT32_MAX : w.right;
     if (p.softcap > 0.0f) {
@@ -503,11 +630,15 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   rows_grid.grid[2] = static_cast<unsigned>(p.batch);
   rows_grid.stream = stream;
 
+  // Packed Q with no query rows (max_seqlen_q 0): no pre and post; packed K with no keys: no
+  // main kernel (the pre kernel's zeroed accumulator gives dQ = 0).
   LaunchDims d = rows_grid;
   d.block[0] = static_cast<unsigned>(pre->threads);
   d.smem_bytes = static_cast<unsigned>(pre->smem_bytes);
-  st = launch_kernel(kpre.function, d, &kp, pre->name);
-  if (st != PTXFMHA_OK) return st;
+  if (num_m_blocks > 0) {
+    st = launch_kernel(kpre.function, d, &kp, pre->name);
+    if (st != PTXFMHA_OK) return st;
+  }
   if (dsink != nullptr) {  // reads the rows fmha_bwd_pre wrote; one CTA per query head
     LaunchDims ds;
     ds.grid[0] = static_cast<unsigned>(p.heads_q);
@@ -518,18 +649,21 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   }
 
   LaunchDims dm;  // one CTA per (n-block of keys, KV head, batch)
-  dm.grid[0] = static_cast<unsigned>((int64_t(p.seqlen_k) + main->block_n - 1) / main->block_n);
+  dm.grid[0] = static_cast<unsigned>(num_n_blocks);
   dm.grid[1] = static_cast<unsigned>(p.heads_kv);
   dm.grid[2] = static_cast<unsigned>(p.batch);
   dm.block[0] = static_cast<unsigned>(main->threads);
   dm.smem_bytes = static_cast<unsigned>(main->smem_bytes);
   dm.stream = stream;
-  st = launch_kernel(kmain.function, dm, &kp, main->name);
-  if (st != PTXFMHA_OK) return st;
+  if (num_n_blocks > 0) {
+    st = launch_kernel(kmain.function, dm, &kp, main->name);
+    if (st != PTXFMHA_OK) return st;
+  }
 
   d = rows_grid;
   d.block[0] = static_cast<unsigned>(post->threads);
   d.smem_bytes = static_cast<unsigned>(post->smem_bytes);
+  if (num_m_blocks == 0) return PTXFMHA_OK;
   return launch_kernel(kpost.function, d, &kp, post->name);
 }
 

@@ -13,6 +13,9 @@
 //                          cubins loaded before anything is launched
 //   device ranges          every tensor, the LSE and the workspace inside memory CUDA knows
 //   launches, in stream order:
+//     (num_m_blocks, num_n_blocks: over seqlen_q / seqlen_k, or with variable length over
+//     max_seqlen_q / max_seqlen_k; a CTA past its sequence's rows does nothing; a kernel
+//     whose grid would be empty is not launched; variable length runs the _ext main rows)
 //     fmha_bwd_pre_d<D>_sm90a   grid (num_m_blocks, heads_q, batch): D = rowsum(dO * O),
 //                               -LSE*log2(e), zeroes the dQ accumulator tiles and semaphores
 //     fmha_bwd_dsink_sm90a      (d_sink only) grid (heads_q): d_sink from the rows pre wrote
@@ -26,7 +29,13 @@
 //   NULL_POINTER          params; q, k, v, o, dout, lse, dq, dk, dv
 //   INVALID_ARGUMENT      struct_size smaller than this library's ptxfmha_bwd_params, larger
 //                         than 64 KiB, or larger with a non-zero byte past ours
-//   INVALID_SIZE          batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim <= 0
+//   INVALID_SIZE          batch, heads_q, heads_kv, head_dim <= 0
+//   Q lengths, K lengths  check_lengths (validate_attn.h), the rules of ptxfmha_attn_params:
+//                         fixed: INVALID_SIZE seqlen_q <= 0, INVALID_ARGUMENT max_seqlen_q or
+//                         total_q != 0; varlen (cu_seqlens_q): INVALID_ARGUMENT seqlen_q != 0,
+//                         INVALID_SIZE max_seqlen_q or total_q < 0, INVALID_ARGUMENT
+//                         max_seqlen_q > total_q or total_q > batch * max_seqlen_q; the same
+//                         for K with seqlen_k / max_seqlen_k / total_k / cu_seqlens_k
 //   GQA_RATIO             heads_q % heads_kv != 0
 //   MISALIGNED_POINTER    q, k, v, o, dout, dq, dk, dv not 16-byte aligned; lse not 4-byte
 //                         aligned
@@ -35,29 +44,37 @@
 //   INVALID_ARGUMENT      window_left / window_right < -1, causal with window_right > 0,
 //                         softcap NaN, infinite or < 0 (validate_window_softcap); reserved1
 //                         not 0
-//   MISALIGNED_POINTER    alibi_slopes, sink_logits, d_sink not 4-byte aligned
+//   MISALIGNED_POINTER    alibi_slopes, sink_logits, d_sink, cu_seqlens_q, cu_seqlens_k,
+//                         seqused_k not 4-byte aligned
 //   INVALID_ARGUMENT      d_sink without sink_logits
-//   UNSUPPORTED_FEATURE   any variable-length field
-//                         (cu_seqlens_q, cu_seqlens_k, seqused_k, max_seqlen_q / _k,
-//                         total_q / _k: not implemented yet)
-//   SIZE_OVERFLOW         heads_q or batch > 65535 (grid limits); batch * heads_q *
-//                         round_up(seqlen_q, 128) >= 2^31 (rows the kernels index in 32 bits);
-//                         batch * heads_kv * seqlen_k >= 2^31
-//   per tensor q, k, v, o, dout, dq, dk, dv (validate_tensor): INVALID_STRIDE / SIZE_OVERFLOW
+//   SIZE_OVERFLOW         heads_q or batch > 65535 (grid limits); max_seqlen_* or total_* >
+//                         2^31 - 257; workspace rows (batch * heads_q * round_up(seqlen_q,
+//                         128), or heads_q * round_up(total_q + 128 batch, 128)) >= 2^31 (rows
+//                         the kernels index in 32 bits); key rows (batch * heads_kv *
+//                         seqlen_k, or heads_kv * total_k) >= 2^31
+//   INVALID_STRIDE        a packed side's batch stride != 0 (q, o, dout, dq with
+//                         cu_seqlens_q; k, v, dk, dv with cu_seqlens_k)
+//   per tensor q, k, v, o, dout, dq, dk, dv (validate_tensor, in the packed layout [1, total,
+//   heads, D] for a packed side; one of 0 rows is not checked): INVALID_STRIDE / SIZE_OVERFLOW
+//   SIZE_OVERFLOW         a metadata array's range wraps the address space
 //   ALIASING              dq, dk or dv overlaps another output or any input (q, k, v, o,
-//                         dout, lse); d_sink overlaps any of those or the per-head arrays
+//                         dout, lse, cu_seqlens_q, cu_seqlens_k, seqused_k); d_sink overlaps
+//                         any of those or the per-head arrays
 // and in ptxfmha_bwd only (ptxfmha_bwd_workspace_size ignores the workspace fields):
 //   NULL_POINTER          workspace is NULL
 //   INVALID_ARGUMENT      workspace_bytes < ptxfmha_bwd_workspace_size
 //   MISALIGNED_POINTER    workspace not 16-byte aligned
 //   SIZE_OVERFLOW         workspace + its size overflows the address space
-//   ALIASING              the workspace overlaps a tensor or the LSE
+//   ALIASING              the workspace overlaps a tensor, the LSE or a metadata array
+// (ptxfmha_check_bwd_metadata checks the metadata's contents, metadata.cpp.)
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
 #include "validate.h"
+#include "validate_attn.h"
 
 namespace ptxfmha {
 
@@ -67,20 +84,38 @@ constexpr int kBwdRowPad = 128;
 // Every workspace region starts at a multiple of this many bytes from the base.
 constexpr uint64_t kBwdWsAlignBytes = 256;
 
-// Workspace regions, byte offsets from the base (R = round_up(seqlen_q, kBwdRowPad)):
-//   dq_acc  fp32 dQ accumulator, batch * heads_q * R * head_dim floats (the kernels use
-//           num_m_blocks * BLOCK_M <= R rows of it per (batch, head), in tiles, see
-//           ptx/body/sm90_bwd/layout.ptxh)
-//   nlse    fp32 -LSE * log2(e), batch * heads_q * R
-//   dsum    fp32 D = rowsum(dO * O), batch * heads_q * R
-//   sem     u32 semaphores, batch * heads_q * (R / 64) (one per m-block of >= 64 rows)
+// Workspace regions, byte offsets from the base; ROWS = batch * heads_q * round_up(seqlen_q,
+// kBwdRowPad), or with packed Q heads_q * round_up(total_q + kBwdRowPad * batch, kBwdRowPad):
+//   dq_acc  fp32 dQ accumulator, ROWS * head_dim floats in tiles of BLOCK_M rows (fixed:
+//           num_m_blocks * BLOCK_M <= round_up(seqlen_q, 128) rows per (batch, head);
+//           packed: per head total_q / BLOCK_M + batch tiles, sequence b's from start_q(b) /
+//           BLOCK_M + b on: each sequence pads its last tile without touching the next's,
+//           ptx/body/sm90_bwd/varlen.ptxh; tile layout ptx/body/sm90_bwd/layout.ptxh)
+//   nlse    fp32 -LSE * log2(e), ROWS (row = tile * BLOCK_M + row in the m-block)
+//   dsum    fp32 D = rowsum(dO * O), ROWS
+//   sem     u32 semaphores, ROWS / 64 (one per tile of >= 64 rows)
 struct BwdWorkspaceLayout {
   uint64_t dq_acc = 0, nlse = 0, dsum = 0, sem = 0;
   uint64_t bytes = 0;  // total
 };
-// False when a size overflows 64 bits (validated shapes never do).
+// False when a size overflows 64 bits (validated shapes never do). Fixed-length Q, packed Q,
+// a given ROWS, and the params' own (either).
 bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int64_t head_dim,
                           BwdWorkspaceLayout* out);
+bool bwd_workspace_layout_varlen(int64_t batch, int64_t heads_q, int64_t total_q, int64_t head_dim,
+                                 BwdWorkspaceLayout* out);
+bool bwd_workspace_layout_rows(unsigned __int128 rows, int64_t head_dim, BwdWorkspaceLayout* out);
+bool bwd_workspace_layout(const ptxfmha_bwd_params& p, BwdWorkspaceLayout* out);
+
+// Packed (variable-length) Q / K sides, and the longest sequence of each (seqlen_q or
+// max_seqlen_q, seqlen_k or max_seqlen_k).
+bool bwd_varlen_q(const ptxfmha_bwd_params& p);
+// The metadata arrays' byte ranges: cu_seqlens_q, cu_seqlens_k (batch + 1 entries), seqused_k
+// (batch); empty for an absent one. Requires validated params.
+std::vector<ByteRange> bwd_meta_ranges(const ptxfmha_bwd_params& p);
+bool bwd_varlen_k(const ptxfmha_bwd_params& p);
+int32_t bwd_max_len_q(const ptxfmha_bwd_params& p);
+int32_t bwd_max_len_k(const ptxfmha_bwd_params& p);
 
 // Copies the caller's block into *out (struct_size checks above; NULL params included); a
 // block of an older version (struct_size >= PTXFMHA_BWD_PARAMS_SIZE_V1) gets the defaults of
@@ -88,8 +123,8 @@ bool bwd_workspace_layout(int64_t batch, int64_t heads_q, int64_t seqlen_q, int6
 ptxfmha_status read_bwd_params(const ptxfmha_bwd_params* p, ptxfmha_bwd_params* out);
 // ptxfmha_bwd_params_init's block: zeros, struct_size, window_left = window_right = -1.
 void bwd_params_defaults(ptxfmha_bwd_params* p);
-// AttnFeature bits (attn_kernel_abi.h) a validated call uses: window (after canonical_window),
-// softcap, ALiBi, sinks.
+// AttnFeature bits (attn_kernel_abi.h) a validated call uses: varlen Q / K, seqused_k, window
+// (after canonical_window with the longest sequences), softcap, ALiBi, sinks.
 uint32_t bwd_features(const ptxfmha_bwd_params& p);
 // The fmha_bwd_dsink row of sm (kind BwdPost, head dim 0), or nullptr.
 const KernelInfo* find_bwd_dsink_row(int sm);
@@ -100,7 +135,8 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p);
 // The workspace checks (need = bwd_workspace_layout(...).bytes).
 ptxfmha_status validate_bwd_workspace(const ptxfmha_bwd_params& p, uint64_t need);
 
-// Tensor views of the bwd operands (elem_bytes 2), named as the fields.
+// Tensor views of the bwd operands (elem_bytes 2), named as the fields: [batch, seqlen, heads,
+// D], or packed [1, total, heads, D] (batch stride 0) on a variable-length side.
 TensorView bwd_q_view(const ptxfmha_bwd_params& p);
 TensorView bwd_k_view(const ptxfmha_bwd_params& p);
 TensorView bwd_v_view(const ptxfmha_bwd_params& p);

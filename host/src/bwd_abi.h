@@ -57,7 +57,21 @@ struct alignas(64) BwdKernelParams {
   uint64_t alibi_ptr;    // fp32 [heads_q] ALiBi slopes or 0
   uint64_t sink_ptr;     // fp32 [heads_q] sink logits or 0 (d_sink)
   uint64_t dsink_ptr;    // fp32 [heads_q] d_sink output or 0
-  int32_t reserved[22];
+  // Variable length (every kernel; ptx/body/sm90_bwd/varlen.ptxh): the metadata pointers (0 =
+  // fixed length on that side), the declared totals and bounds every value read is clamped
+  // to, and the varlen workspace's tiling: sequence b, query head h, m-block m own tile
+  // h * ws_tiles + (start_q(b) / ws_block_m) + b + m of the dQ accumulator, rows
+  // tile * ws_block_m .. of nlse / dsum, semaphore `tile` (bwd.h, BwdWorkspaceLayout).
+  uint64_t cu_q_ptr;     // int32 [batch + 1] cu_seqlens_q or 0
+  uint64_t cu_k_ptr;     // int32 [batch + 1] cu_seqlens_k or 0
+  uint64_t seqused_ptr;  // int32 [batch] seqused_k or 0
+  int32_t total_q;       // varlen Q: rows of the packed Q / O / dO / dQ; else 0
+  int32_t total_k;       // varlen K: rows of the packed K / V / dK / dV; else 0
+  int32_t max_seqlen_q;  // varlen Q: bound of len_q(b); else seqlen_q
+  int32_t max_seqlen_k;  // varlen K: bound of cap_k(b); else seqlen_k
+  int32_t ws_tiles;      // varlen Q: tiles per query head, total_q / BLOCK_M + batch; else 0
+  int32_t ws_block_m;    // BLOCK_M (the dsink kernel has no tile facts of its own)
+  int32_t reserved[10];
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -100,7 +114,16 @@ static_assert(offsetof(BwdKernelParams, softcap_out) == 780, "abi");
 static_assert(offsetof(BwdKernelParams, alibi_ptr) == 784, "abi");
 static_assert(offsetof(BwdKernelParams, sink_ptr) == 792, "abi");
 static_assert(offsetof(BwdKernelParams, dsink_ptr) == 800, "abi");
-static_assert(offsetof(BwdKernelParams, reserved) == 808, "abi");
+static_assert(offsetof(BwdKernelParams, cu_q_ptr) == 808, "abi");
+static_assert(offsetof(BwdKernelParams, cu_k_ptr) == 816, "abi");
+static_assert(offsetof(BwdKernelParams, seqused_ptr) == 824, "abi");
+static_assert(offsetof(BwdKernelParams, total_q) == 832, "abi");
+static_assert(offsetof(BwdKernelParams, total_k) == 836, "abi");
+static_assert(offsetof(BwdKernelParams, max_seqlen_q) == 840, "abi");
+static_assert(offsetof(BwdKernelParams, max_seqlen_k) == 844, "abi");
+static_assert(offsetof(BwdKernelParams, ws_tiles) == 848, "abi");
+static_assert(offsetof(BwdKernelParams, ws_block_m) == 852, "abi");
+static_assert(offsetof(BwdKernelParams, reserved) == 856, "abi");
 static_assert(sizeof(BwdKernelParams) == 896, "abi");
 
 }  // namespace ptxfmha

@@ -25,7 +25,10 @@ namespace {
 constexpr int kBwdParamBytes = static_cast<int>(sizeof(BwdKernelParams));
 // The features of the EXT main rows (ptx/body/sm90_bwd/features.ptxh); sinks need no kernel
 // feature (the forward's LSE holds them), d_sink is fmha_bwd_pre's (bwd.cpp).
-constexpr uint32_t kBwdExtFeatures = kAttnWindow | kAttnSoftcap | kAttnAlibi;
+// Variable length (packed Q and / or K, seqused_k) runs on them too (varlen.ptxh), so the plain
+// kernels' machine code stays that of the fixed-length problem.
+constexpr uint32_t kBwdExtFeatures =
+    kAttnWindow | kAttnSoftcap | kAttnAlibi | kAttnVarlenQ | kAttnVarlenK | kAttnSequsedK;
 
 // The manifest's role column -> the row's kind.
 #define PTXFMHA_SM90_BWD_KIND_PRE   KernelKind::BwdPre

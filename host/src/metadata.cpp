@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attn.h"
+#include "bwd.h"
 #include "driver.h"
 #include "runtime.h"
 #include "validate_attn.h"
@@ -28,6 +29,22 @@ MetadataSpec metadata_spec(const ptxfmha_attn_params& p) {
   s.max_blocks_per_seq = p.max_blocks_per_seq;
   s.num_pages = p.num_pages;
   return s;
+}
+
+MetadataSpec metadata_spec(const ptxfmha_bwd_params& p) {
+  ptxfmha_attn_params a;  // the backward's lengths mean what the forward's do
+  attn_params_defaults(&a);
+  a.batch = p.batch;
+  a.seqlen_q = p.seqlen_q;
+  a.seqlen_k = p.seqlen_k;
+  a.cu_seqlens_q = p.cu_seqlens_q;
+  a.cu_seqlens_k = p.cu_seqlens_k;
+  a.seqused_k = p.seqused_k;
+  a.max_seqlen_q = p.max_seqlen_q;
+  a.max_seqlen_k = p.max_seqlen_k;
+  a.total_q = p.total_q;
+  a.total_k = p.total_k;
+  return metadata_spec(a);
 }
 
 MetadataSpec metadata_spec(const ptxfmha_decode_attn_params& p) {
@@ -195,6 +212,17 @@ PTXFMHA_API ptxfmha_status ptxfmha_check_metadata(const ptxfmha_attn_params* par
                                       {"cu_seqlens_q", "cu_seqlens_k", "seqused_k", "block_table"});
     return ptxfmha::check_on_device(ptxfmha::metadata_spec(p), p.cu_seqlens_q, p.cu_seqlens_k,
                                     p.seqused_k, p.block_table, p.stream, ranges);
+  });
+}
+
+PTXFMHA_API ptxfmha_status ptxfmha_check_bwd_metadata(const ptxfmha_bwd_params* params) {
+  return ptxfmha::api_guard("ptxfmha_check_bwd_metadata", [&] {
+    ptxfmha_bwd_params p;
+    ptxfmha_status st = ptxfmha::read_bwd_params(params, &p);
+    if (st == PTXFMHA_OK) st = ptxfmha::validate_bwd_shape(p);
+    if (st != PTXFMHA_OK) return st;
+    return ptxfmha::check_on_device(ptxfmha::metadata_spec(p), p.cu_seqlens_q, p.cu_seqlens_k, p.seqused_k,
+                                    nullptr, p.stream, ptxfmha::bwd_meta_ranges(p));
   });
 }
 

@@ -26,6 +26,7 @@ struct MetadataSpec {
 };
 MetadataSpec metadata_spec(const ptxfmha_attn_params& p);
 MetadataSpec metadata_spec(const ptxfmha_decode_attn_params& p);
+MetadataSpec metadata_spec(const ptxfmha_bwd_params& p);  // cu_seqlens_q / _k, seqused_k as attn's
 
 // Host copies; an array the spec does not use is empty, one it uses has exactly batch + 1
 // (offsets), batch (seqused) or batch * max_blocks_per_seq (table) entries.

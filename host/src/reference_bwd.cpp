@@ -347,6 +347,62 @@ void reference_bwd(const RefBwdShape& s, const uint16_t* q, const uint16_t* k, c
   bwd_impl(s, q, k, v, dout, s.o, dq, dk, dv, dsum, terms, d_sink);
 }
 
+void reference_bwd_varlen(const RefBwdShape& s, const std::vector<int>& cu_q, const std::vector<int>& cu_k,
+                          const std::vector<int>& len_k, const uint16_t* q, const uint16_t* k,
+                          const uint16_t* v, const uint16_t* dout, std::vector<double>& dq,
+                          std::vector<double>& dk, std::vector<double>& dv, std::vector<double>* dsum,
+                          RefBwdTerms* terms, std::vector<double>* d_sink) {
+  const std::size_t B = len_k.size();
+  if (cu_q.size() != B + 1 || cu_k.size() != B + 1)
+    throw std::invalid_argument("reference_bwd_varlen: cu_q and cu_k need batch + 1 entries");
+  const int Hq = s.s.heads_q, Hkv = s.s.heads_kv, D = s.s.head_dim;
+  const std::size_t tq = std::size_t(cu_q[B]), tk = std::size_t(cu_k[B]);
+  const std::size_t qrow = std::size_t(Hq) * D, krow = std::size_t(Hkv) * D;
+  dq.assign(tq * qrow, 0.0);
+  dk.assign(tk * krow, 0.0);
+  dv.assign(tk * krow, 0.0);
+  if (dsum) dsum->assign(std::size_t(Hq) * tq, 0.0);
+  if (terms) {
+    terms->dq_l2.assign(dq.size(), 0.0); terms->dq_floor.assign(dq.size(), 0.0);
+    terms->dk_l2.assign(dk.size(), 0.0); terms->dk_floor.assign(dk.size(), 0.0);
+    terms->dv_l2.assign(dv.size(), 0.0);
+  }
+  if (d_sink) d_sink->assign(std::size_t(Hq), 0.0);
+  for (std::size_t b = 0; b < B; ++b) {
+    const int q0 = cu_q[b], k0 = cu_k[b], lq = cu_q[b + 1] - cu_q[b], lk = len_k[b];
+    if (lq < 0 || lk < 0 || lk > cu_k[b + 1] - cu_k[b])
+      throw std::invalid_argument("reference_bwd_varlen: bad lengths");
+    if (lq == 0 || lk == 0) continue;  // no query rows, or no keys: every gradient 0
+    RefBwdShape sb = s;                // one sequence: batch 1, its lengths, shifted pointers
+    sb.s.batch = 1;
+    sb.s.seqlen_q = lq;
+    sb.s.seqlen_k = lk;
+    if (s.o) sb.o = s.o + int64_t(q0) * s.o_stride[1];
+    std::vector<double> gq, gk, gv, gs, gd;
+    RefBwdTerms gt;
+    reference_bwd(sb, q + int64_t(q0) * s.s.q_stride[1], k + int64_t(k0) * s.s.k_stride[1],
+                  v + int64_t(k0) * s.s.v_stride[1], dout + int64_t(q0) * s.do_stride[1], gq, gk, gv,
+                  dsum ? &gs : nullptr, terms ? &gt : nullptr, d_sink ? &gd : nullptr);
+    // dense [1, l, heads, D] -> packed rows from q0 / k0
+    auto place = [](std::vector<double>& dst, const std::vector<double>& src, std::size_t row0, std::size_t row) {
+      std::copy(src.begin(), src.end(), dst.begin() + static_cast<std::ptrdiff_t>(row0 * row));
+    };
+    place(dq, gq, q0, qrow);
+    place(dk, gk, k0, krow);
+    place(dv, gv, k0, krow);
+    if (terms) {
+      place(terms->dq_l2, gt.dq_l2, q0, qrow); place(terms->dq_floor, gt.dq_floor, q0, qrow);
+      place(terms->dk_l2, gt.dk_l2, k0, krow); place(terms->dk_floor, gt.dk_floor, k0, krow);
+      place(terms->dv_l2, gt.dv_l2, k0, krow);
+    }
+    if (dsum)
+      for (int h = 0; h < Hq; ++h)
+        for (int i = 0; i < lq; ++i) (*dsum)[std::size_t(h) * tq + q0 + i] = gs[std::size_t(h) * lq + i];
+    if (d_sink)
+      for (int h = 0; h < Hq; ++h) (*d_sink)[h] += gd[h];
+  }
+}
+
 void reference_bwd_f64(const RefBwdShape& s, const double* q, const double* k, const double* v,
                        const double* dout, std::vector<double>& dq, std::vector<double>& dk,
                        std::vector<double>& dv, std::vector<double>* dsum, std::vector<double>* d_sink) {

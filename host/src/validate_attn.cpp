@@ -76,7 +76,8 @@ ptxfmha_status load_block(const void* user, uint64_t user_size, void* out, std::
   return PTXFMHA_OK;
 }
 
-// The Q-side or K-side length rules (fixed: seqlen >= 1, max/total 0; varlen: the reverse).
+}  // namespace
+
 ptxfmha_status check_lengths(bool varlen, const char* cu_name, int32_t batch, int32_t seqlen,
                              const char* seqlen_name, int32_t max_len, const char* max_name,
                              int32_t total, const char* total_name) {
@@ -112,6 +113,8 @@ ptxfmha_status check_lengths(bool varlen, const char* cu_name, int32_t batch, in
                 total_name, total, max_name, batch, max_len, int64_t(batch) * max_len, max_name);
   return PTXFMHA_OK;
 }
+
+namespace {
 
 ptxfmha_status check_range(ByteRange* r, const void* ptr, uint64_t bytes) {
   const uint64_t lo = reinterpret_cast<uintptr_t>(ptr);

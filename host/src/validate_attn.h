@@ -105,6 +105,14 @@ std::vector<ByteRange> decode_attn_feature_ranges(const ptxfmha_decode_attn_para
 // block_table, sink_logits, alibi_slopes. Requires a validated p.
 std::vector<ByteRange> decode_attn_byte_ranges(const ptxfmha_decode_attn_params& p);
 
+// The Q-side or K-side length rules of ptxfmha_attn_params (also ptxfmha_bwd's): fixed (varlen
+// false): INVALID_SIZE seqlen <= 0, INVALID_ARGUMENT max_len or total != 0; varlen:
+// INVALID_ARGUMENT seqlen != 0, INVALID_SIZE max_len or total < 0, INVALID_ARGUMENT max_len >
+// total or total > batch * max_len. The names are the fields' for the messages.
+ptxfmha_status check_lengths(bool varlen, const char* cu_name, int32_t batch, int32_t seqlen,
+                             const char* seqlen_name, int32_t max_len, const char* max_name,
+                             int32_t total, const char* total_name);
+
 // Window / causal / softcap rules shared by both entry points (INVALID_ARGUMENT).
 ptxfmha_status validate_window_softcap(int32_t causal, int32_t window_left, int32_t window_right,
                                        float softcap);

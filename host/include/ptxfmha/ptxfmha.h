@@ -133,7 +133,7 @@ PTXFMHA_API ptxfmha_status ptxfmha_decode_workspace_size(const ptxfmha_decode_pa
 /* ---- Backward (training): dQ, dK, dV of attention --------------------------------------
  * Inputs: Q, K, V, O, dO (bf16, layouts and strides as in ptxfmha_fwd) and the forward's
  * LSE (fp32, contiguous [batch, heads_q, seqlen_q], natural log; -inf for a row that sees no
- * key). Outputs: dQ [batch, seqlen_q, heads_q, head_dim], dK and dV [batch, seqlen_k,
+ * key); variable-length (packed) batches as ptxfmha_attn_params (version 2 fields below). Outputs: dQ [batch, seqlen_q, heads_q, head_dim], dK and dV [batch, seqlen_k,
  * heads_kv, head_dim], bf16, each with its own element strides. With GQA, dK and dV of a KV
  * head are the sums over the query heads that read it. Causal masking is bottom-right
  * aligned as in the forward; rows that see no key contribute nothing.
@@ -198,9 +198,19 @@ typedef struct ptxfmha_bwd_params {
   float* d_sink;                 /* optional fp32 device [heads_q] output: dL / d sink_logits
                                     = -sum over the rows of head h of exp(sink_h - LSE) D, with
                                     D = rowsum(dO * O); needs sink_logits */
-  /* variable length, as ptxfmha_attn_params (packed Q / O / dO / dQ, K / V / dK / dV, LSE
-   * [heads_q, total_q]): not implemented in the backward yet; a call that sets any of these
-   * returns PTXFMHA_ERR_UNSUPPORTED_FEATURE before anything is written. */
+  /* variable length, with the fields, rules and clamping of ptxfmha_attn_params ("Sequences
+   * and lengths", "Device-resident metadata", the length rules of "Rules checked"):
+   * cu_seqlens_q: Q, O, dO, dQ packed [total_q, heads_q, head_dim] (their batch strides 0) and
+   * lse [heads_q, total_q] as the forward wrote it; cu_seqlens_k: K, V, dK, dV packed
+   * [total_k, heads_kv, head_dim] (batch strides 0); seqlen_q / seqlen_k 0 on a packed side;
+   * max_seqlen_q / max_seqlen_k size the grids. Each sequence is its own problem (causal and
+   * the window bottom-right per sequence, GQA within it). seqused_k (with packed or fixed K):
+   * len_k(b) keys are present; dK / dV rows from len_k(b) to cap_k(b) are not written (they
+   * are no keys), and K / V there are read only as the padding of a tile (they must be
+   * finite; they never change a result). A sequence with no query rows gets dK = dV = 0 on
+   * its keys, one with no keys dQ = 0; rows of no sequence are not written. The workspace
+   * grows with total_q + 128 * batch rows per query head (ptxfmha_bwd_workspace_size).
+   * ptxfmha_check_bwd_metadata checks the arrays' contents. */
   const int32_t* cu_seqlens_q;
   const int32_t* cu_seqlens_k;
   const int32_t* seqused_k;
@@ -221,10 +231,15 @@ typedef struct ptxfmha_bwd_params {
 PTXFMHA_API void ptxfmha_bwd_params_init(ptxfmha_bwd_params* params);
 PTXFMHA_API ptxfmha_status ptxfmha_bwd(const ptxfmha_bwd_params* params);
 /* Bytes of device workspace ptxfmha_bwd needs for these params. Depends only on batch,
- * heads_q, seqlen_q and head_dim (no device is needed to compute it); every other argument is
- * validated as by ptxfmha_bwd, except the workspace itself and the device. */
+ * heads_q, head_dim and seqlen_q (packed Q: total_q) (no device is needed to compute it); every
+ * other argument is validated as by ptxfmha_bwd, except the workspace itself and the device. */
 PTXFMHA_API ptxfmha_status ptxfmha_bwd_workspace_size(const ptxfmha_bwd_params* params,
                                                      uint64_t* bytes);
+/* ptxfmha_check_metadata for the backward: validates the params as ptxfmha_bwd does (the
+ * workspace excepted), waits for params->stream, copies cu_seqlens_q, cu_seqlens_k and
+ * seqused_k to the host and checks them with ptxfmha_check_metadata's rules
+ * (INVALID_METADATA, the message naming the first bad entry). */
+PTXFMHA_API ptxfmha_status ptxfmha_check_bwd_metadata(const ptxfmha_bwd_params* params);
 
 /* Short fixed description of a status. */
 PTXFMHA_API const char* ptxfmha_status_string(ptxfmha_status status);

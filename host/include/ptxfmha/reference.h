@@ -148,6 +148,21 @@ void reference_bwd_f64(const RefBwdShape& s, const double* q, const double* k, c
                        const double* dout, std::vector<double>& dq, std::vector<double>& dk,
                        std::vector<double>& dv, std::vector<double>* dsum = nullptr,
                        std::vector<double>* d_sink = nullptr);
+// Variable-length (packed) batches, as ptxfmha_bwd takes them: sequence b owns packed query
+// rows [cu_q[b], cu_q[b + 1]) and key rows [cu_k[b], cu_k[b] + len_k[b]) (len_k[b] <= cu_k[b + 1]
+// - cu_k[b]: seqused_k, the keys present), each an independent problem of
+// reference_bwd with s's heads, head dim, scale, causal and features (s.s.batch, seqlen_q,
+// seqlen_k and the batch strides are ignored; q / k / v / dout / s.o are the packed tensors
+// with s's seq and head strides). Outputs dense packed: dq [cu_q[batch], heads_q, head_dim],
+// dk / dv [cu_k[batch], heads_kv, head_dim] (0 for key rows of a sequence without query rows,
+// and for rows past len_k[b], which no query sees); dsum (optional) [heads_q, cu_q[batch]];
+// terms as reference_bwd's, packed the same way; d_sink the sum over the sequences.
+void reference_bwd_varlen(const RefBwdShape& s, const std::vector<int>& cu_q, const std::vector<int>& cu_k,
+                          const std::vector<int>& len_k, const uint16_t* q, const uint16_t* k,
+                          const uint16_t* v, const uint16_t* dout, std::vector<double>& dq,
+                          std::vector<double>& dk, std::vector<double>& dv,
+                          std::vector<double>* dsum = nullptr, RefBwdTerms* terms = nullptr,
+                          std::vector<double>* d_sink = nullptr);
 // Forward from float64 inputs (strided as RefShape says): out dense [batch, seqlen_q, heads_q,
 // head_dim], lse [batch, heads_q, seqlen_q] (-inf for rows without keys, whose out is 0).
 void reference_fwd_f64(const RefShape& s, const double* q, const double* k, const double* v,

@@ -89,10 +89,14 @@ struct Case {
   int causal = 0, window_left = -1, window_right = -1;
   float softcap = 0;
   bool sinks = false, alibi = false;
+  std::vector<int32_t> used;             // seqused_k (empty: none)
+  int page_size = 0, num_pages = 0, max_blocks = 0;
+  std::vector<int32_t> table;            // block table [batch, max_blocks] (empty: contiguous K/V)
 };
 
 // Fake device addresses of the call's arrays (the executor's global memory holds cu_seqlens).
 constexpr uint64_t kCuQ = 0x1000000, kCuK = 0x2000000, kSinks = 0x3000000, kSlopes = 0x4000000;
+constexpr uint64_t kUsed = 0x5000000, kTable = 0x6000000;
 constexpr uint64_t kO = 0x10000000, kLse = 0x70000000;
 
 ptxfmha_attn_params attn_of(const Case& c, int head_dim) {
@@ -117,6 +121,13 @@ ptxfmha_attn_params attn_of(const Case& c, int head_dim) {
   p.softcap = c.softcap;
   if (c.sinks) p.sink_logits = reinterpret_cast<const float*>(kSinks);
   if (c.alibi) p.alibi_slopes = reinterpret_cast<const float*>(kSlopes);
+  if (!c.used.empty()) p.seqused_k = reinterpret_cast<const int32_t*>(kUsed);
+  if (!c.table.empty()) {
+    p.block_table = reinterpret_cast<const int32_t*>(kTable);
+    p.page_size = c.page_size;
+    p.num_pages = c.num_pages;
+    p.max_blocks_per_seq = c.max_blocks;
+  }
   // Dense layouts: fixed [b, s, h, d], packed [total, h, d].
   p.o_head_stride = head_dim;
   p.o_seq_stride = int64_t(head_dim) * c.heads_q;
@@ -135,7 +146,7 @@ std::vector<Tile> expected_tiles(const Case& c, const ptxfmha_attn_params& p, co
                                                           ptxfmha::attn_max_len_k(p));
   const bool rev = w.right >= 0;  // heaviest first (P_CAUSAL)
   auto keys = [&](int b, Tile* t) {
-    if (c.cu_k.empty()) {
+    if (c.cu_k.empty()) {  // fixed or paged K (the block table's row b)
       t->len_k = c.seqlen_k;
       t->krow0 = 0;
       t->kbc = b;
@@ -145,6 +156,7 @@ std::vector<Tile> expected_tiles(const Case& c, const ptxfmha_attn_params& p, co
       t->krow0 = s;
       t->kbc = 0;
     }
+    if (!c.used.empty()) t->len_k = clampi(c.used[size_t(b)], 0, t->len_k);  // seqused_k
   };
   std::vector<Tile> out;
   auto finish = [&](Tile t) {
@@ -249,8 +261,12 @@ Setup setup(const Kern& k, const Case& c) {
   P[at("P_O_HEAD_STRIDE")] = static_cast<uint64_t>(s.p.o_head_stride);
   P[at("PA_CU_SEQLENS_Q")] = c.cu_q.empty() ? 0 : kCuQ;
   P[at("PA_CU_SEQLENS_K")] = c.cu_k.empty() ? 0 : kCuK;
-  P[at("PA_SEQUSED_K")] = 0;
-  P[at("PA_BLOCK_TABLE")] = 0;
+  P[at("PA_SEQUSED_K")] = c.used.empty() ? 0 : kUsed;
+  P[at("PA_BLOCK_TABLE")] = c.table.empty() ? 0 : kTable;
+  P[at("PA_PAGE_SHIFT")] = u(s.ext.page_shift);
+  P[at("PA_MAX_BLOCKS_PER_SEQ")] = u(c.table.empty() ? 0 : c.max_blocks);
+  P[at("PA_NUM_PAGES")] = u(c.table.empty() ? 0 : c.num_pages);
+  P[at("PA_BOX_SHIFT")] = u(s.ext.box_shift);
   P[at("PA_SINK_LOGITS")] = c.sinks ? kSinks : 0;
   P[at("PA_ALIBI_SLOPES")] = c.alibi ? kSlopes : 0;
   P[at("PA_FEATURES")] = s.ext.features;
@@ -263,6 +279,8 @@ Setup setup(const Kern& k, const Case& c) {
   P[at("PA_O_SEQBASE_STRIDE")] = static_cast<uint64_t>(s.ext.o_seqbase_stride);
   for (std::size_t i = 0; i < c.cu_q.size(); ++i) s.global[kCuQ + 4 * i] = static_cast<uint32_t>(c.cu_q[i]);
   for (std::size_t i = 0; i < c.cu_k.size(); ++i) s.global[kCuK + 4 * i] = static_cast<uint32_t>(c.cu_k[i]);
+  for (std::size_t i = 0; i < c.used.size(); ++i) s.global[kUsed + 4 * i] = static_cast<uint32_t>(c.used[i]);
+  for (std::size_t i = 0; i < c.table.size(); ++i) s.global[kTable + 4 * i] = static_cast<uint32_t>(c.table[i]);
   return s;
 }
 
@@ -326,11 +344,73 @@ std::vector<Case> cases() {
     c.sinks = true;
     v.push_back(c);
   }
+  // seqused_k and paged K/V (the V tail fix on every last tile with fewer keys than BLOCK_N).
+  {
+    Case c;
+    c.what = "seqused_k on fixed K (a tile of 1 key, an empty sequence), causal, GQA";
+    c.batch = 3, c.seqlen_q = 300, c.seqlen_k = 700, c.heads_q = 4, c.heads_kv = 2;
+    c.used = {650, 129, 0};
+    c.causal = 1;
+    v.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "paged (page 16, shuffled), seqused_k, varlen Q, causal window 100, softcap, sinks, ALiBi";
+    c.batch = 2, c.seqlen_k = 500;
+    c.cu_q = {0, 200, 333};
+    c.max_q = 200, c.total_q = 333;
+    c.page_size = 16, c.max_blocks = 32, c.num_pages = 70;
+    for (int i = 0; i < c.batch * c.max_blocks; ++i) c.table.push_back((i * 37 + 11) % c.num_pages);
+    c.used = {500, 77};
+    c.causal = 1, c.window_left = 100;
+    c.softcap = 30, c.sinks = true, c.alibi = true;
+    v.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "paged (page 256, larger than BLOCK_N), seqused_k, fixed Q";
+    c.batch = 2, c.seqlen_q = 130, c.seqlen_k = 1000;
+    c.page_size = 256, c.max_blocks = 4, c.num_pages = 9;
+    c.table = {3, 8, 0, 5, 1, 2, 7, 6};
+    c.used = {1000, 513};
+    v.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "paged (page 64) without seqused_k: the last page's tail past seqlen_k";
+    c.batch = 1, c.seqlen_q = 65, c.seqlen_k = 300, c.heads_q = 3, c.heads_kv = 1;
+    c.page_size = 64, c.max_blocks = 5, c.num_pages = 6;
+    c.table = {5, 0, 4, 1, 3};
+    v.push_back(c);
+  }
   return v;
 }
 
+// The V tail fix and the paged boxes of a work tile (features.ptxh KV_ISSUE_EXT): keys of its
+// last KV tile, box rows of a full tile and of the last.
+struct KvShape {
+  int valid_last = 0, row_boxes = 1, last_row_boxes = 1;
+  bool fix = false;
+};
+KvShape kv_shape(const Case& c, const Tile& t, int bn, int box_rows) {
+  KvShape k;
+  if (t.n == 0) return k;
+  k.valid_last = std::max(0, std::min(bn, t.len_k - (t.j0 + t.n - 1) * bn));
+  const bool paged = !c.table.empty();
+  k.fix = (paged || !c.used.empty()) && k.valid_last < bn;
+  k.row_boxes = paged ? bn / box_rows : 1;
+  k.last_row_boxes = paged ? (k.valid_last + box_rows - 1) / box_rows : 1;
+  return k;
+}
+// A page id as the kernel uses it: the table's entry, unsigned, at most num_pages (one past the
+// pool: TMA zero fill).
+long long page_coord(const Case& c, int b, int key) {
+  const uint32_t id = static_cast<uint32_t>(c.table[static_cast<std::size_t>(b) * c.max_blocks + key / c.page_size]);
+  return std::min<long long>(id, c.num_pages);
+}
+
 struct Tally {
-  long events = 0, tma = 0, stores = 0, rows = 0, masked = 0;
+  long events = 0, tma = 0, stores = 0, rows = 0, masked = 0, zeroed = 0, metadata = 0;
 };
 
 // Runs every role (and several threads of softmax and correction) of kernel k on case c with
@@ -365,6 +445,15 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
     mp.threads = static_cast<int>(k.mv("KERNEL_THREADS"));
     mp.work = work;
     mp.rescale = [](int, int, int, int) { return true; };
+    mp.v_land = true;  // the EXT rows
+    const int box_rows = 1 << s.ext.box_shift;
+    for (const Tile& t : mine) {
+      const KvShape ks = kv_shape(c, t, bn, box_rows);
+      mp.v_fix.push_back(ks.fix ? 1 : 0);
+      mp.paged.push_back(c.table.empty() ? 0 : 1);
+      mp.row_boxes.push_back(ks.row_boxes);
+      mp.last_row_boxes.push_back(ks.last_row_boxes);
+    }
     const md::Model m = md::twotile_model(mp);
     struct Role {
       const char* program;
@@ -421,12 +510,91 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
             for (int bx = 0; bx < D / 64; ++bx)
               want_c.insert({64 * bx, (vq ? t.qbase : 0) + t.first_row + 128 * qt, t.head, vq ? 0 : t.b});
           const int kvh = t.head / (c.heads_q / c.heads_kv);
+          const KvShape ks = kv_shape(c, t, bn, box_rows);
           for (int j = 0; j < t.n; ++j)
-            for (int kv = 0; kv < 2; ++kv)
-              for (int bx = 0; bx < D / 64; ++bx) want_c.insert({64 * bx, t.krow0 + (t.j0 + j) * bn, kvh, t.kbc});
+            for (int kv = 0; kv < 2; ++kv) {
+              if (c.table.empty()) {
+                for (int bx = 0; bx < D / 64; ++bx) want_c.insert({64 * bx, t.krow0 + (t.j0 + j) * bn, kvh, t.kbc});
+                continue;
+              }
+              const int boxes = j == t.n - 1 ? ks.last_row_boxes : ks.row_boxes;  // paged: boxes with keys only
+              for (int k = 0; k < boxes; ++k) {
+                const int key = (t.j0 + j) * bn + k * box_rows;
+                for (int bx = 0; bx < D / 64; ++bx) want_c.insert({64 * bx, key % c.page_size, kvh, page_coord(c, t.b, key)});
+              }
+            }
         }
         for (const sm100_exec::TraceEv& e : th.trace)
           if (e.kind == "tma") got_c.insert(e.coords);
+        // Every K/V load inside its tensor: pages [0, num_pages] (num_pages: one past the pool,
+        // TMA zero fill) of page_size rows.
+        const uint64_t barq = 0x400 + static_cast<uint64_t>(k.mv("SMEM_BAR_OFF") + k.mv("BAR_Q_FULL"));
+        for (const sm100_exec::TraceEv& e : th.trace) {
+          if (e.kind != "tma" || (e.addr >= barq && e.addr < barq + 8u * static_cast<uint64_t>(T))) continue;  // Q
+          const std::vector<long long>& co = e.coords;
+          const bool bad = co.size() != 4 || co[0] < 0 || co[0] >= D || co[1] < 0 || co[2] < 0 || co[2] >= c.heads_kv || co[3] < 0 ||
+                           (!c.table.empty() && (co[1] >= c.page_size || co[3] > c.num_pages));
+          if (bad) {
+            std::ostringstream m_;
+            m_ << k.name << " " << c.what << ": a K/V TMA load outside its tensor (row " << (co.size() > 1 ? co[1] : -1) << ", page/batch "
+               << (co.size() > 3 ? co[3] : -1) << ")";
+            fail(m_);
+            ok = false;
+          }
+        }
+        // The V tail fix: between the wait on v_land and the arrival on kv_full[r], st.shared of
+        // exactly the rows [valid, BLOCK_N) of every 64-column chunk of slot r, then
+        // fence.proxy.async; one fix per work tile that needs it, in order.
+        std::vector<int> want_valid;
+        for (const Tile& t : mine) {
+          const KvShape ks = kv_shape(c, t, bn, box_rows);
+          if (ks.fix) want_valid.push_back(ks.valid_last);
+        }
+        const uint64_t barb = 0x400 + static_cast<uint64_t>(k.mv("SMEM_BAR_OFF"));
+        const uint64_t v_land = barb + static_cast<uint64_t>(k.mv("BAR_V_LAND"));
+        const uint64_t kv_full0 = barb + static_cast<uint64_t>(k.mv("BAR_KV_FULL"));
+        const long long slots = k.mv("KERNEL_KV_SLOTS"), slot_bytes = k.mv("KV_SLOT_BYTES"), box_bytes = k.mv("KV_BOX_BYTES");
+        std::size_t fixes = 0;
+        bool in_fix = false, fenced = false;
+        std::set<uint64_t> zeros;
+        for (const sm100_exec::TraceEv& e : th.trace) {
+          if (e.kind == "wait" && e.addr == v_land) {
+            in_fix = true;
+            fenced = false;
+            zeros.clear();
+          } else if (in_fix && e.kind == "st_shared") {
+            zeros.insert(e.addr);
+            fenced = false;
+          } else if (in_fix && e.kind == "fence_proxy") {
+            fenced = true;
+          } else if (in_fix && e.kind == "arrive") {
+            in_fix = false;
+            const long long r = static_cast<long long>(e.addr - kv_full0) / 8;
+            std::set<uint64_t> want_z;
+            if (fixes < want_valid.size() && e.addr >= kv_full0 && r < slots) {
+              const uint64_t slot = 0x400 + static_cast<uint64_t>(k.mv("SMEM_KV_OFF") + r * slot_bytes);
+              for (int bx = 0; bx < D / 64; ++bx)
+                for (int row = want_valid[fixes]; row < bn; ++row)
+                  for (int un = 0; un < 8; ++un) want_z.insert(slot + static_cast<uint64_t>(bx * box_bytes + row * 128 + 16 * un));
+            }
+            if (zeros != want_z || !fenced) {
+              std::ostringstream m_;
+              m_ << k.name << " " << c.what << " CTA " << cta << ": V tail fix #" << fixes << ": " << zeros.size() << " zeroed 16-byte units ("
+                 << want_z.size() << " expected: rows past " << (fixes < want_valid.size() ? want_valid[fixes] : -1)
+                 << " keys of the slot)" << (fenced ? "" : ", no fence.proxy.async before kv_full");
+              fail(m_);
+              ok = false;
+            }
+            ++fixes;
+          }
+        }
+        tally->zeroed += static_cast<long>(fixes);
+        if (fixes != want_valid.size()) {
+          std::ostringstream m_;
+          m_ << k.name << " " << c.what << " CTA " << cta << ": " << fixes << " V tail fixes, " << want_valid.size() << " expected";
+          fail(m_);
+          ok = false;
+        }
         tally->tma += static_cast<long>(got_c.size());
         if (got_c != want_c) {
           {
@@ -514,6 +682,24 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
         if (e.kind == "tma_store") got_st.insert(e.coords);
         if (e.kind == "st_global") got_g.insert(e.addr);
       }
+      // Device metadata reads: inside cu_seqlens [batch + 1], seqused_k [batch], the block table
+      // [batch, max_blocks], sinks / slopes [heads_q] (valid or not, whatever they hold).
+      for (const sm100_exec::TraceEv& e : th.trace) {
+        if (e.kind != "ld_global") continue;
+        ++tally->metadata;
+        auto in = [&](uint64_t base, std::size_t n) { return e.addr >= base && e.addr + 4 <= base + 4 * n; };
+        const bool inside = (!c.cu_q.empty() && in(kCuQ, c.cu_q.size())) || (!c.cu_k.empty() && in(kCuK, c.cu_k.size())) ||
+                            (!c.used.empty() && in(kUsed, static_cast<std::size_t>(c.batch))) ||
+                            (!c.table.empty() && in(kTable, static_cast<std::size_t>(c.batch) * c.max_blocks)) ||
+                            (c.sinks && in(kSinks, static_cast<std::size_t>(c.heads_q))) || (c.alibi && in(kSlopes, static_cast<std::size_t>(c.heads_q)));
+        if (!inside) {
+          std::ostringstream m_;
+          m_ << k.name << " " << c.what << ": thread " << r.tid << " reads device metadata at 0x" << std::hex << e.addr << std::dec
+             << ", outside the arrays";
+          fail(m_);
+          ok = false;
+        }
+      }
       for (uint64_t a : got_g) {
         const bool in_o = a >= kO && a + 16 <= kO + o_bytes, in_lse = a >= kLse && a + 4 <= kLse + lse_bytes;
         if (!in_o && !in_lse) {
@@ -554,6 +740,53 @@ bool check_case(const Kern& k, const std::vector<sm100_ptx::Stmt>& st, const Cas
   return ok;
 }
 
+// Bad device metadata: offsets that decrease, overlap, run past total_q / total_k, are negative
+// or huge; seqused_k negative or past the keys; page ids negative, past the pool, INT32_MIN.
+std::vector<Case> bad_cases() {
+  std::vector<Case> bad;
+  {
+    Case c;
+    c.what = "decreasing, negative and huge cu_seqlens";
+    c.batch = 4;
+    c.cu_q = {5, -40, 900, 300, INT32_MAX};
+    c.cu_k = {-7, 2000000000, 30, 10, -1};
+    c.max_q = 400, c.max_k = 300, c.total_q = 600, c.total_k = 250;
+    c.causal = 1;
+    bad.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "sequences past the totals, overlapping keys, window";
+    c.batch = 2;
+    c.cu_q = {0, 300, 2000};
+    c.cu_k = {100, 50, 900};
+    c.max_q = 1000, c.max_k = 700, c.total_q = 513, c.total_k = 800;
+    c.window_left = 33, c.window_right = 0;
+    bad.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "seqused_k negative and huge, page ids negative, past the pool and INT32_MIN";
+    c.batch = 3, c.seqlen_q = 200, c.seqlen_k = 400, c.heads_q = 2, c.heads_kv = 2;
+    c.page_size = 16, c.max_blocks = 25, c.num_pages = 30;
+    const int32_t ids[] = {-1, 1000000, 29, 30, 31, INT32_MIN, INT32_MAX, 0, 7};
+    for (int i = 0; i < c.batch * c.max_blocks; ++i) c.table.push_back(ids[i % 9]);
+    c.used = {-5, INT32_MAX, 170};
+    c.causal = 1;
+    bad.push_back(c);
+  }
+  {
+    Case c;
+    c.what = "seqused_k past the packed sequence's keys (varlen K)";
+    c.batch = 2, c.seqlen_q = 100;
+    c.cu_k = {0, 90, 300};
+    c.max_k = 250, c.total_k = 300;
+    c.used = {5000, -1};
+    bad.push_back(c);
+  }
+  return bad;
+}
+
 }  // namespace
 
 TEST_CASE("sm100a protocol model: feature variants (executed PTX vs model, TMA coordinates, stores of rows < len_q only)") {
@@ -578,7 +811,8 @@ TEST_CASE("sm100a protocol model: feature variants (executed PTX vs model, TMA c
   MESSAGE("feature variants: " << runs << " (kernel, case, grid) runs over " << tally.rows << " work tiles: " << tally.events
                                << " synchronisation events equal to the model's, " << tally.tma
                                << " TMA loads at the tiles' rows, " << tally.stores << " stores inside rows < len_q, "
-                               << tally.masked << " mask decisions of the band");
+                               << tally.masked << " mask decisions of the band, " << tally.zeroed << " V tail fixes (rows zeroed, fenced), "
+                               << tally.metadata << " metadata reads inside their arrays");
 }
 
 TEST_CASE("sm100a protocol model: feature variants never leave the tensors (bad metadata)") {
@@ -586,27 +820,7 @@ TEST_CASE("sm100a protocol model: feature variants never leave the tensors (bad 
   // kernels clamp them (attn_kernel_abi.h "Clamping"); the work list written out in this file
   // clamps alike, so the protocol must still match, and no coordinate or address may leave the
   // tensors the host validated.
-  std::vector<Case> bad;
-  {
-    Case c;
-    c.what = "decreasing, negative and huge cu_seqlens";
-    c.batch = 4;
-    c.cu_q = {5, -40, 900, 300, INT32_MAX};
-    c.cu_k = {-7, 2000000000, 30, 10, -1};
-    c.max_q = 400, c.max_k = 300, c.total_q = 600, c.total_k = 250;
-    c.causal = 1;
-    bad.push_back(c);
-  }
-  {
-    Case c;
-    c.what = "sequences past the totals, overlapping keys, window";
-    c.batch = 2;
-    c.cu_q = {0, 300, 2000};
-    c.cu_k = {100, 50, 900};
-    c.max_q = 1000, c.max_k = 700, c.total_q = 513, c.total_k = 800;
-    c.window_left = 33, c.window_right = 0;
-    bad.push_back(c);
-  }
+  const std::vector<Case> bad = bad_cases();
   Tally tally;
   for (const Kern& k : ext_kernels()) {
     INFO(k.name);
@@ -619,7 +833,8 @@ TEST_CASE("sm100a protocol model: feature variants never leave the tensors (bad 
       }
     }
   }
-  MESSAGE("bad metadata: " << tally.rows << " work tiles, " << tally.tma << " TMA loads, " << tally.stores << " stores, all inside");
+  MESSAGE("bad metadata: " << tally.rows << " work tiles, " << tally.tma << " TMA loads, " << tally.stores << " stores, "
+                            << tally.metadata << " metadata reads, all inside");
 }
 
 TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature code are caught)") {
@@ -632,7 +847,7 @@ TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature cod
     const char* what;
     const char* prefix;  // the statement replaced by a no-op (its first occurrence in the role order)
     int occurrence;
-    int case_index;      // which of cases() exposes it (-1: the bad-metadata case below)
+    int case_index;      // which of cases() exposes it (-1: the bad-metadata case below; -i, i >= 2: bad_cases()[i])
   };
   const Edit edits[] = {
       {"the band's first key not clamped at 0 (kb = max(.., 0))", "max.s32 %k_j0, %k_j0, 0", 0, 0},
@@ -644,6 +859,14 @@ TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature cod
       {"cu_seqlens_q[b] not clamped to total_q", "min.s32 %vs_start, %t0, %t2", 0, -1},
       {"O stored by TMA for a group that crosses len_q", "setp.gt.s32 %p, %t2, %lim", 0, 0},
       {"the varlen sequence cursor not advanced", "mov.u32 %vs_t0, %vs_end", 0, 0},
+      // seqused_k, paged K/V and the V tail fix (KV_ISSUE_EXT)
+      {"a page id not clamped to the pool (num_pages)", "min.u32 %kpage, %kpage, %t1", 0, -2},
+      {"seqused_k not clamped to the sequence's keys", "min.s32 %k_len, %t0, %k_len", 0, -3},
+      {"V rows zeroed from a stale start (not row kv_valid)", "shl.b32 %t1, %kv_valid, 7", 0, 5},
+      {"no fence.proxy.async between the zeros and kv_full", "fence.proxy.async", 0, 5},
+      {"the V tail fix taken by K tiles too", "selp.u32 %t1, 0, %t1, %p_k", 0, 5},
+      {"paged: boxes past the keys issued", "shr.u32 %krows, %krows, %t2", 0, 6},
+      {"paged: the key's row in its page not masked", "and.b32 %krow, %krow, %t1", 0, 8},
   };
   Case badc;
   badc.what = "cu_seqlens_q past total_q";
@@ -663,7 +886,10 @@ TEST_CASE("sm100a protocol mutations: feature variants (edits of the feature cod
       }
     REQUIRE_MESSAGE(replaced > 0, "no '" << std::string(e.prefix) << "' in the kernel");
     // The unedited kernel passes the case (the first test), the edited one must not.
-    const Case& c = e.case_index >= 0 ? cs[static_cast<std::size_t>(e.case_index)] : badc;
+    const std::vector<Case> bads = bad_cases();
+    const Case& c = e.case_index >= 0 ? cs[static_cast<std::size_t>(e.case_index)]
+                    : e.case_index == -1 ? badc
+                                         : bads[static_cast<std::size_t>(-e.case_index)];
     Tally t;
     std::string why;
     const bool passed = check_case(*k, st, c, 1, &t, e.case_index < 0, &why);

@@ -93,7 +93,7 @@ inline MissingKernel skip_for_missing_kernel(ptxfmha_status st, uint32_t feature
     return MissingKernel::Failed;
   }
   // A skip needs a feature the table is not expected to implement (a case mixing implemented
-  // and missing features, e.g. varlen with seqused_k on sm_100a, is skipped for the missing one).
+  // and missing features is skipped for the missing one; none is missing on sm_90a and sm_100a).
   if ((features & ~expected) == 0) {
     FAIL_CHECK(what << ": UNSUPPORTED_FEATURE for " << ptxfmha::attn_feature_names(features)
                     << ", which the kernel table is expected to implement on sm_" << sm << ": " << msg);

@@ -40,14 +40,11 @@ namespace ptxfmha_test {
 
 // ---- expectations ---------------------------------------------------------------------------
 // Feature bits (host/src/attn_kernel_abi.h) the kernel table implements per architecture.
-// sm_90a: every feature (fmha_fwd_d*_{ext,paged}_sm90a); sm_100a: the two-tile kernels' EXT
-// rows (fmha_fwd_d*_ext_sm100a): all but seqused_k and paged K/V. Raise together with the
-// kernels (see the header comment).
+// sm_90a: every feature (fmha_fwd_d*_{ext,paged}_sm90a); sm_100a: every feature too, in the
+// two-tile kernels' EXT rows (fmha_fwd_d*_ext_sm100a; seqused_k and paged K/V since issue 14's
+// V tail fix). Raise together with the kernels (see the header comment).
 inline uint32_t expected_attn_features(int sm) {
-  if (sm == 90) return ptxfmha::kAttnAllFeatures;
-  if (sm == 100)
-    return ptxfmha::kAttnVarlenQ | ptxfmha::kAttnVarlenK | ptxfmha::kAttnWindow | ptxfmha::kAttnSoftcap |
-           ptxfmha::kAttnSinks | ptxfmha::kAttnAlibi;
+  if (sm == 90 || sm == 100) return ptxfmha::kAttnAllFeatures;
   return 0u;
 }
 // Decode (issue 14, phase 2): the _attn split and _sink combine kernels of sm90a and sm100a.
@@ -96,7 +93,7 @@ inline MissingKernel skip_for_missing_kernel(ptxfmha_status st, uint32_t feature
     return MissingKernel::Failed;
   }
   // A skip needs a feature the table is not expected to implement (a case mixing implemented
-  // and missing features, e.g. varlen with seqused_k on sm_100a, is skipped for the missing one).
+  // and missing features is skipped for the missing one; none is missing on sm_90a and sm_100a).
   if ((features & ~expected) == 0) {
     FAIL_CHECK(what << ": UNSUPPORTED_FEATURE for " << ptxfmha::attn_feature_names(features)
                     << ", which the kernel table is expected to implement on sm_" << sm << ": " << msg);

@@ -272,14 +272,14 @@ TEST_CASE("cpu attn launch plan: ptxfmha_attn's row choice and the architectures
     const KernelInfo* pg = find_attn_row(90, d, kAttnPagedKV | kAttnVarlenQ | kAttnWindow);
     REQUIRE(pg != nullptr);
     CHECK(std::string(pg->name).find("_paged_") != std::string::npos);
-    // sm_100a: the two-tile kernels' EXT row (no seqused_k, no paged K/V: test_cpu_kernel_table.cpp)
+    // sm_100a: the two-tile kernels' EXT row, for paged K/V and seqused_k as well
     const KernelInfo* b = find_attn_row(100, d, kAttnWindow);
     REQUIRE(b != nullptr);
     CHECK(std::string(b->name) == "fmha_fwd_d" + std::to_string(d) + "_ext_sm100a");
-    CHECK(find_attn_row(100, d, kAttnPagedKV) == nullptr);
+    CHECK(find_attn_row(100, d, kAttnPagedKV | kAttnSequsedK | kAttnVarlenQ) == b);
   }
   CHECK(find_attn_row(90, 96, kAttnWindow) == nullptr);
   CHECK(attn_supported_features(90) == kAttnAllFeatures);
-  CHECK(attn_supported_features(100) == (kAttnAllFeatures & ~uint32_t(kAttnPagedKV | kAttnSequsedK)));
+  CHECK(attn_supported_features(100) == kAttnAllFeatures);
   CHECK(attn_supported_features(80) == 0u);
 }

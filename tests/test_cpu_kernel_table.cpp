@@ -392,10 +392,9 @@ TEST_CASE("kernel table: sm90a feature rows cover every feature; ptxfmha_attn's 
 
 TEST_CASE("kernel table: sm100a feature rows (issue 14) and ptxfmha_attn's row choice on compute capability 10.0") {
   // Every sm100a head dim has its plain two-tile row (ptxfmha_fwd's) and an EXT row with the
-  // features the two-tile body implements: all but seqused_k and paged K/V, which ptxfmha_attn
-  // then refuses on a B200 (UNSUPPORTED_FEATURE, naming them).
-  const uint32_t want = ptxfmha::kAttnVarlenQ | ptxfmha::kAttnVarlenK | ptxfmha::kAttnWindow | ptxfmha::kAttnSoftcap |
-                        ptxfmha::kAttnSinks | ptxfmha::kAttnAlibi;
+  // features the two-tile body implements: all of them, seqused_k and paged K/V as runtime
+  // switches of the same row (no separate paged row on sm_100a).
+  const uint32_t want = ptxfmha::kAttnAllFeatures;
   CHECK(ptxfmha::attn_supported_features(100) == want);
   for (int d : ptxfmha_test::kHeadDims) {
     CAPTURE(d);
@@ -418,20 +417,14 @@ TEST_CASE("kernel table: sm100a feature rows (issue 14) and ptxfmha_attn's row c
     for (uint32_t f = 1; f <= 0x80u; f <<= 1) {
       CAPTURE(f);
       const KernelInfo* r = ptxfmha::find_attn_row(100, d, f);
-      if (want & f) {
-        REQUIRE(r != nullptr);
-        CHECK(std::string(r->name) == ext->name);
-      } else {
-        CHECK(r == nullptr);  // seqused_k, paged K/V: no sm100a row
-      }
+      REQUIRE(r != nullptr);
+      CHECK(std::string(r->name) == ext->name);
     }
     const KernelInfo* all = ptxfmha::find_attn_row(100, d, want);
     REQUIRE(all != nullptr);
     CHECK(std::string(all->name) == ext->name);
-    CHECK(ptxfmha::find_attn_row(100, d, want | ptxfmha::kAttnSequsedK) == nullptr);
     // Other 10.x have no rows at all.
     CHECK(ptxfmha::find_attn_row(103, d, ptxfmha::kAttnWindow) == nullptr);
   }
-  CHECK(ptxfmha::attn_feature_names(ptxfmha::kAttnAllFeatures & ~ptxfmha::attn_supported_features(100)) ==
-        "paged_kv (block_table), seqused_k");
+  CHECK(ptxfmha::attn_feature_names(ptxfmha::kAttnAllFeatures & ~ptxfmha::attn_supported_features(100)) == "none");
 }

@@ -96,7 +96,17 @@ md::TwoTileParams twotile_kernel_params(const SerialKernel& k, std::vector<int> 
   p.kv_box_bytes = static_cast<int>(k.mv("KV_BOX_BYTES"));
   p.threads = static_cast<int>(k.mv("KERNEL_THREADS"));
   p.work = std::move(work);
+  p.v_land = k.mv("KERNEL_VARIANT") == 1;  // the EXT rows initialise v_land (the V tail fix)
   return p;
+}
+// The extractor's work tiles {3, 0, 1, 2} on an EXT row: every site of KV_ISSUE_EXT present (a
+// contiguous tile with the V tail fix, paged tiles of two box rows, one with the fix).
+void ext_sites(md::TwoTileParams* p) {
+  if (!p->v_land) return;
+  p->v_fix = {1, 0, 0, 1};
+  p->paged = {0, 0, 1, 1};
+  p->row_boxes = {0, 0, 2, 2};
+  p->last_row_boxes = {0, 0, 1, 1};
 }
 void twotile_kernel_facts_match(const SerialKernel& k) {
   INFO(k.name);
@@ -382,6 +392,18 @@ TEST_CASE("sm100a protocol model: the two-tile design (random and exhaustive int
       for (std::size_t wi = 0; wi < works.size(); ++wi) {
         md::TwoTileParams p = md::twotile_params(*d, works[wi], slots);
         p.rescale = twotile_pattern(static_cast<int>(wi) + slots);
+        // Every other configuration as an EXT call with seqused_k / paged K/V: the V tail fix on
+        // alternate work tiles (v_land, st.shared zeros, fence.proxy.async, kv_full by the TMA
+        // thread), pages of BLOCK_N / 4 rows with the last tile's boxes cut to 1 .. 4.
+        if ((wi + static_cast<std::size_t>(slots)) % 2 == 1) {
+          p.v_land = true;
+          for (std::size_t i = 0; i < works[wi].size(); ++i) {
+            p.v_fix.push_back(i % 2 == 0 ? 1 : 0);
+            p.paged.push_back(i % 3 == 2 ? 0 : 1);
+            p.row_boxes.push_back(i % 3 == 2 ? 0 : 4);
+            p.last_row_boxes.push_back(i % 3 == 2 ? 0 : 1 + static_cast<int>(i % 4));
+          }
+        }
         const md::Model m = md::twotile_model(p);
         const int runs = slots == d->kv_slots ? 40 : 12;
         const RunStats r = run_random(m, seed, runs);
@@ -391,7 +413,8 @@ TEST_CASE("sm100a protocol model: the two-tile design (random and exhaustive int
         ++configs;
         std::string wl;
         for (int x : works[wi]) wl += std::to_string(x) + " ";
-        CHECK_MESSAGE(!r.v.found, "hd" << d->head_dim << " slots=" << slots << " work tiles {" << wl << "}: " << describe(m, r));
+        CHECK_MESSAGE(!r.v.found, "hd" << d->head_dim << " slots=" << slots << " work tiles {" << wl << "}" << (p.v_land ? " (V tail fix, paged)" : "")
+                                       << ": " << describe(m, r));
       }
     }
     // Exhaustive: one role per warpgroup, one box per tile, a single work tile of 1 KV tile, and
@@ -437,6 +460,7 @@ TEST_CASE("sm100a protocol model: extractor, each role's synchronisation in the 
       twotile_kernel_facts_match(k);
       md::TwoTileParams p = twotile_kernel_params(k, {3, 0, 1, 2});
       p.rescale = [](int, int, int, int) { return true; };
+      ext_sites(&p);
       m = md::twotile_model(p);
       ++twotile;
     } else {
@@ -487,6 +511,7 @@ TEST_CASE("sm100a protocol model: the extractor notices a changed PTX (mutation 
     if (is_two) {
       md::TwoTileParams p = twotile_kernel_params(k, {3, 0, 1, 2});
       p.rescale = [](int, int, int, int) { return true; };
+      ext_sites(&p);
       m = md::twotile_model(p);
     } else {
       m = md::serial_model(serial_params(k, 4, static_cast<int>(k.mv("KERNEL_STAGES"))));
@@ -558,6 +583,7 @@ std::map<long long, uint64_t> param_block(const SerialKernel& k, const Shape& s,
   // The EXT rows (issue 14) with every feature off, as a plain call on them (the window's
   // unbounded sides; causal comes from P_CAUSAL as in the plain kernels' order).
   p[at("PA_FEATURES")] = 0;
+  p[at("PA_BLOCK_TABLE")] = 0;  // contiguous K/V (the paged boxes and the V tail fix stay off)
   p[at("PA_SINK_LOGITS")] = 0;
   p[at("PA_ALIBI_SLOPES")] = 0;
   p[at("PA_WINDOW_LEFT")] = 0x7FFFFFFF;
@@ -699,11 +725,24 @@ TEST_CASE("sm100a protocol model: the PTX of every role, executed on the CPU, is
                               "barriers, MMA accumulators, TMA loads) equal to the protocol model's, in order");
 }
 
+namespace {
+// The mutation test's work tiles {4, 0, 3} as an EXT call with the V tail fix on both tiles with
+// KV tiles, the first paged in two box rows (its last tile one).
+void fix_params(md::TwoTileParams* p) {
+  p->v_land = true;
+  p->v_fix = {1, 0, 1};
+  p->paged = {1, 0, 0};
+  p->row_boxes = {2, 0, 0};
+  p->last_row_boxes = {1, 0, 0};
+}
+}  // namespace
+
 TEST_CASE("sm100a protocol mutations: every injected bug is caught") {
   struct Mut {
     const char* name;
     bool serial;
     int head_dim;  // two-tile design row
+    bool v_fix = false;  // an EXT call with the V tail fix (seqused_k / paged K/V)
   };
   const Mut muts[] = {
       {"softmax waits s_full with the wrong parity", false, 128},
@@ -722,6 +761,12 @@ TEST_CASE("sm100a protocol mutations: every injected bug is caught") {
       {"MMA skips the o_ready wait", false, 64},
       {"TMA skips the drain", false, 128},
       {"serial: S_(j+2) issued without waiting for PV_j", true, 128},
+      // The V tail fix of the EXT rows (features.ptxh KV_ISSUE_EXT): each step of it removed or
+      // moved.
+      {"TMA releases kv_full before zeroing V", false, 128, true},
+      {"TMA zeroes V without waiting for v_land", false, 64, true},
+      {"TMA omits fence.proxy.async after zeroing V", false, 256, true},
+      {"V tail loaded onto kv_full (no v_land)", false, 128, true},
   };
   const int kMaxRuns = 3000;
   std::string table = "\n  mutation | caught by | interleavings until caught | seed\n  ---|---|---|---\n";
@@ -744,6 +789,7 @@ TEST_CASE("sm100a protocol mutations: every injected bug is caught") {
       md::TwoTileParams p = md::twotile_params(*d, {4, 0, 3});
       p.rescale = twotile_pattern(0);
       p.mutation = mu.name;
+      if (mu.v_fix) fix_params(&p);
       m = md::twotile_model(p);
     }
     // The unmutated model with the same parameters must be clean (so the catch is the bug's).
@@ -765,4 +811,11 @@ TEST_CASE("sm100a protocol mutations: every injected bug is caught") {
   p.rescale = twotile_pattern(0);
   const RunStats clean = run_random(md::twotile_model(p), base_seed() ^ 0xB06ull, 200);
   CHECK_MESSAGE(!clean.v.found, describe(md::twotile_model(p), clean));
+  for (const sm100_design::FwdDesign* d : sm100_design::kDesigns) {  // and with the V tail fix
+    md::TwoTileParams q = md::twotile_params(*d, {4, 0, 3});
+    q.rescale = twotile_pattern(0);
+    fix_params(&q);
+    const RunStats c2 = run_random(md::twotile_model(q), base_seed() ^ 0xB06ull, 300);
+    CHECK_MESSAGE(!c2.v.found, "hd" << d->head_dim << " V tail fix: " << describe(md::twotile_model(q), c2));
+  }
 }

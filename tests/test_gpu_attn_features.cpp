@@ -5,10 +5,10 @@
 // cosine, LSE per row, rows that see no key exactly 0 (LSE -inf or the sink), nothing written
 // outside the rows the sequences own, the first wrong element's position printed.
 //
-// On sm_90a every case runs the feature rows (fmha_fwd_d*_{ext,paged}_sm90a); on sm_100a the
-// two-tile EXT rows (fmha_fwd_d*_ext_sm100a) run every case without seqused_k and paged K/V, and
-// a case with one of those answers UNSUPPORTED_FEATURE and is counted as SKIPPED for it
-// (attn_util.h: a case whose features all have a kernel fails on UNSUPPORTED_FEATURE).
+// On sm_90a every case runs the feature rows (fmha_fwd_d*_{ext,paged}_sm90a); on sm_100a every
+// case runs the two-tile EXT rows (fmha_fwd_d*_ext_sm100a; seqused_k and paged K/V included
+// since their V tail fix). A case whose features all have a kernel fails on UNSUPPORTED_FEATURE
+// (attn_util.h); none is skipped on either arch.
 // One test case per list and head dim.
 //
 // Run: build/tests/ptxfmha_tests -ts=gpu-fwd -tc="gpu attn:*"

@@ -200,11 +200,13 @@ TEST_CASE("gpu attn neutral: feature rows with neutral features == ptxfmha_fwd b
     const std::string arch = plain_row->arch;
     const ptxfmha::KernelInfo* ext = row_named("fmha_fwd_d" + std::to_string(d) + "_ext_" + arch);
     const ptxfmha::KernelInfo* paged = row_named("fmha_fwd_d" + std::to_string(d) + "_paged_" + arch);
-    // sm_90a: EXT and PAGED rows; sm_100a: an EXT row (no seqused_k, no paged K/V: issue 14),
-    // whose calls run here too; no feature row at all fails (every arch has them now).
+    // sm_90a: EXT and PAGED rows; sm_100a: the EXT row, which also takes seqused_k and paged
+    // K/V (runtime switches, issue 14), so its paged calls run here too; no feature row at all
+    // fails (every arch has them now).
     REQUIRE_MESSAGE(ext != nullptr, "no feature row for head dim " << d << " on " << arch);
     const uint32_t have = ptxfmha::attn_supported_features(plain_row->sm);
-    const bool used_ok = (have & ptxfmha::kAttnSequsedK) != 0, paged_ok = paged != nullptr && (have & ptxfmha::kAttnPagedKV) != 0;
+    const bool used_ok = (have & ptxfmha::kAttnSequsedK) != 0, paged_ok = (have & ptxfmha::kAttnPagedKV) != 0;
+    const char* paged_row = paged != nullptr ? "PAGED row" : "EXT row";
     for (const Shape& s : shapes) {
       FwdProblem p = fwd_problem(s.b, s.sq, s.sk, s.hq, s.hkv, d, s.causal);
       NeutralCase nc(p, seed++);
@@ -239,11 +241,11 @@ TEST_CASE("gpu attn neutral: feature rows with neutral features == ptxfmha_fwd b
       }
       for (int ps : {16, 64})
         nc.expect_equal(nc.run_attn(nc.with_pages(a, ps, seed), "paged"),
-                        "paged K/V, page " + std::to_string(ps) + " (PAGED row)");
+                        "paged K/V, page " + std::to_string(ps) + " (" + paged_row + ")");
       nc.expect_equal(
           nc.run_attn(nc.with_pages(nc.with_varlen(nc.with_used(nc.with_sinks_ninf(nc.with_alibi0(a))), false), 64, seed + 1),
                       "all"),
-          "all neutral features at once: varlen Q, paged K/V, seqused_k, sinks, ALiBi (PAGED row)");
+          std::string("all neutral features at once: varlen Q, paged K/V, seqused_k, sinks, ALiBi (") + paged_row + ")");
       ++compared;
     }
   }

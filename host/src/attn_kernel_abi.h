@@ -26,7 +26,8 @@
 // extra features that covers the call (attn.cpp). The same rows run a plain call (features 0)
 // through fwd_with_row: the "features off" path that the tests and the bench A/B compare.
 // sm_100a: fmha_fwd_d<D>_ext_sm100a on the two-tile kernels of issue 13 (ptx/body/sm100_fwd/
-// features.ptxh): the EXT features but seqused_k; no paged row yet.
+// features.ptxh): every feature, paged K/V and seqused_k as runtime switches of the same row (a
+// call without a block table runs the contiguous path; the V tail fix below is the TMA warp's).
 //
 // ---- Work tiles for variable length -----------------------------------------------------
 // Tile = (m-block, query head, sequence), m-block size BLOCK_M of the row. The host cannot

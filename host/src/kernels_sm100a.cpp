@@ -22,12 +22,12 @@ constexpr int kFwdParamBytes = static_cast<int>(sizeof(FwdKernelParams));
 static_assert(FWD_PARAM_BYTES == sizeof(FwdKernelParams), "fwd_params.ptxh: FWD_PARAM_BYTES");
 static_assert(ATTN_PARAM_BYTES == sizeof(AttnKernelParams), "fwd_params.ptxh: ATTN_PARAM_BYTES");
 
-// The features of a manifest variant (the VARIANT column): PLAIN none; EXT (issue 14) variable
-// length Q and K, the window, softcap, sinks and ALiBi; not seqused_k nor paged K/V (rows past
-// len_k of those may hold NaN that P = 0 does not cancel: ptx/body/sm100_fwd/features.ptxh), so
-// ptxfmha_attn refuses those two on compute capability 10.0 with UNSUPPORTED_FEATURE.
-constexpr uint32_t kSm100ExtFeatures =
-    kAttnVarlenQ | kAttnVarlenK | kAttnWindow | kAttnSoftcap | kAttnSinks | kAttnAlibi;
+// The features of a manifest variant (the VARIANT column): PLAIN none; EXT (issue 14) every
+// feature of ptxfmha_attn: variable-length Q and K, seqused_k, paged K/V (the block table walked
+// per TMA box; rows past len_k of a V tile zeroed in shared memory before PV reads them, the V
+// tail fix: ptx/body/sm100_fwd/features.ptxh KV_ISSUE_EXT), the window, softcap, sinks, ALiBi.
+constexpr uint32_t kSm100ExtFeatures = kAttnVarlenQ | kAttnVarlenK | kAttnPagedKV | kAttnSequsedK |
+                                       kAttnWindow | kAttnSoftcap | kAttnSinks | kAttnAlibi;
 constexpr uint32_t sm100_variant_features(int v) {
   return v == SM100_FWD_VARIANT_EXT ? kSm100ExtFeatures : 0u;
 }

@@ -92,13 +92,14 @@ inline bool is_tcgen05(Ev e) {
 }
 
 // Data tags: what a region holds. kind << 40 | work tile << 20 | index.
-enum TagKind : int64_t { T_NONE = 0, T_Q = 1, T_K, T_V, T_S, T_P, T_O, T_STATS, T_OSTG, T_ALPHA };
+// T_VZ: a V tile with its rows past the sequence's keys zeroed (the EXT rows' V tail fix)
+enum TagKind : int64_t { T_NONE = 0, T_Q = 1, T_K, T_V, T_S, T_P, T_O, T_STATS, T_OSTG, T_ALPHA, T_VZ };
 inline int64_t tag(int64_t kind, int64_t work, int64_t index) { return (kind << 40) | (work << 20) | index; }
 inline std::string tag_str(int64_t t) {
-  static const char* names[] = {"none", "Q", "K", "V", "S", "P", "O", "stats", "Ostage", "alpha"};
+  static const char* names[] = {"none", "Q", "K", "V", "S", "P", "O", "stats", "Ostage", "alpha", "Vzero"};
   const int64_t k = t >> 40;
   if (t == 0) return "nothing";
-  std::string s = (k >= 0 && k < 10) ? names[k] : "?";
+  std::string s = (k >= 0 && k < 11) ? names[k] : "?";
   return s + "(w" + std::to_string((t >> 20) & 0xFFFFF) + ",j" + std::to_string(t & 0xFFFFF) + ")";
 }
 

@@ -12,8 +12,9 @@
 // predicate), ld.param from a given parameter block, ld/st.shared of words (tcgen05.alloc writes
 // the TMEM base address), ld.global of the 32-bit words given in `global` (device metadata such
 // as cu_seqlens: the feature variants' tests), branches. TMA loads and stores are traced with
-// their coordinates, st.global with its address (when known), so the tests can bound every
-// access a thread makes. Data is not executed: fp32 results,
+// their coordinates, st.global with its address (when known), ld.global (its address: the
+// metadata reads), st.shared (address and bytes) and fence.proxy.async, so the tests can bound
+// every access a thread makes and follow the EXT rows' V tail fix. Data is not executed: fp32 results,
 // TMEM loads and shared-memory data other than the words written here are "unknown"; a waited
 // mbarrier passes at once (the trace is the thread's own sequence, not a schedule); vote.sync
 // of a known predicate is that lane's value (the warp agrees where the kernel's vote is
@@ -38,8 +39,8 @@ namespace sm100_exec {
 
 struct TraceEv {
   std::string kind;  // init, wait, arrive, expect_tx, commit, fence_before, fence_after, bar_sync, mma, tma,
-                     // tma_store, st_global
-  uint64_t addr = 0; // barrier address (mma: accumulator TMEM address; st_global: the address, ~0 unknown)
+                     // tma_store, st_global, ld_global, st_shared (arg: bytes), fence_proxy, mask
+  uint64_t addr = 0; // barrier address (mma: accumulator TMEM address; st/ld_global, st_shared: the address, ~0 unknown)
   long long arg = 0; // wait: parity; init: count; expect_tx: bytes; bar_sync: id; tma: barrier address
   std::size_t stmt = 0;
   // mma only: A (shared-memory descriptor, or the TMEM address when a_tmem), B descriptor,
@@ -279,6 +280,7 @@ class Thread {
     }
     if (op.rfind("ld.global", 0) == 0) {
       const Val a = addr(o.at(1));
+      ev("ld_global", a.known ? a.v : ~0ull, 0, pc);  // device metadata reads (bounds checks)
       const bool word = op.find(".u32") != std::string::npos || op.find(".s32") != std::string::npos || op.find(".b32") != std::string::npos;
       auto it = a.known && word ? global.find(a.v) : global.end();
       if (o.at(0)[0] == '{') {
@@ -298,6 +300,7 @@ class Thread {
       for (const std::string& x : list(o.at(0))) r_[x] = {};
       return true;
     }
+    if (op.rfind("fence.proxy.async", 0) == 0) { ev("fence_proxy", 0, 0, pc); return true; }
     // Everything else without a register result: no effect here.
     if (op.rfind("tcgen05", 0) == 0 || op.rfind("fence", 0) == 0 || op.rfind("bar.", 0) == 0 || op.rfind("setmaxnreg", 0) == 0 ||
         op.rfind("cp.async", 0) == 0 || op.rfind("st.global", 0) == 0 || op.rfind("prefetch", 0) == 0)
@@ -318,6 +321,7 @@ class Thread {
     }
     if (op.rfind("st.shared", 0) == 0) {
       const Val a = addr(o.at(0));
+      ev("st_shared", a.known ? a.v : ~0ull, op.find(".v4") != std::string::npos ? 16 : op.find(".v2") != std::string::npos ? 8 : 4, pc);
       if (a.known && o.at(1)[0] != '{') smem_[a.v] = get(o.at(1));
       return true;
     }

@@ -56,6 +56,7 @@ inline std::map<uint64_t, std::string> twotile_barrier_names(const std::function
   name_all("BAR_O_FULL", "o_full", T);
   name_all("BAR_STATS_FULL", "stats_full", T);
   name_all("BAR_STATS_EMPTY", "stats_empty", T);
+  bar_name[barb + static_cast<uint64_t>(mv("BAR_V_LAND"))] = "v_land";  // EXT rows only
   return bar_name;
 }
 // The model's accumulator index (twotile.h: S_b half h = 2b + h, O_t = 4 + t) -> TMEM column.

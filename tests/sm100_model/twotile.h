@@ -38,6 +38,23 @@ struct TwoTileParams {
   // Data-dependent: does correction warp `w` rescale O_t at KV tile j of work tile `wk`?
   std::function<bool(int wk, int j, int t, int w)> rescale = [](int, int j, int, int) { return j % 2 == 1; };
   std::string mutation;  // injected bug (mutation tests)
+  // EXT rows (issue 14; ptx/body/sm100_fwd/features.ptxh KV_ISSUE_EXT): the V tail fix's barrier
+  // v_land exists (initialised after the S/P buffers' barriers), and per work tile (index as
+  // `work`; missing entries 0):
+  //   v_fix[w]           1: the V tile of its last KV tile takes the tail fix (seqused_k / paged
+  //                      K/V with fewer keys than BLOCK_N): its boxes land on v_land, the TMA thread
+  //                      waits v_land, zeroes the rows past the keys (st.shared, tag Vzero), fences
+  //                      them (fence.proxy.async) and arrives on kv_full itself; the MMA reads Vzero
+  //   paged[w]           1: its K/V go through the block table (the PTX's paged expect_tx and TMA
+  //                      sites; the contiguous ones otherwise)
+  //   row_boxes[w]       TMA loads per 64-column box of a full KV tile (paged: BLOCK_N / box_rows;
+  //                      0: 1, one box of BLOCK_N rows)
+  //   last_row_boxes[w]  loads per 64-column box of its last KV tile (paged: the boxes that hold
+  //                      keys; 0: row_boxes[w])
+  // A box of several loads writes its region with the first load (the others carry bytes only:
+  // the region is read after kv_full, i.e. after every load of the slot has completed).
+  bool v_land = false;
+  std::vector<int> v_fix, paged, row_boxes, last_row_boxes;
 };
 
 inline TwoTileParams twotile_params(const sm100_design::FwdDesign& d, std::vector<int> work, int slots = -1) {
@@ -64,6 +81,7 @@ inline Model twotile_model(const TwoTileParams& p) {
 
   // ---- barriers ----
   int q_full[2], q_empty[2], s_full[2], p_full[2], o_ready[2], o_full[2], st_full[2], st_empty[2];
+  auto at = [](const std::vector<int>& v, int wk, int dflt) { return wk < static_cast<int>(v.size()) && v[wk] != 0 ? v[wk] : dflt; };
   for (int t = 0; t < T; ++t) {
     q_full[t] = m.add_bar("q_full[" + std::to_string(t) + "]", 1);
     q_empty[t] = m.add_bar("q_empty[" + std::to_string(t) + "]", 1);
@@ -77,6 +95,7 @@ inline Model twotile_model(const TwoTileParams& p) {
     s_full[b] = m.add_bar("s_full[" + std::to_string(b) + "]", 1);
     p_full[b] = m.add_bar("p_full[" + std::to_string(b) + "]", 128);
   }
+  const int v_land = p.v_land ? m.add_bar("v_land", 1) : -1;
   for (int t = 0; t < T; ++t) {
     o_ready[t] = m.add_bar("o_ready[" + std::to_string(t) + "]", 128);
     o_full[t] = m.add_bar("o_full[" + std::to_string(t) + "]", 1);
@@ -158,6 +177,7 @@ inline Model twotile_model(const TwoTileParams& p) {
         e.init(s_full[b], 1, "s_full");
         e.init(p_full[b], 128, "p_full");
       }
+      if (v_land >= 0) e.init(v_land, 1, "v_land");
     }
     if (alloc) e.alloc("alloc");
     e.fence_before("before");
@@ -202,7 +222,7 @@ inline Model twotile_model(const TwoTileParams& p) {
     Program pr{"tma", {}};
     Emitter e{&pr};
     setup(e, false, false, 32 + idle_threads);
-    int g = 0, wq = 0;
+    int g = 0, wq = 0, vl = 0;
     for (int wk = 0; wk < static_cast<int>(p.work.size()); ++wk) {
       const int n = p.work[wk];
       if (n == 0) continue;
@@ -221,11 +241,29 @@ inline Model twotile_model(const TwoTileParams& p) {
           par = ((g / R - 1) & 1) ^ 1;
         }
         e.wait(kv_empty[slot], par, ghost, "wait_kv_empty", (is_v ? "V_" : "K_") + std::to_string(j));
-        const int bytes = p.kv_boxes * p.kv_box_bytes - (mut("expect_tx counts one box too few") ? p.kv_box_bytes : 0);
-        e.expect_tx(kv_full[slot], bytes, "expect_kv");
-        for (int b = 0; b < p.kv_boxes; ++b)
-          e.tma_load(kv_full[slot], p.kv_box_bytes, {{slot_box[slot * p.kv_boxes + b], tag(is_v ? T_V : T_K, wk, j)}}, "tma_kv",
-                     (is_v ? "V_" : "K_") + std::to_string(j));
+        const std::string what = (is_v ? "V_" : "K_") + std::to_string(j);
+        const int rb = at(p.row_boxes, wk, 1), nb = j == n - 1 ? at(p.last_row_boxes, wk, rb) : rb;
+        const int sub = p.kv_box_bytes / rb;
+        const bool fix = is_v && j == n - 1 && at(p.v_fix, wk, 0) != 0;
+        const int bar = fix && !mut("V tail loaded onto kv_full (no v_land)") ? v_land : kv_full[slot];
+        const int bytes = p.kv_boxes * nb * sub - (mut("expect_tx counts one box too few") ? sub : 0);
+        const bool pg = at(p.paged, wk, 0) != 0;
+        e.expect_tx(bar, bytes, pg ? "expect_kv_page" : "expect_kv");
+        for (int k = 0; k < nb; ++k)  // PTX: per box row k, every 64-column chunk
+          for (int b = 0; b < p.kv_boxes; ++b) {
+            std::vector<Access> w;
+            if (k == 0) w.push_back({slot_box[slot * p.kv_boxes + b], tag(is_v ? T_V : T_K, wk, j)});
+            e.tma_load(bar, sub, w, pg ? "tma_kv_page" : "tma_kv", what);
+          }
+        if (fix) {  // the V tail fix (KV_ISSUE_EXT): land, zero the rows past the keys, release
+          if (!mut("TMA zeroes V without waiting for v_land")) e.wait(v_land, vl & 1, vl + 1, "wait_v_land", what + " landed");
+          ++vl;
+          const bool late = mut("TMA releases kv_full before zeroing V");
+          if (late) e.arrive(kv_full[slot], 1, "arrive_v_fixed", what + " (early)");
+          e.smem_write(slot_acc(slot, tag(T_VZ, wk, j)), "st_v_zero");
+          if (!mut("TMA omits fence.proxy.async after zeroing V")) e.fence_proxy("proxy_v_zero");
+          if (!late) e.arrive(kv_full[slot], 1, "arrive_v_fixed", what + " zeroed past the keys");
+        }
         ++g;
       };
       const auto order = ring_order(n);
@@ -305,7 +343,8 @@ inline Model twotile_model(const TwoTileParams& p) {
         ++oready[t];
         e.fence_after("after_p");
         std::vector<Access> r = all(p_reg[b], tag(T_P, wk, j * 2 + t));
-        for (const Access& a : slot_acc(v_slot[j], tag(T_V, wk, j))) r.push_back(a);
+        const bool fixed = j == n - 1 && at(p.v_fix, wk, 0) != 0;  // the V tail fix's zeros
+        for (const Access& a : slot_acc(v_slot[j], tag(fixed ? T_VZ : T_V, wk, j))) r.push_back(a);
         std::vector<Access> w = all(o_reg[t], tag(T_O, wk, j * 2 + t));
         if (j > 0)
           for (Access& a : w) a.prior = tag(T_O, wk, (j - 1) * 2 + t);

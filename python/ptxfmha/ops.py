@@ -21,9 +21,11 @@ Autograd: ptxfmha::attn saves q, k, v, out, the LSE, sinks and alibi_slopes; its
 ptxfmha::bwd with the forward's window (as the forward read it), softcap, sinks and ALiBi, and
 gives sinks the gradient ptxfmha_bwd writes to d_sink. The public functions ask the forward for
 the LSE whenever a gradient will be needed (grad mode on and an input that requires grad), so
-the caller need not. The LSE output itself is not differentiable (as in FlashAttention). What
-the C backward does not have (variable length, paged K/V, seqused_k) makes backward raise
-NotImplementedError naming it; the decode op has no backward (inference only).
+the caller need not. The LSE output itself is not differentiable (as in FlashAttention).
+Variable length (cu_seqlens_q / cu_seqlens_k / seqused_k) goes to ptxfmha_bwd's
+variable-length fields; paged K/V makes backward raise NotImplementedError naming it; the
+decode op has no backward (inference only). Plain eager calls skip the custom op's dispatch
+(the eager fast path below) and each call shape's checks and block are built once (plans).
 
 Adding an entry point: a params builder in _checks.py, a custom op here (impl + fake +
 autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C names.
@@ -399,6 +401,11 @@ def _run_attn(*inputs):
 
 # ---- ptxfmha::decode_attn -----------------------------------------------------------------
 
+def _decode_outputs(q, prob, return_lse):
+    o_shape, lse_shape = prob.out_shapes(return_lse)
+    return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+
+
 def _decode_attn_kernel(
     q: Tensor,
     k_cache: Tensor,
@@ -425,8 +432,7 @@ def _decode_attn_kernel(
     plan = _PLANS.get(key)
     prob = plan[0] if plan is not None else _checks.decode_problem(
         "ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes, k_scale, v_scale)
-    o_shape, lse_shape = prob.out_shapes(return_lse)
-    out, lse = q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+    out, lse = _decode_outputs(q, prob, return_lse)
     lse_arg = lse if return_lse else None
     with device_context(_ordinal(q.device)):
         if plan is None:
@@ -451,8 +457,7 @@ def _decode_attn_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, s
                       window_right, softcap, sinks, alibi_slopes, num_splits, return_lse, k_scale, v_scale):
     prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
                                   alibi_slopes, k_scale, v_scale)
-    o_shape, lse_shape = prob.out_shapes(return_lse)
-    return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+    return _decode_outputs(q, prob, return_lse)
 
 
 def _no_saved_state(ctx, inputs, output):
@@ -568,7 +573,8 @@ def attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seql
     Returns out [total_q, hq, d] (rows of no sequence are not written) and with return_lse=True
     lse [hq, total_q] fp32. Metadata is read on the GPU: the kernels clamp whatever it holds (no
     out-of-bounds access); check_metadata() reports entries that would need clamping.
-    Backward: not yet (NotImplementedError naming variable length).
+    Differentiable in q, k, v and sinks (ptxfmha_bwd with the same packed layouts; rows of no
+    sequence and keys past seqused_k get gradient 0); paged K/V has no backward.
     """
     fn = "ptxfmha.attention_varlen"
     _checks.check_flash_extras(fn, dropout_p)

@@ -10,11 +10,21 @@ process's CPU time; the GPU is synchronised between repetitions (not timed).
 Rows (GPU):
   fwd        ptxfmha.attention(q, k, v, causal=True)  vs  F.scaled_dot_product_attention on the
              [b, h, s, d] views (is_causal, enable_gqa), as transformers calls each
+  fwd-nofp   ptxfmha.attention with the eager fast path off (PTXFMHA_NO_FAST_PATH's switch)
   fwd-op     torch.ops.ptxfmha.attn (the custom op, no public wrapper)
+  fwd-impl   the op's implementation called directly (checks or plan, outputs, block, C call)
   fwd-C      the C entry point alone: ptxfmha_attn through ctypes on one prepared block
              (the library's checks, driver queries, tensor maps and the launch)
   ctypes     a no-op C call (ptxfmha_version): the floor of one ctypes call
   ctx        ptxfmha's device_context enter + exit (two driver queries)
+  stream     the current-stream lookup the ops make per call
+  torch-add  one small torch.add on the GPU: PyTorch's own per-launch floor
+  drv-*      single driver calls the library makes per launch, through ctypes (minus the
+             ctypes row = the driver's own cost): cuPointerGetAttribute (MEMORY_TYPE; the
+             library probes each tensor's first and last byte: 2 x 4-5 tensors per forward),
+             cuCtxGetCurrent, cuStreamIsCapturing (causal forward rows)
+  hf         transformers' attention function: ptxfmha.hf.attention_forward vs
+             sdpa_attention_forward on the [b, h, s, d] layer tensors (the layer's view)
   step       forward + backward (out.backward(g)) with q, k, v requiring grad, both
   bwd-op     torch.ops.ptxfmha.bwd alone
   decode     ptxfmha.attention_with_kvcache (1 query token, 1k cache, cache_seqlens)  vs
@@ -132,24 +142,38 @@ def main():
         t = _timeit(theirs, a.iters, a.reps, sync) if theirs is not None and not stub else None
         rows.append((name, o, t))
         tail = "" if t is None else f"   sdpa {t[0]:8.1f} {t[1]:8.1f}   ours-sdpa {o[0] - t[0]:+8.1f}"
-        print(f"{name:8s} ours {o[0]:8.1f} {o[1]:8.1f}{tail}", flush=True)
+        print(f"{name:13s} ours {o[0]:8.1f} {o[1]:8.1f}{tail}", flush=True)
 
     print(f"host cost per call, us (wall, cpu), best of {a.reps} x {a.iters} calls; "
           f"{'CPU stub (Python layers only)' if stub else torch.cuda.get_device_name()}; torch {torch.__version__}; "
           f"q [{b}, {s}, {hq}, {d}], kv heads {hkv}")
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
+    scale = d ** -0.5
     row("fwd", lambda: ptxfmha.attention(q, k, v, causal=True),
         lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True, enable_gqa=True))
-    scale = d ** -0.5
     row("fwd-op", lambda: torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, True, scale, -1, -1, 0.0,
                                                  None, None, False, False))
+    from ptxfmha import ops
+    if hasattr(ops, "FAST_PATH"):
+        def nofp():
+            ops.FAST_PATH = False
+            try:
+                ptxfmha.attention(q, k, v, causal=True)
+            finally:
+                ops.FAST_PATH = True
+        row("fwd-nofp", nofp)
+        row("fwd-impl", lambda: ops._attn_kernel(q, k, v, None, None, None, None, 0, 0, True, scale, -1, -1, 0.0,
+                                                 None, None, False, False))
     if not stub:
-        from ptxfmha import _abi, _checks, _lib
+        from ptxfmha import _checks, _lib
         out = torch.empty_like(q)
         pr = _checks.attn_problem("host_overhead", q, k, v)
         params = _checks.attn_params(pr, q, k, v, out, None, None, None, None, None, True, scale, -1, -1, 0.0, None,
                                      None, torch.cuda.current_stream().cuda_stream)
         fn, ref = _lib.load().ptxfmha_attn, ctypes.byref(params)
+        status = fn(ref)
+        if status != 0:
+            raise SystemExit(f"ptxfmha_attn failed ({status}): {_lib.last_error()}")
         row("fwd-C", lambda: fn(ref))
         ver = _lib.load().ptxfmha_version
         row("ctypes", lambda: ver())
@@ -159,6 +183,26 @@ def main():
             with device_context(0):
                 pass
         row("ctx", ctx)
+        row("stream", lambda: ops._stream(q.device))
+        cuda = ctypes.CDLL("libcuda.so.1")
+        u32, ptr = ctypes.c_uint(), ctypes.c_void_p()
+        addr, stream = ctypes.c_uint64(q.data_ptr()), ctypes.c_void_p(ops._stream(q.device))
+        row("drv-ptrattr", lambda: cuda.cuPointerGetAttribute(ctypes.byref(u32), 2, addr))  # 2: MEMORY_TYPE
+        row("drv-ctx", lambda: cuda.cuCtxGetCurrent(ctypes.byref(ptr)))
+        row("drv-capturing", lambda: cuda.cuStreamIsCapturing(stream, ctypes.byref(u32)))
+        one = torch.ones(8, device=dev)
+        row("torch-add", lambda: torch.add(one, one))
+        try:
+            from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+            import ptxfmha.hf
+        except ImportError:
+            print("hf            (transformers not installed)")
+        else:
+            module = torch.nn.Module()
+            module.is_causal, module.num_key_value_groups = True, hq // hkv
+            row("hf", lambda: ptxfmha.hf.attention_forward(module, qt, kt, vt, None, scaling=scale),
+                lambda: sdpa_attention_forward(module, qt, kt, vt, None, scaling=scale))
 
     qg, kg, vg = (x.clone().requires_grad_(True) for x in (q, k, v))
     qgt, kgt, vgt = (x.transpose(1, 2) for x in (qg, kg, vg))

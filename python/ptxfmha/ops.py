@@ -88,8 +88,8 @@ def _workspace(size_entry, params, device):
 #
 # A call through torch.ops.ptxfmha.* costs tens of microseconds of Python dispatch (the custom
 # op's autograd wrapper, redispatch, schema checks). In plain eager mode - real tensors of a
-# device type listed in EAGER_KERNELS, not tracing or compiling, no dispatch / function mode,
-# no functorch transform - the public functions call the op's implementation directly (and
+# device type listed in EAGER_KERNELS, not compiling or jit-tracing, no dispatch / function
+# mode, no functorch transform - the public functions call the op's implementation directly (and
 # its autograd through _AttnFunction); the implementation runs the same checks. Anything else
 # goes through the custom op, so torch.compile, FakeTensor / meta, opcheck, vmap and dispatch
 # modes see torch.ops.ptxfmha.*. PTXFMHA_NO_FAST_PATH=1 (or FAST_PATH = False) sends every call
@@ -102,6 +102,7 @@ _dispatch_modes = torch._C._len_torch_dispatch_stack
 _function_modes = torch._C._len_torch_function_stack
 _functorch_level = torch._C._functorch.peek_interpreter_stack
 _profiling = torch.autograd._profiler_enabled
+_jit_tracing = torch._C._get_tracing_state
 
 
 def _eager_kernels(q, *others):
@@ -111,7 +112,7 @@ def _eager_kernels(q, *others):
         return None
     kernels = EAGER_KERNELS.get(q.device.type)
     if (kernels is None or torch.compiler.is_compiling() or _dispatch_modes() or _function_modes()
-            or _functorch_level() is not None):
+            or _functorch_level() is not None or _jit_tracing() is not None):
         return None
     for t in others:
         if t is not None and type(t) is not _Tensor:

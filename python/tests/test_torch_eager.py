@@ -126,6 +126,14 @@ def test_compile_traces_the_custom_ops_not_the_fast_path(eager):
     assert eager == ["attn"], "only the uncompiled call takes the fast path"
 
 
+def test_jit_trace_records_the_custom_op(eager):
+    q = bf16(1, 16, 2, 32)
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda x: ptxfmha.attention(x, x, x, causal=True), (q,), check_trace=False)
+    assert "ptxfmha::attn" in str(traced.graph) and eager == []
+    assert torch.equal(traced(q), ptxfmha.attention(q, q, q, causal=True))
+
+
 def test_fake_tensors_go_through_the_op(eager):
     from torch._subclasses.fake_tensor import FakeTensorMode
 

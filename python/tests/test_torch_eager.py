@@ -253,3 +253,16 @@ def test_a_failed_check_is_not_remembered(captured):
             ops._attn_kernel(q, bf16(1, 16, 2, 64), bf16(1, 16, 2, 64), None, None, None, None, 0, 0, True, 0.2,
                              -1, -1, 0.0, None, None, False, False)
     assert ops._PLANS == {}
+
+
+@pytest.mark.parametrize("value,on", [("1", False), ("0", True), ("", True)])
+def test_the_environment_switch(value, on):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PTXFMHA_NO_FAST_PATH=value)
+    r = subprocess.run([sys.executable, "-c", "import ptxfmha.ops as o; print(o.FAST_PATH)"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(on)

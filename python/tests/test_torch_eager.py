@@ -27,6 +27,15 @@ if have_module("torch"):
     import ptxfmha
     from ptxfmha import _abi, _checks, _lib, ops
 
+    class _OpNames(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.append(str(func))
+            return func(*args, **(kwargs or {}))
+
 
 @pytest.fixture()
 def eager(monkeypatch):
@@ -90,16 +99,6 @@ def test_decode_needing_a_gradient_goes_through_the_op(eager):
         out.float().sum().backward()
 
 
-class _OpNames(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.names = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(str(func))
-        return func(*args, **(kwargs or {}))
-
-
 def test_a_dispatch_mode_sees_the_custom_ops(eager):
     q = bf16(1, 16, 2, 32).requires_grad_()
     with _OpNames() as mode:
@@ -145,18 +144,15 @@ def test_fake_tensors_go_through_the_op(eager):
 
 # ---- plans -------------------------------------------------------------------------------------
 
-POINTERS = [
-    (_abi.AttnParams, lambda: _checks.attn_pointers(*[None] * 11, None)),
-    (_abi.BwdParams, lambda: _checks.bwd_pointers(*[None] * 15, None)),
-    (_abi.DecodeAttnParams, lambda: _checks.decode_pointers(*[None] * 9, None)),
-]
+POINTERS = [("AttnParams", "attn_pointers", 12), ("BwdParams", "bwd_pointers", 16),
+            ("DecodeAttnParams", "decode_pointers", 10)]
 
 
-@pytest.mark.parametrize("cls,pointers", POINTERS, ids=lambda x: getattr(x, "__name__", ""))
-def test_pointer_sets_cover_every_address_field(cls, pointers):
-    fields = {n for n, t in cls._fields_
+@pytest.mark.parametrize("cls,pointers,nargs", POINTERS, ids=[c for c, _, _ in POINTERS])
+def test_pointer_sets_cover_every_address_field(cls, pointers, nargs):
+    fields = {n for n, t in getattr(_abi, cls)._fields_
               if t is ctypes.c_void_p or (isinstance(t, type) and issubclass(t, ctypes._Pointer))}
-    assert set(pointers()) == fields - {"workspace"}
+    assert set(getattr(_checks, pointers)(*[None] * nargs)) == fields - {"workspace"}
 
 
 @pytest.fixture()

@@ -42,9 +42,21 @@ ACCEPTED_DEVICES = ("cuda",)
 DECODE_MAX_SEQLEN_Q = 8
 
 
+_DTYPE_NAMES = {}  # dtype object -> its name without "torch." (str() of a dtype once per dtype)
+
+
 def dtype_name(t):
-    s = str(t.dtype)
-    return s[len("torch."):] if s.startswith("torch.") else s
+    d = t.dtype
+    try:
+        return _DTYPE_NAMES[d]
+    except (KeyError, TypeError):
+        s = str(d)
+        s = s[len("torch."):] if s.startswith("torch.") else s
+        try:
+            _DTYPE_NAMES[d] = s
+        except TypeError:  # an unhashable stand-in
+            pass
+        return s
 
 
 def _fail(fn, text, argument):
@@ -62,10 +74,11 @@ def check_tensor(fn, name, t, ndim, dtypes=None, what="[batch, seqlen, heads, he
         raise _fail(
             fn, f"{name} is on device {dev}; ptxfmha runs on CUDA tensors only (move it with {name}.cuda())", name
         )
-    if t.dim() != ndim:
-        raise _fail(fn, f"{name} has {t.dim()} dims {tuple(t.shape)}; expected {ndim} dims {what}", name)
-    if any(n == 0 for n in t.shape[1 if empty_dim0 else 0:]):
-        raise _fail(fn, f"{name} has an empty dim {tuple(t.shape)}; every size must be >= 1", name)
+    shape = tuple(t.shape)
+    if len(shape) != ndim:
+        raise _fail(fn, f"{name} has {len(shape)} dims {shape}; expected {ndim} dims {what}", name)
+    if 0 in (shape[1:] if empty_dim0 else shape):
+        raise _fail(fn, f"{name} has an empty dim {shape}; every size must be >= 1", name)
     dt = dtype_name(t)
     if dt not in dtypes:
         hint = f" (convert with {name}.to(torch.{dtypes[0]}))" if len(dtypes) == 1 else ""
@@ -181,21 +194,13 @@ def _ptr(t):
     return None if t is None else int(t.data_ptr())
 
 
-def _strides(t, packed=False):
-    """{batch, seq, head} element strides: a [b, s, h, d] tensor's first three, or (0, row,
-    head) for a packed [total, h, d] one."""
-    if packed:
-        return (0, int(t.stride(0)), int(t.stride(1)))
-    return tuple(int(s) for s in t.stride()[:3])
+_FIELDS = {}  # block class -> {field name: its typed pointer class, c_void_p, or None}, once per class
 
 
-_FIELDS = {}  # block class -> ({field name: its pointer type or None}, computed once per class)
-
-
-def fill(p, **fields):
-    """Sets fields of a ctypes parameter block by name; integer addresses (or None) go into
-    pointer fields, whatever their pointer type. An unknown name raises KeyError. (Runs on
-    every call: the field kinds are computed once per block class.)"""
+def fill(p, fields):
+    """Sets fields of a ctypes parameter block by name from the dict `fields`; integer
+    addresses (or None) go into pointer fields, whatever their pointer type. An unknown name
+    raises KeyError. (Runs on every call: the field kinds are computed once per block class.)"""
     kinds = _FIELDS.get(type(p))
     if kinds is None:
         kinds = _FIELDS[type(p)] = {
@@ -203,15 +208,26 @@ def fill(p, **fields):
             for name, t in type(p)._fields_}
     for name, value in fields.items():
         t = kinds[name]
-        if t is not None:
-            value = None if not value else (value if t is ctypes.c_void_p else ctypes.cast(value, t))
+        if t is not None and t is not ctypes.c_void_p:
+            value = ctypes.cast(value, t) if value else None
         setattr(p, name, value)
     return p
 
 
+_STRIDE_NAMES = {}  # C tensor name -> its three stride field names
+
+
 def _set_strides(fields, c_name, t, packed=False):
-    b, s, h = _strides(t, packed)
-    fields[f"{c_name}_batch_stride"], fields[f"{c_name}_seq_stride"], fields[f"{c_name}_head_stride"] = b, s, h
+    """{batch, seq, head} element strides into `fields`: a [b, s, h, d] tensor's first three,
+    or (0, row, head) for a packed [total, h, d] one."""
+    names = _STRIDE_NAMES.get(c_name)
+    if names is None:
+        names = _STRIDE_NAMES[c_name] = (f"{c_name}_batch_stride", f"{c_name}_seq_stride", f"{c_name}_head_stride")
+    st = t.stride()
+    if packed:
+        fields[names[0]], fields[names[1]], fields[names[2]] = 0, int(st[0]), int(st[1])
+    else:
+        fields[names[0]], fields[names[1]], fields[names[2]] = int(st[0]), int(st[1]), int(st[2])
 
 
 # ---- ptxfmha_attn -----------------------------------------------------------------------
@@ -307,24 +323,33 @@ def attn_problem(fn, q, k, v, cu_seqlens_q=None, cu_seqlens_k=None, seqused_k=No
     return pr
 
 
+def attn_pointers(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, sinks, alibi_slopes,
+                  stream):
+    """Every address field of ptxfmha_attn_params, by C name (None = NULL): with a block of the
+    same sizes, these are all that differ between two calls (ops.py's plan cache sets them)."""
+    return dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), lse=_ptr(lse), stream=stream,
+                cu_seqlens_q=_ptr(cu_seqlens_q), cu_seqlens_k=_ptr(cu_seqlens_k), seqused_k=_ptr(seqused_k),
+                block_table=_ptr(block_table), sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes))
+
+
 def attn_params(pr, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, causal,
                 softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, stream):
     """The ptxfmha_attn_params block (library defaults from its init function) for a checked
     AttnProblem; lse None = not written."""
-    f = dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), lse=_ptr(lse),
-             batch=pr.batch, seqlen_q=pr.seqlen_q, seqlen_k=pr.seqlen_k, heads_q=pr.heads_q,
+    f = dict(batch=pr.batch, seqlen_q=pr.seqlen_q, seqlen_k=pr.seqlen_k, heads_q=pr.heads_q,
              heads_kv=pr.heads_kv, head_dim=pr.head_dim, softmax_scale=softmax_scale,
-             causal=1 if causal else 0, stream=stream,
-             cu_seqlens_q=_ptr(cu_seqlens_q), cu_seqlens_k=_ptr(cu_seqlens_k), seqused_k=_ptr(seqused_k),
+             causal=1 if causal else 0,
              max_seqlen_q=pr.max_seqlen_q, max_seqlen_k=pr.max_seqlen_k, total_q=pr.total_q, total_k=pr.total_k,
-             block_table=_ptr(block_table), page_size=pr.page_size, max_blocks_per_seq=pr.max_blocks_per_seq,
+             page_size=pr.page_size, max_blocks_per_seq=pr.max_blocks_per_seq,
              num_pages=pr.num_pages, window_left=int(window_left), window_right=int(window_right),
-             softcap=float(softcap), sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes))
+             softcap=float(softcap))
+    f.update(attn_pointers(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, sinks,
+                           alibi_slopes, stream))
     _set_strides(f, "q", q, pr.varlen_q)
     _set_strides(f, "o", out, pr.varlen_q)
     _set_strides(f, "k", k, pr.varlen_k)
     _set_strides(f, "v", v, pr.varlen_k)
-    return fill(_lib.new_params(_abi.AttnParams), **f)
+    return fill(_lib.new_params(_abi.AttnParams), f)
 
 
 def effective_window(causal, window_left, window_right, len_q, len_k):
@@ -448,69 +473,94 @@ def decode_problem(fn, q, k_cache, v_cache, cache_seqlens=None, block_table=None
     return prob
 
 
+def decode_pointers(q, k_cache, v_cache, out, lse, cache_seqlens, block_table, sinks, alibi_slopes, stream,
+                    k_scale=None, v_scale=None):
+    """Every address field of ptxfmha_decode_attn_params but the workspace, by C name (as
+    attn_pointers)."""
+    return dict(q=_ptr(q), k_cache=_ptr(k_cache), v_cache=_ptr(v_cache), o=_ptr(out), lse=_ptr(lse),
+                seqlens_k=_ptr(cache_seqlens), block_table=_ptr(block_table), stream=stream,
+                sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes), k_scale=_ptr(k_scale), v_scale=_ptr(v_scale))
+
+
 def decode_attn_params(prob, q, k_cache, v_cache, out, lse, cache_seqlens, block_table, causal,
                        softmax_scale, window_left, window_right, softcap, sinks, alibi_slopes, num_splits,
                        workspace_ptr, workspace_bytes, stream, k_scale=None, v_scale=None, **extra):
     """The ptxfmha_decode_attn_params block for a checked DecodeProblem (its kv_dtype and
     kv_scale_count; k_scale / v_scale the checked scale tensors of an e4m3 cache, else None).
     `extra`: fields appended to the block after these, by their C names."""
-    f = dict(q=_ptr(q), k_cache=_ptr(k_cache), v_cache=_ptr(v_cache), o=_ptr(out), lse=_ptr(lse),
-             seqlens_k=_ptr(cache_seqlens), block_table=_ptr(block_table),
-             batch=prob.batch, seqlen_q=prob.seqlen_q, max_seqlen_k=prob.max_seqlen_k, heads_q=prob.heads_q,
+    f = dict(batch=prob.batch, seqlen_q=prob.seqlen_q, max_seqlen_k=prob.max_seqlen_k, heads_q=prob.heads_q,
              heads_kv=prob.heads_kv, head_dim=prob.head_dim, page_size=prob.page_size,
              max_blocks_per_seq=prob.max_blocks_per_seq, num_pages=prob.num_pages,
              softmax_scale=softmax_scale, causal=1 if causal else 0, num_splits=int(num_splits),
-             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream,
-             sink_logits=_ptr(sinks), alibi_slopes=_ptr(alibi_slopes), window_left=int(window_left),
-             window_right=int(window_right), softcap=float(softcap), kv_dtype=prob.kv_dtype,
-             kv_scale_count=prob.kv_scale_count, k_scale=_ptr(k_scale), v_scale=_ptr(v_scale), **extra)
+             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes),
+             window_left=int(window_left), window_right=int(window_right), softcap=float(softcap),
+             kv_dtype=prob.kv_dtype, kv_scale_count=prob.kv_scale_count, **extra)
+    f.update(decode_pointers(q, k_cache, v_cache, out, lse, cache_seqlens, block_table, sinks, alibi_slopes, stream,
+                             k_scale, v_scale))
     for c_name, t in (("q", q), ("k", k_cache), ("v", v_cache), ("o", out)):
         _set_strides(f, c_name, t)
-    return fill(_lib.new_params(_abi.DecodeAttnParams), **f)
+    return fill(_lib.new_params(_abi.DecodeAttnParams), f)
 
 
 # ---- ptxfmha_bwd ------------------------------------------------------------------------
 
-def bwd_problem(fn, dout, q, k, v, out, lse, sinks=None, alibi_slopes=None):
-    """Checks the backward's tensors: q/k/v fixed-length as the forward's, out and dout like q,
-    lse fp32 [b, hq, sq] contiguous, sinks / alibi_slopes fp32 [hq] (None passes). Returns
-    (batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim)."""
-    for name, t in (("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout)):
-        check_tensor(fn, name, t, 4)
-    check_same_device(fn, [("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout), ("lse", lse)])
-    if tuple(k.shape) != tuple(v.shape):
-        raise _fail(fn, f"k {tuple(k.shape)} and v {tuple(v.shape)} must have the same shape", "v")
-    b, sq, hq, d = (int(x) for x in q.shape)
-    kb, sk, hkv, kd = (int(x) for x in k.shape)
-    if kb != b or kd != d:
-        raise _fail(fn, f"k {tuple(k.shape)} does not fit q {tuple(q.shape)} (batch, head_dim)", "k")
+def bwd_problem(fn, dout, q, k, v, out, lse, sinks=None, alibi_slopes=None, cu_seqlens_q=None, cu_seqlens_k=None,
+                seqused_k=None, max_seqlen_q=0, max_seqlen_k=0):
+    """Checks the backward's tensors and returns the forward's AttnProblem (attn_problem: q, k,
+    v fixed or packed as the forward's, cu_seqlens_q / cu_seqlens_k / seqused_k /
+    max_seqlen_q / max_seqlen_k as its, no paged K/V); out and dout shaped like q, lse fp32
+    contiguous of the forward's LSE shape ([b, hq, sq], or [hq, total_q] for packed Q)."""
+    pr = attn_problem(fn, q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, None, max_seqlen_q, max_seqlen_k,
+                      sinks, alibi_slopes)
+    ndim = 3 if pr.varlen_q else 4
+    for name, t in (("out", out), ("dout", dout)):
+        check_tensor(fn, name, t, ndim, empty_dim0=pr.varlen_q)
+    check_same_device(fn, [("q", q), ("out", out), ("dout", dout), ("lse", lse)])
     for name, t in (("out", out), ("dout", dout)):
         if tuple(t.shape) != tuple(q.shape):
             raise _fail(fn, f"{name} has shape {tuple(t.shape)}; expected q's {tuple(q.shape)}", name)
-    for name, t in (("q", q), ("k", k), ("v", v), ("out", out), ("dout", dout)):
         check_head_dim_contiguous(fn, name, t)
-    what = f"[batch, heads_q, seqlen_q] = [{b}, {hq}, {sq}] float32 (the forward's LSE)"
-    check_tensor(fn, "lse", lse, 3, ("float32",), what=what)
-    if tuple(lse.shape) != (b, hq, sq) or not lse.is_contiguous():
+    want = pr.out_shapes(True)[1]
+    dims = ("heads_q, total_q" if pr.varlen_q else "batch, heads_q, seqlen_q")
+    what = f"[{dims}] = {list(want)} float32 (the forward's LSE)"
+    if pr.query_rows:  # (packed Q of no rows: lse [heads_q, 0])
+        check_tensor(fn, "lse", lse, len(want), ("float32",), what=what)
+    if tuple(lse.shape) != want or not lse.is_contiguous():
         raise _fail(fn, f"lse has shape {tuple(lse.shape)}; expected contiguous {what}", "lse")
-    check_head_vector(fn, "sinks", sinks, hq, q)
-    check_head_vector(fn, "alibi_slopes", alibi_slopes, hq, q)
-    return b, sq, sk, hq, hkv, d
+    return pr
+
+
+def bwd_pointers(dout, q, k, v, out, lse, dq, dk, dv, sinks, alibi_slopes, d_sink, cu_seqlens_q, cu_seqlens_k,
+                 seqused_k, stream):
+    """Every address field of ptxfmha_bwd_params but the workspace, by C name (as attn_pointers)."""
+    return dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), dout=_ptr(dout), lse=_ptr(lse), dq=_ptr(dq),
+                dk=_ptr(dk), dv=_ptr(dv), stream=stream, alibi_slopes=_ptr(alibi_slopes), sink_logits=_ptr(sinks),
+                d_sink=_ptr(d_sink), cu_seqlens_q=_ptr(cu_seqlens_q), cu_seqlens_k=_ptr(cu_seqlens_k),
+                seqused_k=_ptr(seqused_k))
 
 
 def bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
                workspace_ptr, workspace_bytes, stream, window_left=-1, window_right=-1, softcap=0.0,
-               sinks=None, alibi_slopes=None, d_sink=None):
+               sinks=None, alibi_slopes=None, d_sink=None, pr=None, cu_seqlens_q=None, cu_seqlens_k=None,
+               seqused_k=None):
     """The ptxfmha_bwd_params block (library defaults from ptxfmha_bwd_params_init); version 2's
-    window / softcap / ALiBi / sinks as ptxfmha_attn's, d_sink (fp32 [hq] output) only with sinks."""
-    b, sq, hq, d = (int(x) for x in q.shape)
-    f = dict(q=_ptr(q), k=_ptr(k), v=_ptr(v), o=_ptr(out), dout=_ptr(dout), lse=_ptr(lse),
-             dq=_ptr(dq), dk=_ptr(dk), dv=_ptr(dv), batch=b, seqlen_q=sq, seqlen_k=int(k.shape[1]),
-             heads_q=hq, heads_kv=int(k.shape[2]), head_dim=d, softmax_scale=softmax_scale,
+    window / softcap / ALiBi / sinks as ptxfmha_attn's, d_sink (fp32 [hq] output) only with
+    sinks; `pr` the checked AttnProblem of bwd_problem (None: fixed lengths from q's and k's
+    shapes) with its variable-length fields and cu_seqlens_q / cu_seqlens_k / seqused_k."""
+    if pr is None:
+        b, sq, hq, d = (int(x) for x in q.shape)
+        pr = AttnProblem(batch=b, seqlen_q=sq, seqlen_k=int(k.shape[1]), heads_q=hq, heads_kv=int(k.shape[2]),
+                         head_dim=d)
+    f = dict(batch=pr.batch, seqlen_q=pr.seqlen_q, seqlen_k=pr.seqlen_k,
+             heads_q=pr.heads_q, heads_kv=pr.heads_kv, head_dim=pr.head_dim, softmax_scale=softmax_scale,
              causal=1 if causal else 0, deterministic=1 if deterministic else 0,
-             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes), stream=stream,
+             workspace=workspace_ptr, workspace_bytes=int(workspace_bytes),
              window_left=int(window_left), window_right=int(window_right), softcap=float(softcap),
-             alibi_slopes=_ptr(alibi_slopes), sink_logits=_ptr(sinks), d_sink=_ptr(d_sink))
-    for c_name, t in (("q", q), ("k", k), ("v", v), ("o", out), ("dout", dout), ("dq", dq), ("dk", dk), ("dv", dv)):
-        _set_strides(f, c_name, t)
-    return fill(_lib.new_params(_abi.BwdParams), **f)
+             max_seqlen_q=pr.max_seqlen_q, max_seqlen_k=pr.max_seqlen_k, total_q=pr.total_q, total_k=pr.total_k)
+    f.update(bwd_pointers(dout, q, k, v, out, lse, dq, dk, dv, sinks, alibi_slopes, d_sink, cu_seqlens_q,
+                          cu_seqlens_k, seqused_k, stream))
+    for c_name, t in (("q", q), ("o", out), ("dout", dout), ("dq", dq)):
+        _set_strides(f, c_name, t, pr.varlen_q)
+    for c_name, t in (("k", k), ("v", v), ("dk", dk), ("dv", dv)):
+        _set_strides(f, c_name, t, pr.varlen_k)
+    return fill(_lib.new_params(_abi.BwdParams), f)

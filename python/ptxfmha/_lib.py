@@ -149,11 +149,19 @@ def new_params(cls):
     return cls.from_buffer_copy(t)
 
 
+_entry_points = {}  # name -> the loaded library's function (looked up once)
+
+
 def call(function, *args):
     """Calls the C entry point `function` and checks its status."""
-    lib = load()
-    if not has_function(function):
-        raise NotImplementedError(
-            f"ptxfmha: {_lib_path} has no C entry point {function} (a newer libptxfmha.so has it)"
-        )
-    check(function, getattr(lib, function)(*args))
+    f = _entry_points.get(function)
+    if f is None:
+        lib = load()
+        if not has_function(function):
+            raise NotImplementedError(
+                f"ptxfmha: {_lib_path} has no C entry point {function} (a newer libptxfmha.so has it)"
+            )
+        f = _entry_points[function] = getattr(lib, function)
+    status = f(*args)
+    if status != 0:
+        raise status_error(status, function, last_error())

@@ -42,8 +42,8 @@ Queries of 1..8 tokens (decode steps, unpadded) go to the KV-cache kernel (ptxfm
 split over the keys: the fast path for one token against a long cache) unless
 register(decode_kernel=False); longer ones to the prefill kernel (ptxfmha_attn). Both read the
 cache in place. Training: the prefill path is differentiable (ptxfmha_bwd) for causal /
-bidirectional layers, with a sliding window, softcap or sinks (s_aux gets its gradient); a
-padded batch (variable length) raises NotImplementedError in backward naming what it lacks.
+bidirectional layers, with a sliding window, softcap or sinks (s_aux gets its gradient), and
+for padded batches (the variable-length backward).
 
 Model dtype: the kernels take bfloat16 only. A model in another dtype (transformers builds
 float32 unless told otherwise) is refused at its first forward with ValueError saying to load

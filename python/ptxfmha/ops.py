@@ -21,9 +21,11 @@ Autograd: ptxfmha::attn saves q, k, v, out, the LSE, sinks and alibi_slopes; its
 ptxfmha::bwd with the forward's window (as the forward read it), softcap, sinks and ALiBi, and
 gives sinks the gradient ptxfmha_bwd writes to d_sink. The public functions ask the forward for
 the LSE whenever a gradient will be needed (grad mode on and an input that requires grad), so
-the caller need not. The LSE output itself is not differentiable (as in FlashAttention). What
-the C backward does not have (variable length, paged K/V, seqused_k) makes backward raise
-NotImplementedError naming it; the decode op has no backward (inference only).
+the caller need not. The LSE output itself is not differentiable (as in FlashAttention).
+Variable length (cu_seqlens_q / cu_seqlens_k / seqused_k) goes to ptxfmha_bwd's
+variable-length fields; paged K/V makes backward raise NotImplementedError naming it; the
+decode op has no backward (inference only). Plain eager calls skip the custom op's dispatch
+(the eager fast path below) and each call shape's checks and block are built once (plans).
 
 Adding an entry point: a params builder in _checks.py, a custom op here (impl + fake +
 autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C names.
@@ -31,11 +33,12 @@ autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C na
 
 import ctypes
 import math
+import os
 from typing import Optional
 
 import torch
 
-from . import _checks, _lib
+from . import _abi, _checks, _lib
 from ._cuda import device_context
 from .errors import ArgumentError
 
@@ -57,7 +60,13 @@ def _ordinal(device):
     return device.index if device.index is not None else torch.cuda.current_device()
 
 
+_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+
+
 def _stream(device):
+    """The current CUDA stream of `device` (a CUstream address)."""
+    if _raw_stream is not None:
+        return _raw_stream(_ordinal(device))
     return torch.cuda.current_stream(device).cuda_stream
 
 
@@ -73,6 +82,72 @@ def _workspace(size_entry, params, device):
     params.workspace = ws.data_ptr()
     params.workspace_bytes = nbytes.value
     return ws
+
+
+# ---- eager fast path ------------------------------------------------------------------------
+#
+# A call through torch.ops.ptxfmha.* costs tens of microseconds of Python dispatch (the custom
+# op's autograd wrapper, redispatch, schema checks). In plain eager mode - real tensors of a
+# device type listed in EAGER_KERNELS, not compiling or jit-tracing, no dispatch / function
+# mode, no functorch transform - the public functions call the op's implementation directly (and
+# its autograd through _AttnFunction); the implementation runs the same checks. Anything else
+# goes through the custom op, so torch.compile, FakeTensor / meta, opcheck, vmap and dispatch
+# modes see torch.ops.ptxfmha.*. PTXFMHA_NO_FAST_PATH=1 (or FAST_PATH = False) sends every call
+# through the ops.
+
+FAST_PATH = os.environ.get("PTXFMHA_NO_FAST_PATH", "") in ("", "0")
+EAGER_KERNELS = {}  # device type -> {"attn": ..., "bwd": ..., "decode_attn": ...} (filled below)
+_Tensor = torch.Tensor
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+_function_modes = torch._C._len_torch_function_stack
+_functorch_level = torch._C._functorch.peek_interpreter_stack
+_profiling = torch.autograd._profiler_enabled
+_jit_tracing = torch._C._get_tracing_state
+
+
+def _eager_kernels(q, *others):
+    """The kernels EAGER_KERNELS has for q's device when the call may bypass the custom op,
+    else None (see above)."""
+    if not FAST_PATH or type(q) is not _Tensor:
+        return None
+    kernels = EAGER_KERNELS.get(q.device.type)
+    if (kernels is None or torch.compiler.is_compiling() or _dispatch_modes() or _function_modes()
+            or _functorch_level() is not None or _jit_tracing() is not None):
+        return None
+    for t in others:
+        if t is not None and type(t) is not _Tensor:
+            return None
+    return kernels
+
+
+def _eager_call(kernels, name, args):
+    if _profiling():  # the op's name in profiler traces, as the custom op shows it
+        with torch.autograd.profiler.record_function(f"ptxfmha::{name}"):
+            return kernels[name](*args)
+    return kernels[name](*args)
+
+
+# ---- plans: a call shape's checks and parameter block, once ----------------------------------
+#
+# The checks (_checks.*_problem) and every size / stride / feature field of a parameter block
+# depend only on the arguments' dtypes, devices, shapes and strides and on the scalar arguments;
+# a kernel keeps, per such key, the checked problem and the filled block, and on a later call
+# with the same key copies the block and sets its addresses (_checks.*_pointers: every address
+# field), skipping checks whose answer it already has. A failed check caches nothing. The C
+# library checks every block it is given as before.
+
+_PLANS = {}
+PLAN_CACHE_SIZE = 512
+
+
+def _tkey(t):
+    return None if t is None else (t.dtype, t.device, t.shape, t.stride())
+
+
+def _remember(key, plan):
+    if len(_PLANS) >= PLAN_CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[key] = plan
 
 
 # ---- ptxfmha::attn ------------------------------------------------------------------------
@@ -95,8 +170,7 @@ def _attn_params(pr, q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, seqused_k, b
                                _stream(q.device))
 
 
-@torch.library.custom_op("ptxfmha::attn", mutates_args=())
-def attn(
+def _attn_kernel(
     q: Tensor,
     k: Tensor,
     v: Tensor,
@@ -118,8 +192,12 @@ def attn(
 ) -> tuple[Tensor, Tensor]:
     """ptxfmha_attn: out like q (bf16) and lse [b, hq, sq] / [hq, total_q] fp32 (empty unless
     return_lse). `deterministic` is for the backward only (ptxfmha_bwd's flag)."""
-    pr = _attn_problem(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k,
-                       sinks, alibi_slopes)
+    key = ("attn", _tkey(q), _tkey(k), _tkey(v), _tkey(cu_seqlens_q), _tkey(cu_seqlens_k), _tkey(seqused_k),
+           _tkey(block_table), _tkey(sinks), _tkey(alibi_slopes), max_seqlen_q, max_seqlen_k, causal, softmax_scale,
+           window_left, window_right, softcap, return_lse)
+    plan = _PLANS.get(key)
+    pr = plan[0] if plan is not None else _attn_problem(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+                                                        max_seqlen_q, max_seqlen_k, sinks, alibi_slopes)
     out, lse = _attn_outputs(q, pr, return_lse)
     if pr.query_rows == 0:  # varlen with no query rows: nothing to compute (empty tensors have no address)
         return out, lse
@@ -127,11 +205,20 @@ def attn(
         raise ArgumentError("ptxfmha::attn: k has no rows (total_k = 0); every sequence needs its keys",
                             function="ptxfmha::attn", argument="k")
     with device_context(_ordinal(q.device)):
-        params = _attn_params(pr, q, k, v, out, lse if return_lse else None, cu_seqlens_q, cu_seqlens_k, seqused_k,
-                              block_table, causal, softmax_scale, window_left, window_right, softcap, sinks,
-                              alibi_slopes)
+        if plan is None:
+            params = _attn_params(pr, q, k, v, out, lse if return_lse else None, cu_seqlens_q, cu_seqlens_k,
+                                  seqused_k, block_table, causal, softmax_scale, window_left, window_right, softcap,
+                                  sinks, alibi_slopes)
+            _remember(key, (pr, bytes(params)))
+        else:
+            params = _checks.fill(_abi.AttnParams.from_buffer_copy(plan[1]), _checks.attn_pointers(
+                q, k, v, out, lse if return_lse else None, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, sinks,
+                alibi_slopes, _stream(q.device)))
         _lib.call("ptxfmha_attn", ctypes.byref(params))
     return out, lse
+
+
+attn = torch.library.custom_op("ptxfmha::attn", mutates_args=())(_attn_kernel)
 
 
 @attn.register_fake
@@ -144,14 +231,22 @@ def _attn_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_
 
 # ---- ptxfmha::bwd -------------------------------------------------------------------------
 
-def _bwd_outputs(q, k, v, sinks):
-    """dq, dk, dv (contiguous, like q, k, v) and d_sink (fp32 [hq] with sinks, else [0])."""
-    dq, dk, dv = (torch.empty_like(t, memory_format=torch.contiguous_format) for t in (q, k, v))
-    return dq, dk, dv, q.new_empty((int(q.shape[2]) if sinks is not None else 0,), dtype=torch.float32)
+def _bwd_outputs(q, k, v, sinks, pr):
+    """dq, dk, dv (contiguous, like q, k, v) and d_sink (fp32 [hq] with sinks, else [0]). With
+    variable lengths they start as zeros: rows of no sequence (past cu_seqlens[batch], keys
+    past seqused_k) get gradient 0, which the kernels do not write."""
+    new = torch.zeros_like if pr.varlen_q or pr.varlen_k or pr.query_rows == 0 else torch.empty_like
+    dq, dk, dv = (new(t, memory_format=torch.contiguous_format) for t in (q, k, v))
+    return dq, dk, dv, q.new_empty((pr.heads_q if sinks is not None else 0,), dtype=torch.float32)
 
 
-@torch.library.custom_op("ptxfmha::bwd", mutates_args=())
-def bwd(
+def _bwd_problem(dout, q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q, cu_seqlens_k, seqused_k, max_seqlen_q,
+                 max_seqlen_k):
+    return _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q,
+                               cu_seqlens_k, seqused_k, max_seqlen_q, max_seqlen_k)
+
+
+def _bwd_kernel(
     dout: Tensor,
     q: Tensor,
     k: Tensor,
@@ -166,27 +261,53 @@ def bwd(
     softcap: float = 0.0,
     sinks: Optional[Tensor] = None,
     alibi_slopes: Optional[Tensor] = None,
+    cu_seqlens_q: Optional[Tensor] = None,
+    cu_seqlens_k: Optional[Tensor] = None,
+    seqused_k: Optional[Tensor] = None,
+    max_seqlen_q: int = 0,
+    max_seqlen_k: int = 0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """ptxfmha_bwd: dq, dk, dv (bf16, contiguous, shaped like q, k, v) of fixed-length attention
-    from the forward's out and lse [b, hq, sq]; GQA's dk / dv are summed over the query heads.
-    window / softcap / sinks / alibi_slopes as the forward's (ptxfmha::attn); the 4th output is
-    d_sink = dL/d sinks (fp32 [hq]) when sinks is given, else an empty [0] tensor."""
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
-    dq, dk, dv, d_sink = _bwd_outputs(q, k, v, sinks)
+    """ptxfmha_bwd: dq, dk, dv (bf16, contiguous, shaped like q, k, v) from the forward's out and
+    lse; GQA's dk / dv are summed over the query heads. q, k, v fixed-length ([b, s, h, d], lse
+    [b, hq, sq]) or packed as ptxfmha::attn's (cu_seqlens_q: q / out / dout [total_q, hq, d] and
+    lse [hq, total_q]; cu_seqlens_k: k / v [total_k, hkv, d]; seqused_k, max_seqlen_q /
+    max_seqlen_k as the forward's). window / softcap / sinks / alibi_slopes as the forward's; the
+    4th output is d_sink = dL/d sinks (fp32 [hq]) when sinks is given, else an empty [0] tensor."""
+    key = ("bwd", _tkey(dout), _tkey(q), _tkey(k), _tkey(v), _tkey(out), _tkey(lse), _tkey(sinks),
+           _tkey(alibi_slopes), _tkey(cu_seqlens_q), _tkey(cu_seqlens_k), _tkey(seqused_k), max_seqlen_q,
+           max_seqlen_k, causal, softmax_scale, deterministic, window_left, window_right, softcap)
+    plan = _PLANS.get(key)
+    pr = plan[0] if plan is not None else _bwd_problem(dout, q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q,
+                                                       cu_seqlens_k, seqused_k, max_seqlen_q, max_seqlen_k)
+    dq, dk, dv, d_sink = _bwd_outputs(q, k, v, sinks, pr)
+    if pr.query_rows == 0:  # no query rows: every gradient is 0
+        return dq, dk, dv, d_sink.zero_()
+    d_sink_arg = d_sink if sinks is not None else None
     with device_context(_ordinal(q.device)):
-        params = _checks.bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
-                                    0, 0, _stream(q.device), window_left, window_right, softcap, sinks,
-                                    alibi_slopes, d_sink if sinks is not None else None)
+        if plan is None:
+            params = _checks.bwd_params(dout, q, k, v, out, lse, dq, dk, dv, causal, softmax_scale, deterministic,
+                                        0, 0, _stream(q.device), window_left, window_right, softcap, sinks,
+                                        alibi_slopes, d_sink_arg, pr, cu_seqlens_q, cu_seqlens_k, seqused_k)
+            _remember(key, (pr, bytes(params)))
+        else:
+            params = _checks.fill(_abi.BwdParams.from_buffer_copy(plan[1]), _checks.bwd_pointers(
+                dout, q, k, v, out, lse, dq, dk, dv, sinks, alibi_slopes, d_sink_arg, cu_seqlens_q, cu_seqlens_k,
+                seqused_k, _stream(q.device)))
         ws = _workspace("ptxfmha_bwd_workspace_size", params, q.device)  # noqa: F841 (kept alive)
         _lib.call("ptxfmha_bwd", ctypes.byref(params))
     return dq, dk, dv, d_sink
 
 
+bwd = torch.library.custom_op("ptxfmha::bwd", mutates_args=())(_bwd_kernel)
+
+
 @bwd.register_fake
 def _bwd_fake(dout, q, k, v, out, lse, causal, softmax_scale, deterministic, window_left=-1, window_right=-1,
-              softcap=0.0, sinks=None, alibi_slopes=None):
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
-    return _bwd_outputs(q, k, v, sinks)
+              softcap=0.0, sinks=None, alibi_slopes=None, cu_seqlens_q=None, cu_seqlens_k=None, seqused_k=None,
+              max_seqlen_q=0, max_seqlen_k=0):
+    pr = _bwd_problem(dout, q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q, cu_seqlens_k, seqused_k,
+                      max_seqlen_q, max_seqlen_k)
+    return _bwd_outputs(q, k, v, sinks, pr)
 
 
 # ---- autograd of ptxfmha::attn ------------------------------------------------------------
@@ -197,45 +318,54 @@ _SINKS_INPUT = 14  # index of `sinks` among ptxfmha::attn's inputs
 
 def backward_missing(cu_seqlens_q, cu_seqlens_k, seqused_k, block_table):
     """The features of a ptxfmha::attn call that ptxfmha_bwd does not have, by name ([] = the
-    backward can run): the C backward refuses variable length (and so paged K/V, seqused_k)."""
-    return [name for name, x in (("variable-length Q (cu_seqlens_q)", cu_seqlens_q),
-                                 ("variable-length K (cu_seqlens_k)", cu_seqlens_k),
-                                 ("paged K/V (block_table)", block_table), ("seqused_k", seqused_k))
-            if x is not None]
+    backward can run): paged K/V (block_table). Variable length (cu_seqlens_q / cu_seqlens_k,
+    seqused_k) goes to ptxfmha_bwd's variable-length fields."""
+    return ["paged K/V (block_table)"] if block_table is not None else []
 
 
 def _attn_setup_context(ctx, inputs, output):
-    (q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, _mq, _mk, causal, softmax_scale, window_left,
-     window_right, softcap, sinks, alibi_slopes, return_lse, deterministic) = inputs
+    (q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k, causal, softmax_scale,
+     window_left, window_right, softcap, sinks, alibi_slopes, return_lse, deterministic) = inputs
     out, lse = output
     ctx.mark_non_differentiable(lse)
     ctx.missing = backward_missing(cu_seqlens_q, cu_seqlens_k, seqused_k, block_table)
     ctx.have_lse = bool(return_lse)
     if not ctx.missing:
-        # The window as the forward read it (causal = right 0; a bound covering the sequence dropped).
-        left, right = _checks.effective_window(causal, window_left, window_right, q.shape[1], k.shape[1])
+        # The window as the forward read it (causal = right 0; a bound covering the sequence dropped):
+        # the longest sequences are max_seqlen_q / max_seqlen_k with packed sides.
+        len_q = max_seqlen_q if cu_seqlens_q is not None else q.shape[1]
+        len_k = max_seqlen_k if cu_seqlens_k is not None else k.shape[1]
+        left, right = _checks.effective_window(causal, window_left, window_right, len_q, len_k)
         ctx.causal, ctx.window = right == 0, (left, right)
+        ctx.max_seqlen = (max_seqlen_q, max_seqlen_k)
     ctx.softmax_scale, ctx.deterministic, ctx.softcap = softmax_scale, deterministic, softcap
-    ctx.save_for_backward(q, k, v, out, lse, sinks, alibi_slopes)
+    ctx.save_for_backward(q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q, cu_seqlens_k, seqused_k)
 
 
 def _attn_backward(ctx, grad_out, grad_lse):
     if ctx.missing:
         raise NotImplementedError(
             f"ptxfmha: the backward pass ({BACKWARD_ENTRY_POINT}) has no {', '.join(ctx.missing)} yet; it "
-            "computes fixed-length attention (causal, full or windowed, softcap, ALiBi, sinks, GQA) only. "
-            "Run such a forward under torch.no_grad() / inference_mode(), or train with another attention")
+            "computes fixed-length and variable-length attention (causal, full or windowed, softcap, ALiBi, "
+            "sinks, GQA). Run such a forward under torch.no_grad() / inference_mode(), or train with another "
+            "attention")
     if not ctx.have_lse:
         raise RuntimeError(
             "ptxfmha::attn ran with return_lse=False, but its backward needs the forward's LSE: call "
             "ptxfmha.attention() (it asks for the LSE whenever a gradient is needed) or the op with return_lse=True")
-    q, k, v, out, lse, sinks, alibi_slopes = ctx.saved_tensors
+    q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q, cu_seqlens_k, seqused_k = ctx.saved_tensors
     grads = [None] * 18
     if grad_out is not None:
         # .contiguous(): a gradient may be an expanded view (stride 0, e.g. of out.sum()).
-        dq, dk, dv, d_sink = torch.ops.ptxfmha.bwd(grad_out.contiguous(), q, k, v, out, lse, ctx.causal,
-                                                   ctx.softmax_scale, ctx.deterministic, ctx.window[0],
-                                                   ctx.window[1], ctx.softcap, sinks, alibi_slopes)
+        args = (grad_out.contiguous(), q, k, v, out, lse, ctx.causal, ctx.softmax_scale, ctx.deterministic,
+                ctx.window[0], ctx.window[1], ctx.softcap, sinks, alibi_slopes, cu_seqlens_q, cu_seqlens_k,
+                seqused_k, ctx.max_seqlen[0], ctx.max_seqlen[1])
+        # create_graph: through the op, which has no autograd (double backward is refused there).
+        kernels = None if torch.is_grad_enabled() else _eager_kernels(q, k, v, out, lse, args[0], sinks, alibi_slopes)
+        if kernels is not None:
+            dq, dk, dv, d_sink = _eager_call(kernels, "bwd", args)
+        else:
+            dq, dk, dv, d_sink = torch.ops.ptxfmha.bwd(*args)
         grads[0:3] = dq, dk, dv
         if ctx.needs_input_grad[_SINKS_INPUT]:
             grads[_SINKS_INPUT] = d_sink
@@ -245,10 +375,39 @@ def _attn_backward(ctx, grad_out, grad_lse):
 attn.register_autograd(_attn_backward, setup_context=_attn_setup_context)
 
 
+class _AttnFunction(torch.autograd.Function):
+    """The autograd of ptxfmha::attn for the eager fast path: the same setup and backward as
+    the op's (_attn_setup_context, _attn_backward), without the op's dispatch."""
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        output = _eager_call(EAGER_KERNELS[inputs[0].device.type], "attn", inputs)
+        _attn_setup_context(ctx, inputs, output)
+        return output
+
+    backward = staticmethod(_attn_backward)
+
+
+def _run_attn(*inputs):
+    """ptxfmha::attn(*inputs): the eager fast path when it applies, else the custom op."""
+    q, k, v, cu_q, cu_k, seqused_k, block_table = inputs[:7]
+    sinks, alibi_slopes = inputs[14], inputs[15]
+    kernels = _eager_kernels(q, k, v, cu_q, cu_k, seqused_k, block_table, sinks, alibi_slopes)
+    if kernels is None:
+        return torch.ops.ptxfmha.attn(*inputs)
+    if _needs_grad(q, k, v, sinks):
+        return _AttnFunction.apply(*inputs)
+    return _eager_call(kernels, "attn", inputs)
+
+
 # ---- ptxfmha::decode_attn -----------------------------------------------------------------
 
-@torch.library.custom_op("ptxfmha::decode_attn", mutates_args=())
-def decode_attn(
+def _decode_outputs(q, prob, return_lse):
+    o_shape, lse_shape = prob.out_shapes(return_lse)
+    return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+
+
+def _decode_attn_kernel(
     q: Tensor,
     k_cache: Tensor,
     v_cache: Tensor,
@@ -268,19 +427,30 @@ def decode_attn(
 ) -> tuple[Tensor, Tensor]:
     """ptxfmha_decode_attn: 1..8 query tokens per sequence against a contiguous or paged KV cache,
     bf16 or float8_e4m3fn (then k_scale / v_scale fp32 [1] or [heads_kv]; q and out bf16)."""
-    fn = "ptxfmha::decode_attn"
-    prob = _checks.decode_problem(fn, q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes,
-                                  k_scale, v_scale)
-    o_shape, lse_shape = prob.out_shapes(return_lse)
-    out, lse = q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+    key = ("decode_attn", _tkey(q), _tkey(k_cache), _tkey(v_cache), _tkey(cache_seqlens), _tkey(block_table),
+           _tkey(sinks), _tkey(alibi_slopes), _tkey(k_scale), _tkey(v_scale), causal, softmax_scale, window_left,
+           window_right, softcap, num_splits, return_lse)
+    plan = _PLANS.get(key)
+    prob = plan[0] if plan is not None else _checks.decode_problem(
+        "ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks, alibi_slopes, k_scale, v_scale)
+    out, lse = _decode_outputs(q, prob, return_lse)
+    lse_arg = lse if return_lse else None
     with device_context(_ordinal(q.device)):
-        params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, lse if return_lse else None,
-                                            cache_seqlens, block_table, causal, softmax_scale, window_left,
-                                            window_right, softcap, sinks, alibi_slopes, num_splits, 0, 0,
-                                            _stream(q.device), k_scale, v_scale)
+        if plan is None:
+            params = _checks.decode_attn_params(prob, q, k_cache, v_cache, out, lse_arg, cache_seqlens, block_table,
+                                                causal, softmax_scale, window_left, window_right, softcap, sinks,
+                                                alibi_slopes, num_splits, 0, 0, _stream(q.device), k_scale, v_scale)
+            _remember(key, (prob, bytes(params)))
+        else:
+            params = _checks.fill(_abi.DecodeAttnParams.from_buffer_copy(plan[1]), _checks.decode_pointers(
+                q, k_cache, v_cache, out, lse_arg, cache_seqlens, block_table, sinks, alibi_slopes, _stream(q.device),
+                k_scale, v_scale))
         ws = _workspace("ptxfmha_decode_attn_workspace_size", params, q.device)  # noqa: F841 (kept alive)
         _lib.call("ptxfmha_decode_attn", ctypes.byref(params))
     return out, lse
+
+
+decode_attn = torch.library.custom_op("ptxfmha::decode_attn", mutates_args=())(_decode_attn_kernel)
 
 
 @decode_attn.register_fake
@@ -288,8 +458,7 @@ def _decode_attn_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, s
                       window_right, softcap, sinks, alibi_slopes, num_splits, return_lse, k_scale, v_scale):
     prob = _checks.decode_problem("ptxfmha::decode_attn", q, k_cache, v_cache, cache_seqlens, block_table, sinks,
                                   alibi_slopes, k_scale, v_scale)
-    o_shape, lse_shape = prob.out_shapes(return_lse)
-    return q.new_empty(o_shape), q.new_empty(lse_shape, dtype=torch.float32)
+    return _decode_outputs(q, prob, return_lse)
 
 
 def _no_saved_state(ctx, inputs, output):
@@ -304,6 +473,20 @@ def _decode_backward(ctx, grad_out, grad_lse):
 
 
 decode_attn.register_autograd(_decode_backward, setup_context=_no_saved_state)
+
+
+def _run_decode_attn(*inputs):
+    """ptxfmha::decode_attn(*inputs): the eager fast path when it applies and no gradient is
+    asked for (the op's autograd raises in backward), else the custom op."""
+    q, k_cache, v_cache, cache_seqlens, block_table = inputs[:5]
+    kernels = _eager_kernels(q, k_cache, v_cache, cache_seqlens, block_table, inputs[10], inputs[11], inputs[14],
+                             inputs[15])
+    if kernels is None or _needs_grad(q, k_cache, v_cache, inputs[10]):
+        return torch.ops.ptxfmha.decode_attn(*inputs)
+    return _eager_call(kernels, "decode_attn", inputs)
+
+
+EAGER_KERNELS["cuda"] = {"attn": _attn_kernel, "bwd": _bwd_kernel, "decode_attn": _decode_attn_kernel}
 
 
 # ---- public functions -----------------------------------------------------------------------
@@ -368,8 +551,8 @@ def attention(q, k, v, causal=False, softmax_scale=None, return_lse=False, *, dr
     _check_q(fn, q)
     scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
     left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
-    want_lse = bool(return_lse) or _needs_grad(q, k, v)
-    out, lse = torch.ops.ptxfmha.attn(q, k, v, None, None, None, None, 0, 0, bool(causal), scale, left, right, cap,
+    want_lse = bool(return_lse) or _needs_grad(q, k, v, sinks)
+    out, lse = _run_attn(q, k, v, None, None, None, None, 0, 0, bool(causal), scale, left, right, cap,
                                       sinks, alibi_slopes, want_lse, bool(deterministic))
     return (out, lse) if return_lse else out
 
@@ -391,7 +574,8 @@ def attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seql
     Returns out [total_q, hq, d] (rows of no sequence are not written) and with return_lse=True
     lse [hq, total_q] fp32. Metadata is read on the GPU: the kernels clamp whatever it holds (no
     out-of-bounds access); check_metadata() reports entries that would need clamping.
-    Backward: not yet (NotImplementedError naming variable length).
+    Differentiable in q, k, v and sinks (ptxfmha_bwd with the same packed layouts; rows of no
+    sequence and keys past seqused_k get gradient 0); paged K/V has no backward.
     """
     fn = "ptxfmha.attention_varlen"
     _checks.check_flash_extras(fn, dropout_p)
@@ -404,8 +588,8 @@ def attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seql
                             function=fn, argument="cu_seqlens_k")
     scale = _checks.resolve_scale(fn, softmax_scale, q.shape[-1])
     left, right, cap, sinks, alibi_slopes = _features(fn, window_size, softcap, alibi_slopes, sinks)
-    want_lse = bool(return_lse) or _needs_grad(q, k, v)
-    out, lse = torch.ops.ptxfmha.attn(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
+    want_lse = bool(return_lse) or _needs_grad(q, k, v, sinks)
+    out, lse = _run_attn(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table,
                                       _checks.check_int(fn, "max_seqlen_q", max_seqlen_q, 0),
                                       _checks.check_int(fn, "max_seqlen_k", max_seqlen_k, 0), bool(causal), scale,
                                       left, right, cap, sinks, alibi_slopes, want_lse, bool(deterministic))
@@ -540,11 +724,11 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
     k_scale, v_scale = _kv_scales(fn, q, k_cache, k_scale, v_scale, k_descale, v_descale, q_descale)
     if q.shape[1] > _checks.DECODE_MAX_SEQLEN_Q:
         _refuse_prefill_fp8(fn, q, k_cache, v_cache, k_scale, v_scale)
-        out, lse = torch.ops.ptxfmha.attn(q, k_cache, v_cache, None, None, cache_seqlens, block_table, 0, 0,
+        out, lse = _run_attn(q, k_cache, v_cache, None, None, cache_seqlens, block_table, 0, 0,
                                           bool(causal), scale, left, right, cap, sinks, alibi_slopes,
-                                          bool(return_lse) or _needs_grad(q, k_cache, v_cache), False)
+                                          bool(return_lse) or _needs_grad(q, k_cache, v_cache, sinks), False)
     else:
-        out, lse = torch.ops.ptxfmha.decode_attn(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal), scale,
+        out, lse = _run_decode_attn(q, k_cache, v_cache, cache_seqlens, block_table, bool(causal), scale,
                                                  left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse),
                                                  k_scale, v_scale)
     return (out, lse) if return_lse else out

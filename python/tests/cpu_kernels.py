@@ -13,7 +13,8 @@ import torch
 
 import ptxfmha
 from ptxfmha import _checks
-from reference import attention_bwd_ref, attention_grads_ref, attention_ref, dequantize, gather_pages, varlen_ref
+from reference import (attention_bwd_ref, attention_grads_ref, attention_ref, dequantize, gather_pages, varlen_grads_ref,
+                       varlen_ref)
 
 CALLS = []  # (op, {argument: value}) of every stand-in call, appended in call order
 _registered = []
@@ -83,20 +84,28 @@ def decode_attn_cpu(q, k_cache, v_cache, cache_seqlens, block_table, causal, sof
 
 
 def bwd_cpu(dout, q, k, v, out, lse, causal, softmax_scale, deterministic, window_left=-1, window_right=-1,
-            softcap=0.0, sinks=None, alibi_slopes=None):
-    _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes)
+            softcap=0.0, sinks=None, alibi_slopes=None, cu_seqlens_q=None, cu_seqlens_k=None, seqused_k=None,
+            max_seqlen_q=0, max_seqlen_k=0):
+    pr = _checks.bwd_problem("ptxfmha::bwd", dout, q, k, v, out, lse, sinks, alibi_slopes, cu_seqlens_q,
+                             cu_seqlens_k, seqused_k, max_seqlen_q, max_seqlen_k)
+    varlen = pr.varlen_q or pr.varlen_k or seqused_k is not None
     _log("bwd", causal=causal, scale=softmax_scale, deterministic=deterministic, q_shape=tuple(q.shape),
          k_shape=tuple(k.shape), dout_contiguous=dout.is_contiguous(), window=(window_left, window_right),
-         softcap=softcap, sinks=sinks is not None, alibi=alibi_slopes is not None)
+         softcap=softcap, sinks=sinks is not None, alibi=alibi_slopes is not None,
+         **(dict(varlen_q=pr.varlen_q, varlen_k=pr.varlen_k, seqused_k=seqused_k is not None,
+                 max_seqlen=(max_seqlen_q, max_seqlen_k), lse_shape=tuple(lse.shape)) if varlen else {}))
     d_sink = q.new_empty((0,), dtype=torch.float32)
-    if (window_left, window_right) in ((-1, -1), (-1, 0)) and softcap == 0 and sinks is None and alibi_slopes is None:
-        dq, dk, dv = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale)
+    kw = dict(causal=causal, scale=softmax_scale, window=(window_left, window_right), softcap=softcap,
+              alibi=alibi_slopes)
+    if varlen:
+        dq, dk, dv, ds = varlen_grads_ref(dout, q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k=seqused_k,
+                                          sinks=sinks, **kw)
+    elif (window_left, window_right) in ((-1, -1), (-1, 0)) and softcap == 0 and sinks is None and alibi_slopes is None:
+        (dq, dk, dv), ds = attention_bwd_ref(dout, q, k, v, causal=causal, scale=softmax_scale), None
     else:
-        dq, dk, dv, ds = attention_grads_ref(dout, q, k, v, causal=causal, scale=softmax_scale,
-                                             window=(window_left, window_right), softcap=softcap, sinks=sinks,
-                                             alibi=alibi_slopes)
-        if ds is not None:
-            d_sink = ds.to(torch.float32)
+        dq, dk, dv, ds = attention_grads_ref(dout, q, k, v, sinks=sinks, **kw)
+    if ds is not None:
+        d_sink = ds.to(torch.float32)
     return dq.to(q.dtype).contiguous(), dk.to(k.dtype).contiguous(), dv.to(v.dtype).contiguous(), d_sink
 
 
@@ -108,6 +117,10 @@ def install(monkeypatch, dtypes=("bfloat16",)):
         ptxfmha.ops.decode_attn.register_kernel("cpu")(decode_attn_cpu)
         ptxfmha.ops.bwd.register_kernel("cpu")(bwd_cpu)
         _registered.append(True)
+    # The eager fast path (ops.EAGER_KERNELS) calls the same stand-ins for CPU tensors.
+    monkeypatch.setitem(ptxfmha.ops.EAGER_KERNELS, "cpu", {"attn": attn_cpu, "bwd": bwd_cpu,
+                                                          "decode_attn": decode_attn_cpu})
+    monkeypatch.setattr(ptxfmha.ops, "_PLANS", {})  # no plan of another test's acceptance rules
     monkeypatch.setattr(_checks, "ACCEPTED_DEVICES", ("cuda", "cpu"))
     monkeypatch.setattr(_checks, "ACCEPTED_DTYPES", tuple(dtypes))
     CALLS.clear()

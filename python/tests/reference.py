@@ -167,6 +167,38 @@ def attention_grads_ref(dout, q, k, v, *, sinks=None, dtype=None, **kw):
         return pool.submit(grads).result()
 
 
+def varlen_grads_ref(dout, q, k, v, cu_q=None, cu_k=None, *, seqused_k=None, sinks=None, dtype=None, **kw):
+    """dQ, dK, dV and d sinks (None without sinks) of variable-length attention, one
+    fixed-length attention_grads_ref per sequence: q / dout packed [total_q, hq, d] with cu_q
+    (or fixed [b, sq, hq, d]), k / v packed [total_k, hkv, d] with cu_k (or fixed [b, sk, hkv,
+    d]); seqused_k [b] optional (keys of sequence b: its first seqused_k[b]). Rows of no
+    sequence and keys past seqused_k get gradient 0; d sinks sums over the sequences."""
+    dtype = dtype or torch.float64
+    cq = [int(x) for x in cu_q.tolist()] if cu_q is not None else None
+    ck = [int(x) for x in cu_k.tolist()] if cu_k is not None else None
+    used = [int(x) for x in seqused_k.tolist()] if seqused_k is not None else None
+    batch = len(cq) - 1 if cq is not None else q.shape[0]
+
+    def rows(t, cu, b):
+        return t[cu[b]:cu[b + 1]] if cu is not None else t[b]
+
+    dq, dk, dv = (torch.zeros(t.shape, dtype=dtype, device=t.device) for t in (q, k, v))
+    ds = None if sinks is None else torch.zeros(sinks.shape, dtype=dtype, device=sinks.device)
+    for b in range(batch):
+        qb, kb = rows(q, cq, b), rows(k, ck, b)
+        n = kb.shape[0] if used is None else max(0, min(used[b], kb.shape[0]))
+        if qb.shape[0] == 0 or n == 0:  # no rows, or no keys (out = 0 whatever q and the sinks are)
+            continue
+        g = attention_grads_ref(rows(dout, cq, b)[None], qb[None], kb[:n][None], rows(v, ck, b)[:n][None],
+                                sinks=sinks, dtype=dtype, **kw)
+        rows(dq, cq, b)[:] = g[0][0]
+        rows(dk, ck, b)[:n] = g[1][0]
+        rows(dv, ck, b)[:n] = g[2][0]
+        if ds is not None:
+            ds += g[3]
+    return dq, dk, dv, ds
+
+
 def dequantize(cache, scale):
     """An FP8 (e4m3) cache [n, s, heads_kv, d] (contiguous or paged) in float64 as ptxfmha.h
     defines it: K = scale[s] * k_e4m3 with one scale ([] / [1]) or one per KV head

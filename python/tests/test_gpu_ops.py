@@ -310,14 +310,6 @@ def test_python_side_errors(what):
         ptxfmha.attention(q, k, k)
 
 
-def test_backward_of_varlen_names_what_ptxfmha_bwd_lacks():
-    q = randn(32, 2, 64, seed=340).requires_grad_()
-    cu = torch.tensor([0, 12, 32], dtype=torch.int32, device="cuda")
-    out = run_or_skip(ptxfmha.attention_varlen, q, q.detach(), q.detach(), cu, cu, 20, 20, causal=True)
-    with pytest.raises(NotImplementedError, match=r"ptxfmha_bwd.*variable-length Q \(cu_seqlens_q\)"):
-        out.float().sum().backward()
-
-
 def test_missing_cubins_is_runtime_error(tmp_path):
     code = (
         "import torch, ptxfmha\n"

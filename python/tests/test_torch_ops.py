@@ -268,19 +268,71 @@ def test_sinks_without_grad_get_none_and_a_frozen_q_still_trains_k(calls):
     assert calls[-1][1]["sinks"] and calls[-1][1]["softcap"] == 5.0
 
 
-def test_backward_of_varlen_and_paged_names_them(calls):
-    q = bf16(10, 2, 32).requires_grad_()
-    cu = torch.tensor([0, 4, 10], dtype=torch.int32)
-    out = ptxfmha.attention_varlen(q, q, q, cu, cu, 6, 6, causal=True)
-    with pytest.raises(NotImplementedError, match=r"ptxfmha_bwd.*variable-length Q \(cu_seqlens_q\), variable-length K"):
-        out.float().sum().backward()
+def test_backward_of_paged_names_it(calls):
     table = torch.tensor([[0, 1]], dtype=torch.int32)
     kc = bf16(2, 16, 2, 32, seed=3).requires_grad_()
     out = ptxfmha.attention_with_kvcache(bf16(1, 20, 2, 32, seed=4).requires_grad_(), kc, kc,
                                          cache_seqlens=torch.tensor([30], dtype=torch.int32), block_table=table,
                                          causal=True)
-    with pytest.raises(NotImplementedError, match=r"paged K/V \(block_table\), seqused_k"):
+    with pytest.raises(NotImplementedError, match=r"ptxfmha_bwd.*paged K/V \(block_table\) yet"):
         out.float().sum().backward()
+
+
+VARLEN_CASES = [
+    ([5, 0, 9, 1], [5, 0, 9, 1], 4, 2, dict(causal=True), None),
+    ([7, 12], [10, 3], 2, 2, dict(window_size=(4, 2), softcap=3.0, alibi=True, sinks=True), None),
+    ([6, 11], [9, 14], 4, 1, dict(causal=True, sinks=True), [4, 14]),
+]
+
+
+@pytest.mark.parametrize("lens_q,lens_k,hq,hkv,kw,used", VARLEN_CASES, ids=["empty-seq", "features", "seqused_k"])
+def test_varlen_backward_matches_float64_autograd(calls, lens_q, lens_k, hq, hkv, kw, used):
+    """Packed q / k / v through attention_varlen and backward (ptxfmha::bwd with the packed
+    layouts): gradients against float64 autograd of varlen_ref (the forward's per-sequence
+    semantics, independent of the stand-in backward's formula); the bwd call gets the packed
+    LSE [hq, total_q], max_seqlen and the variable-length flags."""
+    kw = dict(kw)
+    cu_q = torch.tensor([0] + torch.tensor(lens_q).cumsum(0).tolist(), dtype=torch.int32)
+    cu_k = torch.tensor([0] + torch.tensor(lens_k).cumsum(0).tolist(), dtype=torch.int32)
+    q = bf16(sum(lens_q) + 2, hq, 32, seed=1).requires_grad_()  # 2 rows of no sequence
+    k, v = (bf16(sum(lens_k), hkv, 32, seed=s).requires_grad_() for s in (2, 3))
+    sinks = torch.linspace(-1.0, 2.0, hq).requires_grad_() if kw.pop("sinks", False) else None
+    alibi = torch.linspace(0.05, 0.2, hq) if kw.pop("alibi", False) else None
+    seqused = torch.tensor(used, dtype=torch.int32) if used is not None else None
+    out = ptxfmha.flash_attn_varlen_func(q, k, v, cu_q, cu_k, max(lens_q), max(lens_k), softmax_scale=0.2,
+                                         seqused_k=seqused, sinks=sinks, alibi_slopes=alibi, **kw)
+    dout = bf16(*q.shape, seed=4)
+    out.backward(dout)
+    xs = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    s64 = None if sinks is None else sinks.detach().double().requires_grad_()
+    o, _ = varlen_ref(*xs, cu_q, cu_k, seqused_k=seqused, causal=kw.get("causal", False), scale=0.2,
+                      window=kw.get("window_size", (-1, -1)), softcap=kw.get("softcap", 0.0), sinks=s64, alibi=alibi)
+    want = torch.autograd.grad(o, xs + ([s64] if s64 is not None else []), dout.double())
+    for got, w in zip((q.grad, k.grad, v.grad), want):
+        assert rel(got, w) < 1e-2
+    assert torch.count_nonzero(q.grad[-2:]) == 0
+    if sinks is not None:
+        assert rel(sinks.grad, want[3]) < 1e-5
+    bwd = [c for op, c in calls if op == "bwd"]
+    assert len(bwd) == 1 and bwd[0]["varlen_q"] and bwd[0]["varlen_k"]
+    assert bwd[0]["lse_shape"] == (hq, q.shape[0]) and bwd[0]["max_seqlen"] == (max(lens_q), max(lens_k))
+    assert bwd[0]["seqused_k"] == (used is not None) and bwd[0]["causal"] == kw.get("causal", False)
+
+
+def test_varlen_backward_under_compile_equals_eager(calls):
+    torch._dynamo.reset()
+    cu = torch.tensor([0, 7, 7, 20], dtype=torch.int32)
+
+    def step(q, k, v):
+        return (ptxfmha.attention_varlen(q, k, v, cu, cu, 13, 13, causal=True, softcap=2.0).float() ** 2).sum()
+
+    def grads(fn):
+        q, k, v = (bf16(20, h, 32, seed=i).requires_grad_() for i, h in enumerate((4, 2, 2)))
+        fn(q, k, v).backward()
+        return q.grad, k.grad, v.grad
+
+    for e, c in zip(grads(step), grads(torch.compile(step, fullgraph=True, backend="aot_eager"))):
+        assert torch.equal(e, c)
 
 
 def test_a_window_wider_than_the_sequence_is_plain_attention_for_backward(calls):
@@ -392,3 +444,11 @@ def test_opcheck_decode_and_bwd(calls):
                                       True, False)
     _opcheck(torch.ops.ptxfmha.bwd.default,
              (bf16(2, 20, 4, 32, seed=4), q, k, v, out, lse, False, 0.2, False, 7, 2, 4.0, sinks, alibi))
+    cu_q, cu_k = torch.tensor([0, 5, 5, 12], dtype=torch.int32), torch.tensor([0, 9, 10, 30], dtype=torch.int32)
+    q, k, v = bf16(12, 4, 32, seed=1), bf16(30, 2, 32, seed=2), bf16(30, 2, 32, seed=3)
+    out, lse = torch.ops.ptxfmha.attn(q, k, v, cu_q, cu_k, None, None, 7, 20, True, 0.2, -1, -1, 0.0, sinks, None,
+                                      True, False)
+    assert tuple(lse.shape) == (4, 12)
+    _opcheck(torch.ops.ptxfmha.bwd.default,
+             (bf16(12, 4, 32, seed=4), q, k, v, out, lse, True, 0.2, False, -1, 0, 0.0, sinks, None, cu_q, cu_k,
+              torch.tensor([9, 1, 15], dtype=torch.int32), 7, 20))

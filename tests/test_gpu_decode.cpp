@@ -404,6 +404,7 @@ TEST_CASE("decode gpu: cluster merge, split counts 2..16 x GQA 1/4/8/16 x 1 and 
     if (!check_case("cluster", p, ++seed, nullptr, &plan)) ++failures;
     const bool cl = plan.cluster > 1;
     CAPTURE(describe(p));
+    if (p.num_splits > 0) CHECK(plan.num_splits == p.num_splits);  // no trimming in this sweep
     if (cl) {
       ++clustered;
       CHECK(plan.cluster == plan.num_splits);
@@ -418,8 +419,9 @@ TEST_CASE("decode gpu: cluster merge, split counts 2..16 x GQA 1/4/8/16 x 1 and 
   for (int D : ptxfmha_test::kHeadDims)
     for (int splits : {2, 3, 5, 8, 11, 16})
       for (auto gq : {std::pair<int, int>{1, 1}, {4, 1}, {8, 4}, {16, 4}}) {
-        DecodeProblem p = make_problem(3, gq.second, 2 * gq.first, 2, D, gq.second > 1, 1029);
-        p.seqlens = {1029, 0, 333};  // odd, empty, shorter than some splits
+        // 2047 keys = 32 tiles: every requested count runs as asked (no trimming)
+        DecodeProblem p = make_problem(3, gq.second, 2 * gq.first, 2, D, gq.second > 1, 2047);
+        p.seqlens = {2047, 0, 333};  // odd, empty, shorter than most splits
         p.num_splits = splits;
         run(p);
       }
@@ -560,8 +562,8 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged,
     // where resident, a non-portable cluster; an empty sequence
     ScopedDecodeCluster policy("1");
     for (int splits : {3, 16}) {
-      DecodeProblem cl = make_problem(3, 2, 8, 2, D, true, 1100);
-      cl.seqlens = {1100, 0, 65};
+      DecodeProblem cl = make_problem(3, 2, 8, 2, D, true, 1023);  // 16 tiles: 3 and 16 splits
+      cl.seqlens = {1023, 0, 65};
       cl.num_splits = splits;
       check_case("sanitizer cluster", cl, ++seed);
     }

@@ -287,6 +287,10 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
         if (why) *why = "'" + tok + "': the number of waves must be >= 1";
         return false;
       }
+    } else if (tok == "cl") {
+      v->cluster = 2;
+    } else if (tok == "nocl") {
+      v->cluster = 1;
     } else if (tok.size() > 1 && tok[0] == 's' && tok.find_first_not_of("0123456789", 1) == std::string::npos &&
                tok.size() < 6) {
       v->num_splits = std::atoi(tok.c_str() + 1);
@@ -295,7 +299,7 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
         return false;
       }
     } else {
-      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN or sN";
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, cl or nocl";
       return false;
     }
     start = end + 1;

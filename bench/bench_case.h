@@ -142,12 +142,18 @@ const char* decode_grid_names();  // "classic|headline|full|quick"
 //             power-of-two scales decode_e4m3_scale, so the gate's dequantised cache is exact bf16)
 //   k=STEM    the split kernel fmha_decode_<STEM>_<arch> (a kernel-table row, e.g. d128_ef)
 //   wN        the min-waves split policy with N waves (more, shorter CTAs)
-// e.g. "default,k=d128_ef,k=d128_s6,w8,e4m3,e4m3+k=d128_e4m3_ef".
+//   sN        exactly N splits (the call's num_splits)
+//   cl        the cluster merge whenever the split count allows (no workspace, no combine
+//             kernel: decode.h DecodeClusterPolicy::Force); k=d128_cl names the _cl row (the same)
+//   nocl      never the cluster merge (the workspace path: split kernel + combine kernel)
+// ("default" is the library's plan: the Auto cluster policy.)
+// e.g. "default,k=d128_ef,k=d128_s6,w8,e4m3,e4m3+k=d128_e4m3_ef,nocl,cl,cl+s8,k=d128_cl+s16".
 struct DecodeVariant {
   bool e4m3 = false;
   std::string kernel_stem;  // "" = the library's row
   int min_waves = 0;
   int num_splits = 0;       // sN: the call's num_splits (0 = the library's plan)
+  int cluster = 0;          // 0 the library's policy, 1 nocl (Off), 2 cl (Force)
 };
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
 // The cells of `items` for each decode cell of `base` (other cells pass through), in base order.

@@ -113,6 +113,8 @@ VariantCall variant_call(const Case& c, const ptxfmha_decode_params& d) {
   if (!dv.kernel_stem.empty()) v.kernel_name = "fmha_decode_" + dv.kernel_stem + "_" + g_dev.arch;
   v.ov.split_kernel = v.kernel_name.empty() ? nullptr : v.kernel_name.c_str();
   v.ov.min_waves = dv.min_waves;
+  if (dv.cluster == 1) v.ov.cluster = ptxfmha::DecodeClusterPolicy::Off;
+  if (dv.cluster == 2) v.ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
   if (dv.num_splits > 0) a.num_splits = dv.num_splits;
   return v;
 }

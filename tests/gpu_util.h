@@ -733,4 +733,28 @@ inline bool run_and_check(const std::string& key, const FwdProblem& p, const Fwd
   return ok_bounds && deterministic;
 }
 
+// Sets the decode cluster-merge policy (the environment PTXFMHA_DECODE_CLUSTER: "0" the
+// workspace path, "1" the cluster merge whenever the split count allows; decode.h
+// DecodeClusterPolicy) for a scope, restoring the previous value.
+class ScopedDecodeCluster {
+ public:
+  explicit ScopedDecodeCluster(const char* value) {
+    const char* old = std::getenv(kName);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    ::setenv(kName, value, 1);
+  }
+  ~ScopedDecodeCluster() {
+    if (had_) ::setenv(kName, old_.c_str(), 1);
+    else ::unsetenv(kName);
+  }
+  ScopedDecodeCluster(const ScopedDecodeCluster&) = delete;
+  ScopedDecodeCluster& operator=(const ScopedDecodeCluster&) = delete;
+
+ private:
+  static constexpr const char* kName = "PTXFMHA_DECODE_CLUSTER";
+  bool had_ = false;
+  std::string old_;
+};
+
 }  // namespace ptxfmha_test

@@ -163,6 +163,7 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     CHECK(fa->l2_hint == fb->l2_hint);
     CHECK(fa->sink == fb->sink);
     CHECK(fa->heads == fb->heads);
+    CHECK(fa->cluster == fb->cluster);
     // The rows select the same kernels through the public lookup.
     if (a->kind == KernelKind::Decode || a->kind == KernelKind::DecodeCombine) {
       CHECK(ptxfmha::find_kernel(100, a->kind, a->head_dim) == b);
@@ -171,8 +172,8 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     ++pairs;
   }
   // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + 3
-  // sink combine kernels
-  CHECK(pairs == 6 + 9 + 4 + 3);
+  // sink combine kernels + 12 cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
+  CHECK(pairs == 6 + 9 + 4 + 3 + 12);
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
@@ -206,13 +207,16 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       CHECK(macro_value(macros, "KERNEL_L2_HINT", s.path) == f->l2_hint);
       CHECK(macro_value(macros, "KERNEL_HEADS", s.path) == f->heads);
       CHECK(ptxfmha::decode_row_heads(row) == f->heads);
+      CHECK(macro_value(macros, "KERNEL_CLUSTER", s.path) == f->cluster);
+      CHECK(ptxfmha::decode_row_cluster(row) == (f->cluster != 0));
       // the default rows are the plain bf16 ones
       CHECK((row->kind == KernelKind::Decode) == (f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 &&
-                                                  f->heads == 1 && f->stages == (row->head_dim == 64 ? 4 : 3)));
+                                                  f->heads == 1 && f->cluster == 0 &&
+                                                  f->stages == (row->head_dim == 64 ? 4 : 3)));
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 3));
+  CHECK(n == 2 * (6 + 9 + 4 + 3 + 12));
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -229,6 +233,19 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(f->features == int(feat));
           CHECK(f->l2_hint == 0);  // the A/B levers run only when named
           CHECK(f->heads == 1);
+          CHECK(f->cluster == 0);  // the _cl twins run only when the plan picks them
+          // the cluster twin: same facts, KERNEL_CLUSTER 1
+          const KernelInfo* cl = ptxfmha::find_decode_cluster(sm, d, kv, feat);
+          REQUIRE(cl != nullptr);
+          const ptxfmha::DecodeRowFacts* fc = ptxfmha::decode_row_facts(cl);
+          CHECK(fc->cluster == 1);
+          CHECK(fc->kv_bytes == kv);
+          CHECK(fc->features == int(feat));
+          CHECK(fc->heads == 1);
+          CHECK(fc->stages == f->stages);
+          CHECK(cl->head_dim == d);
+          CHECK(cl->smem_bytes == r->smem_bytes);  // the merge reuses the ring
+          CHECK(ptxfmha::find_decode_split_named(sm, cl->name) == cl);
         }
       // With the call's heads: bf16 keeps its plain row; e4m3 runs one KV head per CTA (the
       // two-heads e4m3 row was removed after the H200 run of 2026-12-02 found it wrong).
@@ -276,7 +293,9 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     CHECK((kv == 1 || kv == 2));
     CHECK((heads == 1 || heads == 2));
     const long long ring_bytes = stages * 2 * heads * 64 * d * kv;    // K + V tiles of every head
-    const long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;    // O parts + (m, l)
+    long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
+    if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
+      epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + 128);
@@ -349,6 +368,17 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
       CHECK(count("ACQBULK") == 0);
+      // The cluster merge (_cl): two cluster barriers (arrive + wait each; ptxas may emit a
+      // uniform and a divergent copy) and the peers' partials through the shared::cluster
+      // window (generic LD: 16 LSE loads + 16 v4 O loads); none of it in the other rows.
+      if (f->cluster != 0) {
+        CHECK(count("UCGABAR_ARV") >= 2);
+        CHECK(count("UCGABAR_WAIT") >= 2);
+        CHECK(occurrences(" LD.E.128 ") >= 16);
+      } else {
+        CHECK(count("UCGABAR_ARV") == 0);
+        CHECK(count("UCGABAR_WAIT") == 0);
+      }
       MESSAGE(std::string(r->name) << ": HMMA " << count("HMMA") << ", LDSM " << count("LDSM") << ", UNPACK "
                       << occurrences("F2FP.F16.E4M3.UNPACK_B") << ", UTMALDG " << count("UTMALDG") << ", SYNCS "
                       << count("SYNCS") << ", PREEXIT " << count("PREEXIT") << ", LDL/STL "
@@ -363,7 +393,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     ++checked[r->arch];
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 13 split
-  // variants, 3 sink combine kernels.
-  CHECK(checked["sm90a"] == 6 + 13 + 3);
-  CHECK(checked["sm100a"] == 6 + 13 + 3);
+  // variants, 3 sink combine kernels, 12 cluster-merge rows.
+  CHECK(checked["sm90a"] == 6 + 13 + 3 + 12);
+  CHECK(checked["sm100a"] == 6 + 13 + 3 + 12);
 }

@@ -444,7 +444,18 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(pb::parse_decode_variant("s16", &v, &why));
   CHECK(v.num_splits == 16);
   CHECK(v.min_waves == 0);
-  for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x"}) {
+  CHECK(v.cluster == 0);
+  CHECK(pb::parse_decode_variant("cl+s8", &v, &why));  // the cluster merge (Force), 8 splits
+  CHECK(v.cluster == 2);
+  CHECK(v.num_splits == 8);
+  CHECK(pb::parse_decode_variant("nocl", &v, &why));   // the workspace path (Off)
+  CHECK(v.cluster == 1);
+  CHECK(pb::parse_decode_variant("k=d128_cl+s16", &v, &why));
+  CHECK(v.kernel_stem == "d128_cl");
+  CHECK(v.num_splits == 16);
+  CHECK(v.cluster == 0);
+  for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x", "clx",
+                          "nocl2", "cl+"}) {
     CAPTURE(std::string(bad));
     CHECK(!pb::parse_decode_variant(bad, &v, &why));
     CHECK(!why.empty());

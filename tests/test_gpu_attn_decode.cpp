@@ -146,7 +146,33 @@ std::vector<NamedCase> decode_attn_cases_sanitizer(int d) {
   return out;
 }
 
+// The cluster merge of the _attn_cl rows (run with PTXFMHA_DECODE_CLUSTER=1): the sinks join
+// the merge as in the _sink combine kernel; GQA {1, 4, 8} x query tokens {1, 4} x splits {auto,
+// 2, 5, 16}, every feature (a window narrower than a split included), a sequence without keys.
+std::vector<NamedCase> decode_attn_cases_cluster(int d) {
+  std::vector<NamedCase> out;
+  uint64_t seed = 0xDECAC000 + uint64_t(d) * 1000;
+  for (int gqa : ptxfmha_test::kGqaRatios)
+    for (int sq : {1, 4})
+      for (int splits : {0, 2, 5, 16}) {
+        AttnCase c = decode_case(sq, 2 * gqa, 2, d, (splits % 2) ? 64 : 0, {1037, 0, 65}, 1100);
+        c.causal = sq > 1;
+        c.window_left = splits == 5 ? 100 : -1;
+        c.softcap = 30;
+        c.sinks = std::vector<float>(std::size_t(2 * gqa), splits == 2 ? 4.0f : 0.5f);
+        c.slopes = alibi_slopes(2 * gqa);
+        out.push_back({"(cluster)", c, seed++, splits});
+      }
+  return out;
+}
+
 }  // namespace ptxfmha_test
+
+TEST_CASE("gpu decode attn: cluster merge (_attn_cl) with sinks and every feature, splits {auto, 2, 5, 16}" *
+          doctest::test_suite("gpu-decode")) {
+  ScopedDecodeCluster policy("1");
+  run_list("gpu decode attn cluster", decode_attn_cases_cluster);
+}
 
 TEST_CASE("gpu decode attn: window, softcap, sinks, ALiBi alone and together, paged and contiguous" *
           doctest::test_suite("gpu-decode")) {

@@ -7,6 +7,9 @@
 // result must be within the bounds of gpu_util.h's Tolerance (O per element, rel_l2, cosine,
 // LSE per row, -inf LSE and zero O for rows that see no key, no padding clobbered) and two
 // launches must be bitwise equal. Figures go to the worst-figures summary per kernel.
+// The library's default cluster policy (Auto) runs; the split-count test runs both merges
+// (PTXFMHA_DECODE_CLUSTER=0 and =1) and "cluster merge" forces the _cl rows (splits 2..16),
+// checking that the plan ran them as clusters.
 //
 // A timing case, "decode bandwidth", is skipped unless asked for (--no-skip
 // -tc="decode bandwidth*"): it measures cuMemcpyDtoD bandwidth and ptxfmha_decode GB/s.
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "decode.h"
+#include "decode_rows.h"
 #include "gpu_util.h"
 #include "shapes.h"
 
@@ -288,12 +292,17 @@ std::string kernel_key(const char* test, const DecodeProblem& p) {
 }
 
 // Runs one case end to end; returns true when every figure held and two runs were equal.
+// plan_out: the plan the call ran (ptxfmha::decode_plan of the same parameters).
 bool check_case(const char* test, const DecodeProblem& p, uint64_t seed,
-                std::vector<int32_t>* bad_entries = nullptr) {
+                std::vector<int32_t>* bad_entries = nullptr, ptxfmha::DecodePlan* plan_out = nullptr) {
   const DecodeData d = make_data(p, seed, bad_entries);
   const FwdReference ref = reference(p, d);
   DecodeDeviceCase dc(p, d);
   dc.prepare_workspace();
+  if (plan_out != nullptr) {
+    const ptxfmha_decode_params a = dc.params();
+    REQUIRE(ptxfmha::decode_plan(&a, plan_out) == PTXFMHA_OK);
+  }
   FwdOutputs first, second;
   dc.run(&first);
   dc.run(&second);
@@ -358,6 +367,10 @@ TEST_CASE("decode gpu: paged caches, page sizes 16..256, shuffled pages, ragged 
 TEST_CASE("decode gpu: forced split counts merge exactly (and the automatic choice)") {
   REQUIRE(ensure_context());
   uint64_t seed = 4000;
+  // both merges: the workspace + combine kernel, and the cluster merge where the count allows
+  for (const char* cluster : {"0", "1"}) {
+  CAPTURE(cluster);
+  ScopedDecodeCluster policy(cluster);
   for (int D : ptxfmha_test::kHeadDims)
     for (int splits : {0, 1, 2, 3, 5, 8, 13, 47}) {
       DecodeProblem p = make_problem(2, 2, 32, 8, D, true, 3000);
@@ -372,6 +385,59 @@ TEST_CASE("decode gpu: forced split counts merge exactly (and the automatic choi
     p.num_splits = splits;
     check_case("splits", p, ++seed);
   }
+  }
+}
+
+// The cluster merge (the _cl rows): the num_splits CTAs of a (sequence, KV head, m-group) merge
+// through distributed shared memory, no workspace, no combine kernel. Forced on
+// (PTXFMHA_DECODE_CLUSTER=1) with requested split counts 2..16; every case checks that the
+// plan ran the _cl row as a cluster of num_splits CTAs (counts above 8 only where the device
+// keeps a non-portable cluster resident: reported, else the workspace path runs and is checked).
+TEST_CASE("decode gpu: cluster merge, split counts 2..16 x GQA 1/4/8/16 x 1 and 4 tokens, empty and odd lengths, paged") {
+  REQUIRE(ensure_context());
+  ScopedDecodeCluster policy("1");
+  uint64_t seed = 4500;
+  int cases = 0, clustered = 0, failures = 0;
+  auto run = [&](const DecodeProblem& p) {
+    ptxfmha::DecodePlan plan;
+    ++cases;
+    if (!check_case("cluster", p, ++seed, nullptr, &plan)) ++failures;
+    const bool cl = plan.cluster > 1;
+    CAPTURE(describe(p));
+    if (p.num_splits > 0) CHECK(plan.num_splits == p.num_splits);  // no trimming in this sweep
+    if (cl) {
+      ++clustered;
+      CHECK(plan.cluster == plan.num_splits);
+      CHECK(plan.workspace_bytes == 0u);
+      CHECK(plan.combine_grid == 0u);
+      REQUIRE(plan.split_row != nullptr);
+      CHECK(ptxfmha::decode_row_cluster(plan.split_row));
+    } else if (plan.num_splits >= 2 && plan.num_splits <= 8) {
+      FAIL_CHECK("a portable cluster of " << plan.num_splits << " CTAs did not run as a cluster");
+    }
+  };
+  for (int D : ptxfmha_test::kHeadDims)
+    for (int splits : {2, 3, 5, 8, 11, 16})
+      for (auto gq : {std::pair<int, int>{1, 1}, {4, 1}, {8, 4}, {16, 4}}) {
+        // 2047 keys = 32 tiles: every requested count runs as asked (no trimming)
+        DecodeProblem p = make_problem(3, gq.second, 2 * gq.first, 2, D, gq.second > 1, 2047);
+        p.seqlens = {2047, 0, 333};  // odd, empty, shorter than most splits
+        p.num_splits = splits;
+        run(p);
+      }
+  for (int P : {16, 64})
+    for (int splits : {4, 16}) {
+      DecodeProblem p = make_problem(4, 2, 16, 2, 128, true, 2000, P);
+      p.seqlens = {2000, 1, 0, 1111};
+      p.num_splits = splits;
+      run(p);
+    }
+  // the automatic split count under the forced policy (best count <= the cluster limit)
+  for (int D : ptxfmha_test::kHeadDims) {
+    DecodeProblem p = make_problem(1, 1, 32, 8, D, false, 4097);
+    run(p);
+  }
+  MESSAGE("cluster sweep: " << cases << " cases, " << clustered << " ran as clusters, " << failures << " failed");
 }
 
 TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
@@ -479,7 +545,7 @@ TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") 
 // named "sanitizer shapes" under memcheck, racecheck, synccheck and initcheck): forced splits
 // (split kernel + PDL combine), a paged cache with shuffled pages and ragged lengths, causal
 // GQA with several query tokens, for every head dim.
-TEST_CASE("decode gpu: sanitizer shapes (splits + combine, paged, ragged, causal GQA)" *
+TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA)" *
           doctest::test_suite("gpu-decode")) {
   REQUIRE(ensure_context());
   uint64_t seed = 9000;
@@ -492,6 +558,15 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, paged, ragged, causal
     check_case("sanitizer", paged, ++seed);
     DecodeProblem gqa = make_problem(1, 4, 16, 1, D, true, 129);
     check_case("sanitizer", gqa, ++seed);
+    // the cluster merge (distributed shared memory, two cluster barriers): a portable and,
+    // where resident, a non-portable cluster; an empty sequence
+    ScopedDecodeCluster policy("1");
+    for (int splits : {3, 16}) {
+      DecodeProblem cl = make_problem(3, 2, 8, 2, D, true, 1023);  // 16 tiles: 3 and 16 splits
+      cl.seqlens = {1023, 0, 65};
+      cl.num_splits = splits;
+      check_case("sanitizer cluster", cl, ++seed);
+    }
   }
 }
 

@@ -264,7 +264,8 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
     run_case("e4m3 sanitizer", b, seed++, 0, true, false);
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
-                           "fmha_decode_d128_h2"}) {
+                           "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",
+                           "fmha_decode_d128_attn_cl"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     if (ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) == nullptr) continue;
     ptxfmha::DecodeOverrides ov;
@@ -327,7 +328,8 @@ TEST_CASE("gpu decode variants: every A/B lever computes the same attention (nam
 }
 
 // Serving engines replay decode steps as CUDA graphs. A call with a fixed workspace (sized once
-// for max_seqlen_k) is captured (split kernel + PDL combine: num_splits 4), replayed, then the
+// for max_seqlen_k) is captured (split kernel + PDL combine: num_splits 4; and the cluster
+// merge, one launch of clusters of 4 CTAs, no workspace), replayed, then the
 // cache contents, seqlens_k (shorter and longer), the page table and (e4m3) the scales change in
 // place and the same graph is replayed again: every replay must match the reference of what
 // the buffers hold at that moment.
@@ -340,15 +342,22 @@ TEST_CASE("gpu decode graph: captured with a fixed workspace, replayed after cac
     const char* name;
     bool e4m3, features, plain_api;
     CUstreamCaptureMode capture;
+    const char* cluster;  // PTXFMHA_DECODE_CLUSTER: "0" workspace + PDL combine, "1" cluster merge
   };
   const Mode modes[] = {
-      {"ptxfmha_decode bf16 (thread-local capture)", false, false, true, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL},
-      {"ptxfmha_decode_attn e4m3 + features (global capture)", true, true, false, CU_STREAM_CAPTURE_MODE_GLOBAL},
+      {"ptxfmha_decode bf16 (thread-local capture)", false, false, true, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, "0"},
+      {"ptxfmha_decode_attn e4m3 + features (global capture)", true, true, false, CU_STREAM_CAPTURE_MODE_GLOBAL, "0"},
+      {"ptxfmha_decode bf16, cluster merge (thread-local capture)", false, false, true,
+       CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, "1"},
+      {"ptxfmha_decode_attn e4m3 + features, cluster merge (global capture)", true, true, false,
+       CU_STREAM_CAPTURE_MODE_GLOBAL, "1"},
   };
   for (int d : decode_dims())
     for (const Mode& m : modes) {
       CAPTURE(m.name);
       CAPTURE(d);
+      ScopedDecodeCluster policy(m.cluster);
+      const bool cluster = m.cluster[0] == '1';
       // Three builds of one shape: the page pool keeps its size (extra pages make up for the
       // pages shorter sequences do not need), so the captured tensor maps stay valid.
       AttnCase c1 = dcase(1, 16, 4, d, 64, {900, 333, 0}, 1000);
@@ -382,12 +391,22 @@ TEST_CASE("gpu decode graph: captured with a fixed workspace, replayed after cac
       uint64_t ws_bytes = 0;
       if (m.plain_api) REQUIRE(ptxfmha_decode_workspace_size(&dp, &ws_bytes) == PTXFMHA_OK);
       else REQUIRE(ptxfmha_decode_attn_workspace_size(&da, &ws_bytes) == PTXFMHA_OK);
-      REQUIRE(ws_bytes > 0);  // 4 splits: the combine kernel runs (PDL)
-      b.ws.alloc(std::size_t(ws_bytes));
+      // 4 splits: the combine kernel runs (PDL), or the cluster merge (no workspace)
+      if (cluster) {
+        REQUIRE(ws_bytes == 0);  // 4 splits and no workspace: only the cluster merge does that
+        if (m.plain_api) {
+          ptxfmha::DecodePlan plan;
+          REQUIRE(ptxfmha::decode_plan(&dp, &plan) == PTXFMHA_OK);
+          REQUIRE(plan.cluster == 4);
+        }
+      } else {
+        REQUIRE(ws_bytes > 0);
+        b.ws.alloc(std::size_t(ws_bytes));
+      }
       ptxfmha_decode_attn_params call = da;
-      call.workspace = b.ws.get();
+      call.workspace = cluster ? nullptr : b.ws.get();
       call.workspace_bytes = ws_bytes;
-      dp.workspace = b.ws.get();
+      dp.workspace = cluster ? nullptr : b.ws.get();
       dp.workspace_bytes = ws_bytes;
       auto issue = [&]() { return m.plain_api ? ptxfmha_decode(&dp) : ptxfmha_decode_attn(&call); };
       // uncaptured once (modules loaded, occupancy cached): the same answer as the replays

@@ -19,7 +19,10 @@
 //                          fmha_decode_combine_d<D>_<arch>, grid
 //                          batch * heads_q * seqlen_q (one row per CTA), launched with programmatic
 //                          stream serialization (PDL) so its launch overlaps the split kernel
-//                          (environment PTXFMHA_DECODE_PDL=0 turns that off, for measurements).
+//                          (environment PTXFMHA_DECODE_PDL=0 turns that off, for measurements);
+//                          or, when the plan picks the cluster merge (DecodeClusterPolicy
+//                          below), the _cl twin alone with cluster dims (1, num_splits, 1): no
+//                          workspace, no combine kernel.
 //
 // What the host cannot check, and what the kernels do instead: block_table and seqlens_k
 // live in device memory and are read asynchronously on the stream (earlier work on the
@@ -95,6 +98,39 @@ int decode_attn_kv_bytes(const ptxfmha_decode_attn_params& p);
 // 22.95 us. The ordering follows tiles per SM (not per CTA) plus a combine cost growing with
 // s; a per-SM model would pick 16 here but has not been measured on the other shapes yet.
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
+// The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
+// m-group) form a thread-block cluster and merge their partials through distributed shared
+// memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16
+// with the non-portable attribute where the device keeps such a cluster resident
+// (cuOccupancyMaxActiveClusters, decode_launch.cpp).
+constexpr int kDecodeClusterPortable = 8;
+constexpr int kDecodeClusterMax = 16;
+// Policy of a call (DecodeOverrides::cluster; the environment PTXFMHA_DECODE_CLUSTER=0 / 1
+// sets Off / Force for calls that leave it at Auto):
+//   Auto   the cluster merge when choose_cluster_splits says so (below)
+//   Off    never (the workspace path: split kernel + combine kernel)
+//   Force  whenever the split count allows: the requested num_splits if 2 <= it <= the
+//          cluster limit, else (automatic) the best split count <= the cluster limit
+enum class DecodeClusterPolicy { Auto = 0, Off = 1, Force = 2 };
+// The modelled time of s splits in tiles (choose_num_splits's model with the merge's own cost:
+// merge_tiles when s > 1), and the best s <= max_s (no empty trailing split, the smallest on
+// ties). Pure.
+double decode_split_cost(int64_t units, int64_t kv_tiles, int64_t slots, int64_t s, double merge_tiles);
+int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_s, double merge_tiles);
+constexpr double kDecodeCombineTiles = 2.0;         // the combine kernel, in tile times
+// The cluster merge inside the split kernel, in tile times: an ESTIMATE (not measured): each
+// CTA reads num_splits x 4 columns per item from its peers' shared memory (a few hundred ns
+// per 8-split group) and no second launch.
+constexpr double kDecodeClusterMergeTiles = 0.5;
+// Auto policy, pure: 0 (workspace path) or the cluster's split count. ws_splits is the split
+// count the workspace path would run (choose_num_splits or the min-waves policy); cluster_max
+// the largest resident cluster (0 or 1: none).
+//   ws_splits <= 1               0 (nothing to merge)
+//   ws_splits <= cluster_max     ws_splits (the same splits without the combine kernel)
+//   otherwise                    the best s <= cluster_max under the cluster merge's cost when
+//                                that model time is <= the workspace plan's, else 0
+int choose_cluster_splits(int64_t units, int64_t kv_tiles, int64_t slots, int ws_splits, int cluster_max);
+
 // The "more, shorter CTAs" policy (an A/B lever of issue 17, DecodeOverrides::min_waves): the
 // smallest s (no empty trailing split, s <= kv_tiles, s <= kDecodeMaxSplits) whose
 // units * s CTAs fill at least min_waves waves of `slots`, else the largest such s; the
@@ -119,6 +155,9 @@ struct DecodePlan {
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
   int heads_per_cta = 1;   // KV heads per split CTA (DecodePlanOptions)
+  // > 1: the _cl row runs with cluster dims (1, cluster, 1), cluster == num_splits: no
+  // workspace (workspace_bytes 0), no combine kernel (combine_grid 0). 0: the workspace path.
+  int cluster = 0;
   // Grids (plan_decode only): split kernel (heads_kv / heads_per_cta * m_groups, num_splits,
   // batch); combine
   // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
@@ -134,6 +173,10 @@ struct DecodePlanOptions {
   int64_t band_keys = 0;
   int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of choose_num_splits
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
+  // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
+  // row or none resident) and the policy.
+  int cluster_max = 0;
+  DecodeClusterPolicy cluster_policy = DecodeClusterPolicy::Auto;
 };
 // KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).
 int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o);
@@ -146,8 +189,11 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
 
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
 // choose_num_splits(batch * heads_kv * m_groups, decode_kv_tiles, slots) with
-// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids. Requires a
-// validated p and rows for p.head_dim.
+// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
+// cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
+// the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a
+// cluster plan has cluster = num_splits, no workspace, no combine grid (the caller runs the
+// _cl row). Requires a validated p and rows for p.head_dim.
 void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                  const KernelInfo& combine_row, int64_t slots, DecodePlan* plan,
                  const DecodePlanOptions& o = DecodePlanOptions());
@@ -162,6 +208,10 @@ struct DecodeOverrides {
   const char* split_kernel = nullptr;  // a split row by name (it must fit the call: head dim,
                                        // cache type; a feature call needs a feature row)
   int min_waves = 0;                   // DecodePlanOptions::min_waves
+  // The cluster merge policy (Auto: the environment PTXFMHA_DECODE_CLUSTER, else the plan's).
+  // A named _cl split_kernel forces it (and fails when the split count exceeds the cluster
+  // the device keeps resident); a named other row turns it off.
+  DecodeClusterPolicy cluster = DecodeClusterPolicy::Auto;
 };
 
 // One decode call after validation: the embedded ptxfmha_decode fields (causal canonical),

@@ -33,28 +33,92 @@ bool overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi) {
   return a_lo < b_hi && b_lo < a_hi;
 }
 
-// Resident split CTAs per SM (cuOccupancyMaxActiveBlocksPerMultiprocessor), cached per loaded
-// function: the module cache keeps every CUfunction alive for its context's lifetime, and the
-// answer depends only on the function and the row's threads / shared memory.
-ptxfmha_status split_ctas_per_sm(const KernelInfo& row, CUfunction f, int* per_sm) {
-  static std::mutex mutex;
-  static std::map<CUfunction, int> cache;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = cache.find(f);
-    if (it != cache.end()) {
-      *per_sm = it->second;
-      return PTXFMHA_OK;
+// One int per loaded function, computed once by `query` (a driver query): the module cache keeps
+// every CUfunction alive for its context's lifetime, and the answers depend only on the function
+// and its row. The query runs outside the lock; a failed query caches nothing.
+class FunctionCache {
+ public:
+  template <class Query>
+  ptxfmha_status get(CUfunction f, int* out, Query&& query) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = map_.find(f);
+      if (it != map_.end()) {
+        *out = it->second;
+        return PTXFMHA_OK;
+      }
     }
+    int v = 0;
+    const ptxfmha_status st = query(&v);
+    if (st != PTXFMHA_OK) return st;
+    std::lock_guard<std::mutex> lock(mutex_);
+    map_[f] = v;
+    *out = v;
+    return PTXFMHA_OK;
   }
-  int n = 0;
-  CUresult r = drv().cuOccupancyMaxActiveBlocksPerMultiprocessor(&n, f, row.threads,
-                                                                  static_cast<size_t>(row.smem_bytes));
-  if (r != CUDA_SUCCESS) return fail_cuda(r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
-  std::lock_guard<std::mutex> lock(mutex);
-  cache[f] = n;
-  *per_sm = n;
-  return PTXFMHA_OK;
+
+ private:
+  std::mutex mutex_;
+  std::map<CUfunction, int> map_;
+};
+
+// Resident split CTAs per SM (cuOccupancyMaxActiveBlocksPerMultiprocessor), cached per function.
+ptxfmha_status split_ctas_per_sm(const KernelInfo& row, CUfunction f, int* per_sm) {
+  static FunctionCache cache;
+  return cache.get(f, per_sm, [&](int* n) {
+    CUresult r = drv().cuOccupancyMaxActiveBlocksPerMultiprocessor(n, f, row.threads,
+                                                                    static_cast<size_t>(row.smem_bytes));
+    return r == CUDA_SUCCESS ? PTXFMHA_OK : fail_cuda(r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  });
+}
+
+// The largest cluster (1, c, 1) of the _cl row `row` the device keeps resident, c <= 16
+// (cuOccupancyMaxActiveClusters >= 1; above 8 after allowing non-portable sizes), cached per
+// function; 0 when none is or the driver has no cuOccupancyMaxActiveClusters. A size the
+// driver refuses (an error return of the query or of the attribute) counts as not resident:
+// the call then takes the workspace path.
+ptxfmha_status cluster_limit(const KernelInfo& row, CUfunction f, int* limit) {
+  static FunctionCache cache;
+  return cache.get(f, limit, [&](int* best) {
+    const DriverApi& d = drv();
+    *best = 0;
+    if (d.cuOccupancyMaxActiveClusters == nullptr) return PTXFMHA_OK;
+    const bool non_portable =
+        d.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1) == CUDA_SUCCESS;
+    for (int c = non_portable ? kDecodeClusterMax : kDecodeClusterPortable; c >= 2 && *best == 0; --c) {
+      CUlaunchConfig cfg;
+      std::memset(&cfg, 0, sizeof cfg);
+      cfg.gridDimX = 1;
+      cfg.gridDimY = static_cast<unsigned>(c);
+      cfg.gridDimZ = 1;
+      cfg.blockDimX = static_cast<unsigned>(row.threads);
+      cfg.blockDimY = 1;
+      cfg.blockDimZ = 1;
+      cfg.sharedMemBytes = static_cast<unsigned>(row.smem_bytes);
+      CUlaunchAttribute attr;
+      std::memset(&attr, 0, sizeof attr);
+      attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+      attr.value.clusterDim.x = 1;
+      attr.value.clusterDim.y = static_cast<unsigned>(c);
+      attr.value.clusterDim.z = 1;
+      cfg.attrs = &attr;
+      cfg.numAttrs = 1;
+      int n = 0;
+      if (d.cuOccupancyMaxActiveClusters(&n, f, &cfg) == CUDA_SUCCESS && n >= 1) *best = c;
+    }
+    return PTXFMHA_OK;
+  });
+}
+
+// The call's cluster policy: a named _cl row forces it, another named row turns it off; else
+// the override, else the environment PTXFMHA_DECODE_CLUSTER (0 = Off, 1 = Force), else Auto.
+DecodeClusterPolicy cluster_policy(const DecodeCall& c, const KernelInfo* named) {
+  if (named != nullptr) return decode_row_cluster(named) ? DecodeClusterPolicy::Force : DecodeClusterPolicy::Off;
+  if (c.overrides.cluster != DecodeClusterPolicy::Auto) return c.overrides.cluster;
+  const char* e = std::getenv("PTXFMHA_DECODE_CLUSTER");
+  if (e != nullptr && e[0] == '0' && e[1] == '\0') return DecodeClusterPolicy::Off;
+  if (e != nullptr && e[0] == '1' && e[1] == '\0') return DecodeClusterPolicy::Force;
+  return DecodeClusterPolicy::Auto;
 }
 
 // What a call needs beyond the plain kernel, for messages: "window, e4m3 cache".
@@ -131,7 +195,35 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   o.min_waves = c.overrides.min_waves;
   o.heads_per_cta = decode_row_heads(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
+  // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
+  const KernelInfo* named = c.overrides.split_kernel != nullptr ? split_row : nullptr;
+  o.cluster_policy = cluster_policy(c, named);
+  const KernelInfo* cl_row = nullptr;
+  LoadedKernel cl_kernel;
+  if (o.cluster_policy != DecodeClusterPolicy::Off) {
+    cl_row = named != nullptr ? named
+                              : find_decode_cluster(dev.sm, p.head_dim, c.kv_bytes, c.features != 0);
+    if (cl_row != nullptr) {
+      if (named != nullptr) {
+        cl_kernel = *split_kernel;
+      } else {
+        st = get_kernel(dev, *cl_row, &cl_kernel);
+        if (st != PTXFMHA_OK) return st;
+      }
+      st = cluster_limit(*cl_row, cl_kernel.function, &o.cluster_max);
+      if (st != PTXFMHA_OK) return st;
+    }
+  }
   plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan, o);
+  if (plan->cluster > 1 && cl_row != nullptr) {
+    plan->split_row = cl_row;
+    *split_kernel = cl_kernel;
+  } else if (named != nullptr && decode_row_cluster(named) && plan->num_splits > 1) {
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "decode split kernel %s merges its splits through a thread-block cluster of at most %d "
+                "CTAs on this device; this call runs %d splits (num_splits = %d)",
+                named->name, o.cluster_max, plan->num_splits, p.num_splits);
+  }
   return PTXFMHA_OK;
 }
 
@@ -152,7 +244,7 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
   kp->seqlens_ptr = reinterpret_cast<uintptr_t>(p.seqlens_k);
   kp->block_table_ptr = reinterpret_cast<uintptr_t>(p.block_table);
-  if (plan.num_splits > 1) {
+  if (plan.num_splits > 1 && plan.cluster == 0) {
     kp->ws_lse_ptr = ws_lo + plan.ws_lse_offset;
     kp->ws_o_ptr = ws_lo + plan.ws_o_offset;
   }
@@ -256,8 +348,9 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
   dims.block[0] = static_cast<unsigned>(plan.split_row->threads);
   dims.smem_bytes = static_cast<unsigned>(plan.split_row->smem_bytes);
   dims.stream = static_cast<CUstream>(p.stream);
+  if (plan.cluster > 1) dims.cluster[1] = static_cast<unsigned>(plan.cluster);  // == grid[1]
   st = launch_kernel(split_k.function, dims, &kp, plan.split_row->name);
-  if (st != PTXFMHA_OK || plan.num_splits == 1) return st;
+  if (st != PTXFMHA_OK || plan.num_splits == 1 || plan.cluster > 1) return st;
 
   LoadedKernel combine_k;
   st = get_kernel(dev, *plan.combine_row, &combine_k);

@@ -19,27 +19,46 @@ int log2_int(int64_t x) {
 
 }  // namespace
 
-int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
+double decode_split_cost(int64_t units, int64_t kv_tiles, int64_t slots, int64_t s, double merge_tiles) {
+  constexpr double kCtaOverheadTiles = 3.0;  // prologue latency + epilogue, in tile times
+  const int64_t tps = (kv_tiles + s - 1) / s;
+  const int64_t waves = (units * s + slots - 1) / slots;
+  return double(waves) * (double(tps) + kCtaOverheadTiles) + (s > 1 ? merge_tiles : 0.0);
+}
+
+int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_s, double merge_tiles) {
   if (units < 1) units = 1;
   if (slots < 1) slots = 1;
   if (kv_tiles < 1) return 1;
-  constexpr double kCtaOverheadTiles = 3.0;  // prologue latency + epilogue, in tile times
-  constexpr double kCombineTiles = 2.0;      // the combine kernel, in tile times
-  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
+  if (max_s > kv_tiles) max_s = kv_tiles;
   int best = 1;
   double best_cost = std::numeric_limits<double>::infinity();
   for (int64_t s = 1; s <= max_s; ++s) {
     const int64_t tps = (kv_tiles + s - 1) / s;
     if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
-    const int64_t waves = (units * s + slots - 1) / slots;
-    const double cost =
-        double(waves) * (double(tps) + kCtaOverheadTiles) + (s > 1 ? kCombineTiles : 0.0);
+    const double cost = decode_split_cost(units, kv_tiles, slots, s, merge_tiles);
     if (cost < best_cost - 1e-9) {
       best_cost = cost;
       best = static_cast<int>(s);
     }
   }
   return best;
+}
+
+int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
+  return best_num_splits(units, kv_tiles, slots, kDecodeMaxSplits, kDecodeCombineTiles);
+}
+
+int choose_cluster_splits(int64_t units, int64_t kv_tiles, int64_t slots, int ws_splits, int cluster_max) {
+  if (ws_splits <= 1 || cluster_max < 2) return 0;
+  if (ws_splits <= cluster_max) return ws_splits;
+  if (units < 1) units = 1;
+  if (slots < 1) slots = 1;
+  const int s = best_num_splits(units, kv_tiles, slots, cluster_max, kDecodeClusterMergeTiles);
+  if (s < 2) return 0;
+  const double cl = decode_split_cost(units, kv_tiles, slots, s, kDecodeClusterMergeTiles);
+  const double ws = decode_split_cost(units, kv_tiles, slots, ws_splits, kDecodeCombineTiles);
+  return cl <= ws + 1e-9 ? s : 0;
 }
 
 int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, int min_waves) {
@@ -108,11 +127,30 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int auto_splits = o.min_waves > 0 ? choose_num_splits_min_waves(units, tiles, slots, o.min_waves)
                                           : choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);
+  plan->cluster = 0;
+  if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {
+    int s_cl = 0;
+    if (p.num_splits > 0)
+      s_cl = plan->num_splits >= 2 && plan->num_splits <= o.cluster_max ? plan->num_splits : 0;
+    else if (o.cluster_policy == DecodeClusterPolicy::Force)
+      s_cl = best_num_splits(units, tiles, slots, o.cluster_max, kDecodeClusterMergeTiles);
+    else
+      s_cl = choose_cluster_splits(units, tiles, slots, plan->num_splits, o.cluster_max);
+    if (s_cl >= 2) {
+      if (p.num_splits == 0) plan_decode_splits(p, s_cl, plan, o);
+      if (plan->num_splits >= 2 && plan->num_splits <= o.cluster_max) {
+        plan->cluster = plan->num_splits;
+        plan->ws_lse_offset = 0;
+        plan->ws_o_offset = 0;
+        plan->workspace_bytes = 0;
+      }
+    }
+  }
   plan->split_grid[0] = static_cast<unsigned>(p.heads_kv / hpc * plan->m_groups);
   plan->split_grid[1] = static_cast<unsigned>(plan->num_splits);
   plan->split_grid[2] = static_cast<unsigned>(p.batch);
   plan->combine_grid = 0;
-  if (plan->num_splits > 1) {
+  if (plan->num_splits > 1 && plan->cluster == 0) {
     const int64_t rows_per_cta = combine_row.block_m;
     plan->combine_grid =
         static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);

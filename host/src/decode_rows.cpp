@@ -42,10 +42,24 @@ int decode_row_heads(const KernelInfo* row) {
 const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv,
                                     int64_t packed_rows) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
-    if (f.combine || r.head_dim != head_dim || f.kv_bytes != kv_bytes || (f.features != 0) != features) return false;
+    if (f.combine || f.cluster != 0 || r.head_dim != head_dim || f.kv_bytes != kv_bytes ||
+        (f.features != 0) != features)
+      return false;
     if (f.heads <= 1) return true;
     return heads_kv > 0 && heads_kv % f.heads == 0 && packed_rows >= 1 && packed_rows <= 16;
   });
+}
+
+const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features) {
+  return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
+    return !f.combine && f.cluster != 0 && f.heads == 1 && f.l2_hint == 0 && r.head_dim == head_dim &&
+           f.kv_bytes == kv_bytes && (f.features != 0) == features;
+  });
+}
+
+bool decode_row_cluster(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->cluster != 0;
 }
 
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink) {

@@ -12,6 +12,8 @@
 //                   removed: wrong on the H200, 2026-12-02); other rows (_ef, _s6, bf16 _h2) run
 //                   only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
+//   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
+//                   split + combine pair when the plan's cluster policy says so.
 // Invariants: pure lookups over static tables, thread-safe, no driver call.
 #pragma once
 #include <cstddef>
@@ -31,6 +33,7 @@ struct DecodeRowFacts {
   int l2_hint;       // split: 1 = K/V loads with an L2 evict_first policy
   int sink;          // combine: 1 = the sinks join here
   int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
+  int cluster = 0;   // split: 1 = the _cl rows (the splits merge through a thread-block cluster)
 };
 struct DecodeFactsTable {
   const DecodeRowFacts* rows;
@@ -48,6 +51,12 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
                                     int64_t packed_rows = 0);
 // The combine kernel of head dim `head_dim`, with or without sinks, or nullptr.
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
+// The cluster-merge twin (_cl: KERNEL_CLUSTER 1) of the split row a call would run without it
+// (same head dim, cache type, features; one KV head per CTA), or nullptr. find_decode_split
+// never returns a _cl row: the plan picks the twin (decode_launch.cpp).
+const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features);
+// Whether a split row merges its splits through a cluster (a _cl row).
+bool decode_row_cluster(const KernelInfo* row);
 // KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).
 int decode_row_heads(const KernelInfo* row);
 // A decode split row by name on the device's arch folder (the A/B hook), or nullptr.

@@ -33,44 +33,74 @@
 //   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
 //           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
+//   CL      1 = the splits merge inside the split kernel (_cl: the num_splits CTAs of one
+//           (sequence, KV head, m-group) form a thread-block cluster and combine their partials
+//           through distributed shared memory: no combine kernel, no workspace; cluster.ptxh);
+//           0 = partials to the workspace and the combine kernel. The host picks a _cl row
+//           (decode_rows.h: find_decode_cluster) when its plan says the cluster pays and the
+//           cluster can be resident (decode_plan.cpp, decode_launch.cpp)
 // The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h:
 // one row per (D, cache type) for e4m3: the _e4m3_h2 row (two KV heads per CTA over an e4m3
 // cache) was removed after the H200 run of 2026-12-02 found it wrong (rel. L2 0.14-0.41 at d128;
 // the bf16 _h2 and the one-head e4m3 rows passed); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
 // the bench's A/B).
-//                                            arch      D  STAGES KV  FT  L2  HPC
-#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1)
-#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1)
-#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1)
-#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1)
-#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1)
-#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1)
-#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1)
-#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1)
-#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1)
-#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1)
-#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1)
-#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2)
-#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1)
-#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1)
-#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1)
-#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1)
-#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1)
-#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1)
-#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1)
-#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1)
-#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1)
-#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1)
-#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1)
-#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1)
-#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2)
+//                                            arch      D  STAGES KV  FT  L2  HPC CL
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0)
+#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  8,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0)
+#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  8,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -99,7 +129,11 @@
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
     X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
-    X(fmha_decode_d128_h2_sm90a)
+    X(fmha_decode_d128_h2_sm90a)                                                           \
+    X(fmha_decode_d64_cl_sm90a) X(fmha_decode_d128_cl_sm90a) X(fmha_decode_d256_cl_sm90a)         \
+    X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
+    X(fmha_decode_d64_e4m3_cl_sm90a) X(fmha_decode_d128_e4m3_cl_sm90a) X(fmha_decode_d256_e4m3_cl_sm90a) \
+    X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
@@ -107,7 +141,11 @@
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
     X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
-    X(fmha_decode_d128_h2_sm100a)
+    X(fmha_decode_d128_h2_sm100a)                                                           \
+    X(fmha_decode_d64_cl_sm100a) X(fmha_decode_d128_cl_sm100a) X(fmha_decode_d256_cl_sm100a)         \
+    X(fmha_decode_d64_attn_cl_sm100a) X(fmha_decode_d128_attn_cl_sm100a) X(fmha_decode_d256_attn_cl_sm100a) \
+    X(fmha_decode_d64_e4m3_cl_sm100a) X(fmha_decode_d128_e4m3_cl_sm100a) X(fmha_decode_d256_e4m3_cl_sm100a) \
+    X(fmha_decode_d64_e4m3_attn_cl_sm100a) X(fmha_decode_d128_e4m3_attn_cl_sm100a) X(fmha_decode_d256_e4m3_attn_cl_sm100a)
 #define SM90_DECODE_COMBINE_KERNELS_sm90a(X)                                                 \
     X(fmha_decode_combine_d64_sm90a) X(fmha_decode_combine_d128_sm90a) X(fmha_decode_combine_d256_sm90a)
 #define SM90_DECODE_COMBINE_KERNELS_sm100a(X)                                                \
@@ -120,14 +158,15 @@
     X(fmha_decode_combine_d256_sink_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h)       arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h)   d
-#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h)     st
-#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h)   kv
-#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h)   ft
-#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h)    l2
-#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h)      h
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl)      h
+#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl)    cl
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
@@ -146,6 +185,7 @@
 #define KERNEL_FEATURES      PTXFMHA_FIELD(SM90_DECODE_FEATURES_, KERNEL_NAME)
 #define KERNEL_L2_HINT       PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, KERNEL_NAME)
 #define KERNEL_HEADS         PTXFMHA_FIELD(SM90_DECODE_HEADS_, KERNEL_NAME)
+#define KERNEL_CLUSTER       PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_THREADS

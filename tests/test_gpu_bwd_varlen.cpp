@@ -378,8 +378,19 @@ TEST_CASE("gpu bwd varlen: equal lengths, the packed call against the fixed-leng
       dev.run(&packed);
       std::string figures;
       CHECK_MESSAGE(judge(h, packed, &figures).empty(), describe(c));
-      // The same buffers as a fixed-length batch [3, S, H, D] (dense packed rows are that).
+      // The same buffers as a fixed-length batch [3, S, H, D] (dense packed rows are that),
+      // except the LSE: packed it is [heads_q, total_q], fixed [batch, heads_q, seqlen_q].
+      const int B = c.batch(), S = 130;
+      std::vector<float> lse_fixed(h.lse.size());
+      for (int b = 0; b < B; ++b)
+        for (int x = 0; x < c.heads_q; ++x)
+          for (int r = 0; r < S; ++r)
+            lse_fixed[(std::size_t(b) * c.heads_q + x) * S + r] = h.lse[std::size_t(x) * h.total_q + b * S + r];
+      DeviceBuffer lse_fixed_dev;
+      lse_fixed_dev.alloc(lse_fixed.size() * 4);
+      lse_fixed_dev.upload(lse_fixed);
       ptxfmha_bwd_params a = dev.params();
+      a.lse = static_cast<const float*>(lse_fixed_dev.get());
       a.cu_seqlens_q = a.cu_seqlens_k = nullptr;
       a.max_seqlen_q = a.max_seqlen_k = a.total_q = a.total_k = 0;
       a.seqlen_q = 130; a.seqlen_k = 200;

@@ -7,7 +7,7 @@
 // result must be within the bounds of gpu_util.h's Tolerance (O per element, rel_l2, cosine,
 // LSE per row, -inf LSE and zero O for rows that see no key, no padding clobbered) and two
 // launches must be bitwise equal. Figures go to the worst-figures summary per kernel.
-// The library's default cluster policy (Auto) runs; the split-count test runs both merges
+// The library's default cluster policy (Off: the workspace path) runs; the split-count test runs both merges
 // (PTXFMHA_DECODE_CLUSTER=0 and =1) and "cluster merge" forces the _cl rows (splits 2..16),
 // checking that the plan ran them as clusters.
 //

@@ -111,14 +111,19 @@ ptxfmha_status cluster_limit(const KernelInfo& row, CUfunction f, int* limit) {
 }
 
 // The call's cluster policy: a named _cl row forces it, another named row turns it off; else
-// the override, else the environment PTXFMHA_DECODE_CLUSTER (0 = Off, 1 = Force), else Auto.
+// the override, else the environment PTXFMHA_DECODE_CLUSTER (0 = Off, 1 = Force, auto =
+// Auto), else Off: on the H200 (2026-12-02, CUDA graphs and back to back, d128 32/8 heads,
+// batch 1-32, kv 1k-128k) the cluster merge was slower than the workspace path with its
+// combine kernel on every cell but one (bench/results/h200-2026-12-02-s3/NOTES.md), so it
+// runs only when asked for.
 DecodeClusterPolicy cluster_policy(const DecodeCall& c, const KernelInfo* named) {
   if (named != nullptr) return decode_row_cluster(named) ? DecodeClusterPolicy::Force : DecodeClusterPolicy::Off;
   if (c.overrides.cluster != DecodeClusterPolicy::Auto) return c.overrides.cluster;
   const char* e = std::getenv("PTXFMHA_DECODE_CLUSTER");
-  if (e != nullptr && e[0] == '0' && e[1] == '\0') return DecodeClusterPolicy::Off;
-  if (e != nullptr && e[0] == '1' && e[1] == '\0') return DecodeClusterPolicy::Force;
-  return DecodeClusterPolicy::Auto;
+  if (e != nullptr && std::strcmp(e, "0") == 0) return DecodeClusterPolicy::Off;
+  if (e != nullptr && std::strcmp(e, "1") == 0) return DecodeClusterPolicy::Force;
+  if (e != nullptr && std::strcmp(e, "auto") == 0) return DecodeClusterPolicy::Auto;
+  return DecodeClusterPolicy::Off;
 }
 
 // What a call needs beyond the plain kernel, for messages: "window, e4m3 cache".

@@ -617,13 +617,17 @@ def test_bwd_feature_checks_of_the_library(features, status, argument, text):
     assert text in str(e), str(e)
 
 
-def test_bwd_refuses_variable_length_as_unsupported():
+def test_bwd_varlen_block_keeping_fixed_lengths_is_refused_naming_the_field():
+    # The C backward takes variable-length batches (cu_seqlens_*): a block that sets
+    # cu_seqlens_q but keeps the fixed length seqlen_q is refused before any launch, the
+    # message naming both fields.
     p = bwd_block()
     p.workspace, p.workspace_bytes = 16 * GiB, 1 << 30
     p.cu_seqlens_q = ctypes.cast(20 * GiB, _abi._I32P)
     with pytest.raises(ArgumentError) as ei:
         _lib.call("ptxfmha_bwd", ctypes.byref(p))
-    assert ei.value.status == Status.ERR_UNSUPPORTED_FEATURE, str(ei.value)
+    assert ei.value.status == Status.ERR_INVALID_ARGUMENT, str(ei.value)
+    assert "seqlen_q" in str(ei.value) and "cu_seqlens_q" in str(ei.value), str(ei.value)
 
 
 # ---- Python checks of the new arguments ------------------------------------------------------

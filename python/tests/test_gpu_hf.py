@@ -141,21 +141,32 @@ def test_llama_training_step_gradients(models, log):
 def test_llama_padded_training_step_gradients(models, log):
     """loss.backward() on a padded batch (right and left padding: the varlen forward and
     ptxfmha_bwd's variable-length fields; skipped while this device has no varlen backward):
-    every attention projection's gradient against sdpa's with the same mask, the loss on the
-    real tokens only."""
+    every attention projection's gradient against a float32 copy of the model (sdpa), the loss
+    on the real tokens only; our error is judged against the bf16 sdpa model's error on the same
+    batch (on the H200, 2026-12-02, ours was 4.0e-2 from bf16 sdpa: two bf16 models' noise, so
+    the float32 model is the reference both are measured against)."""
     ref, ours = models
+    cfg32 = copy.deepcopy(ref.config)
+    with torch.device("cuda"):
+        ref32 = transformers.AutoModelForCausalLM.from_config(cfg32, attn_implementation="sdpa", dtype=torch.float32)
+    ref32.load_state_dict(ref.state_dict())
+    ref32.eval()
     ids = torch.randint(3, 1000, (3, 200), device="cuda", generator=torch.Generator("cuda").manual_seed(5))
     mask = torch.ones(3, 200, dtype=torch.long, device="cuda")
     mask[1, 150:] = 0
     mask[2, :61] = 0
     labels = ids.masked_fill(mask == 0, -100)
     grads = []
-    for m in (ref, ours):
+    for m in (ref, ours, ref32):
         m.zero_grad(set_to_none=True)
         run_or_skip(lambda: m(ids, attention_mask=mask, labels=labels, use_cache=False).loss.backward())
         grads.append(torch.cat([p.grad.float().flatten() for n, p in m.named_parameters()
                                 if any(f".{k}." in n for k in ("q_proj", "k_proj", "v_proj"))]))
         m.zero_grad(set_to_none=True)
+    del ref32
     assert torch.isfinite(grads[1]).all()
-    assert _rel(grads[1], grads[0]) <= 3e-2
+    err_sdpa, err_ours = _rel(grads[0], grads[2]), _rel(grads[1], grads[2])
+    print(f"padded training step, rel. L2 of the q/k/v projection gradients against float32: "
+          f"bf16 sdpa {err_sdpa:.3e}, ptxfmha {err_ours:.3e} (ours vs sdpa {_rel(grads[1], grads[0]):.3e})")
+    assert err_ours <= 2 * err_sdpa + 2e-3, (err_ours, err_sdpa)
     assert routing_errors(log.take(), LAYERS, padded=True) == []

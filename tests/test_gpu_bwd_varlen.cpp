@@ -334,8 +334,9 @@ TEST_CASE("gpu bwd varlen: odd lengths, empty sequences, seqlen_q != seqlen_k, c
       for (int ratio : {1, 4, 8}) {
         VarlenCase c;
         c.head_dim = d; c.causal = causal; c.heads_kv = 1; c.heads_q = ratio;
-        c.len_q = {1, 2, 63, 0, 65, 127, 129, 1000};
-        c.len_k = {1, 3, 64, 70, 0, 127, 200, 1000};
+        const int longest = ratio == 1 ? 1000 : 300;  // the float64 reference's time
+        c.len_q = {1, 2, 63, 0, 65, 127, 129, longest};
+        c.len_k = {1, 3, 64, 70, 0, 127, 200, longest};
         c.deterministic = ratio == 4;
         run_varlen(c, seed++);
       }

@@ -289,15 +289,11 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
     const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
     if (g != PTXFMHA_OK) return g;
   }
-  {
-    const NamedSize lens[] = {{p.max_seqlen_q, "max_seqlen_q"}, {p.max_seqlen_k, "max_seqlen_k"},
-                              {p.total_q, "total_q"},           {p.total_k, "total_k"}};
-    for (const NamedSize& l : lens)
-      if (l.value > kAttnMaxLen)
-        return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
-                    "%s = %d exceeds %d (the kernels index rows and keys in 32 bits, rounded up to tiles)",
-                    l.name, l.value, kAttnMaxLen);
-  }
+  st = check_max_lens({{p.max_seqlen_q, "max_seqlen_q"},
+                       {p.max_seqlen_k, "max_seqlen_k"},
+                       {p.total_q, "total_q"},
+                       {p.total_k, "total_k"}});
+  if (st != PTXFMHA_OK) return st;
   if (vq) {  // workspace rows and packed LSE rows, indexed in 32 bits
     const int64_t rows_q = int64_t(p.heads_q) * round_up(int64_t(p.total_q) + int64_t(kBwdRowPad) * p.batch, kBwdRowPad);
     if (rows_q > INT32_MAX)
@@ -321,26 +317,16 @@ ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
                 "batch * heads_kv * seqlen_k = %d * %d * %d = %" PRId64 " key rows exceed 2^31-1", p.batch,
                 p.heads_kv, p.seqlen_k, rows_k);
-  {  // a packed tensor has no batch dimension
-    const struct {
-      bool packed;
-      int64_t stride;
-      const char* name;
-      const char* cu;
-    } batch_strides[] = {{vq, p.q_batch_stride, "q_batch_stride", "cu_seqlens_q"},
-                         {vk, p.k_batch_stride, "k_batch_stride", "cu_seqlens_k"},
-                         {vk, p.v_batch_stride, "v_batch_stride", "cu_seqlens_k"},
-                         {vq, p.o_batch_stride, "o_batch_stride", "cu_seqlens_q"},
-                         {vq, p.dout_batch_stride, "dout_batch_stride", "cu_seqlens_q"},
-                         {vq, p.dq_batch_stride, "dq_batch_stride", "cu_seqlens_q"},
-                         {vk, p.dk_batch_stride, "dk_batch_stride", "cu_seqlens_k"},
-                         {vk, p.dv_batch_stride, "dv_batch_stride", "cu_seqlens_k"}};
-    for (const auto& b : batch_strides)
-      if (b.packed && b.stride != 0)
-        return fail(PTXFMHA_ERR_INVALID_STRIDE,
-                    "%s = %" PRId64 " must be 0 with %s (the packed layout has no batch dimension)", b.name,
-                    b.stride, b.cu);
-  }
+  // a packed tensor has no batch dimension
+  st = check_packed_batch_strides({{vq, p.q_batch_stride, "q_batch_stride", "cu_seqlens_q"},
+                                   {vk, p.k_batch_stride, "k_batch_stride", "cu_seqlens_k"},
+                                   {vk, p.v_batch_stride, "v_batch_stride", "cu_seqlens_k"},
+                                   {vq, p.o_batch_stride, "o_batch_stride", "cu_seqlens_q"},
+                                   {vq, p.dout_batch_stride, "dout_batch_stride", "cu_seqlens_q"},
+                                   {vq, p.dq_batch_stride, "dq_batch_stride", "cu_seqlens_q"},
+                                   {vk, p.dk_batch_stride, "dk_batch_stride", "cu_seqlens_k"},
+                                   {vk, p.dv_batch_stride, "dv_batch_stride", "cu_seqlens_k"}});
+  if (st != PTXFMHA_OK) return st;
 
   const TensorView views[8] = {bwd_q_view(p),    bwd_k_view(p),  bwd_v_view(p),  bwd_o_view(p),
                                bwd_dout_view(p), bwd_dq_view(p), bwd_dk_view(p), bwd_dv_view(p)};

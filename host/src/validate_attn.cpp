@@ -114,6 +114,24 @@ ptxfmha_status check_lengths(bool varlen, const char* cu_name, int32_t batch, in
   return PTXFMHA_OK;
 }
 
+ptxfmha_status check_max_lens(std::initializer_list<NamedSize> lens) {
+  for (const NamedSize& l : lens)
+    if (l.value > kAttnMaxLen)
+      return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
+                  "%s = %d exceeds %d (kernels index rows and keys in 32 bits, rounded up to tiles)",
+                  l.name, l.value, kAttnMaxLen);
+  return PTXFMHA_OK;
+}
+
+ptxfmha_status check_packed_batch_strides(std::initializer_list<PackedBatchStride> strides) {
+  for (const PackedBatchStride& b : strides)
+    if (b.packed && b.stride != 0)
+      return fail(PTXFMHA_ERR_INVALID_STRIDE,
+                  "%s = %" PRId64 " must be 0 with %s (the packed layout has no batch dimension)",
+                  b.name, b.stride, b.cu);
+  return PTXFMHA_OK;
+}
+
 namespace {
 
 ptxfmha_status check_range(ByteRange* r, const void* ptr, uint64_t bytes) {
@@ -365,14 +383,13 @@ ptxfmha_status validate_attn_shape(const ptxfmha_attn_params& p) {
     const ptxfmha_status g = require_grid_yz(p.heads_q, p.batch);
     if (g != PTXFMHA_OK) return g;
   }
-  const NamedSize lens[] = {{p.seqlen_q, "seqlen_q"},         {p.seqlen_k, "seqlen_k"},
-                            {p.max_seqlen_q, "max_seqlen_q"}, {p.max_seqlen_k, "max_seqlen_k"},
-                            {p.total_q, "total_q"},           {p.total_k, "total_k"}};
-  for (const NamedSize& l : lens)
-    if (l.value > kAttnMaxLen)
-      return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
-                  "%s = %d exceeds %d (kernels index rows and keys in 32 bits, rounded up to tiles)",
-                  l.name, l.value, kAttnMaxLen);
+  st = check_max_lens({{p.seqlen_q, "seqlen_q"},
+                       {p.seqlen_k, "seqlen_k"},
+                       {p.max_seqlen_q, "max_seqlen_q"},
+                       {p.max_seqlen_k, "max_seqlen_k"},
+                       {p.total_q, "total_q"},
+                       {p.total_k, "total_k"}});
+  if (st != PTXFMHA_OK) return st;
   const int64_t rows = attn_query_rows(p) * p.heads_q;
   if (rows > INT32_MAX)
     return fail(PTXFMHA_ERR_SIZE_OVERFLOW,
@@ -386,20 +403,11 @@ ptxfmha_status validate_attn_shape(const ptxfmha_attn_params& p) {
                 "batch * max_blocks_per_seq = %d * %d block-table entries exceed 2^31-1", p.batch,
                 p.max_blocks_per_seq);
 
-  const struct {
-    bool packed;
-    int64_t stride;
-    const char* name;
-    const char* cu;
-  } batch_strides[] = {{vq, p.q_batch_stride, "q_batch_stride", "cu_seqlens_q"},
-                       {vk, p.k_batch_stride, "k_batch_stride", "cu_seqlens_k"},
-                       {vk, p.v_batch_stride, "v_batch_stride", "cu_seqlens_k"},
-                       {vq, p.o_batch_stride, "o_batch_stride", "cu_seqlens_q"}};
-  for (const auto& b : batch_strides)
-    if (b.packed && b.stride != 0)
-      return fail(PTXFMHA_ERR_INVALID_STRIDE,
-                  "%s = %" PRId64 " must be 0 with %s (the packed layout has no batch dimension)",
-                  b.name, b.stride, b.cu);
+  st = check_packed_batch_strides({{vq, p.q_batch_stride, "q_batch_stride", "cu_seqlens_q"},
+                                   {vk, p.k_batch_stride, "k_batch_stride", "cu_seqlens_k"},
+                                   {vk, p.v_batch_stride, "v_batch_stride", "cu_seqlens_k"},
+                                   {vq, p.o_batch_stride, "o_batch_stride", "cu_seqlens_q"}});
+  if (st != PTXFMHA_OK) return st;
 
   const bool empty_q = vq && p.total_q == 0, empty_k = vk && p.total_k == 0;
   const TensorView views[4] = {attn_q_view(p), attn_k_view(p), attn_v_view(p), attn_o_view(p)};

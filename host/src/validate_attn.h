@@ -44,6 +44,7 @@
 // sink_logits or alibi_slopes.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "ptxfmha/ptxfmha.h"
@@ -112,6 +113,18 @@ std::vector<ByteRange> decode_attn_byte_ranges(const ptxfmha_decode_attn_params&
 ptxfmha_status check_lengths(bool varlen, const char* cu_name, int32_t batch, int32_t seqlen,
                              const char* seqlen_name, int32_t max_len, const char* max_name,
                              int32_t total, const char* total_name);
+
+// SIZE_OVERFLOW for the first length above kAttnMaxLen (named).
+ptxfmha_status check_max_lens(std::initializer_list<NamedSize> lens);
+// INVALID_STRIDE for the first packed tensor whose batch stride is not 0 (named, with the
+// cu_seqlens array that packs it).
+struct PackedBatchStride {
+  bool packed;
+  int64_t stride;
+  const char* name;
+  const char* cu;
+};
+ptxfmha_status check_packed_batch_strides(std::initializer_list<PackedBatchStride> strides);
 
 // Window / causal / softcap rules shared by both entry points (INVALID_ARGUMENT).
 ptxfmha_status validate_window_softcap(int32_t causal, int32_t window_left, int32_t window_right,

@@ -578,6 +578,9 @@ TEST_CASE("sm100a numerics emulator: the EXT variant's window, softcap, ALiBi an
       {"ALiBi sign flipped", 5, [](nu::Config& c) { for (float& a : c.feat.alibi) a = -a; }},
       {"softcap's tanh argument off by 10x (the cap on the wrong scale)", 4, [](nu::Config& c) { c.feat.softcap_pre *= 10.0f; }},
       {"the band's left edge ignored", 0, [](nu::Config& c) { c.feat.window_left = -1; }},
+      // seqused_k / paged K/V: rows past the keys hold NaN; without the V tail fix P = 0 meets
+      // them in P V (case 2: 129 keys, the last tile's other rows inside the tensor)
+      {"V rows past the keys not zeroed (NaN in P V)", 2, [](nu::Config& c) { c.feat.nan_rows = 1 << 20; c.feat.v_tail_fix = false; }},
   };
   for (const Bug& b : bugs) {
     Worst w;

@@ -129,6 +129,11 @@ struct Config {
     std::vector<float> alibi;                 // slope x alibi_mul per query head; empty: off
     std::vector<float> sinks;                 // natural-log sink logit per query head; empty: off
     bool bug_sink_not_in_o = false;           // injected: O normalised by l instead of l / alpha
+    // seqused_k / paged K/V: the rows [seqlen_k, seqlen_k + nan_rows) of the last tile are inside
+    // the tensor (keys not yet written, a page's tail) and hold NaN; the PV MMA multiplies them by
+    // P = 0 (0 x NaN = NaN) unless the V tail fix zeroed them (features.ptxh KV_ISSUE_EXT).
+    int nan_rows = 0;
+    bool v_tail_fix = true;
   } feat;
 };
 
@@ -250,7 +255,11 @@ inline void emulate_fwd(const ptxfmha::RefShape& s, const uint16_t* q, const uin
               double part = 0;
               for (int c = kk; c < kk + 16; ++c) {
                 const int key = k0 + c;
-                if (key >= Sk || p[c] == 0.0f) continue;  // zero-filled rows past seqlen_k
+                if (key >= Sk && key < Sk + F.nan_rows && !F.v_tail_fix) {  // NaN row, not zeroed
+                  part += static_cast<double>(p[c]) * std::numeric_limits<double>::quiet_NaN();
+                  continue;
+                }
+                if (key >= Sk || p[c] == 0.0f) continue;  // zero-filled (or zeroed) rows past the keys
                 part += static_cast<double>(p[c]) * vf[static_cast<std::size_t>(key) * D + d];
               }
               o[d] = (t == 0 && kk == 0) ? static_cast<float>(part) : o[d] + static_cast<float>(part);

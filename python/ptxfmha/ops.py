@@ -32,7 +32,6 @@ autograd), a public function, and a row in errors.C_TO_PYTHON_NAMES for its C na
 """
 
 import ctypes
-import math
 import os
 from typing import Optional
 
@@ -40,6 +39,9 @@ import torch
 
 from . import _abi, _checks, _lib
 from ._cuda import device_context
+from ._kvcache import kv_scales as _kv_scales
+from ._kvcache import kvcache_args as _kvcache_args
+from ._kvcache import refuse_prefill_fp8 as _refuse_prefill_fp8
 from .errors import ArgumentError
 
 __all__ = [
@@ -625,64 +627,6 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, ma
                             alibi_slopes=alibi_slopes, sinks=sinks, deterministic=deterministic)
 
 
-def _kvcache_args(fn, q, cache_seqlens, num_splits):
-    if isinstance(cache_seqlens, int) and not isinstance(cache_seqlens, bool):
-        cache_seqlens = torch.full((q.shape[0],), cache_seqlens, dtype=torch.int32, device=q.device)
-    if isinstance(num_splits, bool) or not isinstance(num_splits, int):
-        raise ArgumentError(f"{fn}: num_splits must be an int (0 = chosen by the library)",
-                            function=fn, argument="num_splits")
-    return cache_seqlens
-
-
-def _is_fp8(t):
-    return isinstance(t, torch.Tensor) and t.dtype == torch.float8_e4m3fn
-
-
-def _kv_scale(fn, name, x, alias, alias_name, q, k_cache):
-    """k_scale / v_scale as the decode op takes them: None, or an fp32 tensor [] / [1] /
-    [heads_kv] (checked by the op). A Python float becomes a one-element tensor on q's device
-    (a fill kernel: capturable in a CUDA graph, traced by torch.compile). `alias` is
-    FlashAttention-3's k_descale / v_descale: the same multiplier (K = k_descale * k_fp8),
-    shaped [batch, heads_kv] there; a [batch, heads_kv] tensor is taken when its rows are one
-    row by construction (batch 1, or batch stride 0, e.g. scale.expand(batch, -1)), since the
-    C ABI has one scale per tensor or per KV head, not per sequence."""
-    if alias is not None:
-        if x is not None:
-            raise ArgumentError(f"{fn}: {name} and {alias_name} are the same argument (the dequantisation "
-                                "multiplier); give one", function=fn, argument=alias_name)
-        x, name = alias, alias_name
-        if isinstance(x, torch.Tensor) and x.dim() == 2:
-            b, h = q.shape[0], k_cache.shape[2] if isinstance(k_cache, torch.Tensor) and k_cache.dim() == 4 else -1
-            if tuple(x.shape) != (b, h):
-                raise ArgumentError(f"{fn}: {name} has shape {tuple(x.shape)}; FlashAttention-3's form is "
-                                    f"[batch, heads_kv] = [{b}, {h}] (or give [], [1] or [heads_kv])",
-                                    function=fn, argument=name)
-            if b > 1 and x.stride(0) != 0:
-                raise ArgumentError(f"{fn}: {name} [batch, heads_kv] must be the same for every sequence (batch 1 or "
-                                    f"a stride-0 batch dim, e.g. scale.expand({b}, -1)): the C ABI takes one scale "
-                                    "per tensor or per KV head, not per sequence", function=fn, argument=name)
-            x = x[0]
-            if h > 1 and x.stride(0) == 0:
-                x = x[:1]
-    if x is None or isinstance(x, torch.Tensor):
-        return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ArgumentError(f"{fn}: {name} must be a float or a float32 tensor [], [1] or [heads_kv], got "
-                            f"{type(x).__name__}", function=fn, argument=name)
-    if not (math.isfinite(x) and x > 0):
-        raise ArgumentError(f"{fn}: {name} = {x!r} must be finite and > 0", function=fn, argument=name)
-    return torch.full((1,), float(x), dtype=torch.float32, device=q.device)
-
-
-def _kv_scales(fn, q, k_cache, k_scale, v_scale, k_descale, v_descale, q_descale):
-    """(k_scale, v_scale) of attention_with_kvcache() (_kv_scale); q_descale is refused (q stays
-    bf16: only the cache is FP8)."""
-    if q_descale is not None:
-        _checks.refuse(fn, "q_descale", "<tensor>", "None (q is bfloat16; only the KV cache may be float8_e4m3fn)")
-    return (_kv_scale(fn, "k_scale", k_scale, k_descale, "k_descale", q, k_cache),
-            _kv_scale(fn, "v_scale", v_scale, v_descale, "v_descale", q, k_cache))
-
-
 def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=None, causal=False,
                            softmax_scale=None, return_lse=False, num_splits=0, *, k=None, v=None,
                            rotary_cos=None, rotary_sin=None, cache_batch_idx=None, cache_leftpad=None,
@@ -732,19 +676,6 @@ def attention_with_kvcache(q, k_cache, v_cache, cache_seqlens=None, block_table=
                                                  left, right, cap, sinks, alibi_slopes, num_splits, bool(return_lse),
                                                  k_scale, v_scale)
     return (out, lse) if return_lse else out
-
-
-def _refuse_prefill_fp8(fn, q, k_cache, v_cache, k_scale, v_scale):
-    """More than 8 query tokens go to ptxfmha_attn, whose K/V are bf16 only."""
-    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
-        if _is_fp8(t):
-            raise ArgumentError(f"{fn}: {name} is float8_e4m3fn, which only the decode kernels read (1..8 query "
-                                f"tokens); q has {q.shape[1]} (dequantise the cache to bf16 for a longer query)",
-                                function=fn, argument=name)
-    for name, t in (("k_scale", k_scale), ("v_scale", v_scale)):
-        if t is not None:
-            raise ArgumentError(f"{fn}: {name} is given but the cache is not float8_e4m3fn", function=fn,
-                                argument=name)
 
 
 def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, window_size=(-1, -1),

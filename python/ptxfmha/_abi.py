@@ -287,6 +287,7 @@ FUNCTIONS = [
         ("ptxfmha_bwd", [("const ptxfmha_bwd_params*", ctypes.POINTER(BwdParams))]),
         ("ptxfmha_bwd_workspace_size", [("const ptxfmha_bwd_params*", ctypes.POINTER(BwdParams)),
                                         ("uint64_t*", ctypes.POINTER(c_uint64))]),
+        ("ptxfmha_check_bwd_metadata", [("const ptxfmha_bwd_params*", ctypes.POINTER(BwdParams))]),
     )],
     Function("ptxfmha_bwd_params_init", "void", None, [("ptxfmha_bwd_params*", ctypes.POINTER(BwdParams))],
              required=False),

@@ -111,6 +111,7 @@ C_TO_PYTHON_NAMES = {
                     "window_right": "window_size"},
 }
 C_TO_PYTHON_NAMES["ptxfmha_bwd_workspace_size"] = C_TO_PYTHON_NAMES["ptxfmha_bwd"]
+C_TO_PYTHON_NAMES["ptxfmha_check_bwd_metadata"] = C_TO_PYTHON_NAMES["ptxfmha_bwd"]
 
 _LEADING_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b")
 _STRIDE_NAME = re.compile(r"^([a-z]+(?:_cache)?)_(?:batch|seq|head)_stride$")

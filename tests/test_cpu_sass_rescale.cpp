@@ -61,31 +61,39 @@ bool is_warpgroup_op(const std::string& t) {
 }
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
+// The consumers' main loop as ptxas laid it out: the rescale vote (the first VOTE.ANY), the
+// loop's back edge (the first unconditional BRA after it) and that edge's target (the head).
+// "" and the three indices, else what is missing; the first warpgroup instruction between
+// the vote and the back edge is reported in wg_after_vote (ins.size() if none).
+struct MainLoop {
+  std::size_t vote, back, head, wg_after_vote;
+};
+std::string find_main_loop(const std::vector<SassIns>& ins, MainLoop* l) {
+  l->vote = l->back = l->head = l->wg_after_vote = ins.size();
+  for (std::size_t i = 0; i < ins.size() && l->vote == ins.size(); ++i)
+    if (ins[i].text.find("VOTE.ANY") != std::string::npos) l->vote = i;
+  if (l->vote == ins.size()) return "no VOTE.ANY (the rescale vote) found";
+  for (std::size_t i = l->vote + 1; i < ins.size() && l->back == ins.size(); ++i) {
+    if (is_warpgroup_op(ins[i].text) && l->wg_after_vote == ins.size()) l->wg_after_vote = i;
+    if (starts_with(ins[i].text, "BRA ")) l->back = i;
+  }
+  if (l->back == ins.size()) return "no unconditional BRA (the loop's back edge) after the vote";
+  const long target = std::strtol(ins[l->back].text.c_str() + 4, nullptr, 16);
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].addr == target) l->head = i;
+  if (l->head == ins.size() || l->head > l->back) return "the back edge's target is not an earlier instruction";
+  return "";
+}
+
 // "" when the rescale branch of `ins` keeps the contract, else what breaks it.
 // wait_heads_loop: D >= 128 (the PV wait must be the back edge's target).
 std::string check_rescale_branch(const std::vector<SassIns>& ins, bool wait_heads_loop) {
-  std::size_t vote = ins.size();
-  for (std::size_t i = 0; i < ins.size(); ++i)
-    if (ins[i].text.find("VOTE.ANY") != std::string::npos) {
-      vote = i;
-      break;
-    }
-  if (vote == ins.size()) return "no VOTE.ANY (the rescale vote) found";
-  std::size_t back = ins.size();
-  for (std::size_t i = vote + 1; i < ins.size(); ++i) {
-    if (is_warpgroup_op(ins[i].text))
-      return "warpgroup instruction between the rescale vote and the loop's back edge: " + ins[i].text;
-    if (starts_with(ins[i].text, "BRA ")) {
-      back = i;
-      break;
-    }
-  }
-  if (back == ins.size()) return "no unconditional BRA (the loop's back edge) after the vote";
-  const long target = std::strtol(ins[back].text.c_str() + 4, nullptr, 16);
-  std::size_t head = ins.size();
-  for (std::size_t i = 0; i < ins.size(); ++i)
-    if (ins[i].addr == target) head = i;
-  if (head == ins.size()) return "the back edge's target is not an instruction";
+  MainLoop l;
+  const std::string why = find_main_loop(ins, &l);
+  if (l.wg_after_vote < l.back)
+    return "warpgroup instruction between the rescale vote and the loop's back edge: " + ins[l.wg_after_vote].text;
+  if (!why.empty()) return why;
+  const std::size_t head = l.head;
   if (wait_heads_loop && !starts_with(ins[head].text, "WARPGROUP.DEPBAR.LE gsb0, 0x0"))
     return "the loop head (back edge target) is not the PV wait: " + ins[head].text;
   for (std::size_t i = head + (wait_heads_loop ? 1 : 0); i < ins.size(); ++i) {
@@ -106,22 +114,10 @@ std::string check_rescale_branch(const std::vector<SassIns>& ins, bool wait_head
 // Mutation on the real artefacts: the sm90a forward cubins of 8071e38 (before the vote) fail
 // it for the four EXT / PAGED kernels of head dims 64 and 128 (PTXFMHA_BUILD_DIR).
 std::string check_uniform_loop(const std::vector<SassIns>& ins) {
-  std::size_t vote = ins.size();
-  for (std::size_t i = 0; i < ins.size(); ++i)
-    if (ins[i].text.find("VOTE.ANY") != std::string::npos) {
-      vote = i;
-      break;
-    }
-  if (vote == ins.size()) return "no VOTE.ANY (the rescale vote) found";
-  std::size_t back = ins.size();
-  for (std::size_t i = vote + 1; i < ins.size() && back == ins.size(); ++i)
-    if (starts_with(ins[i].text, "BRA ")) back = i;
-  if (back == ins.size()) return "no unconditional BRA (the loop's back edge) after the vote";
-  const long target = std::strtol(ins[back].text.c_str() + 4, nullptr, 16);
-  std::size_t head = ins.size();
-  for (std::size_t i = 0; i < ins.size(); ++i)
-    if (ins[i].addr == target) head = i;
-  if (head == ins.size() || head > back) return "the back edge's target is not an earlier instruction";
+  MainLoop l;
+  const std::string why = find_main_loop(ins, &l);
+  if (!why.empty()) return why;
+  const std::size_t head = l.head, back = l.back;
   int uisetp = 0, waits = 0;
   for (std::size_t i = head; i <= back; ++i) {
     const std::string& t = ins[i].text;

@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -134,9 +135,9 @@ std::string check_uniform_loop(const std::vector<SassIns>& ins) {
   return "";
 }
 
-}  // namespace
-
-TEST_CASE("SASS: sm90a forward main loop on the uniform datapath" * doctest::test_suite("sass")) {
+// Runs `check` ("" or what breaks) on the SASS of every sm90a forward kernel of the table.
+void check_every_sm90a_fwd(
+    const std::function<std::string(const std::vector<SassIns>&, const ptxfmha::KernelInfo&)>& check) {
   const std::string objdump = cuobjdump_path();
   REQUIRE(!objdump.empty());
   int checked = 0;
@@ -146,12 +147,20 @@ TEST_CASE("SASS: sm90a forward main loop on the uniform datapath" * doctest::tes
     CAPTURE(name);
     const auto ins = function_instructions(cubin_sass(objdump, r->arch, name), name);
     REQUIRE(!ins.empty());
-    const std::string why = check_uniform_loop(ins);
+    const std::string why = check(ins, *r);
     CHECK_MESSAGE(why.empty(), name << ": " << why);
     ++checked;
   }
   MESSAGE(checked << " sm90a forward kernels checked");
   CHECK(checked >= 9);
+}
+
+}  // namespace
+
+TEST_CASE("SASS: sm90a forward main loop on the uniform datapath" * doctest::test_suite("sass")) {
+  check_every_sm90a_fwd([](const std::vector<SassIns>& ins, const ptxfmha::KernelInfo&) {
+    return check_uniform_loop(ins);
+  });
 }
 
 TEST_CASE("SASS uniform-loop check: per-thread loop control (the EXT rows before the epilogue vote) is caught") {
@@ -183,21 +192,9 @@ TEST_CASE("SASS uniform-loop check: per-thread loop control (the EXT rows before
 
 TEST_CASE("SASS: sm90a forward rescale branch holds no warpgroup instruction; D >= 128 the PV wait heads the loop" *
           doctest::test_suite("sass")) {
-  const std::string objdump = cuobjdump_path();
-  REQUIRE(!objdump.empty());
-  int checked = 0;
-  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
-    if (std::string(r->arch) != "sm90a" || r->kind != ptxfmha::KernelKind::Fwd) continue;
-    const std::string name = r->name;
-    CAPTURE(name);
-    const auto ins = function_instructions(cubin_sass(objdump, r->arch, name), name);
-    REQUIRE(!ins.empty());
-    const std::string why = check_rescale_branch(ins, r->head_dim >= 128);
-    CHECK_MESSAGE(why.empty(), name << ": " << why);
-    ++checked;
-  }
-  MESSAGE(checked << " sm90a forward kernels checked");
-  CHECK(checked >= 9);
+  check_every_sm90a_fwd([](const std::vector<SassIns>& ins, const ptxfmha::KernelInfo& r) {
+    return check_rescale_branch(ins, r.head_dim >= 128);
+  });
 }
 
 TEST_CASE("SASS rescale-branch check: the old layout (a wait in each arm) and a hoisted wait are caught") {

@@ -58,13 +58,19 @@ def tiny_models(log=None, **extra):
     cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=256, num_hidden_layers=LAYERS,
                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32,
                                    max_position_embeddings=256, **extra)
+    return model_pair(cfg, "sdpa", log)
+
+
+def model_pair(cfg, reference_impl, log=None):
+    """A `reference_impl` model and a ptxfmha model of cfg with the same weights (seed 0), each
+    from its own copy of cfg (see above), watched by log when given."""
     torch.manual_seed(0)
-    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="sdpa").eval()
+    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation=reference_impl).eval()
     ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha").eval()
     ours.load_state_dict(ref.state_dict())
-    assert (ref.config._attn_implementation, ours.config._attn_implementation) == ("sdpa", "ptxfmha")
+    assert (ref.config._attn_implementation, ours.config._attn_implementation) == (reference_impl, "ptxfmha")
     if log is not None:
-        log.watch(ref, "sdpa")
+        log.watch(ref, reference_impl)
         log.watch(ours, "ptxfmha")
     return ref, ours
 
@@ -273,12 +279,7 @@ def _compare_with(reference_impl, cfg_cls, log, seq=24, hybrid=True, **cfg_kw):
     configs): prefill logits and greedy tokens agree."""
     cfg = cfg_cls(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=LAYERS,
                   num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256, **cfg_kw)
-    torch.manual_seed(0)
-    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation=reference_impl).eval()
-    ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha").eval()
-    ours.load_state_dict(ref.state_dict())
-    log.watch(ref, reference_impl)
-    log.watch(ours, "ptxfmha")
+    ref, ours = model_pair(cfg, reference_impl, log)
     ids = torch.randint(3, 128, (2, seq), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want, got = ref(ids).logits, ours(ids).logits
@@ -323,12 +324,7 @@ def test_training_with_window_softcap_and_sinks_matches_the_reference(patched, r
     cfg = getattr(transformers, cfg_name)(vocab_size=128, hidden_size=64, intermediate_size=128,
                                           num_hidden_layers=LAYERS, num_attention_heads=4, num_key_value_heads=2,
                                           head_dim=16, max_position_embeddings=256, **cfg_kw)
-    torch.manual_seed(0)
-    ref = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation=ref_impl).eval()
-    ours = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(cfg), attn_implementation="ptxfmha").eval()
-    ours.load_state_dict(ref.state_dict())
-    patched.watch(ref, ref_impl)
-    patched.watch(ours, "ptxfmha")
+    ref, ours = model_pair(cfg, ref_impl, patched)
     ids = torch.randint(3, 128, (2, 24), generator=torch.Generator().manual_seed(2))
     for m in (ref, ours):
         m(ids, labels=ids, use_cache=False).loss.backward()

@@ -91,6 +91,8 @@ void set_flops(Case* c) {
   double pairs = 0;
   if (c->varlen())
     for (int32_t l : c->seqlens) pairs += attn_visible_pairs(l, l, c->window_left);
+  else if (!c->causal && c->window_left < 0)  // every pair (softcapnc)
+    pairs = double(c->batch) * double(c->seqlen_q) * double(c->seqlen_k);
   else
     pairs = double(c->batch) * attn_visible_pairs(c->seqlen_q, c->seqlen_k, c->window_left);
   c->flops_override = 4.0 * pairs * double(c->heads_q) * double(c->head_dim);
@@ -129,13 +131,16 @@ std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector
     int64_t b, sq, sk, hq, hkv, page, window;
     float cap;
     bool sinks;
+    bool causal;
   };
-  const Cell cells[] = {{"window", "nowindow", 128, 1, 32768, 32768, 32, 8, 0, 4096, 0.0f, false},
-                        {"paged", nullptr, 128, 2, 2048, 32768, 32, 8, 64, -1, 0.0f, false},
-                        {"softcap", "nosoftcap", 256, 2, 8192, 8192, 16, 8, 0, -1, 50.0f, false},
-                        {"sinks", "nosinks", 64, 2, 8192, 8192, 64, 8, 0, 128, 0.0f, true}};
+  const Cell cells[] = {{"window", "nowindow", 128, 1, 32768, 32768, 32, 8, 0, 4096, 0.0f, false, true},
+                        {"paged", nullptr, 128, 2, 2048, 32768, 32, 8, 64, -1, 0.0f, false, true},
+                        {"softcap", "nosoftcap", 256, 2, 8192, 8192, 16, 8, 0, -1, 50.0f, false, true},
+                        {"softcapnc", "nosoftcapnc", 256, 2, 8192, 8192, 16, 8, 0, -1, 50.0f, false, false},
+                        {"sinks", "nosinks", 64, 2, 8192, 8192, 64, 8, 0, 128, 0.0f, true, true}};
   for (const Cell& x : cells) {
     Case c = attn_case(x.what, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
+    c.causal = x.causal;
     c.page_size = x.page;
     c.window_left = x.window;
     c.softcap = x.cap;
@@ -144,6 +149,7 @@ std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector
     out.push_back(c);
     if (x.without == nullptr) continue;
     Case n = attn_case(x.without, x.d, x.b, x.sq, x.sk, x.hq, x.hkv);
+    n.causal = x.causal;
     set_flops(&n);
     out.push_back(n);
   }

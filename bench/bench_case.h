@@ -31,7 +31,7 @@ struct Case {
   std::vector<int32_t> seqlens;  // variable length: per-sequence lengths, Q = K (packed
                                  //   [total, heads, d]; batch = sequences, seqlen_* = the longest)
   int64_t window_left = -1;      // sliding window: keys left of the diagonal a row sees, -1 = none
-  float softcap = 0;             // logit softcap (ours only: cuDNN's SDPA has none), 0 = off
+  float softcap = 0;             // logit softcap (cuDNN only on unmasked cells: family_attn.cpp), 0 = off
   bool sinks = false;            // one sink logit per query head
   bool features_off = false;     // the EXT feature row with every feature off (the A/B of the grid)
   double flops_override = 0;     // FLOPs when 4*B*H*Sq*Sk*D does not apply (ragged, window)
@@ -99,8 +99,10 @@ Case decode_case(const DecodePoint& p);
 //             bound); beside it the same call without the window ("nowindow")
 //   paged     2k new tokens on a 30k-token paged cache (page 64), 2 sequences, hd128, 32/8,
 //             causal (cuDNN: paged SDPA)
-//   softcap   cap 50, hd256, 16/8 heads, 2 x 8k causal (cuDNN has no softcap: its side runs
-//             without one, so ours with and without the cap compare through it)
+//   softcap   cap 50, hd256, 16/8 heads, 2 x 8k causal (cuDNN cannot combine its softcap, a
+//             score modifier, with a causal mask: its side runs without the cap, so ours with
+//             and without the cap compare through it)
+//   softcapnc the same, not causal: cuDNN with the same softcap (SdpaProblem::softcap)
 //   sinks     sinks + window 128, hd64, 64/8 heads, 2 x 8k causal (cuDNN: sink token + band),
 //             beside it the same shape without either ("nosinks")
 // plus, with features_off, a twin of every cell of prefill_grid(head_dims, seqlens) run on

@@ -186,6 +186,7 @@ std::string SdpaProblem::key() const {
   if (ragged || window_left >= 0 || sink)  // the serving features (family_attn.cpp)
     k += " ragged" + std::to_string(int(ragged)) + " window" + std::to_string(window_left) + " sink" +
          std::to_string(int(sink));
+  if (softcap > 0) k += " softcap" + std::to_string(softcap);
   return k;
 }
 

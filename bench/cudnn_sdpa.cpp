@@ -179,6 +179,18 @@ bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::
                                       .set_dim({1, p.heads_q, 1, 1})
                                       .set_stride({p.heads_q, 1, 1, 1})
                                       .set_data_type(fe::DataType_t::FLOAT)));
+  if (p.softcap > 0) {  // SdpaProblem::softcap: dense, unmasked problems only
+    if (p.causal || p.window_left >= 0 || paged || p.ragged || p.sink) {
+      *why = "cudnn-frontend refuses a score modifier (softcap) with a mask (causal, band, padding)";
+      return false;
+    }
+    const float cap = p.softcap;
+    auto softcap = std::make_shared<fe::graph::attn::score_modifiers::Softcap>();
+    opts.set_score_mod([cap, softcap](std::shared_ptr<fe::graph::Graph> sub,
+                                      std::shared_ptr<fe::graph::Tensor_attributes> score) {
+      return softcap->forward(sub, score, std::make_shared<fe::graph::Tensor_attributes>(cap));
+    });
+  }
   auto [O, Stats] = g->sdpa(Q, K, V, opts);
   O->set_output(true)
       .set_uid(kUidO)

@@ -81,11 +81,18 @@ struct SdpaProblem {
   //   window_left sliding window of FlashAttention's window_size_left (keys >= diagonal - w);
   //               cuDNN: diagonal band left bound w + 1. -1 = none
   //   sink        one fp32 logit per query head in the softmax denominator (cuDNN's sink token)
+  //   softcap     scores become cap * tanh(s / cap) after the softmax scale: cudnn-frontend's
+  //               attn::score_modifiers::Softcap as the graph's score modifier (set_score_mod,
+  //               applied after attn_scale, as ptx-fmha and FlashAttention do). cudnn-frontend
+  //               1.32 refuses a score modifier together with a causal / band / padding / ALiBi
+  //               mask ("Attention score mod enabled and hence other subgraphs are disabled"),
+  //               so build() refuses softcap on any problem but a dense, unmasked one. 0 = off
   // Their device arrays are bound at every run and are not part of key() (the same for every
   // rotation set).
   bool ragged = false;
   int64_t window_left = -1;
   bool sink = false;
+  float softcap = 0.f;
   const int32_t* ragged_q = nullptr;   // int32 [batch + 1]: Q / O element offsets
   const int32_t* ragged_kv = nullptr;  // int32 [batch + 1]: K / V element offsets
   const int32_t* seq_len_q = nullptr;  // int32 [batch]

@@ -3,7 +3,9 @@
 //   varlen    ptxfmha_attn with cu_seqlens_q / _k on packed Q/K/V/O   cuDNN ragged (THD) SDPA
 //   window    window_left 4096, causal                                cuDNN diagonal band
 //   paged     a paged cache through the case's page table             cuDNN paged SDPA
-//   softcap   softcap 50                                              cuDNN without softcap
+//   softcap   softcap 50, causal                                      cuDNN without softcap (it
+//             cannot combine its softcap with a mask: cudnn_sdpa.h SdpaProblem::softcap)
+//   softcapnc softcap 50, not causal                                  cuDNN with softcap
 //   sinks     sink logits + window 128                                cuDNN sink token + band
 //   no*       the same shapes without the feature (ptxfmha_attn without features runs the
 //             plain rows), so ours with / without a feature compare in one run
@@ -12,7 +14,7 @@
 // Every cell is gated (bench_gate.cpp) before timing; the serving cells against the feature-
 // aware float64 reference (ptxfmha::reference_attn on sampled rows: the first and last 8 query
 // rows of the first, a middle and the last sequence), each side against the problem it
-// computes (cuDNN's softcap cells: without the cap), and ours against cuDNN over the whole O
+// computes (cuDNN's masked softcap cells: without the cap), and ours against cuDNN over the whole O
 // where both compute the same problem.
 #include <algorithm>
 #include <cmath>
@@ -40,7 +42,7 @@ struct AttnState {
   std::vector<float> sinks;    // [heads_q] when the case has sinks
   DeviceBuffer cu_dev, sinks_dev, ragged_q, ragged_kv, seq_len_dev;
   // The sampled reference, computed once per problem (ours; cuDNN's, which differs only
-  // without softcap) and reused by every check of the case (cuDNN's tuner checks each plan).
+  // where it lacks the softcap) and reused by every check of the case (cuDNN's tuner checks each plan).
   bool ref_ready[2] = {false, false};
   ptxfmha::RefAttnResult ref[2];
   std::vector<int64_t> picked;  // the sampled output rows
@@ -49,6 +51,14 @@ struct AttnState {
 // The cells without LSE: cuDNN's ragged graph writes none, and whether its stats include a
 // sink is not ptxfmha's definition (LSE includes the sink), so neither side writes one there.
 bool with_lse(const Case& c) { return !c.varlen() && !c.sinks; }
+
+// Whether cuDNN's side computes the case's softcap: only on a dense problem without any mask
+// (cudnn_sdpa.h, SdpaProblem::softcap); otherwise it runs without the cap.
+bool cudnn_has_softcap(const Case& c) {
+  return c.softcap > 0 && !c.causal && c.window_left < 0 && !c.paged() && !c.varlen() && !c.sinks;
+}
+// The reference of cuDNN's side differs from ours (no cap) exactly when cuDNN lacks the cap.
+bool cudnn_lacks_softcap(const Case& c) { return c.softcap > 0 && !cudnn_has_softcap(c); }
 
 // The states by case name, for cudnn_problem (which sees only the Case); owned by the cases'
 // OursPlan (destroyed with the bench's case states, before the context goes).
@@ -146,7 +156,7 @@ ptxfmha_attn_params attn_params(const Case& c, const AttnState& s, const SetView
 }
 
 // The float64 reference problem of one side over host copies of set 0 (`cudnn`: the problem
-// cuDNN's graph computes: no softcap).
+// cuDNN's graph computes where it lacks the softcap: no cap).
 ptxfmha::RefAttnProblem ref_problem(const Case& c, const AttnState& s, const CaseState& cs, bool cudnn) {
   ptxfmha::RefAttnProblem p;
   p.batch = int(c.batch); p.heads_q = int(c.heads_q); p.heads_kv = int(c.heads_kv); p.head_dim = int(c.head_dim);
@@ -231,17 +241,18 @@ class AttnFamily final : public Family {
       p.sink = true;
       p.sink_logits = static_cast<const float*>(s->sinks_dev.get());
     }
-    return p;  // softcap: cuDNN's SDPA has none (same_problem_as_cudnn is false there)
+    if (cudnn_has_softcap(c)) p.softcap = c.softcap;
+    return p;  // masked softcap cells: cuDNN without the cap (same_problem_as_cudnn is false)
   }
 
-  bool same_problem_as_cudnn(const Case& c) const override { return c.softcap <= 0; }
+  bool same_problem_as_cudnn(const Case& c) const override { return !cudnn_lacks_softcap(c); }
 
   bool reference_check(const Case& c, CaseState& cs, int side, Agreement* out) const override {
     if (c.features_off) return false;  // a plain problem: the dense sampled reference
     const std::shared_ptr<AttnState> s = state_of(c);
     if (!s) return false;
     const Arena& a = arena_for(c);
-    const int which = (side == kCudnn && c.softcap > 0) ? 1 : 0;
+    const int which = (side == kCudnn && cudnn_lacks_softcap(c)) ? 1 : 0;
     if (!s->ref_ready[which]) {
       // Set 0's inputs on the host (packed / dense / pool exactly as stored).
       std::vector<uint16_t> q(std::size_t(c.q_elems())), k(std::size_t(c.kv_elems())), v(k.size());

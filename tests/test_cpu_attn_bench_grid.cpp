@@ -86,6 +86,16 @@ TEST_CASE("attn bench grid: the issue's serving cases and the features-off twins
   REQUIRE(s != nullptr);
   CHECK((s->softcap == 50.0f && s->head_dim == 256 && s->heads_q == 16 && s->heads_kv == 8));
   REQUIRE(find(g, "attn/nosoftcap/") != nullptr);
+  CHECK(s->causal);
+  // the unmasked twin, where cuDNN computes the same softcap: every pair counts
+  const Case* snc = find(g, "attn/softcapnc/");
+  const Case* nsnc = find(g, "attn/nosoftcapnc/");
+  REQUIRE(snc != nullptr);
+  REQUIRE(nsnc != nullptr);
+  CHECK((snc->softcap == 50.0f && !snc->causal && snc->head_dim == 256 && snc->heads_q == 16 &&
+         snc->heads_kv == 8 && !nsnc->causal && nsnc->softcap == 0.0f));
+  CHECK(snc->flops() == doctest::Approx(4.0 * 2 * 8192.0 * 8192.0 * 16 * 256));
+  CHECK(snc->flops() == doctest::Approx(2.0 * s->flops()).epsilon(1e-3));
   const Case* k = find(g, "attn/sinks/");
   REQUIRE(k != nullptr);
   CHECK((k->sinks && k->window_left == 128 && k->head_dim == 64 && k->heads_q == 64 && k->heads_kv == 8));

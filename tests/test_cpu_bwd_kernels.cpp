@@ -64,7 +64,7 @@ TEST_CASE("bwd_params.ptxh names every BwdKernelParams field at its offsetof()")
       BWD_ABI_FIELD("B_SEQUSED_PTR", seqused_ptr), BWD_ABI_FIELD("B_TOTAL_Q", total_q),
       BWD_ABI_FIELD("B_TOTAL_K", total_k), BWD_ABI_FIELD("B_MAX_SEQLEN_Q", max_seqlen_q),
       BWD_ABI_FIELD("B_MAX_SEQLEN_K", max_seqlen_k), BWD_ABI_FIELD("B_WS_TILES", ws_tiles),
-      BWD_ABI_FIELD("B_WS_BLOCK_M", ws_block_m),
+      BWD_ABI_FIELD("B_WS_BLOCK_M", ws_block_m), BWD_ABI_FIELD("B_ROTATE", rotate),
   };
 #undef BWD_ABI_FIELD
   check_param_header(macros, path, "B_", "BWD_PARAM_BYTES", fields, offsetof(BwdKernelParams, reserved),

@@ -18,6 +18,12 @@
 //     before it), and every contributor adds once.
 // Mutations that must be caught: ascending order with causal, n_last one block too high or
 // too low, no reversed n-block mapping in deterministic causal mode.
+// Rotated walk (B_ROTATE; setup.ptxh "Rotated walk", config.ptxh SETUP_ROT): not causal, plain,
+// n < num_m_blocks: CTA n walks each head's m-blocks from m-block n, wrapping, and its place
+// at m-block m is (min(m, N - 1) - n) mod N (N = num_n_blocks). Checked as above (places a
+// permutation, equal to the arrival order, no waits in lockstep, no deadlock with the N CTAs
+// of a group resident), plus: with fewer than N slots it can deadlock (why the host requires
+// N <= the SM count, bwd_rotate_walk), and the host rule itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,11 +31,16 @@
 #include <string>
 #include <vector>
 
+#include "bwd.h"
 #include "gpu_util.h"
 
 namespace {
 
-enum class OrderMutation { None, AscendingCausal, NLastPlusOne, NLastMinusOne, NoReversedLaunch, NLoPlusOne, MEndMinusOne };
+enum class OrderMutation {
+  None, AscendingCausal, NLastPlusOne, NLastMinusOne, NoReversedLaunch, NLoPlusOne, MEndMinusOne,
+  RotatedAscending,  // rotated walk with the ascending places
+  RotatedMinN,       // rotated places with min(m, N) instead of min(m, N - 1)
+};
 
 int log2_of(int x) {
   int l = 0;
@@ -48,9 +59,13 @@ struct Problem {
   OrderMutation mut = OrderMutation::None;
   bool ext = false;
   int32_t wl = kUnbounded, wr = kUnbounded;
+  bool rotate = false;  // B_ROTATE as the host sets it (SETUP_ROT decides per CTA: rotated())
   int nm() const { return (sq + bm - 1) / bm; }
   int nn() const { return (sk + bn - 1) / bn; }
   bool right_bounded() const { return ext ? wr != kUnbounded : causal; }
+  // SETUP_ROT (config.ptxh): plain rows, not causal, num_n_blocks <= num_m_blocks (the whole
+  // grid or none).
+  bool rotated(uint32_t) const { return rotate && !ext && !causal && nn() <= nm(); }
 };
 
 int32_t sat(int64_t x) { return int32_t(std::max<int64_t>(INT32_MIN, std::min<int64_t>(INT32_MAX, x))); }
@@ -83,10 +98,22 @@ uint32_t m_end_of(const Problem& p, uint32_t n) {
   return uint32_t(std::min(end, p.nm()));
 }
 bool visits(const Problem& p, uint32_t n, uint32_t m) { return m_first_of(p, n) <= m && m < m_end_of(p, n); }
+// SETUP_ROT: the first m-block of each head's walk.
+uint32_t m_rot_of(const Problem& p, uint32_t n) { return p.rotated(n) ? n : m_first_of(p, n); }
+// The step (0-based, within one head) at which CTA n reaches m-block m (NEXT_MBLOCK's walk).
+uint32_t step_of(const Problem& p, uint32_t n, uint32_t m) {
+  const uint32_t first = m_first_of(p, n), len = m_end_of(p, n) - first, rot = m_rot_of(p, n);
+  return (m - first + len - (rot - first)) % len;
+}
 
 // ORDER_PLACE / ORDER_PLACE_EXT (dq_writer.ptxh, features.ptxh).
 uint32_t place_of(const Problem& p, uint32_t m, uint32_t n) {
   const uint32_t shift = uint32_t(p.sk) - uint32_t(p.sq);
+  if (p.rotated(n) && p.mut != OrderMutation::RotatedAscending) {  // ORDER_PLACE, rotated
+    const uint32_t N = uint32_t(p.nn());
+    const uint32_t mm = std::min(m, p.mut == OrderMutation::RotatedMinN ? N : N - 1);
+    return mm < n ? mm - n + N : mm - n;
+  }
   if (!p.right_bounded() || p.mut == OrderMutation::AscendingCausal) {
     if (!p.ext) return n;
     const int32_t lo = std::max(sat(int64_t(int32_t((m << log2_of(p.bm)) + shift)) - p.wl), 0);
@@ -105,7 +132,8 @@ std::string describe(const Problem& p) {
   return "BM=" + std::to_string(p.bm) + " BN=" + std::to_string(p.bn) + " Sq=" + std::to_string(p.sq) +
          " Sk=" + std::to_string(p.sk) + " causal=" + std::to_string(int(p.causal)) + " ratio=" +
          std::to_string(p.ratio) + " groups=" + std::to_string(p.groups) +
-         (p.ext ? " ext wl=" + std::to_string(p.wl) + " wr=" + std::to_string(p.wr) : std::string());
+         (p.ext ? " ext wl=" + std::to_string(p.wl) + " wr=" + std::to_string(p.wr) : std::string()) +
+         (p.rotate ? " rotate" : "");
 }
 
 // Places of every m-block's contributors are 0 .. k-1 once each; with causal, arrival order.
@@ -120,10 +148,10 @@ std::string check_places(const Problem& p) {
       const uint32_t pl = place_of(p, uint32_t(m), uint32_t(n));
       if (pl >= uint32_t(nn)) return describe(p) + ": m-block " + std::to_string(m) + " n-block " + std::to_string(n) + " place " + std::to_string(int32_t(pl)) + " out of range";
       ++seen[pl];
-      if (!p.right_bounded()) continue;
+      if (!p.right_bounded() && !p.rotated(uint32_t(n))) continue;
       for (int n2 = 0; n2 < nn; ++n2) {  // arrival: fewer own m-blocks before m -> lower place
         if (n2 == n || !visits(p, uint32_t(n2), uint32_t(m))) continue;
-        const uint32_t s1 = uint32_t(m) - m_first_of(p, uint32_t(n)), s2 = uint32_t(m) - m_first_of(p, uint32_t(n2));
+        const uint32_t s1 = step_of(p, uint32_t(n), uint32_t(m)), s2 = step_of(p, uint32_t(n2), uint32_t(m));
         if (s1 < s2 && !(pl < place_of(p, uint32_t(m), uint32_t(n2))))
           return describe(p) + ": m-block " + std::to_string(m) + ": n-block " + std::to_string(n) +
                  " arrives before n-block " + std::to_string(n2) + " but adds after it";
@@ -163,8 +191,8 @@ SimResult simulate(const Problem& p, int slots) {
     Cta c;
     c.group = i / nn;
     c.n = n_block_of(p, uint32_t(i % nn));
-    c.m = m_first_of(p, c.n);
-    c.done = c.m >= m_end_of(p, c.n);  // no m-block: dK = dV = 0 only (EMPTY_SKIP)
+    c.m = m_rot_of(p, c.n);
+    c.done = m_first_of(p, c.n) >= m_end_of(p, c.n);  // no m-block: dK = dV = 0 only (EMPTY_SKIP)
     cta.push_back(c);
   }
   std::vector<uint32_t> sem(std::size_t(p.groups) * p.ratio * nm, 0);
@@ -196,8 +224,8 @@ SimResult simulate(const Problem& p, int slots) {
       // The tile's adds so far were places 0 .. pl-1; this one must be the n-block of place pl.
       ++sem[t];
       progress = true;
-      if (++c.m >= m_end_of(p, c.n)) {
-        c.m = m_first_of(p, c.n);
+      if (++c.m >= m_end_of(p, c.n)) c.m = m_first_of(p, c.n);  // NEXT_MBLOCK: wrap
+      if (c.m == m_rot_of(p, c.n)) {                                // back at the start: next head
         if (++c.hh >= p.ratio) {
           c.done = true;
           ++finished;
@@ -253,7 +281,12 @@ std::string check_problem(const Problem& p) {
   if (!why.empty()) return why;
   why = check_places(p);
   if (!why.empty()) return why;
-  for (int slots : {1, 2, 3, 5}) {
+  // The rotated order lets a CTA wait on a later-launched one: it needs the N CTAs of a group
+  // resident together (the host's N <= SM count), so it is simulated with N or more slots.
+  const int nn = p.nn();
+  const std::vector<int> slot_counts =
+      p.rotated(0) ? std::vector<int>{nn, nn + 1, nn + 3} : std::vector<int>{1, 2, 3, 5};
+  for (int slots : slot_counts) {
     const SimResult r = simulate(p, slots);
     if (r.deadlock || r.order_error) return r.what;
   }
@@ -266,6 +299,9 @@ std::string check_problem(const Problem& p) {
   const bool causal_like = p.ext ? p.wr == 0 : p.causal;
   if (p.sq == p.sk && causal_like && (p.ratio == 1 || p.wl == kUnbounded) && all.waits != 0)
     return describe(p) + ": " + std::to_string(all.waits) + " waits in the lockstep run (causal CTAs should never wait)";
+  // Rotated: every CTA starts on its own m-block and finds its predecessors' adds done.
+  if (p.rotated(0) && all.waits != 0)
+    return describe(p) + ": " + std::to_string(all.waits) + " waits in the lockstep run (rotated CTAs should never wait)";
   return "";
 }
 
@@ -425,4 +461,80 @@ TEST_CASE("bwd order model: ext mutations (n_lo, n_hi off by one, m_end one shor
           }
       CHECK_MESSAGE(!first.empty(), "BM=" << bmn.first << " BN=" << bmn.second << ": ext mutation " << int(mu) << " not caught");
     }
+}
+
+TEST_CASE("bwd order model: the rotated walk (not causal): places 0..k-1 in arrival order, no waits, no deadlock with the group resident") {
+  const auto tiles = main_tiles();
+  long long problems = 0, failures = 0, rotated = 0;
+  for (const auto& bmn : tiles)
+    for (int sq : kLens)
+      for (int sk : kLens)
+        for (const auto& rg : {std::pair<int, int>{1, 1}, std::pair<int, int>{2, 3}, std::pair<int, int>{4, 2}}) {
+          Problem p{bmn.first, bmn.second, sq, sk, false};
+          p.rotate = true;
+          p.ratio = rg.first;
+          p.groups = rg.second;
+          rotated += p.rotated(0) ? 1 : 0;
+          const std::string why = check_problem(p);
+          ++problems;
+          if (!why.empty()) ++failures;
+          CHECK_MESSAGE(why.empty(), why);
+        }
+  CHECK(rotated > problems / 3);  // most (num_n_blocks <= num_m_blocks) rotate
+  MESSAGE("bwd order model (rotated): " << problems << " problems, " << rotated << " rotated, " << failures << " failed");
+}
+
+TEST_CASE("bwd order model: rotated-walk mutations (ascending places, min(m, N)) and too few slots are caught") {
+  for (const auto& bmn : main_tiles()) {
+    for (OrderMutation mu : {OrderMutation::RotatedAscending, OrderMutation::RotatedMinN}) {
+      std::string first;
+      for (int sq : kLens)
+        for (int sk : kLens) {
+          if (!first.empty()) break;
+          Problem p{bmn.first, bmn.second, sq, sk, false};
+          p.rotate = true;
+          p.mut = mu;
+          first = check_problem(p);
+        }
+      CHECK_MESSAGE(!first.empty(), "BM=" << bmn.first << " BN=" << bmn.second << ": rotated mutation " << int(mu) << " not caught");
+    }
+    // 1k x 1k (8 .. 16 n-blocks): fewer slots than the group's CTAs deadlock the rotated order,
+    // as many do not; the ascending order runs with one slot.
+    Problem p{bmn.first, bmn.second, 1024, 1024, false};
+    p.rotate = true;
+    REQUIRE(p.rotated(0));
+    CHECK(simulate(p, p.nn() - 1).deadlock);
+    CHECK(!simulate(p, p.nn()).deadlock);
+    p.rotate = false;
+    CHECK(!simulate(p, 1).deadlock);
+  }
+}
+
+TEST_CASE("bwd order model: lockstep at 1k not causal, rotated vs ascending (a model, not a timing)") {
+  for (const auto& bmn : main_tiles()) {
+    Problem p{bmn.first, bmn.second, 1024, 1024, false};
+    const SimResult asc = simulate(p, 0);
+    p.rotate = true;
+    const SimResult rot = simulate(p, 0);
+    REQUIRE(!asc.deadlock);
+    REQUIRE(!rot.deadlock);
+    CHECK(rot.waits == 0);
+    CHECK(rot.ticks == p.nm());
+    CHECK(asc.ticks > rot.ticks);
+    MESSAGE("BM=" << bmn.first << " BN=" << bmn.second << " 1k lockstep: rotated " << rot.ticks << " ticks, ascending "
+                  << asc.ticks << " ticks (" << asc.waits << " waits)");
+  }
+}
+
+TEST_CASE("bwd_rotate_walk: plain rows, not causal, N <= M and N <= SMs; PTXFMHA_BWD_ROTATE=0 turns it off") {
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 16, 132, nullptr));
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, nullptr));
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, "1"));
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, "0"));
+  CHECK(!ptxfmha::bwd_rotate_walk(false, false, 8, 16, 132, nullptr));  // ext row
+  CHECK(!ptxfmha::bwd_rotate_walk(true, true, 8, 16, 132, nullptr));    // causal
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 9, 8, 132, nullptr));    // N > M
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 133, 256, 132, nullptr));  // N > SMs
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 132, 256, 132, nullptr));
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 0, 8, 132, nullptr));
 }

@@ -14,6 +14,7 @@
 // tests/test_gpu_bwd_cudnn.cpp.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -311,6 +312,42 @@ TEST_CASE("gpu bwd: deterministic mode bitwise identical over 3 runs on many n-b
     }
 }
 
+// The rotated m-block walk (setup.ptxh "Rotated walk": plain rows, not causal, num_n_blocks <=
+// num_m_blocks) against the ascending walk (PTXFMHA_BWD_ROTATE=0, bwd_rotate_walk): both match
+// the reference and each is bitwise reproducible in deterministic mode (its own add order).
+TEST_CASE("gpu bwd: rotated and ascending m-block walks both match the reference, deterministic per walk" *
+          doctest::test_suite("gpu-sm90a")) {
+  REQUIRE(ensure_context());
+  uint64_t seed = 350;
+  const char* old = std::getenv("PTXFMHA_BWD_ROTATE");
+  const std::string saved = old ? old : "";
+  for (int d : bwd_head_dims())
+    for (const auto& lens : {std::pair<int, int>{1024, 1024}, std::pair<int, int>{1000, 700}, std::pair<int, int>{513, 129}})
+      for (int det = 0; det <= 1; ++det) {
+        const BwdProblem p = bwd_problem(1, lens.first, lens.second, 4, 2, d, false, det != 0);
+        const BwdHostInputs in = bwd_inputs(p, seed++);
+        const BwdReference ref = bwd_reference(p, in);
+        BwdOutputs rotated, ascending;
+        for (int walk = 0; walk < 2; ++walk) {
+          if (walk == 0)
+            unsetenv("PTXFMHA_BWD_ROTATE");
+          else
+            setenv("PTXFMHA_BWD_ROTATE", "0", 1);
+          run_case(std::string(main_row(d)->name) + (walk == 0 ? " (rotated walk)" : " (ascending walk)"), p, in, ref, false);
+          BwdDeviceCase dc(p, in);
+          dc.run(walk == 0 ? &rotated : &ascending);
+        }
+        if (det)
+          MESSAGE(main_row(d)->name << " " << describe(p) << ": deterministic dQ of the two walks "
+                                    << (rotated.dq == ascending.dq ? "bitwise equal" : "differ in the last bits (add order)"));
+      }
+  if (old)
+    setenv("PTXFMHA_BWD_ROTATE", saved.c_str(), 1);
+  else
+    unsetenv("PTXFMHA_BWD_ROTATE");
+  print_worst();
+}
+
 // Small and odd shapes for compute-sanitizer (tools/gpu-check.sh style: run this test case
 // alone under memcheck, racecheck, synccheck and initcheck): one tile; residues with causal
 // masking and GQA 4; rows without keys; padded strides in every tensor; both modes.
@@ -323,6 +360,7 @@ TEST_CASE("gpu bwd: sanitizer shapes (small, odd, residue tiles, causal, GQA, pa
     ps.push_back(bwd_problem(1, 128, 128, 2, 2, d, false, false));
     ps.push_back(bwd_problem(2, 129, 200, 4, 1, d, true, true));
     ps.push_back(bwd_problem(1, 200, 77, 2, 1, d, true, false));
+    ps.push_back(bwd_problem(1, 300, 256, 2, 2, d, false, true));  // rotated walk, 2-4 n-blocks
     BwdProblem padded = bwd_problem(1, 65, 131, 4, 2, d, false, true);
     padded.q = make_layout(1, 65, 4, d, Order::BSHD, 8, 16, 0);
     padded.o = make_layout(1, 65, 4, d, Order::BHSD, 8, 0, 0);

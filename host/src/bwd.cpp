@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -216,6 +217,12 @@ uint32_t bwd_features(const ptxfmha_bwd_params& p) {
   if (p.alibi_slopes != nullptr) f |= kAttnAlibi;
   if (p.sink_logits != nullptr) f |= kAttnSinks;
   return f;
+}
+
+bool bwd_rotate_walk(bool plain_row, bool causal, int64_t num_n_blocks, int64_t num_m_blocks, int num_sms,
+                     const char* rotate_env) {
+  if (rotate_env != nullptr && std::strcmp(rotate_env, "0") == 0) return false;
+  return plain_row && !causal && num_n_blocks >= 1 && num_n_blocks <= num_m_blocks && num_n_blocks <= num_sms;
 }
 
 ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p) {
@@ -585,6 +592,10 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   kp.scale_log2 = static_cast<float>(static_cast<double>(scale) * kLog2e);
   kp.softmax_scale = scale;
   kp.deterministic = p.deterministic;
+  kp.rotate = bwd_rotate_walk(main->features == 0, p.causal != 0, num_n_blocks, num_m_blocks, dev.num_sms,
+                              std::getenv("PTXFMHA_BWD_ROTATE"))
+                  ? 1
+                  : 0;
   {  // variable length (varlen.ptxh)
     kp.cu_q_ptr = reinterpret_cast<uintptr_t>(p.cu_seqlens_q);
     kp.cu_k_ptr = reinterpret_cast<uintptr_t>(p.cu_seqlens_k);

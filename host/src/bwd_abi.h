@@ -71,7 +71,10 @@ struct alignas(64) BwdKernelParams {
   int32_t max_seqlen_k;  // varlen K: bound of cap_k(b); else seqlen_k
   int32_t ws_tiles;      // varlen Q: tiles per query head, total_q / BLOCK_M + batch; else 0
   int32_t ws_block_m;    // BLOCK_M (the dsink kernel has no tile facts of its own)
-  int32_t reserved[10];
+  // 1: CTA n of the plain main kernel walks each head's m-blocks from m-block n, wrapping
+  // (setup.ptxh, "Rotated walk"; bwd_rotate_walk in bwd.h says when); 0: from m_first up.
+  int32_t rotate;
+  int32_t reserved[9];
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -123,7 +126,8 @@ static_assert(offsetof(BwdKernelParams, max_seqlen_q) == 840, "abi");
 static_assert(offsetof(BwdKernelParams, max_seqlen_k) == 844, "abi");
 static_assert(offsetof(BwdKernelParams, ws_tiles) == 848, "abi");
 static_assert(offsetof(BwdKernelParams, ws_block_m) == 852, "abi");
-static_assert(offsetof(BwdKernelParams, reserved) == 856, "abi");
+static_assert(offsetof(BwdKernelParams, rotate) == 856, "abi");
+static_assert(offsetof(BwdKernelParams, reserved) == 860, "abi");
 static_assert(sizeof(BwdKernelParams) == 896, "abi");
 
 }  // namespace ptxfmha

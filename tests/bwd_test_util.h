@@ -442,7 +442,8 @@ inline std::string bwd_failure(const BwdProblem& p, const BwdFigures& f, const B
 }
 
 // ---- workspace checks (the preprocess kernel's D and -LSE*log2e, the main kernel's dQ
-// accumulator before the postprocess kernel) ---------------------------------------------------
+// accumulator before the postprocess kernel: the tiles some n-block stored, semaphore >= 1;
+// the others are never written, kernel.ptxh "dQ accumulation order") ------------------------
 struct WorkspaceFigures {
   long long dsum_bad = 0, nlse_bad = 0, acc_bad = 0, acc_pad_nonzero = 0;
   std::string first;  // the first failure, with its position
@@ -506,7 +507,11 @@ inline WorkspaceFigures evaluate_workspace(const BwdProblem& p, const BwdHostInp
   for (int b = 0; b < p.batch; ++b)
     for (int h = 0; h < p.heads_q; ++h)
       for (int m = 0; m < nm; ++m) {
-        const uint64_t tile = ((uint64_t(b) * p.heads_q + h) * nm + m) * uint64_t(bm) * D;
+        const uint64_t tile_index = (uint64_t(b) * p.heads_q + h) * nm + m;
+        uint32_t sem = 0;  // contributors that added (1 in fast mode): 0 = nobody stored the tile
+        std::memcpy(&sem, ws.data() + l.sem + tile_index * 4, 4);
+        if (sem == 0) continue;  // its rows see no key: fmha_bwd_post writes dQ = 0 there
+        const uint64_t tile = tile_index * uint64_t(bm) * D;
         for (int wg = 0; wg < 2; ++wg)
           for (int t = 0; t < 128; ++t)
             for (int v = 0; v < dq_n / 8; ++v)

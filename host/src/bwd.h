@@ -17,13 +17,14 @@
 //     max_seqlen_q / max_seqlen_k; a CTA past its sequence's rows does nothing; a kernel
 //     whose grid would be empty is not launched; variable length runs the _ext main rows)
 //     fmha_bwd_pre_d<D>_sm90a   grid (num_m_blocks, heads_q, batch): D = rowsum(dO * O),
-//                               -LSE*log2(e), zeroes the dQ accumulator tiles and semaphores
+//                               -LSE*log2(e), zeroes the dQ-order semaphores (the first
+//                               contributor of a dQ accumulator tile stores it)
 //     fmha_bwd_dsink_sm90a      (d_sink only) grid (heads_q): d_sink from the rows pre wrote
 //     fmha_bwd_d<D>_sm90a       grid (ceil(seqlen_k / BLOCK_N), heads_kv, batch): dK, dV
 //                               (bf16, written directly) and dQ partial sums into the
 //                               accumulator
 //     fmha_bwd_post_d<D>_sm90a  grid (num_m_blocks, heads_q, batch): dQ = scale * accumulator
-//                               -> bf16
+//                               -> bf16 (0 for a tile no n-block stored: semaphore 0)
 //
 // Checks that need no device, in this order (the first failure is reported):
 //   NULL_POINTER          params; q, k, v, o, dout, lse, dq, dk, dv

@@ -144,8 +144,9 @@ PTXFMHA_API ptxfmha_status ptxfmha_decode_workspace_size(const ptxfmha_decode_pa
  * not shared with a concurrent call (fp32 dQ accumulator, D = rowsum(dO * O), the LSE in the
  * log2 domain, semaphores). Its contents need no initialisation; they are garbage after.
  * deterministic = 1: dQ is summed in a fixed order (bitwise identical results across runs);
- * 0: dQ partial sums are added to the fp32 accumulator in whatever order they arrive (faster;
- * results may differ in the last bits between runs). dK and dV are deterministic either way. */
+ * 0: the first dQ partial sum of each tile is stored, the others are added to the fp32
+ * accumulator in whatever order they arrive (results may differ in the last bits between
+ * runs). dK and dV are deterministic either way. */
 typedef struct ptxfmha_bwd_params {
   uint64_t struct_size;  /* sizeof(ptxfmha_bwd_params) the caller was built with */
 

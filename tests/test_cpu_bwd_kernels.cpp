@@ -8,8 +8,12 @@
 //     with TMA (UTMALDG) and 1-D bulk copies (UBLKCP), use setmaxnreg (USETMAXREG); no kernel
 //     touches local memory; register counts are printed;
 //   - the dQ accumulator's fragment order (layout.ptxh): the mapping the consumers stage
-//     with and the one fmha_bwd_post inverts cover every (row, column) of an m-block exactly
-//     once, for every head dim (a model of the two kernels' index arithmetic).
+//     with and its inverse cover every (row, column) of an m-block exactly once, for every
+//     head dim (a model of the index arithmetic);
+//   - fmha_bwd_post (post.ptxh): its work items, with the constants its stubs expand to, read
+//     every accumulator float once and store it at its (row, column) (a model of the kernel's
+//     index arithmetic); its SASS (suite "sass") stores dQ with 16-byte STG.E.128 only and
+//     issues a pass's 8 LDG.E.128 before the first use.
 // (tests/test_cpu_kernel_table.cpp and test_cpu_ptx_build.cpp tie every row, these included, to its
 // KERNEL_* macros, .param block, .maxntid and clean ptxas report.)
 #include <doctest/doctest.h>
@@ -223,7 +227,7 @@ TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (
             // Staging / accumulator offset (floats) of that register.
             const long long off = (long long)wg * 64 * s.dq_n + (long long)(v * 128 + t) * 4 + j;
             CHECK(offsets.insert(off).second);
-            // Post side: decode the offset as fmha_bwd_post does.
+            // Read back: decode the offset by layout.ptxh's rule.
             const long long g = off / 4;
             const int wg2 = static_cast<int>(g / (s.dq_n / 8 * 128));
             const int rem = static_cast<int>(g % (s.dq_n / 8 * 128));
@@ -247,7 +251,7 @@ TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (
   }
   // Mutation: decoding head dim 64's accumulator as if its warpgroups split columns (as at
   // 128) puts warpgroup 1's rows 64.. at columns 64.. : outside the tile, so the check above
-  // would catch a postprocess kernel built with the wrong split.
+  // would catch a decode with the wrong split.
   const DqSplit& s64 = kSplits[0];
   bool caught = false;
   for (int t = 0; t < 128 && !caught; ++t) {
@@ -255,4 +259,222 @@ TEST_CASE("bwd dQ accumulator fragment order: staged and read back covers each (
     caught = col_wrong >= s64.head_dim;
   }
   CHECK(caught);
+}
+
+// ---- fmha_bwd_post (ptx/body/sm90_bwd/post.ptxh): its work items and its SASS ----------------
+namespace {
+// The post rows of a head dim (fmha_bwd_post_d*; fmha_bwd_dsink, the post-phase row without a
+// head dim, is another kernel).
+std::vector<const KernelInfo*> post_rows() {
+  std::vector<const KernelInfo*> out;
+  for (const KernelInfo* r : ptxfmha::all_kernels())
+    if (r->kind == KernelKind::BwdPost && r->head_dim > 0) out.push_back(r);
+  return out;
+}
+
+// post.ptxh's constants of one stub, as its preprocessor expands them.
+struct PostFacts {
+  long long threads, segs, log2_segs, rp_step, row_pairs, passes, row_step, src_step, dq_vecs,
+      log2_dq_vecs, log2_v_stride, wg_bytes;
+};
+
+// The (row, column) of the m-block held by each float of the dQ accumulator tile, from the
+// consumer side of layout.ptxh (wgmma m64nN accumulator register 4v + j of warpgroup thread
+// t of part wg); -1 where no register lands.
+std::vector<std::pair<int, int>> accumulator_cells(const DqSplit& s) {
+  std::vector<std::pair<int, int>> cell(static_cast<std::size_t>(s.block_m) * s.head_dim, {-1, -1});
+  for (int wg = 0; wg < 2; ++wg)
+    for (int t = 0; t < 128; ++t)
+      for (int v = 0; v < s.dq_n / 8; ++v)
+        for (int j = 0; j < 4; ++j) {
+          const int row = 16 * (t / 32) + (t % 32) / 4 + (j >= 2 ? 8 : 0) + (s.rows_by_wg ? 64 * wg : 0);
+          const int col = 8 * v + 2 * (t % 4) + (j % 2) + (s.rows_by_wg ? 0 : s.dq_n * wg);
+          cell[static_cast<std::size_t>(wg) * 64 * s.dq_n + (v * 128 + t) * 4 + j] = {row, col};
+        }
+  return cell;
+}
+
+// Runs the post kernel's index arithmetic (POST_SETUP, then CONVERT_DQ's passes of two items,
+// POST_STORE_ITEM's word order) for every thread: how many floats were read from a cell other
+// than the one they are written to, read twice or out of the tile, plus the (row, column)s not
+// written exactly once.
+int post_item_errors(const DqSplit& s, const PostFacts& f) {
+  const auto cell = accumulator_cells(s);
+  std::vector<int> written(cell.size(), 0);
+  std::vector<int> read(cell.size(), 0);
+  int errors = 0;
+  for (long long thr = 0; thr < f.threads; ++thr) {
+    const long long seg = thr & (f.segs - 1), rp = thr >> f.log2_segs;
+    const long long wg = (seg >> f.log2_dq_vecs) + (rp >> 5), v = seg & (f.dq_vecs - 1);
+    const long long src0 = wg * f.wg_bytes + (v << f.log2_v_stride) + (rp & 31) * 64;
+    const long long row0 = 16 * (rp >> 3) + (rp & 7);
+    for (long long k = 0; k < f.passes; ++k)
+      for (long long item = 0; item < 2; ++item) {
+        const long long src = src0 + (2 * k + item) * f.src_step, row = row0 + (2 * k + item) * f.row_step;
+        for (int q = 0; q < 4; ++q)      // ld.global.nc.v4.f32 [src + 16 q]: thread 4g + q
+          for (int e = 0; e < 4; ++e) {  // word q of row r: e 0, 1; of row r + 8: e 2, 3
+            const long long fl = src / 4 + 4 * q + e;
+            const int r = static_cast<int>(row + (e >= 2 ? 8 : 0));
+            const int c = static_cast<int>(8 * seg + 2 * q + (e & 1));
+            if (src % 64 != 0 || fl < 0 || fl >= static_cast<long long>(cell.size()) || r >= s.block_m ||
+                c >= s.head_dim) {
+              ++errors;
+              continue;
+            }
+            if (cell[static_cast<std::size_t>(fl)] != std::make_pair(r, c)) ++errors;
+            if (read[static_cast<std::size_t>(fl)]++ != 0) ++errors;
+            ++written[static_cast<std::size_t>(r) * s.head_dim + c];
+          }
+      }
+  }
+  for (int w : written)
+    if (w != 1) ++errors;
+  return errors;
+}
+}  // namespace
+
+TEST_CASE("bwd post kernel: its items read each accumulator float once and write it to its (row, col)") {
+  const auto rows = post_rows();
+  REQUIRE(rows.size() == 3);
+  for (const KernelInfo* r : rows) {
+    const std::string name = r->name;
+    CAPTURE(name);
+    const DqSplit* s = nullptr;
+    for (const DqSplit& x : kSplits)
+      if (x.head_dim == r->head_dim) s = &x;
+    REQUIRE(s != nullptr);
+    CHECK(s->block_m == r->block_m);
+    const std::string path = source_dir() + "/ptx/" + r->arch + "/" + name + ".ptx";
+    bool ok = false;
+    std::string err;
+    const auto macros = cpp_macros(path, &ok, &err);
+    REQUIRE_MESSAGE(ok, err);
+    auto val = [&](const char* n) { return macro_value(macros, n, path); };
+    const PostFacts f{val("POST_THREADS"),  val("POST_SEGS"),     val("LOG2_POST_SEGS"), val("POST_RP_STEP"),
+                      val("POST_ROW_PAIRS"), val("POST_PASSES"),  val("POST_ROW_STEP"),  val("POST_SRC_STEP"),
+                      val("DQ_VECS"),        val("LOG2_DQ_VECS"), val("LOG2_V_STRIDE"),  val("DQ_WG_BYTES")};
+    CHECK(f.threads == r->threads);
+    CHECK((1LL << f.log2_segs) == f.segs);
+    CHECK((1LL << f.log2_dq_vecs) == f.dq_vecs);
+    CHECK(f.segs * 8 == r->head_dim);
+    CHECK(f.passes >= 1);
+    CHECK(f.passes * 2 * f.rp_step == f.row_pairs);  // the passes cover the m-block's row pairs
+    CHECK(post_item_errors(*s, f) == 0);
+    // Mutation: a source step that ignores the warpgroup parts (64 bytes a row pair, right
+    // only while the row pairs stay in one part) reads the wrong floats at head dim 64.
+    if (s->rows_by_wg) {
+      PostFacts bad = f;
+      bad.src_step = f.rp_step * 64;
+      CHECK(post_item_errors(*s, bad) > 0);
+    }
+  }
+}
+
+namespace {
+// One SASS instruction of a function, in order: its address, its opcode with modifiers
+// ("STG.E.128") and, for a BRA, its target (else -1).
+struct SassIns {
+  long long addr;
+  std::string op;
+  long long target;
+};
+std::vector<SassIns> sass_instructions(const std::string& sass, const std::string& fn) {
+  static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
+  static const std::regex ins_re(
+      R"(^\s*/\*([0-9a-fA-F]+)\*/\s+(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)\s*([^;]*);)");
+  std::vector<SassIns> out;
+  bool in_fn = false;
+  for (const std::string& line : split_lines(sass)) {
+    std::smatch m;
+    if (std::regex_search(line, m, fn_re)) {
+      in_fn = m[1].str() == fn;
+      continue;
+    }
+    if (!in_fn || !std::regex_search(line, m, ins_re)) continue;
+    long long target = -1;
+    if (m[2].str() == "BRA") {
+      const std::string a = m[3].str();
+      const std::size_t x = a.find("0x");
+      if (x != std::string::npos) target = std::stoll(a.substr(x + 2), nullptr, 16);
+    }
+    out.push_back({std::stoll(m[1].str(), nullptr, 16), m[2].str(), target});
+  }
+  return out;
+}
+
+// What breaks the post kernel's SASS contract in `ins` (empty: nothing):
+//   every dQ store is a 16-byte STG.E.128 (none narrower);
+//   a pass (the body of the backward branch, or the whole kernel without one) issues >= 8
+//   LDG.E.128 before its first FMUL (the first use of loaded data), and one STG.E.128 per
+//   two LDG.E.128 (64 bytes read for 32 written);
+//   no integer division (MUFU.RCP / I2F of its emulation).
+std::vector<std::string> post_sass_problems(const std::vector<SassIns>& ins) {
+  std::vector<std::string> p;
+  if (ins.empty()) return {"no instructions"};
+  auto starts = [](const std::string& s, const char* pre) { return s.rfind(pre, 0) == 0; };
+  int stg128 = 0, stg_narrow = 0, div = 0;
+  std::size_t lo = 0, hi = ins.size();
+  for (std::size_t i = 0; i < ins.size(); ++i) {
+    const std::string& op = ins[i].op;
+    if (starts(op, "STG")) (op == "STG.E.128" ? stg128 : stg_narrow)++;
+    if (starts(op, "MUFU") || starts(op, "I2F")) ++div;
+    if (op == "BRA" && ins[i].target >= 0 && ins[i].target < ins[i].addr) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (ins[j].addr == ins[i].target) lo = j;
+      hi = i;
+    }
+  }
+  if (stg128 == 0) p.push_back("no STG.E.128");
+  if (stg_narrow != 0) p.push_back(std::to_string(stg_narrow) + " stores narrower than 16 bytes");
+  if (div != 0) p.push_back(std::to_string(div) + " MUFU/I2F (integer division)");
+  int loads = 0, stores = 0, loads_before_use = -1;
+  for (std::size_t i = lo; i < hi; ++i) {
+    if (starts(ins[i].op, "LDG.E.128")) ++loads;
+    if (starts(ins[i].op, "STG")) ++stores;
+    if (starts(ins[i].op, "FMUL") && loads_before_use < 0) loads_before_use = loads;
+  }
+  if (loads_before_use < 8)
+    p.push_back("a pass issues " + std::to_string(loads_before_use) + " LDG.E.128 before its first FMUL (want >= 8)");
+  if (loads != 2 * stores)
+    p.push_back("a pass has " + std::to_string(loads) + " LDG.E.128 for " + std::to_string(stores) + " STG");
+  return p;
+}
+}  // namespace
+
+TEST_CASE("SASS: sm90a bwd post kernels store dQ with STG.E.128 and issue a pass's 8 loads before the first use" *
+          doctest::test_suite("sass")) {
+  // The checker itself on a listing shaped like the previous kernel (one float4 load, its
+  // scale, two 4-byte stores, again): it must object.
+  const std::string old_shape =
+      "        Function : old\n"
+      "        /*0000*/                   I2F.U32.RP R8, 0x10 ;\n"
+      "        /*0010*/                   LDG.E.128 R4, desc[UR4][R2.64] ;\n"
+      "        /*0020*/                   FMUL R4, R4, UR5 ;\n"
+      "        /*0030*/               @P0 STG.E desc[UR4][R8.64], R4 ;\n"
+      "        /*0040*/               @P1 STG.E desc[UR4][R10.64], R5 ;\n"
+      "        /*0050*/                   LDG.E.128 R4, desc[UR4][R2.64+0x1000] ;\n"
+      "        /*0060*/                   FMUL R4, R4, UR5 ;\n"
+      "        /*0070*/               @P0 STG.E desc[UR4][R8.64+0x10], R4 ;\n"
+      "        /*0080*/               @P1 STG.E desc[UR4][R10.64+0x10], R5 ;\n"
+      "        /*0090*/                   EXIT ;\n";
+  CHECK(post_sass_problems(sass_instructions(old_shape, "old")).size() == 5);
+
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  const auto rows = post_rows();
+  REQUIRE(rows.size() == 3);
+  for (const KernelInfo* r : rows) {
+    const std::string name = r->name;
+    CAPTURE(name);
+    const auto ins = sass_instructions(cubin_sass(objdump, r->arch, name), name);
+    REQUIRE(!ins.empty());
+    for (const std::string& problem : post_sass_problems(ins)) FAIL_CHECK(name << ": " << problem);
+    int n = 0, ldg = 0, stg = 0;
+    for (const SassIns& i : ins) {
+      n += i.op != "NOP";
+      ldg += i.op.rfind("LDG.E.128", 0) == 0;
+      stg += i.op == "STG.E.128";
+    }
+    MESSAGE(name << ": " << n << " SASS instructions (without NOP), " << ldg << " LDG.E.128, " << stg << " STG.E.128");
+  }
 }

@@ -313,14 +313,21 @@ TEST_CASE("gpu bwd: deterministic mode bitwise identical over 3 runs on many n-b
 }
 
 // The rotated m-block walk (setup.ptxh "Rotated walk": plain rows, not causal, num_n_blocks <=
-// num_m_blocks) against the ascending walk (PTXFMHA_BWD_ROTATE=0, bwd_rotate_walk): both match
-// the reference and each is bitwise reproducible in deterministic mode (its own add order).
-TEST_CASE("gpu bwd: rotated and ascending m-block walks both match the reference, deterministic per walk" *
+// num_m_blocks) with programmatic dependent launch (kernel.ptxh), against the ascending walk
+// fully serialized (PTXFMHA_BWD_ROTATE=0, PTXFMHA_BWD_PDL=0; bwd_rotate_walk, bwd.cpp): both
+// match the reference and each is bitwise reproducible in deterministic mode (its own order).
+TEST_CASE("gpu bwd: rotated walk with PDL and ascending walk serialized both match the reference, deterministic per walk" *
           doctest::test_suite("gpu-sm90a")) {
   REQUIRE(ensure_context());
   uint64_t seed = 350;
-  const char* old = std::getenv("PTXFMHA_BWD_ROTATE");
-  const std::string saved = old ? old : "";
+  const char* names[2] = {"PTXFMHA_BWD_ROTATE", "PTXFMHA_BWD_PDL"};
+  std::string saved[2];
+  bool had[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* v = std::getenv(names[i]);
+    had[i] = v != nullptr;
+    saved[i] = v ? v : "";
+  }
   for (int d : bwd_head_dims())
     for (const auto& lens : {std::pair<int, int>{1024, 1024}, std::pair<int, int>{1000, 700}, std::pair<int, int>{513, 129}})
       for (int det = 0; det <= 1; ++det) {
@@ -329,22 +336,28 @@ TEST_CASE("gpu bwd: rotated and ascending m-block walks both match the reference
         const BwdReference ref = bwd_reference(p, in);
         BwdOutputs rotated, ascending;
         for (int walk = 0; walk < 2; ++walk) {
-          if (walk == 0)
-            unsetenv("PTXFMHA_BWD_ROTATE");
-          else
-            setenv("PTXFMHA_BWD_ROTATE", "0", 1);
-          run_case(std::string(main_row(d)->name) + (walk == 0 ? " (rotated walk)" : " (ascending walk)"), p, in, ref, false);
+          for (const char* n : names) {
+            if (walk == 0)
+              unsetenv(n);
+            else
+              setenv(n, "0", 1);
+          }
+          run_case(str(main_row(d)->name) + (walk == 0 ? " (rotated walk, PDL)" : " (ascending walk, serialized)"), p, in,
+                   ref, false);
           BwdDeviceCase dc(p, in);
           dc.run(walk == 0 ? &rotated : &ascending);
         }
         if (det)
-          MESSAGE(main_row(d)->name << " " << describe(p) << ": deterministic dQ of the two walks "
-                                    << (rotated.dq == ascending.dq ? "bitwise equal" : "differ in the last bits (add order)"));
+          MESSAGE(str(main_row(d)->name) << " " << describe(p) << ": deterministic dQ of the two walks "
+                                         << std::string(rotated.dq == ascending.dq ? "bitwise equal"
+                                                                                   : "differ in the last bits (add order)"));
       }
-  if (old)
-    setenv("PTXFMHA_BWD_ROTATE", saved.c_str(), 1);
-  else
-    unsetenv("PTXFMHA_BWD_ROTATE");
+  for (int i = 0; i < 2; ++i) {
+    if (had[i])
+      setenv(names[i], saved[i].c_str(), 1);
+    else
+      unsetenv(names[i]);
+  }
   print_worst();
 }
 

@@ -652,6 +652,13 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   dm.block[0] = static_cast<unsigned>(main->threads);
   dm.smem_bytes = static_cast<unsigned>(main->smem_bytes);
   dm.stream = stream;
+  // Programmatic dependent launch of the main and post kernels (kernel.ptxh: they wait with
+  // griddepcontrol.wait before reading what the previous kernel wrote): only behind our own
+  // fmha_bwd_pre, which ran after everything before the call completed; the main kernel loads
+  // K / V before its wait. PTXFMHA_BWD_PDL=0 launches both fully serialized (A/B).
+  const char* pdl_env = std::getenv("PTXFMHA_BWD_PDL");
+  const bool pdl = num_m_blocks > 0 && !(pdl_env != nullptr && std::strcmp(pdl_env, "0") == 0);
+  dm.programmatic_serialization = pdl;
   if (num_n_blocks > 0) {
     st = launch_kernel(kmain.function, dm, &kp, main->name);
     if (st != PTXFMHA_OK) return st;
@@ -660,6 +667,7 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   d = rows_grid;
   d.block[0] = static_cast<unsigned>(post->threads);
   d.smem_bytes = static_cast<unsigned>(post->smem_bytes);
+  d.programmatic_serialization = pdl;
   if (num_m_blocks == 0) return PTXFMHA_OK;
   return launch_kernel(kpost.function, d, &kp, post->name);
 }

@@ -25,6 +25,8 @@
 //                               accumulator
 //     fmha_bwd_post_d<D>_sm90a  grid (num_m_blocks, heads_q, batch): dQ = scale * accumulator
 //                               -> bf16 (0 for a tile no n-block stored: semaphore 0)
+//     (main and post: programmatic dependent launch behind fmha_bwd_pre, kernel.ptxh;
+//     PTXFMHA_BWD_PDL=0 serializes them)
 //
 // Checks that need no device, in this order (the first failure is reported):
 //   NULL_POINTER          params; q, k, v, o, dout, lse, dq, dk, dv

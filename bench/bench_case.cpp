@@ -275,6 +275,21 @@ bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* 
   return true;
 }
 
+namespace {
+// A variant token `<letter><1-4 digits>` (wN, sN).
+bool count_token(const std::string& tok, char letter) {
+  return tok.size() > 1 && tok.size() < 6 && tok[0] == letter &&
+         tok.find_first_not_of("0123456789", 1) == std::string::npos;
+}
+// Its count into *out; false (with why) when it is below 1.
+bool parse_count(const std::string& tok, const char* what, int* out, std::string* why) {
+  *out = std::atoi(tok.c_str() + 1);
+  if (*out >= 1) return true;
+  if (why) *why = "'" + tok + "': the number of " + what + " must be >= 1";
+  return false;
+}
+}  // namespace
+
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why) {
   *v = DecodeVariant();
   if (item == "default") return true;
@@ -286,24 +301,14 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
       v->e4m3 = true;
     } else if (tok.rfind("k=", 0) == 0 && tok.size() > 2) {
       v->kernel_stem = tok.substr(2);
-    } else if (tok.size() > 1 && tok[0] == 'w' && tok.find_first_not_of("0123456789", 1) == std::string::npos &&
-               tok.size() < 6) {
-      v->min_waves = std::atoi(tok.c_str() + 1);
-      if (v->min_waves < 1) {
-        if (why) *why = "'" + tok + "': the number of waves must be >= 1";
-        return false;
-      }
+    } else if (count_token(tok, 'w')) {
+      if (!parse_count(tok, "waves", &v->min_waves, why)) return false;
     } else if (tok == "cl") {
       v->cluster = 2;
     } else if (tok == "nocl") {
       v->cluster = 1;
-    } else if (tok.size() > 1 && tok[0] == 's' && tok.find_first_not_of("0123456789", 1) == std::string::npos &&
-               tok.size() < 6) {
-      v->num_splits = std::atoi(tok.c_str() + 1);
-      if (v->num_splits < 1) {
-        if (why) *why = "'" + tok + "': the number of splits must be >= 1";
-        return false;
-      }
+    } else if (count_token(tok, 's')) {
+      if (!parse_count(tok, "splits", &v->num_splits, why)) return false;
     } else {
       if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, cl or nocl";
       return false;

@@ -169,6 +169,10 @@ void dense_strides(int64_t seqlen, int64_t heads, int64_t head_dim, int64_t out[
 
 namespace ptxfmha_bench {
 
+bool SdpaProblem::softcap_expressible() const {
+  return !causal && window_left < 0 && page_size == 0 && !ragged && !sink;
+}
+
 std::string SdpaProblem::key() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,

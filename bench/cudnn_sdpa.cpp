@@ -180,7 +180,7 @@ bool make_graph(const SdpaProblem& p, cudnnHandle_t handle, std::unique_ptr<fe::
                                       .set_stride({p.heads_q, 1, 1, 1})
                                       .set_data_type(fe::DataType_t::FLOAT)));
   if (p.softcap > 0) {  // SdpaProblem::softcap: dense, unmasked problems only
-    if (p.causal || p.window_left >= 0 || paged || p.ragged || p.sink) {
+    if (!p.softcap_expressible()) {
       *why = "cudnn-frontend refuses a score modifier (softcap) with a mask (causal, band, padding)";
       return false;
     }

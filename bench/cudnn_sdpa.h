@@ -107,6 +107,8 @@ struct SdpaProblem {
 
   // Everything that defines the graph, as text: the key of the run's plan-choice cache.
   std::string key() const;
+  // Whether cuDNN can add this problem's softcap (see softcap above): no mask of any kind.
+  bool softcap_expressible() const;
 };
 
 // Device pointers of one call.

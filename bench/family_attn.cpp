@@ -52,13 +52,6 @@ struct AttnState {
 // sink is not ptxfmha's definition (LSE includes the sink), so neither side writes one there.
 bool with_lse(const Case& c) { return !c.varlen() && !c.sinks; }
 
-// Whether cuDNN's side computes the case's softcap: only on a dense problem without any mask
-// (cudnn_sdpa.h, SdpaProblem::softcap); otherwise it runs without the cap.
-bool cudnn_has_softcap(const Case& c) {
-  return c.softcap > 0 && !c.causal && c.window_left < 0 && !c.paged() && !c.varlen() && !c.sinks;
-}
-// The reference of cuDNN's side differs from ours (no cap) exactly when cuDNN lacks the cap.
-bool cudnn_lacks_softcap(const Case& c) { return c.softcap > 0 && !cudnn_has_softcap(c); }
 
 // The states by case name, for cudnn_problem (which sees only the Case); owned by the cases'
 // OursPlan (destroyed with the bench's case states, before the context goes).
@@ -230,20 +223,25 @@ class AttnFamily final : public Family {
       p.table_cols = c.blocks_per_seq();
     }
     p.lse = with_lse(c);
-    if (c.varlen() && s) {
-      p.ragged = true;
+    p.ragged = c.varlen();
+    if (p.ragged && s) {
       p.ragged_q = static_cast<const int32_t*>(s->ragged_q.get());
       p.ragged_kv = static_cast<const int32_t*>(s->ragged_kv.get());
       p.seq_len_q = p.seq_len_kv = static_cast<const int32_t*>(s->seq_len_dev.get());
     }
     p.window_left = c.window_left;
-    if (c.sinks && s) {
-      p.sink = true;
+    p.sink = c.sinks;
+    if (p.sink && s) {
       p.sink_logits = static_cast<const float*>(s->sinks_dev.get());
     }
-    if (cudnn_has_softcap(c)) p.softcap = c.softcap;
-    return p;  // masked softcap cells: cuDNN without the cap (same_problem_as_cudnn is false)
+    // softcap where cuDNN can express it (SdpaProblem::softcap_expressible: no mask); the masked
+    // softcap cells run cuDNN without the cap (same_problem_as_cudnn is false there)
+    if (p.softcap_expressible()) p.softcap = c.softcap;
+    return p;
   }
+
+  // The reference of cuDNN's side differs from ours (no cap) exactly when cuDNN lacks the cap.
+  bool cudnn_lacks_softcap(const Case& c) const { return c.softcap > 0 && cudnn_problem(c).softcap <= 0; }
 
   bool same_problem_as_cudnn(const Case& c) const override { return !cudnn_lacks_softcap(c); }
 

@@ -28,10 +28,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "bwd.h"
+#include "launch.h"
 #include "gpu_util.h"
 
 namespace {
@@ -527,14 +529,26 @@ TEST_CASE("bwd order model: lockstep at 1k not causal, rotated vs ascending (a m
 }
 
 TEST_CASE("bwd_rotate_walk: plain rows, not causal, N <= M and N <= SMs; PTXFMHA_BWD_ROTATE=0 turns it off") {
-  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 16, 132, nullptr));
-  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, nullptr));
-  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, "1"));
-  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, "0"));
-  CHECK(!ptxfmha::bwd_rotate_walk(false, false, 8, 16, 132, nullptr));  // ext row
-  CHECK(!ptxfmha::bwd_rotate_walk(true, true, 8, 16, 132, nullptr));    // causal
-  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 9, 8, 132, nullptr));    // N > M
-  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 133, 256, 132, nullptr));  // N > SMs
-  CHECK(ptxfmha::bwd_rotate_walk(true, false, 132, 256, 132, nullptr));
-  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 0, 8, 132, nullptr));
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 16, 132, false));
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, false));
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 8, 8, 132, true));
+  CHECK(!ptxfmha::bwd_rotate_walk(false, false, 8, 16, 132, false));  // ext row
+  CHECK(!ptxfmha::bwd_rotate_walk(true, true, 8, 16, 132, false));    // causal
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 9, 8, 132, false));    // N > M
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 133, 256, 132, false));  // N > SMs
+  CHECK(ptxfmha::bwd_rotate_walk(true, false, 132, 256, 132, false));
+  CHECK(!ptxfmha::bwd_rotate_walk(true, false, 0, 8, 132, false));
+  // the switch as bwd.cpp reads it: exactly "0" turns it off
+  const char* old = std::getenv("PTXFMHA_BWD_ROTATE");
+  const std::string saved = old ? old : "";
+  unsetenv("PTXFMHA_BWD_ROTATE");
+  CHECK(!ptxfmha::env_says_off("PTXFMHA_BWD_ROTATE"));
+  setenv("PTXFMHA_BWD_ROTATE", "1", 1);
+  CHECK(!ptxfmha::env_says_off("PTXFMHA_BWD_ROTATE"));
+  setenv("PTXFMHA_BWD_ROTATE", "0", 1);
+  CHECK(ptxfmha::env_says_off("PTXFMHA_BWD_ROTATE"));
+  if (old)
+    setenv("PTXFMHA_BWD_ROTATE", saved.c_str(), 1);
+  else
+    unsetenv("PTXFMHA_BWD_ROTATE");
 }

@@ -4,7 +4,6 @@
 
 #include <cinttypes>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -220,8 +219,8 @@ uint32_t bwd_features(const ptxfmha_bwd_params& p) {
 }
 
 bool bwd_rotate_walk(bool plain_row, bool causal, int64_t num_n_blocks, int64_t num_m_blocks, int num_sms,
-                     const char* rotate_env) {
-  if (rotate_env != nullptr && std::strcmp(rotate_env, "0") == 0) return false;
+                     bool turned_off) {
+  if (turned_off) return false;
   return plain_row && !causal && num_n_blocks >= 1 && num_n_blocks <= num_m_blocks && num_n_blocks <= num_sms;
 }
 
@@ -593,7 +592,7 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   kp.softmax_scale = scale;
   kp.deterministic = p.deterministic;
   kp.rotate = bwd_rotate_walk(main->features == 0, p.causal != 0, num_n_blocks, num_m_blocks, dev.num_sms,
-                              std::getenv("PTXFMHA_BWD_ROTATE"))
+                              env_says_off("PTXFMHA_BWD_ROTATE"))
                   ? 1
                   : 0;
   {  // variable length (varlen.ptxh)
@@ -656,8 +655,7 @@ ptxfmha_status bwd_impl(const ptxfmha_bwd_params* caller, uint64_t debug, bool l
   // griddepcontrol.wait before reading what the previous kernel wrote): only behind our own
   // fmha_bwd_pre, which ran after everything before the call completed; the main kernel loads
   // K / V before its wait. PTXFMHA_BWD_PDL=0 launches both fully serialized (A/B).
-  const char* pdl_env = std::getenv("PTXFMHA_BWD_PDL");
-  const bool pdl = num_m_blocks > 0 && !(pdl_env != nullptr && std::strcmp(pdl_env, "0") == 0);
+  const bool pdl = num_m_blocks > 0 && !env_says_off("PTXFMHA_BWD_PDL");
   dm.programmatic_serialization = pdl;
   if (num_n_blocks > 0) {
     st = launch_kernel(kmain.function, dm, &kp, main->name);

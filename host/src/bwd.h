@@ -137,10 +137,10 @@ const KernelInfo* find_bwd_ext_row(int sm, int head_dim, uint32_t features);
 // walk", dq_writer.ptxh ORDER_PLACE): a plain row (the ext rows never rotate), not causal,
 // num_n_blocks <= num_m_blocks (CTA n starts on m-block n) and num_n_blocks <= num_sms (the
 // rotated deterministic order needs the N CTAs of a (KV head, batch) resident together; the
-// main kernels run one CTA per SM). rotate_env: the value of PTXFMHA_BWD_ROTATE (nullptr when
-// unset); "0" turns the rotation off (A/B in the bench).
+// main kernels run one CTA per SM). turned_off: PTXFMHA_BWD_ROTATE=0 (env_says_off; the A/B
+// in the bench).
 bool bwd_rotate_walk(bool plain_row, bool causal, int64_t num_n_blocks, int64_t num_m_blocks, int num_sms,
-                     const char* rotate_env);
+                     bool turned_off);
 // The device-free checks listed above, on a block read_bwd_params accepted.
 ptxfmha_status validate_bwd_shape(const ptxfmha_bwd_params& p);
 // The workspace checks (need = bwd_workspace_layout(...).bytes).

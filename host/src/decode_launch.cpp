@@ -367,8 +367,7 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
   cd.stream = dims.stream;
   // PTXFMHA_DECODE_PDL=0 launches the combine kernel without programmatic serialization (for
   // measuring what PDL saves); anything else, or unset, uses it.
-  const char* pdl = std::getenv("PTXFMHA_DECODE_PDL");
-  cd.programmatic_serialization = !(pdl != nullptr && pdl[0] == '0' && pdl[1] == '\0');
+  cd.programmatic_serialization = !env_says_off("PTXFMHA_DECODE_PDL");
   st = launch_kernel(combine_k.function, cd, &kp, plan.combine_row->name);
   if (st == PTXFMHA_OK || !cd.programmatic_serialization) return st;
   // A stream or driver that refuses programmatic serialization still gets a correct,

@@ -2,12 +2,18 @@
 #include "launch.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "driver.h"
 #include "status.h"
 
 namespace ptxfmha {
+
+bool env_says_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "0") == 0;
+}
 
 ptxfmha_status launch_kernel(CUfunction f, const LaunchDims& dims, const void* param_block,
                              const char* what) {

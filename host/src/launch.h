@@ -20,6 +20,10 @@ struct LaunchDims {
   // stream finishes; it waits for it with griddepcontrol.wait (decode's combine kernel).
   bool programmatic_serialization = false;
 };
+// Whether the environment variable `name` is exactly "0": the A/B switches that turn a launch
+// choice off (PTXFMHA_DECODE_PDL, PTXFMHA_BWD_PDL, PTXFMHA_BWD_ROTATE). Read at each call.
+bool env_says_off(const char* name);
+
 // cuLaunchKernelEx(f, dims, kernelParams = {param_block}) with the cluster and PDL attributes
 // that `dims` asks for. `what` names the kernel in the error message. Errors: CUDA.
 ptxfmha_status launch_kernel(CUfunction f, const LaunchDims& dims, const void* param_block,

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -550,4 +551,82 @@ TEST_CASE("cpu launch plan decode: properties over random shapes") {
       CHECK(plan.box_shift == 6);
     }
   }
+}
+
+TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library plans with)") {
+  using ptxfmha::choose_num_splits_bw;
+  using ptxfmha::decode_bw_split_cost;
+  // H200: 132 SMs; resident split CTAs per SM 3 (d64), 2 (d128), 1 (d256). units = batch x 8 KV
+  // heads (32/8 heads, one token). The picks measured best (or within 1.2% of it) on the H200,
+  // 2026-12-02 (bench/DECODE_NOTES.md, "Split policy"): one CTA per SM at batch 1 / 4 / 8
+  // (128 CTAs), no split from batch 16 at d128 / d256.
+  struct Pick { int batch, kv, per_sm, expect; };
+  const Pick picks[] = {
+      {1, 8192, 2, 16}, {1, 32768, 2, 16}, {1, 131072, 2, 16}, {1, 131072, 3, 16},
+      {4, 8192, 2, 4},  {4, 131072, 3, 4}, {8, 8192, 2, 2},   {8, 32768, 3, 2},
+      {8, 32768, 1, 2}, {16, 8192, 2, 1},  {32, 8192, 2, 1},  {32, 8192, 3, 1},
+      {32, 32768, 1, 1}, {64, 32768, 3, 4}, {128, 8192, 2, 1}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.per_sm);
+    CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, k.per_sm) == k.expect);
+  }
+  // Why 16 and not 8 or 24 at batch 1: 64 CTAs leave half the SMs idle and the others cannot
+  // stream more than kDecodeSmRateCap times their share; 192 CTAs put two on 60 SMs, which
+  // finish last. Without the cap (a mutation) 8 would cost as much as 16.
+  const double c8 = decode_bw_split_cost(8, 2048, 132, 2, 8), c16 = decode_bw_split_cost(8, 2048, 132, 2, 16);
+  const double c24 = decode_bw_split_cost(8, 2048, 132, 2, 24), c32 = decode_bw_split_cost(8, 2048, 132, 2, 32);
+  CHECK(c16 < c32);
+  CHECK(c32 < c24);
+  CHECK(c24 < c8);
+  CHECK(c8 == doctest::Approx(256.0 / ptxfmha::kDecodeSmRateCap + ptxfmha::kDecodeCtaTiles +
+                              ptxfmha::kDecodeBwMergeTiles));
+  // Every pick is a split count with no empty trailing split, within kv_tiles.
+  for (int64_t units : {1, 8, 24, 64, 256, 1024})
+    for (int64_t tiles : {1, 7, 64, 128, 1000, 2048}) {
+      const int s = choose_num_splits_bw(units, tiles, 132, 2);
+      CHECK(s >= 1);
+      CHECK(s <= tiles);
+      const int64_t tps = (tiles + s - 1) / s;
+      CHECK((tiles + tps - 1) / tps == s);
+    }
+  // plan_decode with the SM count uses this model; without it, the wave model.
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  DecodePlan with_sms, without;
+  ptxfmha::plan_decode(decode_params(1, 1, 32, 8, 128, 131072), kSplit128, kCombine1, 264, &with_sms, o);
+  ptxfmha::plan_decode(decode_params(1, 1, 32, 8, 128, 131072), kSplit128, kCombine1, 264, &without);
+  CHECK(with_sms.num_splits == 16);
+  CHECK(without.num_splits == ptxfmha::choose_num_splits(8, 2048, 264));
+  CHECK(without.num_splits != 16);
+  // Pages of fewer than 64 keys keep the wave model (their CTAs issue 4x the boxes); pages of
+  // 64 use the bandwidth model. Batch 8, kv 8k: 2 splits (bandwidth) against 4 (waves).
+  for (int page : {16, 32, 64, 256}) {
+    CAPTURE(page);
+    ptxfmha_decode_params p = decode_params(8, 1, 32, 8, 128, 8192);
+    p.block_table = kFakeTable;
+    p.page_size = page;
+    p.num_pages = 8 * 8192 / page;
+    p.max_blocks_per_seq = 8192 / page;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 264, &plan, o);
+    CHECK(plan.num_splits == (page < 64 ? ptxfmha::choose_num_splits(64, 128, 264) : 2));
+    CHECK(plan.num_splits == (page < 64 ? 4 : 2));
+  }
+}
+
+TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {
+  const char* saved = std::getenv("PTXFMHA_DECODE_L2_PROMOTION");
+  const std::string keep = saved != nullptr ? saved : "";
+  unsetenv("PTXFMHA_DECODE_L2_PROMOTION");
+  CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+  setenv("PTXFMHA_DECODE_L2_PROMOTION", "256", 1);
+  CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
+  setenv("PTXFMHA_DECODE_L2_PROMOTION", "none", 1);
+  CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_NONE);
+  setenv("PTXFMHA_DECODE_L2_PROMOTION", "64", 1);
+  CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_64B);
+  setenv("PTXFMHA_DECODE_L2_PROMOTION", "bogus", 1);
+  CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+  if (saved != nullptr) setenv("PTXFMHA_DECODE_L2_PROMOTION", keep.c_str(), 1);
+  else unsetenv("PTXFMHA_DECODE_L2_PROMOTION");
 }

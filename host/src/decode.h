@@ -35,6 +35,8 @@
 // the K/V cache extent of num_pages pages, batch * max_blocks_per_seq < 2^31, both arrays
 // 4-byte aligned and (once a context exists) inside memory CUDA knows.
 #pragma once
+#include <cuda.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -98,6 +100,36 @@ int decode_attn_kv_bytes(const ptxfmha_decode_attn_params& p);
 // 22.95 us. The ordering follows tiles per SM (not per CTA) plus a combine cost growing with
 // s; a per-SM model would pick 16 here but has not been measured on the other shapes yet.
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
+// The bandwidth model the library plans with (DecodePlanOptions::sms > 0; pure). A decode split
+// kernel streams K and V at the HBM's rate, and the memory system shares that rate per SM, not
+// per CTA: an SM holding two CTAs of a grid whose other SMs hold one keeps streaming after them,
+// at most kDecodeSmRateCap times its even share (one SM cannot pull more). With N = units * s
+// CTAs of t = ceil(kv_tiles / s) tiles dealt round-robin over `sms` SMs (the high SMs hold
+// ceil(N / sms) CTAs, the others floor), in tile times at an even share:
+//   phase 1: every SM with work streams at min(cap, sms / SMs with work) until the low SMs are
+//            done (floor x t tiles);
+//   phase 2: the high SMs stream their last t tiles at min(cap, sms / high SMs);
+//   + kDecodeCtaTiles per CTA the busiest SM starts (its first loads' latency)
+//   + kDecodeBwMergeTiles when s > 1 (the combine kernel behind PDL)
+//   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 2 (a later wave of CTAs
+//     whose last CTA of an SM streams alone with a ring sized for a third of the SM: 64 KiB at
+//     head dim 64; the 96 KiB of a d128 CTA and the 192 KiB of a d256 CTA stream alone well).
+// Used for contiguous caches and pages of >= 64 keys (whole 64-key TMA boxes). Pages of 16 or
+// 32 keys keep the wave model: their CTAs issue 4x / 2x the boxes per tile, one lane each, and
+// need more CTAs than the memory system alone asks for (H200: page 16, batch 8, kv 8k ran
+// 76.7 us with the bandwidth model's 2 splits, 67.7 us with the wave model's 4).
+// choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
+// trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
+// shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
+// best count or one within 1.2% on every shape, where choose_num_splits (the wave model below)
+// lost up to 22% (batch 1) and 4% (batch 8, d64 batch 32). E.g. 8 x 16 = 128 CTAs at batch 1
+// (one per SM) beat 8 x 32 = 256 by 3% and 8 x 24 = 192 (two on some SMs) by 8%.
+constexpr double kDecodeSmRateCap = 1.8;
+constexpr double kDecodeCtaTiles = 0.5;
+constexpr double kDecodeBwMergeTiles = 1.0;
+constexpr double kDecodeTailTiles = 0.1;
+double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s);
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
 // memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16
@@ -139,6 +171,14 @@ int choose_cluster_splits(int64_t units, int64_t kv_tiles, int64_t slots, int ws
 // grid open while the others' slots idle, and the shorter the CTAs the shorter that tail.
 int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, int min_waves);
 
+// The L2 promotion of the decode K/V tensor maps: 128 B (none beyond the 128-byte box rows;
+// the whole line for the 64-byte e4m3 rows at head dim 64). The tensor maps' usual 256 B made
+// each 128-byte row request cost a further L2 lookup: 1.25x the K/V sectors and 4-8% slower
+// decode calls (ncu and bench, H200, 2026-12-02; bench/DECODE_NOTES.md, "L2 promotion").
+// The environment PTXFMHA_DECODE_L2_PROMOTION = none, 64, 128 or 256 overrides it (A/B);
+// read at each call.
+CUtensorMapL2promotion decode_l2_promotion();
+
 // Output rows batch * heads_q * seqlen_q: rows of O and LSE, and of each split's partials.
 inline int64_t decode_out_rows(const ptxfmha_decode_params& p) {
   return int64_t(p.batch) * p.heads_q * p.seqlen_q;
@@ -171,7 +211,11 @@ struct DecodePlanOptions {
   // window_left + seqlen_q + 63, the 63 for the tile-aligned start; decode_attn.cpp). The
   // splits then cover min(max_seqlen_k, band_keys) keys in tiles instead of max_seqlen_k.
   int64_t band_keys = 0;
-  int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of choose_num_splits
+  int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of the split model
+  // > 0: the device's SM count; the automatic split count is then choose_num_splits_bw over
+  // sms SMs x slots / sms resident CTAs for a contiguous cache or pages of >= 64 keys (what the
+  // library does); 0 (or smaller pages): choose_num_splits(slots).
+  int64_t sms = 0;
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
@@ -188,8 +232,9 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
                         const DecodePlanOptions& o = DecodePlanOptions());
 
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
-// choose_num_splits(batch * heads_kv * m_groups, decode_kv_tiles, slots) with
-// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
+// choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms) (with
+// o.sms == 0 or pages of fewer than 64 keys: choose_num_splits(..., slots)), slots = #SMs x resident split CTAs per SM,
+// plan_decode_splits, and both grids; then the
 // cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
 // the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a
 // cluster plan has cluster = num_splits, no workspace, no combine grid (the caller runs the

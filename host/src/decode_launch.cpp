@@ -25,6 +25,16 @@
 
 namespace ptxfmha {
 
+// See decode.h (why 128 B).
+CUtensorMapL2promotion decode_l2_promotion() {
+  const char* e = std::getenv("PTXFMHA_DECODE_L2_PROMOTION");
+  const std::string v = e != nullptr ? e : "";
+  if (v == "none") return CU_TENSOR_MAP_L2_PROMOTION_NONE;
+  if (v == "64") return CU_TENSOR_MAP_L2_PROMOTION_L2_64B;
+  if (v == "256") return CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+  return CU_TENSOR_MAP_L2_PROMOTION_L2_128B;
+}
+
 namespace {
 
 constexpr double kLog2e = 1.4426950408889634;
@@ -198,6 +208,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
                 split_row->name);
   DecodePlanOptions o;
   o.min_waves = c.overrides.min_waves;
+  o.sms = dev.num_sms;
   o.heads_per_cta = decode_row_heads(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
@@ -240,9 +251,11 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   // A box row is one 128-byte swizzle span (bf16: 64 columns; e4m3: 128, or 64 at head dim 64).
   const unsigned box_cols = c.kv_bytes == 2 ? 64u : (p.head_dim < 128 ? unsigned(p.head_dim) : 128u);
   const unsigned box_rows = 1u << plan.box_shift;
-  ptxfmha_status st = encode_tensor_map(decode_k_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_k);
+  const CUtensorMapL2promotion promotion = decode_l2_promotion();
+  ptxfmha_status st =
+      encode_tensor_map(decode_k_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_k, promotion);
   if (st != PTXFMHA_OK) return st;
-  st = encode_tensor_map(decode_v_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_v);
+  st = encode_tensor_map(decode_v_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_v, promotion);
   if (st != PTXFMHA_OK) return st;
   kp->q_ptr = reinterpret_cast<uintptr_t>(p.q);
   kp->o_ptr = reinterpret_cast<uintptr_t>(p.o);

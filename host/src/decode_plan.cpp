@@ -1,5 +1,6 @@
 // The decode launch plan, pure (no driver call): split count, split sizes, workspace layout
 // and grids. See decode.h (choose_num_splits, plan_decode_splits, plan_decode).
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -37,6 +38,43 @@ int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_
     const int64_t tps = (kv_tiles + s - 1) / s;
     if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
     const double cost = decode_split_cost(units, kv_tiles, slots, s, merge_tiles);
+    if (cost < best_cost - 1e-9) {
+      best_cost = cost;
+      best = static_cast<int>(s);
+    }
+  }
+  return best;
+}
+
+double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s) {
+  if (units < 1) units = 1;
+  if (sms < 1) sms = 1;
+  if (per_sm < 1) per_sm = 1;
+  const int64_t n = units * s;
+  const double t = double((kv_tiles + s - 1) / s);
+  const int64_t lo = n / sms;                      // CTAs of the low SMs
+  const int64_t n_hi = n - lo * sms;               // SMs holding lo + 1 (0: all hold lo)
+  const int64_t hi = n_hi > 0 ? lo + 1 : lo;
+  const int64_t busy_hi = n_hi > 0 ? n_hi : sms;   // SMs holding `hi`
+  auto rate = [&](int64_t active) { return std::min(kDecodeSmRateCap, double(sms) / double(active)); };
+  double time = 0.0;
+  if (n_hi > 0 && lo > 0) time += double(lo) * t / rate(sms);      // phase 1: every SM busy
+  time += double(n_hi > 0 && lo > 0 ? 1 : hi) * t / rate(busy_hi);  // phase 2 (or the only one)
+  time += kDecodeCtaTiles * double(hi);
+  if (s > 1) time += kDecodeBwMergeTiles;
+  if (per_sm > 2 && n > sms * per_sm) time += kDecodeTailTiles * t;
+  return time;
+}
+
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm) {
+  if (kv_tiles < 1) return 1;
+  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
+  int best = 1;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (int64_t s = 1; s <= max_s; ++s) {
+    const int64_t tps = (kv_tiles + s - 1) / s;
+    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
+    const double cost = decode_bw_split_cost(units, kv_tiles, sms, per_sm, s);
     if (cost < best_cost - 1e-9) {
       best_cost = cost;
       best = static_cast<int>(s);
@@ -124,8 +162,13 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   plan->heads_per_cta = hpc;
   const int64_t units = int64_t(p.batch) * (p.heads_kv / hpc) * tmp.m_groups;
   const int64_t tiles = decode_kv_tiles(p, o);
-  const int auto_splits = o.min_waves > 0 ? choose_num_splits_min_waves(units, tiles, slots, o.min_waves)
-                                          : choose_num_splits(units, tiles, slots);
+  int auto_splits = 1;
+  if (o.min_waves > 0)
+    auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
+  else if (o.sms > 0 && (p.block_table == nullptr || p.page_size >= kDecodeBlockN))
+    auto_splits = choose_num_splits_bw(units, tiles, o.sms, slots / o.sms);
+  else
+    auto_splits = choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

@@ -9,7 +9,7 @@
 namespace ptxfmha {
 
 ptxfmha_status encode_tensor_map(const TensorView& t, unsigned box_cols, unsigned box_rows,
-                                 CUtensorMap* out) {
+                                 CUtensorMap* out, CUtensorMapL2promotion promotion) {
   if (t.elem_bytes != 2 && t.elem_bytes != 1)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "%s: only 2-byte (bf16) and 1-byte (e4m3) tensors have tensor maps", t.name);
@@ -36,7 +36,7 @@ ptxfmha_status encode_tensor_map(const TensorView& t, unsigned box_cols, unsigne
   CUresult r = d.cuTensorMapEncodeTiled(
       out, type, 4, const_cast<void*>(t.ptr), dims, strides, box,
       estr, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
-      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      promotion, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     char what[400];
     std::snprintf(what, sizeof what,

@@ -111,9 +111,9 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   phase 2: the high SMs stream their last t tiles at min(cap, sms / high SMs);
 //   + kDecodeCtaTiles per CTA the busiest SM starts (its first loads' latency)
 //   + kDecodeBwMergeTiles when s > 1 (the combine kernel behind PDL)
-//   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 2 (a later wave of CTAs
-//     whose last CTA of an SM streams alone with a ring sized for a third of the SM: 64 KiB at
-//     head dim 64; the 96 KiB of a d128 CTA and the 192 KiB of a d256 CTA stream alone well).
+//   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
+//     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
+//     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
 // Used for contiguous caches and pages of >= 64 keys (whole 64-key TMA boxes). Pages of 16 or
 // 32 keys keep the wave model: their CTAs issue 4x / 2x the boxes per tile, one lane each, and
 // need more CTAs than the memory system alone asks for (H200: page 16, batch 8, kv 8k ran

@@ -62,7 +62,7 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
   time += double(n_hi > 0 && lo > 0 ? 1 : hi) * t / rate(busy_hi);  // phase 2 (or the only one)
   time += kDecodeCtaTiles * double(hi);
   if (s > 1) time += kDecodeBwMergeTiles;
-  if (per_sm > 2 && n > sms * per_sm) time += kDecodeTailTiles * t;
+  if (per_sm > 1 && n > sms * per_sm) time += kDecodeTailTiles * t;
   return time;
 }
 

@@ -114,7 +114,8 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
-// Used for contiguous caches and pages of >= 64 keys (whole 64-key TMA boxes). Pages of 16 or
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes); e4m3
+// caches keep the wave model (decode_launch.cpp). Pages of 16 or
 // 32 keys keep the wave model: their CTAs issue 4x / 2x the boxes per tile, one lane each, and
 // need more CTAs than the memory system alone asks for (H200: page 16, batch 8, kv 8k ran
 // 76.7 us with the bandwidth model's 2 splits, 67.7 us with the wave model's 4).
@@ -214,7 +215,8 @@ struct DecodePlanOptions {
   int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of the split model
   // > 0: the device's SM count; the automatic split count is then choose_num_splits_bw over
   // sms SMs x slots / sms resident CTAs for a contiguous cache or pages of >= 64 keys (what the
-  // library does); 0 (or smaller pages): choose_num_splits(slots).
+  // library does for bf16 caches; decode_launch.cpp leaves it 0 for e4m3 caches); 0 (or smaller
+  // pages): choose_num_splits(slots).
   int64_t sms = 0;
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl

@@ -18,6 +18,26 @@ int log2_int(int64_t x) {
   return s;
 }
 
+// The split count s in 1..min(max_s, kv_tiles) with the smallest cost(s), the smallest s on
+// ties; only counts with no empty trailing split (s == ceil(kv_tiles / ceil(kv_tiles / s))).
+template <class Cost>
+int cheapest_split_count(int64_t kv_tiles, int64_t max_s, Cost&& cost) {
+  if (kv_tiles < 1) return 1;
+  if (max_s > kv_tiles) max_s = kv_tiles;
+  int best = 1;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (int64_t s = 1; s <= max_s; ++s) {
+    const int64_t tps = (kv_tiles + s - 1) / s;
+    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
+    const double c = cost(s);
+    if (c < best_cost - 1e-9) {
+      best_cost = c;
+      best = static_cast<int>(s);
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 double decode_split_cost(int64_t units, int64_t kv_tiles, int64_t slots, int64_t s, double merge_tiles) {
@@ -30,20 +50,9 @@ double decode_split_cost(int64_t units, int64_t kv_tiles, int64_t slots, int64_t
 int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_s, double merge_tiles) {
   if (units < 1) units = 1;
   if (slots < 1) slots = 1;
-  if (kv_tiles < 1) return 1;
-  if (max_s > kv_tiles) max_s = kv_tiles;
-  int best = 1;
-  double best_cost = std::numeric_limits<double>::infinity();
-  for (int64_t s = 1; s <= max_s; ++s) {
-    const int64_t tps = (kv_tiles + s - 1) / s;
-    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
-    const double cost = decode_split_cost(units, kv_tiles, slots, s, merge_tiles);
-    if (cost < best_cost - 1e-9) {
-      best_cost = cost;
-      best = static_cast<int>(s);
-    }
-  }
-  return best;
+  return cheapest_split_count(kv_tiles, max_s, [&](int64_t s) {
+    return decode_split_cost(units, kv_tiles, slots, s, merge_tiles);
+  });
 }
 
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s) {
@@ -67,20 +76,9 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
 }
 
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm) {
-  if (kv_tiles < 1) return 1;
-  const int64_t max_s = kv_tiles < kDecodeMaxSplits ? kv_tiles : kDecodeMaxSplits;
-  int best = 1;
-  double best_cost = std::numeric_limits<double>::infinity();
-  for (int64_t s = 1; s <= max_s; ++s) {
-    const int64_t tps = (kv_tiles + s - 1) / s;
-    if ((kv_tiles + tps - 1) / tps != s) continue;  // would leave an empty split
-    const double cost = decode_bw_split_cost(units, kv_tiles, sms, per_sm, s);
-    if (cost < best_cost - 1e-9) {
-      best_cost = cost;
-      best = static_cast<int>(s);
-    }
-  }
-  return best;
+  return cheapest_split_count(kv_tiles, kDecodeMaxSplits, [&](int64_t s) {
+    return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s);
+  });
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {

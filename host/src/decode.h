@@ -98,7 +98,8 @@ int decode_attn_kv_bytes(const ptxfmha_decode_attn_params& p);
 // Measured on an H100 (2026-11-24, B=1, 8192 keys, Hq=32, Hkv=8, D=128, 264 slots): the
 // model's choice s=32 ran in 18.95 us, forced s=16 / 22 / 43 / 64 in 18.34 / 20.09 / 21.26 /
 // 22.95 us. The ordering follows tiles per SM (not per CTA) plus a combine cost growing with
-// s; a per-SM model would pick 16 here but has not been measured on the other shapes yet.
+// s: the per-SM model below (choose_num_splits_bw, measured on 30 shapes on the H200) picks 16
+// and is what the library plans bf16 caches with; this one plans the rest.
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 // The bandwidth model the library plans with (DecodePlanOptions::sms > 0; pure). A decode split
 // kernel streams K and V at the HBM's rate, and the memory system shares that rate per SM, not
@@ -114,11 +115,11 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
-// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes); e4m3
-// caches keep the wave model (decode_launch.cpp). Pages of 16 or
-// 32 keys keep the wave model: their CTAs issue 4x / 2x the boxes per tile, one lane each, and
-// need more CTAs than the memory system alone asks for (H200: page 16, batch 8, kv 8k ran
-// 76.7 us with the bandwidth model's 2 splits, 67.7 us with the wave model's 4).
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes). The
+// others keep the wave model, measured faster there (H200, 2026-12-02): pages of 16 or 32 keys
+// (their CTAs issue 4x / 2x the boxes per tile, one lane each: page 16, batch 8, kv 8k ran
+// 76.7 us with this model's 2 splits, 67.7 us with the wave model's 4) and e4m3 caches
+// (decode_launch.cpp).
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
 // trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
 // shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
@@ -234,9 +235,9 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
                         const DecodePlanOptions& o = DecodePlanOptions());
 
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
-// choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms) (with
-// o.sms == 0 or pages of fewer than 64 keys: choose_num_splits(..., slots)), slots = #SMs x resident split CTAs per SM,
-// plan_decode_splits, and both grids; then the
+// choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms)
+// (with o.sms == 0 or pages of fewer than 64 keys: choose_num_splits(..., slots)),
+// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
 // cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
 // the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a
 // cluster plan has cluster = num_splits, no workspace, no combine grid (the caller runs the

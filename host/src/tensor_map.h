@@ -15,11 +15,13 @@ namespace ptxfmha {
 // dims {head_dim, seq, heads, batch}, byte strides {seq, head, batch} * elem_bytes (a dim of
 // extent 1 gets stride head_dim*elem_bytes instead of its unused value), box
 // {box_cols, box_rows, 1, 1}, element strides 1, INTERLEAVE_NONE, L2 promotion `promotion`
-// (default 256 B), FLOAT_OOB_FILL_NONE (out-of-bounds reads give zeros). elem_bytes 2: BFLOAT16, SWIZZLE_128B;
-// elem_bytes 1 (the decode kernels' e4m3 caches): UINT8, SWIZZLE_128B for boxes of 128
-// columns, SWIZZLE_64B for 64. Errors: CUDA naming t.name.
+// (default 256 B; the decode kernels pass decode_l2_promotion()), FLOAT_OOB_FILL_NONE
+// (out-of-bounds reads give zeros). elem_bytes 2: BFLOAT16, SWIZZLE_128B; elem_bytes 1 (the
+// decode kernels' e4m3 caches): UINT8, SWIZZLE_128B for boxes of 128 columns, SWIZZLE_64B for
+// 64. Errors: CUDA naming t.name.
 ptxfmha_status encode_tensor_map(const TensorView& t, unsigned box_cols, unsigned box_rows,
                                  CUtensorMap* out,
-                                 CUtensorMapL2promotion promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
+                                 CUtensorMapL2promotion promotion =
+                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
 
 }  // namespace ptxfmha

@@ -612,6 +612,13 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
     CHECK(plan.num_splits == (page < 64 ? ptxfmha::choose_num_splits(64, 128, 264) : 2));
     CHECK(plan.num_splits == (page < 64 ? 4 : 2));
   }
+  // An e4m3 cache keeps the wave model too (its CTAs need more of them).
+  ptxfmha::DecodePlanOptions e4 = o;
+  e4.kv_bytes = 1;
+  DecodePlan e4_plan;
+  ptxfmha::plan_decode(decode_params(8, 1, 32, 8, 128, 8192), kSplit128, kCombine1, 264, &e4_plan, e4);
+  CHECK(e4_plan.num_splits == ptxfmha::choose_num_splits(64, 128, 264));
+  CHECK(e4_plan.num_splits == 4);
 }
 
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {

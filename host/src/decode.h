@@ -115,11 +115,12 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
-// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes). The
-// others keep the wave model, measured faster there (H200, 2026-12-02): pages of 16 or 32 keys
-// (their CTAs issue 4x / 2x the boxes per tile, one lane each: page 16, batch 8, kv 8k ran
-// 76.7 us with this model's 2 splits, 67.7 us with the wave model's 4) and e4m3 caches
-// (decode_launch.cpp).
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes:
+// decode_plans_by_bandwidth). The others keep the wave model, measured faster there (H200,
+// 2026-12-02): pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per tile, one lane
+// each: page 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us with the wave
+// model's 4) and e4m3 caches (their CTAs stream half the bytes per tile and dequantise them:
+// d64 batch 8 kv 8k 34 us with this model's 2 splits, 24 us with the wave model's 6).
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
 // trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
 // shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
@@ -132,6 +133,9 @@ constexpr double kDecodeBwMergeTiles = 1.0;
 constexpr double kDecodeTailTiles = 0.1;
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s);
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm);
+// Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
+// contiguous or in pages of >= 64 keys.
+bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
 // memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16
@@ -215,10 +219,11 @@ struct DecodePlanOptions {
   int64_t band_keys = 0;
   int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of the split model
   // > 0: the device's SM count; the automatic split count is then choose_num_splits_bw over
-  // sms SMs x slots / sms resident CTAs for a contiguous cache or pages of >= 64 keys (what the
-  // library does for bf16 caches; decode_launch.cpp leaves it 0 for e4m3 caches); 0 (or smaller
-  // pages): choose_num_splits(slots).
+  // sms SMs x slots / sms resident CTAs for a bf16 cache (kv_bytes 2), contiguous or in pages
+  // of >= 64 keys (what the library does); otherwise (0, e4m3, smaller pages)
+  // choose_num_splits(slots).
   int64_t sms = 0;
+  int kv_bytes = 2;  // bytes per cache element: 2 bf16, 1 e4m3
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
@@ -236,7 +241,7 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
 
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
 // choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms)
-// (with o.sms == 0 or pages of fewer than 64 keys: choose_num_splits(..., slots)),
+// (with o.sms == 0 or where decode_plans_by_bandwidth says no: choose_num_splits(..., slots)),
 // slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
 // cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
 // the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a

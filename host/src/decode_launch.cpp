@@ -208,10 +208,8 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
                 split_row->name);
   DecodePlanOptions o;
   o.min_waves = c.overrides.min_waves;
-  // The bandwidth split model for bf16 caches (decode.h); e4m3 CTAs stream half the bytes per
-  // tile and dequantise them, so they need more CTAs than that model gives (H200, 2026-12-02:
-  // e4m3 d64 batch 8 kv 8k 34 us with its 2 splits, 24 us with the wave model's 6).
-  o.sms = c.kv_bytes == 2 ? dev.num_sms : 0;
+  o.sms = dev.num_sms;  // the split model: decode_plans_by_bandwidth (decode.h)
+  o.kv_bytes = c.kv_bytes;
   o.heads_per_cta = decode_row_heads(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.

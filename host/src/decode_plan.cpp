@@ -81,6 +81,10 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
   });
 }
 
+bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
+  return kv_bytes == 2 && (p.block_table == nullptr || p.page_size >= kDecodeBlockN);
+}
+
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
   return best_num_splits(units, kv_tiles, slots, kDecodeMaxSplits, kDecodeCombineTiles);
 }
@@ -163,7 +167,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   int auto_splits = 1;
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
-  else if (o.sms > 0 && (p.block_table == nullptr || p.page_size >= kDecodeBlockN))
+  else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
     auto_splits = choose_num_splits_bw(units, tiles, o.sms, slots / o.sms);
   else
     auto_splits = choose_num_splits(units, tiles, slots);

@@ -24,7 +24,8 @@
 //   arch    architecture folder
 //   D       head dim
 //   STAGES  K/V ring stages (the shared memory that fits: more tiles in flight at head dim 64;
-//           e4m3 tiles are half the bytes, so twice the stages keep the bytes in flight)
+//           e4m3 tiles are half the bytes, so twice the stages keep the bytes in flight; the
+//           plain and _cl e4m3 rows at head dim 64 take 6, so that 4 CTAs fit an SM, layout.ptxh)
 //   KV      bytes per cache element: 2 = bf16 K/V, 1 = e4m3 K/V dequantised after the load
 //           (fp32 scales per KV head or per tensor; the QK and PV products in f16 mma.sync)
 //   FT      1 = the serving features (sliding window, softcap, ALiBi, attention sinks in the
@@ -51,7 +52,7 @@
 #define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0)
 #define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0)
 #define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  8,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0)
@@ -67,7 +68,7 @@
 #define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1)
 #define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1)
 #define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  8,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1)
@@ -79,7 +80,7 @@
 #define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0)
 #define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0)
 #define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  8,  1,  0,  0,  1, 0)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0)
 #define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0)
@@ -95,7 +96,7 @@
 #define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1)
 #define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1)
 #define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  8,  1,  0,  0,  1, 1)
+#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1)
 #define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1)

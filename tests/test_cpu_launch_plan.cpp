@@ -559,13 +559,14 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   // H200: 132 SMs; resident split CTAs per SM 3 (d64), 2 (d128), 1 (d256). units = batch x 8 KV
   // heads (32/8 heads, one token). The picks measured best (or within 1.2% of it) on the H200,
   // 2026-12-02 (bench/DECODE_NOTES.md, "Split policy"): one CTA per SM at batch 1 / 4 / 8
-  // (128 CTAs), no split from batch 16 at d128 / d256.
+  // (128 CTAs), no split from batch 16 at d128 / d256; batch 64, kv 4k, d128 unsplit (2026-12-02
+  // 14:05 UTC: 243.7 us against 248.5 with 2 splits, the pick of kDecodeBwMergeTiles = 1.0).
   struct Pick { int batch, kv, per_sm, expect; };
   const Pick picks[] = {
       {1, 8192, 2, 16}, {1, 32768, 2, 16}, {1, 131072, 2, 16}, {1, 131072, 3, 16},
       {4, 8192, 2, 4},  {4, 131072, 3, 4}, {8, 8192, 2, 2},   {8, 32768, 3, 2},
       {8, 32768, 1, 2}, {16, 8192, 2, 1},  {32, 8192, 2, 1},  {32, 8192, 3, 1},
-      {32, 32768, 1, 1}, {64, 32768, 3, 4}, {128, 8192, 2, 1}};
+      {32, 32768, 1, 1}, {64, 32768, 3, 4}, {128, 8192, 2, 1}, {64, 4096, 2, 1}};
   for (const Pick& k : picks) {
     CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.per_sm);
     CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, k.per_sm) == k.expect);
@@ -580,6 +581,15 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   CHECK(c24 < c8);
   CHECK(c8 == doctest::Approx(256.0 / ptxfmha::kDecodeSmRateCap + ptxfmha::kDecodeCtaTiles +
                               ptxfmha::kDecodeBwMergeTiles));
+  // The merge's cost decides batch 64, kv 4k: one tile less (the old constant, a mutation)
+  // and 2 splits look cheaper than 1.
+  CHECK(decode_bw_split_cost(512, 64, 132, 2, 1) < decode_bw_split_cost(512, 64, 132, 2, 2));
+  CHECK(decode_bw_split_cost(512, 64, 132, 2, 1) >
+        decode_bw_split_cost(512, 64, 132, 2, 2) - 1.0);
+  // Without a per-CTA rate the cost is unchanged by a rate high enough never to bind.
+  for (int64_t s : {1, 2, 3, 8, 16, 40})
+    CHECK(decode_bw_split_cost(64, 512, 132, 2, s) ==
+          doctest::Approx(decode_bw_split_cost(64, 512, 132, 2, s, 1e9)));
   // Every pick is a split count with no empty trailing split, within kv_tiles.
   for (int64_t units : {1, 8, 24, 64, 256, 1024})
     for (int64_t tiles : {1, 7, 64, 128, 1000, 2048}) {
@@ -612,13 +622,54 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
     CHECK(plan.num_splits == (page < 64 ? ptxfmha::choose_num_splits(64, 128, 264) : 2));
     CHECK(plan.num_splits == (page < 64 ? 4 : 2));
   }
-  // An e4m3 cache keeps the wave model too (its CTAs need more of them).
+  // An e4m3 cache at head dims 128 / 256 keeps the wave model (no per-CTA rate measured).
   ptxfmha::DecodePlanOptions e4 = o;
   e4.kv_bytes = 1;
   DecodePlan e4_plan;
   ptxfmha::plan_decode(decode_params(8, 1, 32, 8, 128, 8192), kSplit128, kCombine1, 264, &e4_plan, e4);
   CHECK(e4_plan.num_splits == ptxfmha::choose_num_splits(64, 128, 264));
   CHECK(e4_plan.num_splits == 4);
+}
+
+TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  // The picks measured best or within 3.6% of it (H200, 2026-12-02 14:05 UTC, six-stage e4m3
+  // d64 kernel, 4 CTAs per SM = 528 slots, 32/8 heads, forced counts 1, 2, 3, 4, 6, 8;
+  // bench/results/h200-2026-12-02-s6): batch 8 wants 4 (contiguous; 60.0 us unsplit, 33.8 with
+  // 2, 23.0 with 4) or 8 (pages of 16: 22.8 us, 33.2 with 4); batch 32 wants 1 (contiguous:
+  // 68.8 us, the wave model's 2: 76.5) or 2 (pages of 16); batch 64 wants 1.
+  struct Pick { int batch, kv; bool page16; int expect; };
+  const Pick picks[] = {{8, 8192, false, 4},  {8, 32768, false, 4}, {32, 8192, false, 1},
+                        {32, 32768, false, 1}, {64, 8192, false, 1}, {8, 8192, true, 8},
+                        {8, 32768, true, 8},  {32, 8192, true, 2},  {64, 8192, true, 1}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 64, k.kv);
+    if (k.page16) {
+      p.block_table = kFakeTable;
+      p.page_size = 16;
+      p.num_pages = int64_t(k.batch) * k.kv / 16;
+      p.max_blocks_per_seq = k.kv / 16;
+    }
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
+    const double rate = ptxfmha::decode_cta_rate(p, 1);
+    CHECK(rate == (k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3));
+    CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, 4, rate) == k.expect);
+    ptxfmha::DecodePlanOptions o;
+    o.sms = 132;
+    o.kv_bytes = 1;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 528, &plan, o);
+    CHECK(plan.num_splits == k.expect);
+  }
+  // Without the per-CTA rate (a mutation) batch 8 would take 2 splits: 128 CTAs, one per SM,
+  // each pulling 0.53 of an SM's share (33.8 us measured against 23.0 with 4).
+  CHECK(choose_num_splits_bw(64, 128, 132, 4) == 2);
+  CHECK(choose_num_splits_bw(64, 128, 132, 4, ptxfmha::kDecodeCtaRateE4m3) == 4);
+  // bf16 calls have no per-CTA rate; e4m3 at head dims 128 / 256 keeps the wave model.
+  CHECK(ptxfmha::decode_cta_rate(decode_params(8, 1, 32, 8, 64, 8192), 2) == 0.0);
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 128, 8192), 1));
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 256, 8192), 1));
 }
 
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {

@@ -110,17 +110,21 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   phase 1: every SM with work streams at min(cap, sms / SMs with work) until the low SMs are
 //            done (floor x t tiles);
 //   phase 2: the high SMs stream their last t tiles at min(cap, sms / high SMs);
+//   an SM never streams faster than its resident CTAs can pull: with a per-CTA rate cta_rate
+//   (even-share units; 0 = no limit) an SM holding k CTAs pulls at most
+//   min(cap, min(k, per_sm) x cta_rate), and in phase 1 the high SMs take what the low SMs
+//   leave (decode_cta_rate: e4m3 CTAs, which dequantise what they stream, have one);
 //   + kDecodeCtaTiles per CTA the busiest SM starts (its first loads' latency)
 //   + kDecodeBwMergeTiles when s > 1 (the combine kernel behind PDL)
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
-// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes:
-// decode_plans_by_bandwidth). The others keep the wave model, measured faster there (H200,
-// 2026-12-02): pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per tile, one lane
-// each: page 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us with the wave
-// model's 4) and e4m3 caches (their CTAs stream half the bytes per tile and dequantise them:
-// d64 batch 8 kv 8k 34 us with this model's 2 splits, 24 us with the wave model's 6).
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), with no
+// per-CTA limit, and for e4m3 caches at head dim 64 with the measured per-CTA rates
+// (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model, measured faster
+// there (H200, 2026-12-02): bf16 pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per
+// tile, one lane each: page 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us
+// with the wave model's 4) and e4m3 caches at head dims 128 / 256 (no per-CTA rate measured).
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
 // trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
 // shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
@@ -129,13 +133,28 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 // (one per SM) beat 8 x 32 = 256 by 3% and 8 x 24 = 192 (two on some SMs) by 8%.
 constexpr double kDecodeSmRateCap = 1.8;
 constexpr double kDecodeCtaTiles = 0.5;
-constexpr double kDecodeBwMergeTiles = 1.0;
+// kDecodeBwMergeTiles was 1.0 until the H200 run of 2026-12-02 14:05 UTC: batch 64, kv 4k, d128
+// (512 CTAs) then took 2 splits, 248.5 us (GQA 4) / 259.8 us (GQA 16), against 243.7 / 247.5 us
+// unsplit (cuDNN 243.9 / 245.7); 2.0 picks 1 there and the same counts on every other shape
+// measured (bench/results/h200-2026-12-02-s6).
+constexpr double kDecodeBwMergeTiles = 2.0;
 constexpr double kDecodeTailTiles = 0.1;
-double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s);
-int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm);
+// Per-CTA rates (even-share units) of the e4m3 head-dim-64 split kernel (4 CTAs per SM), from
+// the unsplit batch-8 runs (64 CTAs, one per SM; H200, 2026-12-02 14:05 UTC): 1.12 TB/s over
+// 64 CTAs = 0.53 of an SM's share contiguous (0.6 kept: every measured pick within 3.6% of the
+// best, against 15% for the wave model at batch 32), 0.29 in pages of 16 keys (16 boxes of 1 KiB
+// per tile; 0.3 kept, also for pages of 32).
+constexpr double kDecodeCtaRateE4m3 = 0.6;
+constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
+double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
+                            double cta_rate = 0.0);
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate = 0.0);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
-// contiguous or in pages of >= 64 keys.
+// contiguous or in pages of >= 64 keys, or an e4m3 cache (kv_bytes 1) at head dim 64.
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
+// The per-CTA rate choose_num_splits_bw plans a call with: 0 (none) for bf16,
+// kDecodeCtaRateE4m3 for an e4m3 cache, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
+double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
 // memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16

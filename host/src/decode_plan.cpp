@@ -55,7 +55,8 @@ int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_
   });
 }
 
-double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s) {
+double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
+                            double cta_rate) {
   if (units < 1) units = 1;
   if (sms < 1) sms = 1;
   if (per_sm < 1) per_sm = 1;
@@ -64,25 +65,48 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
   const int64_t lo = n / sms;                      // CTAs of the low SMs
   const int64_t n_hi = n - lo * sms;               // SMs holding lo + 1 (0: all hold lo)
   const int64_t hi = n_hi > 0 ? lo + 1 : lo;
-  const int64_t busy_hi = n_hi > 0 ? n_hi : sms;   // SMs holding `hi`
-  auto rate = [&](int64_t active) { return std::min(kDecodeSmRateCap, double(sms) / double(active)); };
+  // What an SM holding k CTAs can pull: the cap, or its resident CTAs' own rates.
+  auto demand = [&](int64_t k) {
+    const double own = cta_rate > 0.0 ? double(std::min(k, per_sm)) * cta_rate : kDecodeSmRateCap;
+    return std::min(kDecodeSmRateCap, own);
+  };
   double time = 0.0;
-  if (n_hi > 0 && lo > 0) time += double(lo) * t / rate(sms);      // phase 1: every SM busy
-  time += double(n_hi > 0 && lo > 0 ? 1 : hi) * t / rate(busy_hi);  // phase 2 (or the only one)
+  if (n_hi == 0) {                                 // every SM holds lo CTAs
+    time += double(lo) * t / std::min(1.0, demand(lo));
+  } else if (lo == 0) {                            // n_hi SMs hold one CTA each
+    time += t / std::min(demand(1), double(sms) / double(n_hi));
+  } else {
+    // Phase 1: every SM busy; the low SMs get what they can pull, at most an even share, the
+    // high SMs the rest (at most their own demand). Phase 2: the high SMs finish alone.
+    const double d_lo = demand(lo), d_hi = demand(hi);
+    const double r_lo = std::min(1.0, d_lo);
+    const double left_for_hi = (double(sms) - double(sms - n_hi) * d_lo) / double(n_hi);
+    const double r_hi = d_lo >= 1.0 ? 1.0 : std::min(d_hi, left_for_hi);
+    const double t1 = double(lo) * t / r_lo;
+    const double left = double(hi) * t - r_hi * t1;  // tiles of a high SM after phase 1
+    time += left > 0.0 ? t1 + left / std::min(d_hi, double(sms) / double(n_hi)) : double(hi) * t / r_hi;
+  }
   time += kDecodeCtaTiles * double(hi);
   if (s > 1) time += kDecodeBwMergeTiles;
   if (per_sm > 1 && n > sms * per_sm) time += kDecodeTailTiles * t;
   return time;
 }
 
-int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm) {
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate) {
   return cheapest_split_count(kv_tiles, kDecodeMaxSplits, [&](int64_t s) {
-    return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s);
+    return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s, cta_rate);
   });
 }
 
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
-  return kv_bytes == 2 && (p.block_table == nullptr || p.page_size >= kDecodeBlockN);
+  if (kv_bytes == 1) return p.head_dim == 64;
+  return p.block_table == nullptr || p.page_size >= kDecodeBlockN;
+}
+
+double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes) {
+  if (kv_bytes != 1) return 0.0;
+  return p.block_table != nullptr && p.page_size < kDecodeBlockN ? kDecodeCtaRateE4m3SmallPages
+                                                                 : kDecodeCtaRateE4m3;
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
@@ -168,7 +192,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
-    auto_splits = choose_num_splits_bw(units, tiles, o.sms, slots / o.sms);
+    auto_splits = choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes));
   else
     auto_splits = choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);

@@ -472,6 +472,32 @@ inline long long macro_value(const std::map<std::string, std::string>& macros, c
   return ok ? v : -1;
 }
 
+// A kernel's PTX source with its `cpp -dM` macros (the manifest row's KERNEL_* facts and the
+// body's own #defines); mv(m) = macro_value of m.
+struct KernelMacros {
+  std::string name, path;
+  std::map<std::string, std::string> macros;
+  long long mv(const char* m) const { return macro_value(macros, m, name); }
+};
+
+// The sm100a forward kernels (ptx/sm100a/fmha_fwd_*.ptx, the serial and the two-tile family)
+// with their macros, read once; a source cpp cannot preprocess fails the test case.
+inline const std::vector<KernelMacros>& sm100a_fwd_kernels() {
+  static const std::vector<KernelMacros> ks = [] {
+    std::vector<KernelMacros> out;
+    for (const PtxSource& src : ptx_sources()) {
+      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
+      bool ok = false;
+      std::string err;
+      KernelMacros k{src.name, src.path, cpp_macros(src.path, &ok, &err)};
+      REQUIRE_MESSAGE(ok, err);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }();
+  return ks;
+}
+
 // A field of a kernel parameter block: the PTX header's #define, and where the host struct has it.
 struct AbiField {
   const char* define;

@@ -31,24 +31,14 @@ namespace sm100a_feat {
 
 namespace md = sm100_model;
 
-struct Kern {
-  std::string name, path;
-  std::map<std::string, std::string> macros;
-  long long mv(const char* m) const { return ptxfmha_test::macro_value(macros, m, name); }
-};
+using Kern = ptxfmha_test::KernelMacros;
 
 // The EXT rows of the two-tile family (KERNEL_VARIANT 1), with their macros and parsed PTX.
 inline const std::vector<Kern>& ext_kernels() {
   static const std::vector<Kern> ks = [] {
     std::vector<Kern> out;
-    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
-      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
-      bool ok = false;
-      std::string err;
-      Kern k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-      REQUIRE_MESSAGE(ok, err);
-      if (k.macros.count("KERNEL_Q_TILES") && k.mv("KERNEL_VARIANT") == 1) out.push_back(std::move(k));
-    }
+    for (const Kern& k : ptxfmha_test::sm100a_fwd_kernels())
+      if (k.macros.count("KERNEL_Q_TILES") && k.mv("KERNEL_VARIANT") == 1) out.push_back(k);
     return out;
   }();
   return ks;

@@ -688,22 +688,8 @@ void compare_plan(const Plan& p, Tally& t, const std::vector<sm100_ptx::Stmt>* p
   in->tmem(p, t, (ptx && !p.p_in_smem) ? &pp : nullptr);
 }
 
-struct KernelSrc {
-  std::string name, path;
-  Macros macros;
-};
-std::vector<KernelSrc> sm100_fwd_kernels() {
-  std::vector<KernelSrc> out;
-  for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
-    if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
-    bool ok = false;
-    std::string err;
-    KernelSrc k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-    REQUIRE_MESSAGE(ok, err);
-    out.push_back(std::move(k));
-  }
-  return out;
-}
+using KernelSrc = ptxfmha_test::KernelMacros;
+const std::vector<KernelSrc>& sm100_fwd_kernels() { return ptxfmha_test::sm100a_fwd_kernels(); }
 
 // Kernel families: (matches, plan). The first match wins.
 Plan plan_of(const KernelSrc& k) {

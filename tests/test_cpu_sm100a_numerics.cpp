@@ -104,21 +104,12 @@ bool check(const Problem& p, const std::vector<double>& ref_o, const std::vector
 }
 
 // ---- the two-tile kernels' own numbers (their macros, cpp -dM) ------------------------------------
-struct Kernel {
-  std::string name, path;
-  std::map<std::string, std::string> macros;
-};
+using Kernel = ptxfmha_test::KernelMacros;
 const std::vector<Kernel>& twotile_kernels() {
   static const std::vector<Kernel> ks = [] {
     std::vector<Kernel> out;
-    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
-      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
-      bool ok = false;
-      std::string err;
-      Kernel k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-      REQUIRE_MESSAGE(ok, err);
-      if (k.macros.count("KERNEL_Q_TILES")) out.push_back(std::move(k));
-    }
+    for (const Kernel& k : ptxfmha_test::sm100a_fwd_kernels())
+      if (k.macros.count("KERNEL_Q_TILES")) out.push_back(k);
     return out;
   }();
   return ks;

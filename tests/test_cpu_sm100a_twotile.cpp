@@ -34,29 +34,19 @@ namespace {
 
 namespace s = ptxfmha::sm100;
 
-struct TwoTile {
-  std::string name, path;
-  std::map<std::string, std::string> macros;
-};
+using TwoTile = ptxfmha_test::KernelMacros;
 
 // The kernels of the two-tile family (KERNEL_Q_TILES defined), parsed once.
 const std::vector<TwoTile>& twotile() {
   static const std::vector<TwoTile> ks = [] {
     std::vector<TwoTile> out;
-    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources()) {
-      if (src.arch != "sm100a" || src.name.rfind("fmha_fwd_", 0) != 0) continue;
-      bool ok = false;
-      std::string err;
-      TwoTile k{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-      REQUIRE_MESSAGE(ok, err);
-      if (k.macros.count("KERNEL_Q_TILES")) out.push_back(std::move(k));
-    }
+    for (const TwoTile& k : ptxfmha_test::sm100a_fwd_kernels())
+      if (k.macros.count("KERNEL_Q_TILES")) out.push_back(k);
     return out;
   }();
   return ks;
 }
 
-long long mv(const TwoTile& k, const char* m) { return ptxfmha_test::macro_value(k.macros, m, k.name); }
 
 // An fp32 immediate of the PTX (0fXXXXXXXX) -> its bits.
 uint32_t f32_bits(const TwoTile& k, const char* m) {
@@ -117,10 +107,10 @@ const DesignField kDesignFields[] = {
 std::vector<std::string> design_mismatches(const TwoTile& k, const sm100_design::FwdDesign& d) {
   std::vector<std::string> bad;
   for (const DesignField& f : kDesignFields) {
-    const long long v = mv(k, f.macro);
+    const long long v = k.mv(f.macro);
     if (v != d.*(f.field)) bad.push_back(std::string(f.macro) + ": kernel " + std::to_string(v) + ", design " + std::to_string(d.*(f.field)));
   }
-  if ((mv(k, "P_ALIAS_S") != 0) != d.p_aliases_s) bad.push_back("P_ALIAS_S differs");
+  if ((k.mv("P_ALIAS_S") != 0) != d.p_aliases_s) bad.push_back("P_ALIAS_S differs");
   return bad;
 }
 
@@ -160,18 +150,18 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
     CHECK(row->kind == ptxfmha::KernelKind::Fwd);
     CHECK(k.macros.at("KERNEL_NAME") == k.name);
     CHECK(k.macros.at("KERNEL_PARAM") == k.name + "_param");
-    CHECK(mv(k, "KERNEL_THREADS") == row->threads);
-    CHECK(mv(k, "KERNEL_SMEM_BYTES") == row->smem_bytes);
-    CHECK(mv(k, "KERNEL_BLOCK_M") == row->block_m);
-    CHECK(mv(k, "KERNEL_BLOCK_N") == row->block_n);
-    CHECK(mv(k, "KERNEL_HEAD_DIM") == row->head_dim);
-    CHECK(mv(k, "KERNEL_Q_TILES") == row->q_tiles);
-    CHECK(mv(k, "KERNEL_PARAM_BYTES") == row->param_bytes);
+    CHECK(k.mv("KERNEL_THREADS") == row->threads);
+    CHECK(k.mv("KERNEL_SMEM_BYTES") == row->smem_bytes);
+    CHECK(k.mv("KERNEL_BLOCK_M") == row->block_m);
+    CHECK(k.mv("KERNEL_BLOCK_N") == row->block_n);
+    CHECK(k.mv("KERNEL_HEAD_DIM") == row->head_dim);
+    CHECK(k.mv("KERNEL_Q_TILES") == row->q_tiles);
+    CHECK(k.mv("KERNEL_PARAM_BYTES") == row->param_bytes);
     // The plain rows take FwdKernelParams, the EXT rows (issue 14) AttnKernelParams.
-    const long long param_bytes = mv(k, "KERNEL_VARIANT") == 0 ? static_cast<long long>(sizeof(ptxfmha::FwdKernelParams))
+    const long long param_bytes = k.mv("KERNEL_VARIANT") == 0 ? static_cast<long long>(sizeof(ptxfmha::FwdKernelParams))
                                                                : static_cast<long long>(sizeof(ptxfmha::AttnKernelParams));
-    CHECK(mv(k, "KERNEL_VARIANT") == (k.name.find("_ext_") != std::string::npos ? 1 : 0));
-    CHECK(mv(k, "KERNEL_PARAM_BYTES") == param_bytes);
+    CHECK(k.mv("KERNEL_VARIANT") == (k.name.find("_ext_") != std::string::npos ? 1 : 0));
+    CHECK(k.mv("KERNEL_PARAM_BYTES") == param_bytes);
     CHECK(row->grid == ptxfmha::KernelInfo::Grid::TileLoop);
     CHECK_FALSE(row->tile_counter);  // static order; causal: one CTA per tile (scheduler.ptxh)
     // The host's tensor maps: one Q box per 128-row Q tile (TMA_LOADER loads Q_t with it), K and
@@ -180,9 +170,9 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
     sh.batch = sh.seqlen_q = sh.seqlen_k = sh.heads_q = sh.heads_kv = 1;
     sh.head_dim = row->head_dim;
     const ptxfmha::FwdTmaBoxes box = ptxfmha::plan_fwd_tma_boxes(*row, sh);
-    CHECK(box.rows_q == static_cast<unsigned>(mv(k, "SM100_FWD_TILE_ROWS")));
-    CHECK(box.rows_kv == static_cast<unsigned>(mv(k, "KERNEL_BLOCK_N")));
-    CHECK(box.rows_o == static_cast<unsigned>(mv(k, "O_STORE_ROWS")));
+    CHECK(box.rows_q == static_cast<unsigned>(k.mv("SM100_FWD_TILE_ROWS")));
+    CHECK(box.rows_kv == static_cast<unsigned>(k.mv("KERNEL_BLOCK_N")));
+    CHECK(box.rows_o == static_cast<unsigned>(k.mv("O_STORE_ROWS")));
     CHECK(box.cols == 64u);
     // Entry, one 64-byte aligned .param block, .maxntid, target.
     int rc = 0;
@@ -200,7 +190,7 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
     CHECK(e.params[0].name == k.name + "_param");
     CHECK(e.params[0].array == param_bytes);
     CHECK(e.has_maxntid);
-    CHECK(e.maxntid[0] == mv(k, "KERNEL_THREADS"));
+    CHECK(e.maxntid[0] == k.mv("KERNEL_THREADS"));
   }
   CHECK(ks.size() == 6);
 }
@@ -208,7 +198,7 @@ TEST_CASE("sm100a two-tile kernels: every .ptx has its table row (TileLoop, Q ti
 TEST_CASE("sm100a two-tile kernels: every macro of the design equals design.h (and a changed design is noticed)") {
   for (const TwoTile& k : twotile()) {
     INFO(k.name);
-    const sm100_design::FwdDesign* d = design_of(static_cast<int>(mv(k, "KERNEL_HEAD_DIM")));
+    const sm100_design::FwdDesign* d = design_of(static_cast<int>(k.mv("KERNEL_HEAD_DIM")));
     REQUIRE(d != nullptr);
     for (const std::string& b : design_mismatches(k, *d)) FAIL_CHECK(b);
     // Scalars of the design page (docs/sm100_fwd_design.md sections 5, 8, 9).
@@ -216,7 +206,7 @@ TEST_CASE("sm100a two-tile kernels: every macro of the design equals design.h (a
     const uint32_t tb = f32_bits(k, "RESCALE_THRESHOLD");
     std::memcpy(&thr, &tb, sizeof thr);
     CHECK(thr == sm100_design::kRescaleThresholdLog2);
-    CHECK(mv(k, "BAR_EPI") == sm100_design::kNamedBarEpilogue);
+    CHECK(k.mv("BAR_EPI") == sm100_design::kNamedBarEpilogue);
     CHECK(f32_bits(k, "EX2_POLY_C1") == sm100_numerics::kPolyC1Bits);
     CHECK(f32_bits(k, "EX2_POLY_C2") == sm100_numerics::kPolyC2Bits);
     CHECK(f32_bits(k, "EX2_POLY_C3") == sm100_numerics::kPolyC3Bits);
@@ -224,11 +214,11 @@ TEST_CASE("sm100a two-tile kernels: every macro of the design equals design.h (a
     CHECK(f32_bits(k, "EX2_POLY_MAGIC") == 0x4B400000u);   // 1.5 x 2^23
     const uint32_t idesc_qk = d->qk_n == 128 ? 0x08200490u : 0x08100490u;  // design section 9
     const uint32_t idesc_pv = d->head_dim == 64 ? 0x08110490u : d->head_dim == 128 ? 0x08210490u : 0x08410490u;
-    CHECK(static_cast<uint32_t>(mv(k, "IDESC_QK")) == idesc_qk);
-    CHECK(static_cast<uint32_t>(mv(k, "IDESC_PV")) == idesc_pv);
-    CHECK(mv(k, "Q_BOX_ENC") == 1024);
-    CHECK(mv(k, "PV_KSTEP_ENC") == 128);
-    CHECK(mv(k, "P_KSTEP_COLS") == 8);
+    CHECK(static_cast<uint32_t>(k.mv("IDESC_QK")) == idesc_qk);
+    CHECK(static_cast<uint32_t>(k.mv("IDESC_PV")) == idesc_pv);
+    CHECK(k.mv("Q_BOX_ENC") == 1024);
+    CHECK(k.mv("PV_KSTEP_ENC") == 128);
+    CHECK(k.mv("P_KSTEP_COLS") == 8);
     // The comparison fails when the design moves: every field, one at a time.
     for (const DesignField& f : kDesignFields) {
       sm100_design::FwdDesign changed = *d;
@@ -244,89 +234,89 @@ TEST_CASE("sm100a two-tile kernels: every macro of the design equals design.h (a
 TEST_CASE("sm100a two-tile kernels: descriptor immediates and strides equal the host encoders") {
   for (const TwoTile& k : twotile()) {
     INFO(k.name);
-    const int d = static_cast<int>(mv(k, "KERNEL_HEAD_DIM")), bn = static_cast<int>(mv(k, "KERNEL_BLOCK_N"));
-    const int qn = static_cast<int>(mv(k, "KERNEL_QK_N"));
+    const int d = static_cast<int>(k.mv("KERNEL_HEAD_DIM")), bn = static_cast<int>(k.mv("KERNEL_BLOCK_N"));
+    const int qn = static_cast<int>(k.mv("KERNEL_QK_N"));
     CHECK(s::mma_f16_shape_ok(128, qn));  // S = Q K^T: M = 128, N = QK_N (a half when P aliases S)
     CHECK(s::mma_f16_shape_ok(128, d));   // O += P V: M = 128, N = head dim
-    CHECK(mv(k, "QK_HALVES") * qn == bn);
-    CHECK(mv(k, "QK_HALVES") == (mv(k, "P_ALIAS_S") ? 2 : 1));
-    CHECK(static_cast<uint32_t>(mv(k, "IDESC_QK")) == s::fwd_idesc_qk(qn));
-    CHECK(static_cast<uint32_t>(mv(k, "IDESC_PV")) == s::fwd_idesc_pv(d));
-    const uint64_t kmaj = (static_cast<uint64_t>(mv(k, "SDESC_KMAJ_HI")) << 32) | static_cast<uint64_t>(mv(k, "SDESC_KMAJ_LO"));
+    CHECK(k.mv("QK_HALVES") * qn == bn);
+    CHECK(k.mv("QK_HALVES") == (k.mv("P_ALIAS_S") ? 2 : 1));
+    CHECK(static_cast<uint32_t>(k.mv("IDESC_QK")) == s::fwd_idesc_qk(qn));
+    CHECK(static_cast<uint32_t>(k.mv("IDESC_PV")) == s::fwd_idesc_pv(d));
+    const uint64_t kmaj = (static_cast<uint64_t>(k.mv("SDESC_KMAJ_HI")) << 32) | static_cast<uint64_t>(k.mv("SDESC_KMAJ_LO"));
     CHECK(kmaj == s::kmajor_sw128_desc(0));
-    const uint64_t vdesc = (static_cast<uint64_t>(mv(k, "SDESC_V_HI")) << 32) | static_cast<uint64_t>(mv(k, "SDESC_V_LO"));
+    const uint64_t vdesc = (static_cast<uint64_t>(k.mv("SDESC_V_HI")) << 32) | static_cast<uint64_t>(k.mv("SDESC_V_LO"));
     CHECK(vdesc == s::mnmajor_sw128_desc(0, bn));
-    CHECK(mv(k, "Q_BOX_ENC") == (s::kmajor_sw128_kstep_bytes(4, 128) >> 4));
-    CHECK(mv(k, "KV_BOX_ENC") == (s::kmajor_sw128_kstep_bytes(4, bn) >> 4));
-    CHECK(mv(k, "Q_TILE_ENC") == (mv(k, "SMEM_Q_TILE_BYTES") >> 4));
-    CHECK(mv(k, "KV_SLOT_ENC") == (mv(k, "KV_SLOT_BYTES") >> 4));
-    CHECK(mv(k, "QK_HALF_ENC") == ((qn * 128) >> 4));
-    CHECK(mv(k, "PV_KSTEP_ENC") == (s::mnmajor_sw128_kstep_bytes(1) >> 4));
-    CHECK(mv(k, "QK_KSTEPS") == d / 16);
-    CHECK(mv(k, "PV_KSTEPS") == bn / 16);
-    CHECK(mv(k, "P_KSTEP_COLS") == static_cast<long long>(s::tmem_a_f16_cols(16)));
+    CHECK(k.mv("Q_BOX_ENC") == (s::kmajor_sw128_kstep_bytes(4, 128) >> 4));
+    CHECK(k.mv("KV_BOX_ENC") == (s::kmajor_sw128_kstep_bytes(4, bn) >> 4));
+    CHECK(k.mv("Q_TILE_ENC") == (k.mv("SMEM_Q_TILE_BYTES") >> 4));
+    CHECK(k.mv("KV_SLOT_ENC") == (k.mv("KV_SLOT_BYTES") >> 4));
+    CHECK(k.mv("QK_HALF_ENC") == ((qn * 128) >> 4));
+    CHECK(k.mv("PV_KSTEP_ENC") == (s::mnmajor_sw128_kstep_bytes(1) >> 4));
+    CHECK(k.mv("QK_KSTEPS") == d / 16);
+    CHECK(k.mv("PV_KSTEPS") == bn / 16);
+    CHECK(k.mv("P_KSTEP_COLS") == static_cast<long long>(s::tmem_a_f16_cols(16)));
   }
 }
 
 TEST_CASE("sm100a two-tile kernels: shared-memory map and barrier block are consistent, aligned and fit") {
   for (const TwoTile& k : twotile()) {
     INFO(k.name);
-    const long long d = mv(k, "KERNEL_HEAD_DIM"), bn = mv(k, "KERNEL_BLOCK_N"), T = mv(k, "KERNEL_Q_TILES");
-    const long long R = mv(k, "KERNEL_KV_SLOTS");
-    CHECK(mv(k, "SMEM_Q_OFF") == 0);
-    CHECK(mv(k, "SMEM_Q_TILE_BYTES") == 128 * d * 2);
-    CHECK(mv(k, "Q_BOX_BYTES") * (d / 64) == mv(k, "SMEM_Q_TILE_BYTES"));
-    CHECK(mv(k, "SMEM_KV_OFF") == T * mv(k, "SMEM_Q_TILE_BYTES"));
-    CHECK(mv(k, "KV_SLOT_BYTES") == bn * d * 2);
-    CHECK(mv(k, "KV_BOX_BYTES") * (d / 64) == mv(k, "KV_SLOT_BYTES"));
-    CHECK(mv(k, "SMEM_O_OFF") == mv(k, "SMEM_KV_OFF") + R * mv(k, "KV_SLOT_BYTES"));
-    CHECK(mv(k, "O_STAGE_BYTES") == 128 * d * 2);
-    CHECK(mv(k, "O_BOX_BYTES") * (d / 64) == mv(k, "O_STAGE_BYTES"));
-    CHECK(mv(k, "O_STORE_BYTES") * (128 / mv(k, "O_STORE_ROWS")) == mv(k, "O_BOX_BYTES"));
-    CHECK(mv(k, "SMEM_STATS_OFF") == mv(k, "SMEM_O_OFF") + mv(k, "O_STAGE_BYTES"));
-    CHECK(mv(k, "STATS_BYTES") >= T * mv(k, "STATS_TILE_BYTES"));
-    CHECK(mv(k, "STATS_TILE_BYTES") == 128 * 4);
-    CHECK(mv(k, "SMEM_BAR_OFF") == mv(k, "SMEM_STATS_OFF") + mv(k, "STATS_BYTES"));
-    CHECK(mv(k, "KERNEL_SMEM_BYTES") == mv(k, "SMEM_ALIGN_SLACK") + mv(k, "SMEM_BAR_OFF") + mv(k, "SMEM_BAR_BYTES"));
-    CHECK(mv(k, "KERNEL_SMEM_BYTES") <= sm100_design::kSmemLimit);
+    const long long d = k.mv("KERNEL_HEAD_DIM"), bn = k.mv("KERNEL_BLOCK_N"), T = k.mv("KERNEL_Q_TILES");
+    const long long R = k.mv("KERNEL_KV_SLOTS");
+    CHECK(k.mv("SMEM_Q_OFF") == 0);
+    CHECK(k.mv("SMEM_Q_TILE_BYTES") == 128 * d * 2);
+    CHECK(k.mv("Q_BOX_BYTES") * (d / 64) == k.mv("SMEM_Q_TILE_BYTES"));
+    CHECK(k.mv("SMEM_KV_OFF") == T * k.mv("SMEM_Q_TILE_BYTES"));
+    CHECK(k.mv("KV_SLOT_BYTES") == bn * d * 2);
+    CHECK(k.mv("KV_BOX_BYTES") * (d / 64) == k.mv("KV_SLOT_BYTES"));
+    CHECK(k.mv("SMEM_O_OFF") == k.mv("SMEM_KV_OFF") + R * k.mv("KV_SLOT_BYTES"));
+    CHECK(k.mv("O_STAGE_BYTES") == 128 * d * 2);
+    CHECK(k.mv("O_BOX_BYTES") * (d / 64) == k.mv("O_STAGE_BYTES"));
+    CHECK(k.mv("O_STORE_BYTES") * (128 / k.mv("O_STORE_ROWS")) == k.mv("O_BOX_BYTES"));
+    CHECK(k.mv("SMEM_STATS_OFF") == k.mv("SMEM_O_OFF") + k.mv("O_STAGE_BYTES"));
+    CHECK(k.mv("STATS_BYTES") >= T * k.mv("STATS_TILE_BYTES"));
+    CHECK(k.mv("STATS_TILE_BYTES") == 128 * 4);
+    CHECK(k.mv("SMEM_BAR_OFF") == k.mv("SMEM_STATS_OFF") + k.mv("STATS_BYTES"));
+    CHECK(k.mv("KERNEL_SMEM_BYTES") == k.mv("SMEM_ALIGN_SLACK") + k.mv("SMEM_BAR_OFF") + k.mv("SMEM_BAR_BYTES"));
+    CHECK(k.mv("KERNEL_SMEM_BYTES") <= sm100_design::kSmemLimit);
     // Every tile, slot, box and 16-row O store group starts on a 1024-byte boundary (the
     // 128B-swizzle pattern of TMA and of the descriptors, base offset 0).
     for (const char* m : {"SMEM_Q_OFF", "SMEM_Q_TILE_BYTES", "Q_BOX_BYTES", "SMEM_KV_OFF", "KV_SLOT_BYTES", "KV_BOX_BYTES",
                           "SMEM_O_OFF", "O_BOX_BYTES", "O_STORE_BYTES", "SMEM_STATS_OFF", "SMEM_BAR_OFF"}) {
       INFO(m);
-      CHECK(mv(k, m) % 1024 == 0);
+      CHECK(k.mv(m) % 1024 == 0);
     }
     // Barrier block: 8-byte mbarriers, disjoint, in the block; the TMEM slot after them.
     struct Range { const char* name; long long off, bytes; };
     const std::vector<Range> bars = {
-        {"BAR_Q_FULL", mv(k, "BAR_Q_FULL"), 8 * T},         {"BAR_Q_EMPTY", mv(k, "BAR_Q_EMPTY"), 8 * T},
-        {"BAR_KV_FULL", mv(k, "BAR_KV_FULL"), 8 * R},       {"BAR_KV_EMPTY", mv(k, "BAR_KV_EMPTY"), 8 * R},
-        {"BAR_S_FULL", mv(k, "BAR_S_FULL"), 16},            {"BAR_P_FULL", mv(k, "BAR_P_FULL"), 16},
-        {"BAR_O_READY", mv(k, "BAR_O_READY"), 8 * T},       {"BAR_O_FULL", mv(k, "BAR_O_FULL"), 8 * T},
-        {"BAR_STATS_FULL", mv(k, "BAR_STATS_FULL"), 8 * T}, {"BAR_STATS_EMPTY", mv(k, "BAR_STATS_EMPTY"), 8 * T},
-        {"TMEM_SLOT", mv(k, "TMEM_SLOT"), 4},               {"BAR_V_LAND", mv(k, "BAR_V_LAND"), 8}};  // v_land: EXT rows
+        {"BAR_Q_FULL", k.mv("BAR_Q_FULL"), 8 * T},         {"BAR_Q_EMPTY", k.mv("BAR_Q_EMPTY"), 8 * T},
+        {"BAR_KV_FULL", k.mv("BAR_KV_FULL"), 8 * R},       {"BAR_KV_EMPTY", k.mv("BAR_KV_EMPTY"), 8 * R},
+        {"BAR_S_FULL", k.mv("BAR_S_FULL"), 16},            {"BAR_P_FULL", k.mv("BAR_P_FULL"), 16},
+        {"BAR_O_READY", k.mv("BAR_O_READY"), 8 * T},       {"BAR_O_FULL", k.mv("BAR_O_FULL"), 8 * T},
+        {"BAR_STATS_FULL", k.mv("BAR_STATS_FULL"), 8 * T}, {"BAR_STATS_EMPTY", k.mv("BAR_STATS_EMPTY"), 8 * T},
+        {"TMEM_SLOT", k.mv("TMEM_SLOT"), 4},               {"BAR_V_LAND", k.mv("BAR_V_LAND"), 8}};  // v_land: EXT rows
     for (std::size_t a = 0; a < bars.size(); ++a) {
       INFO(bars[a].name);
       CHECK(bars[a].off % 8 == 0);
-      CHECK(bars[a].off + bars[a].bytes <= mv(k, "SMEM_BAR_BYTES"));
+      CHECK(bars[a].off + bars[a].bytes <= k.mv("SMEM_BAR_BYTES"));
       for (std::size_t b = a + 1; b < bars.size(); ++b)
         CHECK((bars[a].off + bars[a].bytes <= bars[b].off || bars[b].off + bars[b].bytes <= bars[a].off));
     }
-    CHECK(mv(k, "P_FULL_ARRIVALS") == 128);
-    CHECK(mv(k, "O_READY_ARRIVALS") == 128);
-    CHECK(mv(k, "STATS_ARRIVALS") == 128);
-    CHECK(mv(k, "KERNEL_THREADS") == 128 * (T + 2));
-    CHECK((1LL << mv(k, "LOG2_BLOCK_N")) == bn);
-    CHECK((1LL << mv(k, "LOG2_Q_TILES")) == T);
-    CHECK(mv(k, "KV_LEAD") == (T == 2 ? 1 : 2));
+    CHECK(k.mv("P_FULL_ARRIVALS") == 128);
+    CHECK(k.mv("O_READY_ARRIVALS") == 128);
+    CHECK(k.mv("STATS_ARRIVALS") == 128);
+    CHECK(k.mv("KERNEL_THREADS") == 128 * (T + 2));
+    CHECK((1LL << k.mv("LOG2_BLOCK_N")) == bn);
+    CHECK((1LL << k.mv("LOG2_Q_TILES")) == T);
+    CHECK(k.mv("KV_LEAD") == (T == 2 ? 1 : 2));
   }
 }
 
 TEST_CASE("sm100a two-tile kernels: TMEM map (S, P, O within 512 columns, disjoint; P over the upper half of S when aliased)") {
   for (const TwoTile& k : twotile()) {
     INFO(k.name);
-    const long long d = mv(k, "KERNEL_HEAD_DIM"), bn = mv(k, "KERNEL_BLOCK_N"), T = mv(k, "KERNEL_Q_TILES");
-    const long long alloc = mv(k, "TMEM_ALLOC_COLS");
+    const long long d = k.mv("KERNEL_HEAD_DIM"), bn = k.mv("KERNEL_BLOCK_N"), T = k.mv("KERNEL_Q_TILES");
+    const long long alloc = k.mv("TMEM_ALLOC_COLS");
     CHECK(s::tmem_alloc_cols_ok(static_cast<uint32_t>(alloc)));
     CHECK(alloc <= static_cast<long long>(s::kTmemColumns));
     std::vector<int> owner(static_cast<std::size_t>(alloc), -1);
@@ -338,24 +328,24 @@ TEST_CASE("sm100a two-tile kernels: TMEM map (S, P, O within 512 columns, disjoi
         owner[static_cast<std::size_t>(c)] = who;
       }
     };
-    for (int b = 0; b < 2; ++b) claim(mv(k, "TMEM_COL_S0") + b * mv(k, "S_BUF_COLS"), bn, b);
-    for (int t = 0; t < T; ++t) claim(mv(k, "TMEM_COL_O0") + t * mv(k, "O_BUF_COLS"), d, 10 + t);
-    CHECK(mv(k, "S_BUF_COLS") >= bn);
-    CHECK(mv(k, "O_BUF_COLS") >= d);
+    for (int b = 0; b < 2; ++b) claim(k.mv("TMEM_COL_S0") + b * k.mv("S_BUF_COLS"), bn, b);
+    for (int t = 0; t < T; ++t) claim(k.mv("TMEM_COL_O0") + t * k.mv("O_BUF_COLS"), d, 10 + t);
+    CHECK(k.mv("S_BUF_COLS") >= bn);
+    CHECK(k.mv("O_BUF_COLS") >= d);
     for (int b = 0; b < 2; ++b) {
-      const long long p0 = mv(k, "TMEM_COL_P0") + b * mv(k, "P_BUF_COLS");
-      if (mv(k, "P_ALIAS_S")) {
+      const long long p0 = k.mv("TMEM_COL_P0") + b * k.mv("P_BUF_COLS");
+      if (k.mv("P_ALIAS_S")) {
         // P_b = the upper half of S_b: written by the softmax after it has loaded all of S_b.
-        CHECK(p0 == mv(k, "TMEM_COL_S0") + b * mv(k, "S_BUF_COLS") + bn / 2);
+        CHECK(p0 == k.mv("TMEM_COL_S0") + b * k.mv("S_BUF_COLS") + bn / 2);
       } else {
         claim(p0, bn / 2, 20 + b);
       }
     }
     CHECK(clashes == 0);
     CHECK(outside == 0);
-    CHECK(mv(k, "PV_KSTEPS") * mv(k, "P_KSTEP_COLS") == bn / 2);
+    CHECK(k.mv("PV_KSTEPS") * k.mv("P_KSTEP_COLS") == bn / 2);
     // A warp reaches lanes 32 (w % 4) .. + 31 only: the roles add (w % 4) << 21.
-    CHECK(s::tmem_addr(32, 0) == (1u << mv(k, "TMEM_WARP_QUARTER_SHIFT")));
+    CHECK(s::tmem_addr(32, 0) == (1u << k.mv("TMEM_WARP_QUARTER_SHIFT")));
   }
 }
 
@@ -363,52 +353,52 @@ TEST_CASE("sm100a two-tile kernels: every MMA K-step reads exactly the bytes TMA
   const uint32_t base = 0x400;  // a 1024-aligned dynamic shared memory base
   for (const TwoTile& k : twotile()) {
     INFO(k.name);
-    const uint32_t d = static_cast<uint32_t>(mv(k, "KERNEL_HEAD_DIM")), bn = static_cast<uint32_t>(mv(k, "KERNEL_BLOCK_N"));
-    const uint32_t qn = static_cast<uint32_t>(mv(k, "KERNEL_QK_N"));
-    const uint32_t kmaj_lo = static_cast<uint32_t>(mv(k, "SDESC_KMAJ_LO")), kmaj_hi = static_cast<uint32_t>(mv(k, "SDESC_KMAJ_HI"));
-    const uint32_t v_lo = static_cast<uint32_t>(mv(k, "SDESC_V_LO")), v_hi = static_cast<uint32_t>(mv(k, "SDESC_V_HI"));
+    const uint32_t d = static_cast<uint32_t>(k.mv("KERNEL_HEAD_DIM")), bn = static_cast<uint32_t>(k.mv("KERNEL_BLOCK_N"));
+    const uint32_t qn = static_cast<uint32_t>(k.mv("KERNEL_QK_N"));
+    const uint32_t kmaj_lo = static_cast<uint32_t>(k.mv("SDESC_KMAJ_LO")), kmaj_hi = static_cast<uint32_t>(k.mv("SDESC_KMAJ_HI"));
+    const uint32_t v_lo = static_cast<uint32_t>(k.mv("SDESC_V_LO")), v_hi = static_cast<uint32_t>(k.mv("SDESC_V_HI"));
     auto desc = [](uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; };
     int bad = 0;
     // The MMA warp's arithmetic (mma.ptxh): lo0 = (address >> 4) | LBO field, then + tile x
     // Q_TILE_ENC / slot x KV_SLOT_ENC / half x QK_HALF_ENC + (kk & 3) x 2 + (kk >> 2) x BOX_ENC.
-    const uint32_t dq_lo0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_Q_OFF"))) >> 4) | kmaj_lo;
-    const uint32_t dkv_lo0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | kmaj_lo;
-    const uint32_t dv_lo0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | v_lo;
-    for (uint32_t t = 0; t < static_cast<uint32_t>(mv(k, "KERNEL_Q_TILES")); ++t) {
-      const uint32_t tile = base + static_cast<uint32_t>(mv(k, "SMEM_Q_OFF") + t * mv(k, "SMEM_Q_TILE_BYTES"));
+    const uint32_t dq_lo0 = ((base + static_cast<uint32_t>(k.mv("SMEM_Q_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dkv_lo0 = ((base + static_cast<uint32_t>(k.mv("SMEM_KV_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dv_lo0 = ((base + static_cast<uint32_t>(k.mv("SMEM_KV_OFF"))) >> 4) | v_lo;
+    for (uint32_t t = 0; t < static_cast<uint32_t>(k.mv("KERNEL_Q_TILES")); ++t) {
+      const uint32_t tile = base + static_cast<uint32_t>(k.mv("SMEM_Q_OFF") + t * k.mv("SMEM_Q_TILE_BYTES"));
       for (uint32_t kk = 0; kk < d / 16; ++kk) {
-        const uint64_t de = desc(kmaj_hi, dq_lo0 + t * static_cast<uint32_t>(mv(k, "Q_TILE_ENC")) + (kk & 3u) * 2u +
-                                              (kk >> 2) * static_cast<uint32_t>(mv(k, "Q_BOX_ENC")));
+        const uint64_t de = desc(kmaj_hi, dq_lo0 + t * static_cast<uint32_t>(k.mv("Q_TILE_ENC")) + (kk & 3u) * 2u +
+                                              (kk >> 2) * static_cast<uint32_t>(k.mv("Q_BOX_ENC")));
         for (uint32_t m = 0; m < 128; ++m)
           for (uint32_t kc = 0; kc < 16; ++kc) {
             const uint32_t c = 16 * kk + kc;
-            const uint32_t want = tma_sw128_addr(tile + (c / 64) * static_cast<uint32_t>(mv(k, "Q_BOX_BYTES")), m, 2 * (c % 64));
+            const uint32_t want = tma_sw128_addr(tile + (c / 64) * static_cast<uint32_t>(k.mv("Q_BOX_BYTES")), m, 2 * (c % 64));
             if (kmajor_desc_addr(de, m, kc) != want && bad++ < 5) FAIL_CHECK("Q" << t << " m=" << m << " c=" << c);
           }
       }
     }
-    for (uint32_t r = 0; r < static_cast<uint32_t>(mv(k, "KERNEL_KV_SLOTS")); ++r) {
-      const uint32_t slot = base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF") + r * mv(k, "KV_SLOT_BYTES"));
+    for (uint32_t r = 0; r < static_cast<uint32_t>(k.mv("KERNEL_KV_SLOTS")); ++r) {
+      const uint32_t slot = base + static_cast<uint32_t>(k.mv("SMEM_KV_OFF") + r * k.mv("KV_SLOT_BYTES"));
       // K: S half h reads key rows [h qn, h qn + qn) of the slot's K tile.
       for (uint32_t h = 0; h < bn / qn; ++h)
         for (uint32_t kk = 0; kk < d / 16; ++kk) {
-          const uint64_t de = desc(kmaj_hi, dkv_lo0 + r * static_cast<uint32_t>(mv(k, "KV_SLOT_ENC")) +
-                                                h * static_cast<uint32_t>(mv(k, "QK_HALF_ENC")) + (kk & 3u) * 2u +
-                                                (kk >> 2) * static_cast<uint32_t>(mv(k, "KV_BOX_ENC")));
+          const uint64_t de = desc(kmaj_hi, dkv_lo0 + r * static_cast<uint32_t>(k.mv("KV_SLOT_ENC")) +
+                                                h * static_cast<uint32_t>(k.mv("QK_HALF_ENC")) + (kk & 3u) * 2u +
+                                                (kk >> 2) * static_cast<uint32_t>(k.mv("KV_BOX_ENC")));
           for (uint32_t n = 0; n < qn; ++n)
             for (uint32_t kc = 0; kc < 16; ++kc) {
               const uint32_t c = 16 * kk + kc;
-              const uint32_t want = tma_sw128_addr(slot + (c / 64) * static_cast<uint32_t>(mv(k, "KV_BOX_BYTES")), h * qn + n, 2 * (c % 64));
+              const uint32_t want = tma_sw128_addr(slot + (c / 64) * static_cast<uint32_t>(k.mv("KV_BOX_BYTES")), h * qn + n, 2 * (c % 64));
               if (kmajor_desc_addr(de, n, kc) != want && bad++ < 5) FAIL_CHECK("K slot " << r << " half " << h << " n=" << n << " c=" << c);
             }
         }
       // V (MN-major): element (key 16 kk + kc, head-dim column n).
       for (uint32_t kk = 0; kk < bn / 16; ++kk) {
-        const uint64_t de = desc(v_hi, dv_lo0 + r * static_cast<uint32_t>(mv(k, "KV_SLOT_ENC")) + kk * static_cast<uint32_t>(mv(k, "PV_KSTEP_ENC")));
+        const uint64_t de = desc(v_hi, dv_lo0 + r * static_cast<uint32_t>(k.mv("KV_SLOT_ENC")) + kk * static_cast<uint32_t>(k.mv("PV_KSTEP_ENC")));
         for (uint32_t n = 0; n < d; ++n)
           for (uint32_t kc = 0; kc < 16; ++kc) {
             const uint32_t key = 16 * kk + kc;
-            const uint32_t want = tma_sw128_addr(slot + (n / 64) * static_cast<uint32_t>(mv(k, "KV_BOX_BYTES")), key, 2 * (n % 64));
+            const uint32_t want = tma_sw128_addr(slot + (n / 64) * static_cast<uint32_t>(k.mv("KV_BOX_BYTES")), key, 2 * (n % 64));
             if (mnmajor_desc_addr(de, n, kc) != want && bad++ < 5) FAIL_CHECK("V slot " << r << " key=" << key << " n=" << n);
           }
       }
@@ -431,16 +421,16 @@ TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descripto
     REQUIRE_MESSAGE(ok, "build/ptx/sm100a/" << k.name << ".ptx is missing (`make cubins` writes it)");
     const std::vector<sm100_ptx::Stmt> st = sm100_ptx::parse_statements(text);
     const uint32_t base = 0x400;
-    const int T = static_cast<int>(mv(k, "KERNEL_Q_TILES")), R = static_cast<int>(mv(k, "KERNEL_KV_SLOTS"));
-    const int d = static_cast<int>(mv(k, "KERNEL_HEAD_DIM")), bn = static_cast<int>(mv(k, "KERNEL_BLOCK_N"));
-    const int qn = static_cast<int>(mv(k, "KERNEL_QK_N")), bm = static_cast<int>(mv(k, "KERNEL_BLOCK_M"));
+    const int T = static_cast<int>(k.mv("KERNEL_Q_TILES")), R = static_cast<int>(k.mv("KERNEL_KV_SLOTS"));
+    const int d = static_cast<int>(k.mv("KERNEL_HEAD_DIM")), bn = static_cast<int>(k.mv("KERNEL_BLOCK_N"));
+    const int qn = static_cast<int>(k.mv("KERNEL_QK_N")), bm = static_cast<int>(k.mv("KERNEL_BLOCK_M"));
     // Non-causal, 5 KV tiles per work tile, 3 work tiles on one CTA.
     const int sq = 3 * bm - 5, sk = 5 * bn - 3;
     sm100_exec::Thread th(st, k.macros);
-    th.tid = static_cast<uint32_t>(32 * mv(k, "WARP_MMA"));
+    th.tid = static_cast<uint32_t>(32 * k.mv("WARP_MMA"));
     th.smem_symbol = base;
     const int n_m = (sq + bm - 1) / bm;
-    auto at = [&](const char* m) { return mv(k, m); };
+    auto at = [&](const char* m) { return k.mv(m); };
     th.params = {{at("P_SEQLEN_Q"), static_cast<uint64_t>(sq)}, {at("P_SEQLEN_K"), static_cast<uint64_t>(sk)}, {at("P_HEADS_Q"), 1},
                  {at("P_GQA_RATIO"), 1}, {at("P_CAUSAL"), 0}, {at("P_NUM_M_BLOCKS"), static_cast<uint64_t>(n_m)}, {at("P_BATCH"), 1},
                  {at("P_TOTAL_TILES"), static_cast<uint64_t>(n_m)}, {at("P_HEAD_GROUP"), 1},
@@ -448,18 +438,18 @@ TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descripto
                  {at("PA_FEATURES"), 0}, {at("PA_WINDOW_LEFT"), 0x7FFFFFFF}, {at("PA_WINDOW_RIGHT1"), 0x7FFFFFFF}};
     REQUIRE_MESSAGE(th.run(), th.error);
     // The maps' descriptors (lo words; hi words constant).
-    const uint32_t kmaj_lo = static_cast<uint32_t>(mv(k, "SDESC_KMAJ_LO")), v_lo = static_cast<uint32_t>(mv(k, "SDESC_V_LO"));
-    const uint64_t kmaj_hi = static_cast<uint64_t>(mv(k, "SDESC_KMAJ_HI")) << 32, v_hi = static_cast<uint64_t>(mv(k, "SDESC_V_HI")) << 32;
-    const uint32_t dq0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_Q_OFF"))) >> 4) | kmaj_lo;
-    const uint32_t dk0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | kmaj_lo;
-    const uint32_t dv0 = ((base + static_cast<uint32_t>(mv(k, "SMEM_KV_OFF"))) >> 4) | v_lo;
+    const uint32_t kmaj_lo = static_cast<uint32_t>(k.mv("SDESC_KMAJ_LO")), v_lo = static_cast<uint32_t>(k.mv("SDESC_V_LO"));
+    const uint64_t kmaj_hi = static_cast<uint64_t>(k.mv("SDESC_KMAJ_HI")) << 32, v_hi = static_cast<uint64_t>(k.mv("SDESC_V_HI")) << 32;
+    const uint32_t dq0 = ((base + static_cast<uint32_t>(k.mv("SMEM_Q_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dk0 = ((base + static_cast<uint32_t>(k.mv("SMEM_KV_OFF"))) >> 4) | kmaj_lo;
+    const uint32_t dv0 = ((base + static_cast<uint32_t>(k.mv("SMEM_KV_OFF"))) >> 4) | v_lo;
     auto q_desc = [&](int t, int kk) {
-      return kmaj_hi | (dq0 + t * mv(k, "Q_TILE_ENC") + (kk & 3) * 2 + (kk >> 2) * mv(k, "Q_BOX_ENC"));
+      return kmaj_hi | (dq0 + t * k.mv("Q_TILE_ENC") + (kk & 3) * 2 + (kk >> 2) * k.mv("Q_BOX_ENC"));
     };
     auto k_desc = [&](int r, int h, int kk) {
-      return kmaj_hi | (dk0 + r * mv(k, "KV_SLOT_ENC") + h * mv(k, "QK_HALF_ENC") + (kk & 3) * 2 + (kk >> 2) * mv(k, "KV_BOX_ENC"));
+      return kmaj_hi | (dk0 + r * k.mv("KV_SLOT_ENC") + h * k.mv("QK_HALF_ENC") + (kk & 3) * 2 + (kk >> 2) * k.mv("KV_BOX_ENC"));
     };
-    auto v_desc = [&](int r, int kk) { return v_hi | (dv0 + r * mv(k, "KV_SLOT_ENC") + kk * mv(k, "PV_KSTEP_ENC")); };
+    auto v_desc = [&](int r, int kk) { return v_hi | (dv0 + r * k.mv("KV_SLOT_ENC") + kk * k.mv("PV_KSTEP_ENC")); };
     // Group the k-steps into GEMMs (consecutive MMAs into one accumulator address).
     std::vector<std::vector<sm100_exec::TraceEv>> gemms;
     uint64_t last = ~0ull;
@@ -476,26 +466,26 @@ TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descripto
       if (!e0.a_tmem) {  // S = Q K^T: find (t, slot, half) for its first k-step, then check every k-step
         for (int b = 0; b < 2 && !matched; ++b)
           for (int h = 0; h < bn / qn && !matched; ++h) {
-            if (e0.addr != static_cast<uint64_t>(mv(k, "TMEM_COL_S0") + b * mv(k, "S_BUF_COLS") + h * qn)) continue;
+            if (e0.addr != static_cast<uint64_t>(k.mv("TMEM_COL_S0") + b * k.mv("S_BUF_COLS") + h * qn)) continue;
             for (int t = 0; t < T && !matched; ++t)
               for (int r = 0; r < R && !matched; ++r) {
                 bool all = static_cast<int>(g.size()) == d / 16;
                 for (int kk = 0; all && kk < static_cast<int>(g.size()); ++kk)
                   all = g[kk].a == static_cast<uint64_t>(q_desc(t, kk)) && g[kk].b == static_cast<uint64_t>(k_desc(r, h, kk)) &&
-                        g[kk].idesc == static_cast<uint64_t>(mv(k, "IDESC_QK")) && g[kk].acc == (kk > 0);
+                        g[kk].idesc == static_cast<uint64_t>(k.mv("IDESC_QK")) && g[kk].acc == (kk > 0);
                 matched = all;
               }
           }
         ++s_gemms;
       } else {  // O_t += P_b V
         for (int t = 0; t < T && !matched; ++t) {
-          if (e0.addr != static_cast<uint64_t>(mv(k, "TMEM_COL_O0") + t * mv(k, "O_BUF_COLS"))) continue;
+          if (e0.addr != static_cast<uint64_t>(k.mv("TMEM_COL_O0") + t * k.mv("O_BUF_COLS"))) continue;
           for (int b = 0; b < 2 && !matched; ++b)
             for (int r = 0; r < R && !matched; ++r) {
               bool all = static_cast<int>(g.size()) == bn / 16;
               for (int kk = 0; all && kk < static_cast<int>(g.size()); ++kk)
-                all = g[kk].a == static_cast<uint64_t>(mv(k, "TMEM_COL_P0") + b * mv(k, "P_BUF_COLS") + kk * mv(k, "P_KSTEP_COLS")) &&
-                      g[kk].b == static_cast<uint64_t>(v_desc(r, kk)) && g[kk].idesc == static_cast<uint64_t>(mv(k, "IDESC_PV")) &&
+                all = g[kk].a == static_cast<uint64_t>(k.mv("TMEM_COL_P0") + b * k.mv("P_BUF_COLS") + kk * k.mv("P_KSTEP_COLS")) &&
+                      g[kk].b == static_cast<uint64_t>(v_desc(r, kk)) && g[kk].idesc == static_cast<uint64_t>(k.mv("IDESC_PV")) &&
                       (kk == 0 || g[kk].acc);
               matched = all;
             }
@@ -507,7 +497,7 @@ TEST_CASE("sm100a two-tile kernels: the executed MMA warp issues every descripto
     // 3 work tiles x 5 KV tiles x Q_TILES: that many PVs, and S in QK_HALVES groups each; each
     // work tile's first PV of a Q tile overwrites O, every other accumulates.
     CHECK(pv_gemms == 3 * 5 * T);
-    CHECK(s_gemms == 3 * 5 * T * static_cast<int>(mv(k, "QK_HALVES")));
+    CHECK(s_gemms == 3 * 5 * T * static_cast<int>(k.mv("QK_HALVES")));
     int overwrites = 0;
     for (const auto& g : gemms)
       if (g.front().a_tmem && !g.front().acc) ++overwrites;
@@ -532,11 +522,11 @@ TEST_CASE("sm100a two-tile kernels: ptxas -v reports zero spills and stack, regi
     CHECK(r.static_smem == 0);
     CHECK(r.problems.empty());
     // The entry's count is what the launch reserves per thread: the CTA's register file share.
-    CHECK(r.registers <= mv(k, "REGS_ENTRY"));
-    CHECK(mv(k, "REGS_ENTRY") * mv(k, "KERNEL_THREADS") <= 65536);
-    CHECK(128 * (mv(k, "KERNEL_Q_TILES") * mv(k, "REGS_SOFTMAX") + mv(k, "REGS_CORRECTION") + mv(k, "REGS_OTHER")) <= 65536);
-    MESSAGE(k.name << ": entry " << r.registers << " registers (budget " << mv(k, "REGS_ENTRY") << "), 0 spills, "
-                   << mv(k, "KERNEL_SMEM_BYTES") << " B dynamic shared memory, " << mv(k, "TMEM_ALLOC_COLS") << " TMEM columns");
+    CHECK(r.registers <= k.mv("REGS_ENTRY"));
+    CHECK(k.mv("REGS_ENTRY") * k.mv("KERNEL_THREADS") <= 65536);
+    CHECK(128 * (k.mv("KERNEL_Q_TILES") * k.mv("REGS_SOFTMAX") + k.mv("REGS_CORRECTION") + k.mv("REGS_OTHER")) <= 65536);
+    MESSAGE(k.name << ": entry " << r.registers << " registers (budget " << k.mv("REGS_ENTRY") << "), 0 spills, "
+                   << k.mv("KERNEL_SMEM_BYTES") << " B dynamic shared memory, " << k.mv("TMEM_ALLOC_COLS") << " TMEM columns");
   }
 }
 
@@ -568,11 +558,11 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
     REQUIRE(fns.size() == 1);
     const std::map<std::string, long long>& ops = fns[0].opcodes;
     auto count = [&](const char* op) { auto it = ops.find(op); return it == ops.end() ? 0LL : it->second; };
-    const long long d = mv(k, "KERNEL_HEAD_DIM"), bn = mv(k, "KERNEL_BLOCK_N"), T = mv(k, "KERNEL_Q_TILES");
+    const long long d = k.mv("KERNEL_HEAD_DIM"), bn = k.mv("KERNEL_BLOCK_N"), T = k.mv("KERNEL_Q_TILES");
     const int ss = count_of(text, "UTCHMMA gdesc["), ts = count_of(text, "UTCHMMA tmem[");
     CHECK(count("UTCHMMA") == ss + ts);
-    CHECK(ss == 2 * mv(k, "QK_KSTEPS") * mv(k, "QK_HALVES"));
-    CHECK(ts == mv(k, "PV_KSTEPS"));
+    CHECK(ss == 2 * k.mv("QK_KSTEPS") * k.mv("QK_HALVES"));
+    CHECK(ts == k.mv("PV_KSTEPS"));
     CHECK(count_of(text, "LDTM.x32") == bn / 32);
     CHECK(count_of(text, "LDTM.x16") == 2 * d / 16);
     CHECK(count("LDTM") == bn / 32 + 2 * d / 16);
@@ -580,13 +570,13 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
     CHECK(count("STTM") == bn / 32 + d / 16);
     CHECK(count("UTCBAR") == 8);
     // EXT (issue 14): the paged K/V boxes are a second K/V load site (D / 64 chunks unrolled).
-    const long long ext = mv(k, "KERNEL_VARIANT") == 1 ? 1 : 0;
+    const long long ext = k.mv("KERNEL_VARIANT") == 1 ? 1 : 0;
     CHECK(count("UTMALDG") == (T + 1 + ext) * (d / 64));
     CHECK(count("UTMASTG") == 8 * (d / 64));
     CHECK(count("MUFU") >= 1);
     // EXT: two more MUFU.EX2 for the sink (alpha and the sink's term), and softcap's MUFU.TANH
     // once per column of S; the plain kernels have no tanh.
-    CHECK(count_of(text, "MUFU.EX2") == (bn / 32) * (32 - mv(k, "EX2_POLY_COLS_PER_32")) + 1 + 2 * ext);
+    CHECK(count_of(text, "MUFU.EX2") == (bn / 32) * (32 - k.mv("EX2_POLY_COLS_PER_32")) + 1 + 2 * ext);
     CHECK(count_of(text, "MUFU.TANH") == ext * bn);
     CHECK(count("FFMA2") > 0);
     CHECK(count("FADD2") > 0);
@@ -605,7 +595,7 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
     static const std::regex setmax_re(R"(USETMAXREG\.(DEALLOC|TRY_ALLOC)\.CTAPOOL\s+(?:U?P\w+,\s*)?0x([0-9a-fA-F]+))");
     static const std::regex reg_re(R"(\bR(\d+)\b)");
     std::vector<std::pair<long long, long long>> regions;  // (budget, max register index + 1)
-    long long budget = mv(k, "REGS_ENTRY"), used = 0;
+    long long budget = k.mv("REGS_ENTRY"), used = 0;
     std::map<long long, int> grants;
     for (const Ins& i : ins) {
       std::smatch m;
@@ -621,9 +611,9 @@ TEST_CASE("sm100a two-tile SASS contract: UTCHMMA per site, LDTM/STTM, UTCBAR, U
     }
     regions.push_back({budget, used});
     CHECK(grants.size() == 3);
-    CHECK(grants.count(mv(k, "REGS_SOFTMAX")) == 1);
-    CHECK(grants.count(mv(k, "REGS_CORRECTION")) == 1);
-    CHECK(grants.count(mv(k, "REGS_OTHER")) == 1);
+    CHECK(grants.count(k.mv("REGS_SOFTMAX")) == 1);
+    CHECK(grants.count(k.mv("REGS_CORRECTION")) == 1);
+    CHECK(grants.count(k.mv("REGS_OTHER")) == 1);
     std::string per;
     for (const auto& r : regions) {
       CHECK_MESSAGE(r.second <= r.first, "a role uses " << r.second << " registers, setmaxnreg grants " << r.first);

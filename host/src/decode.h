@@ -148,12 +148,15 @@ constexpr double kDecodeCtaRateE4m3 = 0.6;
 constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
                             double cta_rate = 0.0);
-int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate = 0.0);
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm,
+                         double cta_rate = 0.0);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous or in pages of >= 64 keys, or an e4m3 cache (kv_bytes 1) at head dim 64.
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
-// The per-CTA rate choose_num_splits_bw plans a call with: 0 (none) for bf16,
-// kDecodeCtaRateE4m3 for an e4m3 cache, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
+// The per-CTA rate choose_num_splits_bw plans a call with (consulted where
+// decode_plans_by_bandwidth says yes, so for e4m3 only at head dim 64, where it was measured):
+// 0 (none) for bf16, kDecodeCtaRateE4m3 for an e4m3 cache, kDecodeCtaRateE4m3SmallPages in pages
+// of < 64 keys.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
@@ -237,10 +240,10 @@ struct DecodePlanOptions {
   // splits then cover min(max_seqlen_k, band_keys) keys in tiles instead of max_seqlen_k.
   int64_t band_keys = 0;
   int min_waves = 0;  // > 0: choose_num_splits_min_waves instead of the split model
-  // > 0: the device's SM count; the automatic split count is then choose_num_splits_bw over
-  // sms SMs x slots / sms resident CTAs for a bf16 cache (kv_bytes 2), contiguous or in pages
-  // of >= 64 keys (what the library does); otherwise (0, e4m3, smaller pages)
-  // choose_num_splits(slots).
+  // > 0: the device's SM count (what the library passes); the automatic split count is then
+  // choose_num_splits_bw over sms SMs x slots / sms resident CTAs with decode_cta_rate where
+  // decode_plans_by_bandwidth says so (bf16 contiguous or in pages of >= 64 keys, e4m3 at head
+  // dim 64); otherwise (0, or the other calls) choose_num_splits(slots).
   int64_t sms = 0;
   int kv_bytes = 2;  // bytes per cache element: 2 bf16, 1 e4m3
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)

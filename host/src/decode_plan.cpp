@@ -98,15 +98,21 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
   });
 }
 
+namespace {
+// Pages of fewer keys than a tile: a tile is several TMA boxes (the rule of both functions below).
+bool small_pages(const ptxfmha_decode_params& p) {
+  return p.block_table != nullptr && p.page_size < kDecodeBlockN;
+}
+}  // namespace
+
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
   if (kv_bytes == 1) return p.head_dim == 64;
-  return p.block_table == nullptr || p.page_size >= kDecodeBlockN;
+  return !small_pages(p);
 }
 
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes) {
   if (kv_bytes != 1) return 0.0;
-  return p.block_table != nullptr && p.page_size < kDecodeBlockN ? kDecodeCtaRateE4m3SmallPages
-                                                                 : kDecodeCtaRateE4m3;
+  return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
@@ -192,7 +198,8 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
-    auto_splits = choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes));
+    auto_splits =
+        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes));
   else
     auto_splits = choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);

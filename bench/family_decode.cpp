@@ -140,6 +140,8 @@ class DecodeFamily final : public Family {
     std::string e;
     if (plain_call(c)) {
       e = status_message("ptxfmha_decode_workspace_size", ptxfmha_decode_workspace_size(&d, &ws));
+      // The label names the split row the library runs (the wide d64 twin where it takes it).
+      plan->kernel = ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, plan->kernel, d);
     } else {
       const VariantCall v = variant_call(c, d);
       e = status_message("ptxfmha_decode_attn_workspace_size (variant)",
@@ -148,7 +150,7 @@ class DecodeFamily final : public Family {
           v.ov.split_kernel ? ptxfmha::find_decode_split_named(g_dev.sm, v.ov.split_kernel)
                             : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,
                                                          int(c.heads_kv), c.seqlen_q * (c.heads_q / c.heads_kv));
-      if (row != nullptr) plan->kernel = row;
+      if (row != nullptr) plan->kernel = v.ov.split_kernel ? row : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d);
       plan->forced = true;
     }
     if (e.empty()) plan->ws_bytes = (ws + 255) & ~uint64_t(255);

@@ -171,9 +171,10 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     }
     ++pairs;
   }
-  // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + 3
-  // sink combine kernels + 12 cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
-  CHECK(pairs == 6 + 9 + 4 + 3 + 12);
+  // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + the
+  // wide d64 twin (_s3) + 3 sink combine kernels + 12 cluster-merge rows (_cl, _attn_cl,
+  // _e4m3_cl, _e4m3_attn_cl)
+  CHECK(pairs == 6 + 9 + 4 + 1 + 3 + 12);
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
@@ -216,7 +217,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 3 + 12));
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 3 + 12));
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -260,6 +261,24 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
       CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));
+      // The wide twin: only the plain bf16 d64 row has one (_s3: its facts, 3 stages of 4).
+      const KernelInfo* wide = ptxfmha::find_decode_wide(sm, plain);
+      if (d == 64) {
+        REQUIRE(wide != nullptr);
+        CHECK(std::string(wide->name) == std::string("fmha_decode_d64_s3_") + plain->arch);
+        const ptxfmha::DecodeRowFacts* fw = ptxfmha::decode_row_facts(wide);
+        CHECK(fw->stages == 3);
+        CHECK(ptxfmha::decode_row_facts(plain)->stages == 4);
+        CHECK(wide->smem_bytes < plain->smem_bytes);
+        CHECK(ptxfmha::find_decode_wide(sm, wide) == nullptr);  // no twin of the twin
+      } else {
+        CHECK(wide == nullptr);
+      }
+      for (int kv : {2, 1})
+        for (bool feat : {false, true})
+          if (kv == 1 || feat)
+            CHECK(ptxfmha::find_decode_wide(sm, ptxfmha::find_decode_split(sm, d, kv, feat)) == nullptr);
+      CHECK(ptxfmha::find_decode_wide(sm, ptxfmha::find_decode_combine(sm, d, false)) == nullptr);
       const KernelInfo* sink = ptxfmha::find_decode_combine(sm, d, true);
       REQUIRE(sink != nullptr);
       CHECK(ptxfmha::decode_row_facts(sink)->sink == 1);
@@ -393,7 +412,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     ++checked[r->arch];
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 13 split
-  // variants, 3 sink combine kernels, 12 cluster-merge rows.
-  CHECK(checked["sm90a"] == 6 + 13 + 3 + 12);
-  CHECK(checked["sm100a"] == 6 + 13 + 3 + 12);
+  // variants (the wide d64 twin _s3 included), 3 sink combine kernels, 12 cluster-merge rows.
+  CHECK(checked["sm90a"] == 6 + 14 + 3 + 12);
+  CHECK(checked["sm100a"] == 6 + 14 + 3 + 12);
 }

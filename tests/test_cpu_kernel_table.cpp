@@ -222,6 +222,7 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d256_e4m3_attn_sm90a", sm90_decode_smem(256, 6, 1), 197760},
     {"fmha_decode_d128_ef_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d128_s6_sm90a", sm90_decode_smem(128, 6), 197760},
+    {"fmha_decode_d64_s3_sm90a", sm90_decode_smem(64, 3), 50304},
     {"fmha_decode_d128_e4m3_ef_sm90a", sm90_decode_smem(128, 6, 1), 99456},
     {"fmha_decode_d128_h2_sm90a", sm90_decode_smem(128, 3, 2, 2), 197760},
     {"fmha_decode_d64_attn_sm100a", sm90_decode_smem(64, 4), 66688},
@@ -235,6 +236,7 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d256_e4m3_attn_sm100a", sm90_decode_smem(256, 6, 1), 197760},
     {"fmha_decode_d128_ef_sm100a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d128_s6_sm100a", sm90_decode_smem(128, 6), 197760},
+    {"fmha_decode_d64_s3_sm100a", sm90_decode_smem(64, 3), 50304},
     {"fmha_decode_d128_e4m3_ef_sm100a", sm90_decode_smem(128, 6, 1), 99456},
     {"fmha_decode_d128_h2_sm100a", sm90_decode_smem(128, 3, 2, 2), 197760},
     {"fmha_decode_d64_cl_sm90a", sm90_decode_smem(64, 4), 66688},
@@ -305,6 +307,46 @@ TEST_CASE("kernel table: every row's shared memory equals its family's map, reco
   for (const KernelInfo* r : ptxfmha::all_kernels())
     CHECK_MESSAGE(covered.count(r->name) == 1, "row " << std::string(r->name) << " has no shared-memory case in "
                                                       << "tests/test_cpu_kernel_table.cpp (kSmemCases)");
+}
+
+namespace {
+// Resident CTAs per SM that the shared memory admits (228 KiB per SM on sm_90 and sm_100, 1 KiB
+// reserved per CTA) and that the register file admits (64 Ki registers, a thread's count
+// allocated in units of 8).
+constexpr int kSmemPerSmBytes = 228 * 1024, kSmemReservedPerCtaBytes = 1024, kRegsPerSm = 65536;
+int ctas_by_smem(int smem_bytes) { return kSmemPerSmBytes / (smem_bytes + kSmemReservedPerCtaBytes); }
+int ctas_by_regs(int regs, int threads) { return kRegsPerSm / ((regs + 7) / 8 * 8 * threads); }
+}  // namespace
+
+// The decode kernels stream K and V: the CTAs per SM (bytes in flight, consumer warps) are set by
+// the ring's shared memory, so registers must never be the tighter limit. The bf16 d64 _s3 rows
+// (3 stages, 50,304 B: 4 CTAs) hold only because of their manifest register cap (RG 96).
+TEST_CASE("decode split rows: registers admit the CTAs their shared memory admits, no spills") {
+  // The check fails where it should: ptxas's own 107 registers of the bf16 d64 kernel (the _s3
+  // row without its cap) admit 3 CTAs against the 4 of its shared memory.
+  CHECK(ctas_by_smem(50304) == 4);
+  CHECK(ctas_by_regs(107, 160) == 3);
+  CHECK(ctas_by_regs(96, 160) == 4);
+  int rows = 0;
+  for (const KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeVariant) continue;
+    const std::string name = r->name;
+    CAPTURE(name);
+    bool ok = false;
+    const std::string text = read_text_file(ptxas_report_path(r->arch, r->name), &ok);
+    REQUIRE_MESSAGE(ok, "ptxas report of " << name << " is missing (`make cubins` writes it)");
+    const PtxasReport rep = parse_ptxas_report(text);
+    REQUIRE(rep.registers > 0);
+    CHECK(rep.spill_stores == 0);
+    CHECK(rep.spill_loads == 0);
+    const int by_smem = ctas_by_smem(r->smem_bytes);
+    CHECK(by_smem >= 1);
+    CHECK_MESSAGE(ctas_by_regs(int(rep.registers), r->threads) >= by_smem,
+                  name << ": " << rep.registers << " registers admit fewer CTAs per SM than its "
+                       << r->smem_bytes << " B of shared memory (" << by_smem << ")");
+    ++rows;
+  }
+  CHECK(rows >= 56);
 }
 
 TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()") {

@@ -631,6 +631,36 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   CHECK(e4_plan.num_splits == 4);
 }
 
+TEST_CASE("cpu launch plan decode: the wide d64 twin runs when the unsplit grid covers the SMs") {
+  using ptxfmha::decode_prefers_wide_row;
+  using ptxfmha::decode_split_units;
+  // units = batch x heads_kv / heads_per_cta x m-groups (64 packed rows per CTA).
+  CHECK(decode_split_units(decode_params(64, 1, 32, 8, 64, 8192)) == 512);
+  CHECK(decode_split_units(decode_params(8, 1, 128, 8, 64, 8192)) == 64);    // GQA 16: one m-group
+  CHECK(decode_split_units(decode_params(8, 8, 128, 8, 64, 8192)) == 128);   // 128 rows: two
+  CHECK(decode_split_units(decode_params(8, 1, 32, 8, 128, 8192), 2) == 32); // _h2: 2 heads per CTA
+  // H200, 132 SMs (2026-12-02 16:00 UTC): the twin at batch >= 32 (256+ CTAs at 8 KV heads),
+  // the 4-stage row at batch 1 and 8 (8 / 64 CTAs before the split). A threshold one CTA off
+  // either way (a mutation) moves the boundary: 131 and 132 units.
+  CHECK_FALSE(decode_prefers_wide_row(8, 132));
+  CHECK_FALSE(decode_prefers_wide_row(64, 132));
+  CHECK_FALSE(decode_prefers_wide_row(131, 132));
+  CHECK(decode_prefers_wide_row(132, 132));
+  CHECK(decode_prefers_wide_row(256, 132));
+  CHECK(decode_prefers_wide_row(1024, 132));
+  CHECK_FALSE(decode_prefers_wide_row(1024, 0));  // no SM count: the row as picked
+  // Once it runs (4 CTAs per SM), the bandwidth model keeps it unsplit where the forced counts
+  // measured 1 best (batch 32 kv 8k; batch 64 kv 4k / 8k / 32k; batch 128 kv 8k; 128/8 heads too).
+  const int measured[][2] = {{32, 8192}, {64, 4096}, {64, 8192}, {64, 32768}, {128, 8192}};
+  for (const auto& bk : measured) {
+    CAPTURE(bk[0]); CAPTURE(bk[1]);
+    CHECK(ptxfmha::choose_num_splits_bw(int64_t(bk[0]) * 8, bk[1] / 64, 132, 4) == 1);
+  }
+  // At 3 CTAs per SM (the 4-stage row) the model splits batch 64 kv 8k / 32k (512 CTAs, 1.3
+  // waves), where the twin's one wave needs no split.
+  CHECK(ptxfmha::choose_num_splits_bw(512, 128, 132, 3) > 1);
+}
+
 TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {
   using ptxfmha::choose_num_splits_bw;
   // The picks measured best or within 3.6% of it (H200, 2026-12-02 14:05 UTC, six-stage e4m3

@@ -440,6 +440,38 @@ TEST_CASE("decode gpu: cluster merge, split counts 2..16 x GQA 1/4/8/16 x 1 and 
   MESSAGE("cluster sweep: " << cases << " cases, " << clustered << " ran as clusters, " << failures << " failed");
 }
 
+// The wide twin of the plain bf16 d64 row (_s3: 3 stages, 4 CTAs per SM) runs when the unsplit
+// grid has a CTA for every SM (decode_prefers_wide_row); one sequence fewer runs the plain row.
+// Both against the reference, ragged and empty lengths, contiguous and in pages of 16, causal
+// with 4 tokens, and forced splits on the twin (its partials through the combine kernel).
+TEST_CASE("decode gpu: the wide d64 twin where the unsplit grid covers the SMs, the plain row below") {
+  REQUIRE(ensure_context());
+  const int sms = gpu().info.num_sms;
+  REQUIRE(sms > 0);
+  const ptxfmha::KernelInfo* plain = ptxfmha::find_decode_split(gpu().info.sm, 64, 2, false);
+  REQUIRE(plain != nullptr);
+  const ptxfmha::KernelInfo* wide = ptxfmha::find_decode_wide(gpu().info.sm, plain);
+  REQUIRE(wide != nullptr);
+  uint64_t seed = 5200;
+  const int hkv = 8, covering = (sms + hkv - 1) / hkv;  // batch x 8 KV heads >= sms
+  for (int batch : {covering, covering - 1})
+    for (int page : {0, 16})
+      for (int splits : {0, 3}) {
+        DecodeProblem p = make_problem(batch, page == 0 ? 1 : 4, 32, hkv, 64, page != 0, 300, page);
+        p.seqlens.resize(std::size_t(batch));
+        for (int b = 0; b < batch; ++b) p.seqlens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
+        p.seqlens[0] = 0;
+        p.num_splits = splits;
+        ptxfmha::DecodePlan plan;
+        check_case("wide twin", p, ++seed, nullptr, &plan);
+        CAPTURE(describe(p));
+        REQUIRE(plan.split_row != nullptr);
+        const bool covers = int64_t(batch) * hkv >= sms;
+        CHECK(plan.split_row == (covers ? wide : plain));
+        if (splits > 0) CHECK(plan.num_splits == splits);
+      }
+}
+
 TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
   REQUIRE(ensure_context());
   uint64_t seed = 5000;
@@ -545,7 +577,7 @@ TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") 
 // named "sanitizer shapes" under memcheck, racecheck, synccheck and initcheck): forced splits
 // (split kernel + PDL combine), a paged cache with shuffled pages and ragged lengths, causal
 // GQA with several query tokens, for every head dim.
-TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA)" *
+TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA, wide d64 twin)" *
           doctest::test_suite("gpu-decode")) {
   REQUIRE(ensure_context());
   uint64_t seed = 9000;
@@ -567,6 +599,19 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged,
       cl.num_splits = splits;
       check_case("sanitizer cluster", cl, ++seed);
     }
+  }
+  // the wide d64 twin (_s3, 4 CTAs per SM): a grid that covers the SMs, unsplit and split, paged
+  const int covering = (gpu().info.num_sms + 7) / 8;
+  for (int splits : {0, 2}) {
+    DecodeProblem wide = make_problem(covering, 1, 16, 8, 64, true, 70, splits ? 16 : 0);
+    wide.seqlens.assign(std::size_t(covering), 70);
+    wide.seqlens[1] = 0;
+    wide.seqlens[2] = 17;
+    wide.num_splits = splits;
+    ptxfmha::DecodePlan plan;
+    check_case("sanitizer wide", wide, ++seed, nullptr, &plan);
+    REQUIRE(plan.split_row != nullptr);
+    CHECK(plan.split_row->smem_bytes < ptxfmha::find_decode_split(gpu().info.sm, 64, 2, false)->smem_bytes);
   }
 }
 

@@ -158,6 +158,21 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // 0 (none) for bf16, kDecodeCtaRateE4m3 for an e4m3 cache, kDecodeCtaRateE4m3SmallPages in pages
 // of < 64 keys.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes);
+// Split CTAs of one split: batch x (heads_kv / heads_per_cta) x m-groups (the grid's x and z).
+int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta = 1);
+// Whether a call runs the wide twin of its split row (find_decode_wide: fewer stages, more CTAs
+// per SM) instead of the row: when the unsplit grid alone has a CTA for every SM (units >= sms).
+// Measured on the H200 (2026-12-02 16:00 UTC, bench/results/h200-2026-12-02-s7), bf16 d64, _s3
+// (3 stages, 4 CTAs per SM) against the plain row (4 stages, 3 CTAs per SM): batch >= 32 (256-1024
+// unsplit CTAs) 0.95-0.99x the time contiguous, 0.88-0.97x in pages of 16 keys (batch 64 kv 8k:
+// 244.9 against 249.3 us, cuDNN 243.9); batch 1 and 8 (8-64 CTAs, split) 1.04-1.10x: an SM holding
+// one or two CTAs streams less with 48 KiB rings than with 64 KiB.
+bool decode_prefers_wide_row(int64_t units, int64_t sms);
+// The split row a call runs on a device of compute capability sm with `sms` SMs when it names
+// none: `row` (what find_decode_split picked), or its wide twin where decode_prefers_wide_row
+// says so (the library's launch and the bench's label).
+const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
+                                  const ptxfmha_decode_params& p);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
 // memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16

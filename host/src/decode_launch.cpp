@@ -193,6 +193,12 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   plan->split_row = split_row;
   plan->combine_row = combine_row;
   if (st != PTXFMHA_OK) return st;
+  // The wide twin (more CTAs per SM) when the unsplit grid covers the SMs (a named row runs as
+  // named).
+  if (c.overrides.split_kernel == nullptr) {
+    split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p);
+    plan->split_row = split_row;
+  }
   for (const KernelInfo* r : {split_row, combine_row})
     if (r->param_bytes != static_cast<int>(sizeof(DecodeKernelParams)))
       return fail(PTXFMHA_ERR_CUBIN_INVALID,

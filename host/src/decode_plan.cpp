@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "decode.h"
+#include "decode_rows.h"
 
 namespace ptxfmha {
 
@@ -153,10 +154,31 @@ int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions&
   return (keys + kDecodeBlockN - 1) / kDecodeBlockN;
 }
 
+namespace {
+int decode_m_groups(const ptxfmha_decode_params& p) {
+  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+  return static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
+}
+}  // namespace
+
+int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta) {
+  const int hpc = heads_per_cta > 1 ? heads_per_cta : 1;
+  return int64_t(p.batch) * (p.heads_kv / hpc) * decode_m_groups(p);
+}
+
+bool decode_prefers_wide_row(int64_t units, int64_t sms) { return sms > 0 && units >= sms; }
+
+const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
+                                  const ptxfmha_decode_params& p) {
+  const KernelInfo* wide = find_decode_wide(sm, row);
+  if (wide != nullptr && decode_prefers_wide_row(decode_split_units(p, decode_row_heads(row)), sms))
+    return wide;
+  return row;
+}
+
 void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
                         const DecodePlanOptions& o) {
-  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
-  plan->m_groups = static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
+  plan->m_groups = decode_m_groups(p);
   const int64_t tiles = decode_kv_tiles(p, o);
   int64_t s = p.num_splits > 0 ? p.num_splits : auto_splits;
   if (s < 1) s = 1;
@@ -188,11 +210,9 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                  const DecodePlanOptions& o) {
   plan->split_row = &split_row;
   plan->combine_row = &combine_row;
-  DecodePlan tmp;
-  plan_decode_splits(p, 1, &tmp, o);  // m_groups
   const int hpc = o.heads_per_cta > 1 ? o.heads_per_cta : 1;
   plan->heads_per_cta = hpc;
-  const int64_t units = int64_t(p.batch) * (p.heads_kv / hpc) * tmp.m_groups;
+  const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
   int auto_splits = 1;
   if (o.min_waves > 0)

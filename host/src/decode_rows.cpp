@@ -57,6 +57,16 @@ const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool f
   });
 }
 
+const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row) {
+  const DecodeRowFacts* s = decode_row_facts(split_row);
+  if (s == nullptr || s->combine) return nullptr;
+  return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
+    return !f.combine && f.cluster == 0 && f.heads == 1 && f.l2_hint == 0 &&
+           r.head_dim == split_row->head_dim && f.kv_bytes == s->kv_bytes &&
+           f.features == s->features && f.stages < s->stages;
+  });
+}
+
 bool decode_row_cluster(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
   return f != nullptr && !f->combine && f->cluster != 0;

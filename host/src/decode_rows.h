@@ -55,6 +55,11 @@ const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
 // (same head dim, cache type, features; one KV head per CTA), or nullptr. find_decode_split
 // never returns a _cl row: the plan picks the twin (decode_launch.cpp).
 const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features);
+// The wide twin of a split row (same head dim, cache type and features, one KV head per CTA, no
+// cluster, no L2 hint, fewer stages: more CTAs per SM; the _s3 row of bf16 head dim 64), or
+// nullptr. find_decode_split never returns it: the plan runs it when the unsplit grid covers the
+// SMs (decode_prefers_wide_row, decode.h; decode_launch.cpp).
+const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row);
 // Whether a split row merges its splits through a cluster (a _cl row).
 bool decode_row_cluster(const KernelInfo* row);
 // KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).

@@ -25,7 +25,10 @@
 //   D       head dim
 //   STAGES  K/V ring stages (the shared memory that fits: more tiles in flight at head dim 64;
 //           e4m3 tiles are half the bytes, so twice the stages keep the bytes in flight; the
-//           plain and _cl e4m3 rows at head dim 64 take 6, so that 4 CTAs fit an SM, layout.ptxh)
+//           plain and _cl e4m3 rows at head dim 64 take 6, so that 4 CTAs fit an SM with the
+//           same ring bytes per SM, layout.ptxh). _s3 (bf16 d64, 3 stages, 4 CTAs per SM): the
+//           wide twin of the plain row, run by the plan when the unsplit grid covers the SMs
+//           (decode_launch.cpp, decode_prefers_wide_row)
 //   KV      bytes per cache element: 2 = bf16 K/V, 1 = e4m3 K/V dequantised after the load
 //           (fp32 scales per KV head or per tensor; the QK and PV products in f16 mma.sync)
 //   FT      1 = the serving features (sliding window, softcap, ALiBi, attention sinks in the
@@ -45,63 +48,69 @@
 // cache) was removed after the H200 run of 2026-12-02 found it wrong (rel. L2 0.14-0.41 at d128;
 // the bf16 _h2 and the one-head e4m3 rows passed); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
 // the bench's A/B).
-//                                            arch      D  STAGES KV  FT  L2  HPC CL
-#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0)
-#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0)
-#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0)
-#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1)
-#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0)
-#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0)
-#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0)
-#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0)
-#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1)
-#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1)
+//   RG      register cap (.maxnreg), 0 = ptxas's own count. The _s3 rows (3 stages, 50,304 B:
+//           shared memory admits 4 CTAs per SM) need <= 96 registers for the register file to
+//           admit 4 too (ptxas alone takes 107); no spills at 96 (ptxas -v; test "decode split
+//           rows: registers admit the CTAs their shared memory admits")
+//                                            arch      D  STAGES KV  FT  L2  HPC CL  RG
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0,   0)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0)
+#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0,   0)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0,   0)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0,   0)
+#define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0)
+#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1,   0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1,   0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1,   0)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -129,7 +138,7 @@
     X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
-    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
+    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d64_s3_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
     X(fmha_decode_d128_h2_sm90a)                                                           \
     X(fmha_decode_d64_cl_sm90a) X(fmha_decode_d128_cl_sm90a) X(fmha_decode_d256_cl_sm90a)         \
     X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
@@ -141,7 +150,7 @@
     X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
-    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
+    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d64_s3_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
     X(fmha_decode_d128_h2_sm100a)                                                           \
     X(fmha_decode_d64_cl_sm100a) X(fmha_decode_d128_cl_sm100a) X(fmha_decode_d256_cl_sm100a)         \
     X(fmha_decode_d64_attn_cl_sm100a) X(fmha_decode_d128_attn_cl_sm100a) X(fmha_decode_d256_attn_cl_sm100a) \
@@ -159,15 +168,16 @@
     X(fmha_decode_combine_d256_sink_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl)       arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl)   d
-#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl)     st
-#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl)   kv
-#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl)   ft
-#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl)    l2
-#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl)      h
-#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl)    cl
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl, rg)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl, rg)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl, rg)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl, rg)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl, rg)      h
+#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg)    cl
+#define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg)   rg
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
@@ -187,6 +197,7 @@
 #define KERNEL_L2_HINT       PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, KERNEL_NAME)
 #define KERNEL_HEADS         PTXFMHA_FIELD(SM90_DECODE_HEADS_, KERNEL_NAME)
 #define KERNEL_CLUSTER       PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, KERNEL_NAME)
+#define KERNEL_MAX_REGS      PTXFMHA_FIELD(SM90_DECODE_MAX_REGS_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_THREADS

@@ -631,6 +631,34 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   CHECK(e4_plan.num_splits == 4);
 }
 
+TEST_CASE("cpu launch plan decode: the split model charges the partials' traffic (it grows with the GQA ratio)") {
+  using ptxfmha::decode_bw_partials_tiles;
+  // 512 units x 16 rows, bf16: 512 x 16 x 8 / (132 x 128 x 2) tile times per split; e4m3 tiles
+  // are half the bytes, so the same partials cost twice the tile times.
+  CHECK(decode_bw_partials_tiles(512, 16, 132, 2) == doctest::Approx(512.0 * 16 * 8 / (132.0 * 256)));
+  CHECK(decode_bw_partials_tiles(512, 16, 132, 1) == doctest::Approx(2 * decode_bw_partials_tiles(512, 16, 132, 2)));
+  // plan_decode passes it: the picks measured best on the H200 (2026-12-02 16:30-16:37 UTC,
+  // bench/results/h200-2026-12-02-s7, forced counts): d128 batch 64 kv 8k at 128/8 heads unsplit
+  // (4438 GB/s, 2 splits 4311), 4 tokens at 32/8 heads unsplit (4421, 2 splits 4294), batch 1
+  // kv 8k at 128/8 heads in 10 splits (2264-2270 GB/s, 16 splits 2176-2178), batch 128 kv 128k
+  // in 5 (4580 GB/s; 10 splits 4571, 1 split 4396). Without the term (the mutation) the model
+  // took 2, 2, 16 and 10.
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  struct Pick { int b, sq, hq, kv, with, without; };
+  const Pick picks[] = {{64, 1, 128, 8192, 1, 2}, {64, 4, 32, 8192, 1, 2}, {1, 1, 128, 8192, 10, 16},
+                        {128, 1, 32, 131072, 5, 10}, {1, 1, 32, 8192, 16, 16}, {8, 1, 32, 8192, 2, 2}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.b); CAPTURE(k.sq); CAPTURE(k.hq); CAPTURE(k.kv);
+    const ptxfmha_decode_params p = decode_params(k.b, k.sq, k.hq, 8, 128, k.kv);
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 264, &plan, o);
+    CHECK(plan.num_splits == k.with);
+    const int64_t units = ptxfmha::decode_split_units(p);
+    CHECK(ptxfmha::choose_num_splits_bw(units, k.kv / 64, 132, 2) == k.without);
+  }
+}
+
 TEST_CASE("cpu launch plan decode: the wide d64 twin runs when the unsplit grid covers the SMs") {
   using ptxfmha::decode_prefers_wide_row;
   using ptxfmha::decode_split_units;

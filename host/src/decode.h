@@ -115,7 +115,8 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   min(cap, min(k, per_sm) x cta_rate), and in phase 1 the high SMs take what the low SMs
 //   leave (decode_cta_rate: e4m3 CTAs, which dequantise what they stream, have one);
 //   + kDecodeCtaTiles per CTA the busiest SM starts (its first loads' latency)
-//   + kDecodeBwMergeTiles when s > 1 (the combine kernel behind PDL)
+//   + kDecodeBwMergeTiles + s x decode_bw_partials_tiles when s > 1 (the combine kernel behind
+//     PDL; the partials written and read back)
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
@@ -146,10 +147,17 @@ constexpr double kDecodeTailTiles = 0.1;
 // per tile; 0.3 kept, also for pages of 32).
 constexpr double kDecodeCtaRateE4m3 = 0.6;
 constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
+// The partials' traffic of one split in tile times (the model's unit): each of the units x
+// rows_per_unit output rows writes D fp32 partials per split and the combine kernel reads them
+// back, 8 D bytes, against sms x 64 keys x D x kv_bytes x 2 bytes per tile time. Added s times
+// to a split plan's cost: a GQA-16 call (64 rows per KV head) pays 4x a GQA-4 one. Without it
+// the model split batch 64, kv 8k, d128 at 128/8 heads in 2 (H200, 2026-12-02 16:30 UTC:
+// 4311 GB/s, unsplit 4438, cuDNN 4423; bench/results/h200-2026-12-02-s7).
+double decode_bw_partials_tiles(int64_t units, double rows_per_unit, int64_t sms, int kv_bytes);
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
-                            double cta_rate = 0.0);
+                            double cta_rate = 0.0, double partials_tiles = 0.0);
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm,
-                         double cta_rate = 0.0);
+                         double cta_rate = 0.0, double partials_tiles = 0.0);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous or in pages of >= 64 keys, or an e4m3 cache (kv_bytes 1) at head dim 64.
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);

@@ -56,8 +56,16 @@ int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_
   });
 }
 
+double decode_bw_partials_tiles(int64_t units, double rows_per_unit, int64_t sms, int kv_bytes) {
+  if (sms < 1) sms = 1;
+  if (kv_bytes < 1) kv_bytes = 1;
+  // Per split: rows x D x 4 bytes of partial O written and read back (8 rows x D), against a
+  // tile time's sms x (64 keys x D x kv_bytes x 2) bytes at the HBM rate: D cancels.
+  return double(units) * rows_per_unit * 8.0 / (double(sms) * 128.0 * double(kv_bytes));
+}
+
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
-                            double cta_rate) {
+                            double cta_rate, double partials_tiles) {
   if (units < 1) units = 1;
   if (sms < 1) sms = 1;
   if (per_sm < 1) per_sm = 1;
@@ -88,14 +96,15 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
     time += left > 0.0 ? t1 + left / std::min(d_hi, double(sms) / double(n_hi)) : double(hi) * t / r_hi;
   }
   time += kDecodeCtaTiles * double(hi);
-  if (s > 1) time += kDecodeBwMergeTiles;
+  if (s > 1) time += kDecodeBwMergeTiles + double(s) * partials_tiles;
   if (per_sm > 1 && n > sms * per_sm) time += kDecodeTailTiles * t;
   return time;
 }
 
-int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate) {
+int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate,
+                         double partials_tiles) {
   return cheapest_split_count(kv_tiles, kDecodeMaxSplits, [&](int64_t s) {
-    return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s, cta_rate);
+    return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s, cta_rate, partials_tiles);
   });
 }
 
@@ -219,7 +228,9 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
     auto_splits =
-        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes));
+        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes),
+                             decode_bw_partials_tiles(units, double(decode_out_rows(p)) / double(units),
+                                                      o.sms, o.kv_bytes));
   else
     auto_splits = choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);

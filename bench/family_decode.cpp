@@ -150,7 +150,8 @@ class DecodeFamily final : public Family {
           v.ov.split_kernel ? ptxfmha::find_decode_split_named(g_dev.sm, v.ov.split_kernel)
                             : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,
                                                          int(c.heads_kv), c.seqlen_q * (c.heads_q / c.heads_kv));
-      if (row != nullptr) plan->kernel = v.ov.split_kernel ? row : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d);
+      if (row != nullptr)
+        plan->kernel = v.ov.split_kernel ? row : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d);
       plan->forced = true;
     }
     if (e.empty()) plan->ws_bytes = (ws + 255) & ~uint64_t(255);

@@ -120,6 +120,10 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   + kDecodeTailTiles x t when N exceeds sms x per_sm and per_sm > 1 (a later wave of CTAs
 //     whose last CTA of an SM streams alone with a ring sized for sharing the SM: 64-96 KiB at
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
+//     Measured (H200, 2026-12-02 16:30 UTC, s7 notes): right for long CTAs (kv 128k, batch 64 /
+//     128: 5-10 splits 2% faster than 1), too high for 1.94 waves of kv-8k CTAs (d128 batch 64:
+//     1 split 0.7-1.6% faster than the 2 it picks at 32/8 and 64/8 heads); a last-wave-fill
+//     weighting fixed those and lost 1.9-2.4% at kv 128k, so the term stands.
 // Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), with no
 // per-CTA limit, and for e4m3 caches at head dim 64 with the measured per-CTA rates
 // (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model, measured faster

@@ -138,7 +138,8 @@
     X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
-    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d64_s3_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a)   \
+    X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a) \
+    X(fmha_decode_d64_s3_sm90a)    \
     X(fmha_decode_d128_h2_sm90a)                                                           \
     X(fmha_decode_d64_cl_sm90a) X(fmha_decode_d128_cl_sm90a) X(fmha_decode_d256_cl_sm90a)         \
     X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
@@ -150,7 +151,8 @@
     X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
-    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d64_s3_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
+    X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
+    X(fmha_decode_d64_s3_sm100a)    \
     X(fmha_decode_d128_h2_sm100a)                                                           \
     X(fmha_decode_d64_cl_sm100a) X(fmha_decode_d128_cl_sm100a) X(fmha_decode_d256_cl_sm100a)         \
     X(fmha_decode_d64_attn_cl_sm100a) X(fmha_decode_d128_attn_cl_sm100a) X(fmha_decode_d256_attn_cl_sm100a) \

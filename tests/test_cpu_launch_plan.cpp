@@ -635,8 +635,8 @@ TEST_CASE("cpu launch plan decode: the split model charges the partials' traffic
   using ptxfmha::decode_bw_partials_tiles;
   // 512 units x 16 rows, bf16: 512 x 16 x 8 / (132 x 128 x 2) tile times per split; e4m3 tiles
   // are half the bytes, so the same partials cost twice the tile times.
-  CHECK(decode_bw_partials_tiles(512, 16, 132, 2) == doctest::Approx(512.0 * 16 * 8 / (132.0 * 256)));
-  CHECK(decode_bw_partials_tiles(512, 16, 132, 1) == doctest::Approx(2 * decode_bw_partials_tiles(512, 16, 132, 2)));
+  CHECK(decode_bw_partials_tiles(512 * 16, 132, 2) == doctest::Approx(512.0 * 16 * 8 / (132.0 * 256)));
+  CHECK(decode_bw_partials_tiles(512 * 16, 132, 1) == doctest::Approx(2 * decode_bw_partials_tiles(512 * 16, 132, 2)));
   // plan_decode passes it: the picks measured best on the H200 (2026-12-02 16:30-16:37 UTC,
   // bench/results/h200-2026-12-02-s7, forced counts): d128 batch 64 kv 8k at 128/8 heads unsplit
   // (4438 GB/s, 2 splits 4311), 4 tokens at 32/8 heads unsplit (4421, 2 splits 4294), batch 1

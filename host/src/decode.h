@@ -151,13 +151,13 @@ constexpr double kDecodeTailTiles = 0.1;
 // per tile; 0.3 kept, also for pages of 32).
 constexpr double kDecodeCtaRateE4m3 = 0.6;
 constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
-// The partials' traffic of one split in tile times (the model's unit): each of the units x
-// rows_per_unit output rows writes D fp32 partials per split and the combine kernel reads them
+// The partials' traffic of one split in tile times (the model's unit): each of the call's
+// out_rows output rows writes D fp32 partials per split and the combine kernel reads them
 // back, 8 D bytes, against sms x 64 keys x D x kv_bytes x 2 bytes per tile time. Added s times
 // to a split plan's cost: a GQA-16 call (64 rows per KV head) pays 4x a GQA-4 one. Without it
 // the model split batch 64, kv 8k, d128 at 128/8 heads in 2 (H200, 2026-12-02 16:30 UTC:
 // 4311 GB/s, unsplit 4438, cuDNN 4423; bench/results/h200-2026-12-02-s7).
-double decode_bw_partials_tiles(int64_t units, double rows_per_unit, int64_t sms, int kv_bytes);
+double decode_bw_partials_tiles(int64_t out_rows, int64_t sms, int kv_bytes);
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
                             double cta_rate = 0.0, double partials_tiles = 0.0);
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm,

@@ -56,12 +56,12 @@ int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_
   });
 }
 
-double decode_bw_partials_tiles(int64_t units, double rows_per_unit, int64_t sms, int kv_bytes) {
+double decode_bw_partials_tiles(int64_t out_rows, int64_t sms, int kv_bytes) {
   if (sms < 1) sms = 1;
   if (kv_bytes < 1) kv_bytes = 1;
   // Per split: rows x D x 4 bytes of partial O written and read back (8 rows x D), against a
   // tile time's sms x (64 keys x D x kv_bytes x 2) bytes at the HBM rate: D cancels.
-  return double(units) * rows_per_unit * 8.0 / (double(sms) * 128.0 * double(kv_bytes));
+  return double(out_rows) * 8.0 / (double(sms) * 128.0 * double(kv_bytes));
 }
 
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
@@ -179,10 +179,9 @@ bool decode_prefers_wide_row(int64_t units, int64_t sms) { return sms > 0 && uni
 
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
                                   const ptxfmha_decode_params& p) {
+  if (!decode_prefers_wide_row(decode_split_units(p, decode_row_heads(row)), sms)) return row;
   const KernelInfo* wide = find_decode_wide(sm, row);
-  if (wide != nullptr && decode_prefers_wide_row(decode_split_units(p, decode_row_heads(row)), sms))
-    return wide;
-  return row;
+  return wide != nullptr ? wide : row;
 }
 
 void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
@@ -229,8 +228,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
     auto_splits =
         choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes),
-                             decode_bw_partials_tiles(units, double(decode_out_rows(p)) / double(units),
-                                                      o.sms, o.kv_bytes));
+                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes));
   else
     auto_splits = choose_num_splits(units, tiles, slots);
   plan_decode_splits(p, auto_splits, plan, o);

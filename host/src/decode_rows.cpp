@@ -2,6 +2,7 @@
 #include "decode_rows.h"
 
 #include <cstring>
+#include <vector>
 
 #include "context.h"
 #include "kernel_lookup.h"
@@ -12,15 +13,37 @@ namespace {
 
 const char* arch_of(int sm) { return sm >= 10 ? arch_for_cc(sm / 10, sm % 10) : nullptr; }
 
-// Every decode row with its facts, for the arch folder `arch` (nullptr: none).
+// The facts of the row named `name` (a scan of both facts tables), or nullptr.
+const DecodeRowFacts* facts_by_name(const char* name) {
+  for (DecodeFactsTable t : {decode_facts_sm90a(), decode_facts_sm100a()})
+    for (std::size_t i = 0; i < t.count; ++i)
+      if (std::strcmp(t.rows[i].name, name) == 0) return &t.rows[i];
+  return nullptr;
+}
+
+struct RowWithFacts {
+  const KernelInfo* row;
+  const DecodeRowFacts* facts;
+};
+
+// Every decode row of the kernel table with its facts, in table order, matched once (the tables
+// are static): a decode call looks rows up several times (split, wide twin, combine, cluster twin).
+const std::vector<RowWithFacts>& rows_with_facts() {
+  static const std::vector<RowWithFacts> rows = [] {
+    std::vector<RowWithFacts> v;
+    for (const KernelInfo* r : all_kernels())
+      if (const DecodeRowFacts* f = facts_by_name(r->name)) v.push_back({r, f});
+    return v;
+  }();
+  return rows;
+}
+
+// The first decode row of the arch folder `arch` (nullptr: none) that `pick` accepts.
 template <class F>
 const KernelInfo* first_row(const char* arch, F&& pick) {
   if (arch == nullptr) return nullptr;
-  for (const KernelInfo* r : all_kernels()) {
-    if (std::strcmp(r->arch, arch) != 0) continue;
-    const DecodeRowFacts* f = decode_row_facts(r);
-    if (f != nullptr && pick(*r, *f)) return r;
-  }
+  for (const RowWithFacts& rf : rows_with_facts())
+    if (std::strcmp(rf.row->arch, arch) == 0 && pick(*rf.row, *rf.facts)) return rf.row;
   return nullptr;
 }
 
@@ -28,10 +51,9 @@ const KernelInfo* first_row(const char* arch, F&& pick) {
 
 const DecodeRowFacts* decode_row_facts(const KernelInfo* row) {
   if (row == nullptr) return nullptr;
-  for (DecodeFactsTable t : {decode_facts_sm90a(), decode_facts_sm100a()})
-    for (std::size_t i = 0; i < t.count; ++i)
-      if (std::strcmp(t.rows[i].name, row->name) == 0) return &t.rows[i];
-  return nullptr;
+  for (const RowWithFacts& rf : rows_with_facts())
+    if (rf.row == row) return rf.facts;
+  return facts_by_name(row->name);  // a row that is not the table's own (a copy)
 }
 
 int decode_row_heads(const KernelInfo* row) {

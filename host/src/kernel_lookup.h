@@ -12,8 +12,8 @@
 namespace ptxfmha {
 
 // Every row of every kernels_*.cpp, in a fixed order (fwd sm90a, decode sm90a, fwd sm100a,
-// decode sm100a).
-std::vector<const KernelInfo*> all_kernels();
+// decode sm100a, bwd sm90a); built once, the same vector on every call.
+const std::vector<const KernelInfo*>& all_kernels();
 // The row for (sm, kind, head_dim), or nullptr. sm is the device's cc (90, 100, 103): a
 // row matches when its arch folder is the device's arch_for_cc.
 const KernelInfo* find_kernel(int sm, KernelKind kind, int head_dim);

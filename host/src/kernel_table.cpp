@@ -9,12 +9,16 @@
 
 namespace ptxfmha {
 
-std::vector<const KernelInfo*> all_kernels() {
-  std::vector<const KernelInfo*> rows;
-  for (KernelTable t : {fwd_kernels_sm90a(), decode_kernels_sm90a(), fwd_kernels_sm100a(),
-                        decode_kernels_sm100a(), bwd_kernels_sm90a()}) {
-    for (std::size_t i = 0; i < t.count; ++i) rows.push_back(&t.rows[i]);
-  }
+const std::vector<const KernelInfo*>& all_kernels() {
+  // Built once: the tables are static, and find_kernel runs on every call's launch path.
+  static const std::vector<const KernelInfo*> rows = [] {
+    std::vector<const KernelInfo*> v;
+    for (KernelTable t : {fwd_kernels_sm90a(), decode_kernels_sm90a(), fwd_kernels_sm100a(),
+                          decode_kernels_sm100a(), bwd_kernels_sm90a()}) {
+      for (std::size_t i = 0; i < t.count; ++i) v.push_back(&t.rows[i]);
+    }
+    return v;
+  }();
   return rows;
 }
 

@@ -172,9 +172,9 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
     ++pairs;
   }
   // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + the
-  // wide d64 twin (_s3) + 3 sink combine kernels + 12 cluster-merge rows (_cl, _attn_cl,
-  // _e4m3_cl, _e4m3_attn_cl)
-  CHECK(pairs == 6 + 9 + 4 + 1 + 3 + 12);
+  // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
+  // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
+  CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
@@ -217,7 +217,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 3 + 12));
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12));
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -248,15 +248,23 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(cl->smem_bytes == r->smem_bytes);  // the merge reuses the ring
           CHECK(ptxfmha::find_decode_split_named(sm, cl->name) == cl);
         }
-      // With the call's heads: bf16 keeps its plain row; e4m3 runs one KV head per CTA (the
-      // two-heads e4m3 row was removed after the H200 run of 2026-12-02 found it wrong).
+      // With the call's heads: bf16 keeps its plain row; an e4m3 cache at head dim 64 (64-byte
+      // rows, half an L2 line) runs two adjacent KV heads per CTA where they fit (even heads_kv,
+      // <= 16 packed rows per head), one head per CTA otherwise and at head dims 128 / 256.
       CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 4) == plain);
       const KernelInfo* e_fit = ptxfmha::find_decode_split(sm, d, 1, false, 8, 4);
       const KernelInfo* e_one = ptxfmha::find_decode_split(sm, d, 1, false);
       REQUIRE(e_fit != nullptr);
       CHECK(ptxfmha::decode_row_heads(e_one) == 1);
-      CHECK(ptxfmha::decode_row_heads(e_fit) == 1);
-      CHECK(e_fit == e_one);
+      CHECK(ptxfmha::decode_row_heads(e_fit) == (d == 64 ? 2 : 1));
+      CHECK((e_fit == e_one) == (d != 64));
+      if (d == 64) {
+        const ptxfmha::DecodeRowFacts* fe = ptxfmha::decode_row_facts(e_fit);
+        CHECK(fe->kv_bytes == 1);
+        CHECK(fe->features == 0);
+        CHECK(fe->cluster == 0);
+        CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 16) == e_fit);  // 16 rows per head fit
+      }
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) == e_one);  // too many rows per head
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
       CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
@@ -411,8 +419,9 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     }
     ++checked[r->arch];
   }
-  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 13 split
-  // variants (the wide d64 twin _s3 included), 3 sink combine kernels, 12 cluster-merge rows.
-  CHECK(checked["sm90a"] == 6 + 14 + 3 + 12);
-  CHECK(checked["sm100a"] == 6 + 14 + 3 + 12);
+  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
+  // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
+  // cluster-merge rows.
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12);
+  CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

@@ -22,6 +22,7 @@
 
 #include "context.h"
 #include "decode.h"
+#include "decode_rows.h"
 #include "fwd_plan.h"
 #include "kernel_lookup.h"
 #include "kernel_table.h"
@@ -687,6 +688,54 @@ TEST_CASE("cpu launch plan decode: the wide d64 twin runs when the unsplit grid 
   // At 3 CTAs per SM (the 4-stage row) the model splits batch 64 kv 8k / 32k (512 CTAs, 1.3
   // waves), where the twin's one wave needs no split.
   CHECK(ptxfmha::choose_num_splits_bw(512, 128, 132, 3) > 1);
+}
+
+// The e4m3 d64 two-heads row (_e4m3_h2) where its grid is large enough (decode_prefers_two_heads),
+// else the one-head row; measured on the H200 (2026-12-03 07:56 UTC, 32/8 heads, two-heads /
+// one-head time, kv 8k / 32k): batch 1 (4 two-heads units) 1.07-1.24 contiguous and in pages of
+// 64, batch 8 (32) 0.96-0.98, batch 32 (128) 0.94-0.99, batch 64 (256) 0.81-0.87, batch 128
+// (512) 0.84-0.91; pages of 16: 0.995-1.35 at batch 1-32, 1.01 / 0.96 at batch 64, 0.83-0.85 at
+// batch 128. Batch 4 (16 units) was not measured.
+TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is large enough") {
+  using ptxfmha::decode_prefers_two_heads;
+  // Contiguous / pages >= 64: units x 8 >= SMs (132 on the H200: 17 units, batch 5 at 8 KV
+  // heads). Pages of 16 / 32: two waves of the SMs' count (264). One unit off either way (a
+  // mutation of either constant moves a boundary) flips the answer.
+  CHECK_FALSE(decode_prefers_two_heads(4, 132, false));    // batch 1
+  CHECK_FALSE(decode_prefers_two_heads(16, 132, false));   // batch 4
+  CHECK(decode_prefers_two_heads(17, 132, false));
+  CHECK(decode_prefers_two_heads(32, 132, false));         // batch 8
+  CHECK(decode_prefers_two_heads(512, 132, false));
+  CHECK_FALSE(decode_prefers_two_heads(256, 132, true));   // batch 64, pages of 16
+  CHECK_FALSE(decode_prefers_two_heads(263, 132, true));
+  CHECK(decode_prefers_two_heads(264, 132, true));
+  CHECK(decode_prefers_two_heads(512, 132, true));         // batch 128, pages of 16
+  CHECK(decode_prefers_two_heads(1, 0, false));            // no SM count: the row as picked
+  for (int sm : {90, 100}) {
+    CAPTURE(sm);
+    const KernelInfo* h2 = ptxfmha::find_decode_split(sm, 64, 1, false, 8, 4);
+    const KernelInfo* one = ptxfmha::find_decode_split(sm, 64, 1, false);
+    REQUIRE(h2 != nullptr);
+    REQUIRE(one != nullptr);
+    REQUIRE(ptxfmha::decode_row_heads(h2) == 2);
+    REQUIRE(ptxfmha::decode_row_heads(one) == 1);
+    struct Case { int batch, page; const KernelInfo* expect; };
+    const Case cases[] = {{1, 0, one}, {4, 0, one}, {5, 0, h2}, {8, 0, h2}, {64, 0, h2},
+                          {4, 64, one}, {8, 64, h2}, {64, 16, one}, {66, 16, h2}, {128, 16, h2}};
+    for (const Case& k : cases) {
+      CAPTURE(k.batch); CAPTURE(k.page);
+      ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 64, 8192);
+      if (k.page > 0) {
+        p.block_table = kFakeTable;
+        p.page_size = k.page;
+        p.num_pages = int64_t(k.batch) * 8192 / k.page;
+        p.max_blocks_per_seq = 8192 / k.page;
+      }
+      CHECK(ptxfmha::decode_grid_row(sm, 132, h2, p) == k.expect);
+    }
+    // A one-head row stays itself; the bf16 plain row keeps its own rule (its wide twin).
+    CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(128, 1, 32, 8, 64, 8192)) == one);
+  }
 }
 
 TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {

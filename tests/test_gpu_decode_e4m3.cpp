@@ -3,8 +3,9 @@
 //   - "gpu decode e4m3: ..."      the e4m3 (FP8) cache through ptxfmha_decode_attn: contiguous and
 //                                 paged (16 / 64 / 256), per-KV-head and per-tensor scales, every
 //                                 head dim, GQA 1 / 4 / 8 / 16, 1..8 query tokens, forced and
-//                                 automatic splits, every feature together; against
-//                                 reference_attn_e4m3 (float64 from the dequantised cache);
+//                                 automatic splits, every feature together, the d64 two-heads
+//                                 row (_e4m3_h2) on both sides of the grid size it runs from;
+//                                 against reference_attn_e4m3 (float64 from the dequantised cache);
 //   - "gpu decode graph: ..."     ptxfmha_decode and ptxfmha_decode_attn (e4m3 + features)
 //                                 captured into a CUDA graph with a fixed workspace (split kernel
 //                                 + PDL combine), replayed after the cache contents, the lengths,
@@ -234,6 +235,38 @@ TEST_CASE("gpu decode e4m3: paged 16/64/256, per-tensor and per-head scales, for
   MESSAGE("gpu decode e4m3 paged: " << cases << " cases, " << failed << " failed");
 }
 
+// The e4m3 d64 two-heads row (_e4m3_h2: both heads' 64-byte rows of a key in one CTA) runs where
+// its grid is large enough (decode_prefers_two_heads; decode_grid_row picks, the CPU test pins the
+// rule); the batch where the rule turns and one below, contiguous and in pages of 64 and 16 keys
+// (their own thresholds), 1 and 4 tokens (4 and 16 packed rows per head), ragged and empty
+// lengths, per-KV-head scales (the epilogue's V scale is the item's head's: EPI_ITEM_VSCALE),
+// automatic and forced splits.
+TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
+  REQUIRE(ensure_context());
+  const int64_t sms = gpu().info.num_sms;
+  REQUIRE(sms > 0);
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xE4F000;
+  const int hkv = 8;
+  for (int page : {0, 64, 16}) {
+    int turn = 1;  // the smallest batch whose two-heads grid the rule takes
+    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, page > 0 && page < 64)) ++turn;
+    for (int batch : {turn, turn - 1})
+      for (int sq : {1, 4})
+        for (int splits : {0, 3}) {
+          if (batch < 1) continue;
+          std::vector<int> lens(static_cast<std::size_t>(batch));
+          for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
+          lens[0] = 0;
+          AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens, 300);
+          c.causal = sq > 1;
+          ++cases;
+          if (!run_case("e4m3 d64 two-heads threshold", c, seed++, splits, true, true)) ++failed;
+        }
+  }
+  MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
+}
+
 TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged and contiguous, splits") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0;
@@ -251,7 +284,8 @@ TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged
 
 // Small shapes for compute-sanitizer (tools/gpu-check.sh runs every test case named
 // "sanitizer shapes"): e4m3 + every feature, page 16, splits + the sink combine kernel, a
-// sequence without keys; e4m3 contiguous per tensor; the A/B rows of head dim 128.
+// sequence without keys; e4m3 contiguous per tensor; the A/B rows (head dim 128) and the e4m3
+// d64 two-heads row, each named, at its own head dim.
 TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink combine, A/B rows)") {
   REQUIRE(ensure_context());
   uint64_t seed = 0xE4D000;
@@ -265,12 +299,13 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",
-                           "fmha_decode_d128_attn_cl"}) {
+                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
-    if (ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) == nullptr) continue;
+    const ptxfmha::KernelInfo* info = ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str());
+    if (info == nullptr) continue;
     ptxfmha::DecodeOverrides ov;
     ov.split_kernel = row.c_str();
-    AttnCase c = dcase(2, 8, 2, 128, 32, {200, 3}, 200);
+    AttnCase c = dcase(2, 8, 2, info->head_dim, 32, {200, 3}, 200);
     c.causal = true;
     run_case("variant sanitizer", c, seed++, 3, std::string(name).find("e4m3") != std::string::npos, true, ov);
   }

@@ -180,9 +180,27 @@ int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta = 1
 // 244.9 against 249.3 us, cuDNN 243.9); batch 1 and 8 (8-64 CTAs, split) 1.04-1.10x: an SM holding
 // one or two CTAs streams less with 48 KiB rings than with 64 KiB.
 bool decode_prefers_wide_row(int64_t units, int64_t sms);
+// Whether a call that fits a two-heads row (_h2: the e4m3 d64 row, decode_rows.h) runs it
+// instead of the one-head row of the same facts: when its grid of two-heads units (batch x
+// heads_kv / 2 x m-groups) is large enough, units x kDecodeTwoHeadsSmsPerCta >= sms (contiguous,
+// pages of >= 64 keys), units >= kDecodeTwoHeadsSmallPagesWaves x sms (pages of < 64 keys: an
+// _h2 CTA issues both heads' boxes, 32 of 1 KiB per tile in pages of 16, from one producer lane).
+// Why: at e4m3 d64 a key's row of one KV head is 64 bytes, half an L2 line, the other half the
+// neighbouring head's, read by another CTA; one-head CTAs at batch 64 kv 8k read 604 MB from DRAM
+// for 537 MB of K and V (ncu, H200, 2026-12-03) and stream at 83% of the read ceiling, two-heads
+// CTAs read 537 MB at 96%. Small grids lose with it (half the CTAs, each twice the work per tile).
+// Two-heads / one-head time on the H200 (2026-12-03 07:56 UTC, 32/8 heads, kv 8k / 32k): batch 1
+// (4 units) 1.07-1.24, batch 8 (32) 0.96-0.98, batch 32 (128) 0.94-0.99, batch 64 (256) 0.81-0.87,
+// batch 128 (512) 0.84-0.91, contiguous and in pages of 64; pages of 16 0.995-1.35 up to batch 32,
+// 1.01 / 0.96 at batch 64, 0.83-0.85 at batch 128 (bench/results/h200-2026-12-03-s8). The
+// thresholds sit between those points (batch 4 not measured).
+constexpr int64_t kDecodeTwoHeadsSmsPerCta = 8;
+constexpr int64_t kDecodeTwoHeadsSmallPagesWaves = 2;
+bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names
-// none: `row` (what find_decode_split picked), or its wide twin where decode_prefers_wide_row
-// says so (the library's launch and the bench's label).
+// none: `row` (what find_decode_split picked), the one-head row of its facts where a two-heads
+// row's grid is too small (decode_prefers_two_heads), or its wide twin where
+// decode_prefers_wide_row says so (the library's launch and the bench's label).
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
                                   const ptxfmha_decode_params& p);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,

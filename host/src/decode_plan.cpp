@@ -177,8 +177,19 @@ int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta) {
 
 bool decode_prefers_wide_row(int64_t units, int64_t sms) { return sms > 0 && units >= sms; }
 
+bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages) {
+  if (sms <= 0) return true;
+  return small_pages ? units >= kDecodeTwoHeadsSmallPagesWaves * sms : units * kDecodeTwoHeadsSmsPerCta >= sms;
+}
+
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
                                   const ptxfmha_decode_params& p) {
+  const int hpc = decode_row_heads(row);
+  if (hpc > 1 && !decode_prefers_two_heads(decode_split_units(p, hpc), sms, small_pages(p))) {
+    const DecodeRowFacts* f = decode_row_facts(row);
+    const KernelInfo* one = find_decode_split(sm, row->head_dim, f->kv_bytes, f->features != 0);
+    if (one != nullptr) row = one;
+  }
   if (!decode_prefers_wide_row(decode_split_units(p, decode_row_heads(row)), sms)) return row;
   const KernelInfo* wide = find_decode_wide(sm, row);
   return wide != nullptr ? wide : row;

@@ -8,9 +8,9 @@
 //                   type (kv_bytes 2 = bf16, 1 = e4m3) and features == (the call has window,
 //                   softcap, ALiBi or sinks) that fits the call: a row of HPC > 1 KV heads
 //                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The bf16
-//                   lists keep the measured plain rows first (an e4m3 two-heads-per-CTA row was
-//                   removed: wrong on the H200, 2026-12-02); other rows (_ef, _s6, bf16 _h2) run
-//                   only when named;
+//                   lists keep the measured plain rows first; e4m3 at head dim 64 lists its
+//                   two-heads row (_e4m3_h2) before the one-head row; other rows (_ef, _s6,
+//                   bf16 _h2) run only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 //   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
 //                   split + combine pair when the plan's cluster policy says so.

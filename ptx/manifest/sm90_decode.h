@@ -36,18 +36,20 @@
 //   L2      1 = K/V loads with an L2 evict_first cache policy (read-once streams); 0 = none
 //   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
-//           apart; one m-tile of at most 16 packed rows per head, plain kernels only)
+//           apart, 128 at e4m3 d64 instead of two 64-byte halves of an L2 line read by two
+//           CTAs; one m-tile of at most 16 packed rows per head, plain kernels only)
 //   CL      1 = the splits merge inside the split kernel (_cl: the num_splits CTAs of one
 //           (sequence, KV head, m-group) form a thread-block cluster and combine their partials
 //           through distributed shared memory: no combine kernel, no workspace; cluster.ptxh);
 //           0 = partials to the workspace and the combine kernel. The host picks a _cl row
 //           (decode_rows.h: find_decode_cluster) when its plan says the cluster pays and the
 //           cluster can be resident (decode_plan.cpp, decode_launch.cpp)
-// The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h:
-// one row per (D, cache type) for e4m3: the _e4m3_h2 row (two KV heads per CTA over an e4m3
-// cache) was removed after the H200 run of 2026-12-02 found it wrong (rel. L2 0.14-0.41 at d128;
-// the bf16 _h2 and the one-head e4m3 rows passed); other rows (_ef, _s6, bf16 _h2: the part-1 levers) run only when named (tests,
-// the bench's A/B).
+// The host runs the first row of each (arch, D, KV, FT) that fits the call (decode_rows.h):
+// the e4m3 d64 _h2 row where two heads fit (even heads_kv, <= 16 packed rows per head), else the
+// one-head row. (A d128 _e4m3_h2 row gave rel. L2 0.14-0.41 on the H200, 2026-12-02, and was
+// removed: its epilogue normalised both heads' rows with the thread's own head's V scale;
+// EPI_ITEM_VSCALE, config.ptxh, now loads the item's.) Other rows (_ef, _s6, bf16 _h2: the
+// part-1 levers) run only when named (tests, the bench's A/B).
 //   RG      register cap (.maxnreg), 0 = ptxas's own count. The _s3 rows (3 stages, 50,304 B:
 //           shared memory admits 4 CTAs per SM) need <= 96 registers for the register file to
 //           admit 4 too (ptxas alone takes 107); no spills at 96 (ptxas -v; test "decode split
@@ -70,6 +72,7 @@
 #define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96)
 #define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0)
 #define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0)
@@ -99,6 +102,7 @@
 #define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96)
 #define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0)
 #define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0)
 #define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0)
 #define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0)
 #define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0)
@@ -134,7 +138,7 @@
 #define SM90_DECODE_KERNELS_sm100a(X) X(fmha_decode_d64_sm100a) X(fmha_decode_d128_sm100a) X(fmha_decode_d256_sm100a)
 #define SM90_DECODE_VARIANTS_sm90a(X)                                                        \
     X(fmha_decode_d64_attn_sm90a) X(fmha_decode_d128_attn_sm90a) X(fmha_decode_d256_attn_sm90a) \
-    X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
+    X(fmha_decode_d64_e4m3_h2_sm90a) X(fmha_decode_d64_e4m3_sm90a) X(fmha_decode_d128_e4m3_sm90a)   \
     X(fmha_decode_d256_e4m3_sm90a) \
     X(fmha_decode_d64_e4m3_attn_sm90a) X(fmha_decode_d128_e4m3_attn_sm90a)                   \
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
@@ -147,7 +151,7 @@
     X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
-    X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
+    X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
     X(fmha_decode_d256_e4m3_sm100a) \
     X(fmha_decode_d64_e4m3_attn_sm100a) X(fmha_decode_d128_e4m3_attn_sm100a)                  \
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \

@@ -562,12 +562,14 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   // 2026-12-02 (bench/DECODE_NOTES.md, "Split policy"): one CTA per SM at batch 1 / 4 / 8
   // (128 CTAs), no split from batch 16 at d128 / d256; batch 64, kv 4k, d128 unsplit (2026-12-02
   // 14:05 UTC: 243.7 us against 248.5 with 2 splits, the pick of kDecodeBwMergeTiles = 1.0).
+  // The 4-stage d64 row at batch 64 kv 32k (3 per SM; the wide twin runs there since 2026-12-02)
+  // takes 3 splits since kDecodeCtaTiles = 1.0: 4337 GB/s against 4394 with 4 (s6 run, 1.3%).
   struct Pick { int batch, kv, per_sm, expect; };
   const Pick picks[] = {
       {1, 8192, 2, 16}, {1, 32768, 2, 16}, {1, 131072, 2, 16}, {1, 131072, 3, 16},
       {4, 8192, 2, 4},  {4, 131072, 3, 4}, {8, 8192, 2, 2},   {8, 32768, 3, 2},
       {8, 32768, 1, 2}, {16, 8192, 2, 1},  {32, 8192, 2, 1},  {32, 8192, 3, 1},
-      {32, 32768, 1, 1}, {64, 32768, 3, 4}, {128, 8192, 2, 1}, {64, 4096, 2, 1}};
+      {32, 32768, 1, 1}, {64, 32768, 3, 3}, {128, 8192, 2, 1}, {64, 4096, 2, 1}};
   for (const Pick& k : picks) {
     CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.per_sm);
     CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, k.per_sm) == k.expect);
@@ -582,11 +584,16 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   CHECK(c24 < c8);
   CHECK(c8 == doctest::Approx(256.0 / ptxfmha::kDecodeSmRateCap + ptxfmha::kDecodeCtaTiles +
                               ptxfmha::kDecodeBwMergeTiles));
-  // The merge's cost decides batch 64, kv 4k: one tile less (the old constant, a mutation)
-  // and 2 splits look cheaper than 1.
-  CHECK(decode_bw_split_cost(512, 64, 132, 2, 1) < decode_bw_split_cost(512, 64, 132, 2, 2));
-  CHECK(decode_bw_split_cost(512, 64, 132, 2, 1) >
-        decode_bw_split_cost(512, 64, 132, 2, 2) - 1.0);
+  // Batch 64, kv 4k and 8k (512 CTAs, 1.94 waves of 264 slots) run unsplit: measured 243.7 us
+  // against 248.5 with 2 splits at kv 4k (2026-12-02 14:05 UTC), 1 split 0.7% faster than 2 at
+  // kv 8k (s6 run). At kv 8k the per-CTA cost decides: 2 splits start 8 CTAs on the busiest SM
+  // where 1 split starts 4, and with the old half tile per CTA (a mutation) 2 splits look cheaper.
+  const double p4 = ptxfmha::decode_bw_partials_tiles(512 * 4, 132, 2);
+  CHECK(decode_bw_split_cost(512, 64, 132, 2, 1, 0.0, p4) < decode_bw_split_cost(512, 64, 132, 2, 2, 0.0, p4));
+  const double k1 = decode_bw_split_cost(512, 128, 132, 2, 1, 0.0, p4);
+  const double k2 = decode_bw_split_cost(512, 128, 132, 2, 2, 0.0, p4);
+  CHECK(k1 < k2);
+  CHECK(k1 - 4 * 0.5 > k2 - 8 * 0.5);
   // Without a per-CTA rate the cost is unchanged by a rate high enough never to bind.
   for (int64_t s : {1, 2, 3, 8, 16, 40})
     CHECK(decode_bw_split_cost(64, 512, 132, 2, s) ==
@@ -643,12 +650,12 @@ TEST_CASE("cpu launch plan decode: the split model charges the partials' traffic
   // (4438 GB/s, 2 splits 4311), 4 tokens at 32/8 heads unsplit (4421, 2 splits 4294), batch 1
   // kv 8k at 128/8 heads in 10 splits (2264-2270 GB/s, 16 splits 2176-2178), batch 128 kv 128k
   // in 5 (4580 GB/s; 10 splits 4571, 1 split 4396). Without the term (the mutation) the model
-  // took 2, 2, 16 and 10.
+  // takes 2, 2 and 16 (batch 128 kv 128k: 5 either way since kDecodeCtaTiles is 1.0).
   ptxfmha::DecodePlanOptions o;
   o.sms = 132;
   struct Pick { int b, sq, hq, kv, with, without; };
   const Pick picks[] = {{64, 1, 128, 8192, 1, 2}, {64, 4, 32, 8192, 1, 2}, {1, 1, 128, 8192, 10, 16},
-                        {128, 1, 32, 131072, 5, 10}, {1, 1, 32, 8192, 16, 16}, {8, 1, 32, 8192, 2, 2}};
+                        {128, 1, 32, 131072, 5, 5}, {1, 1, 32, 8192, 16, 16}, {8, 1, 32, 8192, 2, 2}};
   for (const Pick& k : picks) {
     CAPTURE(k.b); CAPTURE(k.sq); CAPTURE(k.hq); CAPTURE(k.kv);
     const ptxfmha_decode_params p = decode_params(k.b, k.sq, k.hq, 8, 128, k.kv);

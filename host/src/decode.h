@@ -137,7 +137,11 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 // lost up to 22% (batch 1) and 4% (batch 8, d64 batch 32). E.g. 8 x 16 = 128 CTAs at batch 1
 // (one per SM) beat 8 x 32 = 256 by 3% and 8 x 24 = 192 (two on some SMs) by 8%.
 constexpr double kDecodeSmRateCap = 1.8;
-constexpr double kDecodeCtaTiles = 0.5;
+// kDecodeCtaTiles was 0.5 until 2026-12-03: d128 batch 64 kv 8k (512 CTAs, 1.94 waves) then took 2
+// splits at 32/8 and 64/8 heads where 1 was 0.7-1.6% faster (s6 / s7 forced counts); 1.0 picks 1
+// there, and over the 26 bf16 shapes with forced counts of the s7 run the summed loss against
+// the best count fell from 12.7% to 9.2% (worst shape 2.2% either way; offline replay).
+constexpr double kDecodeCtaTiles = 1.0;
 // kDecodeBwMergeTiles was 1.0 until the H200 run of 2026-12-02 14:05 UTC: batch 64, kv 4k, d128
 // (512 CTAs) then took 2 splits, 248.5 us (GQA 4) / 259.8 us (GQA 16), against 243.7 / 247.5 us
 // unsplit (cuDNN 243.9 / 245.7); 2.0 picks 1 there and the same counts on every other shape

@@ -702,7 +702,8 @@ TEST_CASE("cpu launch plan decode: the wide d64 twin runs when the unsplit grid 
 // one-head time, kv 8k / 32k): batch 1 (4 two-heads units) 1.07-1.24 contiguous and in pages of
 // 64, batch 8 (32) 0.96-0.98, batch 32 (128) 0.94-0.99, batch 64 (256) 0.81-0.87, batch 128
 // (512) 0.84-0.91; pages of 16: 0.995-1.35 at batch 1-32, 1.01 / 0.96 at batch 64, 0.83-0.85 at
-// batch 128. Batch 4 (16 units) was not measured.
+// batch 128. Batch 4 (16 units, one head by the rule; 2026-12-03 08:42): 1.01-1.03 at kv 8k,
+// 0.95-0.98 at kv 32k / 128k.
 TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is large enough") {
   using ptxfmha::decode_prefers_two_heads;
   // Contiguous / pages >= 64: units x 8 >= SMs (132 on the H200: 17 units, batch 5 at 8 KV

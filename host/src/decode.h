@@ -122,8 +122,9 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //     head dim 64 / 128; a head-dim-256 CTA, one per SM, holds 192 KiB and streams alone well).
 //     Measured (H200, 2026-12-02 16:30 UTC, s7 notes): right for long CTAs (kv 128k, batch 64 /
 //     128: 5-10 splits 2% faster than 1), too high for 1.94 waves of kv-8k CTAs (d128 batch 64:
-//     1 split 0.7-1.6% faster than the 2 it picks at 32/8 and 64/8 heads); a last-wave-fill
-//     weighting fixed those and lost 1.9-2.4% at kv 128k, so the term stands.
+//     1 split 0.7-1.6% faster than the 2 it picked at 32/8 and 64/8 heads); a last-wave-fill
+//     weighting fixed those and lost 1.9-2.4% at kv 128k, so the term stands. Since 2026-12-03
+//     a CTA's start costs a whole tile (kDecodeCtaTiles), which picks 1 split on those cells.
 // Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), with no
 // per-CTA limit, and for e4m3 caches at head dim 64 with the measured per-CTA rates
 // (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model, measured faster
@@ -197,7 +198,8 @@ bool decode_prefers_wide_row(int64_t units, int64_t sms);
 // (4 units) 1.07-1.24, batch 8 (32) 0.96-0.98, batch 32 (128) 0.94-0.99, batch 64 (256) 0.81-0.87,
 // batch 128 (512) 0.84-0.91, contiguous and in pages of 64; pages of 16 0.995-1.35 up to batch 32,
 // 1.01 / 0.96 at batch 64, 0.83-0.85 at batch 128 (bench/results/h200-2026-12-03-s8). The
-// thresholds sit between those points (batch 4 not measured).
+// thresholds sit between those points. Batch 4 (16 units: one head) measured after: 1.01-1.03 at
+// kv 8k, 0.95-0.98 at kv 32k / 128k, so the rule leaves 2-5% there (it sees units, not length).
 constexpr int64_t kDecodeTwoHeadsSmsPerCta = 8;
 constexpr int64_t kDecodeTwoHeadsSmallPagesWaves = 2;
 bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);

@@ -743,6 +743,10 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
     }
     // A one-head row stays itself; the bf16 plain row keeps its own rule (its wide twin).
     CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(128, 1, 32, 8, 64, 8192)) == one);
+    // A call that may merge its splits in a cluster runs the one-head row at any size: the _cl
+    // twins take one KV head per CTA (a two-heads plan handed to one would skip half the heads).
+    CHECK(ptxfmha::decode_grid_row(sm, 132, h2, decode_params(64, 1, 32, 8, 64, 8192), true) == one);
+    CHECK(ptxfmha::decode_grid_row(sm, 132, h2, decode_params(64, 1, 32, 8, 64, 8192), false) == h2);
   }
 }
 

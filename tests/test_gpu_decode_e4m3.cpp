@@ -264,6 +264,21 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
           if (!run_case("e4m3 d64 two-heads threshold", c, seed++, splits, true, true)) ++failed;
         }
   }
+  // The cluster merge forced on a grid the two-heads row would take: the call runs the one-head
+  // row and its _cl twin (the _cl rows take one KV head per CTA).
+  {
+    int turn = 1;
+    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, false)) ++turn;
+    std::vector<int> lens(static_cast<std::size_t>(turn), 300);
+    lens[0] = 7;
+    AttnCase c = dcase(1, 4 * hkv, hkv, 64, 0, lens, 300);
+    ptxfmha::DecodeOverrides ov;
+    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
+    for (int splits : {0, 3}) {
+      ++cases;
+      if (!run_case("e4m3 d64 two-heads threshold (cluster forced)", c, seed++, splits, true, true, ov)) ++failed;
+    }
+  }
   MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
 }
 

@@ -205,10 +205,12 @@ constexpr int64_t kDecodeTwoHeadsSmallPagesWaves = 2;
 bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names
 // none: `row` (what find_decode_split picked), the one-head row of its facts where a two-heads
-// row's grid is too small (decode_prefers_two_heads), or its wide twin where
-// decode_prefers_wide_row says so (the library's launch and the bench's label).
+// row's grid is too small (decode_prefers_two_heads) or the call may merge its splits in a
+// cluster (may_cluster: its cluster policy is not Off; the _cl twins take one KV head per CTA),
+// or its wide twin where decode_prefers_wide_row says so (the library's launch and the bench's
+// label).
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
-                                  const ptxfmha_decode_params& p);
+                                  const ptxfmha_decode_params& p, bool may_cluster = false);
 // The cluster merge (the _cl rows, issue 17): the num_splits CTAs of one (sequence, KV head,
 // m-group) form a thread-block cluster and merge their partials through distributed shared
 // memory, with no combine kernel and no workspace. Cluster sizes: up to 8 portable, up to 16

@@ -193,10 +193,12 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   plan->split_row = split_row;
   plan->combine_row = combine_row;
   if (st != PTXFMHA_OK) return st;
-  // The wide twin (more CTAs per SM) when the unsplit grid covers the SMs (a named row runs as
-  // named).
+  // The grid's row: the wide twin (more CTAs per SM) when the unsplit grid covers the SMs, the
+  // one-head row for a two-heads row's small grid or a call that may merge in a cluster (a named
+  // row runs as named).
   if (c.overrides.split_kernel == nullptr) {
-    split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p);
+    split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p,
+                                cluster_policy(c, nullptr) != DecodeClusterPolicy::Off);
     plan->split_row = split_row;
   }
   for (const KernelInfo* r : {split_row, combine_row})
@@ -223,7 +225,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   o.cluster_policy = cluster_policy(c, named);
   const KernelInfo* cl_row = nullptr;
   LoadedKernel cl_kernel;
-  if (o.cluster_policy != DecodeClusterPolicy::Off) {
+  if (o.cluster_policy != DecodeClusterPolicy::Off && o.heads_per_cta == 1) {  // _cl: one head per CTA
     cl_row = named != nullptr ? named
                               : find_decode_cluster(dev.sm, p.head_dim, c.kv_bytes, c.features != 0);
     if (cl_row != nullptr) {

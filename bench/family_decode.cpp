@@ -141,7 +141,9 @@ class DecodeFamily final : public Family {
     if (plain_call(c)) {
       e = status_message("ptxfmha_decode_workspace_size", ptxfmha_decode_workspace_size(&d, &ws));
       // The label names the split row the library runs (the wide d64 twin where it takes it).
-      plan->kernel = ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, plan->kernel, d);
+      plan->kernel = ptxfmha::decode_grid_row(
+          g_dev.sm, g_dev.num_sms, plan->kernel, d,
+          ptxfmha::decode_cluster_policy(ptxfmha::DecodeClusterPolicy::Auto) != ptxfmha::DecodeClusterPolicy::Off);
     } else {
       const VariantCall v = variant_call(c, d);
       e = status_message("ptxfmha_decode_attn_workspace_size (variant)",
@@ -151,7 +153,10 @@ class DecodeFamily final : public Family {
                             : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,
                                                          int(c.heads_kv), c.seqlen_q * (c.heads_q / c.heads_kv));
       if (row != nullptr)
-        plan->kernel = v.ov.split_kernel ? row : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d);
+        plan->kernel = v.ov.split_kernel ? row
+                                         : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d,
+                                                                    ptxfmha::decode_cluster_policy(v.ov.cluster) !=
+                                                                        ptxfmha::DecodeClusterPolicy::Off);
       plan->forced = true;
     }
     if (e.empty()) plan->ws_bytes = (ws + 255) & ~uint64_t(255);

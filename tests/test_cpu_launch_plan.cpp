@@ -750,6 +750,27 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
   }
 }
 
+// The cluster policy a call runs with (the library's launch and the bench's label share it): a
+// requested Off / Force stands; Auto reads PTXFMHA_DECODE_CLUSTER (0, 1, auto), else Off.
+TEST_CASE("cpu launch plan decode: the cluster policy of a call (override, then the environment)") {
+  using ptxfmha::DecodeClusterPolicy;
+  using ptxfmha::decode_cluster_policy;
+  const char* saved = std::getenv("PTXFMHA_DECODE_CLUSTER");
+  const std::string keep = saved ? saved : "";
+  unsetenv("PTXFMHA_DECODE_CLUSTER");
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Off);
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Force) == DecodeClusterPolicy::Force);
+  setenv("PTXFMHA_DECODE_CLUSTER", "1", 1);
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Force);
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Off) == DecodeClusterPolicy::Off);
+  setenv("PTXFMHA_DECODE_CLUSTER", "auto", 1);
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Auto);
+  setenv("PTXFMHA_DECODE_CLUSTER", "0", 1);
+  CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Off);
+  if (saved) setenv("PTXFMHA_DECODE_CLUSTER", keep.c_str(), 1);
+  else unsetenv("PTXFMHA_DECODE_CLUSTER");
+}
+
 TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {
   using ptxfmha::choose_num_splits_bw;
   // The picks measured best or within 3.6% of it (H200, 2026-12-02 14:05 UTC, six-stage e4m3

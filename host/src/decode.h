@@ -225,6 +225,9 @@ constexpr int kDecodeClusterMax = 16;
 //   Force  whenever the split count allows: the requested num_splits if 2 <= it <= the
 //          cluster limit, else (automatic) the best split count <= the cluster limit
 enum class DecodeClusterPolicy { Auto = 0, Off = 1, Force = 2 };
+// The policy a call runs with: `requested` unless Auto, then the environment
+// PTXFMHA_DECODE_CLUSTER (0: Off, 1: Force, auto: Auto), else Off (the library's default).
+DecodeClusterPolicy decode_cluster_policy(DecodeClusterPolicy requested);
 // The modelled time of s splits in tiles (choose_num_splits's model with the merge's own cost:
 // merge_tiles when s > 1), and the best s <= max_s (no empty trailing split, the smallest on
 // ties). Pure.

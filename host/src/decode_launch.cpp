@@ -128,12 +128,7 @@ ptxfmha_status cluster_limit(const KernelInfo& row, CUfunction f, int* limit) {
 // runs only when asked for.
 DecodeClusterPolicy cluster_policy(const DecodeCall& c, const KernelInfo* named) {
   if (named != nullptr) return decode_row_cluster(named) ? DecodeClusterPolicy::Force : DecodeClusterPolicy::Off;
-  if (c.overrides.cluster != DecodeClusterPolicy::Auto) return c.overrides.cluster;
-  const char* e = std::getenv("PTXFMHA_DECODE_CLUSTER");
-  if (e != nullptr && std::strcmp(e, "0") == 0) return DecodeClusterPolicy::Off;
-  if (e != nullptr && std::strcmp(e, "1") == 0) return DecodeClusterPolicy::Force;
-  if (e != nullptr && std::strcmp(e, "auto") == 0) return DecodeClusterPolicy::Auto;
-  return DecodeClusterPolicy::Off;
+  return decode_cluster_policy(c.overrides.cluster);
 }
 
 // What a call needs beyond the plain kernel, for messages: "window, e4m3 cache".
@@ -315,6 +310,15 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
 }
 
 }  // namespace
+
+DecodeClusterPolicy decode_cluster_policy(DecodeClusterPolicy requested) {
+  if (requested != DecodeClusterPolicy::Auto) return requested;
+  const char* e = std::getenv("PTXFMHA_DECODE_CLUSTER");
+  if (e != nullptr && std::strcmp(e, "0") == 0) return DecodeClusterPolicy::Off;
+  if (e != nullptr && std::strcmp(e, "1") == 0) return DecodeClusterPolicy::Force;
+  if (e != nullptr && std::strcmp(e, "auto") == 0) return DecodeClusterPolicy::Auto;
+  return DecodeClusterPolicy::Off;
+}
 
 ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, DecodePlan* plan_out) {
   const ptxfmha_decode_params& p = c.base;

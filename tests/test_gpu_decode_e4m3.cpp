@@ -248,9 +248,13 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   int cases = 0, failed = 0;
   uint64_t seed = 0xE4F000;
   const int hkv = 8;
+  auto first_two_heads_batch = [&](bool small_pages) {  // the smallest batch the rule gives two heads
+    int turn = 1;
+    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, small_pages)) ++turn;
+    return turn;
+  };
   for (int page : {0, 64, 16}) {
-    int turn = 1;  // the smallest batch whose two-heads grid the rule takes
-    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, page > 0 && page < 64)) ++turn;
+    const int turn = first_two_heads_batch(page > 0 && page < 64);
     for (int batch : {turn, turn - 1})
       for (int sq : {1, 4})
         for (int splits : {0, 3}) {
@@ -267,8 +271,7 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   // The cluster merge forced on a grid the two-heads row would take: the call runs the one-head
   // row and its _cl twin (the _cl rows take one KV head per CTA).
   {
-    int turn = 1;
-    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, false)) ++turn;
+    const int turn = first_two_heads_batch(false);
     std::vector<int> lens(static_cast<std::size_t>(turn), 300);
     lens[0] = 7;
     AttnCase c = dcase(1, 4 * hkv, hkv, 64, 0, lens, 300);

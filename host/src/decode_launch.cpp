@@ -188,12 +188,13 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   plan->split_row = split_row;
   plan->combine_row = combine_row;
   if (st != PTXFMHA_OK) return st;
-  // The grid's row: the wide twin (more CTAs per SM) when the unsplit grid covers the SMs, the
-  // one-head row for a two-heads row's small grid or a call that may merge in a cluster (a named
-  // row runs as named).
-  if (c.overrides.split_kernel == nullptr) {
-    split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p,
-                                cluster_policy(c, nullptr) != DecodeClusterPolicy::Off);
+  // A named row runs as named; otherwise the grid's row: the wide twin (more CTAs per SM) when
+  // the unsplit grid covers the SMs, the one-head row for a two-heads row's small grid or a call
+  // that may merge in a cluster.
+  const KernelInfo* named = c.overrides.split_kernel != nullptr ? split_row : nullptr;
+  const DecodeClusterPolicy policy = cluster_policy(c, named);
+  if (named == nullptr) {
+    split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p, policy != DecodeClusterPolicy::Off);
     plan->split_row = split_row;
   }
   for (const KernelInfo* r : {split_row, combine_row})
@@ -216,8 +217,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   o.heads_per_cta = decode_row_heads(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
-  const KernelInfo* named = c.overrides.split_kernel != nullptr ? split_row : nullptr;
-  o.cluster_policy = cluster_policy(c, named);
+  o.cluster_policy = policy;
   const KernelInfo* cl_row = nullptr;
   LoadedKernel cl_kernel;
   if (o.cluster_policy != DecodeClusterPolicy::Off && o.heads_per_cta == 1) {  // _cl: one head per CTA

@@ -184,13 +184,15 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages) {
 
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
                                   const ptxfmha_decode_params& p, bool may_cluster) {
-  const int hpc = decode_row_heads(row);
+  int hpc = decode_row_heads(row);
   if (hpc > 1 && (may_cluster || !decode_prefers_two_heads(decode_split_units(p, hpc), sms, small_pages(p)))) {
     const DecodeRowFacts* f = decode_row_facts(row);
-    const KernelInfo* one = find_decode_split(sm, row->head_dim, f->kv_bytes, f->features != 0);
-    if (one != nullptr) row = one;
+    if (const KernelInfo* one = find_decode_split(sm, row->head_dim, f->kv_bytes, f->features != 0)) {
+      row = one;  // find_decode_split without the call's heads: a one-head row
+      hpc = 1;
+    }
   }
-  if (!decode_prefers_wide_row(decode_split_units(p, decode_row_heads(row)), sms)) return row;
+  if (!decode_prefers_wide_row(decode_split_units(p, hpc), sms)) return row;
   const KernelInfo* wide = find_decode_wide(sm, row);
   return wide != nullptr ? wide : row;
 }

@@ -70,6 +70,10 @@ void tune(const Case& c, CaseState& cs, std::vector<PlanCandidate>& cand) {
 }  // namespace
 
 bool prepare_cudnn(const Case& c, CaseState& cs) {
+  if (!g_opt.cudnn) {
+    cs.cudnn_skip = "cuDNN side off (--ptxfmha_cudnn=0): ptx-fmha side only";
+    return false;
+  }
   cs.cudnn = std::make_unique<CudnnSdpa>();
   const SdpaProblem prob = family_for(c.family)->cudnn_problem(c);
   std::string why;

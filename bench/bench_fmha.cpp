@@ -149,6 +149,7 @@ pb::EstimateParams estimate_params() {
   p.samples = g_opt.samples;
   p.batch_ms = g_opt.batch_ms;
   p.methods = int(g_opt.methods.size());
+  p.cudnn = g_opt.cudnn;
   p.autotune = g_opt.autotune;
   p.tune_samples = g_opt.tune_samples;
   p.plans_guess = std::min(p.plans_guess, g_opt.max_plans);
@@ -170,7 +171,9 @@ void add_context(const pb::CudnnLibrary& cud) {
   benchmark::AddCustomContext("cudnn_library", cud.loaded ? cud.path : cud.why);
   benchmark::AddCustomContext("cudnn_headers_version", std::to_string(pb::cudnn_compiled_version()));
   benchmark::AddCustomContext("cudnn_frontend_version", std::to_string(pb::cudnn_frontend_version()));
-  benchmark::AddCustomContext("cudnn_baseline", g_opt.autotune
+  benchmark::AddCustomContext("cudnn_baseline", !g_opt.cudnn
+      ? std::string("none (--ptxfmha_cudnn=0: ptx-fmha and the decode read ceiling only)")
+      : g_opt.autotune
       ? "autotuned: fastest of heuristics modes A, B, fallback (max " + std::to_string(g_opt.max_plans) +
             " plans, " + std::to_string(g_opt.tune_samples) + " batches each)"
       : std::string("heuristics' first plan (mode A), not tuned"));

@@ -66,6 +66,7 @@ void print_flags(FILE* f) {
       "  --ptxfmha_decode_grid=%s (default headline)\n"
       "  --ptxfmha_timing=M[,M...]  M = b2b, launch or graph (default b2b; the first is the headline;\n"
       "                         both = b2b,launch)\n"
+      "  --ptxfmha_cudnn=0|1 (default 1; 0: no cuDNN side, ours and the decode ceiling only)\n"
       "  --ptxfmha_cudnn_autotune=0|1 (default 1)  --ptxfmha_cudnn_max_plans=N (12)\n"
       "  --ptxfmha_tune_samples=N (timed batches per cuDNN plan, 6)\n"
       "  --ptxfmha_ceiling=0|1 (decode read ceiling, default 1)\n"
@@ -116,6 +117,8 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       if (!decode_grid(o.decode_grid, &tmp, &why)) usage_error("--ptxfmha_decode_grid: " + why);
     } else if (flag(a, "--ptxfmha_timing", &v)) {
       if (!parse_methods(v, &o.methods)) usage_error("--ptxfmha_timing must be a list of b2b, launch, graph (or both)");
+    } else if (flag(a, "--ptxfmha_cudnn", &v)) {
+      o.cudnn = parse_bool(v, "--ptxfmha_cudnn");
     } else if (flag(a, "--ptxfmha_cudnn_autotune", &v)) {
       o.autotune = parse_bool(v, "--ptxfmha_cudnn_autotune");
     } else if (flag(a, "--ptxfmha_cudnn_max_plans", &v)) {

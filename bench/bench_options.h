@@ -22,6 +22,8 @@ struct Options {
   std::vector<int> seqlens = {512, 1024, 2048, 4096, 8192, 16384};
   std::string decode_grid = "headline"; // bench_case.h: classic | headline | full | quick
   std::vector<TimingMethod> methods = {TimingMethod::BackToBack};  // [0] is the headline
+  bool cudnn = true;                    // time cuDNN beside ours (0: a survey of ours and the
+                                        //   decode read ceiling, no cuDNN graph built)
   bool autotune = true;                 // time every cuDNN plan, keep the fastest
   int max_plans = 12;                   // cuDNN plans built per graph at most
   int tune_samples = 6;                 // timed batches per cuDNN plan while tuning

@@ -150,10 +150,11 @@ double estimate_seconds(const std::vector<Case>& cases, const std::vector<std::s
   const double batch_s = p.batch_ms * 1e-3;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     if (i < skip.size() && !skip[i].empty()) continue;
-    const int runners = 2 * p.methods + ((p.ceiling && cases[i].decode()) ? p.methods : 0);
+    const int sides = p.cudnn ? 2 : 1;
+    const int runners = sides * p.methods + ((p.ceiling && cases[i].decode()) ? p.methods : 0);
     // warm-up: about 4 launches of each runner, at most a batch each
     s += p.case_fixed_s + runners * (p.samples + 4) * batch_s;
-    if (p.autotune) s += p.plans_guess * (p.plan_build_s + (p.tune_samples + 4) * batch_s);
+    if (p.cudnn && p.autotune) s += p.plans_guess * (p.plan_build_s + (p.tune_samples + 4) * batch_s);
   }
   return s;
 }

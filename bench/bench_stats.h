@@ -76,6 +76,7 @@ struct EstimateParams {
   int samples = 20;           // timed batches per runner
   double batch_ms = 5.0;
   int methods = 1;            // timing methods per side
+  bool cudnn = true;          // the cuDNN side is timed (and tuned, with autotune)
   bool autotune = true;
   int tune_samples = 6;
   int plans_guess = 4;        // cuDNN plans a graph is assumed to offer

@@ -179,6 +179,11 @@ TEST_CASE("bench estimate: the run-time estimate adds up per runner, batch and p
   p.tune_samples = 6;
   CHECK(pb::estimate_seconds({pre}, none, 0, p) ==
         doctest::Approx(0.5 + 2 * 24 * 0.005 + 3 * (0.5 + 10 * 0.005)));
+  // without the cuDNN side (--ptxfmha_cudnn=0): one runner less, nothing built or tuned
+  p.cudnn = false;
+  CHECK(pb::estimate_seconds({pre}, none, 0, p) == doctest::Approx(0.5 + 1 * 24 * 0.005));
+  CHECK(pb::estimate_seconds({dec}, none, 0, p) == doctest::Approx(0.5 + 2 * 24 * 0.005));
+  p.cudnn = true;
   // additive over cells; skipped cells cost nothing; filling costs bytes / rate
   const double one = pb::estimate_seconds({pre}, none, 0, p);
   CHECK(pb::estimate_seconds({pre, pre, dec}, none, 0, p) ==

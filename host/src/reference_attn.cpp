@@ -121,6 +121,7 @@ class Worker {
         right_(p.causal ? 0 : p.window_right), D_(static_cast<std::size_t>(p.head_dim)) {
     qd_.resize(D_);
     acc_.resize(D_);
+    row_.resize(D_);
   }
 
   void run(const Task& t) {
@@ -129,7 +130,16 @@ class Worker {
     int64_t glo = 0, ghi = 0;
     window(s, t.i0, &glo, nullptr);
     window(s, t.i1 - 1, nullptr, &ghi);
-    gather(t.b, s, kvh, glo, ghi);
+    // Many rows per task (prefill) convert the task's keys to double once; a few (decode: one
+    // to a few query tokens against up to 128k keys) convert each key where it is used, which
+    // reads 2-byte elements instead of writing and re-reading 8-byte ones. Same values either way.
+    gathered_ = t.i1 - t.i0 > kDirectRows;
+    b_ = t.b;
+    seq_ = &s;
+    kvh_ = kvh;
+    glo_ = glo;
+    if (gathered_) gather(t.b, s, kvh, glo, ghi);
+    sc_.assign(ghi > glo ? static_cast<std::size_t>(ghi - glo) : 0, 0.0);
     const bool varlen = !p_.cu_seqlens_q.empty();
     const bool has_sink = !p_.sink_logits.empty();
     const double sink = has_sink ? double(p_.sink_logits[static_cast<std::size_t>(t.h)]) : 0.0;
@@ -157,9 +167,15 @@ class Worker {
       const int64_t diag = int64_t(i) + s.len_k - s.len_q;
       double m = -kInf;
       for (int64_t j = lo; j < hi; ++j) {
-        const double* kdr = &kd_[static_cast<std::size_t>(j - glo) * D_];
-        double dot = 0;
-        for (int d = 0; d < D; ++d) dot += qd_[d] * kdr[d];
+        const double* kdr = key_d(k_, p_.k_stride, kd_, j);
+        // Four partial sums: a chain of D dependent double adds would bound the reference by
+        // add latency (it checks every decode cell of the bench, up to 128k keys).
+        double part[4] = {0, 0, 0, 0};
+        int d = 0;
+        for (; d + 4 <= D; d += 4)
+          for (int u = 0; u < 4; ++u) part[u] += qd_[d + u] * kdr[d + u];
+        for (; d < D; ++d) part[0] += qd_[d] * kdr[d];
+        const double dot = (part[0] + part[1]) + (part[2] + part[3]);
         double x = dot * p_.softmax_scale;
         if (p_.softcap > 0) x = p_.softcap * std::tanh(x / p_.softcap);
         if (has_alibi) x -= slope * double(std::llabs(diag - j));
@@ -172,7 +188,7 @@ class Worker {
       for (int64_t j = lo; j < hi; ++j) {
         const double w = std::exp(sc_[static_cast<std::size_t>(j - glo)] - m);
         sum += w;
-        const double* vdr = &vd_[static_cast<std::size_t>(j - glo) * D_];
+        const double* vdr = key_d(v_, p_.v_stride, vd_, j);
         for (int d = 0; d < D; ++d) acc_[d] += w * vdr[d];
       }
       for (int d = 0; d < D; ++d) o[d] = acc_[d] / sum;
@@ -200,11 +216,20 @@ class Worker {
     return base + int64_t(b) * stride[0] + j * stride[1] + int64_t(kvh) * stride[2];
   }
 
+  // Key j's row of the task's KV head in K or V as doubles: the gathered copy, or converted into
+  // row_ (valid until the next call).
+  const double* key_d(const uint16_t* base, const int64_t* stride, const std::vector<double>& gathered,
+                      int64_t j) {
+    if (gathered_) return &gathered[static_cast<std::size_t>(j - glo_) * D_];
+    const uint16_t* r = key_row(base, stride, b_, *seq_, j, kvh_);
+    for (std::size_t d = 0; d < D_; ++d) row_[d] = r != nullptr ? bf16_to_float(r[d]) : 0.0;
+    return row_.data();
+  }
+
   void gather(int b, const Seq& s, int kvh, int64_t lo, int64_t hi) {
     const std::size_t n = hi > lo ? static_cast<std::size_t>(hi - lo) : 0;
     kd_.assign(n * D_, 0.0);
     vd_.assign(n * D_, 0.0);
-    sc_.assign(n, 0.0);
     for (int64_t j = lo; j < hi; ++j) {
       const uint16_t* kr = key_row(k_, p_.k_stride, b, s, j, kvh);
       const uint16_t* vr = key_row(v_, p_.v_stride, b, s, j, kvh);
@@ -221,7 +246,12 @@ class Worker {
   RefAttnResult* r_;
   const int right_;
   const std::size_t D_;
-  std::vector<double> kd_, vd_, qd_, sc_, acc_;
+  static constexpr int kDirectRows = 16;  // rows per task up to which keys are converted in place
+  std::vector<double> kd_, vd_, qd_, sc_, acc_, row_;
+  bool gathered_ = true;
+  int b_ = 0, kvh_ = 0;
+  const Seq* seq_ = nullptr;
+  int64_t glo_ = 0;
 };
 
 }  // namespace

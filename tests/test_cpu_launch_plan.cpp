@@ -812,6 +812,54 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth 
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 256, 8192), 1));
 }
 
+TEST_CASE("cpu launch plan decode: bf16 CTAs of more than one m-tile plan with a per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  // m-tiles: ceil(min(tokens x GQA, 64) / 16)
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 1, 32, 8, 128, 8192)) == 1);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 32, 8, 128, 8192)) == 1);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 64, 8, 128, 8192)) == 2);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 3, 64, 8, 128, 8192)) == 2);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 128, 8, 128, 8192)) == 4);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 8, 128, 8, 128, 8192)) == 4);  // two m-groups of 64
+  // One m-tile: no rate (the plans of every earlier measurement unchanged).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 32, 8, 128, 8192), 2) == 0.0);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 128, 8192), 2) ==
+        doctest::Approx(ptxfmha::kDecodeCtaRateRowTile));
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 128, 8, 128, 8192), 2) ==
+        doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
+  // The picks against forced counts 2, 4, 8, 16, 33, 66 (H200, 2026-12-03 10:19 UTC, s9 notes,
+  // 4 query tokens, contiguous): the model's count (us) and the best measured.
+  struct Pick { int d, b, kv, hq, slots_per_sm, expect; };
+  const Pick picks[] = {
+      {128, 1, 131072, 64, 2, 16},   // 127.6 us = best (the old model's 10: 176.7)
+      {128, 1, 8192, 64, 2, 16},     // 17.5 = best (10: 20.0)
+      {128, 1, 131072, 128, 2, 32},  // ~33: 147.6 = best (10: 324.5)
+      {128, 1, 8192, 128, 2, 32},    // ~33: 28.1, best 16: 26.0 (10: 32.4)
+      {128, 8, 8192, 128, 2, 4},     // 82.0 = best (2: 114.2)
+      {128, 8, 131072, 128, 2, 4},   // 1036.1 = best (2: 1592.6)
+      {128, 8, 8192, 64, 2, 2},      // 69.6 = best (unchanged)
+      {128, 8, 131072, 64, 2, 2},    // 945.7 = best (unchanged)
+      {64, 1, 131072, 64, 3, 32},    // ~33: 71.0 = best (10: 136.9)
+      {64, 8, 8192, 64, 3, 4},       // 40.1 = best (2: 49.0)
+      {64, 8, 131072, 64, 3, 4},     // 499.7 = best (2: 653.8)
+      {256, 1, 131072, 64, 1, 10},   // 260.3, best 16: 254.9 (unchanged)
+      {256, 8, 8192, 64, 1, 2},      // 134.4 = best (unchanged)
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq);
+    const ptxfmha_decode_params p = decode_params(k.b, 4, k.hq, 8, k.d, k.kv);
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    const double rate = ptxfmha::decode_cta_rate(p, 2);
+    CHECK(choose_num_splits_bw(int64_t(k.b) * 8, k.kv / 64, 132, k.slots_per_sm, rate,
+                               ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq * 4, 132, 2)) ==
+          k.expect);
+  }
+  // Without the rate (a mutation) GQA 8 at batch 1 takes 10 splits (80 CTAs: 1.39x the best
+  // count's time at d128) and GQA 16 at batch 8 takes 2 (1.4x).
+  CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(256, 132, 2)) == 10);
+  CHECK(choose_num_splits_bw(64, 128, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 2);
+}
+
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {
   const char* saved = std::getenv("PTXFMHA_DECODE_L2_PROMOTION");
   const std::string keep = saved != nullptr ? saved : "";

@@ -156,6 +156,15 @@ constexpr double kDecodeTailTiles = 0.1;
 // per tile; 0.3 kept, also for pages of 32).
 constexpr double kDecodeCtaRateE4m3 = 0.6;
 constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
+// Per-CTA rate of a bf16 split CTA whose packed rows (query tokens x GQA ratio) need more than
+// one m-tile, per m-tile and per 64 head-dim columns: kDecodeCtaRateRowTile x D / 64 / m-tiles.
+// Its warps' 16-key sub-blocks per tile grow with the m-tiles and its bytes per tile with D.
+// Measured (H200, 2026-12-03 10:19 UTC, s9 notes, forced split counts of 4 query tokens at
+// GQA 8 / 16): d128 2 m-tiles 1.14 (80 CTAs, batch 1, kv 128k), 4 m-tiles 0.59 (128 CTAs);
+// d64 2 m-tiles 0.73-0.77; d256 2 m-tiles >= 1.52. Without the rate the model took 80 CTAs
+// for batch 1 at 4 tokens (one CTA per SM pulling 1.65x its share): 1.39x the best count's
+// time at GQA 8 d128, 2.2x at GQA 16, 1.9x at GQA 8 d64.
+constexpr double kDecodeCtaRateRowTile = 1.15;
 // The partials' traffic of one split in tile times (the model's unit): each of the call's
 // out_rows output rows writes D fp32 partials per split and the combine kernel reads them
 // back, 8 D bytes, against sms x 64 keys x D x kv_bytes x 2 bytes per tile time. Added s times
@@ -172,9 +181,14 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // The per-CTA rate choose_num_splits_bw plans a call with (consulted where
 // decode_plans_by_bandwidth says yes, so for e4m3 only at head dim 64, where it was measured):
-// 0 (none) for bf16, kDecodeCtaRateE4m3 for an e4m3 cache, kDecodeCtaRateE4m3SmallPages in pages
-// of < 64 keys.
+// for bf16 0 (none) when a CTA's packed rows fit one 16-row m-tile, else
+// kDecodeCtaRateRowTile x head_dim / 64 / m-tiles; kDecodeCtaRateE4m3 for an e4m3 cache,
+// kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes);
+// 16-row m-tiles of a split CTA's packed rows: ceil(min(seqlen_q x gqa, 64) / 16), 1..4. The
+// four consumer warps share a 64-key tile as m-tiles x key parts, so each warp runs m-tiles
+// 16-key sub-blocks per tile (kernel.ptxh): the CTA's work per byte grows with it.
+int decode_cta_m_tiles(const ptxfmha_decode_params& p);
 // Split CTAs of one split: batch x (heads_kv / heads_per_cta) x m-groups (the grid's x and z).
 int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta = 1);
 // Whether a call runs the wide twin of its split row (find_decode_wide: fewer stages, more CTAs

@@ -121,8 +121,10 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
 }
 
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes) {
-  if (kv_bytes != 1) return 0.0;
-  return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
+  if (kv_bytes == 1) return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
+  const int m_tiles = decode_cta_m_tiles(p);
+  if (m_tiles < 2) return 0.0;  // one 16-row m-tile: no limit below the SM's cap (measured)
+  return kDecodeCtaRateRowTile * (double(p.head_dim) / 64.0) / double(m_tiles);
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
@@ -169,6 +171,12 @@ int decode_m_groups(const ptxfmha_decode_params& p) {
   return static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
 }
 }  // namespace
+
+int decode_cta_m_tiles(const ptxfmha_decode_params& p) {
+  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+  const int64_t rows = packed < kDecodeRowsPerCta ? packed : kDecodeRowsPerCta;
+  return static_cast<int>((rows + 15) / 16);
+}
 
 int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta) {
   const int hpc = heads_per_cta > 1 ? heads_per_cta : 1;

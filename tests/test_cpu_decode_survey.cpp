@@ -1,0 +1,143 @@
+// CPU tests of the full-grid decode survey tools (issue 17):
+//   tools/decode_targets.py  the targets cell by cell over several bench JSON files (later runs
+//                            win; the cuDNN ratio from the latest run that timed both sides)
+//   tools/decode-survey.sh   the grid in resumable chunks within a deadline (a fake bench here)
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+
+namespace {
+std::string temp_dir() {
+  char path[] = "/tmp/ptxfmha-survey-XXXXXX";
+  REQUIRE(mkdtemp(path) != nullptr);
+  return path;
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::string entry(const std::string& cell, const char* impl, const std::string& counters) {
+  return "{\"name\": \"decode/" + cell + "/" + impl + "/iterations:4/manual_time\", \"run_type\": \"iteration\", " +
+         counters + "},\n";
+}
+
+// An older run with cuDNN beside ours, then a newer survey without cuDNN.
+std::string older_run() {
+  std::string b;
+  b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "cudnn", "\"median_us\": 61.2");
+  b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 60.0, \"pct_ceiling\": 97.0");
+  b += entry("d128/b64/kv8192/hq32hkv8/q1/contig", "cudnn", "\"median_us\": 99.0");
+  b += entry("d128/b64/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 100.0, \"pct_ceiling\": 96.0");
+  return "{\"context\": {\"run_started_utc\": \"2026-12-03T08:00:00Z\", \"device\": \"NVIDIA H200\"},\n"
+         " \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}";
+}
+
+std::string newer_run() {
+  std::string b;
+  const std::string off = "\"error_occurred\": true, \"error_message\": \"cuDNN side off\"";
+  b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "cudnn", off);
+  b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 62.0, \"pct_ceiling\": 93.5");
+  b += entry("d128/b8/kv8192/hq32hkv8/q1/contig/v=e4m3", "ptxfmha", "\"median_us\": 33.0, \"pct_ceiling\": 90.0");
+  b += entry("d128/b8/kv32768/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 240.0, \"pct_ceiling\": 98.0");
+  b += entry("d128/b8/kv32768/hq32hkv8/q1/contig/v=e4m3", "ptxfmha", "\"median_us\": 125.0, \"pct_ceiling\": 97.0");
+  b += entry("d128/b1/kv8192/hq32hkv8/q1/contig", "ptxfmha",
+             "\"median_us\": 16.5, \"bound_us\": 13.2, \"pct_ceiling\": 80.0");
+  b += entry("d128/b1/kv4096/hq32hkv8/q1/contig", "ptxfmha",
+             "\"median_us\": 9.5, \"bound_us\": 9.4, \"pct_ceiling\": 99.0");
+  b += entry("d128/b4/kv4096/hq32hkv8/q1/contig", "ptxfmha", "\"error_occurred\": true, \"error_message\": \"x\"");
+  return "{\"context\": {\"run_started_utc\": \"2026-12-03T10:00:00Z\", \"device\": \"NVIDIA H200\"},\n"
+         " \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}";
+}
+}  // namespace
+
+TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (CPU)") {
+  const std::string dir = temp_dir();
+  write_file(dir + "/new.json", newer_run());  // given first: the order is the runs' start times
+  write_file(dir + "/old.json", older_run());
+  int rc = 0;
+  const std::string out = run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                                          shell_quote(dir + "/new.json") + " " + shell_quote(dir + "/old.json") +
+                                          " --cells 2>&1", &rc);
+  CAPTURE(out);
+  REQUIRE(rc == 0);
+  // 5 cells timed (the b4 cell failed: not measured), 2 with cuDNN
+  CHECK(out.find("Coverage: 5 of 2160 cells measured (bf16 cache), 2 with cuDNN timed") != std::string::npos);
+  // vs cuDNN from the older run: 61.2 / 60.0 = 1.020 met, 99 / 100 = 0.990 missed
+  CHECK(out.find("| vs cuDNN | cuDNN time / ours >= 1.0 | 1 | 1 | 2158 |") != std::string::npos);
+  CHECK(out.find("- d128 b64 kv8192 32/8 q1 contig: 0.990") != std::string::npos);
+  // ceiling from the newest ours: 93.5% missed (the older run's 97% is superseded), 98% and
+  // b64's 96% met; 864 cells of batch >= 8 and kv >= 8k, 3 measured
+  CHECK(out.find("| ceiling | >= 95% of the read ceiling, batch >= 8, kv >= 8k | 2 | 1 | 861 |") != std::string::npos);
+  CHECK(out.find("- d128 b8 kv8192 32/8 q1 contig: 93.5%") != std::string::npos);
+  // batch 1: 16.5 us against 13.2 + 3 missed, 9.5 / 9.4 met
+  CHECK(out.find("| batch 1 | latency <= bound + 3 us | 1 | 1 | 358 |") != std::string::npos);
+  CHECK(out.find("- d128 b1 kv8192 32/8 q1 contig: 16.5 / 13.2 us") != std::string::npos);
+  // fp8: 62 / 33 = 1.88x met (same run), 240 / 125 = 1.92x met; b64 has no e4m3 cell
+  CHECK(out.find("| fp8 | bf16 / e4m3 time >= 1.8, batch >= 8, kv >= 8k | 2 | 0 | 862 |") != std::string::npos);
+  // the cell table: ours from the newer run, cuDNN's time and ratio from the older one
+  CHECK(out.find("| d128 b8 kv8192 32/8 q1 contig | 62.0 | — | 93.5 | 61.2 | 1.020 | 33.0 | 1.88 |") !=
+        std::string::npos);
+  // no decode cell at all: an error
+  write_file(dir + "/empty.json", "{\"context\": {}, \"benchmarks\": []}");
+  run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                  shell_quote(dir + "/empty.json") + " 2>&1", &rc);
+  CHECK(rc != 0);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
+TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the deadline kept (CPU)") {
+  const std::string dir = temp_dir();
+  // A fake bench: logs its filter and writes the JSON it is asked for.
+  const std::string fake = dir + "/fake_bench.sh";
+  write_file(fake,
+             "#!/usr/bin/env bash\n"
+             "for a in \"$@\"; do case $a in --benchmark_filter=*) echo \"${a#*=}\" >> " + dir + "/calls;;"
+             " --benchmark_out=*) echo '{}' > \"${a#*=}\";; esac; done\n");
+  chmod(fake.c_str(), 0755);
+  const std::string survey = shell_quote(source_dir() + "/tools/decode-survey.sh");
+  const std::string env = "PTXFMHA_BENCH=" + shell_quote(fake) + " ";
+  const std::string out = dir + "/out";
+  int rc = 0;
+  // Too little time for any chunk: nothing runs.
+  std::string log = run_command("SURVEY_MIN_LEFT=100 " + env + survey + " " + shell_quote(out) +
+                                    " 50 --ptxfmha_cudnn=0 2>&1", &rc);
+  CAPTURE(log);
+  CHECK(rc == 0);
+  CHECK(read_file(dir + "/calls").empty());
+  CHECK(read_file(out + "/chunks.txt").find("stop before d128_hq32hkv32_q1") != std::string::npos);
+  // One head dim: its 8 chunks, each filtered to its heads and token count.
+  log = run_command("SURVEY_DIMS=64 " + env + survey + " " + shell_quote(out) + " 600 --ptxfmha_cudnn=0 2>&1", &rc);
+  CHECK(rc == 0);
+  std::string calls = read_file(dir + "/calls");
+  CAPTURE(calls);
+  CHECK(std::count(calls.begin(), calls.end(), '\n') == 8);
+  CHECK(calls.find("decode/d64/[^/]+/[^/]+/hq128hkv8/q4/\n") != std::string::npos);
+  struct stat st;
+  CHECK(stat((out + "/d64_hq32hkv8_q1.json").c_str(), &st) == 0);
+  // Again with every head dim: the 8 done chunks are skipped, the other 16 run.
+  log = run_command(env + survey + " " + shell_quote(out) + " 600 --ptxfmha_cudnn=0 2>&1", &rc);
+  CHECK(rc == 0);
+  calls = read_file(dir + "/calls");
+  CHECK(std::count(calls.begin(), calls.end(), '\n') == 24);
+  CHECK(read_file(out + "/chunks.txt").find("every chunk done") != std::string::npos);
+  // Other flags are another survey: its chunks run again.
+  log = run_command("SURVEY_DIMS=256 " + env + survey + " " + shell_quote(out) + " 600 2>&1", &rc);
+  calls = read_file(dir + "/calls");
+  CHECK(std::count(calls.begin(), calls.end(), '\n') == 32);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""The decode targets of issue 17, cell by cell, over one or more ptxfmha_bench JSON files.
+
+    decode_targets.py RUN.json [RUN.json ...] [--md OUT.md] [--cells] [--max-list N]
+
+The full decode grid (bench_case.h, DecodeAxes: 2160 cells) is too large for one device call, so
+it is run in slices (by --benchmark_filter, with or without the cuDNN side: --ptxfmha_cudnn=0)
+and the slices' JSON files are read together here. For each cell and variant the latest run that
+timed ptx-fmha gives our time, GB/s and % of the read ceiling (measured in that run); the ratio to
+cuDNN comes from the latest run that timed both sides, interleaved in one process.
+
+Targets (issue 17), each reported as met / missed / not measured, misses listed worst first:
+  vs cuDNN     cuDNN time / ours >= 1.0 on every cell cuDNN ran
+  ceiling      >= 95% of the read ceiling at batch >= 8 and kv >= 8k (bf16 cache)
+  batch 1      latency <= max(read time at the ceiling, launch floor) + 3 us
+  fp8          bf16 time / e4m3 time >= 1.8 at batch >= 8 and kv >= 8k (same cell, both measured)
+Coverage counts the grid's cells with a bf16 measurement, with cuDNN beside it, and the e4m3
+cells of the fp8 target. Only the standard library is needed.
+"""
+import argparse
+import json
+import re
+import sys
+
+DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)"
+                    r"/q(?P<q>\d+)/(?P<cache>contig|page\d+)(?:/v=(?P<variant>[^/]+))?/(?P<impl>ptxfmha|cudnn)/")
+
+# bench_case.h, DecodeAxes (the `full` grid)
+HEAD_DIMS = (64, 128, 256)
+HEADS = ((32, 32), (32, 8), (64, 8), (128, 8))
+BATCHES = (1, 4, 8, 32, 64, 128)
+KVS = (1024, 4096, 8192, 32768, 131072)
+Q_TOKENS = (1, 4)
+CACHES = ("contig", "page16", "page64")
+
+MIN_VS_CUDNN = 1.0
+MIN_PCT_CEILING = 95.0
+BATCH1_SLACK_US = 3.0
+MIN_FP8_SPEEDUP = 1.8
+
+
+def full_grid():
+    return [(d, b, kv, hq, hkv, q, c) for d in HEAD_DIMS for (hq, hkv) in HEADS for q in Q_TOKENS
+            for c in CACHES for b in BATCHES for kv in KVS]
+
+
+def bandwidth_cell(key):
+    return key[1] >= 8 and key[2] >= 8192
+
+
+def cell_name(key):
+    d, b, kv, hq, hkv, q, c = key
+    return f"d{d} b{b} kv{kv} {hq}/{hkv} q{q} {c}"
+
+
+def load(paths):
+    """{(key, variant): {"ours": entry, "pair": (ours, cudnn) or None}} from the runs, later wins."""
+    runs = []
+    for p in paths:
+        with open(p) as f:
+            data = json.load(f)
+        runs.append((data.get("context", {}).get("run_started_utc", ""), p, data))
+    runs.sort(key=lambda r: r[0])  # oldest first: later runs overwrite
+    cells, sources = {}, []
+    for started, path, data in runs:
+        ctx = data.get("context", {})
+        sources.append((path, started, ctx.get("device", "?"), ctx.get("cudnn_baseline", "?")))
+        found = {}
+        for b in data.get("benchmarks", []):
+            if b.get("run_type", "iteration") != "iteration":
+                continue
+            m = DECODE.match(b.get("name", ""))
+            if not m:
+                continue
+            key = (int(m["d"]), int(m["b"]), int(m["kv"]), int(m["hq"]), int(m["hkv"]), int(m["q"]), m["cache"])
+            found.setdefault((key, m["variant"] or ""), {})[m["impl"]] = b
+        for kv_, sides in found.items():
+            ours = sides.get("ptxfmha")
+            if ours is None or ours.get("error_occurred") or not ours.get("median_us"):
+                continue
+            ours = dict(ours, source=path)
+            cell = cells.setdefault(kv_, {"ours": None, "pair": None})
+            cell["ours"] = ours
+            cud = sides.get("cudnn")
+            if cud is not None and not cud.get("error_occurred") and cud.get("median_us"):
+                cell["pair"] = (ours, dict(cud, source=path))
+    return cells, sources
+
+
+class Target:
+    def __init__(self, name, rule):
+        self.name, self.rule = name, rule
+        self.met, self.missed, self.unmeasured = [], [], []
+
+    def line(self):
+        return (f"| {self.name} | {self.rule} | {len(self.met)} | {len(self.missed)} | "
+                f"{len(self.unmeasured)} |")
+
+
+def evaluate(cells):
+    grid = full_grid()
+    vs = Target("vs cuDNN", f"cuDNN time / ours >= {MIN_VS_CUDNN}")
+    ceil = Target("ceiling", f">= {MIN_PCT_CEILING:.0f}% of the read ceiling, batch >= 8, kv >= 8k")
+    b1 = Target("batch 1", f"latency <= bound + {BATCH1_SLACK_US:.0f} us")
+    fp8 = Target("fp8", f"bf16 / e4m3 time >= {MIN_FP8_SPEEDUP}, batch >= 8, kv >= 8k")
+    for key in grid:
+        c = cells.get((key, ""))
+        ours = c["ours"] if c else None
+        pair = c["pair"] if c else None
+        if pair:
+            r = pair[1]["median_us"] / pair[0]["median_us"]
+            (vs.met if r >= MIN_VS_CUDNN else vs.missed).append((r, key, f"{r:.3f}"))
+        else:
+            vs.unmeasured.append(key)
+        if bandwidth_cell(key):
+            pct = ours.get("pct_ceiling") if ours else None
+            if pct is None:
+                ceil.unmeasured.append(key)
+            else:
+                (ceil.met if pct >= MIN_PCT_CEILING else ceil.missed).append((pct, key, f"{pct:.1f}%"))
+            e = cells.get((key, "e4m3"))
+            if ours and e and e["ours"]:
+                s = ours["median_us"] / e["ours"]["median_us"]
+                same = ours["source"] == e["ours"]["source"]
+                (fp8.met if s >= MIN_FP8_SPEEDUP else fp8.missed).append(
+                    (s, key, f"{s:.2f}x" + ("" if same else " (two runs)")))
+            else:
+                fp8.unmeasured.append(key)
+        if key[1] == 1:
+            if ours is None or ours.get("bound_us") is None:
+                b1.unmeasured.append(key)
+            else:
+                over = ours["median_us"] - ours["bound_us"]
+                (b1.met if over <= BATCH1_SLACK_US else b1.missed).append(
+                    (-over, key, f"{ours['median_us']:.1f} / {ours['bound_us']:.1f} us"))
+    return grid, [vs, ceil, b1, fp8]
+
+
+def report(cells, sources, grid, targets, with_cells, max_list):
+    out = ["# Decode targets (issue 17) over the full grid", ""]
+    out.append("| run | started (UTC) | device | cuDNN baseline |")
+    out.append("|:---|:---|:---|:---|")
+    for path, started, dev, base in sources:
+        out.append(f"| {path} | {started} | {dev} | {base} |")
+    measured = sum(1 for k in grid if cells.get((k, ""), {}).get("ours"))
+    with_cudnn = sum(1 for k in grid if cells.get((k, ""), {}).get("pair"))
+    out += ["", f"Coverage: {measured} of {len(grid)} cells measured (bf16 cache), {with_cudnn} with cuDNN "
+            "timed beside ours.", ""]
+    out.append("| target | rule | met | missed | not measured |")
+    out.append("|:---|:---|---:|---:|---:|")
+    out += [t.line() for t in targets]
+    for t in targets:
+        if not t.missed:
+            continue
+        out += ["", f"## Missed: {t.name} ({len(t.missed)} cells, worst first)", ""]
+        for _, key, what in sorted(t.missed, key=lambda m: m[0])[:max_list]:
+            out.append(f"- {cell_name(key)}: {what}")
+        if len(t.missed) > max_list:
+            out.append(f"- ... and {len(t.missed) - max_list} more")
+    if with_cells:
+        out += ["", "## Cells", "",
+                "| cell | ours us | GB/s | % ceiling | cuDNN us | vs cuDNN | e4m3 us | bf16/e4m3 |",
+                "|:---|---:|---:|---:|---:|---:|---:|---:|"]
+        for key in grid:
+            c = cells.get((key, ""))
+            if not c or not c["ours"]:
+                continue
+            o, p = c["ours"], c["pair"]
+            e = (cells.get((key, "e4m3")) or {}).get("ours")
+            f = lambda v, s="{:.1f}": "—" if v is None else s.format(v)
+            out.append(f"| {cell_name(key)} | {f(o['median_us'])} | {f(o.get('KV_GBps'), '{:.0f}')} | "
+                       f"{f(o.get('pct_ceiling'))} | {f(p[1]['median_us'] if p else None)} | "
+                       f"{f(p[1]['median_us'] / p[0]['median_us'] if p else None, '{:.3f}')} | "
+                       f"{f(e['median_us'] if e else None)} | "
+                       f"{f(o['median_us'] / e['median_us'] if e else None, '{:.2f}')} |")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("json", nargs="+")
+    ap.add_argument("--md", help="write the report here (default: stdout)")
+    ap.add_argument("--cells", action="store_true", help="append the cell-by-cell table")
+    ap.add_argument("--max-list", type=int, default=40, help="misses listed per target")
+    args = ap.parse_args()
+    cells, sources = load(args.json)
+    if not cells:
+        print("decode_targets: no timed decode cells in " + ", ".join(args.json), file=sys.stderr)
+        return 1
+    grid, targets = evaluate(cells)
+    text = report(cells, sources, grid, targets, args.cells, args.max_list)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(text)
+        print(f"decode_targets: wrote {args.md}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

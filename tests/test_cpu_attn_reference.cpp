@@ -547,3 +547,40 @@ TEST_CASE("reference_attn: shapes ptxfmha_attn rejects throw") {
   b = p; b.seqused_k = {1, 1}; throws(b);
   b = p; b.page_size = 4; b.max_blocks_per_seq = 1; b.num_pages = 1; b.block_table = {0}; b.seqlen_k = 5; throws(b);
 }
+
+TEST_CASE("reference_attn: a few query rows (keys converted where used) equal many (keys gathered), bitwise") {
+  // Tasks of <= 16 query rows (decode) convert each key row where they use it; larger ones
+  // convert the task's keys to double first. Both must give the same bits: 20 rows (gathered)
+  // against the same rows run 4 at a time (in place), paged, one page id outside the pool.
+  const int B = 2, SQ = 20, SK = 300, HQ = 8, HKV = 2, D = 64, PS = 16, PPS = (SK + PS - 1) / PS;
+  std::mt19937 rng(2026);
+  const std::vector<uint16_t> q = random_bf16(rng, std::size_t(B) * SQ * HQ * D);
+  const int pages = B * PPS;
+  const std::vector<uint16_t> kp = random_bf16(rng, std::size_t(pages) * PS * HKV * D);
+  const std::vector<uint16_t> vp = random_bf16(rng, kp.size());
+  RefAttnProblem all = fixed(B, SQ, SK, HQ, HKV, D, 0.13);
+  all.page_size = PS; all.max_blocks_per_seq = PPS; all.num_pages = pages;
+  dense(all.k_stride, PS, HKV, D);
+  dense(all.v_stride, PS, HKV, D);
+  for (int i = 0; i < pages; ++i) all.block_table.push_back((i * 7) % pages);
+  all.block_table[3] = pages + 5;  // outside the pool: its keys read as zeros
+  const RefAttnResult ref = run(all, q, kp, vp);
+  REQUIRE_FALSE(any_nan(ref));
+  for (int r0 = 0; r0 < SQ; r0 += 4) {
+    CAPTURE(r0);
+    RefAttnProblem few = all;
+    few.seqlen_q = 4;  // the full problem's strides: rows r0..r0+3 of each sequence
+    RefAttnResult r;
+    ptxfmha::reference_attn(few, q.data() + std::size_t(r0) * HQ * D, kp.data(), vp.data(), &r);
+    bool same = true;
+    for (int b = 0; b < B; ++b)
+      for (int i = 0; i < 4; ++i)
+        for (int h = 0; h < HQ; ++h) {
+          const std::size_t o_few = ((std::size_t(b) * 4 + i) * HQ + h) * D;
+          const std::size_t o_all = ((std::size_t(b) * SQ + r0 + i) * HQ + h) * D;
+          same = same && std::memcmp(&r.o[o_few], &ref.o[o_all], D * sizeof(double)) == 0;
+          same = same && r.lse[(std::size_t(b) * HQ + h) * 4 + i] == ref.lse[(std::size_t(b) * HQ + h) * SQ + r0 + i];
+        }
+    CHECK(same);
+  }
+}

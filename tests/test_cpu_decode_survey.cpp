@@ -26,11 +26,6 @@ std::string temp_dir() {
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 std::string entry(const std::string& cell, const char* impl, const std::string& counters) {
   return "{\"name\": \"decode/" + cell + "/" + impl + "/iterations:4/manual_time\", \"run_type\": \"iteration\", " +
          counters + "},\n";
@@ -118,12 +113,12 @@ TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the d
                                     " 50 --ptxfmha_cudnn=0 2>&1", &rc);
   CAPTURE(log);
   CHECK(rc == 0);
-  CHECK(read_file(dir + "/calls").empty());
-  CHECK(read_file(out + "/chunks.txt").find("stop before d128_hq32hkv32_q1") != std::string::npos);
+  CHECK(read_text_file(dir + "/calls").empty());
+  CHECK(read_text_file(out + "/chunks.txt").find("stop before d128_hq32hkv32_q1") != std::string::npos);
   // One head dim: its 8 chunks, each filtered to its heads and token count.
   log = run_command("SURVEY_DIMS=64 " + env + survey + " " + shell_quote(out) + " 600 --ptxfmha_cudnn=0 2>&1", &rc);
   CHECK(rc == 0);
-  std::string calls = read_file(dir + "/calls");
+  std::string calls = read_text_file(dir + "/calls");
   CAPTURE(calls);
   CHECK(std::count(calls.begin(), calls.end(), '\n') == 8);
   CHECK(calls.find("decode/d64/[^/]+/[^/]+/hq128hkv8/q4/\n") != std::string::npos);
@@ -132,12 +127,12 @@ TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the d
   // Again with every head dim: the 8 done chunks are skipped, the other 16 run.
   log = run_command(env + survey + " " + shell_quote(out) + " 600 --ptxfmha_cudnn=0 2>&1", &rc);
   CHECK(rc == 0);
-  calls = read_file(dir + "/calls");
+  calls = read_text_file(dir + "/calls");
   CHECK(std::count(calls.begin(), calls.end(), '\n') == 24);
-  CHECK(read_file(out + "/chunks.txt").find("every chunk done") != std::string::npos);
+  CHECK(read_text_file(out + "/chunks.txt").find("every chunk done") != std::string::npos);
   // Other flags are another survey: its chunks run again.
   log = run_command("SURVEY_DIMS=256 " + env + survey + " " + shell_quote(out) + " 600 2>&1", &rc);
-  calls = read_file(dir + "/calls");
+  calls = read_text_file(dir + "/calls");
   CHECK(std::count(calls.begin(), calls.end(), '\n') == 32);
   run_command("rm -rf " + shell_quote(dir), &rc);
 }

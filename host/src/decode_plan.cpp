@@ -166,14 +166,18 @@ int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions&
 }
 
 namespace {
+// Query rows of one KV head packed into the M dimension: tokens x GQA ratio (kernel.ptxh).
+int64_t decode_packed_rows(const ptxfmha_decode_params& p) {
+  return int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+}
+
 int decode_m_groups(const ptxfmha_decode_params& p) {
-  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
-  return static_cast<int>((packed + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
+  return static_cast<int>((decode_packed_rows(p) + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
 }
 }  // namespace
 
 int decode_cta_m_tiles(const ptxfmha_decode_params& p) {
-  const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+  const int64_t packed = decode_packed_rows(p);
   const int64_t rows = packed < kDecodeRowsPerCta ? packed : kDecodeRowsPerCta;
   return static_cast<int>((rows + 15) / 16);
 }

@@ -140,10 +140,11 @@ class DecodeFamily final : public Family {
     std::string e;
     if (plain_call(c)) {
       e = status_message("ptxfmha_decode_workspace_size", ptxfmha_decode_workspace_size(&d, &ws));
-      // The label names the split row the library runs (the wide d64 twin where it takes it).
-      plan->kernel = ptxfmha::decode_grid_row(
-          g_dev.sm, g_dev.num_sms, plan->kernel, d,
-          ptxfmha::decode_cluster_policy(ptxfmha::DecodeClusterPolicy::Auto) != ptxfmha::DecodeClusterPolicy::Off);
+      // The label names the split row the library runs: its own plan (the warpgroup row, the
+      // wide d64 twin or the cluster twin where it takes one).
+      ptxfmha::DecodePlan lib_plan;
+      if (ptxfmha::decode_plan(&d, &lib_plan) == PTXFMHA_OK && lib_plan.split_row != nullptr)
+        plan->kernel = lib_plan.split_row;
     } else {
       const VariantCall v = variant_call(c, d);
       e = status_message("ptxfmha_decode_attn_workspace_size (variant)",

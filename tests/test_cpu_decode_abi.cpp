@@ -128,10 +128,14 @@ bool decode_kind(KernelKind k) {
 }  // namespace
 
 TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, same numbers)") {
-  int pairs = 0;
+  int pairs = 0, wg_rows = 0;
   for (const KernelInfo* a : ptxfmha::all_kernels()) {
     if (!decode_kind(a->kind)) continue;
     if (std::string(a->arch) != "sm90a") continue;
+    if (ptxfmha::decode_row_wg(a)) {  // wgmma: sm_90a only (sm_100a has tcgen05 instead)
+      ++wg_rows;
+      continue;
+    }
     std::string twin = a->name;
     const std::string suffix = "_sm90a";
     REQUIRE(twin.size() > suffix.size());
@@ -175,9 +179,13 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
+  CHECK(wg_rows == 4);  // _wg and _wg_cl at head dims 64 and 128, without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
-    if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") ++sm100_rows;
+    if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
+      ++sm100_rows;
+      CHECK(!ptxfmha::decode_row_wg(r));
+    }
   CHECK(sm100_rows == pairs);
 }
 
@@ -210,14 +218,16 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       CHECK(ptxfmha::decode_row_heads(row) == f->heads);
       CHECK(macro_value(macros, "KERNEL_CLUSTER", s.path) == f->cluster);
       CHECK(ptxfmha::decode_row_cluster(row) == (f->cluster != 0));
+      CHECK(macro_value(macros, "KERNEL_WG", s.path) == f->wg);
+      CHECK(ptxfmha::decode_row_wg(row) == (f->wg != 0));
       // the default rows are the plain bf16 ones
       CHECK((row->kind == KernelKind::Decode) == (f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 &&
-                                                  f->heads == 1 && f->cluster == 0 &&
+                                                  f->heads == 1 && f->cluster == 0 && f->wg == 0 &&
                                                   f->stages == (row->head_dim == 64 ? 4 : 3)));
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12));
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 4);  // + the sm90a-only _wg rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -252,6 +262,28 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       // rows, half an L2 line) runs two adjacent KV heads per CTA where they fit (even heads_kv,
       // <= 16 packed rows per head), one head per CTA otherwise and at head dims 128 / 256.
       CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 4) == plain);
+      // CTAs of 33..64 packed rows (3-4 m-tiles) run the warpgroup row where one exists (sm90a,
+      // head dims 64 and 128, bf16, plain); its cluster twin is the _wg_cl row; no wide twin.
+      {
+        const std::string wg_name = "fmha_decode_d" + std::to_string(d) + "_wg_sm90a";
+        const KernelInfo* wg = sm == 90 && d != 256 ? find_row(wg_name) : nullptr;
+        const KernelInfo* want = wg != nullptr ? wg : plain;
+        CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 32) == plain);
+        CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 33) == want);
+        CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 64) == want);
+        CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 128) == want);  // two m-groups of 64
+        CHECK(ptxfmha::find_decode_split(sm, d, 2, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 2, true));
+        CHECK(!ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, 64)));
+        CHECK(ptxfmha::decode_row_wg(want) == (wg != nullptr));
+        const KernelInfo* wg_cl = ptxfmha::find_decode_cluster(sm, d, 2, false, true);
+        CHECK((wg_cl != nullptr) == (wg != nullptr));
+        if (wg != nullptr) {
+          REQUIRE(wg_cl != nullptr);
+          CHECK(std::string(wg_cl->name) == "fmha_decode_d" + std::to_string(d) + "_wg_cl_sm90a");
+          CHECK(ptxfmha::find_decode_wide(sm, wg) == nullptr);
+          CHECK(ptxfmha::find_decode_cluster(sm, d, 2, false) != wg_cl);  // the mma.sync twin
+        }
+      }
       const KernelInfo* e_fit = ptxfmha::find_decode_split(sm, d, 1, false, 8, 4);
       const KernelInfo* e_one = ptxfmha::find_decode_split(sm, d, 1, false);
       REQUIRE(e_fit != nullptr);
@@ -378,14 +410,29 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     if (!f->combine) {
       const long long d = r->head_dim;
       const bool e4m3 = f->kv_bytes == 1;
-      // per 16-key sub-block: D/16 k-steps x 2 mma (QK) + D/16 x 2 mma (PV), unrolled once
-      CHECK(count("HMMA") == d / 4);
-      const auto hmma = fns[0].first_line.find("HMMA");
-      if (hmma != fns[0].first_line.end())  // m16n8k16, bf16 (e4m3: f16) inputs, f32 accumulators
-        CHECK_MESSAGE(hmma->second.find(e4m3 ? "HMMA.16816.F32 " : "HMMA.16816.F32.BF16 ") != std::string::npos,
-                      hmma->second);
-      // ldmatrix.x4 of K and (.trans) of V: per 16 columns (bf16) or 32 columns (e4m3)
-      CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
+      if (f->wg == 0) {
+        // per 16-key sub-block: D/16 k-steps x 2 mma (QK) + D/16 x 2 mma (PV), unrolled once
+        CHECK(count("HMMA") == d / 4);
+        CHECK(count("HGMMA") == 0);
+        const auto hmma = fns[0].first_line.find("HMMA");
+        if (hmma != fns[0].first_line.end())  // m16n8k16, bf16 (e4m3: f16) inputs, f32 accumulators
+          CHECK_MESSAGE(hmma->second.find(e4m3 ? "HMMA.16816.F32 " : "HMMA.16816.F32.BF16 ") != std::string::npos,
+                        hmma->second);
+        // ldmatrix.x4 of K and (.trans) of V: per 16 columns (bf16) or 32 columns (e4m3)
+        CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
+      } else {
+        // the warpgroup loop (mainloop_wg.ptxh), per 64-key tile: QK = D/16 wgmma m64n64k16 with
+        // A from registers and K from shared memory, PV = 4 wgmma m64nDk16 with V transposed;
+        // two commit groups, each waited; no mma.sync, no ldmatrix
+        CHECK(count("HMMA") == 0);
+        CHECK(count("LDSM") == 0);
+        CHECK(count("HGMMA") == d / 16 + 4);
+        CHECK(occurrences("HGMMA.64x64x16.F32.BF16 R") == d / 16 + (d == 64 ? 4 : 0));
+        CHECK(occurrences("], gdesc[") == 0);  // A from registers: no shared-memory A descriptor
+        CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32.BF16 ") >= 4);
+        CHECK(occurrences(".tnspB") == 4);  // only the PV product transposes B (V, MN-major)
+        CHECK(count("WARPGROUP") == 4);      // wgmma.fence (ARRIVE) and wait_group (DEPBAR), twice
+      }
       // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16)
       CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? d / 2 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
@@ -421,7 +468,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
-  // cluster-merge rows.
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12);
+  // cluster-merge rows; sm90a also the 4 warpgroup rows (_wg, _wg_cl at head dims 64 and 128).
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 4);
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

@@ -210,6 +210,14 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
       return n;
     };
+    // The warpgroup rows build their wgmma descriptors from (address & 0x3FFFF) >> 4: in a cluster
+    // launch a shared address carries the CTA's rank at bit 24 (wgmma.ptxh, MAKE_DESC_CTA).
+    if (ptxfmha::decode_row_wg(r)) {
+      CHECK(count("wgmma.mma_async") > 0);
+      CHECK(count(", 0x3FFFF;") == 2);  // the K and the V descriptor of a tile
+    } else {
+      CHECK(count("wgmma") == 0);
+    }
     if (ptxfmha::decode_row_cluster(r)) {
       ++cl;
       CHECK(count("barrier.cluster.arrive.release;") == 1);   // partials published
@@ -233,6 +241,6 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       CHECK(count("st.global.v4.f32") == 1);                   // the workspace partial O
     }
   }
-  CHECK(cl == 24);  // 12 rows x 2 architectures
+  CHECK(cl == 26);  // 12 rows x 2 architectures + the sm90a warpgroup rows _wg_cl (d64, d128)
   CHECK(other > 0);
 }

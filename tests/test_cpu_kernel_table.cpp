@@ -243,6 +243,10 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d64_e4m3_h2_sm100a", sm90_decode_smem(64, 3, 1, 2), 50304},
     {"fmha_decode_d64_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_cl_sm90a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d64_wg_sm90a", sm90_decode_smem(64, 4), 66688},  // the warpgroup loop: same ring
+    {"fmha_decode_d128_wg_sm90a", sm90_decode_smem(128, 3), 99456},
+    {"fmha_decode_d64_wg_cl_sm90a", sm90_decode_smem(64, 4), 66688},
+    {"fmha_decode_d128_wg_cl_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
     {"fmha_decode_d64_attn_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_cl_sm90a", sm90_decode_smem(128, 3), 99456},

@@ -860,6 +860,42 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of more than one m-tile plan with a
   CHECK(choose_num_splits_bw(64, 128, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 2);
 }
 
+// The warpgroup rows (_wg: 33..64 packed rows per CTA, sm90a) plan with their own per-CTA rate
+// (decode_cta_rate(..., wg_loop = true)), fitted on forced split counts (H200, 2026-12-03 12:41
+// UTC, bench/results/h200-2026-12-03-s10: 128/8 heads x 4 tokens, contiguous, counts 2, 4, 8,
+// 16, 33): the model's pick and the measured times.
+TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  const ptxfmha_decode_params p128 = decode_params(1, 4, 128, 8, 128, 8192);
+  const ptxfmha_decode_params p64 = decode_params(1, 4, 128, 8, 64, 8192);
+  CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
+  CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
+  CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
+  CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);  // e4m3 never runs _wg
+  struct Pick { int d, b, kv, slots_per_sm, expect; };
+  const Pick picks[] = {
+      {128, 1, 131072, 2, 16},  // 128.9 us = best of the forced counts (rate 0 picks 10: 161.5)
+      {128, 1, 8192, 2, 13},    // forced 16: 17.8 = best measured, 8: 20.8 (rate 0: 10, 19.4)
+      {128, 8, 8192, 2, 2},     // 72.4 = best
+      {128, 8, 131072, 2, 2},   // 950.7 = best
+      {64, 1, 131072, 3, 27},   // forced 33: 72.8 = best measured, 16: 83.3 (rate 0: 10, 128.0)
+      {64, 1, 8192, 3, 16},     // 12.0 = best (rate 0: 10, 14.5)
+      {64, 8, 8192, 3, 4},      // 42.3 = best (rate 0: 2, 47.3)
+      {64, 8, 131072, 3, 4},    // 504.3 = best (rate 0: 2, 615.1)
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv);
+    const ptxfmha_decode_params p = decode_params(k.b, 4, 128, 8, k.d, k.kv);
+    const double rate = ptxfmha::decode_cta_rate(p, 2, true);
+    CHECK(choose_num_splits_bw(int64_t(k.b) * 8, k.kv / 64, 132, k.slots_per_sm, rate,
+                               ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * 128 * 4, 132, 2)) == k.expect);
+  }
+  // Without the rate (a mutation) the batch-1 kv-128k calls take 10 splits (1.25x / 1.76x the
+  // best measured time at d128 / d64).
+  CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+  CHECK(choose_num_splits_bw(8, 2048, 132, 3, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+}
+
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {
   const char* saved = std::getenv("PTXFMHA_DECODE_L2_PROMOTION");
   const std::string keep = saved != nullptr ? saved : "";

@@ -486,6 +486,55 @@ TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
   check_case("packed>64", p, ++seed);
 }
 
+// The warpgroup rows (_wg: one wgmma main loop for the CTA's rows, mainloop_wg.ptxh) run where a
+// CTA holds 33..64 packed rows at head dims 64 and 128 (sm90a): 33 (GQA 11 x 3 tokens), 48, 64,
+// 80 (a second m-group of 16 rows: the warpgroup computes 64 rows, 48 of them past the packed
+// rows) and 128 rows; contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths
+// with empty, one-key and tile-edge sequences (the tail tile zeroes V's rows past the split end),
+// unsplit, split (the combine kernel) and as a cluster (the _wg_cl row). The plan must name the
+// _wg row (or its _wg_cl twin) wherever one exists.
+TEST_CASE("decode gpu: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
+  REQUIRE(ensure_context());
+  uint64_t seed = 5600;
+  int cases = 0, failures = 0, ran_wg = 0;
+  struct Shape { int sq, hq, hkv; };
+  for (int D : {64, 128}) {
+    const ptxfmha::KernelInfo* wg = ptxfmha::find_decode_split(gpu().info.sm, D, 2, false, 2, 64);
+    const bool has_wg = ptxfmha::decode_row_wg(wg);
+    for (Shape sh : {Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2}, Shape{5, 32, 2}, Shape{8, 32, 2}})
+      for (int page : {0, 16, 64})
+        for (int splits : {0, 3})
+          for (int causal : {0, 1}) {
+            DecodeProblem p = make_problem(3, sh.sq, sh.hq, sh.hkv, D, causal != 0, 700, page);
+            p.seqlens = {700, causal ? 4 : 0, 64 + (sh.sq + splits + page) % 3 - 1};  // 63..65
+            if (page == 64 && splits == 0) p.seqlens[1] = 1;
+            p.num_splits = splits;
+            ptxfmha::DecodePlan plan;
+            ++cases;
+            if (!check_case("wg", p, ++seed, nullptr, &plan)) ++failures;
+            REQUIRE(plan.split_row != nullptr);
+            CAPTURE(describe(p));
+            CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
+            if (ptxfmha::decode_row_wg(plan.split_row)) ++ran_wg;
+          }
+    // forced cluster merges: the _wg_cl twin, 2 and 4 splits (16 tiles: no trimming)
+    ScopedDecodeCluster policy("1");
+    for (int splits : {2, 4}) {
+      DecodeProblem p = make_problem(2, 4, 32, 2, D, true, 1000);
+      p.seqlens = {1000, 129};
+      p.num_splits = splits;
+      ptxfmha::DecodePlan plan;
+      ++cases;
+      if (!check_case("wg cluster", p, ++seed, nullptr, &plan)) ++failures;
+      REQUIRE(plan.split_row != nullptr);
+      CHECK(plan.cluster == splits);
+      CHECK(ptxfmha::decode_row_cluster(plan.split_row));
+      CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
+    }
+  }
+  MESSAGE("warpgroup rows: " << cases << " cases, " << ran_wg << " planned on a _wg row, " << failures << " failed");
+}
+
 TEST_CASE("decode gpu: out-of-range page ids read as zeros; seqlens_k clamped") {
   REQUIRE(ensure_context());
   DecodeProblem p = make_problem(3, 2, 8, 4, 128, true, 500, 32);
@@ -577,7 +626,7 @@ TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") 
 // named "sanitizer shapes" under memcheck, racecheck, synccheck and initcheck): forced splits
 // (split kernel + PDL combine), a paged cache with shuffled pages and ragged lengths, causal
 // GQA with several query tokens, for every head dim.
-TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA, wide d64 twin)" *
+TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA, wide d64 twin, wg rows)" *
           doctest::test_suite("gpu-decode")) {
   REQUIRE(ensure_context());
   uint64_t seed = 9000;
@@ -599,6 +648,18 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged,
       cl.num_splits = splits;
       check_case("sanitizer cluster", cl, ++seed);
     }
+  }
+  // the warpgroup rows (_wg, _wg_cl): 64 and 80 packed rows, split and paged, and a cluster
+  for (int D : {64, 128}) {
+    DecodeProblem wg = make_problem(2, 5, 32, 2, D, true, 300, 16);  // 80 rows: two m-groups
+    wg.seqlens = {300, 65};
+    wg.num_splits = 2;
+    check_case("sanitizer wg", wg, ++seed);
+    ScopedDecodeCluster policy("1");
+    DecodeProblem wcl = make_problem(2, 4, 32, 2, D, false, 500);
+    wcl.seqlens = {500, 0};
+    wcl.num_splits = 4;
+    check_case("sanitizer wg cluster", wcl, ++seed);
   }
   // the wide d64 twin (_s3, 4 CTAs per SM): a grid that covers the SMs, unsplit and split, paged
   const int covering = (gpu().info.num_sms + 7) / 8;

@@ -165,6 +165,14 @@ constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
 // for batch 1 at 4 tokens (one CTA per SM pulling 1.65x its share): 1.39x the best count's
 // time at GQA 8 d128, 2.2x at GQA 16, 1.9x at GQA 8 d64.
 constexpr double kDecodeCtaRateRowTile = 1.15;
+// Per-CTA rates of a _wg CTA (bf16, 33..64 packed rows, one wgmma pass of the warpgroup per
+// tile), by head dim. Measured (H200, 2026-12-03 12:41 UTC, bench/results/h200-2026-12-03-s10,
+// forced split counts at 128/8 heads x 4 query tokens, contiguous): d128 batch 1 kv 128k 8
+// splits (64 CTAs) 61.6% of the read ceiling = 1.27 of an SM's share per CTA; d64 batch 1 kv
+// 128k 8 / 16 splits 0.82 / 0.78, batch 8 kv 128k 2 splits (128 CTAs) 0.79. Without a rate (as
+// at one m-tile) the model planned d64 batch 1 kv 128k at 128.0 us where 33 splits ran 72.8.
+constexpr double kDecodeCtaRateWgD64 = 0.8;
+constexpr double kDecodeCtaRateWgD128 = 1.25;
 // The partials' traffic of one split in tile times (the model's unit): each of the call's
 // out_rows output rows writes D fp32 partials per split and the combine kernel reads them
 // back, 8 D bytes, against sms x 64 keys x D x kv_bytes x 2 bytes per tile time. Added s times
@@ -184,7 +192,9 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // for bf16 0 (none) when a CTA's packed rows fit one 16-row m-tile, else
 // kDecodeCtaRateRowTile x head_dim / 64 / m-tiles; kDecodeCtaRateE4m3 for an e4m3 cache,
 // kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
-double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes);
+// A _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in one pass per tile) plans
+// with kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
+double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
 // 16-row m-tiles of a split CTA's packed rows: ceil(min(seqlen_q x gqa, 64) / 16), 1..4. The
 // four consumer warps share a 64-key tile as m-tiles x key parts, so each warp runs m-tiles
 // 16-key sub-blocks per tile (kernel.ptxh): the CTA's work per byte grows with it.
@@ -317,6 +327,7 @@ struct DecodePlanOptions {
   int64_t sms = 0;
   int kv_bytes = 2;  // bytes per cache element: 2 bf16, 1 e4m3
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
+  bool wg_loop = false;   // the split row runs the warpgroup main loop (_wg): decode_cta_rate
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
   int cluster_max = 0;

@@ -215,6 +215,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   o.sms = dev.num_sms;  // the split model: decode_plans_by_bandwidth (decode.h)
   o.kv_bytes = c.kv_bytes;
   o.heads_per_cta = decode_row_heads(split_row);
+  o.wg_loop = decode_row_wg(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
   o.cluster_policy = policy;
@@ -222,7 +223,8 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   LoadedKernel cl_kernel;
   if (o.cluster_policy != DecodeClusterPolicy::Off && o.heads_per_cta == 1) {  // _cl: one head per CTA
     cl_row = named != nullptr ? named
-                              : find_decode_cluster(dev.sm, p.head_dim, c.kv_bytes, c.features != 0);
+                              : find_decode_cluster(dev.sm, p.head_dim, c.kv_bytes, c.features != 0,
+                                                    decode_row_wg(split_row));
     if (cl_row != nullptr) {
       if (named != nullptr) {
         cl_kernel = *split_kernel;

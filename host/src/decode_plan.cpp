@@ -120,8 +120,9 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
   return !small_pages(p);
 }
 
-double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes) {
+double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop) {
   if (kv_bytes == 1) return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
+  if (wg_loop) return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : kDecodeCtaRateWgD128;
   const int m_tiles = decode_cta_m_tiles(p);
   if (m_tiles < 2) return 0.0;  // one 16-row m-tile: no limit below the SM's cap (measured)
   return kDecodeCtaRateRowTile * (double(p.head_dim) / 64.0) / double(m_tiles);
@@ -252,7 +253,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
     auto_splits =
-        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes),
+        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
                              decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes));
   else
     auto_splits = choose_num_splits(units, tiles, slots);

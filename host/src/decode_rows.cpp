@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "context.h"
+#include "decode.h"
 #include "kernel_lookup.h"
 
 namespace ptxfmha {
@@ -63,19 +64,27 @@ int decode_row_heads(const KernelInfo* row) {
 
 const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv,
                                     int64_t packed_rows) {
-  return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
+  const int64_t cta_rows = packed_rows < kDecodeRowsPerCta ? packed_rows : kDecodeRowsPerCta;
+  auto fits = [&](const KernelInfo& r, const DecodeRowFacts& f, bool wg) {
     if (f.combine || f.cluster != 0 || r.head_dim != head_dim || f.kv_bytes != kv_bytes ||
-        (f.features != 0) != features)
+        (f.features != 0) != features || (f.wg != 0) != wg)
       return false;
     if (f.heads <= 1) return true;
     return heads_kv > 0 && heads_kv % f.heads == 0 && packed_rows >= 1 && packed_rows <= 16;
-  });
+  };
+  if (cta_rows >= kDecodeWgMinRows)
+    if (const KernelInfo* r = first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
+          return fits(r, f, true);
+        }))
+      return r;
+  return first_row(arch_of(sm),
+                   [&](const KernelInfo& r, const DecodeRowFacts& f) { return fits(r, f, false); });
 }
 
-const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features) {
+const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features, bool wg) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
     return !f.combine && f.cluster != 0 && f.heads == 1 && f.l2_hint == 0 && r.head_dim == head_dim &&
-           f.kv_bytes == kv_bytes && (f.features != 0) == features;
+           f.kv_bytes == kv_bytes && (f.features != 0) == features && (f.wg != 0) == wg;
   });
 }
 
@@ -85,8 +94,13 @@ const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
     return !f.combine && f.cluster == 0 && f.heads == 1 && f.l2_hint == 0 &&
            r.head_dim == split_row->head_dim && f.kv_bytes == s->kv_bytes &&
-           f.features == s->features && f.stages < s->stages;
+           f.features == s->features && f.wg == s->wg && f.stages < s->stages;
   });
+}
+
+bool decode_row_wg(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->wg != 0;
 }
 
 bool decode_row_cluster(const KernelInfo* row) {

@@ -9,8 +9,10 @@
 //                   softcap, ALiBi or sinks) that fits the call: a row of HPC > 1 KV heads
 //                   per CTA fits when heads_kv % HPC == 0 and seqlen_q * gqa <= 16. The bf16
 //                   lists keep the measured plain rows first; e4m3 at head dim 64 lists its
-//                   two-heads row (_e4m3_h2) before the one-head row; other rows (_ef, _s6,
-//                   bf16 _h2) run only when named;
+//                   two-heads row (_e4m3_h2) before the one-head row; a call whose CTAs hold
+//                   more than kDecodeWgMinRows - 1 packed rows (min(seqlen_q * gqa, 64) >= 33:
+//                   3 or 4 m-tiles) runs the warpgroup row of its head dim (_wg) where one
+//                   exists; other rows (_ef, _s6, bf16 _h2) run only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 //   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
 //                   split + combine pair when the plan's cluster policy says so.
@@ -34,6 +36,7 @@ struct DecodeRowFacts {
   int sink;          // combine: 1 = the sinks join here
   int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
   int cluster = 0;   // split: 1 = the _cl rows (the splits merge through a thread-block cluster)
+  int wg = 0;        // split: 1 = the _wg rows (one warpgroup's wgmma main loop, 33..64 rows per CTA)
 };
 struct DecodeFactsTable {
   const DecodeRowFacts* rows;
@@ -52,11 +55,12 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
 // The combine kernel of head dim `head_dim`, with or without sinks, or nullptr.
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
 // The cluster-merge twin (_cl: KERNEL_CLUSTER 1) of the split row a call would run without it
-// (same head dim, cache type, features; one KV head per CTA), or nullptr. find_decode_split
+// (same head dim, cache type, features, main loop (wg: the _wg_cl rows); one KV head per CTA), or
+// nullptr. find_decode_split
 // never returns a _cl row: the plan picks the twin (decode_launch.cpp).
-const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features);
-// The wide twin of a split row (same head dim, cache type and features, one KV head per CTA, no
-// cluster, no L2 hint, fewer stages: more CTAs per SM; the _s3 row of bf16 head dim 64), or
+const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features, bool wg = false);
+// The wide twin of a split row (same head dim, cache type, features and main loop, one KV head per
+// CTA, no cluster, no L2 hint, fewer stages: more CTAs per SM; the _s3 row of bf16 head dim 64), or
 // nullptr. find_decode_split never returns it: the plan runs it when the unsplit grid covers the
 // SMs (decode_prefers_wide_row, decode.h; decode_launch.cpp).
 const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row);
@@ -64,6 +68,11 @@ const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row);
 bool decode_row_cluster(const KernelInfo* row);
 // KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).
 int decode_row_heads(const KernelInfo* row);
+// Whether a split row runs the warpgroup (wgmma) main loop (a _wg row).
+bool decode_row_wg(const KernelInfo* row);
+// Packed rows per split CTA (min(seqlen_q x gqa, 64)) from which a call runs a _wg row: 3 and 4
+// m-tiles, where each warp of the mma.sync loop runs 3-4 sub-blocks per tile.
+constexpr int64_t kDecodeWgMinRows = 33;
 // A decode split row by name on the device's arch folder (the A/B hook), or nullptr.
 const KernelInfo* find_decode_split_named(int sm, const char* name);
 

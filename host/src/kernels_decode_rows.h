@@ -11,7 +11,8 @@
 //                               tiles (block_n); shared memory from the body's layout.ptxh.
 //                               The default of each head dim is KernelKind::Decode (bf16,
 //                               plain); the others (_attn, _e4m3, _e4m3_attn, the A/B levers
-//                               _ef, _s6, _h2, the cluster-merge rows _cl)
+//                               _ef, _s6, _h2, the cluster-merge rows _cl, the warpgroup rows
+//                               _wg, sm90a only)
 //                               KernelKind::DecodeVariant.
 // fmha_decode_combine_d*_<arch> merge of the split partials: 32 threads, one warp = one CTA per
 //                               output row (block_m = 1), no shared memory, no key tiles;
@@ -70,10 +71,10 @@ constexpr int kDecodeParamBytes = static_cast<int>(sizeof(DecodeKernelParams));
   {#name, false, PTXFMHA_FIELD(SM90_DECODE_HEAD_DIM_, name), PTXFMHA_FIELD(SM90_DECODE_STAGES_, name), \
    PTXFMHA_FIELD(SM90_DECODE_KV_BYTES_, name), PTXFMHA_FIELD(SM90_DECODE_FEATURES_, name),      \
    PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, name), 0, PTXFMHA_FIELD(SM90_DECODE_HEADS_, name),          \
-   PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, name)},
+   PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, name), PTXFMHA_FIELD(SM90_DECODE_WG_, name)},
 #define PTXFMHA_DECODE_COMBINE_FACTS(name)                                                      \
   {#name, true, PTXFMHA_FIELD(SM90_DECODE_COMBINE_HEAD_DIM_, name), 0, 0, 0, 0,                 \
-   PTXFMHA_FIELD(SM90_DECODE_COMBINE_SINK_, name), 1, 0},
+   PTXFMHA_FIELD(SM90_DECODE_COMBINE_SINK_, name), 1, 0, 0},
 #define PTXFMHA_DECODE_FACT_ROWS(ARCH)                                                          \
   SM90_DECODE_KERNELS_##ARCH(PTXFMHA_DECODE_SPLIT_FACTS)                                        \
   SM90_DECODE_COMBINE_KERNELS_##ARCH(PTXFMHA_DECODE_COMBINE_FACTS)                              \

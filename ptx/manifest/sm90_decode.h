@@ -54,67 +54,80 @@
 //           shared memory admits 4 CTAs per SM) need <= 96 registers for the register file to
 //           admit 4 too (ptxas alone takes 107); no spills at 96 (ptxas -v; test "decode split
 //           rows: registers admit the CTAs their shared memory admits")
-//                                            arch      D  STAGES KV  FT  L2  HPC CL  RG
-#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0,   0)
-#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96)
-#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0)
-#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0)
-#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0,   0)
-#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0,   0)
-#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0,   0)
-#define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96)
-#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0)
-#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0)
-#define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0)
-#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1,   0)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1,   0)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1,   0)
+//   WG      1 = the main loop of one warpgroup (_wg): the 4 consumer warps compute the CTA's 64
+//           packed rows together with wgmma (S = Q K^T with Q's A fragments in registers and K
+//           from the ring; O += P V with P in registers and V from the ring, MN-major), so K
+//           and V are read from shared memory once per tile instead of once per warp
+//           (mainloop_wg.ptxh). For CTAs of 33..64 packed rows (3 or 4 m-tiles), where each
+//           warp of the mma.sync loop runs 3-4 sub-blocks per tile; bf16, plain, one KV head,
+//           sm90a only (wgmma does not exist on sm_100a), head dim 64 and 128 (at 256 Q, O
+//           and S would not fit the registers). The host runs it for such calls
+//           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh)
+//                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96,  0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0,  0)
+#define ROW_fmha_decode_d64_wg_sm90a         (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0,   0,  0)
+#define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96,  0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0,  0)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0,  0)
+#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1,   0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1,   0,  0)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -148,7 +161,8 @@
     X(fmha_decode_d64_cl_sm90a) X(fmha_decode_d128_cl_sm90a) X(fmha_decode_d256_cl_sm90a)         \
     X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
     X(fmha_decode_d64_e4m3_cl_sm90a) X(fmha_decode_d128_e4m3_cl_sm90a) X(fmha_decode_d256_e4m3_cl_sm90a) \
-    X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a)
+    X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a) \
+    X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
@@ -174,16 +188,17 @@
     X(fmha_decode_combine_d256_sink_sm100a)
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg)       arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg)   d
-#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl, rg)     st
-#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl, rg)   kv
-#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl, rg)   ft
-#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl, rg)    l2
-#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl, rg)      h
-#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg)    cl
-#define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg)   rg
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)      h
+#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    cl
+#define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   rg
+#define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg)         wg
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
@@ -204,6 +219,7 @@
 #define KERNEL_HEADS         PTXFMHA_FIELD(SM90_DECODE_HEADS_, KERNEL_NAME)
 #define KERNEL_CLUSTER       PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, KERNEL_NAME)
 #define KERNEL_MAX_REGS      PTXFMHA_FIELD(SM90_DECODE_MAX_REGS_, KERNEL_NAME)
+#define KERNEL_WG            PTXFMHA_FIELD(SM90_DECODE_WG_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       SM90_DECODE_THREADS

@@ -56,8 +56,7 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
 const KernelInfo* find_decode_combine(int sm, int head_dim, bool sink);
 // The cluster-merge twin (_cl: KERNEL_CLUSTER 1) of the split row a call would run without it
 // (same head dim, cache type, features, main loop (wg: the _wg_cl rows); one KV head per CTA), or
-// nullptr. find_decode_split
-// never returns a _cl row: the plan picks the twin (decode_launch.cpp).
+// nullptr. find_decode_split never returns a _cl row: the plan picks the twin (decode_launch.cpp).
 const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features, bool wg = false);
 // The wide twin of a split row (same head dim, cache type, features and main loop, one KV head per
 // CTA, no cluster, no L2 hint, fewer stages: more CTAs per SM; the _s3 row of bf16 head dim 64), or

@@ -12,6 +12,9 @@
 #include <fstream>
 #include <string>
 
+#include <set>
+
+#include "bench_case.h"
 #include "gpu_util.h"
 #include "ptx_util.h"
 
@@ -134,5 +137,57 @@ TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the d
   log = run_command("SURVEY_DIMS=256 " + env + survey + " " + shell_quote(out) + " 600 2>&1", &rc);
   calls = read_text_file(dir + "/calls");
   CHECK(std::count(calls.begin(), calls.end(), '\n') == 32);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
+// The tools restate the grid's axes (bench/bench_case.h DecodeAxes) in Python and shell: both
+// must cover exactly the bench's grid, or their coverage counts and chunks go stale.
+TEST_CASE("decode survey tools: the grid's axes agree with the bench's DecodeAxes (CPU)") {
+  const ptxfmha_bench::DecodeAxes& ax = ptxfmha_bench::decode_axes();
+  const std::string dir = temp_dir();
+  int rc = 0;
+  // decode-survey.sh: one chunk per head dim x heads pair x token count, filtered to it.
+  const std::string fake = dir + "/fake_bench.sh";
+  write_file(fake,
+             "#!/usr/bin/env bash\n"
+             "for a in \"$@\"; do case $a in --benchmark_filter=*) echo \"${a#*=}\" >> " + dir + "/calls;;"
+             " --benchmark_out=*) echo '{}' > \"${a#*=}\";; esac; done\n");
+  chmod(fake.c_str(), 0755);
+  run_command("PTXFMHA_BENCH=" + shell_quote(fake) + " " + shell_quote(source_dir() + "/tools/decode-survey.sh") +
+                  " " + shell_quote(dir + "/out") + " 600 2>&1", &rc);
+  CHECK(rc == 0);
+  std::set<std::string> want, got;
+  for (int d : ax.head_dims)
+    for (const auto& h : ax.heads)
+      for (int q : ax.q_tokens)
+        want.insert("decode/d" + std::to_string(d) + "/[^/]+/[^/]+/hq" + std::to_string(h.first) + "hkv" +
+                    std::to_string(h.second) + "/q" + std::to_string(q) + "/");
+  const std::string calls = read_text_file(dir + "/calls");
+  for (std::size_t at = 0; at < calls.size();) {
+    const std::size_t nl = calls.find('\n', at);
+    got.insert(calls.substr(at, nl - at));
+    at = nl == std::string::npos ? calls.size() : nl + 1;
+  }
+  CHECK(got == want);
+  // decode_targets.py: the grid's cells and the ceiling / fp8 targets' cells (batch >= 8, kv >= 8k).
+  std::size_t big_b = 0, big_kv = 0;
+  for (int b : ax.batches) big_b += b >= 8;
+  for (int kv : ax.kvs) big_kv += kv >= 8192;
+  const std::size_t per_shape = ax.head_dims.size() * ax.heads.size() * ax.q_tokens.size() * ax.page_sizes.size();
+  const std::size_t all = per_shape * ax.batches.size() * ax.kvs.size();
+  const std::size_t ceiling_cells = per_shape * big_b * big_kv;
+  write_file(dir + "/one.json", "{\"benchmarks\": [" +
+                                    entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha",
+                                          "\"median_us\": 60.0, \"pct_ceiling\": 97.0") +
+                                    "{\"name\": \"end\"}]}");
+  const std::string out =
+      run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                      shell_quote(dir + "/one.json") + " 2>&1",
+                  &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("Coverage: 1 of " + std::to_string(all) + " cells") != std::string::npos);
+  // the ceiling row: met 1, missed 0, the rest of its cells not measured
+  CHECK(out.find("| 1 | 0 | " + std::to_string(ceiling_cells - 1) + " |") != std::string::npos);
   run_command("rm -rf " + shell_quote(dir), &rc);
 }

@@ -29,6 +29,18 @@ std::string temp_dir() {
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+// A fake bench in `dir` for tools/decode-survey.sh: logs each call's filter to dir/calls and
+// writes the JSON it is asked for. Returns its path.
+std::string fake_bench(const std::string& dir) {
+  const std::string fake = dir + "/fake_bench.sh";
+  write_file(fake,
+             "#!/usr/bin/env bash\n"
+             "for a in \"$@\"; do case $a in --benchmark_filter=*) echo \"${a#*=}\" >> " + dir + "/calls;;"
+             " --benchmark_out=*) echo '{}' > \"${a#*=}\";; esac; done\n");
+  chmod(fake.c_str(), 0755);
+  return fake;
+}
+
 std::string entry(const std::string& cell, const char* impl, const std::string& counters) {
   return "{\"name\": \"decode/" + cell + "/" + impl + "/iterations:4/manual_time\", \"run_type\": \"iteration\", " +
          counters + "},\n";
@@ -100,13 +112,7 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
 
 TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the deadline kept (CPU)") {
   const std::string dir = temp_dir();
-  // A fake bench: logs its filter and writes the JSON it is asked for.
-  const std::string fake = dir + "/fake_bench.sh";
-  write_file(fake,
-             "#!/usr/bin/env bash\n"
-             "for a in \"$@\"; do case $a in --benchmark_filter=*) echo \"${a#*=}\" >> " + dir + "/calls;;"
-             " --benchmark_out=*) echo '{}' > \"${a#*=}\";; esac; done\n");
-  chmod(fake.c_str(), 0755);
+  const std::string fake = fake_bench(dir);
   const std::string survey = shell_quote(source_dir() + "/tools/decode-survey.sh");
   const std::string env = "PTXFMHA_BENCH=" + shell_quote(fake) + " ";
   const std::string out = dir + "/out";
@@ -147,12 +153,7 @@ TEST_CASE("decode survey tools: the grid's axes agree with the bench's DecodeAxe
   const std::string dir = temp_dir();
   int rc = 0;
   // decode-survey.sh: one chunk per head dim x heads pair x token count, filtered to it.
-  const std::string fake = dir + "/fake_bench.sh";
-  write_file(fake,
-             "#!/usr/bin/env bash\n"
-             "for a in \"$@\"; do case $a in --benchmark_filter=*) echo \"${a#*=}\" >> " + dir + "/calls;;"
-             " --benchmark_out=*) echo '{}' > \"${a#*=}\";; esac; done\n");
-  chmod(fake.c_str(), 0755);
+  const std::string fake = fake_bench(dir);
   run_command("PTXFMHA_BENCH=" + shell_quote(fake) + " " + shell_quote(source_dir() + "/tools/decode-survey.sh") +
                   " " + shell_quote(dir + "/out") + " 600 2>&1", &rc);
   CHECK(rc == 0);

@@ -195,6 +195,8 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // A _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in one pass per tile) plans
 // with kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
+// Query rows of one KV head packed into the M dimension: seqlen_q x GQA ratio (kernel.ptxh).
+int64_t decode_packed_rows(const ptxfmha_decode_params& p);
 // 16-row m-tiles of a split CTA's packed rows: ceil(min(seqlen_q x gqa, 64) / 16), 1..4. The
 // four consumer warps share a 64-key tile as m-tiles x key parts, so each warp runs m-tiles
 // 16-key sub-blocks per tile (kernel.ptxh): the CTA's work per byte grows with it.

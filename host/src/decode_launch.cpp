@@ -150,7 +150,7 @@ ptxfmha_status pick_rows(const DecodeCall& c, const DeviceInfo& dev, const Kerne
       return fail(PTXFMHA_ERR_INVALID_ARGUMENT, "no decode split kernel named %s for sm_%d (%s)",
                   c.overrides.split_kernel, dev.sm, dev.arch ? dev.arch : "no kernels");
     const DecodeRowFacts* f = decode_row_facts(*split);
-    const int64_t packed = int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
+    const int64_t packed = decode_packed_rows(p);
     if (f->heads > 1 && (p.heads_kv % f->heads != 0 || packed > 16))
       return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                   "decode split kernel %s takes %d KV heads per CTA with at most 16 packed rows each; "
@@ -164,8 +164,7 @@ ptxfmha_status pick_rows(const DecodeCall& c, const DeviceInfo& dev, const Kerne
                   f->features ? ", features" : "", p.head_dim, c.kv_bytes == 1 ? "e4m3" : "bf16",
                   call_needs(c).c_str());
   } else {
-    *split = find_decode_split(dev.sm, p.head_dim, c.kv_bytes, feat, p.heads_kv,
-                               int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv));
+    *split = find_decode_split(dev.sm, p.head_dim, c.kv_bytes, feat, p.heads_kv, decode_packed_rows(p));
   }
   if (*split != nullptr && *combine != nullptr) return PTXFMHA_OK;
   if (find_kernel(dev.sm, KernelKind::Decode, p.head_dim) == nullptr)

@@ -166,12 +166,11 @@ int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions&
   return (keys + kDecodeBlockN - 1) / kDecodeBlockN;
 }
 
-namespace {
-// Query rows of one KV head packed into the M dimension: tokens x GQA ratio (kernel.ptxh).
 int64_t decode_packed_rows(const ptxfmha_decode_params& p) {
   return int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
 }
 
+namespace {
 int decode_m_groups(const ptxfmha_decode_params& p) {
   return static_cast<int>((decode_packed_rows(p) + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
 }

@@ -23,6 +23,7 @@
 
 #include "decode.h"
 #include "ptxfmha/reference.h"
+#include "reference_attn.h"  // reference_attn_impl, RefAttnLimits
 
 using ptxfmha::float_to_bf16;
 using ptxfmha::RefAttnProblem;
@@ -548,10 +549,10 @@ TEST_CASE("reference_attn: shapes ptxfmha_attn rejects throw") {
   b = p; b.page_size = 4; b.max_blocks_per_seq = 1; b.num_pages = 1; b.block_table = {0}; b.seqlen_k = 5; throws(b);
 }
 
-TEST_CASE("reference_attn: a few query rows (keys converted where used) equal many (keys gathered), bitwise") {
-  // Tasks of <= 16 query rows (decode) convert each key row where they use it; larger ones
-  // convert the task's keys to double first. Both must give the same bits: 20 rows (gathered)
-  // against the same rows run 4 at a time (in place), paged, one page id outside the pool.
+TEST_CASE("reference_attn: a few query rows (heads of a KV head per task) equal many (a head per task), bitwise") {
+  // Sequences of <= 16 query rows (decode) put several heads of a KV head in one task; longer
+  // ones a head and a block of rows. Both must give the same bits: 20 rows against the same
+  // rows run 4 at a time, paged, one page id outside the pool.
   const int B = 2, SQ = 20, SK = 300, HQ = 8, HKV = 2, D = 64, PS = 16, PPS = (SK + PS - 1) / PS;
   std::mt19937 rng(2026);
   const std::vector<uint16_t> q = random_bf16(rng, std::size_t(B) * SQ * HQ * D);
@@ -583,4 +584,37 @@ TEST_CASE("reference_attn: a few query rows (keys converted where used) equal ma
         }
     CHECK(same);
   }
+}
+
+TEST_CASE("reference_attn: a decode task's rows cut into score blocks equal rows run one by one, bitwise") {
+  // 16 heads of one KV head x 4 query rows over 3000 keys, with 1, 2 and 16 threads (a task
+  // then holds 16, 8 or 1 heads) and a score budget of 10^5 (rows x keys of a block: 33 rows) or
+  // the default: the tasks run as one to several blocks of rows, each streaming the keys in
+  // widened chunks. Every row must equal the same row computed alone (one head, one row).
+  const int SQ = 4, SK = 3000, HQ = 16, D = 64;
+  std::mt19937 rng(17);
+  const std::vector<uint16_t> q = random_bf16(rng, std::size_t(SQ) * HQ * D);
+  const std::vector<uint16_t> k = random_bf16(rng, std::size_t(SK) * D), v = random_bf16(rng, k.size());
+  RefAttnProblem all = fixed(1, SQ, SK, HQ, 1, D, 0.11);
+  all.sink_logits.assign(HQ, 0.5f);
+  all.sink_logits[15] = 9.0f;
+  for (const int threads : {1, 2, 16})
+    for (const int64_t budget : {int64_t(100000), ptxfmha::RefAttnLimits{}.score_budget}) {
+      CAPTURE(threads);
+      CAPTURE(budget);
+      RefAttnResult big;
+      ptxfmha::reference_attn_impl(all, q.data(), k.data(), v.data(), &big, true, "test", {threads, budget});
+      REQUIRE_FALSE(any_nan(big));
+      for (const auto& hi : std::vector<std::pair<int, int>>{{0, 0}, {7, 2}, {8, 1}, {15, 3}}) {
+        const int h = hi.first, i = hi.second;
+        CAPTURE(h);
+        CAPTURE(i);
+        RefAttnProblem one = fixed(1, 1, SK, 1, 1, D, 0.11);
+        one.sink_logits = {all.sink_logits[std::size_t(h)]};
+        const std::size_t qo = (std::size_t(i) * HQ + h) * D;
+        const RefAttnResult r = run(one, std::vector<uint16_t>(q.begin() + long(qo), q.begin() + long(qo + D)), k, v);
+        CHECK(std::memcmp(r.o.data(), &big.o[qo], D * sizeof(double)) == 0);
+        CHECK(r.lse[0] == big.lse[std::size_t(h) * SQ + i]);
+      }
+    }
 }

@@ -12,9 +12,11 @@
 // operations and their order are exactly reference_fwd's of before, so its results are
 // bitwise unchanged.
 //
-// Work: one task per (sequence, query head, block of rows). A task widens only the keys its
+// Work: one task per (sequence, query head, block of rows), or per (sequence, several query
+// heads of one KV head) when the sequence has few rows (decode). A task streams the keys its
 // rows can see (the union of their [lo, hi), contiguous because lo and hi grow with i) of its
-// KV head to float64, through the block table when paged.
+// KV head in chunks widened to float64 once for all its rows, through the block table when
+// paged; each row's operations and their order are those above whatever the task holds.
 #include "reference_attn.h"
 
 #include <algorithm>
@@ -32,6 +34,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kFewRows = 16;  // query rows per sequence up to which a task holds several heads
 
 struct Seq {
   int64_t q_row0 = 0;  // first output row (fixed: b * seqlen_q; packed: clamped offset)
@@ -109,99 +112,152 @@ std::vector<uint8_t> writers_of(const std::vector<Seq>& seqs, std::size_t rows) 
   return w;
 }
 
+// A task: rows [i0, i1) of sequence b for the query heads [h0, h1), which share one KV head.
 struct Task {
-  int b, h, i0, i1;
+  int b, h0, h1, i0, i1;
+};
+
+// One query row of a task: where it writes, the keys it sees and its running softmax state.
+struct RowState {
+  int h = 0;
+  int64_t lo = 0, hi = 0, diag = 0;
+  double slope = 0, sink = 0, m = 0, sum = 0;
+  double* o = nullptr;
+  double* lse = nullptr;
 };
 
 class Worker {
  public:
   Worker(const RefAttnProblem& p, const std::vector<Seq>& seqs, const uint16_t* q, const uint16_t* k,
-         const uint16_t* v, RefAttnResult* r)
-      : p_(p), seqs_(seqs), q_(q), k_(k), v_(v), r_(r),
-        right_(p.causal ? 0 : p.window_right), D_(static_cast<std::size_t>(p.head_dim)) {
-    qd_.resize(D_);
-    acc_.resize(D_);
-    row_.resize(D_);
-  }
+         const uint16_t* v, RefAttnResult* r, int64_t score_budget)
+      : p_(p), seqs_(seqs), q_(q), k_(k), v_(v), r_(r), right_(p.causal ? 0 : p.window_right),
+        D_(static_cast<std::size_t>(p.head_dim)), score_budget_(score_budget) {}
 
+  // The task's rows (head-major) in blocks whose scores fit the score budget; each block streams
+  // its keys in chunks of kChunkKeys widened to float64 once for all of its rows (the rows of
+  // a decode task are the few query tokens of every head sharing the KV head, so a 128k-key
+  // cache is read and widened once per block, not once per row). Every row still computes
+  // exactly the operations, in the order, of the per-row stream described at the top.
   void run(const Task& t) {
     const Seq& s = seqs_[static_cast<std::size_t>(t.b)];
-    const int kvh = t.h / (p_.heads_q / p_.heads_kv);
-    int64_t glo = 0, ghi = 0;
-    window(s, t.i0, &glo, nullptr);
-    window(s, t.i1 - 1, nullptr, &ghi);
-    // Many rows per task (prefill) convert the task's keys to double once; a few (decode: one
-    // to a few query tokens against up to 128k keys) convert each key where it is used, which
-    // reads 2-byte elements instead of writing and re-reading 8-byte ones. Same values either way.
-    gathered_ = t.i1 - t.i0 > kDirectRows;
-    b_ = t.b;
-    seq_ = &s;
-    kvh_ = kvh;
-    glo_ = glo;
-    if (gathered_) gather(t.b, s, kvh, glo, ghi);
-    sc_.assign(ghi > glo ? static_cast<std::size_t>(ghi - glo) : 0, 0.0);
-    const bool varlen = !p_.cu_seqlens_q.empty();
-    const bool has_sink = !p_.sink_logits.empty();
-    const double sink = has_sink ? double(p_.sink_logits[static_cast<std::size_t>(t.h)]) : 0.0;
-    const bool has_alibi = !p_.alibi_slopes.empty();
-    const double slope = has_alibi ? double(p_.alibi_slopes[static_cast<std::size_t>(t.h)]) : 0.0;
-    const int D = p_.head_dim;
-    for (int i = t.i0; i < t.i1; ++i) {
-      const int64_t row = s.q_row0 + i;
-      const uint16_t* qr = varlen ? q_ + row * p_.q_stride[1] + int64_t(t.h) * p_.q_stride[2]
-                                  : q_ + int64_t(t.b) * p_.q_stride[0] + int64_t(i) * p_.q_stride[1] +
-                                        int64_t(t.h) * p_.q_stride[2];
-      double* o = r_->o.data() + (static_cast<std::size_t>(row) * p_.heads_q + t.h) * D_;
-      double* l = r_->lse.data() + (varlen ? static_cast<std::size_t>(t.h) * p_.total_q + row
-                                           : (static_cast<std::size_t>(t.b) * p_.heads_q + t.h) * p_.seqlen_q + i);
-      int64_t lo = 0, hi = 0;
-      window(s, i, &lo, &hi);
-      if (t.h == 0) r_->visible[static_cast<std::size_t>(row)] = static_cast<int32_t>(hi > lo ? hi - lo : 0);
-      if (!p_.row_mask.empty() && p_.row_mask[static_cast<std::size_t>(row)] == 0) continue;  // not sampled
-      if (lo >= hi) {  // no visible key
-        std::fill(o, o + D, 0.0);
-        *l = has_sink ? sink : -kInf;
-        continue;
+    rows_.clear();
+    for (int h = t.h0; h < t.h1; ++h)
+      for (int i = t.i0; i < t.i1; ++i) {
+        RowState rs;
+        if (start_row(t.b, s, h, i, &rs)) rows_.push_back(rs);
       }
-      for (int d = 0; d < D; ++d) qd_[d] = bf16_to_float(qr[d]);
-      const int64_t diag = int64_t(i) + s.len_k - s.len_q;
-      double m = -kInf;
-      for (int64_t j = lo; j < hi; ++j) {
-        const double* kdr = key_d(k_, p_.k_stride, kd_, j);
-        // Four partial sums: a chain of D dependent double adds would bound the reference by
-        // add latency (it checks every decode cell of the bench, up to 128k keys).
-        double part[4] = {0, 0, 0, 0};
-        int d = 0;
-        for (; d + 4 <= D; d += 4)
-          for (int u = 0; u < 4; ++u) part[u] += qd_[d + u] * kdr[d + u];
-        for (; d < D; ++d) part[0] += qd_[d] * kdr[d];
-        const double dot = (part[0] + part[1]) + (part[2] + part[3]);
-        double x = dot * p_.softmax_scale;
-        if (p_.softcap > 0) x = p_.softcap * std::tanh(x / p_.softcap);
-        if (has_alibi) x -= slope * double(std::llabs(diag - j));
-        sc_[static_cast<std::size_t>(j - glo)] = x;
-        m = std::max(m, x);
+    std::size_t first = 0;
+    while (first < rows_.size()) {
+      int64_t lo = rows_[first].lo, hi = rows_[first].hi;
+      std::size_t last = first + 1;
+      for (; last < rows_.size(); ++last) {
+        const int64_t nlo = std::min(lo, rows_[last].lo), nhi = std::max(hi, rows_[last].hi);
+        if (static_cast<int64_t>(last + 1 - first) * (nhi - nlo) > score_budget_) break;
+        lo = nlo;
+        hi = nhi;
       }
-      if (has_sink) m = std::max(m, sink);
-      std::fill(acc_.begin(), acc_.end(), 0.0);
-      double sum = has_sink ? std::exp(sink - m) : 0.0;
-      for (int64_t j = lo; j < hi; ++j) {
-        const double w = std::exp(sc_[static_cast<std::size_t>(j - glo)] - m);
-        sum += w;
-        const double* vdr = key_d(v_, p_.v_stride, vd_, j);
-        for (int d = 0; d < D; ++d) acc_[d] += w * vdr[d];
-      }
-      for (int d = 0; d < D; ++d) o[d] = acc_[d] / sum;
-      *l = m + std::log(sum);
+      run_block(t.b, s, first, last, lo, hi);
+      first = last;
     }
   }
 
  private:
-  // Visible keys [lo, hi) of row i (either output may be null).
-  void window(const Seq& s, int i, int64_t* lo, int64_t* hi) const {
-    const int64_t diag = int64_t(i) + s.len_k - s.len_q;
-    if (lo) *lo = p_.window_left >= 0 ? std::max<int64_t>(0, diag - p_.window_left) : 0;
-    if (hi) *hi = right_ >= 0 ? std::min<int64_t>(s.len_k, diag + right_ + 1) : s.len_k;
+  // Row i of head h: fills its state and returns true when it has keys to stream; rows that are
+  // not sampled or see no key are finished here.
+  bool start_row(int b, const Seq& s, int h, int i, RowState* rs) {
+    const bool varlen = !p_.cu_seqlens_q.empty();
+    const int64_t row = s.q_row0 + i;
+    rs->h = h;
+    rs->o = r_->o.data() + (static_cast<std::size_t>(row) * p_.heads_q + h) * D_;
+    rs->lse = r_->lse.data() + (varlen ? static_cast<std::size_t>(h) * p_.total_q + row
+                                       : (static_cast<std::size_t>(b) * p_.heads_q + h) * p_.seqlen_q + i);
+    rs->diag = int64_t(i) + s.len_k - s.len_q;
+    rs->lo = p_.window_left >= 0 ? std::max<int64_t>(0, rs->diag - p_.window_left) : 0;
+    rs->hi = right_ >= 0 ? std::min<int64_t>(s.len_k, rs->diag + right_ + 1) : s.len_k;
+    if (h == 0) r_->visible[static_cast<std::size_t>(row)] = static_cast<int32_t>(rs->hi > rs->lo ? rs->hi - rs->lo : 0);
+    const bool has_sink = !p_.sink_logits.empty();
+    rs->sink = has_sink ? double(p_.sink_logits[static_cast<std::size_t>(h)]) : 0.0;
+    rs->slope = !p_.alibi_slopes.empty() ? double(p_.alibi_slopes[static_cast<std::size_t>(h)]) : 0.0;
+    if (!p_.row_mask.empty() && p_.row_mask[static_cast<std::size_t>(row)] == 0) return false;  // not sampled
+    if (rs->lo >= rs->hi) {  // no visible key
+      std::fill(rs->o, rs->o + D_, 0.0);
+      *rs->lse = has_sink ? rs->sink : -kInf;
+      return false;
+    }
+    return true;
+  }
+
+  // Rows [first, last) of rows_, whose keys lie in [lo, hi): the scores, the max, the exp-sum
+  // with the weighted V sum, O and LSE.
+  void run_block(int b, const Seq& s, std::size_t first, std::size_t last, int64_t lo, int64_t hi) {
+    const std::size_t n = last - first, nk = static_cast<std::size_t>(hi - lo);
+    const int kvh = rows_[first].h / (p_.heads_q / p_.heads_kv);
+    const bool has_sink = !p_.sink_logits.empty();
+    const bool has_alibi = !p_.alibi_slopes.empty();
+    qd_.resize(n * D_);
+    sc_.resize(n * nk);
+    acc_.assign(n * D_, 0.0);
+    for (std::size_t r = 0; r < n; ++r) {
+      const RowState& rs = rows_[first + r];
+      const int64_t i = rs.diag - s.len_k + s.len_q;
+      const uint16_t* qr = !p_.cu_seqlens_q.empty()
+                               ? q_ + (s.q_row0 + i) * p_.q_stride[1] + int64_t(rs.h) * p_.q_stride[2]
+                               : q_ + int64_t(b) * p_.q_stride[0] + i * p_.q_stride[1] + int64_t(rs.h) * p_.q_stride[2];
+      for (std::size_t d = 0; d < D_; ++d) qd_[r * D_ + d] = bf16_to_float(qr[d]);
+    }
+    for (int64_t j0 = lo; j0 < hi; j0 += kChunkKeys) {  // scores
+      const int64_t j1 = std::min(hi, j0 + kChunkKeys);
+      widen(k_, p_.k_stride, b, s, kvh, j0, j1);
+      for (std::size_t r = 0; r < n; ++r) {
+        const RowState& rs = rows_[first + r];
+        const double* qd = &qd_[r * D_];
+        double* sc = &sc_[r * nk] - lo;
+        for (int64_t j = std::max(j0, rs.lo); j < std::min(j1, rs.hi); ++j) {
+          const double* kdr = &chunk_[static_cast<std::size_t>(j - j0) * D_];
+          // Four partial sums: a chain of D dependent double adds would bound the reference by
+          // add latency (it checks every decode cell of the bench, up to 128k keys).
+          double part[4] = {0, 0, 0, 0};
+          std::size_t d = 0;
+          for (; d + 4 <= D_; d += 4)
+            for (int u = 0; u < 4; ++u) part[u] += qd[d + u] * kdr[d + u];
+          for (; d < D_; ++d) part[0] += qd[d] * kdr[d];
+          const double dot = (part[0] + part[1]) + (part[2] + part[3]);
+          double x = dot * p_.softmax_scale;
+          if (p_.softcap > 0) x = p_.softcap * std::tanh(x / p_.softcap);
+          if (has_alibi) x -= rs.slope * double(std::llabs(rs.diag - j));
+          sc[j] = x;
+        }
+      }
+    }
+    for (std::size_t r = 0; r < n; ++r) {  // the max (sink included), the sink's exp term
+      RowState& rs = rows_[first + r];
+      const double* sc = &sc_[r * nk] - lo;
+      double m = -kInf;
+      for (int64_t j = rs.lo; j < rs.hi; ++j) m = std::max(m, sc[j]);
+      if (has_sink) m = std::max(m, rs.sink);
+      rs.m = m;
+      rs.sum = has_sink ? std::exp(rs.sink - m) : 0.0;
+    }
+    for (int64_t j0 = lo; j0 < hi; j0 += kChunkKeys) {  // exp-sum and weighted V sum
+      const int64_t j1 = std::min(hi, j0 + kChunkKeys);
+      widen(v_, p_.v_stride, b, s, kvh, j0, j1);
+      for (std::size_t r = 0; r < n; ++r) {
+        RowState& rs = rows_[first + r];
+        const double* sc = &sc_[r * nk] - lo;
+        double* acc = &acc_[r * D_];
+        for (int64_t j = std::max(j0, rs.lo); j < std::min(j1, rs.hi); ++j) {
+          const double w = std::exp(sc[j] - rs.m);
+          rs.sum += w;
+          const double* vdr = &chunk_[static_cast<std::size_t>(j - j0) * D_];
+          for (std::size_t d = 0; d < D_; ++d) acc[d] += w * vdr[d];
+        }
+      }
+    }
+    for (std::size_t r = 0; r < n; ++r) {
+      const RowState& rs = rows_[first + r];
+      for (std::size_t d = 0; d < D_; ++d) rs.o[d] = acc_[r * D_ + d] / rs.sum;
+      *rs.lse = rs.m + std::log(rs.sum);
+    }
   }
 
   // Key j's row of KV head kvh in `base` (K or V), or nullptr for a page id outside the pool.
@@ -216,48 +272,33 @@ class Worker {
     return base + int64_t(b) * stride[0] + j * stride[1] + int64_t(kvh) * stride[2];
   }
 
-  // Key j's row of the task's KV head in K or V as doubles: the gathered copy, or converted into
-  // row_ (valid until the next call).
-  const double* key_d(const uint16_t* base, const int64_t* stride, const std::vector<double>& gathered,
-                      int64_t j) {
-    if (gathered_) return &gathered[static_cast<std::size_t>(j - glo_) * D_];
-    const uint16_t* r = key_row(base, stride, b_, *seq_, j, kvh_);
-    for (std::size_t d = 0; d < D_; ++d) row_[d] = r != nullptr ? bf16_to_float(r[d]) : 0.0;
-    return row_.data();
-  }
-
-  void gather(int b, const Seq& s, int kvh, int64_t lo, int64_t hi) {
-    const std::size_t n = hi > lo ? static_cast<std::size_t>(hi - lo) : 0;
-    kd_.assign(n * D_, 0.0);
-    vd_.assign(n * D_, 0.0);
-    for (int64_t j = lo; j < hi; ++j) {
-      const uint16_t* kr = key_row(k_, p_.k_stride, b, s, j, kvh);
-      const uint16_t* vr = key_row(v_, p_.v_stride, b, s, j, kvh);
-      double* kdr = &kd_[static_cast<std::size_t>(j - lo) * D_];
-      double* vdr = &vd_[static_cast<std::size_t>(j - lo) * D_];
-      for (std::size_t d = 0; kr != nullptr && d < D_; ++d) kdr[d] = bf16_to_float(kr[d]);
-      for (std::size_t d = 0; vr != nullptr && d < D_; ++d) vdr[d] = bf16_to_float(vr[d]);
+  // Keys [j0, j1) of KV head kvh in K or V, widened into chunk_ (zeros for an unmapped page).
+  void widen(const uint16_t* base, const int64_t* stride, int b, const Seq& s, int kvh, int64_t j0, int64_t j1) {
+    chunk_.resize(static_cast<std::size_t>(j1 - j0) * D_);
+    for (int64_t j = j0; j < j1; ++j) {
+      const uint16_t* r = key_row(base, stride, b, s, j, kvh);
+      double* out = &chunk_[static_cast<std::size_t>(j - j0) * D_];
+      for (std::size_t d = 0; d < D_; ++d) out[d] = r != nullptr ? bf16_to_float(r[d]) : 0.0;
     }
   }
 
+  static constexpr int64_t kChunkKeys = 64;  // keys widened at a time (<= 128 KB at D 256)
   const RefAttnProblem& p_;
   const std::vector<Seq>& seqs_;
   const uint16_t *q_, *k_, *v_;
   RefAttnResult* r_;
   const int right_;
   const std::size_t D_;
-  static constexpr int kDirectRows = 16;  // rows per task up to which keys are converted in place
-  std::vector<double> kd_, vd_, qd_, sc_, acc_, row_;
-  bool gathered_ = true;
-  int b_ = 0, kvh_ = 0;
-  const Seq* seq_ = nullptr;
-  int64_t glo_ = 0;
+  const int64_t score_budget_;
+  std::vector<RowState> rows_;
+  std::vector<double> chunk_, qd_, sc_, acc_;
 };
 
 }  // namespace
 
 void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k,
-                         const uint16_t* v, RefAttnResult* out, bool split_rows, const char* who) {
+                         const uint16_t* v, RefAttnResult* out, bool split_rows, const char* who,
+                         const RefAttnLimits& limits) {
   check_problem(p, who);
   const bool varlen = !p.cu_seqlens_q.empty();
   const std::size_t rows = varlen ? static_cast<std::size_t>(p.total_q)
@@ -282,19 +323,31 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   unsigned hw = std::thread::hardware_concurrency();
   int nthreads = static_cast<int>(std::min<unsigned>(hw == 0 ? 1 : hw, 16u));
   if (work < 4e6 || overlapping) nthreads = 1;  // small: thread start-up would dominate
+  if (limits.threads > 0 && !overlapping) nthreads = limits.threads;
   int block = INT32_MAX;
   if (split_rows && nthreads > 1)
     block = static_cast<int>(std::max<int64_t>(32, (all_rows * p.heads_q + 4 * nthreads - 1) / (4 * nthreads)));
+  // Sequences of a few query rows (decode) put several heads of one KV head in a task, so that
+  // a task widens its keys once for all of them: as many heads as still give every thread a task.
+  const int group = p.heads_q / p.heads_kv;
+  const int spread = static_cast<int>((nthreads + int64_t(p.batch) * p.heads_kv - 1) /
+                                      std::max<int64_t>(int64_t(p.batch) * p.heads_kv, 1));
+  const int few_heads = std::max(1, group / std::max(spread, 1));
   std::vector<Task> tasks;
-  for (int b = 0; b < p.batch; ++b)
-    for (int h = 0; h < p.heads_q; ++h)
-      for (int i0 = 0; i0 < seqs[static_cast<std::size_t>(b)].len_q; i0 += block)
-        tasks.push_back({b, h, i0, static_cast<int>(std::min<int64_t>(seqs[static_cast<std::size_t>(b)].len_q, int64_t(i0) + block))});
+  for (int b = 0; b < p.batch; ++b) {
+    const int len_q = seqs[static_cast<std::size_t>(b)].len_q;
+    const int heads = len_q <= kFewRows ? few_heads : 1;
+    for (int h0 = 0, h1 = 0; h0 < p.heads_q; h0 = h1) {
+      h1 = std::min(h0 + heads, (h0 / group + 1) * group);  // within h0's KV head
+      for (int i0 = 0; i0 < len_q; i0 += block)
+        tasks.push_back({b, h0, h1, i0, static_cast<int>(std::min<int64_t>(len_q, int64_t(i0) + block))});
+    }
+  }
   nthreads = std::max(1, std::min<int>(nthreads, static_cast<int>(tasks.size())));
 
   std::atomic<std::size_t> next{0};
   auto body = [&]() {
-    Worker w(p, seqs, q, k, v, out);
+    Worker w(p, seqs, q, k, v, out, std::max<int64_t>(limits.score_budget, 1));
     for (std::size_t t = next.fetch_add(1); t < tasks.size(); t = next.fetch_add(1)) w.run(tasks[t]);
   };
   if (nthreads <= 1) {

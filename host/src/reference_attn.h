@@ -11,7 +11,14 @@ namespace ptxfmha {
 // (callers that parallelise over row blocks themselves keep one thread per call);
 // true: long sequences are cut into blocks of rows so that few heads still use every core.
 // `who` prefixes the exception messages ("reference_fwd", "reference_attn").
+// `limits` set the threads and bound the scores a task holds at a time (rows x keys of one
+// block of its rows); the results do not depend on them (tests vary them to reach every path).
+struct RefAttnLimits {
+  int threads = 0;  // 0: the machine's hardware threads, at most 16 (1 for small problems)
+  int64_t score_budget = int64_t(1) << 22;  // 32 MB of float64 scores per thread
+};
 void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k,
-                         const uint16_t* v, RefAttnResult* out, bool split_rows, const char* who);
+                         const uint16_t* v, RefAttnResult* out, bool split_rows, const char* who,
+                         const RefAttnLimits& limits = RefAttnLimits{});
 
 }  // namespace ptxfmha

@@ -76,6 +76,7 @@ struct RefCache {
   bool ready = false;
   std::vector<RefBlock> blocks;
   std::vector<double> out, lse;  // concatenated over blocks: [m, heads_q, d] and [heads_q, m]
+  double fetch_s = 0, compute_s = 0;  // wall seconds: downloading its inputs, computing it
 };
 
 struct CaseState {
@@ -83,6 +84,7 @@ struct CaseState {
   std::string prepare_error;  // setup failed: both entries report it
   int nsets = 1;
   double prepare_s = 0;       // wall seconds spent preparing (gate, cuDNN build and tuning)
+  double cudnn_s = 0;         // of which cuDNN's plans: build, check, tuning
   // Paged caches: the page table (host copy for the reference) and the per-sequence lengths
   // cuDNN's padding mask takes.
   std::vector<int32_t> page_table_host;

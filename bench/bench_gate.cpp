@@ -28,6 +28,10 @@ std::vector<RefBlock> ref_blocks(const Case& c) {
   return blocks;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void build_reference(const Case& c, CaseState& cs) {
   RefCache& r = cs.ref;
   const Arena& a = arena_for(c);
@@ -35,16 +39,24 @@ void build_reference(const Case& c, CaseState& cs) {
   r.blocks = ref_blocks(c);
   r.out.clear();
   r.lse.clear();
+  static PinnedHost k_host, v_host;  // the cells' K / V copies (up to GiBs each), kept
   for (const RefBlock& blk : r.blocks) {
-    std::vector<uint16_t> q(blk.m * H * D), k(std::max<int64_t>(blk.kn, 1) * Hkv * D), v(k.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<uint16_t> q(blk.m * H * D);
+    const std::size_t kv_bytes = std::size_t(std::max<int64_t>(blk.kn, 1) * Hkv * D) * 2;
+    uint16_t* k = static_cast<uint16_t*>(k_host.reserve(kv_bytes));
+    uint16_t* v = static_cast<uint16_t*>(v_host.reserve(kv_bytes));
     const std::size_t qoff = std::size_t((blk.b * c.seqlen_q + blk.r0) * H * D) * 2;
     download(q.data(), a.q.ptr() + qoff, q.size() * 2);
-    if (blk.kn > 0) download_kv(c, cs, blk.b, blk.kn, k.data(), v.data());
+    if (blk.kn > 0) download_kv(c, cs, blk.b, blk.kn, k, v);
+    const auto t1 = std::chrono::steady_clock::now();
+    r.fetch_s += seconds_since(t0);
     RefProblem rp{1, blk.m, blk.kn, c.heads_q, c.heads_kv, c.head_dim, c.causal,
                   double(softmax_scale(c))};
     std::vector<double> out, lse;
     if (blk.kn > 0) {
-      reference_dense(rp, q.data(), k.data(), v.data(), &out, &lse);
+      reference_dense(rp, q.data(), k, v, &out, &lse);
+      r.compute_s += seconds_since(t1);
     } else {  // no key visible: O = 0, LSE = -inf
       out.assign(std::size_t(blk.m * H * D), 0.0);
       lse.assign(std::size_t(H * blk.m), -INFINITY);
@@ -151,7 +163,9 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
     cs.ours_check = "vs f64 " + ref.summary();
     if (!ref.ok()) fails = "vs float64 reference: " + ref.failure() + " (" + ref.summary() + ")";
   }
+  const auto t_cudnn = std::chrono::steady_clock::now();
   const bool cudnn_ran = prepare_cudnn(c, cs);
+  cs.cudnn_s = seconds_since(t_cudnn);
   if (!g_fatal.empty()) return;
   if (ours_ran && cudnn_ran && fam->same_problem_as_cudnn(c)) {
     const Agreement ag = fam->compare_sides(c, cs);
@@ -165,12 +179,13 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
     if (!read_ceiling().load()) cs.ceiling_skip = read_ceiling().why();
     else read_ceiling().launch_floor_ms();  // measured once, at the first decode case
   }
-  cs.prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "[%d/%d] %s: ptx-fmha %s | cuDNN %s (%.1f s)\n", index, total, c.name.c_str(),
+  cs.prepare_s = seconds_since(t0);
+  std::fprintf(stderr, "[%d/%d] %s: ptx-fmha %s | cuDNN %s (%.1f s: reference inputs %.1f, reference %.1f, cuDNN %.1f)\n",
+               index, total, c.name.c_str(),
                cs.ours_skip.empty() ? ("ok, " + cs.ours_check).c_str() : cs.ours_skip.c_str(),
                cs.cudnn_skip.empty() ? ("ok, " + cs.cudnn_choice + ", " + cs.cudnn_check).c_str()
                                      : cs.cudnn_skip.c_str(),
-               cs.prepare_s);
+               cs.prepare_s, cs.ref.fetch_s, cs.ref.compute_s, cs.cudnn_s);
 }
 
 }  // namespace ptxfmha_bench

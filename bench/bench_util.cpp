@@ -229,6 +229,21 @@ void download(void* dst, CUdeviceptr src, std::size_t bytes) {
   cu_check(ptxfmha::drv().cuMemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
 }
 
+PinnedHost::~PinnedHost() {
+  if (ptr_) ptxfmha::drv().cuMemFreeHost(ptr_);
+}
+
+void* PinnedHost::reserve(std::size_t bytes) {
+  if (bytes <= bytes_) return ptr_;
+  const auto& d = ptxfmha::drv();
+  if (ptr_) d.cuMemFreeHost(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+  cu_check(d.cuMemAllocHost(&ptr_, bytes), "cuMemAllocHost");
+  bytes_ = bytes;
+  return ptr_;
+}
+
 EventPairs::~EventPairs() {
   for (auto e : start_) ptxfmha::drv().cuEventDestroy(e);
   for (auto e : end_) ptxfmha::drv().cuEventDestroy(e);

@@ -85,6 +85,21 @@ class DeviceBuffer {
 void upload_random_bf16(CUdeviceptr dst, std::size_t elems, uint64_t seed);
 void download(void* dst, CUdeviceptr src, std::size_t bytes);
 
+// Page-locked host memory that grows on demand and is kept (the reference's K / V copies: a
+// download into pageable memory ran several times slower, and a kv-128k cell copies GiBs).
+class PinnedHost {
+ public:
+  PinnedHost() = default;
+  ~PinnedHost();
+  PinnedHost(const PinnedHost&) = delete;
+  PinnedHost& operator=(const PinnedHost&) = delete;
+  void* reserve(std::size_t bytes);  // at least `bytes`; the contents are not kept
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
 // Event pairs around launches on one stream: record(i) before/after, then elapsed_ms(i).
 class EventPairs {
  public:

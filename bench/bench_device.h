@@ -65,6 +65,9 @@ struct OursPlan {
   const ptxfmha::KernelInfo* kernel = nullptr;
   bool forced = false;          // a variant row: --ptxfmha_fwd_kernel (fwd_with_row), --ptxfmha_bwd_kernel (bwd_with_main_row)
   uint64_t ws_bytes = 0;        // library workspace per rotation set
+  // Decode: the library's plan for the cell (0 = not known): KV splits and split-kernel CTAs.
+  int splits = 0;
+  int64_t split_ctas = 0;
   std::shared_ptr<void> family_state;  // a family's own per-case data (family_attn.cpp: metadata)
 };
 

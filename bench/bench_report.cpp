@@ -100,6 +100,10 @@ void report_entry(benchmark::State& state, const Case& c, const CaseState& cs, i
   if (side == kOurs) {
     const double cud = cs.headline(kCudnn).stats.median_ms;
     if (cud > 0) k["vs_cudnn"] = cud / med;
+    if (cs.ours.splits > 0) {  // decode: the library's plan
+      k["splits"] = cs.ours.splits;
+      k["split_ctas"] = double(cs.ours.split_ctas);
+    }
     state.SetLabel((cs.ours.kernel ? std::string(cs.ours.kernel->name) : std::string("?")) + "; " +
                    cs.ours_check);
   } else {

@@ -121,6 +121,12 @@ VariantCall variant_call(const Case& c, const ptxfmha_decode_params& d) {
 
 bool plain_call(const Case& c) { return c.kv_elem_bytes == 2 && c.variant.empty(); }
 
+// The JSON's `splits` / `split_ctas` of our entry: what the library planned for the cell.
+void record_splits(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
+  plan->splits = lp.num_splits;
+  plan->split_ctas = int64_t(lp.split_grid[0]) * lp.split_grid[1] * lp.split_grid[2];
+}
+
 class DecodeFamily final : public Family {
  public:
   DecodeFamily(const char* id, int kv_bytes) : id_(id), kv_bytes_(kv_bytes) {}
@@ -143,12 +149,16 @@ class DecodeFamily final : public Family {
       // The label names the split row the library runs: its own plan (the warpgroup row, the
       // wide d64 twin or the cluster twin where it takes one).
       ptxfmha::DecodePlan lib_plan;
-      if (ptxfmha::decode_plan(&d, &lib_plan) == PTXFMHA_OK && lib_plan.split_row != nullptr)
+      if (ptxfmha::decode_plan(&d, &lib_plan) == PTXFMHA_OK && lib_plan.split_row != nullptr) {
         plan->kernel = lib_plan.split_row;
+        record_splits(lib_plan, plan);
+      }
     } else {
       const VariantCall v = variant_call(c, d);
+      ptxfmha::DecodePlan lib_plan;
       e = status_message("ptxfmha_decode_attn_workspace_size (variant)",
-                         ptxfmha::decode_attn_with_overrides(&v.a, v.ov, false, &ws));
+                         ptxfmha::decode_attn_with_overrides(&v.a, v.ov, false, &ws, &lib_plan));
+      if (e.empty()) record_splits(lib_plan, plan);
       const ptxfmha::KernelInfo* row =
           v.ov.split_kernel ? ptxfmha::find_decode_split_named(g_dev.sm, v.ov.split_kernel)
                             : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,

@@ -53,6 +53,8 @@ std::string older_run() {
   b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 60.0, \"pct_ceiling\": 97.0");
   b += entry("d128/b64/kv8192/hq32hkv8/q1/contig", "cudnn", "\"median_us\": 99.0");
   b += entry("d128/b64/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 100.0, \"pct_ceiling\": 96.0");
+  b += entry("d128/b64/kv32768/hq32hkv8/q1/contig", "cudnn", "\"median_us\": 399.8");
+  b += entry("d128/b64/kv32768/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 400.0, \"pct_ceiling\": 99.0");
   return "{\"context\": {\"run_started_utc\": \"2026-12-03T08:00:00Z\", \"device\": \"NVIDIA H200\"},\n"
          " \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}";
 }
@@ -63,7 +65,8 @@ std::string newer_run() {
   b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "cudnn", off);
   b += entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 62.0, \"pct_ceiling\": 93.5");
   b += entry("d128/b8/kv8192/hq32hkv8/q1/contig/v=e4m3", "ptxfmha", "\"median_us\": 33.0, \"pct_ceiling\": 90.0");
-  b += entry("d128/b8/kv32768/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 240.0, \"pct_ceiling\": 98.0");
+  b += entry("d128/b8/kv32768/hq32hkv8/q1/contig", "ptxfmha",
+             "\"median_us\": 240.0, \"pct_ceiling\": 98.0, \"splits\": 2, \"split_ctas\": 128");
   b += entry("d128/b8/kv32768/hq32hkv8/q1/contig/v=e4m3", "ptxfmha", "\"median_us\": 125.0, \"pct_ceiling\": 97.0");
   b += entry("d128/b1/kv8192/hq32hkv8/q1/contig", "ptxfmha",
              "\"median_us\": 16.5, \"bound_us\": 13.2, \"pct_ceiling\": 80.0");
@@ -85,23 +88,29 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
                                           " --cells 2>&1", &rc);
   CAPTURE(out);
   REQUIRE(rc == 0);
-  // 5 cells timed (the b4 cell failed: not measured), 2 with cuDNN
-  CHECK(out.find("Coverage: 5 of 2160 cells measured (bf16 cache), 2 with cuDNN timed") != std::string::npos);
-  // vs cuDNN from the older run: 61.2 / 60.0 = 1.020 met, 99 / 100 = 0.990 missed
-  CHECK(out.find("| vs cuDNN | cuDNN time / ours >= 1.0 | 1 | 1 | 2158 |") != std::string::npos);
+  // 6 cells timed (the b4 cell failed: not measured), 3 with cuDNN
+  CHECK(out.find("Coverage: 6 of 2160 cells measured (bf16 cache), 3 with cuDNN timed") != std::string::npos);
+  // vs cuDNN from the older run: 61.2 / 60.0 = 1.020 met, 99 / 100 = 0.990 and 399.8 / 400 =
+  // 0.9995 missed (truncated to 0.999, never rounded up to 1.000)
+  CHECK(out.find("| vs cuDNN | cuDNN time / ours >= 1.0 | 1 | 2 | 2157 |") != std::string::npos);
   CHECK(out.find("- d128 b64 kv8192 32/8 q1 contig: 0.990") != std::string::npos);
+  CHECK(out.find("- d128 b64 kv32768 32/8 q1 contig: 0.999") != std::string::npos);
   // ceiling from the newest ours: 93.5% missed (the older run's 97% is superseded), 98% and
-  // b64's 96% met; 864 cells of batch >= 8 and kv >= 8k, 3 measured
-  CHECK(out.find("| ceiling | >= 95% of the read ceiling, batch >= 8, kv >= 8k | 2 | 1 | 861 |") != std::string::npos);
+  // b64's 96% and 99% met; 864 cells of batch >= 8 and kv >= 8k, 4 measured
+  CHECK(out.find("| ceiling | >= 95% of the read ceiling, batch >= 8, kv >= 8k | 3 | 1 | 860 |") != std::string::npos);
   CHECK(out.find("- d128 b8 kv8192 32/8 q1 contig: 93.5%") != std::string::npos);
   // batch 1: 16.5 us against 13.2 + 3 missed, 9.5 / 9.4 met
   CHECK(out.find("| batch 1 | latency <= bound + 3 us | 1 | 1 | 358 |") != std::string::npos);
   CHECK(out.find("- d128 b1 kv8192 32/8 q1 contig: 16.5 / 13.2 us") != std::string::npos);
   // fp8: 62 / 33 = 1.88x met (same run), 240 / 125 = 1.92x met; b64 has no e4m3 cell
   CHECK(out.find("| fp8 | bf16 / e4m3 time >= 1.8, batch >= 8, kv >= 8k | 2 | 0 | 862 |") != std::string::npos);
-  // the cell table: ours from the newer run, cuDNN's time and ratio from the older one
-  CHECK(out.find("| d128 b8 kv8192 32/8 q1 contig | 62.0 | — | 93.5 | 61.2 | 1.020 | 33.0 | 1.88 |") !=
+  // the cell table: ours from the newer run, cuDNN's time and ratio from the older one; the
+  // plan's splits where the entry has them
+  CHECK(out.find("| d128 b8 kv8192 32/8 q1 contig | 62.0 | — | 93.5 | 61.2 | 1.020 | 33.0 | 1.88 | — |") !=
         std::string::npos);
+  CHECK(out.find("| d128 b8 kv32768 32/8 q1 contig | 240.0 | — | 98.0 | — | — | 125.0 | 1.92 | 2 (128) |") !=
+        std::string::npos);
+  CHECK(out.find("| d128 b64 kv32768 32/8 q1 contig | 400.0 | — | 99.0 | 399.8 | 0.999 |") != std::string::npos);
   // no decode cell at all: an error
   write_file(dir + "/empty.json", "{\"context\": {}, \"benchmarks\": []}");
   run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +

@@ -19,6 +19,7 @@ cells of the fp8 target. Only the standard library is needed.
 """
 import argparse
 import json
+import math
 import re
 import sys
 
@@ -46,6 +47,11 @@ def full_grid():
 
 def bandwidth_cell(key):
     return key[1] >= 8 and key[2] >= 8192
+
+
+def ratio_text(r):
+    """A cuDNN / ours ratio to 3 decimals, truncated: a cell below 1.0 never prints as 1.000."""
+    return f"{math.floor(r * 1000 + 1e-9) / 1000:.3f}"
 
 
 def cell_name(key):
@@ -109,7 +115,7 @@ def evaluate(cells):
         pair = c["pair"] if c else None
         if pair:
             r = pair[1]["median_us"] / pair[0]["median_us"]
-            (vs.met if r >= MIN_VS_CUDNN else vs.missed).append((r, key, f"{r:.3f}"))
+            (vs.met if r >= MIN_VS_CUDNN else vs.missed).append((r, key, ratio_text(r)))
         else:
             vs.unmeasured.append(key)
         if bandwidth_cell(key):
@@ -159,8 +165,10 @@ def report(cells, sources, grid, targets, with_cells, max_list):
             out.append(f"- ... and {len(t.missed) - max_list} more")
     if with_cells:
         out += ["", "## Cells", "",
-                "| cell | ours us | GB/s | % ceiling | cuDNN us | vs cuDNN | e4m3 us | bf16/e4m3 |",
-                "|:---|---:|---:|---:|---:|---:|---:|---:|"]
+                "vs cuDNN truncated to 3 decimals (below 1.000: below cuDNN); splits (CTAs): the library's"
+                " plan for our entry, where the run recorded it (JSON counters `splits`, `split_ctas`).", "",
+                "| cell | ours us | GB/s | % ceiling | cuDNN us | vs cuDNN | e4m3 us | bf16/e4m3 | splits (CTAs) |",
+                "|:---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for key in grid:
             c = cells.get((key, ""))
             if not c or not c["ours"]:
@@ -170,9 +178,10 @@ def report(cells, sources, grid, targets, with_cells, max_list):
             f = lambda v, s="{:.1f}": "—" if v is None else s.format(v)
             out.append(f"| {cell_name(key)} | {f(o['median_us'])} | {f(o.get('KV_GBps'), '{:.0f}')} | "
                        f"{f(o.get('pct_ceiling'))} | {f(p[1]['median_us'] if p else None)} | "
-                       f"{f(p[1]['median_us'] / p[0]['median_us'] if p else None, '{:.3f}')} | "
+                       f"{ratio_text(p[1]['median_us'] / p[0]['median_us']) if p else '—'} | "
                        f"{f(e['median_us'] if e else None)} | "
-                       f"{f(o['median_us'] / e['median_us'] if e else None, '{:.2f}')} |")
+                       f"{f(o['median_us'] / e['median_us'] if e else None, '{:.2f}')} | "
+                       f"{'%d (%d)' % (o['splits'], o['split_ctas']) if o.get('splits') else '—'} |")
     return "\n".join(out) + "\n"
 
 

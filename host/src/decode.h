@@ -407,8 +407,9 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
 // --ptxfmha_decode_kernels A/B and the tests of the levers.
 ptxfmha_status decode_with_overrides(const ptxfmha_decode_params* p, const DecodeOverrides& o,
                                      bool launch, uint64_t* ws_bytes);
+// plan_out (optional): the plan the call runs (or would run), as decode_run fills it.
 ptxfmha_status decode_attn_with_overrides(const ptxfmha_decode_attn_params* p, const DecodeOverrides& o,
-                                          bool launch, uint64_t* ws_bytes);
+                                          bool launch, uint64_t* ws_bytes, DecodePlan* plan_out = nullptr);
 // Body of ptxfmha_decode_attn / ptxfmha_decode_attn_workspace_size (decode_attn.cpp).
 ptxfmha_status decode_attn_run(const ptxfmha_decode_attn_params* user, bool launch, uint64_t* ws_bytes);
 // Checks of the version-2 fields (the e4m3 cache) of a block that passed

@@ -125,12 +125,12 @@ ptxfmha_status decode_attn_call(const ptxfmha_decode_attn_params* user, DecodeCa
 }  // namespace
 
 ptxfmha_status decode_attn_with_overrides(const ptxfmha_decode_attn_params* user, const DecodeOverrides& o,
-                                          bool launch, uint64_t* ws_bytes) {
+                                          bool launch, uint64_t* ws_bytes, DecodePlan* plan_out) {
   DecodeCall c;
   ptxfmha_status st = decode_attn_call(user, &c);
   if (st != PTXFMHA_OK) return st;
   c.overrides = o;
-  return decode_run(c, launch, ws_bytes);
+  return decode_run(c, launch, ws_bytes, plan_out);
 }
 
 ptxfmha_status decode_attn_run(const ptxfmha_decode_attn_params* user, bool launch, uint64_t* ws_bytes) {

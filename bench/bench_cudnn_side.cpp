@@ -59,11 +59,15 @@ void tune(const Case& c, CaseState& cs, std::vector<PlanCandidate>& cand) {
     r.out = &t[i];
     runners.push_back(std::move(r));
   }
-  measure_interleaved(runners, g_opt.tune_samples, g_opt.batch_ms);
+  measure_interleaved(runners, g_opt.tune_samples, g_opt.batch_ms, kTuneDropAbove);
   for (std::size_t i = 0; i < cand.size(); ++i) {
     if (!cand[i].excluded.empty()) continue;
-    if (!t[i].error.empty()) cand[i].excluded = "timing failed: " + t[i].error;
-    else cand[i].median_ms = t[i].stats.median_ms;
+    if (!t[i].error.empty()) {
+      cand[i].excluded = "timing failed: " + t[i].error;
+    } else {
+      cand[i].median_ms = t[i].stats.median_ms;
+      cand[i].dropped = g_opt.tune_samples > 1 && t[i].batch_means.size() == 1;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #include "bench_stats.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace ptxfmha_bench {
@@ -128,6 +129,16 @@ std::string describe_choice(const std::vector<PlanCandidate>& c, int chosen) {
   return s + ")";
 }
 
+std::vector<bool> keep_after_first_round(const std::vector<double>& first, double drop_above) {
+  double best = INFINITY;
+  for (double t : first)
+    if (t > 0) best = std::min(best, t);
+  std::vector<bool> keep(first.size(), false);
+  for (std::size_t i = 0; i < first.size(); ++i)
+    keep[i] = first[i] > 0 && (drop_above <= 0 || first[i] <= drop_above * best);
+  return keep;
+}
+
 std::string candidates_table(const std::vector<PlanCandidate>& c, int chosen) {
   std::string out;
   char buf[512];
@@ -136,7 +147,9 @@ std::string candidates_table(const std::vector<PlanCandidate>& c, int chosen) {
     std::snprintf(buf, sizeof buf, "    %s #%-2d %-28s %-22s ws %8lld B  build %5.2f s  %s\n",
                   i == chosen ? "*" : " ", p.index, p.tag.c_str(), p.notes.empty() ? "-" : p.notes.c_str(),
                   (long long)p.workspace, p.build_s,
-                  p.excluded.empty() ? (std::to_string(p.median_ms * 1e3) + " us").c_str()
+                  p.excluded.empty() ? (std::to_string(p.median_ms * 1e3) + " us" +
+                                        (p.dropped ? " (1 batch: > 1.5x the fastest first batch)" : ""))
+                                           .c_str()
                                      : p.excluded.substr(0, 200).c_str());
     out += buf;
   }

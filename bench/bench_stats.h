@@ -60,7 +60,16 @@ struct PlanCandidate {
   double build_s = 0;         // seconds cuDNN took to check and build it
   std::string excluded;       // why it was not timed ("" = timed): unsupported, duplicate, check failed
   double median_ms = NAN;     // tuning median (the headline method)
+  bool dropped = false;       // timed one batch only: > kTuneDropAbove x the fastest first batch
 };
+// cuDNN's tuning stops timing a plan after its first batch when that batch's per-launch time
+// exceeds kTuneDropAbove x the fastest first batch: it cannot win (a later batch would have to
+// be 1.5x faster than its first), and the slow plans' batches are the tuning's longest (4-token
+// decode cells: plans of 40-160 ms a launch beside the best one's 20-40).
+constexpr double kTuneDropAbove = 1.5;
+// Which runners go on after the first round: first[i] is runner i's first per-launch time (NaN:
+// none, it stopped or failed and is not kept); with drop_above <= 0 every runner that has one.
+std::vector<bool> keep_after_first_round(const std::vector<double>& first, double drop_above);
 // Index (into the vector) of the fastest timed candidate; ties go to the earlier one
 // (heuristics order). -1 when none was timed.
 int pick_fastest(const std::vector<PlanCandidate>& c);

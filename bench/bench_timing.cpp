@@ -1,11 +1,13 @@
 #include "bench_timing.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "bench_ceiling.h"
 #include "bench_family.h"
 #include "bench_options.h"
+#include "bench_stats.h"
 #include "driver.h"
 
 namespace ptxfmha_bench {
@@ -118,7 +120,7 @@ std::string batch(Runner& r) {
 
 }  // namespace
 
-void measure_interleaved(std::vector<Runner>& runners, int samples, double batch_ms) {
+void measure_interleaved(std::vector<Runner>& runners, int samples, double batch_ms, double drop_above) {
   std::vector<bool> run(runners.size(), true);
   for (std::size_t i = 0; i < runners.size(); ++i) {
     Runner& r = runners[i];
@@ -143,6 +145,13 @@ void measure_interleaved(std::vector<Runner>& runners, int samples, double batch
         runners[i].out->error = e;
         run[i] = false;
       }
+    }
+    if (round == 0 && drop_above > 0) {
+      std::vector<double> first(runners.size(), NAN);
+      for (std::size_t i = 0; i < runners.size(); ++i)
+        if (run[i] && !runners[i].out->batch_means.empty()) first[i] = runners[i].out->batch_means.back();
+      const std::vector<bool> keep = keep_after_first_round(first, drop_above);
+      for (std::size_t i = 0; i < runners.size(); ++i) run[i] = run[i] && keep[i];
     }
   }
   for (Runner& r : runners) {

@@ -27,7 +27,9 @@ struct Runner {
 // choose the launches per batch), then `samples` rounds in which every runner still running
 // times one batch of about batch_ms, in interleave_order(). A runner that fails stops (its
 // error is kept); the others go on. An asynchronous fault sets g_fatal and stops all.
-void measure_interleaved(std::vector<Runner>& runners, int samples, double batch_ms);
+// drop_above > 0: after the first round only the runners keep_after_first_round keeps go on
+// (cuDNN's tuning, kTuneDropAbove); the others' one batch is their result.
+void measure_interleaved(std::vector<Runner>& runners, int samples, double batch_ms, double drop_above = 0);
 
 // Times the sides of a measured case together (cuDNN, ptx-fmha and, for decode, the read
 // ceiling; every method of --ptxfmha_timing), filling cs.timing.

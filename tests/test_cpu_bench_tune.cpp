@@ -71,3 +71,22 @@ TEST_CASE("bench cuDNN tuning: the choice is reported with what it beat (CPU)") 
   CHECK(has(tab, "* #1"));
   CHECK(has(tab, "not supported: shape"));
 }
+
+TEST_CASE("bench cuDNN tuning: plans far slower than the fastest first batch stop after it (CPU)") {
+  // first per-launch times: 20 (fastest), 29.9 (within 1.5x: goes on), 30.1 (above: dropped),
+  // 400 (dropped), NaN (failed: not kept)
+  const std::vector<double> first = {29.9, 20.0, 30.1, 400.0, NAN};
+  const std::vector<bool> keep = pb::keep_after_first_round(first, pb::kTuneDropAbove);
+  CHECK(keep == std::vector<bool>{true, true, false, false, false});
+  // off: every runner with a time goes on
+  CHECK(pb::keep_after_first_round(first, 0.0) == std::vector<bool>{true, true, true, true, false});
+  // the fastest is always kept, alone or not
+  CHECK(pb::keep_after_first_round({5.0}, pb::kTuneDropAbove) == std::vector<bool>{true});
+  CHECK(pb::keep_after_first_round({NAN, NAN}, pb::kTuneDropAbove) == std::vector<bool>{false, false});
+  // a dropped plan is still a timed candidate: it can never be picked over a faster one, and
+  // the table says why it has one batch
+  std::vector<pb::PlanCandidate> c = {plan(0, 8, 0.030), plan(1, 2, 0.120)};
+  c[1].dropped = true;
+  CHECK(pb::pick_fastest(c) == 0);
+  CHECK(has(pb::candidates_table(c, 0), "(1 batch: > 1.5x the fastest first batch)"));
+}

@@ -119,7 +119,7 @@ struct Task {
 
 // One query row of a task: where it writes, the keys it sees and its running softmax state.
 struct RowState {
-  int h = 0;
+  int h = 0, i = 0;  // query head, row of the sequence
   int64_t lo = 0, hi = 0, diag = 0;
   double slope = 0, sink = 0, m = 0, sum = 0;
   double* o = nullptr;
@@ -168,6 +168,7 @@ class Worker {
     const bool varlen = !p_.cu_seqlens_q.empty();
     const int64_t row = s.q_row0 + i;
     rs->h = h;
+    rs->i = i;
     rs->o = r_->o.data() + (static_cast<std::size_t>(row) * p_.heads_q + h) * D_;
     rs->lse = r_->lse.data() + (varlen ? static_cast<std::size_t>(h) * p_.total_q + row
                                        : (static_cast<std::size_t>(b) * p_.heads_q + h) * p_.seqlen_q + i);
@@ -199,10 +200,10 @@ class Worker {
     acc_.assign(n * D_, 0.0);
     for (std::size_t r = 0; r < n; ++r) {
       const RowState& rs = rows_[first + r];
-      const int64_t i = rs.diag - s.len_k + s.len_q;
       const uint16_t* qr = !p_.cu_seqlens_q.empty()
-                               ? q_ + (s.q_row0 + i) * p_.q_stride[1] + int64_t(rs.h) * p_.q_stride[2]
-                               : q_ + int64_t(b) * p_.q_stride[0] + i * p_.q_stride[1] + int64_t(rs.h) * p_.q_stride[2];
+                               ? q_ + (s.q_row0 + rs.i) * p_.q_stride[1] + int64_t(rs.h) * p_.q_stride[2]
+                               : q_ + int64_t(b) * p_.q_stride[0] + int64_t(rs.i) * p_.q_stride[1] +
+                                     int64_t(rs.h) * p_.q_stride[2];
       for (std::size_t d = 0; d < D_; ++d) qd_[r * D_ + d] = bf16_to_float(qr[d]);
     }
     for (int64_t j0 = lo; j0 < hi; j0 += kChunkKeys) {  // scores

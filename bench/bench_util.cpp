@@ -229,17 +229,23 @@ void download(void* dst, CUdeviceptr src, std::size_t bytes) {
   cu_check(ptxfmha::drv().cuMemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
 }
 
-PinnedHost::~PinnedHost() {
-  if (ptr_) ptxfmha::drv().cuMemFreeHost(ptr_);
+PinnedHost::~PinnedHost() { release(); }
+
+void PinnedHost::release() {
+  if (ptr_ != nullptr && locked_) ptxfmha::drv().cuMemFreeHost(ptr_);
+  if (ptr_ != nullptr && !locked_) std::free(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
 }
 
 void* PinnedHost::reserve(std::size_t bytes) {
   if (bytes <= bytes_) return ptr_;
-  const auto& d = ptxfmha::drv();
-  if (ptr_) d.cuMemFreeHost(ptr_);
-  ptr_ = nullptr;
-  bytes_ = 0;
-  cu_check(d.cuMemAllocHost(&ptr_, bytes), "cuMemAllocHost");
+  release();
+  locked_ = ptxfmha::drv().cuMemAllocHost(&ptr_, bytes) == CUDA_SUCCESS;
+  if (!locked_) {  // e.g. the locked-memory limit
+    ptr_ = std::malloc(bytes);
+    if (ptr_ == nullptr) throw std::runtime_error("out of host memory: " + std::to_string(bytes) + " bytes");
+  }
   bytes_ = bytes;
   return ptr_;
 }

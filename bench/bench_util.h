@@ -85,8 +85,9 @@ class DeviceBuffer {
 void upload_random_bf16(CUdeviceptr dst, std::size_t elems, uint64_t seed);
 void download(void* dst, CUdeviceptr src, std::size_t bytes);
 
-// Page-locked host memory that grows on demand and is kept (the reference's K / V copies: a
-// download into pageable memory ran several times slower, and a kv-128k cell copies GiBs).
+// Host memory that grows on demand and is kept, page-locked where the driver grants it (the
+// reference's K / V copies: a kv-128k cell copies GiBs, which page-locked memory receives at
+// the copy engine's rate), else ordinary memory (a host that cannot lock that much still runs).
 class PinnedHost {
  public:
   PinnedHost() = default;
@@ -96,8 +97,10 @@ class PinnedHost {
   void* reserve(std::size_t bytes);  // at least `bytes`; the contents are not kept
 
  private:
+  void release();
   void* ptr_ = nullptr;
   std::size_t bytes_ = 0;
+  bool locked_ = false;
 };
 
 // Event pairs around launches on one stream: record(i) before/after, then elapsed_ms(i).

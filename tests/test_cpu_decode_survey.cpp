@@ -111,6 +111,21 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
   CHECK(out.find("| d128 b8 kv32768 32/8 q1 contig | 240.0 | — | 98.0 | — | — | 125.0 | 1.92 | 2 (128) |") !=
         std::string::npos);
   CHECK(out.find("| d128 b64 kv32768 32/8 q1 contig | 400.0 | — | 99.0 | 399.8 | 0.999 |") != std::string::npos);
+  // a run cut short at its deadline (the file ends inside an entry): its complete entries count
+  const std::string whole = newer_run();
+  const std::size_t cut = whole.find("{\"name\": \"decode/d128/b8/kv32768") + 20;
+  write_file(dir + "/cut.json", whole.substr(0, cut));
+  const std::string from_cut = run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                                               shell_quote(dir + "/cut.json") + " 2>&1", &rc);
+  CAPTURE(from_cut);
+  CHECK(rc == 0);
+  CHECK(from_cut.find("(cut short: its 3 complete entries read)") != std::string::npos);
+  CHECK(from_cut.find("Coverage: 1 of 2160 cells measured (bf16 cache), 0 with cuDNN timed") != std::string::npos);
+  // cut before any entry: nothing to read, an error
+  write_file(dir + "/cut0.json", whole.substr(0, whole.find("{\"name\"") + 5));
+  run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                  shell_quote(dir + "/cut0.json") + " 2>&1", &rc);
+  CHECK(rc != 0);
   // no decode cell at all: an error
   write_file(dir + "/empty.json", "{\"context\": {}, \"benchmarks\": []}");
   run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +

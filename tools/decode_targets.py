@@ -59,18 +59,53 @@ def cell_name(key):
     return f"d{d} b{b} kv{kv} {hq}/{hkv} q{q} {c}"
 
 
+def read_run(path):
+    """A bench JSON file, or the complete entries of one cut short (a chunk stopped at its
+    deadline: Google Benchmark writes the file as it goes, so it ends inside the array). Returns
+    (data, entries recovered or None when the file was whole)."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        whole_error = e
+    dec = json.JSONDecoder()
+    data = {"context": {}, "benchmarks": []}
+    i = text.find('"context"')
+    if i >= 0:
+        try:
+            data["context"] = dec.raw_decode(text, text.index("{", i))[0]
+        except (ValueError, json.JSONDecodeError):
+            pass
+    i = text.find('"benchmarks"')
+    j = text.find("[", i) + 1 if i >= 0 else -1
+    while j > 0:
+        while j < len(text) and text[j] in " \t\r\n,":
+            j += 1
+        try:
+            entry, j = dec.raw_decode(text, j)
+        except json.JSONDecodeError:
+            break
+        data["benchmarks"].append(entry)
+    if not data["benchmarks"]:
+        raise whole_error
+    return data, len(data["benchmarks"])
+
+
 def load(paths):
     """{(key, variant): {"ours": entry, "pair": (ours, cudnn) or None}} from the runs, later wins."""
     runs = []
     for p in paths:
-        with open(p) as f:
-            data = json.load(f)
-        runs.append((data.get("context", {}).get("run_started_utc", ""), p, data))
+        data, recovered = read_run(p)
+        runs.append((data.get("context", {}).get("run_started_utc", ""), p, data, recovered))
     runs.sort(key=lambda r: r[0])  # oldest first: later runs overwrite
     cells, sources = {}, []
-    for started, path, data in runs:
+    for started, path, data, recovered in runs:
         ctx = data.get("context", {})
-        sources.append((path, started, ctx.get("device", "?"), ctx.get("cudnn_baseline", "?")))
+        base = ctx.get("cudnn_baseline", "?")
+        if recovered is not None:
+            base += f" (cut short: its {recovered} complete entries read)"
+        sources.append((path, started, ctx.get("device", "?"), base))
         found = {}
         for b in data.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration":

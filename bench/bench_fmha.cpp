@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
     }
   }
   benchmark::RunSpecifiedBenchmarks();
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double took = ptxfmha_bench::seconds_since(t_start);
   pb::print_table(out, g_rows);
   std::fprintf(out, "run time %.0f s (estimated %.0f s)\n", took, est);
   if (!g_opt.table_path.empty()) {

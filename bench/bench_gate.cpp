@@ -28,10 +28,6 @@ std::vector<RefBlock> ref_blocks(const Case& c) {
   return blocks;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 void build_reference(const Case& c, CaseState& cs) {
   RefCache& r = cs.ref;
   const Arena& a = arena_for(c);

@@ -7,6 +7,7 @@
 #pragma once
 #include <cuda.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -84,6 +85,11 @@ class DeviceBuffer {
 // staging buffer, 64 MiB at a time.
 void upload_random_bf16(CUdeviceptr dst, std::size_t elems, uint64_t seed);
 void download(void* dst, CUdeviceptr src, std::size_t bytes);
+
+// Wall seconds since t0 (steady clock).
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 // Host memory that grows on demand and is kept, page-locked where the driver grants it (the
 // reference's K / V copies: a kv-128k cell copies GiBs, which page-locked memory receives at

@@ -13,7 +13,6 @@
 #include "bench_options.h"
 #include "bench_util.h"
 #include "decode.h"
-#include "decode_rows.h"
 #include "driver.h"
 
 // The decode entry points are part of the frozen C ABI but were written after the forward
@@ -121,8 +120,11 @@ VariantCall variant_call(const Case& c, const ptxfmha_decode_params& d) {
 
 bool plain_call(const Case& c) { return c.kv_elem_bytes == 2 && c.variant.empty(); }
 
-// The JSON's `splits` / `split_ctas` of our entry: what the library planned for the cell.
-void record_splits(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
+// What the library planned for the cell: the split row it runs (the label: the warpgroup row,
+// the wide d64 twin, the two-heads row or the cluster twin where it takes one) and the JSON's
+// `splits` / `split_ctas`.
+void adopt_plan(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
+  if (lp.split_row != nullptr) plan->kernel = lp.split_row;
   plan->splits = lp.num_splits;
   plan->split_ctas = int64_t(lp.split_grid[0]) * lp.split_grid[1] * lp.split_grid[2];
 }
@@ -145,29 +147,16 @@ class DecodeFamily final : public Family {
     uint64_t ws = 0;
     std::string e;
     if (plain_call(c)) {
+      // The public workspace query as a user calls it; the plan (not timed, at setup) for the label.
       e = status_message("ptxfmha_decode_workspace_size", ptxfmha_decode_workspace_size(&d, &ws));
-      // The label names the split row the library runs: its own plan (the warpgroup row, the
-      // wide d64 twin or the cluster twin where it takes one).
       ptxfmha::DecodePlan lib_plan;
-      if (ptxfmha::decode_plan(&d, &lib_plan) == PTXFMHA_OK && lib_plan.split_row != nullptr) {
-        plan->kernel = lib_plan.split_row;
-        record_splits(lib_plan, plan);
-      }
+      if (ptxfmha::decode_plan(&d, &lib_plan) == PTXFMHA_OK) adopt_plan(lib_plan, plan);
     } else {
       const VariantCall v = variant_call(c, d);
       ptxfmha::DecodePlan lib_plan;
       e = status_message("ptxfmha_decode_attn_workspace_size (variant)",
                          ptxfmha::decode_attn_with_overrides(&v.a, v.ov, false, &ws, &lib_plan));
-      if (e.empty()) record_splits(lib_plan, plan);
-      const ptxfmha::KernelInfo* row =
-          v.ov.split_kernel ? ptxfmha::find_decode_split_named(g_dev.sm, v.ov.split_kernel)
-                            : ptxfmha::find_decode_split(g_dev.sm, int(c.head_dim), kv_bytes_, false,
-                                                         int(c.heads_kv), c.seqlen_q * (c.heads_q / c.heads_kv));
-      if (row != nullptr)
-        plan->kernel = v.ov.split_kernel ? row
-                                         : ptxfmha::decode_grid_row(g_dev.sm, g_dev.num_sms, row, d,
-                                                                    ptxfmha::decode_cluster_policy(v.ov.cluster) !=
-                                                                        ptxfmha::DecodeClusterPolicy::Off);
+      if (e.empty()) adopt_plan(lib_plan, plan);
       plan->forced = true;
     }
     if (e.empty()) plan->ws_bytes = (ws + 255) & ~uint64_t(255);

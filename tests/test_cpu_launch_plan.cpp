@@ -594,10 +594,17 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   const double k2 = decode_bw_split_cost(512, 128, 132, 2, 2, 0.0, p4);
   CHECK(k1 < k2);
   CHECK(k1 - 4 * 0.5 > k2 - 8 * 0.5);
-  // Without a per-CTA rate the cost is unchanged by a rate high enough never to bind.
+  // Without a per-CTA rate the cost is that of a rate at the SM cap (it never binds).
   for (int64_t s : {1, 2, 3, 8, 16, 40})
     CHECK(decode_bw_split_cost(64, 512, 132, 2, s) ==
-          doctest::Approx(decode_bw_split_cost(64, 512, 132, 2, s, 1e9)));
+          doctest::Approx(decode_bw_split_cost(64, 512, 132, 2, s, ptxfmha::kDecodeSmRateCap)));
+  // A rate above the cap lifts an SM holding one CTA to it (a head-dim-256 CTA streams 2.0
+  // shares: kDecodeCtaRateD256): 64 CTAs of 256 tiles at 132 / 64 = 2.06 shares each instead of
+  // the cap's 1.8. With the cap kept (a mutation) 64 CTAs would cost the same as without a rate.
+  CHECK(decode_bw_split_cost(8, 2048, 132, 1, 8, ptxfmha::kDecodeCtaRateD256) ==
+        doctest::Approx(256.0 / (132.0 / 64.0) + ptxfmha::kDecodeCtaTiles + ptxfmha::kDecodeBwMergeTiles));
+  CHECK(decode_bw_split_cost(8, 2048, 132, 1, 8, ptxfmha::kDecodeCtaRateD256) <
+        decode_bw_split_cost(8, 2048, 132, 1, 8) - 10.0);
   // Every pick is a split count with no empty trailing split, within kv_tiles.
   for (int64_t units : {1, 8, 24, 64, 256, 1024})
     for (int64_t tiles : {1, 7, 64, 128, 1000, 2048}) {
@@ -806,8 +813,7 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth 
   // each pulling 0.53 of an SM's share (33.8 us measured against 23.0 with 4).
   CHECK(choose_num_splits_bw(64, 128, 132, 4) == 2);
   CHECK(choose_num_splits_bw(64, 128, 132, 4, ptxfmha::kDecodeCtaRateE4m3) == 4);
-  // bf16 calls have no per-CTA rate; e4m3 at head dims 128 / 256 keeps the wave model.
-  CHECK(ptxfmha::decode_cta_rate(decode_params(8, 1, 32, 8, 64, 8192), 2) == 0.0);
+  // e4m3 at head dims 128 / 256 keeps the wave model.
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 128, 8192), 1));
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 256, 8192), 1));
 }
@@ -858,6 +864,55 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of more than one m-tile plan with a
   // count's time at d128) and GQA 16 at batch 8 takes 2 (1.4x).
   CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(256, 132, 2)) == 10);
   CHECK(choose_num_splits_bw(64, 128, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 2);
+}
+
+// One-m-tile bf16 CTAs (<= 16 packed rows) plan with per-CTA rates by head dim (kDecodeCtaRateD64,
+// kDecodeCtaRateD256), fitted on forced split counts (H200, 2026-12-03 17:14 UTC,
+// bench/results/h200-2026-12-03-s12/r1): the model's pick, the measured time at it and at the
+// old plan's count (no rate). The old and new library's plans timed in one device call (r2)
+// agree: e.g. d64 b1 kv 128k 82.2 -> 65.5 us, d256 b1 kv 128k 273.8 -> 248.3 us.
+TEST_CASE("cpu launch plan decode: one-m-tile CTAs plan with per-CTA rates by head dim") {
+  using ptxfmha::choose_num_splits_bw;
+  struct Pick { int d, b, kv, hq, q, page, per_sm, expect, without; };
+  const Pick picks[] = {
+      {64, 1, 131072, 128, 1, 0, 3, 16, 10},   // 65.4 us = best (10: 81.9)
+      {64, 1, 8192, 128, 1, 0, 3, 16, 10},     // 9.6 = best (10: 10.9)
+      {64, 1, 131072, 32, 4, 64, 3, 16, 10},   // 67.8, best 32: 67.5 (10: 83.3)
+      {64, 1, 131072, 32, 1, 0, 3, 16, 16},    // 4 packed rows: unchanged (64.7, 97.6% of the ceiling)
+      {256, 1, 131072, 128, 1, 0, 1, 8, 10},   // 248.0 = best (10: 273.1)
+      {256, 1, 32768, 32, 4, 0, 1, 8, 16},     // 68.6 = best (16: 73.0)
+      {256, 4, 1024, 32, 1, 0, 1, 2, 4},       // 13.8 = best (4: 15.0)
+      {256, 8, 4096, 32, 1, 0, 1, 1, 2},       // 64.0 = best (2: 66.4)
+      {128, 1, 131072, 128, 1, 0, 2, 10, 10},  // no rate at d128: 126.8, best 16: 125.2
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq); CAPTURE(k.q); CAPTURE(k.page);
+    ptxfmha_decode_params p = decode_params(k.b, k.q, k.hq, 8, k.d, k.kv);
+    if (k.page) {
+      p.block_table = kFakeTable;
+      p.page_size = k.page;
+      p.num_pages = int64_t(k.b) * k.kv / k.page;
+      p.max_blocks_per_seq = k.kv / k.page;
+    }
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq * k.q, 132, 2);
+    const int64_t units = int64_t(k.b) * 8, tiles = k.kv / 64;
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, ptxfmha::decode_cta_rate(p, 2), part) == k.expect);
+    // The old plan (a mutation: no rate).
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, 0.0, part) == k.without);
+  }
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 128, 8, 128, 8192), 2) == 0.0);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 32, 8, 64, 8192), 2) == ptxfmha::kDecodeCtaRateD64);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 32, 8, 256, 8192), 2) == ptxfmha::kDecodeCtaRateD256);
+  // More m-tiles at d256: the row-tile rate, held to the SM cap (1.15 x 4 / 2 = 2.3 would lift it).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 256, 8192), 2) == ptxfmha::kDecodeSmRateCap);
+  // Pages of 16 keep the wave model (the bandwidth model with a per-CTA rate lost up to 1.9x).
+  ptxfmha_decode_params p16 = decode_params(1, 1, 32, 32, 256, 8192);
+  p16.block_table = kFakeTable;
+  p16.page_size = 16;
+  p16.num_pages = 512;
+  p16.max_blocks_per_seq = 512;
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p16, 2));
 }
 
 // The warpgroup rows (_wg: 33..64 packed rows per CTA, sm90a) plan with their own per-CTA rate

@@ -112,8 +112,9 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //   phase 2: the high SMs stream their last t tiles at min(cap, sms / high SMs);
 //   an SM never streams faster than its resident CTAs can pull: with a per-CTA rate cta_rate
 //   (even-share units; 0 = no limit) an SM holding k CTAs pulls at most
-//   min(cap, min(k, per_sm) x cta_rate), and in phase 1 the high SMs take what the low SMs
-//   leave (decode_cta_rate: e4m3 CTAs, which dequantise what they stream, have one);
+//   min(cap', min(k, per_sm) x cta_rate), cap' = max(cap, cta_rate) (one CTA whose own rate is
+//   above the cap pulls it: kDecodeCtaRateD256), and in phase 1 the high SMs take what the low
+//   SMs leave (decode_cta_rate, measured per row kind, cache type and head dim);
 //   + kDecodeCtaTiles per CTA the busiest SM starts (its first loads' latency)
 //   + kDecodeBwMergeTiles + s x decode_bw_partials_tiles when s > 1 (the combine kernel behind
 //     PDL; the partials written and read back)
@@ -125,12 +126,16 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //     1 split 0.7-1.6% faster than the 2 it picked at 32/8 and 64/8 heads); a last-wave-fill
 //     weighting fixed those and lost 1.9-2.4% at kv 128k, so the term stands. Since 2026-12-03
 //     a CTA's start costs a whole tile (kDecodeCtaTiles), which picks 1 split on those cells.
-// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), with no
-// per-CTA limit, and for e4m3 caches at head dim 64 with the measured per-CTA rates
-// (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model, measured faster
-// there (H200, 2026-12-02): bf16 pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per
-// tile, one lane each: page 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us
-// with the wave model's 4) and e4m3 caches at head dims 128 / 256 (no per-CTA rate measured).
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), and for
+// e4m3 caches at head dim 64, with the measured per-CTA rates (decode_plans_by_bandwidth,
+// decode_cta_rate). The others keep the wave model, measured faster there (H200, 2026-12-02):
+// bf16 pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per tile, one lane each: page
+// 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us with the wave model's 4)
+// and e4m3 caches at head dims 128 / 256 (no per-CTA rate measured). Pages of 16 with a per-CTA
+// rate (0.85, from that cell) were tried on 2026-12-03 (A/B of the 232 changed plans, r2): 120
+// cells faster by > 2% (d256 batch 1 16 -> 8 splits up to 1.22x, d64 batches 8 / 32 2-3%), 37
+// slower, up to 1.9x (d256 32/32 heads at 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows
+// 9-19%; kv-1k cells at batches 1 / 4 17%); not kept.
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
 // trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
 // shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
@@ -165,6 +170,24 @@ constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
 // for batch 1 at 4 tokens (one CTA per SM pulling 1.65x its share): 1.39x the best count's
 // time at GQA 8 d128, 2.2x at GQA 16, 1.9x at GQA 8 d64.
 constexpr double kDecodeCtaRateRowTile = 1.15;
+// Per-CTA rates of one-m-tile bf16 split CTAs (<= 16 packed rows), fitted on forced split counts
+// (H200, 2026-12-03 17:14 UTC, bench/results/h200-2026-12-03-s12/r1: batch 1, 128/8 x 1 token
+// and 32/8 x 4 tokens, counts 8-32, kv 1k-128k, contiguous and pages of 64; batches 4 / 8):
+//   d64 (3 CTAs per SM): 64 CTAs (8 splits) ran kv 128k at 0.64 of the ceiling = 1.32 shares
+//     per CTA, 80 CTAs 1.28; the model without a rate took 10 splits (81.8 us) where 16 ran 65.3.
+//   d256 (one per SM, 192 KiB of ring): 64 CTAs streamed at 96.5% of the ceiling = 2.0 shares,
+//     above the SM cap of the smaller rings; 8 splits were the best count at kv 4k-128k (248.0
+//     us at 128k against 272.9 with the model's 10) and 64 CTAs at batches 4 / 8 (2 / 1 splits).
+//     A rate above kDecodeSmRateCap lifts an SM's cap to it (decode_bw_split_cost). 2.1, not
+//     132 / 64 = 2.06: 80-104 CTAs (10-13 splits) ran 5-10% slower than 64 or 128 (a cost the
+//     model does not see), and at 2.1 the 64-CTA plan wins the tie.
+//   d128: no rate (64 CTAs 1.78 shares, the SM cap).
+// A/B of the changed plans, old library against new (same device call, 158 cells, r2): 73 cells
+// faster by > 2% (up to 1.26x: d64 batch 1 kv 128k 82.2 -> 65.5 us), 11 slower by 2.0-3.3%
+// (d64 batch 1 kv 1k, 16 splits where 8 ran 0.2 us faster; d256 batches 4 / 8 kv 128k, 64 CTAs
+// at 98.2-98.5% of the ceiling where 128 ran 100.3-101.2%).
+constexpr double kDecodeCtaRateD64 = 1.25;
+constexpr double kDecodeCtaRateD256 = 2.1;
 // Per-CTA rates of a _wg CTA (bf16, 33..64 packed rows, one wgmma pass of the warpgroup per
 // tile), by head dim. Measured (H200, 2026-12-03 12:41 UTC, bench/results/h200-2026-12-03-s10,
 // forced split counts at 128/8 heads x 4 query tokens, contiguous): d128 batch 1 kv 128k 8
@@ -189,11 +212,11 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
 // The per-CTA rate choose_num_splits_bw plans a call with (consulted where
 // decode_plans_by_bandwidth says yes, so for e4m3 only at head dim 64, where it was measured):
-// for bf16 0 (none) when a CTA's packed rows fit one 16-row m-tile, else
-// kDecodeCtaRateRowTile x head_dim / 64 / m-tiles; kDecodeCtaRateE4m3 for an e4m3 cache,
-// kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
-// A _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in one pass per tile) plans
-// with kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
+// bf16, a CTA's packed rows in one 16-row m-tile: kDecodeCtaRateD64 at head dim 64, none (0) at
+// 128, kDecodeCtaRateD256 at 256; in more m-tiles min(kDecodeSmRateCap, kDecodeCtaRateRowTile
+// x head_dim / 64 / m-tiles); a _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in
+// one pass per tile) kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
+// e4m3: kDecodeCtaRateE4m3, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
 // Query rows of one KV head packed into the M dimension: seqlen_q x GQA ratio (kernel.ptxh).
 int64_t decode_packed_rows(const ptxfmha_decode_params& p);

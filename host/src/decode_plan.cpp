@@ -74,10 +74,12 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
   const int64_t lo = n / sms;                      // CTAs of the low SMs
   const int64_t n_hi = n - lo * sms;               // SMs holding lo + 1 (0: all hold lo)
   const int64_t hi = n_hi > 0 ? lo + 1 : lo;
-  // What an SM holding k CTAs can pull: the cap, or its resident CTAs' own rates.
+  // What an SM holding k CTAs can pull: its CTAs' own rates, at most the SM cap, or one CTA's
+  // rate where that is above the cap (a head-dim-256 CTA, one per SM: kDecodeCtaRateD256).
+  const double sm_cap = std::max(kDecodeSmRateCap, cta_rate);
   auto demand = [&](int64_t k) {
     const double own = cta_rate > 0.0 ? double(std::min(k, per_sm)) * cta_rate : kDecodeSmRateCap;
-    return std::min(kDecodeSmRateCap, own);
+    return std::min(sm_cap, own);
   };
   double time = 0.0;
   if (n_hi == 0) {                                 // every SM holds lo CTAs
@@ -124,8 +126,10 @@ double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loo
   if (kv_bytes == 1) return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
   if (wg_loop) return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : kDecodeCtaRateWgD128;
   const int m_tiles = decode_cta_m_tiles(p);
-  if (m_tiles < 2) return 0.0;  // one 16-row m-tile: no limit below the SM's cap (measured)
-  return kDecodeCtaRateRowTile * (double(p.head_dim) / 64.0) / double(m_tiles);
+  if (m_tiles >= 2)  // the m-tiles' 16-key sub-blocks per warp and tile, at most the SM cap
+    return std::min(kDecodeSmRateCap, kDecodeCtaRateRowTile * (double(p.head_dim) / 64.0) / double(m_tiles));
+  if (p.head_dim <= 64) return kDecodeCtaRateD64;
+  return p.head_dim > 128 ? kDecodeCtaRateD256 : 0.0;  // d128: no limit below the SM cap
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {

@@ -9,6 +9,11 @@
 //   ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]
 //                             runs ptxfmha_bench (next to this binary): comparison table with
 //                             cuDNN, JSON, then tools/plot_bench.py: PNG plot + Markdown table
+//   ptxfmha decode-plans [--grid NAME] [--sms N] [--smem-kib K] [--filter REGEX]
+//                             the split plan the library would run for every decode cell of a
+//                             bench grid, offline (bench/decode_replay.h): cell, row, CTAs per
+//                             SM, splits, split CTAs; diff two builds' output to find the cells
+//                             a plan change moves (bench/METHOD.md, "Decode A/B")
 //   ptxfmha version
 //
 // Exit status: 0 success (info and bench also when there is no GPU: they say so), 1 a check
@@ -29,7 +34,9 @@
 #include <string>
 #include <vector>
 
+#include "bench_case.h"
 #include "bench_util.h"
+#include "decode_replay.h"
 #include "cudnn_sdpa.h"
 #include "driver.h"
 #include "kernel_table.h"
@@ -454,11 +461,44 @@ int cmd_bench(const std::string& out_dir, bool quick, const std::vector<std::str
   return rc;
 }
 
+// `ptxfmha decode-plans`: one line per decode cell of the grid (decode_replay.h).
+int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, const std::string& filter) {
+  using namespace ptxfmha_bench;
+  std::vector<Case> cells;
+  std::string why;
+  if (!decode_grid(grid, &cells, &why)) {
+    std::fprintf(stderr, "ptxfmha decode-plans: %s\n", why.c_str());
+    return 2;
+  }
+  std::regex re;
+  try {
+    re = std::regex(filter);
+  } catch (const std::regex_error& e) {
+    std::fprintf(stderr, "ptxfmha decode-plans: --filter '%s' is not a regular expression (%s)\n",
+                 filter.c_str(), e.what());
+    return 2;
+  }
+  std::printf("# cell row ctas_per_sm splits split_ctas (sm90a, %lld SMs, %lld KiB per SM, estimated occupancy)\n",
+              static_cast<long long>(sms), static_cast<long long>(smem_per_sm / 1024));
+  for (const Case& c : cells) {
+    if (!std::regex_search(c.name, re)) continue;
+    ReplayedDecodePlan r;
+    if (!replay_decode_plan(c, sms, smem_per_sm, &r, &why)) {
+      std::fprintf(stderr, "ptxfmha decode-plans: %s\n", why.c_str());
+      return 1;
+    }
+    std::printf("%s %s %d %d %lld\n", c.name.c_str(), r.row.c_str(), r.per_sm, r.splits,
+                static_cast<long long>(r.ctas));
+  }
+  return 0;
+}
+
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: ptxfmha info\n"
                "       ptxfmha check [--long]\n"
                "       ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]\n"
+               "       ptxfmha decode-plans [--grid NAME] [--sms N] [--smem-kib K] [--filter REGEX]\n"
                "       ptxfmha version\n"
                "  info   device, architecture, cuDNN, kernels: cubins, ptxas registers/spills/smem,\n"
                "         driver attributes (on a device of the kernel's architecture)\n"
@@ -466,7 +506,9 @@ void usage(FILE* f) {
                "         (exit 0 all pass, 1 a failure, 77 skipped: no GPU)\n"
                "  bench  ptx-fmha vs cuDNN (ptxfmha_bench), then JSON, table, PNG, Markdown in DIR\n"
                "         (default ./ptxfmha-results); BENCH_ARGS go to ptxfmha_bench, e.g.\n"
-               "         --benchmark_filter=fwd/d128 --ptxfmha_suite=prefill\n");
+               "         --benchmark_filter=fwd/d128 --ptxfmha_suite=prefill\n"
+               "  decode-plans  the library's split plan of every decode cell of a bench grid\n"
+               "         (default full), offline: no GPU; default 132 SMs, 228 KiB per SM (H200)\n");
 }
 
 }  // namespace
@@ -510,6 +552,26 @@ int main(int argc, char** argv) {
       }
     }
     return cmd_bench(out, quick, extra);
+  }
+  if (cmd == "decode-plans") {
+    std::string grid = "full", filter;
+    long long sms = 132, smem_kib = ptxfmha_bench::kReplaySmemPerSmBytes / 1024;
+    for (int i = 2; i < argc; ++i) {
+      const bool has_value = i + 1 < argc;
+      if (std::strcmp(argv[i], "--grid") == 0 && has_value) grid = argv[++i];
+      else if (std::strcmp(argv[i], "--filter") == 0 && has_value) filter = argv[++i];
+      else if (std::strcmp(argv[i], "--sms") == 0 && has_value) sms = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--smem-kib") == 0 && has_value) smem_kib = std::atoll(argv[++i]);
+      else {
+        std::fprintf(stderr, "ptxfmha decode-plans: unknown argument '%s'\n", argv[i]);
+        return 2;
+      }
+    }
+    if (sms < 1 || smem_kib < 1) {
+      std::fprintf(stderr, "ptxfmha decode-plans: --sms and --smem-kib must be positive\n");
+      return 2;
+    }
+    return cmd_decode_plans(grid, sms, smem_kib * 1024, filter);
   }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage(stdout);

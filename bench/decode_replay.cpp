@@ -1,0 +1,69 @@
+// Offline replay of the library's decode plan (decode_replay.h).
+#include "decode_replay.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "decode.h"
+#include "decode_rows.h"
+#include "kernel_table.h"
+
+namespace ptxfmha_bench {
+
+int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm) {
+  int64_t n = smem_per_sm / (smem_bytes + kReplayCtaReservedBytes);
+  if (threads > 0) n = std::min(n, kReplayThreadsPerSm / threads);
+  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(n, 32)));
+}
+
+bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, ReplayedDecodePlan* out,
+                        std::string* why) {
+  if (!c.decode() || !c.variant.empty()) {
+    *why = c.name + ": not a decode cell with the library's plan";
+    return false;
+  }
+  constexpr int kSm = 90;  // the Hopper rows (the ones measured)
+  static const int32_t kTable[1] = {0};  // plans read only whether a table exists
+  ptxfmha_decode_params p;
+  std::memset(&p, 0, sizeof p);
+  p.batch = int32_t(c.batch);
+  p.seqlen_q = int32_t(c.seqlen_q);
+  p.max_seqlen_k = int32_t(c.seqlen_k);
+  p.heads_q = int32_t(c.heads_q);
+  p.heads_kv = int32_t(c.heads_kv);
+  p.head_dim = int32_t(c.head_dim);
+  if (c.paged()) {
+    p.block_table = kTable;
+    p.page_size = int32_t(c.page_size);
+    p.max_blocks_per_seq = int32_t(c.blocks_per_seq());
+    p.num_pages = int32_t(c.num_pages());
+  }
+  const int kv_bytes = c.kv_elem_bytes;
+  const ptxfmha::KernelInfo* row = ptxfmha::find_decode_split(
+      kSm, p.head_dim, kv_bytes, false, p.heads_kv, int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv));
+  const ptxfmha::KernelInfo* combine = ptxfmha::find_decode_combine(kSm, p.head_dim, false);
+  if (row == nullptr || combine == nullptr) {
+    *why = c.name + ": no sm90a decode row";
+    return false;
+  }
+  row = ptxfmha::decode_grid_row(kSm, sms, row, p, false);  // cluster merge off: the default
+  const int per_sm = replay_ctas_per_sm(row->smem_bytes, row->threads, smem_per_sm);
+  if (per_sm < 1) {
+    *why = c.name + ": " + row->name + " does not fit an SM";
+    return false;
+  }
+  ptxfmha::DecodePlanOptions o;
+  o.sms = sms;
+  o.kv_bytes = kv_bytes;
+  o.heads_per_cta = ptxfmha::decode_row_heads(row);
+  o.wg_loop = ptxfmha::decode_row_wg(row);
+  ptxfmha::DecodePlan plan;
+  ptxfmha::plan_decode(p, *row, *combine, sms * per_sm, &plan, o);
+  out->row = row->name;
+  out->per_sm = per_sm;
+  out->splits = plan.num_splits;
+  out->ctas = int64_t(plan.split_grid[0]) * plan.split_grid[1] * plan.split_grid[2];
+  return true;
+}
+
+}  // namespace ptxfmha_bench

@@ -1,0 +1,38 @@
+// The library's decode split plan for a bench cell, offline: no driver, no GPU (issue 17's A/B
+// workflow). ptxfmha_decode plans with the device's SM count and the split row's resident CTAs
+// per SM (cuOccupancyMaxActiveBlocksPerMultiprocessor); this estimates the latter from the row's
+// shared memory (+ 1 KiB the driver reserves per CTA) and threads, then runs the same pure code:
+// the row choice (find_decode_split, decode_grid_row) and plan_decode with the library's options
+// (cluster merge off: the default). On the H200 (132 SMs, 228 KiB per SM) it gives the split
+// count, CTAs and row that the bench recorded on the GPU for every one of 682 cells of two
+// library versions (bench/results/h200-2026-12-03-s12: r1's survey, r3's).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bench_case.h"
+
+namespace ptxfmha_bench {
+
+struct ReplayedDecodePlan {
+  std::string row;     // the split kernel
+  int per_sm = 0;      // resident split CTAs per SM (estimated)
+  int splits = 0;      // num_splits
+  int64_t ctas = 0;    // split grid CTAs
+};
+
+constexpr int64_t kReplaySmemPerSmBytes = 228 * 1024;  // H100 / H200
+constexpr int64_t kReplayThreadsPerSm = 2048;
+constexpr int64_t kReplayCtaReservedBytes = 1024;      // shared memory the driver keeps per CTA
+
+// Resident CTAs of smem_bytes dynamic shared memory and `threads` threads per SM (at most 32).
+int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm);
+
+// The plan of decode cell c (family decode or decode_e4m3, the library's choice: c.variant
+// empty) on a Hopper device of `sms` SMs with smem_per_sm bytes of shared memory per SM.
+// False with *why when the cell is not a plain decode cell or no row fits it.
+bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, ReplayedDecodePlan* out,
+                        std::string* why);
+
+}  // namespace ptxfmha_bench

@@ -1,0 +1,77 @@
+// The offline replay of the library's decode plan (bench/decode_replay.h, `ptxfmha decode-plans`)
+// against the plans the bench recorded on the GPU (JSON `splits`, `split_ctas`, the label's row):
+// H200, 2026-12-03, bench/results/h200-2026-12-03-s12 (r3: this library; r1's survey: cells whose
+// plans this library did not move). Over all 682 recorded cells of both library versions the
+// replay agreed on every one (checked when the run came back); these are a spread of rows, caches
+// and grids.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "bench_case.h"
+#include "decode_replay.h"
+
+using namespace ptxfmha_bench;
+
+namespace {
+const Case* find_cell(const std::vector<Case>& cells, const std::string& name) {
+  for (const Case& c : cells)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("decode replay: the library's plan offline equals the plan recorded on the H200 (CPU)") {
+  std::vector<Case> cells;
+  std::string why;
+  REQUIRE(decode_grid("full", &cells, &why));
+  struct Recorded { const char* cell; const char* row; int splits; int64_t ctas; };
+  const Recorded rec[] = {
+      {"decode/d64/b1/kv131072/hq128hkv8/q1/contig", "fmha_decode_d64_sm90a", 16, 128},
+      {"decode/d64/b8/kv1024/hq32hkv8/q1/contig", "fmha_decode_d64_sm90a", 2, 128},
+      {"decode/d64/b4/kv4096/hq64hkv8/q1/page16", "fmha_decode_d64_sm90a", 11, 352},
+      {"decode/d64/b1/kv8192/hq32hkv8/q4/page64", "fmha_decode_d64_sm90a", 16, 128},
+      {"decode/d256/b1/kv131072/hq128hkv8/q1/contig", "fmha_decode_d256_sm90a", 8, 64},
+      {"decode/d256/b8/kv4096/hq32hkv8/q1/page64", "fmha_decode_d256_sm90a", 1, 64},
+      {"decode/d256/b4/kv32768/hq32hkv32/q4/page16", "fmha_decode_d256_sm90a", 1, 128},
+      {"decode/d256/b1/kv1024/hq128hkv8/q1/page16", "fmha_decode_d256_sm90a", 16, 128},
+      {"decode/d256/b64/kv32768/hq32hkv8/q4/contig", "fmha_decode_d256_sm90a", 1, 512},
+      {"decode/d64/b8/kv131072/hq128hkv8/q4/contig", "fmha_decode_d64_wg_sm90a", 4, 256},
+      {"decode/d64/b64/kv8192/hq128hkv8/q4/page64", "fmha_decode_d64_wg_sm90a", 1, 512},
+      {"decode/d64/b1/kv131072/hq128hkv8/q4/page16", "fmha_decode_d64_wg_sm90a", 49, 392},
+  };
+  for (const Recorded& r : rec) {
+    CAPTURE(r.cell);
+    const Case* c = find_cell(cells, r.cell);
+    REQUIRE(c != nullptr);
+    ReplayedDecodePlan p;
+    REQUIRE(replay_decode_plan(*c, 132, kReplaySmemPerSmBytes, &p, &why));
+    CHECK(p.row == r.row);
+    CHECK(p.splits == r.splits);
+    CHECK(p.ctas == r.ctas);
+  }
+  // The occupancy estimate decides plans: at half the shared memory per SM (a mutation of the
+  // estimate) the d64 pages-of-16 cell (the wave model over SMs x resident CTAs) plans otherwise.
+  ReplayedDecodePlan half;
+  REQUIRE(replay_decode_plan(*find_cell(cells, rec[2].cell), 132, kReplaySmemPerSmBytes / 2, &half, &why));
+  CHECK(half.per_sm < 3);
+  CHECK(half.splits != rec[2].splits);
+}
+
+TEST_CASE("decode replay: resident CTAs per SM, and what it refuses (CPU)") {
+  // 228 KiB per SM, 1 KiB reserved per CTA, <= 2048 threads.
+  CHECK(replay_ctas_per_sm(75 * 1024, 160, kReplaySmemPerSmBytes) == 3);
+  CHECK(replay_ctas_per_sm(75 * 1024 + 1, 160, kReplaySmemPerSmBytes) == 2);
+  CHECK(replay_ctas_per_sm(0, 1024, kReplaySmemPerSmBytes) == 2);
+  CHECK(replay_ctas_per_sm(0, 32, kReplaySmemPerSmBytes) == 32);
+  CHECK(replay_ctas_per_sm(228 * 1024, 128, kReplaySmemPerSmBytes) == 0);
+  std::vector<Case> cells;
+  std::string why;
+  REQUIRE(decode_grid("full", &cells, &why));
+  Case variant = cells.front();
+  variant.variant = "s8";
+  ReplayedDecodePlan p;
+  CHECK_FALSE(replay_decode_plan(variant, 132, kReplaySmemPerSmBytes, &p, &why));
+  CHECK(why.find("library's plan") != std::string::npos);
+}

@@ -10,6 +10,21 @@
 
 namespace ptxfmha_bench {
 
+void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_decode_params* d) {
+  d->batch = int32_t(c.batch);
+  d->seqlen_q = int32_t(c.seqlen_q);
+  d->max_seqlen_k = int32_t(c.seqlen_k);
+  d->heads_q = int32_t(c.heads_q);
+  d->heads_kv = int32_t(c.heads_kv);
+  d->head_dim = int32_t(c.head_dim);
+  if (c.paged()) {
+    d->block_table = block_table;
+    d->page_size = int32_t(c.page_size);
+    d->max_blocks_per_seq = int32_t(c.blocks_per_seq());
+    d->num_pages = int32_t(c.num_pages());
+  }
+}
+
 int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm) {
   int64_t n = smem_per_sm / (smem_bytes + kReplayCtaReservedBytes);
   if (threads > 0) n = std::min(n, kReplayThreadsPerSm / threads);
@@ -26,18 +41,7 @@ bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, Replaye
   static const int32_t kTable[1] = {0};  // plans read only whether a table exists
   ptxfmha_decode_params p;
   std::memset(&p, 0, sizeof p);
-  p.batch = int32_t(c.batch);
-  p.seqlen_q = int32_t(c.seqlen_q);
-  p.max_seqlen_k = int32_t(c.seqlen_k);
-  p.heads_q = int32_t(c.heads_q);
-  p.heads_kv = int32_t(c.heads_kv);
-  p.head_dim = int32_t(c.head_dim);
-  if (c.paged()) {
-    p.block_table = kTable;
-    p.page_size = int32_t(c.page_size);
-    p.max_blocks_per_seq = int32_t(c.blocks_per_seq());
-    p.num_pages = int32_t(c.num_pages());
-  }
+  decode_shape_params(c, kTable, &p);
   const int kv_bytes = c.kv_elem_bytes;
   const ptxfmha::KernelInfo* row = ptxfmha::find_decode_split(
       kSm, p.head_dim, kv_bytes, false, p.heads_kv, int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv));

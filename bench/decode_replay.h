@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bench_case.h"
+#include "ptxfmha/ptxfmha.h"
 
 namespace ptxfmha_bench {
 
@@ -25,6 +26,11 @@ struct ReplayedDecodePlan {
 constexpr int64_t kReplaySmemPerSmBytes = 228 * 1024;  // H100 / H200
 constexpr int64_t kReplayThreadsPerSm = 2048;
 constexpr int64_t kReplayCtaReservedBytes = 1024;      // shared memory the driver keeps per CTA
+
+// The decode call's shape from cell c: batch, query tokens, keys, heads, head dim and, for a paged
+// cell, block_table (the bench's device table, or any non-null pointer for a plan) with the page
+// size, pages per sequence and pool size. Everything else of *d is left as it is.
+void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_decode_params* d);
 
 // Resident CTAs of smem_bytes dynamic shared memory and `threads` threads per SM (at most 32).
 int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm);

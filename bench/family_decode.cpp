@@ -13,6 +13,7 @@
 #include "bench_options.h"
 #include "bench_util.h"
 #include "decode.h"
+#include "decode_replay.h"
 #include "driver.h"
 
 // The decode entry points are part of the frozen C ABI but were written after the forward
@@ -44,14 +45,7 @@ ptxfmha_decode_params decode_params(const Case& c, const OursPlan& plan, const S
   d.o_batch_stride = st[0]; d.o_seq_stride = st[1]; d.o_head_stride = st[2];
   d.k_batch_stride = kst[0]; d.k_seq_stride = kst[1]; d.k_head_stride = kst[2];
   d.v_batch_stride = kst[0]; d.v_seq_stride = kst[1]; d.v_head_stride = kst[2];
-  d.batch = int32_t(c.batch); d.seqlen_q = int32_t(c.seqlen_q); d.max_seqlen_k = int32_t(c.seqlen_k);
-  d.heads_q = int32_t(c.heads_q); d.heads_kv = int32_t(c.heads_kv); d.head_dim = int32_t(c.head_dim);
-  if (c.paged()) {
-    d.block_table = v.page_table;
-    d.page_size = int32_t(c.page_size);
-    d.max_blocks_per_seq = int32_t(c.blocks_per_seq());
-    d.num_pages = int32_t(c.num_pages());
-  }
+  decode_shape_params(c, v.page_table, &d);
   d.softmax_scale = ours_scale(c);
   d.causal = c.causal ? 1 : 0;
   d.num_splits = 0;

@@ -35,9 +35,10 @@ void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_deco
 // Resident CTAs of smem_bytes dynamic shared memory and `threads` threads per SM (at most 32).
 int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm);
 
-// The plan of decode cell c (family decode or decode_e4m3, the library's choice: c.variant
-// empty) on a Hopper device of `sms` SMs with smem_per_sm bytes of shared memory per SM.
-// False with *why when the cell is not a plain decode cell or no row fits it.
+// The plan of decode cell c (a grid cell: the library's choice, c.variant empty; its cache type
+// from c.kv_elem_bytes) on a Hopper device of `sms` SMs with smem_per_sm bytes of shared memory
+// per SM. False with *why for an A/B variant cell or where no row fits the cell. Checked against
+// the GPU on bf16 cells only (the e4m3 rows' plans were not recorded with their splits).
 bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, ReplayedDecodePlan* out,
                         std::string* why);
 

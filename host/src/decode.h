@@ -173,15 +173,15 @@ constexpr double kDecodeCtaRateRowTile = 1.15;
 // Per-CTA rates of one-m-tile bf16 split CTAs (<= 16 packed rows), fitted on forced split counts
 // (H200, 2026-12-03 17:14 UTC, bench/results/h200-2026-12-03-s12/r1: batch 1, 128/8 x 1 token
 // and 32/8 x 4 tokens, counts 8-32, kv 1k-128k, contiguous and pages of 64; batches 4 / 8):
-//   d64 (3 CTAs per SM): 64 CTAs (8 splits) ran kv 128k at 0.64 of the ceiling = 1.32 shares
-//     per CTA, 80 CTAs 1.28; the model without a rate took 10 splits (81.8 us) where 16 ran 65.3.
+//   d64 (3 CTAs per SM): 64 CTAs (8 splits) ran kv 128k at 63% of the ceiling = 1.30 shares
+//     per CTA, 80 CTAs 1.27; the model without a rate took 10 splits (81.8 us) where 16 ran 65.3.
 //   d256 (one per SM, 192 KiB of ring): 64 CTAs streamed at 96.5% of the ceiling = 2.0 shares,
 //     above the SM cap of the smaller rings; 8 splits were the best count at kv 4k-128k (248.0
 //     us at 128k against 272.9 with the model's 10) and 64 CTAs at batches 4 / 8 (2 / 1 splits).
 //     A rate above kDecodeSmRateCap lifts an SM's cap to it (decode_bw_split_cost). 2.1, not
 //     132 / 64 = 2.06: 80-104 CTAs (10-13 splits) ran 5-10% slower than 64 or 128 (a cost the
 //     model does not see), and at 2.1 the 64-CTA plan wins the tie.
-//   d128: no rate (64 CTAs 1.78 shares, the SM cap).
+//   d128: no rate (64 CTAs 1.80 shares, the SM cap).
 // A/B of the changed plans, old library against new (same device call, 158 cells, r2): 73 cells
 // faster by > 2% (up to 1.26x: d64 batch 1 kv 128k 82.2 -> 65.5 us), 11 slower by 2.0-3.3%
 // (d64 batch 1 kv 1k, 16 splits where 8 ran 0.2 us faster; d256 batches 4 / 8 kv 128k, 64 CTAs

@@ -35,7 +35,7 @@ void build_reference(const Case& c, CaseState& cs) {
   r.blocks = ref_blocks(c);
   r.out.clear();
   r.lse.clear();
-  static PinnedHost k_host, v_host;  // the cells' K / V copies (up to GiBs each), kept
+  static HostStaging k_host, v_host;  // the cells' K / V copies (up to GiBs each), kept
   for (const RefBlock& blk : r.blocks) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<uint16_t> q(blk.m * H * D);

@@ -229,16 +229,16 @@ void download(void* dst, CUdeviceptr src, std::size_t bytes) {
   cu_check(ptxfmha::drv().cuMemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
 }
 
-PinnedHost::~PinnedHost() { release(); }
+HostStaging::~HostStaging() { release(); }
 
-void PinnedHost::release() {
+void HostStaging::release() {
   if (ptr_ != nullptr && locked_) ptxfmha::drv().cuMemFreeHost(ptr_);
   if (ptr_ != nullptr && !locked_) std::free(ptr_);
   ptr_ = nullptr;
   bytes_ = 0;
 }
 
-void* PinnedHost::reserve(std::size_t bytes) {
+void* HostStaging::reserve(std::size_t bytes) {
   if (bytes <= bytes_) return ptr_;
   release();
   locked_ = ptxfmha::drv().cuMemAllocHost(&ptr_, bytes) == CUDA_SUCCESS;

@@ -94,12 +94,12 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Host memory that grows on demand and is kept, page-locked where the driver grants it (the
 // reference's K / V copies: a kv-128k cell copies GiBs, which page-locked memory receives at
 // the copy engine's rate), else ordinary memory (a host that cannot lock that much still runs).
-class PinnedHost {
+class HostStaging {
  public:
-  PinnedHost() = default;
-  ~PinnedHost();
-  PinnedHost(const PinnedHost&) = delete;
-  PinnedHost& operator=(const PinnedHost&) = delete;
+  HostStaging() = default;
+  ~HostStaging();
+  HostStaging(const HostStaging&) = delete;
+  HostStaging& operator=(const HostStaging&) = delete;
   void* reserve(std::size_t bytes);  // at least `bytes`; the contents are not kept
 
  private:

@@ -56,17 +56,13 @@ bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, Replaye
     *why = c.name + ": " + row->name + " does not fit an SM";
     return false;
   }
-  ptxfmha::DecodePlanOptions o;
-  o.sms = sms;
-  o.kv_bytes = kv_bytes;
-  o.heads_per_cta = ptxfmha::decode_row_heads(row);
-  o.wg_loop = ptxfmha::decode_row_wg(row);
   ptxfmha::DecodePlan plan;
-  ptxfmha::plan_decode(p, *row, *combine, sms * per_sm, &plan, o);
+  ptxfmha::plan_decode(p, *row, *combine, sms * per_sm, &plan,
+                       ptxfmha::decode_row_plan_options(row, sms, kv_bytes));
   out->row = row->name;
   out->per_sm = per_sm;
   out->splits = plan.num_splits;
-  out->ctas = int64_t(plan.split_grid[0]) * plan.split_grid[1] * plan.split_grid[2];
+  out->ctas = plan.split_ctas();
   return true;
 }
 

@@ -120,7 +120,7 @@ bool plain_call(const Case& c) { return c.kv_elem_bytes == 2 && c.variant.empty(
 void adopt_plan(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
   if (lp.split_row != nullptr) plan->kernel = lp.split_row;
   plan->splits = lp.num_splits;
-  plan->split_ctas = int64_t(lp.split_grid[0]) * lp.split_grid[1] * lp.split_grid[2];
+  plan->split_ctas = lp.split_ctas();
 }
 
 class DecodeFamily final : public Family {

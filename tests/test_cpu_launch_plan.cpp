@@ -391,6 +391,14 @@ ptxfmha_decode_params decode_params(int b, int sq, int hq, int hkv, int d, int m
   return p;
 }
 
+// Makes p a paged call: pages of `page` keys, a pool of exactly the batch's pages.
+void set_pages(ptxfmha_decode_params* p, int page) {
+  p->block_table = kFakeTable;
+  p->page_size = page;
+  p->max_blocks_per_seq = p->max_seqlen_k / page;
+  p->num_pages = p->batch * p->max_blocks_per_seq;
+}
+
 DecodePlan plan_decode(const ptxfmha_decode_params& p, int64_t slots, const KernelInfo& combine = kCombine1) {
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, combine, slots, &plan);
@@ -628,10 +636,7 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   for (int page : {16, 32, 64, 256}) {
     CAPTURE(page);
     ptxfmha_decode_params p = decode_params(8, 1, 32, 8, 128, 8192);
-    p.block_table = kFakeTable;
-    p.page_size = page;
-    p.num_pages = 8 * 8192 / page;
-    p.max_blocks_per_seq = 8192 / page;
+    set_pages(&p, page);
     DecodePlan plan;
     ptxfmha::plan_decode(p, kSplit128, kCombine1, 264, &plan, o);
     CHECK(plan.num_splits == (page < 64 ? ptxfmha::choose_num_splits(64, 128, 264) : 2));
@@ -740,12 +745,7 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
     for (const Case& k : cases) {
       CAPTURE(k.batch); CAPTURE(k.page);
       ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 64, 8192);
-      if (k.page > 0) {
-        p.block_table = kFakeTable;
-        p.page_size = k.page;
-        p.num_pages = int64_t(k.batch) * 8192 / k.page;
-        p.max_blocks_per_seq = 8192 / k.page;
-      }
+      if (k.page > 0) set_pages(&p, k.page);
       CHECK(ptxfmha::decode_grid_row(sm, 132, h2, p) == k.expect);
     }
     // A one-head row stays itself; the bf16 plain row keeps its own rule (its wide twin).
@@ -792,12 +792,7 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth 
   for (const Pick& k : picks) {
     CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
     ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 64, k.kv);
-    if (k.page16) {
-      p.block_table = kFakeTable;
-      p.page_size = 16;
-      p.num_pages = int64_t(k.batch) * k.kv / 16;
-      p.max_blocks_per_seq = k.kv / 16;
-    }
+    if (k.page16) set_pages(&p, 16);
     CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
     const double rate = ptxfmha::decode_cta_rate(p, 1);
     CHECK(rate == (k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3));
@@ -888,12 +883,7 @@ TEST_CASE("cpu launch plan decode: one-m-tile CTAs plan with per-CTA rates by he
   for (const Pick& k : picks) {
     CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq); CAPTURE(k.q); CAPTURE(k.page);
     ptxfmha_decode_params p = decode_params(k.b, k.q, k.hq, 8, k.d, k.kv);
-    if (k.page) {
-      p.block_table = kFakeTable;
-      p.page_size = k.page;
-      p.num_pages = int64_t(k.b) * k.kv / k.page;
-      p.max_blocks_per_seq = k.kv / k.page;
-    }
+    if (k.page) set_pages(&p, k.page);
     CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
     const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq * k.q, 132, 2);
     const int64_t units = int64_t(k.b) * 8, tiles = k.kv / 64;
@@ -908,10 +898,7 @@ TEST_CASE("cpu launch plan decode: one-m-tile CTAs plan with per-CTA rates by he
   CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 256, 8192), 2) == ptxfmha::kDecodeSmRateCap);
   // Pages of 16 keep the wave model (the bandwidth model with a per-CTA rate lost up to 1.9x).
   ptxfmha_decode_params p16 = decode_params(1, 1, 32, 32, 256, 8192);
-  p16.block_table = kFakeTable;
-  p16.page_size = 16;
-  p16.num_pages = 512;
-  p16.max_blocks_per_seq = 512;
+  set_pages(&p16, 16);
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p16, 2));
 }
 

@@ -336,6 +336,7 @@ struct DecodePlan {
   // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
   unsigned split_grid[3] = {0, 0, 0};
   unsigned combine_grid = 0;
+  int64_t split_ctas() const { return int64_t(split_grid[0]) * split_grid[1] * split_grid[2]; }
 };
 
 // What else shapes a plan (all 0: the plain ptxfmha_decode plan).
@@ -358,6 +359,10 @@ struct DecodePlanOptions {
   int cluster_max = 0;
   DecodeClusterPolicy cluster_policy = DecodeClusterPolicy::Auto;
 };
+// What a call's split row and device give its plan: sms, kv_bytes, heads_per_cta
+// (decode_row_heads) and wg_loop (decode_row_wg); the rest default. The launch path
+// (decode_launch.cpp) adds the call's own options; the bench's offline replay uses it as is.
+DecodePlanOptions decode_row_plan_options(const KernelInfo* row, int64_t sms, int kv_bytes);
 // KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).
 int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o);
 

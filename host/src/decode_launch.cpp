@@ -209,12 +209,9 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   if (per_sm < 1)
     return fail(PTXFMHA_ERR_CUDA, "%s cannot be resident on this device (occupancy 0)",
                 split_row->name);
-  DecodePlanOptions o;
+  // The split model over the device's SMs (decode_plans_by_bandwidth, decode.h).
+  DecodePlanOptions o = decode_row_plan_options(split_row, dev.num_sms, c.kv_bytes);
   o.min_waves = c.overrides.min_waves;
-  o.sms = dev.num_sms;  // the split model: decode_plans_by_bandwidth (decode.h)
-  o.kv_bytes = c.kv_bytes;
-  o.heads_per_cta = decode_row_heads(split_row);
-  o.wg_loop = decode_row_wg(split_row);
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
   o.cluster_policy = policy;

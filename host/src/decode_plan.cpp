@@ -164,6 +164,15 @@ int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, 
   return static_cast<int>(pick > base ? pick : base);
 }
 
+DecodePlanOptions decode_row_plan_options(const KernelInfo* row, int64_t sms, int kv_bytes) {
+  DecodePlanOptions o;
+  o.sms = sms;
+  o.kv_bytes = kv_bytes;
+  o.heads_per_cta = decode_row_heads(row);
+  o.wg_loop = decode_row_wg(row);
+  return o;
+}
+
 int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o) {
   int64_t keys = p.max_seqlen_k;
   if (o.band_keys > 0 && o.band_keys < keys) keys = o.band_keys;

@@ -167,10 +167,10 @@ void check_workspace_plan(const DecodePlan& pl) {
 
 TEST_CASE("decode cluster plan: which path for which shape (Auto, Off, Force, requested splits)") {
   using P = DecodeClusterPolicy;
-  check_cluster_plan(plan(shape(1, 1024), 16, P::Auto), 16);   // B1 kv1k
+  check_cluster_plan(plan(shape(1, 1024), 16, P::Auto), 8);    // B1 kv1k: 8 splits of two tiles
   check_cluster_plan(plan(shape(1, 1024), 8, P::Auto), 8);
   check_workspace_plan(plan(shape(1, 1024), 16, P::Off));
-  CHECK(plan(shape(1, 1024), 16, P::Off).num_splits == 16);    // the same splits, workspace path
+  CHECK(plan(shape(1, 1024), 16, P::Off).num_splits == 8);     // the same splits, workspace path
   check_workspace_plan(plan(shape(1, 1024), 0, P::Auto));      // nothing resident
   check_workspace_plan(plan(shape(1, 1024), 0, P::Force));
   check_workspace_plan(plan(shape(1, 8192), 16, P::Auto));     // 32 splits model faster

@@ -528,9 +528,11 @@ TEST_CASE("cpu launch plan decode: properties over random shapes") {
     CHECK(plan.num_splits >= 1);
     CHECK(plan.num_splits <= std::min<int64_t>(tiles, ptxfmha::kDecodeMaxSplits));
     if (p.num_splits > 0) CHECK(plan.num_splits <= p.num_splits);
-    if (p.num_splits == 0)
+    if (p.num_splits == 0) {  // bf16 (the options' default): at least two tiles per split
       CHECK(plan.num_splits == ptxfmha::choose_num_splits(int64_t(p.batch) * p.heads_kv * plan.m_groups,
-                                                          tiles, slots));
+                                                          tiles, slots, ptxfmha::decode_max_splits(tiles, 2)));
+      CHECK(plan.num_splits <= std::max<int64_t>(1, tiles / 2));
+    }
     // Splits of whole 64-key tiles cover the keys, none empty.
     CHECK(plan.split_keys % 64 == 0);
     CHECK(int64_t(plan.num_splits) * plan.split_keys >= p.max_seqlen_k);
@@ -896,10 +898,79 @@ TEST_CASE("cpu launch plan decode: one-m-tile CTAs plan with per-CTA rates by he
   CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 32, 8, 256, 8192), 2) == ptxfmha::kDecodeCtaRateD256);
   // More m-tiles at d256: the row-tile rate, held to the SM cap (1.15 x 4 / 2 = 2.3 would lift it).
   CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 256, 8192), 2) == ptxfmha::kDecodeSmRateCap);
-  // Pages of 16 keep the wave model (the bandwidth model with a per-CTA rate lost up to 1.9x).
+  // Pages of 16 at head dim 256 keep the wave model (the next test case).
   ptxfmha_decode_params p16 = decode_params(1, 1, 32, 32, 256, 8192);
   set_pages(&p16, 16);
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p16, 2));
+}
+
+// Pages of 16 keys at head dims 64 / 128 (not the _wg rows) plan with the bandwidth model at
+// kDecodeCtaRateSmallPages shares per CTA, and a bf16 split holds at least kDecodeMinSplitTiles
+// tiles. Measured (H200, 2026-12-03 20:11-20:28 UTC, bench/results/h200-2026-12-03-s13, the old
+// library's plan (the mutation) against the new, same call): the picks below and their times.
+TEST_CASE("cpu launch plan decode: pages of 16 by bandwidth at head dims 64 / 128; two tiles per split") {
+  using ptxfmha::choose_num_splits_bw;
+  struct Pick { int d, b, kv, hq, page, per_sm, expect, wave; };
+  const Pick picks[] = {
+      {64, 32, 1024, 128, 16, 4, 1, 2},       // 20.2 us (wave 2: 25.1); the _s3 row, 4 per SM
+      {64, 1, 8192, 32, 16, 3, 32, 43},       // 9.9 (43: 11.3)
+      {64, 4, 4096, 64, 16, 3, 8, 11},        // 13.4 (11: 14.3)
+      {128, 64, 131072, 128, 16, 2, 9, 17},   // 7709 (17: 7741)
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq);
+    ptxfmha_decode_params p = decode_params(k.b, 1, k.hq, 8, k.d, k.kv);
+    set_pages(&p, k.page);
+    REQUIRE(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    CHECK(ptxfmha::decode_cta_rate(p, 2) == ptxfmha::kDecodeCtaRateSmallPages);
+    const int64_t units = int64_t(k.b) * 8, tiles = k.kv / 64;
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq, 132, 2);
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, ptxfmha::decode_cta_rate(p, 2), part,
+                               ptxfmha::decode_max_splits(tiles, 2)) == k.expect);
+    // The old plan (a mutation: the wave model over SMs x resident CTAs).
+    CHECK(ptxfmha::choose_num_splits(units, tiles, 132 * k.per_sm) == k.wave);
+  }
+  // Which calls: bf16 pages of 16 at head dims 64 / 128 but not the _wg rows; d256 (its CTAs
+  // pull ~1.07 shares in pages of 16: at 0.6 it split batch 4 kv 128k into 41, 9% slower than
+  // the wave model's 4) and the _wg rows keep the wave model; e4m3 as before (head dim 64 only).
+  ptxfmha_decode_params p = decode_params(1, 4, 128, 8, 128, 8192);
+  set_pages(&p, 16);
+  CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 2, true));
+  p.head_dim = 256;
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 2));
+  p.head_dim = 64;
+  CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
+  p.head_dim = 128;
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1));
+  CHECK(ptxfmha::decode_cta_rate(p, 1) == ptxfmha::kDecodeCtaRateE4m3SmallPages);
+
+  // Two tiles per split, bf16 only: batch 1, kv 1k (16 tiles) plans 8 splits where the cost
+  // models pick 16 (the mutation: no cap). Measured: d128 64/8 6.5 us (16: 7.1), d64 128/8 5.7
+  // (16: 6.0), d256 128/8 in pages of 16 (the wave model) 11.6 (16: 15.0).
+  CHECK(ptxfmha::decode_max_splits(16, 2) == 8);
+  CHECK(ptxfmha::decode_max_splits(1, 2) == 1);
+  CHECK(ptxfmha::decode_max_splits(16, 1) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_max_splits(1 << 20, 2) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params p1k = decode_params(1, 1, 64, 8, 128, 1024);
+  CHECK(choose_num_splits_bw(8, 16, 132, 2, ptxfmha::decode_cta_rate(p1k, 2),
+                             ptxfmha::decode_bw_partials_tiles(64, 132, 2), ptxfmha::decode_max_splits(16, 2)) == 8);
+  CHECK(choose_num_splits_bw(8, 16, 132, 2, ptxfmha::decode_cta_rate(p1k, 2),
+                             ptxfmha::decode_bw_partials_tiles(64, 132, 2)) == 16);
+  CHECK(ptxfmha::choose_num_splits(8, 16, 132, ptxfmha::decode_max_splits(16, 2)) == 8);
+  CHECK(ptxfmha::choose_num_splits(8, 16, 132) == 16);
+  // Through plan_decode (what the launch path calls), bandwidth and wave models both capped.
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  DecodePlan pl;
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 264, &pl, o);
+  CHECK(pl.num_splits == 8);
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 132, &pl);
+  CHECK(pl.num_splits == 8);
+  ptxfmha::DecodePlanOptions e;
+  e.kv_bytes = 1;  // e4m3 (one-tile splits not measured): no cap, the wave model's 16
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 132, &pl, e);
+  CHECK(pl.num_splits == 16);
 }
 
 // The warpgroup rows (_wg: 33..64 packed rows per CTA, sm90a) plan with their own per-CTA rate

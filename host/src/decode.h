@@ -99,8 +99,9 @@ int decode_attn_kv_bytes(const ptxfmha_decode_attn_params& p);
 // model's choice s=32 ran in 18.95 us, forced s=16 / 22 / 43 / 64 in 18.34 / 20.09 / 21.26 /
 // 22.95 us. The ordering follows tiles per SM (not per CTA) plus a combine cost growing with
 // s: the per-SM model below (choose_num_splits_bw, measured on 30 shapes on the H200) picks 16
-// and is what the library plans bf16 caches with; this one plans the rest.
-int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
+// and is what the library plans bf16 caches with; this one plans the rest. max_splits: the
+// library passes decode_max_splits (below).
+int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_splits = kDecodeMaxSplits);
 // The bandwidth model the library plans with (DecodePlanOptions::sms > 0; pure). A decode split
 // kernel streams K and V at the HBM's rate, and the memory system shares that rate per SM, not
 // per CTA: an SM holding two CTAs of a grid whose other SMs hold one keeps streaming after them,
@@ -126,19 +127,19 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots);
 //     1 split 0.7-1.6% faster than the 2 it picked at 32/8 and 64/8 heads); a last-wave-fill
 //     weighting fixed those and lost 1.9-2.4% at kv 128k, so the term stands. Since 2026-12-03
 //     a CTA's start costs a whole tile (kDecodeCtaTiles), which picks 1 split on those cells.
-// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), and for
-// e4m3 caches at head dim 64, with the measured per-CTA rates (decode_plans_by_bandwidth,
-// decode_cta_rate). The others keep the wave model, measured faster there (H200, 2026-12-02):
-// bf16 pages of 16 or 32 keys (their CTAs issue 4x / 2x the boxes per tile, one lane each: page
-// 16, batch 8, kv 8k ran 76.7 us with this model's 2 splits, 67.7 us with the wave model's 4)
-// and e4m3 caches at head dims 128 / 256 (no per-CTA rate measured). Pages of 16 with a per-CTA
-// rate (0.85, from that cell) were tried on 2026-12-03 (A/B of the 232 changed plans, r2): 120
-// cells faster by > 2% (d256 batch 1 16 -> 8 splits up to 1.22x, d64 batches 8 / 32 2-3%), 37
-// slower, up to 1.9x (d256 32/32 heads at 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows
-// 9-19%; kv-1k cells at batches 1 / 4 17%); not kept.
+// Used for bf16 caches, contiguous or in pages of >= 64 keys (whole 64-key TMA boxes), in
+// smaller pages at head dims 64 / 128 outside the _wg rows (since 2026-12-03 20:30 UTC, at
+// kDecodeCtaRateSmallPages), and for e4m3 caches at head dim 64, with the measured per-CTA rates
+// (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model: bf16 pages of 16
+// or 32 keys at head dim 256 and in the _wg rows, e4m3 caches at head dims 128 / 256 (no per-CTA
+// rate measured). Without a per-CTA rate the bandwidth model lost in pages of 16 (H200,
+// 2026-12-02: batch 8 kv 8k ran 76.7 us at its 2 splits, 67.7 at the wave model's 4); at 0.85 (s12
+// r2, 232 moved plans) 120 cells ran faster by > 2%, 37 slower, up to 1.9x (d256 32/32 heads at
+// 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows 9-19%; kv-1k cells at batches 1 / 4 17%).
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
-// trailing split, s <= kv_tiles, s <= kDecodeMaxSplits). Fitted on the H200 (2026-12-02, 30
-// shapes x 4-7 forced split counts, bench/DECODE_NOTES.md "Split policy"): it picks the measured
+// trailing split, s <= kv_tiles, s <= max_splits: decode_max_splits in the library's plans).
+// Fitted on the H200 (2026-12-02, 30 shapes x 4-7 forced split counts, bench/DECODE_NOTES.md
+// "Split policy"): it picks the measured
 // best count or one within 1.2% on every shape, where choose_num_splits (the wave model below)
 // lost up to 22% (batch 1) and 4% (batch 8, d64 batch 32). E.g. 8 x 16 = 128 CTAs at batch 1
 // (one per SM) beat 8 x 32 = 256 by 3% and 8 x 24 = 192 (two on some SMs) by 8%.
@@ -196,6 +197,23 @@ constexpr double kDecodeCtaRateD256 = 2.1;
 // at one m-tile) the model planned d64 batch 1 kv 128k at 128.0 us where 33 splits ran 72.8.
 constexpr double kDecodeCtaRateWgD64 = 0.8;
 constexpr double kDecodeCtaRateWgD128 = 1.25;
+// Per-CTA rate of a bf16 split CTA reading pages of fewer than 64 keys (head dims 64 / 128, not
+// the _wg rows): its producer lane issues one TMA box per page, 4 per 64-key tile in pages of 16.
+// Replayed offline against the s12 timings (2026-12-03, `ptxfmha decode-plans`), then timed old
+// library against new in one call (H200, 2026-12-03 20:11-20:28 UTC, bench/results/
+// h200-2026-12-03-s13, r1): of the 197 moved plans timed 121 faster by > 2% (d64 batch 32 kv 1k
+// 25.1 -> 20.2 us, 0.87x -> 1.07x cuDNN; d64 batch 1 kv 8k 43 -> 32 splits 11.3 -> 9.9 us), 4
+// slower by 2.0-3.1% (d64 batch 32 / 128 at kv 32k-128k, 1 <-> 2 splits). At head dim 256 the
+// same rate lost up to 9% (batch 4 kv 128k: 41 splits where the wave model's 4 ran at 98% of
+// the ceiling; a d256 CTA reading pages of 16 pulls ~1.07 shares, not 0.6), and the _wg rows lost
+// 9-19% at 0.85 (s12): both keep the wave model.
+constexpr double kDecodeCtaRateSmallPages = 0.6;
+// At least this many 64-key tiles per split (bf16; decode_max_splits): a one-tile split pays a
+// CTA's start and a partial-O row for 64 keys. Batch 1 kv 1k (16 tiles) planned 16 splits; 8 ran
+// faster at every head dim (s12 forced counts: d64 5.7 vs 6.0 us, d128 7.4 vs 8.1, d256 10.6 vs
+// 14.6; s13 A/B of the 20 moved plans: 18 faster by 3-29%, 2 within 2%, d256 128/8 in pages of
+// 16 15.0 -> 11.6 us, 0.81x -> 1.06x cuDNN).
+constexpr int64_t kDecodeMinSplitTiles = 2;
 // The partials' traffic of one split in tile times (the model's unit): each of the call's
 // out_rows output rows writes D fp32 partials per split and the combine kernel reads them
 // back, 8 D bytes, against sms x 64 keys x D x kv_bytes x 2 bytes per tile time. Added s times
@@ -206,12 +224,18 @@ double decode_bw_partials_tiles(int64_t out_rows, int64_t sms, int kv_bytes);
 double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, int64_t s,
                             double cta_rate = 0.0, double partials_tiles = 0.0);
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm,
-                         double cta_rate = 0.0, double partials_tiles = 0.0);
+                         double cta_rate = 0.0, double partials_tiles = 0.0,
+                         int64_t max_splits = kDecodeMaxSplits);
+// The most splits a call's plan considers (both models): kv_tiles / kDecodeMinSplitTiles (at
+// least 1) for a bf16 cache (kv_bytes 2), kDecodeMaxSplits for e4m3 (one-tile splits not measured).
+int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
-// contiguous or in pages of >= 64 keys, or an e4m3 cache (kv_bytes 1) at head dim 64.
-bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes);
+// contiguous, in pages of >= 64 keys, or in smaller pages at head dims 64 / 128 outside the _wg
+// rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64.
+bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
 // The per-CTA rate choose_num_splits_bw plans a call with (consulted where
 // decode_plans_by_bandwidth says yes, so for e4m3 only at head dim 64, where it was measured):
+// bf16 in pages of < 64 keys (not _wg): kDecodeCtaRateSmallPages;
 // bf16, a CTA's packed rows in one 16-row m-tile: kDecodeCtaRateD64 at head dim 64, none (0) at
 // 128, kDecodeCtaRateD256 at 256; in more m-tiles min(kDecodeSmRateCap, kDecodeCtaRateRowTile
 // x head_dim / 64 / m-tiles); a _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in
@@ -375,6 +399,7 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
 // choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms)
 // (with o.sms == 0 or where decode_plans_by_bandwidth says no: choose_num_splits(..., slots)),
+// both at most decode_max_splits(tiles, o.kv_bytes) splits,
 // slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
 // cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
 // the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a

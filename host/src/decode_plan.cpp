@@ -104,8 +104,8 @@ double decode_bw_split_cost(int64_t units, int64_t kv_tiles, int64_t sms, int64_
 }
 
 int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t per_sm, double cta_rate,
-                         double partials_tiles) {
-  return cheapest_split_count(kv_tiles, kDecodeMaxSplits, [&](int64_t s) {
+                         double partials_tiles, int64_t max_splits) {
+  return cheapest_split_count(kv_tiles, max_splits, [&](int64_t s) {
     return decode_bw_split_cost(units, kv_tiles, sms, per_sm, s, cta_rate, partials_tiles);
   });
 }
@@ -117,14 +117,15 @@ bool small_pages(const ptxfmha_decode_params& p) {
 }
 }  // namespace
 
-bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes) {
+bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop) {
   if (kv_bytes == 1) return p.head_dim == 64;
-  return !small_pages(p);
+  return !small_pages(p) || (!wg_loop && p.head_dim <= 128);
 }
 
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop) {
   if (kv_bytes == 1) return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
   if (wg_loop) return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : kDecodeCtaRateWgD128;
+  if (small_pages(p)) return kDecodeCtaRateSmallPages;
   const int m_tiles = decode_cta_m_tiles(p);
   if (m_tiles >= 2)  // the m-tiles' 16-key sub-blocks per warp and tile, at most the SM cap
     return std::min(kDecodeSmRateCap, kDecodeCtaRateRowTile * (double(p.head_dim) / 64.0) / double(m_tiles));
@@ -132,8 +133,13 @@ double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loo
   return p.head_dim > 128 ? kDecodeCtaRateD256 : 0.0;  // d128: no limit below the SM cap
 }
 
-int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots) {
-  return best_num_splits(units, kv_tiles, slots, kDecodeMaxSplits, kDecodeCombineTiles);
+int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
+  if (kv_bytes != 2) return kDecodeMaxSplits;
+  return std::min<int64_t>(kDecodeMaxSplits, std::max<int64_t>(1, kv_tiles / kDecodeMinSplitTiles));
+}
+
+int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_splits) {
+  return best_num_splits(units, kv_tiles, slots, max_splits, kDecodeCombineTiles);
 }
 
 int choose_cluster_splits(int64_t units, int64_t kv_tiles, int64_t slots, int ws_splits, int cluster_max) {
@@ -263,12 +269,13 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   int auto_splits = 1;
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
-  else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes))
+  else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
     auto_splits =
         choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
-                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes));
+                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes),
+                             decode_max_splits(tiles, o.kv_bytes));
   else
-    auto_splits = choose_num_splits(units, tiles, slots);
+    auto_splits = choose_num_splits(units, tiles, slots, decode_max_splits(tiles, o.kv_bytes));
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

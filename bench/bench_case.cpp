@@ -389,7 +389,7 @@ MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, dou
   double used = 0;
   for (std::size_t f = 0; f < plan.families.size(); ++f) {
     ArenaSize& a = plan.arenas[f];
-    const double left = budget - used;
+    const double left = budget;
     for (std::size_t i = 0; i < cases.size(); ++i) {
       const Case& c = cases[i];
       if (c.family != plan.families[f]) continue;
@@ -414,7 +414,16 @@ MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, dou
     }
     used += a.bytes();
   }
+  plan.in_turn = used > budget;
   return plan;
+}
+
+void group_by_family(std::vector<Case>* cases) {
+  std::vector<std::string> order;
+  for (const Case& c : *cases)
+    if (std::find(order.begin(), order.end(), c.family) == order.end()) order.push_back(c.family);
+  auto rank = [&](const Case& c) { return std::find(order.begin(), order.end(), c.family) - order.begin(); };
+  std::stable_sort(cases->begin(), cases->end(), [&](const Case& a, const Case& b) { return rank(a) < rank(b); });
 }
 
 }  // namespace ptxfmha_bench

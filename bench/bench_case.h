@@ -187,15 +187,23 @@ int wanted_sets(const Case& c, std::size_t l2_bytes);
 // Device bytes of one case with `sets` input sets (the arena share, page table, seqlens).
 double case_bytes(const Case& c, int sets);
 
-// Sizes the arenas of `cases` (families in order of first appearance) within `budget` bytes.
-// A case whose single set does not fit in what the earlier families' arenas leave gets a
-// reason in (*skip)[i] ("" = runs); arenas are sized to the cases that fit.
+// Sizes the arenas of `cases` (families in order of first appearance), each within `budget`
+// bytes on its own. A case whose single set does not fit in the budget gets a reason in
+// skip[i] ("" = runs); arenas are sized to the cases that fit. When the arenas together exceed
+// the budget (e.g. a bf16 decode cell of 128 GiB beside its e4m3 variant), in_turn is set: the
+// bench then runs the cases grouped by family (group_by_family) and holds one family's arena at a
+// time (ensure_arena releases the others). Until 2026-12-03 each family got what the earlier
+// ones left, and an e4m3 variant beside a large bf16 cell was skipped as not fitting.
 struct MemoryPlan {
   std::vector<std::string> families;
   std::vector<ArenaSize> arenas;  // parallel to families
   std::vector<std::string> skip;  // parallel to the cases
+  bool in_turn = false;           // the arenas do not fit together: one at a time
   const ArenaSize* arena(const std::string& family) const;
 };
 MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, double budget_bytes);
+// Reorders `cases` so that each family's cases are contiguous, families in order of first
+// appearance, cases in their order within a family (stable).
+void group_by_family(std::vector<Case>* cases);
 
 }  // namespace ptxfmha_bench

@@ -83,11 +83,27 @@ void fill_random_e4m3(const DeviceBuffer& buf, std::size_t bytes, uint64_t seed)
 
 Arena& arena_for(const Case& c) { return arenas()[c.family]; }
 
+namespace {
+void release_arena(Arena& a) {
+  for (DeviceBuffer* b : {&a.q, &a.k, &a.v, &a.o_ours, &a.o_cudnn, &a.lse_ours, &a.lse_cudnn, &a.dout,
+                          &a.dq_ours, &a.dq_cudnn, &a.dk_ours, &a.dk_cudnn, &a.dv_ours, &a.dv_cudnn})
+    b->release();
+  a.ready = false;
+}
+}  // namespace
+
 void ensure_arena(const Case& c) {
   Arena& a = arena_for(c);
   if (a.ready) return;
   const ArenaSize* cap = g_memory.arena(c.family);
   if (!cap) throw std::runtime_error("no arena was planned for family " + c.family);
+  if (g_memory.in_turn)  // the arenas do not fit together (plan_memory): one family at a time
+    for (auto& kv : arenas())
+      if (kv.second.ready) {
+        std::fprintf(stderr, "  releasing %s inputs (the families' arenas do not fit together)\n",
+                     kv.first.c_str());
+        release_arena(kv.second);
+      }
   a.cap = *cap;
   std::fprintf(stderr, "  allocating and filling %s inputs (%.2f GiB) ...\n", c.family.c_str(),
                a.cap.bytes() / double(1 << 30));
@@ -117,13 +133,7 @@ void ensure_arena(const Case& c) {
 }
 
 void release_arenas() {
-  for (auto& kv : arenas()) {
-    Arena& a = kv.second;
-    for (DeviceBuffer* b : {&a.q, &a.k, &a.v, &a.o_ours, &a.o_cudnn, &a.lse_ours, &a.lse_cudnn, &a.dout,
-                            &a.dq_ours, &a.dq_cudnn, &a.dk_ours, &a.dk_cudnn, &a.dv_ours, &a.dv_cudnn})
-      b->release();
-    a.ready = false;
-  }
+  for (auto& kv : arenas()) release_arena(kv.second);
 }
 
 // ---- per-case state ------------------------------------------------------------------------------

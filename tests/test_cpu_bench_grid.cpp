@@ -145,11 +145,39 @@ TEST_CASE("bench memory plan: cells that do not fit are skipped, arenas hold the
   CHECK(p->q_elems == pre.q_elems());
   CHECK(plan.arenas[0].bytes() + plan.arenas[1].bytes() <= 80 * gib);
 
+  CHECK_FALSE(plan.in_turn);
+
   // Everything fits in a large budget; nothing fits in none.
   plan = pb::plan_memory(cases, l2, 1e15);
   for (const std::string& s : plan.skip) CHECK(s.empty());
   plan = pb::plan_memory(cases, l2, 0);
   for (const std::string& s : plan.skip) CHECK(!s.empty());
+}
+
+TEST_CASE("bench memory plan: a family whose arena does not fit beside another's runs in turn (CPU)") {
+  const double gib = double(1 << 30);
+  // A 64 GiB bf16 decode cell with its e4m3 variant (the arena allots two bytes per element):
+  // each fits in 80 GiB alone, not together. Until 2026-12-03 the variant was skipped.
+  const pb::Case mid = pb::decode_case({128, 32, 8, 128, 131072, 1, 0});
+  const pb::Case small = pb::decode_case({128, 32, 8, 1, 4096, 1, 16});
+  std::vector<pb::Case> cases = pb::decode_variant_cells({mid, small}, {"default", "e4m3"});
+  REQUIRE(cases.size() == 4);
+  CHECK(cases[1].family == "decode_e4m3");
+  const size_t l2 = 50u << 20;
+  pb::MemoryPlan plan = pb::plan_memory(cases, l2, 80 * gib);
+  for (const std::string& s : plan.skip) CHECK(s.empty());
+  CHECK(plan.in_turn);
+  REQUIRE(plan.arena("decode_e4m3") != nullptr);
+  CHECK(plan.arena("decode_e4m3")->kv_elems == mid.kv_elems());
+  CHECK(plan.arena("decode")->kv_elems == mid.kv_elems());
+  // Grouped by family, first appearance first, stable within a family.
+  pb::group_by_family(&cases);
+  CHECK(cases[0].name == mid.name);
+  CHECK(cases[1].name == small.name);
+  CHECK(cases[2].name == mid.name + "/v=e4m3");
+  CHECK(cases[3].name == small.name + "/v=e4m3");
+  // Both fit together in a larger budget: no turns.
+  CHECK_FALSE(pb::plan_memory(cases, l2, 200 * gib).in_turn);
 }
 
 TEST_CASE("bench estimate: the run-time estimate adds up per runner, batch and plan (CPU)") {

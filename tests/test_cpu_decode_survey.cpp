@@ -111,6 +111,25 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
   CHECK(out.find("| d128 b8 kv32768 32/8 q1 contig | 240.0 | — | 98.0 | — | — | 125.0 | 1.92 | 2 (128) |") !=
         std::string::npos);
   CHECK(out.find("| d128 b64 kv32768 32/8 q1 contig | 400.0 | — | 99.0 | 399.8 | 0.999 |") != std::string::npos);
+  // --plans: only entries of the library's current plan (`ptxfmha decode-plans` lines); the b8
+  // kv32k entry recorded 2 splits (128 CTAs). A plan of 4 leaves it out (the cell is then not
+  // measured: 5 cells); its own plan keeps it; cells without a recorded plan are kept.
+  write_file(dir + "/plans4.txt", "# cell row ctas_per_sm splits split_ctas\n"
+             "decode/d128/b8/kv32768/hq32hkv8/q1/contig fmha_decode_d128_sm90a 2 4 256\n");
+  write_file(dir + "/plans2.txt", "decode/d128/b8/kv32768/hq32hkv8/q1/contig fmha_decode_d128_sm90a 2 2 128\n"
+             "decode/d128/b8/kv8192/hq32hkv8/q1/contig fmha_decode_d128_sm90a 2 16 128\n");
+  const std::string runs = shell_quote(dir + "/new.json") + " " + shell_quote(dir + "/old.json");
+  const std::string tool = "python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " ";
+  const std::string p4 = run_command(tool + runs + " --plans " + shell_quote(dir + "/plans4.txt") + " 2>&1", &rc);
+  CAPTURE(p4);
+  CHECK(rc == 0);
+  CHECK(p4.find("(1 entries of another plan left out)") != std::string::npos);
+  CHECK(p4.find("Coverage: 5 of 2160 cells measured (bf16 cache), 3 with cuDNN timed") != std::string::npos);
+  const std::string p2 = run_command(tool + runs + " --plans " + shell_quote(dir + "/plans2.txt") + " 2>&1", &rc);
+  CAPTURE(p2);
+  CHECK(rc == 0);
+  CHECK(p2.find("another plan") == std::string::npos);
+  CHECK(p2.find("Coverage: 6 of 2160 cells measured (bf16 cache), 3 with cuDNN timed") != std::string::npos);
   // a run cut short at its deadline (the file ends inside an entry): its complete entries count
   const std::string whole = newer_run();
   const std::size_t cut = whole.find("{\"name\": \"decode/d128/b8/kv32768") + 20;

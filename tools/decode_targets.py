@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The decode targets of issue 17, cell by cell, over one or more ptxfmha_bench JSON files.
 
-    decode_targets.py RUN.json [RUN.json ...] [--md OUT.md] [--cells] [--max-list N]
+    decode_targets.py RUN.json [RUN.json ...] [--md OUT.md] [--cells] [--max-list N] [--plans FILE]
 
 The full decode grid (bench_case.h, DecodeAxes: 2160 cells) is too large for one device call, so
 it is run in slices (by --benchmark_filter, with or without the cuDNN side: --ptxfmha_cudnn=0)
@@ -16,6 +16,11 @@ Targets (issue 17), each reported as met / missed / not measured, misses listed 
   fp8          bf16 time / e4m3 time >= 1.8 at batch >= 8 and kv >= 8k (same cell, both measured)
 Coverage counts the grid's cells with a bf16 measurement, with cuDNN beside it, and the e4m3
 cells of the fp8 target. Only the standard library is needed.
+
+--plans FILE (the output of `ptxfmha decode-plans`: cell, row, CTAs per SM, splits, CTAs) reads
+only the bf16 entries that ran the library's current plan: an entry whose recorded row, splits or
+CTAs differ from FILE's (timed by an older library, or the other side of an A/B) is left out with
+its cuDNN pair, and the sources table counts them; entries that recorded no plan are kept.
 """
 import argparse
 import json
@@ -52,6 +57,12 @@ def bandwidth_cell(key):
 def ratio_text(r):
     """A cuDNN / ours ratio to 3 decimals, truncated: a cell below 1.0 never prints as 1.000."""
     return f"{math.floor(r * 1000 + 1e-9) / 1000:.3f}"
+
+
+def cell_path(key):
+    """The bench's name of a cell (decode/d128/b8/kv8192/hq32hkv8/q1/contig)."""
+    d, b, kv, hq, hkv, q, c = key
+    return f"decode/d{d}/b{b}/kv{kv}/hq{hq}hkv{hkv}/q{q}/{c}"
 
 
 def cell_name(key):
@@ -92,8 +103,29 @@ def read_run(path):
     return data, len(data["benchmarks"])
 
 
-def load(paths):
-    """{(key, variant): {"ours": entry, "pair": (ours, cudnn) or None}} from the runs, later wins."""
+def read_plans(path):
+    """{cell name: (row, splits, CTAs)} from `ptxfmha decode-plans` output."""
+    plans = {}
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if len(w) == 5 and not line.startswith("#"):
+                plans[w[0]] = (w[1], int(w[3]), int(w[4]))
+    return plans
+
+
+def other_plan(entry, plan):
+    """Whether a bench entry recorded a plan other than `plan` (row, splits, CTAs)."""
+    if plan is None or not entry.get("splits"):
+        return False
+    row = entry.get("label", "").split(";")[0].strip()  # the bench's label starts with the row
+    return ((row != "" and row != plan[0]) or int(entry["splits"]) != plan[1] or
+            int(entry.get("split_ctas", 0)) != plan[2])
+
+
+def load(paths, plans=None):
+    """{(key, variant): {"ours": entry, "pair": (ours, cudnn) or None}} from the runs, later wins.
+    With plans (read_plans), bf16 entries of another plan are left out."""
     runs = []
     for p in paths:
         data, recovered = read_run(p)
@@ -105,7 +137,6 @@ def load(paths):
         base = ctx.get("cudnn_baseline", "?")
         if recovered is not None:
             base += f" (cut short: its {recovered} complete entries read)"
-        sources.append((path, started, ctx.get("device", "?"), base))
         found = {}
         for b in data.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration":
@@ -115,6 +146,14 @@ def load(paths):
                 continue
             key = (int(m["d"]), int(m["b"]), int(m["kv"]), int(m["hq"]), int(m["hkv"]), int(m["q"]), m["cache"])
             found.setdefault((key, m["variant"] or ""), {})[m["impl"]] = b
+        if plans is not None:
+            other = [kv_ for kv_, sides in found.items() if kv_[1] == "" and
+                     other_plan(sides.get("ptxfmha") or {}, plans.get(cell_path(kv_[0])))]
+            for kv_ in other:
+                del found[kv_]
+            if other:
+                base += f" ({len(other)} entries of another plan left out)"
+        sources.append((path, started, ctx.get("device", "?"), base))
         for kv_, sides in found.items():
             ours = sides.get("ptxfmha")
             if ours is None or ours.get("error_occurred") or not ours.get("median_us"):
@@ -226,8 +265,9 @@ def main():
     ap.add_argument("--md", help="write the report here (default: stdout)")
     ap.add_argument("--cells", action="store_true", help="append the cell-by-cell table")
     ap.add_argument("--max-list", type=int, default=40, help="misses listed per target")
+    ap.add_argument("--plans", help="`ptxfmha decode-plans` output: read only entries of these plans")
     args = ap.parse_args()
-    cells, sources = load(args.json)
+    cells, sources = load(args.json, read_plans(args.plans) if args.plans else None)
     if not cells:
         print("decode_targets: no timed decode cells in " + ", ".join(args.json), file=sys.stderr)
         return 1

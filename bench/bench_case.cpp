@@ -389,20 +389,19 @@ MemoryPlan plan_memory(const std::vector<Case>& cases, std::size_t l2_bytes, dou
   double used = 0;
   for (std::size_t f = 0; f < plan.families.size(); ++f) {
     ArenaSize& a = plan.arenas[f];
-    const double left = budget;
     for (std::size_t i = 0; i < cases.size(); ++i) {
       const Case& c = cases[i];
       if (c.family != plan.families[f]) continue;
       const double one = case_bytes(c, 1);
-      if (one > left) {
+      if (one > budget) {
         char buf[200];
         std::snprintf(buf, sizeof buf,
                       "does not fit in device memory: needs %.1f GiB, %.1f GiB available to it",
-                      one / double(1 << 30), std::max(0.0, left) / double(1 << 30));
+                      one / double(1 << 30), std::max(0.0, budget) / double(1 << 30));
         plan.skip[i] = buf;
         continue;
       }
-      const int sets = std::max(1, std::min(wanted_sets(c, l2_bytes), int(left / one)));
+      const int sets = std::max(1, std::min(wanted_sets(c, l2_bytes), int(budget / one)));
       a.q_elems = std::max(a.q_elems, c.q_elems() * sets);
       a.o_elems = std::max(a.o_elems, c.q_elems() * sets);
       a.lse_elems = std::max(a.lse_elems, c.lse_elems() * sets);

@@ -152,7 +152,7 @@ def load(paths, plans=None):
             for kv_ in other:
                 del found[kv_]
             if other:
-                base += f" ({len(other)} entries of another plan left out)"
+                base += f" ({len(other)} {'entry' if len(other) == 1 else 'entries'} of another plan left out)"
         sources.append((path, started, ctx.get("device", "?"), base))
         for kv_, sides in found.items():
             ours = sides.get("ptxfmha")

@@ -1,5 +1,8 @@
 #include "bench_case.h"
 
+#include "decode.h"
+#include "ptxfmha/reference.h"
+
 #include <regex.h>
 
 #include <algorithm>
@@ -345,6 +348,21 @@ std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std:
 }
 
 float decode_e4m3_scale(bool v, int64_t h) { return std::ldexp(1.0f, -(4 + int((h + (v ? 1 : 0)) % 2))); }
+
+void dequantise_e4m3_rows(const uint8_t* src, int64_t tokens, int64_t heads_kv, int64_t head_dim, bool v,
+                          uint16_t* dst) {
+  std::vector<uint16_t> lut(std::size_t(heads_kv) * 256);
+  for (int64_t h = 0; h < heads_kv; ++h)
+    for (int x = 0; x < 256; ++x)
+      lut[std::size_t(h * 256 + x)] =
+          ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(uint8_t(x)) * decode_e4m3_scale(v, h));
+  std::size_t i = 0;
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t h = 0; h < heads_kv; ++h) {
+      const uint16_t* row_lut = lut.data() + h * 256;
+      for (int64_t d = 0; d < head_dim; ++d, ++i) dst[i] = row_lut[src[i]];
+    }
+}
 
 bool name_matches(const std::string& name, const std::string& filter, std::string* why) {
   if (filter.empty() || filter == "all" || filter == ".") return true;

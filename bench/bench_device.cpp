@@ -230,11 +230,8 @@ void download_kv(const Case& c, const CaseState& cs, int64_t b, int64_t kn, uint
       download(kb.data() + std::size_t(blk * ps) * row, a.k.ptr() + src, std::size_t(rows) * row);
       download(vb.data() + std::size_t(blk * ps) * row, a.v.ptr() + src, std::size_t(rows) * row);
     }
-    for (std::size_t i = 0; i < kb.size(); ++i) {
-      const int64_t h = int64_t(i % row) / c.head_dim;
-      k[i] = ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(kb[i]) * decode_e4m3_scale(false, h));
-      v[i] = ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(vb[i]) * decode_e4m3_scale(true, h));
-    }
+    dequantise_e4m3_rows(kb.data(), kn, c.heads_kv, c.head_dim, false, k);
+    dequantise_e4m3_rows(vb.data(), kn, c.heads_kv, c.head_dim, true, v);
     return;
   }
   if (!c.paged()) {

@@ -488,3 +488,20 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(pb::decode_e4m3_scale(true, 0) == 0.03125f);
   CHECK(pb::decode_e4m3_scale(false, 1) == 0.03125f);
 }
+
+TEST_CASE("bench e4m3 gate: the table dequantisation equals the per-element conversion (CPU)") {
+  namespace pb = ptxfmha_bench;
+  // Every code (NaN codes included) at every position of 3 tokens x 5 KV heads x 64 dims.
+  const int64_t tokens = 3, heads = 5, d = 64;
+  std::vector<uint8_t> src(std::size_t(tokens * heads * d));
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = uint8_t((i * 37 + 11) % 256);
+  for (bool v : {false, true}) {
+    std::vector<uint16_t> got(src.size(), 0xFFFF);
+    pb::dequantise_e4m3_rows(src.data(), tokens, heads, d, v, got.data());
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      const int64_t h = int64_t(i / std::size_t(d)) % heads;
+      CAPTURE(i);
+      CHECK(got[i] == ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(src[i]) * pb::decode_e4m3_scale(v, h)));
+    }
+  }
+}

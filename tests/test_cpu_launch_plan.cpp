@@ -633,16 +633,19 @@ TEST_CASE("cpu launch plan decode: the bandwidth split model (what the library p
   CHECK(with_sms.num_splits == 16);
   CHECK(without.num_splits == ptxfmha::choose_num_splits(8, 2048, 264));
   CHECK(without.num_splits != 16);
-  // Pages of fewer than 64 keys keep the wave model (their CTAs issue 4x the boxes); pages of
-  // 64 use the bandwidth model. Batch 8, kv 8k: 2 splits (bandwidth) against 4 (waves).
+  // Pages of fewer than 64 keys plan at kDecodeCtaRateSmallPages (their CTAs issue 4x / 2x the
+  // boxes per tile; until 2026-12-03 they kept the wave model, whose count is also 4 here);
+  // pages of 64 and more as contiguous. Batch 8, kv 8k: 4 splits against 2.
   for (int page : {16, 32, 64, 256}) {
     CAPTURE(page);
     ptxfmha_decode_params p = decode_params(8, 1, 32, 8, 128, 8192);
     set_pages(&p, page);
     DecodePlan plan;
     ptxfmha::plan_decode(p, kSplit128, kCombine1, 264, &plan, o);
-    CHECK(plan.num_splits == (page < 64 ? ptxfmha::choose_num_splits(64, 128, 264) : 2));
     CHECK(plan.num_splits == (page < 64 ? 4 : 2));
+    if (page < 64)
+      CHECK(plan.num_splits == ptxfmha::choose_num_splits_bw(64, 128, 132, 2, ptxfmha::kDecodeCtaRateSmallPages,
+                                                             ptxfmha::decode_bw_partials_tiles(256, 132, 2), 64));
   }
   // An e4m3 cache at head dims 128 / 256 keeps the wave model (no per-CTA rate measured).
   ptxfmha::DecodePlanOptions e4 = o;

@@ -1,7 +1,6 @@
 #include "bench_case.h"
 
 #include "decode.h"
-#include "ptxfmha/reference.h"
 
 #include <regex.h>
 
@@ -352,10 +351,7 @@ float decode_e4m3_scale(bool v, int64_t h) { return std::ldexp(1.0f, -(4 + int((
 void dequantise_e4m3_rows(const uint8_t* src, int64_t tokens, int64_t heads_kv, int64_t head_dim, bool v,
                           uint16_t* dst) {
   std::vector<uint16_t> lut(std::size_t(heads_kv) * 256);
-  for (int64_t h = 0; h < heads_kv; ++h)
-    for (int x = 0; x < 256; ++x)
-      lut[std::size_t(h * 256 + x)] =
-          ptxfmha::float_to_bf16(ptxfmha::e4m3_to_float(uint8_t(x)) * decode_e4m3_scale(v, h));
+  for (int64_t h = 0; h < heads_kv; ++h) ptxfmha::e4m3_bf16_table(decode_e4m3_scale(v, h), lut.data() + h * 256);
   std::size_t i = 0;
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t h = 0; h < heads_kv; ++h) {

@@ -13,7 +13,8 @@
 //                             the split plan the library would run for every decode cell of a
 //                             bench grid, offline (bench/decode_replay.h): cell, row, CTAs per
 //                             SM, splits, split CTAs; diff two builds' output to find the cells
-//                             a plan change moves (bench/METHOD.md, "Decode A/B")
+//                             a plan change moves (bench/METHOD.md, "Decode A/B"); --filter
+//                             as the bench's --benchmark_filter (extended regex, '-' negates)
 //   ptxfmha version
 //
 // Exit status: 0 success (info and bench also when there is no GPU: they say so), 1 a check
@@ -470,18 +471,15 @@ int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, 
     std::fprintf(stderr, "ptxfmha decode-plans: %s\n", why.c_str());
     return 2;
   }
-  std::regex re;
-  try {
-    re = std::regex(filter);
-  } catch (const std::regex_error& e) {
-    std::fprintf(stderr, "ptxfmha decode-plans: --filter '%s' is not a regular expression (%s)\n",
-                 filter.c_str(), e.what());
+  name_matches("", filter, &why);  // the bench's --benchmark_filter rule; a malformed one says why
+  if (!why.empty()) {
+    std::fprintf(stderr, "ptxfmha decode-plans: --filter: %s\n", why.c_str());
     return 2;
   }
   std::printf("# cell row ctas_per_sm splits split_ctas (sm90a, %lld SMs, %lld KiB per SM, estimated occupancy)\n",
               static_cast<long long>(sms), static_cast<long long>(smem_per_sm / 1024));
   for (const Case& c : cells) {
-    if (!std::regex_search(c.name, re)) continue;
+    if (!name_matches(c.name, filter)) continue;
     ReplayedDecodePlan r;
     if (!replay_decode_plan(c, sms, smem_per_sm, &r, &why)) {
       std::fprintf(stderr, "ptxfmha decode-plans: %s\n", why.c_str());

@@ -509,6 +509,9 @@ void reference_decode(const RefDecodeShape& s, const uint16_t* q, const uint16_t
 float e4m3_to_float(uint8_t x);
 // Round to nearest even, saturating to +-448 (the largest finite e4m3); NaN -> 0x7F.
 uint8_t float_to_e4m3(float f);
+// table[x] = bf16(e4m3_to_float(x) * scale) for the 256 codes: a cache widened through it costs a
+// lookup per byte (exact for the power-of-two scales the references use; NaN stays NaN).
+void e4m3_bf16_table(float scale, uint16_t table[256]);
 // The float64 reference of ptxfmha_decode_attn over an e4m3 cache: the problem p as for
 // reference_attn (k / v strides in elements = bytes), the caches as e4m3 bytes, K = k_scale[s]
 // * e4m3, V = v_scale[s] * e4m3 with s = 0 (one scale) or the KV head (heads_kv scales).

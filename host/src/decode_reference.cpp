@@ -91,6 +91,10 @@ float e4m3_to_float(uint8_t x) {
   return (x & 0x80) ? -v : v;
 }
 
+void e4m3_bf16_table(float scale, uint16_t table[256]) {
+  for (int x = 0; x < 256; ++x) table[x] = float_to_bf16(e4m3_to_float(uint8_t(x)) * scale);
+}
+
 uint8_t float_to_e4m3(float f) {
   if (std::isnan(f)) return 0x7F;
   const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
@@ -130,9 +134,11 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
     return (outer - 1) * st[0] + (rows - 1) * st[1] + int64_t(p.heads_kv - 1) * st[2] + p.head_dim;
   };
   // Every e4m3 value is a bf16 value: the copies are exact (NaN stays NaN).
-  auto widen = [](const uint8_t* src, int64_t n) {
+  uint16_t table[256];
+  e4m3_bf16_table(1.0f, table);
+  auto widen = [&table](const uint8_t* src, int64_t n) {
     std::vector<uint16_t> w(std::size_t(std::max<int64_t>(n, 1)));
-    for (int64_t i = 0; i < n; ++i) w[std::size_t(i)] = float_to_bf16(e4m3_to_float(src[i]));
+    for (int64_t i = 0; i < n; ++i) w[std::size_t(i)] = table[src[i]];
     return w;
   };
   const std::vector<uint16_t> k16 = widen(k_cache, extent(p.k_stride));

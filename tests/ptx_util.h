@@ -532,4 +532,31 @@ inline void check_param_header(const std::map<std::string, std::string>& macros,
   CHECK(reserved_offset + reserved_bytes == struct_bytes);
 }
 
+// ---- SASS instructions (cuobjdump -sass) --------------------------------------------------------
+struct SassIns {
+  long addr;
+  std::string text;  // "@!P0 BRA 0x2ec0", "WARPGROUP.DEPBAR.LE gsb0, 0x0", ...
+};
+
+// The instructions of function `fn` in cuobjdump -sass output, in address order.
+inline std::vector<SassIns> function_instructions(const std::string& sass, const std::string& fn) {
+  std::vector<SassIns> out;
+  static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
+  static const std::regex ins_re(R"(^\s*/\*([0-9a-fA-F]+)\*/\s+([^;]*);)");
+  bool inside = false;
+  for (const std::string& line : split_lines(sass)) {
+    std::smatch m;
+    if (std::regex_search(line, m, fn_re)) {
+      inside = m[1].str() == fn;
+      continue;
+    }
+    if (inside && std::regex_search(line, m, ins_re)) {
+      std::string t = m[2].str();
+      while (!t.empty() && t.back() == ' ') t.pop_back();
+      out.push_back(SassIns{std::strtol(m[1].str().c_str(), nullptr, 16), t});
+    }
+  }
+  return out;
+}
+
 }  // namespace ptxfmha_test

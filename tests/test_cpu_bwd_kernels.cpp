@@ -373,16 +373,16 @@ TEST_CASE("bwd post kernel: its items read each accumulator float once and write
 namespace {
 // One SASS instruction of a function, in order: its address, its opcode with modifiers
 // ("STG.E.128") and, for a BRA, its target (else -1).
-struct SassIns {
+struct SassOp {
   long long addr;
   std::string op;
   long long target;
 };
-std::vector<SassIns> sass_instructions(const std::string& sass, const std::string& fn) {
+std::vector<SassOp> sass_instructions(const std::string& sass, const std::string& fn) {
   static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
   static const std::regex ins_re(
       R"(^\s*/\*([0-9a-fA-F]+)\*/\s+(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)\s*([^;]*);)");
-  std::vector<SassIns> out;
+  std::vector<SassOp> out;
   bool in_fn = false;
   for (const std::string& line : split_lines(sass)) {
     std::smatch m;
@@ -408,7 +408,7 @@ std::vector<SassIns> sass_instructions(const std::string& sass, const std::strin
 //   LDG.E.128 before its first FMUL (the first use of loaded data), and one STG.E.128 per
 //   two LDG.E.128 (64 bytes read for 32 written);
 //   no integer division (MUFU.RCP / I2F of its emulation).
-std::vector<std::string> post_sass_problems(const std::vector<SassIns>& ins) {
+std::vector<std::string> post_sass_problems(const std::vector<SassOp>& ins) {
   std::vector<std::string> p;
   if (ins.empty()) return {"no instructions"};
   auto starts = [](const std::string& s, const char* pre) { return s.rfind(pre, 0) == 0; };
@@ -470,7 +470,7 @@ TEST_CASE("SASS: sm90a bwd post kernels store dQ with STG.E.128 and issue a pass
     REQUIRE(!ins.empty());
     for (const std::string& problem : post_sass_problems(ins)) FAIL_CHECK(name << ": " << problem);
     int n = 0, ldg = 0, stg = 0;
-    for (const SassIns& i : ins) {
+    for (const SassOp& i : ins) {
       n += i.op != "NOP";
       ldg += i.op.rfind("LDG.E.128", 0) == 0;
       stg += i.op == "STG.E.128";

@@ -179,7 +179,7 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 4);  // _wg and _wg_cl at head dims 64 and 128, without sm100a twins
+  CHECK(wg_rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128, without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -227,7 +227,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 4);  // + the sm90a-only _wg rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 8);  // + the sm90a-only _wg and _e4m3_wg rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -273,8 +273,26 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 64) == want);
         CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 128) == want);  // two m-groups of 64
         CHECK(ptxfmha::find_decode_split(sm, d, 2, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 2, true));
-        CHECK(!ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, 64)));
         CHECK(ptxfmha::decode_row_wg(want) == (wg != nullptr));
+        // e4m3: the _e4m3_wg row at 33..64 packed rows (and its _e4m3_wg_cl twin), the mma.sync
+        // rows below
+        const std::string ewg_name = "fmha_decode_d" + std::to_string(d) + "_e4m3_wg_sm90a";
+        const KernelInfo* ewg = sm == 90 && d != 256 ? find_row(ewg_name) : nullptr;
+        CHECK((ewg != nullptr) == (wg != nullptr));
+        const KernelInfo* e_low = ptxfmha::find_decode_split(sm, d, 1, false);
+        CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 64) == (ewg != nullptr ? ewg : e_low));
+        CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 33) == (ewg != nullptr ? ewg : e_low));
+        CHECK(!ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, 32)));
+        CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 1, true));
+        const KernelInfo* ewg_cl = ptxfmha::find_decode_cluster(sm, d, 1, false, true);
+        CHECK((ewg_cl != nullptr) == (ewg != nullptr));
+        if (ewg != nullptr) {
+          REQUIRE(ewg_cl != nullptr);
+          CHECK(std::string(ewg_cl->name) == "fmha_decode_d" + std::to_string(d) + "_e4m3_wg_cl_sm90a");
+          CHECK(ptxfmha::decode_row_facts(ewg)->kv_bytes == 1);
+          CHECK(ptxfmha::find_decode_wide(sm, ewg) == nullptr);
+          CHECK(ewg->smem_bytes == wg->smem_bytes);  // the ring and copies take the bf16 twin's bytes
+        }
         const KernelInfo* wg_cl = ptxfmha::find_decode_cluster(sm, d, 2, false, true);
         CHECK((wg_cl != nullptr) == (wg != nullptr));
         if (wg != nullptr) {
@@ -355,10 +373,14 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
+    // the _e4m3_wg rows: the f16 copy (K + V) of a stage after the ring and, at head dim 64,
+    // the Q stash (128 threads x D/16 k-steps x 16 bytes)
+    const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
+    const long long copy_bytes = kv == 1 && wg ? 2 * 64 * d * 2 + (d == 64 ? 128 * (d / 16) * 16 : 0) : 0;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
-    CHECK(row->smem_bytes == 1024 + ring_bytes + 128);
-    CHECK(epi_bytes <= ring_bytes);
+    CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);
+    CHECK(epi_bytes <= ring_bytes + copy_bytes);
     CHECK(row->smem_bytes <= 227 * 1024);                             // sm_90 and sm_100 opt-in limit
   }
 }
@@ -423,25 +445,36 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       } else {
         // the warpgroup loops: QK = D/16 wgmma m64n64k16 with A from registers and K from
         // shared memory, PV = 4 wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix.
-        // d64: the pipelined loop (mainloop_wg.ptxh) has each product twice (QK in the first
-        // round and the loop, PV in the loop and the last round); d128 the serial one once.
-        const long long sites = d == 64 ? 2 : 1;
+        // bf16 d64: the pipelined loop (mainloop_wg.ptxh) has each product twice (QK in the
+        // first round and the loop, PV in the loop and the last round); bf16 d128 the serial
+        // one once; e4m3 (mainloop_wg_e4m3.ptxh) once, with f16 operands (SASS writes no type
+        // suffix for f16 inputs: ".F32 R" against bf16's ".F32.BF16 R").
+        const long long sites = d == 64 && !e4m3 ? 2 : 1;
+        const std::string ab = e4m3 ? "" : ".BF16";
         CHECK(count("HMMA") == 0);
         CHECK(count("LDSM") == 0);
         CHECK(count("HGMMA") == sites * (d / 16 + 4));
-        CHECK(occurrences("HGMMA.64x64x16.F32.BF16 R") == sites * (d / 16 + (d == 64 ? 4 : 0)));
+        CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (d / 16 + (d == 64 ? 4 : 0)));
         CHECK(occurrences("], gdesc[") == 0);  // A from registers: no shared-memory A descriptor
-        CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32.BF16 ") >= 4 * sites);
+        CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
         CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The
         // pipelined loop: three wgmma.fence (first round, loop, last round) and four wait_group
         // (first round's S, the loop's S behind PV and its PV, the last PV); the serial loop one
-        // fence and one wait per product.
-        CHECK(occurrences("WARPGROUP.ARRIVE") == (d == 64 ? 3 : 2));
-        CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (d == 64 ? 4 : 2));
+        // fence and one wait per product (the e4m3 loop too).
+        CHECK(occurrences("WARPGROUP.ARRIVE") == (sites == 2 ? 3 : 2));
+        CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (sites == 2 ? 4 : 2));
+        if (e4m3) {
+          // the conversion into the f16 copy: per thread and tile D / 16 passes of K and of V, one
+          // 8-byte load and one 16-byte store each, in the loop's plain and tail versions
+          CHECK(occurrences("LDS.64 ") >= 2 * 2 * d / 16);
+          CHECK(occurrences("STS.128 ") >= 2 * 2 * d / 16);
+        }
       }
-      // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16)
-      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? d / 2 : 0));
+      // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the _e4m3_wg
+      // rows D / 2 per tile (D / 8 pieces of 4 cvt per row, K and V, 128 threads) in the loop's
+      // plain and tail conversions
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? (f->wg != 0 ? d : d / 2) : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
@@ -475,7 +508,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
-  // cluster-merge rows; sm90a also the 4 warpgroup rows (_wg, _wg_cl at head dims 64 and 128).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 4);
+  // cluster-merge rows; sm90a also the 8 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
+  // head dims 64 and 128).
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 8);
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

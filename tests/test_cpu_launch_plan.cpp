@@ -987,7 +987,8 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
   CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
   CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
-  CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);  // e4m3 never runs _wg
+  // e4m3: its own rate, the _e4m3_wg rows included (not fitted apart)
+  CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);
   struct Pick { int d, b, kv, slots_per_sm, expect; };
   const Pick picks[] = {
       {128, 1, 131072, 2, 16},  // 128.9 us = best of the forced counts (rate 0 picks 10: 161.5)

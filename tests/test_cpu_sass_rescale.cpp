@@ -29,34 +29,6 @@ using namespace ptxfmha_test;
 
 namespace {
 
-struct SassIns {
-  long addr;
-  std::string text;  // "@!P0 BRA 0x2ec0", "WARPGROUP.DEPBAR.LE gsb0, 0x0", ...
-};
-
-// The instructions of function `fn` in cuobjdump -sass output, in address order.
-std::vector<SassIns> function_instructions(const std::string& sass, const std::string& fn) {
-  std::vector<SassIns> out;
-  static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
-  static const std::regex ins_re(R"(^\s*/\*([0-9a-fA-F]+)\*/\s+([^;]*);)");
-  std::istringstream in(sass);
-  std::string line;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    std::smatch m;
-    if (std::regex_search(line, m, fn_re)) {
-      inside = m[1].str() == fn;
-      continue;
-    }
-    if (inside && std::regex_search(line, m, ins_re)) {
-      std::string t = m[2].str();
-      while (!t.empty() && t.back() == ' ') t.pop_back();
-      out.push_back(SassIns{std::strtol(m[1].str().c_str(), nullptr, 16), t});
-    }
-  }
-  return out;
-}
-
 bool is_warpgroup_op(const std::string& t) {
   return t.find("WARPGROUP.") != std::string::npos || t.find("HGMMA") != std::string::npos;
 }

@@ -4,7 +4,8 @@
 //                                 paged (16 / 64 / 256), per-KV-head and per-tensor scales, every
 //                                 head dim, GQA 1 / 4 / 8 / 16, 1..8 query tokens, forced and
 //                                 automatic splits, every feature together, the d64 two-heads
-//                                 row (_e4m3_h2) on both sides of the grid size it runs from;
+//                                 row (_e4m3_h2) on both sides of the grid size it runs from,
+//                                 the warpgroup rows (_e4m3_wg, _e4m3_wg_cl) at 33..128 rows;
 //                                 against reference_attn_e4m3 (float64 from the dequantised cache);
 //   - "gpu decode graph: ..."     ptxfmha_decode and ptxfmha_decode_attn (e4m3 + features)
 //                                 captured into a CUDA graph with a fixed workspace (split kernel
@@ -127,11 +128,13 @@ struct DecodeBufs {
     o.fill16(kPoisonBf16, std::size_t(o_elems), s);
     lse.fill32(kPoisonF32, std::size_t(lse_elems), s);
   }
-  // Workspace for d (allocated once, large enough), then the call (with the overrides).
-  ptxfmha_status run(ptxfmha_decode_attn_params d, const ptxfmha::DecodeOverrides& ov, CUstream s) {
+  // Workspace for d (allocated once, large enough), then the call (with the overrides); plan_out
+  // (optional): the plan it runs.
+  ptxfmha_status run(ptxfmha_decode_attn_params d, const ptxfmha::DecodeOverrides& ov, CUstream s,
+                     ptxfmha::DecodePlan* plan_out = nullptr) {
     poison(s);
     uint64_t bytes = 0;
-    ptxfmha_status st = ptxfmha::decode_attn_with_overrides(&d, ov, false, &bytes);
+    ptxfmha_status st = ptxfmha::decode_attn_with_overrides(&d, ov, false, &bytes, plan_out);
     if (st != PTXFMHA_OK) return st;
     if (bytes > ws.bytes()) ws.alloc(std::size_t(bytes));
     d.workspace = bytes ? ws.get() : nullptr;
@@ -164,9 +167,11 @@ bool check_result(const std::string& key, const std::string& what, const AttnCas
   return ok;
 }
 
-// One case end to end: two launches (bitwise equal), the reference, the bounds.
+// One case end to end: two launches (bitwise equal), the reference, the bounds; plan_out
+// (optional): the plan the call ran.
 bool run_case(const std::string& key, const AttnCase& c, uint64_t seed, int splits, bool e4m3, bool per_head,
-              const ptxfmha::DecodeOverrides& ov = ptxfmha::DecodeOverrides()) {
+              const ptxfmha::DecodeOverrides& ov = ptxfmha::DecodeOverrides(),
+              ptxfmha::DecodePlan* plan_out = nullptr) {
   const AttnHost h = make_attn_host(c, seed);
   E4m3Data e;
   if (e4m3) e = to_e4m3(c, h, per_head, seed);
@@ -177,7 +182,7 @@ bool run_case(const std::string& key, const AttnCase& c, uint64_t seed, int spli
                            std::to_string(splits) + (e4m3 ? (per_head ? " e4m3 per-head" : " e4m3 per-tensor") : "") +
                            (ov.split_kernel ? std::string(" kernel=") + ov.split_kernel : "") +
                            (ov.min_waves ? " min_waves=" + std::to_string(ov.min_waves) : "");
-  ptxfmha_status st = b.run(b.params(c, h, ep, splits, nullptr), ov, nullptr);
+  ptxfmha_status st = b.run(b.params(c, h, ep, splits, nullptr), ov, nullptr, plan_out);
   CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << ptxfmha_status_string(st) << ": " << ptxfmha_last_error());
   if (st != PTXFMHA_OK) return false;
   PTXFMHA_CU_CHECK(cu().cuCtxSynchronize());
@@ -285,6 +290,59 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
 }
 
+// The e4m3 warpgroup rows (_e4m3_wg: each e4m3 tile converted once per CTA into an f16 copy, the
+// f16 wgmma loop of mainloop_wg_e4m3.ptxh; sm90a, head dims 64 and 128) where a CTA holds 33..64
+// packed rows: 33 (GQA 11 x 3 tokens), 48, 64, 80 (a second m-group of 16 rows) and 128 rows;
+// contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths with empty, one-key
+// and tile-edge sequences (the tail tile's conversion zeroes V's rows past the split end: the
+// cache holds e4m3 NaN codes in every cell no call may read), per-head and per-tensor scales,
+// unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
+// the _e4m3_wg row (or its cluster twin) wherever one exists; elsewhere the mma.sync e4m3 rows
+// run the same cases.
+TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
+  REQUIRE(ensure_context());
+  int cases = 0, failed = 0, ran_wg = 0;
+  uint64_t seed = 0xE4E000;
+  struct Shape { int sq, hq, hkv; };
+  for (int d : {64, 128}) {
+    const bool has_wg = ptxfmha::decode_row_wg(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
+    for (Shape sh : {Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2}, Shape{5, 32, 2}, Shape{8, 32, 2}})
+      for (int page : {0, 16, 64})
+        for (int splits : {0, 3})
+          for (int causal : {0, 1}) {
+            std::vector<int> lens = {700, causal ? 4 : 0, 64 + (sh.sq + splits + page) % 3 - 1};  // 63..65
+            if (page == 64 && splits == 0) lens[1] = 1;
+            AttnCase c = dcase(sh.sq, sh.hq, sh.hkv, d, page, lens, 700);
+            c.causal = causal != 0;
+            ptxfmha::DecodePlan plan;
+            const bool per_head = cases % 2 == 0;  // per-KV-head and per-tensor scales in turn
+            ++cases;
+            if (!run_case("e4m3 wg d" + std::to_string(d), c, seed++, splits, true, per_head,
+                          ptxfmha::DecodeOverrides(), &plan))
+              ++failed;
+            REQUIRE(plan.split_row != nullptr);
+            CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
+            if (ptxfmha::decode_row_wg(plan.split_row)) ++ran_wg;
+          }
+    // forced cluster merges: the _e4m3_wg_cl twin, 2 and 4 splits (16 tiles: no trimming)
+    ptxfmha::DecodeOverrides ov;
+    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
+    for (int splits : {2, 4}) {
+      AttnCase c = dcase(4, 32, 2, d, 0, {1000, 129}, 1000);
+      c.causal = true;
+      ptxfmha::DecodePlan plan;
+      ++cases;
+      if (!run_case("e4m3 wg cluster d" + std::to_string(d), c, seed++, splits, true, true, ov, &plan)) ++failed;
+      REQUIRE(plan.split_row != nullptr);
+      CHECK(plan.cluster == splits);
+      CHECK(ptxfmha::decode_row_cluster(plan.split_row));
+      CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
+    }
+  }
+  MESSAGE("gpu decode e4m3 warpgroup rows: " << cases << " cases, " << ran_wg << " planned on an _e4m3_wg row, "
+                                              << failed << " failed");
+}
+
 TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged and contiguous, splits") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0;
@@ -314,6 +372,17 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
     run_case("e4m3 sanitizer", a, seed++, 3, true, true);
     AttnCase b = dcase(1, 4, 4, d, 0, {130, 1}, 130);
     run_case("e4m3 sanitizer", b, seed++, 0, true, false);
+  }
+  // the e4m3 warpgroup rows (_e4m3_wg, _e4m3_wg_cl where the device has them): 80 packed rows
+  // (two m-groups) split and in pages of 16; a forced cluster with an empty sequence
+  for (int d : {64, 128}) {
+    AttnCase w = dcase(5, 32, 2, d, 16, {300, 65}, 300);
+    w.causal = true;
+    run_case("e4m3 sanitizer wg", w, seed++, 2, true, true);
+    ptxfmha::DecodeOverrides ov;
+    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
+    AttnCase wc = dcase(4, 32, 2, d, 0, {500, 0}, 500);
+    run_case("e4m3 sanitizer wg cluster", wc, seed++, 4, true, true, ov);
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",

@@ -62,7 +62,11 @@
 //           warp of the mma.sync loop runs 3-4 sub-blocks per tile; bf16, plain, one KV head,
 //           sm90a only (wgmma does not exist on sm_100a), head dim 64 and 128 (at 256 Q, O
 //           and S would not fit the registers). The host runs it for such calls
-//           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh)
+//           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
+//           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
+//           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,
+//           mainloop_wg_e4m3.ptxh); the e4m3 stages (5 at d64, 4 at d128), the copy (and at
+//           d64 a Q stash) take their bf16 twins' shared memory (layout.ptxh)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -86,6 +90,10 @@
 #define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  5,  1,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  4,  1,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  5,  1,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  4,  1,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -162,7 +170,9 @@
     X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
     X(fmha_decode_d64_e4m3_cl_sm90a) X(fmha_decode_d128_e4m3_cl_sm90a) X(fmha_decode_d256_e4m3_cl_sm90a) \
     X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a) \
-    X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a)
+    X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a) \
+    X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
+    X(fmha_decode_d128_e4m3_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
@@ -198,7 +208,7 @@
 #define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    cl
 #define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   rg
 #define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg)         wg
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h)
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h, wg)
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink

@@ -1,0 +1,183 @@
+// SASS contract of the decode warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl; test suite
+// "sass"): the QK wgmma's A operand, Q's fragments in registers, is intact at every QK of the
+// main loop.
+//
+// Found on the H200 (s14, 2026-12-03): with f16 operands at head dim 64 (the first build of the
+// _e4m3_wg row) ptxas (CUDA 13.0) gave Q's registers to P and to the softmax's temporaries after
+// the loop's QK wgmma and never restored them, so every tile after the first multiplied P (not
+// Q) by K: rel. L2 0.04-0.25 against float64. bf16 at head dim 64 and f16 at 128 keep Q. The
+// d64 e4m3 rows now reload Q from shared memory before every QK (Q_RELOAD, kv_e4m3_wg.ptxh).
+//
+// The check, on the SASS ptxas laid out: the main loop is the smallest backward branch whose
+// body holds a QK wgmma (HGMMA without .tnspB) and a P V wgmma (.tnspB). For each register of
+// each QK's A operand (4 from the HGMMA's second operand), the nearest earlier write in the loop
+// (walking back from the QK to the loop head, then on from the back edge) must be a shared-memory
+// load (LDS: the reload) or there must be none (Q lives through the loop).
+// Mutation on the real artefact: the d64 e4m3 row's preprocessed PTX without its Q stash and
+// reload (the first build) assembles to SASS the check rejects (second test case). (Without the
+// reload but with the stash's stores before the loop, this ptxas happens to keep Q.)
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "decode_rows.h"
+#include "gpu_util.h"
+#include "ptx_util.h"
+
+using namespace ptxfmha_test;
+
+namespace {
+
+bool contains(const std::string& s, const char* p) { return s.find(p) != std::string::npos; }
+bool is_qk(const std::string& t) { return contains(t, "HGMMA") && !contains(t, ".tnspB"); }
+bool is_pv(const std::string& t) { return contains(t, "HGMMA") && contains(t, ".tnspB"); }
+
+// The GPR an instruction writes first ("F2FP.F16.F32.PACK_AB R88, R25, R24" -> 88), or -1 for
+// instructions whose first operand is not a written register (stores, barriers, HGMMA's
+// accumulator, branches, predicates, RZ), and its width in registers (LDS.64: 2, LDS.128: 4).
+int written_reg(const std::string& t, int* width, bool* lds) {
+  static const std::regex re(R"(^(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)\s+R([0-9]+)\b)");
+  std::smatch m;
+  if (!std::regex_search(t, m, re)) return -1;
+  const std::string op = m[1].str();
+  for (const char* no : {"ST", "RED", "HGMMA", "BAR", "SYNCS", "BRA", "WARPGROUP"})
+    if (op.rfind(no, 0) == 0) return -1;
+  *lds = op.rfind("LDS", 0) == 0;
+  *width = contains(op, ".128") ? 4 : contains(op, ".64") ? 2 : 1;
+  if (!*lds) *width = 1;  // only the reload's width matters; others: the first register
+  return std::atoi(m[2].str().c_str());
+}
+
+struct QCheck {
+  std::string error;         // the loop could not be found
+  int q_regs = 0;            // A registers of the loop's QK wgmmas checked
+  std::vector<std::string> clobbered;  // "R88 by F2FP... at 0x27f0"
+};
+
+QCheck check_q_registers(const std::vector<SassIns>& ins) {
+  QCheck r;
+  std::size_t lo = 0, hi = 0;
+  bool found = false;
+  for (std::size_t i = 0; i < ins.size(); ++i) {
+    const std::string& t = ins[i].text;
+    const std::size_t at = t.find("BRA 0x");
+    if (at == std::string::npos) continue;
+    const long target = std::strtol(t.c_str() + at + 4, nullptr, 16);
+    if (target >= ins[i].addr) continue;
+    std::size_t head = i;
+    for (std::size_t j = 0; j < i; ++j)
+      if (ins[j].addr == target) head = j;
+    bool qk = false, pv = false;
+    for (std::size_t j = head; j < i; ++j) {
+      qk = qk || is_qk(ins[j].text);
+      pv = pv || is_pv(ins[j].text);
+    }
+    if (qk && pv && (!found || i - head < hi - lo)) {
+      lo = head;
+      hi = i;
+      found = true;
+    }
+  }
+  if (!found) {
+    r.error = "no loop holds both a QK and a P V wgmma";
+    return r;
+  }
+  static const std::regex a_re(R"(HGMMA\S*\s+R[0-9]+,\s+R([0-9]+),)");
+  for (std::size_t q = lo; q < hi; ++q) {
+    if (!is_qk(ins[q].text)) continue;
+    std::smatch m;
+    if (!std::regex_search(ins[q].text, m, a_re)) continue;  // A from shared memory: no registers
+    const int a = std::atoi(m[1].str().c_str());
+    for (int reg = a; reg < a + 4; ++reg) {
+      ++r.q_regs;
+      std::vector<std::size_t> order;
+      for (std::size_t j = q; j-- > lo;) order.push_back(j);
+      for (std::size_t j = hi; j > q; --j) order.push_back(j);
+      for (std::size_t j : order) {
+        int width = 1;
+        bool lds = false;
+        const int d = written_reg(ins[j].text, &width, &lds);
+        if (d < 0 || reg < d || reg >= d + width) continue;
+        if (!lds) {
+          char at[32];
+          std::snprintf(at, sizeof at, "%#lx", ins[j].addr);
+          r.clobbered.push_back("R" + std::to_string(reg) + " by '" + ins[j].text + "' at " + at);
+        }
+        break;
+      }
+    }
+  }
+  return r;
+}
+
+std::string ptxas_tool() {
+  if (const char* p = std::getenv("PTXAS")) return p;
+  return env_or("CUDA", "/usr/local/cuda") + "/bin/ptxas";
+}
+
+}  // namespace
+
+TEST_CASE("SASS: the decode warpgroup rows keep Q's fragments intact at every QK wgmma of the loop" *
+          doctest::test_suite("sass")) {
+  const std::string tool = cuobjdump_path();
+  REQUIRE(!tool.empty());
+  int rows = 0;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    if (!ptxfmha::decode_row_wg(r)) continue;
+    CAPTURE(r->name);
+    int rc = 0;
+    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(cubin_file(r->arch, r->name)), &rc);
+    REQUIRE(rc == 0);
+    const QCheck c = check_q_registers(function_instructions(sass, r->name));
+    CHECK_MESSAGE(c.error.empty(), c.error);
+    CHECK(c.q_regs == r->head_dim / 16 * 4);  // D/16 QK wgmmas, 4 A registers each
+    CHECK_MESSAGE(c.clobbered.empty(), c.clobbered.size() << " Q registers clobbered, first: "
+                                                           << (c.clobbered.empty() ? "" : c.clobbered.front()));
+    ++rows;
+  }
+  CHECK(rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128
+}
+
+TEST_CASE("SASS Q-register check: the d64 e4m3 warpgroup row without its Q stash and reload is caught" *
+          doctest::test_suite("sass")) {
+  const std::string objdump = cuobjdump_path();
+  REQUIRE(!objdump.empty());
+  const std::string name = "fmha_decode_d64_e4m3_wg_sm90a";
+  bool ok = false;
+  const std::string ptx = read_text_file(preprocessed_path("sm90a", name), &ok);
+  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << name << " (run make)");
+  // the mutation: the kernel as first built, without the stash (4 st.shared.v4.b32 of %qa before
+  // the loop) and the reload (4 ld.shared.v4.b32 {%qa...} before the loop's QK wgmma)
+  std::string mutated;
+  int dropped = 0;
+  for (const std::string& line : split_lines(ptx)) {
+    if (contains(line, "ld.shared.v4.b32 {%qa") || (contains(line, "st.shared.v4.b32") && contains(line, "{%qa"))) {
+      ++dropped;
+      continue;
+    }
+    mutated += line + "\n";
+  }
+  CHECK(dropped == 8);
+  char dir[] = "/tmp/ptxfmha_wgq_XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string src = std::string(dir) + "/m.ptx", bin = std::string(dir) + "/m.cubin";
+  std::ofstream(src) << mutated;
+  int rc = 0;
+  const std::string log = run_command(shell_quote(ptxas_tool()) + " -arch=sm_90a -o " + shell_quote(bin) + " " +
+                                          shell_quote(src) + " 2>&1",
+                                      &rc);
+  REQUIRE_MESSAGE(rc == 0, log);
+  const std::string sass = run_command(shell_quote(objdump) + " -sass " + shell_quote(bin), &rc);
+  REQUIRE(rc == 0);
+  const QCheck c = check_q_registers(function_instructions(sass, name));
+  CHECK(c.error.empty());
+  CHECK(c.q_regs == 16);
+  CHECK(!c.clobbered.empty());  // ptxas 13.0 clobbers all 16
+  MESSAGE("without the reload: " << c.clobbered.size() << " of " << c.q_regs << " Q registers clobbered"
+                                 << (c.clobbered.empty() ? "" : ", first " + c.clobbered.front()));
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}

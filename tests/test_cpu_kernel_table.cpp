@@ -247,11 +247,11 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_wg_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d64_wg_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_wg_cl_sm90a", sm90_decode_smem(128, 3), 99456},
-    // the e4m3 warpgroup rows: e4m3 stages (5 at d64, 4 at d128) + the f16 copy (K + V) of one
-    // (+ the d64 Q stash, 8192): the bytes of their bf16 twins
-    {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 5, 1) + 2 * 64 * 64 * 2 + 8192, 66688},
+    // the e4m3 warpgroup rows: 4 e4m3 stages + f16 copies (K + V) of a stage (d64: two, and the Q
+    // stash, 8192; d128: one)
+    {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},
     {"fmha_decode_d128_e4m3_wg_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
-    {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 5, 1) + 2 * 64 * 64 * 2 + 8192, 66688},
+    {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},
     {"fmha_decode_d128_e4m3_wg_cl_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
     {"fmha_decode_d64_attn_cl_sm90a", sm90_decode_smem(64, 4), 66688},

@@ -13,6 +13,8 @@
 // each QK's A operand (4 from the HGMMA's second operand), the nearest earlier write in the loop
 // (walking back from the QK to the loop head, then on from the back edge) must be a shared-memory
 // load (LDS: the reload) or there must be none (Q lives through the loop).
+// A P V wgmma the loop leaves running across its back edge (the d64 e4m3 row's two copies) must
+// find its A registers (P) untouched until the next WARPGROUP.DEPBAR.
 // Mutation on the real artefact: the d64 e4m3 row's preprocessed PTX without its Q stash and
 // reload (the first build) assembles to SASS the check rejects (second test case). (Without the
 // reload but with the stash's stores before the loop, this ptxas happens to keep Q.)
@@ -56,6 +58,8 @@ struct QCheck {
   std::string error;         // the loop could not be found
   int q_regs = 0;            // A registers of the loop's QK wgmmas checked
   std::vector<std::string> clobbered;  // "R88 by F2FP... at 0x27f0"
+  int pv_in_flight = 0;      // P V wgmmas left running across the back edge (A registers checked)
+  std::vector<std::string> p_clobbered;  // their A registers written before the next wait
 };
 
 QCheck check_q_registers(const std::vector<SassIns>& ins) {
@@ -111,6 +115,32 @@ QCheck check_q_registers(const std::vector<SassIns>& ins) {
       }
     }
   }
+  // A P V wgmma still running at the back edge (no WARPGROUP.DEPBAR between it and the loop's
+  // end: the _e4m3_wg d64 row's two copies): nothing may write its A registers (P) from the
+  // wgmma to the first WARPGROUP.DEPBAR, walking on from the loop's head.
+  for (std::size_t pv = lo; pv < hi; ++pv) {
+    if (!is_pv(ins[pv].text)) continue;
+    bool waited = false;
+    for (std::size_t j = pv + 1; j <= hi && !waited; ++j) waited = contains(ins[j].text, "WARPGROUP.DEPBAR");
+    if (waited) continue;
+    std::smatch m;
+    if (!std::regex_search(ins[pv].text, m, a_re)) continue;
+    ++r.pv_in_flight;
+    const int a = std::atoi(m[1].str().c_str());
+    std::vector<std::size_t> order;
+    for (std::size_t j = pv + 1; j <= hi; ++j) order.push_back(j);
+    for (std::size_t j = lo; j < pv; ++j) order.push_back(j);
+    for (std::size_t j : order) {
+      if (contains(ins[j].text, "WARPGROUP.DEPBAR")) break;
+      int width = 1;
+      bool lds = false;
+      const int d = written_reg(ins[j].text, &width, &lds);
+      if (d >= a + 4 || d < 0 || d + width <= a) continue;
+      char at[32];
+      std::snprintf(at, sizeof at, "%#lx", ins[j].addr);
+      r.p_clobbered.push_back("R" + std::to_string(d) + " by '" + ins[j].text + "' at " + at);
+    }
+  }
   return r;
 }
 
@@ -137,9 +167,39 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's fragments intact at every QK
     CHECK(c.q_regs == r->head_dim / 16 * 4);  // D/16 QK wgmmas, 4 A registers each
     CHECK_MESSAGE(c.clobbered.empty(), c.clobbered.size() << " Q registers clobbered, first: "
                                                            << (c.clobbered.empty() ? "" : c.clobbered.front()));
+    // the _e4m3_wg d64 row leaves its P V running into the next tile's conversion
+    const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+    CHECK(c.pv_in_flight == (f->kv_bytes == 1 && r->head_dim == 64 ? 4 : 0));
+    CHECK_MESSAGE(c.p_clobbered.empty(), c.p_clobbered.size() << " writes to an in-flight P V's A registers, first: "
+                                                               << (c.p_clobbered.empty() ? "" : c.p_clobbered.front()));
     ++rows;
   }
   CHECK(rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128
+}
+
+TEST_CASE("SASS P-register check: a write to an in-flight P V wgmma's A registers is caught") {
+  // a loop whose P V (A = R88..R91) runs across the back edge; the head writes R90 before the wait
+  std::vector<SassIns> ins = {
+      {0x100, "LDS.64 R20, [R4]"},
+      {0x110, "MOV R90, R20"},
+      {0x120, "WARPGROUP.DEPBAR.LE gsb0, 0x0"},
+      {0x130, "LDS.128 R88, [R5]"},
+      {0x140, "HGMMA.64x64x16.F32 R24, R88, gdesc[UR8], RZ, !UPT, gsb0"},
+      {0x150, "WARPGROUP.DEPBAR.LE gsb0, 0x0"},
+      {0x160, "F2FP.F16.F32.PACK_AB R88, R25, R24"},
+      {0x170, "HGMMA.64x64x16.F32 R56, R88, gdesc[UR8].tnspB, R56, gsb0"},
+      {0x180, "@P1 BRA 0x100"},
+  };
+  QCheck c = check_q_registers(ins);
+  CHECK(c.error.empty());
+  CHECK(c.q_regs == 4);
+  CHECK(c.clobbered.empty());  // Q reloaded (LDS.128) before its QK
+  CHECK(c.pv_in_flight == 1);
+  REQUIRE(c.p_clobbered.size() == 1);
+  CHECK(c.p_clobbered.front().find("R90 by 'MOV R90, R20' at 0x110") == 0);
+  ins[1].text = "MOV R40, R20";  // the same loop without the write
+  c = check_q_registers(ins);
+  CHECK(c.p_clobbered.empty());
 }
 
 TEST_CASE("SASS Q-register check: the d64 e4m3 warpgroup row without its Q stash and reload is caught" *

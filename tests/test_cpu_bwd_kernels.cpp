@@ -379,25 +379,18 @@ struct SassOp {
   long long target;
 };
 std::vector<SassOp> sass_instructions(const std::string& sass, const std::string& fn) {
-  static const std::regex fn_re(R"(^\s*Function\s*:\s*(\S+))");
-  static const std::regex ins_re(
-      R"(^\s*/\*([0-9a-fA-F]+)\*/\s+(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)\s*([^;]*);)");
+  static const std::regex op_re(R"(^(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)\s*(.*)$)");
   std::vector<SassOp> out;
-  bool in_fn = false;
-  for (const std::string& line : split_lines(sass)) {
+  for (const SassIns& i : function_instructions(sass, fn)) {  // ptx_util.h
     std::smatch m;
-    if (std::regex_search(line, m, fn_re)) {
-      in_fn = m[1].str() == fn;
-      continue;
-    }
-    if (!in_fn || !std::regex_search(line, m, ins_re)) continue;
+    if (!std::regex_search(i.text, m, op_re)) continue;
     long long target = -1;
-    if (m[2].str() == "BRA") {
-      const std::string a = m[3].str();
+    if (m[1].str() == "BRA") {
+      const std::string a = m[2].str();
       const std::size_t x = a.find("0x");
       if (x != std::string::npos) target = std::stoll(a.substr(x + 2), nullptr, 16);
     }
-    out.push_back({std::stoll(m[1].str(), nullptr, 16), m[2].str(), target});
+    out.push_back({i.addr, m[1].str(), target});
   }
   return out;
 }

@@ -38,7 +38,8 @@ int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm)
 // The plan of decode cell c (a grid cell: the library's choice, c.variant empty; its cache type
 // from c.kv_elem_bytes) on a Hopper device of `sms` SMs with smem_per_sm bytes of shared memory
 // per SM. False with *why for an A/B variant cell or where no row fits the cell. Checked against
-// the GPU on bf16 cells only (the e4m3 rows' plans were not recorded with their splits).
+// the GPU on bf16 cells (2026-12-03) and on e4m3 cells (the 522 of 2026-12-04's fp8 survey,
+// bench/results/h200-2026-12-04-s15; `ptxfmha decode-plans --cache e4m3`).
 bool replay_decode_plan(const Case& c, int64_t sms, int64_t smem_per_sm, ReplayedDecodePlan* out,
                         std::string* why);
 

@@ -63,6 +63,45 @@ TEST_CASE("decode replay: the library's plan offline equals the plan recorded on
   CHECK(half.splits != rec[2].splits);
 }
 
+// e4m3 cells (the cell with kv_elem_bytes 1, as `ptxfmha decode-plans --cache e4m3` replays them)
+// against the plans the bench recorded for `--ptxfmha_decode_variants=e4m3` on the H200,
+// 2026-12-04 (bench/results/h200-2026-12-04-s15, r3 / r4 surveys: the replay agreed on all 522
+// e4m3 cells they timed). A spread of the e4m3 rows, and the plans that session moved (32 rows:
+// the per-m-tile rate; 64 rows: the _e4m3_wg rows by waves).
+TEST_CASE("decode replay: e4m3 plans offline equal the plans recorded on the H200 (CPU)") {
+  std::vector<Case> cells;
+  std::string why;
+  REQUIRE(decode_grid("full", &cells, &why));
+  struct Recorded { const char* cell; const char* row; int splits; int64_t ctas; };
+  const Recorded rec[] = {
+      {"decode/d128/b8/kv131072/hq32hkv8/q1/contig", "fmha_decode_d128_e4m3_sm90a", 4, 256},
+      {"decode/d128/b32/kv8192/hq32hkv32/q1/page64", "fmha_decode_d128_e4m3_sm90a", 1, 1024},
+      {"decode/d256/b8/kv131072/hq32hkv32/q4/page64", "fmha_decode_d256_e4m3_sm90a", 17, 4352},
+      {"decode/d256/b32/kv32768/hq32hkv32/q1/contig", "fmha_decode_d256_e4m3_sm90a", 1, 1024},
+      {"decode/d64/b32/kv8192/hq64hkv8/q1/contig", "fmha_decode_d64_e4m3_h2_sm90a", 2, 256},
+      {"decode/d64/b128/kv8192/hq128hkv8/q1/page64", "fmha_decode_d64_e4m3_h2_sm90a", 1, 512},
+      {"decode/d64/b32/kv131072/hq32hkv8/q4/page16", "fmha_decode_d64_e4m3_sm90a", 2, 512},
+      {"decode/d64/b8/kv8192/hq64hkv8/q4/page16", "fmha_decode_d64_e4m3_sm90a", 8, 512},
+      {"decode/d64/b8/kv32768/hq64hkv8/q4/contig", "fmha_decode_d64_e4m3_sm90a", 8, 512},
+      {"decode/d64/b32/kv32768/hq64hkv8/q4/contig", "fmha_decode_d64_e4m3_sm90a", 2, 512},
+      {"decode/d64/b8/kv32768/hq128hkv8/q4/page16", "fmha_decode_d64_e4m3_wg_sm90a", 6, 384},
+      {"decode/d64/b32/kv32768/hq128hkv8/q4/contig", "fmha_decode_d64_e4m3_wg_sm90a", 3, 768},
+      {"decode/d64/b128/kv131072/hq128hkv8/q4/contig", "fmha_decode_d64_e4m3_wg_sm90a", 5, 5120},
+  };
+  for (const Recorded& r : rec) {
+    CAPTURE(r.cell);
+    const Case* grid_cell = find_cell(cells, r.cell);
+    REQUIRE(grid_cell != nullptr);
+    Case c = *grid_cell;
+    c.kv_elem_bytes = 1;
+    ReplayedDecodePlan p;
+    REQUIRE(replay_decode_plan(c, 132, kReplaySmemPerSmBytes, &p, &why));
+    CHECK(p.row == r.row);
+    CHECK(p.splits == r.splits);
+    CHECK(p.ctas == r.ctas);
+  }
+}
+
 TEST_CASE("decode replay: resident CTAs per SM, and what it refuses (CPU)") {
   // 228 KiB per SM, 1 KiB reserved per CTA, <= 2048 threads.
   CHECK(replay_ctas_per_sm(75 * 1024, 160, kReplaySmemPerSmBytes) == 3);

@@ -818,6 +818,69 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth 
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 256, 8192), 1));
 }
 
+TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the rate per m-tile, the _e4m3_wg rows by waves") {
+  using ptxfmha::choose_num_splits_bw;
+  // Forced split counts (H200, 2026-12-04 16:19 UTC, bench/results/h200-2026-12-04-s15/r2):
+  // 32 packed rows (64/8 heads x 4 tokens) on the mma.sync e4m3 row (each of the 2 m-tiles'
+  // warps converts the tile itself; 4 CTAs per SM = 528 slots): batch 8 ran best at 8 splits
+  // (1.20x-1.36x the 4 planned at the old rate), batch 32 at 2 (1.23x-1.35x the 1 planned);
+  // in pages of 16 the plan (8 / 2) was already the best.
+  struct Pick { int batch, kv; bool page16; int expect, old_rate_pick; };
+  const Pick picks[] = {{8, 8192, false, 8, 4},   {8, 32768, false, 8, 4}, {8, 131072, false, 8, 4},
+                        {32, 8192, false, 2, 1},  {32, 32768, false, 2, 1}, {32, 131072, false, 2, 1},
+                        {8, 32768, true, 8, 8},   {32, 32768, true, 2, 2}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 4, 64, 8, 64, k.kv);
+    if (k.page16) set_pages(&p, 16);
+    REQUIRE(ptxfmha::decode_cta_m_tiles(p) == 2);
+    REQUIRE(ptxfmha::decode_plans_by_bandwidth(p, 1));
+    const double rate = ptxfmha::decode_cta_rate(p, 1);
+    CHECK(rate == ptxfmha::kDecodeCtaRateE4m3 / 2);
+    const int64_t units = int64_t(k.batch) * 8, tiles = k.kv / 64;
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.batch) * 64 * 4, 132, 1);
+    CHECK(choose_num_splits_bw(units, tiles, 132, 4, rate, part) == k.expect);
+    // the one-m-tile rate (the plan before, a mutation) picks what ran slower
+    const double one_tile = k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3;
+    CHECK(choose_num_splits_bw(units, tiles, 132, 4, one_tile, part) == k.old_rate_pick);
+    ptxfmha::DecodePlanOptions o;
+    o.sms = 132;
+    o.kv_bytes = 1;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 528, &plan, o);
+    CHECK(plan.num_splits == k.expect);
+  }
+  // One m-tile keeps its rates (16 packed rows: 32/8 heads x 4 tokens).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(8, 4, 32, 8, 64, 8192), 1) == ptxfmha::kDecodeCtaRateE4m3);
+  // 64 packed rows (128/8 x 4 tokens) run the _e4m3_wg row (3 CTAs per SM = 396 slots), which is
+  // bound by its own chain of conversion and products, not by bandwidth: it plans by waves. Its
+  // forced counts: batch 8 best at 6 splits (384 CTAs, 1.02x-1.14x the bandwidth model's 4),
+  // batch 32 at 3 (768 CTAs: 1.10x-1.23x at kv 32k / 128k and in pages of 16; 0.98x the
+  // bandwidth model's 1 at kv 8k contiguous); batch 64 kv 32k 3 (1.25x against 1).
+  struct WgPick { int batch, kv; bool page16; int expect; };
+  const WgPick wg_picks[] = {{8, 8192, false, 6},  {8, 32768, false, 6}, {8, 131072, false, 6},
+                             {8, 32768, true, 6},  {32, 8192, false, 3}, {32, 32768, false, 3},
+                             {32, 32768, true, 3},  {64, 1024, false, 1}, {64, 32768, false, 3}};
+  for (const WgPick& k : wg_picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 4, 128, 8, 64, k.kv);
+    if (k.page16) set_pages(&p, 16);
+    CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1, false));  // the mma.sync e4m3 row would
+    ptxfmha::DecodePlanOptions o;
+    o.sms = 132;
+    o.kv_bytes = 1;
+    o.wg_loop = true;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 396, &plan, o);
+    CHECK(plan.num_splits == k.expect);
+  }
+  // Their combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
+  // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
+  CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTilesE4m3Wg) == 1);
+  CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTiles) == 2);
+}
+
 TEST_CASE("cpu launch plan decode: bf16 CTAs of more than one m-tile plan with a per-CTA rate") {
   using ptxfmha::choose_num_splits_bw;
   // m-tiles: ceil(min(tokens x GQA, 64) / 16)
@@ -946,7 +1009,8 @@ TEST_CASE("cpu launch plan decode: pages of 16 by bandwidth at head dims 64 / 12
   CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
   p.head_dim = 128;
   CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1));
-  CHECK(ptxfmha::decode_cta_rate(p, 1) == ptxfmha::kDecodeCtaRateE4m3SmallPages);
+  // (the mma.sync e4m3 row's rate at 4 m-tiles; not consulted: head dim 128 plans by waves)
+  CHECK(ptxfmha::decode_cta_rate(p, 1) == ptxfmha::kDecodeCtaRateE4m3 / 4);
 
   // Two tiles per split, bf16 only: batch 1, kv 1k (16 tiles) plans 8 splits where the cost
   // models pick 16 (the mutation: no cap). Measured: d128 64/8 6.5 us (16: 7.1), d64 128/8 5.7
@@ -987,7 +1051,7 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
   CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
   CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
-  // e4m3: its own rate, the _e4m3_wg rows included (not fitted apart)
+  // e4m3: its own rate (the _e4m3_wg rows plan by waves: not consulted)
   CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);
   struct Pick { int d, b, kv, slots_per_sm, expect; };
   const Pick picks[] = {

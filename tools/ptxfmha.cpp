@@ -9,7 +9,7 @@
 //   ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]
 //                             runs ptxfmha_bench (next to this binary): comparison table with
 //                             cuDNN, JSON, then tools/plot_bench.py: PNG plot + Markdown table
-//   ptxfmha decode-plans [--grid NAME] [--sms N] [--smem-kib K] [--filter REGEX]
+//   ptxfmha decode-plans [--grid NAME] [--cache bf16|e4m3] [--sms N] [--smem-kib K] [--filter REGEX]
 //                             the split plan the library would run for every decode cell of a
 //                             bench grid, offline (bench/decode_replay.h): cell, row, CTAs per
 //                             SM, splits, split CTAs; diff two builds' output to find the cells
@@ -463,7 +463,9 @@ int cmd_bench(const std::string& out_dir, bool quick, const std::vector<std::str
 }
 
 // `ptxfmha decode-plans`: one line per decode cell of the grid (decode_replay.h).
-int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, const std::string& filter) {
+// e4m3: the cells with an e4m3 cache, named as the bench names them (the cell's name + "/v=e4m3").
+int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, const std::string& filter,
+                     bool e4m3) {
   using namespace ptxfmha_bench;
   std::vector<Case> cells;
   std::string why;
@@ -478,7 +480,11 @@ int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, 
   }
   std::printf("# cell row ctas_per_sm splits split_ctas (sm90a, %lld SMs, %lld KiB per SM, estimated occupancy)\n",
               static_cast<long long>(sms), static_cast<long long>(smem_per_sm / 1024));
-  for (const Case& c : cells) {
+  for (Case c : cells) {
+    if (e4m3) {
+      c.kv_elem_bytes = 1;
+      c.name += "/v=e4m3";
+    }
     if (!name_matches(c.name, filter)) continue;
     ReplayedDecodePlan r;
     if (!replay_decode_plan(c, sms, smem_per_sm, &r, &why)) {
@@ -496,7 +502,7 @@ void usage(FILE* f) {
                "usage: ptxfmha info\n"
                "       ptxfmha check [--long]\n"
                "       ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]\n"
-               "       ptxfmha decode-plans [--grid NAME] [--sms N] [--smem-kib K] [--filter REGEX]\n"
+               "       ptxfmha decode-plans [--grid NAME] [--cache bf16|e4m3] [--sms N] [--smem-kib K] [--filter REGEX]\n"
                "       ptxfmha version\n"
                "  info   device, architecture, cuDNN, kernels: cubins, ptxas registers/spills/smem,\n"
                "         driver attributes (on a device of the kernel's architecture)\n"
@@ -506,7 +512,8 @@ void usage(FILE* f) {
                "         (default ./ptxfmha-results); BENCH_ARGS go to ptxfmha_bench, e.g.\n"
                "         --benchmark_filter=fwd/d128 --ptxfmha_suite=prefill\n"
                "  decode-plans  the library's split plan of every decode cell of a bench grid\n"
-               "         (default full), offline: no GPU; default 132 SMs, 228 KiB per SM (H200)\n");
+               "         (default full), offline: no GPU; default 132 SMs, 228 KiB per SM (H200);\n"
+               "         --cache e4m3: with an e4m3 cache (the bench's /v=e4m3 entries)\n");
 }
 
 }  // namespace
@@ -552,12 +559,13 @@ int main(int argc, char** argv) {
     return cmd_bench(out, quick, extra);
   }
   if (cmd == "decode-plans") {
-    std::string grid = "full", filter;
+    std::string grid = "full", filter, cache = "bf16";
     long long sms = 132, smem_kib = ptxfmha_bench::kReplaySmemPerSmBytes / 1024;
     for (int i = 2; i < argc; ++i) {
       const bool has_value = i + 1 < argc;
       if (std::strcmp(argv[i], "--grid") == 0 && has_value) grid = argv[++i];
       else if (std::strcmp(argv[i], "--filter") == 0 && has_value) filter = argv[++i];
+      else if (std::strcmp(argv[i], "--cache") == 0 && has_value) cache = argv[++i];
       else if (std::strcmp(argv[i], "--sms") == 0 && has_value) sms = std::atoll(argv[++i]);
       else if (std::strcmp(argv[i], "--smem-kib") == 0 && has_value) smem_kib = std::atoll(argv[++i]);
       else {
@@ -569,7 +577,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ptxfmha decode-plans: --sms and --smem-kib must be positive\n");
       return 2;
     }
-    return cmd_decode_plans(grid, sms, smem_kib * 1024, filter);
+    if (cache != "bf16" && cache != "e4m3") {
+      std::fprintf(stderr, "ptxfmha decode-plans: --cache must be bf16 or e4m3\n");
+      return 2;
+    }
+    return cmd_decode_plans(grid, sms, smem_kib * 1024, filter, cache == "e4m3");
   }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage(stdout);

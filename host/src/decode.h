@@ -132,7 +132,8 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t ma
 // kDecodeCtaRateSmallPages), and for e4m3 caches at head dim 64, with the measured per-CTA rates
 // (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model: bf16 pages of 16
 // or 32 keys at head dim 256 and in the _wg rows, e4m3 caches at head dims 128 / 256 (no per-CTA
-// rate measured). Without a per-CTA rate the bandwidth model lost in pages of 16 (H200,
+// rate measured) and in the _e4m3_wg rows. Without a per-CTA rate the bandwidth model lost in
+// pages of 16 (H200,
 // 2026-12-02: batch 8 kv 8k ran 76.7 us at its 2 splits, 67.7 at the wave model's 4); at 0.85 (s12
 // r2, 232 moved plans) 120 cells ran faster by > 2%, 37 slower, up to 1.9x (d256 32/32 heads at
 // 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows 9-19%; kv-1k cells at batches 1 / 4 17%).
@@ -160,6 +161,12 @@ constexpr double kDecodeTailTiles = 0.1;
 // 64 CTAs = 0.53 of an SM's share contiguous (0.6 kept: every measured pick within 3.6% of the
 // best, against 15% for the wave model at batch 32), 0.29 in pages of 16 keys (16 boxes of 1 KiB
 // per tile; 0.3 kept, also for pages of 32).
+// A CTA of more m-tiles (32 packed rows: 2) pulls kDecodeCtaRateE4m3 / m-tiles at most, since
+// each m-tile's warps convert the tile's K and V themselves: forced counts at 64/8 heads x 4
+// tokens (H200, 2026-12-04 16:19 UTC, bench/results/h200-2026-12-04-s15/r2) ran batch 8 best at 8
+// splits (1.20x-1.36x the 4 the one-m-tile rate planned), batch 32 at 2 (1.23x-1.35x against 1);
+// pages of 16 (0.3 already) kept their counts. The _e4m3_wg rows (33..64 rows) plan by waves
+// (decode_plans_by_bandwidth).
 constexpr double kDecodeCtaRateE4m3 = 0.6;
 constexpr double kDecodeCtaRateE4m3SmallPages = 0.3;
 // Per-CTA rate of a bf16 split CTA whose packed rows (query tokens x GQA ratio) need more than
@@ -231,7 +238,10 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous, in pages of >= 64 keys, or in smaller pages at head dims 64 / 128 outside the _wg
-// rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64.
+// rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64 outside
+// the _e4m3_wg rows (their CTA is bound by its own chain of conversion, products and softmax:
+// batch 8 / 32 ran 1.02x-1.23x faster at the wave model's 6 / 3 splits than at the bandwidth
+// model's 4 / 1, H200 2026-12-04, s15 r2).
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
 // The per-CTA rate choose_num_splits_bw plans a call with (consulted where
 // decode_plans_by_bandwidth says yes, so for e4m3 only at head dim 64, where it was measured):
@@ -240,7 +250,8 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, boo
 // 128, kDecodeCtaRateD256 at 256; in more m-tiles min(kDecodeSmRateCap, kDecodeCtaRateRowTile
 // x head_dim / 64 / m-tiles); a _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in
 // one pass per tile) kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
-// e4m3: kDecodeCtaRateE4m3, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys.
+// e4m3: kDecodeCtaRateE4m3, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys, at most
+// kDecodeCtaRateE4m3 / m-tiles.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
 // Query rows of one KV head packed into the M dimension: seqlen_q x GQA ratio (kernel.ptxh).
 int64_t decode_packed_rows(const ptxfmha_decode_params& p);
@@ -307,6 +318,11 @@ DecodeClusterPolicy decode_cluster_policy(DecodeClusterPolicy requested);
 double decode_split_cost(int64_t units, int64_t kv_tiles, int64_t slots, int64_t s, double merge_tiles);
 int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_s, double merge_tiles);
 constexpr double kDecodeCombineTiles = 2.0;         // the combine kernel, in tile times
+// ... for the _e4m3_wg rows (64 packed rows per CTA: 4x the partial rows of the one-m-tile CTAs
+// the 2.0 was fitted on, each e4m3 tile half the bytes). H200, 2026-12-04 (s15 r3): batch 64
+// kv 1k at 128/8 heads x 4 tokens ran 67.5 us at the 2 splits 2.0 picks, 46.0 unsplit; 8.0
+// picks 1 there and the same counts as 2.0 on the other 113 measured head-dim-64 e4m3 cells.
+constexpr double kDecodeCombineTilesE4m3Wg = 8.0;
 // The cluster merge inside the split kernel, in tile times: an ESTIMATE (not measured): each
 // CTA reads num_splits x 4 columns per item from its peers' shared memory (a few hundred ns
 // per 8-split group) and no second launch.

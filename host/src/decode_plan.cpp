@@ -118,12 +118,16 @@ bool small_pages(const ptxfmha_decode_params& p) {
 }  // namespace
 
 bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop) {
-  if (kv_bytes == 1) return p.head_dim == 64;
+  if (kv_bytes == 1) return p.head_dim == 64 && !wg_loop;
   return !small_pages(p) || (!wg_loop && p.head_dim <= 128);
 }
 
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop) {
-  if (kv_bytes == 1) return small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
+  if (kv_bytes == 1) {
+    const double rate = small_pages(p) ? kDecodeCtaRateE4m3SmallPages : kDecodeCtaRateE4m3;
+    // the mma.sync row: each m-tile's warps convert the tile's K and V themselves
+    return wg_loop ? rate : std::min(rate, kDecodeCtaRateE4m3 / double(decode_cta_m_tiles(p)));
+  }
   if (wg_loop) return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : kDecodeCtaRateWgD128;
   if (small_pages(p)) return kDecodeCtaRateSmallPages;
   const int m_tiles = decode_cta_m_tiles(p);
@@ -275,7 +279,8 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                              decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes),
                              decode_max_splits(tiles, o.kv_bytes));
   else
-    auto_splits = choose_num_splits(units, tiles, slots, decode_max_splits(tiles, o.kv_bytes));
+    auto_splits = best_num_splits(units, tiles, slots, decode_max_splits(tiles, o.kv_bytes),
+                                  o.kv_bytes == 1 && o.wg_loop ? kDecodeCombineTilesE4m3Wg : kDecodeCombineTiles);
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

@@ -65,8 +65,11 @@
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
 //           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
 //           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,
-//           mainloop_wg_e4m3.ptxh); 4 e4m3 stages, the copies (two at d64, one at d128) and
-//           at d64 a Q stash fit as many CTAs per SM as their bf16 twins (layout.ptxh)
+//           mainloop_wg_e4m3.ptxh); WG 2: two copies, tile t + 1 converted beside tile t's
+//           P V (d64; a d128 row of 2 stages and two copies ran 0.67x-0.85x the one-copy row
+//           of 4 stages, H200 2026-12-04, bench/results/h200-2026-12-04-s15/r1); 4 e4m3 stages,
+//           the copies and at d64 a Q stash fit as many CTAs per SM as their bf16 twins
+//           (layout.ptxh)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -90,9 +93,9 @@
 #define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1)
-#define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0,   0,  2)
 #define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  4,  1,  0,  0,  1, 0,   0,  1)
-#define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1,   0,  2)
 #define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  4,  1,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)

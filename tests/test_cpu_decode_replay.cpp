@@ -20,14 +20,33 @@ const Case* find_cell(const std::vector<Case>& cells, const std::string& name) {
     if (c.name == name) return &c;
   return nullptr;
 }
+
+struct Recorded { const char* cell; const char* row; int splits; int64_t ctas; };
+
+// Each recorded plan against the replay of its full-grid cell with kv_bytes bytes per cache
+// element (H200: 132 SMs, 228 KiB per SM).
+void check_recorded(const std::vector<Case>& cells, const std::vector<Recorded>& rec, int kv_bytes) {
+  std::string why;
+  for (const Recorded& r : rec) {
+    CAPTURE(r.cell);
+    const Case* grid_cell = find_cell(cells, r.cell);
+    REQUIRE(grid_cell != nullptr);
+    Case c = *grid_cell;
+    c.kv_elem_bytes = kv_bytes;
+    ReplayedDecodePlan p;
+    REQUIRE(replay_decode_plan(c, 132, kReplaySmemPerSmBytes, &p, &why));
+    CHECK(p.row == r.row);
+    CHECK(p.splits == r.splits);
+    CHECK(p.ctas == r.ctas);
+  }
+}
 }  // namespace
 
 TEST_CASE("decode replay: the library's plan offline equals the plan recorded on the H200 (CPU)") {
   std::vector<Case> cells;
   std::string why;
   REQUIRE(decode_grid("full", &cells, &why));
-  struct Recorded { const char* cell; const char* row; int splits; int64_t ctas; };
-  const Recorded rec[] = {
+  const std::vector<Recorded> rec = {
       {"decode/d64/b1/kv131072/hq128hkv8/q1/contig", "fmha_decode_d64_sm90a", 16, 128},
       {"decode/d64/b8/kv1024/hq32hkv8/q1/contig", "fmha_decode_d64_sm90a", 2, 128},
       {"decode/d64/b4/kv4096/hq64hkv8/q1/page16", "fmha_decode_d64_sm90a", 8, 256},
@@ -45,16 +64,7 @@ TEST_CASE("decode replay: the library's plan offline equals the plan recorded on
       {"decode/d128/b1/kv1024/hq128hkv8/q4/page16", "fmha_decode_d128_wg_sm90a", 8, 64},
       {"decode/d128/b8/kv8192/hq32hkv8/q1/contig", "fmha_decode_d128_sm90a", 2, 128},
   };
-  for (const Recorded& r : rec) {
-    CAPTURE(r.cell);
-    const Case* c = find_cell(cells, r.cell);
-    REQUIRE(c != nullptr);
-    ReplayedDecodePlan p;
-    REQUIRE(replay_decode_plan(*c, 132, kReplaySmemPerSmBytes, &p, &why));
-    CHECK(p.row == r.row);
-    CHECK(p.splits == r.splits);
-    CHECK(p.ctas == r.ctas);
-  }
+  check_recorded(cells, rec, 2);
   // The occupancy estimate decides plans: at half the shared memory per SM (a mutation of the
   // estimate) the d64 pages-of-16 cell (the wave model over SMs x resident CTAs) plans otherwise.
   ReplayedDecodePlan half;
@@ -72,8 +82,7 @@ TEST_CASE("decode replay: e4m3 plans offline equal the plans recorded on the H20
   std::vector<Case> cells;
   std::string why;
   REQUIRE(decode_grid("full", &cells, &why));
-  struct Recorded { const char* cell; const char* row; int splits; int64_t ctas; };
-  const Recorded rec[] = {
+  const std::vector<Recorded> rec = {
       {"decode/d128/b8/kv131072/hq32hkv8/q1/contig", "fmha_decode_d128_e4m3_sm90a", 4, 256},
       {"decode/d128/b32/kv8192/hq32hkv32/q1/page64", "fmha_decode_d128_e4m3_sm90a", 1, 1024},
       {"decode/d256/b8/kv131072/hq32hkv32/q4/page64", "fmha_decode_d256_e4m3_sm90a", 17, 4352},
@@ -88,18 +97,7 @@ TEST_CASE("decode replay: e4m3 plans offline equal the plans recorded on the H20
       {"decode/d64/b32/kv32768/hq128hkv8/q4/contig", "fmha_decode_d64_e4m3_wg_sm90a", 3, 768},
       {"decode/d64/b128/kv131072/hq128hkv8/q4/contig", "fmha_decode_d64_e4m3_wg_sm90a", 5, 5120},
   };
-  for (const Recorded& r : rec) {
-    CAPTURE(r.cell);
-    const Case* grid_cell = find_cell(cells, r.cell);
-    REQUIRE(grid_cell != nullptr);
-    Case c = *grid_cell;
-    c.kv_elem_bytes = 1;
-    ReplayedDecodePlan p;
-    REQUIRE(replay_decode_plan(c, 132, kReplaySmemPerSmBytes, &p, &why));
-    CHECK(p.row == r.row);
-    CHECK(p.splits == r.splits);
-    CHECK(p.ctas == r.ctas);
-  }
+  check_recorded(cells, rec, 1);
 }
 
 TEST_CASE("decode replay: resident CTAs per SM, and what it refuses (CPU)") {

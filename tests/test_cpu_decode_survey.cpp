@@ -104,6 +104,11 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
   CHECK(out.find("- d128 b1 kv8192 32/8 q1 contig: 16.5 / 13.2 us") != std::string::npos);
   // fp8: 62 / 33 = 1.88x met (same run), 240 / 125 = 1.92x met; b64 has no e4m3 cell
   CHECK(out.find("| fp8 | bf16 / e4m3 time >= 1.8, batch >= 8, kv >= 8k | 2 | 0 | 862 |") != std::string::npos);
+  // ... by packed rows per CTA: both at 32/8 x 1 token (4 rows); 648 of the 864 fp8 cells have
+  // <= 16 rows, 108 have 32 (64/8 x 4 tokens), 108 have 64 (128/8 x 4)
+  CHECK(out.find("| <= 16 | 2 | 0 | 646 | 1.88x-1.92x |") != std::string::npos);
+  CHECK(out.find("| 17-32 | 0 | 0 | 108 | — |") != std::string::npos);
+  CHECK(out.find("| 33-64 | 0 | 0 | 108 | — |") != std::string::npos);
   // the cell table: ours from the newer run, cuDNN's time and ratio from the older one; the
   // plan's splits where the entry has them
   CHECK(out.find("| d128 b8 kv8192 32/8 q1 contig | 62.0 | — | 93.5 | 61.2 | 1.020 | 33.0 | 1.88 | — |") !=

@@ -405,6 +405,18 @@ DecodePlan plan_decode(const ptxfmha_decode_params& p, int64_t slots, const Kern
   return plan;
 }
 
+// The split count the library plans for an e4m3 call on 132 SMs (its options: kv_bytes 1, wg: an
+// _e4m3_wg row), `slots` resident split CTAs.
+int e4m3_plan_splits(const ptxfmha_decode_params& p, int64_t slots, bool wg = false) {
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  o.kv_bytes = 1;
+  o.wg_loop = wg;
+  DecodePlan plan;
+  ptxfmha::plan_decode(p, kSplit128, kCombine1, slots, &plan, o);
+  return plan.num_splits;
+}
+
 }  // namespace
 
 TEST_CASE("cpu launch plan decode: exact plans for representative shapes") {
@@ -802,12 +814,7 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth 
     const double rate = ptxfmha::decode_cta_rate(p, 1);
     CHECK(rate == (k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3));
     CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, 4, rate) == k.expect);
-    ptxfmha::DecodePlanOptions o;
-    o.sms = 132;
-    o.kv_bytes = 1;
-    DecodePlan plan;
-    ptxfmha::plan_decode(p, kSplit128, kCombine1, 528, &plan, o);
-    CHECK(plan.num_splits == k.expect);
+    CHECK(e4m3_plan_splits(p, 528) == k.expect);
   }
   // Without the per-CTA rate (a mutation) batch 8 would take 2 splits: 128 CTAs, one per SM,
   // each pulling 0.53 of an SM's share (33.8 us measured against 23.0 with 4).
@@ -843,12 +850,7 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
     // the one-m-tile rate (the plan before, a mutation) picks what ran slower
     const double one_tile = k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3;
     CHECK(choose_num_splits_bw(units, tiles, 132, 4, one_tile, part) == k.old_rate_pick);
-    ptxfmha::DecodePlanOptions o;
-    o.sms = 132;
-    o.kv_bytes = 1;
-    DecodePlan plan;
-    ptxfmha::plan_decode(p, kSplit128, kCombine1, 528, &plan, o);
-    CHECK(plan.num_splits == k.expect);
+    CHECK(e4m3_plan_splits(p, 528) == k.expect);
   }
   // One m-tile keeps its rates (16 packed rows: 32/8 heads x 4 tokens).
   CHECK(ptxfmha::decode_cta_rate(decode_params(8, 4, 32, 8, 64, 8192), 1) == ptxfmha::kDecodeCtaRateE4m3);
@@ -867,13 +869,7 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
     if (k.page16) set_pages(&p, 16);
     CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
     CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1, false));  // the mma.sync e4m3 row would
-    ptxfmha::DecodePlanOptions o;
-    o.sms = 132;
-    o.kv_bytes = 1;
-    o.wg_loop = true;
-    DecodePlan plan;
-    ptxfmha::plan_decode(p, kSplit128, kCombine1, 396, &plan, o);
-    CHECK(plan.num_splits == k.expect);
+    CHECK(e4m3_plan_splits(p, 396, true) == k.expect);
   }
   // Their combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
   // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).

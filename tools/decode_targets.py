@@ -15,7 +15,8 @@ Targets (issue 17), each reported as met / missed / not measured, misses listed 
   batch 1      latency <= max(read time at the ceiling, launch floor) + 3 us
   fp8          bf16 time / e4m3 time >= 1.8 at batch >= 8 and kv >= 8k (same cell, both measured)
 Coverage counts the grid's cells with a bf16 measurement, with cuDNN beside it, and the e4m3
-cells of the fp8 target. Only the standard library is needed.
+cells of the fp8 target; the fp8 target is also split by packed rows per CTA (one m-tile, two,
+the warpgroup rows' 33-64). Only the standard library is needed.
 
 --plans FILE (the output of `ptxfmha decode-plans`: cell, row, CTAs per SM, splits, CTAs) reads
 only the bf16 entries that ran the library's current plan: an entry whose recorded row, splits or
@@ -216,6 +217,33 @@ def evaluate(cells):
     return grid, [vs, ceil, b1, fp8]
 
 
+def cta_rows(key):
+    """Packed query rows per CTA of a cell: query tokens x GQA ratio, at most 64 (kernel.ptxh)."""
+    _, _, _, hq, hkv, q, _ = key
+    return min(q * (hq // hkv), 64)
+
+
+# The kernels' regimes by packed rows per CTA: one 16-row m-tile; two (the mma.sync rows, each
+# m-tile's warps converting an e4m3 tile); 33-64 (the warpgroup rows, _wg / _e4m3_wg on Hopper).
+ROW_CLASSES = (("<= 16", 1, 16), ("17-32", 17, 32), ("33-64", 33, 64))
+
+
+def fp8_by_rows(fp8):
+    """The fp8 target split by packed rows per CTA: met / missed / not measured, measured range."""
+    out = ["", "fp8 by packed rows per CTA (query tokens x GQA ratio, at most 64):", "",
+           "| rows per CTA | met | missed | not measured | bf16 / e4m3 measured |",
+           "|:---|---:|---:|---:|:---|"]
+    for name, lo, hi in ROW_CLASSES:
+        inside = lambda key: lo <= cta_rows(key) <= hi
+        met = [m for m in fp8.met if inside(m[1])]
+        missed = [m for m in fp8.missed if inside(m[1])]
+        unmeasured = [k for k in fp8.unmeasured if inside(k)]
+        ratios = [m[0] for m in met + missed]
+        span = f"{min(ratios):.2f}x-{max(ratios):.2f}x" if ratios else "—"
+        out.append(f"| {name} | {len(met)} | {len(missed)} | {len(unmeasured)} | {span} |")
+    return out
+
+
 def report(cells, sources, grid, targets, with_cells, max_list):
     out = ["# Decode targets (issue 17) over the full grid", ""]
     out.append("| run | started (UTC) | device | cuDNN baseline |")
@@ -229,6 +257,7 @@ def report(cells, sources, grid, targets, with_cells, max_list):
     out.append("| target | rule | met | missed | not measured |")
     out.append("|:---|:---|---:|---:|---:|")
     out += [t.line() for t in targets]
+    out += fp8_by_rows(targets[-1])
     for t in targets:
         if not t.missed:
             continue

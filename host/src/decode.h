@@ -133,10 +133,10 @@ int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t ma
 // (decode_plans_by_bandwidth, decode_cta_rate). The others keep the wave model: bf16 pages of 16
 // or 32 keys at head dim 256 and in the _wg rows, e4m3 caches at head dims 128 / 256 (no per-CTA
 // rate measured) and in the _e4m3_wg rows. Without a per-CTA rate the bandwidth model lost in
-// pages of 16 (H200,
-// 2026-12-02: batch 8 kv 8k ran 76.7 us at its 2 splits, 67.7 at the wave model's 4); at 0.85 (s12
-// r2, 232 moved plans) 120 cells ran faster by > 2%, 37 slower, up to 1.9x (d256 32/32 heads at
-// 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows 9-19%; kv-1k cells at batches 1 / 4 17%).
+// pages of 16 (H200, 2026-12-02: batch 8 kv 8k ran 76.7 us at its 2 splits, 67.7 at the wave
+// model's 4); at 0.85 (s12 r2, 232 moved plans) 120 cells ran faster by > 2%, 37 slower, up to
+// 1.9x (d256 32/32 heads at 2 splits: 64 CTAs at 52% of the ceiling; the _wg rows 9-19%; kv-1k
+// cells at batches 1 / 4 17%).
 // choose_num_splits_bw returns the s with the smallest cost (smallest on ties; no empty
 // trailing split, s <= kv_tiles, s <= max_splits: decode_max_splits in the library's plans).
 // Fitted on the H200 (2026-12-02, 30 shapes x 4-7 forced split counts, bench/DECODE_NOTES.md
@@ -320,8 +320,9 @@ int best_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_
 constexpr double kDecodeCombineTiles = 2.0;         // the combine kernel, in tile times
 // ... for the _e4m3_wg rows (64 packed rows per CTA: 4x the partial rows of the one-m-tile CTAs
 // the 2.0 was fitted on, each e4m3 tile half the bytes). H200, 2026-12-04 (s15 r3): batch 64
-// kv 1k at 128/8 heads x 4 tokens ran 67.5 us at the 2 splits 2.0 picks, 46.0 unsplit; 8.0
-// picks 1 there and the same counts as 2.0 on the other 113 measured head-dim-64 e4m3 cells.
+// kv 1k at 128/8 heads x 4 tokens ran 67.5 us at the 2 splits 2.0 picks, 46.0 unsplit (3
+// caches); 8.0 picks 1 there and the counts 2.0 picks on the other 111 of the 114 head-dim-64
+// e4m3 cells timed at two or more counts (s15 r2 / r3).
 constexpr double kDecodeCombineTilesE4m3Wg = 8.0;
 // The cluster merge inside the split kernel, in tile times: an ESTIMATE (not measured): each
 // CTA reads num_splits x 4 columns per item from its peers' shared memory (a few hundred ns

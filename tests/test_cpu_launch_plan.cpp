@@ -873,6 +873,9 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
   }
   // Their combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
   // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
+  CHECK(ptxfmha::decode_combine_tiles(1, true) == ptxfmha::kDecodeCombineTilesE4m3Wg);
+  CHECK(ptxfmha::decode_combine_tiles(1, false) == ptxfmha::kDecodeCombineTiles);
+  CHECK(ptxfmha::decode_combine_tiles(2, true) == ptxfmha::kDecodeCombineTiles);
   CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTilesE4m3Wg) == 1);
   CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTiles) == 2);
 }

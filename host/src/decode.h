@@ -253,6 +253,9 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, boo
 // e4m3: kDecodeCtaRateE4m3, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys, at most
 // kDecodeCtaRateE4m3 / m-tiles.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);
+// The combine's cost the wave model (best_num_splits) plans a call with, in tile times:
+// kDecodeCombineTilesE4m3Wg for the _e4m3_wg rows (kv_bytes 1, wg_loop), else kDecodeCombineTiles.
+double decode_combine_tiles(int kv_bytes, bool wg_loop);
 // Query rows of one KV head packed into the M dimension: seqlen_q x GQA ratio (kernel.ptxh).
 int64_t decode_packed_rows(const ptxfmha_decode_params& p);
 // 16-row m-tiles of a split CTA's packed rows: ceil(min(seqlen_q x gqa, 64) / 16), 1..4. The

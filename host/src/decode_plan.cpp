@@ -137,6 +137,10 @@ double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loo
   return p.head_dim > 128 ? kDecodeCtaRateD256 : 0.0;  // d128: no limit below the SM cap
 }
 
+double decode_combine_tiles(int kv_bytes, bool wg_loop) {
+  return kv_bytes == 1 && wg_loop ? kDecodeCombineTilesE4m3Wg : kDecodeCombineTiles;
+}
+
 int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
   if (kv_bytes != 2) return kDecodeMaxSplits;
   return std::min<int64_t>(kDecodeMaxSplits, std::max<int64_t>(1, kv_tiles / kDecodeMinSplitTiles));
@@ -280,7 +284,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                              decode_max_splits(tiles, o.kv_bytes));
   else
     auto_splits = best_num_splits(units, tiles, slots, decode_max_splits(tiles, o.kv_bytes),
-                                  o.kv_bytes == 1 && o.wg_loop ? kDecodeCombineTilesE4m3Wg : kDecodeCombineTiles);
+                                  decode_combine_tiles(o.kv_bytes, o.wg_loop));
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

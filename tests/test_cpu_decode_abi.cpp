@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <map>
 #include <set>
+#include <regex>
 #include <string>
 
 #include "decode.h"
@@ -374,10 +375,10 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
-    // the _e4m3_wg rows: the f16 copies (K + V) of a stage after the ring (two at head dim 64, one
-    // at 128) and, at 64, the Q stash (128 threads x D/16 k-steps x 16 bytes)
+    // the _e4m3_wg rows: the f16 copies (K + V) after the ring (two at head dim 64, one at 128)
+    // and, at 64, the f16 Q tile (64 rows x D)
     const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
-    const long long copy_bytes = kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 + (d == 64 ? 128 * (d / 16) * 16 : 0) : 0;
+    const long long copy_bytes = kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 + (d == 64 ? 64 * d * 2 : 0) : 0;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);
@@ -444,29 +445,36 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // ldmatrix.x4 of K and (.trans) of V: per 16 columns (bf16) or 32 columns (e4m3)
         CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
       } else {
-        // the warpgroup loops: QK = D/16 wgmma m64n64k16 with A from registers and K from
-        // shared memory, PV = 4 wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix.
-        // bf16 d64: the pipelined loop (mainloop_wg.ptxh) has each product twice (QK in the
-        // first round and the loop, PV in the loop and the last round); bf16 d128 the serial
-        // one once; e4m3 (mainloop_wg_e4m3.ptxh) once, with f16 operands (SASS writes no type
-        // suffix for f16 inputs: ".F32 R" against bf16's ".F32.BF16 R").
-        const long long sites = d == 64 && !e4m3 ? 2 : 1;
+        // the warpgroup loops: QK = D/16 wgmma m64n64k16 with K from shared memory, PV = 4
+        // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (d64:
+        // bf16 mainloop_wg.ptxh, e4m3 mainloop_wg_e4m3_pipe.ptxh) have each product twice (QK in
+        // the first round and the loop, PV in the loop and the last round); the serial ones (d128:
+        // bf16 mainloop_wg_serial.ptxh, e4m3 mainloop_wg_e4m3.ptxh) once. Q is the register A
+        // operand (SASS "R24, R88, gdesc[...]") but in the d64 e4m3 loop, where it is the Q tile
+        // in shared memory ("R24, gdesc[...]": one descriptor pair for A and B). e4m3: f16
+        // operands (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
+        const long long sites = d == 64 ? 2 : 1;
+        const bool q_tile = e4m3 && d == 64;
         const std::string ab = e4m3 ? "" : ".BF16";
+        auto regex_count = [&](const char* re) {
+          const std::regex rx(re);
+          return static_cast<long long>(std::distance(std::sregex_iterator(sass.begin(), sass.end(), rx),
+                                                      std::sregex_iterator()));
+        };
         CHECK(count("HMMA") == 0);
         CHECK(count("LDSM") == 0);
         CHECK(count("HGMMA") == sites * (d / 16 + 4));
         CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (d / 16 + (d == 64 ? 4 : 0)));
-        CHECK(occurrences("], gdesc[") == 0);  // A from registers: no shared-memory A descriptor
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_tile ? sites * d / 16 : 0));  // A in shared memory
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : d / 16 + 4));
         CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
         CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The
-        // pipelined loop: three wgmma.fence (first round, loop, last round) and four wait_group
-        // (first round's S, the loop's S behind PV and its PV, the last PV); the serial loop one
-        // fence and one wait per product; the e4m3 loop one fence per product and, at d64 (two
-        // copies: P V left running into the next tile's conversion), three waits (S, P V before
-        // the copy barrier, the last P V).
+        // pipelined loops: three wgmma.fence (first round, loop, last round) and four wait_group
+        // (first round's S, the loop's S behind PV and its PV, the last PV); the serial loops one
+        // fence and one wait per product.
         CHECK(occurrences("WARPGROUP.ARRIVE") == (sites == 2 ? 3 : 2));
-        CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (sites == 2 ? 4 : e4m3 && d == 64 ? 3 : 2));
+        CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (sites == 2 ? 4 : 2));
         if (e4m3) {
           // the conversion into the f16 copy: per thread and tile D / 16 passes of K and of V, one
           // 8-byte load and one 16-byte store each, in the loop's plain and tail versions
@@ -475,9 +483,11 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         }
       }
       // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the _e4m3_wg
-      // rows D / 2 per tile (D / 8 pieces of 4 cvt per row, K and V, 128 threads) in the loop's
-      // plain and tail conversions
-      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (e4m3 ? (f->wg != 0 ? d : d / 2) : 0));
+      // rows D / 4 per tile and K or V (D / 16 passes of 4 cvt, 128 threads): d128 in the loop's
+      // plain and tail conversions (K and V each: 4 x D / 4), d64 (pipelined) K of tile 0, then
+      // in the first round and the loop K and V of the next tiles and the last V (1 + 2 x 3)
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") ==
+            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 2 ? 7 * d / 4 : d));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes

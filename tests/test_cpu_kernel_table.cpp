@@ -323,11 +323,19 @@ TEST_CASE("kernel table: every row's shared memory equals its family's map, reco
 
 namespace {
 // Resident CTAs per SM that the shared memory admits (228 KiB per SM on sm_90 and sm_100, 1 KiB
-// reserved per CTA) and that the register file admits (64 Ki registers, a thread's count
-// allocated in units of 8).
+// reserved per CTA) and that the register file admits: 64 Ki registers, a warp's allocated in
+// units of 256 (a thread's count rounded up to 8), and the warps the file holds rounded down to
+// a multiple of 4 (one register file per SM sub-partition: the occupancy calculator's warp
+// allocation granularity). Measured: the d64 _e4m3_wg row at 131 registers ran 2 CTAs of 160
+// threads per SM (Nsight Compute, H200 2026-12-04: theoretical occupancy 15.6% = 10 warps), where
+// 65536 / (136 x 160) alone says 3.
 constexpr int kSmemPerSmBytes = 228 * 1024, kSmemReservedPerCtaBytes = 1024, kRegsPerSm = 65536;
 int ctas_by_smem(int smem_bytes) { return kSmemPerSmBytes / (smem_bytes + kSmemReservedPerCtaBytes); }
-int ctas_by_regs(int regs, int threads) { return kRegsPerSm / ((regs + 7) / 8 * 8 * threads); }
+int ctas_by_regs(int regs, int threads) {
+  const int warp_regs = (regs + 7) / 8 * 8 * 32;
+  const int warps = kRegsPerSm / warp_regs / 4 * 4;
+  return warps / ((threads + 31) / 32);
+}
 }  // namespace
 
 // The decode kernels stream K and V: the CTAs per SM (bytes in flight, consumer warps) are set by
@@ -339,6 +347,11 @@ TEST_CASE("decode split rows: registers admit the CTAs their shared memory admit
   CHECK(ctas_by_smem(50304) == 4);
   CHECK(ctas_by_regs(107, 160) == 3);
   CHECK(ctas_by_regs(96, 160) == 4);
+  // and where the per-thread count alone would not: 131 registers (the pipelined d64 e4m3 loop
+  // before its cap) admit 2 CTAs of 160 threads against the 3 of 74,880 B, 120 admit 3
+  CHECK(ctas_by_smem(74880) == 3);
+  CHECK(ctas_by_regs(131, 160) == 2);
+  CHECK(ctas_by_regs(120, 160) == 3);
   int rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels()) {
     if (r->kind != KernelKind::Decode && r->kind != KernelKind::DecodeVariant) continue;

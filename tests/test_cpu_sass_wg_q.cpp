@@ -134,7 +134,8 @@ QCheck check_q_registers(const std::vector<SassIns>& ins) {
     for (std::size_t j = pv + 1; j <= hi; ++j) order.push_back(j);
     for (std::size_t j = lo; j < pv; ++j) order.push_back(j);
     for (std::size_t j : order) {
-      if (contains(ins[j].text, "WARPGROUP.DEPBAR") && contains(ins[j].text, "0x0")) break;
+      const std::string& t = ins[j].text;  // "WARPGROUP.DEPBAR.LE gsb0, 0x0": no group left
+      if (contains(t, "WARPGROUP.DEPBAR") && t.size() >= 5 && t.compare(t.size() - 5, 5, ", 0x0") == 0) break;
       int width = 1;
       bool lds = false;
       const int d = written_reg(ins[j].text, &width, &lds);

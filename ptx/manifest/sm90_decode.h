@@ -72,7 +72,8 @@
 //           K(u + 1) and V(u) converted beside them and Q a shared-memory operand
 //           (mainloop_wg_e4m3_pipe.ptxh, d64; a d128 row of 2 stages and two copies ran
 //           0.67x-0.85x the one-copy row of 4 stages, H200 2026-12-04,
-//           bench/results/h200-2026-12-04-s15/r1); 4 e4m3 stages, the copies and at d64 the Q
+//           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM); 4 e4m3
+//           stages, the copies and at d64 the Q
 //           tile fit as many CTAs per SM as their bf16 twins (layout.ptxh)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)

@@ -375,10 +375,10 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
-    // the _e4m3_wg rows: two f16 copies of a V tile after the ring and Q's two e4m3 tiles (hi,
-    // lo: 64 rows x D bytes each)
+    // the _e4m3_wg rows: the f16 copies (K + V) after the ring (two at head dim 64, one at 128)
+    // and, at 64, the f16 Q tile (64 rows x D)
     const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
-    const long long copy_bytes = kv == 1 && wg ? 2 * 64 * d * 2 + 2 * 64 * d : 0;
+    const long long copy_bytes = kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 + (d == 64 ? 64 * d * 2 : 0) : 0;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);
@@ -446,16 +446,15 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
       } else {
         // the warpgroup loops: QK = D/16 wgmma m64n64k16 with K from shared memory, PV = 4
-        // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (bf16
-        // d64 mainloop_wg.ptxh, e4m3 mainloop_wg_e4m3_pipe.ptxh) have each product twice (QK in
-        // the first round and the loop, PV in the loop and the last round); the serial one (bf16
-        // d128, mainloop_wg_serial.ptxh) once. Q is the register A operand (SASS "R24, R88,
-        // gdesc[...]") but in the e4m3 loop, whose QK is 2 x D/32 e4m3 wgmma m64n64k32 (SASS
-        // QGMMA, "R24, gdesc[...]": A and B in shared memory, Q lo's and Q hi's tiles against
-        // the stage's e4m3 K). e4m3 PV: f16 operands (SASS writes no type suffix for f16 inputs:
-        // ".F32 R" against ".F32.BF16 R").
-        const long long sites = d == 64 || e4m3 ? 2 : 1;
-        const bool q_e4m3 = e4m3;
+        // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (d64:
+        // bf16 mainloop_wg.ptxh, e4m3 mainloop_wg_e4m3_pipe.ptxh) have each product twice (QK in
+        // the first round and the loop, PV in the loop and the last round); the serial ones (d128:
+        // bf16 mainloop_wg_serial.ptxh, e4m3 mainloop_wg_e4m3.ptxh) once. Q is the register A
+        // operand (SASS "R24, R88, gdesc[...]") but in the d64 e4m3 loop, where it is the Q tile
+        // in shared memory ("R24, gdesc[...]": one descriptor pair for A and B). e4m3: f16
+        // operands (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
+        const long long sites = d == 64 ? 2 : 1;
+        const bool q_tile = e4m3 && d == 64;
         const std::string ab = e4m3 ? "" : ".BF16";
         auto regex_count = [&](const char* re) {
           const std::regex rx(re);
@@ -464,14 +463,10 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         };
         CHECK(count("HMMA") == 0);
         CHECK(count("LDSM") == 0);
-        const long long qk = q_e4m3 ? 0 : d / 16;  // 16-bit QK wgmmas
-        CHECK(count("HGMMA") == sites * (qk + 4));
-        CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (qk + (d == 64 ? 4 : 0)));
-        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == 0);  // no 16-bit A in shared memory
-        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (qk + 4));
-        CHECK(count("QGMMA") == (q_e4m3 ? sites * 2 * d / 32 : 0));
-        CHECK(occurrences("QGMMA.64x64x32.F32.E4M3.E4M3 R") == (q_e4m3 ? sites * 2 * d / 32 : 0));
-        CHECK(regex_count(R"(QGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_e4m3 ? sites * 2 * d / 32 : 0));
+        CHECK(count("HGMMA") == sites * (d / 16 + 4));
+        CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (d / 16 + (d == 64 ? 4 : 0)));
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_tile ? sites * d / 16 : 0));  // A in shared memory
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : d / 16 + 4));
         CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
         CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The
@@ -481,19 +476,18 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(occurrences("WARPGROUP.ARRIVE") == (sites == 2 ? 3 : 2));
         CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (sites == 2 ? 4 : 2));
         if (e4m3) {
-          // the conversion into the f16 copy: per thread and V tile D / 16 passes, one 8-byte load
-          // and one 16-byte store each, in the first round's and the loop's plain and tail versions
-          CHECK(occurrences("LDS.64 ") >= 4 * d / 16);
-          CHECK(occurrences("STS.128 ") >= 4 * d / 16);
+          // the conversion into the f16 copy: per thread and tile D / 16 passes of K and of V, one
+          // 8-byte load and one 16-byte store each, in the loop's plain and tail versions
+          CHECK(occurrences("LDS.64 ") >= 2 * 2 * d / 16);
+          CHECK(occurrences("STS.128 ") >= 2 * 2 * d / 16);
         }
       }
       // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the _e4m3_wg
-      // rows D / 4 per V tile (D / 16 passes of 4 cvt, 128 threads) in the first round's and the
-      // loop's plain and tail conversions (4 x D / 4), and Q hi back to f16 once per Q fragment
-      // register (D / 4) for lo = Q s - hi; Q s -> e4m3 (hi and lo) 2 x D / 4
-      // (F2FP.SATFINITE.E4M3.F32)
-      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (!e4m3 ? 0 : f->wg == 0 ? d / 2 : 5 * d / 4));
-      CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg == 2 ? 2 * d / 4 : 0));
+      // rows D / 4 per tile and K or V (D / 16 passes of 4 cvt, 128 threads): d128 in the loop's
+      // plain and tail conversions (K and V each: 4 x D / 4), d64 (pipelined) K of tile 0, then
+      // in the first round and the loop K and V of the next tiles and the last V (1 + 2 x 3)
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") ==
+            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 2 ? 7 * d / 4 : d));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes

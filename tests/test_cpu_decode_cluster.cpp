@@ -214,11 +214,11 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
     // launch a shared address carries the CTA's rank at bit 24 (wgmma.ptxh, MAKE_DESC_CTA).
     if (ptxfmha::decode_row_wg(r)) {
       CHECK(count("wgmma.mma_async") > 0);
-      // K and V descriptors: the pipelined loops (bf16 d64, e4m3) make each twice (K in the first
-      // round and the loop, V in the loop and the last round), the e4m3 one also its Q tiles'
-      // (5); the serial loop (bf16 d128) each once
-      const bool q_tile = ptxfmha::decode_row_facts(r)->kv_bytes == 1;
-      const bool pipelined = r->head_dim == 64 || q_tile;
+      // K and V descriptors: the d64 pipelined loops make each twice (K in the first round and the
+      // loop, V in the loop and the last round), the e4m3 one also its Q tile's (5); the serial
+      // loops (d128) each once
+      const bool pipelined = r->head_dim == 64;
+      const bool q_tile = pipelined && ptxfmha::decode_row_facts(r)->kv_bytes == 1;
       CHECK(count(", 0x3FFFF;") == (q_tile ? 5 : pipelined ? 4 : 2));
     } else {
       CHECK(count("wgmma") == 0);

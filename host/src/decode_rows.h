@@ -37,8 +37,8 @@ struct DecodeRowFacts {
   int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
   int cluster = 0;   // split: 1 = the _cl rows (the splits merge through a thread-block cluster)
   int wg = 0;        // split: 1 = the _wg rows (one warpgroup's wgmma main loop, 33..64 rows per CTA);
-                     // 2 = an _e4m3_wg row (the pipelined loop with the QK wgmma on the e4m3 K
-                     // and two f16 V copies: mainloop_wg_e4m3_pipe.ptxh; layout.ptxh)
+                     // 2 = an _e4m3_wg row with two f16 copies and the pipelined loop (d64:
+                     // mainloop_wg_e4m3_pipe.ptxh; layout.ptxh)
 };
 struct DecodeFactsTable {
   const DecodeRowFacts* rows;

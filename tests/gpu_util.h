@@ -304,6 +304,13 @@ inline int64_t elem_index(const Layout& l, int b, int s, int h, int d) {
   return int64_t(b) * l.stride[0] + int64_t(s) * l.stride[1] + int64_t(h) * l.stride[2] + d;
 }
 
+// An integer in [lo, hi] drawn log-uniformly (the random-shape tests: small and large sizes
+// alike).
+inline int log_uniform(std::mt19937_64& rng, int lo, int hi) {
+  std::uniform_real_distribution<double> u(std::log(double(lo)), std::log(double(hi) + 1));
+  return std::min(hi, std::max(lo, static_cast<int>(std::exp(u(rng)))));
+}
+
 // N(0, sigma) rounded to bf16, written at every element of the layout; the padding between
 // rows gets a different random pattern, so a kernel reading padding is visible too.
 inline std::vector<uint16_t> random_tensor(const Layout& l, int batch, int seq, int heads,

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -197,15 +196,7 @@ inline bool attn_within_bounds(const AttnCase& c, const AttnHost& h, const AttnF
 
 // Worst figures per key in gpu_util.h's registry (main.cpp prints it after the run).
 inline void record_attn(const std::string& key, const std::string& what, const AttnFigures& f) {
-  WorstRegistry& r = worst_registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  WorstFigures& w = r.by_kernel[key];
-  ++w.cases;
-  auto worse = [](double a, double b) { return std::isnan(a) || a > b; };
-  if (worse(f.o.max_abs, w.max_abs)) w.max_abs = f.o.max_abs;
-  if (worse(f.o.rel_l2, w.rel_l2)) { w.rel_l2 = f.o.rel_l2; w.worst_rel_case = what; }
-  if (std::isnan(f.o.cosine) || f.o.cosine < w.min_cosine) w.min_cosine = f.o.cosine;
-  if (worse(f.lse_max_abs, w.lse_max_abs)) w.lse_max_abs = f.lse_max_abs;
+  record_worst(key, what, f.o, f.lse_max_abs);
 }
 
 }  // namespace ptxfmha_test

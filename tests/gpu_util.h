@@ -689,16 +689,22 @@ inline WorstRegistry& worst_registry() {
   static WorstRegistry r;
   return r;
 }
-inline void record(const std::string& key, const FwdProblem& p, const FwdFigures& f) {
+// Folds one case's figures into the worst figures under key (what: the case, kept where its
+// rel_l2 is the worst so far).
+inline void record_worst(const std::string& key, const std::string& what, const ptxfmha::ErrorStats& o,
+                         double lse_max_abs) {
   WorstRegistry& r = worst_registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   WorstFigures& w = r.by_kernel[key];
   ++w.cases;
   auto worse = [](double a, double b) { return std::isnan(a) || a > b; };
-  if (worse(f.o.max_abs, w.max_abs)) w.max_abs = f.o.max_abs;
-  if (worse(f.o.rel_l2, w.rel_l2)) { w.rel_l2 = f.o.rel_l2; w.worst_rel_case = describe(p); }
-  if (std::isnan(f.o.cosine) || f.o.cosine < w.min_cosine) w.min_cosine = f.o.cosine;
-  if (worse(f.lse_max_abs, w.lse_max_abs)) w.lse_max_abs = f.lse_max_abs;
+  if (worse(o.max_abs, w.max_abs)) w.max_abs = o.max_abs;
+  if (worse(o.rel_l2, w.rel_l2)) { w.rel_l2 = o.rel_l2; w.worst_rel_case = what; }
+  if (std::isnan(o.cosine) || o.cosine < w.min_cosine) w.min_cosine = o.cosine;
+  if (worse(lse_max_abs, w.lse_max_abs)) w.lse_max_abs = lse_max_abs;
+}
+inline void record(const std::string& key, const FwdProblem& p, const FwdFigures& f) {
+  record_worst(key, describe(p), f.o, f.lse_max_abs);
 }
 inline void print_worst_summary(FILE* out) {
   WorstRegistry& r = worst_registry();

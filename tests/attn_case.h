@@ -4,8 +4,7 @@
 // Host only: tests/test_cpu_attn_util.cpp runs it on the CPU.
 #pragma once
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <sstream>

@@ -25,13 +25,10 @@
 // UNSUPPORTED_FEATURE for those features is a failure, not a skip.
 #pragma once
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <numeric>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 

@@ -17,13 +17,10 @@
 #include <cstring>
 #include <random>
 #include <string>
-#include <vector>
 
-#include "context.h"
 #include "decode.h"
 #include "decode_rows.h"
 #include "gpu_util.h"
-#include "kernel_lookup.h"
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# What every prepared device call shares (sourced, not run): a call's script under
+# bench/results/<dir>/ sources this file, runs its parts through `part`, and ends with
+# `call_end`; its prepare.sh sources it too for `write_devrun_env`. Earlier calls' scripts
+# (s9-s18) spell the same steps out and stay as they ran.
+#
+# On the GPU-less machine (prepare.sh):
+#   write_devrun_env CUBIN_DIR   .devrun/env.sh (untracked; delete after the call): the cuDNN
+#                                library of the device machine's PyTorch, the test binary's
+#                                source / build folders, the cubins to run (CUBIN_DIR) and the
+#                                bench's read-ceiling cubin; $B the bench, $T the test binary
+#                                (bench/gpu-bundle.sh builds both)
+# On the device machine (call.sh, run from the repository root with $OUT set by the tool):
+#   call_begin RUN BUDGET        $R = $OUT/RUN, when.txt (date, GPU, clocks, driver), the budget
+#                                clock (seconds from now)
+#   part NAME SECONDS CMD...     CMD with at most SECONDS (and what is left of the budget) into
+#                                $R/NAME.txt; "NAME rc <exit status> <time>" to $R/parts.txt, or
+#                                "NAME skipped" when the budget is spent
+#   sanitize TOOL TESTS NAME SECONDS   compute-sanitizer TOOL over the test cases TESTS (-tc)
+#   bench_cells NAME CUBIN_DIR VARIANTS FILTER   decode cells (full grid, graph timing, 4
+#                                samples, cuDNN off) with those cubins into $R/NAME.json
+#   ncu_profile NAME KERNEL VARIANTS FILTER   Nsight Compute of the 4th launch of KERNEL (regex
+#                                of its name) in the bench's decode cells FILTER: speed of light,
+#                                pipes, memory, warp states, scheduler, instructions, stalls per
+#                                SASS line (tools/ncu_stalls.py) into $R/NAME-details.txt and
+#                                $R/NAME-stalls.txt
+#   call_end                     clocks, power and temperature after the call; $OUT/RUN.tgz
+set -u
+
+write_devrun_env() {
+  mkdir -p .devrun
+  cat > .devrun/env.sh <<ENV
+export PTXFMHA_CUDNN_LIB=/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib
+export PTXFMHA_SOURCE_DIR=\$PWD PTXFMHA_BUILD_DIR=build-bench
+export PTXFMHA_CUBIN_DIR=\$PWD/$1 PTXFMHA_BENCH_CUBIN_DIR=\$PWD/build-bench/cubin-bench
+B=\$PWD/.deps/gpu/ptxfmha_bench; T=\$PWD/.deps/gpu/ptxfmha_tests
+ENV
+}
+
+call_begin() {
+  START=$(date +%s)
+  . .devrun/env.sh
+  RUN=$1
+  BUDGET=${2:-540}
+  R=$OUT/$RUN
+  mkdir -p "$R"
+  date -u > "$R/when.txt"
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,driver_version --format=csv >> "$R/when.txt"
+}
+
+part() {
+  local name=$1 secs=$2
+  shift 2
+  local left=$((START + BUDGET - 10 - $(date +%s)))
+  if [ "$left" -lt 10 ]; then echo "$name skipped" >> "$R/parts.txt"; return; fi
+  [ "$secs" -gt "$left" ] && secs=$left
+  timeout "$secs" "$@" > "$R/$name.txt" 2>&1
+  echo "$name rc $? $(date -u +%T)" >> "$R/parts.txt"
+}
+
+sanitize() {
+  local tool=$1 tests=$2 name=$3 secs=$4 extra=()
+  [ "$tool" = racecheck ] && extra=(--racecheck-report all)
+  [ "$tool" = memcheck ] && extra=(--report-api-errors no)
+  local san
+  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  part "$name-$tool" "$secs" "$san" --tool "$tool" "${extra[@]}" "$T" "-tc=$tests"
+}
+
+bench_cells() {
+  local name=$1 cubins=$2 variants=$3 filter=$4
+  part "$name" 600 env PTXFMHA_CUBIN_DIR="$cubins" "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
+    --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 --ptxfmha_cudnn=0 \
+    "--ptxfmha_decode_variants=$variants" "--benchmark_filter=$filter" \
+    "--benchmark_out=$R/$name.json" --benchmark_out_format=json
+}
+
+ncu_profile() {
+  local name=$1 kernel=$2 variants=$3 filter=$4 rep=/tmp/$1
+  local ncu
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  part "$name" 120 "$ncu" --kernel-name "regex:$kernel\$" --launch-skip 3 --launch-count 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+    --section WarpStateStats --section SchedulerStats --section InstructionStats --section SourceCounters \
+    --section LaunchStats --section Occupancy -o "$rep" -f "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
+    --ptxfmha_cudnn=0 --ptxfmha_samples=3 "--ptxfmha_decode_variants=$variants" "--benchmark_filter=$filter"
+  [ -f "$rep.ncu-rep" ] || return 0
+  "$ncu" --import "$rep.ncu-rep" --page details --print-details all > "$R/$name-details.txt" 2>&1 \
+    || "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
+  "$ncu" --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep.csv" 2>&1
+  python3 tools/ncu_stalls.py "$rep.csv" > "$R/$name-stalls.txt" 2>&1
+}
+
+call_end() {
+  date -u >> "$R/when.txt"
+  nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv >> "$R/when.txt"
+  (cd "$OUT" && tar czf "$RUN.tgz" "$RUN" && rm -rf "$RUN")
+}

@@ -33,14 +33,7 @@
 #include <cstdint>
 
 #if PTXFMHA_HAVE_CUTLASS
-// Host stand-in for the device intrinsic CuTe calls in cast_smem_ptr_to_uint (cute/arch/util.hpp):
-// the shared-memory address of a pointer into g_smem_arena is its offset plus g_smem_window.
-static const unsigned char* g_smem_arena = nullptr;
-static uint32_t g_smem_window = 0;
-static inline size_t __cvta_generic_to_shared(const void* p) {
-  return static_cast<size_t>(static_cast<const unsigned char*>(p) - g_smem_arena) + g_smem_window;
-}
-#define CUTE_CVTA_GENERIC_TO_SHARED_ACTIVATED 1
+#include "cute_host_shim.h"  // the shared-memory address of a host pointer (before CuTe)
 #include <cute/atom/copy_traits_sm100.hpp>
 #include <cute/atom/mma_traits_sm100.hpp>
 #include <cute/tensor.hpp>

@@ -64,38 +64,12 @@ namespace {
 
 using namespace sm100a_xcheck;
 
-struct Tally {
-  long compared = 0;
-  long lbo_unused = 0;  // V descriptors equal but for the unused LBO field (D = 64)
-  std::vector<std::string> bad;
-  void cmp(const std::string& what, uint64_t cutlass, uint64_t got) {
-    ++compared;
-    if (cutlass != got && bad.size() < 40) {
-      std::ostringstream o;
-      o << what << ": CUTLASS 0x" << std::hex << cutlass << ", got 0x" << got;
-      bad.push_back(o.str());
-    } else if (cutlass != got) {
-      bad.push_back("");
-    }
-  }
-  void truth(const std::string& what, bool ok) {
-    ++compared;
-    if (!ok) bad.push_back(what);
-  }
-};
+using cutlass_xcheck::Tally;
 
 using namespace cute;
 using bf16 = cute::bfloat16_t;
 
-// A 256 KiB arena standing for the shared-memory window [window, window + 256 KiB).
-struct Arena {
-  std::vector<unsigned char> mem = std::vector<unsigned char>(256 * 1024 + 4096);
-  explicit Arena(uint32_t window) {
-    g_smem_arena = mem.data();
-    g_smem_window = window;
-  }
-  bf16* at(uint32_t smem_addr) const { return reinterpret_cast<bf16*>(const_cast<unsigned char*>(mem.data()) + (smem_addr - g_smem_window)); }
-};
+using cutlass_xcheck::Arena;
 
 template <class Op>
 uint32_t cutlass_idesc() {
@@ -148,7 +122,7 @@ void cutlass_compare(const Plan& p, uint32_t base, const Arena& arena, Tally& t)
   // A = Q tile(s): (128 x D) K-major, 128B swizzle.
   for (int qt = 0; qt < static_cast<int>(p.q_tiles_off.size()); ++qt) {
     const uint32_t addr = base + p.q_tiles_off[qt];
-    auto sQ = make_tensor(make_smem_ptr(arena.at(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<128>{}, Int<D>{})));
+    auto sQ = make_tensor(make_smem_ptr(arena.at<bf16>(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<128>{}, Int<D>{})));
     auto fA = thr_qk.make_fragment_A(thr_qk.partition_A(sQ));
     for (int kk = 0; kk < size<2>(fA); ++kk) {
       const uint64_t c = desc_bits(fA(0, 0, kk));
@@ -160,7 +134,7 @@ void cutlass_compare(const Plan& p, uint32_t base, const Arena& arena, Tally& t)
   // B = K tile of every stage / slot: (BN x D) K-major; half h = rows [h QN, h QN + QN).
   for (int s = 0; s < static_cast<int>(p.k_tiles.size()); ++s) {
     const uint32_t addr = base + p.k_tiles[s];
-    auto sK = make_tensor(make_smem_ptr(arena.at(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<BN>{}, Int<D>{})));
+    auto sK = make_tensor(make_smem_ptr(arena.at<bf16>(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<BN>{}, Int<D>{})));
     for (int h = 0; h < BN / QN; ++h) {
       auto sKh = local_tile(sK, make_shape(Int<QN>{}, Int<D>{}), make_coord(h, 0));
       auto fB = thr_qk.make_fragment_B(thr_qk.partition_B(sKh));
@@ -178,7 +152,7 @@ void cutlass_compare(const Plan& p, uint32_t base, const Arena& arena, Tally& t)
   auto thr_pv = mma_pv.get_slice(0);
   for (int s = 0; s < static_cast<int>(p.v_tiles.size()); ++s) {
     const uint32_t addr = base + p.v_tiles[s];
-    auto sV = make_tensor(make_smem_ptr(arena.at(addr)), tile_to_shape(UMMA::Layout_MN_SW128_Atom<bf16>{}, make_shape(Int<D>{}, Int<BN>{}), Step<_2, _1>{}));
+    auto sV = make_tensor(make_smem_ptr(arena.at<bf16>(addr)), tile_to_shape(UMMA::Layout_MN_SW128_Atom<bf16>{}, make_shape(Int<D>{}, Int<BN>{}), Step<_2, _1>{}));
     auto fB = thr_pv.make_fragment_B(thr_pv.partition_B(sV));
     // With D = 64 the MMA's N (64 bf16 = 128 bytes) is one 128B-swizzle atom wide: the leading
     // byte offset (next 64-column chunk) is never used. CUTLASS writes 0 there, the kernels and the
@@ -200,7 +174,7 @@ void cutlass_compare(const Plan& p, uint32_t base, const Arena& arena, Tally& t)
     auto thr_pvs = mma_pvs.get_slice(0);
     for (int b = 0; b < static_cast<int>(p.p_bufs.size()); ++b) {
       const uint32_t addr = base + p.p_bufs[b];
-      auto sP = make_tensor(make_smem_ptr(arena.at(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<128>{}, Int<BN>{})));
+      auto sP = make_tensor(make_smem_ptr(arena.at<bf16>(addr)), tile_to_shape(UMMA::Layout_K_SW128_Atom<bf16>{}, make_shape(Int<128>{}, Int<BN>{})));
       auto fA = thr_pvs.make_fragment_A(thr_pvs.partition_A(sP));
       for (int kk = 0; kk < size<2>(fA); ++kk) {
         const uint64_t c = desc_bits(fA(0, 0, kk));

@@ -52,6 +52,13 @@ namespace {
 using namespace cute;
 using sm100_ptx::Stmt;
 
+// An integer expression of the generated PTX (no macros left in it).
+bool int_expr(const std::string& e, long long* out, std::string* err) {
+  static const std::map<std::string, std::string> none;
+  ptxfmha_test::IntExpr ev(none);
+  return ev.eval(e, out, err);
+}
+
 // ---- a straight-line interpreter of the kernels' integer address arithmetic -----------------
 // A register: an integer (known), or data: for each byte of a loaded value the shared-memory
 // offset it was loaded from (bytes), or unknown.
@@ -85,10 +92,8 @@ class Interp {
 
  private:
   bool imm(const std::string& e, long long* out) {
-    static const std::map<std::string, std::string> none;
-    ptxfmha_test::IntExpr ev(none);
     std::string err;
-    return ev.eval(e, out, &err);
+    return int_expr(e, out, &err);
   }
   bool value(const std::string& o, long long* out) {
     if (!o.empty() && o[0] == '%') {
@@ -184,11 +189,9 @@ struct Desc {
 };
 
 long long eval_or_throw(const std::string& e) {
-  static const std::map<std::string, std::string> none;
-  ptxfmha_test::IntExpr ev(none);
   long long v = 0;
   std::string err;
-  if (!ev.eval(e, &v, &err)) throw std::runtime_error("cannot evaluate '" + e + "': " + err);
+  if (!int_expr(e, &v, &err)) throw std::runtime_error("cannot evaluate '" + e + "': " + err);
   return v;
 }
 
@@ -212,36 +215,9 @@ Desc kernel_desc(const std::vector<Stmt>& st, const std::string& base, int n) {
 uint64_t desc_bits(const GMMA::DescriptorIterator& it) { return it.desc_.desc_; }
 uint64_t desc_bits(const GmmaDescriptor& d) { return d.desc_; }
 
-struct Tally {
-  long compared = 0;
-  long elements = 0;  // Q tile and copy elements followed to their place
-  std::vector<std::string> bad;
-  void cmp(const std::string& what, long long want, long long got) {
-    ++compared;
-    if (want != got && bad.size() < 40) {
-      std::ostringstream m;
-      m << what << ": CUTLASS 0x" << std::hex << want << ", kernel 0x" << got;
-      bad.push_back(m.str());
-    }
-  }
-  void truth(const std::string& what, bool ok) {
-    ++compared;
-    if (!ok && bad.size() < 40) bad.push_back(what);
-  }
-};
+using cutlass_xcheck::Tally;
 
-// A 256 KiB arena standing for the shared-memory window [window, window + 256 KiB).
-struct Arena {
-  std::vector<unsigned char> mem = std::vector<unsigned char>(256 * 1024 + 4096);
-  explicit Arena(uint32_t window) {
-    g_smem_arena = mem.data();
-    g_smem_window = window;
-  }
-  template <class T>
-  T* at(uint32_t smem_addr) const {
-    return reinterpret_cast<T*>(const_cast<unsigned char*>(mem.data()) + (smem_addr - g_smem_window));
-  }
-};
+using cutlass_xcheck::Arena;
 
 // TMA's 128-byte swizzle of a box of 128-byte rows, column block cb of 64 16-bit columns (8192
 // bytes a block of 64 rows): element (row, col) of a 64 x D tile (K, V, the Q tile, the copies).

@@ -448,13 +448,14 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // the warpgroup loops: QK = D/16 wgmma m64n64k16 with K from shared memory, PV = 4
         // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (d64:
         // bf16 mainloop_wg.ptxh, e4m3 mainloop_wg_e4m3_pipe.ptxh) have each product twice (QK in
-        // the first round and the loop, PV in the loop and the last round); the serial ones (d128:
-        // bf16 mainloop_wg_serial.ptxh, e4m3 mainloop_wg_e4m3.ptxh) once. Q is the register A
-        // operand (SASS "R24, R88, gdesc[...]") but in the d64 e4m3 loop, where it is the Q tile
-        // in shared memory ("R24, gdesc[...]": one descriptor pair for A and B). e4m3: f16
-        // operands (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
+        // the first round and the loop, PV in the loop and the last round); the serial ones (d128
+        // and d256: bf16 mainloop_wg_serial.ptxh, d128 e4m3 mainloop_wg_e4m3.ptxh) once. Q is the
+        // register A operand (SASS "R24, R88, gdesc[...]") but in the d64 e4m3 loop and at d256,
+        // where it is the Q tile in shared memory ("R24, gdesc[...]": one descriptor pair for A
+        // and B). e4m3: f16 operands (SASS writes no type suffix for f16 inputs: ".F32 R"
+        // against ".F32.BF16 R").
         const long long sites = d == 64 ? 2 : 1;
-        const bool q_tile = e4m3 && d == 64;
+        const bool q_tile = (e4m3 && d == 64) || d == 256;
         const std::string ab = e4m3 ? "" : ".BF16";
         auto regex_count = [&](const char* re) {
           const std::regex rx(re);
@@ -521,8 +522,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
-  // cluster-merge rows; sm90a also the 8 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
-  // head dims 64 and 128).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 8);
+  // cluster-merge rows; sm90a also the 10 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
+  // head dims 64 and 128; _wg, _wg_cl at 256).
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 10);
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

@@ -704,6 +704,10 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
   const ptxfmha_decode_params p64 = decode_params(1, 4, 128, 8, 64, 8192);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
   CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
+  // d256 (not measured: the one-m-tile d256 CTA's rate, decode.h), not d128's
+  const ptxfmha_decode_params p256 = decode_params(1, 4, 128, 8, 256, 8192);
+  CHECK(ptxfmha::decode_cta_rate(p256, 2, true) == ptxfmha::kDecodeCtaRateWgD256);
+  CHECK(ptxfmha::kDecodeCtaRateWgD256 != ptxfmha::kDecodeCtaRateWgD128);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
   // e4m3: its own rate (the _e4m3_wg rows plan by waves: not consulted)
   CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);

@@ -247,6 +247,9 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_wg_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d64_wg_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_wg_cl_sm90a", sm90_decode_smem(128, 3), 99456},
+    // d256: the ring and the Q tile (64 rows x 256 x 2), the QK wgmmas' A operand
+    {"fmha_decode_d256_wg_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
+    {"fmha_decode_d256_wg_cl_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
     // the e4m3 warpgroup rows: 4 e4m3 stages + f16 copies (K + V) of a stage (d64: two, and the Q
     // stash, 8192; d128: one)
     {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},

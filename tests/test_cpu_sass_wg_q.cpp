@@ -163,9 +163,10 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's and P's fragments intact whi
     REQUIRE(rc == 0);
     const QCheck c = check_q_registers(function_instructions(sass, r->name));
     CHECK_MESSAGE(c.error.empty(), c.error);
-    // D/16 QK wgmmas: Q in registers (4 A registers each), or in the d64 e4m3 rows' Q tile (WG 2)
+    // D/16 QK wgmmas: Q in registers (4 A registers each), or in the Q tile of the d64 e4m3 rows
+    // (WG 2) and the d256 rows (O's 128 registers leave no room for Q's 64)
     const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
-    const bool q_tile = f->kv_bytes == 1 && f->wg == 2;
+    const bool q_tile = (f->kv_bytes == 1 && f->wg == 2) || r->head_dim == 256;
     CHECK(c.q_regs == (q_tile ? 0 : r->head_dim / 16 * 4));
     CHECK(c.q_smem == (q_tile ? r->head_dim / 16 : 0));
     CHECK_MESSAGE(c.clobbered.empty(), c.clobbered.size() << " Q registers clobbered, first: "
@@ -175,7 +176,7 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's and P's fragments intact whi
                                                                << (c.p_clobbered.empty() ? "" : c.p_clobbered.front()));
     ++rows;
   }
-  CHECK(rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128
+  CHECK(rows == 10);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128; _wg, _wg_cl at 256
 }
 
 TEST_CASE("SASS P-register check: a write to an in-flight P V wgmma's A registers is caught") {

@@ -485,20 +485,23 @@ TEST_CASE("decode gpu: more than 64 packed rows (several CTAs per KV head)") {
 }
 
 // The warpgroup rows (_wg: one wgmma main loop for the CTA's rows, mainloop_wg.ptxh) run where a
-// CTA holds 33..64 packed rows at head dims 64 and 128 (sm90a): 33 (GQA 11 x 3 tokens), 48, 64,
+// CTA holds 33..64 packed rows at head dims 64, 128 and 256 (sm90a; at 256 the QK wgmmas read Q
+// from a Q tile in shared memory): 33 (GQA 11 x 3 tokens), 48, 64,
 // 80 (a second m-group of 16 rows: the warpgroup computes 64 rows, 48 of them past the packed
 // rows) and 128 rows; contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths
 // with empty, one-key and tile-edge sequences (the tail tile zeroes V's rows past the split end),
 // unsplit, split (the combine kernel) and as a cluster (the _wg_cl row). The plan must name the
-// _wg row (or its _wg_cl twin) wherever one exists.
+// _wg row (or its _wg_cl twin) wherever one exists, and on sm90a one exists at every head dim.
 TEST_CASE("decode gpu: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   uint64_t seed = 5600;
   int cases = 0, failures = 0, ran_wg = 0;
   struct Shape { int sq, hq, hkv; };
-  for (int D : {64, 128}) {
+  for (int D : ptxfmha_test::kHeadDims) {
+    CAPTURE(D);
     const ptxfmha::KernelInfo* wg = ptxfmha::find_decode_split(gpu().info.sm, D, 2, false, 2, 64);
     const bool has_wg = ptxfmha::decode_row_wg(wg);
+    if (gpu().info.sm == 90) CHECK(has_wg);
     for (Shape sh : {Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2}, Shape{5, 32, 2}, Shape{8, 32, 2}})
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})
@@ -648,7 +651,7 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged,
     }
   }
   // the warpgroup rows (_wg, _wg_cl): 64 and 80 packed rows, split and paged, and a cluster
-  for (int D : {64, 128}) {
+  for (int D : ptxfmha_test::kHeadDims) {
     DecodeProblem wg = make_problem(2, 5, 32, 2, D, true, 300, 16);  // 80 rows: two m-groups
     wg.seqlens = {300, 65};
     wg.num_splits = 2;

@@ -202,8 +202,13 @@ constexpr double kDecodeCtaRateD256 = 2.1;
 // splits (64 CTAs) 61.6% of the read ceiling = 1.27 of an SM's share per CTA; d64 batch 1 kv
 // 128k 8 / 16 splits 0.82 / 0.78, batch 8 kv 128k 2 splits (128 CTAs) 0.79. Without a rate (as
 // at one m-tile) the model planned d64 batch 1 kv 128k at 128.0 us where 33 splits ran 72.8.
+// d256 (one CTA per SM: ring and Q tile 224 KiB): not measured (the row has not run on a GPU);
+// planned as a one-m-tile d256 CTA (kDecodeCtaRateD256), whose wgmma chain per tile is about a
+// third of the tile's read time at an SM's share (mainloop_wg_serial.ptxh). The device call that
+// runs the row times forced split counts to fit it (bench/results/prepared-s19).
 constexpr double kDecodeCtaRateWgD64 = 0.8;
 constexpr double kDecodeCtaRateWgD128 = 1.25;
+constexpr double kDecodeCtaRateWgD256 = kDecodeCtaRateD256;
 // Per-CTA rate of a bf16 split CTA reading pages of fewer than 64 keys (head dims 64 / 128, not
 // the _wg rows): its producer lane issues one TMA box per page, 4 per 64-key tile in pages of 16.
 // Replayed offline against the s12 timings (2026-12-03, `ptxfmha decode-plans`), then timed old
@@ -249,7 +254,8 @@ bool decode_plans_by_bandwidth(const ptxfmha_decode_params& p, int kv_bytes, boo
 // bf16, a CTA's packed rows in one 16-row m-tile: kDecodeCtaRateD64 at head dim 64, none (0) at
 // 128, kDecodeCtaRateD256 at 256; in more m-tiles min(kDecodeSmRateCap, kDecodeCtaRateRowTile
 // x head_dim / 64 / m-tiles); a _wg row (wg_loop: one warpgroup's wgmma loop, the CTA's rows in
-// one pass per tile) kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 (its head dims).
+// one pass per tile) kDecodeCtaRateWgD64 / kDecodeCtaRateWgD128 / kDecodeCtaRateWgD256 (its head
+// dims).
 // e4m3: kDecodeCtaRateE4m3, kDecodeCtaRateE4m3SmallPages in pages of < 64 keys, at most
 // kDecodeCtaRateE4m3 / m-tiles.
 double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loop = false);

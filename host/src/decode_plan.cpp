@@ -128,7 +128,8 @@ double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loo
     // the mma.sync row: each m-tile's warps convert the tile's K and V themselves
     return wg_loop ? rate : std::min(rate, kDecodeCtaRateE4m3 / double(decode_cta_m_tiles(p)));
   }
-  if (wg_loop) return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : kDecodeCtaRateWgD128;
+  if (wg_loop)
+    return p.head_dim <= 64 ? kDecodeCtaRateWgD64 : p.head_dim <= 128 ? kDecodeCtaRateWgD128 : kDecodeCtaRateWgD256;
   if (small_pages(p)) return kDecodeCtaRateSmallPages;
   const int m_tiles = decode_cta_m_tiles(p);
   if (m_tiles >= 2)  // the m-tiles' 16-key sub-blocks per warp and tile, at most the SM cap

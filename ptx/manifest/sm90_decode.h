@@ -62,8 +62,10 @@
 //           and V are read from shared memory once per tile instead of once per warp
 //           (mainloop_wg.ptxh). For CTAs of 33..64 packed rows (3 or 4 m-tiles), where each
 //           warp of the mma.sync loop runs 3-4 sub-blocks per tile; bf16, plain, one KV head,
-//           sm90a only (wgmma does not exist on sm_100a), head dim 64 and 128 (at 256 Q, O
-//           and S would not fit the registers). The host runs it for such calls
+//           sm90a only (wgmma does not exist on sm_100a), head dims 64, 128 and 256 (at 256
+//           the O accumulator takes 128 registers, so Q is read from a Q tile in shared memory,
+//           and the ring of 3 stages and the Q tile admit one CTA per SM; not run on a GPU
+//           yet, bench/results/prepared-s19). The host runs it for such calls
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
 //           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
 //           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,
@@ -98,6 +100,8 @@
 #define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d256_wg_sm90a        (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d256_wg_cl_sm90a     (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0, 120,  2)
 #define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  4,  1,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1, 120,  2)
@@ -179,6 +183,7 @@
     X(fmha_decode_d64_e4m3_cl_sm90a) X(fmha_decode_d128_e4m3_cl_sm90a) X(fmha_decode_d256_e4m3_cl_sm90a) \
     X(fmha_decode_d64_e4m3_attn_cl_sm90a) X(fmha_decode_d128_e4m3_attn_cl_sm90a) X(fmha_decode_d256_e4m3_attn_cl_sm90a) \
     X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a) \
+    X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
     X(fmha_decode_d128_e4m3_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \

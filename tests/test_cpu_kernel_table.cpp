@@ -256,6 +256,9 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_e4m3_wg_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
     {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},
     {"fmha_decode_d128_e4m3_wg_cl_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
+    // d256: one copy and the Q tile (64 rows x 256 x 2)
+    {"fmha_decode_d256_e4m3_wg_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
+    {"fmha_decode_d256_e4m3_wg_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
     {"fmha_decode_d64_attn_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_cl_sm90a", sm90_decode_smem(128, 3), 99456},

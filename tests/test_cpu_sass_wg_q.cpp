@@ -176,7 +176,7 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's and P's fragments intact whi
                                                                << (c.p_clobbered.empty() ? "" : c.p_clobbered.front()));
     ++rows;
   }
-  CHECK(rows == 10);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128; _wg, _wg_cl at 256
+  CHECK(rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128 and 256
 }
 
 TEST_CASE("SASS P-register check: a write to an in-flight P V wgmma's A registers is caught") {

@@ -291,21 +291,23 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 }
 
 // The e4m3 warpgroup rows (_e4m3_wg: each e4m3 tile converted once per CTA into an f16 copy, the
-// f16 wgmma loop of mainloop_wg_e4m3.ptxh; sm90a, head dims 64 and 128) where a CTA holds 33..64
+// f16 wgmma loop of mainloop_wg_e4m3.ptxh; sm90a, head dims 64, 128 and 256) where a CTA holds 33..64
 // packed rows: 33 (GQA 11 x 3 tokens), 48, 64, 80 (a second m-group of 16 rows) and 128 rows;
 // contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths with empty, one-key
 // and tile-edge sequences (the tail tile's conversion zeroes V's rows past the split end: the
 // cache holds e4m3 NaN codes in every cell no call may read), per-head and per-tensor scales,
 // unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
-// the _e4m3_wg row (or its cluster twin) wherever one exists; elsewhere the mma.sync e4m3 rows
-// run the same cases.
+// the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
+// elsewhere the mma.sync e4m3 rows run the same cases.
 TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
   uint64_t seed = 0xE4E000;
   struct Shape { int sq, hq, hkv; };
-  for (int d : {64, 128}) {
+  for (int d : decode_dims()) {
+    CAPTURE(d);
     const bool has_wg = ptxfmha::decode_row_wg(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
+    if (gpu().info.sm == 90) CHECK(has_wg);
     for (Shape sh : {Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2}, Shape{5, 32, 2}, Shape{8, 32, 2}})
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})
@@ -375,7 +377,7 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
   }
   // the e4m3 warpgroup rows (_e4m3_wg, _e4m3_wg_cl where the device has them): 80 packed rows
   // (two m-groups) split and in pages of 16; a forced cluster with an empty sequence
-  for (int d : {64, 128}) {
+  for (int d : decode_dims()) {
     AttnCase w = dcase(5, 32, 2, d, 16, {300, 65}, 300);
     w.causal = true;
     run_case("e4m3 sanitizer wg", w, seed++, 2, true, true);

@@ -69,14 +69,14 @@
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
 //           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
 //           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,
-//           mainloop_wg_e4m3.ptxh, one copy, one tile at a time: WG 1, d128); WG 2: two
+//           mainloop_wg_e4m3.ptxh, one copy, one tile at a time: WG 1, d128 and d256); WG 2: two
 //           copies and the software-pipelined loop, S(u) and P V(u - 1) issued together with
 //           K(u + 1) and V(u) converted beside them and Q a shared-memory operand
 //           (mainloop_wg_e4m3_pipe.ptxh, d64; a d128 row of 2 stages and two copies ran
 //           0.67x-0.85x the one-copy row of 4 stages, H200 2026-12-04,
 //           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM); 4 e4m3
-//           stages, the copies and at d64 the Q
-//           tile fit as many CTAs per SM as their bf16 twins (layout.ptxh)
+//           stages, the copies and at d64 / d256 the Q tile fit as many CTAs per SM as their
+//           bf16 twins (layout.ptxh; d256: one, not run on a GPU yet)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -106,6 +106,8 @@
 #define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  4,  1,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1, 120,  2)
 #define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  4,  1,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -185,7 +187,7 @@
     X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a) \
     X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
-    X(fmha_decode_d128_e4m3_wg_cl_sm90a)
+    X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \

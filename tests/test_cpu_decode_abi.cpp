@@ -180,7 +180,7 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128, without sm100a twins
+  CHECK(wg_rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -228,7 +228,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 8);  // + the sm90a-only _wg and _e4m3_wg rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 12);  // + the sm90a-only _wg and _e4m3_wg rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -264,10 +264,11 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       // <= 16 packed rows per head), one head per CTA otherwise and at head dims 128 / 256.
       CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 4) == plain);
       // CTAs of 33..64 packed rows (3-4 m-tiles) run the warpgroup row where one exists (sm90a,
-      // head dims 64 and 128, bf16, plain); its cluster twin is the _wg_cl row; no wide twin.
+      // every head dim, plain); its cluster twin is the _wg_cl row; no wide twin.
       {
         const std::string wg_name = "fmha_decode_d" + std::to_string(d) + "_wg_sm90a";
-        const KernelInfo* wg = sm == 90 && d != 256 ? find_row(wg_name) : nullptr;
+        const KernelInfo* wg = sm == 90 ? find_row(wg_name) : nullptr;
+        CHECK((wg != nullptr) == (sm == 90));
         const KernelInfo* want = wg != nullptr ? wg : plain;
         CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 32) == plain);
         CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 33) == want);
@@ -278,7 +279,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         // e4m3: the _e4m3_wg row at 33..64 packed rows (and its _e4m3_wg_cl twin), the mma.sync
         // rows below
         const std::string ewg_name = "fmha_decode_d" + std::to_string(d) + "_e4m3_wg_sm90a";
-        const KernelInfo* ewg = sm == 90 && d != 256 ? find_row(ewg_name) : nullptr;
+        const KernelInfo* ewg = sm == 90 ? find_row(ewg_name) : nullptr;
         CHECK((ewg != nullptr) == (wg != nullptr));
         const KernelInfo* e_low = ptxfmha::find_decode_split(sm, d, 1, false);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 64) == (ewg != nullptr ? ewg : e_low));
@@ -375,10 +376,12 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
-    // the _e4m3_wg rows: the f16 copies (K + V) after the ring (two at head dim 64, one at 128)
-    // and, at 64, the f16 Q tile (64 rows x D)
+    // the _e4m3_wg rows: the f16 copies (K + V) after the ring (two at head dim 64, one at 128
+    // and 256); the Q tile (64 rows x D, 16-bit) of the e4m3 rows at 64 and every warpgroup row
+    // at 256
     const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
-    const long long copy_bytes = kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 + (d == 64 ? 64 * d * 2 : 0) : 0;
+    const long long q_tile_bytes = wg && (d == 256 || (kv == 1 && d == 64)) ? 64 * d * 2 : 0;
+    const long long copy_bytes = (kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 : 0) + q_tile_bytes;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);

@@ -216,10 +216,10 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       CHECK(count("wgmma.mma_async") > 0);
       // K and V descriptors: the d64 pipelined loops make each twice (K in the first round and the
       // loop, V in the loop and the last round), the e4m3 one also its Q tile's (5); the serial
-      // loops (d128) each once
+      // loops (d128, d256) each once, at d256 also the Q tile's (3)
       const bool pipelined = r->head_dim == 64;
-      const bool q_tile = pipelined && ptxfmha::decode_row_facts(r)->kv_bytes == 1;
-      CHECK(count(", 0x3FFFF;") == (q_tile ? 5 : pipelined ? 4 : 2));
+      const bool q_tile = r->head_dim == 256 || (pipelined && ptxfmha::decode_row_facts(r)->kv_bytes == 1);
+      CHECK(count(", 0x3FFFF;") == (pipelined ? 4 : 2) + (q_tile ? 1 : 0));
     } else {
       CHECK(count("wgmma") == 0);
     }
@@ -246,6 +246,6 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       CHECK(count("st.global.v4.f32") == 1);                   // the workspace partial O
     }
   }
-  CHECK(cl == 28);  // 12 rows x 2 architectures + the sm90a warpgroup rows _wg_cl, _e4m3_wg_cl (d64, d128)
+  CHECK(cl == 30);  // 12 rows x 2 architectures + the sm90a warpgroup rows _wg_cl, _e4m3_wg_cl (d64, d128, d256)
   CHECK(other > 0);
 }

@@ -135,7 +135,7 @@ class Interp {
       stores.push_back(s);
       return;
     }
-    if (o[0][0] != '%' && o[0][0] != '{') return;  // no register result
+    if (o[0][0] == '[' || o[0][0] == '{' ? false : o[0][0] != '%') return;  // no register result
     if (op.rfind("ld.shared.v2.b32", 0) == 0) {  // {a, b}, [addr]: 8 bytes
       const std::vector<std::string> d = sm100_ptx::reg_list(o[0]);
       long long a = 0;
@@ -237,7 +237,7 @@ long long layout_bytes(const L& l, int a, int b) {
 // What CUTLASS computes for a row of head dim D and 16-bit operand type T, and what the kernel
 // writes for it: the descriptor checks (K, Q tile, V) and the layouts.
 template <int D, class T, class QkOp, class PvOp>
-void compare_row(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+void compare_row(const std::string& name, const std::vector<Stmt>& st, bool q_tile, Tally& t) {
   const uint32_t window = 0x400, base = 0x1000;  // any 1024-aligned tile address
   Arena arena(window);
   auto kl = tile_to_shape(GMMA::Layout_K_SW128_Atom<T>{}, make_shape(Int<64>{}, Int<D>{}));
@@ -260,8 +260,9 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, Tally& t)
   for (int kk = 0; kk < size<2>(fB) && kk < static_cast<int>(dk.steps.size()); ++kk)
     t.cmp(name + ": K k-step " + std::to_string(kk), desc_bits(fB(0, 0, kk)),
           (((base & 0x3FFFF) >> 4) | dk.fields) + dk.steps[kk]);
-  const Desc dq = kernel_desc(st, "%dq64", D / 16);  // the Q tile's, where Q is read from shared memory
-  if (dq.found) {
+  const Desc dq = kernel_desc(st, "%dq64", D / 16);
+  t.truth(name + ": the Q tile's descriptor where Q is read from shared memory", dq.found == q_tile);
+  if (q_tile) {
     auto sQ = make_tensor(make_smem_ptr(arena.at<T>(base)), kl);
     auto fA = thr_qk.make_fragment_A(thr_qk.partition_A(sQ));
     t.truth(name + ": D/16 Q k-steps", static_cast<int>(dq.steps.size()) == D / 16);
@@ -419,23 +420,19 @@ std::vector<Stmt> statements_of(const ptxfmha::KernelInfo* r) {
   return sm100_ptx::parse_statements(text);
 }
 
-// Whether the row's QK wgmmas read Q from a Q tile (its PTX makes the Q tile's descriptor; which
-// rows do is checked on the SASS by test_cpu_sass_wg_q.cpp and test_cpu_decode_abi.cpp).
-bool has_q_tile(const std::vector<Stmt>& st) { return kernel_desc(st, "%dq64", 0).found; }
-
 // Every check of one row on the statements `st` (the row's, or a mutation of them).
 void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally& t) {
   const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
   const int D = r->head_dim;
-  const bool e4m3 = f->kv_bytes == 1, q_tile = has_q_tile(st);
+  const bool e4m3 = f->kv_bytes == 1, q_tile = D == 256 || (e4m3 && D == 64);
   const std::string n = r->name;
   using K = GMMA::Major;
-  if (!e4m3 && D == 64) compare_row<64, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x64x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (!e4m3 && D == 128) compare_row<128, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x128x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (!e4m3 && D == 256) compare_row<256, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x256x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 64) compare_row<64, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x64x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 128) compare_row<128, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
+  if (!e4m3 && D == 64) compare_row<64, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x64x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, q_tile, t);
+  if (!e4m3 && D == 128) compare_row<128, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x128x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, q_tile, t);
+  if (!e4m3 && D == 256) compare_row<256, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x256x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, q_tile, t);
+  if (e4m3 && D == 64) compare_row<64, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x64x16_F32F16F16_SS<K::K, K::MN>>(n, st, q_tile, t);
+  if (e4m3 && D == 128) compare_row<128, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, q_tile, t);
+  if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, q_tile, t);
   if (q_tile) check_q_tile(n, st, D, t);
   if (e4m3) check_conversion(n, st, D, t);
 }
@@ -457,7 +454,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
     check_row(r, statements_of(r), t);
     ++rows;
   }
-  CHECK(rows == 8);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64 and 128
+  CHECK(rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256
   for (const std::string& b : t.bad) FAIL_CHECK(b);
   CHECK(t.bad.empty());
   MESSAGE("sm90 decode cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH
@@ -466,7 +463,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 }
 
 // Mutations of the PTX text, each of which the checks above must catch: the Q tile stored without
-// its swizzle, a conversion load moved by
+// its swizzle (prepare.sh's mutation Q of bench/results/prepared-s19), a conversion load moved by
 // 8 bytes, a descriptor's k-step offset moved by one (16 bytes).
 TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-step offset is caught") {
   struct Mutation { const char* what; const char* from; const char* to; bool q_tile_rows, e4m3_rows; };
@@ -479,8 +476,8 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
   int caught = 0, tried = 0;
   for (const ptxfmha::KernelInfo* r : wg_rows()) {
     const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+    const bool q_tile = r->head_dim == 256 || (f->kv_bytes == 1 && r->head_dim == 64);
     const std::vector<Stmt> real = statements_of(r);
-    const bool q_tile = has_q_tile(real);
     for (const Mutation& m : muts) {
       if ((m.q_tile_rows && !q_tile) || (m.e4m3_rows && f->kv_bytes != 1)) continue;
       std::vector<Stmt> st = real;
@@ -502,7 +499,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  CHECK(tried == 8 + 2 + 4);  // every row's k-step; the 2 Q-tile rows (d64 e4m3); the 4 e4m3 rows
+  CHECK(tried == 12 + 6 + 6);  // every row's k-step; the 6 Q-tile rows; the 6 e4m3 rows
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught");
 }
 

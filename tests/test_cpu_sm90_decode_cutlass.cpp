@@ -135,7 +135,7 @@ class Interp {
       stores.push_back(s);
       return;
     }
-    if (o[0][0] == '[' || o[0][0] == '{' ? false : o[0][0] != '%') return;  // no register result
+    if (o[0][0] != '%' && o[0][0] != '{') return;  // no register result
     if (op.rfind("ld.shared.v2.b32", 0) == 0) {  // {a, b}, [addr]: 8 bytes
       const std::vector<std::string> d = sm100_ptx::reg_list(o[0]);
       long long a = 0;

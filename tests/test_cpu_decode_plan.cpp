@@ -528,6 +528,16 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
   }
   // Their combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
   // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
+  // At head dim 256 (one CTA per SM: 132 slots) the waves pick the measured best count too
+  // (H200, 2026-12-05, s20 r2, forced 1-16): batch 1 kv 32k / 128k 16 (69.6 / 213.7 us; 8:
+  // 110.9 / 395.5), batch 8 kv 32k 2 (400.9; 1 / 4: 771.1 / 417.3).
+  const WgPick wg256_picks[] = {{1, 32768, false, 16}, {1, 131072, false, 16}, {8, 32768, false, 2}};
+  for (const WgPick& k : wg256_picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv);
+    const ptxfmha_decode_params p = decode_params(k.batch, 4, 128, 8, 256, k.kv);
+    CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
+    CHECK(e4m3_plan_splits(p, 132, true) == k.expect);
+  }
   CHECK(ptxfmha::decode_combine_tiles(1, true) == ptxfmha::kDecodeCombineTilesE4m3Wg);
   CHECK(ptxfmha::decode_combine_tiles(1, false) == ptxfmha::kDecodeCombineTiles);
   CHECK(ptxfmha::decode_combine_tiles(2, true) == ptxfmha::kDecodeCombineTiles);
@@ -704,10 +714,10 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
   const ptxfmha_decode_params p64 = decode_params(1, 4, 128, 8, 64, 8192);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
   CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
-  // d256 (not measured: the one-m-tile d256 CTA's rate, decode.h), not d128's
+  // d256: its own rate (fitted in s20), not the one-m-tile d256 row's
   const ptxfmha_decode_params p256 = decode_params(1, 4, 128, 8, 256, 8192);
   CHECK(ptxfmha::decode_cta_rate(p256, 2, true) == ptxfmha::kDecodeCtaRateWgD256);
-  CHECK(ptxfmha::kDecodeCtaRateWgD256 != ptxfmha::kDecodeCtaRateWgD128);
+  CHECK(ptxfmha::decode_cta_rate(p256, 2, false) != ptxfmha::kDecodeCtaRateWgD256);
   CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
   // e4m3: its own rate (the _e4m3_wg rows plan by waves: not consulted)
   CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);
@@ -721,6 +731,12 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
       {64, 1, 8192, 3, 16},     // 12.0 = best (rate 0: 10, 14.5)
       {64, 8, 8192, 3, 4},      // 42.3 = best (rate 0: 2, 47.3)
       {64, 8, 131072, 3, 4},    // 504.3 = best (rate 0: 2, 615.1)
+      // d256, one CTA per SM (H200, 2026-12-05, bench/results/h200-2026-12-05-s20/r2, counts
+      // 1-16): the measured best on each
+      {256, 1, 32768, 1, 16},   // 82.4 us; 8: 85.5
+      {256, 1, 131072, 1, 16},  // 262.1; 8: 290.9
+      {256, 8, 32768, 1, 2},    // 492.0; 1 / 4 / 8 / 16: 561.2 / 508.4 / 526.1 / 550.6
+      {256, 8, 131072, 1, 2},   // 1894.9; 1: 2181.5
   };
   for (const Pick& k : picks) {
     CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv);
@@ -733,6 +749,12 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
   // best measured time at d128 / d64).
   CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
   CHECK(choose_num_splits_bw(8, 2048, 132, 3, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+  // d256 at the one-m-tile d256 row's rate (the plan before s20, a mutation): batch 8 takes 1
+  // split (561.2 / 2181.5 us at kv 32k / 128k against 2 splits' 492.0 / 1894.9), and at a CTA's
+  // measured share alone (1.75) batch 1 takes 10-11 (80-88 CTAs, not the 16 measured best).
+  CHECK(choose_num_splits_bw(64, 512, 132, 1, ptxfmha::kDecodeCtaRateD256,
+                             ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 1);
+  CHECK(choose_num_splits_bw(8, 2048, 132, 1, 1.75, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
 }
 
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {

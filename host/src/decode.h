@@ -202,13 +202,20 @@ constexpr double kDecodeCtaRateD256 = 2.1;
 // splits (64 CTAs) 61.6% of the read ceiling = 1.27 of an SM's share per CTA; d64 batch 1 kv
 // 128k 8 / 16 splits 0.82 / 0.78, batch 8 kv 128k 2 splits (128 CTAs) 0.79. Without a rate (as
 // at one m-tile) the model planned d64 batch 1 kv 128k at 128.0 us where 33 splits ran 72.8.
-// d256 (one CTA per SM: ring and Q tile 224 KiB): not measured (the row has not run on a GPU);
-// planned as a one-m-tile d256 CTA (kDecodeCtaRateD256), whose wgmma chain per tile is about a
-// third of the tile's read time at an SM's share (mainloop_wg_serial.ptxh). The device call that
-// runs the row times forced split counts to fit it (bench/results/prepared-s19).
+// d256 (one CTA per SM: ring and Q tile 224 KiB), forced split counts at 128/8 x 4 tokens,
+// contiguous (H200, 2026-12-05 04:21-04:29 UTC, bench/results/h200-2026-12-05-s20/r2): batch 1
+// kv 32k 8 / 16 splits 85.5 / 82.4 us, kv 128k 290.9 / 262.1 (1 / 2 / 4 splits 5-11x slower);
+// batch 8 kv 32k 1 / 2 / 4 / 8 / 16 splits 561.2 / 492.0 / 508.4 / 526.1 / 550.6 us, kv 128k
+// 1 / 2 2181.5 / 1894.9 (99.9% of the read ceiling). A CTA alone pulls 1.70-1.83 shares (8-64
+// CTAs), but 1.25 is the rate at which the model picks the measured best count on all four
+// shapes (16 / 16 / 2 / 2): at 1.75 it takes 10-11 splits at batch 1 (80-88 CTAs, not timed;
+// the one-m-tile d256 row ran such counts 5-10% slower than 64 or 128, above) and at the
+// one-m-tile d256 row's 2.1 (the plan before) 1 split at batch 8 (1.14x / 1.15x the best).
+// Batches 32-128 keep 1 split at 1.21-1.26 (94-99.7% of the ceiling measured); below 1.21
+// batch 128 kv 128k would take 5 (not timed).
 constexpr double kDecodeCtaRateWgD64 = 0.8;
 constexpr double kDecodeCtaRateWgD128 = 1.25;
-constexpr double kDecodeCtaRateWgD256 = kDecodeCtaRateD256;
+constexpr double kDecodeCtaRateWgD256 = 1.25;
 // Per-CTA rate of a bf16 split CTA reading pages of fewer than 64 keys (head dims 64 / 128, not
 // the _wg rows): its producer lane issues one TMA box per page, 4 per 64-key tile in pages of 16.
 // Replayed offline against the s12 timings (2026-12-03, `ptxfmha decode-plans`), then timed old

@@ -76,7 +76,7 @@
 //           0.67x-0.85x the one-copy row of 4 stages, H200 2026-12-04,
 //           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM); 4 e4m3
 //           stages, the copies and at d64 / d256 the Q tile fit as many CTAs per SM as their
-//           bf16 twins (layout.ptxh; d256: one, not run on a GPU yet)
+//           bf16 twins (layout.ptxh; d256: one; run since 2026-12-05, bench/results/h200-2026-12-05-s20)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)

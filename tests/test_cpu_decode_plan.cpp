@@ -526,8 +526,6 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
     CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1, false));  // the mma.sync e4m3 row would
     CHECK(e4m3_plan_splits(p, 396, true) == k.expect);
   }
-  // Their combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
-  // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
   // At head dim 256 (one CTA per SM: 132 slots) the waves pick the measured best count too
   // (H200, 2026-12-05, s20 r2, forced 1-16): batch 1 kv 32k / 128k 16 (69.6 / 213.7 us; 8:
   // 110.9 / 395.5), batch 8 kv 32k 2 (400.9; 1 / 4: 771.1 / 417.3).
@@ -538,6 +536,8 @@ TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the ra
     CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
     CHECK(e4m3_plan_splits(p, 132, true) == k.expect);
   }
+  // The _e4m3_wg rows' combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
+  // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
   CHECK(ptxfmha::decode_combine_tiles(1, true) == ptxfmha::kDecodeCombineTilesE4m3Wg);
   CHECK(ptxfmha::decode_combine_tiles(1, false) == ptxfmha::kDecodeCombineTiles);
   CHECK(ptxfmha::decode_combine_tiles(2, true) == ptxfmha::kDecodeCombineTiles);

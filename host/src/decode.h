@@ -212,7 +212,7 @@ constexpr double kDecodeCtaRateD256 = 2.1;
 // the one-m-tile d256 row ran such counts 5-10% slower than 64 or 128, above) and at the
 // one-m-tile d256 row's 2.1 (the plan before) 1 split at batch 8 (1.14x / 1.15x the best).
 // Batches 32-128 keep 1 split at 1.21-1.26 (94-99.7% of the ceiling measured); below 1.21
-// batch 128 kv 128k would take 5 (not timed).
+// batch 128 kv 128k would take 5 (not timed). Batch 1 kv 8k takes 13 at 1.25 (not timed).
 constexpr double kDecodeCtaRateWgD64 = 0.8;
 constexpr double kDecodeCtaRateWgD128 = 1.25;
 constexpr double kDecodeCtaRateWgD256 = 1.25;

@@ -64,8 +64,8 @@
 //           warp of the mma.sync loop runs 3-4 sub-blocks per tile; bf16, plain, one KV head,
 //           sm90a only (wgmma does not exist on sm_100a), head dims 64, 128 and 256 (at 256
 //           the O accumulator takes 128 registers, so Q is read from a Q tile in shared memory,
-//           and the ring of 3 stages and the Q tile admit one CTA per SM; not run on a GPU
-//           yet, bench/results/prepared-s19). The host runs it for such calls
+//           and the ring of 3 stages and the Q tile admit one CTA per SM; H200 2026-12-05,
+//           bench/results/h200-2026-12-05-s20). The host runs it for such calls
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
 //           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
 //           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,

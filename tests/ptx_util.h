@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -148,7 +149,10 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
 
 // Integer constant expression evaluator for macro values: decimal/hex literals (u/l suffixes),
 // identifiers expanded through `macros`, the C operators of the layout headers (+ - * / % << >>
-// & | ^ ~ ! == != < <= > >= && || ?:) with C precedence, and parentheses.
+// & | ^ ~ ! == != < <= > >= && || ?:) with C precedence, and parentheses. Values are 64-bit:
+// a literal is read as unsigned 64-bit (so 0x8000000000000000, the top bit of a wgmma
+// descriptor's swizzle field, reads as the bit pattern PTX's .b64 arithmetic means), and + - *
+// << wrap around modulo 2^64; comparisons, / % and >> see the two's-complement signed value.
 class IntExpr {
  public:
   IntExpr(const std::map<std::string, std::string>& macros) : macros_(macros) {}
@@ -246,7 +250,7 @@ class IntExpr {
   bool parse_shift(long long* v, std::string* e) {
     if (!parse_add(v, e)) return false;
     for (long long r;;) {
-      if (eat("<<")) { if (!parse_add(&r, e)) return false; *v <<= r; }
+      if (eat("<<")) { if (!parse_add(&r, e)) return false; *v = wrap(uint64_t(*v) << (r & 63)); }
       else if (eat(">>")) { if (!parse_add(&r, e)) return false; *v >>= r; }
       else return true;
     }
@@ -254,25 +258,26 @@ class IntExpr {
   bool parse_add(long long* v, std::string* e) {
     if (!parse_mul(v, e)) return false;
     for (long long r;;) {
-      if (eat("+")) { if (!parse_mul(&r, e)) return false; *v += r; }
-      else if (eat("-")) { if (!parse_mul(&r, e)) return false; *v -= r; }
+      if (eat("+")) { if (!parse_mul(&r, e)) return false; *v = wrap(uint64_t(*v) + uint64_t(r)); }
+      else if (eat("-")) { if (!parse_mul(&r, e)) return false; *v = wrap(uint64_t(*v) - uint64_t(r)); }
       else return true;
     }
   }
   bool parse_mul(long long* v, std::string* e) {
     if (!parse_unary(v, e)) return false;
     for (long long r;;) {
-      if (eat("*")) { if (!parse_unary(&r, e)) return false; *v *= r; }
+      if (eat("*")) { if (!parse_unary(&r, e)) return false; *v = wrap(uint64_t(*v) * uint64_t(r)); }
       else if (eat("/") || eat("%")) {
         const char op = s_[i_ - 1];
         if (!parse_unary(&r, e)) return false;
         if (r == 0) { *e = "division by zero"; return false; }
+        if (r == -1) { *v = op == '/' ? wrap(0 - uint64_t(*v)) : 0; continue; }  // no INT64_MIN / -1 trap
         *v = (op == '/') ? *v / r : *v % r;
       } else return true;
     }
   }
   bool parse_unary(long long* v, std::string* e) {
-    if (eat("-")) { if (!parse_unary(v, e)) return false; *v = -*v; return true; }
+    if (eat("-")) { if (!parse_unary(v, e)) return false; *v = wrap(0 - uint64_t(*v)); return true; }
     if (eat("+")) return parse_unary(v, e);
     if (eat("~")) { if (!parse_unary(v, e)) return false; *v = ~*v; return true; }
     if (eat("!")) { if (!parse_unary(v, e)) return false; *v = !*v; return true; }
@@ -285,7 +290,7 @@ class IntExpr {
     if (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) {
       std::size_t used = 0;
       try {
-        *v = std::stoll(s_.substr(i_), &used, 0);
+        *v = wrap(std::stoull(s_.substr(i_), &used, 0));
       } catch (...) {
         *e = "bad number at '" + s_.substr(i_) + "'";
         return false;
@@ -305,6 +310,13 @@ class IntExpr {
     }
     *e = "unexpected end of expression '" + s_ + "'";
     return false;
+  }
+
+  // the two's-complement signed value of a 64-bit pattern (a conversion, not an overflow)
+  static long long wrap(uint64_t u) {
+    long long v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
   }
 
   const std::map<std::string, std::string>& macros_;

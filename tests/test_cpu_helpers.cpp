@@ -32,6 +32,17 @@ TEST_CASE("helpers: IntExpr evaluates macro expressions like the C preprocessor"
   CHECK(err.find("UNDEFINED") != std::string::npos);
   CHECK_FALSE(ev.eval("(1 + 2", &v, &err));
   CHECK_FALSE(ev.eval("4 / 0", &v, &err));
+  // 64-bit patterns (a wgmma descriptor's fields, wgmma.ptxh: DESC_SW64_KMAJOR): literals read as
+  // unsigned 64-bit, + - * << modulo 2^64
+  REQUIRE(ev.eval("(0x8000000000000000 | ((512 >> 4) << 32) | ((16 >> 4) << 16))", &v, &err));
+  CHECK(static_cast<uint64_t>(v) == 0x8000002000010000ull);
+  REQUIRE(ev.eval("0xFFFFFFFFFFFFFFFF + 2", &v, &err));
+  CHECK(v == 1);
+  REQUIRE(ev.eval("1 << 63", &v, &err));
+  CHECK(static_cast<uint64_t>(v) == 0x8000000000000000ull);
+  REQUIRE(ev.eval("18446744073709551615u", &v, &err));
+  CHECK(v == -1);
+  CHECK_FALSE(ev.eval("0x10000000000000000", &v, &err));  // more than 64 bits
 }
 
 TEST_CASE("helpers: parse_entry reads the .param block and .maxntid of the named entry") {

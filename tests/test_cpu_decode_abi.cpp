@@ -376,12 +376,13 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
-    // the _e4m3_wg rows: the f16 copies (K + V) after the ring (two at head dim 64, one at 128
-    // and 256); the Q tile (64 rows x D, 16-bit) of the e4m3 rows at 64 and every warpgroup row
-    // at 256
+    // the _e4m3_wg rows: the f16 copies after the ring, two of a V tile at head dims 64 and 128,
+    // one of K and V at 256 (twice an f16 tile either way); the Q tile (64 rows x D x 2 bytes)
+    // of every _e4m3_wg row (Q's two e4m3 tiles, hi and lo, at 64 and 128; Q in f16 at 256) and
+    // of the bf16 warpgroup rows at 256
     const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
-    const long long q_tile_bytes = wg && (d == 256 || (kv == 1 && d == 64)) ? 64 * d * 2 : 0;
-    const long long copy_bytes = (kv == 1 && wg ? (d == 64 ? 2 : 1) * 2 * 64 * d * 2 : 0) + q_tile_bytes;
+    const long long q_tile_bytes = wg && (d == 256 || kv == 1) ? 64 * d * 2 : 0;
+    const long long copy_bytes = (kv == 1 && wg ? 2 * 64 * d * 2 : 0) + q_tile_bytes;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
     CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);
@@ -449,16 +450,19 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(count("LDSM") == (e4m3 ? d / 16 : d / 8));
       } else {
         // the warpgroup loops: QK = D/16 wgmma m64n64k16 with K from shared memory, PV = 4
-        // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (d64:
-        // bf16 mainloop_wg.ptxh, e4m3 mainloop_wg_e4m3_pipe.ptxh) have each product twice (QK in
-        // the first round and the loop, PV in the loop and the last round); the serial ones (d128
-        // and d256: bf16 mainloop_wg_serial.ptxh, d128 e4m3 mainloop_wg_e4m3.ptxh) once. Q is the
-        // register A operand (SASS "R24, R88, gdesc[...]") but in the d64 e4m3 loop and at d256,
-        // where it is the Q tile in shared memory ("R24, gdesc[...]": one descriptor pair for A
-        // and B). e4m3: f16 operands (SASS writes no type suffix for f16 inputs: ".F32 R"
-        // against ".F32.BF16 R").
-        const long long sites = d == 64 ? 2 : 1;
-        const bool q_tile = (e4m3 && d == 64) || d == 256;
+        // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (bf16
+        // d64 mainloop_wg.ptxh, e4m3 d64 / d128 mainloop_wg_e4m3_pipe.ptxh) have each product
+        // twice (QK in the first round and the loop, PV in the loop and the last round); the
+        // serial ones (bf16 d128 and d256 mainloop_wg_serial.ptxh, e4m3 d256
+        // mainloop_wg_e4m3.ptxh) once. Q is the register A operand (SASS "R24, R88, gdesc[...]")
+        // but at d256, where it is the 16-bit Q tile in shared memory ("R24, gdesc[...]": one
+        // descriptor pair for A and B), and in the d64 / d128 e4m3 loop, whose QK is 2 x D/32
+        // e4m3 wgmma m64n64k32 (SASS QGMMA, "R24, gdesc[...]": A and B in shared memory, Q lo's
+        // and Q hi's tiles against the stage's e4m3 K). e4m3 PV (and QK at d256): f16 operands
+        // (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
+        const bool q_e4m3 = e4m3 && f->wg == 2;  // QGMMA
+        const long long sites = d == 64 || q_e4m3 ? 2 : 1;
+        const bool q_tile = d == 256;            // the 16-bit Q tile
         const std::string ab = e4m3 ? "" : ".BF16";
         auto regex_count = [&](const char* re) {
           const std::regex rx(re);
@@ -467,10 +471,15 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         };
         CHECK(count("HMMA") == 0);
         CHECK(count("LDSM") == 0);
-        CHECK(count("HGMMA") == sites * (d / 16 + 4));
-        CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (d / 16 + (d == 64 ? 4 : 0)));
-        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_tile ? sites * d / 16 : 0));  // A in shared memory
-        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : d / 16 + 4));
+        const long long qk = q_e4m3 ? 0 : d / 16;  // 16-bit QK wgmmas
+        CHECK(count("HGMMA") == sites * (qk + 4));
+        CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (qk + (d == 64 ? 4 : 0)));
+        // 16-bit A in shared memory: the d256 Q tile's QK wgmmas only
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_tile ? sites * qk : 0));
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : qk + 4));
+        CHECK(count("QGMMA") == (q_e4m3 ? sites * 2 * d / 32 : 0));
+        CHECK(occurrences("QGMMA.64x64x32.F32.E4M3.E4M3 R") == (q_e4m3 ? sites * 2 * d / 32 : 0));
+        CHECK(regex_count(R"(QGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_e4m3 ? sites * 2 * d / 32 : 0));
         CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
         CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The
@@ -480,18 +489,22 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(occurrences("WARPGROUP.ARRIVE") == (sites == 2 ? 3 : 2));
         CHECK(occurrences("WARPGROUP.DEPBAR.LE") == (sites == 2 ? 4 : 2));
         if (e4m3) {
-          // the conversion into the f16 copy: per thread and tile D / 16 passes of K and of V, one
-          // 8-byte load and one 16-byte store each, in the loop's plain and tail versions
-          CHECK(occurrences("LDS.64 ") >= 2 * 2 * d / 16);
-          CHECK(occurrences("STS.128 ") >= 2 * 2 * d / 16);
+          // the conversion into the f16 copies: per thread and tile D / 16 passes, one 8-byte load
+          // and one 16-byte store each: of V in the pipelined loop's first round and loop, plain
+          // and tail (d64, d128), of K and V in the serial loop's plain and tail versions (d256)
+          CHECK(occurrences("LDS.64 ") >= 4 * d / 16);
+          CHECK(occurrences("STS.128 ") >= 4 * d / 16);
         }
       }
-      // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the _e4m3_wg
-      // rows D / 4 per tile and K or V (D / 16 passes of 4 cvt, 128 threads): d128 in the loop's
-      // plain and tail conversions (K and V each: 4 x D / 4), d64 (pipelined) K of tile 0, then
-      // in the first round and the loop K and V of the next tiles and the last V (1 + 2 x 3)
+      // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the d64 /
+      // d128 _e4m3_wg rows (WG 2) D / 4 per V tile (D / 16 passes of 4 cvt, 128 threads) in the
+      // first round's and the loop's plain and tail conversions (4 x D / 4), and Q hi back to f16
+      // once per Q fragment register (D / 4) for lo = Q s - hi; Q s -> e4m3 (hi and lo) 2 x D / 4
+      // (F2FP.SATFINITE.E4M3.F32); the d256 ones (WG 1) D / 4 per tile and K or V in the loop's
+      // plain and tail conversions (K and V each: 4 x D / 4)
       CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") ==
-            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 2 ? 7 * d / 4 : d));
+            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 2 ? 5 * d / 4 : d));
+      CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg == 2 ? 2 * d / 4 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes

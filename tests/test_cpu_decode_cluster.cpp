@@ -214,11 +214,13 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
     // launch a shared address carries the CTA's rank at bit 24 (wgmma.ptxh, MAKE_DESC_CTA).
     if (ptxfmha::decode_row_wg(r)) {
       CHECK(count("wgmma.mma_async") > 0);
-      // K and V descriptors: the d64 pipelined loops make each twice (K in the first round and the
-      // loop, V in the loop and the last round), the e4m3 one also its Q tile's (5); the serial
-      // loops (d128, d256) each once, at d256 also the Q tile's (3)
-      const bool pipelined = r->head_dim == 64;
-      const bool q_tile = r->head_dim == 256 || (pipelined && ptxfmha::decode_row_facts(r)->kv_bytes == 1);
+      // K and V descriptors: the pipelined loops (bf16 d64, e4m3 d64 / d128) make each twice (K
+      // in the first round and the loop, V in the loop and the last round), the serial loops
+      // (bf16 d128 and d256, e4m3 d256) each once; the rows with Q in shared memory (every e4m3
+      // one: Q's two e4m3 tiles at d64 / d128, the f16 Q tile at d256; bf16 at d256) one more
+      const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+      const bool pipelined = r->head_dim == 64 || f->wg == 2;
+      const bool q_tile = r->head_dim == 256 || f->kv_bytes == 1;
       CHECK(count(", 0x3FFFF;") == (pipelined ? 4 : 2) + (q_tile ? 1 : 0));
     } else {
       CHECK(count("wgmma") == 0);

@@ -250,13 +250,13 @@ const SmemCase kSmemCases[] = {
     // d256: the ring and the Q tile (64 rows x 256 x 2), the QK wgmmas' A operand
     {"fmha_decode_d256_wg_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_wg_cl_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
-    // the e4m3 warpgroup rows: 4 e4m3 stages + f16 copies (K + V) of a stage (d64: two, and the Q
-    // stash, 8192; d128: one)
-    {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},
-    {"fmha_decode_d128_e4m3_wg_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
-    {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 2 * 64 * 64 * 2 + 8192, 74880},
-    {"fmha_decode_d128_e4m3_wg_cl_sm90a", sm90_decode_smem(128, 4, 1) + 2 * 64 * 128 * 2, 99456},
-    // d256: one copy and the Q tile (64 rows x 256 x 2)
+    // the e4m3 warpgroup rows at d64 / d128: e4m3 stages (d64 4, d128 3) + two f16 copies of a V
+    // tile + Q's two e4m3 tiles (64 rows x D bytes each)
+    {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 64 * 64 * 2 + 2 * 4096, 58496},
+    {"fmha_decode_d128_e4m3_wg_sm90a", sm90_decode_smem(128, 3, 1) + 2 * 64 * 128 * 2 + 2 * 8192, 99456},
+    {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 64 * 64 * 2 + 2 * 4096, 58496},
+    {"fmha_decode_d128_e4m3_wg_cl_sm90a", sm90_decode_smem(128, 3, 1) + 2 * 64 * 128 * 2 + 2 * 8192, 99456},
+    // d256: 4 e4m3 stages + one f16 copy of K and V + the Q tile (64 rows x 256 x 2, f16)
     {"fmha_decode_d256_e4m3_wg_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_e4m3_wg_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
@@ -353,8 +353,9 @@ TEST_CASE("decode split rows: registers admit the CTAs their shared memory admit
   CHECK(ctas_by_smem(50304) == 4);
   CHECK(ctas_by_regs(107, 160) == 3);
   CHECK(ctas_by_regs(96, 160) == 4);
-  // and where the per-thread count alone would not: 131 registers (the pipelined d64 e4m3 loop
-  // before its cap) admit 2 CTAs of 160 threads against the 3 of 74,880 B, 120 admit 3
+  // and where the per-thread count alone would not: 131 registers (the first pipelined d64 e4m3
+  // loop, 74,880 B, before its cap) admit 2 CTAs of 160 threads against the 3 of its shared
+  // memory, 120 admit 3
   CHECK(ctas_by_smem(74880) == 3);
   CHECK(ctas_by_regs(131, 160) == 2);
   CHECK(ctas_by_regs(120, 160) == 3);

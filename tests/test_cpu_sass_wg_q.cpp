@@ -7,8 +7,9 @@
 // the loop's QK wgmma and never restored them, so every tile after the first multiplied P (not
 // Q) by K: rel. L2 0.04-0.25 against float64. bf16 at head dim 64 and f16 at 128 keep Q. The
 // d64 e4m3 rows then reloaded Q from shared memory before every QK; since 2026-12-04 (the
-// pipelined loop, mainloop_wg_e4m3_pipe.ptxh) their QK reads Q as a shared-memory operand (no Q
-// registers: the check finds D/16 QK wgmmas with a descriptor A and none with register A).
+// pipelined loop, mainloop_wg_e4m3_pipe.ptxh) the d64 and d128 e4m3 rows' QK reads Q as a
+// shared-memory operand (no Q registers: the check finds the e4m3 QK wgmmas, QGMMA, with a
+// descriptor A and none with register A), as the d256 rows' 16-bit QK wgmmas read their Q tile.
 //
 // The check, on the SASS ptxas laid out: the main loop is the smallest backward branch whose
 // body holds a QK wgmma (HGMMA without .tnspB) and a P V wgmma (.tnspB). For each register of
@@ -37,7 +38,10 @@ using namespace ptxfmha_test;
 namespace {
 
 bool contains(const std::string& s, const char* p) { return s.find(p) != std::string::npos; }
-bool is_qk(const std::string& t) { return contains(t, "HGMMA") && !contains(t, ".tnspB"); }
+// QK: a 16-bit wgmma (HGMMA) without .tnspB, or an e4m3 one (QGMMA: the d64 e4m3 rows' QK)
+bool is_qk(const std::string& t) {
+  return (contains(t, "HGMMA") || contains(t, "QGMMA")) && !contains(t, ".tnspB");
+}
 bool is_pv(const std::string& t) { return contains(t, "HGMMA") && contains(t, ".tnspB"); }
 
 // The GPR an instruction writes first ("F2FP.F16.F32.PACK_AB R88, R25, R24" -> 88), or -1 for
@@ -163,12 +167,13 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's and P's fragments intact whi
     REQUIRE(rc == 0);
     const QCheck c = check_q_registers(function_instructions(sass, r->name));
     CHECK_MESSAGE(c.error.empty(), c.error);
-    // D/16 QK wgmmas: Q in registers (4 A registers each), or in the Q tile of the d64 e4m3 rows
-    // (WG 2) and the d256 rows (O's 128 registers leave no room for Q's 64)
+    // QK wgmmas: D/16 with Q in registers (4 A registers each), or with A in shared memory: the
+    // d256 rows' 16-bit Q tile (D/16 k16 steps; O's 128 registers leave no room for Q's 64) and
+    // the d64 / d128 e4m3 rows' (WG 2) 2 x D/32 e4m3 ones (QGMMA k32: Q lo's and Q hi's tiles)
     const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
     const bool q_tile = (f->kv_bytes == 1 && f->wg == 2) || r->head_dim == 256;
     CHECK(c.q_regs == (q_tile ? 0 : r->head_dim / 16 * 4));
-    CHECK(c.q_smem == (q_tile ? r->head_dim / 16 : 0));
+    CHECK(c.q_smem == (!q_tile ? 0 : r->head_dim == 256 ? r->head_dim / 16 : 2 * (r->head_dim / 32)));
     CHECK_MESSAGE(c.clobbered.empty(), c.clobbered.size() << " Q registers clobbered, first: "
                                                            << (c.clobbered.empty() ? "" : c.clobbered.front()));
     CHECK(c.pv_checked == 4);  // 4 P V wgmmas per tile (k16 steps of 64 keys)

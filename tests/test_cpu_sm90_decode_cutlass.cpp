@@ -5,17 +5,25 @@
 //     offset, against cute::GMMA's descriptors (make_fragment_A / _B of partition_A / _B of the
 //     tiles laid out with GMMA::Layout_K_SW128_Atom / Layout_MN_SW128_Atom, the layouts TMA's
 //     128-byte swizzle writes: checked too, element by element);
+//   - the rows whose QK is an e4m3 wgmma (the d64 / d128 _e4m3_wg rows: m64n64k32 on the stage's
+//     e4m3 K with Q as two e4m3 tiles, hi and lo): the K and Q descriptors of every k-step of both
+//     QK sites (lo's D/32 k-steps, then hi's) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN on
+//     GMMA::Layout_K_SW64_Atom<float_e4m3_t> (d64) / Layout_K_SW128_Atom<float_e4m3_t> (d128),
+//     whose byte layout is checked equal to TMA's swizzle of the e4m3 K tile;
 //   - what the consumers write for those descriptors to read: the Q tile (Q_TILE_STORE: every
 //     thread's Q fragments, followed through the PTX's address arithmetic for each (m-tile, g,
-//     q4)) and the e4m3 rows' f16 copies (the conversion map: every thread's loads of the e4m3
-//     stage and stores to the copy, followed through LANE_OFFSETS and every conversion in the
-//     main loop), element by element against the CuTe layout of the copy and TMA's layout of the
-//     e4m3 stage.
+//     q4)), Q's e4m3 tiles (Q_E4M3_TILES_STORE: each stored byte followed back through the split
+//     to its Q element, its row's scale register and hi or lo) and the e4m3 rows' f16 copies
+//     (the conversion map: every thread's loads of the e4m3 stage and stores to the copy,
+//     followed through LANE_OFFSETS and every conversion in the main loop: K and V at d256, V
+//     alone where the QK reads the e4m3 K), element by element against the CuTe layout of the
+//     copy and TMA's layout of the e4m3 stage.
 // The PTX (statements as tests/sm100_model/ptx_roles.h parses them: one space between fields) is
 // interpreted straight-line (no branches taken; the base registers of the stage and
 // the copies held at 0, so addresses are offsets from them), with only the integer operations
-// the address arithmetic uses; a register written by anything else becomes unknown, and an
-// unknown address fails the check.
+// the address arithmetic uses and, for data, where each byte came from (a shared-memory load, or
+// a Q element through the split's bit and float operations); a register written by anything else
+// becomes unknown, and an unknown address fails the check.
 //
 // CUTLASS: PyPI nvidia-cutlass 4.2.0.0 (tools/deps.d/40-cutlass.sh -> .deps/cutlass), as for the
 // sm100a cross-check (tests/tests.mk gives this object the same flags). Without the package the
@@ -61,12 +69,29 @@ bool int_expr(const std::string& e, long long* out, std::string* err) {
 
 // ---- a straight-line interpreter of the kernels' integer address arithmetic -----------------
 // A register: an integer (known), or data: for each byte of a loaded value the shared-memory
-// offset it was loaded from (bytes), or unknown.
+// offset it was loaded from (bytes; -1: a byte known to hold no data, such as the low half of
+// shl.b32 x, 16), or unknown. After a conversion a data register holds one entry per element (an
+// f16x2 register two, an e4m3x2 one two, an f16 or f32 one), not per byte.
 struct Val {
   bool known = false;
   long long v = 0;
   std::vector<long long> bytes;
 };
+
+// Q's elements as data (check_q_tiles_e4m3): Q element (row, col) is kQElem + row * 1024 + col;
+// the split tags what it makes: the scale register that multiplied it (kQScale0 / kQScale1 for
+// %qscale0 / %qscale1) and the remainder (kQLo: lo = Q s - hi).
+constexpr long long kQElem = 1ll << 40, kQScale0 = 1ll << 41, kQScale1 = 1ll << 42, kQLo = 1ll << 43;
+// The one element a data register holds (every entry but -1 the same), or -1.
+long long elem_of(const Val& x) {
+  long long e = -1;
+  for (long long b : x.bytes) {
+    if (b < 0) continue;
+    if (e >= 0 && b != e) return -1;
+    e = b;
+  }
+  return e;
+}
 
 struct Store {
   long long addr = 0;
@@ -84,6 +109,10 @@ class Interp {
 
   void set(const std::string& reg, long long v) {
     r[reg] = Val{true, v, {}};
+    fixed.insert(reg);
+  }
+  void set_data(const std::string& reg, std::vector<long long> bytes) {
+    r[reg] = Val{false, 0, std::move(bytes)};
     fixed.insert(reg);
   }
   void run(const std::vector<Stmt>& st, std::size_t from, std::size_t to) {
@@ -148,11 +177,13 @@ class Interp {
       for (std::size_t k = 0; k < d.size(); ++k) write(d[k], Val{false, 0, {a + 4 * long(k), a + 4 * long(k) + 1, a + 4 * long(k) + 2, a + 4 * long(k) + 3}});
       return;
     }
-    if (o[0][0] == '{') {  // mov.b32 {%hk0, %hk1}, %w: two 2-byte halves
+    if (o[0][0] == '{') {  // mov.b32 {%hk0, %hk1}, %w: two 2-byte halves (or two f16 elements)
       const std::vector<std::string> d = sm100_ptx::reg_list(o[0]);
       const std::vector<long long> b = o.size() > 1 && r.count(o[1]) ? r[o[1]].bytes : std::vector<long long>{};
       for (std::size_t k = 0; k < d.size(); ++k)
-        write(d[k], b.size() == 4 ? Val{false, 0, {b[2 * k], b[2 * k + 1]}} : Val{});
+        write(d[k], b.size() == 4   ? Val{false, 0, {b[2 * k], b[2 * k + 1]}}
+                    : b.size() == 2 ? Val{false, 0, {b[k]}}
+                                    : Val{});
       return;
     }
     const std::string& dst = o[0];
@@ -160,6 +191,7 @@ class Interp {
       write(dst, r.count(o[1]) ? Val{false, 0, r[o[1]].bytes} : Val{});
       return;
     }
+    if (data_step(op, o)) return;
     long long a = 0, b = 0, c = 0;
     const bool ok_a = o.size() > 1 && value(o[1], &a), ok_b = o.size() > 2 && value(o[2], &b),
                ok_c = o.size() > 3 && value(o[3], &c);
@@ -179,12 +211,51 @@ class Interp {
     if (ok) write(dst, Val{true, v & 0xFFFFFFFFll, {}});
     else unknown(dst);
   }
+  // Q_E4M3_TILES_STORE's data (kv_e4m3_wg.ptxh: Q_SPLIT_ONE), where the source holds data: a bf16
+  // element to f32 (shl.b32 x, 16: the low half; and.b32 x, 0xFFFF0000: the high half), moves,
+  // times a scale register (the element tagged with the scale), the remainder hi - lo of one
+  // element (tagged kQLo), f16 -> f32, and two f32 -> e4m3x2 (b in the low byte, a in the high).
+  // False where the instruction is not one of these on data (the integer rules apply).
+  bool data_step(const std::string& op, const std::vector<std::string>& o) {
+    auto data = [&](std::size_t i) -> const Val* {
+      if (o.size() <= i || !r.count(o[i])) return nullptr;
+      const Val& x = r[o[i]];
+      return x.known || x.bytes.empty() ? nullptr : &x;
+    };
+    const std::string& dst = o[0];
+    const Val* a = data(1);
+    const Val* b = data(2);
+    auto scalar = [](long long e) { return e < 0 ? Val{} : Val{false, 0, {e, e, e, e}}; };
+    if (op == "shl.b32" && a && a->bytes.size() == 4 && o.size() == 3 && o[2] == "16") {
+      write(dst, Val{false, 0, {-1, -1, a->bytes[0], a->bytes[1]}});
+    } else if (op == "and.b32" && a && a->bytes.size() == 4 && o.size() == 3 && o[2] == "0xFFFF0000") {
+      write(dst, Val{false, 0, {-1, -1, a->bytes[2], a->bytes[3]}});
+    } else if (op == "mov.b32" && a) {
+      write(dst, *a);
+    } else if (op == "mul.f32" && a) {
+      const long long e = elem_of(*a);
+      const long long tag = o.size() > 2 && o[2] == "%qscale0" ? kQScale0 : o.size() > 2 && o[2] == "%qscale1" ? kQScale1 : 0;
+      write(dst, e < 0 ? Val{} : scalar(e | tag));
+    } else if (op == "sub.f32" && a && b) {
+      const long long e = elem_of(*a);
+      write(dst, e >= 0 && e == elem_of(*b) ? scalar(e | kQLo) : Val{});
+    } else if (op == "cvt.f32.f16" && a) {
+      write(dst, scalar(elem_of(*a)));
+    } else if (op == "cvt.rn.satfinite.e4m3x2.f32" && a && b) {
+      const long long hi = elem_of(*a), lo = elem_of(*b);
+      write(dst, hi < 0 || lo < 0 ? Val{} : Val{false, 0, {lo, hi}});
+    } else {
+      return false;
+    }
+    return true;
+  }
 };
 
 // ---- the kernel's descriptors, from its PTX ---------------------------------------------------
 struct Desc {
   bool found = false;
   long long fields = 0;          // what MAKE_DESC_CTA ors into (addr & 0x3FFFF) >> 4
+  bool same_fields = true;       // every MAKE_DESC_CTA of it (one per site) ors the same fields
   std::vector<long long> steps;  // the k-steps' offsets (added to the descriptor), in order
 };
 
@@ -196,17 +267,19 @@ long long eval_or_throw(const std::string& e) {
 }
 
 // The descriptor `base` (%dk64, %dv64, %dq64): its fields (the first or.b64 into it) and the
-// offsets of the first `n` k-steps made from it (add.s64 %dd / %dq, base, offset).
+// offsets of the first `n` k-steps made from it (add.s64 %dd / %dq, base, offset; n < 0: all).
 Desc kernel_desc(const std::vector<Stmt>& st, const std::string& base, int n) {
   Desc d;
   for (const Stmt& s : st) {
     std::string op;
     const std::vector<std::string> o = sm100_ptx::operands(sm100_ptx::body(s.text), &op);
-    if (op == "or.b64" && o.size() == 3 && o[0] == base && o[1] == base && !d.found) {
+    if (op == "or.b64" && o.size() == 3 && o[0] == base && o[1] == base) {
+      const long long f = eval_or_throw(o[2]);
+      d.same_fields = d.same_fields && (!d.found || f == d.fields);
+      if (!d.found) d.fields = f;
       d.found = true;
-      d.fields = eval_or_throw(o[2]);
     }
-    if (op == "add.s64" && o.size() == 3 && o[1] == base && static_cast<int>(d.steps.size()) < n)
+    if (op == "add.s64" && o.size() == 3 && o[1] == base && (n < 0 || static_cast<int>(d.steps.size()) < n))
       d.steps.push_back(eval_or_throw(o[2]));
   }
   return d;
@@ -226,6 +299,16 @@ long long sw128_offset(int row, int col) {
   return cb * 8192 + row * 128 + (((c / 8) ^ (row % 8)) * 16) + (c % 8) * 2;
 }
 
+// TMA's swizzle of an e4m3 tile as the kernels' boxes write it (layout.ptxh): 64 rows x D bytes in
+// column blocks of 64 rows x cb bytes (cb = 64 at head dim 64: the 64-byte swizzle, 16-byte chunk
+// c of row r at r 64 + ((c ^ ((r / 2) % 4)) 16); else 128, the 128-byte swizzle, c ^ (r % 8)),
+// element (row, col) of the e4m3 K or V tile and of the e4m3 Q tiles.
+long long e4m3_offset(int row, int col, int D) {
+  const int cb_cols = D == 64 ? 64 : 128, cb = col / cb_cols, c = col % cb_cols;
+  const int swz = cb_cols == 128 ? row % 8 : (row / 2) % 4;
+  return static_cast<long long>(cb) * 64 * cb_cols + row * cb_cols + (((c / 16) ^ swz) * 16) + c % 16;
+}
+
 // The byte offset of element (a, b) of a CuTe shared-memory layout: its swizzle (GMMA's
 // Sw<3,4,3> for the 128-byte swizzle) acts on byte addresses (smem_ptr_flag), so on the inner
 // layout's element offset times the element's bytes.
@@ -235,9 +318,10 @@ long long layout_bytes(const L& l, int a, int b) {
 }
 
 // What CUTLASS computes for a row of head dim D and 16-bit operand type T, and what the kernel
-// writes for it: the descriptor checks (K, Q tile, V) and the layouts.
+// writes for it: the layouts, and the descriptor checks of K and the Q tile (qk16: the 16-bit QK
+// wgmmas; the e4m3 QK's: compare_qk_e4m3) and V.
 template <int D, class T, class QkOp, class PvOp>
-void compare_row(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+void compare_row(const std::string& name, const std::vector<Stmt>& st, bool qk16, Tally& t) {
   const uint32_t window = 0x400, base = 0x1000;  // any 1024-aligned tile address
   Arena arena(window);
   auto kl = tile_to_shape(GMMA::Layout_K_SW128_Atom<T>{}, make_shape(Int<64>{}, Int<D>{}));
@@ -251,23 +335,25 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, Tally& t)
     }
   t.truth(name + ": K-major SW128 layout (64 x D) = TMA's 128-byte swizzle", k_ok);
   t.truth(name + ": MN-major SW128 layout (D x 64, K mode first) = TMA's 128-byte swizzle", v_ok);
-  auto mma_qk = make_tiled_mma(QkOp{});
-  auto thr_qk = mma_qk.get_slice(0);
-  auto sK = make_tensor(make_smem_ptr(arena.at<T>(base)), kl);
-  auto fB = thr_qk.make_fragment_B(thr_qk.partition_B(sK));
-  const Desc dk = kernel_desc(st, "%dk64", D / 16);
-  t.truth(name + ": K descriptor and D/16 k-steps found", dk.found && static_cast<int>(dk.steps.size()) == D / 16);
-  for (int kk = 0; kk < size<2>(fB) && kk < static_cast<int>(dk.steps.size()); ++kk)
-    t.cmp(name + ": K k-step " + std::to_string(kk), desc_bits(fB(0, 0, kk)),
-          (((base & 0x3FFFF) >> 4) | dk.fields) + dk.steps[kk]);
-  const Desc dq = kernel_desc(st, "%dq64", D / 16);  // the Q tile's, where Q is read from shared memory
-  if (dq.found) {
-    auto sQ = make_tensor(make_smem_ptr(arena.at<T>(base)), kl);
-    auto fA = thr_qk.make_fragment_A(thr_qk.partition_A(sQ));
-    t.truth(name + ": D/16 Q k-steps", static_cast<int>(dq.steps.size()) == D / 16);
-    for (int kk = 0; kk < size<2>(fA) && kk < static_cast<int>(dq.steps.size()); ++kk)
-      t.cmp(name + ": Q tile k-step " + std::to_string(kk), desc_bits(fA(0, 0, kk)),
-            (((base & 0x3FFFF) >> 4) | dq.fields) + dq.steps[kk]);
+  if (qk16) {
+    auto mma_qk = make_tiled_mma(QkOp{});
+    auto thr_qk = mma_qk.get_slice(0);
+    auto sK = make_tensor(make_smem_ptr(arena.at<T>(base)), kl);
+    auto fB = thr_qk.make_fragment_B(thr_qk.partition_B(sK));
+    const Desc dk = kernel_desc(st, "%dk64", D / 16);
+    t.truth(name + ": K descriptor and D/16 k-steps found", dk.found && static_cast<int>(dk.steps.size()) == D / 16);
+    for (int kk = 0; kk < size<2>(fB) && kk < static_cast<int>(dk.steps.size()); ++kk)
+      t.cmp(name + ": K k-step " + std::to_string(kk), desc_bits(fB(0, 0, kk)),
+            (((base & 0x3FFFF) >> 4) | dk.fields) + dk.steps[kk]);
+    const Desc dq = kernel_desc(st, "%dq64", D / 16);  // the Q tile's, where Q is read from shared memory
+    if (dq.found) {
+      auto sQ = make_tensor(make_smem_ptr(arena.at<T>(base)), kl);
+      auto fA = thr_qk.make_fragment_A(thr_qk.partition_A(sQ));
+      t.truth(name + ": D/16 Q k-steps", static_cast<int>(dq.steps.size()) == D / 16);
+      for (int kk = 0; kk < size<2>(fA) && kk < static_cast<int>(dq.steps.size()); ++kk)
+        t.cmp(name + ": Q tile k-step " + std::to_string(kk), desc_bits(fA(0, 0, kk)),
+              (((base & 0x3FFFF) >> 4) | dq.fields) + dq.steps[kk]);
+    }
   }
   auto mma_pv = make_tiled_mma(PvOp{});
   auto thr_pv = mma_pv.get_slice(0);
@@ -283,10 +369,106 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, Tally& t)
           ((((base & 0x3FFFF) >> 4) | dv.fields) + dv.steps[kk]) & mask);
 }
 
-// The Q tile: Q_TILE_STORE followed for every (m-tile, g, q4); the mma.sync A fragment register
-// %qa<ks>_<j> holds row 16 mt + g (+ 8 for j = 1, 3), columns 16 ks + 2 q4 (+ 8 for j = 2, 3)
-// and + 1 (PTX ISA, mma.m16n8k16 A fragment). Every element of the 64 x D tile written once, at
-// its place in the layout the Q descriptor reads (sw128_offset = CuTe's, compare_row).
+// The e4m3 QK (the d64 / d128 _e4m3_wg rows, WG_QK_E4M3_ISSUE of wg_steps.ptxh): S = (Q lo + Q hi)
+// K^T as 2 x D/32 wgmma m64n64k32 e4m3, A = Q's tile (%dq64: hi at the Q tile's address, lo
+// Q_E4M3_TILE_BYTES = 64 x D after it), B = the stage's e4m3 K tile (%dk64), both K-major in
+// TMA's swizzle of D-byte rows (KAtom: GMMA::Layout_K_SW64_Atom<float_e4m3_t> at d64,
+// Layout_K_SW128_Atom at d128; the layout checked equal to TMA's, e4m3_offset). Every k-step of
+// every QK site (the pipelined loop's first round and loop: 2 x 2 x D/32 of each descriptor, lo's
+// D/32 first) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN descriptors of the same k-step.
+template <int D, class KAtom>
+void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+  using T = float_e4m3_t;
+  const uint32_t window = 0x400, base = 0x1000, lo = base + 64 * D;  // hi's and lo's addresses
+  Arena arena(window);
+  auto kl = tile_to_shape(KAtom{}, make_shape(Int<64>{}, Int<D>{}));
+  bool ok = true;
+  for (int row = 0; row < 64; ++row)
+    for (int col = 0; col < D; ++col) ok = ok && layout_bytes<T>(kl, row, col) == e4m3_offset(row, col, D);
+  t.truth(name + ": e4m3 K-major layout (64 x D, SW" + std::to_string(D == 64 ? 64 : 128) +
+              ") = TMA's swizzle of the e4m3 K tile",
+          ok);
+  auto mma = make_tiled_mma(SM90_64x64x32_F32E4M3E4M3_SS_TN<>{});
+  auto thr = mma.get_slice(0);
+  auto fB = thr.make_fragment_B(thr.partition_B(make_tensor(make_smem_ptr(arena.at<T>(base)), kl)));
+  auto fA_hi = thr.make_fragment_A(thr.partition_A(make_tensor(make_smem_ptr(arena.at<T>(base)), kl)));
+  auto fA_lo = thr.make_fragment_A(thr.partition_A(make_tensor(make_smem_ptr(arena.at<T>(lo)), kl)));
+  const int n = D / 32, sites = 2;
+  t.truth(name + ": cute's e4m3 QK has D/32 k-steps", size<2>(fB) == n && size<2>(fA_hi) == n);
+  const Desc dk = kernel_desc(st, "%dk64", -1), dq = kernel_desc(st, "%dq64", -1);
+  t.truth(name + ": K and Q descriptors and 2 sites x 2 x D/32 k-steps each found",
+          dk.found && dq.found && static_cast<int>(dk.steps.size()) == sites * 2 * n &&
+              static_cast<int>(dq.steps.size()) == sites * 2 * n);
+  t.truth(name + ": every site's K and Q descriptors the same fields", dk.same_fields && dq.same_fields);
+  for (std::size_t i = 0; i < dk.steps.size() && i < dq.steps.size(); ++i) {
+    const int kk = static_cast<int>(i) % n;
+    const bool is_lo = (i / n) % 2 == 0;
+    const std::string at = " (site " + std::to_string(i / (2 * n)) + ", " + (is_lo ? "lo" : "hi") + " k-step " +
+                           std::to_string(kk) + ")";
+    t.cmp(name + ": e4m3 K k-step" + at, desc_bits(fB(0, 0, kk)), (((base & 0x3FFFF) >> 4) | dk.fields) + dk.steps[i]);
+    t.cmp(name + ": Q e4m3 tile k-step" + at, desc_bits(is_lo ? fA_lo(0, 0, kk) : fA_hi(0, 0, kk)),
+          (((base & 0x3FFFF) >> 4) | dq.fields) + dq.steps[i]);
+  }
+}
+
+// The Q tile's offset in shared memory: the address its descriptor is made from (add.u32 %t0,
+// %smem, Q_TILE_OFF; cvt.u64.u32 %dq64, %t0: MAKE_DESC_CTA), and that statement's index; -1 (and
+// st.size()) where there is none.
+long long q_tile_offset(const std::vector<Stmt>& st, std::size_t* at = nullptr) {
+  for (std::size_t i = 1; i < st.size(); ++i)
+    if (st[i].text.rfind("cvt.u64.u32", 0) == 0 && st[i].text.find("%dq64") != std::string::npos &&
+        st[i - 1].text.find("%smem") != std::string::npos) {
+      std::string op;
+      if (at != nullptr) *at = i;
+      return eval_or_throw(sm100_ptx::operands(st[i - 1].text, &op)[2]);
+    }
+  if (at != nullptr) *at = st.size();
+  return -1;
+}
+
+// Q's fragments (the mma.sync A fragment, PTX ISA, mma.m16n8k16): register %qa<ks>_<j> of lane (g,
+// q4) in m-tile mt holds row 16 mt + g (+ 8 for j = 1, 3), columns 16 ks + 2 q4 (+ 8 for j = 2, 3)
+// and + 1.
+void q_frag_element(int mt, int g, int q4, int ks, int j, int* row, int* col) {
+  *row = 16 * mt + g + ((j & 1) ? 8 : 0);
+  *col = 16 * ks + 2 * q4 + ((j & 2) ? 8 : 0);
+}
+
+// Statements [from, to) run once for each (m-tile, g, q4) of the 64 rows (%mt, %g, %q4 set, %smem
+// 0; with q_data, Q's D / 16 x 4 fragment registers as data: bytes 0-1 element (row, col) as
+// kQElem + row * 1024 + col, bytes 2-3 (row, col + 1)); then visit(in, mt, g, q4).
+template <class Visit>
+void run_q_lanes(const std::vector<Stmt>& st, std::size_t from, std::size_t to, int D, bool q_data, Visit visit) {
+  for (int mt = 0; mt < 4; ++mt)
+    for (int g = 0; g < 8; ++g)
+      for (int q4 = 0; q4 < 4; ++q4) {
+        Interp in;
+        in.set("%mt", mt);
+        in.set("%g", g);
+        in.set("%q4", q4);
+        in.set("%smem", 0);
+        for (int ks = 0; q_data && ks < D / 16; ++ks)
+          for (int j = 0; j < 4; ++j) {
+            int row = 0, col = 0;
+            q_frag_element(mt, g, q4, ks, j, &row, &col);
+            const long long e0 = kQElem + row * 1024LL + col, e1 = e0 + 1;
+            in.set_data("%qa" + std::to_string(ks) + "_" + std::to_string(j), {e0, e0, e1, e1});
+          }
+        in.run(st, from, to);
+        visit(in, mt, g, q4);
+      }
+}
+
+// Whether `seen` (byte offset -> writes) holds n offsets, each written once.
+bool each_once(const std::map<long long, int>& seen, long long n) {
+  bool once = static_cast<long long>(seen.size()) == n;
+  for (const auto& kv : seen) once = once && kv.second == 1;
+  return once;
+}
+
+// The Q tile: Q_TILE_STORE followed for every (m-tile, g, q4), its stores' registers named by the
+// fragment map (q_frag_element). Every element of the 64 x D tile written once, at its place in
+// the layout the Q descriptor reads (sw128_offset = CuTe's, compare_row).
 void check_q_tile(const std::string& name, const std::vector<Stmt>& st, int D, Tally& t) {
   std::size_t first_store = st.size();
   for (std::size_t i = 0; i < st.size(); ++i)
@@ -303,79 +485,103 @@ void check_q_tile(const std::string& name, const std::vector<Stmt>& st, int D, T
           st[to].text.rfind("add.u32 %t2", 0) == 0))
     ++to;
   t.truth(name + ": Q_TILE_STORE found", first_store < st.size());
-  // the Q tile's offset: the descriptor's address (add.u32 %t0, %smem, Q_TILE_OFF; cvt.u64.u32
-  // %dq64, %t0)
-  long long q_off = -1;
-  for (std::size_t i = 1; i < st.size(); ++i)
-    if (st[i].text.rfind("cvt.u64.u32", 0) == 0 && st[i].text.find("%dq64") != std::string::npos &&
-        st[i - 1].text.find("%smem") != std::string::npos) {
-      std::string op;
-      q_off = eval_or_throw(sm100_ptx::operands(st[i - 1].text, &op)[2]);
-      break;
-    }
+  const long long q_off = q_tile_offset(st);
   t.truth(name + ": the Q descriptor's address found", q_off >= 0);
   std::map<long long, int> seen;  // byte offset in the tile -> writes
   bool placed = true;
   std::string first_bad;
-  for (int mt = 0; mt < 4; ++mt)
-    for (int g = 0; g < 8; ++g)
-      for (int q4 = 0; q4 < 4; ++q4) {
-        Interp in;
-        in.set("%mt", mt);
-        in.set("%g", g);
-        in.set("%q4", q4);
-        in.set("%smem", 0);
-        in.run(st, from, to);
-        t.truth(name + ": Q tile addresses known", !in.bad_addr);
-        for (const Store& s : in.stores) {
-          const std::string& reg = s.regs[0];
-          int ks = 0, j = 0;
-          if (std::sscanf(reg.c_str(), "%%qa%d_%d", &ks, &j) != 2) continue;
-          const int row = 16 * mt + g + ((j & 1) ? 8 : 0), col = 16 * ks + 2 * q4 + ((j & 2) ? 8 : 0);
-          for (int e = 0; e < 2; ++e) {
-            const long long at = s.addr + 2 * e - q_off;
-            ++seen[at];
-            ++t.elements;
-            if (at != sw128_offset(row, col + e) && placed) {
-              placed = false;
-              first_bad = reg + " (row " + std::to_string(row) + ", col " + std::to_string(col + e) + ") at " +
-                          std::to_string(at) + ", want " + std::to_string(sw128_offset(row, col + e));
-            }
-          }
+  run_q_lanes(st, from, to, D, false, [&](const Interp& in, int mt, int g, int q4) {
+    t.truth(name + ": Q tile addresses known", !in.bad_addr);
+    for (const Store& s : in.stores) {
+      const std::string& reg = s.regs[0];
+      int ks = 0, j = 0, row = 0, col = 0;
+      if (std::sscanf(reg.c_str(), "%%qa%d_%d", &ks, &j) != 2) continue;
+      q_frag_element(mt, g, q4, ks, j, &row, &col);
+      for (int e = 0; e < 2; ++e) {
+        const long long at = s.addr + 2 * e - q_off;
+        ++seen[at];
+        ++t.elements;
+        if (at != sw128_offset(row, col + e) && placed) {
+          placed = false;
+          first_bad = reg + " (row " + std::to_string(row) + ", col " + std::to_string(col + e) + ") at " +
+                      std::to_string(at) + ", want " + std::to_string(sw128_offset(row, col + e));
         }
       }
+    }
+  });
   t.truth(name + ": every Q element at its place in the tile: " + first_bad, placed);
-  bool once = static_cast<int>(seen.size()) == 64 * D;
-  for (const auto& kv : seen) once = once && kv.second == 1;
-  t.truth(name + ": every element of the 64 x D Q tile written once (" + std::to_string(seen.size()) + " written)", once);
+  t.truth(name + ": every element of the 64 x D Q tile written once (" + std::to_string(seen.size()) + " written)",
+          each_once(seen, 64LL * D));
+}
+
+// Q's two e4m3 tiles (the d64 / d128 _e4m3_wg rows): the statements up to the Q descriptor's
+// (Q_E4M3_TILES_STORE comes before it) run for every (m-tile, g, q4) with Q's fragment registers
+// as data (run_q_lanes): each byte Q_SPLIT_ONE stores is followed back to its element, hi (e4m3
+// of Q s) or lo (e4m3 of Q s - hi, of the same element), and the scale register that made Q s,
+// which must be its row's (%qscale0 rows g, %qscale1 rows g + 8: Q_SCALE). Every element of the
+// 64 x D tiles written once, hi in the first tile and lo Q_E4M3_TILE_BYTES = 64 x D after it, at
+// its place in TMA's e4m3 layout (e4m3_offset = CuTe's, compare_qk_e4m3).
+void check_q_tiles_e4m3(const std::string& name, const std::vector<Stmt>& st, int D, Tally& t) {
+  std::size_t desc_at = st.size();
+  const long long q_off = q_tile_offset(st, &desc_at);
+  t.truth(name + ": the Q descriptor's address found", q_off >= 0);
+  const long long tile = 64LL * D;
+  std::map<long long, int> seen;  // byte offset from the hi tile -> writes
+  bool placed = true;
+  std::string first_bad;
+  run_q_lanes(st, 0, desc_at, D, true, [&](const Interp& in, int, int, int) {
+    for (const Store& s : in.stores) {
+      if (s.regs.size() != 1 || s.data.size() != 1 || s.data[0].size() != 2) continue;
+      const std::vector<long long>& b = s.data[0];
+      if (b[0] < kQElem || b[1] < kQElem) continue;  // not Q's data
+      for (int k = 0; k < 2; ++k) {
+        const long long id = b[k], e = id & (kQElem - 1);
+        const int row = static_cast<int>(e / 1024), col = static_cast<int>(e % 1024);
+        const bool is_lo = (id & kQLo) != 0;
+        const long long scale = id & (kQScale0 | kQScale1), want_scale = (row % 16) < 8 ? kQScale0 : kQScale1;
+        const long long at = s.addr + k - q_off;
+        const long long want = (is_lo ? tile : 0) + e4m3_offset(row, col, D);
+        ++seen[at];
+        ++t.elements;
+        if ((at != want || scale != want_scale) && placed) {
+          placed = false;
+          first_bad = std::string(is_lo ? "lo" : "hi") + " of Q (row " + std::to_string(row) + ", col " +
+                      std::to_string(col) + ") at " + std::to_string(at) + ", want " + std::to_string(want) +
+                      (scale != want_scale ? ", scaled by the other row's scale" : "");
+        }
+      }
+    }
+  });
+  t.truth(name + ": every Q element's hi and lo at their places in Q's e4m3 tiles, by their row's scale: " + first_bad,
+          placed);
+  t.truth(name + ": every byte of Q's two 64 x D e4m3 tiles written once (" + std::to_string(seen.size()) +
+              " written)",
+          each_once(seen, 2 * tile));
 }
 
 // The e4m3 rows' conversion: every thread's stores to the f16 copy, the source bytes of each f16
 // from the thread's loads of the e4m3 stage. An e4m3 stage holds K then V (KV_TILE_BYTES each),
 // column blocks of cb_cols columns x 64 rows (cb_cols bytes a row), TMA's swizzle of that row
-// width; the copy K then V (64 x D x 2 each) in the 16-bit layout above.
-void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, Tally& t) {
-  const int cb_cols = D == 64 ? 64 : 128, tile_bytes = 64 * D, copy_tile_bytes = 64 * D * 2;
-  auto src_elem = [&](long long off, int* tile, int* row, int* col) {
-    *tile = off >= tile_bytes ? 1 : 0;
-    off %= tile_bytes;
-    const int cb = static_cast<int>(off / (64 * cb_cols));
-    const long long in = off % (64 * cb_cols);
-    *row = static_cast<int>(in / cb_cols);
-    const int sw_chunk = static_cast<int>((in % cb_cols) / 16), byte = static_cast<int>(in % 16);
-    const int chunk = cb_cols == 128 ? sw_chunk ^ (*row % 8) : sw_chunk ^ ((*row / 2) % 4);
-    *col = cb * cb_cols + chunk * 16 + byte;
-  };
+// width (e4m3_offset); the copy K then V (64 x D x 2 each) in the 16-bit layout above, or, where
+// the QK reads the e4m3 K (v_only: the d64 / d128 rows), V alone (a copy of 64 x D x 2: the copy
+// the loop converts into, %cv_cur, at 0 like the other).
+void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, bool v_only, Tally& t) {
+  const long long tile_bytes = 64LL * D, copy_tile_bytes = 64LL * D * 2;
+  std::map<long long, std::pair<int, int>> src_elem;  // byte offset in an e4m3 tile -> (row, col)
   std::map<long long, std::pair<int, int>> dst_elem;  // byte offset in a copy tile -> (row, col)
   for (int row = 0; row < 64; ++row)
-    for (int col = 0; col < D; ++col) dst_elem[sw128_offset(row, col)] = {row, col};
-  std::set<long long> covered;  // tile * copy_tile_bytes + offset
+    for (int col = 0; col < D; ++col) {
+      src_elem[e4m3_offset(row, col, D)] = {row, col};
+      dst_elem[sw128_offset(row, col)] = {row, col};
+    }
+  const int copy_tiles = v_only ? 1 : 2;  // the copy's tiles: V, or K then V
+  std::set<long long> covered;             // tile * copy_tile_bytes + offset
   bool ok = true, any = false;
   std::string first_bad;
   for (int thr = 0; thr < 128; ++thr) {
     Interp in;
     in.set("%thr", thr);
-    for (const char* b : {"%smem", "%stage_base", "%sb_cur", "%cv_base", "%cv_cur", "%cv_nxt", "%zero"}) in.set(b, 0);
+    for (const char* b : {"%smem", "%stage_base", "%cv_base", "%cv_cur", "%cv_prv", "%zero"}) in.set(b, 0);
     in.run(st, 0, st.size());
     for (const Store& s : in.stores) {
       if (s.regs.size() != 4 || s.regs[0] != "%cw0") continue;  // the copy's 16-byte stores of data
@@ -390,14 +596,17 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
           any = true;
           ++t.elements;
           const long long dst = s.addr + 4 * i + 2 * h;
-          const int dtile = dst >= copy_tile_bytes ? 1 : 0;
+          const int dtile = static_cast<int>(dst / copy_tile_bytes);
           const auto de = dst_elem.find(dst % copy_tile_bytes);
-          int stile = 0, srow = 0, scol = 0;
-          src_elem(b[h], &stile, &srow, &scol);
-          const bool match = de != dst_elem.end() && stile == dtile && de->second.first == srow && de->second.second == scol;
+          const int stile = static_cast<int>(b[h] / tile_bytes);  // 0: K, 1: V
+          const auto se = src_elem.find(b[h] % tile_bytes);
+          const int want_stile = v_only ? 1 : dtile;
+          const bool match = dtile < copy_tiles && de != dst_elem.end() && se != src_elem.end() &&
+                             stile == want_stile && de->second == se->second;
           if (!match && ok) {
             first_bad = "thread " + std::to_string(thr) + ": e4m3 byte " + std::to_string(b[h]) + " (tile " +
-                        std::to_string(stile) + ", row " + std::to_string(srow) + ", col " + std::to_string(scol) +
+                        std::to_string(stile) + ", row " + std::to_string(se == src_elem.end() ? -1 : se->second.first) +
+                        ", col " + std::to_string(se == src_elem.end() ? -1 : se->second.second) +
                         ") stored at copy byte " + std::to_string(dst);
           }
           ok = ok && match;
@@ -406,10 +615,12 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
     }
   }
   t.truth(name + ": conversions found", any);
-  t.truth(name + ": every f16 of the copy from its own e4m3 element: " + first_bad, ok);
-  t.truth(name + ": both copy tiles covered (" + std::to_string(covered.size()) + " of " +
-              std::to_string(2 * 64 * D) + " elements)",
-          static_cast<int>(covered.size()) == 2 * 64 * D);
+  t.truth(name + ": every f16 of the copy from its own e4m3 element" + std::string(v_only ? " of V" : "") + ": " +
+              first_bad,
+          ok);
+  t.truth(name + (v_only ? ": the V copy covered (" : ": both copy tiles covered (") + std::to_string(covered.size()) +
+              " of " + std::to_string(copy_tiles * 64 * D) + " elements)",
+          static_cast<int>(covered.size()) == copy_tiles * 64 * D);
 }
 
 std::vector<Stmt> statements_of(const ptxfmha::KernelInfo* r) {
@@ -422,22 +633,33 @@ std::vector<Stmt> statements_of(const ptxfmha::KernelInfo* r) {
 // Whether the row's QK wgmmas read Q from a Q tile (its PTX makes the Q tile's descriptor; which
 // rows do is checked on the SASS by test_cpu_sass_wg_q.cpp and test_cpu_decode_abi.cpp).
 bool has_q_tile(const std::vector<Stmt>& st) { return kernel_desc(st, "%dq64", 0).found; }
+// Whether the row's QK is an e4m3 wgmma (the d64 / d128 _e4m3_wg rows; from its PTX as well, the
+// SASS tests hold which rows do).
+bool has_e4m3_qk(const std::vector<Stmt>& st) {
+  for (const Stmt& s : st)
+    if (s.text.rfind("wgmma.mma_async", 0) == 0 && s.text.find(".e4m3.e4m3 ") != std::string::npos) return true;
+  return false;
+}
 
 // Every check of one row on the statements `st` (the row's, or a mutation of them).
 void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally& t) {
   const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
   const int D = r->head_dim;
-  const bool e4m3 = f->kv_bytes == 1, q_tile = has_q_tile(st);
+  const bool e4m3 = f->kv_bytes == 1, q_tile = has_q_tile(st), qk_e4m3 = has_e4m3_qk(st), qk16 = !qk_e4m3;
   const std::string n = r->name;
   using K = GMMA::Major;
-  if (!e4m3 && D == 64) compare_row<64, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x64x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (!e4m3 && D == 128) compare_row<128, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x128x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (!e4m3 && D == 256) compare_row<256, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x256x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 64) compare_row<64, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x64x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 128) compare_row<128, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
-  if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
-  if (q_tile) check_q_tile(n, st, D, t);
-  if (e4m3) check_conversion(n, st, D, t);
+  if (!e4m3 && D == 64) compare_row<64, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x64x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (!e4m3 && D == 128) compare_row<128, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x128x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (!e4m3 && D == 256) compare_row<256, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x256x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (e4m3 && D == 64) compare_row<64, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x64x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (e4m3 && D == 128) compare_row<128, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (qk_e4m3 && D == 64) compare_qk_e4m3<64, GMMA::Layout_K_SW64_Atom<float_e4m3_t>>(n, st, t);
+  if (qk_e4m3 && D == 128) compare_qk_e4m3<128, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
+  t.truth(n + ": an e4m3 QK at head dim 64 or 128 only", !qk_e4m3 || D == 64 || D == 128);
+  if (q_tile && qk16) check_q_tile(n, st, D, t);
+  if (qk_e4m3) check_q_tiles_e4m3(n, st, D, t);
+  if (e4m3) check_conversion(n, st, D, qk_e4m3, t);
 }
 
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
@@ -466,44 +688,107 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 }
 
 // Mutations of the PTX text, each of which the checks above must catch: the Q tile stored without
-// its swizzle (prepare.sh's mutation Q of bench/results/prepared-s19), a conversion load moved by
-// 8 bytes, a descriptor's k-step offset moved by one (16 bytes).
+// its swizzle (prepare.sh's mutation Q of bench/results/prepared-s19; in the e4m3 QK rows both of
+// Q's tiles), a conversion load moved by 8 bytes (K's in the d256 e4m3 rows, V's in the e4m3 QK
+// rows), a descriptor's K k-step offset moved by one (16 bytes); and in the e4m3 QK rows: Q's lo
+// tile stored without its swizzle (hi's kept), lo's k-steps reading hi's tile (Q at e4m3 precision:
+// the device call's mutation, bench/results/prepared-s20), the rows g + 8 scaled by row g's scale.
+// Row kinds (which a mutation applies to): every row; rows with Q in shared memory; e4m3 rows;
+// e4m3 QK rows. One kind's text may differ by row (the 16-bit and e4m3 k-step, K's and V's load).
+enum class Rows { all, q_tile, e4m3, qk_e4m3 };
+struct Mutation {
+  const char* what;
+  Rows rows;
+  // what it does to a row's statements (qk_e4m3: the row's QK is e4m3; D: its head dim); false
+  // where its text was not found
+  bool (*apply)(std::vector<Stmt>& st, bool qk_e4m3, int D);
+};
+// `from` -> `to` in every statement (first: in the first statement that has it only).
+bool replace_text(std::vector<Stmt>& st, const std::string& from, const std::string& to, bool first = false) {
+  bool applied = false;
+  for (Stmt& s : st) {
+    const std::size_t at = s.text.find(from);
+    if (at == std::string::npos) continue;
+    s.text.replace(at, from.size(), to);
+    applied = true;
+    if (first) break;
+  }
+  return applied;
+}
+bool mut_q_swizzle(std::vector<Stmt>& st, bool, int) {
+  return replace_text(st, "xor.b32 %t2, %t1, ", "add.u32 %t2, %zero, ");
+}
+bool mut_cv_load(std::vector<Stmt>& st, bool qk_e4m3, int) {
+  return qk_e4m3 ? replace_text(st, "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + ",
+                                "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + 8 + ", true)
+                 : replace_text(st, "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + ",
+                                "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + 8 + ", true);
+}
+bool mut_k_step(std::vector<Stmt>& st, bool qk_e4m3, int) {
+  return qk_e4m3 ? replace_text(st, "add.s64 %dd, %dk64, ((1) * 32) / 16", "add.s64 %dd, %dk64, 1 + ((1) * 32) / 16")
+                 : replace_text(st, "add.s64 %dd, %dk64, ((0) * (64 * 128) + (1) * 32) / 16",
+                                "add.s64 %dd, %dk64, 1 + ((0) * (64 * 128) + (1) * 32) / 16");
+}
+// Q_SPLIT_STEP's lo stores at %qlo_mut = the chunk's address without the row's swizzle (%t0 + the
+// chunk's offset), hi's at %t2 as before.
+bool mut_q_lo_swizzle(std::vector<Stmt>& st, bool, int) {
+  const std::string x = "xor.b32 %t2, %t1, ", lo_store = "st.shared.b16 [%t2 + ";
+  bool applied = false;
+  for (std::size_t i = 0; i + 1 < st.size(); ++i) {
+    if (st[i].text.rfind(x, 0) != 0 || st[i + 1].text != "add.u32 %t2, %t2, %t0") continue;
+    st.insert(st.begin() + static_cast<std::ptrdiff_t>(i + 2), Stmt{{}, "add.u32 %qlo_mut, %t0, " + st[i].text.substr(x.size())});
+    applied = true;
+  }
+  for (Stmt& s : st)
+    if (s.text.rfind(lo_store, 0) == 0 && s.text.size() > 6 && s.text.compare(s.text.size() - 6, 6, ", %hk1") == 0)
+      s.text.replace(std::strlen("st.shared.b16 ["), 3, "%qlo_mut");
+  return applied;
+}
+bool mut_q_lo_steps(std::vector<Stmt>& st, bool, int D) {
+  return replace_text(st, "add.s64 %dq, %dq64, (((64 * " + std::to_string(D) + ")) + ", "add.s64 %dq, %dq64, ((0) + ");
+}
+bool mut_q_scale(std::vector<Stmt>& st, bool, int) {
+  return replace_text(st, "mul.f32 %qx0, %qx0, %qscale1", "mul.f32 %qx0, %qx0, %qscale0");
+}
+
 TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-step offset is caught") {
-  struct Mutation { const char* what; const char* from; const char* to; bool q_tile_rows, e4m3_rows; };
   const Mutation muts[] = {
-      {"Q tile without its swizzle", "xor.b32 %t2, %t1, ", "add.u32 %t2, %zero, ", true, false},
-      {"a conversion load 8 bytes off", "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + ", "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + 8 + ", false, true},
-      {"a K k-step offset moved", "add.s64 %dd, %dk64, ((0) * (64 * 128) + (1) * 32) / 16",
-       "add.s64 %dd, %dk64, 1 + ((0) * (64 * 128) + (1) * 32) / 16", false, false},
+      {"Q tile without its swizzle", Rows::q_tile, mut_q_swizzle},
+      {"a conversion load 8 bytes off", Rows::e4m3, mut_cv_load},
+      {"a K k-step offset moved", Rows::all, mut_k_step},
+      {"Q's lo tile without its swizzle", Rows::qk_e4m3, mut_q_lo_swizzle},
+      {"Q lo's k-steps on Q hi's tile", Rows::qk_e4m3, mut_q_lo_steps},
+      {"rows g + 8 scaled by row g's scale", Rows::qk_e4m3, mut_q_scale},
   };
+  std::map<std::string, std::pair<int, int>> by_kind;  // what -> (caught, tried)
   int caught = 0, tried = 0;
   for (const ptxfmha::KernelInfo* r : wg_rows()) {
     const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
     const std::vector<Stmt> real = statements_of(r);
-    const bool q_tile = has_q_tile(real);
+    const bool q_tile = has_q_tile(real), qk_e4m3 = has_e4m3_qk(real);
     for (const Mutation& m : muts) {
-      if ((m.q_tile_rows && !q_tile) || (m.e4m3_rows && f->kv_bytes != 1)) continue;
+      if ((m.rows == Rows::q_tile && !q_tile) || (m.rows == Rows::e4m3 && f->kv_bytes != 1) ||
+          (m.rows == Rows::qk_e4m3 && !qk_e4m3))
+        continue;
       std::vector<Stmt> st = real;
-      bool applied = false;
-      for (Stmt& s : st) {
-        const std::size_t at = s.text.find(m.from);
-        if (at == std::string::npos) continue;
-        s.text.replace(at, std::strlen(m.from), m.to);
-        applied = true;
-        if (std::string(m.what).find("load") != std::string::npos) break;  // one load
-      }
-      CAPTURE(r->name);
-      CAPTURE(m.what);
-      CHECK(applied);
+      const std::string row = r->name, what = m.what;
+      CAPTURE(row);
+      CAPTURE(what);
+      CHECK(m.apply(st, qk_e4m3, r->head_dim));
       Tally t;
       check_row(r, st, t);
       ++tried;
-      if (!t.bad.empty()) ++caught;
+      ++by_kind[m.what].second;
+      if (!t.bad.empty()) ++caught, ++by_kind[m.what].first;
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  CHECK(tried == 12 + 6 + 6);  // every row's k-step; the 6 Q-tile rows; the 6 e4m3 rows
-  MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught");
+  // every row's k-step; the 8 rows with Q in shared memory (d256: 4, e4m3 QK: 4); the 6 e4m3 rows;
+  // 3 x the 4 e4m3 QK rows
+  CHECK(tried == 12 + 8 + 6 + 3 * 4);
+  std::ostringstream kinds;
+  for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
+  MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());
 }
 
 #else

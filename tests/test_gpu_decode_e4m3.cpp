@@ -23,6 +23,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -167,12 +168,31 @@ bool check_result(const std::string& key, const std::string& what, const AttnCas
   return ok;
 }
 
+// Q's rows (token, head) times 2^k, k in turn 3, -14, 0, 1, -8: rows 2^17 apart in one CTA (the
+// d64 / d128 _e4m3_wg rows scale Q per row before they split it into e4m3 tiles; one scale per
+// CTA would leave the small rows' Q under e4m3's subnormals). Larger logits meet the e4m3 wgmma's
+// accumulation (about 2^-13 of the sum of |q k|, measured on the H200 2026-12-04: rows times
+// 2^9 and 2^17 missed the LSE bound of 1e-3 + 2e-5 |lse| by 0.04 and 20).
+void q_rows_pow2(const AttnCase& c, AttnHost* h) {
+  static const int kExp[] = {3, -14, 0, 1, -8};
+  const int batches = h->total_q ? 1 : int(c.lq.size());
+  const int tokens = h->total_q ? h->total_q : h->seqlen_q;
+  for (int b = 0; b < batches; ++b)
+    for (int t = 0; t < tokens; ++t)
+      for (int hh = 0; hh < c.heads_q; ++hh)
+        for (int d = 0; d < c.head_dim; ++d) {
+          uint16_t& x = h->hq[std::size_t(elem_index(h->q, b, t, hh, d))];
+          x = ptxfmha::float_to_bf16(std::ldexp(ptxfmha::bf16_to_float(x), kExp[(t * c.heads_q + hh) % 5]));
+        }
+}
+
 // One case end to end: two launches (bitwise equal), the reference, the bounds; plan_out
-// (optional): the plan the call ran.
+// (optional): the plan the call ran; q_pow2: Q's rows scaled by q_rows_pow2.
 bool run_case(const std::string& key, const AttnCase& c, uint64_t seed, int splits, bool e4m3, bool per_head,
               const ptxfmha::DecodeOverrides& ov = ptxfmha::DecodeOverrides(),
-              ptxfmha::DecodePlan* plan_out = nullptr) {
-  const AttnHost h = make_attn_host(c, seed);
+              ptxfmha::DecodePlan* plan_out = nullptr, bool q_pow2 = false) {
+  AttnHost h = make_attn_host(c, seed);
+  if (q_pow2) q_rows_pow2(c, &h);
   E4m3Data e;
   if (e4m3) e = to_e4m3(c, h, per_head, seed);
   const E4m3Data* ep = e4m3 ? &e : nullptr;
@@ -181,7 +201,8 @@ bool run_case(const std::string& key, const AttnCase& c, uint64_t seed, int spli
   const std::string what = key + " seed " + std::to_string(seed) + " " + describe(c) + " splits=" +
                            std::to_string(splits) + (e4m3 ? (per_head ? " e4m3 per-head" : " e4m3 per-tensor") : "") +
                            (ov.split_kernel ? std::string(" kernel=") + ov.split_kernel : "") +
-                           (ov.min_waves ? " min_waves=" + std::to_string(ov.min_waves) : "");
+                           (ov.min_waves ? " min_waves=" + std::to_string(ov.min_waves) : "") +
+                           (q_pow2 ? " q rows x 2^{3,-14,0,1,-8}" : "");
   ptxfmha_status st = b.run(b.params(c, h, ep, splits, nullptr), ov, nullptr, plan_out);
   CHECK_MESSAGE(st == PTXFMHA_OK, what << ": " << ptxfmha_status_string(st) << ": " << ptxfmha_last_error());
   if (st != PTXFMHA_OK) return false;
@@ -290,15 +311,18 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
 }
 
-// The e4m3 warpgroup rows (_e4m3_wg: each e4m3 tile converted once per CTA into an f16 copy, the
-// f16 wgmma loop of mainloop_wg_e4m3.ptxh; sm90a, head dims 64, 128 and 256) where a CTA holds 33..64
+// The e4m3 warpgroup rows (_e4m3_wg; sm90a; head dims 64 and 128: the QK wgmma on the e4m3 K
+// with Q split per row into two e4m3 tiles, each V tile converted once per CTA into an f16 copy,
+// mainloop_wg_e4m3_pipe.ptxh; 256: each e4m3 tile, K and V, converted once per CTA into an f16
+// copy, the f16 wgmma loop of mainloop_wg_e4m3.ptxh) where a CTA holds 33..64
 // packed rows: 33 (GQA 11 x 3 tokens), 48, 64, 80 (a second m-group of 16 rows) and 128 rows;
 // contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths with empty, one-key
 // and tile-edge sequences (the tail tile's conversion zeroes V's rows past the split end: the
 // cache holds e4m3 NaN codes in every cell no call may read), per-head and per-tensor scales,
 // unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
 // the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
-// elsewhere the mma.sync e4m3 rows run the same cases.
+// elsewhere the mma.sync e4m3 rows run the same cases. And Q's rows 2^17 apart in magnitude
+// (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3 (d64, d128).
 TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
@@ -326,6 +350,22 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
             CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
             if (ptxfmha::decode_row_wg(plan.split_row)) ++ran_wg;
           }
+    // Q's rows 2^17 apart in magnitude inside one CTA (64 packed rows): the d64 / d128 _e4m3_wg
+    // rows only (the mma.sync e4m3 rows and the d256 _e4m3_wg row compute Q in f16, ptxfmha.h)
+    const bool qk_e4m3 =
+        ptxfmha::decode_row_qk_e4m3(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
+    for (int page : {0, 16})
+      for (int splits : {0, 3}) {
+        if (!qk_e4m3) continue;
+        AttnCase c = dcase(4, 32, 2, d, page, {900, 300}, 900);
+        ptxfmha::DecodePlan plan;
+        ++cases;
+        if (!run_case("e4m3 wg q range d" + std::to_string(d), c, seed++, splits, true, true,
+                      ptxfmha::DecodeOverrides(), &plan, true))
+          ++failed;
+        REQUIRE(plan.split_row != nullptr);
+        CHECK(ptxfmha::decode_row_qk_e4m3(plan.split_row));
+      }
     // forced cluster merges: the _e4m3_wg_cl twin, 2 and 4 splits (16 tiles: no trimming)
     ptxfmha::DecodeOverrides ov;
     ov.cluster = ptxfmha::DecodeClusterPolicy::Force;

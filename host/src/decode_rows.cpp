@@ -103,6 +103,11 @@ bool decode_row_wg(const KernelInfo* row) {
   return f != nullptr && !f->combine && f->wg != 0;
 }
 
+bool decode_row_qk_e4m3(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->kv_bytes == 1 && f->wg == 2;
+}
+
 bool decode_row_cluster(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
   return f != nullptr && !f->combine && f->cluster != 0;

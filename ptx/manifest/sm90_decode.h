@@ -52,9 +52,10 @@
 // part-1 levers) run only when named (tests, the bench's A/B).
 //   RG      register cap (.maxnreg), 0 = ptxas's own count. The _s3 rows (3 stages, 50,304 B:
 //           shared memory admits 4 CTAs per SM) need <= 96 registers for the register file to
-//           admit 4 too (ptxas alone takes 107); the d64 _e4m3_wg rows (74,880 B: 3 CTAs) <= 120
-//           (ptxas alone takes 124, which admits 2: a warp's registers in units of 256, the
-//           warps per SM a multiple of 4); no spills at either cap (ptxas -v; test "decode split
+//           admit 4 too (ptxas alone takes 107); the d64 _e4m3_wg rows (58,496 B: 3 CTAs) <= 120
+//           (the first pipelined loop took 124 without the cap, which admits 2: a warp's
+//           registers in units of 256, the warps per SM a multiple of 4), the d128 ones (99,456
+//           B: 2 CTAs) <= 168; no spills at any cap (ptxas -v; test "decode split
 //           rows: registers admit the CTAs their shared memory admits")
 //   WG      1 = the main loop of one warpgroup (_wg): the 4 consumer warps compute the CTA's 64
 //           packed rows together with wgmma (S = Q K^T with Q's A fragments in registers and K
@@ -67,16 +68,20 @@
 //           and the ring of 3 stages and the Q tile admit one CTA per SM; H200 2026-12-05,
 //           bench/results/h200-2026-12-05-s20). The host runs it for such calls
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
-//           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl): the consumers convert each e4m3 tile
-//           once per CTA into an f16 copy the f16 wgmmas read (kv_e4m3_wg.ptxh,
-//           mainloop_wg_e4m3.ptxh, one copy, one tile at a time: WG 1, d128 and d256); WG 2: two
-//           copies and the software-pipelined loop, S(u) and P V(u - 1) issued together with
-//           K(u + 1) and V(u) converted beside them and Q a shared-memory operand
-//           (mainloop_wg_e4m3_pipe.ptxh, d64; a d128 row of 2 stages and two copies ran
-//           0.67x-0.85x the one-copy row of 4 stages, H200 2026-12-04,
-//           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM); 4 e4m3
-//           stages, the copies and at d64 / d256 the Q tile fit as many CTAs per SM as their
-//           bf16 twins (layout.ptxh; d256: one; run since 2026-12-05, bench/results/h200-2026-12-05-s20)
+//           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl), by head dim (config.ptxh:
+//           WG_QK_E4M3): d64 / d128 WG 2, the software-pipelined loop of
+//           mainloop_wg_e4m3_pipe.ptxh, S(u) and P V(u - 1) issued together, the QK wgmma on the
+//           stage's e4m3 K with Q split into two e4m3 tiles, and V(u) converted beside them into
+//           one of two f16 V copies (kv_e4m3_wg.ptxh). d64: 4 stages, 58,496 B; d128: 3 stages,
+//           99,456 B (4 would be 115,840, 128 over two CTAs per SM), at most 168 registers (2
+//           CTAs). (Until 2026-12-04 K was converted into f16 copies too: d64 two copies of K
+//           and V, d128 one, used one tile at a time (WG 1); a d128 row of 2 stages and two such
+//           copies ran 0.67x-0.85x that, H200 2026-12-04, bench/results/h200-2026-12-04-s15/r1,
+//           at 187 registers: one CTA per SM.) d256 WG 1: the consumers convert each e4m3 tile,
+//           K and V, once per CTA into one f16 copy the f16 wgmmas read, one tile at a time
+//           (mainloop_wg_e4m3.ptxh), Q in an f16 Q tile; 4 e4m3 stages, the copy and the Q tile
+//           admit one CTA per SM, as its bf16 twin (layout.ptxh; run since 2026-12-05,
+//           bench/results/h200-2026-12-05-s20)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -103,9 +108,9 @@
 #define ROW_fmha_decode_d256_wg_sm90a        (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d256_wg_cl_sm90a     (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0, 120,  2)
-#define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  4,  1,  0,  0,  1, 0,   0,  1)
+#define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  3,  1,  0,  0,  1, 0, 168,  2)
 #define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1, 120,  2)
-#define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  4,  1,  0,  0,  1, 1,   0,  1)
+#define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  3,  1,  0,  0,  1, 1, 168,  2)
 #define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  1)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)

@@ -469,8 +469,11 @@ typedef struct ptxfmha_decode_attn_params {
    * s = 0 (kv_scale_count 1: one scale per tensor) or s = the KV head (kv_scale_count ==
    * heads_kv). The scales are fp32 device arrays read on the stream (a captured graph replays
    * with new values); they must be finite and > 0 (not checked on the host: other values
-   * give unspecified results, never an out-of-bounds access). Q and O stay bf16. Every
-   * feature above works with either cache type. Off (0): a bf16 cache, scales NULL and
+   * give unspecified results, never an out-of-bounds access). Q and O stay bf16; Q enters
+   * the products at f16 precision (|q| <= 65504, larger values saturate) or, where a CTA
+   * holds 33..64 query rows of a KV head on sm_90 (head dims 64 and 128), as two e4m3 terms
+   * scaled per row (any finite bf16; error at most 2^-9 of the element or 2^-17 of its row's
+   * max |q|). Every feature above works with either cache type. Off (0): a bf16 cache, scales NULL and
    * kv_scale_count 0. */
   int32_t kv_dtype;              /* PTXFMHA_KV_BF16 (0) or PTXFMHA_KV_E4M3 (1) */
   int32_t kv_scale_count;        /* e4m3: 1 or heads_kv; bf16: 0 */

@@ -37,6 +37,7 @@ struct AttnFigures {
   long long empty_row_nonzero = 0; // O of a row that sees no key is not exactly 0
   long long lse_unwritten = 0, lse_nonfinite = 0, lse_inf_mismatch = 0;
   double lse_max_abs = 0;
+  double lse_mag_ratio = -1;       // the largest LSE |err| / logit_mag (-1: no logit_mag)
   long long lse_first_bad = -1;    // LSE index
   long long o_first_bad = -1;      // dense reference O index
 };
@@ -139,7 +140,12 @@ inline AttnFigures evaluate_attn(const AttnCase& c, const AttnHost& h, const ptx
       if (!sampled) continue;
       const double err = std::fabs(double(gl) - rl);
       f.lse_max_abs = std::max(f.lse_max_abs, err);
-      if (err > tol.lse_abs + tol.lse_rel * std::fabs(rl) && f.lse_first_bad < 0) f.lse_first_bad = (long long)lse_i;
+      // The e4m3 reference's logit_mag: finite wherever rl is (the same keys), > 0 but where
+      // every |q k| is 0.
+      const double mag = ref.logit_mag.empty() ? 0.0 : std::max(ref.logit_mag[lse_i], 0.0);
+      if (mag > 0) f.lse_mag_ratio = std::max(f.lse_mag_ratio, err / mag);
+      if (!(err <= tol.lse_abs + tol.lse_rel * std::fabs(rl) + tol.lse_mag * mag) && f.lse_first_bad < 0)
+        f.lse_first_bad = (long long)lse_i;
     }
     f.rows_checked += writers == 1;
   }
@@ -155,6 +161,7 @@ inline std::string describe(const AttnFigures& f) {
   std::snprintf(buf, sizeof buf, "rows=%lld max_abs=%.3e rel_l2=%.3e cos=%.7f lse_max_abs=%.3e", f.rows_checked,
                 f.o.max_abs, f.o.rel_l2, f.o.cosine, f.lse_max_abs);
   std::string s = buf;
+  if (f.lse_mag_ratio > 0) s += " lse_err/mag=2^" + std::to_string(std::log2(f.lse_mag_ratio));
   const std::pair<const char*, long long> counts[] = {
       {"unwritten", f.unwritten},         {"o_nonfinite", f.o_nonfinite},     {"ghost_written", f.ghost_written},
       {"pad_clobbered", f.pad_clobbered}, {"empty_row_nonzero", f.empty_row_nonzero},
@@ -186,9 +193,11 @@ inline bool attn_within_bounds(const AttnCase& c, const AttnHost& h, const AttnF
     if (f.lse_nonfinite) s << f.lse_nonfinite << " LSE rows NaN/Inf where the reference is finite; ";
     if (f.lse_inf_mismatch) s << f.lse_inf_mismatch << " LSE rows that see no key (and no sink) are not -inf; ";
     if (f.lse_first_bad >= 0)
-      s << "first LSE row over |err| <= " << tol.lse_abs << " + " << tol.lse_rel << "*|ref|: "
-        << attn_lse_position(c, h, f.lse_first_bad) << " got " << got.lse[std::size_t(f.lse_first_bad)] << " ref "
-        << ref.lse[std::size_t(f.lse_first_bad)] << "; ";
+      s << "first LSE row over |err| <= " << tol.lse_abs << " + " << tol.lse_rel << "*|ref|"
+        << (ref.logit_mag.empty() ? "" : " + lse_mag*logit_mag") << ": " << attn_lse_position(c, h, f.lse_first_bad)
+        << " got " << got.lse[std::size_t(f.lse_first_bad)] << " ref " << ref.lse[std::size_t(f.lse_first_bad)]
+        << (ref.logit_mag.empty() ? "" : " logit_mag " + std::to_string(ref.logit_mag[std::size_t(f.lse_first_bad)]))
+        << "; ";
   }
   *why = s.str();
   return why->empty();
@@ -196,7 +205,7 @@ inline bool attn_within_bounds(const AttnCase& c, const AttnHost& h, const AttnF
 
 // Worst figures per key in gpu_util.h's registry (main.cpp prints it after the run).
 inline void record_attn(const std::string& key, const std::string& what, const AttnFigures& f) {
-  record_worst(key, what, f.o, f.lse_max_abs);
+  record_worst(key, what, f.o, f.lse_max_abs, f.lse_mag_ratio);
 }
 
 }  // namespace ptxfmha_test

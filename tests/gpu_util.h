@@ -541,6 +541,9 @@ struct Tolerance {  // bf16 inputs and output, fp32 accumulation
   double cosine = 0.9999;
   double elem_abs = 2e-2, elem_rel = 2e-2;  // per element: |got-ref| <= abs + rel*|ref|
   double lse_abs = 1e-3, lse_rel = 2e-5;    // per row:     |got-ref| <= abs + rel*|ref|
+  // + lse_mag * RefAttnResult::logit_mag where the reference fills it (the e4m3 cache: the
+  // error bound ptxfmha.h states for its scores, kv_dtype)
+  double lse_mag = 0x1p-11;
 };
 
 struct FwdFigures {
@@ -679,6 +682,7 @@ inline bool within_bounds(const FwdProblem& p, const FwdFigures& f, const FwdOut
 struct WorstFigures {
   long long cases = 0;
   double max_abs = 0, rel_l2 = 0, min_cosine = 1, lse_max_abs = 0;
+  double lse_mag_ratio = -1;  // the largest LSE |err| / logit_mag (-1: no e4m3 reference)
   std::string worst_rel_case;
 };
 struct WorstRegistry {
@@ -691,8 +695,9 @@ inline WorstRegistry& worst_registry() {
 }
 // Folds one case's figures into the worst figures under key (what: the case, kept where its
 // rel_l2 is the worst so far).
+// lse_mag_ratio: the case's largest LSE |err| / logit_mag (-1: no e4m3 reference).
 inline void record_worst(const std::string& key, const std::string& what, const ptxfmha::ErrorStats& o,
-                         double lse_max_abs) {
+                         double lse_max_abs, double lse_mag_ratio = -1) {
   WorstRegistry& r = worst_registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   WorstFigures& w = r.by_kernel[key];
@@ -702,6 +707,7 @@ inline void record_worst(const std::string& key, const std::string& what, const 
   if (worse(o.rel_l2, w.rel_l2)) { w.rel_l2 = o.rel_l2; w.worst_rel_case = what; }
   if (std::isnan(o.cosine) || o.cosine < w.min_cosine) w.min_cosine = o.cosine;
   if (worse(lse_max_abs, w.lse_max_abs)) w.lse_max_abs = lse_max_abs;
+  if (lse_mag_ratio > w.lse_mag_ratio) w.lse_mag_ratio = lse_mag_ratio;
 }
 inline void record(const std::string& key, const FwdProblem& p, const FwdFigures& f) {
   record_worst(key, describe(p), f.o, f.lse_max_abs);
@@ -715,8 +721,9 @@ inline void print_worst_summary(FILE* out) {
     const WorstFigures& w = kv.second;
     std::fprintf(out,
                  "[ptxfmha-tests]   %-46s cases=%-5lld max_abs=%.3e rel_l2=%.3e min_cos=%.7f "
-                 "lse_max_abs=%.3e  (worst rel_l2: %s)\n",
+                 "lse_max_abs=%.3e%s  (worst rel_l2: %s)\n",
                  kv.first.c_str(), w.cases, w.max_abs, w.rel_l2, w.min_cosine, w.lse_max_abs,
+                 w.lse_mag_ratio < 0 ? "" : (" lse_err/mag=2^" + std::to_string(std::log2(w.lse_mag_ratio))).c_str(),
                  w.worst_rel_case.c_str());
   }
 }

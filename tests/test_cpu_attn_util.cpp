@@ -5,6 +5,8 @@
 //     an UNSUPPORTED_FEATURE for an expected feature fails instead of skipping);
 //   - host data in every layout leaves the cells nobody may read as NaN and the reference
 //     never touches them;
+//   - the LSE bound's logit_mag term (the e4m3 cache's, ptxfmha.h) widens it by exactly
+//     Tolerance::lse_mag times the row's logit_mag;
 //   - evaluate_attn passes a perfect result and catches each kind of wrong one (a wrong
 //     element, with its position; a row left unwritten; a row nobody owns written; NaN; a
 //     -inf LSE mismatch; padding written).
@@ -259,6 +261,36 @@ TEST_CASE("attn util: sampled reference rows: the skipped rows are still checked
   bad.o[std::size_t(attn_o_elem(c, h, di))] = ptxfmha::float_to_bf16(float(full.o[std::size_t(di)]) + 1.0f);
   f = evaluate_attn(c, h, ref, bad);
   CHECK(f.o_first_bad == di);
+}
+
+TEST_CASE("attn util: the LSE bound's logit_mag term (e4m3 references): inside passes, outside fails") {
+  const AttnCase c = cases()[0];
+  const AttnHost h = make_attn_host(c, 3);
+  ptxfmha::RefAttnResult ref = attn_reference(h);
+  const AttnOutputs good = perfect(c, h, ref);
+  const Tolerance tol;
+  // row 1's LSE moved by err: 3x the bound without logit_mag, within it with logit_mag
+  REQUIRE(std::isfinite(ref.lse[1]));
+  const double base = tol.lse_abs + tol.lse_rel * std::fabs(ref.lse[1]), err = 3 * base;
+  const double mag = 2 * err / tol.lse_mag;  // err is half the logit_mag term
+  AttnOutputs moved = good;
+  moved.lse[1] = float(ref.lse[1] + err);
+  auto within = [&](const ptxfmha::RefAttnResult& r) {
+    const AttnFigures f = evaluate_attn(c, h, r, moved, tol);
+    std::string why;
+    return attn_within_bounds(c, h, f, moved, r, tol, &why);
+  };
+  CHECK(!within(ref));  // no logit_mag: the plain bound
+  ref.logit_mag.assign(ref.lse.size(), 0.0);
+  CHECK(!within(ref));  // logit_mag 0 on that row: the plain bound
+  ref.logit_mag[1] = mag;
+  CHECK(within(ref));
+  ref.logit_mag[1] = mag / 4;  // the term (err / 2) now below err - base
+  CHECK(!within(ref));
+  ref.logit_mag[1] = -INFINITY;  // a row that sees no key adds nothing
+  CHECK(!within(ref));
+  const AttnFigures f = evaluate_attn(c, h, ref, good, tol);
+  CHECK(f.lse_mag_ratio <= 0);
 }
 
 TEST_CASE("attn util: LSE -inf of a row without keys and without a sink must stay -inf") {

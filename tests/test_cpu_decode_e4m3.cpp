@@ -3,13 +3,15 @@
 //   - the e4m3 conversions: every code's value, and float_to_e4m3 against a brute-force
 //     nearest-value search (ties to even, saturation, NaN);
 //   - reference_attn_e4m3 against reference_attn on the dequantised cache where that cache is
-//     exactly bf16 (power-of-two scales), per KV head and per tensor, with every feature;
+//     exactly bf16 (power-of-two scales), per KV head and per tensor, with every feature; its
+//     logit_mag (the e4m3 LSE bound's scale) against a brute-force sum of |q k|;
 //   - the version-2 fields of ptxfmha_decode_attn_params: each bad value has its row (status
 //     and a message naming the field), through the validator and the public entry points;
 //     the cache's element size in the stride and aliasing rules; an older caller's block;
 //   - the plan: the window band's tiles, the "more, shorter CTAs" split policy.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -195,6 +197,51 @@ TEST_CASE("decode e4m3 reference: equals reference_attn on the dequantised cache
   ptxfmha::RefAttnResult r;
   CHECK_THROWS_AS(ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), {1, 1, 1}, {1, 1, 1}, &r),
                   std::invalid_argument);
+}
+
+TEST_CASE("decode e4m3 reference: logit_mag is the LSE of |q| |k| scale over the keys a row sees, features ignored") {
+  E4m3Problem e = e4m3_problem(2, 3, 70, 8, 2, 64, 77);
+  e.p.seqused_k = {70, 9};
+  const std::vector<float> ks = {0.0625f, 2.0f}, vs = {0.5f, 0.25f};
+  ptxfmha::RefAttnResult r;
+  ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, &r);
+  REQUIRE(r.logit_mag.size() == r.lse.size());
+  const int B = 2, Sq = 3, Hq = 8, Hkv = 2, D = 64, gqa = Hq / Hkv;
+  double worst = 0, largest_gap = 0;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < Hq; ++h)
+      for (int i = 0; i < Sq; ++i) {
+        const int kh = h / gqa, used = e.p.seqused_k[std::size_t(b)];
+        std::vector<double> m;  // sum |q_d k_d| scale per key, by brute force
+        for (int j = 0; j < used; ++j) {
+          double acc = 0;
+          for (int d = 0; d < D; ++d) {
+            const double q = ptxfmha::bf16_to_float(e.q[((std::size_t(b) * Sq + i) * Hq + h) * D + d]);
+            const double k = ptxfmha::e4m3_to_float(e.k[((std::size_t(b) * 70 + j) * Hkv + kh) * D + d]) * ks[std::size_t(kh)];
+            acc += std::fabs(q * k);
+          }
+          m.push_back(acc * e.p.softmax_scale);
+        }
+        const double mx = *std::max_element(m.begin(), m.end());
+        double sum = 0;
+        for (double x : m) sum += std::exp(x - mx);
+        const double got = r.logit_mag[(std::size_t(b) * Hq + h) * Sq + i];
+        worst = std::max(worst, std::fabs(got - (mx + std::log(sum))));
+        CHECK(got >= mx);
+        CHECK(got <= mx + std::log(double(used)) + 1e-9);
+        largest_gap = std::max(largest_gap, got - mx);
+      }
+  CHECK(worst < 1e-9);
+  CHECK(largest_gap > 0);
+  // Softcap, ALiBi and sinks change the LSE, not logit_mag (the error scale of the products).
+  E4m3Problem f = e;
+  f.p.softcap = 7;
+  f.p.sink_logits = {0.5f, -1, 2, 0, 1, 1, -3, 4};
+  f.p.alibi_slopes = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03f, 0.02f, 0.01f, 0.005f};
+  ptxfmha::RefAttnResult rf;
+  ptxfmha::reference_attn_e4m3(f.p, f.q.data(), f.k.data(), f.v.data(), ks, vs, &rf);
+  CHECK(rf.logit_mag == r.logit_mag);
+  CHECK(rf.lse != r.lse);
 }
 
 // ---- version-2 validation --------------------------------------------------------------------------

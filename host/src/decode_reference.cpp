@@ -144,8 +144,20 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
   const std::vector<uint16_t> k16 = widen(k_cache, extent(p.k_stride));
   const std::vector<uint16_t> v16 = widen(v_cache, extent(p.v_stride));
   const int gqa = p.heads_q / p.heads_kv, D = p.head_dim, Sq = p.seqlen_q;
+  // |q| and |k| (sign bits cleared) for logit_mag: the same problem without softcap, ALiBi
+  // and sinks, whose LSE is that of |q| |k| softmax_scale over the keys each row sees.
+  auto magnitudes = [](const uint16_t* src, int64_t n) {
+    std::vector<uint16_t> m(src, src + n);
+    for (uint16_t& x : m) x = uint16_t(x & 0x7FFF);
+    return m;
+  };
+  const int64_t q_extent = p.batch <= 0 || Sq <= 0 ? 0
+                           : (p.batch - 1) * p.q_stride[0] + int64_t(Sq - 1) * p.q_stride[1] +
+                             int64_t(p.heads_q - 1) * p.q_stride[2] + D;
+  const std::vector<uint16_t> q_mag = magnitudes(q, q_extent), k_mag = magnitudes(k16.data(), int64_t(k16.size()));
   out->o.assign(std::size_t(p.batch) * Sq * p.heads_q * D, 0.0);
   out->lse.assign(std::size_t(p.batch) * p.heads_q * Sq, 0.0);
+  out->logit_mag.assign(out->lse.size(), 0.0);
   for (int h = 0; h < p.heads_kv; ++h) {
     const std::size_t s = nscale == 1 ? 0 : std::size_t(h);
     RefAttnProblem ph = p;
@@ -156,9 +168,15 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
       ph.sink_logits.assign(p.sink_logits.begin() + h * gqa, p.sink_logits.begin() + (h + 1) * gqa);
     if (!p.alibi_slopes.empty())
       ph.alibi_slopes.assign(p.alibi_slopes.begin() + h * gqa, p.alibi_slopes.begin() + (h + 1) * gqa);
-    RefAttnResult r;
+    RefAttnResult r, mag;
     reference_attn(ph, q + int64_t(h) * gqa * p.q_stride[2], k16.data() + int64_t(h) * p.k_stride[2],
                    v16.data() + int64_t(h) * p.v_stride[2], &r);
+    RefAttnProblem pm = ph;
+    pm.softcap = 0;
+    pm.sink_logits.clear();
+    pm.alibi_slopes.clear();
+    reference_attn(pm, q_mag.data() + int64_t(h) * gqa * p.q_stride[2], k_mag.data() + int64_t(h) * p.k_stride[2],
+                   v16.data() + int64_t(h) * p.v_stride[2], &mag);
     if (h == 0) {
       out->writers = r.writers;
       out->visible = r.visible;
@@ -170,7 +188,10 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
           const std::size_t src = ((std::size_t(b) * Sq + i) * gqa + g) * D;
           const std::size_t dst = ((std::size_t(b) * Sq + i) * p.heads_q + h * gqa + g) * D;
           for (int d = 0; d < D; ++d) out->o[dst + d] = r.o[src + d] * vs;
-          out->lse[(std::size_t(b) * p.heads_q + h * gqa + g) * Sq + i] = r.lse[(std::size_t(b) * gqa + g) * Sq + i];
+          const std::size_t l_dst = (std::size_t(b) * p.heads_q + h * gqa + g) * Sq + i;
+          const std::size_t l_src = (std::size_t(b) * gqa + g) * Sq + i;
+          out->lse[l_dst] = r.lse[l_src];
+          out->logit_mag[l_dst] = mag.lse[l_src];
         }
   }
 }

@@ -8,7 +8,8 @@
 //     == a shorter fixed K, decode-shaped problems == reference_decode);
 //   - rows that see no key: O = 0 and LSE = -inf (or the sink), never NaN;
 //   - garbage metadata is clamped as the kernels do (ptxfmha.h), never read out of bounds;
-//   - the threaded path equals the single-threaded one bitwise.
+//   - the threaded path equals the single-threaded one bitwise;
+//   - the LSE-only pass (reference_attn_lse, the e4m3 logit_mag) equals the full pass's LSE.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -616,5 +617,57 @@ TEST_CASE("reference_attn: a decode task's rows cut into score blocks equal rows
         CHECK(std::memcmp(r.o.data(), &big.o[qo], D * sizeof(double)) == 0);
         CHECK(r.lse[0] == big.lse[std::size_t(h) * SQ + i]);
       }
+    }
+}
+
+TEST_CASE("reference_attn_lse: the full pass's LSE, writers and visible bitwise, no O, every masking") {
+  // One piece of masking for both passes: causal, windows, seqused_k, sinks / ALiBi / softcap,
+  // sampled rows, packed Q and K with overlapping or empty sequences, paged with a page outside
+  // the pool; 1 and 2 threads, a small score budget (several blocks of rows).
+  const int B = 3, SQ = 40, SK = 90, HQ = 4, HKV = 2, D = 32, PS = 16, PPS = (SK + PS - 1) / PS;
+  std::mt19937 rng(91);
+  const std::vector<uint16_t> q = random_bf16(rng, std::size_t(B) * SQ * HQ * D);
+  const std::vector<uint16_t> k = random_bf16(rng, std::size_t(B) * PPS * PS * HKV * D);
+  std::vector<RefAttnProblem> ps;
+  RefAttnProblem p = fixed(B, SQ, SK, HQ, HKV, D, 0.2);
+  p.causal = true;
+  p.window_left = 7;
+  p.seqused_k = {SK, 30, 0};
+  ps.push_back(p);
+  p.causal = false;
+  p.window_right = 5;
+  p.softcap = 3;
+  p.sink_logits = {0.5f, -1, 2, 0};
+  p.alibi_slopes = {0.5f, 0.25f, 0.125f, 0.0625f};
+  p.row_mask.assign(std::size_t(B) * SQ, 1);
+  for (std::size_t i = 0; i < p.row_mask.size(); i += 3) p.row_mask[i] = 0;
+  ps.push_back(p);
+  RefAttnProblem v = fixed(B, 0, 0, HQ, HKV, D, 0.2);
+  v.causal = true;
+  v.cu_seqlens_q = {0, 30, 20, 70}; v.total_q = 80; v.max_seqlen_q = 45;  // overlap, rows past 65
+  v.cu_seqlens_k = {0, 90, 90, 200}; v.total_k = 200; v.max_seqlen_k = 90;  // an empty sequence
+  ps.push_back(v);
+  RefAttnProblem g = fixed(B, SQ, SK, HQ, HKV, D, 0.2);
+  g.window_left = 20;
+  g.page_size = PS; g.max_blocks_per_seq = PPS; g.num_pages = B * PPS;
+  dense(g.k_stride, PS, HKV, D);
+  for (int i = 0; i < B * PPS; ++i) g.block_table.push_back((i * 5) % (B * PPS));
+  g.block_table[4] = -1;  // outside the pool
+  ps.push_back(g);
+  for (std::size_t c = 0; c < ps.size(); ++c)
+    for (const int threads : {1, 2}) {
+      CAPTURE(c);
+      CAPTURE(threads);
+      RefAttnProblem pc = ps[c];
+      pc.v_stride[0] = pc.k_stride[0]; pc.v_stride[1] = pc.k_stride[1]; pc.v_stride[2] = pc.k_stride[2];
+      const ptxfmha::RefAttnLimits lim{threads, 200};
+      RefAttnResult full, lse;
+      ptxfmha::reference_attn_impl(pc, q.data(), k.data(), k.data(), &full, true, "test", lim);
+      ptxfmha::reference_attn_lse(pc, q.data(), k.data(), &lse, "test", lim);
+      CHECK(lse.o.empty());
+      CHECK(bitwise_equal(lse.lse, full.lse));
+      CHECK(lse.writers == full.writers);
+      CHECK(lse.visible == full.visible);
+      CHECK(std::count_if(full.lse.begin(), full.lse.end(), [](double x) { return std::isfinite(x); }) > 0);
     }
 }

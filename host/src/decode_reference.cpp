@@ -13,6 +13,7 @@
 
 #include "decode.h"
 #include "ptxfmha/reference.h"
+#include "reference_attn.h"  // reference_attn_lse
 
 namespace ptxfmha {
 
@@ -145,7 +146,8 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
   const std::vector<uint16_t> v16 = widen(v_cache, extent(p.v_stride));
   const int gqa = p.heads_q / p.heads_kv, D = p.head_dim, Sq = p.seqlen_q;
   // |q| and |k| (sign bits cleared) for logit_mag: the same problem without softcap, ALiBi
-  // and sinks, whose LSE is that of |q| |k| softmax_scale over the keys each row sees.
+  // and sinks, whose LSE is that of |q| |k| softmax_scale over the keys each row sees (the
+  // LSE-only pass: the reference's masking, no P V product).
   auto magnitudes = [](const uint16_t* src, int64_t n) {
     std::vector<uint16_t> m(src, src + n);
     for (uint16_t& x : m) x = uint16_t(x & 0x7FFF);
@@ -175,8 +177,8 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
     pm.softcap = 0;
     pm.sink_logits.clear();
     pm.alibi_slopes.clear();
-    reference_attn(pm, q_mag.data() + int64_t(h) * gqa * p.q_stride[2], k_mag.data() + int64_t(h) * p.k_stride[2],
-                   v16.data() + int64_t(h) * p.v_stride[2], &mag);
+    reference_attn_lse(pm, q_mag.data() + int64_t(h) * gqa * p.q_stride[2],
+                       k_mag.data() + int64_t(h) * p.k_stride[2], &mag, "reference_attn_e4m3");
     if (h == 0) {
       out->writers = r.writers;
       out->visible = r.visible;

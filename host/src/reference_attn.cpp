@@ -17,6 +17,10 @@
 // rows can see (the union of their [lo, hi), contiguous because lo and hi grow with i) of its
 // KV head in chunks widened to float64 once for all its rows, through the block table when
 // paged; each row's operations and their order are those above whatever the task holds.
+//
+// LSE only (reference_attn_lse): the same tasks, rows, keys and scores, the exp-sum taken
+// right after the max in the same key order (so the LSE is bitwise the full pass's), and no
+// V read, weighted V sum or O.
 #include "reference_attn.h"
 
 #include <algorithm>
@@ -126,12 +130,13 @@ struct RowState {
   double* lse = nullptr;
 };
 
+// v == nullptr: LSE only (r->o is empty and stays so).
 class Worker {
  public:
   Worker(const RefAttnProblem& p, const std::vector<Seq>& seqs, const uint16_t* q, const uint16_t* k,
          const uint16_t* v, RefAttnResult* r, int64_t score_budget)
-      : p_(p), seqs_(seqs), q_(q), k_(k), v_(v), r_(r), right_(p.causal ? 0 : p.window_right),
-        D_(static_cast<std::size_t>(p.head_dim)), score_budget_(score_budget) {}
+      : p_(p), seqs_(seqs), q_(q), k_(k), v_(v), r_(r), lse_only_(v == nullptr),
+        right_(p.causal ? 0 : p.window_right), D_(static_cast<std::size_t>(p.head_dim)), score_budget_(score_budget) {}
 
   // The task's rows (head-major) in blocks whose scores fit the score budget; each block streams
   // its keys in chunks of kChunkKeys widened to float64 once for all of its rows (the rows of
@@ -169,7 +174,7 @@ class Worker {
     const int64_t row = s.q_row0 + i;
     rs->h = h;
     rs->i = i;
-    rs->o = r_->o.data() + (static_cast<std::size_t>(row) * p_.heads_q + h) * D_;
+    rs->o = lse_only_ ? nullptr : r_->o.data() + (static_cast<std::size_t>(row) * p_.heads_q + h) * D_;
     rs->lse = r_->lse.data() + (varlen ? static_cast<std::size_t>(h) * p_.total_q + row
                                        : (static_cast<std::size_t>(b) * p_.heads_q + h) * p_.seqlen_q + i);
     rs->diag = int64_t(i) + s.len_k - s.len_q;
@@ -181,7 +186,7 @@ class Worker {
     rs->slope = !p_.alibi_slopes.empty() ? double(p_.alibi_slopes[static_cast<std::size_t>(h)]) : 0.0;
     if (!p_.row_mask.empty() && p_.row_mask[static_cast<std::size_t>(row)] == 0) return false;  // not sampled
     if (rs->lo >= rs->hi) {  // no visible key
-      std::fill(rs->o, rs->o + D_, 0.0);
+      if (!lse_only_) std::fill(rs->o, rs->o + D_, 0.0);
       *rs->lse = has_sink ? rs->sink : -kInf;
       return false;
     }
@@ -189,7 +194,7 @@ class Worker {
   }
 
   // Rows [first, last) of rows_, whose keys lie in [lo, hi): the scores, the max, the exp-sum
-  // with the weighted V sum, O and LSE.
+  // with the weighted V sum, O and LSE (LSE only: the exp-sum alone, then the LSE).
   void run_block(int b, const Seq& s, std::size_t first, std::size_t last, int64_t lo, int64_t hi) {
     const std::size_t n = last - first, nk = static_cast<std::size_t>(hi - lo);
     const int kvh = rows_[first].h / (p_.heads_q / p_.heads_kv);
@@ -197,7 +202,7 @@ class Worker {
     const bool has_alibi = !p_.alibi_slopes.empty();
     qd_.resize(n * D_);
     sc_.resize(n * nk);
-    acc_.assign(n * D_, 0.0);
+    if (!lse_only_) acc_.assign(n * D_, 0.0);
     for (std::size_t r = 0; r < n; ++r) {
       const RowState& rs = rows_[first + r];
       const uint16_t* qr = !p_.cu_seqlens_q.empty()
@@ -238,8 +243,10 @@ class Worker {
       if (has_sink) m = std::max(m, rs.sink);
       rs.m = m;
       rs.sum = has_sink ? std::exp(rs.sink - m) : 0.0;
+      if (lse_only_)  // the loop below's additions, in its order, without V
+        for (int64_t j = rs.lo; j < rs.hi; ++j) rs.sum += std::exp(sc[j] - m);
     }
-    for (int64_t j0 = lo; j0 < hi; j0 += kChunkKeys) {  // exp-sum and weighted V sum
+    for (int64_t j0 = lo; !lse_only_ && j0 < hi; j0 += kChunkKeys) {  // exp-sum and weighted V sum
       const int64_t j1 = std::min(hi, j0 + kChunkKeys);
       widen(v_, p_.v_stride, b, s, kvh, j0, j1);
       for (std::size_t r = 0; r < n; ++r) {
@@ -256,7 +263,7 @@ class Worker {
     }
     for (std::size_t r = 0; r < n; ++r) {
       const RowState& rs = rows_[first + r];
-      for (std::size_t d = 0; d < D_; ++d) rs.o[d] = acc_[r * D_ + d] / rs.sum;
+      for (std::size_t d = 0; !lse_only_ && d < D_; ++d) rs.o[d] = acc_[r * D_ + d] / rs.sum;
       *rs.lse = rs.m + std::log(rs.sum);
     }
   }
@@ -288,6 +295,7 @@ class Worker {
   const std::vector<Seq>& seqs_;
   const uint16_t *q_, *k_, *v_;
   RefAttnResult* r_;
+  const bool lse_only_;
   const int right_;
   const std::size_t D_;
   const int64_t score_budget_;
@@ -305,7 +313,8 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   const std::size_t rows = varlen ? static_cast<std::size_t>(p.total_q)
                                   : static_cast<std::size_t>(p.batch) * p.seqlen_q;
   const std::size_t H = static_cast<std::size_t>(p.heads_q), D = static_cast<std::size_t>(p.head_dim);
-  out->o.assign(rows * H * D, kNaN);
+  if (v != nullptr) out->o.assign(rows * H * D, kNaN);
+  else out->o.clear();
   out->lse.assign(rows * H, kNaN);
   out->visible.assign(rows, 0);
   const std::vector<Seq> seqs = resolve(p);
@@ -360,6 +369,11 @@ void reference_attn_impl(const RefAttnProblem& p, const uint16_t* q, const uint1
   for (int i = 0; i < nthreads - 1; ++i) pool.emplace_back(body);
   body();
   for (auto& t : pool) t.join();
+}
+
+void reference_attn_lse(const RefAttnProblem& p, const uint16_t* q, const uint16_t* k, RefAttnResult* out,
+                        const char* who, const RefAttnLimits& limits) {
+  reference_attn_impl(p, q, k, nullptr, out, true, who, limits);
 }
 
 std::vector<uint8_t> attn_row_writers(const RefAttnProblem& p) {

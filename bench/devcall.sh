@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What every prepared device call shares (sourced, not run): a call's script under
 # bench/results/<dir>/ sources this file, runs its parts through `part`, and ends with
-# `call_end`; its prepare.sh sources it too for `write_devrun_env`. Earlier calls' scripts
-# (s9-s18) spell the same steps out and stay as they ran.
+# `call_end`; its prepare.sh sources it too for `write_devrun_env` and `build_mutation`. Earlier
+# calls' scripts (s9-s18, and s19's prepare.sh with its own mutate) spell the same steps out and
+# stay as they ran.
 #
 # On the GPU-less machine (prepare.sh):
 #   write_devrun_env CUBIN_DIR   .devrun/env.sh (untracked; delete after the call): the cuDNN
@@ -10,6 +11,11 @@
 #                                source / build folders, the cubins to run (CUBIN_DIR) and the
 #                                bench's read-ceiling cubin; $B the bench, $T the test binary
 #                                (bench/gpu-bundle.sh builds both)
+#   build_mutation NAME FILE SED-EXPR KERNEL...   build-mut/NAME/sm90a/fmha_decode_<KERNEL>_sm90a.cubin
+#                                for each KERNEL, built in a temporary worktree of HEAD with
+#                                `sed -i SED-EXPR` applied to FILE; stops the script where the
+#                                edit changes nothing or a mutated cubin equals this tree's
+#                                (build-bench/cub/sm90a: copy the real cubins there first)
 # On the device machine (call.sh, run from the repository root with $OUT set by the tool):
 #   call_begin RUN BUDGET        $R = $OUT/RUN, when.txt (date, GPU, clocks, driver), the budget
 #                                clock (seconds from now)
@@ -35,6 +41,24 @@ export PTXFMHA_SOURCE_DIR=\$PWD PTXFMHA_BUILD_DIR=build-bench
 export PTXFMHA_CUBIN_DIR=\$PWD/$1 PTXFMHA_BENCH_CUBIN_DIR=\$PWD/build-bench/cubin-bench
 B=\$PWD/.deps/gpu/ptxfmha_bench; T=\$PWD/.deps/gpu/ptxfmha_tests
 ENV
+}
+
+build_mutation() {
+  local name=$1 file=$2 expr=$3
+  shift 3
+  local wt
+  wt=$(mktemp -d)/wt-mut
+  mkdir -p "build-mut/$name/sm90a"
+  git worktree add -q "$wt" HEAD
+  sed -i "$expr" "$wt/$file"
+  git -C "$wt" diff --quiet && { echo "mutation $name did not apply"; exit 1; }
+  make -C "$wt" -j2 BUILD="$wt/build" $(for k in "$@"; do echo "$wt/build/cubin/sm90a/fmha_decode_${k}_sm90a.cubin"; done)
+  for k in "$@"; do
+    cp "$wt/build/cubin/sm90a/fmha_decode_${k}_sm90a.cubin" "build-mut/$name/sm90a/"
+    cmp -s "build-mut/$name/sm90a/fmha_decode_${k}_sm90a.cubin" "build-bench/cub/sm90a/fmha_decode_${k}_sm90a.cubin" \
+      && { echo "mutated cubin $k equals the real one"; exit 1; }
+  done
+  git worktree remove --force "$wt"
 }
 
 call_begin() {

@@ -116,11 +116,25 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
     *err = "`" + cmd + "` exited " + std::to_string(rc) + ": " + out;
     return m;
   }
-  static const std::regex def(R"(^#define\s+([A-Za-z_][A-Za-z0-9_]*)(\s+(.*))?$)");
+  // (The lines are split by hand: std::regex recurses per character, and a long expansion such
+  // as the d256 e4m3 rows' Q_E4M3_TILES_STORE overflows the stack.)
+  auto ident_at = [](const std::string& line, std::size_t at) {
+    std::size_t end = at;
+    while (end < line.size() && (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '_')) ++end;
+    const bool ok = end > at && !std::isdigit(static_cast<unsigned char>(line[at]));
+    return ok ? line.substr(at, end - at) : std::string();
+  };
   std::vector<std::string> names;
   for (const std::string& line : split_lines(out)) {
-    std::smatch mm;
-    if (std::regex_match(line, mm, def) && mm[1].str().rfind("__", 0) != 0) names.push_back(mm[1].str());
+    if (line.rfind("#define", 0) != 0 || line.size() < 8 || (line[7] != ' ' && line[7] != '\t')) continue;
+    std::size_t at = 7;
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+    const std::string name = ident_at(line, at);
+    const std::size_t after = at + name.size();
+    // an object-like macro: the name ends the line or a blank follows it (not `(`)
+    if (!name.empty() && (after == line.size() || line[after] == ' ' || line[after] == '\t') &&
+        name.rfind("__", 0) != 0)
+      names.push_back(name);
   }
   // Second pass: the file, then `@@ptxfmha_fact "NAME" = <expansion of NAME>` for every name.
   std::string tail = "#define PTXFMHA_TEST_FACT(n) @@ptxfmha_fact #n = n\n";
@@ -134,10 +148,15 @@ inline std::map<std::string, std::string> cpp_macros(const std::string& path, bo
            out2.substr(0, 2000);
     return m;
   }
-  static const std::regex fact(R"re(^@@ptxfmha_fact "([A-Za-z_][A-Za-z0-9_]*)" = ?(.*)$)re");
+  const std::string fact = "@@ptxfmha_fact \"";
   for (const std::string& line : split_lines(out2)) {
-    std::smatch mm;
-    if (std::regex_match(line, mm, fact)) m[mm[1].str()] = mm[2].str();
+    if (line.rfind(fact, 0) != 0) continue;
+    const std::string name = ident_at(line, fact.size());
+    std::size_t at = fact.size() + name.size();
+    if (name.empty() || line.compare(at, 3, "\" =") != 0) continue;
+    at += 3;
+    if (at < line.size() && line[at] == ' ') ++at;
+    m[name] = line.substr(at);
   }
   if (m.size() != names.size()) {
     *ok = false;

@@ -250,15 +250,17 @@ const SmemCase kSmemCases[] = {
     // d256: the ring and the Q tile (64 rows x 256 x 2), the QK wgmmas' A operand
     {"fmha_decode_d256_wg_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_wg_cl_sm90a", sm90_decode_smem(256, 3) + 64 * 256 * 2, 230528},
-    // the e4m3 warpgroup rows at d64 / d128: e4m3 stages (d64 4, d128 3) + two f16 copies of a V
-    // tile + Q's two e4m3 tiles (64 rows x D bytes each)
+    // the e4m3 warpgroup rows: e4m3 stages (d64 4, d128 3, d256 4) + two f16 copies of a V tile +
+    // Q's two e4m3 tiles (64 rows x D bytes each)
     {"fmha_decode_d64_e4m3_wg_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 64 * 64 * 2 + 2 * 4096, 58496},
     {"fmha_decode_d128_e4m3_wg_sm90a", sm90_decode_smem(128, 3, 1) + 2 * 64 * 128 * 2 + 2 * 8192, 99456},
     {"fmha_decode_d64_e4m3_wg_cl_sm90a", sm90_decode_smem(64, 4, 1) + 2 * 64 * 64 * 2 + 2 * 4096, 58496},
     {"fmha_decode_d128_e4m3_wg_cl_sm90a", sm90_decode_smem(128, 3, 1) + 2 * 64 * 128 * 2 + 2 * 8192, 99456},
-    // d256: 4 e4m3 stages + one f16 copy of K and V + the Q tile (64 rows x 256 x 2, f16)
-    {"fmha_decode_d256_e4m3_wg_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
-    {"fmha_decode_d256_e4m3_wg_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
+    {"fmha_decode_d256_e4m3_wg_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
+    {"fmha_decode_d256_e4m3_wg_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
+    // the d256 _e4m3_wgs row (the serial loop): 4 e4m3 stages + one f16 copy of K and V + the Q
+    // tile (64 rows x 256 x 2, f16)
+    {"fmha_decode_d256_e4m3_wgs_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 64 * 256 * 2, 230528},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
     {"fmha_decode_d64_attn_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_cl_sm90a", sm90_decode_smem(128, 3), 99456},

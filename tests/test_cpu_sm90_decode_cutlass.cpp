@@ -5,18 +5,19 @@
 //     offset, against cute::GMMA's descriptors (make_fragment_A / _B of partition_A / _B of the
 //     tiles laid out with GMMA::Layout_K_SW128_Atom / Layout_MN_SW128_Atom, the layouts TMA's
 //     128-byte swizzle writes: checked too, element by element);
-//   - the rows whose QK is an e4m3 wgmma (the d64 / d128 _e4m3_wg rows: m64n64k32 on the stage's
-//     e4m3 K with Q as two e4m3 tiles, hi and lo): the K and Q descriptors of every k-step of both
-//     QK sites (lo's D/32 k-steps, then hi's) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN on
-//     GMMA::Layout_K_SW64_Atom<float_e4m3_t> (d64) / Layout_K_SW128_Atom<float_e4m3_t> (d128),
-//     whose byte layout is checked equal to TMA's swizzle of the e4m3 K tile;
+//   - the rows whose QK is an e4m3 wgmma (the _e4m3_wg rows: m64n64k32 on the stage's e4m3 K with
+//     Q as two e4m3 tiles, hi and lo): the K and Q descriptors of every k-step of both QK sites
+//     (lo's D/32 k-steps, then hi's) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN on
+//     GMMA::Layout_K_SW64_Atom<float_e4m3_t> (d64) / Layout_K_SW128_Atom<float_e4m3_t> (d128, and
+//     d256 tiled over its two 128-byte column blocks), whose byte layout is checked equal to TMA's
+//     swizzle of the e4m3 K tile;
 //   - what the consumers write for those descriptors to read: the Q tile (Q_TILE_STORE: every
 //     thread's Q fragments, followed through the PTX's address arithmetic for each (m-tile, g,
 //     q4)), Q's e4m3 tiles (Q_E4M3_TILES_STORE: each stored byte followed back through the split
 //     to its Q element, its row's scale register and hi or lo) and the e4m3 rows' f16 copies
 //     (the conversion map: every thread's loads of the e4m3 stage and stores to the copy,
-//     followed through LANE_OFFSETS and every conversion in the main loop: K and V at d256, V
-//     alone where the QK reads the e4m3 K), element by element against the CuTe layout of the
+//     followed through LANE_OFFSETS and every conversion in the main loop: K and V in the d256
+//     _e4m3_wgs row, V alone where the QK reads the e4m3 K), element by element against the CuTe layout of the
 //     copy and TMA's layout of the e4m3 stage.
 // The PTX (statements as tests/sm100_model/ptx_roles.h parses them: one space between fields) is
 // interpreted straight-line (tests/sm90_decode_interp.h: no branches taken; the base registers of
@@ -180,11 +181,12 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, bool qk16
           ((((base & 0x3FFFF) >> 4) | dv.fields) + dv.steps[kk]) & mask);
 }
 
-// The e4m3 QK (the d64 / d128 _e4m3_wg rows, WG_QK_E4M3_ISSUE of wg_steps.ptxh): S = (Q lo + Q hi)
-// K^T as 2 x D/32 wgmma m64n64k32 e4m3, A = Q's tile (%dq64: hi at the Q tile's address, lo
+// The e4m3 QK (the _e4m3_wg rows, WG_QK_E4M3_ISSUE of wg_steps.ptxh): S = (Q lo + Q hi) K^T as 2
+// x D/32 wgmma m64n64k32 e4m3, A = Q's tile (%dq64: hi at the Q tile's address, lo
 // Q_E4M3_TILE_BYTES = 64 x D after it), B = the stage's e4m3 K tile (%dk64), both K-major in
-// TMA's swizzle of D-byte rows (KAtom: GMMA::Layout_K_SW64_Atom<float_e4m3_t> at d64,
-// Layout_K_SW128_Atom at d128; the layout checked equal to TMA's, e4m3_offset). Every k-step of
+// TMA's swizzle of its column blocks' rows (KAtom: GMMA::Layout_K_SW64_Atom<float_e4m3_t> at d64,
+// Layout_K_SW128_Atom at d128 and d256, tile_to_shape stacking the atom down the 64 rows first,
+// then across d256's two 128-byte column blocks; the layout checked equal to TMA's, e4m3_offset). Every k-step of
 // every QK site (the pipelined loop's first round and loop: 2 x 2 x D/32 of each descriptor, lo's
 // D/32 first) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN descriptors of the same k-step.
 template <int D, class KAtom>
@@ -325,7 +327,7 @@ void check_q_tile(const std::string& name, const std::vector<Stmt>& st, int D, T
           each_once(seen, 64LL * D));
 }
 
-// Q's two e4m3 tiles (the d64 / d128 _e4m3_wg rows): the statements up to the Q descriptor's
+// Q's two e4m3 tiles (the _e4m3_wg rows): the statements up to the Q descriptor's
 // (Q_E4M3_TILES_STORE comes before it) run for every (m-tile, g, q4) with Q's fragment registers
 // as data (run_q_lanes): each byte Q_SPLIT_ONE stores is followed back to its element, hi (e4m3
 // of Q s) or lo (e4m3 of Q s - hi, of the same element), and the scale register that made Q s,
@@ -374,7 +376,7 @@ void check_q_tiles_e4m3(const std::string& name, const std::vector<Stmt>& st, in
 // from the thread's loads of the e4m3 stage. An e4m3 stage holds K then V (KV_TILE_BYTES each),
 // column blocks of cb_cols columns x 64 rows (cb_cols bytes a row), TMA's swizzle of that row
 // width (e4m3_offset); the copy K then V (64 x D x 2 each) in the 16-bit layout above, or, where
-// the QK reads the e4m3 K (v_only: the d64 / d128 rows), V alone (a copy of 64 x D x 2: the copy
+// the QK reads the e4m3 K (v_only: the _e4m3_wg rows), V alone (a copy of 64 x D x 2: the copy
 // the loop converts into, %cv_cur, at 0 like the other).
 void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, bool v_only, Tally& t) {
   const long long tile_bytes = 64LL * D, copy_tile_bytes = 64LL * D * 2;
@@ -444,7 +446,7 @@ std::vector<Stmt> statements_of(const ptxfmha::KernelInfo* r) {
 // Whether the row's QK wgmmas read Q from a Q tile (its PTX makes the Q tile's descriptor; which
 // rows do is checked on the SASS by test_cpu_sass_wg_q.cpp and test_cpu_decode_abi.cpp).
 bool has_q_tile(const std::vector<Stmt>& st) { return kernel_desc(st, "%dq64", 0).found; }
-// Whether the row's QK is an e4m3 wgmma (the d64 / d128 _e4m3_wg rows; from its PTX as well, the
+// Whether the row's QK is an e4m3 wgmma (the _e4m3_wg rows; from its PTX as well, the
 // SASS tests hold which rows do).
 bool has_e4m3_qk(const std::vector<Stmt>& st) {
   for (const Stmt& s : st)
@@ -467,7 +469,9 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
   if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
   if (qk_e4m3 && D == 64) compare_qk_e4m3<64, GMMA::Layout_K_SW64_Atom<float_e4m3_t>>(n, st, t);
   if (qk_e4m3 && D == 128) compare_qk_e4m3<128, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
-  t.truth(n + ": an e4m3 QK at head dim 64 or 128 only", !qk_e4m3 || D == 64 || D == 128);
+  if (qk_e4m3 && D == 256) compare_qk_e4m3<256, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
+  t.truth(n + ": an e4m3 QK in the e4m3 rows of the pipelined loop (WG 2) and only there",
+          qk_e4m3 == (e4m3 && f->wg == 2));
   if (q_tile && qk16) check_q_tile(n, st, D, t);
   if (qk_e4m3) check_q_tiles_e4m3(n, st, D, t);
   if (e4m3) check_conversion(n, st, D, qk_e4m3, t);
@@ -490,7 +494,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
     check_row(r, statements_of(r), t);
     ++rows;
   }
-  CHECK(rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256
+  CHECK(rows == 13);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256; d256 _e4m3_wgs
   for (const std::string& b : t.bad) FAIL_CHECK(b);
   CHECK(t.bad.empty());
   MESSAGE("sm90 decode cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH
@@ -503,10 +507,12 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 // Q's tiles), a conversion load moved by 8 bytes (K's in the d256 e4m3 rows, V's in the e4m3 QK
 // rows), a descriptor's K k-step offset moved by one (16 bytes); and in the e4m3 QK rows: Q's lo
 // tile stored without its swizzle (hi's kept), lo's k-steps reading hi's tile (Q at e4m3 precision:
-// the device call's mutation, bench/results/prepared-s20), the rows g + 8 scaled by row g's scale.
+// the device call's mutation, bench/results/prepared-s20), the rows g + 8 scaled by row g's scale;
+// at d256 Q's two e4m3 column blocks stacked, and the K and Q k-steps of the second column block
+// read from the first.
 // Row kinds (which a mutation applies to): every row; rows with Q in shared memory; e4m3 rows;
 // e4m3 QK rows. One kind's text may differ by row (the 16-bit and e4m3 k-step, K's and V's load).
-enum class Rows { all, q_tile, e4m3, qk_e4m3 };
+enum class Rows { all, q_tile, e4m3, qk_e4m3, qk_e4m3_d256 };
 struct Mutation {
   const char* what;
   Rows rows;
@@ -535,10 +541,31 @@ bool mut_cv_load(std::vector<Stmt>& st, bool qk_e4m3, int) {
                  : replace_text(st, "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + ",
                                 "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + 8 + ", true);
 }
-bool mut_k_step(std::vector<Stmt>& st, bool qk_e4m3, int) {
+bool mut_k_step(std::vector<Stmt>& st, bool qk_e4m3, int D) {
+  if (qk_e4m3 && D == 256)
+    return replace_text(st, "add.s64 %dd, %dk64, (((1) / 4)", "add.s64 %dd, %dk64, 1 + (((1) / 4)");
   return qk_e4m3 ? replace_text(st, "add.s64 %dd, %dk64, ((1) * 32) / 16", "add.s64 %dd, %dk64, 1 + ((1) * 32) / 16")
                  : replace_text(st, "add.s64 %dd, %dk64, ((0) * (64 * 128) + (1) * 32) / 16",
                                 "add.s64 %dd, %dk64, 1 + ((0) * (64 * 128) + (1) * 32) / 16");
+}
+// d256's two 128-byte column blocks (8192 bytes apart: CB_BYTES = (64 * 128)) dropped from the
+// statements that begin with `prefix`: Q's e4m3 stores (Q_CB_OFF), or the K and Q k-steps
+// (Q32_OFF), each stacking the second block on the first.
+bool drop_column_block(std::vector<Stmt>& st, const std::string& prefix) {
+  bool applied = false;
+  for (Stmt& s : st) {
+    if (s.text.rfind(prefix, 0) != 0) continue;
+    for (std::size_t at = s.text.find("* (64 * 128)"); at != std::string::npos; at = s.text.find("* (64 * 128)", at)) {
+      s.text.replace(at, 12, "* 0");
+      applied = true;
+    }
+  }
+  return applied;
+}
+bool mut_q_cb(std::vector<Stmt>& st, bool, int) { return drop_column_block(st, "st.shared.b16 [%t2 + "); }
+bool mut_k_cb(std::vector<Stmt>& st, bool, int) {
+  const bool k = drop_column_block(st, "add.s64 %dd, %dk64, ");
+  return drop_column_block(st, "add.s64 %dq, %dq64, ") && k;
 }
 // Q_SPLIT_STEP's lo stores at %qlo_mut = the chunk's address without the row's swizzle (%t0 + the
 // chunk's offset), hi's at %t2 as before.
@@ -571,6 +598,8 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       {"Q's lo tile without its swizzle", Rows::qk_e4m3, mut_q_lo_swizzle},
       {"Q lo's k-steps on Q hi's tile", Rows::qk_e4m3, mut_q_lo_steps},
       {"rows g + 8 scaled by row g's scale", Rows::qk_e4m3, mut_q_scale},
+      {"d256: Q's two e4m3 column blocks stacked", Rows::qk_e4m3_d256, mut_q_cb},
+      {"d256: the K and Q k-steps 4-7 in the first column block", Rows::qk_e4m3_d256, mut_k_cb},
   };
   std::map<std::string, std::pair<int, int>> by_kind;  // what -> (caught, tried)
   int caught = 0, tried = 0;
@@ -580,7 +609,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
     const bool q_tile = has_q_tile(real), qk_e4m3 = has_e4m3_qk(real);
     for (const Mutation& m : muts) {
       if ((m.rows == Rows::q_tile && !q_tile) || (m.rows == Rows::e4m3 && f->kv_bytes != 1) ||
-          (m.rows == Rows::qk_e4m3 && !qk_e4m3))
+          (m.rows == Rows::qk_e4m3 && !qk_e4m3) || (m.rows == Rows::qk_e4m3_d256 && !(qk_e4m3 && r->head_dim == 256)))
         continue;
       std::vector<Stmt> st = real;
       const std::string row = r->name, what = m.what;
@@ -595,9 +624,9 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  // every row's k-step; the 8 rows with Q in shared memory (d256: 4, e4m3 QK: 4); the 6 e4m3 rows;
-  // 3 x the 4 e4m3 QK rows
-  CHECK(tried == 12 + 8 + 6 + 3 * 4);
+  // every row's k-step; the 9 rows with Q in shared memory (d256 _wg 2, _e4m3_wgs 1, e4m3 QK 6);
+  // the 7 e4m3 rows; 3 x the 6 e4m3 QK rows; 2 x the 2 d256 e4m3 QK rows
+  CHECK(tried == 13 + 9 + 7 + 3 * 6 + 2 * 2);
   std::ostringstream kinds;
   for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());

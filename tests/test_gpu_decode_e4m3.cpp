@@ -18,7 +18,7 @@
 // poisoned before each launch, two launches bitwise equal, the bounds of tests/attn_util.h
 // (rel_l2 <= 2e-2, cosine >= 0.9999, per element |err| <= 2e-2 + 2e-2 |ref|, LSE per row
 // |err| <= 1e-3 + 2e-5 |ref|, + 2^-11 logit_mag where the plan ran a row whose QK is e4m3 (the
-// d64 / d128 _e4m3_wg rows: the e4m3 products' bound of ptxfmha.h; reference_for),
+// _e4m3_wg rows: the e4m3 products' bound of ptxfmha.h; reference_for),
 // the first wrong element named. About 15 s on an H200 (estimate: ~90 small cases).
 //
 // Run: build/tests/ptxfmha_tests -ts=gpu-decode -tc="gpu decode e4m3*,gpu decode graph*,gpu decode variants*"
@@ -158,9 +158,8 @@ ptxfmha::RefAttnResult reference(const AttnHost& h, const E4m3Data* e) {
   return r;
 }
 // The reference of a case whose plan ran split_row: the LSE bound's logit_mag term is the rows'
-// whose QK sums e4m3 products (decode_row_qk_e4m3: the d64 / d128 _e4m3_wg rows, ptxfmha.h);
-// every other row (the mma.sync e4m3 rows, the d256 _e4m3_wg rows: f16 products) is held to the
-// plain bound.
+// whose QK sums e4m3 products (decode_row_qk_e4m3: the _e4m3_wg rows, ptxfmha.h); every other
+// row (the mma.sync e4m3 rows, the d256 _e4m3_wgs row: f16 products) is held to the plain bound.
 ptxfmha::RefAttnResult reference_for(const AttnHost& h, const E4m3Data* e, const ptxfmha::KernelInfo* split_row) {
   ptxfmha::RefAttnResult r = reference(h, e);
   if (split_row == nullptr || !ptxfmha::decode_row_qk_e4m3(split_row)) r.logit_mag.clear();
@@ -180,7 +179,7 @@ bool check_result(const std::string& key, const std::string& what, const AttnCas
 }
 
 // Q's rows (token, head) times 2^k, k in turn 3, -14, 0, 1, -8: rows 2^17 apart in one CTA (the
-// d64 / d128 _e4m3_wg rows scale Q per row before they split it into e4m3 tiles; one scale per
+// _e4m3_wg rows scale Q per row before they split it into e4m3 tiles; one scale per
 // CTA would leave the small rows' Q under e4m3's subnormals). Larger logits meet the e4m3 wgmma's
 // accumulation (about 2^-13 of the sum of |q k|, measured on the H200 2026-12-04: rows times
 // 2^9 and 2^17 missed the LSE bound of 1e-3 + 2e-5 |lse| by 0.04 and 20).
@@ -324,10 +323,9 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
 }
 
-// The e4m3 warpgroup rows (_e4m3_wg; sm90a; head dims 64 and 128: the QK wgmma on the e4m3 K
-// with Q split per row into two e4m3 tiles, each V tile converted once per CTA into an f16 copy,
-// mainloop_wg_e4m3_pipe.ptxh; 256: each e4m3 tile, K and V, converted once per CTA into an f16
-// copy, the f16 wgmma loop of mainloop_wg_e4m3.ptxh) where a CTA holds 33..64
+// The e4m3 warpgroup rows (_e4m3_wg; sm90a; every head dim: the QK wgmma on the e4m3 K with Q
+// split per row into two e4m3 tiles, each V tile converted once per CTA into an f16 copy,
+// mainloop_wg_e4m3_pipe.ptxh) where a CTA holds 33..64
 // packed rows: 33 (GQA 11 x 3 tokens), 48, 64, 80 (a second m-group of 16 rows) and 128 rows;
 // contiguous and in pages of 16 and 64 keys, causal and not, ragged lengths with empty, one-key
 // and tile-edge sequences (the tail tile's conversion zeroes V's rows past the split end: the
@@ -335,7 +333,9 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
 // the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
 // elsewhere the mma.sync e4m3 rows run the same cases. And Q's rows 2^17 apart in magnitude
-// (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3 (d64, d128).
+// (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3; the d256
+// _e4m3_wgs row (s19's serial loop with f16 products, the A/B baseline run only when named) on
+// 64 packed rows, contiguous and paged, unsplit and split.
 TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
@@ -363,8 +363,8 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
             CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
             if (ptxfmha::decode_row_wg(plan.split_row)) ++ran_wg;
           }
-    // Q's rows 2^17 apart in magnitude inside one CTA (64 packed rows): the d64 / d128 _e4m3_wg
-    // rows only (the mma.sync e4m3 rows and the d256 _e4m3_wg row compute Q in f16, ptxfmha.h)
+    // Q's rows 2^17 apart in magnitude inside one CTA (64 packed rows): the _e4m3_wg rows only
+    // (the mma.sync e4m3 rows and the d256 _e4m3_wgs row compute Q in f16, ptxfmha.h)
     const bool qk_e4m3 =
         ptxfmha::decode_row_qk_e4m3(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
     for (int page : {0, 16})
@@ -379,6 +379,22 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
         REQUIRE(plan.split_row != nullptr);
         CHECK(ptxfmha::decode_row_qk_e4m3(plan.split_row));
       }
+    // the d256 _e4m3_wgs row, named (its plain bound: f16 products)
+    const std::string wgs = std::string("fmha_decode_d") + std::to_string(d) + "_e4m3_wgs_" + gpu().info.arch;
+    if (ptxfmha::find_decode_split_named(gpu().info.sm, wgs.c_str()) != nullptr)
+      for (int page : {0, 16})
+        for (int splits : {0, 3}) {
+          AttnCase c = dcase(4, 32, 2, d, page, {900, 65, 0}, 900);
+          c.causal = splits == 3;
+          ptxfmha::DecodeOverrides ov;
+          ov.split_kernel = wgs.c_str();
+          ptxfmha::DecodePlan plan;
+          ++cases;
+          if (!run_case("e4m3 wgs d" + std::to_string(d), c, seed++, splits, true, page == 0, ov, &plan)) ++failed;
+          REQUIRE(plan.split_row != nullptr);
+          CHECK(std::string(plan.split_row->name) == wgs);
+          CHECK(!ptxfmha::decode_row_qk_e4m3(plan.split_row));
+        }
     // forced cluster merges: the _e4m3_wg_cl twin, 2 and 4 splits (16 tiles: no trimming)
     ptxfmha::DecodeOverrides ov;
     ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
@@ -415,8 +431,8 @@ TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged
 
 // Small shapes for compute-sanitizer (tools/gpu-check.sh runs every test case named
 // "sanitizer shapes"): e4m3 + every feature, page 16, splits + the sink combine kernel, a
-// sequence without keys; e4m3 contiguous per tensor; the A/B rows (head dim 128) and the e4m3
-// d64 two-heads row, each named, at its own head dim.
+// sequence without keys; e4m3 contiguous per tensor; the A/B rows (head dim 128), the e4m3 d64
+// two-heads row and the d256 _e4m3_wgs row, each named, at its own head dim.
 TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink combine, A/B rows)") {
   REQUIRE(ensure_context());
   uint64_t seed = 0xE4D000;
@@ -441,7 +457,7 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",
-                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2"}) {
+                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2", "fmha_decode_d256_e4m3_wgs"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     const ptxfmha::KernelInfo* info = ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str());
     if (info == nullptr) continue;

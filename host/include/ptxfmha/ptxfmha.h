@@ -471,13 +471,14 @@ typedef struct ptxfmha_decode_attn_params {
    * with new values); they must be finite and > 0 (not checked on the host: other values
    * give unspecified results, never an out-of-bounds access). Q and O stay bf16; Q enters
    * the products at f16 precision (|q| <= 65504, larger values saturate) or, where a CTA
-   * holds 33..64 query rows of a KV head on sm_90 (head dims 64 and 128), as two e4m3 terms
+   * holds 33..64 query rows of a KV head on sm_90 (every head dim), as two e4m3 terms
    * scaled per row (any finite bf16; error at most 2^-9 of the element or 2^-17 of its row's
    * max |q|), whose products with K the FP8 tensor cores sum at about 14 bits rather than
    * fp32: there a score's error, and the LSE's, is up to 2^-11 of M = ln sum_j exp(scale
    * sum_d |q_d k_jd|) over the keys j the row sees (M is at least the largest such sum of
-   * magnitudes; on the H200, 2026-12-04, up to 2^-12.6 of M on the rows checked), O's as
-   * with f16 products.
+   * magnitudes; on the H200, 2026-12-04, up to 2^-12.6 of M on the rows checked at head dims
+   * 64 and 128; head dim 256, whose scores sum twice as many k-steps, not yet measured), O's
+   * as with f16 products.
    * Every feature above works with either cache type. Off (0): a bf16 cache, scales NULL and
    * kv_scale_count 0. */
   int32_t kv_dtype;              /* PTXFMHA_KV_BF16 (0) or PTXFMHA_KV_E4M3 (1) */

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# s21 call 3 (branch s21-d256-qgmma; prepared, not run; optional, after r1 / r2): where the
+# _e4m3_wg rows' time goes. Nsight Compute (speed of light, pipes, warp states, stalls per SASS
+# line) at 128/8 x 4 tokens, batch 32, kv 32k, contiguous: the d256 pipelined row beside the
+# serial _e4m3_wgs row and the bf16 d256 _wg row, and s20's profile of the d64 / d128 rows.
+# Carry as r1 without build-mut.
+# Device call: command `bash bench/results/prepared-s21/r3.sh r3 500`.
+. bench/devcall.sh
+call_begin "$1" "${2:-500}"
+F=decode/d%s/b32/kv32768/hq128hkv8/q4/contig/
+ncu_profile e4m3-d256 fmha_decode_d256_e4m3_wg_sm90a e4m3 "$(printf $F 256)"
+ncu_profile e4m3s-d256 fmha_decode_d256_e4m3_wgs_sm90a e4m3+k=d256_e4m3_wgs "$(printf $F 256)"
+ncu_profile bf16-d256 fmha_decode_d256_wg_sm90a default "$(printf $F 256)"
+ncu_profile e4m3-d64 fmha_decode_d64_e4m3_wg_sm90a e4m3 "$(printf $F 64)"
+ncu_profile e4m3-d128 fmha_decode_d128_e4m3_wg_sm90a e4m3 "$(printf $F 128)"
+call_end

@@ -4,7 +4,9 @@
 # same SASS ran in s17), cuDNN off; what the budget leaves out is marked skipped in parts.txt
 # (s20's r2: 4 variants x 36 cells took ~7 min). Carry as r1 without build-mut.
 #   n32       32 packed rows (64/8 x 4 tokens): the planned mma.sync rows against the warpgroup
-#             rows named (kDecodeWgMinRows is 33 from d64 / d128; s20's 32-row call did not run)
+#             rows named (kDecodeWgMinRows is 33 from d64 / d128; s20's 32-row call did not run);
+#             n32d128 the same at d128 (s17: the d64 e4m3 QK row at 32 rows 0.88x-1.07x the
+#             mma.sync row; d128 not measured)
 #   splits    forced split counts of the d256 _e4m3_wg row (batch 1 / 8, kv 32k / 128k,
 #             contiguous): does its wave plan (kDecodeCombineTilesE4m3Wg, fitted at d64 / d128;
 #             the plan test holds 16 / 16 / 2 splits) pick the best count for the pipelined row?
@@ -20,6 +22,8 @@ call_begin "$1" "${2:-560}"
 C=$PWD/build-bench/cub
 bench_cells n32 "$C" default,k=d256_wg,e4m3,e4m3+k=d256_e4m3_wg \
   "decode/d256/b(8|32|128)/kv(8192|131072)/hq64hkv8/q4/contig"
+bench_cells n32d128 "$C" default,k=d128_wg,e4m3,e4m3+k=d128_e4m3_wg \
+  "decode/d128/b(8|32|128)/kv(8192|131072)/hq64hkv8/q4/contig"
 bench_cells splits "$C" e4m3,e4m3+s1,e4m3+s2,e4m3+s4,e4m3+s8,e4m3+s16 \
   "decode/d256/b(1|8)/kv(32768|131072)/hq128hkv8/q4/contig"
 bench_cells w64 "$C" default,s1,s2,s3,s4,s6 "decode/d64/b(8|64|128)/kv8192/hq128hkv8/q4/(contig|page16)"

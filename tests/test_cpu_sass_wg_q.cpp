@@ -7,9 +7,10 @@
 // the loop's QK wgmma and never restored them, so every tile after the first multiplied P (not
 // Q) by K: rel. L2 0.04-0.25 against float64. bf16 at head dim 64 and f16 at 128 keep Q. The
 // d64 e4m3 rows then reloaded Q from shared memory before every QK; since 2026-12-04 (the
-// pipelined loop, mainloop_wg_e4m3_pipe.ptxh) the d64 and d128 e4m3 rows' QK reads Q as a
-// shared-memory operand (no Q registers: the check finds the e4m3 QK wgmmas, QGMMA, with a
-// descriptor A and none with register A), as the d256 rows' 16-bit QK wgmmas read their Q tile.
+// pipelined loop, mainloop_wg_e4m3_pipe.ptxh) the e4m3 rows' QK (d64 and d128; d256 since
+// 2026-12-05, s21) reads Q as a shared-memory operand (no Q registers: the check finds the e4m3
+// QK wgmmas, QGMMA, with a descriptor A and none with register A), as the d256 16-bit rows' QK
+// wgmmas read their Q tile.
 //
 // The check, on the SASS ptxas laid out: the main loop is the smallest backward branch whose
 // body holds a QK wgmma (HGMMA without .tnspB) and a P V wgmma (.tnspB). For each register of

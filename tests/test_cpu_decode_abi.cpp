@@ -9,6 +9,7 @@
 // (test_cpu_kernel_table.cpp ties every row's KERNEL_* macros and .maxntid to the table.)
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <set>
@@ -499,6 +500,17 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(count("QGMMA") == (q_e4m3 ? sites * 2 * d / 32 : 0));
         CHECK(occurrences("QGMMA.64x64x32.F32.E4M3.E4M3 R") == (q_e4m3 ? sites * 2 * d / 32 : 0));
         CHECK(regex_count(R"(QGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_e4m3 ? sites * 2 * d / 32 : 0));
+        // the e4m3 QK's S accumulators (the QGMMAs' first register): one, or at d256 one per
+        // 128-byte column block of K (config.ptxh FOR_Q32_S0 / _S1), each summing 2 x 4 k-steps
+        // per site as d128's one does
+        if (q_e4m3) {
+          std::map<std::string, int> accs;
+          const std::regex acc_rx(R"(QGMMA\S*\s+(R[0-9]+),)");
+          for (auto it = std::sregex_iterator(sass.begin(), sass.end(), acc_rx); it != std::sregex_iterator(); ++it)
+            ++accs[(*it)[1].str()];
+          CHECK(accs.size() == (d == 256 ? 2u : 1u));
+          for (const auto& a : accs) CHECK(a.second == sites * 2 * std::min<long long>(d, 128) / 32);
+        }
         CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
         CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The

@@ -42,6 +42,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -187,8 +188,38 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, bool qk16
 // TMA's swizzle of its column blocks' rows (KAtom: GMMA::Layout_K_SW64_Atom<float_e4m3_t> at d64,
 // Layout_K_SW128_Atom at d128 and d256, tile_to_shape stacking the atom down the 64 rows first,
 // then across d256's two 128-byte column blocks; the layout checked equal to TMA's, e4m3_offset). Every k-step of
-// every QK site (the pipelined loop's first round and loop: 2 x 2 x D/32 of each descriptor, lo's
-// D/32 first) against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN descriptors of the same k-step.
+// every QK site (the pipelined loop's first round and loop: 2 x 2 x D/32 of each descriptor)
+// against cute's SM90_64x64x32_F32E4M3E4M3_SS_TN descriptors of the same k-step, in the kernel's
+// order (qk_e4m3_order): per S accumulator lo's k-steps, then hi's; one accumulator (%sw) at d64
+// / d128, at d256 one per 128-byte column block (%sw: k-steps 0-3, %sx: 4-7), so that none sums
+// more than d128's 2 x 4.
+struct QkStep {
+  bool lo;
+  int kk;
+  std::string acc;  // the accumulator's register prefix: %sw or %sx
+};
+std::vector<QkStep> qk_e4m3_order(int D) {
+  std::vector<QkStep> v;
+  const int n = D / 32, per_acc = std::min(n, 4);
+  for (int a = 0; a < n / per_acc; ++a)
+    for (bool lo : {true, false})
+      for (int k = a * per_acc; k < (a + 1) * per_acc; ++k) v.push_back({lo, k, a == 0 ? "%sw" : "%sx"});
+  return v;
+}
+// The accumulator (its first register's prefix, "%sw" / "%sx") of every e4m3 wgmma, in order.
+std::vector<std::string> qk_e4m3_accs(const std::vector<Stmt>& st) {
+  std::vector<std::string> v;
+  for (const Stmt& s : st) {
+    if (s.text.rfind("wgmma.mma_async", 0) != 0 || s.text.find(".e4m3.e4m3 ") == std::string::npos) continue;
+    const std::size_t at = s.text.find('{');
+    std::size_t end = at == std::string::npos ? at : at + 1;
+    while (end != std::string::npos && end < s.text.size() && !std::isdigit(static_cast<unsigned char>(s.text[end])))
+      ++end;
+    v.push_back(at == std::string::npos ? "?" : s.text.substr(at + 1, end - at - 1));
+  }
+  return v;
+}
+
 template <int D, class KAtom>
 void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
   using T = float_e4m3_t;
@@ -213,11 +244,17 @@ void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, Tally
           dk.found && dq.found && static_cast<int>(dk.steps.size()) == sites * 2 * n &&
               static_cast<int>(dq.steps.size()) == sites * 2 * n);
   t.truth(name + ": every site's K and Q descriptors the same fields", dk.same_fields && dq.same_fields);
+  const std::vector<QkStep> order = qk_e4m3_order(D);
+  const std::vector<std::string> accs = qk_e4m3_accs(st);
+  t.truth(name + ": one e4m3 wgmma per k-step found", accs.size() == dk.steps.size());
   for (std::size_t i = 0; i < dk.steps.size() && i < dq.steps.size(); ++i) {
-    const int kk = static_cast<int>(i) % n;
-    const bool is_lo = (i / n) % 2 == 0;
+    const QkStep& want = order[i % order.size()];
+    const int kk = want.kk;
+    const bool is_lo = want.lo;
     const std::string at = " (site " + std::to_string(i / (2 * n)) + ", " + (is_lo ? "lo" : "hi") + " k-step " +
                            std::to_string(kk) + ")";
+    if (i < accs.size())
+      t.truth(name + ": e4m3 k-step" + at + " sums into " + want.acc + " (found " + accs[i] + ")", accs[i] == want.acc);
     t.cmp(name + ": e4m3 K k-step" + at, desc_bits(fB(0, 0, kk)), (((base & 0x3FFFF) >> 4) | dk.fields) + dk.steps[i]);
     t.cmp(name + ": Q e4m3 tile k-step" + at, desc_bits(is_lo ? fA_lo(0, 0, kk) : fA_hi(0, 0, kk)),
           (((base & 0x3FFFF) >> 4) | dq.fields) + dq.steps[i]);
@@ -508,8 +545,8 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 // rows), a descriptor's K k-step offset moved by one (16 bytes); and in the e4m3 QK rows: Q's lo
 // tile stored without its swizzle (hi's kept), lo's k-steps reading hi's tile (Q at e4m3 precision:
 // the device call's mutation, bench/results/prepared-s20), the rows g + 8 scaled by row g's scale;
-// at d256 Q's two e4m3 column blocks stacked, and the K and Q k-steps of the second column block
-// read from the first.
+// at d256 Q's two e4m3 column blocks stacked, the K and Q k-steps of the second column block
+// read from the first, and both column blocks summed into one S accumulator.
 // Row kinds (which a mutation applies to): every row; rows with Q in shared memory; e4m3 rows;
 // e4m3 QK rows. One kind's text may differ by row (the 16-bit and e4m3 k-step, K's and V's load).
 enum class Rows { all, q_tile, e4m3, qk_e4m3, qk_e4m3_d256 };
@@ -563,6 +600,19 @@ bool drop_column_block(std::vector<Stmt>& st, const std::string& prefix) {
   return applied;
 }
 bool mut_q_cb(std::vector<Stmt>& st, bool, int) { return drop_column_block(st, "st.shared.b16 [%t2 + "); }
+// d256's second column block summed into the first accumulator (one S of 2 x 8 k-steps: the same
+// scores, summed twice as long by the FP8 tensor cores)
+bool mut_one_acc(std::vector<Stmt>& st, bool, int) {
+  bool applied = false;
+  for (Stmt& s : st) {
+    if (s.text.rfind("wgmma.mma_async", 0) != 0) continue;
+    for (std::size_t at = s.text.find("%sx"); at != std::string::npos; at = s.text.find("%sx", at)) {
+      s.text.replace(at, 3, "%sw");
+      applied = true;
+    }
+  }
+  return applied;
+}
 bool mut_k_cb(std::vector<Stmt>& st, bool, int) {
   const bool k = drop_column_block(st, "add.s64 %dd, %dk64, ");
   return drop_column_block(st, "add.s64 %dq, %dq64, ") && k;
@@ -600,6 +650,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       {"rows g + 8 scaled by row g's scale", Rows::qk_e4m3, mut_q_scale},
       {"d256: Q's two e4m3 column blocks stacked", Rows::qk_e4m3_d256, mut_q_cb},
       {"d256: the K and Q k-steps 4-7 in the first column block", Rows::qk_e4m3_d256, mut_k_cb},
+      {"d256: both column blocks into one S accumulator", Rows::qk_e4m3_d256, mut_one_acc},
   };
   std::map<std::string, std::pair<int, int>> by_kind;  // what -> (caught, tried)
   int caught = 0, tried = 0;
@@ -625,8 +676,8 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
     }
   }
   // every row's k-step; the 9 rows with Q in shared memory (d256 _wg 2, _e4m3_wgs 1, e4m3 QK 6);
-  // the 7 e4m3 rows; 3 x the 6 e4m3 QK rows; 2 x the 2 d256 e4m3 QK rows
-  CHECK(tried == 13 + 9 + 7 + 3 * 6 + 2 * 2);
+  // the 7 e4m3 rows; 3 x the 6 e4m3 QK rows; 3 x the 2 d256 e4m3 QK rows
+  CHECK(tried == 13 + 9 + 7 + 3 * 6 + 3 * 2);
   std::ostringstream kinds;
   for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());

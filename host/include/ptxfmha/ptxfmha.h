@@ -477,8 +477,8 @@ typedef struct ptxfmha_decode_attn_params {
    * fp32: there a score's error, and the LSE's, is up to 2^-11 of M = ln sum_j exp(scale
    * sum_d |q_d k_jd|) over the keys j the row sees (M is at least the largest such sum of
    * magnitudes; on the H200, 2026-12-04, up to 2^-12.6 of M on the rows checked at head dims
-   * 64 and 128; head dim 256, whose scores sum twice as many k-steps, not yet measured), O's
-   * as with f16 products.
+   * 64 and 128; head dim 256, summed per 128 columns in two accumulators of d128's length
+   * and added in fp32, not yet measured), O's as with f16 products.
    * Every feature above works with either cache type. Off (0): a bf16 cache, scales NULL and
    * kv_scale_count 0. */
   int32_t kv_dtype;              /* PTXFMHA_KV_BF16 (0) or PTXFMHA_KV_E4M3 (1) */

@@ -5,8 +5,9 @@
 #   .deps/gpu/ptxfmha_bench, .deps/gpu/ptxfmha_tests, .deps/benchmark   (bench/gpu-bundle.sh)
 #   build-bench/cub       this tree's sm90a decode cubins only (the carry limit is 64 MiB)
 #   build-mut/lo/sm90a    mutation LO: the six _e4m3_wg cubins (d64 / d128 / d256, _e4m3_wg and
-#                         _e4m3_wg_cl) built with WG_QK_E4M3_ISSUE lacking Q's lo wgmmas (Q at
-#                         e4m3 precision): the e4m3 warpgroup-row suite must fail at every head dim
+#                         _e4m3_wg_cl) built with WG_QK_E4M3_ISSUE lacking Q's lo wgmmas (both
+#                         accumulators' at d256; Q at e4m3 precision): the e4m3 warpgroup-row
+#                         suite must fail at every head dim
 #   .devrun/env.sh        the device machine's environment (bench/devcall.sh: write_devrun_env)
 # Then the device calls of PLAN.md (carry: the du line below).
 set -euo pipefail
@@ -16,7 +17,7 @@ bash bench/gpu-bundle.sh
 rm -rf build-bench/cub build-mut && mkdir -p build-bench/cub/sm90a
 cp build-bench/cubin/sm90a/fmha_decode_*.cubin build-bench/cub/sm90a/
 build_mutation lo ptx/body/sm90_decode/wg_steps.ptxh \
-  's/^    FOR_Q32(WG_QK_E4M3_LO)  *\\$/    \\/' \
+  's/^    FOR_Q32_S[01](WG_QK_E4M3_LO1*)  *\\$/    \\/' \
   d64_e4m3_wg d64_e4m3_wg_cl d128_e4m3_wg d128_e4m3_wg_cl d256_e4m3_wg d256_e4m3_wg_cl
 write_devrun_env build-bench/cub
 du -cb .deps/gpu/ptxfmha_bench .deps/gpu/ptxfmha_tests .deps/benchmark build-bench/cub build-bench/cubin-bench build-mut | tail -1

@@ -69,21 +69,23 @@
 //           bench/results/h200-2026-12-05-s20). The host runs it for such calls
 //           (decode_rows.h: find_decode_split); 0 = the per-warp mma.sync loop (mainloop.ptxh).
 //           With an e4m3 cache (_e4m3_wg, _e4m3_wg_cl; config.ptxh: WG_QK_E4M3): WG 2 at every
-//           head dim, the software-pipelined loop of
-//           mainloop_wg_e4m3_pipe.ptxh, S(u) and P V(u - 1) issued together, the QK wgmma on the
-//           stage's e4m3 K with Q split into two e4m3 tiles, and V(u) converted beside them into
-//           one of two f16 V copies (kv_e4m3_wg.ptxh). d64: 4 stages, 58,496 B; d128: 3 stages,
-//           99,456 B (4 would be 115,840, 128 over two CTAs per SM), at most 168 registers (2
-//           CTAs); d256 (2026-12-05, s21; not yet run on a GPU): 4 stages, two V copies and Q's
-//           tiles, 230,528 B, 255 registers without a cap (no spills), one CTA per SM. (Until 2026-12-04 K was converted into f16 copies too: d64 two copies of K
-//           and V, d128 one, used one tile at a time (WG 1); a d128 row of 2 stages and two such
-//           copies ran 0.67x-0.85x that, H200 2026-12-04, bench/results/h200-2026-12-04-s15/r1,
-//           at 187 registers: one CTA per SM.) WG 1, the d256 _e4m3_wgs row (s19's d256
-//           _e4m3_wg row, H200 2026-12-05, bench/results/h200-2026-12-05-s20; the A/B baseline
-//           of the WG 2 row, run only when named): the consumers convert each e4m3 tile, K and V,
-//           once per CTA into one f16 copy the f16 wgmmas read, one tile at a time
-//           (mainloop_wg_e4m3.ptxh), Q in an f16 Q tile; 4 e4m3 stages, the copy and the Q tile
-//           admit one CTA per SM, as its bf16 twin (layout.ptxh)
+//           head dim, the software-pipelined loop of mainloop_wg_e4m3_pipe.ptxh, S(u) and P V(u -
+//           1) issued together, the QK wgmma on the stage's e4m3 K with Q split into two e4m3
+//           tiles, and V(u) converted beside them into one of two f16 V copies
+//           (kv_e4m3_wg.ptxh). d64: 4 stages, 58,496 B; d128: 3 stages, 99,456 B (4 would be
+//           115,840, 128 over two CTAs per SM), at most 168 registers (2 CTAs); d256
+//           (2026-12-05, s21; not yet run on a GPU): 4 stages, two V copies and Q's tiles,
+//           230,528 B, 255 registers without a cap (no spills), one CTA per SM, S in one
+//           accumulator per 128-byte column block of K. (Until 2026-12-04 K was converted into
+//           f16 copies too: d64 two copies of K and V, d128 one, used one tile at a time (WG 1);
+//           a d128 row of 2 stages and two such copies ran 0.67x-0.85x that, H200 2026-12-04,
+//           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM.) WG 1, the
+//           d256 _e4m3_wgs row (s19's d256 _e4m3_wg row, H200 2026-12-05,
+//           bench/results/h200-2026-12-05-s20; the A/B baseline of the WG 2 row, run only when
+//           named): the consumers convert each e4m3 tile, K and V, once per CTA into one f16 copy
+//           the f16 wgmmas read, one tile at a time (mainloop_wg_e4m3.ptxh), Q in an f16 Q tile;
+//           4 e4m3 stages, the copy and the Q tile admit one CTA per SM, as its bf16 twin
+//           (layout.ptxh)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)

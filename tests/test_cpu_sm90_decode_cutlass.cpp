@@ -578,16 +578,21 @@ bool mut_cv_load(std::vector<Stmt>& st, bool qk_e4m3, int) {
                  : replace_text(st, "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + ",
                                 "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + 8 + ", true);
 }
-bool mut_k_step(std::vector<Stmt>& st, bool qk_e4m3, int D) {
-  if (qk_e4m3 && D == 256)
-    return replace_text(st, "add.s64 %dd, %dk64, (((1) / 4)", "add.s64 %dd, %dk64, 1 + (((1) / 4)");
-  return qk_e4m3 ? replace_text(st, "add.s64 %dd, %dk64, ((1) * 32) / 16", "add.s64 %dd, %dk64, 1 + ((1) * 32) / 16")
-                 : replace_text(st, "add.s64 %dd, %dk64, ((0) * (64 * 128) + (1) * 32) / 16",
-                                "add.s64 %dd, %dk64, 1 + ((0) * (64 * 128) + (1) * 32) / 16");
+// k-step 1's K offset (the second add.s64 %dd, %dk64 of the PTX: the first QK site's) moved by
+// one (16 bytes), in the 16-bit and the e4m3 QK alike
+bool mut_k_step(std::vector<Stmt>& st, bool, int) {
+  const std::string step = "add.s64 %dd, %dk64, ";
+  int seen = 0;
+  for (Stmt& s : st)
+    if (s.text.rfind(step, 0) == 0 && ++seen == 2) {
+      s.text.insert(step.size(), "1 + ");
+      return true;
+    }
+  return false;
 }
 // d256's two 128-byte column blocks (8192 bytes apart: CB_BYTES = (64 * 128)) dropped from the
-// statements that begin with `prefix`: Q's e4m3 stores (Q_CB_OFF), or the K and Q k-steps
-// (Q32_OFF), each stacking the second block on the first.
+// statements that begin with `prefix`: Q's e4m3 stores, or the K and Q k-steps (config.ptxh:
+// E4M3_CB_OFF), each stacking the second block on the first.
 bool drop_column_block(std::vector<Stmt>& st, const std::string& prefix) {
   bool applied = false;
   for (Stmt& s : st) {

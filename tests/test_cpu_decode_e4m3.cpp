@@ -180,7 +180,8 @@ TEST_CASE("decode e4m3 reference: equals reference_attn on the dequantised cache
       e.p.seqused_k = {70, 9};
     }
     ptxfmha::RefAttnResult got, want;
-    ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, &got);
+    ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, false, &got);
+    CHECK(got.logit_mag.empty());  // without with_logit_mag: no LSE-only pass
     const std::vector<uint16_t> k16 = dequant_bf16(e.k, ks, 2, 64), v16 = dequant_bf16(e.v, vs, 2, 64);
     ptxfmha::reference_attn(e.p, e.q.data(), k16.data(), v16.data(), &want);
     expect_same(got, want);
@@ -188,14 +189,14 @@ TEST_CASE("decode e4m3 reference: equals reference_attn on the dequantised cache
     std::vector<float> ks2 = ks;
     ks2[0] *= 2;
     ptxfmha::RefAttnResult other;
-    ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks2, vs, &other);
+    ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks2, vs, false, &other);
     double diff = 0;
     for (std::size_t i = 0; i < other.o.size(); ++i) diff = std::max(diff, std::fabs(other.o[i] - want.o[i]));
     CHECK(diff > 1e-3);
   }
   E4m3Problem e = e4m3_problem(1, 1, 8, 4, 2, 64, 5);
   ptxfmha::RefAttnResult r;
-  CHECK_THROWS_AS(ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), {1, 1, 1}, {1, 1, 1}, &r),
+  CHECK_THROWS_AS(ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), {1, 1, 1}, {1, 1, 1}, false, &r),
                   std::invalid_argument);
 }
 
@@ -204,8 +205,16 @@ TEST_CASE("decode e4m3 reference: logit_mag is the LSE of |q| |k| scale over the
   e.p.seqused_k = {70, 9};
   const std::vector<float> ks = {0.0625f, 2.0f}, vs = {0.5f, 0.25f};
   ptxfmha::RefAttnResult r;
-  ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, &r);
+  ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, true, &r);
   REQUIRE(r.logit_mag.size() == r.lse.size());
+  // with_logit_mag changes nothing else: O, LSE, writers and visible as without it
+  ptxfmha::RefAttnResult plain;
+  ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), ks, vs, false, &plain);
+  CHECK(plain.logit_mag.empty());
+  CHECK(plain.o == r.o);
+  CHECK(plain.lse == r.lse);
+  CHECK(plain.writers == r.writers);
+  CHECK(plain.visible == r.visible);
   const int B = 2, Sq = 3, Hq = 8, Hkv = 2, D = 64, gqa = Hq / Hkv;
   double worst = 0, largest_gap = 0;
   for (int b = 0; b < B; ++b)
@@ -239,7 +248,7 @@ TEST_CASE("decode e4m3 reference: logit_mag is the LSE of |q| |k| scale over the
   f.p.sink_logits = {0.5f, -1, 2, 0, 1, 1, -3, 4};
   f.p.alibi_slopes = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03f, 0.02f, 0.01f, 0.005f};
   ptxfmha::RefAttnResult rf;
-  ptxfmha::reference_attn_e4m3(f.p, f.q.data(), f.k.data(), f.v.data(), ks, vs, &rf);
+  ptxfmha::reference_attn_e4m3(f.p, f.q.data(), f.k.data(), f.v.data(), ks, vs, true, &rf);
   CHECK(rf.logit_mag == r.logit_mag);
   CHECK(rf.lse != r.lse);
 }

@@ -151,18 +151,15 @@ struct DecodeBufs {
   }
 };
 
-ptxfmha::RefAttnResult reference(const AttnHost& h, const E4m3Data* e) {
+// The reference of a case whose plan ran split_row: the LSE bound's logit_mag term (computed
+// only then) is the rows' whose QK sums e4m3 products (decode_row_qk_e4m3: the _e4m3_wg rows,
+// ptxfmha.h); every other row (the mma.sync e4m3 rows, the d256 _e4m3_wgs row: f16 products)
+// is held to the plain bound.
+ptxfmha::RefAttnResult reference_for(const AttnHost& h, const E4m3Data* e, const ptxfmha::KernelInfo* split_row) {
   if (e == nullptr) return attn_reference(h);
   ptxfmha::RefAttnResult r;
-  ptxfmha::reference_attn_e4m3(h.ref, h.hq.data(), e->k.data(), e->v.data(), e->ks, e->vs, &r);
-  return r;
-}
-// The reference of a case whose plan ran split_row: the LSE bound's logit_mag term is the rows'
-// whose QK sums e4m3 products (decode_row_qk_e4m3: the _e4m3_wg rows, ptxfmha.h); every other
-// row (the mma.sync e4m3 rows, the d256 _e4m3_wgs row: f16 products) is held to the plain bound.
-ptxfmha::RefAttnResult reference_for(const AttnHost& h, const E4m3Data* e, const ptxfmha::KernelInfo* split_row) {
-  ptxfmha::RefAttnResult r = reference(h, e);
-  if (split_row == nullptr || !ptxfmha::decode_row_qk_e4m3(split_row)) r.logit_mag.clear();
+  const bool qk_e4m3 = split_row != nullptr && ptxfmha::decode_row_qk_e4m3(split_row);
+  ptxfmha::reference_attn_e4m3(h.ref, h.hq.data(), e->k.data(), e->v.data(), e->ks, e->vs, qk_e4m3, &r);
   return r;
 }
 

@@ -551,11 +551,12 @@ void e4m3_bf16_table(float scale, uint16_t table[256]);
 // Computed per KV head as reference_attn on the cache's values (every e4m3 value is a bf16
 // value, so the copy is exact) with softmax_scale * k_scale[s] (the scores, softcap, ALiBi
 // and sinks are those of the dequantised K), and O times v_scale[s]: float64 from the
-// dequantised cache; logit_mag too (the LSE of |q| |k| scale over the same keys, no
-// features: the scale of the e4m3 products' error bound, ptxfmha.h). Throws
-// std::invalid_argument as reference_attn does, and for a scale count other than 1 or heads_kv.
+// dequantised cache; with_logit_mag: logit_mag too (the LSE of |q| |k| scale over the same keys,
+// no features: the scale of the e4m3 products' error bound, ptxfmha.h; a second, LSE-only pass),
+// else out->logit_mag is left empty. Throws std::invalid_argument as reference_attn does, and
+// for a scale count other than 1 or heads_kv.
 void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8_t* k_cache,
                          const uint8_t* v_cache, const std::vector<float>& k_scale,
-                         const std::vector<float>& v_scale, RefAttnResult* out);
+                         const std::vector<float>& v_scale, bool with_logit_mag, RefAttnResult* out);
 
 }  // namespace ptxfmha

@@ -121,7 +121,7 @@ uint8_t float_to_e4m3(float f) {
 
 void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8_t* k_cache,
                          const uint8_t* v_cache, const std::vector<float>& k_scale,
-                         const std::vector<float>& v_scale, RefAttnResult* out) {
+                         const std::vector<float>& v_scale, bool with_logit_mag, RefAttnResult* out) {
   auto bad = [](const std::string& m) { throw std::invalid_argument("reference_attn_e4m3: " + m); };
   if (p.heads_kv <= 0 || p.heads_q <= 0 || p.heads_q % p.heads_kv != 0) bad("bad head counts");
   if (!p.cu_seqlens_k.empty() || !p.cu_seqlens_q.empty()) bad("decode layouts only (fixed Q, fixed or paged K/V)");
@@ -156,10 +156,11 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
   const int64_t q_extent = p.batch <= 0 || Sq <= 0 ? 0
                            : (p.batch - 1) * p.q_stride[0] + int64_t(Sq - 1) * p.q_stride[1] +
                              int64_t(p.heads_q - 1) * p.q_stride[2] + D;
-  const std::vector<uint16_t> q_mag = magnitudes(q, q_extent), k_mag = magnitudes(k16.data(), int64_t(k16.size()));
+  const std::vector<uint16_t> q_mag = with_logit_mag ? magnitudes(q, q_extent) : std::vector<uint16_t>();
+  const std::vector<uint16_t> k_mag = with_logit_mag ? magnitudes(k16.data(), int64_t(k16.size())) : std::vector<uint16_t>();
   out->o.assign(std::size_t(p.batch) * Sq * p.heads_q * D, 0.0);
   out->lse.assign(std::size_t(p.batch) * p.heads_q * Sq, 0.0);
-  out->logit_mag.assign(out->lse.size(), 0.0);
+  out->logit_mag.assign(with_logit_mag ? out->lse.size() : 0, 0.0);
   for (int h = 0; h < p.heads_kv; ++h) {
     const std::size_t s = nscale == 1 ? 0 : std::size_t(h);
     RefAttnProblem ph = p;
@@ -173,12 +174,14 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
     RefAttnResult r, mag;
     reference_attn(ph, q + int64_t(h) * gqa * p.q_stride[2], k16.data() + int64_t(h) * p.k_stride[2],
                    v16.data() + int64_t(h) * p.v_stride[2], &r);
-    RefAttnProblem pm = ph;
-    pm.softcap = 0;
-    pm.sink_logits.clear();
-    pm.alibi_slopes.clear();
-    reference_attn_lse(pm, q_mag.data() + int64_t(h) * gqa * p.q_stride[2],
-                       k_mag.data() + int64_t(h) * p.k_stride[2], &mag, "reference_attn_e4m3");
+    if (with_logit_mag) {
+      RefAttnProblem pm = ph;
+      pm.softcap = 0;
+      pm.sink_logits.clear();
+      pm.alibi_slopes.clear();
+      reference_attn_lse(pm, q_mag.data() + int64_t(h) * gqa * p.q_stride[2],
+                         k_mag.data() + int64_t(h) * p.k_stride[2], &mag, "reference_attn_e4m3");
+    }
     if (h == 0) {
       out->writers = r.writers;
       out->visible = r.visible;
@@ -193,7 +196,7 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
           const std::size_t l_dst = (std::size_t(b) * p.heads_q + h * gqa + g) * Sq + i;
           const std::size_t l_src = (std::size_t(b) * gqa + g) * Sq + i;
           out->lse[l_dst] = r.lse[l_src];
-          out->logit_mag[l_dst] = mag.lse[l_src];
+          if (with_logit_mag) out->logit_mag[l_dst] = mag.lse[l_src];
         }
   }
 }

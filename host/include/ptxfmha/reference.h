@@ -74,9 +74,9 @@ struct RefAttnResult {
   // Per query row: how many keys it sees (0: O = 0 and LSE = -inf or the sink). Of the last
   // writer where several write the row; 0 where none does.
   std::vector<int32_t> visible;
-  // Per LSE entry (lse's layout), filled by reference_attn_e4m3 only (empty elsewhere): the
-  // log-sum-exp over the keys the row sees of |q| |k| softmax_scale (sum over d of |q_d k_d|
-  // times the scale, k the dequantised key; no softcap, ALiBi or sink), so at least the
+  // Per LSE entry (lse's layout), filled by reference_attn_e4m3 with with_logit_mag only (empty
+  // elsewhere): the log-sum-exp over the keys the row sees of |q| |k| softmax_scale (sum over d
+  // of |q_d k_d| times the scale, k the dequantised key; no softcap, ALiBi or sink), so at least the
   // largest of them and at most that plus ln(keys): the scale of the e4m3 products' error
   // (ptxfmha.h, kv_dtype). -inf where the row sees no key, NaN where o is.
   std::vector<double> logit_mag;

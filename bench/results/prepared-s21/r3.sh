@@ -8,9 +8,12 @@
 # pages of 16 (s16 survey, 1192.7 against 980.5 us at batch 8 kv 32k 32/32), pages of 64 and the
 # bf16 row equal to contiguous: 68 of the 132 fp8 misses at <= 16 packed rows are d256 pages of
 # 16. Which unit waits (the producer's TMA issue, the boxes in flight, the consumers)? Beside it
-# the same cell of two rows that keep up in pages of 16 with the same 2 KiB boxes: bf16 d256 (one
-# CTA per SM, one producer, half the tiles per byte) and e4m3 d128 (the same 16 boxes per 32 KiB
-# tile as e4m3 d256, but two CTAs per SM: two producers, 8 consumer warps).
+# two rows that keep up in pages of 16: bf16 d128 on the same heads, batch and kv (the same
+# 4.29 GB and the same byte pattern: 256 bytes per key and head, 2 KiB boxes, 16 per 32 KiB
+# tile, 192 KiB of ring per SM; s20 survey: 977.5 us in pages of 16 against 959.5 contiguous,
+# where the e4m3 d256 row runs 1201.5 against 938.7), whose SM holds two CTAs (two producers,
+# 8 consumer warps) instead of one; and bf16 d256 (one CTA per SM as e4m3 d256, half the tiles
+# and page lookups per byte).
 # Carry as r1 without build-mut.
 # Device call: command `bash bench/results/prepared-s21/r3.sh r3 570`.
 . bench/devcall.sh
@@ -24,5 +27,5 @@ ncu_profile e4m3-d128 fmha_decode_d128_e4m3_wg_sm90a e4m3 "$(printf $F 128)"
 ncu_profile e4m3-d256-p16 fmha_decode_d256_e4m3_sm90a e4m3 decode/d256/b32/kv32768/hq32hkv8/q1/page16/
 ncu_profile e4m3-d256-contig fmha_decode_d256_e4m3_sm90a e4m3 decode/d256/b32/kv32768/hq32hkv8/q1/contig/
 ncu_profile bf16-d256-p16 fmha_decode_d256_sm90a default decode/d256/b32/kv32768/hq32hkv8/q1/page16/
-ncu_profile e4m3-d128-p16 fmha_decode_d128_e4m3_sm90a e4m3 decode/d128/b32/kv32768/hq32hkv8/q1/page16/
+ncu_profile bf16-d128-p16 fmha_decode_d128_sm90a default decode/d128/b32/kv32768/hq32hkv8/q1/page16/
 call_end

@@ -278,7 +278,7 @@ bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* 
 }
 
 namespace {
-// A variant token `<letter><1-4 digits>` (wN, sN).
+// A variant token `<letter><1-4 digits>` (wN, sN, pN).
 bool count_token(const std::string& tok, char letter) {
   return tok.size() > 1 && tok.size() < 6 && tok[0] == letter &&
          tok.find_first_not_of("0123456789", 1) == std::string::npos;
@@ -311,8 +311,15 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
       v->cluster = 1;
     } else if (count_token(tok, 's')) {
       if (!parse_count(tok, "splits", &v->num_splits, why)) return false;
+    } else if (count_token(tok, 'p')) {
+      if (!parse_count(tok, "keys per page", &v->page_size, why)) return false;
+      const int n = v->page_size;
+      if (n < 16 || n > 256 || (n & (n - 1)) != 0) {
+        if (why) *why = "'" + tok + "': pages of a power of two in [16, 256] keys";
+        return false;
+      }
     } else {
-      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, cl or nocl";
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, pN, cl or nocl";
       return false;
     }
     start = end + 1;
@@ -337,6 +344,7 @@ std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std:
           x.family = "decode_e4m3";
           x.kv_elem_bytes = 1;
         }
+        if (v.page_size > 0) x.page_size = v.page_size;
         x.name += "/v=" + item;
         x.shape += " [" + item + "]";
       }

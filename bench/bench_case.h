@@ -148,6 +148,9 @@ const char* decode_grid_names();  // "classic|headline|full|quick"
 //   cl        the cluster merge whenever the split count allows (no workspace, no combine
 //             kernel: decode.h DecodeClusterPolicy::Force); k=d128_cl names the _cl row (the same)
 //   nocl      never the cluster merge (the workspace path: split kernel + combine kernel)
+//   pN        the cell's K / V cache in pages of N keys (N a power of two in [16, 256], the
+//             library's page sizes), whatever the cell's own cache: the same bytes in other
+//             boxes (the TMA box holds min(64, N) keys), e.g. e4m3+p32 beside a page16 cell
 // ("default" is the library's plan: the Auto cluster policy.)
 // e.g. "default,k=d128_ef,k=d128_s6,w8,e4m3,e4m3+k=d128_e4m3_ef,nocl,cl,cl+s8,k=d128_cl+s16".
 struct DecodeVariant {
@@ -156,6 +159,7 @@ struct DecodeVariant {
   int min_waves = 0;
   int num_splits = 0;       // sN: the call's num_splits (0 = the library's plan)
   int cluster = 0;          // 0 the library's policy, 1 nocl (Off), 2 cl (Force)
+  int page_size = 0;        // pN: pages of N keys (0 = the cell's own cache)
 };
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
 // The cells of `items` for each decode cell of `base` (other cells pass through), in base order.

@@ -510,8 +510,14 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(v.kernel_stem == "d128_cl");
   CHECK(v.num_splits == 16);
   CHECK(v.cluster == 0);
+  CHECK(v.page_size == 0);
+  CHECK(pb::parse_decode_variant("e4m3+p32", &v, &why));  // the cache in pages of 32 keys
+  CHECK(v.e4m3);
+  CHECK(v.page_size == 32);
+  CHECK(pb::parse_decode_variant("p256", &v, &why));
+  CHECK(v.page_size == 256);
   for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x", "clx",
-                          "nocl2", "cl+"}) {
+                          "nocl2", "cl+", "p0", "p8", "p48", "p512", "p", "p32x"}) {
     CAPTURE(std::string(bad));
     CHECK(!pb::parse_decode_variant(bad, &v, &why));
     CHECK(!why.empty());
@@ -540,6 +546,17 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(cells[2].kv_elem_bytes == 1);
   CHECK(cells[2].decode());
   CHECK(cells[2].kv_bytes() == cells[0].kv_bytes() / 2);  // GB/s count the bytes read
+  // pN: the same cell in pages of N keys (a contiguous one too), the bytes unchanged
+  const std::vector<pb::Case> paged = pb::decode_variant_cells({ab[0]}, {"default", "p32", "e4m3+p16"});
+  REQUIRE(paged.size() == 3);
+  CHECK(paged[0].page_size == 0);
+  CHECK(paged[1].page_size == 32);
+  CHECK(paged[1].family == "decode");
+  CHECK(paged[1].num_pages() == ab[0].batch * ((ab[0].seqlen_k + 31) / 32));
+  CHECK(paged[1].name == ab[0].name + "/v=p32");
+  CHECK(paged[2].page_size == 16);
+  CHECK(paged[2].kv_elem_bytes == 1);
+  CHECK(paged[1].kv_bytes() == paged[0].kv_bytes());
   CHECK(pb::decode_e4m3_scale(false, 0) == 0.0625f);
   CHECK(pb::decode_e4m3_scale(true, 0) == 0.03125f);
   CHECK(pb::decode_e4m3_scale(false, 1) == 0.03125f);

@@ -13,7 +13,9 @@
 # tile, 192 KiB of ring per SM; s20 survey: 977.5 us in pages of 16 against 959.5 contiguous,
 # where the e4m3 d256 row runs 1201.5 against 938.7), whose SM holds two CTAs (two producers,
 # 8 consumer warps) instead of one; and bf16 d256 (one CTA per SM as e4m3 d256, half the tiles
-# and page lookups per byte).
+# and page lookups per byte). Last, if the budget allows, the same cell at pages of 16 / 32 / 64
+# / 128 keys (the bench's pN variants, s22: boxes of 16, 32, 64 and 64 keys over the same bytes),
+# bf16 and e4m3 at d256 and bf16 d128: a cost per box or per page lookup grows 4x from 64 to 16.
 # Carry as r1 without build-mut.
 # Device call: command `bash bench/results/prepared-s21/r3.sh r3 570`.
 . bench/devcall.sh
@@ -28,4 +30,6 @@ ncu_profile e4m3-d256-p16 fmha_decode_d256_e4m3_sm90a e4m3 decode/d256/b32/kv327
 ncu_profile e4m3-d256-contig fmha_decode_d256_e4m3_sm90a e4m3 decode/d256/b32/kv32768/hq32hkv8/q1/contig/
 ncu_profile bf16-d256-p16 fmha_decode_d256_sm90a default decode/d256/b32/kv32768/hq32hkv8/q1/page16/
 ncu_profile bf16-d128-p16 fmha_decode_d128_sm90a default decode/d128/b32/kv32768/hq32hkv8/q1/page16/
+bench_cells pages "$PWD/build-bench/cub" default,p32,p64,p128,e4m3,e4m3+p32,e4m3+p64,e4m3+p128 \
+  "decode/d(128|256)/b32/kv32768/hq32hkv8/q1/page16/"
 call_end

@@ -196,8 +196,9 @@ TEST_CASE("decode e4m3 reference: equals reference_attn on the dequantised cache
   }
   E4m3Problem e = e4m3_problem(1, 1, 8, 4, 2, 64, 5);
   ptxfmha::RefAttnResult r;
-  CHECK_THROWS_AS(ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), {1, 1, 1}, {1, 1, 1}, false, &r),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      ptxfmha::reference_attn_e4m3(e.p, e.q.data(), e.k.data(), e.v.data(), {1, 1, 1}, {1, 1, 1}, false, &r),
+      std::invalid_argument);
 }
 
 TEST_CASE("decode e4m3 reference: logit_mag is the LSE of |q| |k| scale over the keys a row sees, features ignored") {

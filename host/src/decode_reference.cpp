@@ -156,8 +156,11 @@ void reference_attn_e4m3(const RefAttnProblem& p, const uint16_t* q, const uint8
   const int64_t q_extent = p.batch <= 0 || Sq <= 0 ? 0
                            : (p.batch - 1) * p.q_stride[0] + int64_t(Sq - 1) * p.q_stride[1] +
                              int64_t(p.heads_q - 1) * p.q_stride[2] + D;
-  const std::vector<uint16_t> q_mag = with_logit_mag ? magnitudes(q, q_extent) : std::vector<uint16_t>();
-  const std::vector<uint16_t> k_mag = with_logit_mag ? magnitudes(k16.data(), int64_t(k16.size())) : std::vector<uint16_t>();
+  std::vector<uint16_t> q_mag, k_mag;
+  if (with_logit_mag) {
+    q_mag = magnitudes(q, q_extent);
+    k_mag = magnitudes(k16.data(), int64_t(k16.size()));
+  }
   out->o.assign(std::size_t(p.batch) * Sq * p.heads_q * D, 0.0);
   out->lse.assign(std::size_t(p.batch) * p.heads_q * Sq, 0.0);
   out->logit_mag.assign(with_logit_mag ? out->lse.size() : 0, 0.0);

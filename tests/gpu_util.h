@@ -68,6 +68,13 @@ inline bool is_executable(const std::string& path) { return access(path.c_str(),
 
 // cuobjdump: $PTXFMHA_CUOBJDUMP, $CUDA/bin (default /usr/local/cuda), PATH, .deps/bin.
 // "" when there is none.
+// ptxas: $PTXAS, else $CUDA/bin/ptxas, else /usr/local/cuda/bin/ptxas.
+inline std::string ptxas_path() {
+  if (const char* p = std::getenv("PTXAS")) return p;
+  if (const char* c = std::getenv("CUDA")) return std::string(c) + "/bin/ptxas";
+  return "/usr/local/cuda/bin/ptxas";
+}
+
 inline std::string cuobjdump_path() {
   static const std::string path = [] {
     std::string p = env_or("PTXFMHA_CUOBJDUMP", "");

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <regex>
@@ -411,6 +413,54 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
   }
 }
 
+// The producer's boxes are issued by the lane elect.sync picks (producer.ptxh); with the lane-0
+// predicate in its place (`mov.pred %p_elect, %p_lane0`: the same lane, the form before
+// 2026-12-05) ptxas wraps every TMA in a per-lane loop (ELECT / R2UR / BRA.U.ANY): the contract
+// above (no BRA.U.ANY) would fail on such a kernel. Assembled here from the preprocessed PTX of
+// the e4m3 d256 row (4 boxes per key block) for sm_90a.
+TEST_CASE("decode producer: the lane-0 branch instead of elect.sync puts a loop around every TMA" *
+          doctest::test_suite("sass")) {
+  const std::string tool = cuobjdump_path();
+  REQUIRE(!tool.empty());
+  const std::string ptxas = ptxas_path();
+  bool ok = false;
+  const std::string name = "fmha_decode_d256_e4m3_sm90a";
+  const std::string text = read_text_file(preprocessed_path("sm90a", name), &ok);
+  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << name << " (run make)");
+  const std::size_t at = text.find("elect.sync");
+  REQUIRE(at != std::string::npos);
+  CHECK(text.find("elect.sync", at + 1) == std::string::npos);  // the producer's one
+  const std::size_t end = text.find(';', at);
+  REQUIRE(end != std::string::npos);
+  REQUIRE(text.substr(at, end - at).find("%p_elect") != std::string::npos);
+  const std::string mutated = text.substr(0, at) + "mov.pred %p_elect, %p_lane0" + text.substr(end);
+  int rc = 1;
+  std::string dir = run_command("mktemp -d", &rc);
+  REQUIRE(rc == 0);
+  dir = dir.substr(0, dir.find_last_not_of('\n') + 1);
+  REQUIRE(!dir.empty());
+  auto bra_u_any = [&](const std::string& ptx, const std::string& stem) {
+    const std::string src = dir + "/" + stem + ".ptx", bin = dir + "/" + stem + ".cubin";
+    {
+      std::ofstream out(src, std::ios::binary);
+      out << ptx;
+      REQUIRE(out.good());
+    }
+    int st = 1;
+    const std::string log = run_command(shell_quote(ptxas) + " -arch=sm_90a " + shell_quote(src) + " -o " +
+                                        shell_quote(bin) + " 2>&1", &st);
+    REQUIRE_MESSAGE(st == 0, log);
+    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(bin) + " 2>&1", &st);
+    REQUIRE(st == 0);
+    long long n = 0;
+    for (std::size_t i = sass.find("BRA.U.ANY"); i != std::string::npos; i = sass.find("BRA.U.ANY", i + 1)) ++n;
+    return n;
+  };
+  CHECK(bra_u_any(text, "elect") == 0);
+  CHECK(bra_u_any(mutated, "lane0") == 4);  // one per UTMALDG: 2 column blocks x K, V
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
 // Read with cuobjdump -sass (CUDA 13.0) on 2026-11-24 for both folders: the sm90a and sm100a
 // cubins of one head dim have the same counts of these opcodes. Split kernel d128: 32
 // HMMA.16816.F32.BF16 (mma.sync.m16n8k16 bf16 -> f32), 8 LDSM.16.M88.4 (ldmatrix.x4 of K)
@@ -539,6 +589,10 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
+      // one elected lane issues them (producer.ptxh: elect.sync): no per-lane loop (BRA.U.ANY)
+      // around a TMA, as the lane-0 branch left one per UTMALDG (the test below)
+      CHECK(count("ELECT") >= 1);
+      CHECK(occurrences("BRA.U.ANY") == 0);
       CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)

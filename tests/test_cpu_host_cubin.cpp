@@ -16,16 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "gpu_util.h"  // ptxas_path
 #include "kernel_table.h"
 #include "runtime.h"
 
 namespace {
 
-std::string ptxas_path() {
-  if (const char* p = std::getenv("PTXAS")) return p;
-  if (const char* c = std::getenv("CUDA")) return std::string(c) + "/bin/ptxas";
-  return "/usr/local/cuda/bin/ptxas";
-}
+using ptxfmha_test::ptxas_path;
 bool have_ptxas() { return ::access(ptxas_path().c_str(), X_OK) == 0; }
 
 std::vector<unsigned char> read_all(const std::string& path) {

@@ -8,6 +8,11 @@
 #                         _e4m3_wg_cl) built with WG_QK_E4M3_ISSUE lacking Q's lo wgmmas (both
 #                         accumulators' at d256; Q at e4m3 precision): the e4m3 warpgroup-row
 #                         suite must fail at every head dim
+#   build-old/lane0/sm90a the s22 producer A/B's "before": the decode rows r3 times (d256_e4m3,
+#                         d256, d128, d128_e4m3, d64_wg, d64_e4m3_wg) with the box's TMAs behind the
+#                         lane-0 branch instead of elect.sync (the form before s22: a per-lane loop
+#                         around every TMA), and the combine kernels they need (unchanged);
+#                         carried by r3 only (r1's carry has no room beside build-mut)
 #   .devrun/env.sh        the device machine's environment (bench/devcall.sh: write_devrun_env)
 # Then the device calls of PLAN.md (carry: the du line below).
 set -euo pipefail
@@ -17,7 +22,13 @@ bash bench/gpu-bundle.sh
 rm -rf build-bench/cub build-mut && mkdir -p build-bench/cub/sm90a
 cp build-bench/cubin/sm90a/fmha_decode_*.cubin build-bench/cub/sm90a/
 build_mutation lo ptx/body/sm90_decode/wg_steps.ptxh \
-  's/^    FOR_Q32_S[01](WG_QK_E4M3_LO1*)  *\\$/    \\/' \
+  's/^    FOR_Q32_S[01](WG_QK_E4M3_STEP, Q_E4M3_TILE_BYTES) .*\\$/    \\/' \
   d64_e4m3_wg d64_e4m3_wg_cl d128_e4m3_wg d128_e4m3_wg_cl d256_e4m3_wg d256_e4m3_wg_cl
+build_mutation lane0 ptx/body/sm90_decode/producer.ptxh \
+  's/^    elect.sync      %t2|%p_elect, 0xffffffff;.*$/    mov.pred        %p_elect, %p_lane0;/' \
+  d256_e4m3 d256 d128 d128_e4m3 d64_wg d64_e4m3_wg
+cp build-bench/cub/sm90a/fmha_decode_combine_d*_sm90a.cubin build-mut/lane0/sm90a/
+rm -rf build-old && mkdir -p build-old && mv build-mut/lane0 build-old/
 write_devrun_env build-bench/cub
 du -cb .deps/gpu/ptxfmha_bench .deps/gpu/ptxfmha_tests .deps/benchmark build-bench/cub build-bench/cubin-bench build-mut | tail -1
+du -cb .deps/gpu/ptxfmha_bench .deps/gpu/ptxfmha_tests .deps/benchmark build-bench/cub build-bench/cubin-bench build-old | tail -1

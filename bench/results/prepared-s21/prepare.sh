@@ -25,7 +25,7 @@ build_mutation lo ptx/body/sm90_decode/wg_steps.ptxh \
   's/^    FOR_Q32_S[01](WG_QK_E4M3_STEP, Q_E4M3_TILE_BYTES) .*\\$/    \\/' \
   d64_e4m3_wg d64_e4m3_wg_cl d128_e4m3_wg d128_e4m3_wg_cl d256_e4m3_wg d256_e4m3_wg_cl
 build_mutation lane0 ptx/body/sm90_decode/producer.ptxh \
-  's/^    elect.sync      %t2|%p_elect, 0xffffffff;.*$/    mov.pred        %p_elect, %p_lane0;/' \
+  's/^    elect.sync      _|%p_elect, 0xffffffff;.*$/    mov.pred        %p_elect, %p_lane0;/' \
   d256_e4m3 d256 d128 d128_e4m3 d64_wg d64_e4m3_wg
 cp build-bench/cub/sm90a/fmha_decode_combine_d*_sm90a.cubin build-mut/lane0/sm90a/
 rm -rf build-old && mkdir -p build-old && mv build-mut/lane0 build-old/

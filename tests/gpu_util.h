@@ -66,8 +66,6 @@ inline std::string build_dir() { return env_or("PTXFMHA_BUILD_DIR", "build"); }
 inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 inline bool is_executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
 
-// cuobjdump: $PTXFMHA_CUOBJDUMP, $CUDA/bin (default /usr/local/cuda), PATH, .deps/bin.
-// "" when there is none.
 // ptxas: $PTXAS, else $CUDA/bin/ptxas, else /usr/local/cuda/bin/ptxas.
 inline std::string ptxas_path() {
   if (const char* p = std::getenv("PTXAS")) return p;
@@ -75,6 +73,8 @@ inline std::string ptxas_path() {
   return "/usr/local/cuda/bin/ptxas";
 }
 
+// cuobjdump: $PTXFMHA_CUOBJDUMP, $CUDA/bin (default /usr/local/cuda), PATH, .deps/bin.
+// "" when there is none.
 inline std::string cuobjdump_path() {
   static const std::string path = [] {
     std::string p = env_or("PTXFMHA_CUOBJDUMP", "");

@@ -364,18 +364,18 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
     // (the mma.sync e4m3 rows and the d256 _e4m3_wgs row compute Q in f16, ptxfmha.h)
     const bool qk_e4m3 =
         ptxfmha::decode_row_qk_e4m3(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
-    for (int page : {0, 16})
-      for (int splits : {0, 3}) {
-        if (!qk_e4m3) continue;
-        AttnCase c = dcase(4, 32, 2, d, page, {900, 300}, 900);
-        ptxfmha::DecodePlan plan;
-        ++cases;
-        if (!run_case("e4m3 wg q range d" + std::to_string(d), c, seed++, splits, true, true,
-                      ptxfmha::DecodeOverrides(), &plan, true))
-          ++failed;
-        REQUIRE(plan.split_row != nullptr);
-        CHECK(ptxfmha::decode_row_qk_e4m3(plan.split_row));
-      }
+    if (qk_e4m3)
+      for (int page : {0, 16})
+        for (int splits : {0, 3}) {
+          AttnCase c = dcase(4, 32, 2, d, page, {900, 300}, 900);
+          ptxfmha::DecodePlan plan;
+          ++cases;
+          if (!run_case("e4m3 wg q range d" + std::to_string(d), c, seed++, splits, true, true,
+                        ptxfmha::DecodeOverrides(), &plan, true))
+            ++failed;
+          REQUIRE(plan.split_row != nullptr);
+          CHECK(ptxfmha::decode_row_qk_e4m3(plan.split_row));
+        }
     // the d256 _e4m3_wgs row, named (its plain bound: f16 products)
     const std::string wgs = std::string("fmha_decode_d") + std::to_string(d) + "_e4m3_wgs_" + gpu().info.arch;
     if (ptxfmha::find_decode_split_named(gpu().info.sm, wgs.c_str()) != nullptr)

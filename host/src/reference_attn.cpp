@@ -246,24 +246,27 @@ class Worker {
       if (lse_only_)  // the loop below's additions, in its order, without V
         for (int64_t j = rs.lo; j < rs.hi; ++j) rs.sum += std::exp(sc[j] - m);
     }
-    for (int64_t j0 = lo; !lse_only_ && j0 < hi; j0 += kChunkKeys) {  // exp-sum and weighted V sum
-      const int64_t j1 = std::min(hi, j0 + kChunkKeys);
-      widen(v_, p_.v_stride, b, s, kvh, j0, j1);
-      for (std::size_t r = 0; r < n; ++r) {
-        RowState& rs = rows_[first + r];
-        const double* sc = &sc_[r * nk] - lo;
-        double* acc = &acc_[r * D_];
-        for (int64_t j = std::max(j0, rs.lo); j < std::min(j1, rs.hi); ++j) {
-          const double w = std::exp(sc[j] - rs.m);
-          rs.sum += w;
-          const double* vdr = &chunk_[static_cast<std::size_t>(j - j0) * D_];
-          for (std::size_t d = 0; d < D_; ++d) acc[d] += w * vdr[d];
+    if (!lse_only_) {
+      for (int64_t j0 = lo; j0 < hi; j0 += kChunkKeys) {  // exp-sum and weighted V sum
+        const int64_t j1 = std::min(hi, j0 + kChunkKeys);
+        widen(v_, p_.v_stride, b, s, kvh, j0, j1);
+        for (std::size_t r = 0; r < n; ++r) {
+          RowState& rs = rows_[first + r];
+          const double* sc = &sc_[r * nk] - lo;
+          double* acc = &acc_[r * D_];
+          for (int64_t j = std::max(j0, rs.lo); j < std::min(j1, rs.hi); ++j) {
+            const double w = std::exp(sc[j] - rs.m);
+            rs.sum += w;
+            const double* vdr = &chunk_[static_cast<std::size_t>(j - j0) * D_];
+            for (std::size_t d = 0; d < D_; ++d) acc[d] += w * vdr[d];
+          }
         }
       }
     }
     for (std::size_t r = 0; r < n; ++r) {
       const RowState& rs = rows_[first + r];
-      for (std::size_t d = 0; !lse_only_ && d < D_; ++d) rs.o[d] = acc_[r * D_ + d] / rs.sum;
+      if (!lse_only_)
+        for (std::size_t d = 0; d < D_; ++d) rs.o[d] = acc_[r * D_ + d] / rs.sum;
       *rs.lse = rs.m + std::log(rs.sum);
     }
   }

@@ -14,6 +14,10 @@
 #             cells): bf16 (the plan: _wg), e4m3 (the plan: the new pipelined _e4m3_wg) and
 #             the serial row named (e4m3+k=d256_e4m3_wgs, s19's loop: main's d256 e4m3 row),
 #             one process, interleaved
+#   ab-new1, ab-old1   the first round of r3's producer A/B (r3.sh's header; build-old/lane0,
+#             carried since s23 in one xz archive with the rest, .devrun/carry.tar.xz), here so
+#             that one call decides the producer change too if no second call starts; r3 runs
+#             the second round
 # Device call: command `bash bench/results/prepared-s21/r1.sh r1 570`, carry as PLAN.md says.
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
@@ -26,6 +30,9 @@ for tool in memcheck racecheck synccheck; do
   sanitize $tool "gpu decode e4m3: sanitizer shapes*" e4m3 60
 done
 C=$PWD/build-bench/cub
+AB="decode/(d256/b32/kv32768/hq32hkv8/q1/(page16|contig)|d128/b32/kv32768/hq32hkv8/q1/page16|d64/b(8|64)/kv8192/hq128hkv8/q4/page16)/"
+bench_cells ab-new1 "$C" default,e4m3 "$AB"
+bench_cells ab-old1 "$PWD/build-old/lane0" default,e4m3 "$AB"
 bench_cells ab64 "$C" default,e4m3,e4m3+k=d256_e4m3_wgs \
   "decode/d256/b(8|32|64|128)/kv(8192|32768|131072)/hq128hkv8/q4/"
 call_end

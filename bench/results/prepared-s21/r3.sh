@@ -22,6 +22,7 @@
 #               grows from 64 to 16
 # Carry: [".deps/gpu/ptxfmha_bench", ".deps/gpu/ptxfmha_tests", ".deps/benchmark",
 # "build-bench/cub", "build-bench/cubin-bench", "build-old"] (prepare.sh prints its bytes).
+# Since s23 r1 runs the A/B's first round (ab-new1, ab-old1); this call the second.
 # Device call: command `bash bench/results/prepared-s21/r3.sh r3 570`.
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
@@ -30,8 +31,6 @@ NEW=$PWD/build-bench/cub OLD=$PWD/build-old/lane0
 AB="decode/(d256/b32/kv32768/hq32hkv8/q1/(page16|contig)|d128/b32/kv32768/hq32hkv8/q1/page16|d64/b(8|64)/kv8192/hq128hkv8/q4/page16)/"
 P16=decode/d%s/b32/kv32768/hq32hkv8/q1/page16/
 ncu_profile e4m3-d256 fmha_decode_d256_e4m3_wg_sm90a e4m3 "$(printf $F 256)"
-bench_cells ab-new1 "$NEW" default,e4m3 "$AB"
-bench_cells ab-old1 "$OLD" default,e4m3 "$AB"
 bench_cells ab-new2 "$NEW" default,e4m3 "$AB"
 bench_cells ab-old2 "$OLD" default,e4m3 "$AB"
 ncu_profile e4m3-d256-p16 fmha_decode_d256_e4m3_sm90a e4m3 "$(printf $P16 256)"

@@ -288,7 +288,13 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         const KernelInfo* e_low = ptxfmha::find_decode_split(sm, d, 1, false);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 64) == (ewg != nullptr ? ewg : e_low));
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 33) == (ewg != nullptr ? ewg : e_low));
-        CHECK(!ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, 32)));
+        // from 17 rows at d256 (decode_wg_min_rows: the mma.sync row's two m-tiles convert each
+        // tile twice), from 33 at d64 / d128; one m-tile never
+        for (int64_t rows : {17, 32})
+          CHECK(ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, rows)) ==
+                (ewg != nullptr && d == 256));
+        CHECK(!ptxfmha::decode_row_wg(ptxfmha::find_decode_split(sm, d, 1, false, 8, 16)));
+        CHECK(ptxfmha::decode_wg_min_rows(d, 2) == ptxfmha::kDecodeWgMinRows);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 1, true));
         const KernelInfo* ewg_cl = ptxfmha::find_decode_cluster(sm, d, 1, false, true);
         CHECK((ewg_cl != nullptr) == (ewg != nullptr));
@@ -340,7 +346,9 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(fe->cluster == 0);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 16) == e_fit);  // 16 rows per head fit
       }
-      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) == e_one);  // too many rows per head
+      // too many rows per head for _e4m3_h2; at d256 the _e4m3_wg row from 17 rows (sm90a)
+      CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) ==
+            (sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wg_sm90a") : e_one));
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
       CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));

@@ -333,7 +333,7 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3; the d256
 // _e4m3_wgs row (s19's serial loop with f16 products, the A/B baseline run only when named) on
 // 64 packed rows, contiguous and paged, unsplit and split.
-TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, paged, causal, split, cluster)") {
+TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
   uint64_t seed = 0xE4E000;
@@ -342,7 +342,11 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
     CAPTURE(d);
     const bool has_wg = ptxfmha::decode_row_wg(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
     if (gpu().info.sm == 90) CHECK(has_wg);
-    for (Shape sh : {Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2}, Shape{5, 32, 2}, Shape{8, 32, 2}})
+    // 18 and 32 rows: the _e4m3_wg row at d256 only (decode_wg_min_rows), mma.sync at d64 / d128
+    for (Shape sh : {Shape{3, 12, 2}, Shape{4, 16, 2}, Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2},
+                     Shape{5, 32, 2}, Shape{8, 32, 2}}) {
+      const int64_t rows = std::min<int64_t>(int64_t(sh.sq) * (sh.hq / sh.hkv), 64);
+      const bool want_wg = has_wg && rows >= ptxfmha::decode_wg_min_rows(d, 1);
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})
           for (int causal : {0, 1}) {
@@ -357,9 +361,10 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 33..128 packed rows (ragged, p
                           ptxfmha::DecodeOverrides(), &plan))
               ++failed;
             REQUIRE(plan.split_row != nullptr);
-            CHECK(ptxfmha::decode_row_wg(plan.split_row) == has_wg);
+            CHECK(ptxfmha::decode_row_wg(plan.split_row) == want_wg);
             if (ptxfmha::decode_row_wg(plan.split_row)) ++ran_wg;
           }
+    }
     // Q's rows 2^17 apart in magnitude inside one CTA (64 packed rows): the _e4m3_wg rows only
     // (the mma.sync e4m3 rows and the d256 _e4m3_wgs row compute Q in f16, ptxfmha.h)
     const bool qk_e4m3 =

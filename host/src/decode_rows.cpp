@@ -72,7 +72,7 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
     if (f.heads <= 1) return true;
     return heads_kv > 0 && heads_kv % f.heads == 0 && packed_rows >= 1 && packed_rows <= 16;
   };
-  if (cta_rows >= kDecodeWgMinRows)
+  if (cta_rows >= decode_wg_min_rows(head_dim, kv_bytes))
     if (const KernelInfo* r = first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
           return fits(r, f, true);
         }))

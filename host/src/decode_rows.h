@@ -11,8 +11,8 @@
 //                   lists keep the measured plain rows first; e4m3 at head dim 64 lists its
 //                   two-heads row (_e4m3_h2) before the one-head row; a call whose CTAs hold
 //                   more than kDecodeWgMinRows - 1 packed rows (min(seqlen_q * gqa, 64) >= 33:
-//                   3 or 4 m-tiles) runs the warpgroup row of its head dim (_wg) where one
-//                   exists; other rows (_ef, _s6, bf16 _h2, _e4m3_wgs) run only when named;
+//                   3 or 4 m-tiles; e4m3 at head dim 256 from 17: decode_wg_min_rows) runs the
+//                   warpgroup row of its head dim (_wg) where one exists; other rows (_ef, _s6, bf16 _h2, _e4m3_wgs) run only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 //   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
 //                   split + combine pair when the plan's cluster policy says so.
@@ -80,6 +80,17 @@ bool decode_row_qk_e4m3(const KernelInfo* row);
 // Packed rows per split CTA (min(seqlen_q x gqa, 64)) from which a call runs a _wg row: 3 and 4
 // m-tiles, where each warp of the mma.sync loop runs 3-4 sub-blocks per tile.
 constexpr int64_t kDecodeWgMinRows = 33;
+// The same for an e4m3 cache at head dim 256: 2 m-tiles already (17..32 rows), where the
+// mma.sync row converts each tile once per m-tile. H200, 2026-12-05 (bench/results/
+// h200-2026-12-05-s23/r2/n32): at 32 rows the _e4m3_wg row ran 1.24x-1.44x the mma.sync row's
+// time on all 6 cells (64/8 heads x 4 tokens, batch 8-128, kv 8k / 128k); at d128 0.97x-1.12x
+// (no rule), at d64 not measured with the e4m3 QK. Rows 17..31 do the same m64 products and the
+// same two m-tiles of mma.sync as 32.
+constexpr int64_t kDecodeWgMinRowsE4m3D256 = 17;
+// The threshold a call of this head dim and cache element size uses (one of the two above).
+constexpr int64_t decode_wg_min_rows(int head_dim, int kv_bytes) {
+  return head_dim == 256 && kv_bytes == 1 ? kDecodeWgMinRowsE4m3D256 : kDecodeWgMinRows;
+}
 // A decode split row by name on the device's arch folder (the A/B hook), or nullptr.
 const KernelInfo* find_decode_split_named(int sm, const char* name);
 

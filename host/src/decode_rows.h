@@ -82,10 +82,10 @@ bool decode_row_qk_e4m3(const KernelInfo* row);
 constexpr int64_t kDecodeWgMinRows = 33;
 // The same for an e4m3 cache at head dim 256: 2 m-tiles already (17..32 rows), where the
 // mma.sync row converts each tile once per m-tile. H200, 2026-12-05 (bench/results/
-// h200-2026-12-05-s23/r2/n32): at 32 rows the _e4m3_wg row ran 1.24x-1.44x the mma.sync row's
+// h200-2026-12-05-s23/r2/n32): at 32 rows the mma.sync row took 1.26x-1.45x the _e4m3_wg row's
 // time on all 6 cells (64/8 heads x 4 tokens, batch 8-128, kv 8k / 128k); at d128 0.97x-1.12x
-// (no rule), at d64 not measured with the e4m3 QK. Rows 17..31 do the same m64 products and the
-// same two m-tiles of mma.sync as 32.
+// (no rule), at d64 not measured with the e4m3 QK. Rows 17..31 run the same m64 products and
+// the same two m-tiles of mma.sync as 32.
 constexpr int64_t kDecodeWgMinRowsE4m3D256 = 17;
 // The threshold a call of this head dim and cache element size uses (one of the two above).
 constexpr int64_t decode_wg_min_rows(int head_dim, int kv_bytes) {

@@ -314,8 +314,8 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
     } else if (count_token(tok, 'p')) {
       if (!parse_count(tok, "keys per page", &v->page_size, why)) return false;
       const int n = v->page_size;
-      if (n < 16 || n > 256 || (n & (n - 1)) != 0) {
-        if (why) *why = "'" + tok + "': pages of a power of two in [16, 256] keys";
+      if (n < ptxfmha::kDecodeMinPageSize || n > ptxfmha::kDecodeMaxPageSize || (n & (n - 1)) != 0) {
+        if (why) *why = "'" + tok + "': pages of a power of two in [16, 256] keys (the library's page sizes)";
         return false;
       }
     } else {

@@ -345,7 +345,7 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, p
     // 18 and 32 rows: the _e4m3_wg row at d256 only (decode_wg_min_rows), mma.sync at d64 / d128
     for (Shape sh : {Shape{3, 12, 2}, Shape{4, 16, 2}, Shape{3, 22, 2}, Shape{3, 32, 2}, Shape{4, 32, 2},
                      Shape{5, 32, 2}, Shape{8, 32, 2}}) {
-      const int64_t rows = std::min<int64_t>(int64_t(sh.sq) * (sh.hq / sh.hkv), 64);
+      const int64_t rows = std::min<int64_t>(int64_t(sh.sq) * (sh.hq / sh.hkv), ptxfmha::kDecodeRowsPerCta);
       const bool want_wg = has_wg && rows >= ptxfmha::decode_wg_min_rows(d, 1);
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})

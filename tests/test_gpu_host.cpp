@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "driver.h"
+#include "gpu_util.h"  // ptxas_path
 #include "kernel_table.h"
 #include "ptxfmha/ptxfmha.h"
 #include "ptxfmha/reference.h"
@@ -47,11 +48,7 @@ const Gpu& gpu() {
 }
 bool no_gpu() { return !gpu().ok; }
 
-std::string ptxas_path() {
-  if (const char* p = std::getenv("PTXAS")) return p;
-  if (const char* c = std::getenv("CUDA")) return std::string(c) + "/bin/ptxas";
-  return "/usr/local/cuda/bin/ptxas";
-}
+using ptxfmha_test::ptxas_path;
 bool no_gpu_or_ptxas() { return no_gpu() || ::access(ptxas_path().c_str(), X_OK) != 0; }
 
 const ptxfmha::KernelInfo* fwd_row(int head_dim) {

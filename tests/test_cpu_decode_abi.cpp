@@ -183,8 +183,8 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 13);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and the d256
-                        // _e4m3_wgs row, without sm100a twins
+  CHECK(wg_rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, without
+                        // sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -232,7 +232,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 13);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgs rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 12);  // + the sm90a-only _wg, _e4m3_wg rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -308,21 +308,6 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(ptxfmha::decode_row_qk_e4m3(ewg));     // every head dim: the e4m3 QK (WG 2)
           CHECK(ptxfmha::decode_row_qk_e4m3(ewg_cl));
           CHECK(ptxfmha::decode_row_facts(ewg)->wg == 2);
-        }
-        // the d256 _e4m3_wgs row (the serial loop, WG 1: the A/B baseline of the d256 _e4m3_wg
-        // row): run only when named, f16 products (no e4m3 QK), the same shared memory
-        const KernelInfo* wgs = sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wgs_sm90a") : nullptr;
-        CHECK((wgs != nullptr) == (sm == 90 && d == 256));
-        if (wgs != nullptr) {
-          REQUIRE(ewg != nullptr);
-          CHECK(ptxfmha::decode_row_facts(wgs)->wg == 1);
-          CHECK(ptxfmha::decode_row_wg(wgs));
-          CHECK(!ptxfmha::decode_row_qk_e4m3(wgs));
-          CHECK(ptxfmha::find_decode_split_named(sm, wgs->name) == wgs);
-          for (int64_t rows : {1, 16, 32, 33, 64, 128}) CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, rows) != wgs);
-          CHECK(ptxfmha::find_decode_cluster(sm, d, 1, false, true) != wgs);
-          CHECK(ptxfmha::find_decode_wide(sm, wgs) == nullptr);
-          CHECK(wgs->smem_bytes == ewg->smem_bytes);
         }
         const KernelInfo* wg_cl = ptxfmha::find_decode_cluster(sm, d, 2, false, true);
         CHECK((wg_cl != nullptr) == (wg != nullptr));
@@ -406,10 +391,9 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     long long epi_bytes = 4 * 16 * (d + 8) * 4 + 4 * 16 * 8;          // O parts + (m, l)
     if (macro_value(macros, "KERNEL_CLUSTER", s.path) != 0)
       epi_bytes += 64 * d * 4 + 64 * 4;                               // _cl: partial O + LSE of 64 rows
-    // the e4m3 warpgroup rows: the f16 copies after the ring, two of a V tile in the _e4m3_wg
-    // rows, one of K and V in the d256 _e4m3_wgs row (twice an f16 tile either way); the Q tile
-    // (64 rows x D x 2 bytes) of every e4m3 warpgroup row (_e4m3_wg: Q's two e4m3 tiles, hi and
-    // lo; _e4m3_wgs: Q in f16) and of the bf16 warpgroup rows at 256
+    // the e4m3 warpgroup rows: the f16 copies after the ring, two of a V tile; the Q tile (64
+    // rows x D x 2 bytes) of every e4m3 warpgroup row (Q's two e4m3 tiles, hi and lo) and of the
+    // bf16 warpgroup rows at 256
     const bool wg = macro_value(macros, "KERNEL_WG", s.path) != 0;
     const long long q_tile_bytes = wg && (d == 256 || kv == 1) ? 64 * d * 2 : 0;
     const long long copy_bytes = (kv == 1 && wg ? 2 * 64 * d * 2 : 0) + q_tile_bytes;
@@ -531,12 +515,11 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (bf16
         // d64 mainloop_wg.ptxh, e4m3 WG 2 mainloop_wg_e4m3_pipe.ptxh) have each product
         // twice (QK in the first round and the loop, PV in the loop and the last round); the
-        // serial ones (bf16 d128 and d256 mainloop_wg_serial.ptxh, e4m3 d256 _e4m3_wgs
-        // mainloop_wg_e4m3.ptxh) once. Q is the register A operand (SASS "R24, R88, gdesc[...]")
+        // serial ones (bf16 d128 and d256 mainloop_wg_serial.ptxh) once. Q is the register A operand (SASS "R24, R88, gdesc[...]")
         // but in the d256 16-bit rows, where it is the 16-bit Q tile in shared memory ("R24,
         // gdesc[...]": one descriptor pair for A and B), and in the e4m3 WG 2 loop, whose QK is 2 x D/32
         // e4m3 wgmma m64n64k32 (SASS QGMMA, "R24, gdesc[...]": A and B in shared memory, Q lo's
-        // and Q hi's tiles against the stage's e4m3 K). e4m3 PV (and QK at d256): f16 operands
+        // and Q hi's tiles against the stage's e4m3 K). e4m3 PV: f16 operands
         // (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
         const bool q_e4m3 = e4m3 && f->wg == 2;  // QGMMA
         const long long sites = d == 64 || q_e4m3 ? 2 : 1;
@@ -580,7 +563,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         if (e4m3) {
           // the conversion into the f16 copies: per thread and tile D / 16 passes, one 8-byte load
           // and one 16-byte store each: of V in the pipelined loop's first round and loop, plain
-          // and tail (WG 2), of K and V in the serial loop's plain and tail versions (d256 WG 1)
+          // and tail
           CHECK(occurrences("LDS.64 ") >= 4 * d / 16);
           CHECK(occurrences("STS.128 ") >= 4 * d / 16);
         }
@@ -589,10 +572,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // _e4m3_wg rows (WG 2) D / 4 per V tile (D / 16 passes of 4 cvt, 128 threads) in the
       // first round's and the loop's plain and tail conversions (4 x D / 4), and Q hi back to f16
       // once per Q fragment register (D / 4) for lo = Q s - hi; Q s -> e4m3 (hi and lo) 2 x D / 4
-      // (F2FP.SATFINITE.E4M3.F32); the d256 _e4m3_wgs row (WG 1) D / 4 per tile and K or V in the loop's
-      // plain and tail conversions (K and V each: 4 x D / 4)
-      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") ==
-            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 2 ? 5 * d / 4 : d));
+      // (F2FP.SATFINITE.E4M3.F32)
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (!e4m3 ? 0 : f->wg == 0 ? d / 2 : 5 * d / 4));
       CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg == 2 ? 2 * d / 4 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
@@ -631,8 +612,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   }
   // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
-  // cluster-merge rows; sm90a also the 13 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
-  // head dims 64, 128 and 256; the d256 _e4m3_wgs row).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 13);
+  // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
+  // head dims 64, 128 and 256).
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12);
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

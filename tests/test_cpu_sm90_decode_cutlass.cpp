@@ -16,9 +16,9 @@
 //     q4)), Q's e4m3 tiles (Q_E4M3_TILES_STORE: each stored byte followed back through the split
 //     to its Q element, its row's scale register and hi or lo) and the e4m3 rows' f16 copies
 //     (the conversion map: every thread's loads of the e4m3 stage and stores to the copy,
-//     followed through LANE_OFFSETS and every conversion in the main loop: K and V in the d256
-//     _e4m3_wgs row, V alone where the QK reads the e4m3 K), element by element against the CuTe layout of the
-//     copy and TMA's layout of the e4m3 stage.
+//     followed through LANE_OFFSETS and every conversion in the main loop: V's, the QK reading
+//     the e4m3 K), element by element against the CuTe layout of the copy and TMA's layout of
+//     the e4m3 stage.
 // The PTX (statements as tests/sm100_model/ptx_roles.h parses them: one space between fields) is
 // interpreted straight-line (tests/sm90_decode_interp.h: no branches taken; the base registers of
 // the stage and the copies held at 0, so addresses are offsets from them), with only the integer
@@ -412,10 +412,9 @@ void check_q_tiles_e4m3(const std::string& name, const std::vector<Stmt>& st, in
 // The e4m3 rows' conversion: every thread's stores to the f16 copy, the source bytes of each f16
 // from the thread's loads of the e4m3 stage. An e4m3 stage holds K then V (KV_TILE_BYTES each),
 // column blocks of cb_cols columns x 64 rows (cb_cols bytes a row), TMA's swizzle of that row
-// width (e4m3_offset); the copy K then V (64 x D x 2 each) in the 16-bit layout above, or, where
-// the QK reads the e4m3 K (v_only: the _e4m3_wg rows), V alone (a copy of 64 x D x 2: the copy
-// the loop converts into, %cv_cur, at 0 like the other).
-void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, bool v_only, Tally& t) {
+// width (e4m3_offset); the copy V alone (64 x D x 2 in the 16-bit layout above: the copy the loop
+// converts into, %cv_cur, at 0 like the stage; the QK reads the e4m3 K).
+void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, Tally& t) {
   const long long tile_bytes = 64LL * D, copy_tile_bytes = 64LL * D * 2;
   std::map<long long, std::pair<int, int>> src_elem;  // byte offset in an e4m3 tile -> (row, col)
   std::map<long long, std::pair<int, int>> dst_elem;  // byte offset in a copy tile -> (row, col)
@@ -424,14 +423,13 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
       src_elem[e4m3_offset(row, col, D)] = {row, col};
       dst_elem[sw128_offset(row, col)] = {row, col};
     }
-  const int copy_tiles = v_only ? 1 : 2;  // the copy's tiles: V, or K then V
   std::set<long long> covered;             // tile * copy_tile_bytes + offset
   bool ok = true, any = false;
   std::string first_bad;
   for (int thr = 0; thr < 128; ++thr) {
     Interp in;
     in.set("%thr", thr);
-    for (const char* b : {"%smem", "%stage_base", "%cv_base", "%cv_cur", "%cv_prv", "%zero"}) in.set(b, 0);
+    for (const char* b : {"%smem", "%stage_base", "%cv_cur", "%cv_prv", "%zero"}) in.set(b, 0);
     in.run(st, 0, st.size());
     for (const Store& s : in.stores) {
       if (s.regs.size() != 4 || s.regs[0] != "%cw0") continue;  // the copy's 16-byte stores of data
@@ -450,9 +448,8 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
           const auto de = dst_elem.find(dst % copy_tile_bytes);
           const int stile = static_cast<int>(b[h] / tile_bytes);  // 0: K, 1: V
           const auto se = src_elem.find(b[h] % tile_bytes);
-          const int want_stile = v_only ? 1 : dtile;
-          const bool match = dtile < copy_tiles && de != dst_elem.end() && se != src_elem.end() &&
-                             stile == want_stile && de->second == se->second;
+          const bool match = dtile == 0 && de != dst_elem.end() && se != src_elem.end() && stile == 1 &&
+                             de->second == se->second;
           if (!match && ok) {
             const std::pair<int, int> rc = se == src_elem.end() ? std::make_pair(-1, -1) : se->second;
             first_bad = "thread " + std::to_string(thr) + ": e4m3 byte " + std::to_string(b[h]) + " (tile " +
@@ -465,12 +462,10 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
     }
   }
   t.truth(name + ": conversions found", any);
-  t.truth(name + ": every f16 of the copy from its own e4m3 element" + std::string(v_only ? " of V" : "") + ": " +
-              first_bad,
-          ok);
-  t.truth(name + (v_only ? ": the V copy covered (" : ": both copy tiles covered (") + std::to_string(covered.size()) +
-              " of " + std::to_string(copy_tiles * 64 * D) + " elements)",
-          static_cast<int>(covered.size()) == copy_tiles * 64 * D);
+  t.truth(name + ": every f16 of the copy from its own e4m3 element of V: " + first_bad, ok);
+  t.truth(name + ": the V copy covered (" + std::to_string(covered.size()) + " of " + std::to_string(64 * D) +
+              " elements)",
+          static_cast<int>(covered.size()) == 64 * D);
 }
 
 std::vector<Stmt> statements_of(const ptxfmha::KernelInfo* r) {
@@ -511,7 +506,7 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
           qk_e4m3 == (e4m3 && f->wg == 2));
   if (q_tile && qk16) check_q_tile(n, st, D, t);
   if (qk_e4m3) check_q_tiles_e4m3(n, st, D, t);
-  if (e4m3) check_conversion(n, st, D, qk_e4m3, t);
+  if (e4m3) check_conversion(n, st, D, t);
 }
 
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
@@ -531,7 +526,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
     check_row(r, statements_of(r), t);
     ++rows;
   }
-  CHECK(rows == 13);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256; d256 _e4m3_wgs
+  CHECK(rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256
   for (const std::string& b : t.bad) FAIL_CHECK(b);
   CHECK(t.bad.empty());
   MESSAGE("sm90 decode cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH
@@ -572,11 +567,9 @@ bool replace_text(std::vector<Stmt>& st, const std::string& from, const std::str
 bool mut_q_swizzle(std::vector<Stmt>& st, bool, int) {
   return replace_text(st, "xor.b32 %t2, %t1, ", "add.u32 %t2, %zero, ");
 }
-bool mut_cv_load(std::vector<Stmt>& st, bool qk_e4m3, int) {
-  return qk_e4m3 ? replace_text(st, "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + ",
-                                "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + 8 + ", true)
-                 : replace_text(st, "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + ",
-                                "ld.shared.v2.b32 {%clo1, %chi1}, [%t0 + 8 + ", true);
+bool mut_cv_load(std::vector<Stmt>& st, bool, int) {
+  return replace_text(st, "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + ", "ld.shared.v2.b32 {%clov1, %chiv1}, [%t1 + 8 + ",
+                      true);
 }
 // k-step 1's K offset (the second add.s64 %dd, %dk64 of the PTX: the first QK site's) moved by
 // one (16 bytes), in the 16-bit and the e4m3 QK alike
@@ -680,9 +673,9 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  // every row's k-step; the 9 rows with Q in shared memory (d256 _wg 2, _e4m3_wgs 1, e4m3 QK 6);
-  // the 7 e4m3 rows; 3 x the 6 e4m3 QK rows; 3 x the 2 d256 e4m3 QK rows
-  CHECK(tried == 13 + 9 + 7 + 3 * 6 + 3 * 2);
+  // every row's k-step; the 8 rows with Q in shared memory (d256 _wg 2, e4m3 QK 6); the 6 e4m3
+  // rows; 3 x the 6 e4m3 QK rows; 3 x the 2 d256 e4m3 QK rows
+  CHECK(tried == 12 + 8 + 6 + 3 * 6 + 3 * 2);
   std::ostringstream kinds;
   for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());

@@ -153,8 +153,8 @@ struct DecodeBufs {
 
 // The reference of a case whose plan ran split_row: the LSE bound's logit_mag term (computed
 // only then) is the rows' whose QK sums e4m3 products (decode_row_qk_e4m3: the _e4m3_wg rows,
-// ptxfmha.h); every other row (the mma.sync e4m3 rows, the d256 _e4m3_wgs row: f16 products)
-// is held to the plain bound.
+// ptxfmha.h); every other row (the mma.sync e4m3 rows: f16 products) is held to the plain
+// bound.
 ptxfmha::RefAttnResult reference_for(const AttnHost& h, const E4m3Data* e, const ptxfmha::KernelInfo* split_row) {
   if (e == nullptr) return attn_reference(h);
   ptxfmha::RefAttnResult r;
@@ -330,9 +330,7 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
 // the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
 // elsewhere the mma.sync e4m3 rows run the same cases. And Q's rows 2^17 apart in magnitude
-// (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3; the d256
-// _e4m3_wgs row (s19's serial loop with f16 products, the A/B baseline run only when named) on
-// 64 packed rows, contiguous and paged, unsplit and split.
+// (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3.
 TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
@@ -366,7 +364,7 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, p
           }
     }
     // Q's rows 2^17 apart in magnitude inside one CTA (64 packed rows): the _e4m3_wg rows only
-    // (the mma.sync e4m3 rows and the d256 _e4m3_wgs row compute Q in f16, ptxfmha.h)
+    // (the mma.sync e4m3 rows compute Q in f16, ptxfmha.h)
     const bool qk_e4m3 =
         ptxfmha::decode_row_qk_e4m3(ptxfmha::find_decode_split(gpu().info.sm, d, 1, false, 2, 64));
     if (qk_e4m3)
@@ -380,22 +378,6 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, p
             ++failed;
           REQUIRE(plan.split_row != nullptr);
           CHECK(ptxfmha::decode_row_qk_e4m3(plan.split_row));
-        }
-    // the d256 _e4m3_wgs row, named (its plain bound: f16 products)
-    const std::string wgs = std::string("fmha_decode_d") + std::to_string(d) + "_e4m3_wgs_" + gpu().info.arch;
-    if (ptxfmha::find_decode_split_named(gpu().info.sm, wgs.c_str()) != nullptr)
-      for (int page : {0, 16})
-        for (int splits : {0, 3}) {
-          AttnCase c = dcase(4, 32, 2, d, page, {900, 65, 0}, 900);
-          c.causal = splits == 3;
-          ptxfmha::DecodeOverrides ov;
-          ov.split_kernel = wgs.c_str();
-          ptxfmha::DecodePlan plan;
-          ++cases;
-          if (!run_case("e4m3 wgs d" + std::to_string(d), c, seed++, splits, true, page == 0, ov, &plan)) ++failed;
-          REQUIRE(plan.split_row != nullptr);
-          CHECK(std::string(plan.split_row->name) == wgs);
-          CHECK(!ptxfmha::decode_row_qk_e4m3(plan.split_row));
         }
     // forced cluster merges: the _e4m3_wg_cl twin, 2 and 4 splits (16 tiles: no trimming)
     ptxfmha::DecodeOverrides ov;
@@ -433,8 +415,8 @@ TEST_CASE("gpu decode e4m3: every feature (window, softcap, sinks, ALiBi), paged
 
 // Small shapes for compute-sanitizer (tools/gpu-check.sh runs every test case named
 // "sanitizer shapes"): e4m3 + every feature, page 16, splits + the sink combine kernel, a
-// sequence without keys; e4m3 contiguous per tensor; the A/B rows (head dim 128), the e4m3 d64
-// two-heads row and the d256 _e4m3_wgs row, each named, at its own head dim.
+// sequence without keys; e4m3 contiguous per tensor; the A/B rows (head dim 128) and the e4m3
+// d64 two-heads row, each named, at its own head dim.
 TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink combine, A/B rows)") {
   REQUIRE(ensure_context());
   uint64_t seed = 0xE4D000;
@@ -459,7 +441,7 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",
-                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2", "fmha_decode_d256_e4m3_wgs"}) {
+                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     const ptxfmha::KernelInfo* info = ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str());
     if (info == nullptr) continue;

@@ -13,7 +13,7 @@
 //                   more than kDecodeWgMinRows - 1 packed rows (min(seqlen_q * gqa, 64) >= 33:
 //                   3 or 4 m-tiles; e4m3 at head dim 256 from 17: decode_wg_min_rows) runs the
 //                   warpgroup row of its head dim (_wg) where one exists; other rows (_ef,
-//                   _s6, bf16 _h2, _e4m3_wgs) run only when named;
+//                   _s6, bf16 _h2) run only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 //   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
 //                   split + combine pair when the plan's cluster policy says so.
@@ -37,9 +37,8 @@ struct DecodeRowFacts {
   int sink;          // combine: 1 = the sinks join here
   int heads = 1;     // split: KV heads per CTA (2: _h2, at most 16 packed rows per head)
   int cluster = 0;   // split: 1 = the _cl rows (the splits merge through a thread-block cluster)
-  int wg = 0;        // split: 1 = the _wg rows (one warpgroup's wgmma main loop, 33..64 rows per
-                     // CTA; the d256 _e4m3_wgs row's, named only: one f16 copy of K and V,
-                     // mainloop_wg_e4m3.ptxh); 2 = an _e4m3_wg row (the pipelined loop with the QK
+  int wg = 0;        // split: 1 = the bf16 _wg rows (one warpgroup's wgmma main loop, 33..64
+                     // rows per CTA); 2 = an _e4m3_wg row (the pipelined loop with the QK
                      // wgmma on the e4m3 K and two f16 V copies: mainloop_wg_e4m3_pipe.ptxh;
                      // layout.ptxh)
 };
@@ -75,8 +74,7 @@ int decode_row_heads(const KernelInfo* row);
 // Whether a split row runs the warpgroup (wgmma) main loop (a _wg row).
 bool decode_row_wg(const KernelInfo* row);
 // Whether a split row's QK is an e4m3 wgmma on the e4m3 K with Q split into two e4m3 tiles (the
-// _e4m3_wg rows, wg 2; the d256 _e4m3_wgs row runs f16 products on an f16 copy of K): the rows
-// whose LSE carries the logit_mag term of ptxfmha.h's e4m3 bound.
+// _e4m3_wg rows, wg 2): the rows whose LSE carries the logit_mag term of ptxfmha.h's e4m3 bound.
 bool decode_row_qk_e4m3(const KernelInfo* row);
 // Packed rows per split CTA (min(seqlen_q x gqa, 64)) from which a call runs a _wg row: 3 and 4
 // m-tiles, where each warp of the mma.sync loop runs 3-4 sub-blocks per tile.

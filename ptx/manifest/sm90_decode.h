@@ -79,13 +79,9 @@
 //           accumulator per 128-byte column block of K. (Until 2026-12-04 K was converted into
 //           f16 copies too: d64 two copies of K and V, d128 one, used one tile at a time (WG 1);
 //           a d128 row of 2 stages and two such copies ran 0.67x-0.85x that, H200 2026-12-04,
-//           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM.) WG 1, the
-//           d256 _e4m3_wgs row (s19's d256 _e4m3_wg row, H200 2026-12-05,
-//           bench/results/h200-2026-12-05-s20; the A/B baseline of the WG 2 row, run only when
-//           named): the consumers convert each e4m3 tile, K and V, once per CTA into one f16 copy
-//           the f16 wgmmas read, one tile at a time (mainloop_wg_e4m3.ptxh), Q in an f16 Q tile;
-//           4 e4m3 stages, the copy and the Q tile admit one CTA per SM, as its bf16 twin
-//           (layout.ptxh)
+//           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM; d256's
+//           serial row of that design, _e4m3_wgs, took 1.18x-1.30x the WG 2 row's time on every
+//           64-row cell, H200 2026-12-05, bench/results/h200-2026-12-05-s23, and was removed.)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -117,7 +113,6 @@
 #define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  3,  1,  0,  0,  1, 1, 168,  2)
 #define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  2)
 #define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2)
-#define ROW_fmha_decode_d256_e4m3_wgs_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  1)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -197,8 +192,7 @@
     X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a) \
     X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
-    X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a) \
-    X(fmha_decode_d256_e4m3_wgs_sm90a)
+    X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \

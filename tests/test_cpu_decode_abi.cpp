@@ -515,11 +515,12 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // wgmma m64nDk16 with V transposed; no mma.sync, no ldmatrix. The pipelined loops (bf16
         // d64 mainloop_wg.ptxh, e4m3 WG 2 mainloop_wg_e4m3_pipe.ptxh) have each product
         // twice (QK in the first round and the loop, PV in the loop and the last round); the
-        // serial ones (bf16 d128 and d256 mainloop_wg_serial.ptxh) once. Q is the register A operand (SASS "R24, R88, gdesc[...]")
-        // but in the d256 16-bit rows, where it is the 16-bit Q tile in shared memory ("R24,
-        // gdesc[...]": one descriptor pair for A and B), and in the e4m3 WG 2 loop, whose QK is 2 x D/32
-        // e4m3 wgmma m64n64k32 (SASS QGMMA, "R24, gdesc[...]": A and B in shared memory, Q lo's
-        // and Q hi's tiles against the stage's e4m3 K). e4m3 PV: f16 operands
+        // serial ones (bf16 d128 and d256 mainloop_wg_serial.ptxh) once. Q is the register A
+        // operand (SASS "R24, R88, gdesc[...]") but in the d256 16-bit rows, where it is the
+        // 16-bit Q tile in shared memory ("R24, gdesc[...]": one descriptor pair for A and B), and
+        // in the e4m3 WG 2 loop, whose QK is 2 x D/32 e4m3 wgmma m64n64k32 (SASS QGMMA, "R24,
+        // gdesc[...]": A and B in shared memory, Q lo's and Q hi's tiles against the stage's e4m3
+        // K). e4m3 PV: f16 operands
         // (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
         const bool q_e4m3 = e4m3 && f->wg == 2;  // QGMMA
         const long long sites = d == 64 || q_e4m3 ? 2 : 1;

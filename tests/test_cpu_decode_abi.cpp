@@ -183,8 +183,8 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, without
-                        // sm100a twins
+  CHECK(wg_rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
+                        // _e4m3_wgc, _e4m3_wgc_cl (converter warps), without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -232,7 +232,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 12);  // + the sm90a-only _wg, _e4m3_wg rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 14);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -522,7 +522,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // gdesc[...]": A and B in shared memory, Q lo's and Q hi's tiles against the stage's e4m3
         // K). e4m3 PV: f16 operands
         // (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
-        const bool q_e4m3 = e4m3 && f->wg == 2;  // QGMMA
+        const bool q_e4m3 = e4m3 && f->wg >= 2;  // QGMMA (WG 2, and WG 3: its converter warps)
         const long long sites = d == 64 || q_e4m3 ? 2 : 1;
         const bool q_tile = d == 256 && !q_e4m3;  // the 16-bit Q tile
         const std::string ab = e4m3 ? "" : ".BF16";
@@ -567,6 +567,19 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
           // and tail
           CHECK(occurrences("LDS.64 ") >= 4 * d / 16);
           CHECK(occurrences("STS.128 ") >= 4 * d / 16);
+          // WG 3 (the converter warps convert V, converter.ptxh): no conversion between the
+          // consumers' first QGMMA and their last HGMMA (WG 2's loop converts there: 4 x D / 16
+          // per site, the same counter over its SASS)
+          const std::size_t first_q = sass.find("QGMMA"), last_h = sass.rfind("HGMMA");
+          REQUIRE(first_q != std::string::npos);
+          REQUIRE(last_h != std::string::npos);
+          const std::string loop = sass.substr(first_q, last_h - first_q);
+          long long in_loop = 0;
+          for (std::size_t at = loop.find("F2FP.F16.E4M3.UNPACK_B"); at != std::string::npos;
+               at = loop.find("F2FP.F16.E4M3.UNPACK_B", at + 1))
+            ++in_loop;
+          if (f->wg == 3) CHECK(in_loop == 0);
+          if (f->wg == 2) CHECK(in_loop >= d / 4);
         }
       }
       // e4m3 -> f16 after the load: D/4 per product and sub-block (none for bf16); the
@@ -575,7 +588,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // once per Q fragment register (D / 4) for lo = Q s - hi; Q s -> e4m3 (hi and lo) 2 x D / 4
       // (F2FP.SATFINITE.E4M3.F32)
       CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (!e4m3 ? 0 : f->wg == 0 ? d / 2 : 5 * d / 4));
-      CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg == 2 ? 2 * d / 4 : 0));
+      CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg >= 2 ? 2 * d / 4 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
@@ -615,6 +628,6 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
   // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
   // head dims 64, 128 and 256).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12);
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2);  // + d256's two converter-warp rows
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

@@ -413,8 +413,11 @@ void check_q_tiles_e4m3(const std::string& name, const std::vector<Stmt>& st, in
 // from the thread's loads of the e4m3 stage. An e4m3 stage holds K then V (KV_TILE_BYTES each),
 // column blocks of cb_cols columns x 64 rows (cb_cols bytes a row), TMA's swizzle of that row
 // width (e4m3_offset); the copy V alone (64 x D x 2 in the 16-bit layout above: the copy the loop
-// converts into, %cv_cur, at 0 like the stage; the QK reads the e4m3 K).
-void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, Tally& t) {
+// converts into, %cv_cur, at 0 like the stage; the QK reads the e4m3 K). The converting threads:
+// the 128 consumers (WG 2), or the 64 converter threads from thread 160 (WG 3, roles.ptxh: each
+// runs two of the consumers' places in the map).
+void check_conversion(const std::string& name, const std::vector<Stmt>& st, int D, int thr0, int threads,
+                      Tally& t) {
   const long long tile_bytes = 64LL * D, copy_tile_bytes = 64LL * D * 2;
   std::map<long long, std::pair<int, int>> src_elem;  // byte offset in an e4m3 tile -> (row, col)
   std::map<long long, std::pair<int, int>> dst_elem;  // byte offset in a copy tile -> (row, col)
@@ -426,7 +429,7 @@ void check_conversion(const std::string& name, const std::vector<Stmt>& st, int 
   std::set<long long> covered;             // tile * copy_tile_bytes + offset
   bool ok = true, any = false;
   std::string first_bad;
-  for (int thr = 0; thr < 128; ++thr) {
+  for (int thr = thr0; thr < thr0 + threads; ++thr) {
     Interp in;
     in.set("%thr", thr);
     for (const char* b : {"%smem", "%stage_base", "%cv_cur", "%cv_prv", "%zero"}) in.set(b, 0);
@@ -503,10 +506,10 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
   if (qk_e4m3 && D == 128) compare_qk_e4m3<128, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
   if (qk_e4m3 && D == 256) compare_qk_e4m3<256, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
   t.truth(n + ": an e4m3 QK in the e4m3 rows of the pipelined loop (WG 2) and only there",
-          qk_e4m3 == (e4m3 && f->wg == 2));
+          qk_e4m3 == (e4m3 && f->wg >= 2));
   if (q_tile && qk16) check_q_tile(n, st, D, t);
   if (qk_e4m3) check_q_tiles_e4m3(n, st, D, t);
-  if (e4m3) check_conversion(n, st, D, t);
+  if (e4m3) check_conversion(n, st, D, f->wg == 3 ? 160 : 0, f->wg == 3 ? r->threads - 160 : 128, t);
 }
 
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
@@ -526,7 +529,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
     check_row(r, statements_of(r), t);
     ++rows;
   }
-  CHECK(rows == 12);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256
+  CHECK(rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256; d256 _e4m3_wgc(_cl)
   for (const std::string& b : t.bad) FAIL_CHECK(b);
   CHECK(t.bad.empty());
   MESSAGE("sm90 decode cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH
@@ -673,9 +676,9 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  // every row's k-step; the 8 rows with Q in shared memory (d256 _wg 2, e4m3 QK 6); the 6 e4m3
-  // rows; 3 x the 6 e4m3 QK rows; 3 x the 2 d256 e4m3 QK rows
-  CHECK(tried == 12 + 8 + 6 + 3 * 6 + 3 * 2);
+  // every row's k-step; the 10 rows with Q in shared memory (d256 _wg 2, e4m3 QK 8); the 8 e4m3
+  // rows; 3 x the 8 e4m3 QK rows; 3 x the 4 d256 e4m3 QK rows (_e4m3_wg, _e4m3_wgc and twins)
+  CHECK(tried == 14 + 10 + 8 + 3 * 8 + 3 * 4);
   std::ostringstream kinds;
   for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());

@@ -38,7 +38,7 @@ constexpr int kDecodeParamBytes = static_cast<int>(sizeof(DecodeKernelParams));
    PTXFMHA_FIELD(SM90_DECODE_HEAD_DIM_, name),                                                  \
    SM90_DECODE_BLOCK_M,                                                                         \
    SM90_DECODE_BLOCK_N,                                                                         \
-   SM90_DECODE_THREADS,                                                                         \
+   PTXFMHA_FIELD(SM90_DECODE_THREADS_, name),                                                   \
    PTXFMHA_FIELD(SM90_DECODE_SMEM_, name),                                                      \
    kDecodeParamBytes},
 #define PTXFMHA_DECODE_COMBINE_ROW_K(name, kind)                                                \

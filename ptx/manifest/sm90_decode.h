@@ -15,6 +15,7 @@
 
 // Family constants (the body checks them against its role table, roles.ptxh):
 #define SM90_DECODE_THREADS         160     // split kernel: 4 consumer warps + 1 producer warp
+#define SM90_DECODE_CONVERTER_THREADS 64    // + 2 converter warps in the WG 3 rows (roles.ptxh)
 #define SM90_DECODE_BLOCK_M         64      // packed query rows per CTA
 #define SM90_DECODE_COMBINE_THREADS 32      // combine kernel: one warp (one CTA) per output row
 #define SM90_DECODE_COMBINE_BLOCK_M 1       // one output row per CTA
@@ -82,6 +83,10 @@
 //           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM; d256's
 //           serial row of that design, _e4m3_wgs, took 1.18x-1.30x the WG 2 row's time on every
 //           64-row cell, H200 2026-12-05, bench/results/h200-2026-12-05-s23, and was removed.)
+//           WG 3 (_e4m3_wgc, _e4m3_wgc_cl; d256, 2026-12-06, s25): WG 2's loop with V's
+//           conversion moved out of the consumers into two converter warps (224 threads: the
+//           row's thread count, SM90_DECODE_THREADS_; roles.ptxh, converter.ptxh), the copies
+//           handed over by mbarriers; run only when named (the bench's A/B), not by the plan.
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -113,6 +118,8 @@
 #define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  3,  1,  0,  0,  1, 1, 168,  2)
 #define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  2)
 #define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2)
+#define ROW_fmha_decode_d256_e4m3_wgc_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  3)
+#define ROW_fmha_decode_d256_e4m3_wgc_cl_sm90a (sm90a, 256,  4,  1,  0,  0,  1, 1,   0,  3)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -192,7 +199,8 @@
     X(fmha_decode_d64_wg_sm90a) X(fmha_decode_d128_wg_sm90a) X(fmha_decode_d64_wg_cl_sm90a) X(fmha_decode_d128_wg_cl_sm90a) \
     X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
-    X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a)
+    X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a) \
+    X(fmha_decode_d256_e4m3_wgc_sm90a) X(fmha_decode_d256_e4m3_wgc_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
@@ -229,6 +237,15 @@
 #define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   rg
 #define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg)         wg
 #define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h, wg)
+#define SM90_DECODE_THREADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    PTXFMHA_CAT(SM90_DECODE_THREADS_WG, wg)
+// a row's threads by its WG (a literal: .maxntid takes no expression); WG 3: + the converter warps
+#define SM90_DECODE_THREADS_WG0     160
+#define SM90_DECODE_THREADS_WG1     160
+#define SM90_DECODE_THREADS_WG2     160
+#define SM90_DECODE_THREADS_WG3     224
+#if SM90_DECODE_THREADS_WG0 != SM90_DECODE_THREADS || SM90_DECODE_THREADS_WG3 != SM90_DECODE_THREADS + SM90_DECODE_CONVERTER_THREADS
+#error "the rows' thread counts"
+#endif
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch
 #define SM90_DECODE_COMBINE_HEAD_DIM_(arch, d, sink)        d
 #define SM90_DECODE_COMBINE_SINK_(arch, d, sink)            sink
@@ -252,7 +269,7 @@
 #define KERNEL_WG            PTXFMHA_FIELD(SM90_DECODE_WG_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
-#define KERNEL_THREADS       SM90_DECODE_THREADS
+#define KERNEL_THREADS       PTXFMHA_FIELD(SM90_DECODE_THREADS_, KERNEL_NAME)
 #define KERNEL_SMEM_BYTES    PTXFMHA_FIELD(SM90_DECODE_SMEM_, KERNEL_NAME)
 #else
 #define KERNEL_ARCH          PTXFMHA_FIELD(SM90_DECODE_COMBINE_ARCH_, KERNEL_NAME)

@@ -65,6 +65,10 @@ class Thread {
   // Special registers and symbols.
   uint32_t tid = 0, ctaid[3] = {0, 0, 0}, nctaid[3] = {1, 1, 1};
   uint64_t smem_symbol = 0x400, param_symbol = 0x10000;
+  // The dynamic shared-memory symbol's and the parameter block's names (the sm100a forward
+  // kernels': fmha_dyn_smem and the KERNEL_PARAM macro; the sm90 decode kernel sets smem_dyn and
+  // dparams).
+  std::string smem_name = "fmha_dyn_smem", param_name;
   std::map<long long, uint64_t> params;  // .param byte offset -> value (32-bit fields as is)
   std::map<uint64_t, uint32_t> global;   // global memory words (address -> value) ld.global reads
   std::vector<TraceEv> trace;
@@ -122,7 +126,8 @@ class Thread {
       auto it = r_.find(o);
       return it == r_.end() ? Val{} : it->second;
     }
-    if (o == "fmha_dyn_smem") return {smem_symbol, true};
+    if (o == smem_name) return {smem_symbol, true};
+    if (!param_name.empty() && o == param_name) return {param_symbol, true};
     if (macros_.count("KERNEL_PARAM") && o == macros_.at("KERNEL_PARAM")) return {param_symbol, true};
     if (o.rfind("0f", 0) == 0 || o.rfind("0d", 0) == 0) return {};  // fp immediates: data
     long long x = 0;
@@ -232,6 +237,33 @@ class Thread {
       const Val id = get(o.at(0));
       if (!id.known) return fail("unknown barrier id");
       ev("bar_sync", 0, static_cast<long long>(id.v), pc);
+      return true;
+    }
+    // wgmma (the sm90 decode kernels): the wait_group's count is recorded (a P V's read of its
+    // copy ends there), the products and fences are not executed.
+    if (op.rfind("wgmma.wait_group", 0) == 0) {
+      const Val n = get(o.at(0));
+      if (!n.known) return fail("unknown wait_group count");
+      ev("wgmma_wait", 0, static_cast<long long>(n.v), pc);
+      return true;
+    }
+    if (op.rfind("wgmma.mma_async", 0) == 0) {
+      if (o.at(0)[0] == '{')
+        for (const std::string& x : list(o.at(0))) set(x, {});
+      ev("wgmma", 0, 0, pc);
+      return true;
+    }
+    if (op.rfind("wgmma", 0) == 0 || op.rfind("griddepcontrol", 0) == 0) return true;
+    // elect.sync: lane 0 of the warp is the one elected (a thread model; which lane does not
+    // matter to the kernels that use it)
+    if (op.rfind("elect.sync", 0) == 0) {
+      const std::size_t bar = o.at(0).find('|');
+      if (bar == std::string::npos) return fail("elect.sync without a predicate");
+      pred_[o.at(0).substr(bar + 1)] = tid % 32 == 0 ? 1 : 0;
+      return true;
+    }
+    if (op.rfind("shfl.sync", 0) == 0) {  // another lane's value: unknown
+      set(o.at(0), {});
       return true;
     }
     if (op.rfind("tcgen05.mma", 0) == 0) {

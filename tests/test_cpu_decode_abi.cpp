@@ -490,11 +490,12 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       auto it = fns[0].opcodes.find(op);
       return it == fns[0].opcodes.end() ? 0LL : it->second;
     };
-    auto occurrences = [&](const std::string& needle) {
+    auto occurrences_in = [](const std::string& text, const std::string& needle) {
       long long n = 0;
-      for (std::size_t at = sass.find(needle); at != std::string::npos; at = sass.find(needle, at + 1)) ++n;
+      for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
       return n;
     };
+    auto occurrences = [&](const std::string& needle) { return occurrences_in(sass, needle); };
     CHECK(count("LDL") == 0);
     CHECK(count("STL") == 0);
     if (!f->combine) {
@@ -573,11 +574,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
           const std::size_t first_q = sass.find("QGMMA"), last_h = sass.rfind("HGMMA");
           REQUIRE(first_q != std::string::npos);
           REQUIRE(last_h != std::string::npos);
-          const std::string loop = sass.substr(first_q, last_h - first_q);
-          long long in_loop = 0;
-          for (std::size_t at = loop.find("F2FP.F16.E4M3.UNPACK_B"); at != std::string::npos;
-               at = loop.find("F2FP.F16.E4M3.UNPACK_B", at + 1))
-            ++in_loop;
+          const long long in_loop =
+              occurrences_in(sass.substr(first_q, last_h - first_q), "F2FP.F16.E4M3.UNPACK_B");
           if (f->wg == 3) CHECK(in_loop == 0);
           if (f->wg == 2) CHECK(in_loop >= d / 4);
         }

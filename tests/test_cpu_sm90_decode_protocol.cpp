@@ -190,8 +190,9 @@ Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint64_t, lo
   using State = std::vector<std::size_t>;
   auto barriers = [&](const State& s) {
     std::map<uint64_t, Bar> b;
-    // events in a canonical order per role; the phase count is order-independent as long as
-    // no arrival overshoots a phase (checked: an arrival past the count is a problem)
+    // arrivals are counts, so the phases completed are the arrivals so far over the barrier's
+    // count, whatever their order (as the hardware counts them: arrivals past a completion
+    // count toward the next phase)
     for (std::size_t i = 0; i < R; ++i)
       for (std::size_t j = 0; j < s[i]; ++j) {
         const Ev& e = roles[i].ev[j];
@@ -208,7 +209,7 @@ Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint64_t, lo
     }
     return b;
   };
-  auto completed = [&](const std::map<uint64_t, Bar>& b, const State&, uint64_t bar) {
+  auto completed = [](const std::map<uint64_t, Bar>& b, uint64_t bar) {
     auto it = b.find(bar);
     return it == b.end() ? 0LL : it->second.phases;
   };
@@ -244,7 +245,7 @@ Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint64_t, lo
       for (std::size_t j = s[i]; j < roles[i].ev.size(); ++j)
         if (roles[i].ev[j].kind == Ev::Wait) future.insert(roles[i].ev[j].bar);
       for (uint64_t bar : future)
-        if (completed(b, s, bar) > k[bar] + 1)
+        if (completed(b, bar) > k[bar] + 1)
           problem(roles[i].name + ": barrier +" + std::to_string(bar - kSmem) + " ran two phases ahead of its wait " +
                   std::to_string(k[bar]));
     }
@@ -254,7 +255,7 @@ Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint64_t, lo
       done = false;
       const Ev& e = roles[i].ev[s[i]];
       // try_wait.parity passes once the barrier's completed phases differ in parity from e.parity
-      if (e.kind == Ev::Wait && (completed(b, s, e.bar) & 1) == e.parity) continue;
+      if (e.kind == Ev::Wait && (completed(b, e.bar) & 1) == e.parity) continue;
       if (e.kind == Ev::Write) {
         // a write after the role's last wait (the consumers' epilogue reusing the ring and the
         // copies): nobody else may still write the region

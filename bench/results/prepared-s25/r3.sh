@@ -13,6 +13,7 @@ done
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
   F="decode/d256/b(8|32|128)/kv(8192|32768|131072)/hq(64|128)hkv8/q4/contig/"
   bench_cells ab-1 "$PWD/build-bench/cub" "e4m3+k=d256_e4m3_wg,e4m3+k=d256_e4m3_wgc" "$F"
+  bench_cells ab128-1 "$PWD/build-bench/cub" "e4m3+k=d128_e4m3_wg,e4m3+k=d128_e4m3_wgc" "${F//d256/d128}"
   bench_cells abC-1 "$PWD/build-bench/cubC" "e4m3+k=d256_e4m3_wg" "$F"
 fi
 sanitize memcheck "gpu decode e4m3: sanitizer shapes*" wgc 60

@@ -331,6 +331,18 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
 // elsewhere the mma.sync e4m3 rows run the same cases. And Q's rows 2^17 apart in magnitude
 // (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3.
+namespace {
+// The warpgroup rows' ragged batch: 700 keys, an empty sequence (4 keys when causal; one key in
+// pages of 64 unsplit) and a tile-edge one of 63..65 keys.
+AttnCase wg_ragged_case(int sq, int hq, int hkv, int d, int page, int splits, bool causal) {
+  std::vector<int> lens = {700, causal ? 4 : 0, 64 + (sq + splits + page) % 3 - 1};  // 63..65
+  if (page == 64 && splits == 0) lens[1] = 1;
+  AttnCase c = dcase(sq, hq, hkv, d, page, lens, 700);
+  c.causal = causal;
+  return c;
+}
+}  // namespace
+
 TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, paged, causal, split, cluster)") {
   REQUIRE(ensure_context());
   int cases = 0, failed = 0, ran_wg = 0;
@@ -348,10 +360,7 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, p
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})
           for (int causal : {0, 1}) {
-            std::vector<int> lens = {700, causal ? 4 : 0, 64 + (sh.sq + splits + page) % 3 - 1};  // 63..65
-            if (page == 64 && splits == 0) lens[1] = 1;
-            AttnCase c = dcase(sh.sq, sh.hq, sh.hkv, d, page, lens, 700);
-            c.causal = causal != 0;
+            AttnCase c = wg_ragged_case(sh.sq, sh.hq, sh.hkv, d, page, splits, causal != 0);
             ptxfmha::DecodePlan plan;
             const bool per_head = cases % 2 == 0;  // per-KV-head and per-tensor scales in turn
             ++cases;
@@ -423,10 +432,7 @@ TEST_CASE("gpu decode e4m3: the converter-warp rows (named) at 18..128 packed ro
       for (int page : {0, 16, 64})
         for (int splits : {0, 3})
           for (int causal : {0, 1}) {
-            std::vector<int> lens = {700, causal ? 4 : 0, 64 + (sh.sq + splits + page) % 3 - 1};  // 63..65
-            if (page == 64 && splits == 0) lens[1] = 1;
-            AttnCase c = dcase(sh.sq, sh.hq, sh.hkv, d, page, lens, 700);
-            c.causal = causal != 0;
+            AttnCase c = wg_ragged_case(sh.sq, sh.hq, sh.hkv, d, page, splits, causal != 0);
             ptxfmha::DecodePlan plan;
             ++cases;
             if (!run_case("e4m3 wgc d" + std::to_string(d), c, seed++, splits, true, cases % 2 == 0, ov, &plan))

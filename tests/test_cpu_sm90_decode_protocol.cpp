@@ -42,7 +42,8 @@ namespace {
 
 using ptxfmha_test::KernelMacros;
 
-// the converter-warp rows (their _cl twins run the same loop and differ only after EXIT)
+// the converter-warp rows (their _cl twins run the same loop; their cluster merge after it:
+// test_cpu_decode_cluster.cpp)
 const char* const kRows[] = {"fmha_decode_d256_e4m3_wgc_sm90a", "fmha_decode_d128_e4m3_wgc_sm90a"};
 constexpr uint64_t kSmem = 0x400;  // the dynamic window (the kernel rounds it up to 1024)
 

@@ -7,7 +7,7 @@
 #                    (this tree = main), _e4m3_wgc (converter warps); 64 packed rows (128/8 x 4
 #                    tokens) and 32 (64/8 x 4), batch 8 / 32 / 128, kv 8k / 32k / 128k,
 #                    contiguous; round 2 in pages of 16
-#   ab128-N          the same for d128 (_e4m3_wg: two CTAs of 3 stages per SM; _e4m3_wgc: one
+#   ab128-1          the same for d128 (_e4m3_wg: two CTAs of 3 stages per SM; _e4m3_wgc: one
 #                    of 6 stages, s26), the same heads, batches and lengths
 #   abC-N / abC128-N the same cells on set C's _e4m3_wg (s24's V-load lever), _e4m3_wg named
 #   ncu-wg / ncu-wgc Nsight Compute of both rows at s23's profiled cell (b32, kv 32k, 128/8 x 4)
@@ -33,6 +33,5 @@ bench_cells abC128-1 "$PWD/build-bench/cubC" "e4m3+k=d128_e4m3_wg" "$F128"
 ncu_profile ncu-wgc fmha_decode_d256_e4m3_wgc_sm90a "e4m3+k=d256_e4m3_wgc" decode/d256/b32/kv32768/hq128hkv8/q4/contig/
 bench_cells ab-2 "$PWD/build-bench/cub" "$V" "decode/d256/b(8|32|128)/kv(8192|32768|131072)/hq(64|128)hkv8/q4/page16/"
 bench_cells ab-3 "$PWD/build-bench/cub" "$V" "$F"
-bench_cells ab128-2 "$PWD/build-bench/cub" "$V128" "$F128"
 bench_cells abC-2 "$PWD/build-bench/cubC" "e4m3+k=d256_e4m3_wg" "$F"
 call_end

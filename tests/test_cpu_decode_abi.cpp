@@ -183,8 +183,8 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d128's
-                        // and d256's _e4m3_wgc, _e4m3_wgc_cl (converter warps), without sm100a twins
+  CHECK(wg_rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
+                        // _e4m3_wgc, _e4m3_wgc_cl (converter warps), without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -232,7 +232,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 16);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 14);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -626,6 +626,6 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
   // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
   // head dims 64, 128 and 256).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 4);  // + d128's and d256's converter-warp rows
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2);  // + d256's two converter-warp rows
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

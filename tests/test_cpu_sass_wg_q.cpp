@@ -183,7 +183,7 @@ TEST_CASE("SASS: the decode warpgroup rows keep Q's and P's fragments intact whi
                                                                << (c.p_clobbered.empty() ? "" : c.p_clobbered.front()));
     ++rows;
   }
-  CHECK(rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128 and 256; d128, d256 _e4m3_wgc(_cl)
+  CHECK(rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128 and 256; d256 _e4m3_wgc(_cl)
 }
 
 TEST_CASE("SASS P-register check: a write to an in-flight P V wgmma's A registers is caught") {

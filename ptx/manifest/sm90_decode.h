@@ -83,15 +83,14 @@
 //           bench/results/h200-2026-12-04-s15/r1, at 187 registers: one CTA per SM; d256's
 //           serial row of that design, _e4m3_wgs, took 1.18x-1.30x the WG 2 row's time on every
 //           64-row cell, H200 2026-12-05, bench/results/h200-2026-12-05-s23, and was removed.)
-//           WG 3 (_e4m3_wgc, _e4m3_wgc_cl; d256, 2026-12-06, s25; d128, s26): WG 2's loop with
-//           V's conversion moved out of the consumers into two converter warps (224 threads: the
+//           WG 3 (_e4m3_wgc, _e4m3_wgc_cl; d256, 2026-12-06, s25): WG 2's loop with V's
+//           conversion moved out of the consumers into two converter warps (224 threads: the
 //           row's thread count, SM90_DECODE_THREADS_; roles.ptxh, converter.ptxh), the copies
 //           handed over by mbarriers; run only when named (the bench's A/B), not by the plan.
-//           d128 runs one CTA of 6 stages per SM (148,608 B, 170 registers) where WG 2 runs two
-//           of 3: the same 96 KiB of K and V in flight per SM, one consumer warpgroup instead of
-//           two. (Two CTAs of 224 threads need <= 128 registers, the warps the register file
-//           holds rounded down to a multiple of 4; ptxas at that cap spilled 144 B inside
-//           the loop: P's fragments around the P V.)
+//           (A d128 pair, one CTA of 6 stages per SM where WG 2 runs two of 3, was built in s26
+//           and removed in s27: on two H100s it read the same 2.2-2.96 TB/s at 3% apart in
+//           memory bandwidth, a compute cap, below the 3.24-3.41 TB/s WG 2's d128 row reads on
+//           the H200 at kv 32k-128k; bench/DECODE_NOTES.md, s27.)
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -125,8 +124,6 @@
 #define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2)
 #define ROW_fmha_decode_d256_e4m3_wgc_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  3)
 #define ROW_fmha_decode_d256_e4m3_wgc_cl_sm90a (sm90a, 256,  4,  1,  0,  0,  1, 1,   0,  3)
-#define ROW_fmha_decode_d128_e4m3_wgc_sm90a  (sm90a,   128,  6,  1,  0,  0,  1, 0,   0,  3)
-#define ROW_fmha_decode_d128_e4m3_wgc_cl_sm90a (sm90a, 128,  6,  1,  0,  0,  1, 1,   0,  3)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -207,8 +204,7 @@
     X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
     X(fmha_decode_d128_e4m3_wg_cl_sm90a) X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a) \
-    X(fmha_decode_d256_e4m3_wgc_sm90a) X(fmha_decode_d256_e4m3_wgc_cl_sm90a) \
-    X(fmha_decode_d128_e4m3_wgc_sm90a) X(fmha_decode_d128_e4m3_wgc_cl_sm90a)
+    X(fmha_decode_d256_e4m3_wgc_sm90a) X(fmha_decode_d256_e4m3_wgc_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \

@@ -1,6 +1,6 @@
 // "sm90 decode protocol model": the mbarrier protocol of the converter-warp decode rows (WG 3,
-// fmha_decode_d256_e4m3_wgc_sm90a, 4 stages: producer warp, 4 consumer warps, 2 converter warps; roles.ptxh,
-// converter.ptxh, mainloop_wg_e4m3_pipe.ptxh) checked on the PTX itself, on the CPU:
+// fmha_decode_d256_e4m3_wgc_sm90a, 4 stages: producer warp, 4 consumer warps, 2 converter warps;
+// roles.ptxh, converter.ptxh, mainloop_wg_e4m3_pipe.ptxh) checked on the PTX itself, on the CPU:
 //
 //   * one thread of each role is executed (tests/sm100_model/ptx_exec.h: the integer and address
 //     arithmetic, the branches, every mbarrier init / wait with its parity / arrive /

@@ -278,7 +278,7 @@ bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* 
 }
 
 namespace {
-// A variant token `<letter><1-4 digits>` (wN, sN, pN).
+// A variant token `<letter><1-4 digits>` (wN, sN, pN, qN).
 bool count_token(const std::string& tok, char letter) {
   return tok.size() > 1 && tok.size() < 6 && tok[0] == letter &&
          tok.find_first_not_of("0123456789", 1) == std::string::npos;
@@ -318,8 +318,16 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
         if (why) *why = "'" + tok + "': pages of a power of two in [16, 256] keys (the library's page sizes)";
         return false;
       }
+    } else if (count_token(tok, 'q')) {
+      if (!parse_count(tok, "query tokens", &v->q_tokens, why)) return false;
+      if (v->q_tokens > ptxfmha::kDecodeMaxSeqlenQ) {
+        if (why)
+          *why = "'" + tok + "': at most " + std::to_string(ptxfmha::kDecodeMaxSeqlenQ) +
+                 " query tokens (the library's decode limit)";
+        return false;
+      }
     } else {
-      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, pN, cl or nocl";
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, pN, qN, cl or nocl";
       return false;
     }
     start = end + 1;
@@ -345,6 +353,10 @@ std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std:
           x.kv_elem_bytes = 1;
         }
         if (v.page_size > 0) x.page_size = v.page_size;
+        if (v.q_tokens > 0) {
+          x.seqlen_q = v.q_tokens;
+          x.causal = v.q_tokens > 1;  // as decode_case: several new tokens are causal among themselves
+        }
         x.name += "/v=" + item;
         x.shape += " [" + item + "]";
       }

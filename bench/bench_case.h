@@ -151,6 +151,10 @@ const char* decode_grid_names();  // "classic|headline|full|quick"
 //   pN        the cell's K / V cache in pages of N keys (N a power of two in [16, 256], the
 //             library's page sizes), whatever the cell's own cache: the same bytes in other
 //             boxes (the TMA box holds min(64, N) keys), e.g. e4m3+p32 beside a page16 cell
+//   qN        the cell with N query tokens (1..8, the library's kDecodeMaxSeqlenQ; causal among
+//             themselves when N > 1, as the grids' cells): e.g. q8 on a 128/8-heads cell packs 128
+//             rows per KV head, two CTAs of 64 reading each K / V tile, twice the products per
+//             byte read (s27: a per-CTA lever measured where the memory would hide it)
 // ("default" is the library's plan: the Auto cluster policy.)
 // e.g. "default,k=d128_ef,k=d128_s6,w8,e4m3,e4m3+k=d128_e4m3_ef,nocl,cl,cl+s8,k=d128_cl+s16".
 struct DecodeVariant {
@@ -160,6 +164,7 @@ struct DecodeVariant {
   int num_splits = 0;       // sN: the call's num_splits (0 = the library's plan)
   int cluster = 0;          // 0 the library's policy, 1 nocl (Off), 2 cl (Force)
   int page_size = 0;        // pN: pages of N keys (0 = the cell's own cache)
+  int q_tokens = 0;         // qN: N query tokens (0 = the cell's own)
 };
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
 // The cells of `items` for each decode cell of `base` (other cells pass through), in base order.

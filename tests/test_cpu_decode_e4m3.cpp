@@ -517,8 +517,12 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(v.page_size == 32);
   CHECK(pb::parse_decode_variant("p256", &v, &why));
   CHECK(v.page_size == 256);
+  CHECK(v.q_tokens == 0);
+  CHECK(pb::parse_decode_variant("e4m3+k=d256_e4m3_wgc+s1+q8", &v, &why));  // 8 query tokens
+  CHECK(v.q_tokens == 8);
+  CHECK(v.num_splits == 1);
   for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x", "clx",
-                          "nocl2", "cl+", "p0", "p8", "p48", "p512", "p", "p32x"}) {
+                          "nocl2", "cl+", "p0", "p8", "p48", "p512", "p", "p32x", "q0", "q9", "q", "q8x"}) {
     CAPTURE(std::string(bad));
     CHECK(!pb::parse_decode_variant(bad, &v, &why));
     CHECK(!why.empty());
@@ -558,6 +562,17 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(paged[2].page_size == 16);
   CHECK(paged[2].kv_elem_bytes == 1);
   CHECK(paged[1].kv_bytes() == paged[0].kv_bytes());
+  // qN: the cell with N query tokens, causal among themselves; the K / V bytes unchanged
+  const std::vector<pb::Case> tokens = pb::decode_variant_cells({ab[0]}, {"q8", "e4m3+q1"});
+  REQUIRE(tokens.size() == 2);
+  CHECK(ab[0].seqlen_q == 1);
+  CHECK(tokens[0].seqlen_q == 8);
+  CHECK(tokens[0].causal);
+  CHECK(tokens[0].q_elems() == 8 * ab[0].q_elems());
+  CHECK(tokens[0].kv_bytes() == ab[0].kv_bytes());
+  CHECK(tokens[0].name == ab[0].name + "/v=q8");
+  CHECK(tokens[1].seqlen_q == 1);
+  CHECK(!tokens[1].causal);
   CHECK(pb::decode_e4m3_scale(false, 0) == 0.0625f);
   CHECK(pb::decode_e4m3_scale(true, 0) == 0.03125f);
   CHECK(pb::decode_e4m3_scale(false, 1) == 0.03125f);

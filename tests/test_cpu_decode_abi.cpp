@@ -280,9 +280,11 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(ptxfmha::find_decode_split(sm, d, 2, false, 8, 128) == want);  // two m-groups of 64
         CHECK(ptxfmha::find_decode_split(sm, d, 2, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 2, true));
         CHECK(ptxfmha::decode_row_wg(want) == (wg != nullptr));
-        // e4m3: the _e4m3_wg row at 33..64 packed rows (and its _e4m3_wg_cl twin), the mma.sync
-        // rows below
-        const std::string ewg_name = "fmha_decode_d" + std::to_string(d) + "_e4m3_wg_sm90a";
+        // e4m3: the _e4m3_wg row at 33..64 packed rows (and its _e4m3_wg_cl twin; at d256 the
+        // converter-warp row _e4m3_wgc and its twin, listed first since s27), the mma.sync rows
+        // below
+        const std::string ewg_stem = d == 256 ? "_e4m3_wgc" : "_e4m3_wg";
+        const std::string ewg_name = "fmha_decode_d" + std::to_string(d) + ewg_stem + "_sm90a";
         const KernelInfo* ewg = sm == 90 ? find_row(ewg_name) : nullptr;
         CHECK((ewg != nullptr) == (wg != nullptr));
         const KernelInfo* e_low = ptxfmha::find_decode_split(sm, d, 1, false);
@@ -300,14 +302,21 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK((ewg_cl != nullptr) == (ewg != nullptr));
         if (ewg != nullptr) {
           REQUIRE(ewg_cl != nullptr);
-          CHECK(std::string(ewg_cl->name) == "fmha_decode_d" + std::to_string(d) + "_e4m3_wg_cl_sm90a");
+          CHECK(std::string(ewg_cl->name) == "fmha_decode_d" + std::to_string(d) + ewg_stem + "_cl_sm90a");
           CHECK(ptxfmha::decode_row_facts(ewg)->kv_bytes == 1);
           CHECK(ptxfmha::find_decode_wide(sm, ewg) == nullptr);
           // as many CTAs per SM as the bf16 twin by shared memory (228 KiB, 1 KiB reserved per CTA)
           CHECK(233472 / (ewg->smem_bytes + 1024) == 233472 / (wg->smem_bytes + 1024));
-          CHECK(ptxfmha::decode_row_qk_e4m3(ewg));     // every head dim: the e4m3 QK (WG 2)
+          CHECK(ptxfmha::decode_row_qk_e4m3(ewg));     // every head dim: the e4m3 QK (WG 2, 3)
           CHECK(ptxfmha::decode_row_qk_e4m3(ewg_cl));
-          CHECK(ptxfmha::decode_row_facts(ewg)->wg == 2);
+          CHECK(ptxfmha::decode_row_facts(ewg)->wg == (d == 256 ? 3 : 2));
+          if (d == 256) {  // the WG 2 pair: named only (the A/B baseline), the same facts otherwise
+            const KernelInfo* wg2 = find_row("fmha_decode_d256_e4m3_wg_sm90a");
+            REQUIRE(wg2 != nullptr);
+            CHECK(ptxfmha::decode_row_facts(wg2)->wg == 2);
+            CHECK(wg2->smem_bytes == ewg->smem_bytes);
+            CHECK(ptxfmha::find_decode_split_named(sm, "fmha_decode_d256_e4m3_wg_sm90a") == wg2);
+          }
         }
         const KernelInfo* wg_cl = ptxfmha::find_decode_cluster(sm, d, 2, false, true);
         CHECK((wg_cl != nullptr) == (wg != nullptr));
@@ -331,9 +340,9 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(fe->cluster == 0);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 16) == e_fit);  // 16 rows per head fit
       }
-      // too many rows per head for _e4m3_h2; at d256 the _e4m3_wg row from 17 rows (sm90a)
+      // too many rows per head for _e4m3_h2; at d256 the _e4m3_wgc row from 17 rows (sm90a)
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) ==
-            (sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wg_sm90a") : e_one));
+            (sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wgc_sm90a") : e_one));
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
       CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));

@@ -91,6 +91,12 @@ sanitize() {
   part "$name-$tool" "$secs" "$san" --tool "$tool" "${extra[@]}" "$T" "-tc=$tests"
 }
 
+# sanitizers TESTS NAME SECS: memcheck, racecheck and synccheck in turn (parts NAME-TOOL).
+sanitizers() {
+  local tool
+  for tool in memcheck racecheck synccheck; do sanitize "$tool" "$1" "$2" "$3"; done
+}
+
 bench_cells() {
   local name=$1 cubins=$2 variants=$3 filter=$4
   part "$name" 600 env PTXFMHA_CUBIN_DIR="$cubins" "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \

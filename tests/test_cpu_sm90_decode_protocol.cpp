@@ -396,7 +396,7 @@ std::vector<sm100_ptx::Stmt> wgc_statements(const std::string& row) {
   return sm100_ptx::parse_statements(text);
 }
 
-// up to 15 tiles: the 4-stage ring wraps three times, the 6-stage ring twice, each copy is reused 7 times
+// up to 15 tiles: the 4-stage ring wraps three times, each copy is reused 7 times
 const long long kKeys[] = {0, 1, 64, 65, 128, 129, 256, 300, 448, 581, 900};
 
 }  // namespace

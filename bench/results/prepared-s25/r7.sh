@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# s27's last call (carry: prepare6.sh): on an H200 only, the plan (d256 e4m3 on _e4m3_wgc since
-# b6b03ab) against WG 2's d256 row named, one process per round: the 4-token cells of 32 and 64
+# s27's last call (carry: bench/results/prepared-s23/prepare.sh, the bundle and this tree's
+# cubins): on an H200 only, the plan (d256 e4m3 on _e4m3_wgc since b6b03ab) against WG 2's d256
+# row named, one process per round: the 4-token cells of 32 and 64
 # packed rows (the fp8 target's, kernel-bound on the H200, s23) and the 8-token cells; an H100
 # stops at once (its rounds ran in r5 / r6).
 # Device call: `tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s25/r7.sh r7 BUDGET`.

@@ -1,6 +1,6 @@
 // "sm90 decode protocol model": the mbarrier protocol of the converter-warp decode rows (WG 3,
-// fmha_decode_d256_e4m3_wgc_sm90a, 4 stages: producer warp, 4 consumer warps, 2 converter warps;
-// roles.ptxh, converter.ptxh, mainloop_wg_e4m3_pipe.ptxh) checked on the PTX itself, on the CPU:
+// fmha_decode_d256_e4m3_wgc_sm90a: producer warp, 4 consumer warps, 2 converter warps; roles.ptxh,
+// converter.ptxh, mainloop_wg_e4m3_pipe.ptxh) checked on the PTX itself, on the CPU:
 //
 //   * one thread of each role is executed (tests/sm100_model/ptx_exec.h: the integer and address
 //     arithmetic, the branches, every mbarrier init / wait with its parity / arrive /
@@ -41,11 +41,9 @@ namespace {
 
 using ptxfmha_test::KernelMacros;
 
-// the converter-warp rows (their _cl twins run the same loop; their cluster merge after it:
+// the converter-warp row (its _cl twin runs the same loop; its cluster merge after it:
 // test_cpu_decode_cluster.cpp)
-// (a d128 row of 6 stages ran here too until s27: it was removed, slower on the H100s and capped
-// below what the H200's _e4m3_wg row reads; a row added to the list is run the same way)
-const char* const kRows[] = {"fmha_decode_d256_e4m3_wgc_sm90a"};
+const char* const kRow = "fmha_decode_d256_e4m3_wgc_sm90a";
 constexpr uint64_t kSmem = 0x400;  // the dynamic window (the kernel rounds it up to 1024)
 
 struct Layout {
@@ -296,21 +294,20 @@ Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint64_t, lo
   return v;
 }
 
-const KernelMacros& wgc_kernel(const std::string& row) {
-  static std::map<std::string, KernelMacros> cache;
-  auto it = cache.find(row);
-  if (it != cache.end()) return it->second;
-  for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources())
-    if (src.name == row) {
-      bool ok = false;
-      std::string err;
-      KernelMacros m{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
-      REQUIRE_MESSAGE(ok, err);
-      return cache.emplace(row, m).first->second;
-    }
-  FAIL("no PTX source of " << row);
-  static const KernelMacros none{};
-  return none;
+const KernelMacros& wgc_kernel() {
+  static const KernelMacros k = [] {
+    for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources())
+      if (src.name == kRow) {
+        bool ok = false;
+        std::string err;
+        KernelMacros m{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
+        REQUIRE_MESSAGE(ok, err);
+        return m;
+      }
+    FAIL("no PTX source of " << kRow);
+    return KernelMacros{};
+  }();
+  return k;
 }
 
 Layout layout_of(const KernelMacros& k) {
@@ -332,7 +329,6 @@ Layout layout_of(const KernelMacros& k) {
 std::map<long long, uint64_t> params_for(const KernelMacros& k, long long keys) {
   std::map<long long, uint64_t> p;
   auto at = [&](const char* m) { return k.mv(m); };
-  const uint64_t d = static_cast<uint64_t>(k.mv("D"));
   for (const auto& kv : k.macros)  // every field 0 (no seqlens, no page table, not causal) but those below
     if (kv.first.rfind("DP_", 0) == 0 && kv.first != "DP_TMA_K" && kv.first != "DP_TMA_V") p[k.mv(kv.first.c_str())] = 0;
   p[at("DP_Q_PTR")] = 0x100000000ull;
@@ -340,12 +336,12 @@ std::map<long long, uint64_t> params_for(const KernelMacros& k, long long keys) 
   p[at("DP_LSE_PTR")] = 0x300000000ull;
   p[at("DP_K_SCALE_PTR")] = 0x400000000ull;
   p[at("DP_V_SCALE_PTR")] = 0x500000000ull;
-  p[at("DP_Q_HEAD_STRIDE")] = d;
-  p[at("DP_Q_SEQ_STRIDE")] = d * 16;
-  p[at("DP_Q_BATCH_STRIDE")] = d * 16 * 4;
-  p[at("DP_O_HEAD_STRIDE")] = d;
-  p[at("DP_O_SEQ_STRIDE")] = d * 16;
-  p[at("DP_O_BATCH_STRIDE")] = d * 16 * 4;
+  p[at("DP_Q_HEAD_STRIDE")] = 256;
+  p[at("DP_Q_SEQ_STRIDE")] = 256 * 16;
+  p[at("DP_Q_BATCH_STRIDE")] = 256 * 16 * 4;
+  p[at("DP_O_HEAD_STRIDE")] = 256;
+  p[at("DP_O_SEQ_STRIDE")] = 256 * 16;
+  p[at("DP_O_BATCH_STRIDE")] = 256 * 16 * 4;
   p[at("DP_BATCH")] = 1;
   p[at("DP_SEQLEN_Q")] = 4;
   p[at("DP_MAX_SEQLEN_K")] = static_cast<uint64_t>(keys);
@@ -389,10 +385,10 @@ Run check_protocol(const std::vector<sm100_ptx::Stmt>& st, const KernelMacros& k
   return run;
 }
 
-std::vector<sm100_ptx::Stmt> wgc_statements(const std::string& row) {
+std::vector<sm100_ptx::Stmt> wgc_statements() {
   bool ok = false;
-  const std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm90a", row), &ok);
-  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << row << " (run make)");
+  const std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm90a", kRow), &ok);
+  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << kRow << " (run make)");
   return sm100_ptx::parse_statements(text);
 }
 
@@ -401,11 +397,9 @@ const long long kKeys[] = {0, 1, 64, 65, 128, 129, 256, 300, 448, 581, 900};
 
 }  // namespace
 
-TEST_CASE("sm90 decode protocol model: the converter-warp rows' producer, consumers and converters") {
-  for (const std::string row : kRows) {
-  CAPTURE(row);
-  const KernelMacros& k = wgc_kernel(row);
-  const std::vector<sm100_ptx::Stmt> st = wgc_statements(row);
+TEST_CASE("sm90 decode protocol model: the converter-warp row's producer, consumers and converters") {
+  const KernelMacros& k = wgc_kernel();
+  const std::vector<sm100_ptx::Stmt> st = wgc_statements();
   CHECK(k.mv("CONVERTER_WARPS") == 2);
   CHECK(k.mv("EMPTY_ARRIVALS") == k.mv("CONSUMER_THREADS") + k.mv("CONVERTER_THREADS"));
   std::size_t states = 0, events = 0;
@@ -422,10 +416,9 @@ TEST_CASE("sm90 decode protocol model: the converter-warp rows' producer, consum
     states += r.verdict.states;
     events += r.events;
   }
-  MESSAGE("sm90 decode protocol model (" << row << ", " << k.mv("STAGES") << " stages): " << sizeof kKeys / sizeof kKeys[0]
-                                         << " splits of 0-" << kKeys[sizeof kKeys / sizeof kKeys[0] - 1] << " keys, " << events
+  MESSAGE("sm90 decode protocol model (" << std::string(kRow) << "): " << sizeof kKeys / sizeof kKeys[0] << " splits of 0-"
+                                         << kKeys[sizeof kKeys / sizeof kKeys[0] - 1] << " keys, " << events
                                          << " events, " << states << " states explored, no problem");
-  }
 }
 
 namespace {
@@ -454,10 +447,8 @@ bool apply(std::vector<sm100_ptx::Stmt>* st, const Mutation& m) {
 }  // namespace
 
 TEST_CASE("sm90 decode protocol model: broken synchronisation of the converter warps is caught") {
-  for (const std::string row : kRows) {
-  CAPTURE(row);
-  const KernelMacros& k = wgc_kernel(row);
-  const std::vector<sm100_ptx::Stmt> st0 = wgc_statements(row);
+  const KernelMacros& k = wgc_kernel();
+  const std::vector<sm100_ptx::Stmt> st0 = wgc_statements();
   const Mutation muts[] = {
       // the converters convert into a copy without waiting for the P V that still reads it
       {"converter: vempty not awaited", "CV_WAIT_VEMPTY_LOOP", "mbarrier.try_wait", "setp.eq.u32 %p, 0, 0"},
@@ -519,6 +510,5 @@ TEST_CASE("sm90 decode protocol model: broken synchronisation of the converter w
     CHECK_MESSAGE(found, std::string(m.what) << ": not caught");
   }
   CHECK(tried == 7);
-  MESSAGE("sm90 decode protocol mutations (" << row << "): " << caught << " of " << tried << " caught");
-  }
+  MESSAGE("sm90 decode protocol mutations: " << caught << " of " << tried << " caught");
 }

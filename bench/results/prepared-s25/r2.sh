@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# (Run in s26 / s27. Its ab128-1 round names the d128 converter rows, removed in 3893c1d: it runs
+# only with a carry built before that; the call for the next H200 is r7.sh.)
 # s25's converter-warp call (prepared, see prepare.sh). cuDNN off (no FP8 decode on Hopper).
 #   tests-wgc        the converter-warp rows' GPU case, the named-variant case (every variant row)
 #   wgc-TOOL         memcheck / racecheck / synccheck over the e4m3 sanitizer shapes (the wgc

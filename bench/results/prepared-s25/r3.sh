@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# (Run in s26 / s27. Its ab128-1 round names the d128 converter rows, removed in 3893c1d: it runs
+# only with a carry built before that; the call for the next H200 is r7.sh.)
 # s25's converter-warp call, lean (r2.sh's parts when device time ran short after failed starts):
 # the converter-warp rows' GPU case and the named-variant case, racecheck and synccheck over the
 # e4m3 sanitizer shapes, on an H200 the A/B of round 1 (r2.sh: _e4m3_wg vs _e4m3_wgc named in one

@@ -328,7 +328,8 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // and tile-edge sequences (the tail tile's conversion zeroes V's rows past the split end: the
 // cache holds e4m3 NaN codes in every cell no call may read), per-head and per-tensor scales,
 // unsplit, split (the combine kernel) and as a cluster (the _e4m3_wg_cl row). The plan must name
-// the _e4m3_wg row (or its cluster twin) wherever one exists (on sm90a at every head dim);
+// a warpgroup row (or its cluster twin) wherever one exists (on sm90a at every head dim; at d256
+// since s27 the converter-warp row _e4m3_wgc);
 // elsewhere the mma.sync e4m3 rows run the same cases. And Q's rows 2^17 apart in magnitude
 // (q_rows_pow2), contiguous and paged, unsplit and split, where the row's QK is e4m3.
 namespace {

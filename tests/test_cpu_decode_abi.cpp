@@ -183,8 +183,9 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
   // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
   CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
-  CHECK(wg_rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
-                        // _e4m3_wgc, _e4m3_wgc_cl (converter warps), without sm100a twins
+  CHECK(wg_rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
+                        // _e4m3_wgc, _e4m3_wgc_cl (converter warps) and _e4m3_wg2c, _e4m3_wg2c_cl
+                        // (two consumer warpgroups), without sm100a twins
   int sm100_rows = 0;
   for (const KernelInfo* r : ptxfmha::all_kernels())
     if (decode_kind(r->kind) && std::string(r->arch) == "sm100a") {
@@ -232,7 +233,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 14);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 16);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc, _e4m3_wg2c rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -281,9 +282,9 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(ptxfmha::find_decode_split(sm, d, 2, true, 8, 64) == ptxfmha::find_decode_split(sm, d, 2, true));
         CHECK(ptxfmha::decode_row_wg(want) == (wg != nullptr));
         // e4m3: the _e4m3_wg row at 33..64 packed rows (and its _e4m3_wg_cl twin; at d256 the
-        // converter-warp row _e4m3_wgc and its twin, listed first since s27), the mma.sync rows
+        // two-warpgroup row _e4m3_wg2c and its twin, listed first since s28), the mma.sync rows
         // below
-        const std::string ewg_stem = d == 256 ? "_e4m3_wgc" : "_e4m3_wg";
+        const std::string ewg_stem = d == 256 ? "_e4m3_wg2c" : "_e4m3_wg";
         const std::string ewg_name = "fmha_decode_d" + std::to_string(d) + ewg_stem + "_sm90a";
         const KernelInfo* ewg = sm == 90 ? find_row(ewg_name) : nullptr;
         CHECK((ewg != nullptr) == (wg != nullptr));
@@ -307,15 +308,21 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
           CHECK(ptxfmha::find_decode_wide(sm, ewg) == nullptr);
           // as many CTAs per SM as the bf16 twin by shared memory (228 KiB, 1 KiB reserved per CTA)
           CHECK(233472 / (ewg->smem_bytes + 1024) == 233472 / (wg->smem_bytes + 1024));
-          CHECK(ptxfmha::decode_row_qk_e4m3(ewg));     // every head dim: the e4m3 QK (WG 2, 3)
+          CHECK(ptxfmha::decode_row_qk_e4m3(ewg));     // every head dim: the e4m3 QK (WG 2, 3, 4)
           CHECK(ptxfmha::decode_row_qk_e4m3(ewg_cl));
-          CHECK(ptxfmha::decode_row_facts(ewg)->wg == (d == 256 ? 3 : 2));
-          if (d == 256) {  // the WG 2 pair: named only (the A/B baseline), the same facts otherwise
-            const KernelInfo* wg2 = find_row("fmha_decode_d256_e4m3_wg_sm90a");
-            REQUIRE(wg2 != nullptr);
-            CHECK(ptxfmha::decode_row_facts(wg2)->wg == 2);
-            CHECK(wg2->smem_bytes == ewg->smem_bytes);
-            CHECK(ptxfmha::find_decode_split_named(sm, "fmha_decode_d256_e4m3_wg_sm90a") == wg2);
+          CHECK(ptxfmha::decode_row_facts(ewg)->wg == (d == 256 ? 4 : 2));
+          if (d == 256) {  // the WG 3 and WG 2 pairs: named only (A/B baselines), the same facts otherwise
+            for (const auto& [name, w] : {std::pair<std::string, int>{"fmha_decode_d256_e4m3_wgc_sm90a", 3},
+                                          std::pair<std::string, int>{"fmha_decode_d256_e4m3_wg_sm90a", 2}}) {
+              CAPTURE(name);
+              const KernelInfo* other = find_row(name);
+              REQUIRE(other != nullptr);
+              CHECK(ptxfmha::decode_row_facts(other)->wg == w);
+              CHECK(other->smem_bytes == ewg->smem_bytes);
+              CHECK(ptxfmha::find_decode_split_named(sm, name.c_str()) == other);
+              CHECK(ptxfmha::decode_row_qk_e4m3(other));
+            }
+            CHECK(ewg->threads == 512);                  // two consumer warpgroups, producer's, converters'
           }
         }
         const KernelInfo* wg_cl = ptxfmha::find_decode_cluster(sm, d, 2, false, true);
@@ -340,9 +347,9 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
         CHECK(fe->cluster == 0);
         CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 16) == e_fit);  // 16 rows per head fit
       }
-      // too many rows per head for _e4m3_h2; at d256 the _e4m3_wgc row from 17 rows (sm90a)
+      // too many rows per head for _e4m3_h2; at d256 the _e4m3_wg2c row from 17 rows (sm90a)
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 8, 17) ==
-            (sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wgc_sm90a") : e_one));
+            (sm == 90 && d == 256 ? find_row("fmha_decode_d256_e4m3_wg2c_sm90a") : e_one));
       CHECK(ptxfmha::find_decode_split(sm, d, 1, false, 7, 4) == e_one);   // odd heads_kv
       CHECK(ptxfmha::find_decode_split(sm, d, 1, true, 8, 4) == ptxfmha::find_decode_split(sm, d, 1, true));
       CHECK(ptxfmha::find_decode_combine(sm, d, false) == ptxfmha::find_kernel(sm, KernelKind::DecodeCombine, d));
@@ -532,8 +539,12 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         // gdesc[...]": A and B in shared memory, Q lo's and Q hi's tiles against the stage's e4m3
         // K). e4m3 PV: f16 operands
         // (SASS writes no type suffix for f16 inputs: ".F32 R" against ".F32.BF16 R").
-        const bool q_e4m3 = e4m3 && f->wg >= 2;  // QGMMA (WG 2, and WG 3: its converter warps)
-        const long long sites = d == 64 || q_e4m3 ? 2 : 1;
+        // QGMMA (WG 2, and WG 3: its converter warps; WG 4: one tile at a time per consumer
+        // warpgroup, each product once, the P V as two m64n128k16 chains over O's halves)
+        const bool q_e4m3 = e4m3 && f->wg >= 2;
+        const bool pair = f->wg == 4;
+        const long long sites = (d == 64 || q_e4m3) && !pair ? 2 : 1;
+        const long long pv = pair ? 8 : 4;  // P V wgmmas per site
         const bool q_tile = d == 256 && !q_e4m3;  // the 16-bit Q tile
         const std::string ab = e4m3 ? "" : ".BF16";
         auto regex_count = [&](const char* re) {
@@ -544,11 +555,11 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
         CHECK(count("HMMA") == 0);
         CHECK(count("LDSM") == 0);
         const long long qk = q_e4m3 ? 0 : d / 16;  // 16-bit QK wgmmas
-        CHECK(count("HGMMA") == sites * (qk + 4));
+        CHECK(count("HGMMA") == sites * (qk + pv));
         CHECK(occurrences("HGMMA.64x64x16.F32" + ab + " R") == sites * (qk + (d == 64 ? 4 : 0)));
         // 16-bit A in shared memory: the d256 Q tile's QK wgmmas only
         CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_tile ? sites * qk : 0));
-        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : qk + 4));
+        CHECK(regex_count(R"(HGMMA\S*\s+R[0-9]+, R[0-9]+, gdesc\[)") == sites * (q_tile ? 4 : qk + pv));
         CHECK(count("QGMMA") == (q_e4m3 ? sites * 2 * d / 32 : 0));
         CHECK(occurrences("QGMMA.64x64x32.F32.E4M3.E4M3 R") == (q_e4m3 ? sites * 2 * d / 32 : 0));
         CHECK(regex_count(R"(QGMMA\S*\s+R[0-9]+, gdesc\[)") == (q_e4m3 ? sites * 2 * d / 32 : 0));
@@ -563,8 +574,8 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
           CHECK(accs.size() == (d == 256 ? 2u : 1u));
           for (const auto& a : accs) CHECK(a.second == sites * 2 * std::min<long long>(d, 128) / 32);
         }
-        CHECK(occurrences("HGMMA.64x" + std::to_string(d) + "x16.F32" + ab + " ") >= 4 * sites);
-        CHECK(occurrences(".tnspB") == 4 * sites);  // only PV transposes B (V, MN-major)
+        CHECK(occurrences("HGMMA.64x" + std::to_string(pair ? d / 2 : d) + "x16.F32" + ab + " ") >= pv * sites);
+        CHECK(occurrences(".tnspB") == pv * sites);  // only PV transposes B (V, MN-major)
         // Not serialized by ptxas (C7520 puts an ARRIVE / DEPBAR pair around every wgmma). The
         // pipelined loops: three wgmma.fence (first round, loop, last round) and four wait_group
         // (first round's S, the loop's S behind PV and its PV, the last PV); the serial loops one
@@ -575,8 +586,9 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
           // the conversion into the f16 copies: per thread and tile D / 16 passes, one 8-byte load
           // and one 16-byte store each: of V in the pipelined loop's first round and loop, plain
           // and tail
-          CHECK(occurrences("LDS.64 ") >= 4 * d / 16);
-          CHECK(occurrences("STS.128 ") >= 4 * d / 16);
+          // (WG 4: one virtual thread per converter thread, plain and tail: 2 x D / 16)
+          CHECK(occurrences("LDS.64 ") >= (pair ? 2 : 4) * d / 16);
+          CHECK(occurrences("STS.128 ") >= (pair ? 2 : 4) * d / 16);
           // WG 3 (the converter warps convert V, converter.ptxh): no conversion between the
           // consumers' first QGMMA and their last HGMMA (WG 2's loop converts there: 4 x D / 16
           // per site, the same counter over its SASS)
@@ -585,7 +597,7 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
           REQUIRE(last_h != std::string::npos);
           const long long in_loop =
               occurrences_in(sass.substr(first_q, last_h - first_q), "F2FP.F16.E4M3.UNPACK_B");
-          if (f->wg == 3) CHECK(in_loop == 0);
+          if (f->wg == 3 || f->wg == 4) CHECK(in_loop == 0);
           if (f->wg == 2) CHECK(in_loop >= d / 4);
         }
       }
@@ -594,14 +606,18 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // first round's and the loop's plain and tail conversions (4 x D / 4), and Q hi back to f16
       // once per Q fragment register (D / 4) for lo = Q s - hi; Q s -> e4m3 (hi and lo) 2 x D / 4
       // (F2FP.SATFINITE.E4M3.F32)
-      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") == (!e4m3 ? 0 : f->wg == 0 ? d / 2 : 5 * d / 4));
+      // (WG 4's converter threads one virtual thread each: 2 x D / 4 for V, D / 4 for Q: 3 D / 4)
+      CHECK(occurrences("F2FP.F16.E4M3.UNPACK_B") ==
+            (!e4m3 ? 0 : f->wg == 0 ? d / 2 : f->wg == 4 ? 3 * d / 4 : 5 * d / 4));
       CHECK(occurrences("F2FP.SATFINITE.E4M3.F32") == (e4m3 && f->wg >= 2 ? 2 * d / 4 : 0));
       // K and V, one box per column block (bf16: 64 columns; e4m3: 128, or 64 at head dim 64)
       const long long col_blocks = e4m3 ? (d < 128 ? 1 : d / 128) : d / 64;
       CHECK(count("UTMALDG") == 2 * col_blocks * f->heads);  // _h2: both heads' boxes
       // one elected lane issues them (producer.ptxh: elect.sync): no per-lane loop (BRA.U.ANY)
-      // around a TMA, as the lane-0 branch left one per UTMALDG (the test below)
-      CHECK(count("ELECT") >= 1);
+      // around a TMA, as the lane-0 branch left one per UTMALDG (the test below). (WG 4's
+      // producer, at 32 registers, keeps the box's operands in uniform registers and issues the
+      // UTMALDGs, uniform instructions issued once per warp, without an ELECT.)
+      if (f->wg != 4) CHECK(count("ELECT") >= 1);
       CHECK(occurrences("BRA.U.ANY") == 0);
       CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
@@ -635,6 +651,6 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
   // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
   // head dims 64, 128 and 256).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2);  // + d256's two converter-warp rows
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2 + 2);  // + d256's converter-warp rows (WG 3, 4)
   CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
 }

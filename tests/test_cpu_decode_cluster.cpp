@@ -217,9 +217,10 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       // K and V descriptors: the pipelined loops (bf16 d64, e4m3 d64 / d128) make each twice (K
       // in the first round and the loop, V in the loop and the last round), the serial loops
       // (bf16 d128 and d256, e4m3 d256) each once; the rows with Q in shared memory (every e4m3
-      // one: Q's two e4m3 tiles at d64 / d128, the f16 Q tile at d256; bf16 at d256) one more
+      // one: Q's two e4m3 tiles at d64 / d128, the f16 Q tile at d256; bf16 at d256) one more.
+      // WG 4 (two consumer warpgroups, one tile at a time each) as the serial loops.
       const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
-      const bool pipelined = r->head_dim == 64 || f->wg >= 2;
+      const bool pipelined = (r->head_dim == 64 || f->wg >= 2) && f->wg != 4;
       const bool q_tile = r->head_dim == 256 || f->kv_bytes == 1;
       CHECK(count(", 0x3FFFF;") == (pipelined ? 4 : 2) + (q_tile ? 1 : 0));
     } else {
@@ -227,19 +228,28 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
     }
     if (ptxfmha::decode_row_cluster(r)) {
       ++cl;
-      CHECK(count("barrier.cluster.arrive.release;") == 1);   // partials published
-      CHECK(count("barrier.cluster.arrive.relaxed;") == 1);   // exit barrier
-      CHECK(count("barrier.cluster.wait.acquire;") == 2);
-      CHECK(count("barrier.cluster.arrive") == 2);
+      // (WG 4: the producer's, converters' and spare warps' own pair at EXIT_AUX, kernel.ptxh)
+      const int sites = ptxfmha::decode_row_facts(r)->wg == 4 ? 2 : 1;
+      CHECK(count("barrier.cluster.arrive.release;") == sites);   // partials published
+      CHECK(count("barrier.cluster.arrive.relaxed;") == sites);   // exit barrier
+      CHECK(count("barrier.cluster.wait.acquire;") == 2 * sites);
+      CHECK(count("barrier.cluster.arrive") == 2 * sites);
       CHECK(count("mapa.shared::cluster.u32") == 16);
       CHECK(count("ld.shared::cluster.f32") == 16);           // partial LSEs
       CHECK(count("ld.shared::cluster.v4.f32") == 16);        // partial O, two groups of 8
       CHECK(count("%cluster_nctarank") == 1);
       CHECK(count("trap;") == 1);
       CHECK(count("st.global.v4.f32") == 0);                   // no workspace stores
-      // the exit barrier comes after the last remote load
-      CHECK(text.rfind("barrier.cluster.arrive.relaxed") > text.rfind("ld.shared::cluster"));
-      CHECK(text.find("barrier.cluster.arrive.release") < text.find("ld.shared::cluster"));
+      // the exit barrier comes after the last remote load (the merge's pair: the first of each)
+      const std::size_t exit_aux = text.find("EXIT_AUX:");
+      const std::string merge = text.substr(0, exit_aux);
+      CHECK(merge.rfind("barrier.cluster.arrive.relaxed") > merge.rfind("ld.shared::cluster"));
+      CHECK(merge.find("barrier.cluster.arrive.release") < merge.find("ld.shared::cluster"));
+      if (exit_aux != std::string::npos) {  // WG 4: EXIT_AUX's pair in the protocol's order, no remote load
+        const std::string aux = text.substr(exit_aux);
+        CHECK(aux.find("barrier.cluster.arrive.release") < aux.find("barrier.cluster.arrive.relaxed"));
+        CHECK(aux.find("ld.shared::cluster") == std::string::npos);
+      }
     } else {
       ++other;
       CHECK(count("barrier.cluster") == 0);
@@ -248,7 +258,7 @@ TEST_CASE("decode cluster PTX: the _cl kernels hold the cluster protocol, the ot
       CHECK(count("st.global.v4.f32") == 1);                   // the workspace partial O
     }
   }
-  CHECK(cl == 31);  // 12 rows x 2 architectures + the sm90a warpgroup rows _wg_cl, _e4m3_wg_cl (d64, d128,
-                    // d256), _e4m3_wgc_cl (d256)
+  CHECK(cl == 32);  // 12 rows x 2 architectures + the sm90a warpgroup rows _wg_cl, _e4m3_wg_cl (d64, d128,
+                    // d256), _e4m3_wgc_cl, _e4m3_wg2c_cl (d256)
   CHECK(other > 0);
 }

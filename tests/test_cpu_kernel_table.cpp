@@ -260,6 +260,8 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d256_e4m3_wg_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
     {"fmha_decode_d256_e4m3_wgc_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
     {"fmha_decode_d256_e4m3_wgc_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
+    {"fmha_decode_d256_e4m3_wg2c_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
+    {"fmha_decode_d256_e4m3_wg2c_cl_sm90a", sm90_decode_smem(256, 4, 1) + 2 * 64 * 256 * 2 + 2 * 16384, 230528},
     {"fmha_decode_d256_cl_sm90a", sm90_decode_smem(256, 3), 197760},
     {"fmha_decode_d64_attn_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_cl_sm90a", sm90_decode_smem(128, 3), 99456},

@@ -182,6 +182,29 @@ void compare_row(const std::string& name, const std::vector<Stmt>& st, bool qk16
           ((((base & 0x3FFFF) >> 4) | dv.fields) + dv.steps[kk]) & mask);
 }
 
+// WG 4's P V (wg_steps.ptxh, WG_PV_STEP_H): two m64n128k16 chains over O's column halves, the
+// second's V two 64-column blocks further: each half's 4 k-steps against CUTLASS's B fragments
+// of the V tile's N half h (local_tile of the MN-major layout): 8 descriptors.
+template <int D, class T, class PvOp>
+void compare_pv_halves(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+  const uint32_t window = 0x400, base = 0x1000;
+  Arena arena(window);
+  auto vl = tile_to_shape(GMMA::Layout_MN_SW128_Atom<T>{}, make_shape(Int<D>{}, Int<64>{}), Step<_2, _1>{});
+  auto sV = make_tensor(make_smem_ptr(arena.at<T>(base)), vl);
+  auto mma_pv = make_tiled_mma(PvOp{});
+  auto thr_pv = mma_pv.get_slice(0);
+  const Desc dv = kernel_desc(st, "%dv64", -1);
+  t.truth(name + ": V descriptor and 2 x 4 k-steps found (O's halves)", dv.found && dv.steps.size() == 8);
+  for (int h = 0; h < 2; ++h) {
+    auto sVh = local_tile(sV, make_shape(Int<D / 2>{}, Int<64>{}), make_coord(h, 0));
+    auto fV = thr_pv.make_fragment_B(thr_pv.partition_B(sVh));
+    for (int kk = 0; kk < size<2>(fV) && 4 * h + kk < static_cast<int>(dv.steps.size()); ++kk)
+      t.cmp(name + ": V half " + std::to_string(h) + " k-step " + std::to_string(kk),
+            static_cast<long long>(desc_bits(fV(0, 0, kk))),
+            (((base & 0x3FFFF) >> 4) | dv.fields) + dv.steps[4 * h + kk]);
+  }
+}
+
 // The e4m3 QK (the _e4m3_wg rows, WG_QK_E4M3_ISSUE of wg_steps.ptxh): S = (Q lo + Q hi) K^T as 2
 // x D/32 wgmma m64n64k32 e4m3, A = Q's tile (%dq64: hi at the Q tile's address, lo
 // Q_E4M3_TILE_BYTES = 64 x D after it), B = the stage's e4m3 K tile (%dk64), both K-major in
@@ -220,8 +243,9 @@ std::vector<std::string> qk_e4m3_accs(const std::vector<Stmt>& st) {
   return v;
 }
 
+// sites: the QK's places in the loop (2 in WG 2 / 3's pipelined loop, 1 in WG 4's).
 template <int D, class KAtom>
-void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, int sites, Tally& t) {
   using T = float_e4m3_t;
   const uint32_t window = 0x400, base = 0x1000, lo = base + 64 * D;  // hi's and lo's addresses
   Arena arena(window);
@@ -237,10 +261,10 @@ void compare_qk_e4m3(const std::string& name, const std::vector<Stmt>& st, Tally
   auto fB = thr.make_fragment_B(thr.partition_B(make_tensor(make_smem_ptr(arena.at<T>(base)), kl)));
   auto fA_hi = thr.make_fragment_A(thr.partition_A(make_tensor(make_smem_ptr(arena.at<T>(base)), kl)));
   auto fA_lo = thr.make_fragment_A(thr.partition_A(make_tensor(make_smem_ptr(arena.at<T>(lo)), kl)));
-  const int n = D / 32, sites = 2;
+  const int n = D / 32;
   t.truth(name + ": cute's e4m3 QK has D/32 k-steps", size<2>(fB) == n && size<2>(fA_hi) == n);
   const Desc dk = kernel_desc(st, "%dk64", -1), dq = kernel_desc(st, "%dq64", -1);
-  t.truth(name + ": K and Q descriptors and 2 sites x 2 x D/32 k-steps each found",
+  t.truth(name + ": K and Q descriptors and " + std::to_string(sites) + " site(s) x 2 x D/32 k-steps each found",
           dk.found && dq.found && static_cast<int>(dk.steps.size()) == sites * 2 * n &&
               static_cast<int>(dq.steps.size()) == sites * 2 * n);
   t.truth(name + ": every site's K and Q descriptors the same fields", dk.same_fields && dq.same_fields);
@@ -501,15 +525,20 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
   if (!e4m3 && D == 256) compare_row<256, bfloat16_t, SM90_64x64x16_F32BF16BF16_SS<K::K, K::K>, SM90_64x256x16_F32BF16BF16_SS<K::K, K::MN>>(n, st, qk16, t);
   if (e4m3 && D == 64) compare_row<64, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x64x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
   if (e4m3 && D == 128) compare_row<128, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
-  if (e4m3 && D == 256) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
-  if (qk_e4m3 && D == 64) compare_qk_e4m3<64, GMMA::Layout_K_SW64_Atom<float_e4m3_t>>(n, st, t);
-  if (qk_e4m3 && D == 128) compare_qk_e4m3<128, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
-  if (qk_e4m3 && D == 256) compare_qk_e4m3<256, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, t);
+  if (e4m3 && D == 256 && f->wg != 4) compare_row<256, half_t, SM90_64x64x16_F32F16F16_SS<K::K, K::K>, SM90_64x256x16_F32F16F16_SS<K::K, K::MN>>(n, st, qk16, t);
+  if (e4m3 && D == 256 && f->wg == 4) compare_pv_halves<256, half_t, SM90_64x128x16_F32F16F16_SS<K::K, K::MN>>(n, st, t);
+  const int qk_sites = f->wg == 4 ? 1 : 2;
+  if (qk_e4m3 && D == 64) compare_qk_e4m3<64, GMMA::Layout_K_SW64_Atom<float_e4m3_t>>(n, st, qk_sites, t);
+  if (qk_e4m3 && D == 128) compare_qk_e4m3<128, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, qk_sites, t);
+  if (qk_e4m3 && D == 256) compare_qk_e4m3<256, GMMA::Layout_K_SW128_Atom<float_e4m3_t>>(n, st, qk_sites, t);
   t.truth(n + ": an e4m3 QK in the e4m3 rows of the pipelined loop (WG 2) and only there",
           qk_e4m3 == (e4m3 && f->wg >= 2));
   if (q_tile && qk16) check_q_tile(n, st, D, t);
   if (qk_e4m3) check_q_tiles_e4m3(n, st, D, t);
-  if (e4m3) check_conversion(n, st, D, f->wg == 3 ? 160 : 0, f->wg == 3 ? r->threads - 160 : 128, t);
+  // the converting threads: the consumers (WG 2), WG 3's 64 converter threads from 160, WG 4's 128
+  // from 384 (roles.ptxh)
+  const int cv0 = f->wg == 3 ? 160 : f->wg == 4 ? 384 : 0;
+  if (e4m3) check_conversion(n, st, D, cv0, f->wg == 3 || f->wg == 4 ? r->threads - cv0 : 128, t);
 }
 
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
@@ -529,7 +558,8 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
     check_row(r, statements_of(r), t);
     ++rows;
   }
-  CHECK(rows == 14);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256; d256 _e4m3_wgc(_cl)
+  CHECK(rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256; d256 _e4m3_wgc(_cl),
+                     // _e4m3_wg2c(_cl)
   for (const std::string& b : t.bad) FAIL_CHECK(b);
   CHECK(t.bad.empty());
   MESSAGE("sm90 decode cutlass cross-check (CUTLASS " << CUTLASS_MAJOR << "." << CUTLASS_MINOR << "." << CUTLASS_PATCH
@@ -547,7 +577,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 // read from the first, and both column blocks summed into one S accumulator.
 // Row kinds (which a mutation applies to): every row; rows with Q in shared memory; e4m3 rows;
 // e4m3 QK rows. One kind's text may differ by row (the 16-bit and e4m3 k-step, K's and V's load).
-enum class Rows { all, q_tile, e4m3, qk_e4m3, qk_e4m3_d256 };
+enum class Rows { all, q_tile, e4m3, qk_e4m3, qk_e4m3_d256, pair };
 struct Mutation {
   const char* what;
   Rows rows;
@@ -584,6 +614,17 @@ bool mut_k_step(std::vector<Stmt>& st, bool, int) {
       s.text.insert(step.size(), "1 + ");
       return true;
     }
+  return false;
+}
+// WG 4: the second P V half's first k-step on the first half's V columns (its 2 x 8192 dropped).
+bool mut_pv_half(std::vector<Stmt>& st, bool, int) {
+  for (Stmt& s : st) {
+    const std::size_t at = s.text.find("+ (2 * 8192)");
+    if (s.text.rfind("add.s64 %dd, %dv64, ", 0) == 0 && at != std::string::npos) {
+      s.text.replace(at, 12, "+ (0)");
+      return true;
+    }
+  }
   return false;
 }
 // d256's two 128-byte column blocks (8192 bytes apart: CB_BYTES = (64 * 128)) dropped from the
@@ -652,6 +693,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       {"d256: Q's two e4m3 column blocks stacked", Rows::qk_e4m3_d256, mut_q_cb},
       {"d256: the K and Q k-steps 4-7 in the first column block", Rows::qk_e4m3_d256, mut_k_cb},
       {"d256: both column blocks into one S accumulator", Rows::qk_e4m3_d256, mut_one_acc},
+      {"WG 4: the second P V half on the first half's V", Rows::pair, mut_pv_half},
   };
   std::map<std::string, std::pair<int, int>> by_kind;  // what -> (caught, tried)
   int caught = 0, tried = 0;
@@ -661,7 +703,8 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
     const bool q_tile = has_q_tile(real), qk_e4m3 = has_e4m3_qk(real);
     for (const Mutation& m : muts) {
       if ((m.rows == Rows::q_tile && !q_tile) || (m.rows == Rows::e4m3 && f->kv_bytes != 1) ||
-          (m.rows == Rows::qk_e4m3 && !qk_e4m3) || (m.rows == Rows::qk_e4m3_d256 && !(qk_e4m3 && r->head_dim == 256)))
+          (m.rows == Rows::qk_e4m3 && !qk_e4m3) || (m.rows == Rows::qk_e4m3_d256 && !(qk_e4m3 && r->head_dim == 256)) ||
+          (m.rows == Rows::pair && f->wg != 4))
         continue;
       std::vector<Stmt> st = real;
       const std::string row = r->name, what = m.what;
@@ -676,9 +719,10 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  // every row's k-step; the 10 rows with Q in shared memory (d256 _wg 2, e4m3 QK 8); the 8 e4m3
-  // rows; 3 x the 8 e4m3 QK rows; 3 x the 4 d256 e4m3 QK rows (_e4m3_wg, _e4m3_wgc and twins)
-  CHECK(tried == 14 + 10 + 8 + 3 * 8 + 3 * 4);
+  // every row's k-step; the 12 rows with Q in shared memory (d256 _wg 2, e4m3 QK 10); the 10
+  // e4m3 rows; 3 x the 10 e4m3 QK rows; 3 x the 6 d256 e4m3 QK rows (_e4m3_wg, _e4m3_wgc,
+  // _e4m3_wg2c and twins); the 2 WG 4 rows' P V halves
+  CHECK(tried == 16 + 12 + 10 + 3 * 10 + 3 * 6 + 2);
   std::ostringstream kinds;
   for (const auto& kv : by_kind) kinds << "; " << kv.first << ": " << kv.second.first << " of " << kv.second.second;
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());

@@ -408,52 +408,57 @@ TEST_CASE("gpu decode e4m3: the warpgroup rows at 17..128 packed rows (ragged, p
                                               << failed << " failed");
 }
 
-// The converter-warp rows (_e4m3_wgc, _e4m3_wgc_cl; sm90a, d256: WG 2's loop with V converted
-// by two converter warps, converter.ptxh), named, on the warpgroup rows' shapes above: 18..128
+// The converter-warp rows, named, on the warpgroup rows' shapes above: _e4m3_wgc / _e4m3_wgc_cl
+// (sm90a, d256: WG 2's loop with V converted by two converter warps, converter.ptxh) and
+// _e4m3_wg2c / _e4m3_wg2c_cl (WG 4: two consumer warpgroups taking the even and the odd tiles,
+// mainloop_wg_e4m3_pair.ptxh; a split of one tile leaves warpgroup 1 without one): 18..128
 // packed rows, contiguous and in pages of 16 and 64, causal and not, ragged lengths with empty,
 // one-key and tile-edge sequences (the last tile's zeroed V rows), unsplit and split; Q's rows
-// 2^17 apart; the cluster twin at 2 and 4 splits (suite gpu-sm90a: the rows exist there only).
+// 2^17 apart; the cluster twins at 2 and 4 splits (suite gpu-sm90a: the rows exist there only).
 TEST_CASE("gpu decode e4m3: the converter-warp rows (named) at 18..128 packed rows" *
           doctest::test_suite("gpu-sm90a")) {
   REQUIRE(ensure_context());
-  const std::string row = std::string("fmha_decode_d256_e4m3_wgc_") + gpu().info.arch;
-  const std::string row_cl = std::string("fmha_decode_d256_e4m3_wgc_cl_") + gpu().info.arch;
-  REQUIRE(ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) != nullptr);
-  REQUIRE(ptxfmha::find_decode_split_named(gpu().info.sm, row_cl.c_str()) != nullptr);
   int cases = 0, failed = 0;
   uint64_t seed = 0xE4F000;
-  struct Shape { int sq, hq, hkv; };
-  ptxfmha::DecodeOverrides ov;
-  ov.split_kernel = row.c_str();
-  for (Shape sh : {Shape{3, 12, 2}, Shape{4, 16, 2}, Shape{3, 22, 2}, Shape{4, 32, 2}, Shape{5, 32, 2},
-                   Shape{8, 32, 2}})
-    for (int page : {0, 16, 64})
-      for (int splits : {0, 3})
-        for (int causal : {0, 1}) {
-          AttnCase c = wg_ragged_case(sh.sq, sh.hq, sh.hkv, 256, page, splits, causal != 0);
-          ptxfmha::DecodePlan plan;
-          ++cases;
-          if (!run_case("e4m3 wgc", c, seed++, splits, true, cases % 2 == 0, ov, &plan)) ++failed;
-          REQUIRE(plan.split_row != nullptr);
-          CHECK(std::string(plan.split_row->name) == row);
-        }
-  for (int page : {0, 16})
-    for (int splits : {0, 3}) {
-      AttnCase c = dcase(4, 32, 2, 256, page, {900, 300}, 900);
+  for (const char* stem : {"_e4m3_wgc", "_e4m3_wg2c"}) {
+    const std::string row = std::string("fmha_decode_d256") + stem + "_" + gpu().info.arch;
+    const std::string row_cl = std::string("fmha_decode_d256") + stem + "_cl_" + gpu().info.arch;
+    REQUIRE(ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) != nullptr);
+    REQUIRE(ptxfmha::find_decode_split_named(gpu().info.sm, row_cl.c_str()) != nullptr);
+    const std::string what = stem + 1;                  // "e4m3_wgc", "e4m3_wg2c"
+    struct Shape { int sq, hq, hkv; };
+    ptxfmha::DecodeOverrides ov;
+    ov.split_kernel = row.c_str();
+    for (Shape sh : {Shape{3, 12, 2}, Shape{4, 16, 2}, Shape{3, 22, 2}, Shape{4, 32, 2}, Shape{5, 32, 2},
+                     Shape{8, 32, 2}})
+      for (int page : {0, 16, 64})
+        for (int splits : {0, 3})
+          for (int causal : {0, 1}) {
+            AttnCase c = wg_ragged_case(sh.sq, sh.hq, sh.hkv, 256, page, splits, causal != 0);
+            ptxfmha::DecodePlan plan;
+            ++cases;
+            if (!run_case(what, c, seed++, splits, true, cases % 2 == 0, ov, &plan)) ++failed;
+            REQUIRE(plan.split_row != nullptr);
+            CHECK(std::string(plan.split_row->name) == row);
+          }
+    for (int page : {0, 16})
+      for (int splits : {0, 3}) {
+        AttnCase c = dcase(4, 32, 2, 256, page, {900, 300}, 900);
+        ++cases;
+        if (!run_case(what + " q range", c, seed++, splits, true, true, ov, nullptr, true)) ++failed;
+      }
+    ptxfmha::DecodeOverrides oc;
+    oc.split_kernel = row_cl.c_str();
+    for (int splits : {2, 4}) {
+      AttnCase c = dcase(4, 32, 2, 256, 0, {1000, 129, 0}, 1000);
+      c.causal = true;
+      ptxfmha::DecodePlan plan;
       ++cases;
-      if (!run_case("e4m3 wgc q range", c, seed++, splits, true, true, ov, nullptr, true)) ++failed;
+      if (!run_case(what + " cluster", c, seed++, splits, true, true, oc, &plan)) ++failed;
+      REQUIRE(plan.split_row != nullptr);
+      CHECK(std::string(plan.split_row->name) == row_cl);
+      CHECK(plan.cluster == splits);
     }
-  ptxfmha::DecodeOverrides oc;
-  oc.split_kernel = row_cl.c_str();
-  for (int splits : {2, 4}) {
-    AttnCase c = dcase(4, 32, 2, 256, 0, {1000, 129, 0}, 1000);
-    c.causal = true;
-    ptxfmha::DecodePlan plan;
-    ++cases;
-    if (!run_case("e4m3 wgc cluster", c, seed++, splits, true, true, oc, &plan)) ++failed;
-    REQUIRE(plan.split_row != nullptr);
-    CHECK(std::string(plan.split_row->name) == row_cl);
-    CHECK(plan.cluster == splits);
   }
   MESSAGE("gpu decode e4m3 converter-warp rows: " << cases << " cases, " << failed << " failed");
 }
@@ -500,7 +505,8 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
     run_case("e4m3 sanitizer wg cluster", wc, seed++, 4, true, true, ov);
   }
   // the converter-warp rows (named, where the device has them): the warpgroup shapes above
-  for (const char* name : {"fmha_decode_d256_e4m3_wgc", "fmha_decode_d256_e4m3_wgc_cl"}) {
+  for (const char* name : {"fmha_decode_d256_e4m3_wgc", "fmha_decode_d256_e4m3_wgc_cl", "fmha_decode_d256_e4m3_wg2c",
+                           "fmha_decode_d256_e4m3_wg2c_cl"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     if (ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str()) == nullptr) continue;
     ptxfmha::DecodeOverrides ov;
@@ -508,7 +514,7 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
     const bool cl = std::string(name).find("_cl") != std::string::npos;
     AttnCase w = cl ? dcase(4, 32, 2, 256, 0, {500, 0}, 500) : dcase(5, 32, 2, 256, 16, {300, 65}, 300);
     w.causal = !cl;
-    run_case("e4m3 sanitizer wgc", w, seed++, cl ? 4 : 2, true, true, ov);
+    run_case(std::string("e4m3 sanitizer ") + (name + 17), w, seed++, cl ? 4 : 2, true, true, ov);
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",

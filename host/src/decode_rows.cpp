@@ -105,7 +105,7 @@ bool decode_row_wg(const KernelInfo* row) {
 
 bool decode_row_qk_e4m3(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
-  return f != nullptr && !f->combine && f->kv_bytes == 1 && f->wg >= 2;  // WG 2, and WG 3 (its converter warps)
+  return f != nullptr && !f->combine && f->kv_bytes == 1 && f->wg >= 2;  // WG 2, 3 (converter warps), 4 (two warpgroups)
 }
 
 bool decode_row_cluster(const KernelInfo* row) {

@@ -13,8 +13,9 @@
 //                   more than kDecodeWgMinRows - 1 packed rows (min(seqlen_q * gqa, 64) >= 33:
 //                   3 or 4 m-tiles; e4m3 at head dim 256 from 17: decode_wg_min_rows) runs the
 //                   warpgroup row of its head dim (_wg) where one exists (e4m3 at head dim
-//                   256: the converter-warp row _e4m3_wgc, listed before _e4m3_wg); other
-//                   rows (_ef, _s6, bf16 _h2, d256 _e4m3_wg) run only when named;
+//                   256: the two-warpgroup row _e4m3_wg2c, listed before _e4m3_wgc and
+//                   _e4m3_wg); other rows (_ef, _s6, bf16 _h2, d256 _e4m3_wgc and _e4m3_wg)
+//                   run only when named;
 //   combine kernel  the plain one, or the _sink one when the call has sinks.
 //   cluster twin    the _cl row of the same facts (find_decode_cluster), run instead of the
 //                   split + combine pair when the plan's cluster policy says so.

@@ -16,6 +16,8 @@
 // Family constants (the body checks them against its role table, roles.ptxh):
 #define SM90_DECODE_THREADS         160     // split kernel: 4 consumer warps + 1 producer warp
 #define SM90_DECODE_CONVERTER_THREADS 64    // + 2 converter warps in the WG 3 rows (roles.ptxh)
+#define SM90_DECODE_PAIR_THREADS    512     // WG 4: 2 consumer warpgroups, the producer's, the converters'
+
 #define SM90_DECODE_BLOCK_M         64      // packed query rows per CTA
 #define SM90_DECODE_COMBINE_THREADS 32      // combine kernel: one warp (one CTA) per output row
 #define SM90_DECODE_COMBINE_BLOCK_M 1       // one output row per CTA
@@ -95,6 +97,13 @@
 //           and removed in s27: on two H100s it read the same 2.2-2.96 TB/s at 3% apart in
 //           memory bandwidth, a compute cap, below the 3.24-3.41 TB/s WG 2's d128 row reads on
 //           the H200 at kv 32k-128k; bench/DECODE_NOTES.md, s27.)
+//           WG 4 (_e4m3_wg2c, _e4m3_wg2c_cl; d256, 2026-12-06, s28): two consumer warpgroups
+//           taking the split's even and odd tiles, one tile at a time each, merged by the
+//           EPILOGUE as key parts; a producer warpgroup and four converter warps (512 threads,
+//           setmaxnreg: consumers 224, the others 32; roles.ptxh, mainloop_wg_e4m3_pair.ptxh);
+//           the same shared memory. Since s28 the plan's d256 e4m3 rows (listed first; WG 3's and
+//           WG 2's pairs named only): H100 2026-12-06, 8 tokens 1.13x WG 3 (two rounds of 8
+//           cells, 1.11x-1.16x), 4 tokens 1.01x (0.998x-1.03x).
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
@@ -128,6 +137,8 @@
 #define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2)
 #define ROW_fmha_decode_d256_e4m3_wgc_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  3)
 #define ROW_fmha_decode_d256_e4m3_wgc_cl_sm90a (sm90a, 256,  4,  1,  0,  0,  1, 1,   0,  3)
+#define ROW_fmha_decode_d256_e4m3_wg2c_sm90a (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  4)
+#define ROW_fmha_decode_d256_e4m3_wg2c_cl_sm90a (sm90a, 256, 4,  1,  0,  0,  1, 1,   0,  4)
 #define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
 #define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
@@ -208,6 +219,7 @@
     X(fmha_decode_d256_wg_sm90a) X(fmha_decode_d256_wg_cl_sm90a) \
     X(fmha_decode_d64_e4m3_wg_sm90a) X(fmha_decode_d128_e4m3_wg_sm90a) X(fmha_decode_d64_e4m3_wg_cl_sm90a) \
     X(fmha_decode_d128_e4m3_wg_cl_sm90a) \
+    X(fmha_decode_d256_e4m3_wg2c_sm90a) X(fmha_decode_d256_e4m3_wg2c_cl_sm90a) \
     X(fmha_decode_d256_e4m3_wgc_sm90a) X(fmha_decode_d256_e4m3_wgc_cl_sm90a) \
     X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
@@ -247,12 +259,14 @@
 #define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg)         wg
 #define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h, wg)
 #define SM90_DECODE_THREADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    PTXFMHA_CAT(SM90_DECODE_THREADS_WG, wg)
-// a row's threads by its WG (a literal: .maxntid takes no expression); WG 3: + the converter warps
+// a row's threads by its WG (a literal: .maxntid takes no expression); WG 3: + the converter warps;
+// WG 4: three warpgroups (roles.ptxh)
 #define SM90_DECODE_THREADS_WG0     160
 #define SM90_DECODE_THREADS_WG1     160
 #define SM90_DECODE_THREADS_WG2     160
 #define SM90_DECODE_THREADS_WG3     224
-#if SM90_DECODE_THREADS_WG0 != SM90_DECODE_THREADS || SM90_DECODE_THREADS_WG3 != SM90_DECODE_THREADS + SM90_DECODE_CONVERTER_THREADS
+#define SM90_DECODE_THREADS_WG4     512
+#if SM90_DECODE_THREADS_WG0 != SM90_DECODE_THREADS || SM90_DECODE_THREADS_WG3 != SM90_DECODE_THREADS + SM90_DECODE_CONVERTER_THREADS || SM90_DECODE_THREADS_WG4 != SM90_DECODE_PAIR_THREADS
 #error "the rows' thread counts"
 #endif
 #define SM90_DECODE_COMBINE_ARCH_(arch, d, sink)            arch

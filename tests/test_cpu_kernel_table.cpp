@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -382,6 +383,64 @@ TEST_CASE("decode split rows: registers admit the CTAs their shared memory admit
     ++rows;
   }
   CHECK(rows >= 56);
+}
+
+// WG 4 (_e4m3_wg2c: 512 threads, registers moved by setmaxnreg, roles.ptxh) assembles only when
+// its role table holds: the setmaxnreg budgets within the registers at entry (512 x 128), even
+// STAGES (tile t's stage belongs to warpgroup t % 2), the converter warpgroup one thread per
+// consumer thread. The guard is a preprocessor #error; each edit below, on a copy of ptx/, must
+// trip it, and the unedited copy must not.
+TEST_CASE("decode WG 4: the role table's guard fails the build when a budget, the stages or the converters break") {
+  const std::string stub = "sm90a/fmha_decode_d256_e4m3_wg2c_sm90a.ptx";
+  char tmpl[] = "/tmp/ptxfmha-wg4-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  int rc = 0;
+  run_command("cp -r " + shell_quote(source_dir() + "/ptx") + " " + shell_quote(dir + "/ptx"), &rc);
+  REQUIRE(rc == 0);
+  // whether cpp fails on the stub with `want` in its output, after `sed` on `file` (none: "")
+  auto preprocess = [&](const std::string& file, const std::string& sed, const std::string& want) {
+    const std::string path = dir + "/ptx/" + file;
+    if (!sed.empty()) {
+      run_command("cp " + shell_quote(source_dir() + "/ptx/" + file) + " " + shell_quote(path), &rc);
+      REQUIRE(rc == 0);
+      run_command("sed -i " + shell_quote(sed) + " " + shell_quote(path), &rc);
+      REQUIRE(rc == 0);
+      run_command("cmp -s " + shell_quote(source_dir() + "/ptx/" + file) + " " + shell_quote(path), &rc);
+      REQUIRE_MESSAGE(rc != 0, "the edit '" << sed << "' changed nothing in " << file);
+    }
+    const std::string out =
+        run_command("cpp -x assembler-with-cpp -undef -nostdinc -I" + shell_quote(dir + "/ptx/include") + " " +
+                        shell_quote(dir + "/ptx/" + stub) + " -o /dev/null 2>&1",
+                    &rc);
+    const bool tripped = rc != 0 && out.find(want) != std::string::npos;
+    if (!sed.empty())  // put the file back for the next edit
+      run_command("cp " + shell_quote(source_dir() + "/ptx/" + file) + " " + shell_quote(path), &rc);
+    return tripped;
+  };
+  const std::string guard = "WG 4: a tile's stage and copy belong to warpgroup t % 2";
+  CHECK_FALSE(preprocess("body/sm90_decode/roles.ptxh", "", "error"));
+  const struct { const char* file; const char* sed; } edits[] = {
+      // the consumers' budget over the entry's registers: 256 x 232 + 256 x 32 > 512 x 128
+      {"body/sm90_decode/roles.ptxh", "s/^#define CONSUMER_REGS       224 /#define CONSUMER_REGS       232 /"},
+      // the converters' budget over it
+      {"body/sm90_decode/roles.ptxh", "s/^#define CONVERTER_REGS_WG   32 /#define CONVERTER_REGS_WG   40 /"},
+      // odd stages: tile t + 2's stage no longer warpgroup t % 2's
+      {"manifest/sm90_decode.h",
+       "s/^#define ROW_fmha_decode_d256_e4m3_wg2c_sm90a (sm90a,   256,  4,/#define ROW_fmha_decode_d256_e4m3_wg2c_sm90a (sm90a,   256,  3,/"},
+      // the converter warpgroup moved: its first warp right after the producer's
+      {"body/sm90_decode/roles.ptxh",
+       "s/^#define CONVERTER_WARP0     (PRODUCER_WARP + 1 + SPARE_WARPS)/#define CONVERTER_WARP0     (PRODUCER_WARP + 1)/"},
+  };
+  int tripped = 0;
+  for (const auto& e : edits) {
+    CAPTURE(e.sed);
+    const bool t = preprocess(e.file, e.sed, guard);
+    CHECK(t);
+    tripped += t;
+  }
+  run_command("rm -rf " + shell_quote(dir), &rc);
+  MESSAGE("decode WG 4 guard: " << tripped << " of " << sizeof edits / sizeof edits[0] << " edits trip it");
 }
 
 TEST_CASE("fwd_params.ptxh names every FwdKernelParams field at its offsetof()") {

@@ -165,6 +165,11 @@ std::vector<Case> attn_grid(const std::vector<int>& head_dims, const std::vector
   return out;
 }
 
+namespace {
+// Several new tokens (speculative decoding) are causal among themselves: bottom-right.
+bool decode_tokens_causal(int q_tokens) { return q_tokens > 1; }
+}  // namespace
+
 Case decode_case(const DecodePoint& p) {
   Case c;
   c.family = "decode";
@@ -174,8 +179,7 @@ Case decode_case(const DecodePoint& p) {
   c.heads_q = p.heads_q;
   c.heads_kv = p.heads_kv;
   c.head_dim = p.head_dim;
-  // Several new tokens (speculative decoding) are causal among themselves: bottom-right.
-  c.causal = p.q_tokens > 1;
+  c.causal = decode_tokens_causal(p.q_tokens);
   c.page_size = p.page_size;
   const std::string cache = p.page_size ? "page" + std::to_string(p.page_size) : "contig";
   char buf[200];
@@ -355,7 +359,7 @@ std::vector<Case> decode_variant_cells(const std::vector<Case>& base, const std:
         if (v.page_size > 0) x.page_size = v.page_size;
         if (v.q_tokens > 0) {
           x.seqlen_q = v.q_tokens;
-          x.causal = v.q_tokens > 1;  // as decode_case: several new tokens are causal among themselves
+          x.causal = decode_tokens_causal(v.q_tokens);
         }
         x.name += "/v=" + item;
         x.shape += " [" + item + "]";

@@ -616,14 +616,18 @@ bool mut_k_step(std::vector<Stmt>& st, bool, int) {
     }
   return false;
 }
-// WG 4: the second P V half's first k-step on the first half's V columns (its 2 x 8192 dropped).
+// WG 4: the second P V half's first k-step on the first half's V columns (the half's offset,
+// WG_PV_H1_BYTES, replaced by 0 in "((kk) * 16 * 128 + (offset)) / 16").
 bool mut_pv_half(std::vector<Stmt>& st, bool, int) {
+  const std::string term = "* 16 * 128 + ";
   for (Stmt& s : st) {
-    const std::size_t at = s.text.find("+ (2 * 8192)");
-    if (s.text.rfind("add.s64 %dd, %dv64, ", 0) == 0 && at != std::string::npos) {
-      s.text.replace(at, 12, "+ (0)");
-      return true;
-    }
+    if (s.text.rfind("add.s64 %dd, %dv64, ", 0) != 0) continue;
+    const std::size_t at = s.text.find(term), end = s.text.rfind(") / 16");
+    if (at == std::string::npos || end == std::string::npos || end < at) continue;
+    const std::size_t off = at + term.size();
+    if (s.text.compare(off, end - off, "(0)") == 0) continue;  // a first-half k-step
+    s.text.replace(off, end - off, "(0)");
+    return true;
   }
   return false;
 }

@@ -773,3 +773,27 @@ TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B un
   if (saved != nullptr) setenv("PTXFMHA_DECODE_L2_PROMOTION", keep.c_str(), 1);
   else unsetenv("PTXFMHA_DECODE_L2_PROMOTION");
 }
+
+TEST_CASE("cpu launch plan decode: a contiguous cache's TMA boxes are 64 keys unless overridden") {
+  // PTXFMHA_DECODE_BOX_ROWS (16 / 32) reaches the plan of a contiguous cache only; a paged
+  // cache keeps min(page, 64) whatever it says (the A/B hook of the H100 box-size run, s29).
+  const char* saved = std::getenv("PTXFMHA_DECODE_BOX_ROWS");
+  const std::string keep = saved != nullptr ? saved : "";
+  ptxfmha_decode_params p = decode_params(2, 1, 8, 8, 128, 1000);
+  unsetenv("PTXFMHA_DECODE_BOX_ROWS");
+  CHECK(plan_decode(p, 264).box_shift == 6);
+  setenv("PTXFMHA_DECODE_BOX_ROWS", "16", 1);
+  CHECK(plan_decode(p, 264).box_shift == 4);
+  setenv("PTXFMHA_DECODE_BOX_ROWS", "32", 1);
+  CHECK(plan_decode(p, 264).box_shift == 5);
+  setenv("PTXFMHA_DECODE_BOX_ROWS", "128", 1);  // not a box the kernels take: the default
+  CHECK(plan_decode(p, 264).box_shift == 6);
+  setenv("PTXFMHA_DECODE_BOX_ROWS", "16", 1);
+  p.block_table = kFakeTable;
+  p.page_size = 64;
+  CHECK(plan_decode(p, 264).box_shift == 6);
+  p.page_size = 32;
+  CHECK(plan_decode(p, 264).box_shift == 5);
+  if (saved != nullptr) setenv("PTXFMHA_DECODE_BOX_ROWS", keep.c_str(), 1);
+  else unsetenv("PTXFMHA_DECODE_BOX_ROWS");
+}

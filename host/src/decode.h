@@ -369,6 +369,11 @@ int choose_num_splits_min_waves(int64_t units, int64_t kv_tiles, int64_t slots, 
 // read at each call.
 CUtensorMapL2promotion decode_l2_promotion();
 
+// log2 of the keys per K/V TMA box of a contiguous cache: 6 (one 64-key box per column block
+// of a tile). The environment PTXFMHA_DECODE_BOX_ROWS = 16 or 32 overrides it (A/B: the
+// kernels take 16- and 32-key boxes from pages of 16 / 32 keys already); read at each plan.
+int decode_contig_box_shift();
+
 // Output rows batch * heads_q * seqlen_q: rows of O and LSE, and of each split's partials.
 inline int64_t decode_out_rows(const ptxfmha_decode_params& p) {
   return int64_t(p.batch) * p.heads_q * p.seqlen_q;

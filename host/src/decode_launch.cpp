@@ -35,6 +35,15 @@ CUtensorMapL2promotion decode_l2_promotion() {
   return CU_TENSOR_MAP_L2_PROMOTION_L2_128B;
 }
 
+// See decode.h.
+int decode_contig_box_shift() {
+  const char* e = std::getenv("PTXFMHA_DECODE_BOX_ROWS");
+  const std::string v = e != nullptr ? e : "";
+  if (v == "16") return 4;
+  if (v == "32") return 5;
+  return 6;
+}
+
 namespace {
 
 constexpr double kLog2e = 1.4426950408889634;

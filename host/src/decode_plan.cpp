@@ -252,7 +252,7 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
     plan->box_shift = ps < 6 ? ps : 6;
     plan->page_shift = ps;
   } else {
-    plan->box_shift = 6;
+    plan->box_shift = decode_contig_box_shift();
     plan->page_shift = 0;
   }
   plan->ws_lse_offset = 0;

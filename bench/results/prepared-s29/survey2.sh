@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The rest of s29's H100 survey at less device time (prepared in s29, not run): survey.sh ran the
+# e4m3 variant on every cell; the fp8 target needs it at batch >= 8 and kv >= 8k only (12 of a
+# chunk's 30 batch / kv pairs), and its float64 reference costs about what the bf16 one does. So:
+#   pass 1  every cell, bf16 cache, cuDNN autotuned beside (the vs-cuDNN, ceiling, batch-1 targets)
+#   pass 2  the e4m3 variant alone at batch 8-128 x kv 8k-128k, cuDNN off (the fp8 target; the
+#           bf16 side of the ratio comes from pass 1)
+# Chunks already done are named after `--` as pass-1 chunks and after `---` as pass-2 chunks
+# (s29 finished both for: d128 x all heads x 1 / 4 tokens but 128/8 x 4, d64 32/32 x 1 / 4).
+# Carry: bench/results/prepared-s23/prepare.sh. Device call:
+#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s29/survey2.sh RUN BUDGET \
+#     -- d128_hq32hkv32_q1 ... --- d128_hq32hkv32_q1 ...
+. bench/devcall.sh
+call_begin "$1" "${2:-570}"
+shift 2
+f1="--ptxfmha_decode_variants=default"
+f2="--ptxfmha_decode_variants=e4m3 --ptxfmha_cudnn=0"
+bkv2='b(8|32|64|128)/kv(8192|32768|131072)'
+t1=$(printf '%s' "$f1 [^/]+/[^/]+" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
+t2=$(printf '%s' "$f2 $bkv2" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
+mkdir -p "$R/survey" "$R/fp8"
+done=""
+for c in "$@"; do
+  case "$c" in
+    --) done="$R/survey/done-$t1" ;;
+    ---) done="$R/fp8/done-$t2" ;;
+    *) [ -n "$done" ] && echo "$c" >> "$done" ;;
+  esac
+done
+left=$((START + BUDGET - 25 - $(date +%s)))
+SURVEY_MIN_LEFT=100 PTXFMHA_BENCH=$B bash tools/decode-survey.sh "$R/survey" "$left" $f1
+left=$((START + BUDGET - 25 - $(date +%s)))
+[ "$left" -gt 60 ] && SURVEY_MIN_LEFT=40 SURVEY_BATCH_KV="$bkv2" PTXFMHA_BENCH=$B \
+  bash tools/decode-survey.sh "$R/fp8" "$left" $f2
+call_end

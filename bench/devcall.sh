@@ -30,6 +30,10 @@
 #                                pipes, memory, warp states, scheduler, instructions, stalls per
 #                                SASS line (tools/ncu_stalls.py) into $R/NAME-details.txt and
 #                                $R/NAME-stalls.txt
+#   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
+#                                kv regex BKV) over what is left of the budget into $R/DIR, the
+#                                chunks DONE (finished by earlier calls) seeded into its done file;
+#                                nothing when MIN_LEFT seconds are not left
 #   call_end                     clocks, power and temperature after the call; $OUT/RUN.tgz
 set -u
 
@@ -119,6 +123,18 @@ ncu_profile() {
     || "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
   "$ncu" --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep.csv" 2>&1
   python3 tools/ncu_stalls.py "$rep.csv" > "$R/$name-stalls.txt" 2>&1
+}
+
+survey_tail() {
+  local dir=$R/$1 flags=$2 bkv=$3 min_left=$4 tag c left
+  shift 4
+  tag=$(printf '%s' "$flags $bkv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)  # decode-survey.sh's
+  mkdir -p "$dir"
+  for c in "$@"; do echo "$c" >> "$dir/done-$tag"; done
+  left=$((START + BUDGET - 25 - $(date +%s)))
+  [ "$left" -gt "$min_left" ] || return 0
+  SURVEY_MIN_LEFT=$min_left SURVEY_BATCH_KV="$bkv" PTXFMHA_BENCH=$B \
+    bash tools/decode-survey.sh "$dir" "$left" $flags
 }
 
 call_end() {

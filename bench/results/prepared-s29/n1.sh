@@ -29,10 +29,5 @@ bench_cells e4m3-b8 "$C" "default,e4m3,e4m3+s2,e4m3+s4,e4m3+s8" \
 # Batch 1 in pages of 16 at large kv (32/8 x 1 token kv 128k: 178.3 us against 170.2 + 3): counts.
 bench_cells b1-p16 "$C" "default,s16,s24,s48,s64" \
   "decode/d128/b1/kv(32768|131072)/hq32hkv(32|8)/q1/page16/"
-flags="--ptxfmha_decode_variants=default,e4m3"
-tag=$(printf '%s' "$flags [^/]+/[^/]+" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
-mkdir -p "$R/survey"
-for c in "$@"; do echo "$c" >> "$R/survey/done-$tag"; done
-left=$((START + BUDGET - 25 - $(date +%s)))
-SURVEY_MIN_LEFT=100 PTXFMHA_BENCH=$B bash tools/decode-survey.sh "$R/survey" "$left" $flags
+survey_tail survey "--ptxfmha_decode_variants=default,e4m3" '[^/]+/[^/]+' 100 "$@"
 call_end

@@ -15,21 +15,14 @@ call_begin "$1" "${2:-570}"
 shift 2
 f1="--ptxfmha_decode_variants=default"
 f2="--ptxfmha_decode_variants=e4m3 --ptxfmha_cudnn=0"
-bkv2='b(8|32|64|128)/kv(8192|32768|131072)'
-t1=$(printf '%s' "$f1 [^/]+/[^/]+" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
-t2=$(printf '%s' "$f2 $bkv2" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
-mkdir -p "$R/survey" "$R/fp8"
-done=""
+d1=() d2=() to=0
 for c in "$@"; do
   case "$c" in
-    --) done="$R/survey/done-$t1" ;;
-    ---) done="$R/fp8/done-$t2" ;;
-    *) [ -n "$done" ] && echo "$c" >> "$done" ;;
+    --) to=1 ;;
+    ---) to=2 ;;
+    *) if [ "$to" = 1 ]; then d1+=("$c"); elif [ "$to" = 2 ]; then d2+=("$c"); fi ;;
   esac
 done
-left=$((START + BUDGET - 25 - $(date +%s)))
-SURVEY_MIN_LEFT=100 PTXFMHA_BENCH=$B bash tools/decode-survey.sh "$R/survey" "$left" $f1
-left=$((START + BUDGET - 25 - $(date +%s)))
-[ "$left" -gt 60 ] && SURVEY_MIN_LEFT=40 SURVEY_BATCH_KV="$bkv2" PTXFMHA_BENCH=$B \
-  bash tools/decode-survey.sh "$R/fp8" "$left" $f2
+survey_tail survey "$f1" '[^/]+/[^/]+' 100 ${d1[@]+"${d1[@]}"}
+survey_tail fp8 "$f2" 'b(8|32|64|128)/kv(8192|32768|131072)' 60 ${d2[@]+"${d2[@]}"}
 call_end

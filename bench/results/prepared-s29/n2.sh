@@ -9,7 +9,7 @@
 #   tests     the branch's gpu-decode suite with its cubins (poisoned outputs, float64 reference,
 #             ragged and empty sequences, splits, graphs)
 #   san-*     racecheck / synccheck of the bf16 sanitizer shapes with the branch
-#   a1 b1 a2 b2   main and the branch, alternating, 40 cells of the plain rows (d64 / d128 / d256,
+#   a1 b1 a2 b2   main and the branch, alternating, 48 cells of the plain rows (d64 / d128 / d256,
 #             32/32 and 32/8 heads x 1 token, 64/8 and 128/8 (8 / 16 rows) at d128, batch 8 / 32 /
 #             128, kv 8k / 32k, contiguous) and 8 in pages of 16 (the branch keeps TMA there)
 #   cudnn-b   the branch with cuDNN autotuned beside, the contiguous 1-token cells

@@ -39,6 +39,28 @@ const KernelInfo kCombine4 = {"test_decode_combine4_d128", "sm90a", 90, KernelKi
                               4, 64, 128, 0, 384, KernelInfo::Grid::GridMHB};
 const int32_t kFakeTable[1] = {0};  // plans never read the table, only whether it exists
 
+// An environment variable for one test case: set / unset while it runs, restored as it was
+// (set or not) when the case ends, failing checks included.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const char* name) : name_(name) {
+    const char* v = std::getenv(name);
+    had_ = v != nullptr;
+    if (had_) old_ = v;
+  }
+  ~ScopedEnv() {
+    if (had_) setenv(name_, old_.c_str(), 1);
+    else unsetenv(name_);
+  }
+  void set(const char* value) { setenv(name_, value, 1); }
+  void unset() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+  bool had_ = false;
+  std::string old_;
+};
+
 ptxfmha_decode_params decode_params(int b, int sq, int hq, int hkv, int d, int max_k) {
   ptxfmha_decode_params p;
   std::memset(&p, 0, sizeof p);
@@ -434,20 +456,17 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
 TEST_CASE("cpu launch plan decode: the cluster policy of a call (override, then the environment)") {
   using ptxfmha::DecodeClusterPolicy;
   using ptxfmha::decode_cluster_policy;
-  const char* saved = std::getenv("PTXFMHA_DECODE_CLUSTER");
-  const std::string keep = saved ? saved : "";
-  unsetenv("PTXFMHA_DECODE_CLUSTER");
+  ScopedEnv env("PTXFMHA_DECODE_CLUSTER");
+  env.unset();
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Off);
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Force) == DecodeClusterPolicy::Force);
-  setenv("PTXFMHA_DECODE_CLUSTER", "1", 1);
+  env.set("1");
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Force);
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Off) == DecodeClusterPolicy::Off);
-  setenv("PTXFMHA_DECODE_CLUSTER", "auto", 1);
+  env.set("auto");
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Auto);
-  setenv("PTXFMHA_DECODE_CLUSTER", "0", 1);
+  env.set("0");
   CHECK(decode_cluster_policy(DecodeClusterPolicy::Auto) == DecodeClusterPolicy::Off);
-  if (saved) setenv("PTXFMHA_DECODE_CLUSTER", keep.c_str(), 1);
-  else unsetenv("PTXFMHA_DECODE_CLUSTER");
 }
 
 TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {
@@ -758,42 +777,36 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
 }
 
 TEST_CASE("cpu launch plan decode: the K/V tensor maps' L2 promotion is 128 B unless overridden") {
-  const char* saved = std::getenv("PTXFMHA_DECODE_L2_PROMOTION");
-  const std::string keep = saved != nullptr ? saved : "";
-  unsetenv("PTXFMHA_DECODE_L2_PROMOTION");
+  ScopedEnv env("PTXFMHA_DECODE_L2_PROMOTION");
+  env.unset();
   CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
-  setenv("PTXFMHA_DECODE_L2_PROMOTION", "256", 1);
+  env.set("256");
   CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
-  setenv("PTXFMHA_DECODE_L2_PROMOTION", "none", 1);
+  env.set("none");
   CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_NONE);
-  setenv("PTXFMHA_DECODE_L2_PROMOTION", "64", 1);
+  env.set("64");
   CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_64B);
-  setenv("PTXFMHA_DECODE_L2_PROMOTION", "bogus", 1);
+  env.set("bogus");
   CHECK(ptxfmha::decode_l2_promotion() == CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
-  if (saved != nullptr) setenv("PTXFMHA_DECODE_L2_PROMOTION", keep.c_str(), 1);
-  else unsetenv("PTXFMHA_DECODE_L2_PROMOTION");
 }
 
 TEST_CASE("cpu launch plan decode: a contiguous cache's TMA boxes are 64 keys unless overridden") {
   // PTXFMHA_DECODE_BOX_ROWS (16 / 32) reaches the plan of a contiguous cache only; a paged
   // cache keeps min(page, 64) whatever it says (the A/B hook of the H100 box-size run, s29).
-  const char* saved = std::getenv("PTXFMHA_DECODE_BOX_ROWS");
-  const std::string keep = saved != nullptr ? saved : "";
+  ScopedEnv env("PTXFMHA_DECODE_BOX_ROWS");
   ptxfmha_decode_params p = decode_params(2, 1, 8, 8, 128, 1000);
-  unsetenv("PTXFMHA_DECODE_BOX_ROWS");
+  env.unset();
   CHECK(plan_decode(p, 264).box_shift == 6);
-  setenv("PTXFMHA_DECODE_BOX_ROWS", "16", 1);
+  env.set("16");
   CHECK(plan_decode(p, 264).box_shift == 4);
-  setenv("PTXFMHA_DECODE_BOX_ROWS", "32", 1);
+  env.set("32");
   CHECK(plan_decode(p, 264).box_shift == 5);
-  setenv("PTXFMHA_DECODE_BOX_ROWS", "128", 1);  // not a box the kernels take: the default
+  env.set("128");  // not a box the kernels take: the default
   CHECK(plan_decode(p, 264).box_shift == 6);
-  setenv("PTXFMHA_DECODE_BOX_ROWS", "16", 1);
+  env.set("16");
   p.block_table = kFakeTable;
   p.page_size = 64;
   CHECK(plan_decode(p, 264).box_shift == 6);
   p.page_size = 32;
   CHECK(plan_decode(p, 264).box_shift == 5);
-  if (saved != nullptr) setenv("PTXFMHA_DECODE_BOX_ROWS", keep.c_str(), 1);
-  else unsetenv("PTXFMHA_DECODE_BOX_ROWS");
 }

@@ -164,6 +164,39 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
   run_command("rm -rf " + shell_quote(dir), &rc);
 }
 
+// Raw results are committed xz-compressed (tools/pack-results.sh): the tool reads FILE.xz named
+// as such, or FILE where only FILE.xz exists, as it reads FILE.
+TEST_CASE("tools/decode_targets.py: reads xz-packed results as plain ones (CPU)") {
+  const std::string dir = temp_dir();
+  write_file(dir + "/new.json", newer_run());
+  write_file(dir + "/old.json", older_run());
+  const std::string tool = "python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " ";
+  const std::string tail = " --cells 2>&1";
+  const auto unpacked_name = [](std::string out) {  // the runs' table names the file as given
+    for (std::size_t at; (at = out.find("new.json.xz")) != std::string::npos;) out.erase(at + 8, 3);
+    return out;
+  };
+  int rc = 0;
+  const std::string plain =
+      run_command(tool + shell_quote(dir + "/new.json") + " " + shell_quote(dir + "/old.json") + tail, &rc);
+  REQUIRE(rc == 0);
+  REQUIRE(plain.find("- d128 b64 kv8192 32/8 q1 contig: 0.990") != std::string::npos);
+  run_command("python3 -c 'import lzma, sys; p = sys.argv[1]; open(p + \".xz\", \"wb\").write("
+              "lzma.compress(open(p, \"rb\").read()))' " + shell_quote(dir + "/new.json") + " && rm " +
+                  shell_quote(dir + "/new.json"), &rc);
+  REQUIRE(rc == 0);
+  const std::string named =
+      run_command(tool + shell_quote(dir + "/new.json.xz") + " " + shell_quote(dir + "/old.json") + tail, &rc);
+  CHECK(rc == 0);
+  CHECK(named != plain);
+  CHECK(unpacked_name(named) == plain);
+  const std::string implied =
+      run_command(tool + shell_quote(dir + "/new.json") + " " + shell_quote(dir + "/old.json") + tail, &rc);
+  CHECK(rc == 0);
+  CHECK(implied == plain);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
 TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the deadline kept (CPU)") {
   const std::string dir = temp_dir();
   const std::string fake = fake_bench(dir);

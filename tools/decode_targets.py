@@ -29,6 +29,8 @@ import math
 import re
 import sys
 
+from results_io import open_text
+
 DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)"
                     r"/q(?P<q>\d+)/(?P<cache>contig|page\d+)(?:/v=(?P<variant>[^/]+))?/(?P<impl>ptxfmha|cudnn)/")
 
@@ -75,7 +77,7 @@ def read_run(path):
     """A bench JSON file, or the complete entries of one cut short (a chunk stopped at its
     deadline: Google Benchmark writes the file as it goes, so it ends inside the array). Returns
     (data, entries recovered or None when the file was whole)."""
-    with open(path) as f:
+    with open_text(path) as f:
         text = f.read()
     try:
         return json.loads(text), None
@@ -107,7 +109,7 @@ def read_run(path):
 def read_plans(path):
     """{cell name: (row, splits, CTAs)} from `ptxfmha decode-plans` output."""
     plans = {}
-    with open(path) as f:
+    with open_text(path) as f:
         for line in f:
             w = line.split()
             if len(w) == 5 and not line.startswith("#"):

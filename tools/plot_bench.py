@@ -20,13 +20,15 @@ import os
 import re
 import sys
 
+from results_io import open_text
+
 PREFILL = re.compile(r"^fwd/d(?P<d>\d+)/(?P<mask>causal|noncausal)/s(?P<s>\d+)/b(?P<b>\d+)h(?P<h>\d+)/(?P<impl>ptxfmha|cudnn)")
 DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)"
                     r"(?:/q(?P<q>\d+)/(?P<cache>contig|page\d+))?/(?P<impl>ptxfmha|cudnn)")
 
 
 def load(path):
-    with open(path) as f:
+    with open_text(path) as f:
         data = json.load(f)
     prefill, decode = {}, {}
     for b in data.get("benchmarks", []):

@@ -25,6 +25,8 @@ import re
 import statistics
 import sys
 
+from results_io import open_text
+
 PREFILL = re.compile(r"^fwd/d(?P<d>\d+)/(?P<mask>causal|noncausal)/s(?P<s>\d+)/b(?P<b>\d+)h(?P<h>\d+)/(?P<impl>ptxfmha|cudnn)(/|$)")
 DECODE = re.compile(r"^decode/d(?P<d>\d+)/b(?P<b>\d+)/kv(?P<kv>\d+)/hq(?P<hq>\d+)hkv(?P<hkv>\d+)"
                     r"(?:/q(?P<q>\d+)/(?P<cache>contig|page\d+))?/(?P<impl>ptxfmha|cudnn)(/|$)")
@@ -70,7 +72,7 @@ def load_bench(paths):
     """cells and the bench's figures: {key: {"cudnn": entry, "ptxfmha": entry}} and contexts."""
     cells, bench, contexts = {}, {}, []
     for path in paths:
-        with open(path) as f:
+        with open_text(path) as f:
             data = json.load(f)
         contexts.append(data.get("context", {}))
         for b in data.get("benchmarks", []):

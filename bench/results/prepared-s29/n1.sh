@@ -10,10 +10,10 @@
 # 64/8 and 128/8 heads x 4 tokens, batch 1 (kv 4k / 8k / 32k) and batch 8 (kv 8k), contiguous
 # and pages of 16. Items: the plan, `cl` (the plan's count as a cluster where it fits), `cl+s8`,
 # `cl+s16`, `nocl+s8`, `nocl+s16`, `s24`, `s33`. Then forced e4m3 split counts at the fp8 misses,
-# split counts at batch 1 in pages of 16, and the survey's remaining chunks (survey.sh's flags; or
-# stop there and run survey2.sh).
+# split counts at batch 1 in pages of 16, and the survey's remaining chunks in survey2.sh's two
+# passes.
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
-#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s29/n1.sh n1 570 [DONE CHUNKS...]
+#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s29/n1.sh n1 570 [-- DONE1...] [--- DONE2...]
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
@@ -29,5 +29,5 @@ bench_cells e4m3-b8 "$C" "default,e4m3,e4m3+s2,e4m3+s4,e4m3+s8" \
 # Batch 1 in pages of 16 at large kv (32/8 x 1 token kv 128k: 178.3 us against 170.2 + 3): counts.
 bench_cells b1-p16 "$C" "default,s16,s24,s48,s64" \
   "decode/d128/b1/kv(32768|131072)/hq32hkv(32|8)/q1/page16/"
-survey_tail survey "--ptxfmha_decode_variants=default,e4m3" '[^/]+/[^/]+' 100 "$@"
+survey_two_pass "$@"
 call_end

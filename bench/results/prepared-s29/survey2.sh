@@ -13,16 +13,5 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-f1="--ptxfmha_decode_variants=default"
-f2="--ptxfmha_decode_variants=e4m3 --ptxfmha_cudnn=0"
-d1=() d2=() to=0
-for c in "$@"; do
-  case "$c" in
-    --) to=1 ;;
-    ---) to=2 ;;
-    *) if [ "$to" = 1 ]; then d1+=("$c"); elif [ "$to" = 2 ]; then d2+=("$c"); fi ;;
-  esac
-done
-survey_tail survey "$f1" '[^/]+/[^/]+' 100 ${d1[@]+"${d1[@]}"}
-survey_tail fp8 "$f2" 'b(8|32|64|128)/kv(8192|32768|131072)' 60 ${d2[@]+"${d2[@]}"}
+survey_two_pass "$@"
 call_end

@@ -34,6 +34,11 @@
 #                                kv regex BKV) over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
 #                                nothing when MIN_LEFT seconds are not left
+#   survey_two_pass [-- DONE1...] [--- DONE2...]   the survey at less device time (s29): pass 1
+#                                every cell, bf16 cache, cuDNN autotuned beside; pass 2 the e4m3
+#                                variant alone on the fp8 target's cells (batch 8-128, kv
+#                                8k-128k), cuDNN off. DONE1 / DONE2: the chunks earlier calls
+#                                finished in each pass
 #   call_end                     clocks, power and temperature after the call; $OUT/RUN.tgz
 set -u
 
@@ -135,6 +140,20 @@ survey_tail() {
   [ "$left" -gt "$min_left" ] || return 0
   SURVEY_MIN_LEFT=$min_left SURVEY_BATCH_KV="$bkv" PTXFMHA_BENCH=$B \
     bash tools/decode-survey.sh "$dir" "$left" $flags
+}
+
+survey_two_pass() {
+  local d1=() d2=() to=0 c
+  for c in "$@"; do
+    case "$c" in
+      --) to=1 ;;
+      ---) to=2 ;;
+      *) if [ "$to" = 1 ]; then d1+=("$c"); elif [ "$to" = 2 ]; then d2+=("$c"); fi ;;
+    esac
+  done
+  survey_tail survey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 100 ${d1[@]+"${d1[@]}"}
+  survey_tail fp8 "--ptxfmha_decode_variants=e4m3 --ptxfmha_cudnn=0" \
+    'b(8|32|64|128)/kv(8192|32768|131072)' 60 ${d2[@]+"${d2[@]}"}
 }
 
 call_end() {

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 wt=$(mktemp -d)/wt-ca
-git worktree add -q --detach "$wt" s29-cpasync
+git worktree add -q --detach "$wt" "${1:-s29-cpasync}"
 mkdir -p "$wt/.deps" && cp -r .deps/cudnn-frontend "$wt/.deps/"  # else the bench builds without cuDNN
 (cd "$wt" && bash bench/gpu-bundle.sh > /dev/null)
 rm -rf build-mut/ca && mkdir -p build-mut/ca/bin build-mut/ca/cub/sm90a

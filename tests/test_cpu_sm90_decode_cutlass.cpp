@@ -541,6 +541,92 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
   if (e4m3) check_conversion(n, st, D, cv0, f->wg == 3 || f->wg == 4 ? r->threads - cv0 : 128, t);
 }
 
+// ---- the cp.async producer of the plain bf16 rows (config.ptxh CPASYNC, producer.ptxh) -------
+// Lane l's setup (CPASYNC_SETUP: its chunk of a row, left in %t1 as the chunk's byte offset in
+// the global row, and its first row %ca_h), then the CA_ROW loop's body once per row of the lane
+// (%ca_r held; %dst, the stage, at 0; the step the loop's own add): its two copies, K's and V's,
+// against TMA's 128-byte swizzle of (row, chunk) (sw128_offset) and CUTLASS's K-major SW128 layout
+// of the 64 x D bf16 tile, V's one tile (64 x D x 2 bytes) further; every 16-byte chunk of both
+// tiles copied exactly once over the 32 lanes.
+template <int D>
+void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
+  auto find = [&](const std::string& needle) -> long {
+    for (std::size_t i = 0; i < st.size(); ++i)
+      if (st[i].text.find(needle) != std::string::npos) return static_cast<long>(i);
+    return -1;
+  };
+  const long s0 = find("ld.param.u64 %ca_kb,"), s1 = find("shr.u32 %ca_h, %lane,");
+  const long b0 = find("add.u32 %t0, %key0, %ca_r"), b1 = find("add.u32 %ca_r, %ca_r,");
+  const bool found = s0 >= 0 && s1 > s0 && b0 > s1 && b1 > b0;
+  t.truth(name + ": the cp.async producer's setup and row loop found", found);
+  if (!found) return;
+  std::string op;
+  const std::vector<std::string> step_ops = sm100_ptx::operands(sm100_ptx::body(st[b1].text), &op);
+  const long long rows_per_step = step_ops.size() == 3 ? eval_or_throw(step_ops[2]) : 0;
+  t.truth(name + ": a row step", rows_per_step > 0);
+  if (rows_per_step <= 0) return;
+  auto kl = tile_to_shape(GMMA::Layout_K_SW128_Atom<bfloat16_t>{}, make_shape(Int<64>{}, Int<D>{}));
+  const long long v_off = 64LL * D * 2;
+  std::map<long long, int> seen;  // destination byte -> copies
+  bool ok = true;
+  std::string first_bad;
+  for (int lane = 0; lane < 32; ++lane) {
+    Interp in;
+    in.set("%lane", lane);
+    in.run(st, static_cast<std::size_t>(s0), static_cast<std::size_t>(s1) + 1);
+    const Val chunk = in.r["%t1"], h = in.r["%ca_h"];
+    if (!chunk.known || !h.known || chunk.v % 16 != 0 || chunk.v >= 2 * D) {
+      ok = false;
+      if (first_bad.empty()) first_bad = "lane " + std::to_string(lane) + ": no chunk or first row";
+      continue;
+    }
+    const int col = static_cast<int>(chunk.v / 2);  // bf16 elements
+    for (long long row = h.v; row < 64; row += rows_per_step) {
+      Interp body = in;
+      body.set("%ca_r", row);
+      body.set("%dst", 0);
+      body.set("%key0", 0);
+      body.run(st, static_cast<std::size_t>(b0), static_cast<std::size_t>(b1));
+      const long long want = sw128_offset(static_cast<int>(row), col);
+      const long long cute = layout_bytes<bfloat16_t>(kl, static_cast<int>(row), col);
+      const bool match = !body.bad_addr && body.copies.size() == 2 && body.copies[0] == want &&
+                         body.copies[1] == want + v_off && want == cute;
+      if (!match && ok)
+        first_bad = "lane " + std::to_string(lane) + " row " + std::to_string(row) + " col " + std::to_string(col) +
+                    ": copies to " + (body.copies.empty() ? std::string("-") : std::to_string(body.copies[0])) +
+                    (body.copies.size() > 1 ? " / " + std::to_string(body.copies[1]) : std::string()) +
+                    ", TMA's " + std::to_string(want) + ", CUTLASS's " + std::to_string(cute);
+      ok = ok && match;
+      for (long long a : body.copies) ++seen[a];
+    }
+  }
+  t.truth(name + ": every copy where TMA's swizzle (and CUTLASS's SW128 layout) puts its row and chunk: " + first_bad, ok);
+  bool once = static_cast<long long>(seen.size()) == 2 * 64 * D / 8;
+  for (const auto& kv : seen) once = once && kv.second == 1;
+  t.truth(name + ": each 16-byte chunk of the K and V tiles copied once (" + std::to_string(seen.size()) + " of " +
+              std::to_string(2 * 64 * D / 8) + ")",
+          once);
+}
+
+// The plain bf16 rows with the cp.async producer (config.ptxh CPASYNC: one KV head, no warpgroup,
+// no features, no L2 hint), sm90a (the sm100a twins assemble the same body).
+std::vector<const ptxfmha::KernelInfo*> cpasync_rows() {
+  std::vector<const ptxfmha::KernelInfo*> v;
+  for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels()) {
+    if (r->kind != ptxfmha::KernelKind::Decode && r->kind != ptxfmha::KernelKind::DecodeVariant) continue;
+    const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
+    if (f == nullptr || f->combine || r->arch != std::string("sm90a")) continue;
+    if (f->kv_bytes == 2 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0) v.push_back(r);
+  }
+  return v;
+}
+
+void check_cpasync_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally& t) {
+  if (r->head_dim == 64) check_cpasync<64>(r->name, st, t);
+  if (r->head_dim == 128) check_cpasync<128>(r->name, st, t);
+  if (r->head_dim == 256) check_cpasync<256>(r->name, st, t);
+}
+
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
   std::vector<const ptxfmha::KernelInfo*> v;
   for (const ptxfmha::KernelInfo* r : ptxfmha::all_kernels())
@@ -732,8 +818,58 @@ TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-ste
   MESSAGE("sm90 decode cutlass cross-check: " << caught << " of " << tried << " mutations caught" << kinds.str());
 }
 
+TEST_CASE("sm90 decode cutlass cross-check: the cp.async producer's copies land where TMA's swizzle puts them") {
+  Tally t;
+  int rows = 0;
+  for (const ptxfmha::KernelInfo* r : cpasync_rows()) {
+    CAPTURE(r->name);
+    check_cpasync_row(r, statements_of(r), t);
+    ++rows;
+  }
+  CHECK(rows == 8);  // d64, d64_s3, d64_cl, d128, d128_s6, d128_cl, d256, d256_cl
+  for (const std::string& b : t.bad) CHECK_MESSAGE(false, b);
+  MESSAGE("sm90 decode cp.async producer: " << rows << " rows, " << t.compared << " checks");
+}
+
+TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride or column block is caught") {
+  struct CaMutation {
+    const char* what;
+    int min_d;  // the rows it changes anything in
+    const char* from;
+    const char* to;
+  };
+  const CaMutation muts[] = {
+      {"the swizzle dropped (chunk j at 16 j)", 64, "xor.b32 %t1, %t1, %ca_j", "mov.b32 %t1, %ca_j"},
+      {"rows 256 bytes apart (unswizzled whole rows)", 64, "mad.lo.u32 %t2, %ca_r, 128, %dst", "mad.lo.u32 %t2, %ca_r, 256, %dst"},
+      {"the lane's column block ignored", 128, "add.u32 %t2, %t2, %ca_cb", "add.u32 %t2, %t2, 0"},
+  };
+  int caught = 0, tried = 0;
+  for (const ptxfmha::KernelInfo* r : cpasync_rows()) {
+    const std::vector<Stmt> real = statements_of(r);
+    for (const CaMutation& m : muts) {
+      if (r->head_dim < m.min_d) continue;
+      std::vector<Stmt> st = real;
+      const std::string row = r->name, what = m.what;
+      CAPTURE(row);
+      CAPTURE(what);
+      CHECK(replace_text(st, m.from, m.to));
+      Tally t;
+      check_cpasync_row(r, st, t);
+      ++tried;
+      if (!t.bad.empty()) ++caught;
+      CHECK_MESSAGE(!t.bad.empty(), "not caught");
+    }
+  }
+  CHECK(tried == 8 + 8 + 5);  // the d64 rows have one column block
+  MESSAGE("sm90 decode cp.async producer: " << caught << " of " << tried << " mutations caught");
+}
+
 #else
 TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q tile and f16 copies equal CUTLASS's layouts" *
           doctest::skip(true)) {}
 TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-step offset is caught" * doctest::skip(true)) {}
+TEST_CASE("sm90 decode cutlass cross-check: the cp.async producer's copies land where TMA's swizzle puts them" *
+          doctest::skip(true)) {}
+TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride or column block is caught" *
+          doctest::skip(true)) {}
 #endif

@@ -543,11 +543,13 @@ void check_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally&
 
 // ---- the cp.async producer of the plain bf16 rows (config.ptxh CPASYNC, producer.ptxh) -------
 // Lane l's setup (CPASYNC_SETUP: its chunk of a row, left in %t1 as the chunk's byte offset in
-// the global row, and its first row %ca_h), then the CA_ROW loop's body once per row of the lane
-// (%ca_r held; %dst, the stage, at 0; the step the loop's own add): its two copies, K's and V's,
-// against TMA's 128-byte swizzle of (row, chunk) (sw128_offset) and CUTLASS's K-major SW128 layout
-// of the 64 x D bf16 tile, V's one tile (64 x D x 2 bytes) further; every 16-byte chunk of both
-// tiles copied exactly once over the 32 lanes.
+// the global row, and its first row %ca_h; then CPASYNC_PERIOD_SETUP's destinations), then both
+// paths of a tile: CA_FULL's period (the CA_COPY list, once per period q with %ca_dd = 1024 q
+// held: rows %ca_h + CA_RPI m + 8 q) and CA_ROW's body (once per row of the lane, %ca_r held).
+// Each path's copies, K's then V's, against TMA's 128-byte swizzle of (row, chunk) (sw128_offset)
+// and CUTLASS's K-major SW128 layout of the 64 x D bf16 tile, V's one tile (64 x D x 2 bytes)
+// further (%dst, the stage, at 0); every 16-byte chunk of both tiles copied exactly once by each
+// path over the 32 lanes.
 template <int D>
 void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
   auto find = [&](const std::string& needle) -> long {
@@ -555,57 +557,85 @@ void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& 
       if (st[i].text.find(needle) != std::string::npos) return static_cast<long>(i);
     return -1;
   };
-  const long s0 = find("ld.param.u64 %ca_kb,"), s1 = find("shr.u32 %ca_h, %lane,");
+  const long s0 = find("ld.param.u64 %ca_kb,"), s1 = find("shr.u32 %ca_h, %lane,"), s2 = find("mul.lo.u64 %ca_step,");
+  const long f0 = find("add.u32 %t2, %ca_dd, %ca_o0"), f1 = find("add.u32 %ca_dd, %ca_dd,");
   const long b0 = find("add.u32 %t0, %key0, %ca_r"), b1 = find("add.u32 %ca_r, %ca_r,");
-  const bool found = s0 >= 0 && s1 > s0 && b0 > s1 && b1 > b0;
-  t.truth(name + ": the cp.async producer's setup and row loop found", found);
+  const bool found = s0 >= 0 && s1 > s0 && s2 > s1 && f0 > s2 && f1 > f0 && b0 > f1 && b1 > b0;
+  t.truth(name + ": the cp.async producer's setup, full-tile period and row loop found", found);
   if (!found) return;
-  std::string op;
-  const std::vector<std::string> step_ops = sm100_ptx::operands(sm100_ptx::body(st[b1].text), &op);
-  const long long rows_per_step = step_ops.size() == 3 ? eval_or_throw(step_ops[2]) : 0;
-  t.truth(name + ": a row step", rows_per_step > 0);
-  if (rows_per_step <= 0) return;
+  auto third = [&](long i) {
+    std::string op;
+    const std::vector<std::string> o = sm100_ptx::operands(sm100_ptx::body(st[i].text), &op);
+    return o.size() == 3 ? eval_or_throw(o[2]) : 0;
+  };
+  const long long rows_per_step = third(b1), period_bytes = third(f1);
+  t.truth(name + ": a row step and a period of 8 rows of 128 bytes", rows_per_step > 0 && period_bytes == 1024);
+  if (rows_per_step <= 0 || period_bytes != 1024) return;
   auto kl = tile_to_shape(GMMA::Layout_K_SW128_Atom<bfloat16_t>{}, make_shape(Int<64>{}, Int<D>{}));
   const long long v_off = 64LL * D * 2;
-  std::map<long long, int> seen;  // destination byte -> copies
+  std::map<long long, int> seen_full, seen_tail;  // destination byte -> copies
   bool ok = true;
   std::string first_bad;
+  // (row, col)'s copies: K's at TMA's place (= CUTLASS's), V's one tile further
+  auto expect = [&](const std::vector<long long>& got, std::size_t at, long long row, int col, const std::string& where) {
+    const long long want = sw128_offset(static_cast<int>(row), col);
+    const long long cute = layout_bytes<bfloat16_t>(kl, static_cast<int>(row), col);
+    const bool match = got.size() >= at + 2 && got[at] == want && got[at + 1] == want + v_off && want == cute;
+    if (!match && ok)
+      first_bad = where + " row " + std::to_string(row) + " col " + std::to_string(col) + ": copies to " +
+                  (got.size() > at ? std::to_string(got[at]) : std::string("-")) + " / " +
+                  (got.size() > at + 1 ? std::to_string(got[at + 1]) : std::string("-")) + ", TMA's " +
+                  std::to_string(want) + ", CUTLASS's " + std::to_string(cute);
+    ok = ok && match;
+  };
   for (int lane = 0; lane < 32; ++lane) {
+    const std::string who = "lane " + std::to_string(lane);
     Interp in;
     in.set("%lane", lane);
     in.run(st, static_cast<std::size_t>(s0), static_cast<std::size_t>(s1) + 1);
     const Val chunk = in.r["%t1"], h = in.r["%ca_h"];
     if (!chunk.known || !h.known || chunk.v % 16 != 0 || chunk.v >= 2 * D) {
       ok = false;
-      if (first_bad.empty()) first_bad = "lane " + std::to_string(lane) + ": no chunk or first row";
+      if (first_bad.empty()) first_bad = who + ": no chunk or first row";
       continue;
     }
+    in.run(st, static_cast<std::size_t>(s1) + 1, static_cast<std::size_t>(s2) + 1);
     const int col = static_cast<int>(chunk.v / 2);  // bf16 elements
-    for (long long row = h.v; row < 64; row += rows_per_step) {
+    for (long long q = 0; q < 8; ++q) {  // CA_FULL: BLOCK_N / 8 periods
+      Interp body = in;
+      body.set("%ca_dd", 1024 * q);
+      body.run(st, static_cast<std::size_t>(f0), static_cast<std::size_t>(f1));
+      const long long per = static_cast<long long>(body.copies.size()) / 2;
+      if (per * rows_per_step != 8 && ok) {
+        ok = false;
+        first_bad = who + ": " + std::to_string(per) + " rows a period";
+      }
+      for (long long m = 0; m < per; ++m)
+        expect(body.copies, static_cast<std::size_t>(2 * m), h.v + rows_per_step * m + 8 * q, col, who + " full");
+      for (long long a : body.copies) ++seen_full[a];
+    }
+    for (long long row = h.v; row < 64; row += rows_per_step) {  // CA_ROW
       Interp body = in;
       body.set("%ca_r", row);
       body.set("%dst", 0);
       body.set("%key0", 0);
       body.run(st, static_cast<std::size_t>(b0), static_cast<std::size_t>(b1));
-      const long long want = sw128_offset(static_cast<int>(row), col);
-      const long long cute = layout_bytes<bfloat16_t>(kl, static_cast<int>(row), col);
-      const bool match = !body.bad_addr && body.copies.size() == 2 && body.copies[0] == want &&
-                         body.copies[1] == want + v_off && want == cute;
-      if (!match && ok)
-        first_bad = "lane " + std::to_string(lane) + " row " + std::to_string(row) + " col " + std::to_string(col) +
-                    ": copies to " + (body.copies.empty() ? std::string("-") : std::to_string(body.copies[0])) +
-                    (body.copies.size() > 1 ? " / " + std::to_string(body.copies[1]) : std::string()) +
-                    ", TMA's " + std::to_string(want) + ", CUTLASS's " + std::to_string(cute);
-      ok = ok && match;
-      for (long long a : body.copies) ++seen[a];
+      expect(body.copies, 0, row, col, who + " tail");
+      if (body.copies.size() != 2 && ok) {
+        ok = false;
+        first_bad = who + " tail: " + std::to_string(body.copies.size()) + " copies a row";
+      }
+      for (long long a : body.copies) ++seen_tail[a];
     }
   }
   t.truth(name + ": every copy where TMA's swizzle (and CUTLASS's SW128 layout) puts its row and chunk: " + first_bad, ok);
-  bool once = static_cast<long long>(seen.size()) == 2 * 64 * D / 8;
-  for (const auto& kv : seen) once = once && kv.second == 1;
-  t.truth(name + ": each 16-byte chunk of the K and V tiles copied once (" + std::to_string(seen.size()) + " of " +
-              std::to_string(2 * 64 * D / 8) + ")",
-          once);
+  for (const auto* seen : {&seen_full, &seen_tail}) {
+    bool once = static_cast<long long>(seen->size()) == 2 * 64 * D / 8;
+    for (const auto& kv : *seen) once = once && kv.second == 1;
+    t.truth(name + (seen == &seen_full ? ": full tiles" : ": the last tile") + ", each 16-byte chunk of the K and V tiles copied once (" +
+                std::to_string(seen->size()) + " of " + std::to_string(2 * 64 * D / 8) + ")",
+            once);
+  }
 }
 
 // The plain bf16 rows with the cp.async producer (config.ptxh CPASYNC: one KV head, no warpgroup,
@@ -831,7 +861,7 @@ TEST_CASE("sm90 decode cutlass cross-check: the cp.async producer's copies land 
   MESSAGE("sm90 decode cp.async producer: " << rows << " rows, " << t.compared << " checks");
 }
 
-TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride or column block is caught") {
+TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride, column block or period is caught") {
   struct CaMutation {
     const char* what;
     int min_d;  // the rows it changes anything in
@@ -842,6 +872,9 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       {"the swizzle dropped (chunk j at 16 j)", 64, "xor.b32 %t1, %t1, %ca_j", "mov.b32 %t1, %ca_j"},
       {"rows 256 bytes apart (unswizzled whole rows)", 64, "mad.lo.u32 %t2, %ca_r, 128, %dst", "mad.lo.u32 %t2, %ca_r, 256, %dst"},
       {"the lane's column block ignored", 128, "add.u32 %t2, %t2, %ca_cb", "add.u32 %t2, %t2, 0"},
+      {"full tiles: rows 256 bytes apart", 64, ", %t0, 128, %ca_cb", ", %t0, 256, %ca_cb"},
+      {"full tiles: a period of 512 bytes", 64, "add.u32 %ca_dd, %ca_dd, 1024", "add.u32 %ca_dd, %ca_dd, 512"},
+      {"full tiles: V's copies 16 bytes off", 64, "cp.async.cg.shared.global [%t2 + ", "cp.async.cg.shared.global [%t2 + 16 + "},
   };
   int caught = 0, tried = 0;
   for (const ptxfmha::KernelInfo* r : cpasync_rows()) {
@@ -860,7 +893,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  CHECK(tried == 8 + 8 + 5);  // the d64 rows have one column block
+  CHECK(tried == 8 + 8 + 5 + 3 * 8);  // the d64 rows have one column block
   MESSAGE("sm90 decode cp.async producer: " << caught << " of " << tried << " mutations caught");
 }
 
@@ -870,6 +903,6 @@ TEST_CASE("sm90 decode cutlass cross-check: the warpgroup rows' descriptors, Q t
 TEST_CASE("sm90 decode cutlass cross-check: a broken Q tile, conversion or k-step offset is caught" * doctest::skip(true)) {}
 TEST_CASE("sm90 decode cutlass cross-check: the cp.async producer's copies land where TMA's swizzle puts them" *
           doctest::skip(true)) {}
-TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride or column block is caught" *
+TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swizzle, row stride, column block or period is caught" *
           doctest::skip(true)) {}
 #endif

@@ -44,6 +44,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <map>
@@ -651,10 +652,53 @@ std::vector<const ptxfmha::KernelInfo*> cpasync_rows() {
   return v;
 }
 
+// The full barrier's count on the cp.async path against the producer's arrivals per tile: each
+// of the warp's 32 lanes arrives once, with cp.async.mbarrier.arrive.noinc, as the tile's last
+// step (the next statement leaves for the next tile: no lane-0 arrival besides), and BARRIER_INIT
+// gives full[s] that count when %p_ca holds. (s29's inc form, each lane raising the pending count
+// of a barrier of 1 arrival before lane 0's arrival, ran correctly but synccheck reported
+// "Barrier overflow" on every lane: H100, 2026-12-06, s30.)
+std::string squash(const std::string& x) {  // runs of blanks as one space
+  std::string o;
+  for (char c : x)
+    if (!std::isspace(static_cast<unsigned char>(c)) || (!o.empty() && o.back() != ' ')) o += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  return o;
+}
+
+void check_cpasync_arrivals(const std::string& name, const std::vector<Stmt>& st_in, Tally& t) {
+  std::vector<Stmt> st = st_in;
+  for (Stmt& s : st) s.text = squash(s.text);
+  int arrives = 0, noinc = 0;
+  bool last_of_tile = false, init_with_it = false;
+  long long ca_count = -1;
+  std::string count_reg;
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    const std::string& x = st[i].text;
+    if (x.rfind("cp.async.mbarrier.arrive", 0) == 0) {
+      ++arrives;
+      if (x.find(".noinc.") != std::string::npos) ++noinc;
+      last_of_tile = i + 1 < st.size() && st[i + 1].text == "bra PRODUCER_NEXT_TILE";
+    }
+    // selp.u32 %reg, <cp.async count>, <TMA count>, %p_ca
+    if (x.rfind("selp.u32 ", 0) == 0 && x.size() > 7 && x.compare(x.size() - 7, 7, ", %p_ca") == 0) {
+      const std::size_t c1 = x.find(','), c2 = x.find(',', c1 + 1);
+      count_reg = sm100_ptx::trim(x.substr(9, c1 - 9));
+      ca_count = std::atoll(x.substr(c1 + 1, c2 - c1 - 1).c_str());
+    }
+  }
+  for (const Stmt& s : st)
+    if (!count_reg.empty() && s.text == "mbarrier.init.shared::cta.b64 [%t1], " + count_reg) init_with_it = true;
+  t.truth(name + ": one cp.async arrival on full[s] per lane, the noinc form", arrives == 1 && noinc == 1);
+  t.truth(name + ": the arrival ends the tile's copies", last_of_tile);
+  t.truth(name + ": full[s] counts the producer warp's 32 lanes on the cp.async path", ca_count == 32);
+  t.truth(name + ": BARRIER_INIT gives full[s] that count", init_with_it);
+}
+
 void check_cpasync_row(const ptxfmha::KernelInfo* r, const std::vector<Stmt>& st, Tally& t) {
   if (r->head_dim == 64) check_cpasync<64>(r->name, st, t);
   if (r->head_dim == 128) check_cpasync<128>(r->name, st, t);
   if (r->head_dim == 256) check_cpasync<256>(r->name, st, t);
+  check_cpasync_arrivals(r->name, st, t);
 }
 
 std::vector<const ptxfmha::KernelInfo*> wg_rows() {
@@ -874,6 +918,12 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       {"the lane's column block ignored", 128, "mul.lo.u32 %ca_cb, %ca_cb, ", "mul.lo.u32 %ca_cb, %ca_cb, 0 * "},
       {"full tiles: a period of 512 bytes", 64, "add.u32 %ca_dd, %ca_dd, 1024", "add.u32 %ca_dd, %ca_dd, 512"},
       {"full tiles: V's copies 16 bytes off", 64, "cp.async.cg.shared.global [%t2 + ", "cp.async.cg.shared.global [%t2 + 16 + "},
+      {"the inc form of the arrival (s29's)", 64, "cp.async.mbarrier.arrive.noinc.", "cp.async.mbarrier.arrive."},
+      {"full[s] of 1 arrival on the cp.async path", 64, ", 32, 1, %p_ca", ", 1, 1, %p_ca"},
+      {"full[s] initialised with the TMA count", 64, "[%t1], %t2", "[%t1], 1"},
+      // `to` starting with '+': a statement inserted after the first that holds `from`
+      {"a lane-0 arrival after the lanes' (s29's)", 64, "cp.async.mbarrier.arrive",
+       "+@%p_lane0 mbarrier.arrive.shared::cta.b64 _, [%bar_f]"},
   };
   int caught = 0, tried = 0;
   for (const ptxfmha::KernelInfo* r : cpasync_rows()) {
@@ -884,7 +934,16 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       const std::string row = r->name, what = m.what;
       CAPTURE(row);
       CAPTURE(what);
-      CHECK(replace_text(st, m.from, m.to));
+      if (m.to[0] == '+') {
+        const auto at = std::find_if(st.begin(), st.end(),
+                                     [&](const Stmt& s) { return s.text.find(m.from) != std::string::npos; });
+        REQUIRE(at != st.end());
+        Stmt extra;
+        extra.text = m.to + 1;
+        st.insert(at + 1, extra);
+      } else {
+        CHECK(replace_text(st, m.from, m.to));
+      }
       Tally t;
       check_cpasync_row(r, st, t);
       ++tried;
@@ -892,7 +951,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  CHECK(tried == 8 + 8 + 5 + 8 + 8);  // the d64 rows have one column block
+  CHECK(tried == 8 + 8 + 5 + 8 + 8 + 4 * 8);  // the d64 rows have one column block
   MESSAGE("sm90 decode cp.async producer: " << caught << " of " << tried << " mutations caught");
 }
 

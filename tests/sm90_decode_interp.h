@@ -64,6 +64,7 @@ class Interp {
   std::map<std::string, Val> r;
   std::set<std::string> fixed;  // inputs: never written by an instruction
   std::vector<Store> stores;
+  std::vector<long long> copies;  // cp.async.cg.shared.global destinations, in order
   bool bad_addr = false;        // a store or load whose address was unknown
   std::string bad_what;
 
@@ -122,6 +123,16 @@ class Interp {
       s.regs = o[1][0] == '{' ? sm100_ptx::reg_list(o[1]) : std::vector<std::string>{o[1]};
       for (const std::string& x : s.regs) s.data.push_back(r.count(x) ? r[x].bytes : std::vector<long long>{});
       stores.push_back(s);
+      return;
+    }
+    if (op.rfind("cp.async.cg.shared.global", 0) == 0) {  // [dst], [src], 16, n: the destination
+      long long a = 0;
+      if (!address(o[0], &a)) {
+        if (!bad_addr) bad_what = text;
+        bad_addr = true;
+        return;
+      }
+      copies.push_back(a);
       return;
     }
     if (o[0][0] != '%' && o[0][0] != '{') return;  // no register result

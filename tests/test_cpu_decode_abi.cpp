@@ -82,10 +82,15 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
       PTXFMHA_FIELD("DP_KV_SCALE_STRIDE", kv_scale_stride),
       PTXFMHA_FIELD("DP_K_SCALE_PTR", k_scale_ptr),
       PTXFMHA_FIELD("DP_V_SCALE_PTR", v_scale_ptr),
+      PTXFMHA_FIELD("DP_K_PTR", k_ptr),
+      PTXFMHA_FIELD("DP_V_PTR", v_ptr),
+      PTXFMHA_FIELD("DP_KV_BATCH_STRIDE", kv_batch_stride_bytes),
+      PTXFMHA_FIELD("DP_KV_SEQ_STRIDE", kv_seq_stride_bytes),
+      PTXFMHA_FIELD("DP_KV_HEAD_STRIDE", kv_head_stride_bytes),
   };
 #undef PTXFMHA_FIELD
-  check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, offsetof(DecodeKernelParams, reserved),
-                     sizeof(DecodeKernelParams::reserved), sizeof(DecodeKernelParams));
+  check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, sizeof(DecodeKernelParams), 0,
+                     sizeof(DecodeKernelParams));
   CHECK(offsetof(DecodeKernelParams, tma_k) % 64 == 0);
   CHECK(offsetof(DecodeKernelParams, tma_v) % 64 == 0);
 }
@@ -618,8 +623,17 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // producer, at 32 registers, keeps the box's operands in uniform registers and issues the
       // UTMALDGs, uniform instructions issued once per warp, without an ELECT.)
       if (f->wg != 4) CHECK(count("ELECT") >= 1);
-      CHECK(occurrences("BRA.U.ANY") == 0);
-      CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0));  // the L2 policy operand
+      // The plain bf16 rows (config.ptxh CPASYNC, branch s29-cpasync) load a contiguous cache
+      // with cp.async: a full tile's D / 2 LDGSTS per lane (K and V, 64 / (32 / (D / 8)) rows
+      // each; ptxas unrolls CA_FULL's 8 periods), and one of K and one of V in the last
+      // tile's row loop (with their global descriptor operand); one arrive per lane on the full
+      // barrier (ARRIVES.LDGSTSBAR, in ptxas's loop over the lanes' barrier addresses: at most
+      // one BRA.U.ANY; sm100a's d64_cl has none).
+      const bool cpasync = !e4m3 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0;
+      CHECK(count("LDGSTS") == (cpasync ? 2 + d / 2 : 0));
+      CHECK(count("ARRIVES") == (cpasync ? 1 : 0));
+      CHECK(occurrences("BRA.U.ANY") <= (cpasync ? 1 : 0));
+      CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0 || cpasync));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
       CHECK(count("ACQBULK") == 0);

@@ -60,7 +60,14 @@ struct alignas(64) DecodeKernelParams {
   int32_t kv_scale_stride;   // 0: one scale for the tensor; 1: one per KV head (index kv head)
   uint64_t k_scale_ptr;      // fp32 device array, 0 for a bf16 cache
   uint64_t v_scale_ptr;      // fp32 device array, 0 for a bf16 cache
-  int32_t reserved[8];       // pads to 512 bytes (CUtensorMap is 128-byte aligned)
+  // The K / V cache for the cp.async producer of the plain bf16 rows (contiguous caches): base
+  // pointers and the strides in bytes, K's and V's the same (the host writes 0 pointers
+  // otherwise and the kernels then keep TMA).
+  uint64_t k_ptr;
+  uint64_t v_ptr;
+  uint64_t kv_batch_stride_bytes;
+  uint32_t kv_seq_stride_bytes;
+  uint32_t kv_head_stride_bytes;
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -105,7 +112,8 @@ static_assert(offsetof(DecodeKernelParams, softcap_post_log2) == 456, "abi");
 static_assert(offsetof(DecodeKernelParams, kv_scale_stride) == 460, "abi");
 static_assert(offsetof(DecodeKernelParams, k_scale_ptr) == 464, "abi");
 static_assert(offsetof(DecodeKernelParams, v_scale_ptr) == 472, "abi");
-static_assert(offsetof(DecodeKernelParams, reserved) == 480, "abi");
+static_assert(offsetof(DecodeKernelParams, k_ptr) == 480, "abi");
+static_assert(offsetof(DecodeKernelParams, kv_head_stride_bytes) == 508, "abi");
 static_assert(sizeof(DecodeKernelParams) == 512, "abi");
 
 }  // namespace ptxfmha

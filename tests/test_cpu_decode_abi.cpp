@@ -623,15 +623,17 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // producer, at 32 registers, keeps the box's operands in uniform registers and issues the
       // UTMALDGs, uniform instructions issued once per warp, without an ELECT.)
       if (f->wg != 4) CHECK(count("ELECT") >= 1);
-      // The plain bf16 rows (config.ptxh CPASYNC, branch s29-cpasync) load a contiguous cache
+      // The plain bf16 rows (config.ptxh CPASYNC) load a contiguous cache
       // with cp.async: a full tile's D / 2 LDGSTS per lane (K and V, 64 / (32 / (D / 8)) rows
       // each; ptxas unrolls CA_FULL's 8 periods), and one of K and one of V in the last
-      // tile's row loop (with their global descriptor operand); one arrive per lane on the full
-      // barrier (ARRIVES.LDGSTSBAR, in ptxas's loop over the lanes' barrier addresses: at most
-      // one BRA.U.ANY; sm100a's d64_cl has none).
+      // tile's row loop (with their global descriptor operand); one noinc arrive per lane on the
+      // full barrier (ARRIVES.LDGSTSBAR.64.ARVCNT, in ptxas's loop over the lanes' barrier
+      // addresses: at most one BRA.U.ANY).
       const bool cpasync = !e4m3 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0;
       CHECK(count("LDGSTS") == (cpasync ? 2 + d / 2 : 0));
       CHECK(count("ARRIVES") == (cpasync ? 1 : 0));
+      CHECK(occurrences("ARRIVES.LDGSTSBAR.64.ARVCNT") == (cpasync ? 1 : 0));  // the noinc form (s30)
+      CHECK(occurrences("SYNCS.ARRIVE.TRANS64.RED") == 0);  // the inc form's raise of the pending count
       CHECK(occurrences("BRA.U.ANY") <= (cpasync ? 1 : 0));
       CHECK((occurrences("], desc[") > 0) == (f->l2_hint != 0 || cpasync));  // the L2 policy operand
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring

@@ -30,6 +30,10 @@
 #                                pipes, memory, warp states, scheduler, instructions, stalls per
 #                                SASS line (tools/ncu_stalls.py) into $R/NAME-details.txt and
 #                                $R/NAME-stalls.txt
+#   ncu_launches NAME FILTER     Nsight Compute of the first 40 launches of the decode cells
+#                                FILTER with cuDNN's first plan beside ours (launch shape,
+#                                occupancy, speed of light, DRAM / L2 traffic) into
+#                                $R/NAME-details.txt
 #   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
 #                                kv regex BKV) over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
@@ -128,6 +132,16 @@ ncu_profile() {
     || "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
   "$ncu" --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep.csv" 2>&1
   python3 tools/ncu_stalls.py "$rep.csv" > "$R/$name-stalls.txt" 2>&1
+}
+
+ncu_launches() {
+  local name=$1 filter=$2 rep=/tmp/$1 ncu
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  part "$name" 150 "$ncu" --launch-count 40 --section SpeedOfLight --section LaunchStats --section Occupancy \
+    --section MemoryWorkloadAnalysis -o "$rep" -f "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
+    --ptxfmha_cudnn=1 --ptxfmha_cudnn_max_plans=1 --ptxfmha_samples=1 "--benchmark_filter=$filter"
+  [ -f "$rep.ncu-rep" ] && "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
+  return 0
 }
 
 survey_tail() {

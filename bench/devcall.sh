@@ -34,6 +34,11 @@
 #                                FILTER with cuDNN's first plan beside ours (launch shape,
 #                                occupancy, speed of light, DRAM / L2 traffic) into
 #                                $R/NAME-details.txt
+#   branch_check DIR FILTER REPS   a branch built by prepared-s29/prepare-n2.sh into DIR
+#                                ({bin,cub}): its gpu-decode suite (part tests), memcheck /
+#                                racecheck / synccheck of the decode sanitizer shapes (san-*),
+#                                then this tree's bench and the branch's alternating REPS times
+#                                on the decode cells FILTER (a1 b1 a2 b2 ..., cuDNN off)
 #   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
 #                                kv regex BKV) over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
@@ -142,6 +147,22 @@ ncu_launches() {
     --ptxfmha_cudnn=1 --ptxfmha_cudnn_max_plans=1 --ptxfmha_samples=1 "--benchmark_filter=$filter"
   [ -f "$rep.ncu-rep" ] && "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
   return 0
+}
+
+branch_check() {
+  local ca=$1 filter=$2 reps=$3 i side
+  export LD_LIBRARY_PATH=$PWD/.deps/benchmark/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}  # its RUNPATH names the worktree
+  part tests 200 env PTXFMHA_CUBIN_DIR="$ca/cub" "$ca/bin/ptxfmha_tests" -ts=gpu-decode
+  T="$ca/bin/ptxfmha_tests" PTXFMHA_CUBIN_DIR="$ca/cub" sanitizers "decode gpu: sanitizer shapes*" san 90
+  for i in $(seq 1 "$reps"); do
+    for side in a b; do
+      local bench=$B cub=$PWD/build-bench/cub
+      [ "$side" = b ] && bench=$ca/bin/ptxfmha_bench cub=$ca/cub
+      part "$side$i" 120 env PTXFMHA_CUBIN_DIR="$cub" "$bench" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
+        --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 --ptxfmha_cudnn=0 \
+        "--benchmark_filter=$filter" "--benchmark_out=$R/$side$i.json" --benchmark_out_format=json
+    done
+  done
 }
 
 survey_tail() {

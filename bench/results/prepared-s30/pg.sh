@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prepared in s30 (not run: no device time left): branch s30-cpasync-pages, the plain bf16 rows'
+# cp.async producer for paged caches too (CA_PAGED: each 8-row period's page found once from the
+# lanes' cached block-table window, its rows copied as the contiguous path does; page ids >= the
+# page count read as zeros from a clamped address; the parameter block grows to 640 bytes for
+# that count). Why: on s30's machine the d128 32/32 one-token cells in pages of 64 (TMA) sat at a
+# median 0.983x cuDNN against 0.996x for the contiguous ones with cp.async. Parts:
+#   tests, san-*   the branch's gpu-decode suite (its paged cases: pages of 16 / 32 / 64, ragged,
+#                  out-of-range page ids read as zeros) and the three sanitizers
+#   a1 b1 .. a3 b3 main and the branch alternating: one-token cells in pages of 16 and 64 (d64 /
+#                  d128 / d256, 32/32 and 32/8 heads, batch 8 / 32 / 128, kv 8k / 32k) and 8
+#                  contiguous cells (unchanged: the drift)
+#   cudnn-b        the branch with cuDNN autotuned beside, d128 / d64 in pages of 64 and 16
+# Carry: prepared-s23/prepare.sh, then prepared-s29/prepare-n2.sh s30-cpasync-pages. Device call:
+#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s30/pg.sh pg 570 [-- DONE1..] [--- DONE2..]
+. bench/devcall.sh
+call_begin "$1" "${2:-570}"
+shift 2
+CA="$PWD/build-mut/ca"
+branch_check "$CA" "decode/(d(64|128|256)/b(8|32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)|d128/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/contig)/" 3
+part cudnn-b 150 env PTXFMHA_CUBIN_DIR="$CA/cub" "$CA/bin/ptxfmha_bench" --ptxfmha_suite=decode \
+  --ptxfmha_decode_grid=full --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 \
+  "--benchmark_filter=decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/" \
+  "--benchmark_out=$R/cudnn-b.json" --benchmark_out_format=json
+survey_two_pass "$@"
+call_end

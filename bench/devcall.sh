@@ -39,6 +39,8 @@
 #                                racecheck / synccheck of the decode sanitizer shapes (san-*),
 #                                then this tree's bench and the branch's alternating REPS times
 #                                on the decode cells FILTER (a1 b1 a2 b2 ..., cuDNN off)
+#   branch_cudnn NAME DIR FILTER the branch in DIR with cuDNN autotuned beside, decode cells
+#                                FILTER (full grid, graph timing, 4 samples) into $R/NAME.json
 #   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
 #                                kv regex BKV) over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
@@ -163,6 +165,13 @@ branch_check() {
         "--benchmark_filter=$filter" "--benchmark_out=$R/$side$i.json" --benchmark_out_format=json
     done
   done
+}
+
+branch_cudnn() {
+  local name=$1 ca=$2 filter=$3
+  part "$name" 150 env PTXFMHA_CUBIN_DIR="$ca/cub" "$ca/bin/ptxfmha_bench" --ptxfmha_suite=decode \
+    --ptxfmha_decode_grid=full --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 \
+    "--benchmark_filter=$filter" "--benchmark_out=$R/$name.json" --benchmark_out_format=json
 }
 
 survey_tail() {

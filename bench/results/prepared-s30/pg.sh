@@ -18,9 +18,6 @@ call_begin "$1" "${2:-570}"
 shift 2
 CA="$PWD/build-mut/ca"
 branch_check "$CA" "decode/(d(64|128|256)/b(8|32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)|d128/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/contig)/" 3
-part cudnn-b 150 env PTXFMHA_CUBIN_DIR="$CA/cub" "$CA/bin/ptxfmha_bench" --ptxfmha_suite=decode \
-  --ptxfmha_decode_grid=full --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 \
-  "--benchmark_filter=decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/" \
-  "--benchmark_out=$R/cudnn-b.json" --benchmark_out_format=json
+branch_cudnn cudnn-b "$CA" "decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/"
 survey_two_pass "$@"
 call_end

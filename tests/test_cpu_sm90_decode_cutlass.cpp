@@ -658,16 +658,8 @@ std::vector<const ptxfmha::KernelInfo*> cpasync_rows() {
 // gives full[s] that count when %p_ca holds. (s29's inc form, each lane raising the pending count
 // of a barrier of 1 arrival before lane 0's arrival, ran correctly but synccheck reported
 // "Barrier overflow" on every lane: H100, 2026-12-06, s30.)
-std::string squash(const std::string& x) {  // runs of blanks as one space
-  std::string o;
-  for (char c : x)
-    if (!std::isspace(static_cast<unsigned char>(c)) || (!o.empty() && o.back() != ' ')) o += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
-  return o;
-}
-
-void check_cpasync_arrivals(const std::string& name, const std::vector<Stmt>& st_in, Tally& t) {
-  std::vector<Stmt> st = st_in;
-  for (Stmt& s : st) s.text = squash(s.text);
+// (parse_statements collapses a statement's white space and drops its ';'.)
+void check_cpasync_arrivals(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
   int arrives = 0, noinc = 0;
   bool last_of_tile = false, init_with_it = false;
   long long ca_count = -1;

@@ -23,6 +23,8 @@
 #                                $R/NAME.txt; "NAME rc <exit status> <time>" to $R/parts.txt, or
 #                                "NAME skipped" when the budget is spent
 #   sanitize TOOL TESTS NAME SECONDS   compute-sanitizer TOOL over the test cases TESTS (-tc)
+#   decode_bench NAME SECS BENCH CUBINS ARGS...   the timed decode grid (the flags the calls
+#                                share) into $R/NAME.json; the three below are its uses
 #   bench_cells NAME CUBIN_DIR VARIANTS FILTER   decode cells (full grid, graph timing, 4
 #                                samples, cuDNN off) with those cubins into $R/NAME.json
 #   ncu_profile NAME KERNEL VARIANTS FILTER   Nsight Compute of the 4th launch of KERNEL (regex
@@ -117,12 +119,18 @@ sanitizers() {
   for tool in memcheck racecheck synccheck; do sanitize "$tool" "$1" "$2" "$3"; done
 }
 
-bench_cells() {
-  local name=$1 cubins=$2 variants=$3 filter=$4
-  part "$name" 600 env PTXFMHA_CUBIN_DIR="$cubins" "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
-    --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 --ptxfmha_cudnn=0 \
-    "--ptxfmha_decode_variants=$variants" "--benchmark_filter=$filter" \
+# decode_bench NAME SECS BENCH CUBINS ARGS...: the timed decode grid (full grid, CUDA-graph timing,
+# 4 samples x 2 ms) of BENCH with CUBINS into $R/NAME.json, ARGS added (filter, cuDNN, variants).
+decode_bench() {
+  local name=$1 secs=$2 bench=$3 cubins=$4
+  shift 4
+  part "$name" "$secs" env PTXFMHA_CUBIN_DIR="$cubins" "$bench" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
+    --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 "$@" \
     "--benchmark_out=$R/$name.json" --benchmark_out_format=json
+}
+
+bench_cells() {
+  decode_bench "$1" 600 "$B" "$2" --ptxfmha_cudnn=0 "--ptxfmha_decode_variants=$3" "--benchmark_filter=$4"
 }
 
 ncu_profile() {
@@ -160,18 +168,13 @@ branch_check() {
     for side in a b; do
       local bench=$B cub=$PWD/build-bench/cub
       [ "$side" = b ] && bench=$ca/bin/ptxfmha_bench cub=$ca/cub
-      part "$side$i" 120 env PTXFMHA_CUBIN_DIR="$cub" "$bench" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
-        --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 --ptxfmha_cudnn=0 \
-        "--benchmark_filter=$filter" "--benchmark_out=$R/$side$i.json" --benchmark_out_format=json
+      decode_bench "$side$i" 120 "$bench" "$cub" --ptxfmha_cudnn=0 "--benchmark_filter=$filter"
     done
   done
 }
 
 branch_cudnn() {
-  local name=$1 ca=$2 filter=$3
-  part "$name" 150 env PTXFMHA_CUBIN_DIR="$ca/cub" "$ca/bin/ptxfmha_bench" --ptxfmha_suite=decode \
-    --ptxfmha_decode_grid=full --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 \
-    "--benchmark_filter=$filter" "--benchmark_out=$R/$name.json" --benchmark_out_format=json
+  decode_bench "$1" 150 "$2/bin/ptxfmha_bench" "$2/cub" "--benchmark_filter=$3"
 }
 
 survey_tail() {

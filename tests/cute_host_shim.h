@@ -1,6 +1,6 @@
-// What the CUTLASS cross-checks share (test_cpu_sm100a_cutlass.cpp, test_cpu_sm90_decode_cutlass.cpp,
-// which compute CUTLASS's shared-memory descriptors on the host). Include it before any CuTe
-// header, in one translation unit each:
+// What the CUTLASS cross-checks share (test_cpu_sm100a_cutlass.cpp, test_cpu_sm90_decode_cutlass.cpp
+// and _cpasync.cpp, which compute CUTLASS's shared-memory layouts and descriptors on the host).
+// Include it before any CuTe header, in one translation unit each:
 //   - the host stand-in for the device intrinsic CuTe calls in cast_smem_ptr_to_uint
 //     (cute/arch/util.hpp): the shared-memory address of a pointer into g_smem_arena is its
 //     offset plus g_smem_window;

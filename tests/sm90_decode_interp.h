@@ -1,6 +1,6 @@
-// The straight-line interpreter of the sm90 decode CUTLASS cross-check
-// (tests/test_cpu_sm90_decode_cutlass.cpp, its only includer): a kernel's preprocessed PTX
-// statements (tests/sm100_model/ptx_roles.h) run without branches, with only the integer
+// The straight-line interpreter of the sm90 decode CUTLASS cross-checks
+// (tests/test_cpu_sm90_decode_cutlass.cpp and test_cpu_sm90_decode_cpasync.cpp, through
+// tests/sm90_decode_xcheck.h): a kernel's preprocessed PTX statements (tests/sm100_model/ptx_roles.h) run without branches, with only the integer
 // operations of its address arithmetic and, for data, where each byte came from (a shared-memory
 // load, or a Q element through the e4m3 split's bit and float operations). No CUTLASS here.
 #ifndef PTXFMHA_TESTS_SM90_DECODE_INTERP_H

@@ -22,9 +22,10 @@ CUTLASS_INCLUDE ?= .deps/cutlass/cutlass_library/source/include
 CCCL_INCLUDE    ?= $(firstword $(wildcard $(CUDA)/include/cccl) $(CUDA)/include)
 $(BUILD)/tests/obj/test_cpu_sm100a_cutlass.o: CPPFLAGS += $(if $(wildcard $(CUTLASS_INCLUDE)/cute/arch/mma_sm100_desc.hpp),-DPTXFMHA_HAVE_CUTLASS=1 -isystem $(CUTLASS_INCLUDE) -isystem $(CCCL_INCLUDE))
 $(BUILD)/tests/obj/test_cpu_sm100a_cutlass.o: $(wildcard .deps/cutlass/VERSION)
-# The sm90 decode cross-check (tests/test_cpu_sm90_decode_cutlass.cpp): the same headers.
-$(BUILD)/tests/obj/test_cpu_sm90_decode_cutlass.o: CPPFLAGS += $(if $(wildcard $(CUTLASS_INCLUDE)/cute/arch/mma_sm90_desc.hpp),-DPTXFMHA_HAVE_CUTLASS=1 -isystem $(CUTLASS_INCLUDE) -isystem $(CCCL_INCLUDE))
-$(BUILD)/tests/obj/test_cpu_sm90_decode_cutlass.o: $(wildcard .deps/cutlass/VERSION)
+# The sm90 decode cross-checks (tests/test_cpu_sm90_decode_cutlass.cpp, _cpasync.cpp): the same headers.
+SM90_XCHECK_OBJS := $(BUILD)/tests/obj/test_cpu_sm90_decode_cutlass.o $(BUILD)/tests/obj/test_cpu_sm90_decode_cpasync.o
+$(SM90_XCHECK_OBJS): CPPFLAGS += $(if $(wildcard $(CUTLASS_INCLUDE)/cute/arch/mma_sm90_desc.hpp),-DPTXFMHA_HAVE_CUTLASS=1 -isystem $(CUTLASS_INCLUDE) -isystem $(CCCL_INCLUDE))
+$(SM90_XCHECK_OBJS): $(wildcard .deps/cutlass/VERSION)
 # tools/install-deps.sh runs once per checkout (and again when a deps step changes).
 DEPS_STAMP := .deps/install-deps.stamp
 

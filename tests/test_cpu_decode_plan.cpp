@@ -810,3 +810,56 @@ TEST_CASE("cpu launch plan decode: a contiguous cache's TMA boxes are 64 keys un
   p.page_size = 32;
   CHECK(plan_decode(p, 264).box_shift == 5);
 }
+
+TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units than SMs take one CTA per SM") {
+  // The cells of the H100 run (2026-12-06 16:50 UTC, bench/results/h100-2026-12-06-s31/n1, forced
+  // counts): d64 / d128, 64/8 and 128/8 heads x 4 tokens (32 / 64 packed rows), batch 1 (8 units:
+  // 16 splits ran 0-26% faster than the planned 27-47) and batch 8 (64 units: 2 splits within
+  // 0.3% of the planned count or faster), contiguous and in pages of 16, the plain rows and the
+  // _wg rows (64 rows).
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  int capped = 0;
+  for (int d : {64, 128})
+    for (int hq : {64, 128})
+      for (int b : {1, 8})
+        for (int kv : {4096, 8192, 32768})
+          for (bool paged : {false, true}) {
+            ptxfmha_decode_params p = decode_params(b, 4, hq, 8, d, kv);
+            if (paged) set_pages(&p, 16);
+            o.wg_loop = hq == 128;
+            const int64_t units = ptxfmha::decode_split_units(p);
+            CAPTURE(d); CAPTURE(hq); CAPTURE(b); CAPTURE(kv); CAPTURE(paged);
+            CHECK(units == 8 * b);
+            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64) == 132 / units);
+            DecodePlan plan;
+            ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
+            CHECK(plan.num_splits <= 132 / units);
+            CHECK(units * plan.num_splits <= 132);
+            // without the cap the models split these grids further (the mutation): where they do,
+            // the cap is what moved the plan
+            const int64_t tiles = kv / 64;
+            const int uncapped =
+                ptxfmha::decode_plans_by_bandwidth(p, 2, o.wg_loop)
+                    ? ptxfmha::choose_num_splits_bw(units, tiles, 132, (o.wg_loop ? 132 : 264) / 132,
+                                                    ptxfmha::decode_cta_rate(p, 2, o.wg_loop),
+                                                    ptxfmha::decode_bw_partials_tiles(ptxfmha::decode_out_rows(p), 132, 2),
+                                                    ptxfmha::decode_max_splits(tiles, 2))
+                    : ptxfmha::best_num_splits(units, tiles, o.wg_loop ? 132 : 264, ptxfmha::decode_max_splits(tiles, 2),
+                                               ptxfmha::decode_combine_tiles(2, o.wg_loop));
+            if (uncapped > plan.num_splits) ++capped;
+          }
+  MESSAGE("one CTA per SM at >= 32 rows: " << capped << " of 48 plans moved by the cap");
+  CHECK(capped > 0);
+  // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, caches of more than
+  // 32k keys, grids of >= sms units.
+  const ptxfmha_decode_params few = decode_params(1, 1, 32, 8, 128, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(few, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params rows32 = decode_params(1, 4, 64, 8, 128, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 1, 128) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params d256 = decode_params(1, 4, 64, 8, 256, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(d256, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);
+}

@@ -248,6 +248,22 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 // The most splits a call's plan considers (both models): kv_tiles / kDecodeMinSplitTiles (at
 // least 1) for a bf16 cache (kv_bytes 2), kDecodeMaxSplits for e4m3 (one-tile splits not measured).
 int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
+// The most splits of a bf16 call (kv_bytes 2, head dims 64 / 128) whose CTAs hold
+// >= kDecodeOneWaveRows packed rows (query tokens x GQA ratio, at most 64 per CTA) on a grid of
+// fewer units than SMs: sms / units, one CTA per SM; otherwise no cap (kDecodeMaxSplits). Their
+// partials (rows x D x 4 bytes per split, written and read back by the combine kernel) cost more
+// than the split model's bandwidth term: measured on the H100 (2026-12-06 16:50 UTC, forced
+// counts, bench/results/h100-2026-12-06-s31/n1), batch 1 at 64/8 and 128/8 heads x 4 tokens
+// (32 and 64 rows) ran 0-26% faster at 16 splits (128 CTAs) than at the planned 27-47 (d128
+// 128/8 kv 4k in pages of 16: 15.9 against 20.7 us), and batch 8 (64 units) at 2 splits within
+// 0.3% of the planned count or up to 6% faster (d64 128/8 kv 8k: 54.2 against 57.8 us). e4m3 is
+// left out: its 64/8 x 4 tokens batch 8 ran 10% slower at 2 splits than planned. So are caches
+// of more than kDecodeOneWaveMaxTiles tiles (32k keys, the longest measured), where the partials
+// weigh less against the keys and a second CTA per SM may still add rate.
+constexpr int64_t kDecodeOneWaveRows = 32;
+constexpr int64_t kDecodeOneWaveMaxTiles = 512;
+int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
+                              int64_t kv_tiles);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous, in pages of >= 64 keys, or in smaller pages at head dims 64 / 128 outside the _wg
 // rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64 outside

@@ -147,6 +147,15 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
   return std::min<int64_t>(kDecodeMaxSplits, std::max<int64_t>(1, kv_tiles / kDecodeMinSplitTiles));
 }
 
+int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
+                              int64_t kv_tiles) {
+  const int64_t rows = std::min(decode_packed_rows(p), int64_t(kDecodeRowsPerCta));
+  if (kv_bytes != 2 || p.head_dim > 128 || rows < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
+      units < 1 || units >= sms)
+    return kDecodeMaxSplits;
+  return sms / units;
+}
+
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_splits) {
   return best_num_splits(units, kv_tiles, slots, max_splits, kDecodeCombineTiles);
 }
@@ -276,16 +285,16 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
   int auto_splits = 1;
+  const int64_t max_splits =
+      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles));
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
     auto_splits =
         choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
-                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes),
-                             decode_max_splits(tiles, o.kv_bytes));
+                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
   else
-    auto_splits = best_num_splits(units, tiles, slots, decode_max_splits(tiles, o.kv_bytes),
-                                  decode_combine_tiles(o.kv_bytes, o.wg_loop));
+    auto_splits = best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# s31's first call: s30's two prepared calls in one (device starts were scarce in s30).
+# s31's first call (ran 2026-12-06 16:42-16:50 UTC, results in bench/results/h100-2026-12-06-s31/c1):
 #   tests, san-*, a1 b1 .. a3 b3, cudnn-b   prepared-s30/pg.sh's parts: branch s30-cpasync-pages
 #             (cp.async for paged caches) on the GPU: its gpu-decode suite and the three
 #             sanitizers, main and the branch alternating three times on one-token cells in

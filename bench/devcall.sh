@@ -43,6 +43,11 @@
 #                                on the decode cells FILTER (a1 b1 a2 b2 ..., cuDNN off)
 #   branch_cudnn NAME DIR FILTER the branch in DIR with cuDNN autotuned beside, decode cells
 #                                FILTER (full grid, graph timing, 4 samples) into $R/NAME.json
+#   pages_ab DIR                 a paged-cache branch in DIR (s30 / s31 cp.async for pages):
+#                                branch_check on one-token cells in pages of 16 and 64 (d64 /
+#                                d128 / d256, 32/32 and 32/8, batch 8 / 32 / 128, kv 8k / 32k) and
+#                                8 contiguous d128 cells (the drift), 3 rounds; branch_cudnn
+#                                cudnn-b on d64 / d128 in pages at batch 32 / 128
 #   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
 #                                kv regex BKV) over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
@@ -175,6 +180,11 @@ branch_check() {
 
 branch_cudnn() {
   decode_bench "$1" 150 "$2/bin/ptxfmha_bench" "$2/cub" "--benchmark_filter=$3"
+}
+
+pages_ab() {
+  branch_check "$1" "decode/(d(64|128|256)/b(8|32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)|d128/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/contig)/" 3
+  branch_cudnn cudnn-b "$1" "decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/"
 }
 
 survey_tail() {

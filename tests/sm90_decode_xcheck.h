@@ -2,9 +2,14 @@
 // warpgroup rows' descriptors, Q tile and f16 copies; test_cpu_sm90_decode_cpasync.cpp: the plain
 // rows' cp.async producer): a row's preprocessed PTX as statements, an integer expression of it,
 // TMA's 128-byte swizzle, a CuTe layout's byte offset and a text mutation of the statements.
-// Include it after the CuTe headers (cute_host_shim.h first), inside PTXFMHA_HAVE_CUTLASS.
+// It brings CuTe in (cute_host_shim.h first): include it inside PTXFMHA_HAVE_CUTLASS, before any
+// other CuTe header.
 #ifndef PTXFMHA_TESTS_SM90_DECODE_XCHECK_H
 #define PTXFMHA_TESTS_SM90_DECODE_XCHECK_H
+
+#include "cute_host_shim.h"  // the shared-memory address of a host pointer (before CuTe)
+#include <cute/atom/mma_traits_sm90_gmma.hpp>
+#include <cute/tensor.hpp>
 
 #include <cstddef>
 #include <stdexcept>

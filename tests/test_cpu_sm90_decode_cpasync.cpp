@@ -11,12 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#if PTXFMHA_HAVE_CUTLASS
-#include "cute_host_shim.h"  // the shared-memory address of a host pointer (before CuTe)
-#include <cute/atom/mma_traits_sm90_gmma.hpp>
-#include <cute/tensor.hpp>
-#endif
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -28,7 +22,7 @@
 #include "decode_rows.h"
 
 #if PTXFMHA_HAVE_CUTLASS
-#include "sm90_decode_xcheck.h"
+#include "sm90_decode_xcheck.h"  // CuTe (after cute_host_shim.h), the interpreter, the helpers
 
 namespace {
 

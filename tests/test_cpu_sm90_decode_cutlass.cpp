@@ -33,13 +33,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#if PTXFMHA_HAVE_CUTLASS
-#include "cute_host_shim.h"  // the shared-memory address of a host pointer (before CuTe)
-#include <cute/atom/mma_traits_sm90_gmma.hpp>
-#include <cute/tensor.hpp>
-#include <cutlass/version.h>
-#endif
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -58,7 +51,8 @@
 #include "decode_rows.h"
 
 #if PTXFMHA_HAVE_CUTLASS
-#include "sm90_decode_xcheck.h"
+#include "sm90_decode_xcheck.h"  // CuTe (after cute_host_shim.h), the interpreter, the helpers
+#include <cutlass/version.h>
 
 namespace {
 

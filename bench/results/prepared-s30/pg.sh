@@ -11,13 +11,13 @@
 #                  d128 / d256, 32/32 and 32/8 heads, batch 8 / 32 / 128, kv 8k / 32k) and 8
 #                  contiguous cells (unchanged: the drift)
 #   cudnn-b        the branch with cuDNN autotuned beside, d128 / d64 in pages of 64 and 16
-# Carry: prepared-s23/prepare.sh, then prepared-s29/prepare-n2.sh s30-cpasync-pages. Device call:
+# s31 ran these parts on s30-cpasync-pages (prepared-s31/c1.sh): correct, not faster where one CTA
+# per SM carries the bytes. Next: the same call on branch s31-cpasync-pages (running pointers).
+# Carry: prepared-s23/prepare.sh, then prepared-s29/prepare-n2.sh s31-cpasync-pages. Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s30/pg.sh pg 570 [-- DONE1..] [--- DONE2..]
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-CA="$PWD/build-mut/ca"
-branch_check "$CA" "decode/(d(64|128|256)/b(8|32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)|d128/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/contig)/" 3
-branch_cudnn cudnn-b "$CA" "decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/"
+pages_ab "$PWD/build-mut/ca"
 survey_two_pass "$@"
 call_end

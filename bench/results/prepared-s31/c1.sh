@@ -17,10 +17,9 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-CA="$PWD/build-mut/ca"
-branch_check "$CA" "decode/(d(64|128|256)/b(8|32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)|d128/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/contig)/" 3
-branch_cudnn cudnn-b "$CA" "decode/d(64|128)/b(32|128)/kv(8192|32768)/hq32hkv(32|8)/q1/page(16|64)/"
+pages_ab "$PWD/build-mut/ca"
 ncu_launches ncu-contig "decode/d128/b32/kv8192/hq32hkv32/q1/contig/"
+CA="$PWD/build-mut/ca"
 B="$CA/bin/ptxfmha_bench" PTXFMHA_CUBIN_DIR="$CA/cub" ncu_launches ncu-page64-b "decode/d128/b32/kv8192/hq32hkv32/q1/page64/"
 ncu_profile stalls-d128 'fmha_decode_d128_sm90a' default "decode/d128/b32/kv8192/hq32hkv32/q1/contig/"
 ncu_profile stalls-d64 'fmha_decode_d64(_s3)?_sm90a' default "decode/d64/b128/kv32768/hq32hkv8/q1/contig/"

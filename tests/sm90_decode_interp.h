@@ -6,6 +6,7 @@
 #ifndef PTXFMHA_TESTS_SM90_DECODE_INTERP_H
 #define PTXFMHA_TESTS_SM90_DECODE_INTERP_H
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <set>
@@ -65,6 +66,10 @@ class Interp {
   std::set<std::string> fixed;  // inputs: never written by an instruction
   std::vector<Store> stores;
   std::vector<long long> copies;  // cp.async.cg.shared.global destinations, in order
+  std::vector<long long> sources;  // and their global sources (kUnknown where not known)
+  std::map<long long, long long> params;  // ld.param [dparams+N]: the parameter block's values
+  std::map<std::string, bool> preds;      // predicates with a known value (@%p / @!%p statements)
+  static constexpr long long kUnknown = -1;
   bool bad_addr = false;        // a store or load whose address was unknown
   std::string bad_what;
 
@@ -109,7 +114,16 @@ class Interp {
   }
   void unknown(const std::string& reg) { write(reg, Val{}); }
   void step(const std::string& text) {
-    const bool predicated = !text.empty() && text[0] == '@';
+    bool predicated = !text.empty() && text[0] == '@';
+    if (predicated) {  // "@%p op ..." / "@!%p op ...": run or skip where the predicate is known
+      const std::size_t sp = text.find(' ');
+      const bool neg = text.size() > 1 && text[1] == '!';
+      const auto it = preds.find(text.substr(neg ? 2 : 1, sp - (neg ? 2 : 1)));
+      if (it != preds.end()) {
+        if (it->second == neg) return;
+        predicated = false;
+      }
+    }
     std::string op;
     const std::vector<std::string> o = sm100_ptx::operands(sm100_ptx::body(text), &op);
     if (o.empty()) return;
@@ -133,6 +147,8 @@ class Interp {
         return;
       }
       copies.push_back(a);
+      long long src = 0;
+      sources.push_back(o.size() > 1 && address(o[1], &src) ? src : kUnknown);
       return;
     }
     if (o[0][0] != '%' && o[0][0] != '{') return;  // no register result
@@ -163,11 +179,34 @@ class Interp {
       return;
     }
     if (data_step(op, o)) return;
+    if (op.rfind("ld.param.", 0) == 0) {  // [dparams+N]: the value set for N, else unknown
+      const std::size_t plus = o.size() > 1 ? o[1].find('+') : std::string::npos;
+      long long off = -1;
+      const auto it = plus == std::string::npos || !imm(o[1].substr(plus + 1, o[1].size() - plus - 2), &off)
+                          ? params.end()
+                          : params.find(off);
+      if (predicated || it == params.end()) unknown(dst);
+      else write(dst, Val{true, op == "ld.param.u32" ? it->second & 0xFFFFFFFFll : it->second, {}});
+      return;
+    }
     long long a = 0, b = 0, c = 0;
     const bool ok_a = o.size() > 1 && value(o[1], &a), ok_b = o.size() > 2 && value(o[2], &b),
                ok_c = o.size() > 3 && value(o[3], &c);
     long long v = 0;
     bool ok = !predicated;
+    // 64-bit address arithmetic (the cp.async producer's sources)
+    bool wide = true;
+    if (op == "cvt.u64.u32") ok = ok && ok_a, v = a & 0xFFFFFFFFll;
+    else if (op == "mov.u64") ok = ok && ok_a, v = a;
+    else if (op == "add.u64") ok = ok && ok_a && ok_b, v = a + b;
+    else if (op == "mul.wide.u32" || op == "mul.lo.u64") ok = ok && ok_a && ok_b, v = a * b;
+    else if (op == "mad.lo.u64") ok = ok && ok_a && ok_b && ok_c, v = a * b + c;
+    else wide = false;
+    if (wide) {
+      if (ok) write(dst, Val{true, v, {}});
+      else unknown(dst);
+      return;
+    }
     if (op == "mov.u32" || op == "mov.b32") ok = ok && ok_a, v = a;
     else if (op == "add.u32" || op == "add.s32") ok = ok && ok_a && ok_b, v = a + b;
     else if (op == "sub.u32" || op == "sub.s32") ok = ok && ok_a && ok_b, v = a - b;
@@ -178,6 +217,7 @@ class Interp {
     else if (op == "xor.b32") ok = ok && ok_a && ok_b, v = a ^ b;
     else if (op == "mul.lo.u32") ok = ok && ok_a && ok_b, v = a * b;
     else if (op == "mad.lo.u32") ok = ok && ok_a && ok_b && ok_c, v = a * b + c;
+    else if (op == "min.u32") ok = ok && ok_a && ok_b, v = std::min(a & 0xFFFFFFFFll, b & 0xFFFFFFFFll);
     else ok = false;
     if (ok) write(dst, Val{true, v & 0xFFFFFFFFll, {}});
     else unknown(dst);

@@ -3,8 +3,9 @@
 // helpers it shares: tests/sm90_decode_interp.h, tests/sm90_decode_xcheck.h): every lane's copies
 // of both paths of a tile (full tiles by periods, the split's partial last tile row by row) land
 // where TMA's 128-byte swizzle and CUTLASS's K-major SW128 layout put their row and chunk, each
-// 16-byte chunk once; the full barrier's count matches the lanes' noinc arrivals; and the
-// mutations those checks must catch.
+// 16-byte chunk once, from that row and chunk of the sequence's KV head in the cache (the
+// sources, through the parameter block's pointers and strides); the full barrier's count matches
+// the lanes' noinc arrivals; and the mutations those checks must catch.
 // CUTLASS: PyPI nvidia-cutlass 4.2.0.0 (tools/deps.d/40-cutlass.sh -> .deps/cutlass; tests/tests.mk
 // gives this object the cross-checks' flags). Without the package the test cases report
 // themselves skipped, never passed.
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "decode_abi.h"
 #include "decode_rows.h"
 
 #if PTXFMHA_HAVE_CUTLASS
@@ -38,7 +40,9 @@ using cutlass_xcheck::Tally;
 // Each path's copies, K's then V's, against TMA's 128-byte swizzle of (row, chunk) (sw128_offset)
 // and CUTLASS's K-major SW128 layout of the 64 x D bf16 tile, V's one tile (64 x D x 2 bytes)
 // further (%dst, the stage, at 0); every 16-byte chunk of both tiles copied exactly once by each
-// path over the 32 lanes.
+// path over the 32 lanes. The sources: CA_FULL's running pointers from the tile's start (key 64)
+// through its 8 periods, CA_ROW's per row, against k_ptr / v_ptr + batch + head + row x seq
+// stride + the lane's chunk (tests/sm90_decode_interp.h runs the 64-bit arithmetic and ld.param).
 template <int D>
 void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& t) {
   auto find = [&](const std::string& needle) -> long {
@@ -49,7 +53,8 @@ void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& 
   const long s0 = find("ld.param.u64 %ca_kb,"), s1 = find("shr.u32 %ca_h, %lane,"), s2 = find("mul.lo.u64 %ca_step,");
   const long f0 = find("add.u32 %t2, %ca_dd, %ca_o0"), f1 = find("add.u32 %ca_dd, %ca_dd,");
   const long b0 = find("add.u32 %t0, %key0, %ca_r"), b1 = find("add.u32 %ca_r, %ca_r,");
-  const bool found = s0 >= 0 && s1 > s0 && s2 > s1 && f0 > s2 && f1 > f0 && b0 > f1 && b1 > b0;
+  const long fs = find("add.u32 %t0, %key0, %ca_h");  // CA_FULL's running sources, before f0
+  const bool found = s0 >= 0 && s1 > s0 && s2 > s1 && f0 > s2 && f1 > f0 && b0 > f1 && b1 > b0 && fs > s2 && f0 > fs;
   t.truth(name + ": the cp.async producer's setup, full-tile period and row loop found", found);
   if (!found) return;
   auto third = [&](long i) {
@@ -77,10 +82,36 @@ void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& 
                   std::to_string(want) + ", CUTLASS's " + std::to_string(cute);
     ok = ok && match;
   };
+  // The sources: a parameter block of distinct strides (bytes), sequence 2 and KV head 3; K's 16
+  // bytes of (row, chunk) at k_ptr + 2 x batch + 3 x head + row x seq + chunk, V's at v_ptr + the
+  // same; each copy's source checked with its destination.
+  const long long k_ptr = 1LL << 40, v_ptr = 3LL << 40, batch_b = 0x300000, seq_b = 5120, head_b = 384;
+  bool src_ok = true;
+  std::string first_bad_src;
+  auto expect_src = [&](const std::vector<long long>& got, std::size_t at, long long row, long long chunk_b,
+                        const std::string& where) {
+    const long long k = k_ptr + 2 * batch_b + 3 * head_b + row * seq_b + chunk_b, v = k - k_ptr + v_ptr;
+    const bool match = got.size() >= at + 2 && got[at] == k && got[at + 1] == v;
+    if (!match && src_ok)
+      first_bad_src = where + " row " + std::to_string(row) + ": sources " +
+                      (got.size() > at ? std::to_string(got[at] - k_ptr) : std::string("-")) + " / " +
+                      (got.size() > at + 1 ? std::to_string(got[at + 1] - v_ptr) : std::string("-")) +
+                      " past k_ptr / v_ptr, expected " + std::to_string(k - k_ptr);
+    src_ok = src_ok && match;
+  };
   for (int lane = 0; lane < 32; ++lane) {
     const std::string who = "lane " + std::to_string(lane);
     Interp in;
     in.set("%lane", lane);
+    in.set("%bidx", 2);
+    in.set("%kvh", 3);
+    in.preds["%p_paged"] = false;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, k_ptr)] = k_ptr;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, v_ptr)] = v_ptr;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, block_table_ptr)] = 0;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, kv_batch_stride_bytes)] = batch_b;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, kv_seq_stride_bytes)] = seq_b;
+    in.params[offsetof(ptxfmha::DecodeKernelParams, kv_head_stride_bytes)] = head_b;
     in.run(st, static_cast<std::size_t>(s0), static_cast<std::size_t>(s1) + 1);
     const Val chunk = in.r["%t1"], h = in.r["%ca_h"];
     if (!chunk.known || !h.known || chunk.v % 16 != 0 || chunk.v >= 2 * D) {
@@ -103,13 +134,33 @@ void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& 
         expect(body.copies, static_cast<std::size_t>(2 * m), h.v + rows_per_step * m + 8 * q, col, who + " full");
       for (long long a : body.copies) ++seen_full[a];
     }
+    {  // CA_FULL's sources: a tile at key 64, its periods in turn on the running pointers
+      Interp run = in;
+      run.set("%key0", 64);
+      run.run(st, static_cast<std::size_t>(fs), static_cast<std::size_t>(f0));
+      for (long long q = 0; q < 8; ++q) {
+        run.set("%ca_dd", 1024 * q);
+        const std::size_t before = run.sources.size();
+        run.run(st, static_cast<std::size_t>(f0), static_cast<std::size_t>(f1));
+        const std::vector<long long> got(run.sources.begin() + static_cast<long>(before), run.sources.end());
+        if (static_cast<long long>(got.size()) * rows_per_step != 16 && src_ok) {
+          src_ok = false;
+          first_bad_src = who + " full: " + std::to_string(got.size()) + " sources a period";
+        }
+        for (long long m = 0; 2 * m + 1 < static_cast<long long>(got.size()); ++m)
+          expect_src(got, static_cast<std::size_t>(2 * m), 64 + h.v + rows_per_step * m + 8 * q, chunk.v,
+                     who + " full");
+      }
+    }
     for (long long row = h.v; row < 64; row += rows_per_step) {  // CA_ROW
       Interp body = in;
       body.set("%ca_r", row);
       body.set("%dst", 0);
       body.set("%key0", 0);
+      body.set("%k_last", 1000);
       body.run(st, static_cast<std::size_t>(b0), static_cast<std::size_t>(b1));
       expect(body.copies, 0, row, col, who + " tail");
+      expect_src(body.sources, 0, row, chunk.v, who + " tail");
       if (body.copies.size() != 2 && ok) {
         ok = false;
         first_bad = who + " tail: " + std::to_string(body.copies.size()) + " copies a row";
@@ -118,6 +169,7 @@ void check_cpasync(const std::string& name, const std::vector<Stmt>& st, Tally& 
     }
   }
   t.truth(name + ": every copy where TMA's swizzle (and CUTLASS's SW128 layout) puts its row and chunk: " + first_bad, ok);
+  t.truth(name + ": every copy from its row and chunk of the sequence's KV head in the cache: " + first_bad_src, src_ok);
   for (const auto* seen : {&seen_full, &seen_tail}) {
     bool once = static_cast<long long>(seen->size()) == 2 * 64 * D / 8;
     for (const auto& kv : *seen) once = once && kv.second == 1;
@@ -213,6 +265,9 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       {"full[s] of 1 arrival on the cp.async path", 64, ", 32, 1, %p_ca", ", 1, 1, %p_ca"},
       {"full[s] initialised with the TMA count", 64, "[%t1], %t2", "[%t1], 1"},
       // `to` starting with '+': a statement inserted after the first that holds `from`
+      {"a row step of CA_RPI + 1 rows", 64, "mul.lo.u64 %ca_step, %ca_rs, ", "mul.lo.u64 %ca_step, %ca_rs, 1 + "},
+      {"the KV head's stride ignored", 64, "mul.wide.u32 %w1, %kvh, %t0", "mul.wide.u32 %w1, %kvh, 0"},
+      {"V's rows from K's base", 64, "mad.lo.u64 %ca_vs, %w0, %ca_rs, %ca_vb", "mad.lo.u64 %ca_vs, %w0, %ca_rs, %ca_kb"},
       {"a lane-0 arrival after the lanes' (s29's)", 64, "cp.async.mbarrier.arrive",
        "+@%p_lane0 mbarrier.arrive.shared::cta.b64 _, [%bar_f]"},
   };
@@ -242,7 +297,7 @@ TEST_CASE("sm90 decode cutlass cross-check: a cp.async producer without its swiz
       CHECK_MESSAGE(!t.bad.empty(), "not caught");
     }
   }
-  CHECK(tried == 8 + 8 + 5 + 8 + 8 + 4 * 8);  // the d64 rows have one column block
+  CHECK(tried == 8 + 8 + 5 + 8 + 8 + 7 * 8);  // the d64 rows have one column block
   MESSAGE("sm90 decode cp.async producer: " << caught << " of " << tried << " mutations caught");
 }
 

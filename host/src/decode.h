@@ -254,9 +254,9 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // partials (rows x D x 4 bytes per split, written and read back by the combine kernel) cost more
 // than the split model's bandwidth term: measured on the H100 (2026-12-06 16:50 UTC, forced
 // counts, bench/results/h100-2026-12-06-s31/n1), batch 1 at 64/8 and 128/8 heads x 4 tokens
-// (32 and 64 rows) ran 0-26% faster at 16 splits (128 CTAs) than at the planned 27-47 (d128
+// (32 and 64 rows) ran 0.1-23% faster at 16 splits (128 CTAs) than at the planned 27-47 (d128
 // 128/8 kv 4k in pages of 16: 15.9 against 20.7 us), and batch 8 (64 units) at 2 splits within
-// 0.3% of the planned count or up to 6% faster (d64 128/8 kv 8k: 54.2 against 57.8 us). e4m3 is
+// 0.2% of the planned 2-6 or up to 6.2% faster (d64 128/8 kv 8k: 54.2 against 57.8 us). e4m3 is
 // left out: its 64/8 x 4 tokens batch 8 ran 10% slower at 2 splits than planned. So are caches
 // of more than kDecodeOneWaveMaxTiles tiles (32k keys, the longest measured), where the partials
 // weigh less against the keys and a second CTA per SM may still add rate.

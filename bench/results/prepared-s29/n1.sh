@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran in s31 (2026-12-06 16:50-16:58 UTC, H100): bench/results/h100-2026-12-06-s31/n1.
 # Prepared for the session after s29 (not run in s29: its device time went to the H100 survey and
 # the box / promotion A/Bs). s29's H100 survey (bench/results/h100-2026-12-06-s29/targets.md):
 # the batch-1 misses are fixed costs that grow with the packed rows (d128 kv 4k contiguous: 1

@@ -1,8 +1,11 @@
 // The straight-line interpreter of the sm90 decode CUTLASS cross-checks
 // (tests/test_cpu_sm90_decode_cutlass.cpp and test_cpu_sm90_decode_cpasync.cpp, through
-// tests/sm90_decode_xcheck.h): a kernel's preprocessed PTX statements (tests/sm100_model/ptx_roles.h) run without branches, with only the integer
-// operations of its address arithmetic and, for data, where each byte came from (a shared-memory
-// load, or a Q element through the e4m3 split's bit and float operations). No CUTLASS here.
+// tests/sm90_decode_xcheck.h): a kernel's preprocessed PTX statements
+// (tests/sm100_model/ptx_roles.h) run without branches, with only the integer operations of its
+// address arithmetic (32-bit, and the 64-bit ones of the cp.async producer's sources, with
+// ld.param from a given parameter block) and, for data, where each byte came from (a
+// shared-memory load, or a Q element through the e4m3 split's bit and float operations). No
+// CUTLASS here.
 #ifndef PTXFMHA_TESTS_SM90_DECODE_INTERP_H
 #define PTXFMHA_TESTS_SM90_DECODE_INTERP_H
 
@@ -194,20 +197,14 @@ class Interp {
                ok_c = o.size() > 3 && value(o[3], &c);
     long long v = 0;
     bool ok = !predicated;
-    // 64-bit address arithmetic (the cp.async producer's sources)
-    bool wide = true;
+    // 64-bit results (the cp.async producer's sources) keep every bit, 32-bit ones the low 32
+    const bool wide = op == "cvt.u64.u32" || op == "mov.u64" || op == "add.u64" || op == "mul.wide.u32" ||
+                      op == "mul.lo.u64" || op == "mad.lo.u64";
     if (op == "cvt.u64.u32") ok = ok && ok_a, v = a & 0xFFFFFFFFll;
-    else if (op == "mov.u64") ok = ok && ok_a, v = a;
+    else if (op == "mov.u32" || op == "mov.b32" || op == "mov.u64") ok = ok && ok_a, v = a;
     else if (op == "add.u64") ok = ok && ok_a && ok_b, v = a + b;
     else if (op == "mul.wide.u32" || op == "mul.lo.u64") ok = ok && ok_a && ok_b, v = a * b;
     else if (op == "mad.lo.u64") ok = ok && ok_a && ok_b && ok_c, v = a * b + c;
-    else wide = false;
-    if (wide) {
-      if (ok) write(dst, Val{true, v, {}});
-      else unknown(dst);
-      return;
-    }
-    if (op == "mov.u32" || op == "mov.b32") ok = ok && ok_a, v = a;
     else if (op == "add.u32" || op == "add.s32") ok = ok && ok_a && ok_b, v = a + b;
     else if (op == "sub.u32" || op == "sub.s32") ok = ok && ok_a && ok_b, v = a - b;
     else if (op == "shl.b32") ok = ok && ok_a && ok_b, v = a << b;
@@ -219,7 +216,7 @@ class Interp {
     else if (op == "mad.lo.u32") ok = ok && ok_a && ok_b && ok_c, v = a * b + c;
     else if (op == "min.u32") ok = ok && ok_a && ok_b, v = std::min(a & 0xFFFFFFFFll, b & 0xFFFFFFFFll);
     else ok = false;
-    if (ok) write(dst, Val{true, v & 0xFFFFFFFFll, {}});
+    if (ok) write(dst, Val{true, wide ? v : v & 0xFFFFFFFFll, {}});
     else unknown(dst);
   }
   // Q_E4M3_TILES_STORE's data (kv_e4m3_wg.ptxh: Q_SPLIT_ONE), where the source holds data: a bf16

@@ -287,6 +287,8 @@ double decode_cta_rate(const ptxfmha_decode_params& p, int kv_bytes, bool wg_loo
 double decode_combine_tiles(int kv_bytes, bool wg_loop);
 // Query rows of one KV head packed into the M dimension: seqlen_q x GQA ratio (kernel.ptxh).
 int64_t decode_packed_rows(const ptxfmha_decode_params& p);
+// A split CTA's packed rows: min(decode_packed_rows, kDecodeRowsPerCta).
+int64_t decode_cta_rows(const ptxfmha_decode_params& p);
 // 16-row m-tiles of a split CTA's packed rows: ceil(min(seqlen_q x gqa, 64) / 16), 1..4. The
 // four consumer warps share a 64-key tile as m-tiles x key parts, so each warp runs m-tiles
 // 16-key sub-blocks per tile (kernel.ptxh): the CTA's work per byte grows with it.

@@ -149,8 +149,7 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
 
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                               int64_t kv_tiles) {
-  const int64_t rows = std::min(decode_packed_rows(p), int64_t(kDecodeRowsPerCta));
-  if (kv_bytes != 2 || p.head_dim > 128 || rows < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
+  if (kv_bytes != 2 || p.head_dim > 128 || decode_cta_rows(p) < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
       units < 1 || units >= sms)
     return kDecodeMaxSplits;
   return sms / units;
@@ -207,17 +206,17 @@ int64_t decode_packed_rows(const ptxfmha_decode_params& p) {
   return int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv);
 }
 
+int64_t decode_cta_rows(const ptxfmha_decode_params& p) {
+  return std::min(decode_packed_rows(p), int64_t(kDecodeRowsPerCta));
+}
+
 namespace {
 int decode_m_groups(const ptxfmha_decode_params& p) {
   return static_cast<int>((decode_packed_rows(p) + kDecodeRowsPerCta - 1) / kDecodeRowsPerCta);
 }
 }  // namespace
 
-int decode_cta_m_tiles(const ptxfmha_decode_params& p) {
-  const int64_t packed = decode_packed_rows(p);
-  const int64_t rows = packed < kDecodeRowsPerCta ? packed : kDecodeRowsPerCta;
-  return static_cast<int>((rows + 15) / 16);
-}
+int decode_cta_m_tiles(const ptxfmha_decode_params& p) { return static_cast<int>((decode_cta_rows(p) + 15) / 16); }
 
 int64_t decode_split_units(const ptxfmha_decode_params& p, int heads_per_cta) {
   const int hpc = heads_per_cta > 1 ? heads_per_cta : 1;

@@ -20,16 +20,6 @@ PTXFMHA_DECODE_L2_PROMOTION=256 bench_cells promo-256 "$C" default "$F"
 PTXFMHA_DECODE_L2_PROMOTION=none bench_cells promo-none "$C" default "$F"
 PTXFMHA_DECODE_L2_PROMOTION=128 bench_cells promo-128b "$C" default "$F"
 bench_cells rows "$C" "default,s2,s3,k=d128_s6,k=d128_ef" "$F"
-NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-part ncu-b32 150 "$NCU" --launch-count 40 --section SpeedOfLight --section LaunchStats --section Occupancy \
-  --section MemoryWorkloadAnalysis -o /tmp/ncu-b32 -f "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
-  --ptxfmha_cudnn=1 --ptxfmha_cudnn_max_plans=1 --ptxfmha_samples=1 \
-  "--benchmark_filter=decode/d128/b32/kv8192/hq32hkv32/q1/contig/"
-[ -f /tmp/ncu-b32.ncu-rep ] && "$NCU" --import /tmp/ncu-b32.ncu-rep --page details > "$R/ncu-b32-details.txt" 2>&1
-flags="--ptxfmha_decode_variants=default,e4m3"
-tag=$(printf '%s' "$flags [^/]+/[^/]+" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
-mkdir -p "$R/survey"
-for c in "$@"; do echo "$c" >> "$R/survey/done-$tag"; done
-left=$((START + BUDGET - 25 - $(date +%s)))
-SURVEY_MIN_LEFT=100 PTXFMHA_BENCH=$B bash tools/decode-survey.sh "$R/survey" "$left" $flags
+ncu_launches ncu-b32 "decode/d128/b32/kv8192/hq32hkv32/q1/contig/"
+survey_tail survey "--ptxfmha_decode_variants=default,e4m3" '[^/]+/[^/]+' 100 "$@"
 call_end

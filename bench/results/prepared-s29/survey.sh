@@ -9,11 +9,5 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-550}"
 shift 2
-flags="--ptxfmha_decode_variants=default,e4m3"
-bkv='[^/]+/[^/]+'
-tag=$(printf '%s' "$flags $bkv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
-mkdir -p "$R/survey"
-for c in "$@"; do echo "$c" >> "$R/survey/done-$tag"; done
-left=$((START + BUDGET - 25 - $(date +%s)))
-SURVEY_MIN_LEFT=100 PTXFMHA_BENCH=$B bash tools/decode-survey.sh "$R/survey" "$left" $flags
+survey_tail survey "--ptxfmha_decode_variants=default,e4m3" '[^/]+/[^/]+' 100 "$@"
 call_end

@@ -13,6 +13,8 @@
 #   cudnn-b        the branch with cuDNN autotuned beside, d128 / d64 in pages of 64 and 16
 # s31 ran these parts on s30-cpasync-pages (prepared-s31/c1.sh): correct, not faster where one CTA
 # per SM carries the bytes. Next: the same call on branch s31-cpasync-pages (running pointers).
+# s32 ran it on s31-cpasync-pages (2026-12-06 18:41-18:49 UTC, bench/results/h100-2026-12-06-s32/pg):
+# correct, and no faster than s30's branch (pages of 64 0.971, pages of 16 0.991): not merged.
 # Carry: prepared-s23/prepare.sh, then prepared-s29/prepare-n2.sh s31-cpasync-pages. Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s30/pg.sh pg 570 [-- DONE1..] [--- DONE2..]
 . bench/devcall.sh

@@ -4,6 +4,7 @@
 //   tools/plot_bench.py       the Markdown table
 //   tools/sdpa_crosscheck.py  --list: the cells it would time, the bench's figures, the cells
 //                             PyTorch's SDPA cannot express (paged, causal decode) skipped
+//   tools/decode_split_replay.py  the plan's split counts against forced counts (own JSON)
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -96,4 +97,55 @@ TEST_CASE("tools/sdpa_crosscheck.py --list: cells from the bench JSON, skips, th
                                           " --list 2>&1", &rc);
   CHECK(rc == 0);
   CHECK(all.find("48 cells") != std::string::npos);
+}
+
+// tools/decode_split_replay.py: the plan's split count against the fastest timed count per cell.
+// Cell A is timed at 2 / 4 / 8 splits (8 twice: the smaller median counts); its e4m3 and cluster
+// items are faster still but change the kernel or the merge path, so they must not count. Cell B
+// is timed at 2 and 4; cell C at one count only (left out).
+TEST_CASE("tools/decode_split_replay.py: plan against the best forced split count (CPU)") {
+  const char* json = R"({"benchmarks": [
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/ptxfmha/iterations:4/manual_time", "splits": 4, "median_us": 10.0},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=s8/ptxfmha/iterations:4/manual_time", "splits": 8, "median_us": 9.0},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=s8/ptxfmha/iterations:4/manual_time", "splits": 8, "median_us": 9.5},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=nocl+s2/ptxfmha/iterations:4/manual_time", "splits": 2, "median_us": 12.0},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=e4m3+s8/ptxfmha/iterations:4/manual_time", "splits": 8, "median_us": 1.0},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=cl+s8/ptxfmha/iterations:4/manual_time", "splits": 8, "median_us": 2.0},
+  {"name": "decode/d64/b4/kv8192/hq64hkv8/q4/contig/v=s8/cudnn/iterations:4/manual_time", "median_us": 0.5},
+  {"name": "decode/d128/b8/kv8192/hq64hkv8/q4/contig/ptxfmha/iterations:4/manual_time", "splits": 2, "median_us": 5.0},
+  {"name": "decode/d128/b8/kv8192/hq64hkv8/q4/contig/v=s4/ptxfmha/iterations:4/manual_time", "splits": 4, "median_us": 6.0},
+  {"name": "decode/d128/b1/kv8192/hq64hkv8/q4/contig/ptxfmha/iterations:4/manual_time", "splits": 16, "median_us": 7.0}
+ ]})";
+  const std::string path = write_temp(json, ".json");
+  auto replay = [&](int a_splits, int* rc) {
+    const std::string plans = write_temp(
+        "# cell row ctas_per_sm splits split_ctas\n"
+        "decode/d64/b4/kv8192/hq64hkv8/q4/contig fmha_decode_d64_sm90a 3 " + std::to_string(a_splits) + " 128\n"
+        "decode/d128/b8/kv8192/hq64hkv8/q4/contig fmha_decode_d128_sm90a 2 2 128\n"
+        "decode/d128/b1/kv8192/hq64hkv8/q4/contig fmha_decode_d128_sm90a 2 16 128\n", ".txt");
+    const std::string out = run_command("python3 " + shell_quote(source_dir() + "/tools/decode_split_replay.py") +
+                                            " --plans " + shell_quote(plans) + " " + shell_quote(path) + " 2>&1", rc);
+    std::remove(plans.c_str());
+    return out;
+  };
+  int rc = 0;
+  const std::string out = replay(4, &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("decode/d64/b4/kv8192/hq64hkv8/q4/contig plan 4 10.0 us best 8 9.0 us ratio 1.111") != std::string::npos);
+  CHECK(out.find("decode/d128/b8/kv8192/hq64hkv8/q4/contig plan 2 5.0 us best 2 5.0 us ratio 1.000") != std::string::npos);
+  CHECK(out.find("decode/d128/b1/") == std::string::npos);
+  // sqrt(10 / 9) = 1.0541; worst first
+  CHECK(out.find("2 cells timed at >= 2 counts; 2 plans timed; geometric mean plan / best 1.0541; over 1.02: 1;") !=
+        std::string::npos);
+  CHECK(out.find("ratio 1.111") < out.find("ratio 1.000"));
+  // The plan at the best count: no miss. At a count never timed: untimed, out of the mean.
+  const std::string best = replay(8, &rc);
+  CAPTURE(best);
+  CHECK(best.find("geometric mean plan / best 1.0000; over 1.02: 0;") != std::string::npos);
+  const std::string untimed = replay(6, &rc);
+  CAPTURE(untimed);
+  CHECK(untimed.find("decode/d64/b4/kv8192/hq64hkv8/q4/contig plan 6 untimed best 8 9.0 us") != std::string::npos);
+  CHECK(untimed.find("1 plans timed") != std::string::npos);
+  std::remove(path.c_str());
 }

@@ -1,0 +1,375 @@
+// CPU tests of decode's launch plan (no device), continued from test_cpu_decode_plan.cpp: the
+// per-CTA rates the bandwidth model plans with, by cache type (bf16, e4m3), head dim, packed
+// rows (one m-tile, more, the warpgroup rows) and page size, each against the forced split counts
+// it was fitted on; and the one-CTA-per-SM cap at >= 32 packed rows (decode_rows_split_cap).
+// Rows are synthetic (tests/decode_plan_util.h).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "decode_plan_util.h"
+
+using namespace decode_plan_test;
+
+TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 plans with the bandwidth model and a per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  // The picks measured best or within 3.6% of it (H200, 2026-12-02 14:05 UTC, six-stage e4m3
+  // d64 kernel, 4 CTAs per SM = 528 slots, 32/8 heads, forced counts 1, 2, 3, 4, 6, 8;
+  // bench/results/h200-2026-12-02-s6): batch 8 wants 4 (contiguous; 60.0 us unsplit, 33.8 with
+  // 2, 23.0 with 4) or 8 (pages of 16: 22.8 us, 33.2 with 4); batch 32 wants 1 (contiguous:
+  // 68.8 us, the wave model's 2: 76.5) or 2 (pages of 16); batch 64 wants 1.
+  struct Pick { int batch, kv; bool page16; int expect; };
+  const Pick picks[] = {{8, 8192, false, 4},  {8, 32768, false, 4}, {32, 8192, false, 1},
+                        {32, 32768, false, 1}, {64, 8192, false, 1}, {8, 8192, true, 8},
+                        {8, 32768, true, 8},  {32, 8192, true, 2},  {64, 8192, true, 1}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 64, k.kv);
+    if (k.page16) set_pages(&p, 16);
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
+    const double rate = ptxfmha::decode_cta_rate(p, 1);
+    CHECK(rate == (k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3));
+    CHECK(choose_num_splits_bw(int64_t(k.batch) * 8, k.kv / 64, 132, 4, rate) == k.expect);
+    CHECK(e4m3_plan_splits(p, 528) == k.expect);
+  }
+  // Without the per-CTA rate (a mutation) batch 8 would take 2 splits: 128 CTAs, one per SM,
+  // each pulling 0.53 of an SM's share (33.8 us measured against 23.0 with 4).
+  CHECK(choose_num_splits_bw(64, 128, 132, 4) == 2);
+  CHECK(choose_num_splits_bw(64, 128, 132, 4, ptxfmha::kDecodeCtaRateE4m3) == 4);
+  // e4m3 at head dims 128 / 256 keeps the wave model.
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 128, 8192), 1));
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(decode_params(8, 1, 32, 8, 256, 8192), 1));
+}
+
+TEST_CASE("cpu launch plan decode: e4m3 at head dim 64 beyond one m-tile: the rate per m-tile, the _e4m3_wg rows by waves") {
+  using ptxfmha::choose_num_splits_bw;
+  // Forced split counts (H200, 2026-12-04 16:19 UTC, bench/results/h200-2026-12-04-s15/r2):
+  // 32 packed rows (64/8 heads x 4 tokens) on the mma.sync e4m3 row (each of the 2 m-tiles'
+  // warps converts the tile itself; 4 CTAs per SM = 528 slots): batch 8 ran best at 8 splits
+  // (1.20x-1.36x the 4 planned at the old rate), batch 32 at 2 (1.23x-1.35x the 1 planned);
+  // in pages of 16 the plan (8 / 2) was already the best.
+  struct Pick { int batch, kv; bool page16; int expect, old_rate_pick; };
+  const Pick picks[] = {{8, 8192, false, 8, 4},   {8, 32768, false, 8, 4}, {8, 131072, false, 8, 4},
+                        {32, 8192, false, 2, 1},  {32, 32768, false, 2, 1}, {32, 131072, false, 2, 1},
+                        {8, 32768, true, 8, 8},   {32, 32768, true, 2, 2}};
+  for (const Pick& k : picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 4, 64, 8, 64, k.kv);
+    if (k.page16) set_pages(&p, 16);
+    REQUIRE(ptxfmha::decode_cta_m_tiles(p) == 2);
+    REQUIRE(ptxfmha::decode_plans_by_bandwidth(p, 1));
+    const double rate = ptxfmha::decode_cta_rate(p, 1);
+    CHECK(rate == ptxfmha::kDecodeCtaRateE4m3 / 2);
+    const int64_t units = int64_t(k.batch) * 8, tiles = k.kv / 64;
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.batch) * 64 * 4, 132, 1);
+    CHECK(choose_num_splits_bw(units, tiles, 132, 4, rate, part) == k.expect);
+    // the one-m-tile rate (the plan before, a mutation) picks what ran slower
+    const double one_tile = k.page16 ? ptxfmha::kDecodeCtaRateE4m3SmallPages : ptxfmha::kDecodeCtaRateE4m3;
+    CHECK(choose_num_splits_bw(units, tiles, 132, 4, one_tile, part) == k.old_rate_pick);
+    CHECK(e4m3_plan_splits(p, 528) == k.expect);
+  }
+  // One m-tile keeps its rates (16 packed rows: 32/8 heads x 4 tokens).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(8, 4, 32, 8, 64, 8192), 1) == ptxfmha::kDecodeCtaRateE4m3);
+  // 64 packed rows (128/8 x 4 tokens) run the _e4m3_wg row (3 CTAs per SM = 396 slots), which is
+  // bound by its own chain of conversion and products, not by bandwidth: it plans by waves. Its
+  // forced counts: batch 8 best at 6 splits (384 CTAs, 1.02x-1.14x the bandwidth model's 4),
+  // batch 32 at 3 (768 CTAs: 1.10x-1.23x at kv 32k / 128k and in pages of 16; 0.98x the
+  // bandwidth model's 1 at kv 8k contiguous); batch 64 kv 32k 3 (1.25x against 1).
+  struct WgPick { int batch, kv; bool page16; int expect; };
+  const WgPick wg_picks[] = {{8, 8192, false, 6},  {8, 32768, false, 6}, {8, 131072, false, 6},
+                             {8, 32768, true, 6},  {32, 8192, false, 3}, {32, 32768, false, 3},
+                             {32, 32768, true, 3},  {64, 1024, false, 1}, {64, 32768, false, 3}};
+  for (const WgPick& k : wg_picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv); CAPTURE(k.page16);
+    ptxfmha_decode_params p = decode_params(k.batch, 4, 128, 8, 64, k.kv);
+    if (k.page16) set_pages(&p, 16);
+    CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1, false));  // the mma.sync e4m3 row would
+    CHECK(e4m3_plan_splits(p, 396, true) == k.expect);
+  }
+  // At head dim 256 (one CTA per SM: 132 slots) the waves pick the measured best count too
+  // (H200, 2026-12-05, s20 r2, forced 1-16): batch 1 kv 32k / 128k 16 (69.6 / 213.7 us; 8:
+  // 110.9 / 395.5), batch 8 kv 32k 2 (400.9; 1 / 4: 771.1 / 417.3).
+  const WgPick wg256_picks[] = {{1, 32768, false, 16}, {1, 131072, false, 16}, {8, 32768, false, 2}};
+  for (const WgPick& k : wg256_picks) {
+    CAPTURE(k.batch); CAPTURE(k.kv);
+    const ptxfmha_decode_params p = decode_params(k.batch, 4, 128, 8, 256, k.kv);
+    CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1, true));
+    CHECK(e4m3_plan_splits(p, 132, true) == k.expect);
+  }
+  // The _e4m3_wg rows' combine costs kDecodeCombineTilesE4m3Wg: with the bf16 rows' 2 tile times (a mutation)
+  // batch 64 kv 1k takes 2 splits (67.5 us measured against 46.0 unsplit, s15 r3).
+  CHECK(ptxfmha::decode_combine_tiles(1, true) == ptxfmha::kDecodeCombineTilesE4m3Wg);
+  CHECK(ptxfmha::decode_combine_tiles(1, false) == ptxfmha::kDecodeCombineTiles);
+  CHECK(ptxfmha::decode_combine_tiles(2, true) == ptxfmha::kDecodeCombineTiles);
+  CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTilesE4m3Wg) == 1);
+  CHECK(ptxfmha::best_num_splits(64 * 8, 16, 396, 1024, ptxfmha::kDecodeCombineTiles) == 2);
+}
+
+TEST_CASE("cpu launch plan decode: bf16 CTAs of more than one m-tile plan with a per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  // m-tiles: ceil(min(tokens x GQA, 64) / 16)
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 1, 32, 8, 128, 8192)) == 1);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 32, 8, 128, 8192)) == 1);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 64, 8, 128, 8192)) == 2);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 3, 64, 8, 128, 8192)) == 2);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 4, 128, 8, 128, 8192)) == 4);
+  CHECK(ptxfmha::decode_cta_m_tiles(decode_params(1, 8, 128, 8, 128, 8192)) == 4);  // two m-groups of 64
+  // One m-tile: no rate (the plans of every earlier measurement unchanged).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 32, 8, 128, 8192), 2) == 0.0);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 128, 8192), 2) ==
+        doctest::Approx(ptxfmha::kDecodeCtaRateRowTile));
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 128, 8, 128, 8192), 2) ==
+        doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
+  // The picks against forced counts 2, 4, 8, 16, 33, 66 (H200, 2026-12-03 10:19 UTC, s9 notes,
+  // 4 query tokens, contiguous): the model's count (us) and the best measured.
+  struct Pick { int d, b, kv, hq, slots_per_sm, expect; };
+  const Pick picks[] = {
+      {128, 1, 131072, 64, 2, 16},   // 127.6 us = best (the old model's 10: 176.7)
+      {128, 1, 8192, 64, 2, 16},     // 17.5 = best (10: 20.0)
+      {128, 1, 131072, 128, 2, 32},  // ~33: 147.6 = best (10: 324.5)
+      {128, 1, 8192, 128, 2, 32},    // ~33: 28.1, best 16: 26.0 (10: 32.4)
+      {128, 8, 8192, 128, 2, 4},     // 82.0 = best (2: 114.2)
+      {128, 8, 131072, 128, 2, 4},   // 1036.1 = best (2: 1592.6)
+      {128, 8, 8192, 64, 2, 2},      // 69.6 = best (unchanged)
+      {128, 8, 131072, 64, 2, 2},    // 945.7 = best (unchanged)
+      {64, 1, 131072, 64, 3, 32},    // ~33: 71.0 = best (10: 136.9)
+      {64, 8, 8192, 64, 3, 4},       // 40.1 = best (2: 49.0)
+      {64, 8, 131072, 64, 3, 4},     // 499.7 = best (2: 653.8)
+      {256, 1, 131072, 64, 1, 10},   // 260.3, best 16: 254.9 (unchanged)
+      {256, 8, 8192, 64, 1, 2},      // 134.4 = best (unchanged)
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq);
+    const ptxfmha_decode_params p = decode_params(k.b, 4, k.hq, 8, k.d, k.kv);
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    const double rate = ptxfmha::decode_cta_rate(p, 2);
+    CHECK(choose_num_splits_bw(int64_t(k.b) * 8, k.kv / 64, 132, k.slots_per_sm, rate,
+                               ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq * 4, 132, 2)) ==
+          k.expect);
+  }
+  // Without the rate (a mutation) GQA 8 at batch 1 takes 10 splits (80 CTAs: 1.39x the best
+  // count's time at d128) and GQA 16 at batch 8 takes 2 (1.4x).
+  CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(256, 132, 2)) == 10);
+  CHECK(choose_num_splits_bw(64, 128, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 2);
+}
+
+// One-m-tile bf16 CTAs (<= 16 packed rows) plan with per-CTA rates by head dim (kDecodeCtaRateD64,
+// kDecodeCtaRateD256), fitted on forced split counts (H200, 2026-12-03 17:14 UTC,
+// bench/results/h200-2026-12-03-s12/r1): the model's pick, the measured time at it and at the
+// old plan's count (no rate). The old and new library's plans timed in one device call (r2)
+// agree: e.g. d64 b1 kv 128k 82.2 -> 65.5 us, d256 b1 kv 128k 273.8 -> 248.3 us.
+TEST_CASE("cpu launch plan decode: one-m-tile CTAs plan with per-CTA rates by head dim") {
+  using ptxfmha::choose_num_splits_bw;
+  struct Pick { int d, b, kv, hq, q, page, per_sm, expect, without; };
+  const Pick picks[] = {
+      {64, 1, 131072, 128, 1, 0, 3, 16, 10},   // 65.4 us = best (10: 81.9)
+      {64, 1, 8192, 128, 1, 0, 3, 16, 10},     // 9.6 = best (10: 10.9)
+      {64, 1, 131072, 32, 4, 64, 3, 16, 10},   // 67.8, best 32: 67.5 (10: 83.3)
+      {64, 1, 131072, 32, 1, 0, 3, 16, 16},    // 4 packed rows: unchanged (64.7, 97.6% of the ceiling)
+      {256, 1, 131072, 128, 1, 0, 1, 8, 10},   // 248.0 = best (10: 273.1)
+      {256, 1, 32768, 32, 4, 0, 1, 8, 16},     // 68.6 = best (16: 73.0)
+      {256, 4, 1024, 32, 1, 0, 1, 2, 4},       // 13.8 = best (4: 15.0)
+      {256, 8, 4096, 32, 1, 0, 1, 1, 2},       // 64.0 = best (2: 66.4)
+      {128, 1, 131072, 128, 1, 0, 2, 10, 10},  // no rate at d128: 126.8, best 16: 125.2
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq); CAPTURE(k.q); CAPTURE(k.page);
+    ptxfmha_decode_params p = decode_params(k.b, k.q, k.hq, 8, k.d, k.kv);
+    if (k.page) set_pages(&p, k.page);
+    CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq * k.q, 132, 2);
+    const int64_t units = int64_t(k.b) * 8, tiles = k.kv / 64;
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, ptxfmha::decode_cta_rate(p, 2), part) == k.expect);
+    // The old plan (a mutation: no rate).
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, 0.0, part) == k.without);
+  }
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 128, 8, 128, 8192), 2) == 0.0);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 32, 8, 64, 8192), 2) == ptxfmha::kDecodeCtaRateD64);
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 1, 32, 8, 256, 8192), 2) == ptxfmha::kDecodeCtaRateD256);
+  // More m-tiles at d256: the row-tile rate, held to the SM cap (1.15 x 4 / 2 = 2.3 would lift it).
+  CHECK(ptxfmha::decode_cta_rate(decode_params(1, 4, 64, 8, 256, 8192), 2) == ptxfmha::kDecodeSmRateCap);
+  // Pages of 16 at head dim 256 keep the wave model (the next test case).
+  ptxfmha_decode_params p16 = decode_params(1, 1, 32, 32, 256, 8192);
+  set_pages(&p16, 16);
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p16, 2));
+}
+
+// Pages of 16 keys at head dims 64 / 128 (not the _wg rows) plan with the bandwidth model at
+// kDecodeCtaRateSmallPages shares per CTA, and a bf16 split holds at least kDecodeMinSplitTiles
+// tiles. Measured (H200, 2026-12-03 20:11-20:28 UTC, bench/results/h200-2026-12-03-s13, the old
+// library's plan (the mutation) against the new, same call): the picks below and their times.
+TEST_CASE("cpu launch plan decode: pages of 16 by bandwidth at head dims 64 / 128; two tiles per split") {
+  using ptxfmha::choose_num_splits_bw;
+  struct Pick { int d, b, kv, hq, page, per_sm, expect, wave; };
+  const Pick picks[] = {
+      {64, 32, 1024, 128, 16, 4, 1, 2},       // 20.2 us (wave 2: 25.1); the _s3 row, 4 per SM
+      {64, 1, 8192, 32, 16, 3, 32, 43},       // 9.9 (43: 11.3)
+      {64, 4, 4096, 64, 16, 3, 8, 11},        // 13.4 (11: 14.3)
+      {128, 64, 131072, 128, 16, 2, 9, 17},   // 7709 (17: 7741)
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv); CAPTURE(k.hq);
+    ptxfmha_decode_params p = decode_params(k.b, 1, k.hq, 8, k.d, k.kv);
+    set_pages(&p, k.page);
+    REQUIRE(ptxfmha::decode_plans_by_bandwidth(p, 2));
+    CHECK(ptxfmha::decode_cta_rate(p, 2) == ptxfmha::kDecodeCtaRateSmallPages);
+    const int64_t units = int64_t(k.b) * 8, tiles = k.kv / 64;
+    const double part = ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * k.hq, 132, 2);
+    CHECK(choose_num_splits_bw(units, tiles, 132, k.per_sm, ptxfmha::decode_cta_rate(p, 2), part,
+                               ptxfmha::decode_max_splits(tiles, 2)) == k.expect);
+    // The old plan (a mutation: the wave model over SMs x resident CTAs).
+    CHECK(ptxfmha::choose_num_splits(units, tiles, 132 * k.per_sm) == k.wave);
+  }
+  // Which calls: bf16 pages of 16 at head dims 64 / 128 but not the _wg rows; d256 (its CTAs
+  // pull ~1.07 shares in pages of 16: at 0.6 it split batch 4 kv 128k into 41, 9% slower than
+  // the wave model's 4) and the _wg rows keep the wave model; e4m3 as before (head dim 64 only).
+  ptxfmha_decode_params p = decode_params(1, 4, 128, 8, 128, 8192);
+  set_pages(&p, 16);
+  CHECK(ptxfmha::decode_plans_by_bandwidth(p, 2));
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 2, true));
+  p.head_dim = 256;
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 2));
+  p.head_dim = 64;
+  CHECK(ptxfmha::decode_plans_by_bandwidth(p, 1));
+  p.head_dim = 128;
+  CHECK_FALSE(ptxfmha::decode_plans_by_bandwidth(p, 1));
+  // (the mma.sync e4m3 row's rate at 4 m-tiles; not consulted: head dim 128 plans by waves)
+  CHECK(ptxfmha::decode_cta_rate(p, 1) == ptxfmha::kDecodeCtaRateE4m3 / 4);
+
+  // Two tiles per split, bf16 only: batch 1, kv 1k (16 tiles) plans 8 splits where the cost
+  // models pick 16 (the mutation: no cap). Measured: d128 64/8 6.5 us (16: 7.1), d64 128/8 5.7
+  // (16: 6.0), d256 128/8 in pages of 16 (the wave model) 11.6 (16: 15.0).
+  CHECK(ptxfmha::decode_max_splits(16, 2) == 8);
+  CHECK(ptxfmha::decode_max_splits(1, 2) == 1);
+  CHECK(ptxfmha::decode_max_splits(16, 1) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_max_splits(1 << 20, 2) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params p1k = decode_params(1, 1, 64, 8, 128, 1024);
+  CHECK(choose_num_splits_bw(8, 16, 132, 2, ptxfmha::decode_cta_rate(p1k, 2),
+                             ptxfmha::decode_bw_partials_tiles(64, 132, 2), ptxfmha::decode_max_splits(16, 2)) == 8);
+  CHECK(choose_num_splits_bw(8, 16, 132, 2, ptxfmha::decode_cta_rate(p1k, 2),
+                             ptxfmha::decode_bw_partials_tiles(64, 132, 2)) == 16);
+  CHECK(ptxfmha::choose_num_splits(8, 16, 132, ptxfmha::decode_max_splits(16, 2)) == 8);
+  CHECK(ptxfmha::choose_num_splits(8, 16, 132) == 16);
+  // Through plan_decode (what the launch path calls), bandwidth and wave models both capped.
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  DecodePlan pl;
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 264, &pl, o);
+  CHECK(pl.num_splits == 8);
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 132, &pl);
+  CHECK(pl.num_splits == 8);
+  ptxfmha::DecodePlanOptions e;
+  e.kv_bytes = 1;  // e4m3 (one-tile splits not measured): no cap, the wave model's 16
+  ptxfmha::plan_decode(p1k, kSplit128, kCombine1, 132, &pl, e);
+  CHECK(pl.num_splits == 16);
+}
+
+// The warpgroup rows (_wg: 33..64 packed rows per CTA, sm90a) plan with their own per-CTA rate
+// (decode_cta_rate(..., wg_loop = true)), fitted on forced split counts (H200, 2026-12-03 12:41
+// UTC, bench/results/h200-2026-12-03-s10: 128/8 heads x 4 tokens, contiguous, counts 2, 4, 8,
+// 16, 33): the model's pick and the measured times.
+TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured per-CTA rate") {
+  using ptxfmha::choose_num_splits_bw;
+  const ptxfmha_decode_params p128 = decode_params(1, 4, 128, 8, 128, 8192);
+  const ptxfmha_decode_params p64 = decode_params(1, 4, 128, 8, 64, 8192);
+  CHECK(ptxfmha::decode_cta_rate(p128, 2, true) == ptxfmha::kDecodeCtaRateWgD128);
+  CHECK(ptxfmha::decode_cta_rate(p64, 2, true) == ptxfmha::kDecodeCtaRateWgD64);
+  // d256: its own rate (fitted in s20), not the one-m-tile d256 row's
+  const ptxfmha_decode_params p256 = decode_params(1, 4, 128, 8, 256, 8192);
+  CHECK(ptxfmha::decode_cta_rate(p256, 2, true) == ptxfmha::kDecodeCtaRateWgD256);
+  CHECK(ptxfmha::decode_cta_rate(p256, 2, false) != ptxfmha::kDecodeCtaRateWgD256);
+  CHECK(ptxfmha::decode_cta_rate(p128, 2, false) == doctest::Approx(ptxfmha::kDecodeCtaRateRowTile / 2));
+  // e4m3: its own rate (the _e4m3_wg rows plan by waves: not consulted)
+  CHECK(ptxfmha::decode_cta_rate(p128, 1, true) == ptxfmha::kDecodeCtaRateE4m3);
+  struct Pick { int d, b, kv, slots_per_sm, expect; };
+  const Pick picks[] = {
+      {128, 1, 131072, 2, 16},  // 128.9 us = best of the forced counts (rate 0 picks 10: 161.5)
+      {128, 1, 8192, 2, 13},    // forced 16: 17.8 = best measured, 8: 20.8 (rate 0: 10, 19.4)
+      {128, 8, 8192, 2, 2},     // 72.4 = best
+      {128, 8, 131072, 2, 2},   // 950.7 = best
+      {64, 1, 131072, 3, 27},   // forced 33: 72.8 = best measured, 16: 83.3 (rate 0: 10, 128.0)
+      {64, 1, 8192, 3, 16},     // 12.0 = best (rate 0: 10, 14.5)
+      {64, 8, 8192, 3, 4},      // 42.3 = best (rate 0: 2, 47.3)
+      {64, 8, 131072, 3, 4},    // 504.3 = best (rate 0: 2, 615.1)
+      // d256, one CTA per SM (H200, 2026-12-05, bench/results/h200-2026-12-05-s20/r2, counts
+      // 1-16): the measured best on each
+      {256, 1, 32768, 1, 16},   // 82.4 us; 8: 85.5
+      {256, 1, 131072, 1, 16},  // 262.1; 8: 290.9
+      {256, 8, 32768, 1, 2},    // 492.0; 1 / 4 / 8 / 16: 561.2 / 508.4 / 526.1 / 550.6
+      {256, 8, 131072, 1, 2},   // 1894.9; 1: 2181.5
+  };
+  for (const Pick& k : picks) {
+    CAPTURE(k.d); CAPTURE(k.b); CAPTURE(k.kv);
+    const ptxfmha_decode_params p = decode_params(k.b, 4, 128, 8, k.d, k.kv);
+    const double rate = ptxfmha::decode_cta_rate(p, 2, true);
+    CHECK(choose_num_splits_bw(int64_t(k.b) * 8, k.kv / 64, 132, k.slots_per_sm, rate,
+                               ptxfmha::decode_bw_partials_tiles(int64_t(k.b) * 128 * 4, 132, 2)) == k.expect);
+  }
+  // Without the rate (a mutation) the batch-1 kv-128k calls take 10 splits (1.25x / 1.76x the
+  // best measured time at d128 / d64).
+  CHECK(choose_num_splits_bw(8, 2048, 132, 2, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+  CHECK(choose_num_splits_bw(8, 2048, 132, 3, 0.0, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+  // d256 at the one-m-tile d256 row's rate (the plan before s20, a mutation): batch 8 takes 1
+  // split (561.2 / 2181.5 us at kv 32k / 128k against 2 splits' 492.0 / 1894.9), and at a CTA's
+  // measured share alone (1.75) batch 1 takes 10-11 (80-88 CTAs, not the 16 measured best).
+  CHECK(choose_num_splits_bw(64, 512, 132, 1, ptxfmha::kDecodeCtaRateD256,
+                             ptxfmha::decode_bw_partials_tiles(4096, 132, 2)) == 1);
+  CHECK(choose_num_splits_bw(8, 2048, 132, 1, 1.75, ptxfmha::decode_bw_partials_tiles(512, 132, 2)) == 10);
+}
+
+TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units than SMs take one CTA per SM") {
+  // The cells of the H100 run (2026-12-06 16:50 UTC, bench/results/h100-2026-12-06-s31/n1, forced
+  // counts): d64 / d128, 64/8 and 128/8 heads x 4 tokens (32 / 64 packed rows), batch 1 (8 units:
+  // 16 splits ran 0-26% faster than the planned 27-47) and batch 8 (64 units: 2 splits within
+  // 0.3% of the planned count or faster), contiguous and in pages of 16, the plain rows and the
+  // _wg rows (64 rows).
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  int capped = 0;
+  for (int d : {64, 128})
+    for (int hq : {64, 128})
+      for (int b : {1, 8})
+        for (int kv : {4096, 8192, 32768})
+          for (bool paged : {false, true}) {
+            ptxfmha_decode_params p = decode_params(b, 4, hq, 8, d, kv);
+            if (paged) set_pages(&p, 16);
+            o.wg_loop = hq == 128;
+            const int64_t units = ptxfmha::decode_split_units(p);
+            CAPTURE(d); CAPTURE(hq); CAPTURE(b); CAPTURE(kv); CAPTURE(paged);
+            CHECK(units == 8 * b);
+            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64) == 132 / units);
+            DecodePlan plan;
+            ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
+            CHECK(plan.num_splits <= 132 / units);
+            CHECK(units * plan.num_splits <= 132);
+            // without the cap the models split these grids further (the mutation): where they do,
+            // the cap is what moved the plan
+            const int64_t tiles = kv / 64;
+            const int uncapped =
+                ptxfmha::decode_plans_by_bandwidth(p, 2, o.wg_loop)
+                    ? ptxfmha::choose_num_splits_bw(units, tiles, 132, (o.wg_loop ? 132 : 264) / 132,
+                                                    ptxfmha::decode_cta_rate(p, 2, o.wg_loop),
+                                                    ptxfmha::decode_bw_partials_tiles(ptxfmha::decode_out_rows(p), 132, 2),
+                                                    ptxfmha::decode_max_splits(tiles, 2))
+                    : ptxfmha::best_num_splits(units, tiles, o.wg_loop ? 132 : 264, ptxfmha::decode_max_splits(tiles, 2),
+                                               ptxfmha::decode_combine_tiles(2, o.wg_loop));
+            if (uncapped > plan.num_splits) ++capped;
+          }
+  MESSAGE("one CTA per SM at >= 32 rows: " << capped << " of 48 plans moved by the cap");
+  CHECK(capped > 0);
+  // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, caches of more than
+  // 32k keys, grids of >= sms units.
+  const ptxfmha_decode_params few = decode_params(1, 1, 32, 8, 128, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(few, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params rows32 = decode_params(1, 4, 64, 8, 128, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 1, 128) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params d256 = decode_params(1, 4, 64, 8, 256, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(d256, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);
+}

@@ -47,7 +47,7 @@
 #include <string>
 #include <vector>
 
-#include "sm90_decode_protocol.h"
+#include "sm90_decode_protocol_mut.h"
 
 using namespace sm90_decode_protocol;
 

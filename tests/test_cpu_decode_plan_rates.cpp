@@ -322,17 +322,18 @@ TEST_CASE("cpu launch plan decode: the warpgroup rows plan with their measured p
 }
 
 TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units than SMs take one CTA per SM") {
-  // The cells of the H100 run (2026-12-06 16:50 UTC, bench/results/h100-2026-12-06-s31/n1, forced
-  // counts): d64 / d128, 64/8 and 128/8 heads x 4 tokens (32 / 64 packed rows), batch 1 (8 units:
-  // 16 splits ran 0-26% faster than the planned 27-47) and batch 8 (64 units: 2 splits within
-  // 0.3% of the planned count or faster), contiguous and in pages of 16, the plain rows and the
-  // _wg rows (64 rows).
+  // The cells of the H100 runs (2026-12-06, forced counts: bench/results/h100-2026-12-06-s31/n1,
+  // batch 1 and 8; -s32/n4, batch 4): d64 / d128, 64/8 and 128/8 heads x 4 tokens (32 / 64 packed
+  // rows), contiguous and in pages of 16, the plain rows and the _wg rows (64 rows). Batch 1 (8
+  // units): 16 splits ran 0-26% faster than the planned 27-47. Batches 4 / 8: one CTA per SM at
+  // d128 (4 splits the best of 2-12 at batch 4), two at d64 where a CTA copies a tile in small
+  // pieces (the plain row's cp.async on a contiguous cache, pages of 16 on any row).
   ptxfmha::DecodePlanOptions o;
   o.sms = 132;
-  int capped = 0;
+  int capped = 0, two_per_sm = 0;
   for (int d : {64, 128})
     for (int hq : {64, 128})
-      for (int b : {1, 8})
+      for (int b : {1, 4, 8})
         for (int kv : {4096, 8192, 32768})
           for (bool paged : {false, true}) {
             ptxfmha_decode_params p = decode_params(b, 4, hq, 8, d, kv);
@@ -341,11 +342,14 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
             const int64_t units = ptxfmha::decode_split_units(p);
             CAPTURE(d); CAPTURE(hq); CAPTURE(b); CAPTURE(kv); CAPTURE(paged);
             CHECK(units == 8 * b);
-            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64) == 132 / units);
+            const bool two = d == 64 && (paged || !o.wg_loop) && b >= 4;
+            const int64_t cap = (two ? 2 : 1) * (132 / units);
+            two_per_sm += two;
+            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, o.wg_loop) == cap);
             DecodePlan plan;
             ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
-            CHECK(plan.num_splits <= 132 / units);
-            CHECK(units * plan.num_splits <= 132);
+            CHECK(plan.num_splits <= cap);
+            CHECK(units * plan.num_splits <= (two ? 264 : 132));
             // without the cap the models split these grids further (the mutation): where they do,
             // the cap is what moved the plan
             const int64_t tiles = kv / 64;
@@ -359,8 +363,34 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
                                                ptxfmha::decode_combine_tiles(2, o.wg_loop));
             if (uncapped > plan.num_splits) ++capped;
           }
-  MESSAGE("one CTA per SM at >= 32 rows: " << capped << " of 48 plans moved by the cap");
+  MESSAGE("one CTA per SM at >= 32 rows: " << capped << " of 72 plans moved by the cap; " << two_per_sm
+                                             << " cells capped at two per SM");
   CHECK(capped > 0);
+  CHECK(two_per_sm == 18);
+  // The measured counts (the plans the rule must give): the best timed count, or within 1.5% of it.
+  struct Measured { int d, hq, b, kv, page; int splits; };
+  const Measured measured[] = {
+      {64, 64, 4, 32768, 0, 8},    // 95.4 us (4: 100.6)
+      {64, 64, 4, 4096, 16, 8},    // 19.5 (4: 19.6)
+      {64, 128, 4, 32768, 16, 8},  // 98.0 (4: 109.7; 12, the uncapped plan: 101.0)
+      {64, 128, 4, 32768, 0, 4},   // 93.8 (8: 96.6): the _wg row's whole-tile boxes
+      {64, 128, 8, 8192, 16, 4},   // 56.4 (2: 59.0)
+      {64, 128, 8, 8192, 0, 2},    // 54.2 (4: 57.8)
+      {128, 64, 4, 8192, 16, 4},   // 53.9 (8: 55.5)
+      {64, 64, 1, 8192, 0, 16},    // 12.7 (32: 13.7)
+  };
+  for (const Measured& m : measured) {
+    CAPTURE(m.d); CAPTURE(m.hq); CAPTURE(m.b); CAPTURE(m.kv); CAPTURE(m.page);
+    ptxfmha_decode_params p = decode_params(m.b, 4, m.hq, 8, m.d, m.kv);
+    if (m.page) set_pages(&p, m.page);
+    o.wg_loop = m.hq == 128;
+    DecodePlan plan;  // the library's rows: 3 CTAs per SM at head dim 64, 2 at 128 (decode-plans)
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, (m.d == 64 ? 3 : 2) * 132, &plan, o);
+    CHECK(plan.num_splits == m.splits);
+  }
+  o.wg_loop = false;
+  // Two per SM needs >= 64 tiles (4k keys): kv 2k stays at one.
+  CHECK(ptxfmha::decode_rows_split_cap(decode_params(4, 4, 64, 8, 64, 2048), 32, 132, 2, 32) == 4);
   // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, caches of more than
   // 32k keys, grids of >= sms units.
   const ptxfmha_decode_params few = decode_params(1, 1, 32, 8, 128, 8192);

@@ -260,10 +260,25 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // left out: its 64/8 x 4 tokens batch 8 ran 10% slower at 2 splits than planned. So are caches
 // of more than kDecodeOneWaveMaxTiles tiles (32k keys, the longest measured), where the partials
 // weigh less against the keys and a second CTA per SM may still add rate.
+// Two CTAs per SM (2 x sms / units splits, at most kDecodeTwoPerSmMaxSplits) at head dim 64 where
+// a CTA copies each tile in small pieces (the plain row's cp.async on a contiguous cache, wg_loop
+// false; or a TMA box per page of < 64 keys, any row) and the cache holds >= kDecodeTwoPerSmMinTiles
+// tiles: one such CTA per SM does not keep enough 128-byte rows in flight. Measured on the H100
+// (2026-12-06 18:33 UTC, forced counts, bench/results/h100-2026-12-06-s32/n4 and s31/n1): batch 4
+// (32 units) kv 4k-32k at 8 splits against 4: the plain row at 64/8 x 4 tokens 0.5-5.2% faster (6
+// cells, kv 32k contiguous 95.4 against 100.6 us), the _wg row in pages of 16 at 128/8 x 4 -1.0%,
+// +1.8%, +10.7% (kv 32k 98.0 against 109.7); batch 8 kv 8k at 4 against 2: the _wg row in pages of 16
+// 4.4% faster, the plain row -1.5% / +0.4%. Left at one per SM: head dim 128 (at batch 4 one per SM
+// was the best of 2-12 splits on all 12 cells), the _wg rows' whole-tile TMA boxes (contiguous: 4
+// splits 2.9-3.1% faster than 8 at batch 4, 2 splits 6.2% faster than 4 at batch 8; pages of 64
+// not measured), the plain row in pages of >= 64 keys (not measured), and batch 1 (8 units: at d64 16
+// splits beat 32-33 on 11 of 12 cells, by up to 13%: the partials of 32 splits per unit).
 constexpr int64_t kDecodeOneWaveRows = 32;
 constexpr int64_t kDecodeOneWaveMaxTiles = 512;
+constexpr int64_t kDecodeTwoPerSmMaxSplits = 8;
+constexpr int64_t kDecodeTwoPerSmMinTiles = 64;
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles);
+                              int64_t kv_tiles, bool wg_loop = false);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous, in pages of >= 64 keys, or in smaller pages at head dims 64 / 128 outside the _wg
 // rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64 outside

@@ -148,11 +148,18 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
 }
 
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles) {
+                              int64_t kv_tiles, bool wg_loop) {
   if (kv_bytes != 2 || p.head_dim > 128 || decode_cta_rows(p) < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
       units < 1 || units >= sms)
     return kDecodeMaxSplits;
-  return sms / units;
+  const int64_t one_per_sm = sms / units;
+  // d64 CTAs that copy a tile in small pieces: the plain row's cp.async (contiguous cache) or a
+  // TMA box per page of < 64 keys.
+  const bool small_copies = small_pages(p) || (!wg_loop && p.block_table == nullptr);
+  if (p.head_dim <= 64 && small_copies && one_per_sm <= kDecodeTwoPerSmMaxSplits / 2 &&
+      kv_tiles >= kDecodeTwoPerSmMinTiles)
+    return 2 * one_per_sm;
+  return one_per_sm;
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_splits) {
@@ -285,7 +292,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int64_t tiles = decode_kv_tiles(p, o);
   int auto_splits = 1;
   const int64_t max_splits =
-      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles));
+      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, o.wg_loop));
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepared in s32 (not run). The H100 table after s32 (bench/results/h100-2026-12-06-s32):
+# Prepared in s32 (not run). First the A/B of s32's two-per-SM rule (below). The H100 table
+# after s32 (bench/results/h100-2026-12-06-s32):
 # 94 of the 182 batch-1 misses are d256, where the plan runs 64 CTAs (8 KV heads: 8 splits;
 # 32/32: 2) at kv 4k-128k on the per-CTA rate measured on the H200 (kDecodeCtaRateD256 2.1), and
 # the 64-row `_wg` cells take 13-16 splits (60-81% of the ceiling at kv 8k-32k). Forced counts:
@@ -17,6 +18,13 @@
 call_begin "$1" "${2:-570}"
 shift 2
 C="$PWD/build-bench/cub"
+# The A/B of s32's two-per-SM rule (decode_rows_split_cap at head dim 64): its 18 moved plans
+# against the count before it (s31's cap: 4 splits at batch 4, 2 at batch 8), forced on the same
+# library. 2 of the 18 (batch 8 kv 4k / 32k, 128/8 in pages of 16) were never timed at the new count.
+bench_cells two-per-sm-b4 "$C" "default,s4" \
+  "decode/d64/b4/kv(4096|8192|32768)/(hq64hkv8/q4/(contig|page16)|hq128hkv8/q4/page16)/"
+bench_cells two-per-sm-b8 "$C" "default,s2" \
+  "decode/d64/b8/kv(4096|8192|32768)/(hq64hkv8/q4/(contig|page16)|hq128hkv8/q4/page16)/"
 bench_cells d256-b1-mha "$C" "default,s2,s3,s4" \
   "decode/d256/b1/kv(4096|8192|32768|131072)/hq32hkv32/q(1|4)/(contig|page64)/"
 bench_cells d256-b1-gqa "$C" "default,s8,s12,s16" \

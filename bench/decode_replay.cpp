@@ -4,13 +4,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cudnn_sdpa.h"
 #include "decode.h"
 #include "decode_rows.h"
 #include "kernel_table.h"
 
 namespace ptxfmha_bench {
 
+void decode_cache_strides(const Case& c, int64_t st[3]) {
+  dense_strides(c.paged() ? c.page_size : c.seqlen_k, c.heads_kv, c.head_dim, st);
+}
+
 void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_decode_params* d) {
+  int64_t kst[3];
+  decode_cache_strides(c, kst);
+  d->k_batch_stride = kst[0]; d->k_seq_stride = kst[1]; d->k_head_stride = kst[2];
+  d->v_batch_stride = kst[0]; d->v_seq_stride = kst[1]; d->v_head_stride = kst[2];
   d->batch = int32_t(c.batch);
   d->seqlen_q = int32_t(c.seqlen_q);
   d->max_seqlen_k = int32_t(c.seqlen_k);

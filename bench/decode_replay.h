@@ -27,9 +27,14 @@ constexpr int64_t kReplaySmemPerSmBytes = 228 * 1024;  // H100 / H200
 constexpr int64_t kReplayThreadsPerSm = 2048;
 constexpr int64_t kReplayCtaReservedBytes = 1024;      // shared memory the driver keeps per CTA
 
-// The decode call's shape from cell c: batch, query tokens, keys, heads, head dim and, for a paged
-// cell, block_table (the bench's device table, or any non-null pointer for a plan) with the page
-// size, pages per sequence and pool size. Everything else of *d is left as it is.
+// K/V strides of cell c's cache, in elements: dense [batch, seqlen_k, heads_kv, d] or the page
+// pool [pages, page_size, heads_kv, d] (batch stride = page stride).
+void decode_cache_strides(const Case& c, int64_t st[3]);
+
+// The decode call's shape from cell c: batch, query tokens, keys, heads, head dim, the K and V
+// strides (decode_cache_strides: the plan reads them, decode_cpasync_cache) and, for a paged cell,
+// block_table (the bench's device table, or any non-null pointer for a plan) with the page size,
+// pages per sequence and pool size. Everything else of *d is left as it is.
 void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_decode_params* d);
 
 // Resident CTAs of smem_bytes dynamic shared memory and `threads` threads per SM (at most 32).

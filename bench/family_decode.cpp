@@ -29,23 +29,14 @@ namespace {
 
 constexpr int64_t kMaxScaleHeads = 1024;
 
-// K/V strides of the cache: dense [batch, seqlen_k, heads_kv, d] or the page pool [pages,
-// page_size, heads_kv, d] (batch stride = page stride), in elements.
-void cache_strides(const Case& c, int64_t st[3]) {
-  dense_strides(c.paged() ? c.page_size : c.seqlen_k, c.heads_kv, c.head_dim, st);
-}
-
 ptxfmha_decode_params decode_params(const Case& c, const OursPlan& plan, const SetView& v) {
-  int64_t st[3], kst[3];
+  int64_t st[3];
   dense_strides(c.seqlen_q, c.heads_q, c.head_dim, st);
-  cache_strides(c, kst);
   ptxfmha_decode_params d{};
   d.q = v.q; d.k_cache = v.k; d.v_cache = v.v; d.o = v.o; d.lse = v.lse;
   d.q_batch_stride = st[0]; d.q_seq_stride = st[1]; d.q_head_stride = st[2];
   d.o_batch_stride = st[0]; d.o_seq_stride = st[1]; d.o_head_stride = st[2];
-  d.k_batch_stride = kst[0]; d.k_seq_stride = kst[1]; d.k_head_stride = kst[2];
-  d.v_batch_stride = kst[0]; d.v_seq_stride = kst[1]; d.v_head_stride = kst[2];
-  decode_shape_params(c, v.page_table, &d);
+  decode_shape_params(c, v.page_table, &d);  // shape, K / V strides, pages
   d.softmax_scale = ours_scale(c);
   d.causal = c.causal ? 1 : 0;
   d.num_splits = 0;
@@ -168,8 +159,8 @@ class DecodeFamily final : public Family {
   SdpaProblem cudnn_problem(const Case& c) const override {
     SdpaProblem p = Family::cudnn_problem(c);
     if (c.paged()) {
-      cache_strides(c, p.k_stride);
-      cache_strides(c, p.v_stride);
+      decode_cache_strides(c, p.k_stride);
+      decode_cache_strides(c, p.v_stride);
       p.page_size = c.page_size;
       p.num_pages = c.num_pages();
       p.table_cols = c.blocks_per_seq();

@@ -68,6 +68,14 @@ inline void set_pages(ptxfmha_decode_params* p, int page) {
   p->num_pages = p->batch * p->max_blocks_per_seq;
 }
 
+// Gives p the strides of a dense [batch, max_seqlen_k, heads_kv, head_dim] K and V cache (in
+// elements): what the cp.async producer takes (decode_cpasync_cache).
+inline void set_dense_cache(ptxfmha_decode_params* p) {
+  p->k_head_stride = p->v_head_stride = p->head_dim;
+  p->k_seq_stride = p->v_seq_stride = int64_t(p->heads_kv) * p->head_dim;
+  p->k_batch_stride = p->v_batch_stride = int64_t(p->max_seqlen_k) * p->heads_kv * p->head_dim;
+}
+
 inline DecodePlan plan_decode(const ptxfmha_decode_params& p, int64_t slots, const KernelInfo& combine = kCombine1) {
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, combine, slots, &plan);

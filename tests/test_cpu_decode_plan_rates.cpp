@@ -337,15 +337,19 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
         for (int kv : {4096, 8192, 32768})
           for (bool paged : {false, true}) {
             ptxfmha_decode_params p = decode_params(b, 4, hq, 8, d, kv);
+            set_dense_cache(&p);
             if (paged) set_pages(&p, 16);
             o.wg_loop = hq == 128;
+            o.cpasync_row = !o.wg_loop;  // the plain rows
+            const bool cpasync = o.cpasync_row && ptxfmha::decode_cpasync_cache(p, 2);
+            CHECK(cpasync == (!o.wg_loop && !paged));
             const int64_t units = ptxfmha::decode_split_units(p);
             CAPTURE(d); CAPTURE(hq); CAPTURE(b); CAPTURE(kv); CAPTURE(paged);
             CHECK(units == 8 * b);
-            const bool two = d == 64 && (paged || !o.wg_loop) && b >= 4;
+            const bool two = d == 64 && (paged || cpasync) && b >= 4;
             const int64_t cap = (two ? 2 : 1) * (132 / units);
             two_per_sm += two;
-            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, o.wg_loop) == cap);
+            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync) == cap);
             DecodePlan plan;
             ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
             CHECK(plan.num_splits <= cap);
@@ -382,15 +386,59 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
   for (const Measured& m : measured) {
     CAPTURE(m.d); CAPTURE(m.hq); CAPTURE(m.b); CAPTURE(m.kv); CAPTURE(m.page);
     ptxfmha_decode_params p = decode_params(m.b, 4, m.hq, 8, m.d, m.kv);
+    set_dense_cache(&p);
     if (m.page) set_pages(&p, m.page);
     o.wg_loop = m.hq == 128;
+    o.cpasync_row = !o.wg_loop;
     DecodePlan plan;  // the library's rows: 3 CTAs per SM at head dim 64, 2 at 128 (decode-plans)
     ptxfmha::plan_decode(p, kSplit128, kCombine1, (m.d == 64 ? 3 : 2) * 132, &plan, o);
     CHECK(plan.num_splits == m.splits);
   }
-  o.wg_loop = false;
   // Two per SM needs >= 64 tiles (4k keys): kv 2k stays at one.
-  CHECK(ptxfmha::decode_rows_split_cap(decode_params(4, 4, 64, 8, 64, 2048), 32, 132, 2, 32) == 4);
+  CHECK(ptxfmha::decode_rows_split_cap(decode_params(4, 4, 64, 8, 64, 2048), 32, 132, 2, 32, true) == 4);
+  // A contiguous cache the cp.async producer does not take (the rows then load whole-tile TMA
+  // boxes) stays at one per SM: V's strides differ from K's, or the row has no cp.async path (an
+  // _attn row with features: cpasync_row false).
+  {
+    ptxfmha_decode_params p = decode_params(4, 4, 64, 8, 64, 32768);
+    set_dense_cache(&p);
+    o.wg_loop = false;
+    o.cpasync_row = true;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 396, &plan, o);
+    CHECK(plan.num_splits == 8);
+    p.v_seq_stride += 8;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 396, &plan, o);
+    CHECK(plan.num_splits == 4);
+    p.v_seq_stride -= 8;
+    o.cpasync_row = false;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 396, &plan, o);
+    CHECK(plan.num_splits == 4);
+  }
+}
+
+TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync_cache)") {
+  ptxfmha_decode_params p = decode_params(2, 1, 32, 8, 128, 4096);
+  set_dense_cache(&p);
+  CHECK(ptxfmha::decode_cpasync_cache(p, 2));
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(p, 1));  // e4m3
+  ptxfmha_decode_params q = p;
+  q.k_batch_stride += 1;  // K and V must agree in every stride
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
+  q = p;
+  q.v_head_stride = 2 * q.v_head_stride;
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
+  q = p;
+  q.k_seq_stride = q.v_seq_stride = int64_t(1) << 31;  // a row's bytes reach 2^32
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
+  q.k_seq_stride = q.v_seq_stride = (int64_t(1) << 31) - 8;
+  CHECK(ptxfmha::decode_cpasync_cache(q, 2));
+  q = p;
+  q.k_head_stride = q.v_head_stride = 0;
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
+  q = p;
+  set_pages(&q, 64);  // pages: TMA
+  CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
   // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, caches of more than
   // 32k keys, grids of >= sms units.
   const ptxfmha_decode_params few = decode_params(1, 1, 32, 8, 128, 8192);

@@ -261,8 +261,8 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // of more than kDecodeOneWaveMaxTiles tiles (32k keys, the longest measured), where the partials
 // weigh less against the keys and a second CTA per SM may still add rate.
 // Two CTAs per SM (2 x sms / units splits, at most kDecodeTwoPerSmMaxSplits) at head dim 64 where
-// a CTA copies each tile in small pieces (the plain row's cp.async on a contiguous cache, wg_loop
-// false; or a TMA box per page of < 64 keys, any row) and the cache holds >= kDecodeTwoPerSmMinTiles
+// a CTA copies each tile in small pieces (`cpasync`: the call runs the cp.async producer, a
+// cp.async row on a decode_cpasync_cache; or a TMA box per page of < 64 keys, any row) and the cache holds >= kDecodeTwoPerSmMinTiles
 // tiles: one such CTA per SM does not keep enough 128-byte rows in flight. Measured on the H100
 // (2026-12-06 18:33 UTC, forced counts, bench/results/h100-2026-12-06-s32/n4 and s31/n1): batch 4
 // (32 units) kv 4k-32k at 8 splits against 4: the plain row at 64/8 x 4 tokens 0.5-5.2% faster (6
@@ -278,7 +278,11 @@ constexpr int64_t kDecodeOneWaveMaxTiles = 512;
 constexpr int64_t kDecodeTwoPerSmMaxSplits = 8;
 constexpr int64_t kDecodeTwoPerSmMinTiles = 64;
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles, bool wg_loop = false);
+                              int64_t kv_tiles, bool cpasync = false);
+// Whether a call's cache suits the cp.async producer of the plain bf16 rows: contiguous bf16 whose
+// K and V strides agree (in elements), positive, a row's and a head's byte strides below 2^32.
+// Else the rows load through TMA (the launch leaves DP_K_PTR 0).
+bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes);
 // Whether a call plans its splits with choose_num_splits_bw: a bf16 cache (kv_bytes 2),
 // contiguous, in pages of >= 64 keys, or in smaller pages at head dims 64 / 128 outside the _wg
 // rows (wg_loop; kDecodeCtaRateSmallPages), or an e4m3 cache (kv_bytes 1) at head dim 64 outside
@@ -449,13 +453,15 @@ struct DecodePlanOptions {
   int kv_bytes = 2;  // bytes per cache element: 2 bf16, 1 e4m3
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   bool wg_loop = false;   // the split row runs the warpgroup main loop (_wg): decode_cta_rate
+  bool cpasync_row = false;  // the split row has the cp.async producer (decode_row_cpasync)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
   int cluster_max = 0;
   DecodeClusterPolicy cluster_policy = DecodeClusterPolicy::Auto;
 };
 // What a call's split row and device give its plan: sms, kv_bytes, heads_per_cta
-// (decode_row_heads) and wg_loop (decode_row_wg); the rest default. The launch path
+// (decode_row_heads), wg_loop (decode_row_wg) and cpasync_row (decode_row_cpasync); the rest
+// default. The launch path
 // (decode_launch.cpp) adds the call's own options; the bench's offline replay uses it as is.
 DecodePlanOptions decode_row_plan_options(const KernelInfo* row, int64_t sms, int kv_bytes);
 // KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).

@@ -299,13 +299,9 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->m_groups = plan.m_groups;
   kp->packed_rows = p.seqlen_q * kp->gqa_ratio;
   kp->combine_rows = static_cast<int32_t>(decode_out_rows(p));
-  // The cp.async producer of the plain bf16 rows (config.ptxh CPASYNC): a contiguous bf16 cache
-  // whose K and V strides agree (in elements; bytes below 2^32 for a row and a head); else
-  // DP_K_PTR stays 0 and the rows load through TMA.
-  if (p.block_table == nullptr && c.kv_bytes == 2 && p.k_batch_stride == p.v_batch_stride &&
-      p.k_seq_stride == p.v_seq_stride && p.k_head_stride == p.v_head_stride &&
-      p.k_seq_stride > 0 && p.k_head_stride > 0 && p.k_seq_stride * 2 < (int64_t(1) << 32) &&
-      p.k_head_stride * 2 < (int64_t(1) << 32)) {
+  // The cp.async producer of the plain bf16 rows (config.ptxh CPASYNC) on a cache that suits it
+  // (decode_cpasync_cache); else DP_K_PTR stays 0 and the rows load through TMA.
+  if (decode_cpasync_cache(p, c.kv_bytes)) {
     kp->k_ptr = reinterpret_cast<uintptr_t>(p.k_cache);
     kp->v_ptr = reinterpret_cast<uintptr_t>(p.v_cache);
     kp->kv_batch_stride_bytes = static_cast<uint64_t>(p.k_batch_stride) * 2;

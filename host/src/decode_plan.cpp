@@ -148,18 +148,23 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
 }
 
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles, bool wg_loop) {
+                              int64_t kv_tiles, bool cpasync) {
   if (kv_bytes != 2 || p.head_dim > 128 || decode_cta_rows(p) < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
       units < 1 || units >= sms)
     return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
-  // d64 CTAs that copy a tile in small pieces: the plain row's cp.async (contiguous cache) or a
-  // TMA box per page of < 64 keys.
-  const bool small_copies = small_pages(p) || (!wg_loop && p.block_table == nullptr);
+  // d64 CTAs that copy a tile in small pieces: cp.async, or a TMA box per page of < 64 keys.
+  const bool small_copies = small_pages(p) || cpasync;
   if (p.head_dim <= 64 && small_copies && one_per_sm <= kDecodeTwoPerSmMaxSplits / 2 &&
       kv_tiles >= kDecodeTwoPerSmMinTiles)
     return 2 * one_per_sm;
   return one_per_sm;
+}
+
+bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes) {
+  return p.block_table == nullptr && kv_bytes == 2 && p.k_batch_stride == p.v_batch_stride &&
+         p.k_seq_stride == p.v_seq_stride && p.k_head_stride == p.v_head_stride && p.k_seq_stride > 0 &&
+         p.k_head_stride > 0 && p.k_seq_stride * 2 < (int64_t(1) << 32) && p.k_head_stride * 2 < (int64_t(1) << 32);
 }
 
 int choose_num_splits(int64_t units, int64_t kv_tiles, int64_t slots, int64_t max_splits) {
@@ -200,6 +205,7 @@ DecodePlanOptions decode_row_plan_options(const KernelInfo* row, int64_t sms, in
   o.kv_bytes = kv_bytes;
   o.heads_per_cta = decode_row_heads(row);
   o.wg_loop = decode_row_wg(row);
+  o.cpasync_row = decode_row_cpasync(row);
   return o;
 }
 
@@ -292,7 +298,8 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int64_t tiles = decode_kv_tiles(p, o);
   int auto_splits = 1;
   const int64_t max_splits =
-      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, o.wg_loop));
+      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles,
+                                                                o.cpasync_row && decode_cpasync_cache(p, o.kv_bytes)));
   if (o.min_waves > 0)
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))

@@ -103,6 +103,12 @@ bool decode_row_wg(const KernelInfo* row) {
   return f != nullptr && !f->combine && f->wg != 0;
 }
 
+bool decode_row_cpasync(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->kv_bytes == 2 && f->heads == 1 && f->wg == 0 && f->features == 0 &&
+         f->l2_hint == 0;
+}
+
 bool decode_row_qk_e4m3(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
   return f != nullptr && !f->combine && f->kv_bytes == 1 && f->wg >= 2;  // WG 2, 3 (converter warps), 4 (two warpgroups)

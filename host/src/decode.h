@@ -262,8 +262,9 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // weigh less against the keys and a second CTA per SM may still add rate.
 // Two CTAs per SM (2 x sms / units splits, at most kDecodeTwoPerSmMaxSplits) at head dim 64 where
 // a CTA copies each tile in small pieces (`cpasync`: the call runs the cp.async producer, a
-// cp.async row on a decode_cpasync_cache; or a TMA box per page of < 64 keys, any row) and the cache holds >= kDecodeTwoPerSmMinTiles
-// tiles: one such CTA per SM does not keep enough 128-byte rows in flight. Measured on the H100
+// cp.async row on a decode_cpasync_cache; or a TMA box per page of < 64 keys, any row) and the
+// cache holds >= kDecodeTwoPerSmMinTiles tiles: one such CTA per SM does not keep enough 128-byte
+// rows in flight. Measured on the H100
 // (2026-12-06 18:33 UTC, forced counts, bench/results/h100-2026-12-06-s32/n4 and s31/n1): batch 4
 // (32 units) kv 4k-32k at 8 splits against 4: the plain row at 64/8 x 4 tokens 0.5-5.2% faster (6
 // cells, kv 32k contiguous 95.4 against 100.6 us), the _wg row in pages of 16 at 128/8 x 4 -1.0%,
@@ -461,8 +462,8 @@ struct DecodePlanOptions {
 };
 // What a call's split row and device give its plan: sms, kv_bytes, heads_per_cta
 // (decode_row_heads), wg_loop (decode_row_wg) and cpasync_row (decode_row_cpasync); the rest
-// default. The launch path
-// (decode_launch.cpp) adds the call's own options; the bench's offline replay uses it as is.
+// default. The launch path (decode_launch.cpp) adds the call's own options; the bench's offline
+// replay uses it as is.
 DecodePlanOptions decode_row_plan_options(const KernelInfo* row, int64_t sms, int kv_bytes);
 // KV tiles the splits cover: ceil(min(max_seqlen_k, band_keys or max_seqlen_k) / 64).
 int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions& o);

@@ -297,17 +297,19 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
   int auto_splits = 1;
-  const int64_t max_splits =
-      std::min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles,
-                                                                o.cpasync_row && decode_cpasync_cache(p, o.kv_bytes)));
-  if (o.min_waves > 0)
+  if (o.min_waves > 0) {
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
-  else if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
-    auto_splits =
-        choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
-                             decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
-  else
-    auto_splits = best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
+  } else {
+    const bool cpasync = o.cpasync_row && decode_cpasync_cache(p, o.kv_bytes);
+    const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
+                                        decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, cpasync));
+    if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
+      auto_splits =
+          choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
+                               decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
+    else
+      auto_splits = best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
+  }
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;
   if (o.cluster_max >= 2 && o.cluster_policy != DecodeClusterPolicy::Off) {

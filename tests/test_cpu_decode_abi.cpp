@@ -623,13 +623,14 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       // producer, at 32 registers, keeps the box's operands in uniform registers and issues the
       // UTMALDGs, uniform instructions issued once per warp, without an ELECT.)
       if (f->wg != 4) CHECK(count("ELECT") >= 1);
-      // The plain bf16 rows (config.ptxh CPASYNC) load a contiguous cache
-      // with cp.async: a full tile's D / 2 LDGSTS per lane (K and V, 64 / (32 / (D / 8)) rows
-      // each; ptxas unrolls CA_FULL's 8 periods), and one of K and one of V in the last
+      // The plain bf16 rows (config.ptxh CPASYNC; on the host decode_row_cpasync, which the plan
+      // reads: held to the cubins here) load a contiguous cache with cp.async: a full tile's D / 2
+      // LDGSTS per lane (K and V, 64 / (32 / (D / 8)) rows each; ptxas unrolls CA_FULL's 8
+      // periods), and one of K and one of V in the last
       // tile's row loop (with their global descriptor operand); one noinc arrive per lane on the
       // full barrier (ARRIVES.LDGSTSBAR.64.ARVCNT, in ptxas's loop over the lanes' barrier
       // addresses: at most one BRA.U.ANY).
-      const bool cpasync = !e4m3 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0;
+      const bool cpasync = ptxfmha::decode_row_cpasync(r);
       CHECK(count("LDGSTS") == (cpasync ? 2 + d / 2 : 0));
       CHECK(count("ARRIVES") == (cpasync ? 1 : 0));
       CHECK(occurrences("ARRIVES.LDGSTSBAR.64.ARVCNT") == (cpasync ? 1 : 0));  // the noinc form (s30)

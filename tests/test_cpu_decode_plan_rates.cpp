@@ -1,7 +1,8 @@
 // CPU tests of decode's launch plan (no device), continued from test_cpu_decode_plan.cpp: the
 // per-CTA rates the bandwidth model plans with, by cache type (bf16, e4m3), head dim, packed
 // rows (one m-tile, more, the warpgroup rows) and page size, each against the forced split counts
-// it was fitted on; and the one-CTA-per-SM cap at >= 32 packed rows (decode_rows_split_cap).
+// it was fitted on; and the one-CTA-per-SM cap at >= 32 packed rows (decode_rows_split_cap), half
+// the SMs at head dim 256.
 // Rows are synthetic (tests/decode_plan_util.h).
 #include <doctest/doctest.h>
 
@@ -417,6 +418,62 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
   }
 }
 
+TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on whole-tile TMA boxes takes half the SMs at batch 1") {
+  // The H100's forced counts (2026-12-06 20:42 UTC, bench/results/h100-2026-12-06-s33/n5): batch 1,
+  // 64/8 and 128/8 heads x 4 tokens (32 / 64 rows), kv 4k-128k, contiguous and in pages of 64, at 8
+  // / 12 / 16 splits beside the plan. Where a CTA takes whole-tile TMA boxes (the _wg row; the plain
+  // row in pages of 64) 8 splits (64 CTAs) were the best or within 0.7%; on the plain row's
+  // cp.async (64/8 contiguous) the model's 10-11 were. The plans the rule must give, with what was
+  // timed (us):
+  struct Measured { int hq, kv, page; int splits; };
+  const Measured measured[] = {
+      {64, 4096, 64, 8},     // 24.4 (the model's 11: 26.2)
+      {64, 32768, 64, 8},    // 101.6 (11: 114.2; 16: 106.2)
+      {64, 131072, 64, 8},   // 364.3 (10: 415.0; 16: 368.3)
+      {128, 4096, 0, 8},     // 26.1 (13: 27.2)
+      {128, 8192, 64, 8},    // 37.9 (13: 41.9)
+      {128, 32768, 0, 8},    // 105.8 (16: 111.1)
+      {128, 131072, 64, 8},  // 369.1 (16: 375.5)
+      {64, 8192, 0, 10},     // 36.4, cp.async (8: 38.0)
+      {64, 131072, 0, 10},   // 360.1, cp.async (8: 417.5)
+  };
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  for (const Measured& m : measured) {
+    CAPTURE(m.hq); CAPTURE(m.kv); CAPTURE(m.page);
+    ptxfmha_decode_params p = decode_params(1, 4, m.hq, 8, 256, m.kv);
+    set_dense_cache(&p);
+    if (m.page) set_pages(&p, m.page);
+    o.wg_loop = m.hq == 128;
+    o.cpasync_row = !o.wg_loop;
+    DecodePlan plan;  // the d256 rows: one CTA per SM (decode-plans)
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
+    CHECK(plan.num_splits == m.splits);
+  }
+  // Where the rule applies, and where the model keeps the call: batch 1 only (batch 4's half wave
+  // is 2 splits per unit, fewer than kDecodeHalfWaveMinSplits), not the cp.async producer, not
+  // pages of < 64 keys, not one-m-tile CTAs (1 token at 32/8: 4 rows), not e4m3.
+  int capped = 0;
+  for (int hq : {32, 64, 128})
+    for (int sq : {1, 4})
+      for (int b : {1, 4})
+        for (int kv : {4096, 131072})
+          for (int page : {0, 16, 64})
+            for (bool cpasync : {false, true}) {
+              ptxfmha_decode_params p = decode_params(b, sq, hq, 8, 256, kv);
+              set_dense_cache(&p);
+              if (page) set_pages(&p, page);
+              CAPTURE(hq); CAPTURE(sq); CAPTURE(b); CAPTURE(kv); CAPTURE(page); CAPTURE(cpasync);
+              const int64_t units = ptxfmha::decode_split_units(p);
+              const bool half = b == 1 && sq * hq / 8 >= 32 && page != 16 && !cpasync;
+              capped += half;
+              CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync) ==
+                    (half ? 8 : ptxfmha::kDecodeMaxSplits));
+              CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 1, kv / 64, cpasync) == ptxfmha::kDecodeMaxSplits);
+            }
+  CHECK(capped == 8);
+}
+
 TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync_cache)") {
   ptxfmha_decode_params p = decode_params(2, 1, 32, 8, 128, 4096);
   set_dense_cache(&p);
@@ -446,7 +503,7 @@ TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync
   const ptxfmha_decode_params rows32 = decode_params(1, 4, 64, 8, 128, 8192);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 1, 128) == ptxfmha::kDecodeMaxSplits);
   const ptxfmha_decode_params d256 = decode_params(1, 4, 64, 8, 256, 8192);
-  CHECK(ptxfmha::decode_rows_split_cap(d256, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(d256, 8, 132, 2, 128, true) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);

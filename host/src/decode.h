@@ -248,9 +248,10 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 // The most splits a call's plan considers (both models): kv_tiles / kDecodeMinSplitTiles (at
 // least 1) for a bf16 cache (kv_bytes 2), kDecodeMaxSplits for e4m3 (one-tile splits not measured).
 int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
-// The most splits of a bf16 call (kv_bytes 2, head dims 64 / 128) whose CTAs hold
+// The most splits of a bf16 call (kv_bytes 2) whose CTAs hold
 // >= kDecodeOneWaveRows packed rows (query tokens x GQA ratio, at most 64 per CTA) on a grid of
-// fewer units than SMs: sms / units, one CTA per SM; otherwise no cap (kDecodeMaxSplits). Their
+// fewer units than SMs: at head dims 64 / 128 sms / units, one CTA per SM (head dim 256: below);
+// otherwise no cap (kDecodeMaxSplits). Their
 // partials (rows x D x 4 bytes per split, written and read back by the combine kernel) cost more
 // than the split model's bandwidth term: measured on the H100 (2026-12-06 16:50 UTC, forced
 // counts, bench/results/h100-2026-12-06-s31/n1), batch 1 at 64/8 and 128/8 heads x 4 tokens
@@ -274,6 +275,18 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // splits 2.9-3.1% faster than 8 at batch 4, 2 splits 6.2% faster than 4 at batch 8; pages of 64
 // not measured), the plain row in pages of >= 64 keys (not measured), and batch 1 (8 units: at d64 16
 // splits beat 32-33 on 11 of 12 cells, by up to 13%: the partials of 32 splits per unit).
+// Head dim 256 (any kv length): sms / (2 x units) splits, half the SMs, where that is still >=
+// kDecodeHalfWaveMinSplits splits per unit (batch 1 at 8 KV heads) and a CTA takes its tiles as
+// whole TMA boxes (the _wg row; the plain row in pages of >= 64 keys or on a cache the cp.async
+// producer does not take). Measured on the H100 (2026-12-06 20:42 UTC, forced counts,
+// bench/results/h100-2026-12-06-s33/n5), batch 1 at 64/8 and 128/8 heads x 4 tokens (32 / 64
+// rows), kv 4k-128k: the planned 10-16 splits (80-128 CTAs) took 1.074-1.139x the time of 8 (64
+// CTAs) at 64/8 in pages of 64 (kv 32k 114.2 against 101.6 us) and 1.043-1.105x at 128/8 at kv
+// 4k-32k (contiguous and pages of 64); at kv 128k 8 splits were 0.6% slower / 1.7% faster. Left
+// to the model: the plain row's cp.async (64/8 contiguous: 8 splits took 1.020-1.159x the planned
+// 10-11), pages of < 64 keys (8 not timed), batch >= 4 (not timed; its 96 CTAs at 64/8 read at
+// 80-88% of the ceiling in pages of 64), and one-m-tile CTAs (the model plans half the SMs there).
+constexpr int64_t kDecodeHalfWaveMinSplits = 8;
 constexpr int64_t kDecodeOneWaveRows = 32;
 constexpr int64_t kDecodeOneWaveMaxTiles = 512;
 constexpr int64_t kDecodeTwoPerSmMaxSplits = 8;

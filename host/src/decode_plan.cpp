@@ -149,9 +149,13 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
 
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                               int64_t kv_tiles, bool cpasync) {
-  if (kv_bytes != 2 || p.head_dim > 128 || decode_cta_rows(p) < kDecodeOneWaveRows || kv_tiles > kDecodeOneWaveMaxTiles ||
-      units < 1 || units >= sms)
-    return kDecodeMaxSplits;
+  if (kv_bytes != 2 || decode_cta_rows(p) < kDecodeOneWaveRows || units < 1 || units >= sms) return kDecodeMaxSplits;
+  if (p.head_dim > 128) {
+    // d256 CTAs that take whole-tile TMA boxes (not cp.async, pages of >= 64 keys): half the SMs.
+    const int64_t half_wave = sms / (2 * units);
+    return !cpasync && !small_pages(p) && half_wave >= kDecodeHalfWaveMinSplits ? half_wave : kDecodeMaxSplits;
+  }
+  if (kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
   // d64 CTAs that copy a tile in small pieces: cp.async, or a TMA box per page of < 64 keys.
   const bool small_copies = small_pages(p) || cpasync;

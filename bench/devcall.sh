@@ -49,7 +49,8 @@
 #                                8 contiguous d128 cells (the drift), 3 rounds; branch_cudnn
 #                                cudnn-b on d64 / d128 in pages at batch 32 / 128
 #   survey_tail DIR FLAGS BKV MIN_LEFT DONE...   tools/decode-survey.sh (FLAGS, chunks' batch /
-#                                kv regex BKV) over what is left of the budget into $R/DIR, the
+#                                kv regex BKV; SURVEY_DIMS / SURVEY_CACHE from the environment)
+#                                over what is left of the budget into $R/DIR, the
 #                                chunks DONE (finished by earlier calls) seeded into its done file;
 #                                nothing when MIN_LEFT seconds are not left
 #   survey_two_pass [-- DONE1...] [--- DONE2...]   the survey at less device time (s29): pass 1
@@ -190,7 +191,7 @@ pages_ab() {
 survey_tail() {
   local dir=$R/$1 flags=$2 bkv=$3 min_left=$4 tag c left
   shift 4
-  tag=$(printf '%s' "$flags $bkv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)  # decode-survey.sh's
+  tag=$(printf '%s' "${SURVEY_CACHE:+$SURVEY_CACHE }$flags $bkv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)  # decode-survey.sh's
   mkdir -p "$dir"
   for c in "$@"; do echo "$c" >> "$dir/done-$tag"; done
   left=$((START + BUDGET - 25 - $(date +%s)))

@@ -230,6 +230,13 @@ TEST_CASE("tools/decode-survey.sh: every chunk once, resumed after a stop, the d
   log = run_command("SURVEY_DIMS=256 " + env + survey + " " + shell_quote(out) + " 600 2>&1", &rc);
   calls = read_text_file(dir + "/calls");
   CHECK(std::count(calls.begin(), calls.end(), '\n') == 32);
+  // One cache (SURVEY_CACHE): the chunks filtered to it, a survey of its own (they run again).
+  log = run_command("SURVEY_DIMS=64 SURVEY_CACHE=contig " + env + survey + " " + shell_quote(out) +
+                        " 600 --ptxfmha_cudnn=0 2>&1", &rc);
+  CHECK(rc == 0);
+  calls = read_text_file(dir + "/calls");
+  CHECK(std::count(calls.begin(), calls.end(), '\n') == 40);
+  CHECK(calls.find("decode/d64/[^/]+/[^/]+/hq128hkv8/q4/contig\n") != std::string::npos);
   run_command("rm -rf " + shell_quote(dir), &rc);
 }
 

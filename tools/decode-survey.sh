@@ -17,7 +17,8 @@
 # Environment: PTXFMHA_BENCH (default build/bin/ptxfmha_bench), SURVEY_DIMS (head dims in order,
 # default "128 64 256"), SURVEY_BATCH_KV (regex of the batch/kv part of a cell's name, default
 # every batch and length; e.g. 'b(8|32|64|128)/kv(8192|32768|131072)' for the fp8 target's
-# cells), SURVEY_MIN_LEFT.
+# cells), SURVEY_CACHE (regex of the cache part: contig, page16, page64; default every cache; a
+# survey with it keeps its own done file, its name first in the tag), SURVEY_MIN_LEFT.
 set -u
 if [ $# -lt 2 ]; then
   sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -29,11 +30,12 @@ shift 2
 bench=${PTXFMHA_BENCH:-build/bin/ptxfmha_bench}
 dims=${SURVEY_DIMS:-128 64 256}
 batch_kv=${SURVEY_BATCH_KV:-[^/]+/[^/]+}
+cache=${SURVEY_CACHE:-}
 min_left=${SURVEY_MIN_LEFT:-90}
 deadline=$(( $(date +%s) + seconds ))
 
 mkdir -p "$out" || exit 1
-tag=$(printf '%s' "$* $batch_kv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
+tag=$(printf '%s' "${cache:+$cache }$* $batch_kv" | tr -c 'A-Za-z0-9' '_' | cut -c1-60)
 done_file="$out/done-${tag:-default}"
 touch "$done_file"
 
@@ -50,7 +52,7 @@ for d in $dims; do
       echo "$chunk start $(date -u +%T) (${left} s left)" >> "$out/chunks.txt"
       timeout "$left" "$bench" --ptxfmha_suite=decode --ptxfmha_decode_grid=full \
         --ptxfmha_timing=graph --ptxfmha_samples=4 --ptxfmha_batch_ms=2 "$@" \
-        "--benchmark_filter=decode/d$d/$batch_kv/$heads/q$q/" \
+        "--benchmark_filter=decode/d$d/$batch_kv/$heads/q$q/$cache" \
         "--benchmark_out=$out/$chunk.json" --benchmark_out_format=json > "$out/$chunk.txt" 2>&1
       rc=$?
       echo "$chunk rc $rc end $(date -u +%T)" >> "$out/chunks.txt"

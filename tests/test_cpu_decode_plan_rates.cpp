@@ -474,6 +474,47 @@ TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on whole-tile TMA 
   CHECK(capped == 8);
 }
 
+TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on more units takes one CTA per SM, not 80-104 CTAs") {
+  // The H100's forced counts at batch 4 (32 units; 2026-12-06 21:28 UTC,
+  // bench/results/h100-2026-12-06-s33/n6): 64/8 x 4 tokens, where the model planned 3 splits (96
+  // CTAs) at kv >= 8k, ran 6.6-11.4% faster at 4; 128/8 x 4 kept the model's 4. The plans the
+  // floor must give, with what was timed (us):
+  struct Measured { int hq, kv, page; int splits; };
+  const Measured measured[] = {
+      {64, 8192, 0, 4},     // 103.1, cp.async (3: 110.4; 2: 115.3)
+      {64, 131072, 0, 4},   // 1405.7 (3: 1551.6)
+      {64, 32768, 64, 4},   // 364.9 (3: 407.3; 2: 365.4)
+      {64, 131072, 64, 4},  // 1405.6 (3: 1585.9; 2: 1419.9)
+      {128, 32768, 0, 4},   // 368.4 (3: 402.8)
+      {128, 8192, 64, 4},   // 107.7 (2: 106.6; 3: 114.7)
+  };
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  for (const Measured& m : measured) {
+    CAPTURE(m.hq); CAPTURE(m.kv); CAPTURE(m.page);
+    ptxfmha_decode_params p = decode_params(4, 4, m.hq, 8, 256, m.kv);
+    set_dense_cache(&p);
+    if (m.page) set_pages(&p, m.page);
+    o.wg_loop = m.hq == 128;
+    o.cpasync_row = !o.wg_loop;
+    DecodePlan plan;
+    ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
+    CHECK(plan.num_splits == m.splits);
+  }
+  // Where the floor applies: d256 bf16, >= 32 rows, fewer units than SMs whose half wave leaves <
+  // 8 splits per unit, >= 4k keys.
+  const ptxfmha_decode_params b4 = decode_params(4, 4, 64, 8, 256, 8192);
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 128) == 4);
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 64, 132, 2, 128) == 2);   // batch 8
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 16, 132, 2, 128) == 8);   // batch 2
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 8, 132, 2, 128) == 1);    // batch 1: the half-wave cap's
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 132, 132, 2, 128) == 1);  // a full grid
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 1, 128) == 1);   // e4m3
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 32) == 1);    // 2k keys
+  CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 1, 64, 8, 256, 8192), 32, 132, 2, 128) == 1);  // 8 rows
+  CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 4, 64, 8, 128, 8192), 32, 132, 2, 128) == 1);  // d128
+}
+
 TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync_cache)") {
   ptxfmha_decode_params p = decode_params(2, 1, 32, 8, 128, 4096);
   set_dense_cache(&p);

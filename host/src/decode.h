@@ -282,10 +282,12 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // bench/results/h100-2026-12-06-s33/n5), batch 1 at 64/8 and 128/8 heads x 4 tokens (32 / 64
 // rows), kv 4k-128k: the planned 10-16 splits (80-128 CTAs) took 1.074-1.139x the time of 8 (64
 // CTAs) at 64/8 in pages of 64 (kv 32k 114.2 against 101.6 us) and 1.043-1.105x at 128/8 at kv
-// 4k-32k (contiguous and pages of 64); at kv 128k 8 splits were 0.6% slower / 1.7% faster. Left
+// 4k-32k (contiguous and pages of 64); at kv 128k 8 splits were 0.6% slower / 1.7% faster. The
+// library with this cap, run as planned beside 10 / 11 / 13 / 16 forced (21:28 UTC, s33/n6): the
+// best on 11 of the 12 cells, 0.5% over 16 splits on the 12th (kv 128k 128/8 contiguous). Left
 // to the model: the plain row's cp.async (64/8 contiguous: 8 splits took 1.020-1.159x the planned
-// 10-11), pages of < 64 keys (8 not timed), batch >= 4 (not timed; its 96 CTAs at 64/8 read at
-// 80-88% of the ceiling in pages of 64), and one-m-tile CTAs (the model plans half the SMs there).
+// 10-11), pages of < 64 keys (8 not timed), one-m-tile CTAs (the model plans half the SMs there)
+// and more units (decode_rows_split_floor).
 constexpr int64_t kDecodeHalfWaveMinSplits = 8;
 constexpr int64_t kDecodeOneWaveRows = 32;
 constexpr int64_t kDecodeOneWaveMaxTiles = 512;
@@ -293,6 +295,23 @@ constexpr int64_t kDecodeTwoPerSmMaxSplits = 8;
 constexpr int64_t kDecodeTwoPerSmMinTiles = 64;
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                               int64_t kv_tiles, bool cpasync = false);
+// The fewest splits of such a call (bf16, >= kDecodeOneWaveRows rows per CTA, fewer units than
+// SMs) at head dim 256 where half the SMs would leave fewer than kDecodeHalfWaveMinSplits splits
+// per unit (batches >= 2 at 8 KV heads) and the cache holds >= kDecodeOnePerSmMinTiles tiles (4k
+// keys, the shortest timed): sms / units, one CTA per SM (at most the cap and the cache's tiles
+// allow); otherwise 1 (the model's count stands). The model plans 3 splits (96 CTAs)
+// at batch 4, 64/8 x 4 tokens, kv >= 8k; measured on the H100 (2026-12-06 21:28 UTC, forced
+// counts, bench/results/h100-2026-12-06-s33/n6) 4 splits ran 6.6-11.4% faster there, contiguous
+// (cp.async; kv 32k 365.0 against 394.2 us) and in pages of 64 (kv 128k 1405.6 against 1585.9),
+// and were the best of 2 / 3 / 4 / 6 or within 1.3% of 2. At batch 4 128/8 x 4 the model's 4
+// splits were the best or within 3.6% (kv 4k in pages of 64: 2 splits 61.6 against 63.8 us). On
+// the H100 d256 grids of 80-104 CTAs (between half and all of 132 SMs, one CTA per SM) ran
+// slower than both 64 and 128 in 76 of the 80 batch-1 and batch-4 cells timed at all three
+// (s33 n5 and n6); the 4 others are the cp.async row at batch 1, 64/8 x 4 (the model's 10-11
+// splits, kept there: kDecodeHalfWaveMinSplits).
+constexpr int64_t kDecodeOnePerSmMinTiles = 64;
+int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
+                                int64_t kv_tiles);
 // Whether a call's cache suits the cp.async producer of the plain bf16 rows: contiguous bf16 whose
 // K and V strides agree (in elements), positive, a row's and a head's byte strides below 2^32.
 // Else the rows load through TMA (the launch leaves DP_K_PTR 0).

@@ -165,6 +165,14 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
   return one_per_sm;
 }
 
+int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
+                                int64_t kv_tiles) {
+  if (kv_bytes != 2 || p.head_dim <= 128 || decode_cta_rows(p) < kDecodeOneWaveRows || units < 1 || units >= sms ||
+      kv_tiles < kDecodeOnePerSmMinTiles)
+    return 1;
+  return sms / (2 * units) < kDecodeHalfWaveMinSplits ? sms / units : 1;
+}
+
 bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes) {
   return p.block_table == nullptr && kv_bytes == 2 && p.k_batch_stride == p.v_batch_stride &&
          p.k_seq_stride == p.v_seq_stride && p.k_head_stride == p.v_head_stride && p.k_seq_stride > 0 &&
@@ -313,6 +321,8 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                                decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
     else
       auto_splits = best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
+    const int64_t floor = std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles));
+    if (auto_splits < floor) auto_splits = static_cast<int>(floor);
   }
   plan_decode_splits(p, auto_splits, plan, o);
   plan->cluster = 0;

@@ -306,9 +306,9 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
 // and were the best of 2 / 3 / 4 / 6 or within 1.3% of 2. At batch 4 128/8 x 4 the model's 4
 // splits were the best or within 3.6% (kv 4k in pages of 64: 2 splits 61.6 against 63.8 us). On
 // the H100 d256 grids of 80-104 CTAs (between half and all of 132 SMs, one CTA per SM) ran
-// slower than both 64 and 128 in 76 of the 80 batch-1 and batch-4 cells timed at all three
-// (s33 n5 and n6); the 4 others are the cp.async row at batch 1, 64/8 x 4 (the model's 10-11
-// splits, kept there: kDecodeHalfWaveMinSplits).
+// slower than the better of 64 and 128 in 76 of the 80 batch-1 and batch-4 cells timed at all
+// three (s33 n5 and n6; by 1.2-13.9%); the 4 others are the cp.async row at batch 1, 64/8 x 4
+// (the model's 10-11 splits, kept there: kDecodeHalfWaveMinSplits).
 constexpr int64_t kDecodeOnePerSmMinTiles = 64;
 int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                                 int64_t kv_tiles);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran 2026-12-06 20:50-20:59 UTC (s33) on an H100: bench/results/h100-2026-12-06-s33/dst (merged).
 # Prepared in s32 (not run): branch s32-dst (3501454), the decode producer's stage address (%dst)
 # computed once at PRODUCER_ISSUE for the cp.async and the TMA path (a review item since s30).
 # Its SASS differs from main's in 34 decode cubins (sm90a and sm100a: instruction order), so it

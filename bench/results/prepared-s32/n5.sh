@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran 2026-12-06 20:41-20:50 UTC (s33) on an H100: bench/results/h100-2026-12-06-s33/n5.
 # Prepared in s32 (not run). First the A/B of s32's two-per-SM rule (below). The H100 table
 # after s32 (bench/results/h100-2026-12-06-s32):
 # 94 of the 182 batch-1 misses are d256, where the plan runs 64 CTAs (8 KV heads: 8 splits;

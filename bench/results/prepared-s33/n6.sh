@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Ran 2026-12-06 21:27-21:32 UTC (s33) on an H100 with a budget of 360 s: bench/results/h100-2026-12-06-s33/n6
+# (the d64 32/32 resurvey chunks did not start).
 # Prepared in s33 after n5 (bench/results/h100-2026-12-06-s33). Carry:
 # bench/results/prepared-s23/prepare.sh on this tree (its library has s33's head-dim-256 half-wave
 # cap, decode_rows_split_cap). Device call:

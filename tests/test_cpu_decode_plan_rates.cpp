@@ -418,6 +418,24 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
   }
 }
 
+namespace {
+// The split count of a d256 call of 4 tokens at hq / 8 heads on 132 SMs, contiguous (the plain
+// row takes cp.async) or in pages of `page` keys: the library's row for 64 rows is _wg (wg_loop),
+// and the d256 rows run one CTA per SM (decode-plans).
+int d256_four_token_plan(int b, int hq, int kv, int page) {
+  ptxfmha_decode_params p = decode_params(b, 4, hq, 8, 256, kv);
+  set_dense_cache(&p);
+  if (page) set_pages(&p, page);
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  o.wg_loop = hq == 128;
+  o.cpasync_row = !o.wg_loop;
+  DecodePlan plan;
+  ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
+  return plan.num_splits;
+}
+}  // namespace
+
 TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on whole-tile TMA boxes takes half the SMs at batch 1") {
   // The H100's forced counts (2026-12-06 20:42 UTC, bench/results/h100-2026-12-06-s33/n5): batch 1,
   // 64/8 and 128/8 heads x 4 tokens (32 / 64 rows), kv 4k-128k, contiguous and in pages of 64, at 8
@@ -437,18 +455,9 @@ TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on whole-tile TMA 
       {64, 8192, 0, 10},     // 36.4, cp.async (8: 38.0)
       {64, 131072, 0, 10},   // 360.1, cp.async (8: 417.5)
   };
-  ptxfmha::DecodePlanOptions o;
-  o.sms = 132;
   for (const Measured& m : measured) {
     CAPTURE(m.hq); CAPTURE(m.kv); CAPTURE(m.page);
-    ptxfmha_decode_params p = decode_params(1, 4, m.hq, 8, 256, m.kv);
-    set_dense_cache(&p);
-    if (m.page) set_pages(&p, m.page);
-    o.wg_loop = m.hq == 128;
-    o.cpasync_row = !o.wg_loop;
-    DecodePlan plan;  // the d256 rows: one CTA per SM (decode-plans)
-    ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
-    CHECK(plan.num_splits == m.splits);
+    CHECK(d256_four_token_plan(1, m.hq, m.kv, m.page) == m.splits);
   }
   // Where the rule applies, and where the model keeps the call: batch 1 only (batch 4's half wave
   // is 2 splits per unit, fewer than kDecodeHalfWaveMinSplits), not the cp.async producer, not
@@ -488,18 +497,9 @@ TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on more units take
       {128, 32768, 0, 4},   // 368.4 (3: 402.8)
       {128, 8192, 64, 4},   // 107.7 (2: 106.6; 3: 114.7)
   };
-  ptxfmha::DecodePlanOptions o;
-  o.sms = 132;
   for (const Measured& m : measured) {
     CAPTURE(m.hq); CAPTURE(m.kv); CAPTURE(m.page);
-    ptxfmha_decode_params p = decode_params(4, 4, m.hq, 8, 256, m.kv);
-    set_dense_cache(&p);
-    if (m.page) set_pages(&p, m.page);
-    o.wg_loop = m.hq == 128;
-    o.cpasync_row = !o.wg_loop;
-    DecodePlan plan;
-    ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
-    CHECK(plan.num_splits == m.splits);
+    CHECK(d256_four_token_plan(4, m.hq, m.kv, m.page) == m.splits);
   }
   // Where the floor applies: d256 bf16, >= 32 rows, fewer units than SMs whose half wave leaves <
   // 8 splits per unit, >= 4k keys.

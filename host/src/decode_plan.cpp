@@ -147,13 +147,26 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes) {
   return std::min<int64_t>(kDecodeMaxSplits, std::max<int64_t>(1, kv_tiles / kDecodeMinSplitTiles));
 }
 
+namespace {
+// The calls decode_rows_split_cap and decode_rows_split_floor shape: bf16, CTAs of >=
+// kDecodeOneWaveRows packed rows, fewer units than SMs.
+bool one_wave_rows(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes) {
+  return kv_bytes == 2 && decode_cta_rows(p) >= kDecodeOneWaveRows && units >= 1 && units < sms;
+}
+// Head dim 256: the splits of half the SMs where they are >= kDecodeHalfWaveMinSplits per unit, else 0.
+int64_t d256_half_wave(int64_t units, int64_t sms) {
+  const int64_t half_wave = sms / (2 * units);
+  return half_wave >= kDecodeHalfWaveMinSplits ? half_wave : 0;
+}
+}  // namespace
+
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                               int64_t kv_tiles, bool cpasync) {
-  if (kv_bytes != 2 || decode_cta_rows(p) < kDecodeOneWaveRows || units < 1 || units >= sms) return kDecodeMaxSplits;
+  if (!one_wave_rows(p, units, sms, kv_bytes)) return kDecodeMaxSplits;
   if (p.head_dim > 128) {
     // d256 CTAs that take whole-tile TMA boxes (not cp.async, pages of >= 64 keys): half the SMs.
-    const int64_t half_wave = sms / (2 * units);
-    return !cpasync && !small_pages(p) && half_wave >= kDecodeHalfWaveMinSplits ? half_wave : kDecodeMaxSplits;
+    const int64_t half_wave = d256_half_wave(units, sms);
+    return !cpasync && !small_pages(p) && half_wave > 0 ? half_wave : kDecodeMaxSplits;
   }
   if (kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
@@ -167,10 +180,8 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
 
 int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                                 int64_t kv_tiles) {
-  if (kv_bytes != 2 || p.head_dim <= 128 || decode_cta_rows(p) < kDecodeOneWaveRows || units < 1 || units >= sms ||
-      kv_tiles < kDecodeOnePerSmMinTiles)
-    return 1;
-  return sms / (2 * units) < kDecodeHalfWaveMinSplits ? sms / units : 1;
+  if (!one_wave_rows(p, units, sms, kv_bytes) || p.head_dim <= 128 || kv_tiles < kDecodeOnePerSmMinTiles) return 1;
+  return d256_half_wave(units, sms) == 0 ? sms / units : 1;
 }
 
 bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes) {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Prepared in s33 (not run). Carry: bench/results/prepared-s23/prepare.sh on a tree with s33's
+# decode_rows_split_floor (main after facbe61). Device call:
+#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s33/n7.sh n7 570
+#   d256-floor-b4  the floor's 6 moved plans (batch 4, 64/8 x 4 tokens, kv 8k / 32k / 128k,
+#                  contiguous and in pages of 64: 4 splits), run as planned beside the model's 3
+#                  forced (n6 timed 4 only as a forced count)
+#   resurvey/      the d64 32/32 chunks' contiguous cells, which n6 did not reach (measured in s29
+#                  with TMA; cp.async since s30), cuDNN autotuned beside
+. bench/devcall.sh
+call_begin "$1" "${2:-570}"
+shift 2
+C="$PWD/build-bench/cub"
+bench_cells d256-floor-b4 "$C" "default,s3" \
+  "decode/d256/b4/kv(8192|32768|131072)/hq64hkv8/q4/(contig|page64)/"
+export SURVEY_CACHE=contig SURVEY_DIMS=64
+survey_tail resurvey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 60 \
+  d64_hq32hkv8_q1 d64_hq32hkv8_q4 d64_hq64hkv8_q1 d64_hq64hkv8_q4 d64_hq128hkv8_q1 d64_hq128hkv8_q4
+call_end

@@ -5,6 +5,12 @@
 #   d256-floor-b4  the floor's 6 moved plans (batch 4, 64/8 x 4 tokens, kv 8k / 32k / 128k,
 #                  contiguous and in pages of 64: 4 splits), run as planned beside the model's 3
 #                  forced (n6 timed 4 only as a forced count)
+#   d256-sweep     why grids of 80-104 CTAs lose at d256 (s33): every count 8-16 at batch 1, one
+#                  token, 32/8 heads, kv 32k / 128k, contiguous and in pages of 64 (64-128 CTAs,
+#                  one per SM). If CTAs spread one per TPC (66 on 132 SMs) before a TPC's second
+#                  SM fills, and a TPC's bandwidth binds, the time jumps after 66 CTAs (9 splits:
+#                  72) and falls back towards 128; a per-SM limit alone gives times that do not
+#                  rise with the count
 #   resurvey/      the d64 32/32 chunks' contiguous cells, which n6 did not reach (measured in s29
 #                  with TMA; cp.async since s30), cuDNN autotuned beside
 . bench/devcall.sh
@@ -13,6 +19,8 @@ shift 2
 C="$PWD/build-bench/cub"
 bench_cells d256-floor-b4 "$C" "default,s3" \
   "decode/d256/b4/kv(8192|32768|131072)/hq64hkv8/q4/(contig|page64)/"
+bench_cells d256-sweep "$C" "default,s9,s10,s11,s12,s13,s14,s15,s16" \
+  "decode/d256/b1/kv(32768|131072)/hq32hkv8/q1/(contig|page64)/"
 export SURVEY_CACHE=contig SURVEY_DIMS=64
 survey_tail resurvey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 60 \
   d64_hq32hkv8_q1 d64_hq32hkv8_q4 d64_hq64hkv8_q1 d64_hq64hkv8_q4 d64_hq128hkv8_q1 d64_hq128hkv8_q4

@@ -358,14 +358,8 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
             // without the cap the models split these grids further (the mutation): where they do,
             // the cap is what moved the plan
             const int64_t tiles = kv / 64;
-            const int uncapped =
-                ptxfmha::decode_plans_by_bandwidth(p, 2, o.wg_loop)
-                    ? ptxfmha::choose_num_splits_bw(units, tiles, 132, (o.wg_loop ? 132 : 264) / 132,
-                                                    ptxfmha::decode_cta_rate(p, 2, o.wg_loop),
-                                                    ptxfmha::decode_bw_partials_tiles(ptxfmha::decode_out_rows(p), 132, 2),
-                                                    ptxfmha::decode_max_splits(tiles, 2))
-                    : ptxfmha::best_num_splits(units, tiles, o.wg_loop ? 132 : 264, ptxfmha::decode_max_splits(tiles, 2),
-                                               ptxfmha::decode_combine_tiles(2, o.wg_loop));
+            const int uncapped = ptxfmha::decode_model_splits(p, units, tiles, o.wg_loop ? 132 : 264, o,
+                                                              ptxfmha::decode_max_splits(tiles, 2));
             if (uncapped > plan.num_splits) ++capped;
           }
   MESSAGE("one CTA per SM at >= 32 rows: " << capped << " of 72 plans moved by the cap; " << two_per_sm

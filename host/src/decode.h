@@ -506,11 +506,18 @@ int64_t decode_kv_tiles(const ptxfmha_decode_params& p, const DecodePlanOptions&
 void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
                         const DecodePlanOptions& o = DecodePlanOptions());
 
+// The split model's count for a call of `units` split units (batch * heads_kv / heads_per_cta *
+// m_groups) over `tiles` KV tiles, at most max_splits: choose_num_splits_bw(units, tiles, o.sms,
+// slots / o.sms, decode_cta_rate, decode_bw_partials_tiles) where o.sms > 0 and
+// decode_plans_by_bandwidth says so, else best_num_splits(units, tiles, slots, max_splits,
+// decode_combine_tiles). slots = #SMs x resident split CTAs per SM.
+int decode_model_splits(const ptxfmha_decode_params& p, int64_t units, int64_t tiles, int64_t slots,
+                        const DecodePlanOptions& o, int64_t max_splits);
+
 // The whole decode launch plan, pure (no driver call): the rows, the automatic split count
-// choose_num_splits_bw(batch * heads_kv * m_groups, decode_kv_tiles, o.sms, slots / o.sms)
-// (with o.sms == 0 or where decode_plans_by_bandwidth says no: choose_num_splits(..., slots)),
-// both at most decode_max_splits(tiles, o.kv_bytes) splits,
-// slots = #SMs x resident split CTAs per SM, plan_decode_splits, and both grids; then the
+// (o.min_waves > 0: choose_num_splits_min_waves; else decode_model_splits at most
+// min(decode_max_splits(tiles, o.kv_bytes), decode_rows_split_cap) splits, at least
+// decode_rows_split_floor), plan_decode_splits, and both grids; then the
 // cluster policy (o.cluster_max >= 2): Auto choose_cluster_splits (a requested num_splits:
 // the cluster when 2 <= it <= cluster_max), Force as described at DecodeClusterPolicy; a
 // cluster plan has cluster = num_splits, no workspace, no combine grid (the caller runs the

@@ -310,6 +310,14 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
   }
 }
 
+int decode_model_splits(const ptxfmha_decode_params& p, int64_t units, int64_t tiles, int64_t slots,
+                        const DecodePlanOptions& o, int64_t max_splits) {
+  if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
+    return choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
+                                decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
+  return best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
+}
+
 void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                  const KernelInfo& combine_row, int64_t slots, DecodePlan* plan,
                  const DecodePlanOptions& o) {
@@ -326,12 +334,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
     const bool cpasync = o.cpasync_row && decode_cpasync_cache(p, o.kv_bytes);
     const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
                                         decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, cpasync));
-    if (o.sms > 0 && decode_plans_by_bandwidth(p, o.kv_bytes, o.wg_loop))
-      auto_splits =
-          choose_num_splits_bw(units, tiles, o.sms, slots / o.sms, decode_cta_rate(p, o.kv_bytes, o.wg_loop),
-                               decode_bw_partials_tiles(decode_out_rows(p), o.sms, o.kv_bytes), max_splits);
-    else
-      auto_splits = best_num_splits(units, tiles, slots, max_splits, decode_combine_tiles(o.kv_bytes, o.wg_loop));
+    auto_splits = decode_model_splits(p, units, tiles, slots, o, max_splits);
     const int64_t floor = std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles));
     if (auto_splits < floor) auto_splits = static_cast<int>(floor);
   }

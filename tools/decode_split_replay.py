@@ -22,6 +22,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from decode_targets import read_plans  # noqa: E402  (`ptxfmha decode-plans` output)
 from results_io import open_text  # noqa: E402
 
 _KEEP = re.compile(r"^(default|nocl|s\d+)$")
@@ -51,16 +52,6 @@ def read_timings(paths):
     return cells
 
 
-def read_plans(path):
-    plans = {}
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 5 and parts[0].startswith("decode/"):
-                plans[parts[0]] = int(parts[3])
-    return plans
-
-
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("json", nargs="+")
@@ -69,7 +60,7 @@ def main(argv):
     ap.add_argument("--list", type=int, default=-1, help="cells listed (default all)")
     a = ap.parse_args(argv)
     cells = {c: t for c, t in read_timings(a.json).items() if len(t) >= 2}
-    plans = read_plans(a.plans)
+    plans = {cell: splits for cell, (_row, splits, _ctas) in read_plans(a.plans).items()}
     rows, untimed, unplanned = [], [], []
     for cell, times in sorted(cells.items()):
         if cell not in plans:

@@ -393,6 +393,22 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
   CHECK(ptxfmha::find_decode_split(80, 128, 2, false) == nullptr);
 }
 
+// The rows that take the cp.async producer for a contiguous cache, by name. The body (config.ptxh
+// CPASYNC) and the host (decode_row_cpasync, which the plan and the SASS contract below read) share
+// one expression, SM90_DECODE_CPASYNC in the manifest; this list is the independent statement of
+// which rows it must select (s29-s30: the plain bf16 rows and their _s3 / _s6 / _cl twins).
+TEST_CASE("decode kernel rows: the cp.async producer's rows are the plain bf16 rows and their twins") {
+  std::set<std::string> want;
+  for (const char* arch : {"sm90a", "sm100a"})
+    for (const char* row : {"d64", "d128", "d256", "d128_s6", "d64_s3", "d64_cl", "d128_cl", "d256_cl"})
+      want.insert(std::string("fmha_decode_") + row + "_" + arch);
+  std::set<std::string> got;
+  for (const KernelInfo* r : ptxfmha::all_kernels())
+    if (decode_kind(r->kind) && ptxfmha::decode_row_cpasync(r)) got.insert(r->name);
+  for (const std::string& n : got) CHECK_MESSAGE(want.count(n) == 1, n << " takes cp.async");
+  for (const std::string& n : want) CHECK_MESSAGE(got.count(n) == 1, n << " does not take cp.async");
+}
+
 TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue scratch") {
   for (const auto& s : ptx_sources()) {
     const KernelInfo* row = find_row(s.name);

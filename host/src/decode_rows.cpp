@@ -7,6 +7,7 @@
 #include "context.h"
 #include "decode.h"
 #include "kernel_lookup.h"
+#include "../../ptx/manifest/sm90_decode.h"
 
 namespace ptxfmha {
 
@@ -105,8 +106,7 @@ bool decode_row_wg(const KernelInfo* row) {
 
 bool decode_row_cpasync(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
-  return f != nullptr && !f->combine && f->kv_bytes == 2 && f->heads == 1 && f->wg == 0 && f->features == 0 &&
-         f->l2_hint == 0;
+  return f != nullptr && !f->combine && SM90_DECODE_CPASYNC(f->kv_bytes, f->features, f->l2_hint, f->heads, f->wg);
 }
 
 bool decode_row_qk_e4m3(const KernelInfo* row) {

@@ -246,6 +246,11 @@
     X(fmha_decode_combine_d64_sink_sm100a) X(fmha_decode_combine_d128_sink_sm100a)           \
     X(fmha_decode_combine_d256_sink_sm100a)
 
+// Which rows load a contiguous cache with the cp.async producer (s30): the plain bf16 rows, one
+// KV head, mma.sync consumers (no WG loop), no features, no L2 hint. One expression, read by the
+// body (config.ptxh: CPASYNC) and by the host (decode_rows.cpp: decode_row_cpasync).
+#define SM90_DECODE_CPASYNC(kv, ft, l2, h, wg) ((kv) == 2 && (h) == 1 && !(wg) && !(ft) && !(l2))
+
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
 #define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       arch
 #define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   d

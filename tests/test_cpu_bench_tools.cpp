@@ -149,3 +149,43 @@ TEST_CASE("tools/decode_split_replay.py: plan against the best forced split coun
   CHECK(untimed.find("1 plans timed") != std::string::npos);
   std::remove(path.c_str());
 }
+
+// --by-ctas: each cell's time at a grid size (split_ctas) over its fastest, grouped by head dim,
+// m-tiles and cache. Cells A and C (kv >= 32k) are timed at 64 / 96 (/ 128) CTAs; B is short
+// (left out at --min-kv 32768, in at 0); D has one grid size only; A's e4m3 item must not count;
+// E (64 packed rows: 4 m-tiles, in pages of 64) is a group of its own, fastest at its larger grid.
+TEST_CASE("tools/decode_split_replay.py --by-ctas: time over the best per grid size, grouped (CPU)") {
+  const char* json = R"({"benchmarks": [
+  {"name": "decode/d256/b1/kv32768/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "splits": 8, "split_ctas": 64, "median_us": 10.0},
+  {"name": "decode/d256/b1/kv32768/hq32hkv8/q1/contig/v=s12/ptxfmha/iterations:4/manual_time", "splits": 12, "split_ctas": 96, "median_us": 11.0},
+  {"name": "decode/d256/b1/kv32768/hq32hkv8/q1/contig/v=s16/ptxfmha/iterations:4/manual_time", "splits": 16, "split_ctas": 128, "median_us": 10.5},
+  {"name": "decode/d256/b1/kv32768/hq32hkv8/q1/contig/v=e4m3+s12/ptxfmha/iterations:4/manual_time", "splits": 12, "split_ctas": 96, "median_us": 1.0},
+  {"name": "decode/d256/b1/kv4096/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "splits": 8, "split_ctas": 64, "median_us": 4.0},
+  {"name": "decode/d256/b1/kv4096/hq32hkv8/q1/contig/v=s12/ptxfmha/iterations:4/manual_time", "splits": 11, "split_ctas": 88, "median_us": 5.0},
+  {"name": "decode/d256/b1/kv131072/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "splits": 8, "split_ctas": 64, "median_us": 20.0},
+  {"name": "decode/d256/b1/kv131072/hq32hkv8/q1/contig/v=s12/ptxfmha/iterations:4/manual_time", "splits": 12, "split_ctas": 96, "median_us": 23.0},
+  {"name": "decode/d256/b1/kv131072/hq64hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "splits": 8, "split_ctas": 64, "median_us": 30.0},
+  {"name": "decode/d256/b1/kv131072/hq128hkv8/q4/page64/ptxfmha/iterations:4/manual_time", "splits": 8, "split_ctas": 64, "median_us": 44.0},
+  {"name": "decode/d256/b1/kv131072/hq128hkv8/q4/page64/v=s12/ptxfmha/iterations:4/manual_time", "splits": 12, "split_ctas": 96, "median_us": 40.0}
+ ]})";
+  const std::string path = write_temp(json, ".json");
+  auto run = [&](const char* args, int* rc) {
+    return run_command("python3 " + shell_quote(source_dir() + "/tools/decode_split_replay.py") + " --by-ctas " +
+                           args + " " + shell_quote(path) + " 2>&1", rc);
+  };
+  int rc = 0;
+  const std::string out = run("--min-kv 32768", &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("d256 mt1 contig ctas 64: 2 cells, median 1.000, max 1.000") != std::string::npos);
+  CHECK(out.find("d256 mt1 contig ctas 96: 2 cells, median 1.125, max 1.150") != std::string::npos);
+  CHECK(out.find("d256 mt1 contig ctas 128: 1 cells, median 1.050, max 1.050") != std::string::npos);
+  CHECK(out.find("d256 mt4 page64 ctas 64: 1 cells, median 1.100, max 1.100") != std::string::npos);
+  CHECK(out.find("d256 mt4 page64 ctas 96: 1 cells, median 1.000, max 1.000") != std::string::npos);
+  CHECK(out.find("ctas 88") == std::string::npos);  // B: kv 4k
+  const std::string all = run("--min-kv 0", &rc);
+  CAPTURE(all);
+  CHECK(all.find("d256 mt1 contig ctas 88: 1 cells, median 1.250, max 1.250") != std::string::npos);
+  CHECK(all.find("d256 mt1 contig ctas 64: 3 cells, median 1.000, max 1.000") != std::string::npos);
+  std::remove(path.c_str());
+}

@@ -12,7 +12,14 @@ their `+` joins; e4m3, k=, wN, pN, qN and cl items are left out. A cell's time a
 smallest median over the files (several runs of one count: the best one). A plan whose count
 was not timed is listed as untimed and left out of the mean.
 
+With --by-ctas it prints no plans (--plans is not read): the same cells' times at each grid
+size (the entries' `split_ctas`) over the cell's fastest count, grouped by head dim, m-tiles per
+CTA (packed rows, 16 to an m-tile, at most 64 rows) and cache, cells at kv >= --min-kv only:
+"d256 mt1 contig ctas 96: 12 cells, median 1.107, max 1.114" (s34: which grid sizes lose at
+d256 on the H100).
+
 usage: decode_split_replay.py --plans PLANS [--over 1.02] [--list N] JSON [JSON ...]
+       decode_split_replay.py --by-ctas [--min-kv KEYS] JSON [JSON ...]
 """
 import argparse
 import json
@@ -32,8 +39,8 @@ def item_kept(item):
     return all(_KEEP.match(tok) for tok in item.split("+"))
 
 
-def read_timings(paths):
-    cells = {}
+def read_entries(paths):
+    """(cell, splits, median_us, split_ctas or None) of every kept ptx-fmha entry."""
     for path in paths:
         with open_text(path) as f:
             data = json.load(f)
@@ -45,20 +52,61 @@ def read_timings(paths):
             cell, item = head.split("/v=", 1) if "/v=" in head else (head, "default")
             if not item_kept(item):
                 continue
-            by_count = cells.setdefault(cell, {})
-            s = int(b["splits"])
-            t = float(b["median_us"])
-            by_count[s] = min(t, by_count.get(s, t))
+            ctas = int(b["split_ctas"]) if "split_ctas" in b else None
+            yield cell, int(b["splits"]), float(b["median_us"]), ctas
+
+
+def read_timings(paths, key_ctas=False):
+    """cell -> {splits (or split_ctas with key_ctas): smallest median_us over the files}."""
+    cells = {}
+    for cell, s, t, ctas in read_entries(paths):
+        if key_ctas and ctas is None:
+            continue
+        by_count = cells.setdefault(cell, {})
+        k = ctas if key_ctas else s
+        by_count[k] = min(t, by_count.get(k, t))
     return cells
+
+
+_CELL = re.compile(r"^decode/d(\d+)/b\d+/kv(\d+)/hq(\d+)hkv(\d+)/q(\d+)/([^/]+)$")
+
+
+def by_ctas(paths, min_kv):
+    """Lines "dD mtM CACHE ctas N: C cells, median R, max R" (time at N CTAs / the cell's best)."""
+    groups = {}
+    for cell, times in read_timings(paths, key_ctas=True).items():
+        m = _CELL.match(cell)
+        if m is None or len(times) < 2 or int(m.group(2)) < min_kv:
+            continue
+        d, hq, hkv, q, cache = int(m.group(1)), int(m.group(3)), int(m.group(4)), int(m.group(5)), m.group(6)
+        rows = min(q * (hq // hkv), 64)
+        best = min(times.values())
+        for n, t in times.items():
+            groups.setdefault((d, (rows + 15) // 16, cache, n), []).append(t / best)
+    lines = []
+    for (d, mt, cache, n), r in sorted(groups.items()):
+        r.sort()
+        mid = len(r) // 2
+        med = r[mid] if len(r) % 2 else 0.5 * (r[mid - 1] + r[mid])
+        lines.append(f"d{d} mt{mt} {cache} ctas {n}: {len(r)} cells, median {med:.3f}, max {r[-1]:.3f}")
+    return lines
 
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("json", nargs="+")
-    ap.add_argument("--plans", required=True, help="`ptxfmha decode-plans` output")
+    ap.add_argument("--plans", help="`ptxfmha decode-plans` output (required without --by-ctas)")
+    ap.add_argument("--by-ctas", action="store_true", help="time over the best per grid size, grouped")
+    ap.add_argument("--min-kv", type=int, default=0, help="--by-ctas: cells of at least this many keys")
     ap.add_argument("--over", type=float, default=1.02, help="ratio counted as a miss (default 1.02)")
     ap.add_argument("--list", type=int, default=-1, help="cells listed (default all)")
     a = ap.parse_args(argv)
+    if a.by_ctas:
+        lines = by_ctas(a.json, a.min_kv)
+        print("\n".join(lines) if lines else "no cell timed at >= 2 grid sizes")
+        return 0 if lines else 1
+    if a.plans is None:
+        ap.error("--plans is required (or --by-ctas)")
     cells = {c: t for c, t in read_timings(a.json).items() if len(t) >= 2}
     plans = {cell: splits for cell, (_row, splits, _ctas) in read_plans(a.plans).items()}
     rows, untimed, unplanned = [], [], []

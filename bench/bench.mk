@@ -4,7 +4,8 @@
 #                       and bench/METHOD.md
 #   $(BENCH_UTIL_A)     bench helpers + cuDNN loader + the pure parts (cases, grids, statistics,
 #                       plan choice, estimate, the backward's sampled reference, the offline
-#                       replay of the library's decode plan: decode_replay.h) + the cuDNN
+#                       replay of the library's decode plan: decode_replay.h; the CTA placement
+#                       probe: placement_probe.h) + the cuDNN
 #                       SDPA graphs, also linked by tools/ (the CLI) and the tests
 #                       (tests/test_cpu_bench_gate.cpp, tests/test_cpu_bench_*.cpp, the backward
 #                       GPU tests print cuDNN's backward error through CudnnSdpa)
@@ -58,7 +59,7 @@ else
   CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
 endif
 
-BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o \
+BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o placement_probe.o \
                      bench_stats.o bench_bwd_ref.o cudnn_sdpa.o)
 # The bench binary: main and registration, options, device state, the case families, the
 # gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.

@@ -15,10 +15,16 @@
 //                             SM, splits, split CTAs; diff two builds' output to find the cells
 //                             a plan change moves (bench/METHOD.md, "Decode A/B"); --filter
 //                             as the bench's --benchmark_filter (extended regex, '-' negates)
+//   ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--reps R] [--raw]
+//                             where a grid's CTAs run and how fast each reads
+//                             (bench/placement_probe.h): per grid size the kernel time and GB/s,
+//                             the SMs and TPCs used, and the median read time of CTAs that share
+//                             their TPC against CTAs alone on theirs; --raw adds every record
 //   ptxfmha version
 //
 // Exit status: 0 success (info and bench also when there is no GPU: they say so), 1 a check
-// failed or the bench failed, 2 usage, 77 `check` could not run (no GPU / no kernels): SKIPPED.
+// failed or the bench failed, 2 usage, 77 `check` or `placement` could not run (no GPU / no
+// kernels): SKIPPED.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +44,7 @@
 #include "bench_case.h"
 #include "bench_util.h"
 #include "decode_replay.h"
+#include "placement_probe.h"
 #include "cudnn_sdpa.h"
 #include "driver.h"
 #include "kernel_table.h"
@@ -497,12 +504,48 @@ int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, 
   return 0;
 }
 
+// `ptxfmha placement`: bench_placement_read at each grid size (placement_probe.h).
+int cmd_placement(const ptxfmha_bench::PlacementOptions& opt, bool raw) {
+  std::string init;
+  ptxfmha::DeviceInfo dev;
+  ptxfmha_status st = ptxfmha::driver_init(&init);
+  if (st == PTXFMHA_OK) st = ptxfmha::acquire_context(&dev);
+  if (st != PTXFMHA_OK) {
+    std::printf("SKIPPED: ptxfmha placement needs a GPU (%s: %s)\n", ptxfmha_status_string(st),
+                !init.empty() ? init.c_str() : ptxfmha_last_error());
+    return 77;
+  }
+  std::vector<ptxfmha_bench::PlacementRun> runs;
+  const std::string why = ptxfmha_bench::run_placement_probe(opt, &runs);
+  if (!why.empty()) {
+    std::printf("ptxfmha placement: %s\n", why.c_str());
+    return 1;
+  }
+  std::printf("# %zu MiB per CTA, %d threads, %d KiB dynamic shared memory, median of %d launches; TPC = SMs "
+              "2k and 2k+1 (assumed)\n",
+              opt.cta_bytes >> 20, opt.threads, opt.smem_bytes >> 10, opt.reps);
+  for (const ptxfmha_bench::PlacementRun& r : runs) {
+    const ptxfmha_bench::PlacementSummary& s = r.summary;
+    std::printf("ctas %d: %.3f ms, %.1f GB/s; SMs %d (at most %d CTAs on one), TPCs %d (%d with both SMs busy); "
+                "CTAs sharing a TPC %d, median %.1f us; alone %d, median %.1f us; span %.1f us\n",
+                r.ctas, r.kernel_ms, r.gb_per_s, s.sms_used, s.max_ctas_per_sm, s.tpcs_used, s.tpcs_shared,
+                s.shared_ctas, s.shared_us, s.alone_ctas, s.alone_us, s.span_us);
+    if (raw)
+      for (std::size_t c = 0; c < r.records.size(); ++c)
+        std::printf("raw %d %zu %llu %llu %llu\n", r.ctas, c, static_cast<unsigned long long>(r.records[c].smid),
+                    static_cast<unsigned long long>(r.records[c].start_ns),
+                    static_cast<unsigned long long>(r.records[c].end_ns));
+  }
+  return 0;
+}
+
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: ptxfmha info\n"
                "       ptxfmha check [--long]\n"
                "       ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]\n"
                "       ptxfmha decode-plans [--grid NAME] [--cache bf16|e4m3] [--sms N] [--smem-kib K] [--filter REGEX]\n"
+               "       ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--reps R] [--raw]\n"
                "       ptxfmha version\n"
                "  info   device, architecture, cuDNN, kernels: cubins, ptxas registers/spills/smem,\n"
                "         driver attributes (on a device of the kernel's architecture)\n"
@@ -513,7 +556,10 @@ void usage(FILE* f) {
                "         --benchmark_filter=fwd/d128 --ptxfmha_suite=prefill\n"
                "  decode-plans  the library's split plan of every decode cell of a bench grid\n"
                "         (default full), offline: no GPU; default 132 SMs, 228 KiB per SM (H200);\n"
-               "         --cache e4m3: with an e4m3 cache (the bench's /v=e4m3 entries)\n");
+               "         --cache e4m3: with an e4m3 cache (the bench's /v=e4m3 entries)\n"
+               "  placement  where a grid's CTAs run and how fast each reads its own range (default\n"
+               "         sizes 64,72,...,128,132, 16 MiB per CTA, 200 KiB shared memory: one CTA per SM;\n"
+               "         exit 77 skipped: no GPU)\n");
 }
 
 }  // namespace
@@ -582,6 +628,36 @@ int main(int argc, char** argv) {
       return 2;
     }
     return cmd_decode_plans(grid, sms, smem_kib * 1024, filter, cache == "e4m3");
+  }
+  if (cmd == "placement") {
+    ptxfmha_bench::PlacementOptions opt;
+    opt.sizes = {64, 72, 80, 88, 96, 104, 112, 120, 128, 132};
+    long long cta_mib = 16, smem_kib = 200, reps = 5;
+    bool raw = false;
+    for (int i = 2; i < argc; ++i) {
+      const bool has_value = i + 1 < argc;
+      if (std::strcmp(argv[i], "--sizes") == 0 && has_value) {
+        opt.sizes.clear();
+        std::stringstream list(argv[++i]);
+        std::string item;
+        while (std::getline(list, item, ',')) opt.sizes.push_back(std::atoi(item.c_str()));
+      } else if (std::strcmp(argv[i], "--cta-mib") == 0 && has_value) cta_mib = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--smem-kib") == 0 && has_value) smem_kib = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--reps") == 0 && has_value) reps = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--raw") == 0) raw = true;
+      else {
+        std::fprintf(stderr, "ptxfmha placement: unknown argument '%s'\n", argv[i]);
+        return 2;
+      }
+    }
+    if (cta_mib < 1 || cta_mib > 4096 || smem_kib < 0 || smem_kib > 1024 || reps < 1 || reps > 1000) {
+      std::fprintf(stderr, "ptxfmha placement: --cta-mib must be 1..4096, --smem-kib 0..1024, --reps 1..1000\n");
+      return 2;
+    }
+    opt.cta_bytes = static_cast<std::size_t>(cta_mib) << 20;
+    opt.smem_bytes = static_cast<int>(smem_kib * 1024);
+    opt.reps = static_cast<int>(reps);
+    return cmd_placement(opt, raw);
   }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage(stdout);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepared in s33, not run; s34 could not start a device (20 asks, none started; the session's device
-# time spent on the refusals) and added the 4-m-tile sweep and the H200-only part. Carry:
-# bench/results/prepared-s23/prepare.sh on a tree with s33's decode_rows_split_floor (main after
-# facbe61). Device call:
+# time spent on the refusals) and added the 4-m-tile sweep, the H200-only part and the placement
+# probe. Carry: bench/results/prepared-s23/prepare.sh on main as of s34 (s33's
+# decode_rows_split_floor, s34's `ptxfmha placement`; the carry now holds the CLI). Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s33/n7.sh n7 570
 #   d256-floor-b4  the floor's 6 moved plans (batch 4, 64/8 x 4 tokens, kv 8k / 32k / 128k,
 #                  contiguous and in pages of 64: 4 splits), run as planned beside the model's 3
@@ -23,12 +23,20 @@
 #                  cells as n6 timed them on the H100 (the cap's 12 plans beside 10 / 11 / 13 / 16
 #                  splits; batch 4 at 2 / 3 / 4 / 6): the H200's d256 plans moved with the rules,
 #                  unmeasured
+#   placement, placement-test   (s34) `ptxfmha placement --raw`: a read-only kernel of one CTA per
+#                  SM (200 KiB of shared memory) at 64, 72, ..., 128, 132 CTAs, each reading its
+#                  own 16 MiB (bench/placement_probe.h): the GB/s per grid size, which SMs and TPCs
+#                  the CTAs took and how long CTAs sharing a TPC read against CTAs alone; a loss at
+#                  80-104 CTAs here is the hardware's, not the split kernel's. Then its GPU test
+#                  case (records written, one CTA per SM), never run before
 #   resurvey/      the d64 32/32 chunks' contiguous cells, which n6 did not reach (measured in s29
 #                  with TMA; cp.async since s30), cuDNN autotuned beside
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
 C="$PWD/build-bench/cub"
+part placement 90 .deps/gpu/ptxfmha placement --raw
+part placement-test 60 "$T" -tc='gpu placement probe*' -s
 bench_cells d256-floor-b4 "$C" "default,s3" \
   "decode/d256/b4/kv(8192|32768|131072)/hq64hkv8/q4/(contig|page64)/"
 bench_cells d256-sweep "$C" "default,s9,s10,s11,s12,s13,s14,s15,s16" \

@@ -318,16 +318,21 @@ CheckResult run_check(const KernelInfo& k, const Shape& s, CUstream stream) {
   return res;
 }
 
-int cmd_check(bool long_shapes) {
-  ptxfmha::DeviceInfo dev;
+// The driver and a context for the subcommand `cmd`; false after printing why it is SKIPPED
+// (the caller returns 77) when there is no driver or no device.
+bool acquire_gpu_or_skip(const char* cmd, ptxfmha::DeviceInfo* dev) {
   std::string init_msg;
   ptxfmha_status st = ptxfmha::driver_init(&init_msg);
-  if (st == PTXFMHA_OK) st = ptxfmha::acquire_context(&dev);
-  if (st != PTXFMHA_OK) {
-    std::printf("SKIPPED: ptxfmha check needs a GPU (%s: %s)\n", ptxfmha_status_string(st),
-                !init_msg.empty() ? init_msg.c_str() : ptxfmha_last_error());
-    return 77;
-  }
+  if (st == PTXFMHA_OK) st = ptxfmha::acquire_context(dev);
+  if (st == PTXFMHA_OK) return true;
+  std::printf("SKIPPED: ptxfmha %s needs a GPU (%s: %s)\n", cmd, ptxfmha_status_string(st),
+              !init_msg.empty() ? init_msg.c_str() : ptxfmha_last_error());
+  return false;
+}
+
+int cmd_check(bool long_shapes) {
+  ptxfmha::DeviceInfo dev;
+  if (!acquire_gpu_or_skip("check", &dev)) return 77;
   if (!dev.arch) {
     std::printf("SKIPPED: no ptx-fmha kernels for compute capability %d.%d\n", dev.cc_major,
                 dev.cc_minor);
@@ -506,15 +511,8 @@ int cmd_decode_plans(const std::string& grid, int64_t sms, int64_t smem_per_sm, 
 
 // `ptxfmha placement`: bench_placement_read at each grid size (placement_probe.h).
 int cmd_placement(const ptxfmha_bench::PlacementOptions& opt, bool raw) {
-  std::string init;
   ptxfmha::DeviceInfo dev;
-  ptxfmha_status st = ptxfmha::driver_init(&init);
-  if (st == PTXFMHA_OK) st = ptxfmha::acquire_context(&dev);
-  if (st != PTXFMHA_OK) {
-    std::printf("SKIPPED: ptxfmha placement needs a GPU (%s: %s)\n", ptxfmha_status_string(st),
-                !init.empty() ? init.c_str() : ptxfmha_last_error());
-    return 77;
-  }
+  if (!acquire_gpu_or_skip("placement", &dev)) return 77;
   std::vector<ptxfmha_bench::PlacementRun> runs;
   const std::string why = ptxfmha_bench::run_placement_probe(opt, &runs);
   if (!why.empty()) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared in s33, not run; s34 could not start a device (20 asks, none started; the session's device
+# Prepared in s33, not run; s34 could not start a device (21 asks, none started; the session's device
 # time spent on the refusals) and added the 4-m-tile sweep, the H200-only part and the placement
 # probe. Carry: bench/results/prepared-s23/prepare.sh on main as of s34 (s33's
 # decode_rows_split_floor, s34's `ptxfmha placement`; the carry now holds the CLI). Device call:

@@ -154,8 +154,10 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
       got.resize(n);
       if ((r = d.cuMemcpyDtoH(got.data(), res.records, sizeof(PlacementRecord) * std::size_t(n))) != CUDA_SUCCESS)
         return fail(r, "cuMemcpyDtoH(records)");
+      // Not written: the poison (all ones) or an end before the start. %smid is not checked
+      // against the SM count: the PTX ISA does not promise contiguous SM ids (< %nsmid).
       for (int c = 0; c < n; ++c)
-        if (got[c].smid >= uint64_t(dev.num_sms) || got[c].end_ns < got[c].start_ns)
+        if (got[c].smid == ~0ull || got[c].smid > 65535 || got[c].end_ns < got[c].start_ns)
           return "placement: CTA " + std::to_string(c) + " of " + std::to_string(n) +
                  " left no valid record (smid " + std::to_string(got[c].smid) + ")";
     }

@@ -57,7 +57,7 @@ struct PlacementRun {
 
 // On the current device (acquire_context): for each size, one warm-up launch and `reps` timed
 // ones (records poisoned with 0xff before each, then read back and checked: every CTA wrote
-// its record, smid < the SM count). "" or the error, naming the argument or the call.
+// its record). "" or the error, naming the argument or the call.
 std::string run_placement_probe(const PlacementOptions& opt, std::vector<PlacementRun>* out);
 
 }  // namespace ptxfmha_bench

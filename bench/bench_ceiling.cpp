@@ -1,15 +1,11 @@
 #include "bench_ceiling.h"
 
 #include <cmath>
-#include <cstdlib>
 
 #include "bench_options.h"
+#include "bench_util.h"
 #include "bench_timing.h"
 #include "driver.h"
-
-#ifndef PTXFMHA_BENCH_CUBIN_DIR
-#define PTXFMHA_BENCH_CUBIN_DIR "build/cubin-bench"
-#endif
 
 namespace ptxfmha_bench {
 
@@ -25,8 +21,7 @@ bool ReadCeiling::load() {
     why_ = "no read-ceiling kernel for this architecture";
     return false;
   }
-  const char* env = std::getenv("PTXFMHA_BENCH_CUBIN_DIR");
-  path_ = std::string(env ? env : PTXFMHA_BENCH_CUBIN_DIR) + "/read_stream_" + g_dev.arch + ".cubin";
+  path_ = read_stream_cubin_path(g_dev.arch);
   const auto& d = ptxfmha::drv();
   CUresult r = d.cuModuleLoad(&module_, path_.c_str());
   if (r == CUDA_SUCCESS) r = d.cuModuleGetFunction(&read_, module_, "bench_read_stream");

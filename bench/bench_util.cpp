@@ -281,6 +281,15 @@ float EventPairs::elapsed_ms(std::size_t i) const {
   return ms;
 }
 
+#ifndef PTXFMHA_BENCH_CUBIN_DIR
+#define PTXFMHA_BENCH_CUBIN_DIR "build/cubin-bench"
+#endif
+
+std::string read_stream_cubin_path(const char* arch) {
+  const char* env = std::getenv("PTXFMHA_BENCH_CUBIN_DIR");
+  return std::string(env ? env : PTXFMHA_BENCH_CUBIN_DIR) + "/read_stream_" + arch + ".cubin";
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::size_t m = v.size() / 2;

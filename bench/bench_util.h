@@ -127,6 +127,11 @@ class EventPairs {
 
 double median(std::vector<double> v);
 
+// bench/read_stream.ptx's cubin for a kernel folder ("sm90a"): $PTXFMHA_BENCH_CUBIN_DIR, else the
+// build's cubin-bench directory (bench.mk), + "/read_stream_<arch>.cubin". The read ceiling and
+// the placement probe load it.
+std::string read_stream_cubin_path(const char* arch);
+
 // ---- float64 reference, parallel ---------------------------------------------------------------
 struct RefProblem {
   int64_t batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim;

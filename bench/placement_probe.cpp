@@ -3,14 +3,10 @@
 #include "placement_probe.h"
 
 #include <algorithm>
-#include <cstdlib>
 
+#include "bench_util.h"
 #include "context.h"
 #include "driver.h"
-
-#ifndef PTXFMHA_BENCH_CUBIN_DIR
-#define PTXFMHA_BENCH_CUBIN_DIR "build/cubin-bench"
-#endif
 
 namespace ptxfmha_bench {
 
@@ -18,30 +14,19 @@ static_assert(sizeof(PlacementRecord) == 24, "bench_placement_read writes three 
 
 namespace {
 
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
-// Releases what run_placement_probe allocated, on every path.
-struct ProbeResources {
+// The module and stream run_placement_probe made, released on every path (the buffers and
+// events are bench_util's DeviceBuffer and EventPairs).
+struct ProbeModule {
   CUmodule module = nullptr;
-  CUdeviceptr data = 0, records = 0, sink = 0;
   CUstream stream = nullptr;
-  CUevent start = nullptr, stop = nullptr;
-  ~ProbeResources() {
-    const auto& d = ptxfmha::drv();
-    if (start) d.cuEventDestroy(start);
-    if (stop) d.cuEventDestroy(stop);
-    if (stream) d.cuStreamDestroy(stream);
-    if (data) d.cuMemFree(data);
-    if (records) d.cuMemFree(records);
-    if (sink) d.cuMemFree(sink);
-    if (module) d.cuModuleUnload(module);
+  ~ProbeModule() {
+    if (stream) ptxfmha::drv().cuStreamDestroy(stream);
+    if (module) ptxfmha::drv().cuModuleUnload(module);
   }
 };
+
+// bench_util's median, 0 where there is nothing (the summary's "none").
+double median_or_zero(const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); }
 
 }  // namespace
 
@@ -80,8 +65,8 @@ PlacementSummary summarize_placement(const std::vector<PlacementRecord>& records
   }
   s.shared_ctas = static_cast<int>(shared.size());
   s.alone_ctas = static_cast<int>(alone.size());
-  s.shared_us = median_of(shared);
-  s.alone_us = median_of(alone);
+  s.shared_us = median_or_zero(shared);
+  s.alone_us = median_or_zero(alone);
   return s;
 }
 
@@ -108,69 +93,61 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
   const int max_ctas = *std::max_element(opt.sizes.begin(), opt.sizes.end());
 
   const auto& d = ptxfmha::drv();
-  ProbeResources res;
-  const char* env = std::getenv("PTXFMHA_BENCH_CUBIN_DIR");
-  const std::string path = std::string(env ? env : PTXFMHA_BENCH_CUBIN_DIR) + "/read_stream_" + dev.arch + ".cubin";
-  CUfunction fn = nullptr;
-  auto fail = [](CUresult r, const std::string& what) { return ptxfmha::cu_error_message(r, what.c_str()); };
-  CUresult r = d.cuModuleLoad(&res.module, path.c_str());
-  if (r != CUDA_SUCCESS) return fail(r, "cuModuleLoad(" + path + ")");
-  if ((r = d.cuModuleGetFunction(&fn, res.module, "bench_placement_read")) != CUDA_SUCCESS)
-    return fail(r, "cuModuleGetFunction(bench_placement_read) in " + path);
-  if ((r = d.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, opt.smem_bytes)) != CUDA_SUCCESS)
-    return fail(r, "cuFuncSetAttribute(max dynamic shared memory)");
-  const std::size_t data_bytes = opt.cta_bytes * std::size_t(max_ctas);
-  const std::size_t rec_bytes = sizeof(PlacementRecord) * std::size_t(max_ctas);
-  if ((r = d.cuMemAlloc(&res.data, data_bytes)) != CUDA_SUCCESS) return fail(r, "cuMemAlloc(data)");
-  if ((r = d.cuMemAlloc(&res.records, rec_bytes)) != CUDA_SUCCESS) return fail(r, "cuMemAlloc(records)");
-  if ((r = d.cuMemAlloc(&res.sink, 16)) != CUDA_SUCCESS) return fail(r, "cuMemAlloc(sink)");
-  if ((r = d.cuStreamCreate(&res.stream, CU_STREAM_NON_BLOCKING)) != CUDA_SUCCESS) return fail(r, "cuStreamCreate");
-  if ((r = d.cuEventCreate(&res.start, CU_EVENT_DEFAULT)) != CUDA_SUCCESS) return fail(r, "cuEventCreate");
-  if ((r = d.cuEventCreate(&res.stop, CU_EVENT_DEFAULT)) != CUDA_SUCCESS) return fail(r, "cuEventCreate");
-  // not zeros: a pattern of finite bf16 pairs (the bytes' values do not matter to a read)
-  if ((r = d.cuMemsetD32(res.data, 0x3f803c00u, data_bytes / 4)) != CUDA_SUCCESS) return fail(r, "cuMemsetD32(data)");
-
-  unsigned long long base = res.data, vecs = opt.cta_bytes / 16, recs = res.records, sink = res.sink;
-  void* args[] = {&base, &vecs, &recs, &sink};
-  for (int n : opt.sizes) {
-    PlacementRun run;
-    run.ctas = n;
-    std::vector<double> ms;
-    std::vector<std::vector<PlacementRecord>> recs_of(opt.reps);
-    for (int rep = -1; rep < opt.reps; ++rep) {  // rep -1: the warm-up, not timed
-      if ((r = d.cuMemsetD8Async(res.records, 0xff, rec_bytes, res.stream)) != CUDA_SUCCESS)
-        return fail(r, "cuMemsetD8Async(records)");
-      if ((r = d.cuEventRecord(res.start, res.stream)) != CUDA_SUCCESS) return fail(r, "cuEventRecord");
-      if ((r = d.cuLaunchKernel(fn, n, 1, 1, opt.threads, 1, 1, opt.smem_bytes, res.stream, args, nullptr)) !=
-          CUDA_SUCCESS)
-        return fail(r, "cuLaunchKernel(bench_placement_read, " + std::to_string(n) + " CTAs)");
-      if ((r = d.cuEventRecord(res.stop, res.stream)) != CUDA_SUCCESS) return fail(r, "cuEventRecord");
-      if ((r = d.cuStreamSynchronize(res.stream)) != CUDA_SUCCESS) return fail(r, "cuStreamSynchronize");
-      if (rep < 0) continue;
-      float t = 0.0f;
-      if ((r = d.cuEventElapsedTime(&t, res.start, res.stop)) != CUDA_SUCCESS) return fail(r, "cuEventElapsedTime");
-      ms.push_back(t);
-      std::vector<PlacementRecord>& got = recs_of[rep];
-      got.resize(n);
-      if ((r = d.cuMemcpyDtoH(got.data(), res.records, sizeof(PlacementRecord) * std::size_t(n))) != CUDA_SUCCESS)
-        return fail(r, "cuMemcpyDtoH(records)");
-      // Not written: the poison (all ones) or an end before the start. %smid is not checked
-      // against the SM count: the PTX ISA does not promise contiguous SM ids (< %nsmid).
-      for (int c = 0; c < n; ++c)
-        if (got[c].smid == ~0ull || got[c].smid > 65535 || got[c].end_ns < got[c].start_ns)
-          return "placement: CTA " + std::to_string(c) + " of " + std::to_string(n) +
-                 " left no valid record (smid " + std::to_string(got[c].smid) + ")";
+  const std::string path = read_stream_cubin_path(dev.arch);
+  try {
+    ProbeModule m;
+    CUfunction fn = nullptr;
+    cu_check(d.cuModuleLoad(&m.module, path.c_str()), ("cuModuleLoad(" + path + ")").c_str());
+    cu_check(d.cuModuleGetFunction(&fn, m.module, "bench_placement_read"), "cuModuleGetFunction(bench_placement_read)");
+    cu_check(d.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, opt.smem_bytes),
+             "cuFuncSetAttribute(max dynamic shared memory)");
+    cu_check(d.cuStreamCreate(&m.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    const std::size_t rec_bytes = sizeof(PlacementRecord) * std::size_t(max_ctas);
+    DeviceBuffer data(opt.cta_bytes * std::size_t(max_ctas)), records(rec_bytes), sink(16);
+    // not zeros: a pattern of finite bf16 pairs (the bytes' values do not matter to a read)
+    cu_check(d.cuMemsetD32(data.ptr(), 0x3f803c00u, data.bytes() / 4), "cuMemsetD32(data)");
+    EventPairs ev;
+    ev.resize(opt.reps);
+    unsigned long long base = data.ptr(), vecs = opt.cta_bytes / 16, recs = records.ptr(), snk = sink.ptr();
+    void* args[] = {&base, &vecs, &recs, &snk};
+    for (int n : opt.sizes) {
+      PlacementRun run;
+      run.ctas = n;
+      std::vector<double> ms(opt.reps);
+      std::vector<std::vector<PlacementRecord>> recs_of(opt.reps);
+      for (int rep = -1; rep < opt.reps; ++rep) {  // rep -1: the warm-up, not timed
+        cu_check(d.cuMemsetD8Async(records.ptr(), 0xff, rec_bytes, m.stream), "cuMemsetD8Async(records)");
+        const std::size_t e = rep < 0 ? 0 : std::size_t(rep);
+        ev.record_start(e, m.stream);
+        cu_check(d.cuLaunchKernel(fn, n, 1, 1, opt.threads, 1, 1, opt.smem_bytes, m.stream, args, nullptr),
+                 ("cuLaunchKernel(bench_placement_read, " + std::to_string(n) + " CTAs)").c_str());
+        ev.record_end(e, m.stream);
+        cu_check(d.cuStreamSynchronize(m.stream), "cuStreamSynchronize");
+        if (rep < 0) continue;
+        ms[rep] = ev.elapsed_ms(e);
+        std::vector<PlacementRecord>& got = recs_of[rep];
+        got.resize(n);
+        download(got.data(), records.ptr(), sizeof(PlacementRecord) * std::size_t(n));
+        // Not written: the poison (all ones) or an end before the start. %smid is not checked
+        // against the SM count: the PTX ISA does not promise contiguous SM ids (< %nsmid).
+        for (int c = 0; c < n; ++c)
+          if (got[c].smid == ~0ull || got[c].smid > 65535 || got[c].end_ns < got[c].start_ns)
+            return "placement: CTA " + std::to_string(c) + " of " + std::to_string(n) +
+                   " left no valid record (smid " + std::to_string(got[c].smid) + ")";
+      }
+      // the launch of the median time (the upper middle one when reps is even)
+      std::vector<int> order(ms.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+      std::sort(order.begin(), order.end(), [&](int a, int b) { return ms[a] < ms[b]; });
+      const int mid = order[order.size() / 2];
+      run.kernel_ms = ms[mid];
+      run.gb_per_s = double(opt.cta_bytes) * n / (run.kernel_ms * 1e-3) * 1e-9;
+      run.records = recs_of[mid];
+      run.summary = summarize_placement(run.records);
+      out->push_back(std::move(run));
     }
-    // the launch of the median time (the upper middle one when reps is even)
-    std::vector<int> order(ms.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return ms[a] < ms[b]; });
-    const int mid = order[order.size() / 2];
-    run.kernel_ms = ms[mid];
-    run.gb_per_s = double(opt.cta_bytes) * n / (run.kernel_ms * 1e-3) * 1e-9;
-    run.records = recs_of[mid];
-    run.summary = summarize_placement(run.records);
-    out->push_back(std::move(run));
+  } catch (const std::exception& e) {
+    return std::string("placement: ") + e.what();
   }
   return "";
 }

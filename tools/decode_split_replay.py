@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,10 +86,8 @@ def by_ctas(paths, min_kv):
             groups.setdefault((d, (rows + 15) // 16, cache, n), []).append(t / best)
     lines = []
     for (d, mt, cache, n), r in sorted(groups.items()):
-        r.sort()
-        mid = len(r) // 2
-        med = r[mid] if len(r) % 2 else 0.5 * (r[mid - 1] + r[mid])
-        lines.append(f"d{d} mt{mt} {cache} ctas {n}: {len(r)} cells, median {med:.3f}, max {r[-1]:.3f}")
+        lines.append(f"d{d} mt{mt} {cache} ctas {n}: {len(r)} cells, median {statistics.median(r):.3f}, "
+                     f"max {max(r):.3f}")
     return lines
 
 

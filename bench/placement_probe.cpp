@@ -70,8 +70,7 @@ PlacementSummary summarize_placement(const std::vector<PlacementRecord>& records
   return s;
 }
 
-std::string run_placement_probe(const PlacementOptions& opt, std::vector<PlacementRun>* out) {
-  out->clear();
+std::string placement_options_error(const PlacementOptions& opt) {
   if (opt.sizes.empty()) return "placement: sizes: none given";
   for (int n : opt.sizes)
     if (n < 1 || n > 65535) return "placement: sizes: " + std::to_string(n) + " is not in 1..65535";
@@ -81,6 +80,13 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
     return "placement: threads: " + std::to_string(opt.threads) + " is not a multiple of 32 in 32..1024";
   if (opt.reps < 1) return "placement: reps: " + std::to_string(opt.reps) + " is below 1";
   if (opt.smem_bytes < 0) return "placement: smem_bytes: " + std::to_string(opt.smem_bytes) + " is negative";
+  return "";
+}
+
+std::string run_placement_probe(const PlacementOptions& opt, std::vector<PlacementRun>* out) {
+  out->clear();
+  const std::string bad = placement_options_error(opt);
+  if (!bad.empty()) return bad;
 
   ptxfmha::DeviceInfo dev;
   std::string init;

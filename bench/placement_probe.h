@@ -55,6 +55,10 @@ struct PlacementRun {
   PlacementSummary summary;
 };
 
+// "" or the first bad field of `opt`, named (what run_placement_probe refuses before it touches
+// the driver; the CLI asks first, so that bad input is refused on a machine without a GPU too).
+std::string placement_options_error(const PlacementOptions& opt);
+
 // On the current device (acquire_context): for each size, one warm-up launch and `reps` timed
 // ones (records poisoned with 0xff before each, then read back and checked: every CTA wrote
 // its record). "" or the error, naming the argument or the call.

@@ -69,7 +69,14 @@ TEST_CASE("placement probe: summary of made-up records (SMs, TPCs, shared agains
 
 TEST_CASE("placement probe: bad arguments are refused by name before the driver is touched") {
   std::vector<PlacementRun> runs(1);
-  auto why = [&](PlacementOptions o) { return ptxfmha_bench::run_placement_probe(o, &runs); };
+  // run_placement_probe refuses what placement_options_error names (the CLI asks the latter
+  // before it acquires a GPU), the same words.
+  auto why = [&](PlacementOptions o) {
+    const std::string named = ptxfmha_bench::placement_options_error(o);
+    const std::string refused = ptxfmha_bench::run_placement_probe(o, &runs);
+    CHECK(refused == named);
+    return named;
+  };
   PlacementOptions ok;
   ok.sizes = {4};
   ok.cta_bytes = 1 << 20;
@@ -91,6 +98,9 @@ TEST_CASE("placement probe: bad arguments are refused by name before the driver 
   o = ok;
   o.smem_bytes = -1;
   CHECK(why(o).find("smem_bytes: -1") != std::string::npos);
+  o = ok;
+  o.threads = 1024;  // the largest CTA, accepted
+  CHECK(ptxfmha_bench::placement_options_error(o).empty());
   CHECK(runs.empty());  // cleared, nothing written
 }
 

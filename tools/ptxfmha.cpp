@@ -15,7 +15,7 @@
 //                             SM, splits, split CTAs; diff two builds' output to find the cells
 //                             a plan change moves (bench/METHOD.md, "Decode A/B"); --filter
 //                             as the bench's --benchmark_filter (extended regex, '-' negates)
-//   ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--reps R] [--raw]
+//   ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--threads T] [--reps R] [--raw]
 //                             where a grid's CTAs run and how fast each reads
 //                             (bench/placement_probe.h): per grid size the kernel time and GB/s,
 //                             the SMs and TPCs used, and the median read time of CTAs that share
@@ -543,7 +543,7 @@ void usage(FILE* f) {
                "       ptxfmha check [--long]\n"
                "       ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]\n"
                "       ptxfmha decode-plans [--grid NAME] [--cache bf16|e4m3] [--sms N] [--smem-kib K] [--filter REGEX]\n"
-               "       ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--reps R] [--raw]\n"
+               "       ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--threads T] [--reps R] [--raw]\n"
                "       ptxfmha version\n"
                "  info   device, architecture, cuDNN, kernels: cubins, ptxas registers/spills/smem,\n"
                "         driver attributes (on a device of the kernel's architecture)\n"
@@ -557,6 +557,7 @@ void usage(FILE* f) {
                "         --cache e4m3: with an e4m3 cache (the bench's /v=e4m3 entries)\n"
                "  placement  where a grid's CTAs run and how fast each reads its own range (default\n"
                "         sizes 64,72,...,128,132, 16 MiB per CTA, 200 KiB shared memory: one CTA per SM;\n"
+               "         --threads: threads per CTA, 32..1024, default 256: more loads in flight per CTA;\n"
                "         exit 77 skipped: no GPU)\n");
 }
 
@@ -642,6 +643,7 @@ int main(int argc, char** argv) {
       } else if (std::strcmp(argv[i], "--cta-mib") == 0 && has_value) cta_mib = std::atoll(argv[++i]);
       else if (std::strcmp(argv[i], "--smem-kib") == 0 && has_value) smem_kib = std::atoll(argv[++i]);
       else if (std::strcmp(argv[i], "--reps") == 0 && has_value) reps = std::atoll(argv[++i]);
+      else if (std::strcmp(argv[i], "--threads") == 0 && has_value) opt.threads = std::atoi(argv[++i]);
       else if (std::strcmp(argv[i], "--raw") == 0) raw = true;
       else {
         std::fprintf(stderr, "ptxfmha placement: unknown argument '%s'\n", argv[i]);
@@ -655,6 +657,11 @@ int main(int argc, char** argv) {
     opt.cta_bytes = static_cast<std::size_t>(cta_mib) << 20;
     opt.smem_bytes = static_cast<int>(smem_kib * 1024);
     opt.reps = static_cast<int>(reps);
+    const std::string bad = ptxfmha_bench::placement_options_error(opt);
+    if (!bad.empty()) {
+      std::fprintf(stderr, "ptxfmha %s\n", bad.c_str());
+      return 2;
+    }
     return cmd_placement(opt, raw);
   }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {

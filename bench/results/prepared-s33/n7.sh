@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran in s35 (H100, 2026-12-07 03:16-03:18 UTC, every part): bench/results/h100-2026-12-07-s35/.
 # Prepared in s33, not run; s34 could not start a device (21 asks, none started; the session's device
 # time spent on the refusals) and added the 4-m-tile sweep, the H200-only part and the placement
 # probe. Carry: bench/results/prepared-s23/prepare.sh on main as of s34 (s33's

@@ -558,7 +558,7 @@ void usage(FILE* f) {
                "  placement  where a grid's CTAs run and how fast each reads its own range (default\n"
                "         sizes 64,72,...,128,132, 16 MiB per CTA, 200 KiB shared memory: one CTA per SM;\n"
                "         --threads: threads per CTA, 32..1024, default 256: more loads in flight per CTA;\n"
-               "         exit 77 skipped: no GPU)\n");
+               "         exit 2 a bad option, 77 skipped: no GPU)\n");
 }
 
 }  // namespace

@@ -28,6 +28,11 @@ struct ProbeModule {
 // bench_util's median, 0 where there is nothing (the summary's "none").
 double median_or_zero(const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); }
 
+// Written by the kernel: not the poison (all ones: an SM id out of range) and no end before the
+// start. %smid is not checked against the SM count: the PTX ISA does not promise contiguous SM
+// ids (< %nsmid).
+bool record_written(const PlacementRecord& r) { return r.smid <= 65535 && r.end_ns >= r.start_ns; }
+
 }  // namespace
 
 PlacementSummary summarize_placement(const std::vector<PlacementRecord>& records) {
@@ -38,7 +43,7 @@ PlacementSummary summarize_placement(const std::vector<PlacementRecord>& records
   std::vector<int> per_sm;
   uint64_t first = records[0].start_ns, last = records[0].end_ns;
   for (const PlacementRecord& r : records) {
-    if (r.end_ns < r.start_ns || r.smid > 65535) s.valid = false;
+    if (!record_written(r)) s.valid = false;
     if (r.smid <= 65535) {
       if (per_sm.size() <= r.smid) per_sm.resize(r.smid + 1, 0);
       ++per_sm[r.smid];
@@ -48,20 +53,19 @@ PlacementSummary summarize_placement(const std::vector<PlacementRecord>& records
   }
   if (!s.valid) return s;
   s.span_us = double(last - first) * 1e-3;
+  // whether the other SM of sm's TPC (SMs 2k and 2k + 1) holds a CTA
+  auto partner_busy = [&](std::size_t sm) { return (sm ^ 1) < per_sm.size() && per_sm[sm ^ 1] > 0; };
   for (std::size_t sm = 0; sm < per_sm.size(); ++sm) {
     if (per_sm[sm] == 0) continue;
     ++s.sms_used;
     s.max_ctas_per_sm = std::max(s.max_ctas_per_sm, per_sm[sm]);
-    const std::size_t other = sm ^ 1;
-    const bool other_busy = other < per_sm.size() && per_sm[other] > 0;
+    const bool other_busy = partner_busy(sm);
     if (sm % 2 == 0 || !other_busy) ++s.tpcs_used;  // count a TPC once: at its even SM, or alone
     if (sm % 2 == 0 && other_busy) ++s.tpcs_shared;
   }
   std::vector<double> shared, alone;
   for (const PlacementRecord& r : records) {
-    const std::size_t other = r.smid ^ 1;
-    const bool other_busy = other < per_sm.size() && per_sm[other] > 0;
-    (other_busy ? shared : alone).push_back(double(r.end_ns - r.start_ns) * 1e-3);
+    (partner_busy(r.smid) ? shared : alone).push_back(double(r.end_ns - r.start_ns) * 1e-3);
   }
   s.shared_ctas = static_cast<int>(shared.size());
   s.alone_ctas = static_cast<int>(alone.size());
@@ -88,9 +92,7 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
   const std::string bad = placement_options_error(opt);
   if (!bad.empty()) return bad;
 
-  ptxfmha::DeviceInfo dev;
-  std::string init;
-  if (ptxfmha::driver_init(&init) != PTXFMHA_OK) return "placement: no CUDA driver: " + init;
+  ptxfmha::DeviceInfo dev;  // acquire_context loads the driver first (driver_init)
   if (ptxfmha::acquire_context(&dev) != PTXFMHA_OK) return std::string("placement: ") + ptxfmha_last_error();
   if (!dev.arch) return "placement: no bench cubin for compute capability " + std::to_string(dev.sm);
   if (opt.smem_bytes > dev.max_smem_optin_bytes)
@@ -134,10 +136,8 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
         std::vector<PlacementRecord>& got = recs_of[rep];
         got.resize(n);
         download(got.data(), records.ptr(), sizeof(PlacementRecord) * std::size_t(n));
-        // Not written: the poison (all ones) or an end before the start. %smid is not checked
-        // against the SM count: the PTX ISA does not promise contiguous SM ids (< %nsmid).
         for (int c = 0; c < n; ++c)
-          if (got[c].smid == ~0ull || got[c].smid > 65535 || got[c].end_ns < got[c].start_ns)
+          if (!record_written(got[c]))
             return "placement: CTA " + std::to_string(c) + " of " + std::to_string(n) +
                    " left no valid record (smid " + std::to_string(got[c].smid) + ")";
       }

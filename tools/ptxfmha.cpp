@@ -516,7 +516,7 @@ int cmd_placement(const ptxfmha_bench::PlacementOptions& opt, bool raw) {
   std::vector<ptxfmha_bench::PlacementRun> runs;
   const std::string why = ptxfmha_bench::run_placement_probe(opt, &runs);
   if (!why.empty()) {
-    std::printf("ptxfmha placement: %s\n", why.c_str());
+    std::printf("ptxfmha %s\n", why.c_str());  // why begins "placement: "
     return 1;
   }
   std::printf("# %zu MiB per CTA, %d threads, %d KiB dynamic shared memory, median of %d launches; TPC = SMs "

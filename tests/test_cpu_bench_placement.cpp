@@ -3,11 +3,16 @@
 //     share their TPC against CTAs alone, their median read times, an unwritten record;
 //   - run_placement_probe refuses bad arguments before it touches the driver (CPU);
 //   - the kernel's SASS reads the SM id and the global timer and writes three u64 per CTA (sass);
+//   - tools/placement_groups.py on made-up --raw records (CPU);
 //   - on a GPU: one CTA per SM under the split kernel's shared memory, every record written
 //     (gpu).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -125,6 +130,47 @@ TEST_CASE("placement probe: bench_placement_read's SASS reads the SM id and the 
     CHECK(count("STG.E.64") == 3);          // {smid, start, end}
     CHECK(count("LDG.E.NA.128.CONSTANT") >= 9);  // READ_RANGE: 8 per iteration + the tail
   }
+}
+
+// tools/placement_groups.py on made-up --raw records: 12 SMs, SMs 10 / 11 fill first (--first 2),
+// then a rotation over groups starting at SMs 0, 4, 8 (it comes round at SM 1, already at the
+// smallest size). At 6 CTAs TPCs 0 and 5 are shared (100 us each) and SMs 4 / 8 alone (110 / 120); at 7 the group of SM 0 holds three (SMs 0, 1, 2: 210 / 230 / 200 us, median 210),
+// and TPCs 0 (SMs 0, 1) and 5 (SMs 10, 11) are shared (200 / 200 / 210 / 230: median 205).
+TEST_CASE("tools/placement_groups.py: groups from the fill order, per-group and shared-TPC medians (CPU)") {
+  char path[] = "/tmp/ptxfmha-placement-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  auto raw = [](int ctas, const std::vector<std::pair<int, int>>& sm_us) {
+    std::string t;
+    for (std::size_t c = 0; c < sm_us.size(); ++c)
+      t += "raw " + std::to_string(ctas) + " " + std::to_string(c) + " " + std::to_string(sm_us[c].first) + " 1000000 " +
+           std::to_string(1000000 + 1000 * sm_us[c].second) + "\n";
+    return t;
+  };
+  std::ofstream(path) << "ctas 6: summary line, ignored\n"
+                      << raw(6, {{10, 100}, {11, 100}, {0, 100}, {4, 110}, {8, 120}, {1, 100}})
+                      << raw(7, {{10, 200}, {11, 200}, {0, 210}, {4, 200}, {8, 200}, {1, 230}, {2, 200}});
+  auto run = [&](const std::string& file, int* rc) {
+    return run_command("python3 " + shell_quote(source_dir() + "/tools/placement_groups.py") + " --first 2 " +
+                           shell_quote(file) + " 2>&1", rc);
+  };
+  int rc = 0;
+  const std::string out = run(path, &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("groups start at SMs [0, 4, 8]; always-first SMs [10, 11]") != std::string::npos);
+  CHECK(out.find("| 0 | 3 | 210.0 | 230.0 |") != std::string::npos);  // size 7, group of SM 0
+  CHECK(out.find("| 8 | 1 | 120.0 | 120.0 |") != std::string::npos);  // size 6, group of SM 8
+  CHECK(out.find("| 6 | 100.0 / 120.0 | 20.0% | 100.0 (4) | 115.0 (2) | 120.0 |") != std::string::npos);
+  CHECK(out.find("| 7 | 200.0 / 210.0 | 5.0% | 205.0 (4) | 200.0 (3) | 230.0 |") != std::string::npos);
+  // no raw records: refused, with the file named
+  std::ofstream(path) << "ctas 5: summary line only\n";
+  const std::string none = run(path, &rc);
+  CAPTURE(none);
+  CHECK(rc != 0);
+  CHECK(none.find("no 'raw' records") != std::string::npos);
+  std::remove(path);
 }
 
 TEST_CASE("gpu placement probe: one CTA per SM under 200 KiB of shared memory, every record written" *

@@ -20,6 +20,9 @@
 #   d128-wg-b1     head dim 128, 128/8 x 4 tokens (the _wg row), batch 1, contiguous and pages of
 #                  64, kv 4k-32k: the plan's 13 splits (104 CTAs) against 8 and 16 (s31 n1: 8
 #                  was 7.8% / 2.3% faster at kv 4k / 8k contiguous)
+#   d64-mha-splits head dim 64, 32/32 heads (MHA), contiguous, batches 32 / 64 / 128, kv 8k / 32k,
+#                  1 and 4 tokens: 1-4 splits (never timed as forced counts; s35's resurvey has
+#                  these cells 0.948-1.003x cuDNN at 95.5-97.0% of the read ceiling)
 # Carry: bench/results/prepared-s23/prepare.sh on main as of s35 (the CLI's --threads). Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s35/n8.sh n8 BUDGET
 . bench/devcall.sh
@@ -38,4 +41,6 @@ bench_cells d128-p16-128k "$C" "default,s2,s4,s8" \
   "decode/d128/b(4|8)/kv131072/hq(64|128)hkv8/q4/page16/"
 bench_cells d128-wg-b1 "$C" "default,s8,s13,s16" \
   "decode/d128/b1/kv(4096|8192|32768)/hq128hkv8/q4/(contig|page64)/"
+bench_cells d64-mha-splits "$C" "default,s1,s2,s3,s4" \
+  "decode/d64/b(32|64|128)/kv(8192|32768)/hq32hkv32/q(1|4)/contig/"
 call_end

@@ -13,7 +13,10 @@
 #   d256-page64-sN   the same in pages of 64 (the TMA row; n7: 128 fastest, 80-96 1.05-1.06x)
 #   d128-wg-sN       head dim 128, batch 1, 128/8 x 4 tokens, kv 4k, contiguous (_wg row): 8 / 13 /
 #                    16 splits (n8: 13 took 1.079x the time of 8)
-# Carry: bench/results/prepared-s23/prepare.sh. Device call:
+# Then the library's s36 plans as run (default only, ours, each cell through the bench's correctness
+# gate): the 36 cells of the full grid the s36 plan changes move (d256 one m-tile in pages of 64 at
+# 32 units and more, kv 8k-128k; d128 in pages of 16 at kv 128k).
+# Carry: bench/results/prepared-s23/prepare.sh (this tree, with the s36 plans). Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s36/n9.sh n9 BUDGET
 . bench/devcall.sh
 call_begin "$1" "${2:-300}"
@@ -38,4 +41,8 @@ done
 for s in 8 13 16; do
   ncu_metrics "d128-wg-s$s" fmha_decode_d128_wg_sm90a "s$s" "decode/d128/b1/kv4096/hq128hkv8/q4/contig/"
 done
+C="$PWD/build-bench/cub"
+bench_cells plans-s36-d256 "$C" default \
+  "decode/d256/b(1/kv(8192|32768|131072)/hq32hkv32/q(1|4)|(4|8)/kv(8192|32768|131072)/hq(32|64|128)hkv8/q1|(4|8)/kv(8192|32768|131072)/hq32hkv8/q4)/page64/"
+bench_cells plans-s36-d128 "$C" default "decode/d128/b(1|4|8)/kv131072/hq(64|128)hkv8/q4/page16/"
 call_end

@@ -389,6 +389,25 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
     ptxfmha::plan_decode(p, kSplit128, kCombine1, (m.d == 64 ? 3 : 2) * 132, &plan, o);
     CHECK(plan.num_splits == m.splits);
   }
+  // Head dim 128 stays at one per SM beyond 32k keys (s36): batches 1 / 4 / 8, kv 128k, pages of 16
+  // (where the model took two per SM): one per SM was the best on all 8 cells (batch 4 128/8:
+  // 708.3 us; 8 splits 717.8). Head dim 64 is not capped there (16 splits were mixed).
+  for (int b : {1, 4, 8})
+    for (int hq : {64, 128}) {
+      ptxfmha_decode_params p = decode_params(b, 4, hq, 8, 128, 131072);
+      set_dense_cache(&p);
+      set_pages(&p, 16);
+      o.wg_loop = hq == 128;
+      o.cpasync_row = !o.wg_loop;
+      CAPTURE(b); CAPTURE(hq);
+      CHECK(ptxfmha::decode_rows_split_cap(p, 8 * b, 132, 2, 2048) == 132 / (8 * b));
+      DecodePlan plan;
+      ptxfmha::plan_decode(p, kSplit128, kCombine1, 264, &plan, o);
+      CHECK(plan.num_splits == 16 / b);
+      ptxfmha_decode_params d64 = p;
+      d64.head_dim = 64;
+      CHECK(ptxfmha::decode_rows_split_cap(d64, 8 * b, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
+    }
   // Two per SM needs >= 64 tiles (4k keys): kv 2k stays at one.
   CHECK(ptxfmha::decode_rows_split_cap(decode_params(4, 4, 64, 8, 64, 2048), 32, 132, 2, 32, true) == 4);
   // A contiguous cache the cp.async producer does not take (the rows then load whole-tile TMA
@@ -505,8 +524,68 @@ TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on more units take
   CHECK(ptxfmha::decode_rows_split_floor(b4, 132, 132, 2, 128) == 1);  // a full grid
   CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 1, 128) == 1);   // e4m3
   CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 32) == 1);    // 2k keys
-  CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 1, 64, 8, 256, 8192), 32, 132, 2, 128) == 1);  // 8 rows
+  // 8 rows (one m-tile) on cp.async: the model's (on TMA boxes: the one-m-tile floor, below)
+  CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 1, 64, 8, 256, 8192), 32, 132, 2, 128, true) == 1);
   CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 4, 64, 8, 128, 8192), 32, 132, 2, 128) == 1);  // d128
+}
+
+namespace {
+// The split count of a d256 call of sq tokens at hq / hkv heads on 132 SMs (one CTA per SM), in
+// pages of `page` keys or contiguous; the plain row (<= 16 rows: one m-tile), whose contiguous
+// caches take cp.async.
+int d256_one_mtile_plan(int b, int sq, int hq, int hkv, int kv, int page) {
+  ptxfmha_decode_params p = decode_params(b, sq, hq, hkv, 256, kv);
+  set_dense_cache(&p);
+  if (page) set_pages(&p, page);
+  ptxfmha::DecodePlanOptions o;
+  o.sms = 132;
+  o.cpasync_row = true;
+  DecodePlan plan;
+  ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
+  return plan.num_splits;
+}
+}  // namespace
+
+TEST_CASE("cpu launch plan decode: head dim 256, one m-tile on whole-tile TMA boxes takes one CTA per SM from 8k keys") {
+  // The H100's forced counts, pages of 64: 32/32 heads at batch 1 (32 units; s33 n5) and 32/8,
+  // 64/8, 128/8 x 1 token at batches 4 / 8 (2026-12-07 05:48 UTC, bench/results/h100-2026-12-07-s36/n8).
+  // 128 CTAs against the model's 64 (2 splits at 32 units, 1 at 64): the plans the floor must
+  // give, with what was timed (us):
+  struct Measured { int b, sq, hq, hkv, kv; int splits; };
+  const Measured measured[] = {
+      {1, 1, 32, 32, 131072, 4},  // 1399.5 (2: 1470.5)
+      {1, 4, 32, 32, 32768, 4},   // 355.9 (2: 370.0)
+      {1, 1, 32, 32, 8192, 4},    // 93.9 (2: 95.9)
+      {4, 1, 32, 8, 131072, 4},   // 1400.6 (2: 1452.1)
+      {4, 1, 128, 8, 32768, 4},   // 360.6 (2: 368.8)
+      {4, 1, 64, 8, 8192, 4},     // 97.1 (2: 97.5)
+      {8, 1, 64, 8, 131072, 2},   // 2786.6 (1: 2886.8)
+      {8, 1, 32, 8, 8192, 2},     // 182.6 (1: 185.1)
+      {4, 1, 128, 8, 4096, 2},    // 4k keys: the model's 2 (54.6; 4: 55.4)
+      {8, 1, 32, 8, 4096, 1},     // 94.6 (2: 95.2)
+  };
+  for (const Measured& m : measured) {
+    CAPTURE(m.b); CAPTURE(m.sq); CAPTURE(m.hq); CAPTURE(m.hkv); CAPTURE(m.kv);
+    CHECK(d256_one_mtile_plan(m.b, m.sq, m.hq, m.hkv, m.kv, 64) == m.splits);
+  }
+  // Where the floor applies: bf16, one m-tile, whole-tile TMA boxes (pages of >= 64 keys, or a
+  // contiguous cache without cp.async), >= 8k keys, fewer units than SMs and a half wave of < 8
+  // splits per unit (not batch 1 at 8 KV heads).
+  const ptxfmha_decode_params b4 = decode_params(4, 1, 32, 8, 256, 8192);
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 128) == 4);
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 128, true) == 1);  // cp.async
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 2, 64) == 1);         // 4k keys
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 32, 132, 1, 128) == 1);        // e4m3
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 8, 132, 2, 128) == 1);         // batch 1 at 8 KV heads
+  CHECK(ptxfmha::decode_rows_split_floor(b4, 132, 132, 2, 128) == 1);       // a full grid
+  ptxfmha_decode_params p16 = b4;
+  set_pages(&p16, 16);
+  CHECK(ptxfmha::decode_rows_split_floor(p16, 32, 132, 2, 128) == 1);       // pages of 16
+  set_pages(&p16, 64);
+  CHECK(ptxfmha::decode_rows_split_floor(p16, 32, 132, 2, 128) == 4);
+  CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 1, 32, 8, 128, 8192), 32, 132, 2, 128) == 1);  // d128
+  // Contiguous on cp.async keeps the model's 64 CTAs (32/32 batch 1 kv 8k: 91.7 us; 128 CTAs 92.1).
+  CHECK(d256_one_mtile_plan(1, 1, 32, 32, 8192, 0) == 2);
 }
 
 TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync_cache)") {
@@ -531,15 +610,17 @@ TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync
   q = p;
   set_pages(&q, 64);  // pages: TMA
   CHECK_FALSE(ptxfmha::decode_cpasync_cache(q, 2));
-  // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, caches of more than
-  // 32k keys, grids of >= sms units.
+  // Not capped: fewer rows (1 token at 32/8: 4 rows), e4m3, head dim 256, head-dim-64 caches of
+  // more than 32k keys, grids of >= sms units.
   const ptxfmha_decode_params few = decode_params(1, 1, 32, 8, 128, 8192);
   CHECK(ptxfmha::decode_rows_split_cap(few, 8, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
   const ptxfmha_decode_params rows32 = decode_params(1, 4, 64, 8, 128, 8192);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 1, 128) == ptxfmha::kDecodeMaxSplits);
   const ptxfmha_decode_params d256 = decode_params(1, 4, 64, 8, 256, 8192);
   CHECK(ptxfmha::decode_rows_split_cap(d256, 8, 132, 2, 128, true) == ptxfmha::kDecodeMaxSplits);
-  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
+  const ptxfmha_decode_params rows32_d64 = decode_params(1, 4, 64, 8, 64, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32_d64, 8, 132, 2, 2048) == ptxfmha::kDecodeMaxSplits);
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == 16);  // head dim 128: any length
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);
 }

@@ -258,9 +258,15 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // (32 and 64 rows) ran 0.1-23% faster at 16 splits (128 CTAs) than at the planned 27-47 (d128
 // 128/8 kv 4k in pages of 16: 15.9 against 20.7 us), and batch 8 (64 units) at 2 splits within
 // 0.2% of the planned 2-6 or up to 6.2% faster (d64 128/8 kv 8k: 54.2 against 57.8 us). e4m3 is
-// left out: its 64/8 x 4 tokens batch 8 ran 10% slower at 2 splits than planned. So are caches
-// of more than kDecodeOneWaveMaxTiles tiles (32k keys, the longest measured), where the partials
-// weigh less against the keys and a second CTA per SM may still add rate.
+// left out: its 64/8 x 4 tokens batch 8 ran 10% slower at 2 splits than planned. So are head-dim-64
+// caches of more than kDecodeOneWaveMaxTiles tiles (32k keys), where the partials weigh less
+// against the keys and a second CTA per SM may still add rate: at kv 128k, batch 1, 16 splits
+// against 24 / 32-33 were mixed there (s32 n4: 128/8 contiguous 92.8 against 97.2 us, in pages of
+// 16 108.8 against 98.9). Head dim 128 is capped at any length (s36): at kv 128k one CTA per SM
+// was the best on all 8 cells timed, where the model took two in pages of 16 (batch 1, s32 n4:
+// 128/8 181.6 against 193.8 us at 33 splits; batches 4 / 8, 64/8 and 128/8 in pages of 16,
+// 2026-12-07 05:49 UTC, bench/results/h100-2026-12-07-s36/n8: 0.8-1.4% faster, 708.3 against
+// 717.8 us at batch 4 128/8).
 // Two CTAs per SM (2 x sms / units splits, at most kDecodeTwoPerSmMaxSplits) at head dim 64 where
 // a CTA copies each tile in small pieces (`cpasync`: the call runs the cp.async producer, a
 // cp.async row on a decode_cpasync_cache; or a TMA box per page of < 64 keys, any row) and the
@@ -310,8 +316,23 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
 // three (s33 n5 and n6; by 1.2-13.9%); the 4 others are the cp.async row at batch 1, 64/8 x 4
 // (the model's 10-11 splits, kept there: kDecodeHalfWaveMinSplits).
 constexpr int64_t kDecodeOnePerSmMinTiles = 64;
+// The same floor, one CTA per SM, for head-dim-256 CTAs of one m-tile (<= 16 rows) that take their
+// tiles as whole TMA boxes (not `cpasync`; pages of >= 64 keys, or a contiguous cache the
+// cp.async producer does not take) where the cache holds >= kDecodeOneMtileFloorMinTiles tiles (8k
+// keys), on the same grids (fewer units than SMs, half a wave < kDecodeHalfWaveMinSplits splits per
+// unit). Such a CTA pulls 1.86-1.92 SM shares (s35), under the 2.1 of kDecodeCtaRateD256 (the
+// cp.async CTA's), so the model's half-wave grids (64 CTAs) leave bandwidth unused. Measured on
+// the H100, pages of 64, one CTA per SM (128 CTAs) against the model's 64:
+//   - 32/32 heads (32 units), batch 1, 1 and 4 tokens (s33 n5): 1.5-5.5% faster at kv 8k-128k
+//     (kv 128k 1399.5 against 1470.5 us), 0.6-3.0% at kv 4k;
+//   - batches 4 / 8 at 32/8, 64/8, 128/8 x 1 token (4-16 rows; 2026-12-07 05:48 UTC, s36 n8):
+//     2.3-4.1% faster at kv 32k-128k (batch 4 kv 128k 1400.6 against 1457.4 us), 0.1-1.6% at kv
+//     8k; at kv 4k 0.2-1.5% slower (hence the 8k minimum).
+// On the cp.async producer the model stays (contiguous 32/32 batch 1: 128 CTAs 0.8-1.9% faster at
+// kv >= 32k, 0.4-2.0% slower at 4k-8k). Not measured: batch 2 (16 units, 8 splits).
+constexpr int64_t kDecodeOneMtileFloorMinTiles = 128;
 int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                                int64_t kv_tiles);
+                                int64_t kv_tiles, bool cpasync = false);
 // Whether a call's cache suits the cp.async producer of the plain bf16 rows: contiguous bf16 whose
 // K and V strides agree (in elements), positive, a row's and a head's byte strides below 2^32.
 // Else the rows load through TMA (the launch leaves DP_K_PTR 0).

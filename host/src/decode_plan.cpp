@@ -168,7 +168,7 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
     const int64_t half_wave = d256_half_wave(units, sms);
     return !cpasync && !small_pages(p) && half_wave > 0 ? half_wave : kDecodeMaxSplits;
   }
-  if (kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
+  if (p.head_dim <= 64 && kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
   // d64 CTAs that copy a tile in small pieces: cp.async, or a TMA box per page of < 64 keys.
   const bool small_copies = small_pages(p) || cpasync;
@@ -179,9 +179,12 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
 }
 
 int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                                int64_t kv_tiles) {
-  if (!one_wave_rows(p, units, sms, kv_bytes) || p.head_dim <= 128 || kv_tiles < kDecodeOnePerSmMinTiles) return 1;
-  return d256_half_wave(units, sms) == 0 ? sms / units : 1;
+                                int64_t kv_tiles, bool cpasync) {
+  if (kv_bytes != 2 || p.head_dim <= 128 || units < 1 || units >= sms || d256_half_wave(units, sms) != 0) return 1;
+  if (one_wave_rows(p, units, sms, kv_bytes)) return kv_tiles >= kDecodeOnePerSmMinTiles ? sms / units : 1;
+  // one m-tile on whole-tile TMA boxes (not cp.async, pages of >= 64 keys)
+  const bool tma_tiles = !cpasync && !small_pages(p);
+  return decode_cta_m_tiles(p) == 1 && tma_tiles && kv_tiles >= kDecodeOneMtileFloorMinTiles ? sms / units : 1;
 }
 
 bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes) {
@@ -335,7 +338,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
     const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
                                         decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, cpasync));
     auto_splits = decode_model_splits(p, units, tiles, slots, o, max_splits);
-    const int64_t floor = std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles));
+    const int64_t floor = std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles, cpasync));
     if (auto_splits < floor) auto_splits = static_cast<int>(floor);
   }
   plan_decode_splits(p, auto_splits, plan, o);

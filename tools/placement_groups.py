@@ -6,8 +6,9 @@ Input lines (the CLI's):  raw CTAS CTA SMID START_NS END_NS   (%globaltimer, ns)
 
 SM groups are read off the fill order, not from the hardware: at the smallest grid size in the
 file, the CTAs after those on the SMs that always fill first (the top 8 SM ids on an H100) each
-start a group until the order comes round (an SM id below the last start); a group runs from its first SM id to the next group's first id (the first group
-is taken down to SM 0, the last up to the first always-first SM). On the H100 of s35 that gives
+start a group until the order comes round (an SM id at or below the last start); a group runs
+from its first SM id to the next group's first id (the first group is taken down to SM 0, the
+last up to the first always-first SM). On the H100 of s35 that gives
 starts 2, 18, 34, 50, 64, 78, 92, 106 and the 8 SMs 124-131 as a group of their own. That the
 groups are GPCs is a guess. TPC = SMs 2k and 2k+1 (assumed, as in the CLI).
 

@@ -182,7 +182,8 @@ int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, i
                                 int64_t kv_tiles, bool cpasync) {
   if (kv_bytes != 2 || p.head_dim <= 128 || units < 1 || units >= sms || d256_half_wave(units, sms) != 0) return 1;
   if (one_wave_rows(p, units, sms, kv_bytes)) return kv_tiles >= kDecodeOnePerSmMinTiles ? sms / units : 1;
-  // one m-tile on whole-tile TMA boxes (not cp.async, pages of >= 64 keys)
+  // one m-tile on whole-tile TMA boxes: not cp.async (pages of >= 64 keys, or a contiguous cache
+  // the cp.async producer does not take)
   const bool tma_tiles = !cpasync && !small_pages(p);
   return decode_cta_m_tiles(p) == 1 && tma_tiles && kv_tiles >= kDecodeOneMtileFloorMinTiles ? sms / units : 1;
 }

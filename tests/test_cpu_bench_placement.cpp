@@ -134,8 +134,9 @@ TEST_CASE("placement probe: bench_placement_read's SASS reads the SM id and the 
 
 // tools/placement_groups.py on made-up --raw records: 12 SMs, SMs 10 / 11 fill first (--first 2),
 // then a rotation over groups starting at SMs 0, 4, 8 (it comes round at SM 1, already at the
-// smallest size). At 6 CTAs TPCs 0 and 5 are shared (100 us each) and SMs 4 / 8 alone (110 / 120); at 7 the group of SM 0 holds three (SMs 0, 1, 2: 210 / 230 / 200 us, median 210),
-// and TPCs 0 (SMs 0, 1) and 5 (SMs 10, 11) are shared (200 / 200 / 210 / 230: median 205).
+// smallest size). At 6 CTAs TPCs 0 and 5 are shared (100 us each) and SMs 4 / 8 alone (110 / 120);
+// at 7 the group of SM 0 holds three (SMs 0, 1, 2: 210 / 230 / 200 us, median 210), and TPCs 0
+// (SMs 0, 1) and 5 (SMs 10, 11) are shared (200 / 200 / 210 / 230: median 205).
 TEST_CASE("tools/placement_groups.py: groups from the fill order, per-group and shared-TPC medians (CPU)") {
   char path[] = "/tmp/ptxfmha-placement-XXXXXX";
   const int fd = mkstemp(path);

@@ -432,21 +432,23 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
 }
 
 namespace {
-// The split count of a d256 call of 4 tokens at hq / 8 heads on 132 SMs, contiguous (the plain
-// row takes cp.async) or in pages of `page` keys: the library's row for 64 rows is _wg (wg_loop),
-// and the d256 rows run one CTA per SM (decode-plans).
-int d256_four_token_plan(int b, int hq, int kv, int page) {
-  ptxfmha_decode_params p = decode_params(b, 4, hq, 8, 256, kv);
+// The split count of a d256 call of sq tokens at hq / hkv heads on 132 SMs, contiguous (the plain
+// row takes cp.async) or in pages of `page` keys: the library's row for more than 32 rows is _wg
+// (wg_loop), and the d256 rows run one CTA per SM (decode-plans).
+int d256_plan(int b, int sq, int hq, int hkv, int kv, int page) {
+  ptxfmha_decode_params p = decode_params(b, sq, hq, hkv, 256, kv);
   set_dense_cache(&p);
   if (page) set_pages(&p, page);
   ptxfmha::DecodePlanOptions o;
   o.sms = 132;
-  o.wg_loop = hq == 128;
+  o.wg_loop = ptxfmha::decode_packed_rows(p) > 32;
   o.cpasync_row = !o.wg_loop;
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
   return plan.num_splits;
 }
+// 4 tokens at hq / 8 heads (32 / 64 rows at 64 / 128 query heads).
+int d256_four_token_plan(int b, int hq, int kv, int page) { return d256_plan(b, 4, hq, 8, kv, page); }
 }  // namespace
 
 TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on whole-tile TMA boxes takes half the SMs at batch 1") {
@@ -529,23 +531,6 @@ TEST_CASE("cpu launch plan decode: head dim 256 at >= 32 rows on more units take
   CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 4, 64, 8, 128, 8192), 32, 132, 2, 128) == 1);  // d128
 }
 
-namespace {
-// The split count of a d256 call of sq tokens at hq / hkv heads on 132 SMs (one CTA per SM), in
-// pages of `page` keys or contiguous; the plain row (<= 16 rows: one m-tile), whose contiguous
-// caches take cp.async.
-int d256_one_mtile_plan(int b, int sq, int hq, int hkv, int kv, int page) {
-  ptxfmha_decode_params p = decode_params(b, sq, hq, hkv, 256, kv);
-  set_dense_cache(&p);
-  if (page) set_pages(&p, page);
-  ptxfmha::DecodePlanOptions o;
-  o.sms = 132;
-  o.cpasync_row = true;
-  DecodePlan plan;
-  ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
-  return plan.num_splits;
-}
-}  // namespace
-
 TEST_CASE("cpu launch plan decode: head dim 256, one m-tile on whole-tile TMA boxes takes one CTA per SM from 8k keys") {
   // The H100's forced counts, pages of 64: 32/32 heads at batch 1 (32 units; s33 n5) and 32/8,
   // 64/8, 128/8 x 1 token at batches 4 / 8 (2026-12-07 05:48 UTC, bench/results/h100-2026-12-07-s36/n8).
@@ -566,7 +551,7 @@ TEST_CASE("cpu launch plan decode: head dim 256, one m-tile on whole-tile TMA bo
   };
   for (const Measured& m : measured) {
     CAPTURE(m.b); CAPTURE(m.sq); CAPTURE(m.hq); CAPTURE(m.hkv); CAPTURE(m.kv);
-    CHECK(d256_one_mtile_plan(m.b, m.sq, m.hq, m.hkv, m.kv, 64) == m.splits);
+    CHECK(d256_plan(m.b, m.sq, m.hq, m.hkv, m.kv, 64) == m.splits);
   }
   // Where the floor applies: bf16, one m-tile, whole-tile TMA boxes (pages of >= 64 keys, or a
   // contiguous cache without cp.async), >= 8k keys, fewer units than SMs and a half wave of < 8
@@ -585,7 +570,7 @@ TEST_CASE("cpu launch plan decode: head dim 256, one m-tile on whole-tile TMA bo
   CHECK(ptxfmha::decode_rows_split_floor(p16, 32, 132, 2, 128) == 4);
   CHECK(ptxfmha::decode_rows_split_floor(decode_params(4, 1, 32, 8, 128, 8192), 32, 132, 2, 128) == 1);  // d128
   // Contiguous on cp.async keeps the model's 64 CTAs (32/32 batch 1 kv 8k: 91.7 us; 128 CTAs 92.1).
-  CHECK(d256_one_mtile_plan(1, 1, 32, 32, 8192, 0) == 2);
+  CHECK(d256_plan(1, 1, 32, 32, 8192, 0) == 2);
 }
 
 TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync_cache)") {

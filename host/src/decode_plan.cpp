@@ -153,6 +153,9 @@ namespace {
 bool one_wave_rows(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes) {
   return kv_bytes == 2 && decode_cta_rows(p) >= kDecodeOneWaveRows && units >= 1 && units < sms;
 }
+// Whether a CTA takes its tiles as whole TMA boxes: not cp.async (`cpasync`: the call runs the
+// cp.async producer), and pages of >= 64 keys or a contiguous cache.
+bool whole_tile_boxes(const ptxfmha_decode_params& p, bool cpasync) { return !cpasync && !small_pages(p); }
 // Head dim 256: the splits of half the SMs where they are >= kDecodeHalfWaveMinSplits per unit, else 0.
 int64_t d256_half_wave(int64_t units, int64_t sms) {
   const int64_t half_wave = sms / (2 * units);
@@ -166,7 +169,7 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
   if (p.head_dim > 128) {
     // d256 CTAs that take whole-tile TMA boxes (not cp.async, pages of >= 64 keys): half the SMs.
     const int64_t half_wave = d256_half_wave(units, sms);
-    return !cpasync && !small_pages(p) && half_wave > 0 ? half_wave : kDecodeMaxSplits;
+    return whole_tile_boxes(p, cpasync) && half_wave > 0 ? half_wave : kDecodeMaxSplits;
   }
   if (p.head_dim <= 64 && kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
@@ -182,10 +185,11 @@ int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, i
                                 int64_t kv_tiles, bool cpasync) {
   if (kv_bytes != 2 || p.head_dim <= 128 || units < 1 || units >= sms || d256_half_wave(units, sms) != 0) return 1;
   if (one_wave_rows(p, units, sms, kv_bytes)) return kv_tiles >= kDecodeOnePerSmMinTiles ? sms / units : 1;
-  // one m-tile on whole-tile TMA boxes: not cp.async (pages of >= 64 keys, or a contiguous cache
-  // the cp.async producer does not take)
-  const bool tma_tiles = !cpasync && !small_pages(p);
-  return decode_cta_m_tiles(p) == 1 && tma_tiles && kv_tiles >= kDecodeOneMtileFloorMinTiles ? sms / units : 1;
+  // one m-tile on whole-tile TMA boxes (pages of >= 64 keys, or a contiguous cache the cp.async
+  // producer does not take)
+  return decode_cta_m_tiles(p) == 1 && whole_tile_boxes(p, cpasync) && kv_tiles >= kDecodeOneMtileFloorMinTiles
+             ? sms / units
+             : 1;
 }
 
 bool decode_cpasync_cache(const ptxfmha_decode_params& p, int kv_bytes) {

@@ -5,6 +5,7 @@
 //   tools/sdpa_crosscheck.py  --list: the cells it would time, the bench's figures, the cells
 //                             PyTorch's SDPA cannot express (paged, causal decode) skipped
 //   tools/decode_split_replay.py  the plan's split counts against forced counts (own JSON)
+//   tools/ncu_balance.py      per launch the longest SM over the busy SMs' mean (own CSV)
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -187,5 +188,38 @@ TEST_CASE("tools/decode_split_replay.py --by-ctas: time over the best per grid s
   CAPTURE(all);
   CHECK(all.find("d256 mt1 contig ctas 88: 1 cells, median 1.250, max 1.250") != std::string::npos);
   CHECK(all.find("d256 mt1 contig ctas 64: 3 cells, median 1.000, max 1.000") != std::string::npos);
+  std::remove(path.c_str());
+}
+
+// tools/ncu_balance.py on a made-up Nsight Compute raw page (log lines first, as ncu writes them
+// after the program's own output): launch A has 96 CTAs on 132 SMs, so the busy SMs' mean is
+// 600,000 x 132 / 96 = 825,000 cycles and its longest SM (935,000) 1.133x that; launch B has 256
+// CTAs (every SM busy: 600,000 / 630,000 = 1.050). A file without the raw header is refused.
+TEST_CASE("tools/ncu_balance.py: the longest SM over the busy SMs' mean, idle SMs left out (CPU)") {
+  const char* csv =
+      "==PROF== Connected to process 1\n"
+      "some bench output\n"
+      "\"ID\",\"Kernel Name\",\"dram__bytes_read.sum\",\"gpu__time_duration.sum\",\"launch__grid_size\","
+      "\"sm__cycles_active.avg\",\"sm__cycles_active.max\",\"sm__ctas_launched.min\",\"sm__ctas_launched.max\"\n"
+      "\"\",\"\",\"byte\",\"ns\",\"\",\"cycle\",\"cycle\",\"block\",\"block\"\n"
+      "\"0\",\"fmha_decode_d256_sm90a\",\"1,073,832,192\",\"375,968\",\"96\",\"600,000\",\"935,000\",\"0\",\"1\"\n"
+      "\"1\",\"fmha_decode_d64_s3_sm90a\",\"537,433,856\",\"177,664\",\"256\",\"600,000\",\"630,000\",\"1\",\"2\"\n";
+  const std::string path = write_temp(csv, ".txt");
+  auto run = [&](const std::string& file, int* rc) {
+    return run_command("python3 " + shell_quote(source_dir() + "/tools/ncu_balance.py") + " " + shell_quote(file) +
+                           " 2>&1", rc);
+  };
+  int rc = 0;
+  const std::string out = run(path, &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find(": 2 launches") != std::string::npos);
+  CHECK(out.find("| fmha_decode_d256_sm90a | 376.0 | 96 | 0-1 | 1.0738 | - | - | 1.133 |") != std::string::npos);
+  CHECK(out.find("| fmha_decode_d64_s3_sm90a | 177.7 | 256 | 1-2 | 0.5374 | - | - | 1.050 |") != std::string::npos);
+  std::ofstream(path) << "no profile here\n";
+  const std::string none = run(path, &rc);
+  CAPTURE(none);
+  CHECK(rc != 0);
+  CHECK(none.find("no Nsight Compute raw CSV") != std::string::npos);
   std::remove(path.c_str());
 }

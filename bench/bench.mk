@@ -5,12 +5,18 @@
 #   $(BENCH_UTIL_A)     bench helpers + cuDNN loader + the pure parts (cases, grids, statistics,
 #                       plan choice, estimate, the backward's sampled reference, the offline
 #                       replay of the library's decode plan: decode_replay.h; the CTA placement
-#                       probe: placement_probe.h) + the cuDNN
+#                       probe: placement_probe.h; the decode split kernels' per-CTA clock:
+#                       cta_trace.h) + the cuDNN
 #                       SDPA graphs, also linked by tools/ (the CLI) and the tests
 #                       (tests/test_cpu_bench_gate.cpp, tests/test_cpu_bench_*.cpp, the backward
 #                       GPU tests print cuDNN's backward error through CudnnSdpa)
 #   $(BENCH_CUBINS)     the decode read-ceiling and launch-floor kernels (bench/read_stream.ptx),
 #                       assembled like ptx/ (C preprocessor, then ptxas) into $(BENCH_CUBIN_DIR)
+#   $(TRACE_CUBIN_DIR)  `make cubin-trace`: the split kernels of $(TRACE_KERNELS) built with
+#                       -DPTXFMHA_DECODE_CTA_TRACE=1 (a per-CTA clock,
+#                       ptx/body/sm90_decode/cta_trace.ptxh) beside copies of every other sm90a
+#                       cubin, so that PTXFMHA_CUBIN_DIR=$(TRACE_CUBIN_DIR) runs the library with
+#                       them (`ptxfmha decode-trace`); never the library's own cubins
 #   make bench          build the bench and its cubins
 #
 # Dependencies, found here or overridden on the command line:
@@ -59,7 +65,7 @@ else
   CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
 endif
 
-BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o placement_probe.o \
+BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o placement_probe.o cta_trace.o \
                      bench_stats.o bench_bwd_ref.o cudnn_sdpa.o)
 # The bench binary: main and registration, options, device state, the case families, the
 # gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.
@@ -103,6 +109,24 @@ $(BENCH_CUBIN_DIR)/read_stream_%.cubin: bench/read_stream.ptx
 	$(PTX_CPP) $< -o $(@:.cubin=.ptx)
 	@$(PTXAS) -arch=$(ptxas_target_$*) -v $(@:.cubin=.ptx) -o $@ > $(@:.cubin=.ptxas.txt) 2>&1 \
 	  || { cat $(@:.cubin=.ptxas.txt); rm -f $@; exit 1; }
+
+# The traced split kernels (cta_trace.ptxh): preprocessed with the flag, then ptxas as in the
+# top-level Makefile; then every other sm90a cubin copied in (again when the original is newer).
+TRACE_CUBIN_DIR := $(BUILD)/cubin-trace
+TRACE_KERNELS   := d64 d64_s3 d128 d128_wg d256 d256_wg
+TRACE_CUBINS    := $(foreach k,$(TRACE_KERNELS),$(TRACE_CUBIN_DIR)/sm90a/fmha_decode_$(k)_sm90a.cubin)
+.PHONY: cubin-trace
+all: cubin-trace
+cubin-trace: $(TRACE_CUBINS) $(filter $(BUILD)/cubin/sm90a/%,$(CUBINS))
+	@for f in $(BUILD)/cubin/sm90a/*.cubin; do \
+	  case " $(notdir $(TRACE_CUBINS)) " in *" $$(basename $$f) "*) ;; *) cp -u $$f $(TRACE_CUBIN_DIR)/sm90a/ ;; esac; done
+$(TRACE_CUBIN_DIR)/sm90a/%.cubin: ptx/sm90a/%.ptx $(PTX_LINES)
+	@mkdir -p $(dir $@)
+	$(PTX_CPP) -DPTXFMHA_DECODE_CTA_TRACE=1 -MMD -MP -MF $(@:.cubin=.ptx.d) -MT $@ $< -o $(@:.cubin=.ptx.cpp)
+	@$(PYTHON) $(PTX_LINES) --loc $(@:.cubin=.ptx.cpp) $(@:.cubin=.ptx) && rm -f $(@:.cubin=.ptx.cpp)
+	@$(PTXAS) -arch=sm_90a $(PTXAS_FLAGS) -v $(@:.cubin=.ptx) -o $@ > $(@:.cubin=.ptxas.txt) 2>&1 \
+	  || { cat $(@:.cubin=.ptxas.txt); rm -f $@; exit 1; }
+-include $(TRACE_CUBINS:.cubin=.ptx.d)
 
 $(BENCH_UTIL_A): $(BENCH_UTIL_OBJS)
 	@mkdir -p $(dir $@)

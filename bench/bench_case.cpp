@@ -199,6 +199,17 @@ const DecodeAxes& decode_axes() {
 
 const char* decode_grid_names() { return "classic|headline|full|quick|ab"; }
 
+std::vector<int32_t> decode_page_order(int64_t n) {
+  std::vector<int32_t> t(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) t[std::size_t(i)] = int32_t(i);
+  uint64_t x = 0x9e3779b97f4a7c15ull ^ uint64_t(n);
+  for (int64_t i = n - 1; i > 0; --i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+    std::swap(t[std::size_t(i)], t[std::size_t(x % uint64_t(i + 1))]);
+  }
+  return t;
+}
+
 bool decode_grid(const std::string& which, std::vector<Case>* out, std::string* why) {
   out->clear();
   const DecodeAxes& ax = decode_axes();

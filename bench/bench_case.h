@@ -124,6 +124,10 @@ struct DecodeAxes {
 };
 const DecodeAxes& decode_axes();
 
+// A paged decode cell's page table: pages 0..n-1 in a shuffled order (xorshift64, seeded by n),
+// since a serving engine's pool is not sequential. The bench's cells and `ptxfmha decode-trace`.
+std::vector<int32_t> decode_page_order(int64_t n);
+
 // Named decode grids:
 //   classic   the grid of the runs up to 2026-11-25: d128, 32/8 heads, 1 query token,
 //             contiguous, batch 1/8/32/64 x kv 4k/8k/32k (12 cells)

@@ -174,13 +174,7 @@ void make_case_tables(const Case& c, CaseState& cs) {
   if (!c.paged()) return;
   // Pages in a random order (fixed seed): a serving engine's pool is not sequential.
   const int64_t n = c.num_pages();
-  cs.page_table_host.resize(std::size_t(n));
-  for (int64_t i = 0; i < n; ++i) cs.page_table_host[i] = int32_t(i);
-  uint64_t x = 0x9e3779b97f4a7c15ull ^ uint64_t(n);
-  for (int64_t i = n - 1; i > 0; --i) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
-    std::swap(cs.page_table_host[i], cs.page_table_host[x % uint64_t(i + 1)]);
-  }
+  cs.page_table_host = decode_page_order(n);
   const auto& d = ptxfmha::drv();
   cs.page_table.alloc(std::size_t(n) * 4);
   cu_check(d.cuMemcpyHtoD(cs.page_table.ptr(), cs.page_table_host.data(), std::size_t(n) * 4),

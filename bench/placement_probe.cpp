@@ -87,6 +87,42 @@ std::string placement_options_error(const PlacementOptions& opt) {
   return "";
 }
 
+std::string time_recorded_launches(int reps, CUstream stream, CUdeviceptr records, int n,
+                                   const std::function<std::string(CUstream)>& launch, const std::string& who,
+                                   double* ms_out, std::vector<PlacementRecord>* median_records) {
+  const auto& d = ptxfmha::drv();
+  const std::size_t rec_bytes = sizeof(PlacementRecord) * std::size_t(n);
+  EventPairs ev;
+  ev.resize(std::size_t(reps));
+  std::vector<double> ms(static_cast<std::size_t>(reps));
+  std::vector<std::vector<PlacementRecord>> recs_of(static_cast<std::size_t>(reps));
+  for (int rep = -1; rep < reps; ++rep) {  // rep -1: the warm-up, not timed
+    cu_check(d.cuMemsetD8Async(records, 0xff, rec_bytes, stream), "cuMemsetD8Async(records)");
+    const std::size_t e = rep < 0 ? 0 : std::size_t(rep);
+    ev.record_start(e, stream);
+    const std::string why = launch(stream);
+    if (!why.empty()) return who + ": " + why;
+    ev.record_end(e, stream);
+    cu_check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    if (rep < 0) continue;
+    ms[std::size_t(rep)] = ev.elapsed_ms(e);
+    std::vector<PlacementRecord>& got = recs_of[std::size_t(rep)];
+    got.resize(std::size_t(n));
+    download(got.data(), records, rec_bytes);
+    for (int c = 0; c < n; ++c)
+      if (!record_written(got[std::size_t(c)]))
+        return who + ": CTA " + std::to_string(c) + " of " + std::to_string(n) + " left no valid record (smid " +
+               std::to_string(got[std::size_t(c)].smid) + ")";
+  }
+  std::vector<int> order(ms.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return ms[std::size_t(a)] < ms[std::size_t(b)]; });
+  const std::size_t mid = std::size_t(order[order.size() / 2]);
+  *ms_out = ms[mid];
+  *median_records = recs_of[mid];
+  return "";
+}
+
 std::string run_placement_probe(const PlacementOptions& opt, std::vector<PlacementRun>* out) {
   out->clear();
   const std::string bad = placement_options_error(opt);
@@ -114,41 +150,20 @@ std::string run_placement_probe(const PlacementOptions& opt, std::vector<Placeme
     DeviceBuffer data(opt.cta_bytes * std::size_t(max_ctas)), records(rec_bytes), sink(16);
     // not zeros: a pattern of finite bf16 pairs (the bytes' values do not matter to a read)
     cu_check(d.cuMemsetD32(data.ptr(), 0x3f803c00u, data.bytes() / 4), "cuMemsetD32(data)");
-    EventPairs ev;
-    ev.resize(opt.reps);
     unsigned long long base = data.ptr(), vecs = opt.cta_bytes / 16, recs = records.ptr(), snk = sink.ptr();
     void* args[] = {&base, &vecs, &recs, &snk};
     for (int n : opt.sizes) {
       PlacementRun run;
       run.ctas = n;
-      std::vector<double> ms(opt.reps);
-      std::vector<std::vector<PlacementRecord>> recs_of(opt.reps);
-      for (int rep = -1; rep < opt.reps; ++rep) {  // rep -1: the warm-up, not timed
-        cu_check(d.cuMemsetD8Async(records.ptr(), 0xff, rec_bytes, m.stream), "cuMemsetD8Async(records)");
-        const std::size_t e = rep < 0 ? 0 : std::size_t(rep);
-        ev.record_start(e, m.stream);
-        cu_check(d.cuLaunchKernel(fn, n, 1, 1, opt.threads, 1, 1, opt.smem_bytes, m.stream, args, nullptr),
+      auto launch = [&](CUstream s) -> std::string {  // cu_check throws: caught below
+        cu_check(d.cuLaunchKernel(fn, n, 1, 1, opt.threads, 1, 1, opt.smem_bytes, s, args, nullptr),
                  ("cuLaunchKernel(bench_placement_read, " + std::to_string(n) + " CTAs)").c_str());
-        ev.record_end(e, m.stream);
-        cu_check(d.cuStreamSynchronize(m.stream), "cuStreamSynchronize");
-        if (rep < 0) continue;
-        ms[rep] = ev.elapsed_ms(e);
-        std::vector<PlacementRecord>& got = recs_of[rep];
-        got.resize(n);
-        download(got.data(), records.ptr(), sizeof(PlacementRecord) * std::size_t(n));
-        for (int c = 0; c < n; ++c)
-          if (!record_written(got[c]))
-            return "placement: CTA " + std::to_string(c) + " of " + std::to_string(n) +
-                   " left no valid record (smid " + std::to_string(got[c].smid) + ")";
-      }
-      // the launch of the median time (the upper middle one when reps is even)
-      std::vector<int> order(ms.size());
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-      std::sort(order.begin(), order.end(), [&](int a, int b) { return ms[a] < ms[b]; });
-      const int mid = order[order.size() / 2];
-      run.kernel_ms = ms[mid];
+        return std::string();
+      };
+      const std::string why = time_recorded_launches(opt.reps, m.stream, records.ptr(), n, launch, "placement",
+                                                     &run.kernel_ms, &run.records);
+      if (!why.empty()) return why;
       run.gb_per_s = double(opt.cta_bytes) * n / (run.kernel_ms * 1e-3) * 1e-9;
-      run.records = recs_of[mid];
       run.summary = summarize_placement(run.records);
       out->push_back(std::move(run));
     }

@@ -10,8 +10,11 @@
 // PTX ISA does not define it); the raw records are printed as well.
 #pragma once
 
+#include <cuda.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,16 @@ struct PlacementRun {
 // "" or the first bad field of `opt`, named (what run_placement_probe refuses before it touches
 // the driver; the CLI asks first, so that bad input is refused on a machine without a GPU too).
 std::string placement_options_error(const PlacementOptions& opt);
+
+// One untimed launch, then `reps` timed ones on `stream` (device events around each), the n
+// records at `records` poisoned with 0xff before each launch, read back after it and checked
+// (every CTA wrote one: an SM id, no end before its start). `launch` issues one launch on the
+// stream and returns "" or its error. Out: the median launch's time (the upper middle one when
+// reps is even) and its records. "" or the error, beginning with `who`. Shared by the probe and
+// the decode trace (cta_trace.h).
+std::string time_recorded_launches(int reps, CUstream stream, CUdeviceptr records, int n,
+                                   const std::function<std::string(CUstream)>& launch, const std::string& who,
+                                   double* ms, std::vector<PlacementRecord>* median_records);
 
 // On the current device (acquire_context): for each size, one warm-up launch and `reps` timed
 // ones (records poisoned with 0xff before each, then read back and checked: every CTA wrote

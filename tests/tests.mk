@@ -1,7 +1,8 @@
 # tests build fragment (included by the top-level Makefile)
 #
 #   make test                  install missing deps once, assemble the cubins (and the bench's
-#                              read_stream cubins, which the placement probe's tests read), build the host
+#                              read_stream cubins, which the placement probe's tests read, and
+#                              the traced split kernels of `make cubin-trace`), build the host
 #                              library and $(TEST_BIN) from every tests/*.cpp, run it from the
 #                              repository root
 #   make test TEST_ARGS='-tc="*table*"'   pass doctest options (filters, -s, --duration=true ...)
@@ -51,7 +52,7 @@ $(TEST_BIN): $(TEST_OBJS) $(BENCH_UTIL_A) $(HOST_LIB_A)
 
 # Runs from the repository root. cuobjdump is looked up again at run time because `make deps`
 # may have installed it during this very make (the Makefile's $(CUOBJDUMP) is then empty).
-test: $(TEST_BIN) cubins $(BENCH_CUBINS) $(DEPS_STAMP)
+test: $(TEST_BIN) cubins $(BENCH_CUBINS) cubin-trace $(DEPS_STAMP)
 	@cuobjdump_bin='$(CUOBJDUMP)'; \
 	  if [ -z "$$cuobjdump_bin" ] && [ -x .deps/bin/cuobjdump ]; then cuobjdump_bin=.deps/bin/cuobjdump; fi; \
 	  echo "PTXFMHA_CUBIN_DIR=$(abspath $(BUILD))/cubin $(TEST_BIN) $(TEST_ARGS)"; \

@@ -20,11 +20,16 @@
 //                             (bench/placement_probe.h): per grid size the kernel time and GB/s,
 //                             the SMs and TPCs used, and the median read time of CTAs that share
 //                             their TPC against CTAs alone on theirs; --raw adds every record
+//   ptxfmha decode-trace --cell NAME --splits N [--reps R] [--raw]
+//                             where and when each CTA of a decode split kernel runs
+//                             (bench/cta_trace.h; needs PTXFMHA_CUBIN_DIR at the traced cubins of
+//                             `make cubin-trace`): CTA durations overall and per split index;
+//                             --raw adds every record in `placement --raw`'s form
 //   ptxfmha version
 //
 // Exit status: 0 success (info and bench also when there is no GPU: they say so), 1 a check
-// failed or the bench failed, 2 usage, 77 `check` or `placement` could not run (no GPU / no
-// kernels): SKIPPED.
+// failed or the bench failed, 2 usage, 77 `check`, `placement` or `decode-trace` could not run
+// (no GPU / no kernels): SKIPPED.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,6 +49,7 @@
 #include "bench_case.h"
 #include "bench_util.h"
 #include "decode_replay.h"
+#include "cta_trace.h"
 #include "placement_probe.h"
 #include "cudnn_sdpa.h"
 #include "driver.h"
@@ -537,6 +543,44 @@ int cmd_placement(const ptxfmha_bench::PlacementOptions& opt, bool raw) {
   return 0;
 }
 
+// `ptxfmha decode-trace`: the traced split kernel's records (cta_trace.h). Per split index y
+// (CTAs of one y read the same key range of their units) the median and longest CTA.
+int cmd_decode_trace(const ptxfmha_bench::DecodeTraceOptions& opt, bool raw) {
+  ptxfmha::DeviceInfo dev;
+  if (!acquire_gpu_or_skip("decode-trace", &dev)) return 77;
+  ptxfmha_bench::DecodeTraceRun r;
+  const std::string why = ptxfmha_bench::run_decode_trace(opt, &r);
+  if (!why.empty()) {
+    std::printf("ptxfmha %s\n", why.c_str());  // why begins "decode-trace: "
+    return 1;
+  }
+  const std::size_t n = r.records.size();
+  std::vector<double> us(n);
+  for (std::size_t i = 0; i < n; ++i) us[i] = double(r.records[i].end_ns - r.records[i].start_ns) * 1e-3;
+  const double longest = *std::max_element(us.begin(), us.end());
+  const ptxfmha_bench::PlacementSummary& s = r.summary;
+  std::printf("# %s, %d splits: %s, grid %u x %u x %u (%zu CTAs), median of %d launches\n", opt.cell.c_str(),
+              opt.splits, r.kernel.c_str(), r.grid[0], r.grid[1], r.grid[2], n, opt.reps);
+  std::printf("launch %.1f us; CTAs: median %.1f us, longest %.1f us (%.3fx), span %.1f us; SMs %d (at most %d CTAs "
+              "on one)\n",
+              r.launch_ms * 1e3, ptxfmha_bench::median(us), longest, longest / ptxfmha_bench::median(us), s.span_us,
+              s.sms_used, s.max_ctas_per_sm);
+  std::printf("| split | CTAs | median us | longest us |\n|---:|---:|---:|---:|\n");
+  for (unsigned y = 0; y < r.grid[1]; ++y) {
+    std::vector<double> of_y;
+    for (std::size_t i = 0; i < n; ++i)
+      if ((i / r.grid[0]) % r.grid[1] == y) of_y.push_back(us[i]);
+    std::printf("| %u | %zu | %.1f | %.1f |\n", y, of_y.size(), ptxfmha_bench::median(of_y),
+                *std::max_element(of_y.begin(), of_y.end()));
+  }
+  if (raw)
+    for (std::size_t i = 0; i < n; ++i)
+      std::printf("raw %zu %zu %llu %llu %llu\n", n, i, static_cast<unsigned long long>(r.records[i].smid),
+                  static_cast<unsigned long long>(r.records[i].start_ns),
+                  static_cast<unsigned long long>(r.records[i].end_ns));
+  return 0;
+}
+
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: ptxfmha info\n"
@@ -544,6 +588,7 @@ void usage(FILE* f) {
                "       ptxfmha bench [--out DIR] [--quick] [-- BENCH_ARGS...]\n"
                "       ptxfmha decode-plans [--grid NAME] [--cache bf16|e4m3] [--sms N] [--smem-kib K] [--filter REGEX]\n"
                "       ptxfmha placement [--sizes N,N,...] [--cta-mib M] [--smem-kib K] [--threads T] [--reps R] [--raw]\n"
+               "       ptxfmha decode-trace --cell NAME --splits N [--reps R] [--raw]\n"
                "       ptxfmha version\n"
                "  info   device, architecture, cuDNN, kernels: cubins, ptxas registers/spills/smem,\n"
                "         driver attributes (on a device of the kernel's architecture)\n"
@@ -558,7 +603,10 @@ void usage(FILE* f) {
                "  placement  where a grid's CTAs run and how fast each reads its own range (default\n"
                "         sizes 64,72,...,128,132, 16 MiB per CTA, 200 KiB shared memory: one CTA per SM;\n"
                "         --threads: threads per CTA, 32..1024, default 256: more loads in flight per CTA;\n"
-               "         exit 2 a bad option, 77 skipped: no GPU)\n");
+               "         exit 2 a bad option, 77 skipped: no GPU)\n"
+               "  decode-trace  where and when each CTA of a decode split kernel runs: one cell of the\n"
+               "         full grid (bf16), N >= 2 splits forced; run with PTXFMHA_CUBIN_DIR at the traced\n"
+               "         cubins (make cubin-trace: build/cubin-trace); exit 2 a bad option, 77 skipped\n");
 }
 
 }  // namespace
@@ -663,6 +711,28 @@ int main(int argc, char** argv) {
       return 2;
     }
     return cmd_placement(opt, raw);
+  }
+  if (cmd == "decode-trace") {
+    ptxfmha_bench::DecodeTraceOptions opt;
+    bool raw = false;
+    for (int i = 2; i < argc; ++i) {
+      const bool has_value = i + 1 < argc;
+      if (std::strcmp(argv[i], "--cell") == 0 && has_value) opt.cell = argv[++i];
+      else if (std::strcmp(argv[i], "--splits") == 0 && has_value) opt.splits = std::atoi(argv[++i]);
+      else if (std::strcmp(argv[i], "--reps") == 0 && has_value) opt.reps = std::atoi(argv[++i]);
+      else if (std::strcmp(argv[i], "--raw") == 0) raw = true;
+      else {
+        std::fprintf(stderr, "ptxfmha decode-trace: unknown argument '%s'\n", argv[i]);
+        return 2;
+      }
+    }
+    ptxfmha_bench::Case c;
+    const std::string bad = ptxfmha_bench::decode_trace_case(opt, &c);
+    if (!bad.empty()) {
+      std::fprintf(stderr, "ptxfmha %s\n", bad.c_str());
+      return 2;
+    }
+    return cmd_decode_trace(opt, raw);
   }
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage(stdout);

@@ -93,7 +93,8 @@ std::string run_decode_trace(const DecodeTraceOptions& opt, DecodeTraceRun* out)
     if (!why.empty())
       return why.find("no valid record") == std::string::npos
                  ? why
-                 : why + "; is PTXFMHA_CUBIN_DIR the traced cubins (`make cubin-trace`: $(BUILD)/cubin-trace)?";
+                 : why + "; is PTXFMHA_CUBIN_DIR the traced cubins (`make cubin-trace`: $(BUILD)/cubin-trace), " +
+                       "and is " + plan.split_row->name + " one of the traced rows (TRACE_KERNELS, bench/bench.mk)?";
     out->kernel = plan.split_row->name;
     for (int i = 0; i < 3; ++i) out->grid[i] = plan.split_grid[i];
     out->summary = summarize_placement(out->records);

@@ -90,6 +90,8 @@ std::string placement_options_error(const PlacementOptions& opt) {
 std::string time_recorded_launches(int reps, CUstream stream, CUdeviceptr records, int n,
                                    const std::function<std::string(CUstream)>& launch, const std::string& who,
                                    double* ms_out, std::vector<PlacementRecord>* median_records) {
+  if (reps < 1 || n < 1)
+    return who + ": reps " + std::to_string(reps) + " and records " + std::to_string(n) + " must be >= 1";
   const auto& d = ptxfmha::drv();
   const std::size_t rec_bytes = sizeof(PlacementRecord) * std::size_t(n);
   EventPairs ev;

@@ -2,13 +2,10 @@
 // (ptx/body/sm90_decode/cta_trace.ptxh). See cta_trace.h.
 #include "cta_trace.h"
 
-#include <cmath>
-
 #include "bench_util.h"
 #include "context.h"
-#include "cudnn_sdpa.h"  // dense_strides
 #include "decode.h"
-#include "decode_replay.h"  // decode_shape_params
+#include "decode_replay.h"  // decode_call_params
 #include "driver.h"
 #include "ptxfmha/ptxfmha.h"
 
@@ -55,13 +52,8 @@ std::string run_decode_trace(const DecodeTraceOptions& opt, DecodeTraceRun* out)
       cu_check(d.cuMemcpyHtoD(table.ptr(), pages.data(), pages.size() * 4), "cuMemcpyHtoD(block table)");
     }
     ptxfmha_decode_params p{};
-    int64_t st[3];
-    dense_strides(c.seqlen_q, c.heads_q, c.head_dim, st);
-    p.q = q.get(); p.k_cache = k.get(); p.v_cache = v.get(); p.o = o.get(); p.lse = static_cast<float*>(lse.get());
-    p.q_batch_stride = st[0]; p.q_seq_stride = st[1]; p.q_head_stride = st[2];
-    p.o_batch_stride = st[0]; p.o_seq_stride = st[1]; p.o_head_stride = st[2];
-    decode_shape_params(c, c.paged() ? static_cast<const int32_t*>(table.get()) : nullptr, &p);
-    p.softmax_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    decode_call_params(c, q.get(), k.get(), v.get(), o.get(), static_cast<float*>(lse.get()),
+                       c.paged() ? static_cast<const int32_t*>(table.get()) : nullptr, &p);
     p.num_splits = opt.splits;
     ptxfmha::DecodePlan plan;
     if (ptxfmha::decode_plan(&p, &plan) != PTXFMHA_OK) return std::string("decode-trace: ") + ptxfmha_last_error();

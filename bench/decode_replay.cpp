@@ -2,6 +2,7 @@
 #include "decode_replay.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "cudnn_sdpa.h"
@@ -32,6 +33,18 @@ void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_deco
     d->max_blocks_per_seq = int32_t(c.blocks_per_seq());
     d->num_pages = int32_t(c.num_pages());
   }
+}
+
+void decode_call_params(const Case& c, const void* q, const void* k, const void* v, void* o, float* lse,
+                        const int32_t* block_table, ptxfmha_decode_params* d) {
+  int64_t st[3];
+  dense_strides(c.seqlen_q, c.heads_q, c.head_dim, st);
+  d->q = q; d->k_cache = k; d->v_cache = v; d->o = o; d->lse = lse;
+  d->q_batch_stride = st[0]; d->q_seq_stride = st[1]; d->q_head_stride = st[2];
+  d->o_batch_stride = st[0]; d->o_seq_stride = st[1]; d->o_head_stride = st[2];
+  decode_shape_params(c, block_table, d);
+  d->softmax_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  d->causal = c.causal ? 1 : 0;
 }
 
 int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm) {

@@ -37,6 +37,13 @@ void decode_cache_strides(const Case& c, int64_t st[3]);
 // pages per sequence and pool size. Everything else of *d is left as it is.
 void decode_shape_params(const Case& c, const int32_t* block_table, ptxfmha_decode_params* d);
 
+// The decode call of cell c on buffers the caller made: decode_shape_params, the pointers, dense Q
+// and O strides ([batch, seqlen_q, heads_q, d]), c's causal flag and the scale 1 / sqrt(d).
+// Workspace, stream and num_splits are left as they are. The bench's cells and
+// `ptxfmha decode-trace` build their calls through it.
+void decode_call_params(const Case& c, const void* q, const void* k, const void* v, void* o, float* lse,
+                        const int32_t* block_table, ptxfmha_decode_params* d);
+
 // Resident CTAs of smem_bytes dynamic shared memory and `threads` threads per SM (at most 32).
 int replay_ctas_per_sm(int64_t smem_bytes, int64_t threads, int64_t smem_per_sm);
 

@@ -30,15 +30,9 @@ namespace {
 constexpr int64_t kMaxScaleHeads = 1024;
 
 ptxfmha_decode_params decode_params(const Case& c, const OursPlan& plan, const SetView& v) {
-  int64_t st[3];
-  dense_strides(c.seqlen_q, c.heads_q, c.head_dim, st);
   ptxfmha_decode_params d{};
-  d.q = v.q; d.k_cache = v.k; d.v_cache = v.v; d.o = v.o; d.lse = v.lse;
-  d.q_batch_stride = st[0]; d.q_seq_stride = st[1]; d.q_head_stride = st[2];
-  d.o_batch_stride = st[0]; d.o_seq_stride = st[1]; d.o_head_stride = st[2];
-  decode_shape_params(c, v.page_table, &d);  // shape, K / V strides, pages
-  d.softmax_scale = ours_scale(c);
-  d.causal = c.causal ? 1 : 0;
+  decode_call_params(c, v.q, v.k, v.v, v.o, v.lse, v.page_table, &d);  // shape, strides, pages, causal
+  d.softmax_scale = ours_scale(c);  // the gate's perturbation, where asked
   d.num_splits = 0;
   d.workspace = v.ours_ws;
   d.workspace_bytes = plan.ws_bytes;

@@ -87,9 +87,14 @@ TEST_CASE("decode_params.ptxh names every DecodeKernelParams field at its offset
       PTXFMHA_FIELD("DP_KV_BATCH_STRIDE", kv_batch_stride_bytes),
       PTXFMHA_FIELD("DP_KV_SEQ_STRIDE", kv_seq_stride_bytes),
       PTXFMHA_FIELD("DP_KV_HEAD_STRIDE", kv_head_stride_bytes),
+      PTXFMHA_FIELD("DP_HO_COUNTERS_PTR", ho_counters_ptr),
   };
 #undef PTXFMHA_FIELD
-  check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, sizeof(DecodeKernelParams), 0,
+  // the tail past the last field: the struct's 128-byte alignment (CUtensorMap's)
+  const std::size_t end = offsetof(DecodeKernelParams, ho_counters_ptr) + sizeof(uint64_t);
+  CHECK(sizeof(DecodeKernelParams) % 128 == 0);
+  CHECK(sizeof(DecodeKernelParams) - end < 128);
+  check_param_header(macros, path, "DP_", "DECODE_PARAM_BYTES", fields, end, sizeof(DecodeKernelParams) - end,
                      sizeof(DecodeKernelParams));
   CHECK(offsetof(DecodeKernelParams, tma_k) % 64 == 0);
   CHECK(offsetof(DecodeKernelParams, tma_v) % 64 == 0);
@@ -186,8 +191,8 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   }
   // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + the
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
-  // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl)
-  CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12);
+  // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl) + 3 hand-out rows (_ho)
+  CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12 + 3);
   CHECK(wg_rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
                         // _e4m3_wgc, _e4m3_wgc_cl (converter warps) and _e4m3_wg2c, _e4m3_wg2c_cl
                         // (two consumer warpgroups), without sm100a twins
@@ -231,14 +236,23 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
       CHECK(ptxfmha::decode_row_cluster(row) == (f->cluster != 0));
       CHECK(macro_value(macros, "KERNEL_WG", s.path) == f->wg);
       CHECK(ptxfmha::decode_row_wg(row) == (f->wg != 0));
+      CHECK(macro_value(macros, "KERNEL_HANDOUT", s.path) == f->handout);
+      CHECK(ptxfmha::decode_row_handout(row) == (f->handout != 0));
+      // the _ho rows: the plain bf16 one-head mma.sync rows' facts, TMA only
+      if (f->handout != 0) {
+        CHECK((f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 && f->heads == 1 && f->cluster == 0 &&
+               f->wg == 0));
+        CHECK(!ptxfmha::decode_row_cpasync(row));
+      }
       // the default rows are the plain bf16 ones
       CHECK((row->kind == KernelKind::Decode) == (f->kv_bytes == 2 && f->features == 0 && f->l2_hint == 0 &&
                                                   f->heads == 1 && f->cluster == 0 && f->wg == 0 &&
+                                                  f->handout == 0 &&
                                                   f->stages == (row->head_dim == 64 ? 4 : 3)));
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12) + 16);  // + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc, _e4m3_wg2c rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12 + 3) + 16);  // (+ 3 _ho) + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc, _e4m3_wg2c rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -436,7 +450,12 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
     const long long copy_bytes = (kv == 1 && wg ? 2 * 64 * d * 2 : 0) + q_tile_bytes;
     CHECK(stages >= 2);
     CHECK(stages <= 8);                                                // 8 full + 8 empty barriers
-    CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128);
+    // the _ho rows: 8 slot-word pairs and HO_FLUSH's {m0, m1, l0, l1} of 4 warps x 32 lanes
+    // past the barriers; HO_FLUSH's four warps' O fragments (64 D bytes each) fill one stage
+    const bool ho = macro_value(macros, "KERNEL_HANDOUT", s.path) != 0;
+    const long long ho_bytes = ho ? 64 + 4 * 32 * 16 : 0;
+    if (ho) CHECK(4 * 64 * d <= 2 * heads * 64 * d * kv);
+    CHECK(row->smem_bytes == 1024 + ring_bytes + copy_bytes + 128 + ho_bytes);
     CHECK(epi_bytes <= ring_bytes + copy_bytes);
     CHECK(row->smem_bytes <= 227 * 1024);                             // sm_90 and sm_100 opt-in limit
   }
@@ -656,6 +675,9 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
       CHECK(count("SYNCS") > 0);          // mbarrier full / empty ring
       CHECK(count("PREEXIT") == 1);       // griddepcontrol.launch_dependents (PDL)
       CHECK(count("ACQBULK") == 0);
+      // the _ho rows' tickets (ho_on.ptxh): lane 0's first and its one-ahead atom on the unit's
+      // counter; no other row touches global memory atomically
+      CHECK(count("ATOMG") == (f->handout != 0 ? 2 : 0));
       // The cluster merge (_cl): two cluster barriers (arrive + wait each; ptxas may emit a
       // uniform and a divergent copy) and the peers' partials through the shared::cluster
       // window (generic LD: 16 LSE loads + 16 v4 O loads); none of it in the other rows.
@@ -684,6 +706,56 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
   // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
   // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
   // head dims 64, 128 and 256).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2 + 2);  // + d256's converter-warp rows (WG 3, 4)
-  CHECK(checked["sm100a"] == 6 + 15 + 3 + 12);
+  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2 + 2 + 3);  // + d256's converter-warp rows (WG 3, 4), _ho
+  CHECK(checked["sm100a"] == 6 + 15 + 3 + 12 + 3);
+}
+
+// The _ho rows' SASS contract above counts two ATOMG (ho_on.ptxh: the first ticket and the
+// one-ahead ticket HO_TAKE_NEXT takes); with the one-ahead atom removed (the chunk's own ticket
+// taken when the chunk starts, n1's form, which waited for the counter's round trip at every
+// chunk) the count is 1, so the contract catches it. Assembled from the preprocessed PTX of the
+// d128 _ho row for sm_90a.
+TEST_CASE("decode _ho producer: the one-ahead ticket removed leaves one ATOMG" * doctest::test_suite("sass")) {
+  const std::string tool = cuobjdump_path();
+  REQUIRE(!tool.empty());
+  const std::string ptxas = ptxas_path();
+  bool ok = false;
+  const std::string name = "fmha_decode_d128_ho_sm90a";
+  const std::string text = read_text_file(preprocessed_path("sm90a", name), &ok);
+  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << name << " (run make)");
+  const std::string atom = "atom.global.add.u32 %ho_cn";
+  const std::size_t first = text.find(atom);
+  REQUIRE(first != std::string::npos);
+  const std::size_t second = text.find(atom, first + 1);  // HO_TAKE_NEXT's
+  REQUIRE(second != std::string::npos);
+  CHECK(text.find(atom, second + 1) == std::string::npos);
+  const std::size_t end = text.find(';', second);
+  REQUIRE(end != std::string::npos);
+  // the guard (@%p_lane0) stays: a predicated mov in the atom's place
+  const std::string mutated = text.substr(0, second) + "mov.u32 %ho_cn, %ho_c" + text.substr(end);
+  int rc = 1;
+  std::string dir = run_command("mktemp -d", &rc);
+  REQUIRE(rc == 0);
+  dir = dir.substr(0, dir.find_last_not_of('\n') + 1);
+  REQUIRE(!dir.empty());
+  auto atomg = [&](const std::string& ptx, const std::string& stem) {
+    const std::string src = dir + "/" + stem + ".ptx", bin = dir + "/" + stem + ".cubin";
+    {
+      std::ofstream out(src, std::ios::binary);
+      out << ptx;
+      REQUIRE(out.good());
+    }
+    int st = 1;
+    const std::string log = run_command(shell_quote(ptxas) + " -arch=sm_90a " + shell_quote(src) + " -o " +
+                                        shell_quote(bin) + " 2>&1", &st);
+    REQUIRE_MESSAGE(st == 0, log);
+    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(bin) + " 2>&1", &st);
+    REQUIRE(st == 0);
+    long long n = 0;
+    for (std::size_t i = sass.find("ATOMG"); i != std::string::npos; i = sass.find("ATOMG", i + 1)) ++n;
+    return n;
+  };
+  CHECK(atomg(text, "ho") == 2);
+  CHECK(atomg(mutated, "ho_mut") == 1);
+  run_command("rm -rf " + shell_quote(dir), &rc);
 }

@@ -426,3 +426,56 @@ TEST_CASE("cpu launch plan decode: a contiguous cache's TMA boxes are 64 keys un
   p.page_size = 32;
   CHECK(plan_decode(p, 264).box_shift == 5);
 }
+
+// The _ho rows' plan (plan_decode_handout): the chunks are whole tiles, CTAs per unit = the split
+// plan's count (at most the chunks), the partials' workspace per chunk, then the counters.
+TEST_CASE("cpu launch plan decode: the hand-out plan (chunks, CTAs per unit, partials then counters)") {
+  struct Case { int b, hkv, max_k, splits, per_cta, chunks, chunk_keys, ctas; };
+  // b 2, 8 KV heads x 1 token (32/8: 4 packed rows, 64 output rows); 8192 keys = 128 tiles.
+  //   4 CTAs x 8 = 32 chunks of 4 tiles; 4 x 1 = 4 chunks of 32 tiles; 128 CTAs x 8 > 128
+  //   tiles: 128 chunks of one tile, 128 CTAs; 3000 keys = 47 tiles, 3 x 8 = 24 -> 2 tiles a
+  //   chunk, 24 chunks (the last 1 tile); 1 x 1: one chunk of every tile, one CTA.
+  for (const Case c : {Case{2, 8, 8192, 4, 8, 32, 256, 4}, Case{2, 8, 8192, 4, 1, 4, 2048, 4},
+                       Case{2, 8, 8192, 128, 8, 128, 64, 128}, Case{2, 8, 3000, 3, 8, 24, 128, 3},
+                       Case{2, 8, 3000, 1, 1, 1, 3008, 1}}) {
+    CAPTURE(c.max_k);
+    CAPTURE(c.splits);
+    CAPTURE(c.per_cta);
+    ptxfmha_decode_params p = decode_params(c.b, 1, 32, c.hkv, 128, c.max_k);
+    p.num_splits = c.splits;
+    DecodePlan plan = plan_decode(p, 264);
+    REQUIRE(plan.num_splits == std::min(c.splits, (c.max_k + 63) / 64));
+    ptxfmha::plan_decode_handout(p, c.per_cta, kCombine1, &plan);
+    CHECK(plan.num_splits == c.chunks);
+    CHECK(plan.split_keys == c.chunk_keys);
+    CHECK(plan.split_keys % 64 == 0);
+    CHECK(int64_t(plan.split_keys) * plan.num_splits >= c.max_k);
+    CHECK(int64_t(plan.split_keys) * (plan.num_splits - 1) < c.max_k);  // no empty trailing chunk
+    CHECK(plan.ho_ctas == c.ctas);
+    CHECK(plan.split_grid[0] == unsigned(c.hkv));
+    CHECK(plan.split_grid[1] == unsigned(c.ctas));
+    CHECK(plan.split_grid[2] == unsigned(c.b));
+    CHECK(plan.ho_counters() == int64_t(c.hkv) * c.b);
+    const uint64_t rows = uint64_t(c.b) * 32;  // out rows: the combine's grid, always
+    CHECK(plan.combine_grid == rows);
+    CHECK(plan.cluster == 0);
+    // LSEs, O (256-aligned), counters (256-aligned), nothing overlapping
+    const uint64_t partials = rows * uint64_t(c.chunks);
+    CHECK(plan.ws_lse_offset == 0);
+    CHECK(plan.ws_o_offset >= partials * 4);
+    CHECK(plan.ws_o_offset % 256 == 0);
+    CHECK(plan.ws_counter_offset >= plan.ws_o_offset + partials * 128 * 4);
+    CHECK(plan.ws_counter_offset % 256 == 0);
+    CHECK(plan.workspace_bytes == plan.ws_counter_offset + uint64_t(plan.ho_counters()) * 4);
+  }
+  // the environment's chunks per CTA: 1..64, anything else the default
+  ScopedEnv env("PTXFMHA_DECODE_HO_CHUNKS");
+  env.unset();
+  CHECK(ptxfmha::decode_ho_chunks_per_cta() == ptxfmha::kDecodeHoChunksPerCta);
+  env.set("5");
+  CHECK(ptxfmha::decode_ho_chunks_per_cta() == 5);
+  for (const char* bad : {"0", "65", "x", ""}) {
+    env.set(bad);
+    CHECK(ptxfmha::decode_ho_chunks_per_cta() == ptxfmha::kDecodeHoChunksPerCta);
+  }
+}

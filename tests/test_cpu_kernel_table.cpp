@@ -242,6 +242,13 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d128_e4m3_ef_sm100a", sm90_decode_smem(128, 6, 1), 99456},
     {"fmha_decode_d128_h2_sm100a", sm90_decode_smem(128, 3, 2, 2), 197760},
     {"fmha_decode_d64_e4m3_h2_sm100a", sm90_decode_smem(64, 3, 1, 2), 50304},
+    // the _ho rows: + 8 stages' slot words (64) + HO_FLUSH's {m, l} of 4 warps x 32 lanes (2048)
+    {"fmha_decode_d64_ho_sm90a", sm90_decode_smem(64, 4) + 64 + 2048, 68800},
+    {"fmha_decode_d128_ho_sm90a", sm90_decode_smem(128, 3) + 64 + 2048, 101568},
+    {"fmha_decode_d256_ho_sm90a", sm90_decode_smem(256, 3) + 64 + 2048, 199872},
+    {"fmha_decode_d64_ho_sm100a", sm90_decode_smem(64, 4) + 64 + 2048, 68800},
+    {"fmha_decode_d128_ho_sm100a", sm90_decode_smem(128, 3) + 64 + 2048, 101568},
+    {"fmha_decode_d256_ho_sm100a", sm90_decode_smem(256, 3) + 64 + 2048, 199872},
     {"fmha_decode_d64_cl_sm90a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_cl_sm90a", sm90_decode_smem(128, 3), 99456},
     {"fmha_decode_d64_wg_sm90a", sm90_decode_smem(64, 4), 66688},  // the warpgroup loop: same ring

@@ -187,7 +187,9 @@ std::vector<const ptxfmha::KernelInfo*> cpasync_rows() {
     if (r->kind != ptxfmha::KernelKind::Decode && r->kind != ptxfmha::KernelKind::DecodeVariant) continue;
     const ptxfmha::DecodeRowFacts* f = ptxfmha::decode_row_facts(r);
     if (f == nullptr || f->combine || r->arch != std::string("sm90a")) continue;
-    if (f->kv_bytes == 2 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0) v.push_back(r);
+    if (f->kv_bytes == 2 && f->heads == 1 && f->wg == 0 && f->features == 0 && f->l2_hint == 0 &&
+        f->handout == 0)  // the _ho rows: TMA only
+      v.push_back(r);
   }
   return v;
 }

@@ -247,11 +247,14 @@ class DecodeDeviceCase {
     a.stream = stream;
     return a;
   }
+  // A named split row (the A/B hook, decode_with_overrides) instead of the library's choice.
+  void set_overrides(const ptxfmha::DecodeOverrides& o) { ov_ = o; named_ = true; }
   // Sizes the workspace for the current params (REQUIREs success).
   uint64_t prepare_workspace() {
     ptxfmha_decode_params a = params();
     uint64_t bytes = 0;
-    const ptxfmha_status st = ptxfmha_decode_workspace_size(&a, &bytes);
+    const ptxfmha_status st = named_ ? ptxfmha::decode_with_overrides(&a, ov_, false, &bytes)
+                                     : ptxfmha_decode_workspace_size(&a, &bytes);
     REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_decode_workspace_size: " << ptxfmha_status_string(st)
                                           << ": " << ptxfmha_last_error() << " [" << describe(p_) << "]");
     if (bytes > 0 && ws_.bytes() < bytes) ws_.alloc(bytes);
@@ -268,8 +271,11 @@ class DecodeDeviceCase {
   }
   void run(FwdOutputs* out, CUstream stream = nullptr) {
     poison(stream);
+    // the workspace too: nothing a call needs may survive from the call before (the _ho rows'
+    // counters, the partials)
+    if (ws_.bytes() > 0) ws_.fill32(kPoisonF32, std::size_t(ws_.bytes() / 4), stream);
     ptxfmha_decode_params a = params(stream);
-    const ptxfmha_status st = ptxfmha_decode(&a);
+    const ptxfmha_status st = named_ ? ptxfmha::decode_with_overrides(&a, ov_, true, nullptr) : ptxfmha_decode(&a);
     REQUIRE_MESSAGE(st == PTXFMHA_OK, "ptxfmha_decode: " << ptxfmha_status_string(st) << ": "
                                                          << ptxfmha_last_error() << " [" << describe(p_) << "]");
     PTXFMHA_CU_CHECK(cu().cuStreamSynchronize(stream));
@@ -283,6 +289,8 @@ class DecodeDeviceCase {
   DecodeProblem p_;
   const DecodeData& d_;
   DeviceBuffer q_, kbuf_, vbuf_, o_, lse_, seqlens_, table_, ws_;
+  ptxfmha::DecodeOverrides ov_;
+  bool named_ = false;
 };
 
 std::string kernel_key(const char* test, const DecodeProblem& p) {
@@ -291,15 +299,26 @@ std::string kernel_key(const char* test, const DecodeProblem& p) {
 
 // Runs one case end to end; returns true when every figure held and two runs were equal.
 // plan_out: the plan the call ran (ptxfmha::decode_plan of the same parameters).
+// named (optional): the split row by name (decode_with_overrides), plan_out then its plan;
+// out (optional): the first run's outputs.
 bool check_case(const char* test, const DecodeProblem& p, uint64_t seed,
-                std::vector<int32_t>* bad_entries = nullptr, ptxfmha::DecodePlan* plan_out = nullptr) {
+                std::vector<int32_t>* bad_entries = nullptr, ptxfmha::DecodePlan* plan_out = nullptr,
+                const char* named = nullptr, FwdOutputs* out = nullptr) {
   const DecodeData d = make_data(p, seed, bad_entries);
   const FwdReference ref = reference(p, d);
   DecodeDeviceCase dc(p, d);
+  ptxfmha::DecodeOverrides ov;
+  ov.split_kernel = named;
+  if (named != nullptr) dc.set_overrides(ov);
   dc.prepare_workspace();
   if (plan_out != nullptr) {
     const ptxfmha_decode_params a = dc.params();
-    REQUIRE(ptxfmha::decode_plan(&a, plan_out) == PTXFMHA_OK);
+    if (named != nullptr) {
+      uint64_t bytes = 0;
+      REQUIRE(ptxfmha::decode_with_overrides(&a, ov, false, &bytes, plan_out) == PTXFMHA_OK);
+    } else {
+      REQUIRE(ptxfmha::decode_plan(&a, plan_out) == PTXFMHA_OK);
+    }
   }
   FwdOutputs first, second;
   dc.run(&first);
@@ -313,6 +332,7 @@ bool check_case(const char* test, const DecodeProblem& p, uint64_t seed,
   const bool det = first == second;
   CHECK_MESSAGE(ok, test << " " << describe(p) << " seed " << seed << ": " << why << " [" << describe(f) << "]");
   CHECK_MESSAGE(det, test << " " << describe(p) << ": two launches differ bitwise");
+  if (out != nullptr) *out = first;
   return ok && det;
 }
 
@@ -627,7 +647,69 @@ TEST_CASE("decode gpu: errors found with a device leave the outputs untouched") 
 // named "sanitizer shapes" under memcheck, racecheck, synccheck and initcheck): forced splits
 // (split kernel + PDL combine), a paged cache with shuffled pages and ragged lengths, causal
 // GQA with several query tokens, for every head dim.
-TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA, wide d64 twin, wg rows)" *
+// The _ho rows (chunks handed out at run time, ptx/body/sm90_decode/ho_on.ptxh), named: a
+// unit's keys in chunks the plan fixes, taken by the unit's CTAs from a counter the host zeroes
+// before each call. The workspace is poisoned before every run (DecodeDeviceCase::run), so a
+// counter or a partial left by the run before fails the case. Empty chunks (a sequence of 0 keys,
+// chunks past 777) and one-chunk plans are in the grid. The result must not depend on which CTA
+// ran which chunk: the same 12 chunks over 12, 6, 4, 3, 2 and 1 CTAs per unit give the same bits.
+TEST_CASE("decode gpu: chunks handed out at run time (_ho rows), any CTA count the same bits") {
+  REQUIRE(ensure_context());
+  const char* env = "PTXFMHA_DECODE_HO_CHUNKS";
+  const char* old = std::getenv(env);
+  const std::string saved = old != nullptr ? old : "";
+  uint64_t seed = 9500;
+  const std::string arch = gpu().info.sm >= 100 ? "sm100a" : "sm90a";
+  struct Shape { int hq, hkv, sq, page; bool causal; };
+  for (int D : ptxfmha_test::kHeadDims) {
+    const std::string name = "fmha_decode_d" + std::to_string(D) + "_ho_" + arch;
+    CAPTURE(name);
+    for (const Shape s : {Shape{32, 8, 1, 64, false}, Shape{32, 8, 4, 0, true}, Shape{16, 16, 1, 16, false},
+                          Shape{64, 4, 1, 256, true}})
+      for (int splits : {1, 3, 8})
+        for (const char* k : {"1", "3", "8"}) {
+          ::setenv(env, k, 1);
+          DecodeProblem p = make_problem(3, s.sq, s.hq, s.hkv, D, s.causal, 3000, s.page);
+          p.seqlens = {3000, 0, 777};
+          p.num_splits = splits;
+          ptxfmha::DecodePlan plan;
+          check_case("handout", p, ++seed, nullptr, &plan, name.c_str());
+          CHECK(plan.ho_ctas == std::min(splits, plan.num_splits));
+          // 47 tiles of 64 keys in min(47, CTAs x k) chunks of whole tiles, no empty one
+          const int want = std::min(47, splits * std::atoi(k)), tpc = (47 + want - 1) / want;
+          CHECK(plan.num_splits == (47 + tpc - 1) / tpc);
+          CHECK(plan.split_keys % 64 == 0);
+        }
+    FwdOutputs base;
+    for (int ctas : {12, 6, 4, 3, 2, 1}) {
+      ::setenv(env, std::to_string(12 / ctas).c_str(), 1);
+      DecodeProblem p = make_problem(2, 1, 32, 8, D, true, 12 * 5 * 64 - 30, 64);  // 60 tiles
+      p.seqlens = {12 * 5 * 64 - 30, 1000};
+      p.num_splits = ctas;
+      FwdOutputs out;
+      ptxfmha::DecodePlan plan;
+      check_case("handout bits", p, 9999, nullptr, &plan, name.c_str(), &out);
+      CHECK(plan.num_splits == 12);
+      CHECK(plan.ho_ctas == ctas);
+      if (ctas == 12) base = out;
+      else CHECK_MESSAGE(out == base, name << ": " << ctas << " CTAs per unit differ from 12");
+    }
+    // more than one m-tile (20 packed rows): refused by name before any launch
+    const DecodeProblem wide = make_problem(1, 5, 32, 8, D, false, 256);
+    const DecodeData wd = make_data(wide, ++seed);
+    DecodeDeviceCase dc(wide, wd);
+    const ptxfmha_decode_params a = dc.params();
+    ptxfmha::DecodeOverrides ov;
+    ov.split_kernel = name.c_str();
+    uint64_t bytes = 0;
+    CHECK(ptxfmha::decode_with_overrides(&a, ov, false, &bytes) == PTXFMHA_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(ptxfmha_last_error(), "one m-tile") != nullptr);
+  }
+  if (old != nullptr) ::setenv(env, saved.c_str(), 1);
+  else ::unsetenv(env);
+}
+
+TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged, ragged, causal GQA, wide d64 twin, wg rows, ho rows)" *
           doctest::test_suite("gpu-decode")) {
   REQUIRE(ensure_context());
   uint64_t seed = 9000;
@@ -661,6 +743,19 @@ TEST_CASE("decode gpu: sanitizer shapes (splits + combine, cluster merge, paged,
     wcl.seqlens = {500, 0};
     wcl.num_splits = 4;
     check_case("sanitizer wg cluster", wcl, ++seed);
+  }
+  // the _ho rows (named): chunks handed out at run time, paged with an empty sequence, causal
+  // 4 tokens contiguous; 3 CTAs per unit taking 12 and 6 chunks
+  const std::string arch = gpu().info.sm >= 100 ? "sm100a" : "sm90a";
+  for (int D : ptxfmha_test::kHeadDims) {
+    const std::string name = "fmha_decode_d" + std::to_string(D) + "_ho_" + arch;
+    DecodeProblem ho = make_problem(3, 1, 32, 8, D, false, 777, 16);
+    ho.seqlens = {777, 0, 65};
+    ho.num_splits = 3;
+    check_case("sanitizer ho", ho, ++seed, nullptr, nullptr, name.c_str());
+    DecodeProblem hoc = make_problem(2, 4, 16, 4, D, true, 700);
+    hoc.num_splits = 3;
+    check_case("sanitizer ho", hoc, ++seed, nullptr, nullptr, name.c_str());
   }
   // the wide d64 twin (_s3, 4 CTAs per SM): a grid that covers the SMs, unsplit and split, paged
   const int covering = (gpu().info.num_sms + 7) / 8;

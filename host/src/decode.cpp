@@ -233,12 +233,12 @@ std::vector<DecodeRange> decode_call_ranges(const DecodeCall& c) {
 }
 
 ptxfmha_status decode_with_overrides(const ptxfmha_decode_params* p, const DecodeOverrides& o,
-                                     bool launch, uint64_t* ws_bytes) {
+                                     bool launch, uint64_t* ws_bytes, DecodePlan* plan_out) {
   ptxfmha_status st = validate_decode_shape(p);
   if (st != PTXFMHA_OK) return st;
   DecodeCall c = decode_call_plain(*p);
   c.overrides = o;
-  return decode_run(c, launch, ws_bytes);
+  return decode_run(c, launch, ws_bytes, plan_out);
 }
 
 }  // namespace ptxfmha

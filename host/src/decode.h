@@ -489,6 +489,13 @@ struct DecodePlan {
   // kernel ceil(out rows / combine_row->block_m) CTAs, 0 when num_splits == 1 (no combine).
   unsigned split_grid[3] = {0, 0, 0};
   unsigned combine_grid = 0;
+  // > 0: an _ho row (chunks handed out at run time, plan_decode_handout): split_grid[1] = ho_ctas
+  // CTAs per unit take the unit's num_splits chunks of split_keys keys from a uint32 counter
+  // per unit (split_grid[0] * split_grid[2] of them at ws_counter_offset, zeroed before each
+  // launch); the combine kernel always runs (num_splits partials, even 1).
+  int ho_ctas = 0;
+  uint64_t ws_counter_offset = 0;
+  int64_t ho_counters() const { return ho_ctas > 0 ? int64_t(split_grid[0]) * split_grid[2] : 0; }
   int64_t split_ctas() const { return int64_t(split_grid[0]) * split_grid[1] * split_grid[2]; }
 };
 
@@ -547,6 +554,19 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
                  const KernelInfo& combine_row, int64_t slots, DecodePlan* plan,
                  const DecodePlanOptions& o = DecodePlanOptions());
 
+// The hand-out chunks each CTA of an _ho row's plan takes on average: the environment
+// PTXFMHA_DECODE_HO_CHUNKS (1..64), else kDecodeHoChunksPerCta; read at each plan.
+constexpr int kDecodeHoChunksPerCta = 8;
+int decode_ho_chunks_per_cta();
+// An _ho row's plan from the plan plan_decode made for it (its num_splits: the CTAs per unit):
+// the unit's keys in num_splits = min(tiles, ho_ctas x chunks_per_cta) chunks of whole tiles
+// (plan_decode_splits), ho_ctas = min(the plan's splits, chunks) CTAs per unit, the partials'
+// workspace (num_splits per row) and past it the counters (4 bytes per unit), the combine
+// grid (always: the partials need it). Requires one m-group (<= 16 packed rows: the caller
+// checks) and no cluster. Pure.
+void plan_decode_handout(const ptxfmha_decode_params& p, int chunks_per_cta, const KernelInfo& combine_row,
+                         DecodePlan* plan, const DecodePlanOptions& o = DecodePlanOptions());
+
 // validate_decode_shape + acquire_device + the plan ptxfmha_decode would use for *p (kernel
 // rows, num_splits, workspace layout). For tests, benchmarks and tools.
 ptxfmha_status decode_plan(const ptxfmha_decode_params* p, DecodePlan* plan);
@@ -596,8 +616,9 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
 
 // ptxfmha_decode / ptxfmha_decode_attn (and their workspace sizes) with overrides: the bench's
 // --ptxfmha_decode_kernels A/B and the tests of the levers.
+// plan_out (optional): the plan the call runs (or would run).
 ptxfmha_status decode_with_overrides(const ptxfmha_decode_params* p, const DecodeOverrides& o,
-                                     bool launch, uint64_t* ws_bytes);
+                                     bool launch, uint64_t* ws_bytes, DecodePlan* plan_out = nullptr);
 // plan_out (optional): the plan the call runs (or would run), as decode_run fills it.
 ptxfmha_status decode_attn_with_overrides(const ptxfmha_decode_attn_params* p, const DecodeOverrides& o,
                                           bool launch, uint64_t* ws_bytes, DecodePlan* plan_out = nullptr);

@@ -1,6 +1,6 @@
 // Kernel parameter block ABI of the decode kernels (split kernel and combine kernel), sm90a and sm100a (same bodies).
 //
-// Both kernels take exactly one by-value parameter: `.param .align 64 .b8 dparams[512]`.
+// Both kernels take exactly one by-value parameter: `.param .align 64 .b8 dparams[640]`.
 // The PTX side names the same offsets in ptx/include/decode_params.ptxh; tests/test_cpu_decode_abi.cpp
 // parses that file and checks each #define against offsetof() here, and checks the .param
 // size of every decode kernel against sizeof(DecodeKernelParams). Offsets and sizes in bytes.
@@ -68,6 +68,9 @@ struct alignas(64) DecodeKernelParams {
   uint64_t kv_batch_stride_bytes;
   uint32_t kv_seq_stride_bytes;
   uint32_t kv_head_stride_bytes;
+  // The _ho rows (chunks handed out at run time): one uint32 counter per (sequence, KV head,
+  // m-group) unit, index b * grid.x + x, zeroed by the host before the split launch; 0 elsewhere.
+  uint64_t ho_counters_ptr;
 };
 
 static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
@@ -114,6 +117,7 @@ static_assert(offsetof(DecodeKernelParams, k_scale_ptr) == 464, "abi");
 static_assert(offsetof(DecodeKernelParams, v_scale_ptr) == 472, "abi");
 static_assert(offsetof(DecodeKernelParams, k_ptr) == 480, "abi");
 static_assert(offsetof(DecodeKernelParams, kv_head_stride_bytes) == 508, "abi");
-static_assert(sizeof(DecodeKernelParams) == 512, "abi");
+static_assert(offsetof(DecodeKernelParams, ho_counters_ptr) == 512, "abi");
+static_assert(sizeof(DecodeKernelParams) == 640, "abi");  // CUtensorMap aligns it to 128
 
 }  // namespace ptxfmha

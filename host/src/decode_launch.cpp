@@ -242,6 +242,16 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
     }
   }
   plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan, o);
+  if (decode_row_handout(split_row)) {
+    // The _ho rows merge the four key parts of one m-tile (ho_on.ptxh): <= 16 packed rows.
+    if (int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) > 16)
+      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                  "decode split kernel %s hands out chunks to CTAs of one m-tile: seqlen_q x heads_q / "
+                  "heads_kv must be <= 16 (it is %d x %d)",
+                  split_row->name, p.seqlen_q, p.heads_q / p.heads_kv);
+    plan_decode_handout(p, decode_ho_chunks_per_cta(), *combine_row, plan, o);
+    return PTXFMHA_OK;
+  }
   if (plan->cluster > 1 && cl_row != nullptr) {
     plan->split_row = cl_row;
     *split_kernel = cl_kernel;
@@ -273,10 +283,11 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
   kp->seqlens_ptr = reinterpret_cast<uintptr_t>(p.seqlens_k);
   kp->block_table_ptr = reinterpret_cast<uintptr_t>(p.block_table);
-  if (plan.num_splits > 1 && plan.cluster == 0) {
+  if ((plan.num_splits > 1 || plan.ho_ctas > 0) && plan.cluster == 0) {
     kp->ws_lse_ptr = ws_lo + plan.ws_lse_offset;
     kp->ws_o_ptr = ws_lo + plan.ws_o_offset;
   }
+  if (plan.ho_ctas > 0) kp->ho_counters_ptr = ws_lo + plan.ws_counter_offset;
   kp->q_batch_stride = p.q_batch_stride;
   kp->q_seq_stride = p.q_seq_stride;
   kp->q_head_stride = p.q_head_stride;
@@ -396,8 +407,14 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
   dims.smem_bytes = static_cast<unsigned>(plan.split_row->smem_bytes);
   dims.stream = static_cast<CUstream>(p.stream);
   if (plan.cluster > 1) dims.cluster[1] = static_cast<unsigned>(plan.cluster);  // == grid[1]
+  if (plan.ho_ctas > 0) {
+    // The _ho rows' chunk counters start at 0 each call (a memset node under graph capture).
+    const CUresult r = drv().cuMemsetD32Async(static_cast<CUdeviceptr>(kp.ho_counters_ptr), 0,
+                                              static_cast<size_t>(plan.ho_counters()), dims.stream);
+    if (r != CUDA_SUCCESS) return fail_cuda(r, "cuMemsetD32Async (decode chunk counters)");
+  }
   st = launch_kernel(split_k.function, dims, &kp, plan.split_row->name);
-  if (st != PTXFMHA_OK || plan.num_splits == 1 || plan.cluster > 1) return st;
+  if (st != PTXFMHA_OK || (plan.num_splits == 1 && plan.ho_ctas == 0) || plan.cluster > 1) return st;
 
   LoadedKernel combine_k;
   st = get_kernel(dev, *plan.combine_row, &combine_k);

@@ -2,6 +2,7 @@
 // and grids. See decode.h (choose_num_splits, plan_decode_splits, plan_decode).
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 
 #include "decode.h"
@@ -289,6 +290,15 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   return wide != nullptr ? wide : row;
 }
 
+// The workspace of num_splits partials per output row: their LSEs, then (aligned) their O.
+static void plan_partials(const ptxfmha_decode_params& p, DecodePlan* plan) {
+  const uint64_t partials = uint64_t(decode_out_rows(p)) * uint64_t(plan->num_splits);
+  const uint64_t lse_bytes = partials * sizeof(float);
+  plan->ws_lse_offset = 0;
+  plan->ws_o_offset = (lse_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
+  plan->workspace_bytes = plan->ws_o_offset + partials * uint64_t(p.head_dim) * sizeof(float);
+}
+
 void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
                         const DecodePlanOptions& o) {
   plan->m_groups = decode_m_groups(p);
@@ -310,12 +320,30 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
   plan->ws_lse_offset = 0;
   plan->ws_o_offset = 0;
   plan->workspace_bytes = 0;
-  if (plan->num_splits > 1) {
-    const uint64_t partials = uint64_t(decode_out_rows(p)) * uint64_t(plan->num_splits);
-    const uint64_t lse_bytes = partials * sizeof(float);
-    plan->ws_o_offset = (lse_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
-    plan->workspace_bytes = plan->ws_o_offset + partials * uint64_t(p.head_dim) * sizeof(float);
-  }
+  if (plan->num_splits > 1) plan_partials(p, plan);
+}
+
+int decode_ho_chunks_per_cta() {
+  const char* e = std::getenv("PTXFMHA_DECODE_HO_CHUNKS");
+  if (e == nullptr) return kDecodeHoChunksPerCta;
+  const int v = std::atoi(e);
+  return v >= 1 && v <= 64 ? v : kDecodeHoChunksPerCta;
+}
+
+void plan_decode_handout(const ptxfmha_decode_params& p, int chunks_per_cta, const KernelInfo& combine_row,
+                         DecodePlan* plan, const DecodePlanOptions& o) {
+  const int ctas = plan->num_splits;
+  ptxfmha_decode_params q = p;
+  q.num_splits = 0;  // the chunks, from the CTAs' count
+  plan_decode_splits(q, ctas * (chunks_per_cta < 1 ? 1 : chunks_per_cta), plan, o);
+  plan->ho_ctas = ctas < plan->num_splits ? ctas : plan->num_splits;
+  plan->cluster = 0;
+  plan->split_grid[1] = static_cast<unsigned>(plan->ho_ctas);
+  plan_partials(p, plan);  // even one chunk: its partial
+  plan->ws_counter_offset = (plan->workspace_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
+  plan->workspace_bytes = plan->ws_counter_offset + uint64_t(plan->ho_counters()) * sizeof(uint32_t);
+  const int64_t rows_per_cta = combine_row.block_m;
+  plan->combine_grid = static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);
 }
 
 int decode_model_splits(const ptxfmha_decode_params& p, int64_t units, int64_t tiles, int64_t slots,

@@ -67,7 +67,7 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
                                     int64_t packed_rows) {
   const int64_t cta_rows = packed_rows < kDecodeRowsPerCta ? packed_rows : kDecodeRowsPerCta;
   auto fits = [&](const KernelInfo& r, const DecodeRowFacts& f, bool wg) {
-    if (f.combine || f.cluster != 0 || r.head_dim != head_dim || f.kv_bytes != kv_bytes ||
+    if (f.combine || f.cluster != 0 || f.handout != 0 || r.head_dim != head_dim || f.kv_bytes != kv_bytes ||
         (f.features != 0) != features || (f.wg != 0) != wg)
       return false;
     if (f.heads <= 1) return true;
@@ -84,7 +84,7 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
 
 const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool features, bool wg) {
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
-    return !f.combine && f.cluster != 0 && f.heads == 1 && f.l2_hint == 0 && r.head_dim == head_dim &&
+    return !f.combine && f.cluster != 0 && f.handout == 0 && f.heads == 1 && f.l2_hint == 0 && r.head_dim == head_dim &&
            f.kv_bytes == kv_bytes && (f.features != 0) == features && (f.wg != 0) == wg;
   });
 }
@@ -93,7 +93,7 @@ const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row) {
   const DecodeRowFacts* s = decode_row_facts(split_row);
   if (s == nullptr || s->combine) return nullptr;
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
-    return !f.combine && f.cluster == 0 && f.heads == 1 && f.l2_hint == 0 &&
+    return !f.combine && f.cluster == 0 && f.handout == 0 && f.heads == 1 && f.l2_hint == 0 &&
            r.head_dim == split_row->head_dim && f.kv_bytes == s->kv_bytes &&
            f.features == s->features && f.wg == s->wg && f.stages < s->stages;
   });
@@ -104,9 +104,14 @@ bool decode_row_wg(const KernelInfo* row) {
   return f != nullptr && !f->combine && f->wg != 0;
 }
 
+bool decode_row_handout(const KernelInfo* row) {
+  const DecodeRowFacts* f = decode_row_facts(row);
+  return f != nullptr && !f->combine && f->handout != 0;
+}
+
 bool decode_row_cpasync(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
-  return f != nullptr && !f->combine && SM90_DECODE_CPASYNC(f->kv_bytes, f->features, f->l2_hint, f->heads, f->wg);
+  return f != nullptr && !f->combine && SM90_DECODE_CPASYNC(f->kv_bytes, f->features, f->l2_hint, f->heads, f->wg, f->handout);
 }
 
 bool decode_row_qk_e4m3(const KernelInfo* row) {

@@ -43,6 +43,7 @@ struct DecodeRowFacts {
                      // rows per CTA); 2 = an _e4m3_wg row (the pipelined loop with the QK
                      // wgmma on the e4m3 K and two f16 V copies: mainloop_wg_e4m3_pipe.ptxh;
                      // layout.ptxh)
+  int handout = 0;   // split: 1 = the _ho rows (chunks handed out at run time, ho_on.ptxh)
 };
 struct DecodeFactsTable {
   const DecodeRowFacts* rows;
@@ -75,6 +76,9 @@ bool decode_row_cluster(const KernelInfo* row);
 int decode_row_heads(const KernelInfo* row);
 // Whether a split row runs the warpgroup (wgmma) main loop (a _wg row).
 bool decode_row_wg(const KernelInfo* row);
+// Whether a split row takes its chunks from a per-unit counter at run time (an _ho row: named
+// only; the plan then runs plan_decode_handout, decode.h).
+bool decode_row_handout(const KernelInfo* row);
 // Whether a split row's producer has the cp.async path for a contiguous cache (config.ptxh
 // CPASYNC: a bf16 cache, one KV head per CTA, not _wg, no features, no L2 hint); the call takes it
 // where decode_cpasync_cache (decode.h) holds.

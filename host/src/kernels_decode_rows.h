@@ -71,10 +71,11 @@ constexpr int kDecodeParamBytes = static_cast<int>(sizeof(DecodeKernelParams));
   {#name, false, PTXFMHA_FIELD(SM90_DECODE_HEAD_DIM_, name), PTXFMHA_FIELD(SM90_DECODE_STAGES_, name), \
    PTXFMHA_FIELD(SM90_DECODE_KV_BYTES_, name), PTXFMHA_FIELD(SM90_DECODE_FEATURES_, name),      \
    PTXFMHA_FIELD(SM90_DECODE_L2_HINT_, name), 0, PTXFMHA_FIELD(SM90_DECODE_HEADS_, name),          \
-   PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, name), PTXFMHA_FIELD(SM90_DECODE_WG_, name)},
+   PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, name), PTXFMHA_FIELD(SM90_DECODE_WG_, name),                \
+   PTXFMHA_FIELD(SM90_DECODE_HANDOUT_, name)},
 #define PTXFMHA_DECODE_COMBINE_FACTS(name)                                                      \
   {#name, true, PTXFMHA_FIELD(SM90_DECODE_COMBINE_HEAD_DIM_, name), 0, 0, 0, 0,                 \
-   PTXFMHA_FIELD(SM90_DECODE_COMBINE_SINK_, name), 1, 0, 0},
+   PTXFMHA_FIELD(SM90_DECODE_COMBINE_SINK_, name), 1, 0, 0, 0},
 #define PTXFMHA_DECODE_FACT_ROWS(ARCH)                                                          \
   SM90_DECODE_KERNELS_##ARCH(PTXFMHA_DECODE_SPLIT_FACTS)                                        \
   SM90_DECODE_COMBINE_KERNELS_##ARCH(PTXFMHA_DECODE_COMBINE_FACTS)                              \

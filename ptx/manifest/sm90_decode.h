@@ -104,83 +104,100 @@
 //           the same shared memory. Since s28 the plan's d256 e4m3 rows (listed first; WG 3's and
 //           WG 2's pairs named only): H100 2026-12-06, 8 tokens 1.13x WG 3 (two rounds of 8
 //           cells, 1.11x-1.16x), 4 tokens 1.01x (0.998x-1.03x).
-//                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG
-#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96,  0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0,  0)
-#define ROW_fmha_decode_d64_wg_sm90a         (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  1)
-#define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1)
-#define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1)
-#define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1)
-#define ROW_fmha_decode_d256_wg_sm90a        (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  1)
-#define ROW_fmha_decode_d256_wg_cl_sm90a     (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  1)
-#define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0, 120,  2)
-#define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  3,  1,  0,  0,  1, 0, 168,  2)
-#define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1, 120,  2)
-#define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  3,  1,  0,  0,  1, 1, 168,  2)
-#define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  2)
-#define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2)
-#define ROW_fmha_decode_d256_e4m3_wgc_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  3)
-#define ROW_fmha_decode_d256_e4m3_wgc_cl_sm90a (sm90a, 256,  4,  1,  0,  0,  1, 1,   0,  3)
-#define ROW_fmha_decode_d256_e4m3_wg2c_sm90a (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  4)
-#define ROW_fmha_decode_d256_e4m3_wg2c_cl_sm90a (sm90a, 256, 4,  1,  0,  0,  1, 1,   0,  4)
-#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0,   0,  0)
-#define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96,  0)
-#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0,  0)
-#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0,  0)
-#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1,   0,  0)
-#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1,   0,  0)
+//   HO      1 = chunks handed out at run time (_ho, ho_on.ptxh; s38): a (sequence, KV head)
+//           unit's keys in num_splits chunks of split_keys keys, fixed by the plan; the unit's
+//           grid.y CTAs take them from a per-unit counter of the workspace (atom.add, zeroed by
+//           the host before each call) and keep the ring running across chunks; each chunk's
+//           partial (the key parts merged through the chunk's last stage) goes to the
+//           workspace as a split's does, so the combine and the result do not depend on which
+//           CTA ran which chunk. bf16, plain, one KV head, one m-tile (<= 16 packed rows),
+//           mma.sync, TMA (no cp.async); 0 = each CTA its own split. Run when named (A/B): on
+//           an H100 (2026-12-07, s38, bench/results/h100-2026-12-07-s38) 0.62x-0.998x the
+//           plan's time on ten cells at 4-32 chunks a CTA (each CTA 10-17% longer at the same
+//           bytes, the combine growing with the chunks), correct and bitwise deterministic.
+//                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG  HO
+#define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_sm90a           (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_attn_sm90a       (sm90a,    64,  4,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_attn_sm90a      (sm90a,   128,  3,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_attn_sm90a      (sm90a,   256,  3,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_sm90a       (sm90a,    64,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_sm90a      (sm90a,   128,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_sm90a      (sm90a,   256,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm90a  (sm90a,    64,  8,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm90a (sm90a,   128,  6,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm90a (sm90a,   256,  6,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_ef_sm90a        (sm90a,   128,  3,  2,  0,  1,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_s6_sm90a        (sm90a,   128,  6,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_wg_sm90a         (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  1,  0)
+#define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1,  0)
+#define ROW_fmha_decode_d64_wg_cl_sm90a      (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  1,  0)
+#define ROW_fmha_decode_d128_wg_cl_sm90a     (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  1,  0)
+#define ROW_fmha_decode_d256_wg_sm90a        (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  1,  0)
+#define ROW_fmha_decode_d256_wg_cl_sm90a     (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  1,  0)
+#define ROW_fmha_decode_d64_e4m3_wg_sm90a    (sm90a,    64,  4,  1,  0,  0,  1, 0, 120,  2,  0)
+#define ROW_fmha_decode_d128_e4m3_wg_sm90a   (sm90a,   128,  3,  1,  0,  0,  1, 0, 168,  2,  0)
+#define ROW_fmha_decode_d64_e4m3_wg_cl_sm90a (sm90a,    64,  4,  1,  0,  0,  1, 1, 120,  2,  0)
+#define ROW_fmha_decode_d128_e4m3_wg_cl_sm90a (sm90a,  128,  3,  1,  0,  0,  1, 1, 168,  2,  0)
+#define ROW_fmha_decode_d256_e4m3_wg_sm90a   (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  2,  0)
+#define ROW_fmha_decode_d256_e4m3_wg_cl_sm90a (sm90a,  256,  4,  1,  0,  0,  1, 1,   0,  2,  0)
+#define ROW_fmha_decode_d256_e4m3_wgc_sm90a  (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  3,  0)
+#define ROW_fmha_decode_d256_e4m3_wgc_cl_sm90a (sm90a, 256,  4,  1,  0,  0,  1, 1,   0,  3,  0)
+#define ROW_fmha_decode_d256_e4m3_wg2c_sm90a (sm90a,   256,  4,  1,  0,  0,  1, 0,   0,  4,  0)
+#define ROW_fmha_decode_d256_e4m3_wg2c_cl_sm90a (sm90a, 256, 4,  1,  0,  0,  1, 1,   0,  4,  0)
+#define ROW_fmha_decode_d64_ho_sm90a         (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d128_ho_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d256_ho_sm90a        (sm90a,   256,  3,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d64_cl_sm90a              (sm90a,    64,  4,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_cl_sm90a             (sm90a,   128,  3,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_cl_sm90a             (sm90a,   256,  3,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_attn_cl_sm90a         (sm90a,    64,  4,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_attn_cl_sm90a        (sm90a,   128,  3,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_attn_cl_sm90a        (sm90a,   256,  3,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm90a         (sm90a,    64,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm90a        (sm90a,   128,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm90a        (sm90a,   256,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm90a    (sm90a,    64,  8,  1,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm90a   (sm90a,   128,  6,  1,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm90a   (sm90a,   256,  6,  1,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_sm100a           (sm100a,   64,  4,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_sm100a          (sm100a,  128,  3,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_sm100a          (sm100a,  256,  3,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_attn_sm100a      (sm100a,   64,  4,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_attn_sm100a     (sm100a,  128,  3,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_attn_sm100a     (sm100a,  256,  3,  2,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_sm100a      (sm100a,   64,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_sm100a     (sm100a,  128,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_sm100a     (sm100a,  256,  6,  1,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_sm100a (sm100a,   64,  8,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_sm100a (sm100a, 128,  6,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_sm100a (sm100a, 256,  6,  1,  1,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_ef_sm100a       (sm100a,  128,  3,  2,  0,  1,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_s6_sm100a       (sm100a,  128,  6,  2,  0,  0,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0,  0,  0)
+#define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_ho_sm100a        (sm100a,   64,  4,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d128_ho_sm100a       (sm100a,  128,  3,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d256_ho_sm100a       (sm100a,  256,  3,  2,  0,  0,  1, 0,   0,  0,  1)
+#define ROW_fmha_decode_d64_cl_sm100a             (sm100a,   64,  4,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_cl_sm100a            (sm100a,  128,  3,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_cl_sm100a            (sm100a,  256,  3,  2,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_attn_cl_sm100a        (sm100a,   64,  4,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_attn_cl_sm100a       (sm100a,  128,  3,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_attn_cl_sm100a       (sm100a,  256,  3,  2,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_cl_sm100a        (sm100a,   64,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_cl_sm100a       (sm100a,  128,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_cl_sm100a       (sm100a,  256,  6,  1,  0,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d64_e4m3_attn_cl_sm100a   (sm100a,   64,  8,  1,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d128_e4m3_attn_cl_sm100a  (sm100a,  128,  6,  1,  1,  0,  1, 1,   0,  0,  0)
+#define ROW_fmha_decode_d256_e4m3_attn_cl_sm100a  (sm100a,  256,  6,  1,  1,  0,  1, 1,   0,  0,  0)
 // Combine kernels. Columns: arch folder; head dim; SINK (1 = the attention sinks join each
 // row's softmax here: fp32 sink logits [heads_q] of the parameter block).
 #define ROW_fmha_decode_combine_d64_sm90a         (sm90a,   64, 0)
@@ -221,7 +238,8 @@
     X(fmha_decode_d128_e4m3_wg_cl_sm90a) \
     X(fmha_decode_d256_e4m3_wg2c_sm90a) X(fmha_decode_d256_e4m3_wg2c_cl_sm90a) \
     X(fmha_decode_d256_e4m3_wgc_sm90a) X(fmha_decode_d256_e4m3_wgc_cl_sm90a) \
-    X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a)
+    X(fmha_decode_d256_e4m3_wg_sm90a) X(fmha_decode_d256_e4m3_wg_cl_sm90a) \
+    X(fmha_decode_d64_ho_sm90a) X(fmha_decode_d128_ho_sm90a) X(fmha_decode_d256_ho_sm90a)
 #define SM90_DECODE_VARIANTS_sm100a(X)                                                       \
     X(fmha_decode_d64_attn_sm100a) X(fmha_decode_d128_attn_sm100a) X(fmha_decode_d256_attn_sm100a) \
     X(fmha_decode_d64_e4m3_h2_sm100a) X(fmha_decode_d64_e4m3_sm100a) X(fmha_decode_d128_e4m3_sm100a)   \
@@ -234,7 +252,8 @@
     X(fmha_decode_d64_cl_sm100a) X(fmha_decode_d128_cl_sm100a) X(fmha_decode_d256_cl_sm100a)         \
     X(fmha_decode_d64_attn_cl_sm100a) X(fmha_decode_d128_attn_cl_sm100a) X(fmha_decode_d256_attn_cl_sm100a) \
     X(fmha_decode_d64_e4m3_cl_sm100a) X(fmha_decode_d128_e4m3_cl_sm100a) X(fmha_decode_d256_e4m3_cl_sm100a) \
-    X(fmha_decode_d64_e4m3_attn_cl_sm100a) X(fmha_decode_d128_e4m3_attn_cl_sm100a) X(fmha_decode_d256_e4m3_attn_cl_sm100a)
+    X(fmha_decode_d64_e4m3_attn_cl_sm100a) X(fmha_decode_d128_e4m3_attn_cl_sm100a) X(fmha_decode_d256_e4m3_attn_cl_sm100a) \
+    X(fmha_decode_d64_ho_sm100a) X(fmha_decode_d128_ho_sm100a) X(fmha_decode_d256_ho_sm100a)
 #define SM90_DECODE_COMBINE_KERNELS_sm90a(X)                                                 \
     X(fmha_decode_combine_d64_sm90a) X(fmha_decode_combine_d128_sm90a) X(fmha_decode_combine_d256_sm90a)
 #define SM90_DECODE_COMBINE_KERNELS_sm100a(X)                                                \
@@ -247,23 +266,25 @@
     X(fmha_decode_combine_d256_sink_sm100a)
 
 // Which rows load a contiguous cache with the cp.async producer (s30): the plain bf16 rows, one
-// KV head, mma.sync consumers (no WG loop), no features, no L2 hint. One expression, read by the
-// body (config.ptxh: CPASYNC) and by the host (decode_rows.cpp: decode_row_cpasync).
-#define SM90_DECODE_CPASYNC(kv, ft, l2, h, wg) ((kv) == 2 && (h) == 1 && !(wg) && !(ft) && !(l2))
+// KV head, mma.sync consumers (no WG loop), no features, no L2 hint, no run-time hand-out (the _ho
+// rows: TMA only). One expression, read by the body (config.ptxh: CPASYNC) and by the host
+// (decode_rows.cpp: decode_row_cpasync).
+#define SM90_DECODE_CPASYNC(kv, ft, l2, h, wg, ho) ((kv) == 2 && (h) == 1 && !(wg) && !(ft) && !(l2) && !(ho))
 
 // Column pickers (PTXFMHA_FIELD(SM90_DECODE_<COLUMN>_, name)); SMEM_ is the layout's total.
-#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       arch
-#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   d
-#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)     st
-#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   kv
-#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   ft
-#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    l2
-#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)      h
-#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    cl
-#define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)   rg
-#define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg)         wg
-#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg)       SM90_DECODE_SMEM_BYTES(d, st, kv, h, wg)
-#define SM90_DECODE_THREADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg)    PTXFMHA_CAT(SM90_DECODE_THREADS_WG, wg)
+#define SM90_DECODE_ARCH_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)       arch
+#define SM90_DECODE_HEAD_DIM_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)   d
+#define SM90_DECODE_STAGES_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)     st
+#define SM90_DECODE_KV_BYTES_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)   kv
+#define SM90_DECODE_FEATURES_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)   ft
+#define SM90_DECODE_L2_HINT_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)    l2
+#define SM90_DECODE_HEADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)      h
+#define SM90_DECODE_CLUSTER_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)    cl
+#define SM90_DECODE_MAX_REGS_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)   rg
+#define SM90_DECODE_WG_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)         wg
+#define SM90_DECODE_HANDOUT_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)    ho
+#define SM90_DECODE_SMEM_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)       (SM90_DECODE_SMEM_BYTES(d, st, kv, h, wg) + SM90_DECODE_HO_SLOT_BYTES(ho))
+#define SM90_DECODE_THREADS_(arch, d, st, kv, ft, l2, h, cl, rg, wg, ho)    PTXFMHA_CAT(SM90_DECODE_THREADS_WG, wg)
 // a row's threads by its WG (a literal: .maxntid takes no expression); WG 3: + the converter warps;
 // WG 4: three warpgroups (roles.ptxh)
 #define SM90_DECODE_THREADS_WG0     160
@@ -295,6 +316,7 @@
 #define KERNEL_CLUSTER       PTXFMHA_FIELD(SM90_DECODE_CLUSTER_, KERNEL_NAME)
 #define KERNEL_MAX_REGS      PTXFMHA_FIELD(SM90_DECODE_MAX_REGS_, KERNEL_NAME)
 #define KERNEL_WG            PTXFMHA_FIELD(SM90_DECODE_WG_, KERNEL_NAME)
+#define KERNEL_HANDOUT       PTXFMHA_FIELD(SM90_DECODE_HANDOUT_, KERNEL_NAME)
 #define KERNEL_BLOCK_M       SM90_DECODE_BLOCK_M
 #define KERNEL_BLOCK_N       SM90_DECODE_BLOCK_N
 #define KERNEL_THREADS       PTXFMHA_FIELD(SM90_DECODE_THREADS_, KERNEL_NAME)

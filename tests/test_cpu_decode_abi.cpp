@@ -461,6 +461,35 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
   }
 }
 
+// Assembles `ptx` for sm_90a in a temporary folder and counts `needle` in its SASS (the mutation
+// tests of the decode producer's SASS contract below).
+static long long sm90a_sass_count(const std::string& ptx, const char* needle) {
+  const std::string tool = cuobjdump_path();
+  REQUIRE(!tool.empty());
+  const std::string ptxas = ptxas_path();
+  int rc = 1;
+  std::string dir = run_command("mktemp -d", &rc);
+  REQUIRE(rc == 0);
+  dir = dir.substr(0, dir.find_last_not_of('\n') + 1);
+  REQUIRE(!dir.empty());
+  const std::string src = dir + "/k.ptx", bin = dir + "/k.cubin";
+  {
+    std::ofstream out(src, std::ios::binary);
+    out << ptx;
+    REQUIRE(out.good());
+  }
+  int st = 1;
+  const std::string log = run_command(shell_quote(ptxas) + " -arch=sm_90a " + shell_quote(src) + " -o " +
+                                      shell_quote(bin) + " 2>&1", &st);
+  REQUIRE_MESSAGE(st == 0, log);
+  const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(bin) + " 2>&1", &st);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+  REQUIRE(st == 0);
+  long long n = 0;
+  for (std::size_t i = sass.find(needle); i != std::string::npos; i = sass.find(needle, i + 1)) ++n;
+  return n;
+}
+
 // The producer's boxes are issued by the lane elect.sync picks (producer.ptxh); with the lane-0
 // predicate in its place (`mov.pred %p_elect, %p_lane0`: the same lane, the form before
 // 2026-12-05) ptxas wraps every TMA in a per-lane loop (ELECT / R2UR / BRA.U.ANY): the contract
@@ -468,9 +497,6 @@ TEST_CASE("decode split kernels: shared memory holds ring, barriers and epilogue
 // the e4m3 d256 row (4 boxes per key block) for sm_90a.
 TEST_CASE("decode producer: the lane-0 branch instead of elect.sync puts a loop around every TMA" *
           doctest::test_suite("sass")) {
-  const std::string tool = cuobjdump_path();
-  REQUIRE(!tool.empty());
-  const std::string ptxas = ptxas_path();
   bool ok = false;
   const std::string name = "fmha_decode_d256_e4m3_sm90a";
   const std::string text = read_text_file(preprocessed_path("sm90a", name), &ok);
@@ -482,31 +508,8 @@ TEST_CASE("decode producer: the lane-0 branch instead of elect.sync puts a loop 
   REQUIRE(end != std::string::npos);
   REQUIRE(text.substr(at, end - at).find("%p_elect") != std::string::npos);
   const std::string mutated = text.substr(0, at) + "mov.pred %p_elect, %p_lane0" + text.substr(end);
-  int rc = 1;
-  std::string dir = run_command("mktemp -d", &rc);
-  REQUIRE(rc == 0);
-  dir = dir.substr(0, dir.find_last_not_of('\n') + 1);
-  REQUIRE(!dir.empty());
-  auto bra_u_any = [&](const std::string& ptx, const std::string& stem) {
-    const std::string src = dir + "/" + stem + ".ptx", bin = dir + "/" + stem + ".cubin";
-    {
-      std::ofstream out(src, std::ios::binary);
-      out << ptx;
-      REQUIRE(out.good());
-    }
-    int st = 1;
-    const std::string log = run_command(shell_quote(ptxas) + " -arch=sm_90a " + shell_quote(src) + " -o " +
-                                        shell_quote(bin) + " 2>&1", &st);
-    REQUIRE_MESSAGE(st == 0, log);
-    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(bin) + " 2>&1", &st);
-    REQUIRE(st == 0);
-    long long n = 0;
-    for (std::size_t i = sass.find("BRA.U.ANY"); i != std::string::npos; i = sass.find("BRA.U.ANY", i + 1)) ++n;
-    return n;
-  };
-  CHECK(bra_u_any(text, "elect") == 0);
-  CHECK(bra_u_any(mutated, "lane0") == 4);  // one per UTMALDG: 2 column blocks x K, V
-  run_command("rm -rf " + shell_quote(dir), &rc);
+  CHECK(sm90a_sass_count(text, "BRA.U.ANY") == 0);
+  CHECK(sm90a_sass_count(mutated, "BRA.U.ANY") == 4);  // one per UTMALDG: 2 column blocks x K, V
 }
 
 // Read with cuobjdump -sass (CUDA 13.0) on 2026-11-24 for both folders: the sm90a and sm100a
@@ -716,9 +719,6 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
 // chunk) the count is 1, so the contract catches it. Assembled from the preprocessed PTX of the
 // d128 _ho row for sm_90a.
 TEST_CASE("decode _ho producer: the one-ahead ticket removed leaves one ATOMG" * doctest::test_suite("sass")) {
-  const std::string tool = cuobjdump_path();
-  REQUIRE(!tool.empty());
-  const std::string ptxas = ptxas_path();
   bool ok = false;
   const std::string name = "fmha_decode_d128_ho_sm90a";
   const std::string text = read_text_file(preprocessed_path("sm90a", name), &ok);
@@ -733,29 +733,6 @@ TEST_CASE("decode _ho producer: the one-ahead ticket removed leaves one ATOMG" *
   REQUIRE(end != std::string::npos);
   // the guard (@%p_lane0) stays: a predicated mov in the atom's place
   const std::string mutated = text.substr(0, second) + "mov.u32 %ho_cn, %ho_c" + text.substr(end);
-  int rc = 1;
-  std::string dir = run_command("mktemp -d", &rc);
-  REQUIRE(rc == 0);
-  dir = dir.substr(0, dir.find_last_not_of('\n') + 1);
-  REQUIRE(!dir.empty());
-  auto atomg = [&](const std::string& ptx, const std::string& stem) {
-    const std::string src = dir + "/" + stem + ".ptx", bin = dir + "/" + stem + ".cubin";
-    {
-      std::ofstream out(src, std::ios::binary);
-      out << ptx;
-      REQUIRE(out.good());
-    }
-    int st = 1;
-    const std::string log = run_command(shell_quote(ptxas) + " -arch=sm_90a " + shell_quote(src) + " -o " +
-                                        shell_quote(bin) + " 2>&1", &st);
-    REQUIRE_MESSAGE(st == 0, log);
-    const std::string sass = run_command(shell_quote(tool) + " -sass " + shell_quote(bin) + " 2>&1", &st);
-    REQUIRE(st == 0);
-    long long n = 0;
-    for (std::size_t i = sass.find("ATOMG"); i != std::string::npos; i = sass.find("ATOMG", i + 1)) ++n;
-    return n;
-  };
-  CHECK(atomg(text, "ho") == 2);
-  CHECK(atomg(mutated, "ho_mut") == 1);
-  run_command("rm -rf " + shell_quote(dir), &rc);
+  CHECK(sm90a_sass_count(text, "ATOMG") == 2);
+  CHECK(sm90a_sass_count(mutated, "ATOMG") == 1);
 }

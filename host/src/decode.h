@@ -481,6 +481,9 @@ struct DecodePlan {
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
   int heads_per_cta = 1;   // KV heads per split CTA (DecodePlanOptions)
+  // decode_cpasync_cache: the cache suits the cp.async producer (plan_decode; the launch passes
+  // the cache's pointers and strides for the cp.async rows when it holds)
+  bool cpasync_cache = false;
   // > 1: the _cl row runs with cluster dims (1, cluster, 1), cluster == num_splits: no
   // workspace (workspace_bytes 0), no combine kernel (combine_grid 0). 0: the workspace path.
   int cluster = 0;

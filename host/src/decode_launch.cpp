@@ -200,6 +200,12 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   // the unsplit grid covers the SMs, the one-head row for a two-heads row's small grid or a call
   // that may merge in a cluster.
   const KernelInfo* named = c.overrides.split_kernel != nullptr ? split_row : nullptr;
+  // The _ho rows merge the four key parts of one m-tile (ho_on.ptxh): <= 16 packed rows.
+  if (named != nullptr && decode_row_handout(named) && int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) > 16)
+    return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
+                "decode split kernel %s hands out chunks to CTAs of one m-tile: seqlen_q x heads_q / "
+                "heads_kv must be <= 16 (it is %d x %d)",
+                named->name, p.seqlen_q, p.heads_q / p.heads_kv);
   const DecodeClusterPolicy policy = cluster_policy(c, named);
   if (named == nullptr) {
     split_row = decode_grid_row(dev.sm, dev.num_sms, split_row, p, policy != DecodeClusterPolicy::Off);
@@ -243,12 +249,6 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   }
   plan_decode(p, *split_row, *combine_row, int64_t(dev.num_sms) * per_sm, plan, o);
   if (decode_row_handout(split_row)) {
-    // The _ho rows merge the four key parts of one m-tile (ho_on.ptxh): <= 16 packed rows.
-    if (int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) > 16)
-      return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
-                  "decode split kernel %s hands out chunks to CTAs of one m-tile: seqlen_q x heads_q / "
-                  "heads_kv must be <= 16 (it is %d x %d)",
-                  split_row->name, p.seqlen_q, p.heads_q / p.heads_kv);
     plan_decode_handout(p, decode_ho_chunks_per_cta(), *combine_row, plan, o);
     return PTXFMHA_OK;
   }
@@ -311,8 +311,8 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->packed_rows = p.seqlen_q * kp->gqa_ratio;
   kp->combine_rows = static_cast<int32_t>(decode_out_rows(p));
   // The cp.async producer of the plain bf16 rows (config.ptxh CPASYNC) on a cache that suits it
-  // (decode_cpasync_cache); else DP_K_PTR stays 0 and the rows load through TMA.
-  if (decode_cpasync_cache(p, c.kv_bytes)) {
+  // (decode_cpasync_cache, as planned); else DP_K_PTR stays 0 and the rows load through TMA.
+  if (plan.cpasync_cache) {
     kp->k_ptr = reinterpret_cast<uintptr_t>(p.k_cache);
     kp->v_ptr = reinterpret_cast<uintptr_t>(p.v_cache);
     kp->kv_batch_stride_bytes = static_cast<uint64_t>(p.k_batch_stride) * 2;

@@ -299,8 +299,10 @@ static void plan_partials(const ptxfmha_decode_params& p, DecodePlan* plan) {
   plan->workspace_bytes = plan->ws_o_offset + partials * uint64_t(p.head_dim) * sizeof(float);
 }
 
-void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
-                        const DecodePlanOptions& o) {
+// The splits' geometry (count, keys, boxes), no workspace: plan_decode_splits' and
+// plan_decode_handout's common part.
+static void plan_split_geometry(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
+                                const DecodePlanOptions& o) {
   plan->m_groups = decode_m_groups(p);
   const int64_t tiles = decode_kv_tiles(p, o);
   int64_t s = p.num_splits > 0 ? p.num_splits : auto_splits;
@@ -317,6 +319,11 @@ void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodeP
     plan->box_shift = decode_contig_box_shift();
     plan->page_shift = 0;
   }
+}
+
+void plan_decode_splits(const ptxfmha_decode_params& p, int auto_splits, DecodePlan* plan,
+                        const DecodePlanOptions& o) {
+  plan_split_geometry(p, auto_splits, plan, o);
   plan->ws_lse_offset = 0;
   plan->ws_o_offset = 0;
   plan->workspace_bytes = 0;
@@ -335,7 +342,7 @@ void plan_decode_handout(const ptxfmha_decode_params& p, int chunks_per_cta, con
   const int ctas = plan->num_splits;
   ptxfmha_decode_params q = p;
   q.num_splits = 0;  // the chunks, from the CTAs' count
-  plan_decode_splits(q, ctas * (chunks_per_cta < 1 ? 1 : chunks_per_cta), plan, o);
+  plan_split_geometry(q, ctas * (chunks_per_cta < 1 ? 1 : chunks_per_cta), plan, o);
   plan->ho_ctas = ctas < plan->num_splits ? ctas : plan->num_splits;
   plan->cluster = 0;
   plan->split_grid[1] = static_cast<unsigned>(plan->ho_ctas);
@@ -363,11 +370,12 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   plan->heads_per_cta = hpc;
   const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
+  plan->cpasync_cache = decode_cpasync_cache(p, o.kv_bytes);
   int auto_splits = 1;
   if (o.min_waves > 0) {
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   } else {
-    const bool cpasync = o.cpasync_row && decode_cpasync_cache(p, o.kv_bytes);
+    const bool cpasync = o.cpasync_row && plan->cpasync_cache;
     const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
                                         decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, cpasync));
     auto_splits = decode_model_splits(p, units, tiles, slots, o, max_splits);

@@ -191,8 +191,9 @@ TEST_CASE("decode kernel rows: sm100a rows mirror the sm90a rows (same bodies, s
   }
   // d64, d128, d256 x (split, combine) + 9 feature / e4m3 split variants + 4 A/B levers + the
   // wide d64 twin (_s3) + the e4m3 d64 two-heads row (_e4m3_h2) + 3 sink combine kernels + 12
-  // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl) + 3 hand-out rows (_ho)
-  CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12 + 3);
+  // cluster-merge rows (_cl, _attn_cl, _e4m3_cl, _e4m3_attn_cl) + 3 hand-out rows (_ho) + the
+  // bf16 d64 two-heads row (_h2, s39)
+  CHECK(pairs == 6 + 9 + 4 + 1 + 1 + 3 + 12 + 3 + 1);
   CHECK(wg_rows == 16);  // _wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at head dims 64, 128, 256, and d256's
                         // _e4m3_wgc, _e4m3_wgc_cl (converter warps) and _e4m3_wg2c, _e4m3_wg2c_cl
                         // (two consumer warpgroups), without sm100a twins
@@ -252,7 +253,7 @@ TEST_CASE("decode kernel rows: facts equal the stubs' KERNEL_* macros; the host'
     }
     ++n;
   }
-  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12 + 3) + 16);  // (+ 3 _ho) + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc, _e4m3_wg2c rows
+  CHECK(n == 2 * (6 + 9 + 4 + 1 + 1 + 3 + 12 + 3 + 1) + 16);  // (+ 3 _ho, + bf16 d64 _h2) + the sm90a-only _wg, _e4m3_wg, _e4m3_wgc, _e4m3_wg2c rows
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     for (int d : ptxfmha_test::kHeadDims) {
@@ -705,12 +706,12 @@ TEST_CASE("decode SASS contract: mma.sync on the tensor cores, TMA loads, PDL, n
     }
     ++checked[r->arch];
   }
-  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 15 split
-  // variants (the wide d64 twin _s3 and the e4m3 d64 _h2 included), 3 sink combine kernels, 12
+  // Both architectures' decode cubins are covered: 3 split + 3 combine kernels each, 16 split
+  // variants (the wide d64 twin _s3, the e4m3 and bf16 d64 _h2 included), 3 sink combine kernels, 12
   // cluster-merge rows; sm90a also the 12 warpgroup rows (_wg, _wg_cl, _e4m3_wg, _e4m3_wg_cl at
   // head dims 64, 128 and 256).
-  CHECK(checked["sm90a"] == 6 + 15 + 3 + 12 + 12 + 2 + 2 + 3);  // + d256's converter-warp rows (WG 3, 4), _ho
-  CHECK(checked["sm100a"] == 6 + 15 + 3 + 12 + 3);
+  CHECK(checked["sm90a"] == 6 + 16 + 3 + 12 + 12 + 2 + 2 + 3);  // + d256's converter-warp rows (WG 3, 4), _ho
+  CHECK(checked["sm100a"] == 6 + 16 + 3 + 12 + 3);
 }
 
 // The _ho rows' SASS contract above counts two ATOMG (ho_on.ptxh: the first ticket and the

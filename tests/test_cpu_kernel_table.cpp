@@ -226,6 +226,7 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d64_s3_sm90a", sm90_decode_smem(64, 3), 50304},
     {"fmha_decode_d128_e4m3_ef_sm90a", sm90_decode_smem(128, 6, 1), 99456},
     {"fmha_decode_d128_h2_sm90a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d64_h2_sm90a", sm90_decode_smem(64, 3, 2, 2), 99456},
     {"fmha_decode_d64_e4m3_h2_sm90a", sm90_decode_smem(64, 3, 1, 2), 50304},
     {"fmha_decode_d64_attn_sm100a", sm90_decode_smem(64, 4), 66688},
     {"fmha_decode_d128_attn_sm100a", sm90_decode_smem(128, 3), 99456},
@@ -241,6 +242,7 @@ const SmemCase kSmemCases[] = {
     {"fmha_decode_d64_s3_sm100a", sm90_decode_smem(64, 3), 50304},
     {"fmha_decode_d128_e4m3_ef_sm100a", sm90_decode_smem(128, 6, 1), 99456},
     {"fmha_decode_d128_h2_sm100a", sm90_decode_smem(128, 3, 2, 2), 197760},
+    {"fmha_decode_d64_h2_sm100a", sm90_decode_smem(64, 3, 2, 2), 99456},
     {"fmha_decode_d64_e4m3_h2_sm100a", sm90_decode_smem(64, 3, 1, 2), 50304},
     // the _ho rows: + 8 stages' slot words (64) + HO_FLUSH's {m, l} of 4 warps x 32 lanes (2048)
     {"fmha_decode_d64_ho_sm90a", sm90_decode_smem(64, 4) + 64 + 2048, 68800},

@@ -518,7 +518,7 @@ TEST_CASE("gpu decode e4m3: sanitizer shapes (e4m3, features, splits + sink comb
   }
   for (const char* name : {"fmha_decode_d128_ef", "fmha_decode_d128_s6", "fmha_decode_d128_e4m3_ef",
                            "fmha_decode_d128_h2", "fmha_decode_d128_cl", "fmha_decode_d128_e4m3_cl",
-                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2"}) {
+                           "fmha_decode_d128_attn_cl", "fmha_decode_d64_e4m3_h2", "fmha_decode_d64_h2"}) {
     const std::string row = std::string(name) + "_" + gpu().info.arch;
     const ptxfmha::KernelInfo* info = ptxfmha::find_decode_split_named(gpu().info.sm, row.c_str());
     if (info == nullptr) continue;

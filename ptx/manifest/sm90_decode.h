@@ -40,7 +40,10 @@
 //   HPC     KV heads per CTA: 1, or 2 (_h2: two adjacent heads' K/V rows issued back to back,
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
 //           apart, 128 at e4m3 d64 instead of two 64-byte halves of an L2 line read by two
-//           CTAs; one m-tile of at most 16 packed rows per head, plain kernels only)
+//           CTAs; one m-tile of at most 16 packed rows per head, plain kernels only). bf16
+//           d64 _h2 (s39, named only, TMA: no cp.async): 256 contiguous bytes per key instead
+//           of two 128-byte rows 1-4 KiB apart: in the s35 table (H100) bf16 d64 reads a
+//           median 95% of the read ceiling at batch >= 32, d128 99%, the same in pages or not
 //   CL      1 = the splits merge inside the split kernel (_cl: the num_splits CTAs of one
 //           (sequence, KV head, m-group) form a thread-block cluster and combine their partials
 //           through distributed shared memory: no combine kernel, no workspace; cluster.ptxh);
@@ -133,6 +136,7 @@
 #define ROW_fmha_decode_d64_s3_sm90a        (sm90a,    64,  3,  2,  0,  0,  1, 0,  96,  0,  0)
 #define ROW_fmha_decode_d128_e4m3_ef_sm90a   (sm90a,   128,  6,  1,  0,  1,  1, 0,   0,  0,  0)
 #define ROW_fmha_decode_d128_h2_sm90a        (sm90a,   128,  3,  2,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_h2_sm90a         (sm90a,    64,  3,  2,  0,  0,  2, 0,   0,  0,  0)
 #define ROW_fmha_decode_d64_e4m3_h2_sm90a    (sm90a,    64,  3,  1,  0,  0,  2, 0,   0,  0,  0)
 #define ROW_fmha_decode_d64_wg_sm90a         (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  1,  0)
 #define ROW_fmha_decode_d128_wg_sm90a        (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  1,  0)
@@ -182,6 +186,7 @@
 #define ROW_fmha_decode_d64_s3_sm100a       (sm100a,   64,  3,  2,  0,  0,  1, 0,  96,  0,  0)
 #define ROW_fmha_decode_d128_e4m3_ef_sm100a  (sm100a,  128,  6,  1,  0,  1,  1, 0,   0,  0,  0)
 #define ROW_fmha_decode_d128_h2_sm100a       (sm100a,  128,  3,  2,  0,  0,  2, 0,   0,  0,  0)
+#define ROW_fmha_decode_d64_h2_sm100a        (sm100a,   64,  3,  2,  0,  0,  2, 0,   0,  0,  0)
 #define ROW_fmha_decode_d64_e4m3_h2_sm100a   (sm100a,   64,  3,  1,  0,  0,  2, 0,   0,  0,  0)
 #define ROW_fmha_decode_d64_ho_sm100a        (sm100a,   64,  4,  2,  0,  0,  1, 0,   0,  0,  1)
 #define ROW_fmha_decode_d128_ho_sm100a       (sm100a,  128,  3,  2,  0,  0,  1, 0,   0,  0,  1)
@@ -227,7 +232,7 @@
     X(fmha_decode_d256_e4m3_attn_sm90a)                                                       \
     X(fmha_decode_d128_ef_sm90a) X(fmha_decode_d128_s6_sm90a) X(fmha_decode_d128_e4m3_ef_sm90a) \
     X(fmha_decode_d64_s3_sm90a)    \
-    X(fmha_decode_d128_h2_sm90a)                                                           \
+    X(fmha_decode_d128_h2_sm90a) X(fmha_decode_d64_h2_sm90a)                               \
     X(fmha_decode_d64_cl_sm90a) X(fmha_decode_d128_cl_sm90a) X(fmha_decode_d256_cl_sm90a)         \
     X(fmha_decode_d64_attn_cl_sm90a) X(fmha_decode_d128_attn_cl_sm90a) X(fmha_decode_d256_attn_cl_sm90a) \
     X(fmha_decode_d64_e4m3_cl_sm90a) X(fmha_decode_d128_e4m3_cl_sm90a) X(fmha_decode_d256_e4m3_cl_sm90a) \
@@ -248,7 +253,7 @@
     X(fmha_decode_d256_e4m3_attn_sm100a)                                                      \
     X(fmha_decode_d128_ef_sm100a) X(fmha_decode_d128_s6_sm100a) X(fmha_decode_d128_e4m3_ef_sm100a) \
     X(fmha_decode_d64_s3_sm100a)    \
-    X(fmha_decode_d128_h2_sm100a)                                                           \
+    X(fmha_decode_d128_h2_sm100a) X(fmha_decode_d64_h2_sm100a)                               \
     X(fmha_decode_d64_cl_sm100a) X(fmha_decode_d128_cl_sm100a) X(fmha_decode_d256_cl_sm100a)         \
     X(fmha_decode_d64_attn_cl_sm100a) X(fmha_decode_d128_attn_cl_sm100a) X(fmha_decode_d256_attn_cl_sm100a) \
     X(fmha_decode_d64_e4m3_cl_sm100a) X(fmha_decode_d128_e4m3_cl_sm100a) X(fmha_decode_d256_e4m3_cl_sm100a) \

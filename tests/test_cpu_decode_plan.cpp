@@ -409,7 +409,7 @@ TEST_CASE("cpu launch plan decode: the bf16 d64 two-heads row where its two-head
         {32, 4, 32, 32, 0, h2},    // 32/32 x 4 tokens: 512 units of 4 rows
         {32, 1, 128, 8, 0, wide},  // 16 rows per head: 128 units, below
         {64, 2, 128, 8, 0, wide},  // 32 rows per head: no two-heads row
-        {64, 1, 24, 3, 0, wide},   // odd heads_kv
+        {128, 1, 40, 5, 0, wide},  // odd heads_kv (256 two-heads units if it were even)
     };
     for (const Case& k : cases) {
       CAPTURE(k.batch); CAPTURE(k.sq); CAPTURE(k.hq); CAPTURE(k.hkv); CAPTURE(k.page);

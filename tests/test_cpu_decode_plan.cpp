@@ -374,6 +374,58 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
   }
 }
 
+// The bf16 d64 two-heads row (_h2, s39) where its grid of two-heads units covers the SMs
+// (decode_prefers_two_heads_bf16; numbers in decode.h): contiguous and in pages of >= 64 keys, at
+// most 16 packed rows per head, an even heads_kv, no cluster; d128 and pages of 16 keep the
+// one-head rows. The boundary (units = SMs) is pinned at 131 / 132 (a mutation of the rule's
+// comparison or of its head dim flips a case).
+TEST_CASE("cpu launch plan decode: the bf16 d64 two-heads row where its two-heads grid covers the SMs") {
+  using ptxfmha::decode_prefers_two_heads_bf16;
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 131, 132, false));
+  CHECK(decode_prefers_two_heads_bf16(64, 132, 132, false));
+  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 132, true));   // pages of < 64 keys
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, false));  // d128: 256-byte rows already
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 0, false));     // no SM count: the row as picked
+  for (int sm : {90, 100}) {
+    CAPTURE(sm);
+    const KernelInfo* one = ptxfmha::find_decode_split(sm, 64, 2, false, 8, 4);
+    REQUIRE(one != nullptr);
+    REQUIRE(ptxfmha::decode_row_heads(one) == 1);  // the head dim's default comes first
+    const KernelInfo* h2 = ptxfmha::find_decode_two_heads(sm, one);
+    REQUIRE(h2 != nullptr);
+    CHECK(ptxfmha::decode_row_heads(h2) == 2);
+    CHECK(h2->head_dim == 64);
+    CHECK(ptxfmha::decode_row_facts(h2)->kv_bytes == 2);
+    const KernelInfo* wide = ptxfmha::find_decode_wide(sm, one);
+    REQUIRE(wide != nullptr);
+    struct Case { int batch, sq, hq, hkv, page; const KernelInfo* expect; };
+    const Case cases[] = {
+        {64, 1, 32, 8, 0, h2},     // 256 two-heads units
+        {33, 1, 32, 8, 0, h2},     // 132: the boundary
+        {32, 1, 32, 8, 0, wide},   // 128 units: the one-head row (its wide twin: 256 units)
+        {64, 1, 32, 8, 64, h2},    // pages of 64
+        {128, 1, 32, 8, 16, wide}, // pages of 16
+        {32, 4, 32, 32, 0, h2},    // 32/32 x 4 tokens: 512 units of 4 rows
+        {32, 1, 128, 8, 0, wide},  // 16 rows per head: 128 units, below
+        {64, 2, 128, 8, 0, wide},  // 32 rows per head: no two-heads row
+        {128, 1, 40, 5, 0, wide},  // odd heads_kv (256 two-heads units if it were even)
+    };
+    for (const Case& k : cases) {
+      CAPTURE(k.batch); CAPTURE(k.sq); CAPTURE(k.hq); CAPTURE(k.hkv); CAPTURE(k.page);
+      ptxfmha_decode_params p = decode_params(k.batch, k.sq, k.hq, k.hkv, 64, 8192);
+      if (k.page > 0) set_pages(&p, k.page);
+      CHECK(ptxfmha::decode_grid_row(sm, 132, one, p) == k.expect);
+    }
+    // a call that may merge its splits in a cluster keeps one head per CTA (the _cl twins)
+    CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(64, 1, 32, 8, 64, 8192), true) == wide);
+    // d128: no change (its _h2 row stays named only)
+    const KernelInfo* d128 = ptxfmha::find_decode_split(sm, 128, 2, false, 8, 1);
+    REQUIRE(d128 != nullptr);
+    CHECK(ptxfmha::decode_row_heads(ptxfmha::decode_grid_row(sm, 132, d128, decode_params(128, 1, 32, 8, 128, 8192))) == 1);
+  }
+}
+
 // The cluster policy a call runs with (the library's launch and the bench's label share it): a
 // requested Off / Force stands; Auto reads PTXFMHA_DECODE_CLUSTER (0, 1, auto), else Off.
 TEST_CASE("cpu launch plan decode: the cluster policy of a call (override, then the environment)") {

@@ -320,6 +320,59 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
   MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
 }
 
+// The bf16 d64 two-heads row (_h2, s39: both heads' 128-byte rows of a key in one CTA) runs where
+// its two-heads grid covers the SMs (decode_prefers_two_heads_bf16; the CPU test pins the rule):
+// the batch where the rule turns and one below, contiguous and in pages of 64 keys, pages of 16
+// (never two heads), 1 and 4 tokens (4 and 16 packed rows per head), ragged and empty lengths,
+// automatic and forced splits; the plan's row has two heads exactly where the rule says. A call
+// whose cluster merge is forced keeps one head per CTA (the _cl twins).
+TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
+  REQUIRE(ensure_context());
+  const int64_t sms = gpu().info.num_sms;
+  REQUIRE(sms > 0);
+  int cases = 0, failed = 0;
+  uint64_t seed = 0xB2F000;
+  const int hkv = 8;
+  int turn = 1;  // the smallest batch the rule gives two heads
+  while (!ptxfmha::decode_prefers_two_heads_bf16(64, int64_t(turn) * (hkv / 2), sms, false)) ++turn;
+  auto lens_of = [](int batch) {
+    std::vector<int> lens(static_cast<std::size_t>(batch));
+    for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
+    lens[0] = 0;
+    return lens;
+  };
+  for (int page : {0, 64, 16})
+    for (int batch : {turn, turn - 1})
+      for (int sq : {1, 4})
+        for (int splits : {0, 3}) {
+          if (batch < 1) continue;
+          AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens_of(batch), 300);
+          c.causal = sq > 1;
+          ptxfmha::DecodePlan plan;
+          ++cases;
+          if (!run_case("bf16 d64 two-heads threshold", c, seed++, splits, false, true, ptxfmha::DecodeOverrides(), &plan))
+            ++failed;
+          const bool want = batch >= turn && page != 16;
+          CAPTURE(page); CAPTURE(batch); CAPTURE(sq); CAPTURE(splits);
+          REQUIRE(plan.split_row != nullptr);
+          CHECK((ptxfmha::decode_row_heads(plan.split_row) == 2) == want);
+        }
+  {
+    AttnCase c = dcase(1, 4 * hkv, hkv, 64, 0, lens_of(turn), 300);
+    ptxfmha::DecodeOverrides ov;
+    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
+    for (int splits : {0, 3}) {
+      ptxfmha::DecodePlan plan;
+      ++cases;
+      if (!run_case("bf16 d64 two-heads threshold (cluster forced)", c, seed++, splits, false, true, ov, &plan)) ++failed;
+      REQUIRE(plan.split_row != nullptr);
+      CHECK(ptxfmha::decode_row_heads(plan.split_row) == 1);
+    }
+  }
+  MESSAGE("gpu decode bf16 d64 two-heads threshold: " << cases << " cases, " << failed << " failed");
+  CHECK(failed == 0);
+}
+
 // The e4m3 warpgroup rows (_e4m3_wg; sm90a; every head dim: the QK wgmma on the e4m3 K with Q
 // split per row into two e4m3 tiles, each V tile converted once per CTA into an f16 copy,
 // mainloop_wg_e4m3_pipe.ptxh) where a CTA holds 33..64

@@ -394,8 +394,25 @@ bool decode_prefers_wide_row(int64_t units, int64_t sms);
 constexpr int64_t kDecodeTwoHeadsSmsPerCta = 8;
 constexpr int64_t kDecodeTwoHeadsSmallPagesWaves = 2;
 bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
+// Whether a bf16 call that fits a two-heads row (heads_kv even, <= 16 packed rows per head, plain,
+// no cluster) runs the head dim's two-heads twin (find_decode_two_heads) instead of the one-head
+// row find_decode_split picked: at head dim 64 only, contiguous or in pages of >= 64 keys, where the
+// two-heads grid covers the SMs (units = batch x heads_kv / 2 >= sms).
+// Why: a key's row of one KV head is 128 bytes at bf16 d64, one L2 line, the neighbouring heads'
+// lines read by other CTAs at other times; the s35 table (H100) has bf16 d64 at a median 95% of
+// the read ceiling at batch >= 32 where d128 (256-byte rows) reads 99%. _h2 CTAs read both heads'
+// rows of a key (256 contiguous bytes). Two-heads / plan time on an H100 (2026-12-07 14:30 UTC,
+// bench/results/h100-2026-12-07-s39/n1, two rounds, the plan's splits for each row): 256-2048
+// units 0.961-0.993 (32/8 and 128/8 x 1 token in pages of 64 at batch 64: 0.962-0.967; 64/8 at
+// batch 128 contiguous 0.970-0.972; 32/32 x 4 tokens at batch 32-128 0.982-0.993, contiguous and pages
+// of 64), at 99.4-100% of the ceiling; 128 units 0.991-1.011 (batch 8 32/32 0.995-0.997, batch 32
+// 128/8 kv 8k 0.991, kv 1k 1.011); pages of 16 at 128 units 1.021-1.022. d128 (99% already) and pages
+// of < 64 keys keep the one-head row (not measured a gain).
+constexpr int kDecodeTwoHeadsBf16HeadDim = 64;
+bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool small_pages);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names
-// none: `row` (what find_decode_split picked), the one-head row of its facts where a two-heads
+// none: `row` (what find_decode_split picked), the bf16 two-heads twin where
+// decode_prefers_two_heads_bf16 says so (not when the call may cluster), the one-head row of its facts where a two-heads
 // row's grid is too small (decode_prefers_two_heads) or the call may merge its splits in a
 // cluster (may_cluster: its cluster policy is not Off; the _cl twins take one KV head per CTA),
 // or its wide twin where decode_prefers_wide_row says so (the library's launch and the bench's

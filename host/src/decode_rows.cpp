@@ -99,6 +99,16 @@ const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row) {
   });
 }
 
+const KernelInfo* find_decode_two_heads(int sm, const KernelInfo* split_row) {
+  const DecodeRowFacts* s = decode_row_facts(split_row);
+  if (s == nullptr || s->combine || s->heads != 1) return nullptr;
+  return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
+    return !f.combine && f.cluster == 0 && f.handout == 0 && f.heads == 2 && f.l2_hint == 0 &&
+           r.head_dim == split_row->head_dim && f.kv_bytes == s->kv_bytes && f.features == s->features &&
+           f.wg == s->wg;
+  });
+}
+
 bool decode_row_wg(const KernelInfo* row) {
   const DecodeRowFacts* f = decode_row_facts(row);
   return f != nullptr && !f->combine && f->wg != 0;

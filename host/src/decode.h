@@ -406,8 +406,11 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // units 0.961-0.993 (32/8 and 128/8 x 1 token in pages of 64 at batch 64: 0.962-0.967; 64/8 at
 // batch 128 contiguous 0.970-0.972; 32/32 x 4 tokens at batch 32-128 0.982-0.993, contiguous and pages
 // of 64), at 99.4-100% of the ceiling; 128 units 0.991-1.011 (batch 8 32/32 0.995-0.997, batch 32
-// 128/8 kv 8k 0.991, kv 1k 1.011); pages of 16 at 128 units 1.021-1.022. d128 (99% already) and pages
-// of < 64 keys keep the one-head row (not measured a gain).
+// 128/8 kv 8k 0.991, kv 1k 1.011); pages of 16 at 128 units 1.021-1.022. The plan with this rule
+// against the plan before it (n2, 2026-12-07 15:10 UTC, H100, 40 cells it moves: batch 32-128, kv
+// 1k-32k, 32/32, 32/8, 64/8, 128/8 heads, 1 / 4 tokens, contiguous and pages of 64): 0.969-1.004x
+// the time, median 0.985; kv 1k 64/8 at batch 64 1.004 (within the rounds' 0.5% drift). d128 (99%
+// already) and pages of < 64 keys keep the one-head row (not measured a gain).
 constexpr int kDecodeTwoHeadsBf16HeadDim = 64;
 bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool small_pages);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names

@@ -117,7 +117,10 @@
 //           mma.sync, TMA (no cp.async); 0 = each CTA its own split. Run when named (A/B): on
 //           an H100 (2026-12-07, s38, bench/results/h100-2026-12-07-s38) 0.62x-0.998x the
 //           plan's time on ten cells at 4-32 chunks a CTA (each CTA 10-17% longer at the same
-//           bytes, the combine growing with the chunks), correct and bitwise deterministic.
+//           bytes, the combine growing with the chunks), correct and bitwise deterministic;
+//           s39 (H100, bench/results/h100-2026-12-07-s39): ~2.6 us per chunk switch (the
+//           kernel at one chunk a CTA costs what the plan's does), region-major tickets no
+//           better (branch s39-ho-region).
 //                                            arch      D  STAGES KV  FT  L2  HPC CL  RG  WG  HO
 #define ROW_fmha_decode_d64_sm90a            (sm90a,    64,  4,  2,  0,  0,  1, 0,   0,  0,  0)
 #define ROW_fmha_decode_d128_sm90a           (sm90a,   128,  3,  2,  0,  0,  1, 0,   0,  0,  0)

@@ -270,107 +270,73 @@ TEST_CASE("gpu decode e4m3: paged 16/64/256, per-tensor and per-head scales, for
   MESSAGE("gpu decode e4m3 paged: " << cases << " cases, " << failed << " failed");
 }
 
-// The e4m3 d64 two-heads row (_e4m3_h2: both heads' 64-byte rows of a key in one CTA) runs where
-// its grid is large enough (decode_prefers_two_heads; decode_grid_row picks, the CPU test pins the
-// rule); the batch where the rule turns and one below, contiguous and in pages of 64 and 16 keys
-// (their own thresholds), 1 and 4 tokens (4 and 16 packed rows per head), ragged and empty
-// lengths, per-KV-head scales (the epilogue's V scale is the item's head's: EPI_ITEM_VSCALE),
-// automatic and forced splits.
-TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
+namespace {
+// The two-heads threshold cases of a d64 row (the e4m3 and bf16 tests below): for contiguous
+// caches and pages of 64 and 16 keys, the batch where `rule` (two-heads units, SMs, pages of < 64
+// keys) turns and the batch below (where a page size never turns: the contiguous turn, one head on
+// both), 1 and 4 tokens (4 and 16 packed rows per head), lengths 0..300 with an empty first
+// sequence, automatic and 3 splits, causal at 4 tokens; every case against the float64
+// reference, and the plan's row has two heads exactly where the rule says. Then the cluster
+// merge forced at the contiguous turn: one head per CTA (the _cl twins take one KV head).
+void two_heads_threshold(const char* key, bool e4m3, uint64_t seed, bool (*rule)(int64_t, int64_t, bool)) {
   REQUIRE(ensure_context());
   const int64_t sms = gpu().info.num_sms;
   REQUIRE(sms > 0);
-  int cases = 0, failed = 0;
-  uint64_t seed = 0xE4F000;
   const int hkv = 8;
-  auto first_two_heads_batch = [&](bool small_pages) {  // the smallest batch the rule gives two heads
+  int cases = 0, failed = 0;
+  auto turn_of = [&](bool small_pages) {  // the smallest batch the rule gives two heads (<= 4096)
     int turn = 1;
-    while (!ptxfmha::decode_prefers_two_heads(int64_t(turn) * (hkv / 2), sms, small_pages)) ++turn;
+    while (turn < 4096 && !rule(int64_t(turn) * (hkv / 2), sms, small_pages)) ++turn;
     return turn;
   };
-  for (int page : {0, 64, 16}) {
-    const int turn = first_two_heads_batch(page > 0 && page < 64);
-    for (int batch : {turn, turn - 1})
-      for (int sq : {1, 4})
-        for (int splits : {0, 3}) {
-          if (batch < 1) continue;
-          std::vector<int> lens(static_cast<std::size_t>(batch));
-          for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
-          lens[0] = 0;
-          AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens, 300);
-          c.causal = sq > 1;
-          ++cases;
-          if (!run_case("e4m3 d64 two-heads threshold", c, seed++, splits, true, true)) ++failed;
-        }
-  }
-  // The cluster merge forced on a grid the two-heads row would take: the call runs the one-head
-  // row and its _cl twin (the _cl rows take one KV head per CTA).
-  {
-    const int turn = first_two_heads_batch(false);
-    std::vector<int> lens(static_cast<std::size_t>(turn), 300);
-    lens[0] = 7;
-    AttnCase c = dcase(1, 4 * hkv, hkv, 64, 0, lens, 300);
-    ptxfmha::DecodeOverrides ov;
-    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
-    for (int splits : {0, 3}) {
-      ++cases;
-      if (!run_case("e4m3 d64 two-heads threshold (cluster forced)", c, seed++, splits, true, true, ov)) ++failed;
-    }
-  }
-  MESSAGE("gpu decode e4m3 two-heads threshold: " << cases << " cases, " << failed << " failed");
-}
-
-// The bf16 d64 two-heads row (_h2, s39: both heads' 128-byte rows of a key in one CTA) runs where
-// its two-heads grid covers the SMs (decode_prefers_two_heads_bf16; the CPU test pins the rule):
-// the batch where the rule turns and one below, contiguous and in pages of 64 keys, pages of 16
-// (never two heads), 1 and 4 tokens (4 and 16 packed rows per head), ragged and empty lengths,
-// automatic and forced splits; the plan's row has two heads exactly where the rule says. A call
-// whose cluster merge is forced keeps one head per CTA (the _cl twins).
-TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
-  REQUIRE(ensure_context());
-  const int64_t sms = gpu().info.num_sms;
-  REQUIRE(sms > 0);
-  int cases = 0, failed = 0;
-  uint64_t seed = 0xB2F000;
-  const int hkv = 8;
-  int turn = 1;  // the smallest batch the rule gives two heads
-  while (!ptxfmha::decode_prefers_two_heads_bf16(64, int64_t(turn) * (hkv / 2), sms, false)) ++turn;
-  auto lens_of = [](int batch) {
+  const int contiguous_turn = turn_of(false);
+  REQUIRE(contiguous_turn < 4096);
+  auto one_case = [&](const std::string& what, int sq, int page, int batch, int splits,
+                      const ptxfmha::DecodeOverrides& ov, bool want_two) {
     std::vector<int> lens(static_cast<std::size_t>(batch));
     for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
     lens[0] = 0;
-    return lens;
+    AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens, 300);
+    c.causal = sq > 1;
+    ptxfmha::DecodePlan plan;
+    ++cases;
+    if (!run_case(what, c, seed++, splits, e4m3, true, ov, &plan)) ++failed;
+    CAPTURE(what); CAPTURE(page); CAPTURE(batch); CAPTURE(sq); CAPTURE(splits);
+    REQUIRE(plan.split_row != nullptr);
+    CHECK((ptxfmha::decode_row_heads(plan.split_row) == 2) == want_two);
   };
-  for (int page : {0, 64, 16})
+  for (int page : {0, 64, 16}) {
+    const bool small = page > 0 && page < 64;
+    const int turn = turn_of(small) < 4096 ? turn_of(small) : contiguous_turn;
     for (int batch : {turn, turn - 1})
       for (int sq : {1, 4})
-        for (int splits : {0, 3}) {
-          if (batch < 1) continue;
-          AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens_of(batch), 300);
-          c.causal = sq > 1;
-          ptxfmha::DecodePlan plan;
-          ++cases;
-          if (!run_case("bf16 d64 two-heads threshold", c, seed++, splits, false, true, ptxfmha::DecodeOverrides(), &plan))
-            ++failed;
-          const bool want = batch >= turn && page != 16;
-          CAPTURE(page); CAPTURE(batch); CAPTURE(sq); CAPTURE(splits);
-          REQUIRE(plan.split_row != nullptr);
-          CHECK((ptxfmha::decode_row_heads(plan.split_row) == 2) == want);
-        }
-  {
-    AttnCase c = dcase(1, 4 * hkv, hkv, 64, 0, lens_of(turn), 300);
-    ptxfmha::DecodeOverrides ov;
-    ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
-    for (int splits : {0, 3}) {
-      ptxfmha::DecodePlan plan;
-      ++cases;
-      if (!run_case("bf16 d64 two-heads threshold (cluster forced)", c, seed++, splits, false, true, ov, &plan)) ++failed;
-      REQUIRE(plan.split_row != nullptr);
-      CHECK(ptxfmha::decode_row_heads(plan.split_row) == 1);
-    }
+        for (int splits : {0, 3})
+          if (batch >= 1)
+            one_case(std::string(key) + " threshold", sq, page, batch, splits, ptxfmha::DecodeOverrides(),
+                     rule(int64_t(batch) * (hkv / 2), sms, small));
   }
-  MESSAGE("gpu decode bf16 d64 two-heads threshold: " << cases << " cases, " << failed << " failed");
-  CHECK(failed == 0);
+  ptxfmha::DecodeOverrides ov;
+  ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
+  for (int splits : {0, 3}) one_case(std::string(key) + " threshold (cluster forced)", 1, 0, contiguous_turn, splits, ov, false);
+  MESSAGE("gpu decode " << key << " threshold: " << cases << " cases, " << failed << " failed");
+}
+}  // namespace
+
+// The e4m3 d64 two-heads row (_e4m3_h2: both heads' 64-byte rows of a key in one CTA) runs where
+// its grid is large enough (decode_prefers_two_heads, pages of 16 at their own threshold;
+// decode_grid_row picks, the CPU test pins the rule); per-KV-head scales (the epilogue's V scale
+// is the item's head's: EPI_ITEM_VSCALE).
+TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
+  two_heads_threshold("e4m3 d64 two-heads", true, 0xE4F000, ptxfmha::decode_prefers_two_heads);
+}
+
+// The bf16 d64 two-heads row (_h2, s39: both heads' 128-byte rows of a key in one CTA) runs where
+// its two-heads grid covers the SMs (decode_prefers_two_heads_bf16; contiguous and pages of >= 64
+// keys, never pages of 16; the CPU test pins the rule).
+TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
+  two_heads_threshold("bf16 d64 two-heads", false, 0xB2F000, [](int64_t units, int64_t sms, bool small_pages) {
+    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, small_pages);
+  });
 }
 
 // The e4m3 warpgroup rows (_e4m3_wg; sm90a; every head dim: the QK wgmma on the e4m3 K with Q

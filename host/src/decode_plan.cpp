@@ -284,7 +284,7 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   int hpc = decode_row_heads(row);
   const DecodeRowFacts* rf = decode_row_facts(row);
   if (hpc == 1 && !may_cluster && rf != nullptr && rf->kv_bytes == 2 && rf->features == 0 && rf->wg == 0 &&
-      p.heads_kv % 2 == 0 && int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) <= 16 &&
+      p.heads_kv > 0 && p.heads_kv % 2 == 0 && int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) <= 16 &&
       decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, small_pages(p)))
     if (const KernelInfo* two = find_decode_two_heads(sm, row)) return two;  // no wide twin for it
   if (hpc > 1 && (may_cluster || !decode_prefers_two_heads(decode_split_units(p, hpc), sms, small_pages(p)))) {

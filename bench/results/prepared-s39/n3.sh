@@ -8,7 +8,7 @@
 #                   82d173a: its e4m3 plan-row check has not run on a GPU)
 #   h2-d128-N       the plan's d128 row against the named d128 _h2 row (one CTA per SM, 512
 #                   contiguous bytes a key; last timed before the 128-byte L2 promotion fix,
-#                   H200 2026-12-02: 1-2% slower) on 10 d128 cells at batch >= 32 that missed
+#                   H200 2026-12-02: 1-2% slower) on 10 d128 cells at batch 8-128 that missed
 #                   cuDNN in the s35 table (d128 reads ~99% of the ceiling there, cuDNN 100-102%)
 # Then n4.sh (cuDNN beside the moved cells). Carry: bench/results/prepared-s23/prepare.sh. Device
 # call:

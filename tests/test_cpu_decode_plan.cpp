@@ -392,7 +392,7 @@ TEST_CASE("cpu launch plan decode: the bf16 d64 two-heads row where its two-head
     const KernelInfo* one = ptxfmha::find_decode_split(sm, 64, 2, false, 8, 4);
     REQUIRE(one != nullptr);
     REQUIRE(ptxfmha::decode_row_heads(one) == 1);  // the head dim's default comes first
-    const KernelInfo* h2 = ptxfmha::find_decode_two_heads(sm, one);
+    const KernelInfo* h2 = ptxfmha::find_decode_two_heads(sm, one, 8, 4);
     REQUIRE(h2 != nullptr);
     CHECK(ptxfmha::decode_row_heads(h2) == 2);
     CHECK(h2->head_dim == 64);

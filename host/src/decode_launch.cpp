@@ -201,7 +201,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   // that may merge in a cluster.
   const KernelInfo* named = c.overrides.split_kernel != nullptr ? split_row : nullptr;
   // The _ho rows merge the four key parts of one m-tile (ho_on.ptxh): <= 16 packed rows.
-  if (named != nullptr && decode_row_handout(named) && int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) > 16)
+  if (named != nullptr && decode_row_handout(named) && decode_packed_rows(p) > 16)
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "decode split kernel %s hands out chunks to CTAs of one m-tile: seqlen_q x heads_q / "
                 "heads_kv must be <= 16 (it is %d x %d)",
@@ -283,7 +283,7 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
   kp->seqlens_ptr = reinterpret_cast<uintptr_t>(p.seqlens_k);
   kp->block_table_ptr = reinterpret_cast<uintptr_t>(p.block_table);
-  if ((plan.num_splits > 1 || plan.ho_ctas > 0) && plan.cluster == 0) {
+  if (plan.combine_grid > 0) {  // partials in the workspace (splits, or an _ho row's chunks)
     kp->ws_lse_ptr = ws_lo + plan.ws_lse_offset;
     kp->ws_o_ptr = ws_lo + plan.ws_o_offset;
   }
@@ -414,7 +414,7 @@ ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, 
     if (r != CUDA_SUCCESS) return fail_cuda(r, "cuMemsetD32Async (decode chunk counters)");
   }
   st = launch_kernel(split_k.function, dims, &kp, plan.split_row->name);
-  if (st != PTXFMHA_OK || (plan.num_splits == 1 && plan.ho_ctas == 0) || plan.cluster > 1) return st;
+  if (st != PTXFMHA_OK || plan.combine_grid == 0) return st;
 
   LoadedKernel combine_k;
   st = get_kernel(dev, *plan.combine_row, &combine_k);

@@ -284,9 +284,9 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   int hpc = decode_row_heads(row);
   const DecodeRowFacts* rf = decode_row_facts(row);
   if (hpc == 1 && !may_cluster && rf != nullptr && rf->kv_bytes == 2 && rf->features == 0 && rf->wg == 0 &&
-      p.heads_kv > 0 && p.heads_kv % 2 == 0 && int64_t(p.seqlen_q) * (p.heads_q / p.heads_kv) <= 16 &&
-      decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, small_pages(p)))
-    if (const KernelInfo* two = find_decode_two_heads(sm, row)) return two;  // no wide twin for it
+      p.heads_kv > 0 && decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, small_pages(p)))
+    if (const KernelInfo* two = find_decode_two_heads(sm, row, p.heads_kv, decode_packed_rows(p)))
+      return two;  // no wide twin for it
   if (hpc > 1 && (may_cluster || !decode_prefers_two_heads(decode_split_units(p, hpc), sms, small_pages(p)))) {
     const DecodeRowFacts* f = decode_row_facts(row);
     if (const KernelInfo* one = find_decode_split(sm, row->head_dim, f->kv_bytes, f->features != 0)) {
@@ -297,6 +297,12 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   if (!decode_prefers_wide_row(decode_split_units(p, hpc), sms)) return row;
   const KernelInfo* wide = find_decode_wide(sm, row);
   return wide != nullptr ? wide : row;
+}
+
+// The combine kernel's grid: one CTA per combine_row.block_m output rows.
+static unsigned combine_grid_of(const ptxfmha_decode_params& p, const KernelInfo& combine_row) {
+  const int64_t rows_per_cta = combine_row.block_m;
+  return static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);
 }
 
 // The workspace of num_splits partials per output row: their LSEs, then (aligned) their O.
@@ -358,8 +364,7 @@ void plan_decode_handout(const ptxfmha_decode_params& p, int chunks_per_cta, con
   plan_partials(p, plan);  // even one chunk: its partial
   plan->ws_counter_offset = (plan->workspace_bytes + kWsAlignBytes - 1) / kWsAlignBytes * kWsAlignBytes;
   plan->workspace_bytes = plan->ws_counter_offset + uint64_t(plan->ho_counters()) * sizeof(uint32_t);
-  const int64_t rows_per_cta = combine_row.block_m;
-  plan->combine_grid = static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);
+  plan->combine_grid = combine_grid_of(p, combine_row);
 }
 
 int decode_model_splits(const ptxfmha_decode_params& p, int64_t units, int64_t tiles, int64_t slots,
@@ -415,11 +420,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   plan->split_grid[1] = static_cast<unsigned>(plan->num_splits);
   plan->split_grid[2] = static_cast<unsigned>(p.batch);
   plan->combine_grid = 0;
-  if (plan->num_splits > 1 && plan->cluster == 0) {
-    const int64_t rows_per_cta = combine_row.block_m;
-    plan->combine_grid =
-        static_cast<unsigned>((decode_out_rows(p) + rows_per_cta - 1) / rows_per_cta);
-  }
+  if (plan->num_splits > 1 && plan->cluster == 0) plan->combine_grid = combine_grid_of(p, combine_row);
 }
 
 }  // namespace ptxfmha

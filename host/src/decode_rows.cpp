@@ -63,6 +63,14 @@ int decode_row_heads(const KernelInfo* row) {
   return f != nullptr && !f->combine && f->heads > 1 ? f->heads : 1;
 }
 
+// Whether a row of `heads` KV heads per CTA fits a call of heads_kv KV heads and packed_rows rows
+// per head: one head always; more only where they divide heads_kv and one m-tile (<= 16 rows)
+// holds each head's rows.
+static bool heads_fit(int heads, int heads_kv, int64_t packed_rows) {
+  if (heads <= 1) return true;
+  return heads_kv > 0 && heads_kv % heads == 0 && packed_rows >= 1 && packed_rows <= 16;
+}
+
 const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool features, int heads_kv,
                                     int64_t packed_rows) {
   const int64_t cta_rows = packed_rows < kDecodeRowsPerCta ? packed_rows : kDecodeRowsPerCta;
@@ -70,8 +78,7 @@ const KernelInfo* find_decode_split(int sm, int head_dim, int kv_bytes, bool fea
     if (f.combine || f.cluster != 0 || f.handout != 0 || r.head_dim != head_dim || f.kv_bytes != kv_bytes ||
         (f.features != 0) != features || (f.wg != 0) != wg)
       return false;
-    if (f.heads <= 1) return true;
-    return heads_kv > 0 && heads_kv % f.heads == 0 && packed_rows >= 1 && packed_rows <= 16;
+    return heads_fit(f.heads, heads_kv, packed_rows);
   };
   if (cta_rows >= decode_wg_min_rows(head_dim, kv_bytes))
     if (const KernelInfo* r = first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
@@ -99,9 +106,9 @@ const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row) {
   });
 }
 
-const KernelInfo* find_decode_two_heads(int sm, const KernelInfo* split_row) {
+const KernelInfo* find_decode_two_heads(int sm, const KernelInfo* split_row, int heads_kv, int64_t packed_rows) {
   const DecodeRowFacts* s = decode_row_facts(split_row);
-  if (s == nullptr || s->combine || s->heads != 1) return nullptr;
+  if (s == nullptr || s->combine || s->heads != 1 || !heads_fit(2, heads_kv, packed_rows)) return nullptr;
   return first_row(arch_of(sm), [&](const KernelInfo& r, const DecodeRowFacts& f) {
     return !f.combine && f.cluster == 0 && f.handout == 0 && f.heads == 2 && f.l2_hint == 0 &&
            r.head_dim == split_row->head_dim && f.kv_bytes == s->kv_bytes && f.features == s->features &&

@@ -71,10 +71,11 @@ const KernelInfo* find_decode_cluster(int sm, int head_dim, int kv_bytes, bool f
 // SMs (decode_prefers_wide_row, decode.h; decode_launch.cpp).
 const KernelInfo* find_decode_wide(int sm, const KernelInfo* split_row);
 // The two-heads twin of a one-head split row (_h2: same head dim, cache type, features and main
-// loop, two KV heads per CTA, no cluster, no L2 hint, no hand-out), or nullptr. For a bf16 row
+// loop, two KV heads per CTA, no cluster, no L2 hint, no hand-out) where two heads fit the call
+// (heads_kv, packed_rows: find_decode_split's rule), or nullptr. For a bf16 row
 // find_decode_split returns the one-head row first (the head dim's default); the plan runs the
 // twin where decode_prefers_two_heads_bf16 says so (decode.h; decode_plan.cpp).
-const KernelInfo* find_decode_two_heads(int sm, const KernelInfo* split_row);
+const KernelInfo* find_decode_two_heads(int sm, const KernelInfo* split_row, int heads_kv, int64_t packed_rows);
 // Whether a split row merges its splits through a cluster (a _cl row).
 bool decode_row_cluster(const KernelInfo* row);
 // KV heads per CTA of a split row (1 for rows without facts, e.g. tests' fake rows).

@@ -36,6 +36,9 @@
 #                                FILTER with cuDNN's first plan beside ours (launch shape,
 #                                occupancy, speed of light, DRAM / L2 traffic) into
 #                                $R/NAME-details.txt
+#   ncu_raw NAME VARIANTS FILTER [N]   Nsight Compute raw metrics of the first N (12) decode
+#                                launches (split and combine kernels: time, grid, DRAM bytes,
+#                                SM active cycles mean / max) as CSV in $R/NAME.txt
 #   branch_check DIR FILTER REPS   a branch built by prepared-s29/prepare-n2.sh into DIR
 #                                ({bin,cub}): its gpu-decode suite (part tests), memcheck /
 #                                racecheck / synccheck of the decode sanitizer shapes (san-*),
@@ -163,6 +166,19 @@ ncu_launches() {
     --ptxfmha_cudnn=1 --ptxfmha_cudnn_max_plans=1 --ptxfmha_samples=1 "--benchmark_filter=$filter"
   [ -f "$rep.ncu-rep" ] && "$ncu" --import "$rep.ncu-rep" --page details > "$R/$name-details.txt" 2>&1
   return 0
+}
+
+# ncu_raw NAME VARIANTS FILTER [LAUNCHES]: per-launch raw metrics of the decode kernels (split and
+# combine: time, grid, DRAM bytes read / written, SM active cycles mean and max) under Nsight Compute
+# at the device's own clocks, as CSV in NAME's log; environment set by the caller (e.g.
+# PTXFMHA_DECODE_HO_CHUNKS) reaches the bench.
+ncu_raw() {
+  local name=$1 variants=$2 filter=$3 launches=${4:-12} ncu
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  part "$name" 60 "$ncu" --clock-control none --kernel-name regex:fmha_decode --launch-count "$launches" --csv \
+    --page raw --metrics gpu__time_duration.sum,launch__grid_size,dram__bytes_read.sum,dram__bytes_write.sum,sm__cycles_active.avg,sm__cycles_active.max \
+    "$B" --ptxfmha_suite=decode --ptxfmha_decode_grid=full --ptxfmha_ceiling=0 --ptxfmha_samples=1 --ptxfmha_cudnn=0 \
+    "--ptxfmha_decode_variants=$variants" "--benchmark_filter=$filter"
 }
 
 branch_check() {

@@ -271,53 +271,60 @@ TEST_CASE("gpu decode e4m3: paged 16/64/256, per-tensor and per-head scales, for
 }
 
 namespace {
-// The two-heads threshold cases of a d64 row (the e4m3 and bf16 tests below): for contiguous
-// caches and pages of 64 and 16 keys, the batch where `rule` (two-heads units, SMs, pages of < 64
-// keys) turns and the batch below (where a page size never turns: the contiguous turn, one head on
-// both), 1 and 4 tokens (4 and 16 packed rows per head), lengths 0..300 with an empty first
-// sequence, automatic and 3 splits, causal at 4 tokens; every case against the float64
-// reference, and the plan's row has two heads exactly where the rule says. Then the cluster
-// merge forced at the contiguous turn: one head per CTA (the _cl twins take one KV head).
-void two_heads_threshold(const char* key, bool e4m3, uint64_t seed, bool (*rule)(int64_t, int64_t, bool)) {
+// The two-heads threshold cases of a row of head dim d (the e4m3 and bf16 tests below): for
+// contiguous caches and pages of 64 and 16 keys, the batch where `rule` (two-heads units, SMs,
+// paged, pages of < 64 keys) turns and the batch below (where a cache never turns: the first
+// cache's turn that does, one head on both), 1 and 4 tokens (4 and 16 packed rows per head),
+// lengths 0..300 with an empty first sequence, automatic and 3 splits, causal at 4 tokens; every
+// case against the float64 reference, and the plan's row has two heads exactly where the rule
+// says. Then the cluster merge forced at that first turn, on its cache: one head per CTA (the _cl
+// twins take one KV head).
+using TwoHeadsRule = bool (*)(int64_t units, int64_t sms, bool paged, bool small_pages);
+void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHeadsRule rule) {
   REQUIRE(ensure_context());
   const int64_t sms = gpu().info.num_sms;
   REQUIRE(sms > 0);
   const int hkv = 8;
   int cases = 0, failed = 0;
-  auto turn_of = [&](bool small_pages) {  // the smallest batch the rule gives two heads (<= 4096)
+  auto turn_of = [&](int page) {  // the smallest batch the rule gives two heads (<= 4096)
     int turn = 1;
-    while (turn < 4096 && !rule(int64_t(turn) * (hkv / 2), sms, small_pages)) ++turn;
+    while (turn < 4096 && !rule(int64_t(turn) * (hkv / 2), sms, page > 0, page > 0 && page < 64)) ++turn;
     return turn;
   };
-  const int contiguous_turn = turn_of(false);
-  REQUIRE(contiguous_turn < 4096);
+  const int pages[] = {0, 64, 16};
+  int first_turn = 4096, first_page = 0;
+  for (int page : pages)
+    if (turn_of(page) < first_turn) first_turn = turn_of(page), first_page = page;
+  REQUIRE(first_turn < 4096);
   auto one_case = [&](const std::string& what, int sq, int page, int batch, int splits,
                       const ptxfmha::DecodeOverrides& ov, bool want_two) {
     std::vector<int> lens(static_cast<std::size_t>(batch));
     for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
     lens[0] = 0;
-    AttnCase c = dcase(sq, 4 * hkv, hkv, 64, page, lens, 300);
+    AttnCase c = dcase(sq, 4 * hkv, hkv, d, page, lens, 300);
     c.causal = sq > 1;
     ptxfmha::DecodePlan plan;
     ++cases;
     if (!run_case(what, c, seed++, splits, e4m3, true, ov, &plan)) ++failed;
     CAPTURE(what); CAPTURE(page); CAPTURE(batch); CAPTURE(sq); CAPTURE(splits);
     REQUIRE(plan.split_row != nullptr);
+    CHECK(plan.split_row->head_dim == d);
     CHECK((ptxfmha::decode_row_heads(plan.split_row) == 2) == want_two);
   };
-  for (int page : {0, 64, 16}) {
+  for (int page : pages) {
     const bool small = page > 0 && page < 64;
-    const int turn = turn_of(small) < 4096 ? turn_of(small) : contiguous_turn;
+    const int turn = turn_of(page) < 4096 ? turn_of(page) : first_turn;
     for (int batch : {turn, turn - 1})
       for (int sq : {1, 4})
         for (int splits : {0, 3})
           if (batch >= 1)
             one_case(std::string(key) + " threshold", sq, page, batch, splits, ptxfmha::DecodeOverrides(),
-                     rule(int64_t(batch) * (hkv / 2), sms, small));
+                     rule(int64_t(batch) * (hkv / 2), sms, page > 0, small));
   }
   ptxfmha::DecodeOverrides ov;
   ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
-  for (int splits : {0, 3}) one_case(std::string(key) + " threshold (cluster forced)", 1, 0, contiguous_turn, splits, ov, false);
+  for (int splits : {0, 3})
+    one_case(std::string(key) + " threshold (cluster forced)", 1, first_page, first_turn, splits, ov, false);
   MESSAGE("gpu decode " << key << " threshold: " << cases << " cases, " << failed << " failed");
 }
 }  // namespace
@@ -327,15 +334,24 @@ void two_heads_threshold(const char* key, bool e4m3, uint64_t seed, bool (*rule)
 // decode_grid_row picks, the CPU test pins the rule); per-KV-head scales (the epilogue's V scale
 // is the item's head's: EPI_ITEM_VSCALE).
 TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
-  two_heads_threshold("e4m3 d64 two-heads", true, 0xE4F000, ptxfmha::decode_prefers_two_heads);
+  two_heads_threshold("e4m3 d64 two-heads", true, 64, 0xE4F000, [](int64_t units, int64_t sms, bool, bool small_pages) {
+    return ptxfmha::decode_prefers_two_heads(units, sms, small_pages);
+  });
 }
 
-// The bf16 d64 two-heads row (_h2, s39: both heads' 128-byte rows of a key in one CTA) runs where
-// its two-heads grid covers the SMs (decode_prefers_two_heads_bf16; contiguous and pages of >= 64
-// keys, never pages of 16; the CPU test pins the rule).
+// The bf16 two-heads rows (_h2: both heads' rows of a key in one CTA; d64 since s39, 128-byte rows,
+// contiguous and in pages of >= 64 keys; d128 since s40, in pages of >= 64 keys only) where the
+// two-heads grid covers the SMs (decode_prefers_two_heads_bf16; never pages of 16; the CPU test
+// pins the rule).
 TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
-  two_heads_threshold("bf16 d64 two-heads", false, 0xB2F000, [](int64_t units, int64_t sms, bool small_pages) {
-    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, small_pages);
+  two_heads_threshold("bf16 d64 two-heads", false, 64, 0xB2F000, [](int64_t units, int64_t sms, bool paged, bool small_pages) {
+    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, paged, small_pages);
+  });
+}
+
+TEST_CASE("gpu decode: the bf16 d128 two-heads row in pages where its grid covers the SMs, one head below") {
+  two_heads_threshold("bf16 d128 two-heads", false, 128, 0xB3F000, [](int64_t units, int64_t sms, bool paged, bool small_pages) {
+    return ptxfmha::decode_prefers_two_heads_bf16(128, units, sms, paged, small_pages);
   });
 }
 

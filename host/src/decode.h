@@ -396,8 +396,9 @@ constexpr int64_t kDecodeTwoHeadsSmallPagesWaves = 2;
 bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // Whether a bf16 call that fits a two-heads row (heads_kv even, <= 16 packed rows per head, plain,
 // no cluster) runs the head dim's two-heads twin (find_decode_two_heads) instead of the one-head
-// row find_decode_split picked: at head dim 64 only, contiguous or in pages of >= 64 keys, where the
-// two-heads grid covers the SMs (units = batch x heads_kv / 2 >= sms).
+// row find_decode_split picked, where the two-heads grid covers the SMs (units = batch x heads_kv /
+// 2 >= sms): at head dim 64 contiguous or in pages of >= 64 keys, at head dim 128 in pages of >= 64
+// keys only (paged: the call has a block table; small_pages: its pages hold < 64 keys).
 // Why: a key's row of one KV head is 128 bytes at bf16 d64, one L2 line, the neighbouring heads'
 // lines read by other CTAs at other times; the s35 table (H100) has bf16 d64 at a median 95% of
 // the read ceiling at batch >= 32 where d128 (256-byte rows) reads 99%. _h2 CTAs read both heads'
@@ -409,10 +410,17 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // 128/8 kv 8k 0.991, kv 1k 1.011); pages of 16 at 128 units 1.021-1.022. The plan with this rule
 // against the plan before it (n2, 2026-12-07 15:10 UTC, H100, 40 cells it moves: batch 32-128, kv
 // 1k-32k, 32/32, 32/8, 64/8, 128/8 heads, 1 / 4 tokens, contiguous and pages of 64): 0.969-1.004x
-// the time, median 0.985; kv 1k 64/8 at batch 64 1.004 (within the rounds' 0.5% drift). d128 (99%
-// already) and pages of < 64 keys keep the one-head row (not measured a gain).
-constexpr int kDecodeTwoHeadsBf16HeadDim = 64;
-bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool small_pages);
+// the time, median 0.985; kv 1k 64/8 at batch 64 1.004 (within the rounds' 0.5% drift). d128 on a
+// contiguous cache (cp.async, 99% already) and pages of < 64 keys keep the one-head row (not
+// measured a gain).
+// d128 in pages of >= 64 keys (s40): the one-head row loads a page's 64 keys of one head as TMA
+// boxes of 256-byte rows 2-8 KiB apart (the contiguous cache's cp.async row reads 99.5-101% of the
+// ceiling, the paged TMA row 97.5-98.2%); the two-heads row's boxes take both heads' rows of a key,
+// 512 contiguous bytes. Two-heads / plan time on an H100 (2026-12-07 16:36 UTC,
+// bench/results/h100-2026-12-07-s40/n3, two rounds, 512-2048 units, 32/32 x 1 and 4 tokens in
+// pages of 64 at batch 32-128): 0.977-0.986, 99.2-100.5% of the ceiling; contiguous 0.988-1.013
+// (32/32 x 4 tokens at batch 8-128, 128/8 at batch 128): not taken there.
+bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names
 // none: `row` (what find_decode_split picked), the bf16 two-heads twin where
 // decode_prefers_two_heads_bf16 says so (not when the call may cluster), the one-head row of its facts where a two-heads

@@ -376,24 +376,31 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
 
 // The bf16 two-heads rows (_h2; d64 since s39, d128 in pages since s40) where the grid of
 // two-heads units covers the SMs (decode_prefers_two_heads_bf16; numbers in decode.h): d64
-// contiguous and in pages of >= 64 keys, d128 in pages of >= 64 keys only; at most 16 packed rows
-// per head, an even heads_kv, no cluster; pages of 16 and d128 contiguous keep the one-head rows.
-// The boundary (units = SMs) is pinned at 131 / 132 (a mutation of the rule's comparison, its head
-// dims or its cache test flips a case).
+// contiguous and in pages of >= 64 keys, d128 in pages of >= 64 keys at 4k-32k keys only; at most
+// 16 packed rows per head, an even heads_kv, no cluster; pages of 16 and d128 contiguous keep the
+// one-head rows. The boundaries (units = SMs, d128's keys) are pinned on both sides (a mutation of
+// the rule's comparisons, its head dims or its cache test flips a case).
 TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads grid covers the SMs") {
   using ptxfmha::decode_prefers_two_heads_bf16;
-  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 131, 132, false, false));
-  CHECK(decode_prefers_two_heads_bf16(64, 132, 132, false, false));
-  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false));
-  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, true, false));        // pages of >= 64 keys
-  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 132, true, true));   // pages of < 64 keys
-  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, false, false));  // d128 contiguous: cp.async row
-  CHECK(decode_prefers_two_heads_bf16(128, 1024, 132, true, false));       // d128 in pages of >= 64
-  CHECK(decode_prefers_two_heads_bf16(128, 132, 132, true, false));
-  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 131, 132, true, false));
-  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, true, true));  // d128 in pages of 16
-  CHECK_FALSE(decode_prefers_two_heads_bf16(256, 1024, 132, true, false));  // no d256 two-heads rule
-  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 0, false, false));   // no SM count: the row as picked
+  const int64_t kv = 8192;  // inside d128's range of keys
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 131, 132, false, false, kv));
+  CHECK(decode_prefers_two_heads_bf16(64, 132, 132, false, false, kv));
+  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false, kv));
+  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, true, false, kv));          // pages of >= 64 keys
+  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false, 1024));       // d64: any length
+  CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false, 131072));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 132, true, true, kv));     // pages of < 64 keys
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, false, false, kv));  // d128 contiguous: cp.async row
+  CHECK(decode_prefers_two_heads_bf16(128, 1024, 132, true, false, kv));         // d128 in pages of >= 64
+  CHECK(decode_prefers_two_heads_bf16(128, 132, 132, true, false, kv));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 131, 132, true, false, kv));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, true, true, kv));    // d128 in pages of 16
+  CHECK(decode_prefers_two_heads_bf16(128, 1024, 132, true, false, 4096));       // d128: 4k-32k keys
+  CHECK(decode_prefers_two_heads_bf16(128, 1024, 132, true, false, 32768));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, true, false, 4095));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 1024, 132, true, false, 32769));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(256, 1024, 132, true, false, kv));   // no d256 two-heads rule
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 1024, 0, false, false, kv));     // no SM count: the row as picked
   for (int sm : {90, 100}) {
     CAPTURE(sm);
     const KernelInfo* one = ptxfmha::find_decode_split(sm, 64, 2, false, 8, 4);
@@ -426,7 +433,8 @@ TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads
     }
     // a call that may merge its splits in a cluster keeps one head per CTA (the _cl twins)
     CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(64, 1, 32, 8, 64, 8192), true) == wide);
-    // d128: its two-heads row in pages of >= 64 keys, the one-head row contiguous and in pages of 16
+    // d128: its two-heads row in pages of >= 64 keys at 4k-32k keys, the one-head row contiguous, in
+    // pages of 16 and at 1k / 128k keys
     const KernelInfo* d128 = ptxfmha::find_decode_split(sm, 128, 2, false, 8, 1);
     REQUIRE(d128 != nullptr);
     REQUIRE(ptxfmha::decode_row_heads(d128) == 1);
@@ -434,11 +442,12 @@ TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads
     REQUIRE(d128h2 != nullptr);
     CHECK(d128h2->head_dim == 128);
     CHECK(ptxfmha::decode_row_heads(d128h2) == 2);
-    struct D128 { int batch, page; bool two; };
-    for (const D128& k : {D128{128, 0, false}, D128{128, 64, true}, D128{128, 128, true}, D128{33, 64, true},
-                          D128{32, 64, false}, D128{128, 16, false}}) {
-      CAPTURE(k.batch); CAPTURE(k.page);
-      ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 128, 8192);
+    struct D128 { int batch, page, keys; bool two; };
+    for (const D128& k : {D128{128, 0, 8192, false}, D128{128, 64, 8192, true}, D128{128, 128, 8192, true},
+                          D128{33, 64, 8192, true}, D128{32, 64, 8192, false}, D128{128, 16, 8192, false},
+                          D128{128, 64, 1024, false}, D128{128, 64, 131072, false}, D128{128, 64, 32768, true}}) {
+      CAPTURE(k.batch); CAPTURE(k.page); CAPTURE(k.keys);
+      ptxfmha_decode_params p = decode_params(k.batch, 1, 32, 8, 128, k.keys);
       if (k.page > 0) set_pages(&p, k.page);
       const KernelInfo* r = ptxfmha::decode_grid_row(sm, 132, d128, p);
       CHECK((r == d128h2) == k.two);

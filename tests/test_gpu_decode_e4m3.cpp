@@ -273,14 +273,14 @@ TEST_CASE("gpu decode e4m3: paged 16/64/256, per-tensor and per-head scales, for
 namespace {
 // The two-heads threshold cases of a row of head dim d (the e4m3 and bf16 tests below): for
 // contiguous caches and pages of 64 and 16 keys, the batch where `rule` (two-heads units, SMs,
-// paged, pages of < 64 keys) turns and the batch below (where a cache never turns: the first
-// cache's turn that does, one head on both), 1 and 4 tokens (4 and 16 packed rows per head),
-// lengths 0..300 with an empty first sequence, automatic and 3 splits, causal at 4 tokens; every
-// case against the float64 reference, and the plan's row has two heads exactly where the rule
+// paged, pages of < 64 keys, max_seqlen_k) turns and the batch below (where a cache never turns:
+// the first cache's turn that does, one head on both), 1 and 4 tokens (4 and 16 packed rows per
+// head), lengths 0..300 of a max_seqlen_k of max_k with an empty first sequence, automatic and 3
+// splits, causal at 4 tokens; every case against the float64 reference, and the plan's row has two heads exactly where the rule
 // says. Then the cluster merge forced at that first turn, on its cache: one head per CTA (the _cl
 // twins take one KV head).
-using TwoHeadsRule = bool (*)(int64_t units, int64_t sms, bool paged, bool small_pages);
-void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHeadsRule rule) {
+using TwoHeadsRule = bool (*)(int64_t units, int64_t sms, bool paged, bool small_pages, int64_t max_keys);
+void two_heads_threshold(const char* key, bool e4m3, int d, int max_k, uint64_t seed, TwoHeadsRule rule) {
   REQUIRE(ensure_context());
   const int64_t sms = gpu().info.num_sms;
   REQUIRE(sms > 0);
@@ -288,7 +288,7 @@ void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHe
   int cases = 0, failed = 0;
   auto turn_of = [&](int page) {  // the smallest batch the rule gives two heads (<= 4096)
     int turn = 1;
-    while (turn < 4096 && !rule(int64_t(turn) * (hkv / 2), sms, page > 0, page > 0 && page < 64)) ++turn;
+    while (turn < 4096 && !rule(int64_t(turn) * (hkv / 2), sms, page > 0, page > 0 && page < 64, max_k)) ++turn;
     return turn;
   };
   const int pages[] = {0, 64, 16};
@@ -301,7 +301,7 @@ void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHe
     std::vector<int> lens(static_cast<std::size_t>(batch));
     for (int b = 0; b < batch; ++b) lens[std::size_t(b)] = (b * 97 + 13) % 301;  // 0..300
     lens[0] = 0;
-    AttnCase c = dcase(sq, 4 * hkv, hkv, d, page, lens, 300);
+    AttnCase c = dcase(sq, 4 * hkv, hkv, d, page, lens, max_k);
     c.causal = sq > 1;
     ptxfmha::DecodePlan plan;
     ++cases;
@@ -319,7 +319,7 @@ void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHe
         for (int splits : {0, 3})
           if (batch >= 1)
             one_case(std::string(key) + " threshold", sq, page, batch, splits, ptxfmha::DecodeOverrides(),
-                     rule(int64_t(batch) * (hkv / 2), sms, page > 0, small));
+                     rule(int64_t(batch) * (hkv / 2), sms, page > 0, small, max_k));
   }
   ptxfmha::DecodeOverrides ov;
   ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
@@ -334,7 +334,7 @@ void two_heads_threshold(const char* key, bool e4m3, int d, uint64_t seed, TwoHe
 // decode_grid_row picks, the CPU test pins the rule); per-KV-head scales (the epilogue's V scale
 // is the item's head's: EPI_ITEM_VSCALE).
 TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
-  two_heads_threshold("e4m3 d64 two-heads", true, 64, 0xE4F000, [](int64_t units, int64_t sms, bool, bool small_pages) {
+  two_heads_threshold("e4m3 d64 two-heads", true, 64, 300, 0xE4F000, [](int64_t units, int64_t sms, bool, bool small_pages, int64_t) {
     return ptxfmha::decode_prefers_two_heads(units, sms, small_pages);
   });
 }
@@ -344,14 +344,17 @@ TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough
 // two-heads grid covers the SMs (decode_prefers_two_heads_bf16; never pages of 16; the CPU test
 // pins the rule).
 TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
-  two_heads_threshold("bf16 d64 two-heads", false, 64, 0xB2F000, [](int64_t units, int64_t sms, bool paged, bool small_pages) {
-    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, paged, small_pages);
+  two_heads_threshold("bf16 d64 two-heads", false, 64, 300, 0xB2F000,
+                      [](int64_t units, int64_t sms, bool paged, bool small_pages, int64_t max_keys) {
+    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, paged, small_pages, max_keys);
   });
 }
 
 TEST_CASE("gpu decode: the bf16 d128 two-heads row in pages where its grid covers the SMs, one head below") {
-  two_heads_threshold("bf16 d128 two-heads", false, 128, 0xB3F000, [](int64_t units, int64_t sms, bool paged, bool small_pages) {
-    return ptxfmha::decode_prefers_two_heads_bf16(128, units, sms, paged, small_pages);
+  // max_seqlen_k 4096 (d128's rule keeps to 4k-32k keys), the sequences 0..300 keys of it
+  two_heads_threshold("bf16 d128 two-heads", false, 128, ptxfmha::kDecodeTwoHeadsD128MinKeys, 0xB3F000,
+                      [](int64_t units, int64_t sms, bool paged, bool small_pages, int64_t max_keys) {
+    return ptxfmha::decode_prefers_two_heads_bf16(128, units, sms, paged, small_pages, max_keys);
   });
 }
 

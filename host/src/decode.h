@@ -398,7 +398,8 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // no cluster) runs the head dim's two-heads twin (find_decode_two_heads) instead of the one-head
 // row find_decode_split picked, where the two-heads grid covers the SMs (units = batch x heads_kv /
 // 2 >= sms): at head dim 64 contiguous or in pages of >= 64 keys, at head dim 128 in pages of >= 64
-// keys only (paged: the call has a block table; small_pages: its pages hold < 64 keys).
+// keys at 4k-32k keys only (paged: the call has a block table; small_pages: its pages hold < 64
+// keys; max_keys: its max_seqlen_k).
 // Why: a key's row of one KV head is 128 bytes at bf16 d64, one L2 line, the neighbouring heads'
 // lines read by other CTAs at other times; the s35 table (H100) has bf16 d64 at a median 95% of
 // the read ceiling at batch >= 32 where d128 (256-byte rows) reads 99%. _h2 CTAs read both heads'
@@ -413,14 +414,24 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // the time, median 0.985; kv 1k 64/8 at batch 64 1.004 (within the rounds' 0.5% drift). d128 on a
 // contiguous cache (cp.async, 99% already) and pages of < 64 keys keep the one-head row (not
 // measured a gain).
-// d128 in pages of >= 64 keys (s40): the one-head row loads a page's 64 keys of one head as TMA
-// boxes of 256-byte rows 2-8 KiB apart (the contiguous cache's cp.async row reads 99.5-101% of the
-// ceiling, the paged TMA row 97.5-98.2%); the two-heads row's boxes take both heads' rows of a key,
-// 512 contiguous bytes. Two-heads / plan time on an H100 (2026-12-07 16:36 UTC,
-// bench/results/h100-2026-12-07-s40/n3, two rounds, 512-2048 units, 32/32 x 1 and 4 tokens in
-// pages of 64 at batch 32-128): 0.977-0.986, 99.2-100.5% of the ceiling; contiguous 0.988-1.013
-// (32/32 x 4 tokens at batch 8-128, 128/8 at batch 128): not taken there.
-bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages);
+// d128 in pages of >= 64 keys at 4k-32k keys (max_keys: the call's max_seqlen_k; s40): the
+// one-head row loads a page's 64 keys of one head as TMA boxes of 256-byte rows 2-8 KiB apart; the
+// two-heads row's boxes take both heads' rows of a key, 512 contiguous bytes, one CTA per SM (192
+// KiB of stages). The lent H100s come in two kinds (every run since s24 has its read ceiling at
+// 3,073-3,084 GB/s or at 3,160-3,183 GB/s; bench/results/h100-2026-12-07-s40/NOTES.md). On the
+// slower kind (n3, 2026-12-07 16:36 UTC, two rounds, 512-2048 units, 32/32 x 1 and 4 tokens in
+// pages of 64 at batch 32-128, kv 4k-32k) two-heads / plan time 0.977-0.986, 99.2-100.5% of the
+// ceiling against 97.5-98.2%; on the faster kind (n5, 16:51 UTC, 86 cells of 32/32, 32/8, 64/8,
+// 128/8 x 1 and 4 tokens at batch 32-128, cuDNN beside) the one-head row reads 99-100.5% already
+// and two heads give 0.983-1.009 (median 0.998, 42 moved cells) at kv 4k-32k, but 0.999-1.018
+// (median 1.010) at kv 1k (a 16-tile CTA alone on its SM) and 0.994-1.017 (median 1.007) at kv 128k
+// (the two-heads plan takes 1 split, 3.9 waves of long CTAs, where the one-head plan takes 5-10),
+// so the rule keeps to 4k-32k keys (the same kernel on both sides: 0.999-1.001). Contiguous (the cp.async
+// row: 99.5-101% of the ceiling) 0.988-1.013: not taken.
+constexpr int64_t kDecodeTwoHeadsD128MinKeys = 4096;
+constexpr int64_t kDecodeTwoHeadsD128MaxKeys = 32768;
+bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages,
+                                   int64_t max_keys);
 // The split row a call runs on a device of compute capability sm with `sms` SMs when it names
 // none: `row` (what find_decode_split picked), the bf16 two-heads twin where
 // decode_prefers_two_heads_bf16 says so (not when the call may cluster), the one-head row of its facts where a two-heads

@@ -275,9 +275,11 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages) {
   return small_pages ? units >= kDecodeTwoHeadsSmallPagesWaves * sms : units * kDecodeTwoHeadsSmsPerCta >= sms;
 }
 
-bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages) {
+bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages,
+                                   int64_t max_keys) {
   if (small_pages || sms <= 0 || units < sms) return false;
-  return head_dim == 64 || (head_dim == 128 && paged);
+  return head_dim == 64 || (head_dim == 128 && paged && max_keys >= kDecodeTwoHeadsD128MinKeys &&
+                            max_keys <= kDecodeTwoHeadsD128MaxKeys);
 }
 
 const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
@@ -286,7 +288,7 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   const DecodeRowFacts* rf = decode_row_facts(row);
   if (hpc == 1 && !may_cluster && rf != nullptr && rf->kv_bytes == 2 && rf->features == 0 && rf->wg == 0 &&
       p.heads_kv > 0 && decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, p.block_table != nullptr,
-                                    small_pages(p)))
+                                    small_pages(p), p.max_seqlen_k))
     if (const KernelInfo* two = find_decode_two_heads(sm, row, p.heads_kv, decode_packed_rows(p)))
       return two;  // no wide twin for it
   if (hpc > 1 && (may_cluster || !decode_prefers_two_heads(decode_split_units(p, hpc), sms, small_pages(p)))) {

@@ -17,8 +17,10 @@
 #                                edit changes nothing or a mutated cubin equals this tree's
 #                                (build-bench/cub/sm90a: copy the real cubins there first)
 # On the device machine (call.sh, run from the repository root with $OUT set by the tool):
-#   call_begin RUN BUDGET        $R = $OUT/RUN, when.txt (date, GPU, clocks, driver), the budget
-#                                clock (seconds from now)
+#   call_begin RUN BUDGET        $R = $OUT/RUN, when.txt (date, GPU, clocks, driver; the card's
+#                                uuid, serial, power limits, max clocks, ECC, PCIe), gpu-q.txt
+#                                (nvidia-smi -q: ECC, power, clocks, performance, retired / remapped
+#                                rows), the budget clock (seconds from now)
 #   part NAME SECONDS CMD...     CMD with at most SECONDS (and what is left of the budget) into
 #                                $R/NAME.txt; "NAME rc <exit status> <time>" to $R/parts.txt, or
 #                                "NAME skipped" when the budget is spent
@@ -101,6 +103,10 @@ call_begin() {
   mkdir -p "$R"
   date -u > "$R/when.txt"
   nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,driver_version --format=csv >> "$R/when.txt"
+  # which card (the lent H100s come in two kinds, read ceilings ~3.08 and ~3.18 TB/s: s40)
+  nvidia-smi --query-gpu=uuid,serial,pci.bus_id,vbios_version,power.limit,enforced.power.limit,clocks.max.sm,clocks.max.mem,ecc.mode.current,pcie.link.gen.current,pcie.link.width.current,memory.total \
+    --format=csv >> "$R/when.txt" 2>&1 || true
+  nvidia-smi -q -d ECC,POWER,CLOCK,PERFORMANCE,PAGE_RETIREMENT,ROW_REMAPPER > "$R/gpu-q.txt" 2>&1 || true
 }
 
 part() {

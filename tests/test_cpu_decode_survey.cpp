@@ -164,6 +164,49 @@ TEST_CASE("tools/decode_targets.py: targets over several runs, later runs win (C
   run_command("rm -rf " + shell_quote(dir), &rc);
 }
 
+// The lent H100s come in two kinds (read ceilings ~3.08 and ~3.18 TB/s, s40): each run's read
+// ceiling (the median ceiling_GBps of its entries reading >= 1 ms) is in the sources table, runs
+// within 1.5% of a kind's lowest ceiling are one kind, and the vs-cuDNN target is split by the kind
+// of the run that timed each cell's pair (a later run of another kind takes the cell with it).
+TEST_CASE("tools/decode_targets.py: runs grouped by their read ceiling, vs cuDNN by kind (CPU)") {
+  const std::string dir = temp_dir();
+  // a run: its read ceiling on two long cells (and two short ones whose lower ceilings are not counted)
+  auto run = [](const char* started, double ceiling, double ours_b64, double ours_b128, bool cudnn_b128) {
+    const std::string c = "\"read_us\": 2000, \"ceiling_GBps\": " + std::to_string(ceiling);
+    std::string b;
+    b += entry("d128/b64/kv32768/hq32hkv8/q1/contig", "cudnn", "\"median_us\": 2000");
+    b += entry("d128/b64/kv32768/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": " + std::to_string(ours_b64) + ", " + c);
+    b += entry("d128/b128/kv32768/hq32hkv8/q1/contig", "cudnn",
+               cudnn_b128 ? "\"median_us\": 4000" : "\"error_occurred\": true, \"error_message\": \"off\"");
+    b += entry("d128/b128/kv32768/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": " + std::to_string(ours_b128) + ", " + c);
+    b += entry("d128/b8/kv1024/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 9, \"read_us\": 8, \"ceiling_GBps\": 1500");
+    b += entry("d128/b4/kv1024/hq32hkv8/q1/contig", "ptxfmha", "\"median_us\": 5, \"read_us\": 4, \"ceiling_GBps\": 900");
+    return "{\"context\": {\"run_started_utc\": \"" + std::string(started) + "\", \"device\": \"NVIDIA H100\"},\n"
+           " \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}";
+  };
+  write_file(dir + "/a.json", run("2026-12-07T10:00:00Z", 3080.0, 2100.0, 4100.0, true));  // both under cuDNN
+  write_file(dir + "/b.json", run("2026-12-07T11:00:00Z", 3120.0, 2100.0, 4100.0, true));  // 1.3% above a: its kind
+  // 3.2% above a: another kind; cuDNN beside b64 only
+  write_file(dir + "/c.json", run("2026-12-07T12:00:00Z", 3178.0, 1990.0, 4200.0, false));
+  const std::string tool = "python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " ";
+  int rc = 0;
+  const std::string ab = run_command(tool + shell_quote(dir + "/a.json") + " " + shell_quote(dir + "/b.json") + " 2>&1", &rc);
+  CAPTURE(ab);
+  REQUIRE(rc == 0);
+  CHECK(ab.find("| 3080 | ") != std::string::npos);  // the sources table: the long reads' median only
+  CHECK(ab.find("| 3120 | ") != std::string::npos);
+  CHECK(ab.find("| 3080-3120 | 2 | 0 | 2 |") != std::string::npos);
+  CHECK(ab.find("| 3178") == std::string::npos);
+  const std::string abc = run_command(tool + shell_quote(dir + "/a.json") + " " + shell_quote(dir + "/b.json") +
+                                          " " + shell_quote(dir + "/c.json") + " 2>&1", &rc);
+  CAPTURE(abc);
+  REQUIRE(rc == 0);
+  // c is latest: b64's pair is its (2000 / 1990 met), b128's stays b's (4000 / 4100 missed)
+  CHECK(abc.find("| 3080-3120 | 2 | 0 | 1 |") != std::string::npos);
+  CHECK(abc.find("| 3178-3178 | 1 | 1 | 0 |") != std::string::npos);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
 // Raw results are committed xz-compressed (tools/pack-results.sh): the tool reads FILE.xz named
 // as such, or FILE where only FILE.xz exists, as it reads FILE.
 TEST_CASE("tools/decode_targets.py: reads xz-packed results as plain ones (CPU)") {

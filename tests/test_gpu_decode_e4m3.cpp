@@ -325,7 +325,7 @@ void two_heads_threshold(const char* key, bool e4m3, int d, int max_k, uint64_t 
   ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
   for (int splits : {0, 3})
     one_case(std::string(key) + " threshold (cluster forced)", 1, first_page, first_turn, splits, ov, false);
-  MESSAGE("gpu decode " << key << " threshold: " << cases << " cases, " << failed << " failed");
+  MESSAGE("gpu decode " << std::string(key) << " threshold: " << cases << " cases, " << failed << " failed");
 }
 }  // namespace
 

@@ -18,6 +18,12 @@ Coverage counts the grid's cells with a bf16 measurement, with cuDNN beside it, 
 cells of the fp8 target; the fp8 target is also split by packed rows per CTA (one m-tile, two,
 the warpgroup rows' 33-64). Only the standard library is needed.
 
+Device kinds: each run's read ceiling (the median ceiling_GBps of its entries whose read at the
+ceiling takes >= 1 ms, where the launch no longer counts) is in the sources table, and the runs
+are grouped into kinds whose ceilings lie within 1.5% of the kind's lowest (the lent H100s come in
+two, ~3.08 and ~3.18 TB/s: bench/results/h100-2026-12-07-s40/NOTES.md); the vs-cuDNN target is
+then split by the kind of the run that timed each cell's pair.
+
 --plans FILE (the output of `ptxfmha decode-plans`: cell, row, CTAs per SM, splits, CTAs) reads
 only the bf16 entries that ran the library's current plan: an entry whose recorded row, splits or
 CTAs differ from FILE's (timed by an older library, or the other side of an A/B) is left out with
@@ -46,6 +52,29 @@ MIN_VS_CUDNN = 1.0
 MIN_PCT_CEILING = 95.0
 BATCH1_SLACK_US = 3.0
 MIN_FP8_SPEEDUP = 1.8
+CEILING_MIN_READ_US = 1000.0  # entries whose read at the ceiling takes this long give a run's ceiling
+KIND_SPREAD = 0.015           # runs whose ceilings lie within 1.5% of a kind's lowest: one kind
+
+
+def run_ceiling(data):
+    """The run's read ceiling, GB/s: the median ceiling_GBps of its long reads, or None."""
+    v = sorted(b["ceiling_GBps"] for b in data.get("benchmarks", [])
+               if b.get("ceiling_GBps") and (b.get("read_us") or 0) >= CEILING_MIN_READ_US)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def ceiling_kinds(ceilings):
+    """[(lowest, highest)] of the runs' ceilings grouped into kinds (KIND_SPREAD), lowest first."""
+    kinds = []
+    for c in sorted(x for x in ceilings if x is not None):
+        if kinds and c <= kinds[-1][0] * (1 + KIND_SPREAD):
+            kinds[-1][1] = c
+        else:
+            kinds.append([c, c])
+    return [tuple(k) for k in kinds]
 
 
 def full_grid():
@@ -156,12 +185,12 @@ def load(paths, plans=None):
                 del found[kv_]
             if other:
                 base += f" ({len(other)} {'entry' if len(other) == 1 else 'entries'} of another plan left out)"
-        sources.append((path, started, ctx.get("device", "?"), base))
+        sources.append((path, started, ctx.get("device", "?"), base, run_ceiling(data)))
         for kv_, sides in found.items():
             ours = sides.get("ptxfmha")
             if ours is None or ours.get("error_occurred") or not ours.get("median_us"):
                 continue
-            ours = dict(ours, source=path)
+            ours = dict(ours, source=path, run_ceiling=sources[-1][4])
             cell = cells.setdefault(kv_, {"ours": None, "pair": None})
             cell["ours"] = ours
             cud = sides.get("cudnn")
@@ -193,7 +222,7 @@ def evaluate(cells):
         pair = c["pair"] if c else None
         if pair:
             r = pair[1]["median_us"] / pair[0]["median_us"]
-            (vs.met if r >= MIN_VS_CUDNN else vs.missed).append((r, key, ratio_text(r)))
+            (vs.met if r >= MIN_VS_CUDNN else vs.missed).append((r, key, ratio_text(r), pair[0].get("run_ceiling")))
         else:
             vs.unmeasured.append(key)
         if bandwidth_cell(key):
@@ -254,12 +283,37 @@ def fp8_by_rows(fp8):
     return out
 
 
+def vs_cudnn_by_kind(vs, ceilings):
+    """The vs-cuDNN target by the read-ceiling kind of the run that timed each cell's pair."""
+    kinds = ceiling_kinds(ceilings)
+    if not kinds:
+        return []
+    rows = {k: [0, 0, 0] for k in kinds + [None]}  # runs, met, missed
+    def kind_of(c):
+        return next((k for k in kinds if c is not None and k[0] <= c <= k[1]), None)
+    for c in ceilings:
+        rows[kind_of(c)][0] += 1
+    for i, entries in ((1, vs.met), (2, vs.missed)):
+        for entry in entries:
+            rows[kind_of(entry[3])][i] += 1
+    out = ["", "vs cuDNN by the read ceiling of the run that timed the cell (runs grouped into kinds within "
+           f"{KIND_SPREAD:.1%} of a kind's lowest ceiling):", "",
+           "| read ceiling GB/s | runs | met | missed |", "|:---|---:|---:|---:|"]
+    for k in kinds + [None]:
+        runs, met, missed = rows[k]
+        if k is None and not (runs or met or missed):
+            continue
+        name = "— (no long reads)" if k is None else f"{k[0]:.0f}-{k[1]:.0f}"
+        out.append(f"| {name} | {runs} | {met} | {missed} |")
+    return out
+
+
 def report(cells, sources, grid, targets, with_cells, max_list):
     out = ["# Decode targets (issue 17) over the full grid", ""]
-    out.append("| run | started (UTC) | device | cuDNN baseline |")
-    out.append("|:---|:---|:---|:---|")
-    for path, started, dev, base in sources:
-        out.append(f"| {path} | {started} | {dev} | {base} |")
+    out.append("| run | started (UTC) | device | read ceiling GB/s | cuDNN baseline |")
+    out.append("|:---|:---|:---|---:|:---|")
+    for path, started, dev, base, ceiling in sources:
+        out.append(f"| {path} | {started} | {dev} | {'—' if ceiling is None else f'{ceiling:.0f}'} | {base} |")
     measured = sum(1 for k in grid if cells.get((k, ""), {}).get("ours"))
     with_cudnn = sum(1 for k in grid if cells.get((k, ""), {}).get("pair"))
     out += ["", f"Coverage: {measured} of {len(grid)} cells measured (bf16 cache), {with_cudnn} with cuDNN "
@@ -267,12 +321,13 @@ def report(cells, sources, grid, targets, with_cells, max_list):
     out.append("| target | rule | met | missed | not measured |")
     out.append("|:---|:---|---:|---:|---:|")
     out += [t.line() for t in targets]
+    out += vs_cudnn_by_kind(targets[0], [src[4] for src in sources])
     out += fp8_by_rows(targets[-1])
     for t in targets:
         if not t.missed:
             continue
         out += ["", f"## Missed: {t.name} ({len(t.missed)} cells, worst first)", ""]
-        for _, key, what in sorted(t.missed, key=lambda m: m[0])[:max_list]:
+        for _, key, what, *_ in sorted(t.missed, key=lambda m: m[0])[:max_list]:
             out.append(f"- {cell_name(key)}: {what}")
         if len(t.missed) > max_list:
             out.append(f"- ... and {len(t.missed) - max_list} more")

@@ -41,9 +41,12 @@
 //           512 contiguous bytes per key at bf16 d128 instead of two 256-byte pieces 2 KiB
 //           apart, 128 at e4m3 d64 instead of two 64-byte halves of an L2 line read by two
 //           CTAs; one m-tile of at most 16 packed rows per head, plain kernels only). bf16
-//           d64 _h2 (s39, named only, TMA: no cp.async): 256 contiguous bytes per key instead
-//           of two 128-byte rows 1-4 KiB apart: in the s35 table (H100) bf16 d64 reads a
-//           median 95% of the read ceiling at batch >= 32, d128 99%, the same in pages or not
+//           d64 _h2 (s39, TMA: no cp.async): 256 contiguous bytes per key instead of two
+//           128-byte rows 1-4 KiB apart: in the s35 table (H100) bf16 d64 reads a median 95% of
+//           the read ceiling at batch >= 32, d128 99%, the same in pages or not. The plan runs
+//           the bf16 _h2 rows where the two-heads grid covers the SMs: d64 contiguous or in
+//           pages of >= 64 (s39), d128 in pages of >= 64 at 4k-32k keys (s40; decode.h,
+//           decode_prefers_two_heads_bf16)
 //   CL      1 = the splits merge inside the split kernel (_cl: the num_splits CTAs of one
 //           (sequence, KV head, m-group) form a thread-block cluster and combine their partials
 //           through distributed shared memory: no combine kernel, no workspace; cluster.ptxh);
@@ -54,8 +57,9 @@
 // the e4m3 d64 _h2 row where two heads fit (even heads_kv, <= 16 packed rows per head), else the
 // one-head row. (A d128 _e4m3_h2 row gave rel. L2 0.14-0.41 on the H200, 2026-12-02, and was
 // removed: its epilogue normalised both heads' rows with the thread's own head's V scale;
-// EPI_ITEM_VSCALE, config.ptxh, now loads the item's.) Other rows (_ef, _s6, bf16 _h2: the
-// part-1 levers) run only when named (tests, the bench's A/B).
+// EPI_ITEM_VSCALE, config.ptxh, now loads the item's.) The bf16 _h2 rows replace the one-head row
+// where decode_grid_row says so (above); other rows (_ef, _s6: the part-1 levers) run only when
+// named (tests, the bench's A/B).
 //   RG      register cap (.maxnreg), 0 = ptxas's own count. The _s3 rows (3 stages, 50,304 B:
 //           shared memory admits 4 CTAs per SM) need <= 96 registers for the register file to
 //           admit 4 too (ptxas alone takes 107); the d64 _e4m3_wg rows (58,496 B: 3 CTAs) <= 120

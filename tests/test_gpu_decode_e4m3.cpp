@@ -276,9 +276,9 @@ namespace {
 // paged, pages of < 64 keys, max_seqlen_k) turns and the batch below (where a cache never turns:
 // the first cache's turn that does, one head on both), 1 and 4 tokens (4 and 16 packed rows per
 // head), lengths 0..300 of a max_seqlen_k of max_k with an empty first sequence, automatic and 3
-// splits, causal at 4 tokens; every case against the float64 reference, and the plan's row has two heads exactly where the rule
-// says. Then the cluster merge forced at that first turn, on its cache: one head per CTA (the _cl
-// twins take one KV head).
+// splits, causal at 4 tokens; every case against the float64 reference, and the plan's row has
+// two heads exactly where the rule says. Then the cluster merge forced at that first turn, on its
+// cache: one head per CTA (the _cl twins take one KV head).
 using TwoHeadsRule = bool (*)(int64_t units, int64_t sms, bool paged, bool small_pages, int64_t max_keys);
 void two_heads_threshold(const char* key, bool e4m3, int d, int max_k, uint64_t seed, TwoHeadsRule rule) {
   REQUIRE(ensure_context());
@@ -334,14 +334,15 @@ void two_heads_threshold(const char* key, bool e4m3, int d, int max_k, uint64_t 
 // decode_grid_row picks, the CPU test pins the rule); per-KV-head scales (the epilogue's V scale
 // is the item's head's: EPI_ITEM_VSCALE).
 TEST_CASE("gpu decode e4m3: the two-heads d64 row where its grid is large enough, one head below") {
-  two_heads_threshold("e4m3 d64 two-heads", true, 64, 300, 0xE4F000, [](int64_t units, int64_t sms, bool, bool small_pages, int64_t) {
+  two_heads_threshold("e4m3 d64 two-heads", true, 64, 300, 0xE4F000,
+                      [](int64_t units, int64_t sms, bool, bool small_pages, int64_t) {
     return ptxfmha::decode_prefers_two_heads(units, sms, small_pages);
   });
 }
 
 // The bf16 two-heads rows (_h2: both heads' rows of a key in one CTA; d64 since s39, 128-byte rows,
-// contiguous and in pages of >= 64 keys; d128 since s40, in pages of >= 64 keys only) where the
-// two-heads grid covers the SMs (decode_prefers_two_heads_bf16; never pages of 16; the CPU test
+// contiguous and in pages of >= 64 keys; d128 since s40, in pages of >= 64 keys at 4k-32k keys)
+// where the two-heads grid covers the SMs (decode_prefers_two_heads_bf16; never pages of 16; the CPU test
 // pins the rule).
 TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs, one head below") {
   two_heads_threshold("bf16 d64 two-heads", false, 64, 300, 0xB2F000,

@@ -287,7 +287,8 @@ const KernelInfo* decode_grid_row(int sm, int64_t sms, const KernelInfo* row,
   int hpc = decode_row_heads(row);
   const DecodeRowFacts* rf = decode_row_facts(row);
   if (hpc == 1 && !may_cluster && rf != nullptr && rf->kv_bytes == 2 && rf->features == 0 && rf->wg == 0 &&
-      p.heads_kv > 0 && decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, p.block_table != nullptr,
+      p.heads_kv > 0 &&
+      decode_prefers_two_heads_bf16(row->head_dim, decode_split_units(p, 2), sms, p.block_table != nullptr,
                                     small_pages(p), p.max_seqlen_k))
     if (const KernelInfo* two = find_decode_two_heads(sm, row, p.heads_kv, decode_packed_rows(p)))
       return two;  // no wide twin for it

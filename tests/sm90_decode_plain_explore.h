@@ -312,9 +312,8 @@ struct Tally {
   long long events = 0;
 };
 // One split of the unmutated row: its roles executed, checked (static_checks, happens_before)
-// and, when it has at most `explore_tiles` tiles (_ho: slots), explored (capped at kExploreCap
-// states: then not counted); none may find a problem. Its run (the roles' nodes: the causal
-// flag's comparison).
+// and, when it has at most `explore_tiles` tiles (_ho: slots), explored (every state: at most
+// kExploreCap); none may find a problem. Its run (the roles' nodes: the causal flag's comparison).
 constexpr std::size_t kExploreCap = 200000;
 inline Run check_plain(const std::string& row, const Config& c, long long explore_tiles, Tally* t) {
   CAPTURE(row);
@@ -330,11 +329,10 @@ inline Run check_plain(const std::string& row, const Config& c, long long explor
   t->events += r.events;
   if (static_cast<long long>(expected_slots(m.f, c).size()) <= explore_tiles) {
     const Explored e = explore(m, kExploreCap);
-    if (!e.capped) {
-      ++t->explored;
-      t->states += e.states;
-      for (const std::string& p : e.verdict.problems) FAIL_CHECK("exploration: " << p);
-    }
+    CHECK_MESSAGE(!e.capped, "the exploration passed " << kExploreCap << " states");
+    ++t->explored;
+    t->states += e.states;
+    for (const std::string& p : e.verdict.problems) FAIL_CHECK("exploration: " << p);
   }
   return r;
 }

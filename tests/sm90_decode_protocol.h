@@ -410,29 +410,33 @@ inline Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint6
   return v;
 }
 
-inline const KernelMacros& kernel(const Row& row) {
+// A sm90a decode kernel's macros (read once) and its preprocessed statements, by name (also the
+// plain rows' model, tests/sm90_decode_plain.h).
+inline const KernelMacros& kernel(const std::string& name) {
   static std::map<std::string, KernelMacros> cache;
-  auto it = cache.find(row.name);
+  auto it = cache.find(name);
   if (it != cache.end()) return it->second;
   for (const ptxfmha_test::PtxSource& src : ptxfmha_test::ptx_sources())
-    if (src.name == row.name) {
+    if (src.name == name) {
       bool ok = false;
       std::string err;
       KernelMacros m{src.name, src.path, ptxfmha_test::cpp_macros(src.path, &ok, &err)};
       REQUIRE_MESSAGE(ok, err);
-      return cache.emplace(row.name, std::move(m)).first->second;
+      return cache.emplace(name, std::move(m)).first->second;
     }
-  FAIL("no PTX source of " << row.name);
+  FAIL("no PTX source of " << name);
   static const KernelMacros none;
   return none;
 }
+inline const KernelMacros& kernel(const Row& row) { return kernel(std::string(row.name)); }
 
-inline std::vector<sm100_ptx::Stmt> statements(const Row& row) {
+inline std::vector<sm100_ptx::Stmt> statements(const std::string& name) {
   bool ok = false;
-  const std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm90a", row.name), &ok);
-  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << row.name << " (run make)");
+  const std::string text = ptxfmha_test::read_text_file(ptxfmha_test::preprocessed_path("sm90a", name), &ok);
+  REQUIRE_MESSAGE(ok, "missing preprocessed PTX of " << name << " (run make)");
   return sm100_ptx::parse_statements(text);
 }
+inline std::vector<sm100_ptx::Stmt> statements(const Row& row) { return statements(std::string(row.name)); }
 
 inline Layout layout_of(const KernelMacros& k) {
   Layout L;

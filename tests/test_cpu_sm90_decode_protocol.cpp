@@ -5,6 +5,8 @@
 //   WG 4  fmha_decode_d256_e4m3_wg2c_sm90a (test_cpu_sm90_decode_protocol_pair.cpp): two consumer
 //         warpgroups (even / odd tiles, mainloop_wg_e4m3_pair.ptxh), producer warp, 4 converter
 //         warps; 512 threads, the 3 spare warps leave at once.
+// (The plain mma.sync rows, producer warp and four consumer warps: their own model,
+// tests/sm90_decode_plain*.h, test_cpu_sm90_decode_protocol_plain*.cpp.)
 // For both rows:
 //   * one thread of each role is executed (tests/sm100_model/ptx_exec.h: the integer and address
 //     arithmetic, the branches, every mbarrier init / wait with its parity / arrive /

@@ -3,6 +3,7 @@
 // and the loop that checks every one is caught on the splits given with it.
 //   PlainMutation      the edits (sm90_decode_protocol_mut.h's Edit: a statement replaced or
 //                      removed) or a move (statements taken to another place), the row, the splits
+//   edit, add_edits, add_move   the test files' builders of such lists
 //   apply              the mutation applied to the row's statements
 //   run_plain_mutations  each mutation checked on its splits: caught when some split reports a
 //                      problem or an execution error (a mutation not caught fails the test case);
@@ -35,6 +36,36 @@ struct PlainMutation {
   bool epilogue = false;  // edits the EPILOGUE's / HO_FLUSH's BAR_EPI or accesses: its template is made again
   std::vector<Config> configs;
 };
+
+// Builders of the test files' mutation lists: an edit (the first statement at or after label
+// `after` that starts with `prefix` replaced, or removed when `replacement` is empty), a mutation of
+// edits, and a move of `count` statements (PlainMutation's move fields).
+inline Mutation edit(const char* after, const char* prefix, const char* replacement) {
+  return Mutation{Mutation::Edit, "", after, prefix, replacement};
+}
+inline void add_edits(std::vector<PlainMutation>* muts, const char* what, const std::string& row, std::vector<Mutation> e,
+                      std::vector<Config> cs, bool epilogue = false) {
+  PlainMutation m;
+  m.what = what;
+  m.row = row;
+  m.edits = std::move(e);
+  m.configs = std::move(cs);
+  m.epilogue = epilogue;
+  muts->push_back(m);
+}
+inline void add_move(std::vector<PlainMutation>* muts, const char* what, const std::string& row, const char* from,
+                     const char* prefix, int count, const char* to, const char* to_prefix, std::vector<Config> cs) {
+  PlainMutation m;
+  m.what = what;
+  m.row = row;
+  m.move_from = from;
+  m.move_prefix = prefix;
+  m.move_count = count;
+  m.move_to = to;
+  m.move_to_prefix = to_prefix;
+  m.configs = std::move(cs);
+  muts->push_back(m);
+}
 
 // The first statement at or after the one labelled `label` that starts with `prefix` (white space
 // runs as one blank), or st->size().

@@ -159,35 +159,18 @@ TEST_CASE("sm90 decode protocol model: the plain e4m3 row") {
 
 TEST_CASE("sm90 decode protocol model: broken synchronisation of the plain rows is caught") {
   const std::string d128 = "fmha_decode_d128_sm90a", d64 = "fmha_decode_d64_sm90a", e4 = "fmha_decode_d128_e4m3_sm90a";
-  auto edit = [](const char* after, const char* prefix, const char* replacement) {
-    return Mutation{Mutation::Edit, "", after, prefix, replacement};
-  };
   std::vector<PlainMutation> muts;
   auto add = [&](const char* what, const std::string& row, std::vector<Mutation> e, std::vector<Config> cs, bool epi = false) {
-    PlainMutation m;
-    m.what = what;
-    m.row = row;
-    m.edits = std::move(e);
-    m.configs = std::move(cs);
-    m.epilogue = epi;
-    muts.push_back(m);
+    add_edits(&muts, what, row, std::move(e), std::move(cs), epi);
   };
   // the consumers never release a stage: the producer waits forever for its fourth tile
   add("consumer: no arrival on empty[s] (RELEASE)", d128, {edit("RELEASE", "mbarrier.arrive", "")}, {cfg(300, 16, kTma)});
   // the consumers' full wait with parity 0: a stage's second round passes on its first completion
   add("consumer: full[s] wait parity forced to 0", d128,
       {edit("WAIT_FULL_LOOP", "mbarrier.try_wait", "mbarrier.try_wait.parity.shared::cta.b64 %p, [%bar_f], 0")}, {cfg(300, 16, kTma)});
-  {  // RELEASE moved before the PV_MMA of the warp's (WM 1: only, so last) sub-block
-    PlainMutation m;
-    m.what = "consumer: RELEASE before its last sub-block's V reads (PV_MMA)";
-    m.row = d128;
-    m.move_from = "RELEASE";
-    m.move_prefix = "add.u32 %t0, %bar_f";
-    m.move_count = 2;
-    m.move_to = "PV_MMA";
-    m.configs = {cfg(300, 16, kTma)};
-    muts.push_back(m);
-  }
+  // RELEASE moved before the PV_MMA of the warp's (WM 1: only, so last) sub-block
+  add_move(&muts, "consumer: RELEASE before its last sub-block's V reads (PV_MMA)", d128, "RELEASE", "add.u32 %t0, %bar_f", 2,
+           "PV_MMA", "", {cfg(300, 16, kTma)});
   // the m-tile-1 warp reads the tail's V rows while the m-tile-0 warp zeroes them
   add("ZERO_V: its named barrier removed", d128, {edit("ZERO_V_JOIN", "bar.sync", "")}, {cfg(65, 32, kTma)});
   add("ZERO_V: its named barrier counting half its warps' threads", d128,

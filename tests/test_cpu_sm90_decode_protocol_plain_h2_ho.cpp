@@ -119,18 +119,9 @@ TEST_CASE("sm90 decode protocol model: the hand-out row (_ho)") {
 
 TEST_CASE("sm90 decode protocol model: broken synchronisation of the _h2 and _ho rows is caught") {
   const std::string h2 = "fmha_decode_d128_h2_sm90a", hor = "fmha_decode_d128_ho_sm90a";
-  auto edit = [](const char* after, const char* prefix, const char* replacement) {
-    return Mutation{Mutation::Edit, "", after, prefix, replacement};
-  };
   std::vector<PlainMutation> muts;
   auto add = [&](const char* what, const std::string& row, std::vector<Mutation> e, std::vector<Config> cs, bool epi = false) {
-    PlainMutation m;
-    m.what = what;
-    m.row = row;
-    m.edits = std::move(e);
-    m.configs = std::move(cs);
-    m.epilogue = epi;
-    muts.push_back(m);
+    add_edits(&muts, what, row, std::move(e), std::move(cs), epi);
   };
   // the tail chunk 4 (stages 0, 1: ZERO_V and the flush on stage 1), chunks 1 and 0 (stage 1 again)
   const Config tail_first = ho(581, 128, {4, 1, 0});
@@ -153,30 +144,12 @@ TEST_CASE("sm90 decode protocol model: broken synchronisation of the _h2 and _ho
       {edit("ZERO_V_TAIL", "fence.proxy.async", ""), edit("HO_PUT", "fence.proxy.async", "")}, {tail_first});
   // the flushed stage never released: the producer waits forever
   add("_ho: no arrival on empty[s] after HO_FLUSH (HO_NEXT)", hor, {edit("HO_NEXT", "mbarrier.arrive", "")}, {tail_first});
-  {  // a marker's slot words stored after its arrival: the consumers may read the old ones
-    PlainMutation m;
-    m.what = "_ho: a marker's slot words stored after its arrival";
-    m.row = hor;
-    m.move_from = "HO_MARKER_PUT";
-    m.move_prefix = "@%p_lane0 st.shared";
-    m.move_count = 1;
-    m.move_to = "HO_MARKER_PUT";
-    m.move_to_prefix = "add.u32 %ho_n";
-    m.configs = {tail_first};
-    muts.push_back(m);
-  }
-  {  // a tile's slot words stored after its expect_tx
-    PlainMutation m;
-    m.what = "_ho: a tile's slot words stored after its arrival";
-    m.row = hor;
-    m.move_from = "PRODUCER_ISSUE";
-    m.move_prefix = "@%p_lane0 st.shared";
-    m.move_count = 1;
-    m.move_to = "PRODUCER_ISSUE";
-    m.move_to_prefix = "mov.u32 %j, 0";
-    m.configs = {tail_first};
-    muts.push_back(m);
-  }
+  // a marker's slot words stored after its arrival: the consumers may read the old ones
+  add_move(&muts, "_ho: a marker's slot words stored after its arrival", hor, "HO_MARKER_PUT", "@%p_lane0 st.shared", 1,
+           "HO_MARKER_PUT", "add.u32 %ho_n", {tail_first});
+  // a tile's slot words stored after its expect_tx
+  add_move(&muts, "_ho: a tile's slot words stored after its arrival", hor, "PRODUCER_ISSUE", "@%p_lane0 st.shared", 1,
+           "PRODUCER_ISSUE", "mov.u32 %j, 0", {tail_first});
   const int caught = run_plain_mutations(muts, unmutated, 30000);
   CHECK(muts.size() == 10);
   MESSAGE("sm90 decode protocol mutations (_h2, _ho rows): " << caught << " of " << muts.size() << " caught");

@@ -116,20 +116,13 @@ inline Facts facts_of(const KernelMacros& k) {
   return f;
 }
 
-// The parameter block of a split (every field 0 but those below; _h2: two KV heads, the CTA's 0
-// and 1).
+// The parameter block of a split (sm90_decode_protocol::base_params and those below; _h2: two KV
+// heads, the CTA's 0 and 1).
 inline std::map<long long, uint64_t> params_of(const KernelMacros& k, const Facts& f, const Config& c) {
-  std::map<long long, uint64_t> p;
+  std::map<long long, uint64_t> p = sm90_decode_protocol::base_params(k);
   auto at = [&](const char* m) { return k.mv(m); };
-  for (const auto& kv : k.macros)
-    if (kv.first.rfind("DP_", 0) == 0 && kv.first != "DP_TMA_K" && kv.first != "DP_TMA_V") p[k.mv(kv.first.c_str())] = 0;
   const long long qlen = c.rows <= 16 ? 1 : 4, gqa = c.rows / qlen, heads_kv = 2 * f.heads;
   const long long D = f.D, kvb = k.mv("KV_ELEM_BYTES");
-  p[at("DP_Q_PTR")] = 0x100000000ull;
-  p[at("DP_O_PTR")] = 0x200000000ull;
-  p[at("DP_LSE_PTR")] = 0x300000000ull;
-  p[at("DP_K_SCALE_PTR")] = 0x400000000ull;
-  p[at("DP_V_SCALE_PTR")] = 0x500000000ull;
   p[at("DP_WS_O_PTR")] = 0xa00000000ull;
   p[at("DP_WS_LSE_PTR")] = 0xb00000000ull;
   p[at("DP_Q_HEAD_STRIDE")] = static_cast<uint64_t>(D);

@@ -264,15 +264,11 @@ inline Explored explore(const Model& m, std::size_t cap = 2000000) {
       if (e.kind == Kind::Bar && !tab[i][s[i]].in_gap) {
         // passing the k-th: every other warp that takes the barrier reached its k-th
         const std::size_t n = ni[e.bar];
-        const long long k = tab[i][s[i]].bars[n];
-        bool open = true;
-        if (e.count == named_threads[n])
-          for (std::size_t o : takers[n]) {
-            if (o == i) continue;
-            const long long ko = tab[o][s[o]].bars[n];
-            const bool at = !tab[o][s[o]].in_gap && m.roles[o].nodes[node_at(o, s[o])].bar == e.bar;
-            if (!(ko > k || (ko == k && at))) open = false;
-          }
+        const bool open =
+            e.count != named_threads[n] ||
+            sm90_decode_protocol::named_bar_open(
+                i, tab[i][s[i]].bars[n], takers[n], [&](std::size_t o) { return tab[o][s[o]].bars[n]; },
+                [&](std::size_t o) { return !tab[o][s[o]].in_gap && m.roles[o].nodes[node_at(o, s[o])].bar == e.bar; });
         if (!open) continue;
       }
       Key nx = st;
@@ -310,6 +306,10 @@ inline const Template& plain_template(const std::string& row, long long rows) {
 struct Tally {
   std::size_t splits = 0, explored = 0, states = 0;
   long long events = 0;
+  std::string counts() const {  // the test cases' summary line
+    return std::to_string(events) + " events; " + std::to_string(explored) + " explored, " + std::to_string(states) +
+           " states, no problem";
+  }
 };
 // One split of the unmutated row: its roles executed, checked (static_checks, happens_before)
 // and, when it has at most `explore_tiles` tiles (_ho: slots), explored (every state: at most
@@ -335,6 +335,13 @@ inline Run check_plain(const std::string& row, const Config& c, long long explor
     for (const std::string& p : e.verdict.problems) FAIL_CHECK("exploration: " << p);
   }
   return r;
+}
+
+// The causal flag changes the rows' limits and the masked sub-blocks, not one node: the split
+// with it (checked, not explored) has the sequences of `plain`, its run without it.
+inline void check_causal_same(const std::string& row, Config c, const Run& plain, Tally* t) {
+  c.causal = true;
+  CHECK_MESSAGE(check_plain(row, c, 0, t).sequences == plain.sequences, c.str());
 }
 
 }  // namespace sm90_decode_plain

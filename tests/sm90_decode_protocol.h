@@ -193,6 +193,19 @@ struct Verdict {
   }
 };
 
+// A named barrier's rule in the explorations: a role's k-th bar.sync on it passes once every
+// other role that takes it has passed its k-th (count_of(o) > k) or waits at it (count_of(o) == k
+// and at(o)).
+template <class CountOf, class At>
+bool named_bar_open(std::size_t i, long long k, const std::vector<std::size_t>& takers, CountOf count_of, At at) {
+  for (std::size_t o : takers) {
+    if (o == i) continue;
+    const long long ko = count_of(o);
+    if (!(ko > k || (ko == k && at(o)))) return false;
+  }
+  return true;
+}
+
 // The static checks, per role: every wait's parity that of the completion the role means (its
 // k-th wait on a barrier: completion k); a copy freed (vempty[c]) only after the wgmmas issued
 // since its vfull wait completed (wgmma.wait_group 0), and published (vfull[c]) only after a
@@ -363,15 +376,13 @@ inline Verdict explore(const std::vector<RoleTrace>& roles, const std::map<uint6
       if (e.kind == Ev::Wait && (phases[static_cast<std::size_t>(bidx[e.bar])] & 1) == e.parity) continue;
       if (e.kind == Ev::Bar) {
         const std::size_t n = static_cast<std::size_t>(nidx[e.bar]);
-        const long long k = tab[i][s[i]].bars[n];
-        bool open = true;
-        if (e.count == named_threads[n])
-          for (std::size_t o : takers[n]) {
-            if (o == i) continue;
-            const long long ko = tab[o][s[o]].bars[n];
-            const bool at = s[o] < roles[o].ev.size() && roles[o].ev[s[o]].kind == Ev::Bar && roles[o].ev[s[o]].bar == e.bar;
-            if (!(ko > k || (ko == k && at))) open = false;
-          }
+        const bool open =
+            e.count != named_threads[n] ||
+            named_bar_open(
+                i, tab[i][s[i]].bars[n], takers[n], [&](std::size_t o) { return tab[o][s[o]].bars[n]; },
+                [&](std::size_t o) {
+                  return s[o] < roles[o].ev.size() && roles[o].ev[s[o]].kind == Ev::Bar && roles[o].ev[s[o]].bar == e.bar;
+                });
         if (!open) continue;
       }
       if (e.kind == Ev::Write) {
@@ -458,17 +469,25 @@ inline Layout layout_of(const KernelMacros& k) {
   return L;
 }
 
+// The parameter block every model starts from: every field 0 (no seqlens, no page table, not
+// causal; the TMA descriptors are the kernel's .param space, not read), Q, O, LSE and the scales at
+// distinct fake addresses. The callers set the shape.
+inline std::map<long long, uint64_t> base_params(const KernelMacros& k) {
+  std::map<long long, uint64_t> p;
+  for (const auto& kv : k.macros)
+    if (kv.first.rfind("DP_", 0) == 0 && kv.first != "DP_TMA_K" && kv.first != "DP_TMA_V") p[k.mv(kv.first.c_str())] = 0;
+  p[k.mv("DP_Q_PTR")] = 0x100000000ull;
+  p[k.mv("DP_O_PTR")] = 0x200000000ull;
+  p[k.mv("DP_LSE_PTR")] = 0x300000000ull;
+  p[k.mv("DP_K_SCALE_PTR")] = 0x400000000ull;
+  p[k.mv("DP_V_SCALE_PTR")] = 0x500000000ull;
+  return p;
+}
+
 // One split of `keys` keys (contiguous cache, 64 packed rows: 4 tokens x GQA 16, one KV head).
 inline std::map<long long, uint64_t> params_for(const KernelMacros& k, long long keys) {
-  std::map<long long, uint64_t> p;
+  std::map<long long, uint64_t> p = base_params(k);
   auto at = [&](const char* m) { return k.mv(m); };
-  for (const auto& kv : k.macros)  // every field 0 (no seqlens, no page table, not causal) but those below
-    if (kv.first.rfind("DP_", 0) == 0 && kv.first != "DP_TMA_K" && kv.first != "DP_TMA_V") p[k.mv(kv.first.c_str())] = 0;
-  p[at("DP_Q_PTR")] = 0x100000000ull;
-  p[at("DP_O_PTR")] = 0x200000000ull;
-  p[at("DP_LSE_PTR")] = 0x300000000ull;
-  p[at("DP_K_SCALE_PTR")] = 0x400000000ull;
-  p[at("DP_V_SCALE_PTR")] = 0x500000000ull;
   p[at("DP_Q_HEAD_STRIDE")] = 256;
   p[at("DP_Q_SEQ_STRIDE")] = 256 * 16;
   p[at("DP_Q_BATCH_STRIDE")] = 256 * 16 * 4;

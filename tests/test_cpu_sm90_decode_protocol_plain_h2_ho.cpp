@@ -73,12 +73,8 @@ TEST_CASE("sm90 decode protocol model: the two-heads rows (_h2)") {
       if (d128 || keys == 65 || keys == 900) check_plain(row, cfg(keys, 16, 16), kExplore, &t);
     for (long long keys : {65LL, 900LL}) check_plain(row, cfg(keys, 16, 0), kExplore, &t);
     for (long long keys : {1LL, 300LL}) check_plain(row, cfg(keys, 8, 64), kExplore, &t);
-    Config c = cfg(581, 16, 16);
-    const Run plain = check_plain(row, c, 0, &t);
-    c.causal = true;
-    CHECK(check_plain(row, c, 0, &t).sequences == plain.sequences);
-    MESSAGE("sm90 decode protocol model (" << row << "): " << t.splits << " splits of 0-900 keys, " << t.events << " events; " << t.explored
-                                           << " explored, " << t.states << " states, no problem");
+    check_causal_same(row, cfg(581, 16, 16), check_plain(row, cfg(581, 16, 16), 0, &t), &t);
+    MESSAGE("sm90 decode protocol model (" << row << "): " << t.splits << " splits of 0-900 keys, " << t.counts());
   }
 }
 
@@ -98,12 +94,7 @@ TEST_CASE("sm90 decode protocol model: the hand-out row (_ho)") {
   }
   check_plain(row, ho(900, 64, {14, 13, 0, 7}, 16, 64), kExplore, &t);  // one tile a chunk: a flush every slot
   check_plain(row, ho(64, 64, {1}), kExplore, &t);                      // no chunk: the end at once
-  {
-    Config c = ho(200, 128, {1, 0});
-    const Run plain = check_plain(row, c, kExplore, &t);
-    c.causal = true;
-    CHECK(check_plain(row, c, 0, &t).sequences == plain.sequences);
-  }
+  check_causal_same(row, ho(200, 128, {1, 0}), check_plain(row, ho(200, 128, {1, 0}), kExplore, &t), &t);
   {  // the 4-stage d64 row: the tail chunk first, empty chunks
     const std::string d64 = "fmha_decode_d64_ho_sm90a";
     CHECK(sm90_decode_protocol::kernel(d64).mv("HANDOUT") == 1);
@@ -113,8 +104,7 @@ TEST_CASE("sm90 decode protocol model: the hand-out row (_ho)") {
     check_plain(d64, c, kExplore, &t);
   }
   MESSAGE("sm90 decode protocol model (" << row << ", fmha_decode_d64_ho_sm90a): " << t.splits << " CTAs' tickets over 64-900 keys, "
-                                         << t.events << " events; "
-                                         << t.explored << " explored, " << t.states << " states, no problem");
+                                         << t.counts());
 }
 
 TEST_CASE("sm90 decode protocol model: broken synchronisation of the _h2 and _ho rows is caught") {

@@ -65,7 +65,7 @@ else
   CUDNN_SDPA_FLAGS := -DPTXFMHA_BENCH_NO_CUDNN
 endif
 
-BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o placement_probe.o cta_trace.o \
+BENCH_UTIL_OBJS := $(addprefix $(BENCH_OBJDIR)/,bench_util.o cudnn_loader.o gpu_monitor.o bench_case.o decode_replay.o placement_probe.o read_probe.o cta_trace.o \
                      bench_stats.o bench_bwd_ref.o cudnn_sdpa.o)
 # The bench binary: main and registration, options, device state, the case families, the
 # gate, cuDNN's side (plans, tuning), timing, the read ceiling, the report.

@@ -15,6 +15,7 @@
 #include "bench_util.h"
 #include "cudnn_sdpa.h"
 #include "gpu_monitor.h"
+#include "read_probe.h"
 #include "runtime.h"
 
 namespace ptxfmha_bench {
@@ -107,6 +108,11 @@ struct CaseState {
   std::string cudnn_check;
   // read ceiling (decode)
   std::string ceiling_skip;
+  // read probes (g_opt.read_probes, one entry each): why one is not timed, its launch, its
+  // timing (the headline method only)
+  std::vector<std::string> probe_skip;
+  std::vector<ReadProbeLaunch> probe_launch;
+  std::vector<MethodTiming> probe_timing;
   RefCache ref;
   // results, measured together (bench_timing.cpp): side[kCudnn], side[kOurs], side[kCeiling]
   bool measured = false;

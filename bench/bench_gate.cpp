@@ -174,6 +174,7 @@ void prepare_case(const Case& c, CaseState& cs, int index, int total) {
   if (c.decode() && g_opt.ceiling) {
     if (!read_ceiling().load()) cs.ceiling_skip = read_ceiling().why();
     else read_ceiling().launch_floor_ms();  // measured once, at the first decode case
+    prepare_read_probes(c, cs);
   }
   cs.prepare_s = seconds_since(t0);
   std::fprintf(stderr, "[%d/%d] %s: ptx-fmha %s | cuDNN %s (%.1f s: reference inputs %.1f, reference %.1f, cuDNN %.1f)\n",

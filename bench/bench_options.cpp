@@ -13,6 +13,18 @@ namespace ptxfmha_bench {
 Options g_opt;
 
 namespace {
+// "a,b,c" -> {"a", "b", "c"} (empty items kept: their parsers name them).
+std::vector<std::string> comma_items(const std::string& list) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t end = std::min(list.find(',', start), list.size());
+    items.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "ptxfmha_bench: %s (--ptxfmha_help lists the flags)\n", msg.c_str());
   std::exit(2);
@@ -70,6 +82,8 @@ void print_flags(FILE* f) {
       "  --ptxfmha_cudnn_autotune=0|1 (default 1)  --ptxfmha_cudnn_max_plans=N (12)\n"
       "  --ptxfmha_tune_samples=N (timed batches per cuDNN plan, 6)\n"
       "  --ptxfmha_ceiling=0|1 (decode read ceiling, default 1)\n"
+      "  --ptxfmha_read_probes=P,...  decode: time read probes beside the sides (bench/read_probe.h):\n"
+      "                         ld, ca32, ca128, each optionally + x1 (one split per head)\n"
       "  --ptxfmha_samples=N (20)  --ptxfmha_batch_ms=T (5)  --ptxfmha_ref_rows=N (8)\n"
       "  --ptxfmha_mem_margin_gib=G (device memory kept free, 4)\n"
       "  --ptxfmha_table=FILE   --ptxfmha_fwd_kernel=NAME (a kernel-table forward variant)\n"
@@ -139,16 +153,19 @@ void parse_options(int argc, char** argv, const std::string& gbench_filter) {
       o.bwd_kernel = v;
     } else if (flag(a, "--ptxfmha_decode_variants", &v)) {
       o.decode_variants.clear();
-      const std::string list = v;
-      std::size_t start = 0;
-      while (start <= list.size()) {
-        const std::size_t end = std::min(list.find(',', start), list.size());
-        const std::string item = list.substr(start, end - start);
+      for (const std::string& item : comma_items(v)) {
         DecodeVariant dv;
         std::string why;
         if (!parse_decode_variant(item, &dv, &why)) usage_error("--ptxfmha_decode_variants: " + why);
         o.decode_variants.push_back(item);
-        start = end + 1;
+      }
+    } else if (flag(a, "--ptxfmha_read_probes", &v)) {
+      o.read_probes.clear();
+      for (const std::string& item : comma_items(v)) {
+        ReadProbe p;
+        std::string why;
+        if (!parse_read_probe(item, &p, &why)) usage_error("--ptxfmha_read_probes: " + why);
+        o.read_probes.push_back(p);
       }
     } else {
       usage_error(std::string("unknown argument '") + a + "'");

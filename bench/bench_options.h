@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench_stats.h"
+#include "read_probe.h"
 
 namespace ptxfmha_bench {
 
@@ -34,6 +35,7 @@ struct Options {
   std::string fwd_kernel;               // "" = ptxfmha_fwd's own choice
   std::string bwd_kernel;               // "" = ptxfmha_bwd's own main kernel
   std::vector<std::string> decode_variants;  // --ptxfmha_decode_variants (bench_case.h); empty = none
+  std::vector<ReadProbe> read_probes;   // --ptxfmha_read_probes (read_probe.h); empty = none
   double perturb_scale = 1.0;           // PTXFMHA_BENCH_PERTURB_SCALE
 
   TimingMethod headline() const { return methods.front(); }

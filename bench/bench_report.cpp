@@ -104,6 +104,14 @@ void report_entry(benchmark::State& state, const Case& c, const CaseState& cs, i
       k["splits"] = cs.ours.splits;
       k["split_ctas"] = double(cs.ours.split_ctas);
     }
+    for (std::size_t i = 0; i < cs.probe_timing.size(); ++i) {  // decode read probes
+      const double pm = cs.probe_timing[i].stats.median_ms;
+      if (!(pm > 0)) continue;
+      const std::string n = "probe_" + g_opt.read_probes[i].name;
+      k[n + "_us"] = pm * 1e3;
+      k[n + "_GBps"] = rate(c, pm);
+      k[n + "_splits"] = cs.probe_launch[i].grid[1];
+    }
     state.SetLabel((cs.ours.kernel ? std::string(cs.ours.kernel->name) : std::string("?")) + "; " +
                    cs.ours_check);
   } else {

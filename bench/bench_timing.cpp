@@ -191,6 +191,20 @@ void measure_case(const Case& c, CaseState& cs) {
       runners.push_back(std::move(r));
     }
   }
+  // Read probes (decode, beside the ceiling; the headline method only).
+  for (std::size_t i = 0; can[kCeiling] && i < cs.probe_skip.size(); ++i) {
+    if (!cs.probe_skip[i].empty()) continue;
+    Runner r;
+    r.what = c.name + " read probe " + g_opt.read_probes[i].name;
+    r.launch = [&c, &cs, i](int s) {
+      const SetView v = set_view(c, cs, s, kCeiling);
+      return read_ceiling().launch_probe(g_opt.read_probes[i], cs.probe_launch[i], v.k, v.v, g_stream);
+    };
+    r.nsets = cs.nsets;
+    r.method = g_opt.headline();
+    r.out = &cs.probe_timing[i];
+    runners.push_back(std::move(r));
+  }
   measure_interleaved(runners, g_opt.samples, g_opt.batch_ms);
 }
 

@@ -22,7 +22,8 @@
 // only approximately, see unknown_branches). A branch on an unknown predicate is not taken and
 // counted. With trace_data (the sm90 decode plain rows' model, tests/sm90_decode_plain.h) it also
 // traces the data side: ldmatrix and ld.shared addresses, st.shared words, cp.async copies and
-// their cp.async.mbarrier.arrive, bar.warp.sync, shfl.sync.idx; and takes from hooks what other
+// their cp.async.mbarrier.arrive, cp.async.commit_group / wait_group (the bench's read probe),
+// bar.warp.sync, shfl.sync.idx; and takes from hooks what other
 // threads would give it (another role's shared words, atom results, a lane's broadcast).
 // Each statement is decoded once (Decoded: guard, opcode, operands, the rule of exec, register
 // numbers, integer operands), shareable by the threads of one statement vector (`decoding`).
@@ -47,7 +48,8 @@ namespace sm100_exec {
 struct TraceEv {
   std::string kind;  // init, wait, arrive, expect_tx, commit, fence_before, fence_after, bar_sync, mma, tma,
                      // tma_store, st_global, ld_global, st_shared (arg: bytes), fence_proxy, mask; with
-                     // trace_data also ld_shared, warp_sync, cp_async (arg: bytes), cp_async_arrive, shfl
+                     // trace_data also ld_shared, warp_sync, cp_async (arg: bytes; src), cp_async_arrive, shfl,
+                     // cp_async_commit, cp_async_wait (arg: the groups it leaves pending)
   uint64_t addr = 0; // barrier address (mma: accumulator TMEM address; st/ld_global, st_shared: the address, ~0 unknown)
   long long arg = 0; // wait: parity; init: count; expect_tx: bytes; bar_sync: id; tma: barrier address
   std::size_t stmt = 0;
@@ -58,6 +60,7 @@ struct TraceEv {
   // tma / tma_store: the box coordinates {c0, c1, c2, c3} (-1: unknown); tma_store: addr 0
   std::vector<long long> coords;
   uint64_t dst = ~0ull;  // tma: the shared-memory destination (~0: unknown)
+  uint64_t src = ~0ull;  // cp_async: the global source (~0: unknown)
   long long count = 0;   // bar_sync: the thread count operand (0: none, every thread; -1: unknown)
   // st_shared with trace_data: the 32-bit words stored (kUnknownWord: unknown)
   std::vector<long long> words;
@@ -253,7 +256,7 @@ class Thread {
   // The rule of exec that handles an opcode (kArith: integer arithmetic), decided once per statement.
   enum Rule {
     kBra, kRet, kMbarInit, kWait, kExpectTx, kArrive, kCommit, kFenceBefore, kFenceAfter, kBarSync, kWgmmaWait, kWgmma,
-    kWgmmaOther, kElect, kShfl, kTcMma, kTma, kStGlobal, kLdGlobal, kTcAlloc, kTcLd, kFenceProxy, kCpAsyncArrive, kCpAsync,
+    kWgmmaOther, kElect, kShfl, kTcMma, kTma, kStGlobal, kLdGlobal, kTcAlloc, kTcLd, kFenceProxy, kCpAsyncArrive, kCpAsync, kCpAsyncCommit, kCpAsyncWait,
     kWarpSync, kLdmatrix, kAtom, kNoEffect, kLdParam, kLdShared, kStShared, kSetp, kPredOp, kVoteAny, kSelp, kMov, kCvta, kCvt,
     kFloat, kArith = -1
   };
@@ -282,11 +285,14 @@ class Thread {
     if (op.rfind("fence.proxy.async", 0) == 0) return kFenceProxy;
     if (trace_data && op.rfind("cp.async.mbarrier.arrive", 0) == 0) return kCpAsyncArrive;
     if (trace_data && (op.rfind("cp.async.ca.", 0) == 0 || op.rfind("cp.async.cg.", 0) == 0)) return kCpAsync;
+    if (trace_data && op == "cp.async.commit_group") return kCpAsyncCommit;
+    if (trace_data && op == "cp.async.wait_group") return kCpAsyncWait;
     if (trace_data && op == "bar.warp.sync") return kWarpSync;
     if (trace_data && op.rfind("ldmatrix", 0) == 0) return kLdmatrix;
     if (op.rfind("atom", 0) == 0 && atom_in) return kAtom;
     if (op.rfind("tcgen05", 0) == 0 || op.rfind("fence", 0) == 0 || op.rfind("bar.", 0) == 0 || op.rfind("setmaxnreg", 0) == 0 ||
-        op.rfind("cp.async", 0) == 0 || op.rfind("st.global", 0) == 0 || op.rfind("prefetch", 0) == 0)
+        op.rfind("cp.async", 0) == 0 || op.rfind("st.global", 0) == 0 || op.rfind("prefetch", 0) == 0 ||
+        op.rfind("red.", 0) == 0)
       return kNoEffect;
     if (op.rfind("ld.param", 0) == 0) return kLdParam;
     if (op.rfind("ld.shared", 0) == 0) return kLdShared;
@@ -537,8 +543,17 @@ class Thread {
       return true;
     }
     if (k == kCpAsync) {  // [dst], [src], bytes(, src bytes)
-      const Val a = addr(o.at(0)), n = opv(2);
-      ev("cp_async", a.known ? a.v : ~0ull, n.known ? static_cast<long long>(n.v) : -1, pc);
+      const Val a = addr(o.at(0)), g = addr(o.at(1)), n = opv(2);
+      TraceEv e = mk("cp_async", a.known ? a.v : ~0ull, n.known ? static_cast<long long>(n.v) : -1, pc);
+      if (g.known) e.src = g.v;
+      trace.push_back(e);
+      return true;
+    }
+    if (k == kCpAsyncCommit) { ev("cp_async_commit", 0, 0, pc); return true; }
+    if (k == kCpAsyncWait) {
+      const Val n = opv(0);
+      if (!n.known) return fail("unknown cp.async.wait_group count");
+      ev("cp_async_wait", 0, static_cast<long long>(n.v), pc);
       return true;
     }
     if (k == kWarpSync) { ev("warp_sync", 0, 0, pc); return true; }

@@ -83,7 +83,7 @@ void print_flags(FILE* f) {
       "  --ptxfmha_tune_samples=N (timed batches per cuDNN plan, 6)\n"
       "  --ptxfmha_ceiling=0|1 (decode read ceiling, default 1)\n"
       "  --ptxfmha_read_probes=P,...  decode: time read probes beside the sides (bench/read_probe.h):\n"
-      "                         ld, ca32, ca128, each optionally + x1 (one split per head)\n"
+      "                         ld, ca32, ca64, ca128, each optionally + x1 (one split per head)\n"
       "  --ptxfmha_samples=N (20)  --ptxfmha_batch_ms=T (5)  --ptxfmha_ref_rows=N (8)\n"
       "  --ptxfmha_mem_margin_gib=G (device memory kept free, 4)\n"
       "  --ptxfmha_table=FILE   --ptxfmha_fwd_kernel=NAME (a kernel-table forward variant)\n"

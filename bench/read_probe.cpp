@@ -1,5 +1,7 @@
 #include "read_probe.h"
 
+#include <string>
+
 namespace ptxfmha_bench {
 
 bool parse_read_probe(const std::string& s, ReadProbe* p, std::string* why) {
@@ -13,11 +15,11 @@ bool parse_read_probe(const std::string& s, ReadProbe* p, std::string* why) {
   if (base == "ld") {
     r.cp_async = false;
     r.issuers = kProbeThreads;
-  } else if (base == "ca32" || base == "ca128") {
+  } else if (base == "ca32" || base == "ca64" || base == "ca128") {
     r.cp_async = true;
-    r.issuers = base == "ca32" ? 32 : 128;
+    r.issuers = std::stoi(base.substr(2));
   } else {
-    if (why) *why = "read probe '" + s + "': expected ld, ca32 or ca128, optionally followed by x1";
+    if (why) *why = "read probe '" + s + "': expected ld, ca32, ca64 or ca128, optionally followed by x1";
     return false;
   }
   *p = r;

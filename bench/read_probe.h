@@ -6,7 +6,7 @@
 // apart from the split kernel's own work:
 //   ld      every thread loads its chunks into registers (ld.global.nc), as the ceiling kernel
 //           does, in the decode's pattern; no shared memory, so as many CTAs per SM as fit;
-//   caN     N threads (32: one warp, our producer's style; 128: the whole CTA, cuDNN's) copy the
+//   caN     N threads (32: one warp, our producer's style; 64: two; 128: the whole CTA, cuDNN's) copy the
 //           chunks with cp.async into a ring of three [K tile | V tile] stages (the d128 row's
 //           residency: 96 KiB, two CTAs per SM);
 //   a trailing "x1": one split per (sequence, head) (cuDNN's grid) instead of the plan's count.
@@ -31,7 +31,7 @@ struct ReadProbe {
   bool one_split = false; // "x1": one split per (sequence, head)
 };
 
-// "ld" | "ca32" | "ca128", optionally followed by "x1". false and *why on anything else.
+// "ld" | "ca32" | "ca64" | "ca128", optionally followed by "x1". false and *why on anything else.
 bool parse_read_probe(const std::string& s, ReadProbe* p, std::string* why);
 
 // The kernels' arguments and launch shape.

@@ -169,7 +169,8 @@ TEST_CASE("read probe: names and launch geometry (CPU)") {
   CHECK(p.issuers == 128);
   CHECK_FALSE(p.one_split);
   CHECK(probe("ca128").issuers == 128);
-  for (const char* bad : {"", "ca", "ca64", "ldx2", "x1", "CA32", "ld,ca32"}) {
+  CHECK(probe("ca64x1").issuers == 64);
+  for (const char* bad : {"", "ca", "ca16", "ca96", "ldx2", "x1", "CA32", "ld,ca32"}) {
     ReadProbe q;
     std::string why;
     CHECK_MESSAGE(!parse_read_probe(bad, &q, &why), bad);
@@ -215,7 +216,7 @@ TEST_CASE("read probe: the kernels read every chunk of K and V once, ca folds ea
       ++cases;
     }
     for (int64_t row : {64, 128, 256, 512})
-      for (const char* n : {"ca32", "ca128", "ca32x1"}) {
+      for (const char* n : {"ca32", "ca64", "ca128", "ca32x1"}) {
         CHECK_MESSAGE(run_case(ca, n, row, splits) == "", n << " row " << row << " splits " << splits);
         ++cases;
       }

@@ -4,7 +4,7 @@
 #                  probe must be refused by the XOR check ("NOT TIMED")
 #   probes-d128    contiguous d128, batch 32 / 64 / 128, kv 8k / 32k, 32/32 x 1 and 4, 32/8, 128/8 x 1
 #                  (the d128 contiguous misses: cuDNN reads 1-2% past the ceiling kernel), cuDNN
-#                  autotuned beside, 8 samples; probes ld, ca32, ca128 (the plan's splits) and ca32x1,
+#                  autotuned beside, 8 samples; probes ld, ca32, ca64, ca128 (the plan's splits) and ca32x1,
 #                  ca128x1 (one split per head, cuDNN's grid)
 #   probes-d64     contiguous d64 batch 32, kv 8k, 128/8 and 32/32 x 1 (the worst d64 misses)
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
@@ -12,7 +12,7 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-P="--ptxfmha_read_probes=ld,ca32,ca128,ca32x1,ca128x1"
+P="--ptxfmha_read_probes=ld,ca32,ca64,ca128,ca32x1,ca128x1"
 PTXFMHA_BENCH_PROBE_MUTATE=1 decode_bench probe-mutate 60 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_cudnn=0 "$P" \
   "--benchmark_filter=decode/d128/b32/kv8192/hq32hkv8/q1/contig/"
 decode_bench probes-d128 330 "$B" "$PTXFMHA_CUBIN_DIR" "$P" --ptxfmha_samples=8 \

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# s41 n9 (after n8 on an H200, the first since s28): the decode plan as merged, on the H200.
+#   headline   the headline decode grid (d128 32/8 at every batch x kv, then one axis at a time at
+#              batch 1 / 8 / 64), bf16 with cuDNN autotuned beside and e4m3 (ours and the ceiling)
+#   survey/    the full grid's d128 chunks (tools/decode-survey.sh: 90 cells each, cuDNN beside) in
+#              the time left; chunks already done on this run's card are named after BUDGET
+# Carry: bench/results/prepared-s23/prepare.sh. Device call:
+#   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s41/n9.sh n9 BUDGET [DONE_CHUNK...]
+. bench/devcall.sh
+call_begin "$1" "${2:-570}"
+shift 2
+decode_bench headline 200 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_decode_grid=headline \
+  "--ptxfmha_decode_variants=default,e4m3"
+export SURVEY_DIMS=128
+survey_tail survey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 90 "$@"
+call_end

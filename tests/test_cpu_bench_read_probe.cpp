@@ -7,19 +7,25 @@
 //     thread folds exactly the chunks it copied, each after a cp.async.wait_group that completed
 //     its group and before the stage is copied into again, inside the ring's shared memory;
 //     threads past the issuers do nothing;
-//   - the mutations those checks must catch (the PTX edited, then executed).
+//   - the mutations those checks must catch (the PTX edited, then executed);
+//   - tools/read_probes.py on a made-up bench JSON (CPU).
 // The bench's own GPU check (bench_ceiling.cpp prepare_read_probes: the probe's sink XOR equals
 // the ceiling kernel's over the same bytes) runs only on a GPU; its mutation is
 // PTXFMHA_BENCH_PROBE_MUTATE=1.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "gpu_util.h"
+#include "ptx_util.h"
 #include "read_probe.h"
 #include "sm100_model/ptx_exec.h"
 #include "sm100_model/ptx_roles.h"
@@ -28,6 +34,9 @@ using ptxfmha_bench::parse_read_probe;
 using ptxfmha_bench::read_probe_launch;
 using ptxfmha_bench::ReadProbe;
 using ptxfmha_bench::ReadProbeLaunch;
+using ptxfmha_test::run_command;
+using ptxfmha_test::shell_quote;
+using ptxfmha_test::source_dir;
 
 namespace {
 
@@ -266,4 +275,40 @@ TEST_CASE("read probe: the executed checks catch broken kernels (mutations, CPU)
     caught += hit;
   }
   MESSAGE(caught << " of " << sizeof muts / sizeof muts[0] << " mutations caught");
+}
+
+// tools/read_probes.py: two cells; ours / cuDNN / probes as % of each cell's ceiling, the medians
+// and the count above the ceiling; a file without probes is refused.
+TEST_CASE("tools/read_probes.py: percentages of the ceiling, medians, cells above it (CPU)") {
+  char path[] = "/tmp/ptxfmha-probes-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  auto entry = [](const std::string& cell, const std::string& side, const std::string& counters) {
+    return "{\"name\": \"decode/" + cell + "/" + side + "/iterations:4/manual_time\", " + counters + "}";
+  };
+  std::ofstream(path) << "{\"benchmarks\": ["
+                      << entry("d128/b8/kv8192/hq32hkv8/q1/contig", "cudnn", "\"KV_GBps\": 990, \"ceiling_GBps\": 1000") << ", "
+                      << entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha",
+                               "\"KV_GBps\": 980, \"ceiling_GBps\": 1000, \"splits\": 2, \"probe_ca32_GBps\": 1006, "
+                               "\"probe_ld_GBps\": 950")
+                      << ", "
+                      << entry("d128/b8/kv32768/hq32hkv8/q1/contig", "ptxfmha",
+                               "\"KV_GBps\": 1800, \"ceiling_GBps\": 2000, \"splits\": 1, \"probe_ca32_GBps\": 2040")
+                      << "]}";
+  int rc = 0;
+  const std::string cmd = "python3 " + shell_quote(source_dir() + "/tools/read_probes.py") + " " + shell_quote(path) + " 2>&1";
+  const std::string out = run_command(cmd, &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("| cell | splits | ceiling GB/s | ours % | cuDNN % | ca32 % | ld % |") != std::string::npos);
+  CHECK(out.find("| d128/b8/kv8192/hq32hkv8/q1/contig | 2 | 1000 | 98.0 | 99.0 | 100.6 | 95.0 |") != std::string::npos);
+  CHECK(out.find("| d128/b8/kv32768/hq32hkv8/q1/contig | 1 | 2000 | 90.0 | - | 102.0 | - |") != std::string::npos);
+  CHECK(out.find("| median | | | 94.0 | 99.0 | 101.3 | 95.0 |") != std::string::npos);
+  CHECK(out.find("| cells > 100% | | | 0 of 2 | 0 of 1 | 2 of 2 | 0 of 1 |") != std::string::npos);
+  std::ofstream(path) << "{\"benchmarks\": [" << entry("d128/b8/kv8192/hq32hkv8/q1/contig", "ptxfmha", "\"KV_GBps\": 980, \"ceiling_GBps\": 1000") << "]}";
+  const std::string none = run_command(cmd, &rc);
+  CHECK(rc != 0);
+  CHECK(none.find("no decode cells with read probes") != std::string::npos);
+  std::remove(path);
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# s41 n9 (after n8 on an H200, the first since s28): the decode plan as merged, on the H200.
+# s41 n9 (prepared after n8 on an H200, the first since s28; NOT RUN: one try was taken back
+# mid-call, then no device was lent for the rest of s41): the decode plan as merged, on the H200.
 #   headline   the headline decode grid (d128 32/8 at every batch x kv, then one axis at a time at
 #              batch 1 / 8 / 64), bf16 with cuDNN autotuned beside and e4m3 (ours and the ceiling)
-#   d64-128-8  d64 batch 32, 128/8 x 1 contiguous, kv 8k / 32k (n8: our row 97.5% of the ceiling where
-#              one-warp cp.async probes read 100.8%, 0.979x cuDNN): the plan, the two-heads row and
-#              2 splits, ours only
+#   d64-128-8  d64 batch 32, 128/8 and 32/8 x 1 contiguous, kv 8k / 32k (n8: 128/8 our row 97.5% of
+#              the ceiling where one-warp cp.async probes read 100.8%, 0.979x cuDNN): the plan's
+#              d64_s3 (3 stages, 256 CTAs), the 4-stage d64 row, the two-heads row and 2 splits,
+#              ours only
 #   survey/    the full grid's d128 chunks (tools/decode-survey.sh: 90 cells each, cuDNN beside) in
 #              the time left; chunks already done on this run's card are named after BUDGET
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
@@ -14,8 +16,8 @@ call_begin "$1" "${2:-570}"
 shift 2
 decode_bench headline 200 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_decode_grid=headline \
   "--ptxfmha_decode_variants=default,e4m3"
-bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64_h2,s2" \
-  "decode/d64/b32/kv(8192|32768)/hq128hkv8/q1/contig/"
+bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64,k=d64_h2,s2" \
+  "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
 export SURVEY_DIMS=128
 survey_tail survey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 90 "$@"
 call_end

@@ -324,6 +324,8 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
       v->cluster = 2;
     } else if (tok == "nocl") {
       v->cluster = 1;
+    } else if (tok == "tma") {
+      v->tma = true;
     } else if (count_token(tok, 's')) {
       if (!parse_count(tok, "splits", &v->num_splits, why)) return false;
     } else if (count_token(tok, 'p')) {
@@ -342,7 +344,7 @@ bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string
         return false;
       }
     } else {
-      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, pN, qN, cl or nocl";
+      if (why) *why = "'" + tok + "' in '" + item + "' is not e4m3, k=STEM, wN, sN, pN, qN, cl, nocl or tma";
       return false;
     }
     start = end + 1;

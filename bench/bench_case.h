@@ -169,6 +169,7 @@ struct DecodeVariant {
   int cluster = 0;          // 0 the library's policy, 1 nocl (Off), 2 cl (Force)
   int page_size = 0;        // pN: pages of N keys (0 = the cell's own cache)
   int q_tokens = 0;         // qN: N query tokens (0 = the cell's own)
+  bool tma = false;         // tma: the cp.async rows load a contiguous cache through TMA (DecodeOverrides::tma)
 };
 bool parse_decode_variant(const std::string& item, DecodeVariant* v, std::string* why);
 // The cells of `items` for each decode cell of `base` (other cells pass through), in base order.

@@ -69,6 +69,7 @@ struct OursPlan {
   // Decode: the library's plan for the cell (0 = not known): KV splits and split-kernel CTAs.
   int splits = 0;
   int64_t split_ctas = 0;
+  int cpasync = -1;             // decode: 1 the split row's cp.async producer runs, 0 TMA (-1: not known)
   std::shared_ptr<void> family_state;  // a family's own per-case data (family_attn.cpp: metadata)
 };
 

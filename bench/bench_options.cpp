@@ -89,9 +89,9 @@ void print_flags(FILE* f) {
       "  --ptxfmha_table=FILE   --ptxfmha_fwd_kernel=NAME (a kernel-table forward variant)\n"
       "  --ptxfmha_bwd_kernel=NAME (a kernel-table backward main-kernel variant)\n"
       "  --ptxfmha_decode_variants=ITEM,...  each decode cell once per item: default, or e4m3 / k=STEM /\n"
-      "                         wN / sN / pN / qN / cl / nocl joined by '+' (e4m3 cache, kernel\n"
+      "                         wN / sN / pN / qN / cl / nocl / tma joined by '+' (e4m3 cache, kernel\n"
       "                         fmha_decode_STEM_<arch>, at least N waves, exactly N splits, pages of N\n"
-      "                         keys, N query tokens, the cluster merge forced / off)\n"
+      "                         keys, N query tokens, the cluster merge forced / off, TMA not cp.async)\n"
       "  --benchmark_filter=REGEX also selects the cells before any memory is sized\n",
       decode_grid_names());
 }

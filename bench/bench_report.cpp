@@ -104,6 +104,7 @@ void report_entry(benchmark::State& state, const Case& c, const CaseState& cs, i
       k["splits"] = cs.ours.splits;
       k["split_ctas"] = double(cs.ours.split_ctas);
     }
+    if (cs.ours.cpasync >= 0) k["cpasync"] = cs.ours.cpasync;  // decode: which producer loads the cache
     for (std::size_t i = 0; i < cs.probe_timing.size(); ++i) {  // decode read probes
       const double pm = cs.probe_timing[i].stats.median_ms;
       if (!(pm > 0)) continue;

@@ -14,6 +14,7 @@
 #include "bench_util.h"
 #include "decode.h"
 #include "decode_replay.h"
+#include "decode_rows.h"
 #include "driver.h"
 
 // The decode entry points are part of the frozen C ABI but were written after the forward
@@ -94,6 +95,7 @@ VariantCall variant_call(const Case& c, const ptxfmha_decode_params& d) {
   if (dv.cluster == 1) v.ov.cluster = ptxfmha::DecodeClusterPolicy::Off;
   if (dv.cluster == 2) v.ov.cluster = ptxfmha::DecodeClusterPolicy::Force;
   if (dv.num_splits > 0) a.num_splits = dv.num_splits;
+  v.ov.tma = dv.tma;
   return v;
 }
 
@@ -101,11 +103,13 @@ bool plain_call(const Case& c) { return c.kv_elem_bytes == 2 && c.variant.empty(
 
 // What the library planned for the cell: the split row it runs (the label: the warpgroup row,
 // the wide d64 twin, the two-heads row or the cluster twin where it takes one) and the JSON's
-// `splits` / `split_ctas`.
+// `splits` / `split_ctas` / `cpasync` (the producer: cp.async where the row has it and the cache
+// suits it, unless the call's tma override; else TMA).
 void adopt_plan(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
   if (lp.split_row != nullptr) plan->kernel = lp.split_row;
   plan->splits = lp.num_splits;
   plan->split_ctas = lp.split_ctas();
+  plan->cpasync = lp.cpasync_cache && ptxfmha::decode_row_cpasync(lp.split_row) ? 1 : 0;
 }
 
 class DecodeFamily final : public Family {

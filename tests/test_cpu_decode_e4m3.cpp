@@ -521,8 +521,12 @@ TEST_CASE("decode bench variants: items parse, cells per item, e4m3 cells in the
   CHECK(pb::parse_decode_variant("e4m3+k=d256_e4m3_wgc+s1+q8", &v, &why));  // 8 query tokens
   CHECK(v.q_tokens == 8);
   CHECK(v.num_splits == 1);
+  CHECK(!v.tma);
+  CHECK(pb::parse_decode_variant("tma+s2", &v, &why));  // the TMA producer (DecodeOverrides::tma), 2 splits
+  CHECK(v.tma);
+  CHECK(v.num_splits == 2);
   for (const char* bad : {"", "fp8", "k=", "w0", "w", "e4m3+", "w8x", "default+e4m3", "s0", "s", "s4x", "clx",
-                          "nocl2", "cl+", "p0", "p8", "p48", "p512", "p", "p32x", "q0", "q9", "q", "q8x"}) {
+                          "nocl2", "cl+", "tma2", "tmax", "p0", "p8", "p48", "p512", "p", "p32x", "q0", "q9", "q", "q8x"}) {
     CAPTURE(std::string(bad));
     CHECK(!pb::parse_decode_variant(bad, &v, &why));
     CHECK(!why.empty());

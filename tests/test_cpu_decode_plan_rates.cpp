@@ -435,7 +435,9 @@ namespace {
 // The split count of a d256 call of sq tokens at hq / hkv heads on 132 SMs, contiguous (the plain
 // row takes cp.async) or in pages of `page` keys: the library's row for more than 32 rows is _wg
 // (wg_loop), and the d256 rows run one CTA per SM (decode-plans).
-int d256_plan(int b, int sq, int hq, int hkv, int kv, int page) {
+// no_cpasync: the call's `tma` override (DecodeOverrides::tma), the TMA producer on any cache.
+int d256_plan(int b, int sq, int hq, int hkv, int kv, int page, bool no_cpasync = false,
+              bool* cpasync_cache = nullptr) {
   ptxfmha_decode_params p = decode_params(b, sq, hq, hkv, 256, kv);
   set_dense_cache(&p);
   if (page) set_pages(&p, page);
@@ -443,8 +445,10 @@ int d256_plan(int b, int sq, int hq, int hkv, int kv, int page) {
   o.sms = 132;
   o.wg_loop = ptxfmha::decode_packed_rows(p) > 32;
   o.cpasync_row = !o.wg_loop;
+  o.no_cpasync = no_cpasync;
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
+  if (cpasync_cache) *cpasync_cache = plan.cpasync_cache;
   return plan.num_splits;
 }
 // 4 tokens at hq / 8 heads (32 / 64 rows at 64 / 128 query heads).
@@ -608,4 +612,24 @@ TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == 16);  // head dim 128: any length
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);
+}
+
+// The bench's `tma` variant (DecodeOverrides::tma -> DecodePlanOptions::no_cpasync): a cp.async row
+// on a contiguous bf16 cache is planned and launched as on TMA boxes (s41: the A/B of the two
+// producers in one process, on the H200). The plan's cache flag (which the launch reads to pass
+// the cache pointers, DP_K_PTR) is off, and the split rules that depend on the producer follow
+// TMA's: batch 4 d256 32/8 kv 8k takes the whole-tile floor's 4 splits on TMA, the model's count
+// on cp.async.
+TEST_CASE("cpu launch plan decode: the tma override plans the TMA producer on a contiguous cache") {
+  bool ca = false, tma = true;
+  const int s_ca = d256_plan(4, 1, 32, 8, 8192, 0, false, &ca);
+  const int s_tma = d256_plan(4, 1, 32, 8, 8192, 0, true, &tma);
+  CHECK(ca);
+  CHECK_FALSE(tma);
+  CHECK(s_tma == 4);
+  CHECK(s_ca != s_tma);
+  // in pages of 64 (TMA either way) the override changes nothing
+  CHECK(d256_plan(4, 1, 32, 8, 8192, 64, false, &ca) == d256_plan(4, 1, 32, 8, 8192, 64, true, &tma));
+  CHECK_FALSE(ca);
+  CHECK_FALSE(tma);
 }

@@ -557,6 +557,7 @@ struct DecodePlanOptions {
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   bool wg_loop = false;   // the split row runs the warpgroup main loop (_wg): decode_cta_rate
   bool cpasync_row = false;  // the split row has the cp.async producer (decode_row_cpasync)
+  bool no_cpasync = false;   // TMA even where cp.async suits (plan.cpasync_cache false; DecodeOverrides::tma)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
   int cluster_max = 0;
@@ -623,6 +624,9 @@ struct DecodeOverrides {
   // A named _cl split_kernel forces it (and fails when the split count exceeds the cluster
   // the device keeps resident); a named other row turns it off.
   DecodeClusterPolicy cluster = DecodeClusterPolicy::Auto;
+  // The cp.async rows load a contiguous bf16 cache through TMA boxes, as every row did before
+  // s30 (DecodePlanOptions::no_cpasync): the A/B of the two producers in one process.
+  bool tma = false;
 };
 
 // One decode call after validation: the embedded ptxfmha_decode fields (causal canonical),

@@ -227,6 +227,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   // The split model over the device's SMs (decode_plans_by_bandwidth, decode.h).
   DecodePlanOptions o = decode_row_plan_options(split_row, dev.num_sms, c.kv_bytes);
   o.min_waves = c.overrides.min_waves;
+  o.no_cpasync = c.overrides.tma;
   if (c.window_left >= 0) o.band_keys = int64_t(c.window_left) + p.seqlen_q + kDecodeBlockN - 1;
   // The cluster merge: the _cl twin (or the named _cl row), its resident cluster limit.
   o.cluster_policy = policy;

@@ -26,7 +26,9 @@
 // bar.warp.sync, shfl.sync.idx; and takes from hooks what other
 // threads would give it (another role's shared words, atom results, a lane's broadcast).
 // Each statement is decoded once (Decoded: guard, opcode, operands, the rule of exec, register
-// numbers, integer operands), shareable by the threads of one statement vector (`decoding`).
+// numbers, integer operands, and the base and offset of each address operand), shareable by the
+// threads of one statement vector (`decoding`, which also keeps the few integer expressions
+// evaluated outside operands: vector lists' elements, TMA coordinates).
 #pragma once
 #include <algorithm>
 #include <cctype>
@@ -119,6 +121,14 @@ class Thread {
     std::vector<int> rid;        // per operand: its register's number (-1: not a register)
     std::vector<char> imm_known;  // per operand: an integer expression, evaluated
     std::vector<uint64_t> imm;
+    // per operand "[base]" or "[base+offset]" (an address): its parts, decoded as operands are
+    struct Part {
+      int rid = -1;
+      char imm_known = 0;
+      uint64_t imm = 0;
+      std::string text;  // "" (no offset part)
+    };
+    std::vector<Part> abase, aoff;
   };
   struct Decoding {
     const void* st = nullptr;
@@ -126,6 +136,9 @@ class Thread {
     bool trace_data = false, atom = false;
     std::vector<Decoded> v;
     std::unordered_map<std::string, int> reg_id;  // register name -> its number (the thread's regs_)
+    // the integer expressions get() evaluates outside the decoded operands and address parts
+    // (vector lists' elements, TMA coordinates): text -> value, evaluated once
+    std::unordered_map<std::string, Val> list_imm;
   };
   std::shared_ptr<Decoding> decoding = std::make_shared<Decoding>();
 
@@ -170,7 +183,6 @@ class Thread {
   std::vector<Val> regs_;  // by register number (Decoding::reg_id)
   std::unordered_map<std::string, int> pred_;  // -1 unknown
   std::map<uint64_t, Val> smem_;     // 32-bit words written by this thread (and tcgen05.alloc)
-  std::unordered_map<std::string, Val> imm_;  // integer operands' values
   std::vector<long> counts_;         // per statement: the times it ran (summed into executed)
 
   static std::vector<std::string> operands(const std::string& b, std::string* op) { return sm100_ptx::operands(b, op); }
@@ -197,29 +209,50 @@ class Thread {
       if (o == "%nctaid.z") return {nctaid[2], true};
       return regs_[static_cast<std::size_t>(reg(o))];
     }
-    auto hit = imm_.find(o);  // an integer expression, evaluated once
-    if (hit != imm_.end()) return hit->second;
     if (o == smem_name) return {smem_symbol, true};
     if (!param_name.empty() && o == param_name) return {param_symbol, true};
     if (macros_.count("KERNEL_PARAM") && o == macros_.at("KERNEL_PARAM")) return {param_symbol, true};
     if (o.rfind("0f", 0) == 0 || o.rfind("0d", 0) == 0) return {};  // fp immediates: data
+    auto hit = decoding->list_imm.find(o);
+    if (hit != decoding->list_imm.end()) return hit->second;
     long long x = 0;
     std::string err;
     static const std::map<std::string, std::string> none;
     ptxfmha_test::IntExpr ev(none);
     const Val v = ev.eval(o, &x, &err) ? Val{static_cast<uint64_t>(x), true} : Val{};
-    imm_.emplace(o, v);
+    decoding->list_imm.emplace(o, v);
     return v;
   }
-  // [base+expr] -> address
-  Val addr(const std::string& a) {
-    std::string in = a.substr(1, a.size() - 2);
-    const std::size_t plus = in.find('+');
-    Val b = get(sm100_ptx::trim(in.substr(0, plus)));
-    if (plus == std::string::npos) return b;
-    Val off = get(sm100_ptx::trim(in.substr(plus + 1)));
+  // Address operand n of a decoded statement ([base] or [base+expr]) -> address
+  Val addr(const Decoded& d, std::size_t n) {
+    const Val b = part_val(d.abase.at(n));
+    if (d.aoff.at(n).text.empty()) return b;
+    const Val off = part_val(d.aoff[n]);
     if (!b.known || !off.known) return {};
     return {b.v + off.v, true};
+  }
+  Val part_val(const Decoded::Part& p) {
+    if (p.rid >= 0) return regs_[static_cast<std::size_t>(p.rid)];
+    if (p.imm_known) return {p.imm, true};
+    return get(p.text);
+  }
+  // An operand (or an address's part): a register's number, or an integer expression's value
+  // (not the symbols get() resolves, nor fp immediates).
+  void decode_part(const std::string& x, int* rid, char* known, uint64_t* v) {
+    if (x.empty()) return;
+    if (x[0] == '%' && x.find('.') == std::string::npos) {
+      *rid = reg(x);
+    } else if (x[0] != '%' && x[0] != '[' && x[0] != '{' && x != smem_name && x != param_name && x.rfind("0f", 0) != 0 &&
+               x.rfind("0d", 0) != 0 && !(macros_.count("KERNEL_PARAM") && x == macros_.at("KERNEL_PARAM"))) {
+      long long val = 0;
+      std::string err;
+      static const std::map<std::string, std::string> none;
+      ptxfmha_test::IntExpr ev(none);
+      if (ev.eval(x, &val, &err)) {
+        *known = 1;
+        *v = static_cast<uint64_t>(val);
+      }
+    }
   }
   int getp(const std::string& p) {
     const bool neg = !p.empty() && p[0] == '!';
@@ -323,22 +356,21 @@ class Thread {
     d.rid.assign(d.o.size(), -1);
     d.imm_known.assign(d.o.size(), 0);
     d.imm.assign(d.o.size(), 0);
+    d.abase.assign(d.o.size(), Decoded::Part());
+    d.aoff.assign(d.o.size(), Decoded::Part());
     for (std::size_t k = 0; k < d.o.size(); ++k) {
       const std::string& x = d.o[k];
-      if (x.empty()) continue;
-      if (x[0] == '%' && x.find('.') == std::string::npos) {
-        d.rid[k] = reg(x);
-      } else if (x[0] != '%' && x[0] != '[' && x[0] != '{' && x != smem_name && x != param_name && x.rfind("0f", 0) != 0 &&
-                 x.rfind("0d", 0) != 0 && !(macros_.count("KERNEL_PARAM") && x == macros_.at("KERNEL_PARAM"))) {
-        long long v = 0;
-        std::string err;
-        static const std::map<std::string, std::string> none;
-        ptxfmha_test::IntExpr ev(none);
-        if (ev.eval(x, &v, &err)) {
-          d.imm_known[k] = 1;
-          d.imm[k] = static_cast<uint64_t>(v);
-        }
-      }
+      decode_part(x, &d.rid[k], &d.imm_known[k], &d.imm[k]);
+      if (x.size() < 2 || x[0] != '[' || x.back() != ']') continue;
+      const std::string in = x.substr(1, x.size() - 2);
+      const std::size_t plus = in.find('+');
+      Decoded::Part& b = d.abase[k];
+      b.text = sm100_ptx::trim(in.substr(0, plus));
+      decode_part(b.text, &b.rid, &b.imm_known, &b.imm);
+      if (plus == std::string::npos) continue;
+      Decoded::Part& f = d.aoff[k];
+      f.text = sm100_ptx::trim(in.substr(plus + 1));
+      decode_part(f.text, &f.rid, &f.imm_known, &f.imm);
     }
     d.ready = true;
     return d;
@@ -385,32 +417,32 @@ class Thread {
     }
     // ---- synchronisation (recorded) ---------------------------------------------------------
     if (k == kMbarInit) {
-      const Val a = addr(o.at(0)), c = opv(1);
+      const Val a = addr(d, 0), c = opv(1);
       if (!a.known || !c.known) return fail("unknown mbarrier.init operand");
       ev("init", a.v, static_cast<long long>(c.v), pc);
       return true;
     }
     if (k == kWait) {
-      const Val a = addr(o.at(1)), par = opv(2);
+      const Val a = addr(d, 1), par = opv(2);
       if (!a.known || !par.known) return fail("unknown try_wait operand");
       ev("wait", a.v, static_cast<long long>(par.v & 1), pc);
       pred_[o.at(0)] = 1;
       return true;
     }
     if (k == kExpectTx) {
-      const Val a = addr(o.at(1)), b = opv(2);
+      const Val a = addr(d, 1), b = opv(2);
       if (!a.known || !b.known) return fail("unknown expect_tx operand");
       ev("expect_tx", a.v, static_cast<long long>(b.v), pc);
       return true;
     }
     if (k == kArrive) {
-      const Val a = addr(o.at(1));
+      const Val a = addr(d, 1);
       if (!a.known) return fail("unknown arrive address");
       ev("arrive", a.v, 0, pc);
       return true;
     }
     if (k == kCommit) {
-      const Val a = addr(o.at(0));
+      const Val a = addr(d, 0);
       if (!a.known) return fail("unknown commit address");
       ev("commit", a.v, 0, pc);
       return true;
@@ -468,11 +500,11 @@ class Thread {
       return true;
     }
     if (k == kTcMma) {
-      const Val d = addr(o.at(0));
-      if (!d.known) return fail("unknown MMA accumulator address");
-      TraceEv e = mk("mma", d.v, 0, pc);
+      const Val acc_addr = addr(d, 0);
+      if (!acc_addr.known) return fail("unknown MMA accumulator address");
+      TraceEv e = mk("mma", acc_addr.v, 0, pc);
       e.a_tmem = o.at(1)[0] == '[';
-      const Val a = e.a_tmem ? addr(o.at(1)) : opv(1), b = opv(2), id = opv(3);
+      const Val a = e.a_tmem ? addr(d, 1) : opv(1), b = opv(2), id = opv(3);
       const int acc = getp(o.at(4));
       if (!a.known || !b.known || !id.known || acc < 0) return fail("unknown MMA operand");
       e.a = a.v;
@@ -499,22 +531,22 @@ class Thread {
         trace.push_back(e);
         return true;
       }
-      const Val b = addr(o.at(2));
+      const Val b = addr(d, 2);
       if (!b.known) return fail("unknown TMA barrier");
       TraceEv e = mk("tma", b.v, 0, pc);
       e.coords = coords;
-      const Val d = addr(o.at(0));
-      if (d.known) e.dst = d.v;
+      const Val dst = addr(d, 0);
+      if (dst.known) e.dst = dst.v;
       trace.push_back(e);
       return true;
     }
     if (k == kStGlobal) {
-      const Val a = addr(o.at(0));
+      const Val a = addr(d, 0);
       ev("st_global", a.known ? a.v : ~0ull, 0, pc);
       return true;
     }
     if (k == kLdGlobal) {
-      const Val a = addr(o.at(1));
+      const Val a = addr(d, 1);
       ev("ld_global", a.known ? a.v : ~0ull, 0, pc);  // device metadata reads (bounds checks)
       const bool word = op.find(".u32") != std::string::npos || op.find(".s32") != std::string::npos || op.find(".b32") != std::string::npos;
       auto it = a.known && word ? global.find(a.v) : global.end();
@@ -526,7 +558,7 @@ class Thread {
       return true;
     }
     if (k == kTcAlloc) {
-      const Val a = addr(o.at(0));
+      const Val a = addr(d, 0);
       if (!a.known) return fail("unknown TMEM slot");
       smem_[a.v] = {0, true};  // TMEM base address 0: lane 0, column 0
       return true;
@@ -537,13 +569,13 @@ class Thread {
     }
     if (k == kFenceProxy) { ev("fence_proxy", 0, 0, pc); return true; }
     if (k == kCpAsyncArrive) {
-      const Val a = addr(o.at(0));
+      const Val a = addr(d, 0);
       if (!a.known) return fail("unknown cp.async arrive address");
       ev("cp_async_arrive", a.v, 0, pc);
       return true;
     }
     if (k == kCpAsync) {  // [dst], [src], bytes(, src bytes)
-      const Val a = addr(o.at(0)), g = addr(o.at(1)), n = opv(2);
+      const Val a = addr(d, 0), g = addr(d, 1), n = opv(2);
       TraceEv e = mk("cp_async", a.known ? a.v : ~0ull, n.known ? static_cast<long long>(n.v) : -1, pc);
       if (g.known) e.src = g.v;
       trace.push_back(e);
@@ -558,7 +590,7 @@ class Thread {
     }
     if (k == kWarpSync) { ev("warp_sync", 0, 0, pc); return true; }
     if (k == kLdmatrix) {
-      const Val a = addr(o.at(1));
+      const Val a = addr(d, 1);
       ev("ld_shared", a.known ? a.v : ~0ull, 0, pc);
       for (const std::string& x : list(o.at(0))) set(x, {});
       return true;
@@ -573,14 +605,14 @@ class Thread {
       return true;
     // ---- memory -----------------------------------------------------------------------------
     if (k == kLdParam) {
-      const Val a = addr(o.at(1));
+      const Val a = addr(d, 1);
       if (!a.known) return fail("unknown param address");
       auto it = params.find(static_cast<long long>(a.v - param_symbol));
       setv(0, it == params.end() ? Val{} : Val{it->second, true});
       return true;
     }
     if (k == kLdShared) {
-      const Val a = addr(o.at(1));
+      const Val a = addr(d, 1);
       if (trace_data) {
         ev("ld_shared", a.known ? a.v : ~0ull, 0, pc);
         const std::vector<std::string> dst = o.at(0)[0] == '{' ? list(o.at(0)) : std::vector<std::string>{o.at(0)};
@@ -592,7 +624,7 @@ class Thread {
       return true;
     }
     if (k == kStShared) {
-      const Val a = addr(o.at(0));
+      const Val a = addr(d, 0);
       const long long bytes = op.find(".v4") != std::string::npos ? 16 : op.find(".v2") != std::string::npos ? 8 : 4;
       TraceEv e = mk("st_shared", a.known ? a.v : ~0ull, bytes, pc);
       if (trace_data) {

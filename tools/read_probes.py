@@ -6,28 +6,15 @@
 For each decode cell whose ptx-fmha entry carries probe_<name>_GBps counters: the read ceiling
 (GB/s of bench_read_stream over the same bytes, timed beside), then ours, cuDNN and every probe as
 a percentage of that ceiling, and the plan's split count; then, per column, the median over the
-cells and the number of cells above the ceiling. Files may be xz-packed (tools/results_io.py)."""
-import json
+cells and the number of cells above the ceiling. Runs are read as tools/decode_targets.py reads
+them (xz-packed or cut short; a later run wins a cell)."""
 import os
 import re
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results_io import open_text  # noqa: E402
-
-NAME = re.compile(r"^(decode/[^ ]*?)/(cudnn|ptxfmha)/")
-
-
-def cells(paths):
-    out = {}
-    for p in paths:
-        with open_text(p) as f:
-            for b in json.load(f).get("benchmarks", []):
-                m = NAME.match(b.get("name", ""))
-                if m:
-                    out.setdefault(m.group(1), {})[m.group(2)] = b
-    return out
+from decode_targets import cell_path, load  # noqa: E402  (the runs' reader: xz, cut-short files)
 
 
 def main(argv):
@@ -35,15 +22,17 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     rows, probes = [], []
-    for cell, sides in cells(argv).items():
-        ours = sides.get("ptxfmha")
-        if not ours or not ours.get("ceiling_GBps"):
+    cells, _ = load(argv)
+    for (key, variant), cell in cells.items():
+        ours = cell["ours"]
+        if not ours.get("ceiling_GBps"):
             continue
         for k in ours:
             m = re.match(r"^probe_(.+)_GBps$", k)
             if m and m.group(1) not in probes:
                 probes.append(m.group(1))
-        rows.append((cell, ours, sides.get("cudnn")))
+        name = cell_path(key) + (f"/v={variant}" if variant else "")
+        rows.append((name, ours, cell["pair"][1] if cell["pair"] else None))
     if not rows or not probes:
         print("no decode cells with read probes")
         return 1

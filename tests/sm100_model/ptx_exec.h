@@ -118,17 +118,16 @@ class Thread {
     std::string guard, op;
     std::vector<std::string> o;
     int kind = -1;
-    std::vector<int> rid;        // per operand: its register's number (-1: not a register)
-    std::vector<char> imm_known;  // per operand: an integer expression, evaluated
-    std::vector<uint64_t> imm;
-    // per operand "[base]" or "[base+offset]" (an address): its parts, decoded as operands are
+    // An operand or a part of an address: its register's number (-1: not a register), or its
+    // integer expression's value, or neither (get() resolves its text: symbols, special registers).
     struct Part {
       int rid = -1;
       char imm_known = 0;
       uint64_t imm = 0;
-      std::string text;  // "" (no offset part)
+      std::string text;  // an address's offset part: "" when it has none
     };
-    std::vector<Part> abase, aoff;
+    std::vector<Part> opd;          // per operand
+    std::vector<Part> abase, aoff;  // per operand "[base]" or "[base+offset]" (an address): its parts
   };
   struct Decoding {
     const void* st = nullptr;
@@ -236,12 +235,14 @@ class Thread {
     if (p.imm_known) return {p.imm, true};
     return get(p.text);
   }
-  // An operand (or an address's part): a register's number, or an integer expression's value
+  // An operand or an address's part: a register's number, or an integer expression's value
   // (not the symbols get() resolves, nor fp immediates).
-  void decode_part(const std::string& x, int* rid, char* known, uint64_t* v) {
-    if (x.empty()) return;
+  Decoded::Part decode_part(const std::string& x) {
+    Decoded::Part p;
+    p.text = x;
+    if (x.empty()) return p;
     if (x[0] == '%' && x.find('.') == std::string::npos) {
-      *rid = reg(x);
+      p.rid = reg(x);
     } else if (x[0] != '%' && x[0] != '[' && x[0] != '{' && x != smem_name && x != param_name && x.rfind("0f", 0) != 0 &&
                x.rfind("0d", 0) != 0 && !(macros_.count("KERNEL_PARAM") && x == macros_.at("KERNEL_PARAM"))) {
       long long val = 0;
@@ -249,10 +250,11 @@ class Thread {
       static const std::map<std::string, std::string> none;
       ptxfmha_test::IntExpr ev(none);
       if (ev.eval(x, &val, &err)) {
-        *known = 1;
-        *v = static_cast<uint64_t>(val);
+        p.imm_known = 1;
+        p.imm = static_cast<uint64_t>(val);
       }
     }
+    return p;
   }
   int getp(const std::string& p) {
     const bool neg = !p.empty() && p[0] == '!';
@@ -353,24 +355,17 @@ class Thread {
     }
     d.o = operands(text, &d.op);
     d.kind = classify(d.op);
-    d.rid.assign(d.o.size(), -1);
-    d.imm_known.assign(d.o.size(), 0);
-    d.imm.assign(d.o.size(), 0);
+    d.opd.assign(d.o.size(), Decoded::Part());
     d.abase.assign(d.o.size(), Decoded::Part());
     d.aoff.assign(d.o.size(), Decoded::Part());
     for (std::size_t k = 0; k < d.o.size(); ++k) {
       const std::string& x = d.o[k];
-      decode_part(x, &d.rid[k], &d.imm_known[k], &d.imm[k]);
+      d.opd[k] = decode_part(x);
       if (x.size() < 2 || x[0] != '[' || x.back() != ']') continue;
       const std::string in = x.substr(1, x.size() - 2);
       const std::size_t plus = in.find('+');
-      Decoded::Part& b = d.abase[k];
-      b.text = sm100_ptx::trim(in.substr(0, plus));
-      decode_part(b.text, &b.rid, &b.imm_known, &b.imm);
-      if (plus == std::string::npos) continue;
-      Decoded::Part& f = d.aoff[k];
-      f.text = sm100_ptx::trim(in.substr(plus + 1));
-      decode_part(f.text, &f.rid, &f.imm_known, &f.imm);
+      d.abase[k] = decode_part(sm100_ptx::trim(in.substr(0, plus)));
+      if (plus != std::string::npos) d.aoff[k] = decode_part(sm100_ptx::trim(in.substr(plus + 1)));
     }
     d.ready = true;
     return d;
@@ -391,13 +386,9 @@ class Thread {
     const int k = d.kind;
     ++counts_[pc];
     // operand n's value (a register's, an integer's, else get's); a register operand set
-    auto opv = [&](std::size_t n) -> Val {
-      if (d.rid.at(n) >= 0) return regs_[static_cast<std::size_t>(d.rid[n])];
-      if (d.imm_known[n]) return {d.imm[n], true};
-      return get(o[n]);
-    };
+    auto opv = [&](std::size_t n) -> Val { return part_val(d.opd.at(n)); };
     auto setv = [&](std::size_t n, Val v) {
-      if (d.rid.at(n) >= 0) regs_[static_cast<std::size_t>(d.rid[n])] = v;
+      if (d.opd.at(n).rid >= 0) regs_[static_cast<std::size_t>(d.opd[n].rid)] = v;
       else set(o[n], v);
     };
     auto fail = [&](const std::string& why) {

@@ -109,7 +109,7 @@ void adopt_plan(const ptxfmha::DecodePlan& lp, OursPlan* plan) {
   if (lp.split_row != nullptr) plan->kernel = lp.split_row;
   plan->splits = lp.num_splits;
   plan->split_ctas = lp.split_ctas();
-  plan->cpasync = lp.cpasync_cache && ptxfmha::decode_row_cpasync(lp.split_row) ? 1 : 0;
+  plan->cpasync = lp.cpasync ? 1 : 0;
 }
 
 class DecodeFamily final : public Family {

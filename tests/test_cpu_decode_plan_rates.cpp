@@ -353,6 +353,7 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
             CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync) == cap);
             DecodePlan plan;
             ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
+            CHECK(plan.cpasync == cpasync);  // the producer the plan records (the bench reports it)
             CHECK(plan.num_splits <= cap);
             CHECK(units * plan.num_splits <= (two ? 264 : 132));
             // without the cap the models split these grids further (the mutation): where they do,
@@ -449,6 +450,7 @@ int d256_plan(int b, int sq, int hq, int hkv, int kv, int page, bool no_cpasync 
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
   if (cpasync_cache) *cpasync_cache = plan.cpasync_cache;
+  CHECK(plan.cpasync == (plan.cpasync_cache && o.cpasync_row));
   return plan.num_splits;
 }
 // 4 tokens at hq / 8 heads (32 / 64 rows at 64 / 128 query heads).

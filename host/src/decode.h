@@ -523,6 +523,10 @@ struct DecodePlan {
   // decode_cpasync_cache: the cache suits the cp.async producer (plan_decode; the launch passes
   // the cache's pointers and strides for the cp.async rows when it holds)
   bool cpasync_cache = false;
+  // The split row runs its cp.async producer: cpasync_cache and the row has one
+  // (DecodePlanOptions::cpasync_row); else its tiles come through TMA. The one place the producer
+  // is decided (the split caps and floors read it; the bench reports it).
+  bool cpasync = false;
   // > 1: the _cl row runs with cluster dims (1, cluster, 1), cluster == num_splits: no
   // workspace (workspace_bytes 0), no combine kernel (combine_grid 0). 0: the workspace path.
   int cluster = 0;

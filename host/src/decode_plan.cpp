@@ -390,15 +390,16 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
   plan->cpasync_cache = !o.no_cpasync && decode_cpasync_cache(p, o.kv_bytes);
+  plan->cpasync = o.cpasync_row && plan->cpasync_cache;
   int auto_splits = 1;
   if (o.min_waves > 0) {
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   } else {
-    const bool cpasync = o.cpasync_row && plan->cpasync_cache;
     const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
-                                        decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, cpasync));
+                                        decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, plan->cpasync));
     auto_splits = decode_model_splits(p, units, tiles, slots, o, max_splits);
-    const int64_t floor = std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles, cpasync));
+    const int64_t floor =
+        std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles, plan->cpasync));
     if (auto_splits < floor) auto_splits = static_cast<int>(floor);
   }
   plan_decode_splits(p, auto_splits, plan, o);

@@ -6,6 +6,7 @@
 //                             PyTorch's SDPA cannot express (paged, causal decode) skipped
 //   tools/decode_split_replay.py  the plan's split counts against forced counts (own JSON)
 //   tools/ncu_balance.py      per launch the longest SM over the busy SMs' mean (own CSV)
+//   tools/decode_ab.py        two variants cell by cell, B over A, grouped
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -222,4 +223,46 @@ TEST_CASE("tools/ncu_balance.py: the longest SM over the busy SMs' mean, idle SM
   CHECK(rc != 0);
   CHECK(none.find("no Nsight Compute raw CSV") != std::string::npos);
   std::remove(path.c_str());
+}
+
+// tools/decode_ab.py: two variants cell by cell. Cells A and B have both sides in one run (A: the
+// tma side slower, producers recorded; B: faster, no ceiling); cell C has its tma side from
+// another run (unpaired, not compared); cell D has no tma side; a cuDNN entry must not count.
+TEST_CASE("tools/decode_ab.py: B over A per cell from one run, grouped by head dim and cache (CPU)") {
+  const char* run1 = R"({"context": {"run_started_utc": "2026-12-07T01:00:00Z"}, "benchmarks": [
+  {"name": "decode/d64/b32/kv8192/hq128hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "median_us": 100.0, "KV_GBps": 990, "ceiling_GBps": 1000, "splits": 2, "split_ctas": 256, "cpasync": 1},
+  {"name": "decode/d64/b32/kv8192/hq128hkv8/q1/contig/v=tma/ptxfmha/iterations:4/manual_time", "median_us": 102.0, "KV_GBps": 970, "ceiling_GBps": 1000, "splits": 2, "split_ctas": 256, "cpasync": 0},
+  {"name": "decode/d64/b32/kv8192/hq128hkv8/q1/contig/v=tma/cudnn/iterations:4/manual_time", "median_us": 1.0},
+  {"name": "decode/d64/b8/kv8192/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "median_us": 50.0, "splits": 4, "split_ctas": 128},
+  {"name": "decode/d64/b8/kv8192/hq32hkv8/q1/contig/v=tma/ptxfmha/iterations:4/manual_time", "median_us": 45.0, "splits": 4, "split_ctas": 128},
+  {"name": "decode/d128/b8/kv8192/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "median_us": 80.0},
+  {"name": "decode/d128/b8/kv32768/hq32hkv8/q1/contig/ptxfmha/iterations:4/manual_time", "median_us": 300.0}
+ ]})";
+  const char* run2 = R"({"context": {"run_started_utc": "2026-12-07T02:00:00Z"}, "benchmarks": [
+  {"name": "decode/d128/b8/kv8192/hq32hkv8/q1/contig/v=tma/ptxfmha/iterations:4/manual_time", "median_us": 70.0}
+ ]})";
+  const std::string p1 = write_temp(run1, ".json"), p2 = write_temp(run2, ".json");
+  const std::string tool = "python3 " + shell_quote(source_dir() + "/tools/decode_ab.py") + " ";
+  int rc = 0;
+  const std::string out = run_command(tool + "default tma " + shell_quote(p1) + " " + shell_quote(p2) + " 2>&1", &rc);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(out.find("| d64/b32/kv8192/hq128hkv8/q1/contig | 100.0 | 99.0 | 2 | 256 | ca | 102.0 | 97.0 | 2 | 256 | tma | 1.020 |") !=
+        std::string::npos);
+  CHECK(out.find("| d64/b8/kv8192/hq32hkv8/q1/contig | 50.0 | - | 4 | 128 | - | 45.0 | - | 4 | 128 | - | 0.900 |") !=
+        std::string::npos);
+  CHECK(out.find("| d64 contig | 2 | 0.960 | 0.900 | 1.020 | 1 |") != std::string::npos);
+  CHECK(out.find("d128/b8/kv8192") == std::string::npos);
+  CHECK(out.find("d128/b8/kv32768") == std::string::npos);
+  CHECK(out.find("1 cells had both sides from different runs: not compared") != std::string::npos);
+  // the sides swapped: the ratios invert
+  const std::string swapped = run_command(tool + "tma default " + shell_quote(p1) + " 2>&1", &rc);
+  CAPTURE(swapped);
+  CHECK(swapped.find("| d64 contig | 2 | 1.046 | 0.980 | 1.111 | 1 |") != std::string::npos);
+  // no cell with both
+  const std::string none = run_command(tool + "default s2 " + shell_quote(p1) + " 2>&1", &rc);
+  CHECK(rc != 0);
+  CHECK(none.find("no decode cells with both default and s2 in one run") != std::string::npos);
+  std::remove(p1.c_str());
+  std::remove(p2.c_str());
 }

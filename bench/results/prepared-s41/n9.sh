@@ -11,6 +11,8 @@
 #              process, contiguous d64 / d128 x 32/8, 128/8 x 1, batch 8 / 32 / 128, kv 8k / 32k:
 #              cp.async was merged on H100 numbers (s30: d64 0.998-1.010x); the H200's s16 table
 #              had d64 b32 kv 8k 128/8 at 99.0-99.4% of the ceiling on TMA, n8 97.5% on cp.async
+# s42: the two A/Bs first (the questions a lever hangs on), then the headline grid; device starts
+# failed at 180 s of device time each, so a shorter BUDGET may cut the tail.
 #   survey/    the full grid's d128 chunks (tools/decode-survey.sh: 90 cells each, cuDNN beside) in
 #              the time left; chunks already done on this run's card are named after BUDGET
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
@@ -18,12 +20,12 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-decode_bench headline 200 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_decode_grid=headline \
-  "--ptxfmha_decode_variants=default,e4m3"
 bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64,k=d64_h2,s2" \
   "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
 bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
   "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
+decode_bench headline 200 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_decode_grid=headline \
+  "--ptxfmha_decode_variants=default,e4m3"
 export SURVEY_DIMS=128
 survey_tail survey "--ptxfmha_decode_variants=default" '[^/]+/[^/]+' 90 "$@"
 call_end

@@ -41,7 +41,7 @@ def main(argv):
             continue
         r = eb["median_us"] / ea["median_us"]
         rows.append((cell_path(key)[len("decode/"):], ea, eb, r))
-        groups.setdefault("d%d %s" % (key[0], key[6]), []).append(r)
+        groups.setdefault((key[0], key[6]), []).append(r)  # (head dim, cache)
     if not rows:
         print("no decode cells with both %s and %s in one run" % (argv[0], argv[1]))
         return 1
@@ -55,10 +55,9 @@ def main(argv):
     print()
     print("| group | cells | median %s / %s | min | max | %s faster |" % (argv[1], argv[0], argv[1]))
     print("|:---|---:|---:|---:|---:|---:|")
-    for g in sorted(groups, key=lambda s: (int(s.split()[0][1:]), s)):
-        v = groups[g]
-        print("| %s | %d | %.3f | %.3f | %.3f | %d |" % (g, len(v), statistics.median(v), min(v), max(v),
-                                                        sum(x < 1.0 for x in v)))
+    for (d, cache), v in sorted(groups.items()):
+        print("| d%d %s | %d | %.3f | %.3f | %.3f | %d |" % (d, cache, len(v), statistics.median(v), min(v), max(v),
+                                                            sum(x < 1.0 for x in v)))
     if unpaired:
         print("\n%d cells had both sides from different runs: not compared" % unpaired)
     return 0

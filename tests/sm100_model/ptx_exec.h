@@ -124,7 +124,7 @@ class Thread {
       int rid = -1;
       char imm_known = 0;
       uint64_t imm = 0;
-      std::string text;  // an address's offset part: "" when it has none
+      std::string text;  // its text (get() resolves it); "" for an address without an offset part
     };
     std::vector<Part> opd;          // per operand
     std::vector<Part> abase, aoff;  // per operand "[base]" or "[base+offset]" (an address): its parts

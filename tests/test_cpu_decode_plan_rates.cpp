@@ -438,7 +438,7 @@ namespace {
 // (wg_loop), and the d256 rows run one CTA per SM (decode-plans).
 // no_cpasync: the call's `tma` override (DecodeOverrides::tma), the TMA producer on any cache.
 int d256_plan(int b, int sq, int hq, int hkv, int kv, int page, bool no_cpasync = false,
-              bool* cpasync_cache = nullptr) {
+              bool* cpasync = nullptr) {
   ptxfmha_decode_params p = decode_params(b, sq, hq, hkv, 256, kv);
   set_dense_cache(&p);
   if (page) set_pages(&p, page);
@@ -449,8 +449,8 @@ int d256_plan(int b, int sq, int hq, int hkv, int kv, int page, bool no_cpasync 
   o.no_cpasync = no_cpasync;
   DecodePlan plan;
   ptxfmha::plan_decode(p, kSplit128, kCombine1, 132, &plan, o);
-  if (cpasync_cache) *cpasync_cache = plan.cpasync_cache;
-  CHECK(plan.cpasync == (plan.cpasync_cache && o.cpasync_row));
+  if (cpasync) *cpasync = plan.cpasync;
+  CHECK(plan.cpasync == (o.cpasync_row && !no_cpasync && ptxfmha::decode_cpasync_cache(p, 2)));
   return plan.num_splits;
 }
 // 4 tokens at hq / 8 heads (32 / 64 rows at 64 / 128 query heads).
@@ -618,7 +618,7 @@ TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync
 
 // The bench's `tma` variant (DecodeOverrides::tma -> DecodePlanOptions::no_cpasync): a cp.async row
 // on a contiguous bf16 cache is planned and launched as on TMA boxes (s41: the A/B of the two
-// producers in one process, on the H200). The plan's cache flag (which the launch reads to pass
+// producers in one process, on the H200). The plan's producer flag (which the launch reads to pass
 // the cache pointers, DP_K_PTR) is off, and the split rules that depend on the producer follow
 // TMA's: batch 4 d256 32/8 kv 8k takes the whole-tile floor's 4 splits on TMA, the model's count
 // on cp.async.

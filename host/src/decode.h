@@ -520,12 +520,11 @@ struct DecodePlan {
   uint64_t ws_lse_offset = 0, ws_o_offset = 0;  // bytes into the workspace
   uint64_t workspace_bytes = 0;                 // 0 when num_splits == 1
   int heads_per_cta = 1;   // KV heads per split CTA (DecodePlanOptions)
-  // decode_cpasync_cache: the cache suits the cp.async producer (plan_decode; the launch passes
-  // the cache's pointers and strides for the cp.async rows when it holds)
-  bool cpasync_cache = false;
-  // The split row runs its cp.async producer: cpasync_cache and the row has one
-  // (DecodePlanOptions::cpasync_row); else its tiles come through TMA. The one place the producer
-  // is decided (the split caps and floors read it; the bench reports it).
+  // The split row runs its cp.async producer: the row has one (DecodePlanOptions::cpasync_row),
+  // the cache suits it (decode_cpasync_cache) and the call did not ask for TMA (no_cpasync); else
+  // its tiles come through TMA. The one place the producer is decided: the split caps and floors
+  // read it, the launch passes the cache's pointers (DP_K_PTR, which selects the producer in the
+  // kernel) exactly when it holds, and the bench reports it.
   bool cpasync = false;
   // > 1: the _cl row runs with cluster dims (1, cluster, 1), cluster == num_splits: no
   // workspace (workspace_bytes 0), no combine kernel (combine_grid 0). 0: the workspace path.
@@ -561,7 +560,7 @@ struct DecodePlanOptions {
   int heads_per_cta = 1;  // KV heads per split CTA (the _h2 rows: 2; requires one m-group)
   bool wg_loop = false;   // the split row runs the warpgroup main loop (_wg): decode_cta_rate
   bool cpasync_row = false;  // the split row has the cp.async producer (decode_row_cpasync)
-  bool no_cpasync = false;   // TMA even where cp.async suits (plan.cpasync_cache false; DecodeOverrides::tma)
+  bool no_cpasync = false;   // TMA even where cp.async suits (plan.cpasync false; DecodeOverrides::tma)
   // The cluster merge: the largest cluster the call's _cl row can keep resident (0: no _cl
   // row or none resident) and the policy.
   int cluster_max = 0;

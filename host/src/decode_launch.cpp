@@ -256,6 +256,9 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   if (plan->cluster > 1 && cl_row != nullptr) {
     plan->split_row = cl_row;
     *split_kernel = cl_kernel;
+    // The producer the plan was made for, if the _cl twin has it (it has whenever the planned
+    // row has: the same cache type, no features, one head; decode_row_cpasync); else TMA.
+    plan->cpasync = plan->cpasync && decode_row_cpasync(cl_row);
   } else if (named != nullptr && decode_row_cluster(named) && plan->num_splits > 1) {
     return fail(PTXFMHA_ERR_INVALID_ARGUMENT,
                 "decode split kernel %s merges its splits through a thread-block cluster of at most %d "
@@ -311,9 +314,9 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->m_groups = plan.m_groups;
   kp->packed_rows = p.seqlen_q * kp->gqa_ratio;
   kp->combine_rows = static_cast<int32_t>(decode_out_rows(p));
-  // The cp.async producer of the plain bf16 rows (config.ptxh CPASYNC) on a cache that suits it
-  // (decode_cpasync_cache, as planned); else DP_K_PTR stays 0 and the rows load through TMA.
-  if (plan.cpasync_cache) {
+  // The cp.async producer of the plain bf16 rows (config.ptxh CPASYNC) where the plan runs it
+  // (plan.cpasync); else DP_K_PTR stays 0 and the row loads through TMA (CPASYNC_MODE).
+  if (plan.cpasync) {
     kp->k_ptr = reinterpret_cast<uintptr_t>(p.k_cache);
     kp->v_ptr = reinterpret_cast<uintptr_t>(p.v_cache);
     kp->kv_batch_stride_bytes = static_cast<uint64_t>(p.k_batch_stride) * 2;

@@ -389,8 +389,7 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
   plan->heads_per_cta = hpc;
   const int64_t units = decode_split_units(p, hpc);
   const int64_t tiles = decode_kv_tiles(p, o);
-  plan->cpasync_cache = !o.no_cpasync && decode_cpasync_cache(p, o.kv_bytes);
-  plan->cpasync = o.cpasync_row && plan->cpasync_cache;
+  plan->cpasync = o.cpasync_row && !o.no_cpasync && decode_cpasync_cache(p, o.kv_bytes);
   int auto_splits = 1;
   if (o.min_waves > 0) {
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);

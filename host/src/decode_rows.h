@@ -87,7 +87,7 @@ bool decode_row_wg(const KernelInfo* row);
 bool decode_row_handout(const KernelInfo* row);
 // Whether a split row's producer has the cp.async path for a contiguous cache (config.ptxh
 // CPASYNC: a bf16 cache, one KV head per CTA, not _wg, no features, no L2 hint); the call takes it
-// where decode_cpasync_cache (decode.h) holds.
+// where its plan says so (DecodePlan::cpasync: decode_cpasync_cache, decode.h, and no tma override).
 bool decode_row_cpasync(const KernelInfo* row);
 // Whether a split row's QK is an e4m3 wgmma on the e4m3 K with Q split into two e4m3 tiles (the
 // _e4m3_wg rows, wg 2): the rows whose LSE carries the logit_mag term of ptxfmha.h's e4m3 bound.

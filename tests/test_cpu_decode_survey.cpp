@@ -207,6 +207,73 @@ TEST_CASE("tools/decode_targets.py: runs grouped by their read ceiling, vs cuDNN
   run_command("rm -rf " + shell_quote(dir), &rc);
 }
 
+// The ceiling and batch-1 targets are rules on a time, so the report holds cuDNN's time to them
+// too, on the cells whose pair (both sides of one run) has what the rule reads: a table of cells
+// met by both / ours only / cuDNN only / neither, and cuDNN's figure beside each listed miss.
+TEST_CASE("tools/decode_targets.py: the baseline held to the ceiling and batch-1 rules (CPU)") {
+  const std::string dir = temp_dir();
+  std::string b;
+  auto pair = [&b](const std::string& cell, const std::string& cudnn, const std::string& ours) {
+    b += entry(cell, "cudnn", cudnn);
+    b += entry(cell, "ptxfmha", ours);
+  };
+  // ceiling (batch >= 8, kv >= 8k): ours only (two), cuDNN only, both, neither
+  pair("d128/b8/kv8192/hq32hkv8/q1/contig", "\"median_us\": 62, \"pct_ceiling\": 94.0",
+       "\"median_us\": 60, \"pct_ceiling\": 97.0");
+  pair("d128/b128/kv8192/hq32hkv8/q1/contig", "\"median_us\": 210, \"pct_ceiling\": 90.0",
+       "\"median_us\": 193, \"pct_ceiling\": 98.0");
+  pair("d128/b64/kv8192/hq32hkv8/q1/contig", "\"median_us\": 98, \"pct_ceiling\": 96.0",
+       "\"median_us\": 101, \"pct_ceiling\": 93.0");
+  pair("d128/b64/kv32768/hq32hkv8/q1/contig", "\"median_us\": 400, \"pct_ceiling\": 98.0",
+       "\"median_us\": 399, \"pct_ceiling\": 96.0");
+  pair("d128/b8/kv32768/hq32hkv8/q1/contig", "\"median_us\": 260, \"pct_ceiling\": 91.0",
+       "\"median_us\": 255, \"pct_ceiling\": 90.0");
+  // cuDNN's entry without a % of the ceiling: the cell is not held (ours still counts)
+  pair("d128/b32/kv8192/hq32hkv8/q1/contig", "\"median_us\": 200", "\"median_us\": 190, \"pct_ceiling\": 99.0");
+  // batch 1 (bound + 3 us): cuDNN only, ours only
+  pair("d128/b1/kv8192/hq32hkv8/q1/contig", "\"median_us\": 15.0, \"bound_us\": 13.2",
+       "\"median_us\": 16.5, \"bound_us\": 13.2");
+  pair("d128/b1/kv4096/hq32hkv8/q1/contig", "\"median_us\": 12.5, \"bound_us\": 9.4",
+       "\"median_us\": 9.5, \"bound_us\": 9.4");
+  // both met (ours exactly 3 us over a bound of 30-300 us), neither (a bound of >= 300 us)
+  pair("d128/b1/kv32768/hq32hkv8/q1/contig", "\"median_us\": 48.0, \"bound_us\": 47.0",
+       "\"median_us\": 50.0, \"bound_us\": 47.0");
+  pair("d256/b1/kv131072/hq32hkv32/q1/contig", "\"median_us\": 360.0, \"bound_us\": 340.0",
+       "\"median_us\": 352.0, \"bound_us\": 340.0");
+  // a bound under 30 us whose latency is over it (classed by the bound), neither met; a bound of
+  // exactly 30 us (the middle class), both met
+  pair("d128/b1/kv8192/hq64hkv8/q1/contig", "\"median_us\": 40.0, \"bound_us\": 28.0",
+       "\"median_us\": 33.0, \"bound_us\": 28.0");
+  pair("d64/b1/kv32768/hq32hkv8/q1/contig", "\"median_us\": 31.0, \"bound_us\": 30.0",
+       "\"median_us\": 32.0, \"bound_us\": 30.0");
+  write_file(dir + "/run.json", "{\"context\": {\"run_started_utc\": \"2026-12-07T10:00:00Z\", \"device\": "
+                                "\"NVIDIA H200\"},\n \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}");
+  int rc = 0;
+  const std::string out = run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                                          shell_quote(dir + "/run.json") + " 2>&1", &rc);
+  CAPTURE(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("| ceiling | >= 95% of the read ceiling, batch >= 8, kv >= 8k | 4 | 2 | 858 |") != std::string::npos);
+  CHECK(out.find("| target | cells | both met | ours only | cuDNN only | neither |") != std::string::npos);
+  CHECK(out.find("| ceiling | 5 | 1 | 2 | 1 | 1 |") != std::string::npos);
+  CHECK(out.find("| batch 1 | 6 | 2 | 1 | 1 | 2 |") != std::string::npos);
+  // batch 1 by its bound: the misses' bound / ours, 13.2 / 16.5, 28 / 33 and 340 / 352
+  CHECK(out.find("| < 30 us | 1 | 2 | 80.0%-84.8% (84.8%) |") != std::string::npos);
+  CHECK(out.find("| 30-300 us | 2 | 0 | — |") != std::string::npos);
+  CHECK(out.find("| >= 300 us | 0 | 1 | 96.6%-96.6% (96.6%) |") != std::string::npos);
+  CHECK(out.find("- d128 b64 kv8192 32/8 q1 contig: 93.0% (cuDNN 96.0%: met)") != std::string::npos);
+  CHECK(out.find("- d128 b8 kv32768 32/8 q1 contig: 90.0% (cuDNN 91.0%: missed)") != std::string::npos);
+  CHECK(out.find("- d128 b1 kv8192 32/8 q1 contig: 16.5 / 13.2 us (cuDNN 15.0 / 13.2 us: met)") != std::string::npos);
+  // no pair with the rule's figures on both sides: no table
+  write_file(dir + "/old.json", older_run());
+  const std::string none = run_command("python3 " + shell_quote(source_dir() + "/tools/decode_targets.py") + " " +
+                                           shell_quote(dir + "/old.json") + " 2>&1", &rc);
+  CAPTURE(none);
+  CHECK(rc == 0);
+  CHECK(none.find("The baseline under the same rules") == std::string::npos);
+  run_command("rm -rf " + shell_quote(dir), &rc);
+}
+
 // Raw results are committed xz-compressed (tools/pack-results.sh): the tool reads FILE.xz named
 // as such, or FILE where only FILE.xz exists, as it reads FILE.
 TEST_CASE("tools/decode_targets.py: reads xz-packed results as plain ones (CPU)") {

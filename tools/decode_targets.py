@@ -16,7 +16,14 @@ Targets (issue 17), each reported as met / missed / not measured, misses listed 
   fp8          bf16 time / e4m3 time >= 1.8 at batch >= 8 and kv >= 8k (same cell, both measured)
 Coverage counts the grid's cells with a bf16 measurement, with cuDNN beside it, and the e4m3
 cells of the fp8 target; the fp8 target is also split by packed rows per CTA (one m-tile, two,
-the warpgroup rows' 33-64). Only the standard library is needed.
+the warpgroup rows' 33-64), the batch-1 target by its bound (< 30 us, 30-300, >= 300: the 3 us
+of slack ask for >= 99% of the read ceiling on the long reads). Only the standard library is
+needed.
+
+The baseline under the same rules: the ceiling and batch-1 targets are rules on a time, so cuDNN's
+time is held to them too, on the cells where both sides were timed in one run (the pair; each side
+against the read ceiling and bound measured in that run): a table of cells met by both, ours
+only, cuDNN only and neither, and each listed miss names cuDNN's figure where its pair has one.
 
 Device kinds: each run's read ceiling (the median ceiling_GBps of its entries whose read at the
 ceiling takes >= 1 ms, where the launch no longer counts) is in the sources table, and the runs
@@ -205,10 +212,36 @@ class Target:
         self.met, self.missed, self.unmeasured = [], [], []
         self.ceiling = {}  # fp8: {cell key: bf16 / e4m3 read time at the ceilings (read_us)}
         self.run_ceiling = {}  # vs cuDNN: {cell key: the read ceiling of the run that timed its pair}
+        # ceiling, batch 1: {cell key: (ours met, cuDNN met, cuDNN's figure)} over the cells whose
+        # pair (both sides of one run) has what the rule reads
+        self.baseline = {}
 
     def line(self):
         return (f"| {self.name} | {self.rule} | {len(self.met)} | {len(self.missed)} | "
                 f"{len(self.unmeasured)} |")
+
+
+def ceiling_rule(entry):
+    """(met, figure) of the ceiling target for one side's entry, None where it has no % of the ceiling."""
+    pct = entry.get("pct_ceiling") if entry else None
+    return None if pct is None else (pct >= MIN_PCT_CEILING, f"{pct:.1f}%")
+
+
+def batch1_rule(entry):
+    """(met, figure) of the batch-1 target for one side's entry, None where it has no bound."""
+    if not entry or entry.get("bound_us") is None:
+        return None
+    over = entry["median_us"] - entry["bound_us"]
+    return over <= BATCH1_SLACK_US, f"{entry['median_us']:.1f} / {entry['bound_us']:.1f} us"
+
+
+def hold_baseline(target, key, pair, rule):
+    """Both sides of a cell's pair under one rule: target.baseline[key]."""
+    if not pair:
+        return
+    ours, cud = rule(pair[0]), rule(pair[1])
+    if ours is not None and cud is not None:
+        target.baseline[key] = (ours[0], cud[0], cud[1])
 
 
 def evaluate(cells):
@@ -228,11 +261,12 @@ def evaluate(cells):
         else:
             vs.unmeasured.append(key)
         if bandwidth_cell(key):
-            pct = ours.get("pct_ceiling") if ours else None
-            if pct is None:
+            got = ceiling_rule(ours)
+            if got is None:
                 ceil.unmeasured.append(key)
             else:
-                (ceil.met if pct >= MIN_PCT_CEILING else ceil.missed).append((pct, key, f"{pct:.1f}%"))
+                (ceil.met if got[0] else ceil.missed).append((ours["pct_ceiling"], key, got[1]))
+            hold_baseline(ceil, key, pair, ceiling_rule)
             e = cells.get((key, "e4m3"))
             if ours and e and e["ours"]:
                 s = ours["median_us"] / e["ours"]["median_us"]
@@ -246,12 +280,12 @@ def evaluate(cells):
             else:
                 fp8.unmeasured.append(key)
         if key[1] == 1:
-            if ours is None or ours.get("bound_us") is None:
+            got = batch1_rule(ours)
+            if got is None:
                 b1.unmeasured.append(key)
             else:
-                over = ours["median_us"] - ours["bound_us"]
-                (b1.met if over <= BATCH1_SLACK_US else b1.missed).append(
-                    (-over, key, f"{ours['median_us']:.1f} / {ours['bound_us']:.1f} us"))
+                (b1.met if got[0] else b1.missed).append((ours["bound_us"] - ours["median_us"], key, got[1]))
+            hold_baseline(b1, key, pair, batch1_rule)
     return grid, [vs, ceil, b1, fp8]
 
 
@@ -285,6 +319,27 @@ def fp8_by_rows(fp8):
     return out
 
 
+# The batch-1 target's bound by size: short calls (launch, split and combine latency dominate),
+# middle, and long reads, where 3 us of slack asks for >= 99% of the read ceiling.
+BOUND_CLASSES = (("< 30 us", 0.0, 30.0), ("30-300 us", 30.0, 300.0), (">= 300 us", 300.0, math.inf))
+
+
+def batch1_by_bound(b1, cells):
+    """The batch-1 target split by its bound: met / missed, and the misses' bound / ours."""
+    out = ["", f"batch 1 by the bound (max(read time at the ceiling, launch floor)); the slack of "
+           f"{BATCH1_SLACK_US:.0f} us is a smaller share of a longer call. bound / ours: the bound as a share "
+           "of our latency on the misses (min-max, median):", "",
+           "| bound | met | missed | bound / ours of the misses |", "|:---|---:|---:|:---|"]
+    bound = lambda key: cells[(key, "")]["ours"]["bound_us"]
+    for name, lo, hi in BOUND_CLASSES:
+        met = [m for m in b1.met if lo <= bound(m[1]) < hi]
+        missed = [m for m in b1.missed if lo <= bound(m[1]) < hi]
+        f = sorted(bound(m[1]) / cells[(m[1], "")]["ours"]["median_us"] for m in missed)
+        span = f"{f[0]:.1%}-{f[-1]:.1%} ({f[len(f) // 2]:.1%})" if f else "—"
+        out.append(f"| {name} | {len(met)} | {len(missed)} | {span} |")
+    return out
+
+
 def vs_cudnn_by_kind(vs, ceilings):
     """The vs-cuDNN target by the read-ceiling kind of the run that timed each cell's pair."""
     kinds = ceiling_kinds(ceilings)
@@ -310,6 +365,23 @@ def vs_cudnn_by_kind(vs, ceilings):
     return out
 
 
+def baseline_table(targets):
+    """The targets that are rules on a time (ceiling, batch 1) with cuDNN's time held to them too."""
+    held = [t for t in targets if t.baseline]
+    if not held:
+        return []
+    out = ["", "The baseline under the same rules: cuDNN's time held to the ceiling and batch-1 targets on the"
+           " cells where both sides were timed in one run (each against that run's read ceiling and bound):", "",
+           "| target | cells | both met | ours only | cuDNN only | neither |", "|:---|---:|---:|---:|---:|---:|"]
+    for t in held:
+        n = {(o, c): 0 for o in (True, False) for c in (True, False)}
+        for o, c, _ in t.baseline.values():
+            n[(o, c)] += 1
+        out.append(f"| {t.name} | {len(t.baseline)} | {n[(True, True)]} | {n[(True, False)]} | "
+                   f"{n[(False, True)]} | {n[(False, False)]} |")
+    return out
+
+
 def report(cells, sources, grid, targets, with_cells, max_list):
     out = ["# Decode targets (issue 17) over the full grid", ""]
     out.append("| run | started (UTC) | device | read ceiling GB/s | cuDNN baseline |")
@@ -324,13 +396,18 @@ def report(cells, sources, grid, targets, with_cells, max_list):
     out.append("|:---|:---|---:|---:|---:|")
     out += [t.line() for t in targets]
     out += vs_cudnn_by_kind(targets[0], [src[4] for src in sources])
+    out += baseline_table(targets)
+    if targets[2].met or targets[2].missed:
+        out += batch1_by_bound(targets[2], cells)
     out += fp8_by_rows(targets[-1])
     for t in targets:
         if not t.missed:
             continue
         out += ["", f"## Missed: {t.name} ({len(t.missed)} cells, worst first)", ""]
         for _, key, what, *_ in sorted(t.missed, key=lambda m: m[0])[:max_list]:
-            out.append(f"- {cell_name(key)}: {what}")
+            held = t.baseline.get(key)
+            cud = "" if held is None else f" (cuDNN {held[2]}: {'met' if held[1] else 'missed'})"
+            out.append(f"- {cell_name(key)}: {what}{cud}")
         if len(t.missed) > max_list:
             out.append(f"- ... and {len(t.missed) - max_list} more")
     if with_cells:

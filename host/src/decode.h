@@ -659,6 +659,12 @@ struct DecodeRange {
 // seqlens_k, block_table, sink_logits, alibi_slopes, k_scale, v_scale. Requires a validated
 // call (the extents fit).
 std::vector<DecodeRange> decode_call_ranges(const DecodeCall& c);
+struct DecodeKernelParams;  // decode_abi.h
+// Every field of a planned call's parameter block but the two tensor maps (which need the
+// driver), over a block the caller zeroed: pointers, strides, the plan's grid facts, features,
+// scales, and the cp.async producer's cache pointers (DP_K_PTR ...) exactly where plan.cpasync
+// says the row runs it (0 keeps TMA: CPASYNC_MODE). ws_lo: the workspace's address.
+void decode_fill_scalars(const DecodeCall& c, const DecodePlan& plan, uint64_t ws_lo, DecodeKernelParams* kp);
 // Device, rows, plan, device checks, parameter block, launches (launch == false: only the
 // workspace size into *ws_bytes). Requires a validated call.
 ptxfmha_status decode_run(const DecodeCall& c, bool launch, uint64_t* ws_bytes, DecodePlan* plan_out = nullptr);

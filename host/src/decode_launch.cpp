@@ -268,7 +268,7 @@ ptxfmha_status plan_call(const DecodeCall& c, const DeviceInfo& dev, DecodePlan*
   return PTXFMHA_OK;
 }
 
-// The parameter block of a planned call (tensor maps included).
+// The parameter block of a planned call: the tensor maps, then decode_fill_scalars.
 ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t ws_lo,
                            DecodeKernelParams* kp) {
   const ptxfmha_decode_params& p = c.base;
@@ -282,6 +282,15 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   if (st != PTXFMHA_OK) return st;
   st = encode_tensor_map(decode_v_view(p, c.kv_bytes), box_cols, box_rows, &kp->tma_v, promotion);
   if (st != PTXFMHA_OK) return st;
+  decode_fill_scalars(c, plan, ws_lo, kp);
+  return PTXFMHA_OK;
+}
+
+}  // namespace
+
+// See decode.h.
+void decode_fill_scalars(const DecodeCall& c, const DecodePlan& plan, uint64_t ws_lo, DecodeKernelParams* kp) {
+  const ptxfmha_decode_params& p = c.base;
   kp->q_ptr = reinterpret_cast<uintptr_t>(p.q);
   kp->o_ptr = reinterpret_cast<uintptr_t>(p.o);
   kp->lse_ptr = reinterpret_cast<uintptr_t>(p.lse);
@@ -337,10 +346,7 @@ ptxfmha_status fill_params(const DecodeCall& c, const DecodePlan& plan, uint64_t
   kp->kv_scale_stride = c.kv_scale_count > 1 ? 1 : 0;
   kp->k_scale_ptr = reinterpret_cast<uintptr_t>(c.k_scale);
   kp->v_scale_ptr = reinterpret_cast<uintptr_t>(c.v_scale);
-  return PTXFMHA_OK;
 }
-
-}  // namespace
 
 DecodeClusterPolicy decode_cluster_policy(DecodeClusterPolicy requested) {
   if (requested != DecodeClusterPolicy::Auto) return requested;

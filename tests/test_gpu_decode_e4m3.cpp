@@ -11,7 +11,8 @@
 //                                 captured into a CUDA graph with a fixed workspace (split kernel
 //                                 + PDL combine), replayed after the cache contents, the lengths,
 //                                 the page table and the scales changed;
-//   - "gpu decode variants: ..."  every A/B lever (the _ef / _s6 / _h2 rows, the min-waves split policy)
+//   - "gpu decode variants: ..."  every A/B lever (the _ef / _s6 / _h2 rows, the min-waves split
+//                                 policy, the `tma` producer override, whose plan records TMA)
 //                                 computes the same attention as the default;
 //   - "gpu decode e4m3: sanitizer shapes ..." small shapes for tools/gpu-check.sh's sanitizers.
 // Every case: NaN (e4m3 0x7F, bf16 0x7FC1) in every cache cell no call may read, outputs
@@ -594,6 +595,22 @@ TEST_CASE("gpu decode variants: every A/B lever computes the same attention (nam
     if (!run_case("variant min_waves", c, seed++, 0, false, true, ov)) ++failed;
     ++cases;
     if (!run_case("variant min_waves e4m3", c, seed++, 0, true, true, ov)) ++failed;
+  }
+  // The producer override (`tma`, the bench's A/B of s41): a cp.async row on a contiguous bf16
+  // cache runs on TMA boxes and computes the same attention; the plan the call ran records the
+  // producer (the launch passes the cache pointers that select it exactly then: decode_fill_scalars).
+  for (int d : {64, 128, 256}) {
+    const AttnCase c = dcase(1, 16, 4, d, 0, {1500, 777, 64, 1}, 1500);
+    for (bool tma : {false, true}) {
+      ptxfmha::DecodeOverrides ov;
+      ov.tma = tma;
+      ptxfmha::DecodePlan plan;
+      ++cases;
+      if (!run_case(std::string(tma ? "variant tma" : "variant cp.async"), c, seed++, 0, false, true, ov, &plan))
+        ++failed;
+      CHECK(ptxfmha::decode_row_cpasync(plan.split_row));
+      CHECK(plan.cpasync == !tma);
+    }
   }
   // _h2 rows take one m-tile per head: a call with more packed rows is refused, naming the row.
   {

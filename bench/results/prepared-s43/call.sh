@@ -9,7 +9,7 @@
 #   d64-128-8   d64 batch 32, 128/8 and 32/8 x 1 contiguous, kv 8k / 32k, ours only: the plan
 #               (d64_s3, 256 CTAs), k=d64 (4 stages), k=d64_h2 (two heads, 128 CTAs), s2 (two
 #               splits, 512 CTAs), and new k=d64_h2+s2 (two heads at two splits: 256 CTAs reading
-#               256 contiguous bytes per key; the two-heads row reads 98.3-100% of the ceiling at
+#               256 contiguous bytes per key; the two-heads row reads 98.3-100.2% of the ceiling at
 #               batch 64 on the H100, where its grid is 256 CTAs, s40)
 #   tma-ab      the cp.async producer (the plan) against TMA boxes (`tma`) on contiguous d64 / d128
 #               cells, 32/8 and 128/8 x 1, batch 8 / 32 / 128, kv 8k / 32k

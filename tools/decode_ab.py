@@ -21,7 +21,7 @@ from decode_targets import cell_path, load  # noqa: E402  (the runs' reader: xz,
 
 def side_text(e):
     prod = {1: "ca", 0: "tma"}.get(int(e["cpasync"]), "-") if "cpasync" in e else "-"
-    pct = "%.1f" % (100.0 * e["KV_GBps"] / e["ceiling_GBps"]) if e.get("KV_GBps") and e.get("ceiling_GBps") else "-"
+    pct = "%.1f" % e["pct_ceiling"] if e.get("pct_ceiling") is not None else "-"  # the bench's own
     return "%.1f | %s | %d | %d | %s" % (e["median_us"], pct, int(e.get("splits", 0)), int(e.get("split_ctas", 0)), prod)
 
 

@@ -241,11 +241,14 @@ TEST_CASE("tools/decode_targets.py: the baseline held to the ceiling and batch-1
   pair("d256/b1/kv131072/hq32hkv32/q1/contig", "\"median_us\": 360.0, \"bound_us\": 340.0",
        "\"median_us\": 352.0, \"bound_us\": 340.0");
   // a bound under 30 us whose latency is over it (classed by the bound), neither met; a bound of
-  // exactly 30 us (the middle class), both met
+  // exactly 30 us (the middle class), both met; a miss on a bound of exactly 300 us (the long
+  // class), neither met
   pair("d128/b1/kv8192/hq64hkv8/q1/contig", "\"median_us\": 40.0, \"bound_us\": 28.0",
        "\"median_us\": 33.0, \"bound_us\": 28.0");
   pair("d64/b1/kv32768/hq32hkv8/q1/contig", "\"median_us\": 31.0, \"bound_us\": 30.0",
        "\"median_us\": 32.0, \"bound_us\": 30.0");
+  pair("d256/b1/kv131072/hq64hkv8/q1/contig", "\"median_us\": 320.0, \"bound_us\": 300.0",
+       "\"median_us\": 310.0, \"bound_us\": 300.0");
   write_file(dir + "/run.json", "{\"context\": {\"run_started_utc\": \"2026-12-07T10:00:00Z\", \"device\": "
                                 "\"NVIDIA H200\"},\n \"benchmarks\": [\n" + b + "{\"name\": \"end\"}]}");
   int rc = 0;
@@ -256,11 +259,11 @@ TEST_CASE("tools/decode_targets.py: the baseline held to the ceiling and batch-1
   CHECK(out.find("| ceiling | >= 95% of the read ceiling, batch >= 8, kv >= 8k | 4 | 2 | 858 |") != std::string::npos);
   CHECK(out.find("| target | cells | both met | ours only | cuDNN only | neither |") != std::string::npos);
   CHECK(out.find("| ceiling | 5 | 1 | 2 | 1 | 1 |") != std::string::npos);
-  CHECK(out.find("| batch 1 | 6 | 2 | 1 | 1 | 2 |") != std::string::npos);
-  // batch 1 by its bound: the misses' bound / ours, 13.2 / 16.5, 28 / 33 and 340 / 352
+  CHECK(out.find("| batch 1 | 7 | 2 | 1 | 1 | 3 |") != std::string::npos);
+  // batch 1 by its bound: the misses' bound / ours, 13.2 / 16.5, 28 / 33, 340 / 352 and 300 / 310
   CHECK(out.find("| < 30 us | 1 | 2 | 80.0%-84.8% (84.8%) |") != std::string::npos);
   CHECK(out.find("| 30-300 us | 2 | 0 | — |") != std::string::npos);
-  CHECK(out.find("| >= 300 us | 0 | 1 | 96.6%-96.6% (96.6%) |") != std::string::npos);
+  CHECK(out.find("| >= 300 us | 0 | 2 | 96.6%-96.8% (96.8%) |") != std::string::npos);
   CHECK(out.find("- d128 b64 kv8192 32/8 q1 contig: 93.0% (cuDNN 96.0%: met)") != std::string::npos);
   CHECK(out.find("- d128 b8 kv32768 32/8 q1 contig: 90.0% (cuDNN 91.0%: missed)") != std::string::npos);
   CHECK(out.find("- d128 b1 kv8192 32/8 q1 contig: 16.5 / 13.2 us (cuDNN 15.0 / 13.2 us: met)") != std::string::npos);

@@ -348,9 +348,11 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
             CAPTURE(d); CAPTURE(hq); CAPTURE(b); CAPTURE(kv); CAPTURE(paged);
             CHECK(units == 8 * b);
             const bool two = d == 64 && (paged || cpasync) && b >= 4;
-            const int64_t cap = (two ? 2 : 1) * (132 / units);
+            // d128 _wg over <= 8k keys on whole-tile boxes (contiguous here): half the SMs (s44)
+            const bool half = d == 128 && o.wg_loop && !paged && b == 1 && kv <= 8192;
+            const int64_t cap = half ? 66 / units : (two ? 2 : 1) * (132 / units);
             two_per_sm += two;
-            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync) == cap);
+            CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync, o.wg_loop) == cap);
             DecodePlan plan;
             ptxfmha::plan_decode(p, kSplit128, kCombine1, o.wg_loop ? 132 : 264, &plan, o);
             CHECK(plan.cpasync == cpasync);  // the producer the plan records (the bench reports it)
@@ -378,6 +380,13 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
       {64, 128, 8, 8192, 0, 2},    // 54.2 (4: 57.8)
       {128, 64, 4, 8192, 16, 4},   // 53.9 (8: 55.5)
       {64, 64, 1, 8192, 0, 16},    // 12.7 (32: 13.7)
+      // d128 _wg, batch 1 (2026-12-07, s36 n8): half the SMs over <= 8k keys on whole-tile boxes
+      {128, 128, 1, 4096, 0, 8},    // 15.03 (13: 16.20, 16: 15.68)
+      {128, 128, 1, 4096, 64, 8},   // 15.37 (13: 16.40, 16: 15.90)
+      {128, 128, 1, 8192, 0, 8},    // 21.36 (13: 21.86, 16: 21.36)
+      {128, 128, 1, 8192, 64, 8},   // 21.30 (13: 22.28, 16: 22.05)
+      {128, 128, 1, 32768, 0, 16},  // 54.83 (8: 56.98, 13: 54.59): the model's count from 32k keys
+      {128, 128, 1, 4096, 16, 16},  // 15.89 (8: 15.39): pages of 16 keep the model (8k: 16 the best)
   };
   for (const Measured& m : measured) {
     CAPTURE(m.d); CAPTURE(m.hq); CAPTURE(m.b); CAPTURE(m.kv); CAPTURE(m.page);
@@ -614,6 +623,18 @@ TEST_CASE("cpu launch plan decode: the cp.async producer's cache (decode_cpasync
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 2048) == 16);  // head dim 128: any length
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 132, 132, 2, 128) == ptxfmha::kDecodeMaxSplits);
   CHECK(ptxfmha::decode_rows_split_cap(rows32, 33, 132, 2, 128) == 4);
+  // Half the SMs only for the d128 _wg rows (wg_loop) over <= 128 tiles, where half a wave still
+  // gives >= 8 splits per unit: the plain row (its 32 rows on the same whole-tile boxes), head
+  // dim 64's _wg row, 129 tiles and 16 units (batch 2) keep one CTA per SM.
+  CHECK(ptxfmha::decode_rows_split_cap(rows32, 8, 132, 2, 128, false, false) == 16);
+  const ptxfmha_decode_params rows64 = decode_params(1, 4, 128, 8, 128, 8192);
+  CHECK(ptxfmha::decode_rows_split_cap(rows64, 8, 132, 2, 128, false, true) == 8);
+  CHECK(ptxfmha::decode_rows_split_cap(rows64, 8, 132, 2, 129, false, true) == 16);
+  CHECK(ptxfmha::decode_rows_split_cap(rows64, 16, 132, 2, 128, false, true) == 8);
+  CHECK(ptxfmha::decode_rows_split_cap(rows64, 8, 132, 2, 128, false, false) == 16);
+  ptxfmha_decode_params rows64_d64 = rows64;
+  rows64_d64.head_dim = 64;
+  CHECK(ptxfmha::decode_rows_split_cap(rows64_d64, 8, 132, 2, 128, false, true) == 16);
 }
 
 // The bench's `tma` variant (DecodeOverrides::tma -> DecodePlanOptions::no_cpasync): a cp.async row

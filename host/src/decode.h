@@ -250,7 +250,8 @@ int choose_num_splits_bw(int64_t units, int64_t kv_tiles, int64_t sms, int64_t p
 int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // The most splits of a bf16 call (kv_bytes 2) whose CTAs hold
 // >= kDecodeOneWaveRows packed rows (query tokens x GQA ratio, at most 64 per CTA) on a grid of
-// fewer units than SMs: at head dims 64 / 128 sms / units, one CTA per SM (head dim 256: below);
+// fewer units than SMs: at head dims 64 / 128 sms / units, one CTA per SM (head dim 256 and the
+// d128 _wg rows (`wg_loop`) over short caches: half the SMs, below);
 // otherwise no cap (kDecodeMaxSplits). Their
 // partials (rows x D x 4 bytes per split, written and read back by the combine kernel) cost more
 // than the split model's bandwidth term: measured on the H100 (2026-12-06 16:50 UTC, forced
@@ -294,13 +295,27 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // to the model: the plain row's cp.async (64/8 contiguous: 8 splits took 1.020-1.159x the planned
 // 10-11), pages of < 64 keys (8 not timed), one-m-tile CTAs (the model plans half the SMs there)
 // and more units (decode_rows_split_floor).
+// Head dim 128, the _wg rows (wg_loop: 33-64 packed rows, one warpgroup's wgmma loop) on whole-tile
+// TMA boxes (contiguous or pages of >= 64 keys) where the cache holds <= kDecodeHalfWaveWgD128MaxTiles
+// tiles (8k keys): half the SMs as at head dim 256. The model took 13 splits (104 CTAs, between
+// half and all of the SMs, where the d256 grids lose too); measured on the H100 (2026-12-07 05:49
+// UTC, forced counts, bench/results/h100-2026-12-07-s36/n8), batch 1 at 128/8 x 4 tokens (64
+// rows), 8 splits (64 CTAs) against 13 / 16: kv 4k contiguous 15.03 against 16.20 / 15.68 us, in
+// pages of 64 15.37 against 16.40 / 15.90; kv 8k contiguous 21.36 against 21.86 / 21.36, in pages
+// of 64 21.30 against 22.28 / 22.05 (decode_split_replay.py: the plan 1.024-1.078x its best on
+// these four cells, the best of the 13 replay cells over 2%). At kv 32k 8 splits lose (contiguous
+// 56.98 against 54.59 at 13, 54.83 at 16), so longer caches keep the model. Left to the model:
+// pages of 16 (kv 4k 8 splits 15.39 against the planned 16's 15.89, kv 8k 22.26 against 21.63:
+// mixed) and the plain d128 row's 16-32 rows (its 80-88-CTA plans are not timed on the H100).
+// Not yet run as the library's own plan on a GPU.
+constexpr int64_t kDecodeHalfWaveWgD128MaxTiles = 128;
 constexpr int64_t kDecodeHalfWaveMinSplits = 8;
 constexpr int64_t kDecodeOneWaveRows = 32;
 constexpr int64_t kDecodeOneWaveMaxTiles = 512;
 constexpr int64_t kDecodeTwoPerSmMaxSplits = 8;
 constexpr int64_t kDecodeTwoPerSmMinTiles = 64;
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles, bool cpasync = false);
+                              int64_t kv_tiles, bool cpasync = false, bool wg_loop = false);
 // The fewest splits of such a call (bf16, >= kDecodeOneWaveRows rows per CTA, fewer units than
 // SMs) at head dim 256 where half the SMs would leave fewer than kDecodeHalfWaveMinSplits splits
 // per unit (batches >= 2 at 8 KV heads) and the cache holds >= kDecodeOnePerSmMinTiles tiles (4k

@@ -157,21 +157,25 @@ bool one_wave_rows(const ptxfmha_decode_params& p, int64_t units, int64_t sms, i
 // Whether a CTA takes its tiles as whole TMA boxes: not cp.async (`cpasync`: the call runs the
 // cp.async producer), and pages of >= 64 keys or a contiguous cache.
 bool whole_tile_boxes(const ptxfmha_decode_params& p, bool cpasync) { return !cpasync && !small_pages(p); }
-// Head dim 256: the splits of half the SMs where they are >= kDecodeHalfWaveMinSplits per unit, else 0.
-int64_t d256_half_wave(int64_t units, int64_t sms) {
+// The splits of half the SMs where they are >= kDecodeHalfWaveMinSplits per unit, else 0.
+int64_t half_wave_splits(int64_t units, int64_t sms) {
   const int64_t half_wave = sms / (2 * units);
   return half_wave >= kDecodeHalfWaveMinSplits ? half_wave : 0;
 }
 }  // namespace
 
 int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
-                              int64_t kv_tiles, bool cpasync) {
+                              int64_t kv_tiles, bool cpasync, bool wg_loop) {
   if (!one_wave_rows(p, units, sms, kv_bytes)) return kDecodeMaxSplits;
+  const int64_t half_wave = half_wave_splits(units, sms);
   if (p.head_dim > 128) {
     // d256 CTAs that take whole-tile TMA boxes (not cp.async, pages of >= 64 keys): half the SMs.
-    const int64_t half_wave = d256_half_wave(units, sms);
     return whole_tile_boxes(p, cpasync) && half_wave > 0 ? half_wave : kDecodeMaxSplits;
   }
+  // d128 _wg CTAs on whole-tile TMA boxes over a short cache: half the SMs too.
+  if (p.head_dim > 64 && wg_loop && whole_tile_boxes(p, cpasync) && kv_tiles <= kDecodeHalfWaveWgD128MaxTiles &&
+      half_wave > 0)
+    return half_wave;
   if (p.head_dim <= 64 && kv_tiles > kDecodeOneWaveMaxTiles) return kDecodeMaxSplits;
   const int64_t one_per_sm = sms / units;
   // d64 CTAs that copy a tile in small pieces: cp.async, or a TMA box per page of < 64 keys.
@@ -184,7 +188,7 @@ int64_t decode_rows_split_cap(const ptxfmha_decode_params& p, int64_t units, int
 
 int64_t decode_rows_split_floor(const ptxfmha_decode_params& p, int64_t units, int64_t sms, int kv_bytes,
                                 int64_t kv_tiles, bool cpasync) {
-  if (kv_bytes != 2 || p.head_dim <= 128 || units < 1 || units >= sms || d256_half_wave(units, sms) != 0) return 1;
+  if (kv_bytes != 2 || p.head_dim <= 128 || units < 1 || units >= sms || half_wave_splits(units, sms) != 0) return 1;
   if (one_wave_rows(p, units, sms, kv_bytes)) return kv_tiles >= kDecodeOnePerSmMinTiles ? sms / units : 1;
   // one m-tile on whole-tile TMA boxes (pages of >= 64 keys, or a contiguous cache the cp.async
   // producer does not take)
@@ -395,7 +399,8 @@ void plan_decode(const ptxfmha_decode_params& p, const KernelInfo& split_row,
     auto_splits = choose_num_splits_min_waves(units, tiles, slots, o.min_waves);
   } else {
     const int64_t max_splits = std::min(decode_max_splits(tiles, o.kv_bytes),
-                                        decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, plan->cpasync));
+                                        decode_rows_split_cap(p, units, o.sms, o.kv_bytes, tiles, plan->cpasync,
+                                                              o.wg_loop));
     auto_splits = decode_model_splits(p, units, tiles, slots, o, max_splits);
     const int64_t floor =
         std::min(max_splits, decode_rows_split_floor(p, units, o.sms, o.kv_bytes, tiles, plan->cpasync));

@@ -120,7 +120,7 @@
 //           CTA ran which chunk. bf16, plain, one KV head, one m-tile (<= 16 packed rows),
 //           mma.sync, TMA (no cp.async); 0 = each CTA its own split. Run when named (A/B): on
 //           an H100 (2026-12-07, s38, bench/results/h100-2026-12-07-s38) 0.62x-0.998x the
-//           plan's time on ten cells at 4-32 chunks a CTA (each CTA 10-17% longer at the same
+//           plan's speed (slower) on ten cells at 4-32 chunks a CTA (each CTA 10-17% longer at the same
 //           bytes, the combine growing with the chunks), correct and bitwise deterministic;
 //           s39 (H100, bench/results/h100-2026-12-07-s39): ~2.6 us per chunk switch (the
 //           kernel at one chunk a CTA costs what the plan's does), region-major tickets no

@@ -11,12 +11,17 @@
 #               splits, 512 CTAs), and new k=d64_h2+s2 (two heads at two splits: 256 CTAs reading
 #               256 contiguous bytes per key; the two-heads row reads 98.3-100.2% of the ceiling at
 #               batch 64 on the H100, where its grid is 256 CTAs, s40)
+#   d128-wg-b1  (added in s44, no device then either) the d128 _wg half-wave plan (8 splits, 64
+#               CTAs) as the library runs it, beside the model's 13 and a full wave (16), batch 1
+#               128/8 x 4 tokens, kv 4k / 8k, contiguous and pages of 64 (the forced counts it
+#               was set from: s36 n8, H100); pages of 16 (not moved) as the control
 #   tma-ab      the cp.async producer (the plan) against TMA boxes (`tma`) on contiguous d64 / d128
 #               cells, 32/8 and 128/8 x 1, batch 8 / 32 / 128, kv 8k / 32k
 # The read ceiling of each JSON says the card's kind (H100 ~3.08 / ~3.18 TB/s, H200 ~4.53 / ~4.64:
 # bench/DECODE_NOTES.md s40, s43); compare only within the call. Analysis:
 #   tools/decode_ab.py default k=d64_h2+s2 NAME/d64-128-8.json (and k=d64, k=d64_h2, s2)
 #   tools/decode_ab.py default tma NAME/tma-ab.json
+#   tools/decode_ab.py default s13 NAME/d128-wg-b1.json (and s16)
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s43/call.sh NAME BUDGET
 . bench/devcall.sh
@@ -26,6 +31,8 @@ part tests 150 "$T" -ts=gpu-decode \
   "-tc=gpu decode variants*,decode gpu: contiguous cache*,decode gpu: cluster merge*,decode gpu: the wide d64 twin*"
 bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64,k=d64_h2,s2,k=d64_h2+s2" \
   "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
+bench_cells d128-wg-b1 "$PTXFMHA_CUBIN_DIR" "default,s13,s16" \
+  "decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64|page16)/"
 bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
   "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then

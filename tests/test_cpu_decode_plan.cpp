@@ -378,13 +378,24 @@ TEST_CASE("cpu launch plan decode: the e4m3 d64 two-heads row where its grid is 
 // two-heads units covers the SMs (decode_prefers_two_heads_bf16; numbers in decode.h): d64
 // contiguous and in pages of >= 64 keys, d128 in pages of >= 64 keys at 4k-32k keys only; at most
 // 16 packed rows per head, an even heads_kv, no cluster; pages of 16 and d128 contiguous keep the
-// one-head rows. The boundaries (units = SMs, d128's keys) are pinned on both sides (a mutation of
+// one-head rows; d64 also short of a wave by at most sms / 32 SMs at 8k-32k keys (s44). The
+// boundaries (units = SMs, the near-wave units, d64's and d128's keys) are pinned on both sides (a mutation of
 // the rule's comparisons, its head dims or its cache test flips a case).
 TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads grid covers the SMs") {
   using ptxfmha::decode_prefers_two_heads_bf16;
   const int64_t kv = 8192;  // inside d128's range of keys
-  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 131, 132, false, false, kv));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 131, 132, false, false, 4096));  // short of a wave
+  CHECK(decode_prefers_two_heads_bf16(64, 132, 132, false, false, 4096));
   CHECK(decode_prefers_two_heads_bf16(64, 132, 132, false, false, kv));
+  // d64 short of a wave by at most sms / 32 SMs (128 of 132) at 8k-32k keys (s44)
+  CHECK(decode_prefers_two_heads_bf16(64, 128, 132, false, false, 8192));
+  CHECK(decode_prefers_two_heads_bf16(64, 128, 132, false, false, 32768));
+  CHECK(decode_prefers_two_heads_bf16(64, 128, 132, true, false, 8192));         // pages of >= 64 keys
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 127, 132, false, false, 8192));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 128, 132, false, false, 8191));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 128, 132, false, false, 32769));
+  CHECK_FALSE(decode_prefers_two_heads_bf16(64, 128, 132, true, true, 8192));    // pages of < 64 keys
+  CHECK_FALSE(decode_prefers_two_heads_bf16(128, 128, 132, true, false, 8192));  // d128: a full wave
   CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false, kv));
   CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, true, false, kv));          // pages of >= 64 keys
   CHECK(decode_prefers_two_heads_bf16(64, 1024, 132, false, false, 1024));       // d64: any length
@@ -417,11 +428,12 @@ TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads
     const Case cases[] = {
         {64, 1, 32, 8, 0, h2},     // 256 two-heads units
         {33, 1, 32, 8, 0, h2},     // 132: the boundary
-        {32, 1, 32, 8, 0, wide},   // 128 units: the one-head row (its wide twin: 256 units)
+        {32, 1, 32, 8, 0, h2},     // 128 units at 8k keys: short of a wave by 4 SMs (s44)
         {64, 1, 32, 8, 64, h2},    // pages of 64
         {128, 1, 32, 8, 16, wide}, // pages of 16
         {32, 4, 32, 32, 0, h2},    // 32/32 x 4 tokens: 512 units of 4 rows
-        {32, 1, 128, 8, 0, wide},  // 16 rows per head: 128 units, below
+        {31, 1, 128, 8, 0, wide},  // 16 rows per head: 124 units, short by 8 SMs
+        {32, 1, 128, 8, 0, h2},    // 128 units
         {64, 2, 128, 8, 0, wide},  // 32 rows per head: no two-heads row
         {128, 1, 40, 5, 0, wide},  // odd heads_kv (256 two-heads units if it were even)
     };
@@ -431,6 +443,9 @@ TEST_CASE("cpu launch plan decode: the bf16 two-heads rows where their two-heads
       if (k.page > 0) set_pages(&p, k.page);
       CHECK(ptxfmha::decode_grid_row(sm, 132, one, p) == k.expect);
     }
+    // 128 units: the one-head row (its wide twin, 256 units) outside 8k-32k keys
+    CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(32, 1, 32, 8, 64, 4096)) == wide);
+    CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(32, 1, 32, 8, 64, 131072)) == wide);
     // a call that may merge its splits in a cluster keeps one head per CTA (the _cl twins)
     CHECK(ptxfmha::decode_grid_row(sm, 132, one, decode_params(64, 1, 32, 8, 64, 8192), true) == wide);
     // d128: its two-heads row in pages of >= 64 keys at 4k-32k keys, the one-head row contiguous, in

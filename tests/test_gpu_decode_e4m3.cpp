@@ -352,6 +352,15 @@ TEST_CASE("gpu decode: the bf16 d64 two-heads row where its grid covers the SMs,
   });
 }
 
+// d64 short of a wave by at most sms / 32 SMs at 8k-32k keys (s44): max_seqlen_k 8192, the turn
+// at 128 two-heads units on 132 SMs (batch 32 at 8 KV heads), one head at batch 31.
+TEST_CASE("gpu decode: the bf16 d64 two-heads row short of a wave at 8k-32k keys, one head below") {
+  two_heads_threshold("bf16 d64 two-heads near a wave", false, 64, int(ptxfmha::kDecodeTwoHeadsD64NearMinKeys),
+                      0xB4F000, [](int64_t units, int64_t sms, bool paged, bool small_pages, int64_t max_keys) {
+    return ptxfmha::decode_prefers_two_heads_bf16(64, units, sms, paged, small_pages, max_keys);
+  });
+}
+
 TEST_CASE("gpu decode: the bf16 d128 two-heads row in pages where its grid covers the SMs, one head below") {
   // max_seqlen_k 4096 (d128's rule keeps to 4k-32k keys), the sequences 0..300 keys of it
   two_heads_threshold("bf16 d128 two-heads", false, 128, ptxfmha::kDecodeTwoHeadsD128MinKeys, 0xB3F000,

@@ -412,7 +412,8 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // Whether a bf16 call that fits a two-heads row (heads_kv even, <= 16 packed rows per head, plain,
 // no cluster) runs the head dim's two-heads twin (find_decode_two_heads) instead of the one-head
 // row find_decode_split picked, where the two-heads grid covers the SMs (units = batch x heads_kv /
-// 2 >= sms): at head dim 64 contiguous or in pages of >= 64 keys, at head dim 128 in pages of >= 64
+// 2 >= sms): at head dim 64 contiguous or in pages of >= 64 keys (and at 8k-32k keys on a grid short
+// of a wave by at most sms / 32 SMs, below), at head dim 128 in pages of >= 64
 // keys at 4k-32k keys only (paged: the call has a block table; small_pages: its pages hold < 64
 // keys; max_keys: its max_seqlen_k).
 // Why: a key's row of one KV head is 128 bytes at bf16 d64, one L2 line, the neighbouring heads'
@@ -443,6 +444,18 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // (the two-heads plan takes 1 split, 3.9 waves of long CTAs, where the one-head plan takes 5-10),
 // so the rule keeps to 4k-32k keys (the same kernel on both sides: 0.999-1.001). Contiguous (the cp.async
 // row: 99.5-101% of the ceiling) 0.988-1.013: not taken.
+// d64 on a grid short of a wave (s44): two-heads units >= sms x (1 - 1 / kDecodeTwoHeadsD64NearWaveDiv)
+// (128 of 132 SMs: batch 32 at 8 KV heads, batch 8 at 32), contiguous or in pages of >= 64 keys, at
+// kDecodeTwoHeadsD64NearMinKeys-kDecodeTwoHeadsD64NearMaxKeys keys (8k-32k). The one-head plan there
+// is the wide twin at 256 CTAs (cp.async on a contiguous cache); the two-heads row leaves 4 SMs idle
+// and still reads faster. Two-heads / plan time on an H100 (2026-12-08 04:25 and 04:35 UTC, n1 / n2,
+// bench/results/h100-2026-12-08-s44; one process each, 48 cells of 32/8, 64/8, 128/8 x 1 token and
+// 32/8 x 4 at batch 32, 32/32 x 1 and 4 tokens at batch 8): kv 8k 0.987-0.996, kv 32k 0.982-0.990
+// (98.8-100.3% of the ceiling against 96.9-99.1%), all 24 faster; kv 4k 0.992-1.003 (within the drift),
+// kv 1k 0.996-1.019 (a 16-tile CTA: the idle SMs weigh more). kv 128k not measured.
+constexpr int64_t kDecodeTwoHeadsD64NearWaveDiv = 32;
+constexpr int64_t kDecodeTwoHeadsD64NearMinKeys = 8192;
+constexpr int64_t kDecodeTwoHeadsD64NearMaxKeys = 32768;
 constexpr int64_t kDecodeTwoHeadsD128MinKeys = 4096;
 constexpr int64_t kDecodeTwoHeadsD128MaxKeys = 32768;
 bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages,

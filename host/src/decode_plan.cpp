@@ -281,7 +281,10 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages) {
 
 bool decode_prefers_two_heads_bf16(int head_dim, int64_t units, int64_t sms, bool paged, bool small_pages,
                                    int64_t max_keys) {
-  if (small_pages || sms <= 0 || units < sms) return false;
+  if (small_pages || sms <= 0) return false;
+  if (units < sms)  // d64: a grid short of a wave by at most sms / 32 SMs, over 8k-32k keys
+    return head_dim == 64 && units * kDecodeTwoHeadsD64NearWaveDiv >= sms * (kDecodeTwoHeadsD64NearWaveDiv - 1) &&
+           max_keys >= kDecodeTwoHeadsD64NearMinKeys && max_keys <= kDecodeTwoHeadsD64NearMaxKeys;
   return head_dim == 64 || (head_dim == 128 && paged && max_keys >= kDecodeTwoHeadsD128MinKeys &&
                             max_keys <= kDecodeTwoHeadsD128MaxKeys);
 }

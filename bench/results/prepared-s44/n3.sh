@@ -6,12 +6,23 @@
 #               contiguous and pages of 64): the plan (now _h2) against k=d64_s3 (the old plan's row)
 #   h2-128k     the same grids at kv 128k (left out of the rule, not measured): default against k=d64_h2
 #   cudnn       the moved cells (these 24 and the 4 of the d128 _wg half-wave rule) with cuDNN autotuned
+# On an H200 first the open H200 questions: the d64 A/B (the old plan's row k=d64_s3 against the
+# plan, now _h2 on these cells, the 4-stage row and two splits), cp.async against TMA (`tma`), and
+# the d128 _wg half-wave plan against 13 / 16 splits.
 # Carry: bench/results/prepared-s23/prepare.sh. Device call:
 #   tar xJf .devrun/carry.tar.xz && bash bench/results/prepared-s44/n3.sh NAME BUDGET
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
 part tests 150 "$T" -ts=gpu-decode "-tc=*two-heads row*,*short of a wave*,gpu decode variants*"
+if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
+  bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64_s3,k=d64,s2" \
+    "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
+  bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
+    "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
+  bench_cells d128-wg-b1 "$PTXFMHA_CUBIN_DIR" "default,s13,s16" \
+    "decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64|page16)/"
+fi
 H2='decode/d64/(b32/kv(8192|32768|131072)/hq(32|64|128)hkv8/q1|b32/kv(8192|32768|131072)/hq32hkv8/q4|b8/kv(8192|32768|131072)/hq32hkv32/q(1|4))/(contig|page64)/'
 bench_cells h2-plan "$PTXFMHA_CUBIN_DIR" "default,k=d64_s3" "${H2//|131072/}"
 bench_cells h2-128k "$PTXFMHA_CUBIN_DIR" "default,k=d64_h2" "${H2//8192|32768|/}"

@@ -148,6 +148,23 @@ bench_cells() {
   decode_bench "$1" 600 "$B" "$2" --ptxfmha_cudnn=0 "--ptxfmha_decode_variants=$3" "--benchmark_filter=$4"
 }
 
+# The decode A/Bs s43-s44 repeat (cuDNN off, one process):
+#   ab_d64_b32 VARIANTS   d64 batch 32, 32/8 and 128/8 x 1, contiguous, kv 8k / 32k
+#   ab_tma                the plan (cp.async) against `tma` boxes: contiguous d64 / d128, 32/8 and
+#                         128/8 x 1, batch 8 / 32 / 128, kv 8k / 32k
+#   ab_d128_wg_b1         the d128 _wg batch-1 plan against 13 and 16 splits (128/8 x 4, kv 4k / 8k)
+ab_d64_b32() {
+  bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "$1" "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
+}
+ab_tma() {
+  bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
+    "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
+}
+ab_d128_wg_b1() {
+  bench_cells d128-wg-b1 "$PTXFMHA_CUBIN_DIR" "default,s13,s16" \
+    "decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64|page16)/"
+}
+
 ncu_profile() {
   local name=$1 kernel=$2 variants=$3 filter=$4 rep=/tmp/$1
   local ncu

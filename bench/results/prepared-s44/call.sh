@@ -16,14 +16,11 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64,k=d64_h2,s2,k=d64_h2+s2" \
-  "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
+ab_d64_b32 "default,k=d64,k=d64_h2,s2,k=d64_h2+s2"
 bench_cells h2-128 "$PTXFMHA_CUBIN_DIR" "default,k=d64_h2" \
   "decode/d64/(b32/kv(1024|4096|8192|32768)/hq(32|64|128)hkv8/q1|b32/kv(1024|4096|8192|32768)/hq32hkv8/q4|b8/kv(1024|4096|8192|32768)/hq32hkv32/q(1|4))/(contig|page64)/"
-bench_cells d128-wg-b1 "$PTXFMHA_CUBIN_DIR" "default,s13,s16" \
-  "decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64|page16)/"
-bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
-  "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
+ab_d128_wg_b1
+ab_tma
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
   decode_bench headline 200 "$B" "$PTXFMHA_CUBIN_DIR" --ptxfmha_decode_grid=headline \
     "--ptxfmha_decode_variants=default,e4m3"

@@ -16,12 +16,9 @@ call_begin "$1" "${2:-570}"
 shift 2
 part tests 150 "$T" -ts=gpu-decode "-tc=*two-heads row*,*short of a wave*,gpu decode variants*"
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
-  bench_cells d64-128-8 "$PTXFMHA_CUBIN_DIR" "default,k=d64_s3,k=d64,s2" \
-    "decode/d64/b32/kv(8192|32768)/hq(128|32)hkv8/q1/contig/"
-  bench_cells tma-ab "$PTXFMHA_CUBIN_DIR" "default,tma" \
-    "decode/(d64|d128)/b(8|32|128)/kv(8192|32768)/hq(32|128)hkv8/q1/contig/"
-  bench_cells d128-wg-b1 "$PTXFMHA_CUBIN_DIR" "default,s13,s16" \
-    "decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64|page16)/"
+  ab_d64_b32 "default,k=d64_s3,k=d64,s2"
+  ab_tma
+  ab_d128_wg_b1
 fi
 H2='decode/d64/(b32/kv(8192|32768|131072)/hq(32|64|128)hkv8/q1|b32/kv(8192|32768|131072)/hq32hkv8/q4|b8/kv(8192|32768|131072)/hq32hkv32/q(1|4))/(contig|page64)/'
 bench_cells h2-plan "$PTXFMHA_CUBIN_DIR" "default,k=d64_s3" "${H2//|131072/}"

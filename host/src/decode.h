@@ -307,7 +307,8 @@ int64_t decode_max_splits(int64_t kv_tiles, int kv_bytes);
 // 56.98 against 54.59 at 13, 54.83 at 16), so longer caches keep the model. Left to the model:
 // pages of 16 (kv 4k 8 splits 15.39 against the planned 16's 15.89, kv 8k 22.26 against 21.63:
 // mixed) and the plain d128 row's 16-32 rows (its 80-88-CTA plans are not timed on the H100).
-// Not yet run as the library's own plan on a GPU.
+// Run as the library's plan (H100, 2026-12-08, bench/results/h100-2026-12-08-s44 n1 / n2, two
+// cards): 13 splits forced took 1.015-1.074x its time, 16 splits 0.987-1.039x.
 constexpr int64_t kDecodeHalfWaveWgD128MaxTiles = 128;
 constexpr int64_t kDecodeHalfWaveMinSplits = 8;
 constexpr int64_t kDecodeOneWaveRows = 32;
@@ -451,7 +452,7 @@ bool decode_prefers_two_heads(int64_t units, int64_t sms, bool small_pages);
 // and still reads faster. Two-heads / plan time on an H100 (2026-12-08 04:25 and 04:35 UTC, n1 / n2,
 // bench/results/h100-2026-12-08-s44; one process each, 48 cells of 32/8, 64/8, 128/8 x 1 token and
 // 32/8 x 4 at batch 32, 32/32 x 1 and 4 tokens at batch 8): kv 8k 0.987-0.996, kv 32k 0.982-0.990
-// (98.8-100.3% of the ceiling against 96.9-99.1%), all 24 faster; kv 4k 0.992-1.003 (within the drift),
+// (98.1-100.3% of the ceiling against 96.9-99.1%), all 24 faster; kv 4k 0.992-1.003 (within the drift),
 // kv 1k 0.996-1.019 (a 16-tile CTA: the idle SMs weigh more). kv 128k not measured.
 constexpr int64_t kDecodeTwoHeadsD64NearWaveDiv = 32;
 constexpr int64_t kDecodeTwoHeadsD64NearMinKeys = 8192;

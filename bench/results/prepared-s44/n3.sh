@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # s44 n3 (after n1 / n2 on an H100): the two plan changes of s44 as the library runs them.
+#   (order: h2-plan, tests, h2-128k, cudnn: a short call still times the moved plan)
 #   tests       the two-heads threshold cases (d64 over 300 keys, d64 near a wave at 8k keys: the new
 #               rule's turn at batch 32, d128 in pages) and the variants case
 #   h2-plan     the 24 cells the near-wave rule moves (d64, 128 two-heads units, kv 8k / 32k,
@@ -14,7 +15,6 @@
 . bench/devcall.sh
 call_begin "$1" "${2:-570}"
 shift 2
-part tests 150 "$T" -ts=gpu-decode "-tc=*two-heads row*,*short of a wave*,gpu decode variants*"
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
   ab_d64_b32 "default,k=d64_s3,k=d64,s2"
   ab_tma
@@ -22,6 +22,7 @@ if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
 fi
 H2='decode/d64/(b32/kv(8192|32768|131072)/hq(32|64|128)hkv8/q1|b32/kv(8192|32768|131072)/hq32hkv8/q4|b8/kv(8192|32768|131072)/hq32hkv32/q(1|4))/(contig|page64)/'
 bench_cells h2-plan "$PTXFMHA_CUBIN_DIR" "default,k=d64_s3" "${H2//|131072/}"
+part tests 150 "$T" -ts=gpu-decode "-tc=*short of a wave*,*two-heads row*,gpu decode variants*"
 bench_cells h2-128k "$PTXFMHA_CUBIN_DIR" "default,k=d64_h2" "${H2//8192|32768|/}"
 decode_bench cudnn 240 "$B" "$PTXFMHA_CUBIN_DIR" "--ptxfmha_decode_variants=default" \
   "--benchmark_filter=(${H2//|131072/}|decode/d128/b1/kv(4096|8192)/hq128hkv8/q4/(contig|page64)/)"

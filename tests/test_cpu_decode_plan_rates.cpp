@@ -350,7 +350,7 @@ TEST_CASE("cpu launch plan decode: bf16 CTAs of >= 32 packed rows on fewer units
             const bool two = d == 64 && (paged || cpasync) && b >= 4;
             // d128 _wg over <= 8k keys on whole-tile boxes (contiguous here): half the SMs (s44)
             const bool half = d == 128 && o.wg_loop && !paged && b == 1 && kv <= 8192;
-            const int64_t cap = half ? 66 / units : (two ? 2 : 1) * (132 / units);
+            const int64_t cap = half ? 132 / (2 * units) : (two ? 2 : 1) * (132 / units);
             two_per_sm += two;
             CHECK(ptxfmha::decode_rows_split_cap(p, units, 132, 2, kv / 64, cpasync, o.wg_loop) == cap);
             DecodePlan plan;
